@@ -1,0 +1,137 @@
+// One configuration for every command. Precedence: command-line flags, then
+// CUTOVER_* environment variables, then the --config JSON file, then defaults.
+// Unknown keys and bad values are errors that name the key.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseDbUrl, UrlError } from './urls.ts';
+
+const dbUrl = z.string().superRefine((v, ctx) => {
+  try {
+    parseDbUrl(v);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as UrlError).message });
+  }
+});
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6432');
+const percent = z.coerce.number().int().min(0).max(100);
+
+export const configSchema = z
+  .object({
+    source: dbUrl.optional(),
+    target: dbUrl.optional(),
+    listen: hostPort.default('127.0.0.1:6432'),
+    control: hostPort.default('127.0.0.1:6480'),
+    state: z.string().default('.cutover/state.db'),
+    reads: percent.default(0),
+    json: z.coerce.boolean().default(false),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    token: z.string().min(1).optional(),
+
+    // proxy
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    auth: z.enum(['scram-sha-256', 'md5', 'trust']).default('scram-sha-256'),
+    users: z.array(z.object({ name: z.string().min(1), password: z.string() }).strict()).optional(),
+    databases: z.record(z.string(), z.object({ source: z.string().optional(), target: z.string().optional() }).strict()).optional(),
+    maxMessageSize: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+    drainTimeout: z.coerce.number().min(0).default(30),
+    route: z.enum(['auto', 'source', 'target']).default('auto'),
+    shadowSample: z.coerce.number().min(0).max(1).default(0),
+    allowDdl: z.coerce.boolean().default(false),
+    statementTimeout: z.coerce.number().min(0).default(0),
+
+    // control plane
+    steps: z.array(percent).nonempty().default([10, 25, 50, 75, 90, 100]),
+    soak: z.coerce.number().min(0).default(60),
+    maxErrorRate: z.coerce.number().min(0).max(1).default(0.01),
+    maxMismatchRate: z.coerce.number().min(0).max(1).default(0.001),
+    maxLatencyRatio: z.coerce.number().min(0).default(3),
+    webhook: z.string().url().optional(),
+    promoteTimeout: z.coerce.number().min(0).default(10),
+
+    // backfill / verify / check
+    tables: z.array(z.string().min(1)).optional(),
+    batchSize: z.coerce.number().int().min(1).default(10_000),
+    workers: z.coerce.number().int().min(1).max(64).default(2),
+    maxRate: z.coerce.number().min(0).default(0),
+    retryAttempts: z.coerce.number().int().min(0).default(3),
+    backupDir: z.string().default('.cutover/backups'),
+    reportDir: z.string().default('.cutover/reports'),
+    skipBackup: z.coerce.boolean().default(false),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+const ARRAY_KEYS = new Set(['steps', 'tables']);
+const JSON_KEYS = new Set(['users', 'databases']);
+
+function envName(key: string): string {
+  return 'CUTOVER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** CUTOVER_* variables for every known key. Unknown CUTOVER_* variables are ignored (CUTOVER_PG_BIN etc. belong to tools). */
+export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[envName(key)];
+    if (v === undefined || v === '') continue;
+    if (ARRAY_KEYS.has(key)) out[key] = v.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (JSON_KEYS.has(key)) {
+      try {
+        out[key] = JSON.parse(v);
+      } catch {
+        throw new ConfigError(`${envName(key)}: not valid JSON`);
+      }
+    } else out[key] = v;
+  }
+  return out;
+}
+
+export function fromFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--config ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`--config ${file}: not a JSON object (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Merge the three layers and validate. `flags` holds only options the user
+ * actually gave (commander's defaults must not mask env or file values).
+ */
+export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Config {
+  const { config: file, ...rest } = flags;
+  const configFile = (file as string | undefined) ?? env.CUTOVER_CONFIG;
+  const layers = { ...(configFile ? fromFile(configFile) : {}), ...fromEnv(env), ...stripUndefined(rest) };
+  const result = configSchema.safeParse(layers);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') throw new ConfigError(`unknown configuration key "${issue.keys.join('", "')}"`);
+    const key = issue.path.join('.') || '(config)';
+    throw new ConfigError(`invalid ${key}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export function requireKey<K extends keyof Config>(cfg: Config, key: K, flag = `--${String(key).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`): NonNullable<Config[K]> {
+  const v = cfg[key];
+  if (v === undefined || v === null) throw new ConfigError(`missing ${flag} (or ${envName(String(key))}, or "${String(key)}" in --config)`);
+  return v as NonNullable<Config[K]>;
+}

@@ -1,0 +1,41 @@
+// The `cutover` command line. Each area registers its own commands; this file
+// only holds the global options and the dispatch.
+import { Command, CommanderError } from 'commander';
+import { registerProxyCommands } from '../proxy/commands.ts';
+import { registerBackfillCommands } from '../backfill/commands.ts';
+import { registerControlCommands } from './commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('cutover')
+    .description('Zero-downtime migration from a legacy database to a new PostgreSQL database through a wire-protocol proxy')
+    .option('--source <url>', 'legacy database: postgres://user:pass@host:port/db or sqlite:///path.db')
+    .option('--target <url>', 'new database: postgres://user:pass@host:port/db')
+    .option('--listen <host:port>', 'proxy listen address (default 127.0.0.1:6432)')
+    .option('--control <host:port>', 'control API address (default 127.0.0.1:6480)')
+    .option('--state <path|redis://…>', 'state store (default .cutover/state.db)')
+    .option('--reads <percent>', 'initial share of reads sent to the new database')
+    .option('--config <file>', 'JSON configuration file')
+    .option('--token <token>', 'control API bearer token (prefer CUTOVER_TOKEN)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+  registerProxyCommands(program);
+  registerBackfillCommands(program);
+  registerControlCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version are successes; usage errors are exit 1 with commander's one-line reason
+      process.exitCode = e.exitCode === 0 ? 0 : 1;
+      return;
+    }
+    throw e;
+  }
+}
