@@ -1,0 +1,166 @@
+// Message framing for the regular protocol phase: type byte + int32 length.
+// Two tools, both without copying payloads:
+// - FrameScanner walks the headers of a byte stream so the caller can forward
+//   whole chunks untouched while still seeing every message's type, length and
+//   first body byte (ReadyForQuery's transaction status). Used on relayed
+//   streams, where per-message objects would be the dominant cost.
+// - MessageAssembler yields each complete message as a view into the chunk it
+//   arrived in; only a message straddling chunks is joined. Used where the
+//   proxy must look inside messages (start-up, authentication, routing).
+
+export class FrameError extends Error {
+  constructor(message: string, readonly code = '08P01') {
+    super(message);
+  }
+}
+
+export interface FrameVisitor {
+  /** Called once per message header; `first` is the first body byte, or -1 when the body is empty. */
+  (type: number, length: number, first: number): void;
+}
+
+export class FrameScanner {
+  private header = Buffer.alloc(6);
+  private headerLen = 0;
+  /** Bytes of the current message body still to skip. */
+  private remaining = 0;
+
+  constructor(private readonly maxMessageSize: number) {}
+
+  /** True when the stream sits exactly on a message boundary. */
+  get atBoundary(): boolean {
+    return this.remaining === 0 && this.headerLen === 0;
+  }
+
+  scan(chunk: Buffer, visit: FrameVisitor): void {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.remaining > 0) {
+        const skip = Math.min(this.remaining, n - i);
+        this.remaining -= skip;
+        i += skip;
+        continue;
+      }
+      if (this.headerLen === 0 && n - i >= 6) {
+        // fast path: the whole header and the first body byte are in this chunk
+        const type = chunk[i]!;
+        const length = chunk.readInt32BE(i + 1);
+        this.check(type, length);
+        visit(type, length, length > 4 ? chunk[i + 5]! : -1);
+        const total = 1 + length;
+        if (n - i >= total) i += total;
+        else {
+          this.remaining = total - (n - i);
+          i = n;
+        }
+        continue;
+      }
+      // slow path: header straddles chunks
+      this.header[this.headerLen++] = chunk[i++]!;
+      if (this.headerLen === 5) {
+        const length = this.header.readInt32BE(1);
+        this.check(this.header[0]!, length);
+        if (length === 4) {
+          visit(this.header[0]!, length, -1);
+          this.headerLen = 0;
+        }
+      } else if (this.headerLen === 6) {
+        const length = this.header.readInt32BE(1);
+        visit(this.header[0]!, length, this.header[5]!);
+        this.headerLen = 0;
+        this.remaining = length - 5;
+      }
+    }
+  }
+
+  private check(type: number, length: number): void {
+    if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
+    if (length > this.maxMessageSize) {
+      throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`, '54000');
+    }
+  }
+}
+
+export interface Message {
+  type: number;
+  /** The whole message: type byte, length and body. */
+  bytes: Buffer;
+}
+
+export class MessageAssembler {
+  private pending: Buffer | null = null;
+
+  constructor(private readonly maxMessageSize: number) {}
+
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  /** Feeds a chunk; calls `each` for every complete message, in order. */
+  push(chunk: Buffer, each: (m: Message) => void): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let i = 0;
+    while (buf.length - i >= 5) {
+      const type = buf[i]!;
+      const length = buf.readInt32BE(i + 1);
+      if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
+      if (length > this.maxMessageSize) {
+        throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`, '54000');
+      }
+      const end = i + 1 + length;
+      if (end > buf.length) break;
+      each({ type, bytes: buf.subarray(i, end) });
+      i = end;
+    }
+    if (i < buf.length) this.pending = buf.subarray(i);
+  }
+}
+
+/** Reads NUL-terminated strings and integers out of a message body. */
+export class BodyReader {
+  private i: number;
+
+  constructor(private readonly buf: Buffer, start = 5) {
+    this.i = start;
+  }
+
+  cstring(): string {
+    const end = this.buf.indexOf(0, this.i);
+    if (end < 0) throw new FrameError('malformed message: unterminated string');
+    const s = this.buf.toString('utf8', this.i, end);
+    this.i = end + 1;
+    return s;
+  }
+
+  int32(): number {
+    if (this.i + 4 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    const v = this.buf.readInt32BE(this.i);
+    this.i += 4;
+    return v;
+  }
+
+  int16(): number {
+    if (this.i + 2 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    const v = this.buf.readInt16BE(this.i);
+    this.i += 2;
+    return v;
+  }
+
+  bytes(n: number): Buffer {
+    if (n < 0 || this.i + n > this.buf.length) throw new FrameError('malformed message: truncated field');
+    const b = this.buf.subarray(this.i, this.i + n);
+    this.i += n;
+    return b;
+  }
+
+  rest(): Buffer {
+    const b = this.buf.subarray(this.i);
+    this.i = this.buf.length;
+    return b;
+  }
+}

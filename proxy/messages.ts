@@ -1,0 +1,133 @@
+// Backend (server → client) messages the proxy itself has to speak: during
+// start-up and authentication, and for its own errors. Everything else on the
+// wire is relayed as the servers produced it.
+
+export const PROTOCOL_3_0 = 196608;
+export const SSL_REQUEST = 80877103;
+export const GSSENC_REQUEST = 80877104;
+export const CANCEL_REQUEST = 80877102;
+
+export type Severity = 'ERROR' | 'FATAL' | 'NOTICE' | 'WARNING';
+
+export interface ErrorFields {
+  severity: Severity;
+  code: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+}
+
+function message(type: string, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = type.charCodeAt(0);
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+function cstr(s: string): Buffer {
+  return Buffer.from(s + '\0', 'utf8');
+}
+
+/** ErrorResponse ('E') or NoticeResponse ('N') with the fields PostgreSQL clients read. */
+export function errorResponse(f: ErrorFields, type: 'E' | 'N' = 'E'): Buffer {
+  const parts = [Buffer.from('S'), cstr(f.severity), Buffer.from('V'), cstr(f.severity), Buffer.from('C'), cstr(f.code), Buffer.from('M'), cstr(f.message)];
+  if (f.detail) parts.push(Buffer.from('D'), cstr(f.detail));
+  if (f.hint) parts.push(Buffer.from('H'), cstr(f.hint));
+  parts.push(Buffer.from([0]));
+  return message(type, Buffer.concat(parts));
+}
+
+export function fatal(code: string, msg: string, detail?: string): Buffer {
+  return errorResponse({ severity: 'FATAL', code, message: msg, detail });
+}
+
+export function authRequest(code: number, extra: Buffer = Buffer.alloc(0)): Buffer {
+  const body = Buffer.allocUnsafe(4 + extra.length);
+  body.writeInt32BE(code, 0);
+  extra.copy(body, 4);
+  return message('R', body);
+}
+
+export const authOk = (): Buffer => authRequest(0);
+export const authCleartext = (): Buffer => authRequest(3);
+export const authMd5 = (salt: Buffer): Buffer => authRequest(5, salt);
+export const authSasl = (mechanisms: string[]): Buffer => authRequest(10, Buffer.concat([...mechanisms.map(cstr), Buffer.from([0])]));
+export const authSaslContinue = (data: string): Buffer => authRequest(11, Buffer.from(data, 'utf8'));
+export const authSaslFinal = (data: string): Buffer => authRequest(12, Buffer.from(data, 'utf8'));
+
+export function parameterStatus(name: string, value: string): Buffer {
+  return message('S', Buffer.concat([cstr(name), cstr(value)]));
+}
+
+export function backendKeyData(pid: number, secret: number): Buffer {
+  const body = Buffer.allocUnsafe(8);
+  body.writeInt32BE(pid, 0);
+  body.writeInt32BE(secret, 4);
+  return message('K', body);
+}
+
+export function readyForQuery(status: 'I' | 'T' | 'E'): Buffer {
+  return message('Z', Buffer.from(status));
+}
+
+// --- frontend messages the proxy sends to servers as a client ---
+
+export function startupMessage(params: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(params)) parts.push(cstr(k), cstr(v));
+  parts.push(Buffer.from([0]));
+  const body = Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(8 + body.length);
+  out.writeInt32BE(8 + body.length, 0);
+  out.writeInt32BE(PROTOCOL_3_0, 4);
+  body.copy(out, 8);
+  return out;
+}
+
+export function sslRequest(): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeInt32BE(8, 0);
+  out.writeInt32BE(SSL_REQUEST, 4);
+  return out;
+}
+
+export function cancelRequest(pid: number, secret: number): Buffer {
+  const out = Buffer.allocUnsafe(16);
+  out.writeInt32BE(16, 0);
+  out.writeInt32BE(CANCEL_REQUEST, 4);
+  out.writeInt32BE(pid, 8);
+  out.writeInt32BE(secret, 12);
+  return out;
+}
+
+export function passwordMessage(data: Buffer | string): Buffer {
+  return message('p', typeof data === 'string' ? cstr(data) : data);
+}
+
+export function saslInitialResponse(mechanism: string, data: string): Buffer {
+  const d = Buffer.from(data, 'utf8');
+  const len = Buffer.allocUnsafe(4);
+  len.writeInt32BE(d.length, 0);
+  return message('p', Buffer.concat([cstr(mechanism), len, d]));
+}
+
+export function queryMessage(sql: string): Buffer {
+  return message('Q', cstr(sql));
+}
+
+export const terminateMessage = (): Buffer => Buffer.from([0x58, 0, 0, 0, 4]);
+
+/** Parse the fields of an ErrorResponse/NoticeResponse body (without type and length). */
+export function parseErrorFields(body: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < body.length && body[i] !== 0) {
+    const code = String.fromCharCode(body[i]!);
+    const end = body.indexOf(0, i + 1);
+    if (end < 0) break;
+    out[code] = body.toString('utf8', i + 1, end);
+    i = end + 1;
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+// The proxy's TCP listener: accepts clients, gives each a Session, health-checks
+// the target, and shuts down gracefully (stop accepting, let sessions finish
+// their transactions up to the drain timeout).
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import pg from 'pg';
+import { ConfigError, type Config } from '../common/config.ts';
+import type { LiveState } from '../common/live-state.ts';
+import type { Logger } from '../common/log.ts';
+import { parseDbUrl, redactUrl } from '../common/urls.ts';
+import { Credentials } from './auth/credentials.ts';
+import { CancelRegistry } from './cancel.ts';
+import { Session, type SessionContext, type SourceSpec } from './session.ts';
+import { ProxyStats } from './stats.ts';
+
+export interface ProxyServer {
+  address: { host: string; port: number };
+  stats(): ReturnType<ProxyStats['snapshot']>;
+  sessions(): number;
+  /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
+  close(drainMs?: number): Promise<void>;
+}
+
+export function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function sourceSpec(url: string): SourceSpec {
+  const u = parseDbUrl(url, 'source');
+  if (u.kind === 'sqlite') return { kind: 'sqlite', path: u.path };
+  return { kind: 'postgres', endpoint: { host: u.host, port: u.port, sslmode: u.sslmode }, database: u.database, user: u.user, password: u.password };
+}
+
+async function loadSqliteEngine(): Promise<((file: string, startup: Record<string, string>) => Promise<Duplex>) | undefined> {
+  const spec = './sqlite/index.ts';
+  try {
+    const mod = (await import(spec)) as { openSqliteBackend?: (file: string, startup: Record<string, string>) => Promise<Duplex> };
+    return mod.openSqliteBackend;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startProxy(cfg: Config, live: LiveState, log: Logger): Promise<ProxyServer> {
+  if (!cfg.source) throw new ConfigError('missing --source (or CUTOVER_SOURCE, or "source" in --config)');
+  const source = sourceSpec(cfg.source);
+  const listen = splitHostPort(cfg.listen);
+  if (cfg.auth === 'trust' && !isLoopback(listen.host)) {
+    throw new ConfigError(`auth "trust" is allowed only on a loopback listener, not on ${cfg.listen}`);
+  }
+  let secureContext: tls.SecureContext | null = null;
+  if (cfg.tlsCert || cfg.tlsKey) {
+    if (!cfg.tlsCert || !cfg.tlsKey) throw new ConfigError('TLS needs both --tls-cert and --tls-key');
+    try {
+      secureContext = tls.createSecureContext({ cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) });
+    } catch (e) {
+      throw new ConfigError(`cannot load TLS certificate/key: ${(e as Error).message}`);
+    }
+  }
+
+  const stats = new ProxyStats();
+  const ctx: SessionContext = {
+    log,
+    live,
+    auth: cfg.auth,
+    credentials: new Credentials(cfg.users, source.kind === 'postgres' ? cfg.source : null),
+    cancels: new CancelRegistry(),
+    source,
+    databaseMap: cfg.databases ?? {},
+    tls: secureContext,
+    maxMessageSize: cfg.maxMessageSize,
+    stats,
+    openSqlite: source.kind === 'sqlite' ? await loadSqliteEngine() : undefined,
+  };
+  if (source.kind === 'sqlite' && !ctx.openSqlite) throw new ConfigError('--source is an SQLite file, and the SQLite source engine is not available');
+
+  const sessions = new Set<Session>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    stats.sessionsOpened++;
+    stats.sessionsOpen++;
+    const session = new Session(socket, ctx, (s) => {
+      if (sessions.delete(s)) stats.sessionsOpen--;
+    });
+    sessions.add(session);
+    void session.run();
+  });
+  server.on('error', (e) => log.error({ err: e }, 'listener error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new ConfigError(`cannot listen on ${cfg.listen}: ${e.code ?? e.message}`)));
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const addr = server.address() as net.AddressInfo;
+
+  const health = cfg.target ? startTargetHealthCheck(cfg.target, stats, log) : null;
+  log.info({ listen: `${addr.address}:${addr.port}`, source: redactUrl(cfg.source), target: cfg.target ? redactUrl(cfg.target) : null }, 'proxy listening');
+
+  return {
+    address: { host: addr.address, port: addr.port },
+    stats: () => stats.snapshot(),
+    sessions: () => sessions.size,
+    close: async (drainMs = cfg.drainTimeout * 1000) => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.drain();
+        if (sessions.size === 0) server.emit('close');
+      });
+      const deadline = Date.now() + drainMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      for (const s of [...sessions]) s.refuse('57P01', 'terminating connection because the proxy is shutting down');
+      health?.stop();
+      await ctx.credentials.close();
+    },
+  };
+}
+
+/** Connect and `SELECT 1` every few seconds; log transitions only. */
+function startTargetHealthCheck(url: string, stats: ProxyStats, log: Logger): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+    client.on('error', () => undefined);
+    let ok = false;
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      ok = true;
+    } catch (e) {
+      if (stats.targetAvailable !== false) log.warn({ reason: redactUrl((e as Error).message) }, 'target database unavailable');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (ok && stats.targetAvailable !== true) log.info('target database reachable');
+    stats.targetAvailable = ok;
+    if (!stopped) timer = setTimeout(check, 5_000).unref();
+  };
+  void check();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

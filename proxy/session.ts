@@ -1,0 +1,333 @@
+// One client session, from the first byte to the close.
+//
+// Design. A session owns the client socket and, in session mode, its own
+// connection to the source of truth. Start-up and authentication are the
+// proxy's (startup.ts, auth/); after ReadyForQuery the session relays.
+//
+// The relay is where routing and mirroring plug in. Every client byte passes
+// `fromClient`, which frames it (FrameScanner: type and length, no payload
+// copies) and counts the requests that will each end in one ReadyForQuery
+// (Query, Sync, FunctionCall). Server bytes pass `fromServer`, which frames
+// them the same way to follow ReadyForQuery's transaction status. Whole chunks
+// are forwarded as they arrived: no re-serialising, one write per chunk.
+//
+// The next layers change what happens between framing and forwarding:
+// - Routing: when a read may go to the other database, the session switches the
+//   client direction to MessageAssembler (whole messages as views), classifies
+//   Query/Parse text (cached by text), and sends each request — a Query, or
+//   the messages up to and including a Sync — to one backend. A FIFO of
+//   "which backend answers the next ReadyForQuery" keeps responses in client
+//   order when pipelined requests go to different backends.
+// - Mirroring: before a COMMIT (or the implicit commit of an autocommit write)
+//   the session sends proxy-internal queries on the source (drain the
+//   transaction's change rows) whose responses are consumed by the session
+//   and never reach the client, applies them to the mirror, then lets COMMIT
+//   through. The same FIFO marks those internal requests.
+// A backend is anything that speaks the backend protocol over a Duplex after
+// start-up: a PostgreSQL socket, or the in-process SQLite engine.
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Logger } from '../common/log.ts';
+import type { LiveState } from '../common/live-state.ts';
+import { authenticateClient, AuthFailed, type AuthMethod, type UpstreamSecret } from './auth/client-auth.ts';
+import { CredentialLookupError, type Credentials } from './auth/credentials.ts';
+import { BackendStartupError, BackendUnavailable, connectBackend, type PgEndpoint } from './backend-pg.ts';
+import type { CancelRegistry, CancelTarget } from './cancel.ts';
+import { ClientGone, ClientReader } from './client-reader.ts';
+import { FrameError, FrameScanner } from './framing.ts';
+import {
+  CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
+  backendKeyData, fatal, readyForQuery, terminateMessage,
+} from './messages.ts';
+import type { ProxyStats } from './stats.ts';
+
+export type SourceSpec =
+  | { kind: 'postgres'; endpoint: PgEndpoint; database: string; user: string; password: string }
+  | { kind: 'sqlite'; path: string };
+
+export interface SessionContext {
+  log: Logger;
+  live: LiveState;
+  auth: AuthMethod;
+  credentials: Credentials;
+  cancels: CancelRegistry;
+  source: SourceSpec;
+  /** Client database name → source database name. */
+  databaseMap: Record<string, { source?: string; target?: string }>;
+  tls: tls.SecureContext | null;
+  maxMessageSize: number;
+  stats: ProxyStats;
+  openSqlite?: (file: string, startup: Record<string, string>) => Promise<Duplex>;
+}
+
+const CLIENT_PARAMS_NOT_FORWARDED = new Set(['user', 'database', 'replication']);
+const STARTUP_TIMEOUT_MS = 30_000;
+
+export class Session {
+  private client: Socket;
+  private backend: Duplex | null = null;
+  private backendKey: CancelTarget | null = null;
+  private proxyKey: { pid: number; secret: number } | null = null;
+  private closed = false;
+  private draining = false;
+  /** Requests sent to the server whose ReadyForQuery has not come back. */
+  private outstanding = 0;
+  private txStatus = 0x49; // 'I'
+  user = '';
+  database = '';
+  readonly startedAt = Date.now();
+
+  constructor(socket: Socket, private readonly ctx: SessionContext, private readonly onEnd: (s: Session) => void) {
+    this.client = socket;
+    socket.setNoDelay(true);
+    socket.on('error', () => this.close());
+  }
+
+  /** Idle: no request in flight and no transaction open. */
+  get idle(): boolean {
+    return this.outstanding === 0 && this.txStatus === 0x49;
+  }
+
+  async run(): Promise<void> {
+    const reader = new ClientReader(this.client);
+    const timer = setTimeout(() => this.refuse('08P01', 'start-up did not complete in time'), STARTUP_TIMEOUT_MS);
+    try {
+      const startup = await this.readStartup(reader);
+      if (!startup) return;
+      await this.authenticateAndConnect(reader, startup);
+    } catch (e) {
+      this.handleStartupError(e);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readStartup(reader: ClientReader): Promise<Record<string, string> | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const packet = await reader.startupPacket();
+      const code = packet.readInt32BE(4);
+      if (code === SSL_REQUEST) {
+        if (this.ctx.tls) {
+          this.client.write('S');
+          const secure = new tls.TLSSocket(this.client, { isServer: true, secureContext: this.ctx.tls });
+          secure.on('error', () => this.close());
+          this.client = secure;
+          reader.switchSocket(secure);
+        } else {
+          this.client.write('N');
+        }
+        continue;
+      }
+      if (code === GSSENC_REQUEST) {
+        this.client.write('N');
+        continue;
+      }
+      if (code === CANCEL_REQUEST) {
+        if (packet.length === 16) this.ctx.cancels.cancel(packet.readInt32BE(8), packet.readInt32BE(12));
+        this.client.end();
+        this.finish();
+        return null;
+      }
+      if (code >> 16 !== 3) {
+        throw new FrameError(`unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0`, '0A000');
+      }
+      return parseStartupParams(packet);
+    }
+    throw new FrameError('too many encryption requests before the startup packet');
+  }
+
+  private async authenticateAndConnect(reader: ClientReader, params: Record<string, string>): Promise<void> {
+    const user = params.user;
+    if (!user) throw new AuthFailed('no PostgreSQL user name specified in startup packet', '28000');
+    this.user = user;
+    this.database = params.database || (this.ctx.source.kind === 'postgres' ? this.ctx.source.database : user);
+
+    const send = (b: Buffer) => this.client.write(b);
+    let secret: UpstreamSecret;
+    const cred = await this.ctx.credentials.lookup(user);
+    secret = await authenticateClient(this.ctx.auth, user, cred, send, () => reader.message(this.ctx.maxMessageSize));
+    if (secret.kind === 'none' && this.ctx.source.kind === 'postgres' && user === this.ctx.source.user) {
+      secret = { kind: 'password', password: this.ctx.source.password };
+    }
+
+    const startup: Record<string, string> = {};
+    for (const [k, v] of Object.entries(params)) if (!CLIENT_PARAMS_NOT_FORWARDED.has(k)) startup[k] = v;
+    startup.user = user;
+    startup.database = this.ctx.databaseMap[this.database]?.source ?? this.database;
+
+    const src = this.ctx.source;
+    const out: Buffer[] = [];
+    if (src.kind === 'postgres') {
+      const conn = await connectBackend({ endpoint: src.endpoint, startup, secret, maxMessageSize: this.ctx.maxMessageSize });
+      this.backend = conn.socket;
+      this.backendKey = { host: src.endpoint.host, port: src.endpoint.port, pid: conn.pid, secret: conn.secret };
+      out.push(...conn.startupMessages);
+      this.ctx.stats.sourceUp();
+      this.proxyKey = this.ctx.cancels.register(() => (this.backendKey ? [this.backendKey] : []));
+      out.push(backendKeyData(this.proxyKey.pid, this.proxyKey.secret), readyForQuery('I'));
+      this.client.write(Buffer.concat(out));
+      for (const b of conn.leftover) this.client.write(b);
+    } else {
+      if (!this.ctx.openSqlite) throw new BackendUnavailable('the SQLite source engine is not available in this build');
+      // the engine speaks its own start-up (AuthenticationOk … ReadyForQuery) on the stream
+      this.backend = await this.ctx.openSqlite(src.path, startup);
+    }
+    if (this.closed) {
+      this.backend.destroy();
+      return;
+    }
+    this.ctx.log.debug({ user, database: this.database }, 'session started');
+    this.startRelay(reader.release());
+  }
+
+  private startRelay(pending: Buffer | null): void {
+    const backend = this.backend!;
+    const client = this.client;
+    const fromClient = new FrameScanner(this.ctx.maxMessageSize);
+    const fromServer = new FrameScanner(Number.MAX_SAFE_INTEGER);
+    const stats = this.ctx.stats;
+    let terminated = false;
+
+    const visitClient = (type: number) => {
+      if (type === 0x51 /* Q */ || type === 0x53 /* S */ || type === 0x46 /* F */) {
+        this.outstanding++;
+        stats.requests++;
+      } else if (type === 0x58 /* X */) terminated = true;
+    };
+    const visitServer = (type: number, _len: number, first: number) => {
+      if (type === 0x5a /* Z */) {
+        this.outstanding--;
+        this.txStatus = first;
+      }
+    };
+
+    const onClientData = (chunk: Buffer) => {
+      try {
+        fromClient.scan(chunk, visitClient);
+      } catch (e) {
+        const fe = e as FrameError;
+        this.ctx.log.warn({ user: this.user, reason: fe.message }, 'closing session: bad message from client');
+        this.refuse(fe.code ?? '08P01', fe.message);
+        return;
+      }
+      stats.bytesIn += chunk.length;
+      if (!backend.write(chunk)) {
+        client.pause();
+        backend.once('drain', () => client.resume());
+      }
+      if (terminated) this.close();
+    };
+    const onServerData = (chunk: Buffer) => {
+      try {
+        fromServer.scan(chunk, visitServer);
+      } catch (e) {
+        this.refuse('08P01', `bad message from server: ${(e as Error).message}`);
+        return;
+      }
+      stats.bytesOut += chunk.length;
+      if (!client.write(chunk)) {
+        backend.pause();
+        client.once('drain', () => backend.resume());
+      }
+      if (this.draining && this.idle) this.shutdownNow();
+    };
+
+    backend.on('data', onServerData);
+    backend.on('error', () => undefined);
+    backend.on('close', () => {
+      if (this.closed) return;
+      // The server went away under the session: tell the client why, at a message boundary only.
+      if (fromServer.atBoundary) client.write(fatal('08006', 'lost connection to the source database'));
+      this.ctx.stats.sourceDown();
+      this.close();
+    });
+    client.on('data', onClientData);
+    client.on('end', () => this.close());
+    client.on('close', () => this.close());
+    if (pending) onClientData(pending);
+  }
+
+  /** SIGTERM: end the session as soon as it is idle (now, if it is). */
+  drain(): void {
+    this.draining = true;
+    if (this.backend && this.idle) this.shutdownNow();
+    else if (!this.backend) this.refuse('57P01', 'terminating connection because the proxy is shutting down');
+  }
+
+  private shutdownNow(): void {
+    this.refuse('57P01', 'terminating connection because the proxy is shutting down');
+  }
+
+  /** FATAL error to the client, then close. */
+  refuse(code: string, message: string): void {
+    if (this.closed) return;
+    if (this.client.writable) this.client.write(fatal(code, message));
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.backend && !this.backend.destroyed) {
+      this.backend.end(terminateMessage());
+      const b = this.backend;
+      setTimeout(() => b.destroy(), 1_000).unref();
+    }
+    this.client.end();
+    const c = this.client;
+    setTimeout(() => c.destroy(), 1_000).unref();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.proxyKey) this.ctx.cancels.unregister(this.proxyKey.pid);
+    this.proxyKey = null;
+    this.closed = true;
+    this.onEnd(this);
+  }
+
+  private handleStartupError(e: unknown): void {
+    if (e instanceof ClientGone) return this.close();
+    if (e instanceof BackendStartupError) {
+      if (e.errorMessage.length) this.client.write(e.errorMessage);
+      else this.client.write(fatal(e.code, e.message));
+      this.ctx.log.info({ user: this.user, code: e.code }, 'source refused the session');
+      return this.close();
+    }
+    if (e instanceof AuthFailed) {
+      // only the user name: never what the client sent
+      this.ctx.log.warn({ user: this.user, code: e.code }, 'authentication failed');
+      return this.refuse(e.code, e.message);
+    }
+    if (e instanceof BackendUnavailable || e instanceof CredentialLookupError) {
+      this.ctx.stats.sourceDown();
+      this.ctx.log.warn({ user: this.user, reason: e.message }, 'source database unavailable');
+      return this.refuse('08006', `the source database is unavailable: ${e.message}`);
+    }
+    if (e instanceof FrameError) {
+      this.ctx.log.warn({ reason: e.message }, 'bad start-up from client');
+      return this.refuse(e.code, e.message);
+    }
+    this.ctx.log.error({ err: e, user: this.user }, 'session failed during start-up');
+    this.refuse('XX000', `internal proxy error: ${(e as Error).message}`);
+  }
+}
+
+function parseStartupParams(packet: Buffer): Record<string, string> {
+  const params: Record<string, string> = {};
+  let i = 8;
+  for (;;) {
+    if (i >= packet.length) throw new FrameError('invalid startup packet layout: expected terminator as last byte');
+    if (packet[i] === 0) break;
+    const kEnd = packet.indexOf(0, i);
+    if (kEnd < 0) throw new FrameError('invalid startup packet layout: unterminated parameter name');
+    const vEnd = packet.indexOf(0, kEnd + 1);
+    if (vEnd < 0) throw new FrameError('invalid startup packet layout: unterminated parameter value');
+    params[packet.toString('utf8', i, kEnd)] = packet.toString('utf8', kEnd + 1, vEnd);
+    i = vEnd + 1;
+  }
+  if (i !== packet.length - 1) throw new FrameError('invalid startup packet layout: expected terminator as last byte');
+  return params;
+}
