@@ -77,7 +77,7 @@ export class FrameScanner {
   private check(type: number, length: number): void {
     if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
     if (length > this.maxMessageSize) {
-      throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`, '54000');
+      throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`);
     }
   }
 }
@@ -110,7 +110,7 @@ export class MessageAssembler {
       const length = buf.readInt32BE(i + 1);
       if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
       if (length > this.maxMessageSize) {
-        throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`, '54000');
+        throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`);
       }
       const end = i + 1 + length;
       if (end > buf.length) break;

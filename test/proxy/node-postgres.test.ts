@@ -40,3 +40,63 @@ describe('node-postgres through the proxy', () => {
     }
   });
 });
+
+describe('node-postgres: COPY, LISTEN/NOTIFY, cancel', () => {
+  it('copies in and out', async () => {
+    const { from, to } = await import('pg-copy-streams');
+    const { pipeline } = await import('node:stream/promises');
+    const { Readable, Writable } = await import('node:stream');
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE copy_t (id int PRIMARY KEY, body text)');
+      const lines = Array.from({ length: 5000 }, (_, i) => `${i}\tline ${i} ${'x'.repeat(i % 50)}\n`);
+      await pipeline(Readable.from(lines), c.query(from('COPY copy_t FROM STDIN')));
+      expect((await c.query('SELECT count(*)::int AS n FROM copy_t')).rows[0].n).toBe(5000);
+      const chunks: Buffer[] = [];
+      await pipeline(c.query(to('COPY (SELECT * FROM copy_t ORDER BY id) TO STDOUT')), new Writable({
+        write(chunk, _enc, cb) { chunks.push(chunk); cb(); },
+      }));
+      expect(Buffer.concat(chunks).toString()).toBe(lines.join(''));
+      // a failing COPY comes back as the server's error and the session goes on
+      await expect(pipeline(Readable.from(['1\tdup\n']), c.query(from('COPY copy_t FROM STDIN')))).rejects.toMatchObject({ code: '23505' });
+      expect((await c.query('SELECT 2 AS two')).rows[0].two).toBe(2);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('delivers NOTIFY to a LISTENing session through the proxy', async () => {
+    const listener = new pg.Client({ connectionString: tp.url(pair.name) });
+    const notifier = new pg.Client({ connectionString: tp.url(pair.name) });
+    await Promise.all([listener.connect(), notifier.connect()]);
+    try {
+      const got = new Promise<pg.Notification>((resolve) => listener.on('notification', resolve));
+      await listener.query('LISTEN cutover_test');
+      await notifier.query("NOTIFY cutover_test, 'hello'");
+      const n = await got;
+      expect(n.channel).toBe('cutover_test');
+      expect(n.payload).toBe('hello');
+    } finally {
+      await Promise.all([listener.end(), notifier.end()]);
+    }
+  });
+
+  it('cancels a running pg_sleep(10) with 57014 within a second', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      const started = Date.now();
+      const q = c.query('SELECT pg_sleep(10)');
+      await new Promise((r) => setTimeout(r, 200));
+      // pg's own cancel path: a new connection carrying the proxy-issued BackendKeyData
+      const canceller = new pg.Client({ connectionString: tp.url(pair.name) });
+      (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+      await expect(q).rejects.toMatchObject({ code: '57014' });
+      expect(Date.now() - started).toBeLessThan(1200);
+      expect((await c.query('SELECT 3 AS three')).rows[0].three).toBe(3);
+    } finally {
+      await c.end();
+    }
+  });
+});

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import { startTestProxy, type TestProxy } from './proxy-harness.ts';
+import { exchange, startupPacket } from './raw-wire.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+/** Held open for the whole file: every bad input must leave it working. */
+let bystander: pg.Client;
+
+beforeAll(async () => {
+  pair = await databasePair('proxy_bad_input');
+  await sql(pair.legacyUrl, 'CREATE TABLE heartbeat (n int)');
+  await sql(pair.legacyUrl, "CREATE ROLE md5user LOGIN PASSWORD 'md5pass'");
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, maxMessageSize: 1024 * 1024 });
+  bystander = new pg.Client({ connectionString: tp.url(pair.name) });
+  await bystander.connect();
+  await bystander.query('BEGIN');
+  await bystander.query('INSERT INTO heartbeat VALUES (1)');
+});
+afterAll(async () => {
+  await bystander?.end().catch(() => undefined);
+  await tp?.close();
+  await sql(pair.legacyUrl, 'DROP ROLE IF EXISTS md5user').catch(() => undefined);
+});
+
+async function connectError(url: string): Promise<{ code?: string; message: string }> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.end();
+    return { message: 'connected' };
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+}
+
+describe('bad input gets a precise error and harms nobody else', () => {
+  it('wrong password: 28P01', async () => {
+    const e = await connectError(tp.url(pair.name, 'postgres', 'wrong'));
+    expect(e.code).toBe('28P01');
+    expect(e.message).toContain('password authentication failed for user "postgres"');
+  });
+
+  it('unknown user: the same 28P01, so names cannot be probed', async () => {
+    const e = await connectError(tp.url(pair.name, 'nobody_here', 'x'));
+    expect(e.code).toBe('28P01');
+  });
+
+  it('unknown database: the server\'s 3D000, unchanged', async () => {
+    const e = await connectError(tp.url('no_such_database'));
+    expect(e.code).toBe('3D000');
+    expect(e.message).toContain('"no_such_database" does not exist');
+  });
+
+  it('a message over max_message_size: FATAL 08P01 and the session is closed', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    c.on('error', () => undefined);
+    await c.connect();
+    const err = await c.query(`SELECT '${'x'.repeat(2 * 1024 * 1024)}'`).catch((e) => e);
+    expect(err.code).toBe('08P01');
+    expect(err.message).toMatch(/exceeds the limit of 1048576 bytes/);
+    await c.end().catch(() => undefined);
+  });
+
+  it('truncated startup packet: FATAL 08P01', async () => {
+    const full = startupPacket({ user: 'postgres', database: pair.name });
+    const r = await exchange(tp.port, full.subarray(0, full.length - 3), 500);
+    // the proxy waits for the rest; the client going away ends it without harm
+    expect(r.bytes.length).toBe(0);
+    const bad = Buffer.from(full);
+    bad[bad.length - 1] = 0x41; // no terminator where one must be
+    const r2 = await exchange(tp.port, bad);
+    expect(r2.error?.C).toBe('08P01');
+    expect(r2.error?.S).toBe('FATAL');
+    expect(r2.closed).toBe(true);
+  });
+
+  it('a startup packet with an absurd length: FATAL 08P01', async () => {
+    const r = await exchange(tp.port, Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]));
+    expect(r.error).toMatchObject({ C: '08P01', S: 'FATAL' });
+    expect(r.error?.M).toMatch(/invalid length of startup packet/);
+    expect(r.closed).toBe(true);
+  });
+
+  it('random bytes: FATAL 08P01 and closed, 20 times', async () => {
+    for (let i = 0; i < 20; i++) {
+      const junk = randomBytes(64);
+      junk.writeInt32BE(0x40000000 + i, 0); // make sure the length is never a valid start-up length
+      const r = await exchange(tp.port, junk);
+      expect(r.error?.C).toBe('08P01');
+      expect(r.closed).toBe(true);
+    }
+  });
+
+  it('an unsupported protocol version: FATAL 0A000', async () => {
+    const r = await exchange(tp.port, startupPacket({ user: 'postgres' }, 2 << 16));
+    expect(r.error?.C).toBe('0A000');
+  });
+
+  it('garbage after authentication: FATAL 08P01', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    c.on('error', () => undefined);
+    await c.connect();
+    const closed = new Promise((r) => c.on('end', r));
+    const stream = (c as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream;
+    stream.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xf0, 1, 2, 3])); // a Query whose length is negative
+    await closed;
+  });
+
+  it('md5 authentication to the proxy, with the password from the users list', async () => {
+    const md5proxy = await startTestProxy({ source: pair.legacyUrl, auth: 'md5', users: [{ name: 'md5user', password: 'md5pass' }] });
+    try {
+      const c = new pg.Client({ connectionString: md5proxy.url(pair.name, 'md5user', 'md5pass') });
+      await c.connect();
+      expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe('md5user');
+      await c.end();
+      expect((await connectError(md5proxy.url(pair.name, 'md5user', 'nope'))).code).toBe('28P01');
+    } finally {
+      await md5proxy.close();
+    }
+  });
+
+  it('the bystander session is still in its transaction and working', async () => {
+    await bystander.query('INSERT INTO heartbeat VALUES (2)');
+    await bystander.query('COMMIT');
+    const r = await bystander.query('SELECT count(*)::int AS n FROM heartbeat');
+    expect(r.rows[0].n).toBe(2);
+  });
+});
