@@ -6,6 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
+import { pgClientConfig } from '../common/pg-config.ts';
 import { ConfigError, type Config } from '../common/config.ts';
 import type { LiveState } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
@@ -125,7 +126,7 @@ function startTargetHealthCheck(url: string, stats: ProxyStats, log: Logger): { 
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+    const client = new pg.Client(pgClientConfig(url, { connectionTimeoutMillis: 3_000 }));
     client.on('error', () => undefined);
     let ok = false;
     try {

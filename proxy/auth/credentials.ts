@@ -3,6 +3,7 @@
 // credentials (PgBouncer's auth_query). Looked up per login, cached briefly so a
 // pool opening 50 connections costs one query.
 import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseScramVerifier, type ScramVerifier } from './scram.ts';
 
 export type Credential =
@@ -22,7 +23,7 @@ export class Credentials {
     private readonly users: { name: string; password: string }[] | undefined,
     authQueryUrl: string | null,
   ) {
-    this.pool = authQueryUrl ? new pg.Pool({ connectionString: authQueryUrl, max: 2, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 }) : null;
+    this.pool = authQueryUrl ? new pg.Pool({ ...pgClientConfig(authQueryUrl), max: 2, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 }) : null;
     this.pool?.on('error', () => undefined); // idle client errors surface on the next lookup instead
   }
 

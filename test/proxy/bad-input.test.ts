@@ -105,7 +105,7 @@ describe('bad input gets a precise error and harms nobody else', () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     c.on('error', () => undefined);
     await c.connect();
-    const closed = new Promise((r) => c.on('end', r));
+    const closed = new Promise<void>((r) => c.on('end', () => r()));
     const stream = (c as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream;
     stream.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xf0, 1, 2, 3])); // a Query whose length is negative
     await closed;

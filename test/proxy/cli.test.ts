@@ -1,0 +1,90 @@
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { databasePair, type DbPair } from '../harness/databases.ts';
+import { freePort } from '../harness/postgres.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve('control/cutover.mjs');
+let pair: DbPair;
+
+beforeAll(async () => {
+  pair = await databasePair('proxy_cli');
+});
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('cutover proxy on the command line', () => {
+  it('refuses a bad URL with exit 1 and a one-line reason naming the key, password redacted', async () => {
+    const r = await cli(['proxy', '--source', 'mysql://app:hunter2@db/x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^cutover: invalid source: .*mysql/);
+    expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('refuses an unknown config key with exit 1, naming it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-cli-'));
+    const file = path.join(dir, 'cutover.config.json');
+    writeFileSync(file, JSON.stringify({ source: pair.legacyUrl, listne: '127.0.0.1:1' }));
+    const r = await cli(['proxy', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown configuration key "listne"');
+  });
+
+  it('refuses trust authentication on a non-loopback listener', async () => {
+    const r = await cli(['proxy', '--source', pair.legacyUrl, '--auth', 'trust', '--listen', '0.0.0.0:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('auth "trust" is allowed only on a loopback listener');
+  });
+
+  it('on SIGTERM lets an open transaction finish, then exits 0', async () => {
+    const port = await freePort();
+    const child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--drain-timeout', '10'], {
+      env: { ...process.env, CUTOVER_LOG_JSON: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    try {
+      for (let i = 0; i < 100 && !log.includes('proxy listening'); i++) await new Promise((r) => setTimeout(r, 100));
+      const c = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}` });
+      const notices: string[] = [];
+      c.on('error', (e) => notices.push((e as { code?: string }).code ?? e.message));
+      await c.connect();
+      await c.query('CREATE TABLE IF NOT EXISTS drained (n int)');
+      await c.query('BEGIN');
+      await c.query('INSERT INTO drained VALUES (1)');
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      // still inside the transaction: the proxy waits for it
+      await c.query('INSERT INTO drained VALUES (2)');
+      await c.query('COMMIT');
+      const code = await exited;
+      expect(code).toBe(0);
+      // once idle the session was ended the way PostgreSQL ends it on shutdown
+      expect(notices).toContain('57P01');
+      expect(log).not.toContain('postgres:postgres');
+      const check = new pg.Client({ connectionString: pair.legacyUrl });
+      await check.connect();
+      expect((await check.query('SELECT count(*)::int AS n FROM drained')).rows[0].n).toBe(2);
+      await check.end();
+      await c.end().catch(() => undefined);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
