@@ -22,7 +22,7 @@ describe('postgres.js through the proxy', () => {
       // many queries in flight on few connections: postgres.js pipelines them
       const inserted = await Promise.all(Array.from({ length: 200 }, (_, i) => sql`INSERT INTO items (name, qty) VALUES (${'n' + i}, ${i}) RETURNING id`));
       expect(inserted).toHaveLength(200);
-      const [{ total }] = await sql<{ total: number }[]>`SELECT sum(qty)::int AS total FROM items`;
+      const [{ total }] = (await sql<{ total: number }[]>`SELECT sum(qty)::int AS total FROM items`) as unknown as [{ total: number }];
       expect(total).toBe((199 * 200) / 2);
       const reads = await Promise.all(Array.from({ length: 100 }, (_, i) => sql`SELECT name FROM items WHERE qty = ${i}`));
       expect(reads.map((r) => r[0]!.name)).toEqual(Array.from({ length: 100 }, (_, i) => 'n' + i));
@@ -31,7 +31,7 @@ describe('postgres.js through the proxy', () => {
         await tx`UPDATE items SET qty = qty + 1000 WHERE qty < 10`;
         throw new Error('abort on purpose');
       })).rejects.toThrow('abort on purpose');
-      const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM items WHERE qty >= 1000`;
+      const [{ n }] = (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM items WHERE qty >= 1000`) as unknown as [{ n: number }];
       expect(n).toBe(0);
       await sql.begin(async (tx) => {
         await tx`UPDATE items SET qty = qty + 1000 WHERE qty < 10`;
@@ -40,7 +40,7 @@ describe('postgres.js through the proxy', () => {
           throw new Error('roll back the savepoint');
         }).catch(() => undefined);
       });
-      const [{ m }] = await sql<{ m: number }[]>`SELECT count(*)::int AS m FROM items WHERE qty >= 1000`;
+      const [{ m }] = (await sql<{ m: number }[]>`SELECT count(*)::int AS m FROM items WHERE qty >= 1000`) as unknown as [{ m: number }];
       expect(m).toBe(10);
 
       await expect(sql`SELECT * FROM missing_table`).rejects.toMatchObject({ code: '42P01' });
