@@ -40,6 +40,8 @@ export const configSchema = z
     shadowSample: z.coerce.number().min(0).max(1).default(0),
     allowDdl: z.coerce.boolean().default(false),
     statementTimeout: z.coerce.number().min(0).default(0),
+    /** Proxy worker processes sharing the listener (node:cluster); 1 = in-process. */
+    processes: z.coerce.number().int().min(1).max(64).default(1),
 
     // control plane
     steps: z.array(percent).nonempty().default([10, 25, 50, 75, 90, 100]),

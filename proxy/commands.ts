@@ -2,9 +2,10 @@
 // process, the control API when the control plane is present).
 import type { Command } from 'commander';
 import { LiveState } from '../common/live-state.ts';
-import { createLogger } from '../common/log.ts';
+import { createLogger, type Logger } from '../common/log.ts';
 import { action } from '../control/cli-support.ts';
 import { startProxy } from './server.ts';
+import { isWorker, runPrimary, runWorker } from './workers.ts';
 
 export function registerProxyCommands(program: Command): void {
   program
@@ -15,31 +16,48 @@ export function registerProxyCommands(program: Command): void {
     .option('--auth <method>', 'client authentication: scram-sha-256 (default), md5, trust (loopback only)')
     .option('--max-message-size <bytes>', 'largest protocol message accepted from a client (default 64 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long open transactions may take to finish (default 30)')
+    .option('--processes <n>', 'worker processes sharing the listener (default 1)')
     .action(
       action(async ({ cfg }) => {
         const log = createLogger(cfg.logLevel, 'cutover-proxy');
         const live = new LiveState({ readPercent: cfg.reads });
+        if (cfg.processes > 1 && isWorker()) {
+          await runWorker(cfg, live, log);
+          await new Promise(() => undefined); // lives until the primary says shutdown
+        }
+        if (cfg.processes > 1) {
+          const fleet = await runPrimary(cfg.processes, log);
+          log.info({ listen: cfg.listen, processes: cfg.processes }, 'proxy listening');
+          await waitForSignal(log, cfg.drainTimeout, () => fleet.stop(cfg.drainTimeout * 1000));
+          return 0;
+        }
         const proxy = await startProxy(cfg, live, log);
         const { startControlForProxy } = await import('./control-hook.ts');
         const control = await startControlForProxy(cfg, live, log, proxy);
-        await new Promise<void>((resolve) => {
-          let stopping = false;
-          const stop = (signal: string) => {
-            if (stopping) return;
-            stopping = true;
-            log.info({ signal, drainTimeout: cfg.drainTimeout }, 'shutting down: draining sessions');
-            void (async () => {
-              await proxy.close(cfg.drainTimeout * 1000);
-              await control?.close();
-              log.info('proxy stopped');
-              log.flush?.();
-              resolve();
-            })();
-          };
-          process.once('SIGTERM', () => stop('SIGTERM'));
-          process.once('SIGINT', () => stop('SIGINT'));
+        await waitForSignal(log, cfg.drainTimeout, async () => {
+          await proxy.close(cfg.drainTimeout * 1000);
+          await control?.close();
         });
         return 0;
       }),
     );
+}
+
+/** SIGTERM/SIGINT: stop accepting, drain, then resolve so the process exits 0. */
+function waitForSignal(log: Logger, drainTimeout: number, stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, drainTimeout }, 'shutting down: draining sessions');
+      void stop().then(() => {
+        log.info('proxy stopped');
+        log.flush?.();
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
 }

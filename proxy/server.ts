@@ -12,7 +12,7 @@ import type { LiveState } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { parseDbUrl, redactUrl } from '../common/urls.ts';
 import { Credentials } from './auth/credentials.ts';
-import { CancelRegistry } from './cancel.ts';
+import { CancelRegistry, type WorkerIdentity } from './cancel.ts';
 import { Session, type SessionContext, type SourceSpec } from './session.ts';
 import { ProxyStats } from './stats.ts';
 
@@ -20,6 +20,8 @@ export interface ProxyServer {
   address: { host: string; port: number };
   stats(): ReturnType<ProxyStats['snapshot']>;
   sessions(): number;
+  /** Deliver a CancelRequest forwarded from another worker process. */
+  cancel(pid: number, secret: number): void;
   /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
   close(drainMs?: number): Promise<void>;
 }
@@ -49,7 +51,7 @@ async function loadSqliteEngine(): Promise<((file: string, startup: Record<strin
   }
 }
 
-export async function startProxy(cfg: Config, live: LiveState, log: Logger): Promise<ProxyServer> {
+export async function startProxy(cfg: Config, live: LiveState, log: Logger, worker: WorkerIdentity | null = null): Promise<ProxyServer> {
   if (!cfg.source) throw new ConfigError('missing --source (or CUTOVER_SOURCE, or "source" in --config)');
   const source = sourceSpec(cfg.source);
   const listen = splitHostPort(cfg.listen);
@@ -72,7 +74,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger): Pro
     live,
     auth: cfg.auth,
     credentials: new Credentials(cfg.users, source.kind === 'postgres' ? cfg.source : null),
-    cancels: new CancelRegistry(),
+    cancels: new CancelRegistry(worker),
     source,
     databaseMap: cfg.databases ?? {},
     tls: secureContext,
@@ -100,12 +102,13 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger): Pro
   const addr = server.address() as net.AddressInfo;
 
   const health = cfg.target ? startTargetHealthCheck(cfg.target, stats, log) : null;
-  log.info({ listen: `${addr.address}:${addr.port}`, source: redactUrl(cfg.source), target: cfg.target ? redactUrl(cfg.target) : null }, 'proxy listening');
+  log.info({ worker: worker?.index, listen: `${addr.address}:${addr.port}`, source: redactUrl(cfg.source), target: cfg.target ? redactUrl(cfg.target) : null }, 'proxy listening');
 
   return {
     address: { host: addr.address, port: addr.port },
     stats: () => stats.snapshot(),
     sessions: () => sessions.size,
+    cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
     close: async (drainMs = cfg.drainTimeout * 1000) => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -87,4 +87,35 @@ describe('cutover proxy on the command line', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('with --processes 2 serves clients from both workers and routes every cancel to the right one', async () => {
+    const port = await freePort();
+    const child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--processes', '2'], {
+      env: { ...process.env, CUTOVER_LOG_JSON: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stderr.on('data', (d) => (log += d));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    try {
+      for (let i = 0; i < 100 && !log.includes('"processes":2'); i++) await new Promise((r) => setTimeout(r, 100));
+      const url = `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}`;
+      const clients = Array.from({ length: 6 }, () => new pg.Client({ connectionString: url }));
+      await Promise.all(clients.map((c) => c.connect()));
+      const started = Date.now();
+      const sleeps = clients.map((c) => c.query('SELECT pg_sleep(10)').then(() => 'finished', (e) => (e as { code: string }).code));
+      await new Promise((r) => setTimeout(r, 300));
+      for (const c of clients) {
+        const canceller = new pg.Client({ connectionString: url });
+        (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+      }
+      expect(await Promise.all(sleeps)).toEqual(Array(6).fill('57014'));
+      expect(Date.now() - started).toBeLessThan(3000);
+      await Promise.all(clients.map((c) => c.end()));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
