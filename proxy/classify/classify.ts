@@ -1,0 +1,170 @@
+// Statement classification with PostgreSQL's own parser (libpg-query), cached
+// by SQL text: the router asks once per distinct text, not once per execution.
+import pgQuery from 'libpg-query';
+import { isReadOnlyFunction } from './read-only-functions.ts';
+
+export type Kind = 'read' | 'write' | 'txn' | 'session' | 'ddl' | 'unknown';
+export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'prepare' | 'commit_prepared' | 'rollback_prepared';
+
+export interface StatementInfo {
+  kind: Kind;
+  txn?: TxnOp;
+  /** BEGIN/START TRANSACTION READ ONLY. */
+  readOnly?: boolean;
+  /** The statement's own text (for splitting multi-statement queries). */
+  text: string;
+  orderBy: boolean;
+}
+
+export interface Classification {
+  /** The combined verdict: write beats read; any transaction control makes it txn. */
+  kind: Kind;
+  statements: StatementInfo[];
+  /** `/* cutover:source *\/` or `/* cutover:target *\/` in the text. */
+  pinned: 'source' | 'target' | null;
+  /** Results are ordered (top-level ORDER BY): shadow reads compare in order. */
+  orderBy: boolean;
+  error?: string;
+}
+
+let loaded: Promise<void> | null = null;
+
+/** Load the parser (WASM) once, before the first classification. */
+export function loadParser(): Promise<void> {
+  loaded ??= pgQuery.loadModule();
+  return loaded;
+}
+
+const CACHE_MAX = 10_000;
+const cache = new Map<string, Classification>();
+
+export function classify(sql: string): Classification {
+  const hit = cache.get(sql);
+  if (hit) return hit;
+  const result = classifyUncached(sql);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  cache.set(sql, result);
+  return result;
+}
+
+export function cacheSize(): number {
+  return cache.size;
+}
+
+function pinOf(sql: string): 'source' | 'target' | null {
+  // routing metadata in a comment, which the parser drops: read from the text
+  if (sql.includes('cutover:source')) return 'source';
+  if (sql.includes('cutover:target')) return 'target';
+  return null;
+}
+
+type Node = Record<string, unknown>;
+
+/** Combining statements: the most consequential kind decides where the whole text goes. */
+const RANK: Record<Kind, number> = { read: 0, session: 1, unknown: 2, write: 3, ddl: 4, txn: 5 };
+
+export function classifyUncached(sql: string): Classification {
+  const pinned = pinOf(sql);
+  let tree: { stmts?: { stmt: Node; stmt_location?: number; stmt_len?: number }[] };
+  try {
+    tree = pgQuery.parseSync(sql) as typeof tree;
+  } catch (e) {
+    return { kind: 'unknown', statements: [], pinned, orderBy: false, error: (e as Error).message };
+  }
+  const bytes = Buffer.from(sql, 'utf8');
+  const statements: StatementInfo[] = (tree.stmts ?? []).map((s) => {
+    // libpg-query reports byte offsets
+    const start = s.stmt_location ?? 0;
+    const text = bytes.toString('utf8', start, s.stmt_len ? start + s.stmt_len : bytes.length).trim();
+    return { ...classifyStatement(s.stmt), text };
+  });
+  let kind: Kind = statements.length ? 'read' : 'session';
+  for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
+  return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy };
+}
+
+function classifyStatement(stmt: Node): Omit<StatementInfo, 'text'> {
+  const [type, body] = Object.entries(stmt)[0] as [string, Node];
+  switch (type) {
+    case 'SelectStmt': {
+      if (body.intoClause) return { kind: 'ddl', orderBy: false };
+      const orderBy = Array.isArray(body.sortClause) && body.sortClause.length > 0;
+      return { kind: writesIn(body) ? 'write' : 'read', orderBy };
+    }
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'MergeStmt':
+    case 'TruncateStmt':
+    case 'DoStmt':
+    case 'CallStmt':
+    case 'LockStmt':
+    case 'NotifyStmt':
+    case 'RefreshMatViewStmt':
+      return { kind: 'write', orderBy: false };
+    case 'CopyStmt':
+      return { kind: body.is_from ? 'write' : body.query && writesIn(body.query as Node) ? 'write' : 'read', orderBy: false };
+    case 'ExplainStmt': {
+      const analyze = ((body.options as Node[] | undefined) ?? []).some((o) => (o.DefElem as Node | undefined)?.defname === 'analyze');
+      if (!analyze) return { kind: 'read', orderBy: false };
+      return { ...classifyStatement(body.query as Node), orderBy: false };
+    }
+    case 'TransactionStmt':
+      return txnInfo(body);
+    case 'VariableSetStmt':
+    case 'VariableShowStmt':
+    case 'DiscardStmt':
+    case 'ListenStmt':
+    case 'UnlistenStmt':
+    case 'PrepareStmt':
+    case 'DeallocateStmt':
+    case 'ExecuteStmt':
+    case 'CheckPointStmt':
+      return { kind: 'session', orderBy: false };
+    default:
+      return { kind: 'ddl', orderBy: false };
+  }
+}
+
+const TXN_KINDS: Record<string, TxnOp> = {
+  TRANS_STMT_BEGIN: 'begin',
+  TRANS_STMT_START: 'begin',
+  TRANS_STMT_COMMIT: 'commit',
+  TRANS_STMT_ROLLBACK: 'rollback',
+  TRANS_STMT_SAVEPOINT: 'savepoint',
+  TRANS_STMT_RELEASE: 'release',
+  TRANS_STMT_ROLLBACK_TO: 'rollback_to',
+  TRANS_STMT_PREPARE: 'prepare',
+  TRANS_STMT_COMMIT_PREPARED: 'commit_prepared',
+  TRANS_STMT_ROLLBACK_PREPARED: 'rollback_prepared',
+};
+
+function txnInfo(body: Node): Omit<StatementInfo, 'text'> {
+  const txn = TXN_KINDS[body.kind as string] ?? 'begin';
+  let readOnly = false;
+  for (const o of (body.options as Node[] | undefined) ?? []) {
+    const d = o.DefElem as Node | undefined;
+    if (d?.defname === 'transaction_read_only') {
+      const v = ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival as Node | undefined;
+      readOnly = v?.ival === 1;
+    }
+  }
+  return { kind: 'txn', txn, readOnly, orderBy: false };
+}
+
+/** Any data-modifying node (writable CTE), row lock, or call of a function not known to be read-only. */
+function writesIn(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(writesIn);
+  if (!node || typeof node !== 'object') return false;
+  for (const [k, v] of Object.entries(node as Node)) {
+    if (k === 'InsertStmt' || k === 'UpdateStmt' || k === 'DeleteStmt' || k === 'MergeStmt') return true;
+    if (k === 'lockingClause' && Array.isArray(v) && v.length) return true;
+    if (k === 'FuncCall') {
+      const names = ((v as Node).funcname as Node[] | undefined) ?? [];
+      const name = names.map((n) => (n.String as Node | undefined)?.sval).join('.');
+      if (!isReadOnlyFunction(name)) return true;
+    }
+    if (writesIn(v)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,80 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cacheSize, classify, loadParser } from '../../proxy/classify/classify.ts';
+
+beforeAll(async () => {
+  await loadParser();
+});
+
+describe('statement classification with the PostgreSQL parser', () => {
+  it.each([
+    ['SELECT * FROM users WHERE id = $1', 'read'],
+    ['select now(), lower(email), count(*) from users group by 1, 2', 'read'],
+    ['SELECT 1; SELECT 2', 'read'],
+    ['INSERT INTO t (a) VALUES (1) RETURNING id', 'write'],
+    ['update t set a = a + 1 where id = 3', 'write'],
+    ['DELETE FROM t', 'write'],
+    ['MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a', 'write'],
+    ['TRUNCATE t', 'write'],
+    ['WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone', 'write'],
+    ['SELECT * FROM t WHERE id = 1 FOR UPDATE', 'write'],
+    ['SELECT * FROM t FOR SHARE SKIP LOCKED', 'write'],
+    ["SELECT nextval('t_id_seq')", 'write'],
+    ['SELECT my_function_that_might_write(1)', 'write'],
+    ['COPY t FROM STDIN', 'write'],
+    ['COPY t TO STDOUT', 'read'],
+    ['COPY (SELECT * FROM t) TO STDOUT', 'read'],
+    ['EXPLAIN SELECT * FROM t', 'read'],
+    ['EXPLAIN ANALYZE DELETE FROM t', 'write'],
+    ['SELECT * INTO t2 FROM t', 'ddl'],
+    ['CREATE TABLE z (a int)', 'ddl'],
+    ['ALTER TABLE z ADD COLUMN b int', 'ddl'],
+    ['DROP TABLE z', 'ddl'],
+    ['SET search_path = app, public', 'session'],
+    ['RESET ALL', 'session'],
+    ['DISCARD ALL', 'session'],
+    ['LISTEN ch', 'session'],
+    ['DEALLOCATE ALL', 'session'],
+    ['SHOW server_version', 'session'],
+    ['BEGIN', 'txn'],
+    ['BEGIN; INSERT INTO t VALUES (1); COMMIT', 'txn'],
+    ['DO $$ BEGIN PERFORM 1; END $$', 'write'],
+    ['CALL p()', 'write'],
+    ['SELEC 1', 'unknown'],
+  ])('%s → %s', (sql, kind) => {
+    expect(classify(sql).kind).toBe(kind);
+  });
+
+  it('names transaction operations and READ ONLY', () => {
+    expect(classify('START TRANSACTION READ ONLY').statements[0]).toMatchObject({ txn: 'begin', readOnly: true });
+    expect(classify('BEGIN ISOLATION LEVEL SERIALIZABLE').statements[0]).toMatchObject({ txn: 'begin', readOnly: false });
+    expect(classify('COMMIT').statements[0]!.txn).toBe('commit');
+    expect(classify('END').statements[0]!.txn).toBe('commit');
+    expect(classify('ABORT').statements[0]!.txn).toBe('rollback');
+    expect(classify('SAVEPOINT a').statements[0]!.txn).toBe('savepoint');
+    expect(classify('ROLLBACK TO SAVEPOINT a').statements[0]!.txn).toBe('rollback_to');
+    expect(classify('RELEASE a').statements[0]!.txn).toBe('release');
+    expect(classify("PREPARE TRANSACTION 'x'").statements[0]!.txn).toBe('prepare');
+  });
+
+  it('splits multi-statement text at the parser\'s offsets, unicode included', () => {
+    const c = classify("INSERT INTO t VALUES ('ümlaut; still a string'); SELECT 'é' AS x ORDER BY 1");
+    expect(c.statements.map((s) => s.text)).toEqual(["INSERT INTO t VALUES ('ümlaut; still a string')", "SELECT 'é' AS x ORDER BY 1"]);
+    expect(c.statements.map((s) => s.kind)).toEqual(['write', 'read']);
+  });
+
+  it('sees ORDER BY and routing pins', () => {
+    expect(classify('SELECT * FROM t ORDER BY id').orderBy).toBe(true);
+    expect(classify('SELECT * FROM t').orderBy).toBe(false);
+    expect(classify('/* cutover:source */ SELECT 1').pinned).toBe('source');
+    expect(classify('SELECT 1 /* cutover:target */').pinned).toBe('target');
+  });
+
+  it('caches by text: the same text is parsed once', () => {
+    const sql = `SELECT ${Math.random()} AS fresh`;
+    const before = cacheSize();
+    const a = classify(sql);
+    expect(cacheSize()).toBe(before + 1);
+    expect(classify(sql)).toBe(a);
+    expect(cacheSize()).toBe(before + 1);
+  });
+});
