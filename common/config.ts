@@ -128,8 +128,13 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   return result.data;
 }
 
+/** Flags arrive as strings: lists are comma-separated. */
 function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries(o)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, ARRAY_KEYS.has(k) && typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v]),
+  );
 }
 
 export function requireKey<K extends keyof Config>(cfg: Config, key: K, flag = `--${String(key).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`): NonNullable<Config[K]> {

@@ -6,8 +6,10 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { action } from '../control/cli-support.ts';
 import { startProxy } from './server.ts';
 import { isWorker, runPrimary, runWorker } from './workers.ts';
+import { registerCaptureCommands } from './capture/commands.ts';
 
 export function registerProxyCommands(program: Command): void {
+  registerCaptureCommands(program);
   program
     .command('proxy')
     .description('run the PostgreSQL wire-protocol proxy and the control API')

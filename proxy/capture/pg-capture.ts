@@ -1,0 +1,152 @@
+// Change capture on a PostgreSQL source of truth: an unlogged change table and,
+// per replicated table, statement-level AFTER triggers with transition tables
+// (set-based: one INSERT … SELECT per statement, not one per row) that record
+// the key and the full new row of every change, tagged with the transaction.
+// Cascades, trigger side effects and writes that bypass the proxy are seen too.
+import type pg from 'pg';
+
+export const SCHEMA = 'cutover';
+
+export interface TableInfo {
+  schema: string;
+  name: string;
+  /** Primary-key columns, in key order. */
+  key: string[];
+}
+
+export class CaptureError extends Error {}
+
+const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
+export const qualified = (t: { schema: string; name: string }) => `${q(t.schema)}.${q(t.name)}`;
+const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+
+/** User tables outside the system schemas and our own, with their primary keys. */
+export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasKey: boolean })[]> {
+  const r = await db.query<{ schema: string; name: string; key: string[] | null }>(`
+    SELECT n.nspname AS schema, c.relname AS name,
+           (SELECT array_agg(a.attname ORDER BY k.ord)
+              FROM pg_index i
+              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indrelid = c.oid AND i.indisprimary) AS key
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+     ORDER BY 1, 2`);
+  return r.rows.map((t) => ({ schema: t.schema, name: t.name, key: t.key ?? [], hasKey: Boolean(t.key?.length) }));
+}
+
+function triggerSql(t: TableInfo): string {
+  const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${t.schema}_${t.name}_${op}`.slice(0, 63))}`;
+  const tag = lit(qualified(t));
+  const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
+  const sameKey = t.key.map((k) => `n.${q(k)} IS NOT DISTINCT FROM o.${q(k)}`).join(' AND ');
+  const body = {
+    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('n')}, to_jsonb(n) FROM new_rows n;`,
+    // a key that changed leaves its old key behind: delete that first
+    upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('o')} FROM old_rows o WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${sameKey});
+          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('n')}, to_jsonb(n) FROM new_rows n;`,
+    del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('o')} FROM old_rows o;`,
+    trunc: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
+  };
+  const tbl = qualified(t);
+  const trig = (op: string) => q(`cutover_capture_${op}`);
+  return `
+    CREATE OR REPLACE FUNCTION ${fn('ins')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.ins} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('upd')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.upd} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('del')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.del} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('trunc')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.trunc} RETURN NULL; END $f$;
+    DROP TRIGGER IF EXISTS ${trig('ins')} ON ${tbl};
+    DROP TRIGGER IF EXISTS ${trig('upd')} ON ${tbl};
+    DROP TRIGGER IF EXISTS ${trig('del')} ON ${tbl};
+    DROP TRIGGER IF EXISTS ${trig('trunc')} ON ${tbl};
+    CREATE TRIGGER ${trig('ins')} AFTER INSERT ON ${tbl} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('ins')}();
+    CREATE TRIGGER ${trig('upd')} AFTER UPDATE ON ${tbl} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('upd')}();
+    CREATE TRIGGER ${trig('del')} AFTER DELETE ON ${tbl} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('del')}();
+    CREATE TRIGGER ${trig('trunc')} AFTER TRUNCATE ON ${tbl} FOR EACH STATEMENT EXECUTE FUNCTION ${fn('trunc')}();
+    ALTER TABLE ${tbl} ENABLE ALWAYS TRIGGER ${trig('ins')}, ENABLE ALWAYS TRIGGER ${trig('upd')}, ENABLE ALWAYS TRIGGER ${trig('del')}, ENABLE ALWAYS TRIGGER ${trig('trunc')};`;
+}
+
+/**
+ * Install (or refresh) capture on every table, or on `only`. Refuses, naming
+ * them, when a table has no primary key. One transaction: all or nothing.
+ */
+export async function installCapture(db: pg.ClientBase, only?: string[]): Promise<TableInfo[]> {
+  const all = await listTables(db);
+  const tables = only?.length ? all.filter((t) => only.includes(t.name) || only.includes(`${t.schema}.${t.name}`)) : all;
+  if (only?.length) {
+    const missing = only.filter((n) => !all.some((t) => t.name === n || `${t.schema}.${t.name}` === n));
+    if (missing.length) throw new CaptureError(`no such table: ${missing.join(', ')}`);
+  }
+  const keyless = tables.filter((t) => !t.hasKey);
+  if (keyless.length) {
+    throw new CaptureError(`tables without a primary key cannot be replicated: ${keyless.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
+  }
+  await db.query('BEGIN');
+  try {
+    await db.query(`
+      CREATE SCHEMA IF NOT EXISTS ${SCHEMA};
+      CREATE UNLOGGED TABLE IF NOT EXISTS ${SCHEMA}.changes (
+        seq bigserial PRIMARY KEY,
+        txid bigint NOT NULL DEFAULT txid_current(),
+        tbl text NOT NULL,
+        op "char" NOT NULL,
+        pk jsonb NOT NULL,
+        row jsonb
+      );
+      CREATE INDEX IF NOT EXISTS changes_txid ON ${SCHEMA}.changes (txid);
+      GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
+      GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
+      GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
+    for (const t of tables) await db.query(triggerSql(t));
+    await db.query('COMMIT');
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+  return tables;
+}
+
+/** Remove every capture object: triggers, functions, change table. */
+export async function removeCapture(db: pg.ClientBase): Promise<number> {
+  const r = await db.query<{ tbl: string; tgname: string }>(`
+    SELECT format('%I.%I', n.nspname, c.relname) AS tbl, t.tgname
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
+  await db.query('BEGIN');
+  try {
+    for (const row of r.rows) await db.query(`DROP TRIGGER IF EXISTS ${q(row.tgname)} ON ${row.tbl}`);
+    await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    await db.query('COMMIT');
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+  return new Set(r.rows.map((x) => x.tbl)).size;
+}
+
+export interface CaptureStatus {
+  installed: boolean;
+  tables: { table: string; captured: boolean; hasKey: boolean }[];
+  pending: number;
+}
+
+export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
+  const tables = await listTables(db);
+  const trig = await db.query<{ tbl: string }>(`
+    SELECT DISTINCT format('%s.%s', n.nspname, c.relname) AS tbl
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
+  const captured = new Set(trig.rows.map((r) => r.tbl));
+  const has = await db.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
+  const installed = Boolean(has.rows[0].ok);
+  const pending = installed ? Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.changes`)).rows[0].n) : 0;
+  return {
+    installed,
+    pending,
+    tables: tables.map((t) => ({ table: `${t.schema}.${t.name}`, captured: captured.has(`${t.schema}.${t.name}`), hasKey: t.hasKey })),
+  };
+}
+
+/** The drain a session runs just before its COMMIT: its own transaction's change rows, removed. */
+export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() RETURNING seq, tbl, op, pk::text, row::text`;

@@ -1,0 +1,142 @@
+// Applying captured row changes to the mirror, as one transaction: upsert by
+// primary key from the full new row, delete by key, truncate. Rows travel as
+// the jsonb text the source produced and are turned back into typed rows by
+// the mirror itself (jsonb_populate_recordset), so every type round-trips
+// through PostgreSQL's own text forms. One statement per run of same-table,
+// same-kind changes; the last image of a key within a run wins.
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+
+export interface Change {
+  seq: number;
+  /** Qualified, quoted table name as captured: "schema"."table". */
+  tbl: string;
+  /** U upsert, D delete, T truncate, R re-sync from the source (dirty key). */
+  op: 'U' | 'D' | 'T' | 'R';
+  /** jsonb text of the key columns. */
+  pk: string;
+  /** jsonb text of the full new row (U only). */
+  row: string | null;
+}
+
+interface TableMeta {
+  columns: string[];
+  key: string[];
+  upsert: string;
+  del: string;
+}
+
+const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
+
+export class MirrorApplyError extends Error {}
+
+export class MirrorApplier {
+  readonly pool: pg.Pool;
+  private meta = new Map<string, Promise<TableMeta>>();
+  /** Whether this role may switch off the mirror's own triggers and FK actions. */
+  replicaRole: boolean | null = null;
+
+  constructor(targetUrl: string, max = 8) {
+    this.pool = new pg.Pool({ ...pgClientConfig(targetUrl), max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+    this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => {
+      // the source already ran triggers and cascades: the mirror applies rows, not effects
+      client.query('SET session_replication_role = replica').then(
+        () => (this.replicaRole = true),
+        () => (this.replicaRole = false),
+      );
+      client.query('SET statement_timeout = 10000').catch(() => undefined);
+    });
+  }
+
+  private tableMeta(client: pg.PoolClient, tbl: string): Promise<TableMeta> {
+    let m = this.meta.get(tbl);
+    if (!m) {
+      m = (async () => {
+        const r = await client.query<{ attname: string; key: boolean }>(
+          `SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) AS key
+             FROM pg_attribute a
+             LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            ORDER BY a.attnum`,
+          [tbl],
+        );
+        if (!r.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
+        const columns = r.rows.map((x) => x.attname);
+        const key = r.rows.filter((x) => x.key).map((x) => x.attname);
+        if (!key.length) throw new MirrorApplyError(`table ${tbl} has no primary key on the target`);
+        const cols = columns.map(q).join(', ');
+        const nonKey = columns.filter((c) => !key.includes(c));
+        const onConflict = nonKey.length
+          ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
+          : 'DO NOTHING';
+        return {
+          columns,
+          key,
+          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
+          del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
+        };
+      })();
+      m.catch(() => this.meta.delete(tbl));
+      this.meta.set(tbl, m);
+    }
+    return m;
+  }
+
+  /** Apply changes in order, in one mirror transaction. */
+  async apply(changes: Change[]): Promise<void> {
+    if (!changes.length) return;
+    const client = await this.pool.connect();
+    let ok = false;
+    try {
+      await client.query('BEGIN');
+      for (const run of runs(changes)) {
+        if (run.op === 'T') {
+          await client.query(`TRUNCATE ${run.tbl}`);
+          continue;
+        }
+        const meta = await this.tableMeta(client, run.tbl);
+        const sql = run.op === 'U' ? meta.upsert : meta.del;
+        await client.query({ text: sql, values: ['[' + run.items.join(',') + ']'] });
+      }
+      await client.query('COMMIT');
+      ok = true;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
+    } finally {
+      client.release(!ok);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+interface Run {
+  tbl: string;
+  op: 'U' | 'D' | 'T';
+  items: string[];
+}
+
+/** Consecutive changes of one table and one kind, the last image per key kept. */
+function runs(changes: Change[]): Run[] {
+  const out: Run[] = [];
+  let cur: (Run & { byKey: Map<string, number> }) | null = null;
+  for (const c of changes) {
+    if (c.op === 'R') continue; // re-sync markers are for the drainer
+    if (!cur || cur.tbl !== c.tbl || cur.op !== c.op || c.op === 'T') {
+      cur = { tbl: c.tbl, op: c.op, items: [], byKey: new Map() };
+      out.push(cur);
+    }
+    if (c.op === 'T') continue;
+    const item = c.op === 'U' ? c.row! : c.pk;
+    const at = cur.byKey.get(c.pk);
+    if (at === undefined) {
+      cur.byKey.set(c.pk, cur.items.length);
+      cur.items.push(item);
+    } else cur.items[at] = item;
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+// Out-of-band changes and dirty keys: change rows no session applied before its
+// commit (writes that bypassed the proxy, a mirror that failed, a source
+// COMMIT that failed after the mirror committed). The drainer takes them in
+// order, re-reads each key's *current* source row under FOR SHARE (so a
+// concurrent writer waits and then mirrors its own newer row after us), and
+// writes that row, or its absence, to the mirror; the source transaction that
+// deleted the change rows commits only after the mirror did. One drainer per
+// source at a time (advisory lock), whatever the number of proxies.
+import pg from 'pg';
+import type { LiveState } from '../../common/live-state.ts';
+import type { Logger } from '../../common/log.ts';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { SCHEMA } from '../capture/pg-capture.ts';
+import type { MirrorApplier, Change } from './apply.ts';
+import { mirrorMetrics } from './metrics.ts';
+
+const BATCH = 1000;
+const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
+
+export class Drainer {
+  private pool: pg.Pool;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+  private failures = 0;
+  /** Change rows waiting, as last counted. */
+  backlog = 0;
+
+  constructor(sourceUrl: string, private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
+    this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), max: 2, connectionTimeoutMillis: 5_000 });
+    this.pool.on('error', () => undefined);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = async () => {
+      if (this.stopped) return;
+      let delay = this.intervalMs;
+      try {
+        while (!this.stopped && (await this.drainOnce()) === BATCH);
+        this.failures = 0;
+      } catch (e) {
+        this.failures++;
+        delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
+        if (this.failures === 1) this.log.warn({ reason: (e as Error).message }, 'drainer: mirror not reachable; changes kept on the source');
+      }
+      if (!this.stopped) this.timer = setTimeout(tick, delay);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** Drain one batch; returns how many change rows it took. */
+  async drainOnce(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    const src = await this.pool.connect();
+    let ok = false;
+    try {
+      await src.query('BEGIN');
+      const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
+      if (!lock.rows[0].got) {
+        await src.query('ROLLBACK');
+        ok = true;
+        return 0;
+      }
+      const taken = await src.query<{ seq: string; tbl: string; op: string; pk: string }>(
+        `DELETE FROM ${SCHEMA}.changes WHERE seq IN (
+           SELECT seq FROM ${SCHEMA}.changes ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+         RETURNING seq, tbl, op, pk::text`,
+      );
+      const rows = taken.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      if (rows.length) {
+        const changes = await this.currentRows(src, rows);
+        await this.applier.apply(changes);
+      }
+      await src.query('COMMIT');
+      ok = true;
+      const count = await src.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.changes`);
+      this.backlog = count.rows[0].n;
+      mirrorMetrics.backlog.set(this.backlog);
+      if (rows.length) mirrorMetrics.drained.inc(rows.length);
+      return rows.length;
+    } catch (e) {
+      await src.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      src.release(!ok);
+      this.running = false;
+    }
+  }
+
+  /** Per table, the keys' current rows (locked FOR SHARE), in first-seen order; missing keys become deletes. */
+  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[]): Promise<Change[]> {
+    const out: Change[] = [];
+    const byTable = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      if (r.op === 'T') {
+        // a truncate empties the mirror's table; later rows re-read below restore what exists now
+        out.push({ seq: Number(r.seq), tbl: r.tbl, op: 'T', pk: '{}', row: null });
+        byTable.delete(r.tbl);
+        continue;
+      }
+      let keys = byTable.get(r.tbl);
+      if (!keys) byTable.set(r.tbl, (keys = new Map()));
+      if (!keys.has(r.pk)) keys.set(r.pk, Number(r.seq));
+    }
+    for (const [tbl, keys] of byTable) {
+      const pks = [...keys.keys()];
+      // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
+      const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
+      const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
+      const found = await src.query<{ pk: string; row: string }>(
+        `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_jsonb(t)::text AS row
+           FROM ${tbl} t JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k ON ${keyCols.map((c) => `t.${qi(c)} = k.${qi(c)}`).join(' AND ')}
+            FOR SHARE OF t`,
+        ['[' + pks.join(',') + ']'],
+      );
+      const current = new Map(found.rows.map((f) => [f.pk, f.row]));
+      for (const pk of pks) {
+        const row = current.get(pk);
+        out.push({ seq: keys.get(pk)!, tbl, op: row ? 'U' : 'D', pk, row: row ?? null });
+      }
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+    await this.pool.end();
+  }
+
+  /** Reads to the target may resume only once nothing is left to drain. */
+  get clean(): boolean {
+    return this.backlog === 0 && !this.live.get().tripped;
+  }
+}
