@@ -13,13 +13,21 @@ import type { Logger } from '../common/log.ts';
 import { parseDbUrl, redactUrl } from '../common/urls.ts';
 import { Credentials } from './auth/credentials.ts';
 import { CancelRegistry, type WorkerIdentity } from './cancel.ts';
-import { Session, type SessionContext, type SourceSpec } from './session.ts';
+import { Session, type MirrorRuntime, type SessionContext, type SourceSpec } from './session.ts';
+import { connectBackend } from './backend-pg.ts';
+import { loadParser } from './classify/classify.ts';
+import { MirrorApplier } from './mirror/apply.ts';
+import { Drainer } from './mirror/drainer.ts';
+import { TargetGuard } from './mirror/target-guard.ts';
 import { ProxyStats } from './stats.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
   stats(): ReturnType<ProxyStats['snapshot']>;
   sessions(): number;
+  /** The target's breaker and health, when a target is configured. */
+  guard: TargetGuard | null;
+  drainer: Drainer | null;
   /** Deliver a CancelRequest forwarded from another worker process. */
   cancel(pid: number, secret: number): void;
   /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
@@ -69,6 +77,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
   }
 
   const stats = new ProxyStats();
+  const mirror = cfg.target && source.kind === 'postgres' ? await startMirror(cfg, cfg.source, cfg.target, live, log) : null;
   const ctx: SessionContext = {
     log,
     live,
@@ -81,6 +90,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     maxMessageSize: cfg.maxMessageSize,
     stats,
     openSqlite: source.kind === 'sqlite' ? await loadSqliteEngine() : undefined,
+    mirror: mirror?.runtime ?? null,
   };
   if (source.kind === 'sqlite' && !ctx.openSqlite) throw new ConfigError('--source is an SQLite file, and the SQLite source engine is not available');
 
@@ -106,6 +116,8 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
 
   return {
     address: { host: addr.address, port: addr.port },
+    guard: mirror?.runtime.guard ?? null,
+    drainer: mirror?.drainer ?? null,
     stats: () => stats.snapshot(),
     sessions: () => sessions.size,
     cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
@@ -119,7 +131,44 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
       while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       for (const s of [...sessions]) s.refuse('57P01', 'terminating connection because the proxy is shutting down');
       health?.stop();
+      await mirror?.stop();
       await ctx.credentials.close();
+    },
+  };
+}
+
+/** Mirroring and routing: mirror applier, breaker, drainer, and target sessions for routed reads. */
+async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, live: LiveState, log: Logger) {
+  await loadParser();
+  const t = parseDbUrl(targetUrl, 'target');
+  if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
+  const applier = new MirrorApplier(targetUrl);
+  const guard = new TargetGuard(applier, live, log);
+  const drainer = new Drainer(sourceUrl, applier, live, log);
+  await drainer.drainOnce().catch(() => 0); // learn now whether capture is installed
+  drainer.start();
+  const runtime: MirrorRuntime = {
+    guard,
+    allowDdl: cfg.allowDdl,
+    defaultRoute: cfg.route,
+    openTarget: async (startup) => {
+      // routed reads run as the target URL's role: the target holds its own credentials
+      const conn = await connectBackend({
+        endpoint: { host: t.host, port: t.port, sslmode: t.sslmode },
+        startup: { ...startup, user: t.user },
+        secret: { kind: 'password', password: t.password },
+        maxMessageSize: cfg.maxMessageSize,
+      });
+      return conn.socket;
+    },
+  };
+  return {
+    runtime,
+    drainer,
+    stop: async () => {
+      guard.shutdown();
+      await drainer.stop();
+      await applier.close();
     },
   };
 }

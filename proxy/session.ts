@@ -41,6 +41,19 @@ import {
   backendKeyData, fatal, readyForQuery, terminateMessage,
 } from './messages.ts';
 import type { ProxyStats } from './stats.ts';
+import { BackendLink } from './backend-link.ts';
+import { Relay } from './relay.ts';
+import type { SessionRoute } from './router.ts';
+import type { TargetGuard } from './mirror/target-guard.ts';
+
+/** What a session needs to mirror writes and route reads; absent without a target. */
+export interface MirrorRuntime {
+  guard: TargetGuard;
+  /** Open a target connection for this session's routed reads. */
+  openTarget(startup: Record<string, string>): Promise<Duplex>;
+  allowDdl: boolean;
+  defaultRoute: SessionRoute;
+}
 
 export type SourceSpec =
   | { kind: 'postgres'; endpoint: PgEndpoint; database: string; user: string; password: string }
@@ -59,9 +72,10 @@ export interface SessionContext {
   maxMessageSize: number;
   stats: ProxyStats;
   openSqlite?: (file: string, startup: Record<string, string>) => Promise<Duplex>;
+  mirror: MirrorRuntime | null;
 }
 
-const CLIENT_PARAMS_NOT_FORWARDED = new Set(['user', 'database', 'replication']);
+const CLIENT_PARAMS_NOT_FORWARDED = new Set(['user', 'database', 'replication', 'cutover.route']);
 const STARTUP_TIMEOUT_MS = 30_000;
 
 export class Session {
@@ -74,6 +88,9 @@ export class Session {
   /** Requests sent to the server whose ReadyForQuery has not come back. */
   private outstanding = 0;
   private txStatus = 0x49; // 'I'
+  private relay: Relay | null = null;
+  private startup: Record<string, string> = {};
+  private route: SessionRoute = 'auto';
   user = '';
   database = '';
   readonly startedAt = Date.now();
@@ -86,6 +103,7 @@ export class Session {
 
   /** Idle: no request in flight and no transaction open. */
   get idle(): boolean {
+    if (this.relay) return this.relay.idle;
     return this.outstanding === 0 && this.txStatus === 0x49;
   }
 
@@ -156,6 +174,12 @@ export class Session {
     for (const [k, v] of Object.entries(params)) if (!CLIENT_PARAMS_NOT_FORWARDED.has(k)) startup[k] = v;
     startup.user = user;
     startup.database = this.ctx.databaseMap[this.database]?.source ?? this.database;
+    this.startup = startup;
+    const requested = params['cutover.route'];
+    if (requested !== undefined && requested !== 'auto' && requested !== 'source' && requested !== 'target') {
+      throw new AuthFailed(`invalid value for parameter "cutover.route": "${requested}" (expected auto, source or target)`, '22023');
+    }
+    this.route = (requested as SessionRoute | undefined) ?? this.ctx.mirror?.defaultRoute ?? 'auto';
 
     const src = this.ctx.source;
     const out: Buffer[] = [];
@@ -179,7 +203,54 @@ export class Session {
       return;
     }
     this.ctx.log.debug({ user, database: this.database }, 'session started');
-    this.startRelay(reader.release());
+    const pending = reader.release();
+    if (this.wantsMessageRelay()) this.startMessageRelay(pending);
+    else this.startRelay(pending);
+  }
+
+  /** Mirroring or read routing needs the message-level relay; plain passthrough does not. */
+  private wantsMessageRelay(): boolean {
+    const m = this.ctx.mirror;
+    if (!m || this.ctx.source.kind !== 'postgres') return false;
+    const live = this.ctx.live.get();
+    return live.mirroring || live.readPercent > 0 || this.route !== 'auto';
+  }
+
+  private startMessageRelay(pending: Buffer | null): void {
+    const m = this.ctx.mirror!;
+    const link = new BackendLink('source', this.backend!, this.ctx.maxMessageSize);
+    const targetStartup = { ...this.startup, database: this.ctx.databaseMap[this.database]?.target ?? this.database };
+    const relay = new Relay(this.client, link, {
+      live: this.ctx.live,
+      log: this.ctx.log,
+      maxMessageSize: this.ctx.maxMessageSize,
+      guard: m.guard,
+      openTarget: () => m.openTarget(targetStartup),
+      allowDdl: m.allowDdl,
+      sessionRoute: this.route,
+    }, (code, message) => this.refuse(code, message));
+    this.relay = relay;
+    link.onClose = () => {
+      if (!this.closed) {
+        this.ctx.stats.sourceDown();
+        this.refuse('08006', 'lost connection to the source database');
+      }
+    };
+    const onClientData = (chunk: Buffer) => {
+      this.ctx.stats.bytesIn += chunk.length;
+      try {
+        relay.push(chunk);
+      } catch (e) {
+        const fe = e as FrameError;
+        this.ctx.log.warn({ user: this.user, reason: fe.message }, 'closing session: bad message from client');
+        this.refuse(fe.code ?? '08P01', fe.message);
+      }
+      if (this.draining && relay.idle) this.shutdownNow();
+    };
+    this.client.on('data', onClientData);
+    this.client.on('end', () => this.close());
+    this.client.on('close', () => this.close());
+    if (pending) onClientData(pending);
   }
 
   private startRelay(pending: Buffer | null): void {
@@ -232,6 +303,7 @@ export class Session {
         client.once('drain', () => backend.resume());
       }
       if (this.draining && this.idle) this.shutdownNow();
+      else if (this.idle && fromClient.atBoundary && this.wantsMessageRelay()) this.upgrade(onClientData, onServerData);
     };
 
     backend.on('data', onServerData);
@@ -247,6 +319,17 @@ export class Session {
     client.on('end', () => this.close());
     client.on('close', () => this.close());
     if (pending) onClientData(pending);
+  }
+
+  /** Between requests, move from the byte relay to the message relay (mirroring was switched on). */
+  private upgrade(onClientData: (b: Buffer) => void, onServerData: (b: Buffer) => void): void {
+    this.backend!.off('data', onServerData);
+    this.backend!.removeAllListeners('close');
+    this.client.off('data', onClientData);
+    this.client.removeAllListeners('end');
+    this.client.removeAllListeners('close');
+    this.client.on('error', () => this.close());
+    this.startMessageRelay(null);
   }
 
   /** SIGTERM: end the session as soon as it is idle (now, if it is). */
@@ -270,6 +353,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.relay?.close();
     if (this.backend && !this.backend.destroyed) {
       this.backend.end(terminateMessage());
       const b = this.backend;

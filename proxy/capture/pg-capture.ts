@@ -24,7 +24,7 @@ const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasKey: boolean })[]> {
   const r = await db.query<{ schema: string; name: string; key: string[] | null }>(`
     SELECT n.nspname AS schema, c.relname AS name,
-           (SELECT array_agg(a.attname ORDER BY k.ord)
+           (SELECT array_agg(a.attname::text ORDER BY k.ord)
               FROM pg_index i
               CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -40,13 +40,14 @@ function triggerSql(t: TableInfo): string {
   const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${t.schema}_${t.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
-  const sameKey = t.key.map((k) => `n.${q(k)} IS NOT DISTINCT FROM o.${q(k)}`).join(' AND ');
+  // aliases no user column is likely to share: a column named like the alias would win over the row
+  const sameKey = t.key.map((k) => `cutover_n.${q(k)} IS NOT DISTINCT FROM cutover_o.${q(k)}`).join(' AND ');
   const body = {
-    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('n')}, to_jsonb(n) FROM new_rows n;`,
+    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_jsonb(cutover_n) FROM new_rows cutover_n;`,
     // a key that changed leaves its old key behind: delete that first
-    upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('o')} FROM old_rows o WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${sameKey});
-          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('n')}, to_jsonb(n) FROM new_rows n;`,
-    del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('o')} FROM old_rows o;`,
+    upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
+          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_jsonb(cutover_n) FROM new_rows cutover_n;`,
+    del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
     trunc: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
   };
   const tbl = qualified(t);

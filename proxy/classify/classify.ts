@@ -13,6 +13,8 @@ export interface StatementInfo {
   readOnly?: boolean;
   /** The statement's own text (for splitting multi-statement queries). */
   text: string;
+  /** The parser's node type, e.g. VariableSetStmt, DeallocateStmt. */
+  node: string;
   orderBy: boolean;
 }
 
@@ -76,14 +78,14 @@ export function classifyUncached(sql: string): Classification {
     // libpg-query reports byte offsets
     const start = s.stmt_location ?? 0;
     const text = bytes.toString('utf8', start, s.stmt_len ? start + s.stmt_len : bytes.length).trim();
-    return { ...classifyStatement(s.stmt), text };
+    return { ...classifyStatement(s.stmt), text, node: Object.keys(s.stmt)[0] ?? '' };
   });
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy };
 }
 
-function classifyStatement(stmt: Node): Omit<StatementInfo, 'text'> {
+function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'node'> {
   const [type, body] = Object.entries(stmt)[0] as [string, Node];
   switch (type) {
     case 'SelectStmt': {
@@ -139,7 +141,7 @@ const TXN_KINDS: Record<string, TxnOp> = {
   TRANS_STMT_ROLLBACK_PREPARED: 'rollback_prepared',
 };
 
-function txnInfo(body: Node): Omit<StatementInfo, 'text'> {
+function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'node'> {
   const txn = TXN_KINDS[body.kind as string] ?? 'begin';
   let readOnly = false;
   for (const o of (body.options as Node[] | undefined) ?? []) {

@@ -103,6 +103,7 @@ export class MirrorApplier {
       ok = true;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (process.env.CUTOVER_DEBUG_APPLY) console.error('APPLY FAIL', JSON.stringify(changes));
       throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
     } finally {
       client.release(!ok);

@@ -56,6 +56,14 @@ export class Drainer {
     const src = await this.pool.connect();
     let ok = false;
     try {
+      // capture installed (or removed) by the operator switches mirroring on (or off)
+      const has = await src.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
+      const installed = Boolean(has.rows[0].ok);
+      if (installed !== this.live.get().mirroring) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
+      if (!installed) {
+        ok = true;
+        return 0;
+      }
       await src.query('BEGIN');
       const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
       if (!lock.rows[0].got) {

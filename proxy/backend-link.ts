@@ -1,0 +1,132 @@
+// One server connection as the relay sees it: messages out, and for every
+// request that ends in ReadyForQuery a handler, in order (the server answers
+// in order). Messages that arrive with no request pending (notifications,
+// parameter changes) go to `unsolicited`.
+import type { Duplex } from 'node:stream';
+import { MessageAssembler, type Message } from './framing.ts';
+
+export interface ResponseHandler {
+  onMessage(m: Message): void;
+  /** ReadyForQuery: the request is complete. */
+  onReady(status: number, z: Message): void;
+  /** The connection died before the request completed. */
+  onLost(reason: Error): void;
+}
+
+export class BackendLink {
+  private readonly handlers: ResponseHandler[] = [];
+  private readonly asm: MessageAssembler;
+  lost: Error | null = null;
+  /** Transaction status of the last ReadyForQuery. */
+  status = 0x49;
+  unsolicited: (m: Message) => void = () => undefined;
+  onClose: (reason: Error) => void = () => undefined;
+
+  constructor(readonly name: 'source' | 'target', readonly stream: Duplex, maxMessageSize: number) {
+    this.asm = new MessageAssembler(maxMessageSize);
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        this.asm.push(chunk, this.dispatch);
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    });
+    stream.on('error', (e) => this.fail(e));
+    stream.on('close', () => this.fail(new Error(`connection to the ${name} database closed`)));
+  }
+
+  private readonly dispatch = (m: Message): void => {
+    const h = this.handlers[0];
+    if (!h) {
+      this.unsolicited(m);
+      return;
+    }
+    if (m.type === 0x5a) {
+      this.handlers.shift();
+      this.status = m.bytes[5]!;
+      h.onReady(this.status, m);
+    } else h.onMessage(m);
+  };
+
+  get pending(): number {
+    return this.handlers.length;
+  }
+
+  /** Send a request (its messages end in Sync or are a Query) and register who reads the answer. */
+  request(bytes: Buffer | Buffer[], handler: ResponseHandler): void {
+    if (this.lost) {
+      handler.onLost(this.lost);
+      return;
+    }
+    this.handlers.push(handler);
+    this.write(bytes);
+  }
+
+  /** Messages with no answer of their own (CopyData, or part of an extended sequence before its Sync). */
+  write(bytes: Buffer | Buffer[]): void {
+    if (Array.isArray(bytes)) {
+      if (bytes.length === 1) this.stream.write(bytes[0]!);
+      else if (bytes.length) this.stream.write(Buffer.concat(bytes));
+    } else this.stream.write(bytes);
+  }
+
+  private fail(reason: Error): void {
+    if (this.lost) return;
+    this.lost = reason;
+    const pending = this.handlers.splice(0);
+    for (const h of pending) h.onLost(reason);
+    this.onClose(reason);
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}
+
+/** Collects an internal request's answer: rows (text), first error, final status. */
+export class Collect implements ResponseHandler {
+  rows: (string | null)[][] = [];
+  error: Message | null = null;
+  tag = '';
+  readonly done: Promise<number>;
+  private resolve!: (status: number) => void;
+  private reject!: (e: Error) => void;
+
+  constructor() {
+    this.done = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => undefined);
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x44 /* D */) this.rows.push(parseDataRow(m.bytes));
+    else if (m.type === 0x45 /* E */) this.error ??= m;
+    else if (m.type === 0x43 /* C */) this.tag = m.bytes.toString('utf8', 5, m.bytes.length - 1);
+  }
+
+  onReady(status: number): void {
+    this.resolve(status);
+  }
+
+  onLost(reason: Error): void {
+    this.reject(reason);
+  }
+}
+
+function parseDataRow(b: Buffer): (string | null)[] {
+  const n = b.readInt16BE(5);
+  const out: (string | null)[] = [];
+  let i = 7;
+  for (let c = 0; c < n; c++) {
+    const len = b.readInt32BE(i);
+    i += 4;
+    if (len < 0) out.push(null);
+    else {
+      out.push(b.toString('utf8', i, i + len));
+      i += len;
+    }
+  }
+  return out;
+}

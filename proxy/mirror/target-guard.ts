@@ -1,0 +1,94 @@
+// Everything that touches the target on a client's behalf goes through here:
+// mirror applies and routed reads share one circuit breaker (opossum). When it
+// opens, or a mirror apply fails, reads trip back to the source at once
+// (LiveState.trip) and stay there until an operator or the controller resumes.
+import CircuitBreaker from 'opossum';
+import type { LiveState } from '../../common/live-state.ts';
+import type { Logger } from '../../common/log.ts';
+import type { Change, MirrorApplier } from './apply.ts';
+import { mirrorMetrics } from './metrics.ts';
+
+export interface TargetStats {
+  reads: number;
+  readErrors: number;
+  applies: number;
+  applyErrors: number;
+  dirtyKeys: number;
+  breakerOpen: boolean;
+}
+
+export class TargetGuard {
+  private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, breakerOpen: false };
+
+  constructor(private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, applyTimeoutMs = 5_000) {
+    this.breaker = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
+      timeout: applyTimeoutMs,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 5,
+      resetTimeout: 10_000,
+    });
+    this.breaker.on('open', () => {
+      this.stats.breakerOpen = true;
+      this.log.warn('target circuit breaker opened: reads stay on the source');
+      this.live.trip('circuit breaker opened: the target is failing');
+    });
+    this.breaker.on('close', () => {
+      this.stats.breakerOpen = false;
+      this.log.info('target circuit breaker closed');
+    });
+  }
+
+  get readsAllowed(): boolean {
+    return !this.breaker.opened && !this.live.get().tripped;
+  }
+
+  async apply(changes: Change[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      await this.breaker.fire(() => this.applier.apply(changes));
+      this.stats.applies++;
+      mirrorMetrics.applied.inc(changes.length);
+      mirrorMetrics.applySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (e) {
+      this.stats.applyErrors++;
+      mirrorMetrics.failures.inc();
+      mirrorMetrics.targetErrors.inc();
+      throw e;
+    }
+  }
+
+  /** Run a routed read's completion check under the breaker. */
+  async read(check: () => Promise<void>, _seconds: number): Promise<void> {
+    this.stats.reads++;
+    try {
+      await this.breaker.fire(check);
+    } catch (e) {
+      this.stats.readErrors++;
+      mirrorMetrics.targetErrors.inc();
+      throw e;
+    }
+  }
+
+  targetFailed(reason: string): void {
+    this.stats.readErrors++;
+    mirrorMetrics.targetErrors.inc();
+    this.log.warn({ reason }, 'target failure');
+  }
+
+  readSucceeded(_seconds: number): void {
+    this.stats.reads++;
+  }
+
+  /** Keys the mirror may have wrong: reads stop going to the target now. */
+  dirty(keys: number, reason: string): void {
+    this.stats.dirtyKeys += keys;
+    mirrorMetrics.dirtyKeys.inc(keys);
+    this.log.warn({ keys, reason }, 'mirror write failed: keys recorded dirty, reads back to the source');
+    this.live.trip(`mirror write failed: ${reason}`);
+  }
+
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+}

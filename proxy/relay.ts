@@ -1,0 +1,628 @@
+// The message-level relay a session uses while mirroring or read routing is
+// on (the byte relay in session.ts serves plain passthrough).
+//
+// Client messages are grouped into requests: a Query, or extended-protocol
+// messages up to Sync (or Flush). Each request is classified (cached by
+// text), then:
+// - a read outside a transaction may go to the target (router.ts); it is held
+//   there until complete, and retried on the source if the target failed in a
+//   way the source would not have;
+// - an autocommit write is wrapped, invisibly: BEGIN, the request, drain of
+//   this transaction's change rows, apply to the mirror, COMMIT. The client's
+//   CommandComplete and ReadyForQuery are held until the source committed;
+// - a client COMMIT is preceded by the same drain-and-apply;
+// - everything else goes to the source unchanged.
+// Responses reach the client in request order whatever backend answers
+// (response-order.ts). Session state follows the session: SET-like statements
+// are replayed on the target when it is first used; prepared statements are
+// parsed again on whichever backend lacks them, and closed on every backend
+// that holds them.
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { LiveState } from '../common/live-state.ts';
+import type { Logger } from '../common/log.ts';
+import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
+import { classify, type Classification, type Kind } from './classify/classify.ts';
+import { DRAIN_SQL, SCHEMA } from './capture/pg-capture.ts';
+import { BodyReader, MessageAssembler, type Message } from './framing.ts';
+import { errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
+import type { Change } from './mirror/apply.ts';
+import type { TargetGuard } from './mirror/target-guard.ts';
+import { mirrorMetrics } from './mirror/metrics.ts';
+import { ResponseOrder, type Slot } from './response-order.ts';
+import { isTargetFault, route, type Route, type SessionRoute } from './router.ts';
+
+const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+const I = 0x49;
+const T = 0x54;
+
+export interface RelayContext {
+  live: LiveState;
+  log: Logger;
+  maxMessageSize: number;
+  guard: TargetGuard | null;
+  /** Opens the session's own target connection (start-up done). */
+  openTarget: (() => Promise<Duplex>) | null;
+  allowDdl: boolean;
+  sessionRoute: SessionRoute;
+}
+
+interface Unit {
+  kind: 'query' | 'ext' | 'fn';
+  msgs: Message[];
+  sync: boolean;
+}
+
+interface Prepared {
+  parse: Buffer;
+  cls: Classification;
+  on: Set<Route>;
+}
+
+const WRITE_KINDS = new Set<Kind>(['write', 'unknown', 'ddl']);
+
+export class Relay {
+  private readonly order: ResponseOrder;
+  private readonly asm: MessageAssembler;
+  private readonly queue: Unit[] = [];
+  private pumping = false;
+  private pending: Message[] = [];
+  /** Transaction status as it will be once every request sent so far is answered. */
+  private predicted = I;
+  /** A segment a Flush sent before its Sync: where it went, and whether we opened a transaction for it. */
+  private openSegment: { link: BackendLink; wrapped: boolean } | null = null;
+  private readonly statements = new Map<string, Prepared>();
+  private readonly portals = new Map<string, string>();
+  private readonly sessionLog: string[] = [];
+  private target: BackendLink | null = null;
+  private targetOpening: Promise<BackendLink | null> | null = null;
+  private closed = false;
+
+  constructor(
+    client: Socket,
+    private readonly source: BackendLink,
+    private readonly ctx: RelayContext,
+    private readonly onFatal: (code: string, message: string) => void,
+  ) {
+    this.order = new ResponseOrder(client);
+    this.asm = new MessageAssembler(ctx.maxMessageSize);
+    source.unsolicited = (m) => this.order.direct(m.bytes);
+  }
+
+  /** Bytes from the client. Throws FrameError on malformed framing. */
+  push(chunk: Buffer): void {
+    this.asm.push(chunk, this.onClientMessage);
+  }
+
+  /** No request in flight and no transaction open. */
+  get idle(): boolean {
+    return !this.pumping && this.queue.length === 0 && this.source.pending === 0 && this.predicted === I;
+  }
+
+  private readonly onClientMessage = (m: Message): void => {
+    switch (m.type) {
+      case 0x64: // CopyData
+      case 0x63: // CopyDone
+      case 0x66: // CopyFail
+        // only sent after CopyInResponse, so the COPY itself was already sent; COPY FROM is a write: source
+        this.source.write(m.bytes);
+        return;
+      case 0x51: // Query
+        this.enqueue({ kind: 'query', msgs: [m], sync: true });
+        return;
+      case 0x46: // FunctionCall
+        this.enqueue({ kind: 'fn', msgs: [m], sync: true });
+        return;
+      case 0x53: // Sync
+      case 0x48: // Flush
+        this.pending.push(m);
+        this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
+        this.pending = [];
+        return;
+      default:
+        this.pending.push(m);
+    }
+  };
+
+  private enqueue(u: Unit): void {
+    this.queue.push(u);
+    if (!this.pumping) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        const u = this.queue.shift()!;
+        if (u.kind === 'query') await this.onQuery(u);
+        else if (u.kind === 'ext') await this.onExtended(u);
+        else this.forward(this.source, u.msgs);
+      }
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'relay failed');
+      this.onFatal('XX000', `internal proxy error: ${(e as Error).message}`);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  // ---- simple protocol ----
+
+  private async onQuery(u: Unit): Promise<void> {
+    const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
+    const c = classify(sql);
+    const inTxn = this.predicted !== I;
+    if (c.kind === 'session') this.noteSessionStatements(c);
+    if (this.refuseDdl(c.kind)) return;
+    const r = this.routeOf(c.kind, c.pinned, inTxn);
+    mirrorMetrics.queries.inc({ backend: r, kind: c.kind });
+    if (r === 'target') return this.routedRead(u.msgs, []);
+    const txns = c.statements.filter((s) => s.kind === 'txn');
+    const mirroring = this.mirroring;
+    if (mirroring && !inTxn && WRITE_KINDS.has(c.kind)) return this.wrapAutocommit(u.msgs);
+    if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
+      this.predicted = I;
+      return this.commitWithMirror(u.msgs);
+    }
+    this.predictFrom(txns.map((s) => s.txn!));
+    this.forward(this.source, u.msgs);
+  }
+
+  // ---- extended protocol ----
+
+  private async onExtended(u: Unit): Promise<void> {
+    const referenced = new Set<string>();
+    const definedHere = new Set<string>();
+    const closes: string[] = [];
+    let kind: Kind | null = null;
+    let pinned: Route | null = null;
+    const txnOps: string[] = [];
+    for (const m of u.msgs) {
+      const r = new BodyReader(m.bytes);
+      switch (m.type) {
+        case 0x50: { // Parse
+          const name = r.cstring();
+          const sql = r.cstring();
+          const cls = classify(sql);
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
+          definedHere.add(name);
+          if (cls.kind === 'session') this.noteSessionStatements(cls);
+          break;
+        }
+        case 0x42: { // Bind
+          const portal = r.cstring();
+          const stmt = r.cstring();
+          this.portals.set(portal, stmt);
+          if (!definedHere.has(stmt)) referenced.add(stmt);
+          break;
+        }
+        case 0x44: { // Describe
+          const what = r.bytes(1)[0];
+          const name = r.cstring();
+          if (what === 0x53 && !definedHere.has(name)) referenced.add(name);
+          break;
+        }
+        case 0x45: { // Execute
+          const stmt = this.portals.get(r.cstring());
+          const p = stmt === undefined ? undefined : this.statements.get(stmt);
+          const k = p?.cls.kind ?? 'unknown';
+          if (p?.cls.pinned) pinned = p.cls.pinned;
+          for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
+          kind = kind === null ? k : combine(kind, k);
+          break;
+        }
+        case 0x43: { // Close
+          const what = r.bytes(1)[0];
+          const name = r.cstring();
+          if (what === 0x53) closes.push(name);
+          break;
+        }
+      }
+    }
+    const segKind: Kind = kind ?? 'session';
+    const inTxn = this.predicted !== I;
+    if (this.openSegment) {
+      // the rest of a segment a Flush already sent somewhere
+      const { link, wrapped } = this.openSegment;
+      if (u.sync) this.openSegment = null;
+      if (wrapped && u.sync) {
+        this.ensureOn(link, referenced);
+        this.markDefined(link, definedHere);
+        return this.finishWrapped(u.msgs);
+      }
+      this.sendSegment(link, u, referenced, definedHere, closes);
+      this.predictFrom(txnOps);
+      return;
+    }
+    if (this.refuseDdl(segKind)) return;
+    const r = u.sync ? this.routeOf(segKind, pinned, inTxn) : 'source';
+    mirrorMetrics.queries.inc({ backend: r, kind: segKind });
+    if (r === 'target') {
+      const target = await this.ensureTarget();
+      if (target) {
+        const replays = this.replaysFor(target, referenced);
+        this.markDefined(target, definedHere);
+        return this.routedRead(u.msgs, replays, referenced, definedHere);
+      }
+    }
+    const mirroring = this.mirroring;
+    if (mirroring && u.sync && !inTxn && WRITE_KINDS.has(segKind) && txnOps.length === 0) {
+      this.ensureOn(this.source, referenced);
+      this.markDefined(this.source, definedHere);
+      return this.wrapAutocommit(u.msgs);
+    }
+    if (mirroring && u.sync && inTxn && txnOps.length === 1 && txnOps[0] === 'commit' && u.msgs.filter((m) => m.type === 0x45).length === 1) {
+      this.ensureOn(this.source, referenced);
+      this.markDefined(this.source, definedHere);
+      this.predicted = I;
+      return this.commitWithMirror(u.msgs);
+    }
+    // A Flush before Sync (drivers describing a new statement): if the statement writes, open our
+    // transaction now, before the server starts the implicit one, and finish it at the Sync.
+    const parsesWrite = u.msgs.some((m) => m.type === 0x50 && WRITE_KINDS.has(this.statementOf(m)?.cls.kind ?? 'read'));
+    const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (parsesWrite || WRITE_KINDS.has(segKind));
+    if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
+    this.sendSegment(this.source, u, referenced, definedHere, closes);
+    if (!u.sync) this.openSegment = { link: this.source, wrapped: wrap };
+    this.predictFrom(txnOps);
+  }
+
+  private statementOf(parse: Message): Prepared | undefined {
+    return this.statements.get(new BodyReader(parse.bytes).cstring());
+  }
+
+  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[]): void {
+    this.ensureOn(link, referenced);
+    this.markDefined(link, definedHere);
+    if (u.sync) this.forward(link, u.msgs);
+    else link.write(u.msgs.map((m) => m.bytes)); // answered by the Sync that follows
+    for (const name of closes) this.closeEverywhere(name, link);
+  }
+
+  // ---- prepared statements across backends ----
+
+  private replaysFor(link: BackendLink, names: Set<string>): Buffer[] {
+    const out: Buffer[] = [];
+    for (const name of names) {
+      const p = this.statements.get(name);
+      if (p && !p.on.has(link.name)) {
+        out.push(p.parse);
+        p.on.add(link.name);
+      }
+    }
+    return out;
+  }
+
+  /** Parse on `link` the statements it lacks, as an internal request the client never sees. */
+  private ensureOn(link: BackendLink, names: Set<string>): void {
+    const parses = this.replaysFor(link, names);
+    if (parses.length) link.request([...parses, SYNC], new Collect());
+  }
+
+  private markDefined(link: BackendLink, names: Set<string>): void {
+    for (const n of names) this.statements.get(n)?.on.add(link.name);
+  }
+
+  private closeEverywhere(name: string, already: BackendLink): void {
+    const p = this.statements.get(name);
+    if (!p) return;
+    for (const where of p.on) {
+      const link = where === 'source' ? this.source : this.target;
+      if (link && link !== already && !link.lost) link.request([closeStatement(name), SYNC], new Collect());
+    }
+    this.statements.delete(name);
+  }
+
+  private noteSessionStatements(c: Classification): void {
+    for (const s of c.statements) {
+      if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') {
+        // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
+        // target gets the same command through the session log
+        this.statements.clear();
+      }
+      if (s.node === 'VariableSetStmt' || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') {
+        this.sessionLog.push(s.text);
+        if (this.target && !this.target.lost) this.target.request(queryMessage(s.text), new Collect());
+      }
+    }
+  }
+
+  // ---- routing ----
+
+  private get mirroring(): boolean {
+    return Boolean(this.ctx.guard) && this.ctx.live.get().mirroring;
+  }
+
+  private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean): Route {
+    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openTarget && this.ctx.guard?.readsAllowed) }, this.ctx.live);
+  }
+
+  private refuseDdl(kind: Kind): boolean {
+    if (kind !== 'ddl' || this.ctx.allowDdl || !this.mirroring) return false;
+    const slot = this.order.open();
+    slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message: 'schema changes are refused while a migration is mirroring writes', hint: 'set "allowDdl": true to let DDL through (apply it to the new database yourself)' }));
+    slot.write(readyForQuery(String.fromCharCode(this.predicted === I ? I : this.predicted) as 'I' | 'T' | 'E'));
+    slot.end();
+    return true;
+  }
+
+  private predictFrom(ops: string[]): void {
+    for (const op of ops) {
+      if (op === 'begin') this.predicted = T;
+      else if (op === 'commit' || op === 'rollback' || op === 'prepare') this.predicted = I;
+    }
+  }
+
+  private async ensureTarget(): Promise<BackendLink | null> {
+    if (this.target && !this.target.lost) return this.target;
+    if (!this.ctx.openTarget) return null;
+    this.targetOpening ??= (async () => {
+      try {
+        const stream = await this.ctx.openTarget!();
+        const link = new BackendLink('target', stream, this.ctx.maxMessageSize);
+        link.onClose = () => {
+          if (this.target === link) this.target = null;
+        };
+        for (const sql of this.sessionLog) link.request(queryMessage(sql), new Collect());
+        for (const p of this.statements.values()) p.on.delete('target');
+        this.target = link;
+        return link;
+      } catch (e) {
+        this.ctx.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
+        return null;
+      } finally {
+        this.targetOpening = null;
+      }
+    })();
+    return this.targetOpening;
+  }
+
+  /** A read on the target, held until complete; the source answers instead if the target failed. */
+  private async routedRead(msgs: Message[], replays: Buffer[], referenced = new Set<string>(), definedHere = new Set<string>()): Promise<void> {
+    const slot = this.order.open();
+    const target = await this.ensureTarget();
+    if (target) {
+      const hold = new HoldAll();
+      const started = process.hrtime.bigint();
+      if (replays.length) target.request([...replays, SYNC], new Collect());
+      target.request(msgs.map((m) => m.bytes), hold);
+      try {
+        await this.ctx.guard!.read(async () => {
+          const outcome = await hold.done;
+          const fault = outcome.lost ?? (outcome.error && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
+          if (fault) throw new Error(fault);
+        }, Number(process.hrtime.bigint() - started) / 1e9);
+        for (const b of hold.messages) slot.write(b);
+        slot.end();
+        return;
+      } catch (e) {
+        mirrorMetrics.fallbacks.inc();
+        this.ctx.log.debug({ reason: (e as Error).message }, 'routed read retried on the source');
+      }
+    }
+    this.ensureOn(this.source, referenced);
+    this.markDefined(this.source, definedHere);
+    this.source.request(msgs.map((m) => m.bytes), new Forward(slot, this));
+  }
+
+  // ---- mirroring ----
+
+  private forward(link: BackendLink, msgs: Message[]): Forward {
+    const f = new Forward(this.order.open(), this);
+    link.request(msgs.map((m) => m.bytes), f);
+    return f;
+  }
+
+  /** BEGIN; the client's request; drain; apply to the mirror; COMMIT — then the client's answer. */
+  private async wrapAutocommit(msgs: Message[]): Promise<void> {
+    this.source.request(queryMessage('BEGIN'), new Collect());
+    return this.finishWrapped(msgs);
+  }
+
+  /** The client's request inside our transaction, then drain, apply, COMMIT, and only then its answer. */
+  private async finishWrapped(msgs: Message[]): Promise<void> {
+    const slot = this.order.open();
+    const hold = new WriteHold(slot, this);
+    this.source.request(msgs.map((m) => m.bytes), hold);
+    const status = await hold.done;
+    if (status === null) return; // source lost: the session is ending
+    if (status !== T) {
+      // the request failed (or ended the transaction itself): undo our BEGIN, pass its answer on
+      const rb = new Collect();
+      this.source.request(queryMessage('ROLLBACK'), rb);
+      await rb.done.catch(() => undefined);
+      hold.release(I);
+      return;
+    }
+    const applied = await this.drainAndApply();
+    const commit = new Collect();
+    this.source.request(queryMessage('COMMIT'), commit);
+    try {
+      await commit.done;
+    } catch {
+      return;
+    }
+    if (commit.error) {
+      if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+      hold.fail(commit.error.bytes, I);
+    } else hold.release(I);
+  }
+
+  /** The client's COMMIT, after its transaction's changes reached the mirror. */
+  private async commitWithMirror(msgs: Message[]): Promise<void> {
+    const applied = await this.drainAndApply();
+    const f = this.forward(this.source, msgs);
+    const failed = await f.failed;
+    if (failed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+  }
+
+  /** This transaction's change rows, removed from the change table and applied to the mirror. */
+  private async drainAndApply(): Promise<Change[]> {
+    const drain = new Collect();
+    this.source.request(queryMessage(DRAIN_SQL), drain);
+    try {
+      await drain.done;
+    } catch {
+      return [];
+    }
+    if (drain.error) {
+      const f = parseErrorFields(drain.error.bytes.subarray(5));
+      // 25P02: the transaction already failed and will roll back; nothing to mirror
+      if (f.C !== '25P02') this.ctx.log.warn({ code: f.C, reason: f.M }, 'could not drain change rows; the drainer will pick them up');
+      return [];
+    }
+    if (!drain.rows.length) return [];
+    const changes: Change[] = drain.rows
+      .map((r) => ({ seq: Number(r[0]), tbl: r[1]!, op: r[2] as Change['op'], pk: r[3]!, row: r[4] ?? null }))
+      .sort((a, b) => a.seq - b.seq);
+    const guard = this.ctx.guard!;
+    try {
+      await guard.apply(changes);
+      return changes;
+    } catch (e) {
+      await this.markDirty(changes, (e as Error).message, true);
+      return [];
+    }
+  }
+
+  /**
+   * Keys the mirror may have wrong: back into the change table as re-sync rows
+   * (inside the transaction when it is still open, so they commit with it) for
+   * the drainer, and reads stop going to the target at once.
+   */
+  private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
+    this.ctx.guard?.dirty(changes.length, reason);
+    const keys = JSON.stringify(changes.map((c) => ({ tbl: c.tbl, pk: JSON.parse(c.pk) as unknown })));
+    const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
+    const sql = `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${tag}${keys}${tag}::jsonb) AS x(tbl text, pk jsonb)`;
+    const c = new Collect();
+    this.source.request(queryMessage(sql), c);
+    await c.done.catch(() => undefined);
+    if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys');
+  }
+
+  // ---- plumbing for the handlers ----
+
+  sourceLost(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onFatal('08006', 'lost connection to the source database');
+  }
+
+  close(): void {
+    this.closed = true;
+    this.target?.destroy();
+  }
+}
+
+function combine(a: Kind, b: Kind): Kind {
+  const rank: Record<Kind, number> = { read: 0, session: 1, unknown: 2, write: 3, ddl: 4, txn: 5 };
+  return rank[b] > rank[a] ? b : a;
+}
+
+function closeStatement(name: string): Buffer {
+  const body = Buffer.concat([Buffer.from('S'), Buffer.from(name + '\0')]);
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = 0x43;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+/** Streams a request's answer to its slot. */
+class Forward implements ResponseHandler {
+  readonly failed: Promise<boolean>;
+  private resolve!: (failed: boolean) => void;
+  private sawError = false;
+
+  constructor(private readonly slot: Slot, private readonly relay: Relay) {
+    this.failed = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x45) this.sawError = true;
+    this.slot.write(m.bytes);
+  }
+
+  onReady(_status: number, z: Message): void {
+    this.slot.write(z.bytes);
+    this.slot.end();
+    this.resolve(this.sawError);
+  }
+
+  onLost(): void {
+    this.slot.end();
+    this.resolve(true);
+    this.relay.sourceLost();
+  }
+}
+
+/**
+ * A wrapped write's answer: streamed until the first CommandComplete (so COPY
+ * and RETURNING rows flow), held from there until the source committed.
+ */
+class WriteHold implements ResponseHandler {
+  private held: Buffer[] | null = null;
+  readonly done: Promise<number | null>;
+  private resolve!: (s: number | null) => void;
+
+  constructor(private readonly slot: Slot, private readonly relay: Relay) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x43 /* C */ && !this.held) this.held = [];
+    if (this.held) this.held.push(m.bytes);
+    else this.slot.write(m.bytes);
+  }
+
+  onReady(status: number): void {
+    this.resolve(status);
+  }
+
+  onLost(): void {
+    this.slot.end();
+    this.resolve(null);
+    this.relay.sourceLost();
+  }
+
+  release(status: number): void {
+    for (const b of this.held ?? []) this.slot.write(b);
+    this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
+    this.slot.end();
+  }
+
+  /** The commit failed: the client gets its error instead of the CommandCompletes. */
+  fail(error: Buffer, status: number): void {
+    for (const b of this.held ?? []) if (b[0] !== 0x43) this.slot.write(b);
+    this.slot.write(error);
+    this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
+    this.slot.end();
+  }
+}
+
+/** A routed read's whole answer, kept until we know the target answered well. */
+class HoldAll implements ResponseHandler {
+  messages: Buffer[] = [];
+  readonly done: Promise<{ lost: string | null; error: string | null }>;
+  private resolve!: (o: { lost: string | null; error: string | null }) => void;
+  private error: string | null = null;
+
+  constructor() {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x45 && !this.error) this.error = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+    this.messages.push(m.bytes);
+  }
+
+  onReady(_s: number, z: Message): void {
+    this.messages.push(z.bytes);
+    this.resolve({ lost: null, error: this.error });
+  }
+
+  onLost(reason: Error): void {
+    this.resolve({ lost: reason.message, error: null });
+  }
+}

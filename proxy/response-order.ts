@@ -1,0 +1,72 @@
+// Client responses in request order, whichever backend produced them. Each
+// request takes a slot when it is sent; the oldest open slot streams straight
+// to the client, later ones buffer until everything before them is complete.
+import type { Socket } from 'node:net';
+
+export class Slot {
+  buffered: Buffer[] = [];
+  complete = false;
+  constructor(private readonly order: ResponseOrder) {}
+
+  write(b: Buffer): void {
+    this.order.write(this, b);
+  }
+
+  /** The request's last byte has been written. */
+  end(): void {
+    this.complete = true;
+    this.order.advance();
+  }
+}
+
+export class ResponseOrder {
+  private readonly slots: Slot[] = [];
+  private corked = false;
+
+  constructor(private client: Socket) {}
+
+  setClient(s: Socket): void {
+    this.client = s;
+  }
+
+  open(): Slot {
+    const s = new Slot(this);
+    this.slots.push(s);
+    return s;
+  }
+
+  /** Bytes not tied to a request (notifications while idle). */
+  direct(b: Buffer): void {
+    if (this.slots.length === 0) this.send(b);
+    else this.slots[this.slots.length - 1]!.buffered.push(b);
+  }
+
+  write(slot: Slot, b: Buffer): void {
+    if (this.slots[0] === slot) this.send(b);
+    else slot.buffered.push(b);
+  }
+
+  advance(): void {
+    while (this.slots[0]?.complete) {
+      this.slots.shift();
+      const next = this.slots[0];
+      if (next?.buffered.length) {
+        for (const b of next.buffered) this.send(b);
+        next.buffered = [];
+      }
+    }
+  }
+
+  private send(b: Buffer): void {
+    // one writev per event-loop turn instead of one write per message
+    if (!this.corked) {
+      this.corked = true;
+      this.client.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.client.uncork();
+      });
+    }
+    this.client.write(b);
+  }
+}

@@ -1,0 +1,42 @@
+// Where one request goes. Pure: the relay supplies what it knows about the
+// request and the session, the live state supplies the operator's intent.
+import type { LiveState } from '../common/live-state.ts';
+import type { Kind } from './classify/classify.ts';
+
+export type Route = 'source' | 'target';
+export type SessionRoute = 'auto' | 'source' | 'target';
+
+export interface RouteInput {
+  kind: Kind;
+  pinned: Route | null;
+  session: SessionRoute;
+  inTransaction: boolean;
+  /** The session has a target connection to use (or may open one). */
+  targetAvailable: boolean;
+}
+
+/**
+ * Only plain reads outside a transaction may leave the source of truth, and
+ * only while the target is current (not tripped). Pins choose within that.
+ */
+export function route(input: RouteInput, live: LiveState, rand: () => number = Math.random): Route {
+  if (input.kind !== 'read' || input.inTransaction || !input.targetAvailable) return 'source';
+  const snap = live.get();
+  if (snap.tripped || !snap.mirroring) return 'source';
+  if (input.pinned) return input.pinned;
+  if (input.session !== 'auto') return input.session;
+  const p = live.effectiveReadPercent;
+  if (p <= 0) return 'source';
+  if (p >= 100) return 'target';
+  return rand() * 100 < p ? 'target' : 'source';
+}
+
+/** Errors the source would not have given: the read is retried there. */
+export function isTargetFault(sqlstate: string | undefined): boolean {
+  if (!sqlstate) return true;
+  const cls = sqlstate.slice(0, 2);
+  return (
+    cls === '08' || cls === '53' || cls === '57' || cls === '58' || cls === 'XX' || cls === '3D' || cls === '28' ||
+    sqlstate === '42P01' || sqlstate === '42883' || sqlstate === '42703' || sqlstate === '42704' || sqlstate === '3F000' || sqlstate === '26000'
+  );
+}
