@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import postgres from 'postgres';
+import client from 'prom-client';
+import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+const SCHEMA = `
+  CREATE SCHEMA app;
+  CREATE TABLE app.items (id int PRIMARY KEY, name text NOT NULL);
+  INSERT INTO app.items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+`;
+
+async function routed(): Promise<{ source: number; target: number }> {
+  const m = await client.register.getSingleMetric('cutover_queries_total')!.get();
+  const sum = (backend: string) => m.values.filter((v) => v.labels.backend === backend && v.labels.kind === 'read').reduce((a, v) => a + v.value, 0);
+  return { source: sum('source'), target: sum('target') };
+}
+
+beforeAll(async () => {
+  pair = await databasePair('mirror_read_routing');
+  await sql(pair.legacyUrl, SCHEMA);
+  await sql(pair.targetUrl, SCHEMA);
+  const c = new pg.Client({ connectionString: pair.legacyUrl });
+  await c.connect();
+  await installCapture(c);
+  await c.end();
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 50 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+describe('read routing', () => {
+  it('sends 50 ± 3 % of 10 000 reads to the target, with correct results on both sides', async () => {
+    const before = await routed();
+    const sqlJs = postgres(tp.url(pair.name), { max: 4, prepare: true });
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    await c.query('SET search_path = app, public');
+    try {
+      for (let i = 0; i < 5000; i++) {
+        const id = 1 + (i % 100);
+        const r = await c.query({ name: 'by-id', text: 'SELECT name FROM items WHERE id = $1', values: [id] });
+        expect(r.rows[0].name).toBe(`item ${id}`);
+      }
+      const results = await Promise.all(Array.from({ length: 5000 }, (_, i) => sqlJs`SELECT name FROM app.items WHERE id = ${1 + (i % 100)}`));
+      results.forEach((r, i) => expect(r[0]!.name).toBe(`item ${1 + (i % 100)}`));
+    } finally {
+      await c.end();
+      await sqlJs.end();
+    }
+    const after = await routed();
+    const target = after.target - before.target;
+    const total = target + (after.source - before.source);
+    expect(total).toBeGreaterThanOrEqual(10_000);
+    expect(target / total).toBeGreaterThan(0.47);
+    expect(target / total).toBeLessThan(0.53);
+  });
+
+  it('keeps transactions, pins and cutover.route=source on the source', async () => {
+    const before = await routed();
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    await c.query('BEGIN');
+    for (let i = 0; i < 50; i++) await c.query('SELECT name FROM app.items WHERE id = 1');
+    await c.query('COMMIT');
+    for (let i = 0; i < 50; i++) await c.query('/* cutover:source */ SELECT name FROM app.items WHERE id = 2');
+    await c.end();
+    const after = await routed();
+    expect(after.target - before.target).toBe(0);
+
+    const viaParam = postgres(tp.url(pair.name), { max: 1, connection: { 'cutover.route': 'source' } as Record<string, string> });
+    const before2 = await routed();
+    for (let i = 0; i < 50; i++) await viaParam`SELECT 1 AS one`;
+    await viaParam.end();
+    const after2 = await routed();
+    expect(after2.target - before2.target).toBe(0);
+  });
+
+  it('a target-only failure is retried on the source before the client sees anything', async () => {
+    // a table that exists only on the source: the target answers 42P01, the client must not
+    await sql(pair.legacyUrl, 'CREATE TABLE app.source_only (id int PRIMARY KEY)');
+    await sql(pair.legacyUrl, 'INSERT INTO app.source_only VALUES (1)');
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    for (let i = 0; i < 20; i++) expect((await c.query('SELECT id FROM app.source_only')).rows).toEqual([{ id: 1 }]);
+    await c.end();
+    // and the target's failures counted against it: the breaker keeps reads on the source now
+    expect(tp.proxy.guard!.stats.readErrors).toBeGreaterThan(0);
+  });
+});
