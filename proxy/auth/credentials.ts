@@ -25,6 +25,7 @@ export class Credentials {
   ) {
     this.pool = authQueryUrl ? new pg.Pool({ ...pgClientConfig(authQueryUrl), max: 2, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 }) : null;
     this.pool?.on('error', () => undefined); // idle client errors surface on the next lookup instead
+    this.pool?.on('connect', (c) => c.on('error', () => undefined));
   }
 
   async lookup(user: string): Promise<Credential | null> {

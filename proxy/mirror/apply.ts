@@ -40,6 +40,7 @@ export class MirrorApplier {
     this.pool = new pg.Pool({ ...pgClientConfig(targetUrl), max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => {
+      client.on('error', () => undefined); // a dying target surfaces as a failed apply, not a crash
       // the source already ran triggers and cascades: the mirror applies rows, not effects
       client.query('SET session_replication_role = replica').then(
         () => (this.replicaRole = true),

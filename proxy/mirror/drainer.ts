@@ -29,6 +29,7 @@ export class Drainer {
   constructor(sourceUrl: string, private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (c) => c.on('error', () => undefined));
   }
 
   start(): void {
