@@ -31,6 +31,7 @@ import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
 import { isTargetFault, route, type Route, type SessionRoute } from './router.ts';
+import { digest, recordShadow, sameDigest } from './shadow.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const I = 0x49;
@@ -45,6 +46,8 @@ export interface RelayContext {
   openTarget: (() => Promise<Duplex>) | null;
   allowDdl: boolean;
   sessionRoute: SessionRoute;
+  /** Share of eligible reads also run on the other database and compared (0..1). */
+  shadowSample: number;
 }
 
 interface Unit {
@@ -157,6 +160,7 @@ export class Relay {
     const r = this.routeOf(c.kind, c.pinned, inTxn);
     mirrorMetrics.queries.inc({ backend: r, kind: c.kind });
     if (r === 'target') return this.routedRead(u.msgs, []);
+    if (this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     if (mirroring && !inTxn && WRITE_KINDS.has(c.kind)) return this.wrapAutocommit(u.msgs);
@@ -244,6 +248,11 @@ export class Relay {
         this.markDefined(target, definedHere);
         return this.routedRead(u.msgs, replays, referenced, definedHere);
       }
+    }
+    if (u.sync && this.shouldShadow(segKind, inTxn)) {
+      const ordered = [...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.orderBy);
+      const text = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls.statements[0]?.text).find(Boolean) ?? '';
+      return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
     }
     const mirroring = this.mirroring;
     if (mirroring && u.sync && !inTxn && WRITE_KINDS.has(segKind) && txnOps.length === 0) {
@@ -403,6 +412,57 @@ export class Relay {
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
     this.source.request(msgs.map((m) => m.bytes), new Forward(slot, this));
+  }
+
+  // ---- shadow reads ----
+
+  private shouldShadow(kind: Kind, inTxn: boolean): boolean {
+    return kind === 'read' && !inTxn && this.ctx.shadowSample > 0 && this.mirroring && Boolean(this.ctx.guard?.readsAllowed) && Math.random() < this.ctx.shadowSample;
+  }
+
+  /** The client gets the source's answer; the target's is compared with it, and re-read once on a mismatch. */
+  private async shadowRead(msgs: Message[], ordered: boolean, referenced: Set<string>, definedHere: Set<string>, text: string): Promise<void> {
+    const slot = this.order.open();
+    const target = await this.ensureTarget();
+    this.ensureOn(this.source, referenced);
+    this.markDefined(this.source, definedHere);
+    const fromSource = new HoldAll();
+    this.source.request(msgs.map((m) => m.bytes), fromSource);
+    if (!target) {
+      await fromSource.done;
+      for (const b of fromSource.messages) slot.write(b);
+      slot.end();
+      return;
+    }
+    const replays = this.replaysFor(target, new Set([...referenced, ...definedHere]));
+    if (replays.length) target.request([...replays, SYNC], new Collect());
+    const fromTarget = new HoldAll();
+    target.request(msgs.map((m) => m.bytes), fromTarget);
+    const s = await fromSource.done;
+    for (const b of fromSource.messages) slot.write(b);
+    slot.end();
+    if (!s.lost) void this.compareShadow(target, msgs, ordered, fromSource, fromTarget, text);
+  }
+
+  private async compareShadow(target: BackendLink, msgs: Message[], ordered: boolean, fromSource: HoldAll, fromTarget: HoldAll, text: string): Promise<void> {
+    const t = await fromTarget.done;
+    if (t.lost || t.error) return;
+    if (sameDigest(digest(fromSource.messages, ordered), digest(fromTarget.messages, ordered))) {
+      recordShadow('match');
+      return;
+    }
+    // rows may have changed between the two reads: read both again before it counts
+    const again = [new HoldAll(), new HoldAll()] as const;
+    this.source.request(msgs.map((m) => m.bytes), again[0]);
+    target.request(msgs.map((m) => m.bytes), again[1]);
+    const [a, b] = await Promise.all([again[0].done, again[1].done]);
+    if (a.lost || b.lost) return;
+    if (sameDigest(digest(again[0].messages, ordered), digest(again[1].messages, ordered))) {
+      recordShadow('recovered');
+      return;
+    }
+    recordShadow('mismatch');
+    this.ctx.log.warn({ query: text.slice(0, 200) }, 'shadow read mismatch between source and target');
   }
 
   // ---- mirroring ----

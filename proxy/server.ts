@@ -151,6 +151,7 @@ async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, li
     guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
+    shadowSample: cfg.shadowSample,
     openTarget: async (startup) => {
       // routed reads run as the target URL's role: the target holds its own credentials
       const conn = await connectBackend({

@@ -53,6 +53,7 @@ export interface MirrorRuntime {
   openTarget(startup: Record<string, string>): Promise<Duplex>;
   allowDdl: boolean;
   defaultRoute: SessionRoute;
+  shadowSample: number;
 }
 
 export type SourceSpec =
@@ -228,6 +229,7 @@ export class Session {
       openTarget: () => m.openTarget(targetStartup),
       allowDdl: m.allowDdl,
       sessionRoute: this.route,
+      shadowSample: m.shadowSample,
     }, (code, message) => this.refuse(code, message));
     this.relay = relay;
     link.onClose = () => {

@@ -83,4 +83,15 @@ describe('dual write through the proxy', () => {
     }
     expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, TABLES)).every((d) => d.equal)).toBe(true);
   });
+
+  it('refuses DDL while mirroring with 0A000, and the session goes on', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    await expect(c.query('ALTER TABLE accounts ADD COLUMN nickname text')).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('schema changes are refused') });
+    await expect(c.query({ text: 'CREATE TABLE sneaky (id int primary key)', values: [] })).rejects.toMatchObject({ code: '0A000' });
+    expect((await c.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n).toBeGreaterThan(0);
+    await c.end();
+    const cols = await sql(pair.legacyUrl, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'nickname'");
+    expect(cols.rows[0].n).toBe(0);
+  });
 });
