@@ -39,6 +39,8 @@ export const configSchema = z
     route: z.enum(['auto', 'source', 'target']).default('auto'),
     shadowSample: z.coerce.number().min(0).max(1).default(0),
     allowDdl: z.coerce.boolean().default(false),
+    /** synchronous_commit of the mirror's apply sessions; "off" is what PostgreSQL's own subscriptions use. */
+    mirrorSynchronousCommit: z.enum(['on', 'off', 'local', 'remote_write', 'remote_apply']).default('on'),
     statementTimeout: z.coerce.number().min(0).default(0),
     /** Proxy worker processes sharing the listener (node:cluster); 1 = in-process. */
     processes: z.coerce.number().int().min(1).max(64).default(1),

@@ -484,17 +484,20 @@ export class Relay {
     const slot = this.order.open();
     const hold = new WriteHold(slot, this);
     this.source.request(msgs.map((m) => m.bytes), hold);
+    // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02)
+    const drain = this.requestDrain();
     const status = await hold.done;
     if (status === null) return; // source lost: the session is ending
     if (status !== T) {
       // the request failed (or ended the transaction itself): undo our BEGIN, pass its answer on
+      await drain.done.catch(() => undefined);
       const rb = new Collect();
       this.source.request(queryMessage('ROLLBACK'), rb);
       await rb.done.catch(() => undefined);
       hold.release(I);
       return;
     }
-    const applied = await this.drainAndApply();
+    const applied = await this.applyDrained(drain);
     const commit = new Collect();
     this.source.request(queryMessage('COMMIT'), commit);
     try {
@@ -516,10 +519,18 @@ export class Relay {
     if (failed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
   }
 
-  /** This transaction's change rows, removed from the change table and applied to the mirror. */
-  private async drainAndApply(): Promise<Change[]> {
+  private requestDrain(): Collect {
     const drain = new Collect();
     this.source.request(queryMessage(DRAIN_SQL), drain);
+    return drain;
+  }
+
+  /** This transaction's change rows, removed from the change table and applied to the mirror. */
+  private drainAndApply(): Promise<Change[]> {
+    return this.applyDrained(this.requestDrain());
+  }
+
+  private async applyDrained(drain: Collect): Promise<Change[]> {
     try {
       await drain.done;
     } catch {

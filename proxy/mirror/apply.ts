@@ -36,7 +36,7 @@ export class MirrorApplier {
   /** Whether this role may switch off the mirror's own triggers and FK actions. */
   replicaRole: boolean | null = null;
 
-  constructor(targetUrl: string, max = 8) {
+  constructor(targetUrl: string, max = 64, synchronousCommit = 'on') {
     this.pool = new pg.Pool({ ...pgClientConfig(targetUrl), max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => {
@@ -47,6 +47,7 @@ export class MirrorApplier {
         () => (this.replicaRole = false),
       );
       client.query('SET statement_timeout = 10000').catch(() => undefined);
+      if (synchronousCommit !== 'on') client.query(`SET synchronous_commit = ${synchronousCommit}`).catch(() => undefined);
     });
   }
 
@@ -84,27 +85,32 @@ export class MirrorApplier {
     return m;
   }
 
-  /** Apply changes in order, in one mirror transaction. */
+  /**
+   * Apply changes in order, in one mirror transaction and one round trip: the
+   * whole transaction goes as one simple-protocol text, rows as dollar-quoted
+   * jsonb literals (a tag that occurs nowhere in the payload).
+   */
   async apply(changes: Change[]): Promise<void> {
     if (!changes.length) return;
     const client = await this.pool.connect();
     let ok = false;
     try {
-      await client.query('BEGIN');
+      const parts: string[] = ['BEGIN'];
       for (const run of runs(changes)) {
         if (run.op === 'T') {
-          await client.query(`TRUNCATE ${run.tbl}`);
+          parts.push(`TRUNCATE ${run.tbl}`);
           continue;
         }
         const meta = await this.tableMeta(client, run.tbl);
-        const sql = run.op === 'U' ? meta.upsert : meta.del;
-        await client.query({ text: sql, values: ['[' + run.items.join(',') + ']'] });
+        const payload = '[' + run.items.join(',') + ']';
+        const tag = dollarTag(payload);
+        parts.push((run.op === 'U' ? meta.upsert : meta.del).replace('$1::jsonb', `${tag}${payload}${tag}::jsonb`));
       }
-      await client.query('COMMIT');
+      parts.push('COMMIT');
+      await client.query(parts.join(';\n'));
       ok = true;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if (process.env.CUTOVER_DEBUG_APPLY) console.error('APPLY FAIL', JSON.stringify(changes));
       throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
     } finally {
       client.release(!ok);
@@ -113,6 +119,13 @@ export class MirrorApplier {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+function dollarTag(payload: string): string {
+  for (;;) {
+    const tag = `$c${Math.random().toString(36).slice(2, 10)}$`;
+    if (!payload.includes(tag)) return tag;
   }
 }
 
