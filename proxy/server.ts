@@ -143,6 +143,7 @@ async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, li
   const t = parseDbUrl(targetUrl, 'target');
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
   const applier = new MirrorApplier(targetUrl, 64, cfg.mirrorSynchronousCommit);
+  await applier.init();
   const guard = new TargetGuard(applier, live, log);
   const drainer = new Drainer(sourceUrl, applier, live, log);
   await drainer.drainOnce().catch(() => 0); // learn now whether capture is installed

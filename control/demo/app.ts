@@ -59,6 +59,7 @@ export interface DemoApp {
 
 export async function startDemoApp(databaseUrl: string, poolSize = 16): Promise<DemoApp> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  pool.on('error', () => undefined); // an idle connection closed under us is replaced on next use
   const acked: AckedWrites = { accounts: new Set(), sessions: new Set(), documents: new Set() };
   const app: FastifyInstance = Fastify({ logger: false });
 

@@ -31,24 +31,43 @@ const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
 export class MirrorApplyError extends Error {}
 
 export class MirrorApplier {
-  readonly pool: pg.Pool;
+  pool: pg.Pool;
   private meta = new Map<string, Promise<TableMeta>>();
   /** Whether this role may switch off the mirror's own triggers and FK actions. */
   replicaRole: boolean | null = null;
 
-  constructor(targetUrl: string, max = 64, synchronousCommit = 'on') {
-    this.pool = new pg.Pool({ ...pgClientConfig(targetUrl), max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
-    this.pool.on('error', () => undefined);
-    this.pool.on('connect', (client) => {
-      client.on('error', () => undefined); // a dying target surfaces as a failed apply, not a crash
-      // the source already ran triggers and cascades: the mirror applies rows, not effects
-      client.query('SET session_replication_role = replica').then(
-        () => (this.replicaRole = true),
-        () => (this.replicaRole = false),
-      );
-      client.query('SET statement_timeout = 10000').catch(() => undefined);
-      if (synchronousCommit !== 'on') client.query(`SET synchronous_commit = ${synchronousCommit}`).catch(() => undefined);
-    });
+  constructor(private readonly targetUrl: string, private readonly max = 64, private readonly synchronousCommit = 'on') {
+    this.pool = this.makePool(false);
+  }
+
+  private makePool(replica: boolean): pg.Pool {
+    // session settings travel in the start-up packet: no extra round trip, no query racing the first apply
+    const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`];
+    // the source already ran triggers and cascades: the mirror applies rows, not effects
+    if (replica) options.push('-c session_replication_role=replica');
+    const pool = new pg.Pool({ ...pgClientConfig(this.targetUrl), options: options.join(' '), max: this.max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined)); // a dying target surfaces as a failed apply
+    return pool;
+  }
+
+  /** Learn once whether this role may use session_replication_role (superuser or equivalent). */
+  async init(): Promise<void> {
+    const probe = new pg.Client({ ...pgClientConfig(this.targetUrl), options: '-c session_replication_role=replica', connectionTimeoutMillis: 5_000 });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      this.replicaRole = true;
+    } catch (e) {
+      this.replicaRole = (e as { code?: string }).code === '42501' ? false : null;
+    } finally {
+      await probe.end().catch(() => undefined);
+    }
+    if (this.replicaRole) {
+      const old = this.pool;
+      this.pool = this.makePool(true);
+      await old.end();
+    }
   }
 
   private tableMeta(client: pg.PoolClient, tbl: string): Promise<TableMeta> {

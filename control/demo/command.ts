@@ -1,0 +1,20 @@
+// `cutover demo`: registered beside the steering commands.
+import type { Command } from 'commander';
+import { action } from '../cli-support.ts';
+import { runDemo } from './run-demo.ts';
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('the whole story on two embedded PostgreSQL clusters, under load')
+    .option('--soak <seconds>', 'time spent in each phase (default 3)')
+    .option('--rows <n>', 'history rows in the legacy database before the migration (default 5000)')
+    .action(action(async ({ cfg, opts, print }) => {
+      const { ok, report } = await runDemo(
+        { soakSeconds: Number(opts.soak ?? 3), historyRows: Number(opts.rows ?? 5000), json: cfg.json },
+        (line) => { if (!cfg.json) process.stdout.write(line + '\n'); },
+      );
+      if (cfg.json) print('', report);
+      return ok ? 0 : 1;
+    }));
+}
