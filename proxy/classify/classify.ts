@@ -122,6 +122,10 @@ function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'node'> {
     case 'DeallocateStmt':
     case 'ExecuteStmt':
     case 'CheckPointStmt':
+    // maintenance changes no rows and no schema: the source runs it, DDL refusal does not apply
+    case 'VacuumStmt':
+    case 'ReindexStmt':
+    case 'ClusterStmt':
       return { kind: 'session', orderBy: false };
     default:
       return { kind: 'ddl', orderBy: false };

@@ -35,6 +35,8 @@ describe('statement classification with the PostgreSQL parser', () => {
     ['LISTEN ch', 'session'],
     ['DEALLOCATE ALL', 'session'],
     ['SHOW server_version', 'session'],
+    ['VACUUM ANALYZE pgbench_accounts', 'session'],
+    ['ANALYZE t', 'session'],
     ['BEGIN', 'txn'],
     ['BEGIN; INSERT INTO t VALUES (1); COMMIT', 'txn'],
     ['DO $$ BEGIN PERFORM 1; END $$', 'write'],
