@@ -1,15 +1,10 @@
-// The one place where `cutover proxy` starts the control plane in its own
-// process. Until the control plane lands this starts nothing.
+// The one place where `cutover proxy` starts the control API in its own process.
 import type { Config } from '../common/config.ts';
 import type { LiveState } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import type { ProxyServer } from './server.ts';
 
-export async function startControlForProxy(
-  _cfg: Config,
-  _live: LiveState,
-  _log: Logger,
-  _proxy: ProxyServer,
-): Promise<{ close(): Promise<void> } | null> {
-  return null;
+export async function startControlForProxy(cfg: Config, live: LiveState, log: Logger, proxy: ProxyServer): Promise<{ close(): Promise<void> } | null> {
+  const { startControlApi } = await import('../control/api.ts');
+  return startControlApi(cfg, live, log, proxy);
 }

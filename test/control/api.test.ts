@@ -1,0 +1,78 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databasePair, type DbPair } from '../harness/databases.ts';
+import { freePort } from '../harness/postgres.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve('control/cutover.mjs');
+const TOKEN = 'test-token-not-a-secret';
+let pair: DbPair;
+let child: ChildProcess;
+let control: string;
+
+beforeAll(async () => {
+  pair = await databasePair('control_api');
+  control = `127.0.0.1:${await freePort()}`;
+  child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', control], {
+    env: { ...process.env, CUTOVER_LOG_JSON: '1', CUTOVER_TOKEN: TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; i < 100 && !log.includes('control API listening'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(log).not.toContain(TOKEN);
+});
+afterAll(() => {
+  child?.kill('SIGKILL');
+});
+
+async function cli(args: string[], token = TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [CLI, ...args, '--control', control], { env: { ...process.env, CUTOVER_TOKEN: token } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('control API and steering commands', () => {
+  it('refuses requests without the token (401), but answers /healthz', async () => {
+    expect((await fetch(`http://${control}/status`)).status).toBe(401);
+    expect((await fetch(`http://${control}/status`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`http://${control}/healthz`)).status).toBe(200);
+  });
+
+  it('names the field of a malformed body (400)', async () => {
+    const res = await fetch(`http://${control}/reads`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ percent: 150 }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ field: 'percent', error: expect.stringContaining('invalid percent') });
+  });
+
+  it('cutover reads / status / rollback steer the running proxy', async () => {
+    const set = await cli(['reads', '25', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ readPercent: 25 });
+    const status = await cli(['status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/reads to new\s+0 %|reads to new\s+25 %/);
+    const rb = await cli(['rollback', '--reason', 'test', '--json']);
+    expect(JSON.parse(rb.stdout)).toMatchObject({ readPercent: 0 });
+    const bad = await cli(['reads', '101']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('expected a whole number from 0 to 100');
+    const noToken = await cli(['status'], '');
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toContain('401');
+    const metrics = await fetch(`http://${control}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(await metrics.text()).toContain('cutover_read_percent');
+  });
+
+  it('says clearly when no proxy answers', async () => {
+    const r = await run('node', [CLI, 'status', '--control', `127.0.0.1:${await freePort()}`]).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cutover: no proxy answers at --control/);
+  });
+});
