@@ -157,10 +157,12 @@ export class Relay {
     const inTxn = this.predicted !== I;
     if (c.kind === 'session') this.noteSessionStatements(c);
     if (this.refuseDdl(c.kind)) return;
-    const r = this.routeOf(c.kind, c.pinned, inTxn);
+    // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
+    const streams = c.statements.some((st) => st.node === 'CopyStmt');
+    const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn);
     mirrorMetrics.queries.inc({ backend: r, kind: c.kind });
     if (r === 'target') return this.routedRead(u.msgs, []);
-    if (this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
+    if (!streams && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     if (mirroring && !inTxn && WRITE_KINDS.has(c.kind)) return this.wrapAutocommit(u.msgs);
