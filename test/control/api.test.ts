@@ -1,12 +1,9 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databasePair, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
+import { cli, spawnCli } from '../harness/cli.ts';
 
-const run = promisify(execFile);
-const CLI = path.resolve('control/cutover.mjs');
 const TOKEN = 'test-token-not-a-secret';
 let pair: DbPair;
 let child: ChildProcess;
@@ -15,27 +12,16 @@ let control: string;
 beforeAll(async () => {
   pair = await databasePair('control_api');
   control = `127.0.0.1:${await freePort()}`;
-  child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', control], {
-    env: { ...process.env, CUTOVER_LOG_JSON: '1', CUTOVER_TOKEN: TOKEN },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  for (let i = 0; i < 100 && !log.includes('control API listening'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(log).not.toContain(TOKEN);
+  const proxy = await spawnCli(['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', control], 'control API listening', { CUTOVER_TOKEN: TOKEN });
+  child = proxy.child;
+  expect(proxy.log()).not.toContain(TOKEN);
 });
 afterAll(() => {
   child?.kill('SIGKILL');
 });
 
-async function cli(args: string[], token = TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [CLI, ...args, '--control', control], { env: { ...process.env, CUTOVER_TOKEN: token } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function steer(args: string[], token = TOKEN) {
+  return cli([...args, '--control', control], { CUTOVER_TOKEN: token });
 }
 
 describe('control API and steering commands', () => {
@@ -52,18 +38,18 @@ describe('control API and steering commands', () => {
   });
 
   it('cutover reads / status / rollback steer the running proxy', async () => {
-    const set = await cli(['reads', '25', '--json']);
+    const set = await steer(['reads', '25', '--json']);
     expect(set.code).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ readPercent: 25 });
-    const status = await cli(['status']);
+    const status = await steer(['status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/reads to new\s+0 %|reads to new\s+25 %/);
-    const rb = await cli(['rollback', '--reason', 'test', '--json']);
+    const rb = await steer(['rollback', '--reason', 'test', '--json']);
     expect(JSON.parse(rb.stdout)).toMatchObject({ readPercent: 0 });
-    const bad = await cli(['reads', '101']);
+    const bad = await steer(['reads', '101']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('expected a whole number from 0 to 100');
-    const noToken = await cli(['status'], '');
+    const noToken = await steer(['status'], '');
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toContain('401');
     const metrics = await fetch(`http://${control}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -71,7 +57,7 @@ describe('control API and steering commands', () => {
   });
 
   it('says clearly when no proxy answers', async () => {
-    const r = await run('node', [CLI, 'status', '--control', `127.0.0.1:${await freePort()}`]).catch((e) => e);
+    const r = await cli(['status', '--control', `127.0.0.1:${await freePort()}`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^cutover: no proxy answers at --control/);
   });

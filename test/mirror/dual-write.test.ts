@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import postgres from 'postgres';
-import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 const SCHEMA = `
@@ -15,13 +15,7 @@ let pair: DbPair;
 let tp: TestProxy;
 
 beforeAll(async () => {
-  pair = await databasePair('mirror_dual_write');
-  await sql(pair.legacyUrl, SCHEMA);
-  await sql(pair.targetUrl, SCHEMA);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
-  await c.connect();
-  await installCapture(c);
-  await c.end();
+  pair = await mirroredPair('mirror_dual_write', SCHEMA);
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
 });
 afterAll(async () => {

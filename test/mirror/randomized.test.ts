@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import type { DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from './workload.ts';
 
@@ -21,13 +20,7 @@ describe.each(SEEDS)('randomized concurrent workload, seed %i', (seed) => {
   let pair: DbPair;
   let tp: TestProxy;
   beforeAll(async () => {
-    pair = await databasePair(`mirror_random_${seed}`);
-    await sql(pair.legacyUrl, WORKLOAD_SCHEMA);
-    await sql(pair.targetUrl, WORKLOAD_SCHEMA);
-    const c = new pg.Client({ connectionString: pair.legacyUrl });
-    await c.connect();
-    await installCapture(c);
-    await c.end();
+    pair = await mirroredPair(`mirror_random_${seed}`, WORKLOAD_SCHEMA);
     tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 30 });
   });
   afterAll(async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import postgres from 'postgres';
 import client from 'prom-client';
-import { databasePair, sql, type DbPair } from '../harness/databases.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -21,13 +21,7 @@ async function routed(): Promise<{ source: number; target: number }> {
 }
 
 beforeAll(async () => {
-  pair = await databasePair('mirror_read_routing');
-  await sql(pair.legacyUrl, SCHEMA);
-  await sql(pair.targetUrl, SCHEMA);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
-  await c.connect();
-  await installCapture(c);
-  await c.end();
+  pair = await mirroredPair('mirror_read_routing', SCHEMA);
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 50 });
 });
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { databasePair, sql, type DbPair } from '../harness/databases.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
 import { shadowStats } from '../../proxy/shadow.ts';
+import { mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -10,13 +10,7 @@ let tp: TestProxy;
 const SCHEMA = `CREATE TABLE docs (id int PRIMARY KEY, title text NOT NULL); INSERT INTO docs SELECT g, 'doc ' || g FROM generate_series(1, 50) g;`;
 
 beforeAll(async () => {
-  pair = await databasePair('mirror_shadow');
-  await sql(pair.legacyUrl, SCHEMA);
-  await sql(pair.targetUrl, SCHEMA);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
-  await c.connect();
-  await installCapture(c);
-  await c.end();
+  pair = await mirroredPair('mirror_shadow', SCHEMA);
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 0, shadowSample: 1 });
 });
 afterAll(async () => {

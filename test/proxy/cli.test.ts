@@ -1,5 +1,3 @@
-import { spawn, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,24 +5,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { databasePair, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
+import { cli, spawnCli } from '../harness/cli.ts';
 
-const run = promisify(execFile);
-const CLI = path.resolve('control/cutover.mjs');
 let pair: DbPair;
 
 beforeAll(async () => {
   pair = await databasePair('proxy_cli');
 });
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('cutover proxy on the command line', () => {
   it('refuses a bad URL with exit 1 and a one-line reason naming the key, password redacted', async () => {
@@ -52,15 +39,8 @@ describe('cutover proxy on the command line', () => {
 
   it('on SIGTERM lets an open transaction finish, then exits 0', async () => {
     const port = await freePort();
-    const child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--drain-timeout', '10'], {
-      env: { ...process.env, CUTOVER_LOG_JSON: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stderr.on('data', (d) => (log += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const { child, log, exited } = await spawnCli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--drain-timeout', '10'], 'control API listening');
     try {
-      for (let i = 0; i < 100 && !log.includes('proxy listening'); i++) await new Promise((r) => setTimeout(r, 100));
       const c = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}` });
       const notices: string[] = [];
       c.on('error', (e) => notices.push((e as { code?: string }).code ?? e.message));
@@ -77,7 +57,7 @@ describe('cutover proxy on the command line', () => {
       expect(code).toBe(0);
       // once idle the session was ended the way PostgreSQL ends it on shutdown
       expect(notices).toContain('57P01');
-      expect(log).not.toContain('postgres:postgres');
+      expect(log()).not.toContain('postgres:postgres');
       const check = new pg.Client({ connectionString: pair.legacyUrl });
       await check.connect();
       expect((await check.query('SELECT count(*)::int AS n FROM drained')).rows[0].n).toBe(2);
@@ -90,15 +70,8 @@ describe('cutover proxy on the command line', () => {
 
   it('with --processes 2 serves clients from both workers and routes every cancel to the right one', async () => {
     const port = await freePort();
-    const child = spawn('node', [CLI, 'proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--processes', '2'], {
-      env: { ...process.env, CUTOVER_LOG_JSON: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stderr.on('data', (d) => (log += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const { child, exited } = await spawnCli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--processes', '2'], '"processes":2');
     try {
-      for (let i = 0; i < 100 && !log.includes('"processes":2'); i++) await new Promise((r) => setTimeout(r, 100));
       const url = `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}`;
       const clients = Array.from({ length: 6 }, () => new pg.Client({ connectionString: url }));
       await Promise.all(clients.map((c) => c.connect()));
