@@ -21,6 +21,7 @@ export interface CopyOptions {
 }
 
 const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
+const RETRIES = 8;
 
 export async function copyHistory(sourceUrl: string, targetUrl: string, opts: CopyOptions = {}): Promise<Record<string, number>> {
   const batch = opts.batchSize ?? 5_000;
@@ -48,6 +49,7 @@ async function copyTable(src: pg.Client, dst: pg.Client, t: TableInfo, batch: nu
   const keys = t.key.map(q).join(', ');
   let last: string | null = null; // jsonb of the last key copied
   let copied = 0;
+  let attempt = 0;
   for (;;) {
     await src.query('BEGIN');
     try {
@@ -67,10 +69,18 @@ async function copyTable(src: pg.Client, dst: pg.Client, t: TableInfo, batch: nu
       }
       // the target write is committed (autocommit) before the source lets go of the rows
       await src.query('COMMIT');
+      attempt = 0;
       onProgress?.({ table: `${t.schema}.${t.name}`, rows: copied, done: r.rows.length < batch });
       if (r.rows.length < batch) return copied;
     } catch (e) {
       await src.query('ROLLBACK').catch(() => undefined);
+      // Taking the batch's row locks can deadlock with a writer locking the same rows in another
+      // order; the error comes before anything reached the target, so the batch is simply taken again.
+      const code = (e as { code?: string }).code;
+      if ((code === '40P01' || code === '40001' || code === '55P03') && attempt < RETRIES) {
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt++));
+        continue;
+      }
       throw e;
     }
   }
