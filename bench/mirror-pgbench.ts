@@ -7,6 +7,7 @@
 //   npx tsx bench/mirror-pgbench.ts [--seconds 15] [--clients 16] [--scale 10]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
 import { arg, pgbench, run, startChild, table } from './lib.ts';
+import os from 'node:os';
 import path from 'node:path';
 
 const seconds = arg('seconds', 15);
@@ -23,7 +24,7 @@ const children: { kill(sig?: NodeJS.Signals): boolean }[] = [];
 
 async function proxy(extra: string[], env: Record<string, string> = {}): Promise<number> {
   const port = await freePort();
-  children.push(await startChild('node', ['control/cutover.mjs', 'proxy', '--source', source.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, ...extra], /proxy listening/, { CUTOVER_LOG_JSON: '1', ...env }));
+  children.push(await startChild('node', ['control/cutover.mjs', 'proxy', '--source', source.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--state', path.join(os.tmpdir(), `cutover-bench-${process.pid}-${Date.now()}.db`), ...extra], /proxy listening/, { CUTOVER_LOG_JSON: '1', ...env }));
   return port;
 }
 function stopProxies(): void {

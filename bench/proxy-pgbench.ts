@@ -23,7 +23,7 @@ try {
   await pgbench(bin, ['-i', '-s', '10', '-q', '-h', '127.0.0.1', '-p', String(pgCluster.port), '-U', 'postgres', db]);
 
   const cutoverPort = await freePort();
-  const cliArgs = ['control/cutover.mjs', 'proxy', '--source', pgCluster.url(db), '--listen', `127.0.0.1:${cutoverPort}`, '--control', `127.0.0.1:${await freePort()}`];
+  const cliArgs = ['control/cutover.mjs', 'proxy', '--source', pgCluster.url(db), '--listen', `127.0.0.1:${cutoverPort}`, '--control', `127.0.0.1:${await freePort()}`, '--state', path.join(os.tmpdir(), `cutover-bench-${process.pid}-${Date.now()}.db`)];
   if (workers > 1) cliArgs.push('--processes', String(workers));
   children.push(await startChild('node', cliArgs, /proxy listening/, { CUTOVER_LOG_JSON: '1' }));
 

@@ -12,6 +12,7 @@ import type { ProxyServer } from '../proxy/server.ts';
 import { isLoopback, splitHostPort } from '../proxy/server.ts';
 import { mirrorMetrics } from '../proxy/mirror/metrics.ts';
 import { shadowStats } from '../proxy/shadow.ts';
+import type { SqliteStateStore } from './state/sqlite-store.ts';
 
 export interface ControlApi {
   address: string;
@@ -21,7 +22,7 @@ export interface ControlApi {
 const readsBody = z.object({ percent: z.number().int().min(0).max(100) }).strict();
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
 
-export function statusOf(live: LiveState, proxy: ProxyServer) {
+export function statusOf(live: LiveState, proxy: ProxyServer, store: SqliteStateStore | null = null) {
   const s = live.get();
   return {
     phase: s.phase,
@@ -33,10 +34,11 @@ export function statusOf(live: LiveState, proxy: ProxyServer) {
     proxy: proxy.stats(),
     target: proxy.guard ? { ...proxy.guard.stats, drainBacklog: proxy.drainer?.backlog ?? 0 } : null,
     shadow: { ...shadowStats },
+    history: store?.history(20) ?? [],
   };
 }
 
-export async function startControlApi(cfg: Config, live: LiveState, log: Logger, proxy: ProxyServer): Promise<ControlApi> {
+export async function startControlApi(cfg: Config, live: LiveState, log: Logger, proxy: ProxyServer, store: SqliteStateStore | null = null): Promise<ControlApi> {
   const { host, port } = splitHostPort(cfg.control);
   if (!isLoopback(host) && !cfg.token) {
     throw new ConfigError(`refusing to serve the control API on ${cfg.control} without a token: set CUTOVER_TOKEN`);
@@ -58,15 +60,15 @@ export async function startControlApi(cfg: Config, live: LiveState, log: Logger,
     const ready = proxy.stats().sourceAvailable;
     return reply.code(ready ? 200 : 503).send({ ready });
   });
-  app.get('/status', async () => statusOf(live, proxy));
+  app.get('/status', async () => statusOf(live, proxy, store));
   app.put('/reads', async (req, reply) => {
     const parsed = readsBody.safeParse(req.body);
     if (!parsed.success) return reply.code(400).send(bad(parsed.error));
     const before = live.get();
     // an operator setting reads is also the "resume" after a trip
-    live.update({ readPercent: parsed.data.percent, tripped: null }, 'operator');
+    live.update({ readPercent: parsed.data.percent, tripped: null }, `operator: PUT /reads ${parsed.data.percent}`);
     log.info({ from: before.readPercent, to: parsed.data.percent, wasTripped: before.tripped }, 'read percent changed by operator');
-    return statusOf(live, proxy);
+    return statusOf(live, proxy, store);
   });
   app.post('/rollback', async (req, reply) => {
     const parsed = rollbackBody.safeParse(req.body ?? {});
@@ -74,7 +76,7 @@ export async function startControlApi(cfg: Config, live: LiveState, log: Logger,
     const reason = parsed.data.reason ?? 'operator rollback';
     live.update({ readPercent: 0 }, reason);
     log.warn({ reason }, 'reads rolled back to the source');
-    return statusOf(live, proxy);
+    return statusOf(live, proxy, store);
   });
   app.get('/metrics', async (_req, reply) => {
     mirrorMetrics.readPercent.set(live.effectiveReadPercent);

@@ -30,6 +30,11 @@ function human(s: Record<string, unknown>): string {
     `sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`,
   ];
   if (target) lines.push(`target         ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.dirtyKeys} dirty keys, drain backlog ${target.drainBacklog}, breaker ${target.breakerOpen ? 'OPEN' : 'closed'}`);
+  const history = (s.history as { at: string; actor: string; what: string; from: string | null; to: string | null; reason: string }[] | undefined) ?? [];
+  if (history.length) {
+    lines.push('history');
+    for (const h of history.slice(-5)) lines.push(`  ${h.at}  ${h.what} ${h.from ?? '∅'} → ${h.to ?? '∅'}  (${h.actor}${h.reason ? `: ${h.reason}` : ''})`);
+  }
   return lines.join('\n');
 }
 

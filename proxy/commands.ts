@@ -7,6 +7,7 @@ import { action } from '../control/cli-support.ts';
 import { startProxy } from './server.ts';
 import { isWorker, runPrimary, runWorker } from './workers.ts';
 import { registerCaptureCommands } from './capture/commands.ts';
+import { SqliteStateStore, persistLiveState } from '../control/state/sqlite-store.ts';
 
 export function registerProxyCommands(program: Command): void {
   registerCaptureCommands(program);
@@ -34,11 +35,16 @@ export function registerProxyCommands(program: Command): void {
           return 0;
         }
         const proxy = await startProxy(cfg, live, log);
+        // restored before the first session can route a read (routing needs a client start-up first)
+        const store = cfg.state.startsWith('redis://') ? null : new SqliteStateStore(cfg.state);
+        if (store) persistLiveState(store, live, `proxy ${process.pid}`);
+        else log.warn('redis state store not available in this build: state is kept in memory only');
         const { startControlForProxy } = await import('./control-hook.ts');
-        const control = await startControlForProxy(cfg, live, log, proxy);
+        const control = await startControlForProxy(cfg, live, log, proxy, store);
         await waitForSignal(log, cfg.drainTimeout, async () => {
           await proxy.close(cfg.drainTimeout * 1000);
           await control?.close();
+          store?.close();
         });
         return 0;
       }),

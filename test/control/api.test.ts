@@ -62,3 +62,28 @@ describe('control API and steering commands', () => {
     expect(r.stderr).toMatch(/^cutover: no proxy answers at --control/);
   });
 });
+
+describe('durable state', () => {
+  it('a proxy killed with SIGKILL comes back with its read percent, trip and history', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-state-')), 'state.db');
+    const ctl = `127.0.0.1:${await freePort()}`;
+    const args = async () => ['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', ctl, '--state', state];
+    const first = await spawnCli(await args(), 'control API listening');
+    const set = await cli(['reads', '40', '--control', ctl]);
+    expect(set.code).toBe(0);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = await spawnCli(await args(), 'control API listening');
+    try {
+      const s = await cli(['status', '--json', '--control', ctl]);
+      const status = JSON.parse(s.stdout);
+      expect(status.readPercent).toBe(40);
+      expect(status.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'readPercent', from: '0', to: '40', reason: 'operator: PUT /reads 40' })]));
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  });
+});

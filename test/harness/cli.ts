@@ -1,5 +1,7 @@
 // Running the real `cutover` command line from tests: one-shot, or a long-running proxy.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -31,6 +33,8 @@ export interface RunningCli {
 
 /** Start a long-running command and wait until its log shows `ready`. */
 export async function spawnCli(args: string[], ready: string, env: Record<string, string> = {}): Promise<RunningCli> {
+  // never the default .cutover/state.db of the working directory: each run its own state
+  if (!args.includes('--state')) args = [...args, '--state', path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-state-')), 'state.db')];
   const child = spawn('node', [CLI, ...args], { env: { ...process.env, CUTOVER_LOG_JSON: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
