@@ -50,6 +50,7 @@ describe('read routing', () => {
     const after = await routed();
     const target = after.target - before.target;
     const total = target + (after.source - before.source);
+    console.info(`reads at 50 %: ${target} of ${total} served by the target (${((100 * target) / total).toFixed(2)} %)`);
     expect(total).toBeGreaterThanOrEqual(10_000);
     expect(target / total).toBeGreaterThan(0.47);
     expect(target / total).toBeLessThan(0.53);
