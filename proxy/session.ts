@@ -339,6 +339,17 @@ export class Session {
     this.draining = true;
     if (this.backend && this.idle) this.shutdownNow();
     else if (!this.backend) this.refuse('57P01', 'terminating connection because the proxy is shutting down');
+    else if (this.relay) {
+      // the message relay finishes requests asynchronously (mirror applies): look again until idle
+      const timer = setInterval(() => {
+        if (this.closed) clearInterval(timer);
+        else if (this.idle) {
+          clearInterval(timer);
+          this.shutdownNow();
+        }
+      }, 25);
+      timer.unref();
+    }
   }
 
   private shutdownNow(): void {

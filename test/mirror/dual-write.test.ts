@@ -88,4 +88,24 @@ describe('dual write through the proxy', () => {
     const cols = await sql(pair.legacyUrl, "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'nickname'");
     expect(cols.rows[0].n).toBe(0);
   });
+
+  it('shutdown waits for an open mirrored transaction, then ends the session with 57P01', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push((e as { code?: string }).code ?? e.message));
+    await c.connect();
+    await c.query('BEGIN');
+    await c.query("INSERT INTO accounts (email) VALUES ('draining@x')");
+    const closing = tp.proxy.close(10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    await c.query("INSERT INTO accounts (email) VALUES ('draining2@x')");
+    await c.query('COMMIT');
+    await closing;
+    expect(errors).toContain('57P01');
+    const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, TABLES);
+    expect(diffs.every((d) => d.equal)).toBe(true);
+    const n = await sql(pair.targetUrl, "SELECT count(*)::int AS n FROM accounts WHERE email LIKE 'draining%'");
+    expect(n.rows[0].n).toBe(2);
+    await c.end().catch(() => undefined);
+  });
 });
