@@ -112,6 +112,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
   const addr = server.address() as net.AddressInfo;
 
   const health = cfg.target ? startTargetHealthCheck(cfg.target, stats, log) : null;
+  let closing: Promise<void> | undefined;
   log.info({ worker: worker?.index, listen: `${addr.address}:${addr.port}`, source: redactUrl(cfg.source), target: cfg.target ? redactUrl(cfg.target) : null }, 'proxy listening');
 
   return {
@@ -121,20 +122,20 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     stats: () => stats.snapshot(),
     sessions: () => sessions.size,
     cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
-    close: async (drainMs = cfg.drainTimeout * 1000) => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.drain();
-        if (sessions.size === 0) server.emit('close');
-      });
-      const deadline = Date.now() + drainMs;
-      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      for (const s of [...sessions]) s.refuse('57P01', 'terminating connection because the proxy is shutting down');
-      health?.stop();
-      await mirror?.stop();
-      await ctx.credentials.close();
-    },
+    close: (drainMs = cfg.drainTimeout * 1000) => (closing ??= shutdown(drainMs)),
   };
+
+  async function shutdown(drainMs: number): Promise<void> {
+    // stop accepting now; the listener's own callback waits for every connection, so do not wait on it
+    server.close();
+    for (const s of sessions) s.drain();
+    const deadline = Date.now() + drainMs;
+    while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of [...sessions]) s.refuse('57P01', 'terminating connection because the proxy is shutting down');
+    health?.stop();
+    await mirror?.stop();
+    await ctx.credentials.close();
+  }
 }
 
 /** Mirroring and routing: mirror applier, breaker, drainer, and target sessions for routed reads. */

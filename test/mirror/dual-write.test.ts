@@ -93,6 +93,7 @@ describe('dual write through the proxy', () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     const errors: string[] = [];
     c.on('error', (e) => errors.push((e as { code?: string }).code ?? e.message));
+    const ended = new Promise<void>((r) => c.on('end', () => r()));
     await c.connect();
     await c.query('BEGIN');
     await c.query("INSERT INTO accounts (email) VALUES ('draining@x')");
@@ -101,6 +102,7 @@ describe('dual write through the proxy', () => {
     await c.query("INSERT INTO accounts (email) VALUES ('draining2@x')");
     await c.query('COMMIT');
     await closing;
+    await ended;
     expect(errors).toContain('57P01');
     const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, TABLES);
     expect(diffs.every((d) => d.equal)).toBe(true);
