@@ -150,20 +150,25 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       rmSync(root, { recursive: true, force: true });
     },
     createDatabase: async (db: string) => {
-      const client = new pg.Client({ connectionString: cluster.url() });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-        await client.query(`CREATE DATABASE "${db}"`);
-      } finally {
-        await client.end();
-      }
+      await recreateDatabase(cluster.url(), db);
       return cluster.url(db);
     },
     binPath: (tool: string) => bin(tool),
   };
   await cluster.start();
   return cluster;
+}
+
+/** A fresh, empty database `db` on the server `adminUrl` points at (dropped first if it exists). */
+export async function recreateDatabase(adminUrl: string, db: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${db.replace(/"/g, '""')}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${db.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
 }
 
 function run(cmd: string, args: string[]): Promise<void> {

@@ -59,7 +59,3 @@ const NOT_CONFIG = new Set(['apply', 'resume', 'repair', 'detailed', 'dryRun', '
 function pickConfigKeys(opts: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(opts).filter(([k]) => !NOT_CONFIG.has(k)));
 }
-
-export function csv(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
-}

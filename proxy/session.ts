@@ -94,7 +94,6 @@ export class Session {
   private route: SessionRoute = 'auto';
   user = '';
   database = '';
-  readonly startedAt = Date.now();
 
   constructor(socket: Socket, private readonly ctx: SessionContext, private readonly onEnd: (s: Session) => void) {
     this.client = socket;

@@ -59,7 +59,7 @@ export class TargetGuard {
   }
 
   /** Run a routed read's completion check under the breaker. */
-  async read(check: () => Promise<void>, _seconds: number): Promise<void> {
+  async read(check: () => Promise<void>): Promise<void> {
     this.stats.reads++;
     try {
       await this.breaker.fire(check);
@@ -74,10 +74,6 @@ export class TargetGuard {
     this.stats.readErrors++;
     mirrorMetrics.targetErrors.inc();
     this.log.warn({ reason }, 'target failure');
-  }
-
-  readSucceeded(_seconds: number): void {
-    this.stats.reads++;
   }
 
   /** Keys the mirror may have wrong: reads stop going to the target now. */

@@ -2,6 +2,7 @@
 // see each other's tables.
 import { inject } from 'vitest';
 import pg from 'pg';
+import { recreateDatabase } from '../../common/local-postgres.ts';
 
 export interface DbPair {
   legacyUrl: string;
@@ -15,22 +16,11 @@ function withDb(url: string, db: string): string {
   return u.toString();
 }
 
-async function recreate(adminUrl: string, db: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-    await c.query(`CREATE DATABASE "${db}"`);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Fresh, empty databases named `name` on both the legacy and the new cluster. */
 export async function databasePair(name: string): Promise<DbPair> {
   const legacy = inject('legacy');
   const target = inject('target');
-  await Promise.all([recreate(legacy.url, name), recreate(target.url, name)]);
+  await Promise.all([recreateDatabase(legacy.url, name), recreateDatabase(target.url, name)]);
   return { name, legacyUrl: withDb(legacy.url, name), targetUrl: withDb(target.url, name) };
 }
 
