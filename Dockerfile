@@ -20,6 +20,7 @@ COPY control ./control
 RUN ln -s /app/control/cutover.mjs /usr/local/bin/cutover && mkdir -p /data && chown node /data
 USER node
 WORKDIR /data
+# The control API on a non-loopback address needs a token: run with -e CUTOVER_TOKEN=…
 ENV CUTOVER_LISTEN=0.0.0.0:6432 CUTOVER_CONTROL=0.0.0.0:6480 CUTOVER_LOG_JSON=1
 EXPOSE 6432 6480
 ENTRYPOINT ["/usr/bin/tini", "--", "cutover"]
