@@ -1,76 +1,85 @@
-// `cutover backfill` and `cutover verify` for a PostgreSQL source. The SQLite
-// source, schema conversion, checkpoints/resume, COPY loading, row-level diffs
-// and repair are still to come (issue 4).
+// `cutover schema`, `backfill`, `verify`, `check` and `backup`: thin command
+// bodies over the modules of this directory.
 import type { Command } from 'commander';
 import { requireKey } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { parseDbUrl } from '../common/urls.ts';
 import { action } from '../control/cli-support.ts';
-import { copyHistory } from './copy-pg.ts';
-import { compareDatabases } from './table-hash.ts';
-import pg from 'pg';
-import { pgClientConfig } from '../common/pg-config.ts';
-import { listTables } from '../proxy/capture/pg-capture.ts';
+import { progressSink } from './copy/progress.ts';
+import { BackfillError, runBackfill } from './copy/run-backfill.ts';
+import { applySchema } from './schema/apply.ts';
+import { planScript } from './schema/ddl.ts';
+import { readSourceSchema } from './schema/read-source.ts';
+import { registerVerifyCommand } from './verify/command.ts';
 
-function postgresOnly(url: string, what: string): string {
-  if (parseDbUrl(url, what).kind !== 'postgres') throw new CliError(`${what}: only PostgreSQL is supported by this command so far`);
+function postgresTarget(url: string): string {
+  if (parseDbUrl(url, 'target').kind !== 'postgres') throw new CliError('target: must be a PostgreSQL database (postgres://…)');
   return url;
-}
-
-async function tablesOf(url: string, only?: string[]): Promise<string[]> {
-  const c = new pg.Client(pgClientConfig(url));
-  await c.connect();
-  try {
-    const all = await listTables(c);
-    const keyless = all.filter((t) => !t.hasKey);
-    if (keyless.length) throw new CliError(`tables without a primary key cannot be compared: ${keyless.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
-    return all.filter((t) => !only?.length || only.includes(t.name) || only.includes(`${t.schema}.${t.name}`)).map((t) => `${t.schema}.${t.name}`);
-  } finally {
-    await c.end();
-  }
 }
 
 export function registerBackfillCommands(program: Command): void {
   program
+    .command('schema')
+    .description('print the target schema made from the source (PostgreSQL or SQLite); --apply creates it on the target')
+    .option('--apply', 'create the tables on the target (one transaction; existing tables are left alone)')
+    .option('--tables <list>', 'only these tables (comma-separated)')
+    .action(action(async ({ cfg, opts, print }) => {
+      const plan = await readSourceSchema(requireKey(cfg, 'source'), cfg.tables);
+      const unmapped = plan.unmapped.map((u) => `${u.table}${u.column ? '.' + u.column : ''}: ${u.what}: ${u.reason}`);
+      if (!opts.apply) {
+        print(planScript(plan), { tables: plan.tables, prelude: plan.prelude, unmapped: plan.unmapped });
+        return unmapped.length ? 2 : 0;
+      }
+      const res = await applySchema(postgresTarget(requireKey(cfg, 'target')), plan);
+      const warnings = [...unmapped, ...res.refused.map((u) => `${u.table}: ${u.what}: ${u.reason}`)];
+      const lines = [
+        `schema: ${res.created.length} table(s) created${res.existing.length ? `, ${res.existing.length} already there (left alone): ${res.existing.join(', ')}` : ''}`,
+        ...res.created.map((t) => `  created ${t}`),
+        ...(warnings.length ? ['not carried over as-is:', ...warnings.map((w) => `  ${w}`)] : []),
+        'foreign keys and secondary indexes are created by `cutover backfill` once the history is in',
+      ];
+      print(lines.join('\n'), { ok: true, ...res, unmapped: plan.unmapped });
+      return warnings.length ? 2 : 0;
+    }));
+
+  program
     .command('backfill')
-    .description('copy history to the target in key order (PostgreSQL source), race-safe with the mirror')
+    .description('copy history to the target in key order, race-safe with the mirror; resumable')
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--batch-size <n>', 'rows per batch (default 10000)')
-    .action(action(async ({ cfg, print }) => {
-      const source = postgresOnly(requireKey(cfg, 'source'), 'source');
-      const target = postgresOnly(requireKey(cfg, 'target'), 'target');
-      const started = Date.now();
-      const counts = await copyHistory(source, target, {
-        batchSize: cfg.batchSize,
-        tables: cfg.tables,
-        onProgress: (p) => {
-          if (cfg.json) process.stdout.write(JSON.stringify({ progress: p }) + '\n');
-          else if (process.stderr.isTTY) process.stderr.write(`\r${p.table}: ${p.rows} rows${p.done ? ' done\n' : ''}`);
-        },
-      });
-      const seconds = (Date.now() - started) / 1000;
-      const total = Object.values(counts).reduce((a, b) => a + b, 0);
-      const lines = Object.entries(counts).map(([t, n]) => `  ${t.padEnd(40)} ${n} rows`);
-      print([`backfill copied ${total} rows in ${seconds.toFixed(1)} s`, ...lines].join('\n'), { ok: true, rows: counts, seconds });
-    }));
-  program
-    .command('verify')
-    .description('compare every table on both sides (ordered dump, hashed); exit 1 on a difference')
-    .option('--tables <list>', 'only these tables (comma-separated)')
-    .action(action(async ({ cfg, print }) => {
-      const source = postgresOnly(requireKey(cfg, 'source'), 'source');
-      const target = postgresOnly(requireKey(cfg, 'target'), 'target');
-      const tables = await tablesOf(source, cfg.tables);
-      let diffs = await compareDatabases(source, target, tables);
-      // writes may be in flight between the two reads: a table that differs is compared again before it counts
-      for (let attempt = 0; attempt < 3 && diffs.some((d) => !d.equal); attempt++) {
-        await new Promise((r) => setTimeout(r, 500));
-        const again = await compareDatabases(source, target, diffs.filter((d) => !d.equal).map((d) => d.table));
-        diffs = diffs.map((d) => again.find((a) => a.table === d.table) ?? d);
+    .option('--workers <n>', 'tables copied at once (default 2)')
+    .option('--max-rate <rows/s>', 'cap on rows copied per second (default: none)')
+    .option('--retry-attempts <n>', 'retries of a batch after a transient error (default 3)')
+    .option('--resume', 'continue from the checkpoints of an earlier run')
+    .action(action(async ({ cfg, opts, print }) => {
+      const sink = progressSink(cfg.json);
+      let res;
+      try {
+        res = await runBackfill({
+          source: requireKey(cfg, 'source'),
+          target: postgresTarget(requireKey(cfg, 'target')),
+          state: cfg.state,
+          tables: cfg.tables,
+          batchSize: cfg.batchSize,
+          workers: cfg.workers,
+          maxRate: cfg.maxRate,
+          retryAttempts: cfg.retryAttempts,
+          resume: Boolean(opts.resume),
+          onEvent: (e) => sink.on(e),
+        });
+      } catch (e) {
+        if (e instanceof BackfillError) throw new CliError(`backfill: ${e.message}${opts.resume ? '' : ' (after fixing it, `cutover backfill --resume` continues where it stopped)'}`);
+        throw e;
+      } finally {
+        sink.stop();
       }
-      const different = diffs.filter((d) => !d.equal);
-      const lines = diffs.map((d) => `  ${d.equal ? 'equal     ' : 'DIFFERENT '} ${d.table} (${d.rows[0]} rows on the source, ${d.rows[1]} on the target)`);
-      print([different.length ? `verify: ${different.length} table(s) differ` : `verify: all ${diffs.length} table(s) equal`, ...lines].join('\n'), { equal: different.length === 0, tables: diffs });
-      return different.length ? 1 : 0;
+      const lines = [
+        `backfill: ${res.rows} rows in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / Math.max(res.seconds, 0.001))} rows/s)`,
+        ...res.tables.map((t) => `  ${t.table.padEnd(32)} ${String(t.rows).padStart(10)} rows${t.skipped ? '  (done in an earlier run)' : `  ${t.seconds.toFixed(1)} s`}`),
+        ...res.postCopy.map((p) => `  created ${p}`),
+      ];
+      print(lines.join('\n'), { ok: true, event: 'summary', ...res });
     }));
+
+  registerVerifyCommand(program);
 }

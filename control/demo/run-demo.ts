@@ -10,7 +10,7 @@ import { loadConfig } from '../../common/config.ts';
 import { silentLogger } from '../../common/log.ts';
 import { startProxy, type ProxyServer } from '../../proxy/server.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
-import { copyHistory } from '../../backfill/copy-pg.ts';
+import { copyHistory } from '../../backfill/copy/run-backfill.ts';
 import { compareDatabases } from '../../backfill/table-hash.ts';
 import { freePort } from '../../common/local-postgres.ts';
 import { APP_SCHEMA, hashPassword, startDemoApp, type AckedWrites } from './app.ts';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { cli } from '../harness/cli.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
-import { copyHistory } from '../../backfill/copy-pg.ts';
+import { copyHistory } from '../../backfill/copy/run-backfill.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from '../mirror/workload.ts';
 import { compareDatabases } from '../harness/compare.ts';

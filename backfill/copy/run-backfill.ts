@@ -1,0 +1,256 @@
+// The backfill: every table copied in key order, in batches, by a few workers
+// (one table each at a time), with per-table checkpoints, retries of
+// transient failures and a rows/s cap; then target sequences are moved past
+// the source's, and the foreign keys and secondary indexes are created.
+// Memory is bounded by batch size × workers, whatever the table size.
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { parseDbUrl, redactUrl } from '../../common/urls.ts';
+import { openCheckpoints, type Checkpoint, type CheckpointStore } from '../checkpoints.ts';
+import type { SchemaPlan, TableDef } from '../schema/model.ts';
+import { copiedColumns, qi, qualifiedName, tableLabel } from '../schema/model.ts';
+import { readSourceSchema } from '../schema/read-source.ts';
+import { applyPostCopy } from '../schema/apply.ts';
+import { decodeKey, encodeKey, type Key } from './keys.ts';
+import { PgBatchReader, rangeOf } from './pg-source.ts';
+import { backoffMs, isTransient, RateLimiter } from './retry.ts';
+import { alignSequences } from './sequences.ts';
+import { openSqlite, SqliteBatchReader } from './sqlite-source.ts';
+import { TargetWriter } from './target-writer.ts';
+
+export interface BackfillOptions {
+  source: string;
+  target: string;
+  state: string;
+  tables?: string[];
+  batchSize: number;
+  workers: number;
+  maxRate: number;
+  retryAttempts: number;
+  resume: boolean;
+  /** Bytes of COPY text per SQLite batch at most (large rows make smaller batches). */
+  maxBatchBytes?: number;
+  onEvent?: (e: BackfillEvent) => void;
+}
+
+export type BackfillEvent =
+  | { event: 'start'; table: string; total: number; resumedAt: number }
+  | { event: 'progress'; table: string; rows: number; total: number }
+  | { event: 'done'; table: string; rows: number; seconds: number }
+  | { event: 'retry'; table: string; attempt: number; error: string };
+
+export interface BackfillResult {
+  tables: { table: string; rows: number; seconds: number; skipped?: boolean }[];
+  rows: number;
+  seconds: number;
+  postCopy: string[];
+}
+
+export class BackfillError extends Error {}
+
+/** Checkpoints belong to one source → target pair. */
+function runId(source: string, target: string): string {
+  return createHash('sha256').update(redactUrl(source) + '\0' + redactUrl(target)).digest('hex').slice(0, 16);
+}
+
+export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
+  const started = Date.now();
+  const src = parseDbUrl(o.source, 'source');
+  if (parseDbUrl(o.target, 'target').kind !== 'postgres') throw new BackfillError('target: must be a PostgreSQL database');
+  const plan = await readSourceSchema(o.source, o.tables, false);
+  if (o.tables?.length) {
+    const unknown = o.tables.filter((n) => !plan.tables.some((t) => tableLabel(t) === n || t.name === n || `${t.schema}.${t.name}` === n));
+    if (unknown.length) throw new BackfillError(`no such table on the source: ${unknown.join(', ')}`);
+  }
+  const keyless = plan.tables.filter((t) => !t.key.length);
+  if (keyless.length) throw new BackfillError(`tables without a primary key cannot be copied in key order: ${keyless.map(tableLabel).join(', ')}`);
+  await checkTargetTables(o.target, plan);
+
+  const store = openCheckpoints(o.state);
+  const run = runId(o.source, o.target);
+  try {
+    if (!o.resume) await store.clear(run);
+    const checkpoints = await store.load(run);
+    const limiter = new RateLimiter(o.maxRate);
+    const queue = [...plan.tables];
+    const results: BackfillResult['tables'] = [];
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const cp = checkpoints.get(tableLabel(t));
+        if (cp?.done) {
+          results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
+          continue;
+        }
+        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path } : { kind: 'postgres', url: o.source }, t, cp ?? null, store, run, limiter));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, plan.tables.length)) }, worker));
+    await alignSequences(o.source, o.target, plan);
+    const postCopy = await applyPostCopy(o.target, await readSourceSchema(o.source, o.tables));
+    results.sort((a, b) => a.table.localeCompare(b.table));
+    return { tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
+  } finally {
+    await store.close();
+  }
+}
+
+async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void> {
+  const c = new pg.Client(pgClientConfig(target));
+  await c.connect();
+  try {
+    for (const t of plan.tables) {
+      const r = await c.query<{ attname: string }>(
+        `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, [qualifiedName(t)]);
+      if (!r.rows.length) throw new BackfillError(`target table ${tableLabel(t)} does not exist: run \`cutover schema --apply\` first`);
+      const have = new Set(r.rows.map((x) => x.attname));
+      const missing = copiedColumns(t).filter((col) => !have.has(col.name)).map((col) => col.name);
+      if (missing.length) throw new BackfillError(`target table ${tableLabel(t)} lacks column(s) ${missing.join(', ')}`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+type SourceRef = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** Key values as text, the form target range literals and reports use. */
+export const keyText = (k: Key): string[] => k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v)));
+
+async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter) {
+  const label = tableLabel(t);
+  const tableStarted = Date.now();
+  let rows = cp?.rows ?? 0;
+  let after: Key | null = cp?.lastKey ? decodeKey(cp.lastKey) : null;
+  const total = await countRows(src, t);
+  o.onEvent?.({ event: 'start', table: label, total, resumedAt: rows });
+  let writers: TargetWriter[] = [];
+  let pgReader: PgBatchReader | null = null;
+  const sqlite = src.kind === 'sqlite' ? new SqliteBatchReader(openSqlite(src.path)) : null;
+  const reconnect = async () => {
+    await Promise.all([...writers.map((w) => w.end()), pgReader?.end()]);
+    // SQLite batches are read while the previous one is written: two target sessions
+    writers = Array.from({ length: src.kind === 'sqlite' ? 2 : 1 }, () => new TargetWriter(o.target));
+    await Promise.all(writers.map((w) => w.connect()));
+    if (src.kind === 'postgres') {
+      pgReader = new PgBatchReader(src.url);
+      await pgReader.connect();
+    }
+  };
+  let lastEvent = 0;
+  try {
+    await reconnect();
+    for (let attempt = 0; ; ) {
+      let copied: { rows: number; last: Key | null; more: boolean };
+      try {
+        copied = sqlite
+          ? await sqliteBatch(sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 32 << 20)
+          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize);
+        attempt = 0;
+      } catch (e) {
+        if (!isTransient(e) || attempt >= o.retryAttempts) {
+          throw new BackfillError(`${label}: batch after key ${after ? keyText(after).join(', ') : '(start)'} failed: ${(e as Error).message}`);
+        }
+        o.onEvent?.({ event: 'retry', table: label, attempt: attempt + 1, error: (e as Error).message });
+        await new Promise((r) => setTimeout(r, backoffMs(attempt++)));
+        await reconnect().catch(() => undefined);
+        continue;
+      }
+      rows += copied.rows;
+      if (copied.last) after = copied.last;
+      const done = !copied.more;
+      await store.save(run, { table: label, lastKey: after ? encodeKey(after) : null, rows, done, updatedAt: new Date().toISOString() });
+      if (done || Date.now() - lastEvent > 250) {
+        lastEvent = Date.now();
+        o.onEvent?.({ event: 'progress', table: label, rows, total: Math.max(total, rows) });
+      }
+      if (done) break;
+      await limiter.take(copied.rows);
+    }
+  } finally {
+    await Promise.all([...writers.map((w) => w.end()), (pgReader as PgBatchReader | null)?.end()]);
+    sqlite?.db.close();
+  }
+  const seconds = (Date.now() - tableStarted) / 1000;
+  o.onEvent?.({ event: 'done', table: label, rows, seconds });
+  return { table: label, rows, seconds };
+}
+
+/**
+ * One hold of SQLite's write lock: batches are read and shipped until about
+ * LOCK_HOLD_MS have passed, the next batch being read while the target ingests
+ * the previous one on the other connection; the lock is let go only once the
+ * target committed every batch read under it.
+ */
+const LOCK_HOLD_MS = 200;
+
+async function sqliteBatch(r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
+  await r.lock();
+  const started = Date.now();
+  const inFlight: Promise<number>[] = [];
+  let rows = 0;
+  let last = after;
+  let more = true;
+  try {
+    for (let i = 0; more && (i === 0 || Date.now() - started < LOCK_HOLD_MS); i++) {
+      const b = r.read(t, last, limit, maxBytes);
+      more = b.full;
+      if (!b.rows) break;
+      if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];
+      inFlight.push(w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!))));
+      rows += b.rows;
+      last = b.last;
+    }
+    await Promise.all(inFlight);
+    return { rows, last, more };
+  } finally {
+    await Promise.allSettled(inFlight);
+    // only now may writers change these rows: the target has committed them
+    r.unlock();
+  }
+}
+
+async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number) {
+  const lo = after ? (after as string[]) : null;
+  await r.client.query('BEGIN');
+  try {
+    const hi = await r.upperBound(t, lo, limit);
+    const n = await w.writeBatch(t, r.rows(t, lo, hi), rangeOf(t, lo, hi));
+    await r.client.query('COMMIT');
+    return { rows: n, last: hi, more: hi !== null };
+  } catch (e) {
+    await r.client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+async function countRows(src: SourceRef, t: TableDef): Promise<number> {
+  if (src.kind === 'sqlite') {
+    const db = openSqlite(src.path, true);
+    try {
+      return Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)}`).pluck().get());
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client(pgClientConfig(src.url));
+  await c.connect();
+  try {
+    // the planner's estimate: counting a big table would cost a full scan
+    const r = await c.query<{ n: string }>(`SELECT GREATEST(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = $1::regclass`, [qualifiedName(t)]);
+    const est = Number(r.rows[0]?.n ?? 0);
+    if (est > 0) return est;
+    const exact = await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualifiedName(t)}`);
+    return Number(exact.rows[0]!.n);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The backfill as a library call (tests, the demo): no checkpoints kept, counts per table. */
+export async function copyHistory(source: string, target: string, opts: { batchSize?: number; workers?: number; tables?: string[] } = {}): Promise<Record<string, number>> {
+  const res = await runBackfill({
+    source, target, state: ':memory:', tables: opts.tables, batchSize: opts.batchSize ?? 10_000, workers: opts.workers ?? 2, maxRate: 0, retryAttempts: 3, resume: false,
+  });
+  return Object.fromEntries(res.tables.map((t) => [t.table.includes('.') ? t.table : `public.${t.table}`, t.rows]));
+}

@@ -1,0 +1,96 @@
+// Writes one batch into a target table as one transaction. Rows arrive as
+// COPY text. When the batch's key range holds nothing on the target yet, the
+// rows are copied straight into the table; otherwise (or when a mirrored write
+// lands in the range meanwhile and the straight copy hits its key) they go
+// through a per-session staging table and `INSERT … ON CONFLICT DO NOTHING`,
+// so rows the mirror wrote during the backfill are newer and win.
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import pgCopy from 'pg-copy-streams';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import type { TableDef } from '../schema/model.ts';
+import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
+
+export type RowSource = Buffer | (() => Readable);
+
+export class TargetWriter {
+  readonly client: pg.Client;
+  private staged = new Set<string>();
+
+  constructor(url: string) {
+    this.client = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover backfill' });
+    this.client.on('error', () => undefined); // surfaces as the failing query
+  }
+
+  async connect(): Promise<void> {
+    await this.client.connect();
+    // the source already ran triggers and cascades; foreign keys come after the copy
+    await this.client.query('SET session_replication_role = replica').catch(() => undefined);
+  }
+
+  async end(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+
+  /**
+   * Writes the rows of one key range and commits. `rangeSql` is the WHERE
+   * clause of the range on the target; it decides whether the fast path is safe.
+   */
+  async writeBatch(t: TableDef, rows: RowSource, rangeSql: string): Promise<number> {
+    const c = this.client;
+    const cols = copiedColumns(t).map((x) => qi(x.name)).join(', ');
+    await c.query('BEGIN');
+    try {
+      const occupied = await c.query(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)} WHERE ${rangeSql}) AS x`);
+      if (!occupied.rows[0].x) {
+        await c.query('SAVEPOINT straight');
+        try {
+          const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN`, rows);
+          await c.query('COMMIT');
+          return n;
+        } catch (e) {
+          // 23505: a mirrored write reached this range after the look; fall back to the merge
+          if ((e as { code?: string }).code !== '23505') throw e;
+          await c.query('ROLLBACK TO SAVEPOINT straight');
+        }
+      }
+      const stage = await this.stagingFor(t);
+      await this.copyIn(`COPY ${stage} (${cols}) FROM STDIN`, rows);
+      const r = await c.query(`INSERT INTO ${qualifiedName(t)} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM ${stage} ON CONFLICT DO NOTHING`);
+      await c.query('COMMIT'); // ON COMMIT DELETE ROWS empties the stage
+      return r.rowCount ?? 0;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async copyIn(sql: string, rows: RowSource): Promise<number> {
+    const stream = this.client.query(pgCopy.from(sql));
+    if (Buffer.isBuffer(rows)) {
+      stream.end(rows);
+      await once(stream, 'finish');
+    } else {
+      await pipeline(rows(), stream);
+    }
+    return Number((stream as unknown as { rowCount: number }).rowCount ?? 0);
+  }
+
+  private async stagingFor(t: TableDef): Promise<string> {
+    const name = qi(`cutover_stage_${t.schema}_${t.name}`.slice(0, 63));
+    if (!this.staged.has(name)) {
+      await this.client.query(`CREATE TEMP TABLE IF NOT EXISTS ${name} (LIKE ${qualifiedName(t)}) ON COMMIT DELETE ROWS`);
+      this.staged.add(name);
+    }
+    return name;
+  }
+}
+
+/** WHERE clause for keys in (lo, hi] with literal bounds (COPY takes no parameters). */
+export function rangeWhere(t: TableDef, lo: string | null, hi: string | null): string {
+  const keys = `(${t.key.map(qi).join(', ')})`;
+  const parts = [lo ? `${keys} > ${lo}` : null, hi ? `${keys} <= ${hi}` : null].filter(Boolean);
+  return parts.length ? parts.join(' AND ') : 'true';
+}

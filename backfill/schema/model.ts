@@ -1,0 +1,66 @@
+// The target schema as Cutover plans it, whatever the source: what goes in
+// before the copy (tables with keys, NOT NULL, DEFAULT, UNIQUE, CHECK) and what
+// goes in after it (foreign keys NOT VALID then VALIDATE, secondary indexes),
+// so history can arrive in any order. Types are PostgreSQL type names.
+
+export interface ColumnDef {
+  name: string;
+  /** PostgreSQL type, e.g. bigint, double precision, varchar(40). */
+  type: string;
+  /** The source's declared type, for messages. */
+  sourceType: string;
+  notNull: boolean;
+  /** PostgreSQL default expression, or null. */
+  default: string | null;
+  identity: 'always' | 'by default' | null;
+  /** Generated columns are created but never copied. */
+  generated: string | null;
+}
+
+export interface ForeignKeyDef {
+  name: string;
+  columns: string[];
+  refSchema: string;
+  refTable: string;
+  refColumns: string[];
+  onDelete: string;
+  onUpdate: string;
+}
+
+export interface TableDef {
+  schema: string;
+  name: string;
+  columns: ColumnDef[];
+  /** Primary-key columns in key order; empty when the source has none. */
+  key: string[];
+  uniques: { name: string; columns: string[] }[];
+  checks: { name: string; expr: string }[];
+  foreignKeys: ForeignKeyDef[];
+  /** Complete CREATE INDEX statements for the target (secondary indexes). */
+  indexes: { name: string; sql: string }[];
+}
+
+/** Something the source has that the target schema does not carry over as-is. */
+export interface Unmapped {
+  table: string;
+  column?: string;
+  what: string;
+  reason: string;
+}
+
+export interface SchemaPlan {
+  /** CREATE SCHEMA / TYPE / SEQUENCE statements the tables need. */
+  prelude: string[];
+  tables: TableDef[];
+  /** Statements run after the tables exist (sequence ownership). */
+  postTables: string[];
+  unmapped: Unmapped[];
+}
+
+export const qi = (id: string) => '"' + id.replace(/"/g, '""') + '"';
+export const ql = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+export const qualifiedName = (t: { schema: string; name: string }) => `${qi(t.schema)}.${qi(t.name)}`;
+export const tableLabel = (t: { schema: string; name: string }) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
+
+/** Columns that carry data (generated ones are computed by the target). */
+export const copiedColumns = (t: TableDef) => t.columns.filter((c) => !c.generated);

@@ -1,0 +1,28 @@
+// The schema plan of whichever kind of source a URL names.
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { parseDbUrl } from '../../common/urls.ts';
+import { openSqlite } from '../copy/sqlite-source.ts';
+import { postgresSchema } from './from-postgres.ts';
+import { sqliteSchema } from './from-sqlite.ts';
+import type { SchemaPlan } from './model.ts';
+
+/** `ddl: false`: columns and keys only (what a copy or a diff needs). */
+export async function readSourceSchema(url: string, only?: string[], ddl = true): Promise<SchemaPlan> {
+  const u = parseDbUrl(url, 'source');
+  if (u.kind === 'sqlite') {
+    const db = openSqlite(u.path, true);
+    try {
+      return await sqliteSchema(db, only, ddl);
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client(pgClientConfig(url));
+  await c.connect();
+  try {
+    return await postgresSchema(c, only);
+  } finally {
+    await c.end();
+  }
+}
