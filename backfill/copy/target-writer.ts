@@ -28,6 +28,8 @@ export class TargetWriter {
     await this.client.connect();
     // the source already ran triggers and cascades; foreign keys come after the copy
     await this.client.query('SET session_replication_role = replica').catch(() => undefined);
+    // zone-less timestamps mean UTC, whatever the server's default
+    await this.client.query(`SET TimeZone = 'UTC'`);
   }
 
   async end(): Promise<void> {
@@ -61,6 +63,22 @@ export class TargetWriter {
       const r = await c.query(`INSERT INTO ${qualifiedName(t)} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM ${stage} ON CONFLICT DO NOTHING`);
       await c.query('COMMIT'); // ON COMMIT DELETE ROWS empties the stage
       return r.rowCount ?? 0;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Replaces the target's rows under `where` with `rows`, in one transaction (repair). */
+  async replaceRows(t: TableDef, where: string, rows: RowSource): Promise<number> {
+    const c = this.client;
+    const cols = copiedColumns(t).map((x) => qi(x.name)).join(', ');
+    await c.query('BEGIN');
+    try {
+      await c.query(`DELETE FROM ${qualifiedName(t)} WHERE ${where}`);
+      const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN`, rows);
+      await c.query('COMMIT');
+      return n;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;

@@ -1,42 +1,54 @@
-// `cutover verify` — placeholder wiring replaced below.
+// `cutover verify [--tables] [--repair] [--json]`: exit 0 equal, 1 differences,
+// 2 equal with warnings; a JSON report goes to the report directory.
 import type { Command } from 'commander';
-import pg from 'pg';
 import { requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
-import { pgClientConfig } from '../../common/pg-config.ts';
-import { parseDbUrl } from '../../common/urls.ts';
 import { action } from '../../control/cli-support.ts';
-import { listTables } from '../../proxy/capture/pg-capture.ts';
-import { compareDatabases } from '../table-hash.ts';
+import { runVerify, VerifyError, type TableReport } from './run-verify.ts';
 
-function postgresOnly(url: string, what: string): string {
-  if (parseDbUrl(url, what).kind !== 'postgres') throw new CliError(`${what}: only PostgreSQL is supported by this command so far`);
-  return url;
-}
-
-async function tablesOf(url: string, only?: string[]): Promise<string[]> {
-  const c = new pg.Client(pgClientConfig(url));
-  await c.connect();
-  try {
-    const all = await listTables(c);
-    return all.filter((t) => !only?.length || only.includes(t.name) || only.includes(`${t.schema}.${t.name}`)).map((t) => `${t.schema}.${t.name}`);
-  } finally {
-    await c.end();
-  }
+function describe(t: TableReport): string[] {
+  const head = `  ${t.table.padEnd(28)} ${String(t.sourceRows).padStart(10)} / ${String(t.targetRows).padEnd(10)} rows  `;
+  if (t.equal) return [head + (t.repaired ? `equal after repairing ${t.repaired} row(s)` : 'equal')];
+  const lines = [head + `DIFFERENT: ${t.missing} missing, ${t.extra} extra, ${t.different} different`];
+  const key = (k: string[]) => t.key.map((name, i) => `${name}=${k[i]}`).join(', ');
+  for (const d of t.differences.slice(0, 20)) lines.push(`    ${d.kind.padEnd(9)} ${key(d.key)}${d.columns ? `: ${d.columns.join(', ')}` : ''}`);
+  const more = t.missing + t.extra + t.different - Math.min(20, t.differences.length);
+  if (more > 0) lines.push(`    … and ${more} more (see the report)`);
+  return lines;
 }
 
 export function registerVerifyCommand(program: Command): void {
   program
     .command('verify')
-    .description('compare every table on both sides; exit 1 on a difference')
+    .description('compare source and target row by row (chunk checksums, narrowed to rows, re-checked); exit 0 equal, 1 differences, 2 equal with warnings')
     .option('--tables <list>', 'only these tables (comma-separated)')
-    .action(action(async ({ cfg, print }) => {
-      const source = postgresOnly(requireKey(cfg, 'source'), 'source');
-      const target = postgresOnly(requireKey(cfg, 'target'), 'target');
-      const tables = await tablesOf(source, cfg.tables);
-      const diffs = await compareDatabases(source, target, tables);
-      const different = diffs.filter((d) => !d.equal);
-      print(different.length ? `verify: ${different.length} table(s) differ` : `verify: all ${diffs.length} table(s) equal`, { equal: !different.length });
-      return different.length ? 1 : 0;
+    .option('--repair', 'rewrite differing rows on the target from the source, then compare again')
+    .option('--report-dir <dir>', 'where the JSON report goes (default .cutover/reports)')
+    .action(action(async ({ cfg, opts, print }) => {
+      let r;
+      try {
+        r = await runVerify({
+          source: requireKey(cfg, 'source'),
+          target: requireKey(cfg, 'target'),
+          tables: cfg.tables,
+          repair: Boolean(opts.repair),
+          reportDir: cfg.reportDir,
+        });
+      } catch (e) {
+        if (e instanceof VerifyError) throw new CliError(`verify: ${e.message}`);
+        throw e;
+      }
+      const differing = r.tables.filter((t) => !t.equal);
+      const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
+      const lines = [
+        differing.length
+          ? `verify: ${differing.length} of ${r.tables.length} table(s) differ`
+          : `verify: all ${r.tables.length} table(s) equal (${rows} rows) in ${r.seconds.toFixed(1)} s`,
+        ...r.tables.flatMap(describe),
+        ...r.warnings.map((w) => `warning: ${w}`),
+        ...(r.file ? [`report: ${r.file}`] : []),
+      ];
+      print(lines.join('\n'), r);
+      return differing.length ? 1 : r.warnings.length ? 2 : 0;
     }));
 }

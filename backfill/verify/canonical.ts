@@ -1,0 +1,109 @@
+// One canonical text per value, so an SQLite source and a PostgreSQL target
+// (or two PostgreSQL databases) compare bit-exactly: integers as decimal
+// text, floats as the hex of their IEEE-754 bits, bytea as hex, booleans t/f,
+// timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC for timestamptz), text
+// escaped so that '|' separates columns and '\N' means NULL. PostgreSQL
+// computes it in SQL (rows are hashed where they live); SQLite values are
+// encoded here, in the process that reads the file.
+import { qi } from '../schema/model.ts';
+
+export const NULL_MARK = '\\N';
+
+const escSql = (x: string) => `replace(replace(replace(${x}, '\\', '\\\\'), '|', '\\|'), E'\\n', '\\n')`;
+export const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, '\\n');
+
+export type TypeClass = 'int' | 'float' | 'numeric' | 'bool' | 'bytea' | 'timestamp' | 'timestamptz' | 'date' | 'text';
+
+export function typeClass(pgType: string): TypeClass {
+  const t = pgType.toLowerCase();
+  if (t === 'bigint' || t === 'integer' || t === 'smallint') return 'int';
+  if (t === 'double precision' || t === 'real') return 'float';
+  if (t.startsWith('numeric')) return 'numeric';
+  if (t === 'boolean') return 'bool';
+  if (t === 'bytea') return 'bytea';
+  if (t.startsWith('timestamp') && t.includes('with time zone')) return 'timestamptz';
+  if (t === 'timestamptz') return 'timestamptz';
+  if (t.startsWith('timestamp')) return 'timestamp';
+  if (t === 'date') return 'date';
+  return 'text';
+}
+
+/** SQL producing the canonical text of a PostgreSQL column (never NULL). */
+export function pgCanonical(column: string, pgType: string): string {
+  const c = qi(column);
+  let e: string;
+  switch (typeClass(pgType)) {
+    case 'int': e = `${c}::text`; break;
+    case 'float': e = `encode(float8send(${c}::float8), 'hex')`; break;
+    case 'numeric': e = `trim_scale(${c})::text`; break;
+    case 'bool': e = `CASE WHEN ${c} THEN 't' ELSE 'f' END`; break;
+    case 'bytea': e = `encode(${c}, 'hex')`; break;
+    case 'timestamp': e = `to_char(${c}, 'YYYY-MM-DD HH24:MI:SS.US')`; break;
+    case 'timestamptz': e = `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`; break;
+    case 'date': e = `to_char(${c}, 'YYYY-MM-DD')`; break;
+    default: e = escSql(`${c}::text`);
+  }
+  return `coalesce(${e}, '\\N')`;
+}
+
+const f8 = Buffer.alloc(8);
+function floatHex(n: number): string {
+  f8.writeDoubleBE(n);
+  return f8.toString('hex');
+}
+
+const TS = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+function timestampText(s: string, utc: boolean): string | null {
+  const m = TS.exec(s.trim());
+  if (!m) return null;
+  const [, date, hh = '00', mi = '00', ss = '00', frac = '', zone] = m;
+  // PostgreSQL keeps microseconds, rounding what lies beyond
+  let micros = Math.round(Number(('0.' + (frac || '0')).slice(0, 12)) * 1e6);
+  let base = Date.parse(`${date}T${hh}:${mi}:${ss}Z`);
+  if (Number.isNaN(base)) return null;
+  if (micros >= 1e6) {
+    base += 1000;
+    micros -= 1e6;
+  }
+  if (utc && zone && zone.toUpperCase() !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    base -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0')) * 60_000;
+  }
+  const d = new Date(base).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  return `${d.slice(0, 10)} ${d.slice(11, 19)}.${String(micros).padStart(6, '0')}`;
+}
+
+/** Canonical text of an SQLite value as the target column of type `cls` holds it. */
+export function sqliteCanonical(v: unknown, cls: TypeClass): string {
+  if (v === null || v === undefined) return NULL_MARK;
+  const asText = () => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+  switch (cls) {
+    case 'int':
+      return typeof v === 'bigint' ? v.toString() : esc(asText());
+    case 'float':
+      return typeof v === 'bigint' || typeof v === 'number' ? floatHex(Number(v)) : esc(asText());
+    case 'numeric':
+      if (typeof v === 'bigint') return v.toString();
+      if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e21 ? BigInt(v).toString() : String(v);
+      return esc(asText());
+    case 'bool':
+      if (typeof v === 'bigint' || typeof v === 'number') return Number(v) ? 't' : 'f';
+      if (typeof v === 'string') {
+        const s = v.trim().toLowerCase();
+        if (['t', 'true', 'y', 'yes', 'on', '1'].includes(s)) return 't';
+        if (['f', 'false', 'n', 'no', 'off', '0'].includes(s)) return 'f';
+      }
+      return esc(asText());
+    case 'bytea':
+      return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
+    case 'timestamp':
+    case 'timestamptz':
+      return (typeof v === 'string' && timestampText(v, cls === 'timestamptz')) || esc(asText());
+    case 'date':
+      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : esc(asText());
+    default:
+      return esc(asText());
+  }
+}

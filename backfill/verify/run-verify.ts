@@ -1,0 +1,242 @@
+// The verifier: per table, chunks of the source in key order hashed on both
+// sides; a chunk that differs is narrowed to rows (missing / extra / different,
+// with the columns); every difference is read again after a pause, twice, so
+// that writes in flight between the two reads do not count; --repair rewrites
+// the target's rows from the source and the table is compared again.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { parseDbUrl, redactUrl } from '../../common/urls.ts';
+import type { Key } from '../copy/keys.ts';
+import { openSqlite } from '../copy/sqlite-source.ts';
+import { tableLabel, type TableDef } from '../schema/model.ts';
+import { readSourceSchema } from '../schema/read-source.ts';
+import { typeClass } from './canonical.ts';
+import { repairRows } from './repair.ts';
+import { PgSide, SqliteSide, type Row, type TablePair } from './sides.ts';
+
+export interface VerifyOptions {
+  source: string;
+  target: string;
+  tables?: string[];
+  repair?: boolean;
+  reportDir?: string;
+  chunkSize?: number;
+  recheckDelayMs?: number;
+  /** Differences listed per table in the report at most (all are counted). */
+  maxListed?: number;
+  onTable?: (t: TableReport) => void;
+}
+
+export interface Difference {
+  kind: 'missing' | 'extra' | 'different';
+  key: string[];
+  columns?: string[];
+}
+
+export interface TableReport {
+  table: string;
+  key: string[];
+  sourceRows: number;
+  targetRows: number;
+  equal: boolean;
+  missing: number;
+  extra: number;
+  different: number;
+  /** Differences that were gone when read again (writes in flight). */
+  settled: number;
+  differences: Difference[];
+  repaired?: number;
+}
+
+export interface VerifyReport {
+  source: string;
+  target: string;
+  startedAt: string;
+  seconds: number;
+  equal: boolean;
+  tables: TableReport[];
+  warnings: string[];
+  file?: string;
+}
+
+export class VerifyError extends Error {}
+
+export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const src = parseDbUrl(o.source, 'source');
+  if (parseDbUrl(o.target, 'target').kind !== 'postgres') throw new VerifyError('target: must be a PostgreSQL database');
+  const plan = await readSourceSchema(o.source, o.tables, false);
+  if (o.tables?.length) {
+    const unknown = o.tables.filter((n) => !plan.tables.some((t) => tableLabel(t) === n || t.name === n || `${t.schema}.${t.name}` === n));
+    if (unknown.length) throw new VerifyError(`no such table on the source: ${unknown.join(', ')}`);
+  }
+  const warnings: string[] = [];
+  const target = new PgSide(o.target, 'target');
+  const pgSource = src.kind === 'postgres' ? new PgSide(o.source, 'source') : null;
+  const sqlite = src.kind === 'sqlite' ? new SqliteSide(openSqlite(src.path, true)) : null;
+  await Promise.all([target.connect(), pgSource?.connect()]);
+  const tables: TableReport[] = [];
+  try {
+    for (const def of plan.tables) {
+      if (!def.key.length) {
+        warnings.push(`${tableLabel(def)}: no primary key; not compared`);
+        continue;
+      }
+      const pair = await tablePair(target.client, def, src.kind === 'sqlite', warnings);
+      if (!pair) continue;
+      let { report, all } = await compareTable(pair, sqlite, pgSource, target, o);
+      if (o.repair && !report.equal) {
+        const fixed = await repairRows(o.source, o.target, pair, all);
+        ({ report } = await compareTable(pair, sqlite, pgSource, target, o));
+        report.repaired = fixed;
+      }
+      o.onTable?.(report);
+      tables.push(report);
+    }
+  } finally {
+    await Promise.all([target.end(), pgSource?.end()]);
+    sqlite?.db.close();
+  }
+  const report: VerifyReport = {
+    source: redactUrl(o.source),
+    target: redactUrl(o.target),
+    startedAt: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    equal: tables.every((t) => t.equal),
+    tables,
+    warnings,
+  };
+  if (o.reportDir) report.file = writeReport(o.reportDir, report);
+  return report;
+}
+
+function writeReport(dir: string, r: VerifyReport): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `verify-${r.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+  return file;
+}
+
+async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, warnings: string[]): Promise<TablePair | null> {
+  const r = await target.query<{ name: string; type: string; collation: string | null }>(`
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+           CASE WHEN a.attcollation = 0 THEN NULL WHEN co.collname = 'default' THEN (SELECT datcollate FROM pg_database WHERE datname = current_database()) ELSE co.collname END AS collation
+      FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
+     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, [`"${def.schema.replace(/"/g, '""')}"."${def.name.replace(/"/g, '""')}"`]);
+  if (!r.rows.length) {
+    warnings.push(`${tableLabel(def)}: not on the target`);
+    return null;
+  }
+  const byName = new Map(r.rows.map((x) => [x.name, x]));
+  const columns = def.columns.filter((c) => !c.generated).map((c) => c.name);
+  const missing = columns.filter((c) => !byName.has(c));
+  if (missing.length) {
+    warnings.push(`${tableLabel(def)}: target lacks column(s) ${missing.join(', ')}; not compared`);
+    return null;
+  }
+  const byteOrder = fromSqlite && def.key.some((k) => typeClass(byName.get(k)!.type) === 'text' && !['C', 'POSIX'].includes(byName.get(k)!.collation ?? 'C'));
+  if (byteOrder) warnings.push(`${tableLabel(def)}: text key under collation ${byName.get(def.key[0]!)!.collation}; compared in byte order (slower on large tables)`);
+  return {
+    def,
+    columns,
+    sourceTypes: columns.map((c) => def.columns.find((d) => d.name === c)!.type),
+    targetTypes: columns.map((c) => byName.get(c)!.type),
+    byteOrder,
+  };
+}
+
+function diffRows(pair: TablePair, s: Row[], t: Row[], out: Map<string, Difference & { keyRaw?: Key }>): void {
+  const tById = new Map(t.map((r) => [r.id, r]));
+  for (const r of s) {
+    const other = tById.get(r.id);
+    tById.delete(r.id);
+    if (!other) out.set(r.id, { kind: 'missing', key: r.keyText, keyRaw: r.keyRaw });
+    else {
+      const cols = pair.columns.filter((_, i) => r.cols[i] !== other.cols[i]);
+      if (cols.length) out.set(r.id, { kind: 'different', key: r.keyText, columns: cols, keyRaw: r.keyRaw });
+    }
+  }
+  for (const r of tById.values()) out.set(r.id, { kind: 'extra', key: r.keyText });
+}
+
+/** An SQLite key value from its text, as the target column's type says it is stored. */
+function sqliteKey(pair: TablePair, text: string[]): Key {
+  return text.map((v, i) => {
+    const cls = typeClass(pair.targetTypes[pair.columns.indexOf(pair.def.key[i]!)]!);
+    if (cls === 'int') return BigInt(v);
+    if (cls === 'bytea') return Buffer.from(v.replace(/^\\x/, ''), 'hex');
+    if (cls === 'float' || cls === 'numeric') return Number(v);
+    return v;
+  });
+}
+
+async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, o: VerifyOptions): Promise<{ report: TableReport; all: Difference[] }> {
+  const n = o.chunkSize ?? 2000;
+  const found = new Map<string, Difference & { keyRaw?: Key }>();
+  let sourceRows = 0;
+  let targetRows = 0;
+  let loRaw: Key | null = null;
+  let lo: string[] | null = null;
+  for (;;) {
+    let hi: string[] | null;
+    let srcRows: Row[] | null = null;
+    let sc;
+    let tc;
+    if (sqlite) {
+      const c = sqlite.chunk(pair, loRaw, n);
+      srcRows = c.rows;
+      sc = c.chunk;
+      hi = c.full ? c.rows[c.rows.length - 1]!.keyText : null;
+      tc = await target.hash(pair, lo, hi);
+      loRaw = c.last;
+    } else {
+      hi = await source!.upperBound(pair, lo, n);
+      [sc, tc] = await Promise.all([source!.hash(pair, lo, hi), target.hash(pair, lo, hi)]);
+    }
+    sourceRows += sc.count;
+    targetRows += tc.count;
+    if (sc.hash !== tc.hash || sc.count !== tc.count) {
+      const [s, t] = await Promise.all([
+        srcRows ?? source!.rows(pair, source!.where(pair, lo, hi)),
+        target.rows(pair, target.where(pair, lo, hi)),
+      ]);
+      diffRows(pair, s, t, found);
+    }
+    if (!hi) break;
+    lo = hi;
+  }
+  const before = found.size;
+  // rows may have changed between the two reads: what differs must differ again, twice
+  for (let pass = 0; pass < 2 && found.size; pass++) {
+    await new Promise((r) => setTimeout(r, o.recheckDelayMs ?? 300));
+    const again = new Map<string, Difference & { keyRaw?: Key }>();
+    const all = [...found.values()];
+    for (let i = 0; i < all.length; i += 500) {
+      const part = all.slice(i, i + 500);
+      const keys = part.map((d) => d.key);
+      const [s, t] = await Promise.all([
+        sqlite ? sqlite.rowsByKeys(pair, part.map((d) => d.keyRaw ?? sqliteKey(pair, d.key))) : source!.rows(pair, source!.keysWhere(pair, keys)),
+        target.rows(pair, target.keysWhere(pair, keys)),
+      ]);
+      diffRows(pair, s, t, again);
+    }
+    found.clear();
+    for (const [k, v] of again) found.set(k, v);
+  }
+  const diffs = [...found.values()];
+  const count = (k: Difference['kind']) => diffs.filter((d) => d.kind === k).length;
+  const report: TableReport = {
+    table: tableLabel(pair.def),
+    key: pair.def.key,
+    sourceRows,
+    targetRows,
+    equal: diffs.length === 0,
+    missing: count('missing'),
+    extra: count('extra'),
+    different: count('different'),
+    settled: before - diffs.length,
+    differences: diffs.slice(0, o.maxListed ?? 1000).map(({ keyRaw: _k, ...d }) => d),
+  };
+  return { report, all: diffs };
+}

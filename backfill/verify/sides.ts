@@ -1,0 +1,162 @@
+// The two sides of a diff, read chunk by chunk in key order. PostgreSQL hashes
+// a chunk's canonical rows itself (md5 of string_agg), so equal chunks cost one
+// small result per side; rows travel only for chunks that differ. An SQLite
+// source is read in-process and hashed here.
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import type { TableDef } from '../schema/model.ts';
+import { qi, ql, qualifiedName } from '../schema/model.ts';
+import type { Key } from '../copy/keys.ts';
+import { pgCanonical, sqliteCanonical, typeClass, type TypeClass } from './canonical.ts';
+
+export interface Row {
+  /** Canonical key text: identifies the row on both sides. */
+  id: string;
+  /** Key values as text, for literals in later queries. */
+  keyText: string[];
+  /** Raw SQLite key values (SQLite source only). */
+  keyRaw?: Key;
+  cols: string[];
+}
+
+export interface Chunk {
+  count: number;
+  hash: string | null;
+}
+
+/** A table as both sides see it: the columns compared, with each side's types. */
+export interface TablePair {
+  def: TableDef;
+  columns: string[];
+  sourceTypes: string[];
+  targetTypes: string[];
+  /** Key order and ranges on PostgreSQL in byte order, to match SQLite's BINARY collation. */
+  byteOrder: boolean;
+}
+
+const asText = { getTypeParser: () => (v: string) => v };
+
+export class PgSide {
+  readonly client: pg.Client;
+  constructor(url: string, readonly role: 'source' | 'target') {
+    this.client = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover verify' });
+    this.client.on('error', () => undefined);
+  }
+  async connect(): Promise<void> {
+    await this.client.connect();
+    await this.client.query(`SET TimeZone = 'UTC'`);
+  }
+  async end(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+
+  private types(p: TablePair) {
+    return this.role === 'source' ? p.sourceTypes : p.targetTypes;
+  }
+  private keyCols(p: TablePair): string[] {
+    const types = this.types(p);
+    return p.def.key.map((k) => {
+      const ty = types[p.columns.indexOf(k)] ?? 'text';
+      return p.byteOrder && typeClass(ty) === 'text' ? `${qi(k)} COLLATE "C"` : qi(k);
+    });
+  }
+  private literal(p: TablePair, values: string[]): string {
+    const types = this.types(p);
+    return `(${values.map((v, i) => `${ql(v)}::${types[p.columns.indexOf(p.def.key[i]!)] ?? 'text'}`).join(', ')})`;
+  }
+  where(p: TablePair, lo: string[] | null, hi: string[] | null): string {
+    const k = `(${this.keyCols(p).join(', ')})`;
+    const parts = [lo ? `${k} > ${this.literal(p, lo)}` : null, hi ? `${k} <= ${this.literal(p, hi)}` : null].filter(Boolean);
+    return parts.length ? parts.join(' AND ') : 'true';
+  }
+  private rowExpr(p: TablePair): string {
+    const types = this.types(p);
+    return `concat_ws('|', ${p.columns.map((c, i) => pgCanonical(c, types[i]!)).join(', ')})`;
+  }
+
+  /** Key of the n-th row after lo (the chunk's upper bound), or null when fewer remain. */
+  async upperBound(p: TablePair, lo: string[] | null, n: number): Promise<string[] | null> {
+    const r = await this.client.query({
+      text: `SELECT ${p.def.key.map((k) => `${qi(k)}::text`).join(', ')} FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, null)} ORDER BY ${this.keyCols(p).join(', ')} OFFSET ${n - 1} LIMIT 1`,
+      rowMode: 'array', types: asText,
+    });
+    return (r.rows[0] as string[] | undefined) ?? null;
+  }
+
+  async hash(p: TablePair, lo: string[] | null, hi: string[] | null): Promise<Chunk> {
+    const r = await this.client.query<{ n: number; h: string | null }>(
+      `SELECT count(*)::int AS n, md5(string_agg(${this.rowExpr(p)}, E'\\n' ORDER BY ${this.keyCols(p).join(', ')})) AS h FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, hi)}`);
+    return { count: r.rows[0]!.n, hash: r.rows[0]!.h };
+  }
+
+  async rows(p: TablePair, where: string): Promise<Row[]> {
+    const types = this.types(p);
+    const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
+    const r = await this.client.query({
+      text: `SELECT ${p.def.key.map((k) => `${qi(k)}::text`).join(', ')}, ${p.columns.map((c, i) => pgCanonical(c, types[i]!)).join(', ')}
+               FROM ${qualifiedName(p.def)} WHERE ${where} ORDER BY ${this.keyCols(p).join(', ')}`,
+      rowMode: 'array', types: asText,
+    });
+    const nk = p.def.key.length;
+    return (r.rows as string[][]).map((row) => {
+      const cols = row.slice(nk);
+      return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: row.slice(0, nk), cols };
+    });
+  }
+
+  /** WHERE clause selecting exactly these keys. */
+  keysWhere(p: TablePair, keys: string[][]): string {
+    if (!keys.length) return 'false';
+    return `(${p.def.key.map(qi).join(', ')}) IN (${keys.map((k) => this.literal(p, k)).join(', ')})`;
+  }
+}
+
+export class SqliteSide {
+  private stmts = new Map<string, Database.Statement>();
+  constructor(readonly db: Database.Database) {}
+
+  private classes(p: TablePair): TypeClass[] {
+    return p.targetTypes.map(typeClass);
+  }
+
+  private toRow(p: TablePair, classes: TypeClass[], r: unknown[]): Row {
+    const nk = p.def.key.length;
+    const values = r.slice(nk);
+    const cols = values.map((v, i) => sqliteCanonical(v, classes[i]!));
+    const keyRaw = r.slice(0, nk) as Key;
+    const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
+    return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: keyRaw.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))), keyRaw, cols };
+  }
+
+  /** The next chunk after lo: its rows (canonical), hash and last key. */
+  chunk(p: TablePair, lo: Key | null, n: number): { rows: Row[]; chunk: Chunk; last: Key | null; full: boolean } {
+    const keys = p.def.key.map(qi).join(', ');
+    const id = `${p.def.name}:${lo !== null}`;
+    let s = this.stmts.get(id);
+    if (!s) {
+      const where = lo ? `WHERE (${keys}) > (${p.def.key.map(() => '?').join(', ')})` : '';
+      s = this.db.prepare(`SELECT ${keys}, ${p.columns.map(qi).join(', ')} FROM ${qi(p.def.name)} ${where} ORDER BY ${keys} LIMIT ?`).raw(true);
+      this.stmts.set(id, s);
+    }
+    const classes = this.classes(p);
+    const rows = (s.all(...(lo ?? []), n) as unknown[][]).map((r) => this.toRow(p, classes, r));
+    const hash = rows.length ? createHash('md5').update(rows.map((r) => r.cols.join('|')).join('\n')).digest('hex') : null;
+    return { rows, chunk: { count: rows.length, hash }, last: rows.length ? rows[rows.length - 1]!.keyRaw! : null, full: rows.length === n };
+  }
+
+  rowsByKeys(p: TablePair, keys: Key[]): Row[] {
+    if (!keys.length) return [];
+    const k = p.def.key.map(qi).join(', ');
+    const tuple = `(${p.def.key.map(() => '?').join(', ')})`;
+    const out: Row[] = [];
+    const classes = this.classes(p);
+    for (let i = 0; i < keys.length; i += 200) {
+      const part = keys.slice(i, i + 200);
+      const sql = `SELECT ${k}, ${p.columns.map(qi).join(', ')} FROM ${qi(p.def.name)} WHERE (${k}) IN (VALUES ${part.map(() => tuple).join(', ')}) ORDER BY ${k}`;
+      for (const r of this.db.prepare(sql).raw(true).all(...part.flat()) as unknown[][]) out.push(this.toRow(p, classes, r));
+    }
+    return out;
+  }
+}
