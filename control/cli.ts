@@ -16,6 +16,8 @@ export function buildProgram(): Command {
     .option('--state <path|redis://…>', 'state store (default .cutover/state.db)')
     .option('--reads <percent>', 'initial share of reads sent to the new database')
     .option('--config <file>', 'JSON configuration file')
+    .option('--report-dir <dir>', 'where verify and check write their JSON reports (default .cutover/reports)')
+    .option('--backup-dir <dir>', 'where backups go (default .cutover/backups)')
     .option('--token <token>', 'control API bearer token (prefer CUTOVER_TOKEN)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--json', 'machine-readable output')

@@ -23,7 +23,6 @@ export function registerVerifyCommand(program: Command): void {
     .description('compare source and target row by row (chunk checksums, narrowed to rows, re-checked); exit 0 equal, 1 differences, 2 equal with warnings')
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--repair', 'rewrite differing rows on the target from the source, then compare again')
-    .option('--report-dir <dir>', 'where the JSON report goes (default .cutover/reports)')
     .action(action(async ({ cfg, opts, print }) => {
       let r;
       try {

@@ -53,6 +53,6 @@ describe('verify on the command line', () => {
     await sql(pair.targetUrl, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, \'a\'), (2, \'changed\')');
     const v = await cli(['verify', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--json']);
     expect(v.code).toBe(1);
-    expect(JSON.parse(v.stdout)).toMatchObject({ equal: false, tables: [{ table: 'public.t', equal: false }] });
+    expect(JSON.parse(v.stdout)).toMatchObject({ equal: false, tables: [{ table: 't', equal: false, different: 1, differences: [{ kind: 'different', key: ['2'], columns: ['v'] }] }] });
   });
 });
