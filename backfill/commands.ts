@@ -11,6 +11,7 @@ import { applySchema } from './schema/apply.ts';
 import { planScript } from './schema/ddl.ts';
 import { readSourceSchema } from './schema/read-source.ts';
 import { registerVerifyCommand } from './verify/command.ts';
+import { registerCheckCommand } from './check/command.ts';
 
 function postgresTarget(url: string): string {
   if (parseDbUrl(url, 'target').kind !== 'postgres') throw new CliError('target: must be a PostgreSQL database (postgres://…)');
@@ -82,4 +83,5 @@ export function registerBackfillCommands(program: Command): void {
     }));
 
   registerVerifyCommand(program);
+  registerCheckCommand(program);
 }

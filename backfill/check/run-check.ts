@@ -1,0 +1,202 @@
+// `cutover check`: the pre-flight. Connectivity to both sides, a primary key
+// on every table, the target schema's compatibility, the source data the
+// target will refuse, rows already on the target that conflict, the formats of
+// password hashes, and room for the backup. Every finding names what it is
+// about; nothing is written anywhere but a report file.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { describeError } from '../../common/errors.ts';
+import { parseDbUrl, redactUrl } from '../../common/urls.ts';
+import { openSqlite } from '../copy/sqlite-source.ts';
+import type { SchemaPlan, TableDef } from '../schema/model.ts';
+import { qi, qualifiedName, tableLabel } from '../schema/model.ts';
+import { readSourceSchema } from '../schema/read-source.ts';
+import { typeClass } from '../verify/canonical.ts';
+import { runVerify } from '../verify/run-verify.ts';
+import { backupDirFindings, sqliteFileBytes } from './environment.ts';
+import { exitCodeOf, type Finding } from './findings.ts';
+import { hashFormat, hashFormatSql, isPasswordColumn } from './password-hashes.ts';
+import { sqliteOrphans, sqliteValueFindings } from './sqlite-data.ts';
+import { targetUniqueFindings } from './target-uniques.ts';
+
+export interface CheckOptions {
+  source: string;
+  target: string;
+  tables?: string[];
+  backupDir: string;
+  reportDir?: string;
+  skipBackup?: boolean;
+}
+
+export interface CheckReport {
+  source: string;
+  target: string;
+  at: string;
+  exitCode: 0 | 1 | 2;
+  findings: Finding[];
+  file?: string;
+}
+
+type TargetCols = Map<string, { type: string; notNull: boolean }>;
+
+export async function runCheck(o: CheckOptions): Promise<CheckReport> {
+  const findings: Finding[] = [];
+  const src = parseDbUrl(o.source, 'source');
+  parseDbUrl(o.target, 'target');
+  let plan: SchemaPlan | null = null;
+  let sourcePg: pg.Client | null = null;
+  let sourceBytes = 0;
+  try {
+    if (src.kind === 'sqlite') {
+      openSqlite(src.path, true).close();
+      sourceBytes = sqliteFileBytes(src.path);
+    } else {
+      sourcePg = new pg.Client(pgClientConfig(o.source));
+      await sourcePg.connect();
+      sourceBytes = Number((await sourcePg.query(`SELECT pg_database_size(current_database())::text AS n`)).rows[0].n);
+    }
+    plan = await readSourceSchema(o.source, o.tables, false);
+    findings.push({ severity: 'info', check: 'connect', message: `source reachable: ${plan.tables.length} table(s)` });
+  } catch (e) {
+    findings.push({ severity: 'error', check: 'connect', message: `source: ${describeError(e)}` });
+  }
+  const target = new pg.Client(pgClientConfig(o.target));
+  let targetOk = false;
+  try {
+    await target.connect();
+    targetOk = true;
+    findings.push({ severity: 'info', check: 'connect', message: 'target reachable' });
+  } catch (e) {
+    findings.push({ severity: 'error', check: 'connect', message: `target: ${describeError(e)}` });
+  }
+
+  try {
+    if (plan) {
+      for (const t of plan.tables) {
+        if (!t.key.length) findings.push({ severity: 'error', check: 'primary-key', table: tableLabel(t), message: 'no primary key: the table cannot be mirrored by key or copied in key order; add one' });
+      }
+      const targetCols = new Map<string, TargetCols | null>();
+      const nonEmpty: string[] = [];
+      if (targetOk) {
+        for (const t of plan.tables) {
+          const cols = await targetColumns(target, t);
+          targetCols.set(t.name, cols);
+          if (cols) {
+            findings.push(...compatibility(t, cols));
+            const any = await target.query(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)}) AS x`);
+            if (any.rows[0].x) nonEmpty.push(tableLabel(t));
+          }
+        }
+      }
+      if (src.kind === 'sqlite') {
+        const db = openSqlite(src.path, true);
+        try {
+          for (const t of plan.tables) findings.push(...sqliteValueFindings(db, t, targetCols.get(t.name) ?? null));
+          findings.push(...sqliteOrphans(db, plan.tables));
+          findings.push(...sqlitePasswordFormats(db, plan.tables));
+        } finally {
+          db.close();
+        }
+      } else if (sourcePg) {
+        findings.push(...(await pgPasswordFormats(sourcePg, plan.tables)));
+      }
+      if (targetOk) {
+        for (const t of plan.tables) {
+          if (t.key.length && targetCols.get(t.name)) findings.push(...(await targetUniqueFindings(o.source, target, t, sourcePg)));
+        }
+        const comparable = nonEmpty.filter((n) => plan!.tables.find((t) => tableLabel(t) === n)?.key.length);
+        if (comparable.length) findings.push(...(await conflicts(o, comparable)));
+      }
+    }
+    if (!o.skipBackup) findings.push(...backupDirFindings(o.backupDir, sourceBytes));
+  } finally {
+    await target.end().catch(() => undefined);
+    await sourcePg?.end().catch(() => undefined);
+  }
+  const report: CheckReport = { source: redactUrl(o.source), target: redactUrl(o.target), at: new Date().toISOString(), exitCode: exitCodeOf(findings), findings };
+  if (o.reportDir) {
+    mkdirSync(o.reportDir, { recursive: true });
+    report.file = path.join(o.reportDir, `check-${report.at.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(report.file, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 });
+  }
+  return report;
+}
+
+async function targetColumns(target: pg.Client, t: TableDef): Promise<TargetCols | null> {
+  const r = await target.query<{ name: string; type: string; notnull: boolean }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS notnull FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, [qualifiedName(t)]);
+  return r.rows.length ? new Map(r.rows.map((c) => [c.name, { type: c.type, notNull: c.notnull }])) : null;
+}
+
+/** Whether the target table can take the source's rows: columns present, types of the same kind. */
+function compatibility(t: TableDef, cols: TargetCols): Finding[] {
+  const out: Finding[] = [];
+  for (const c of t.columns) {
+    const tc = cols.get(c.name);
+    if (!tc) {
+      out.push({ severity: 'error', check: 'schema', table: tableLabel(t), column: c.name, message: `column missing on the target (source type ${c.sourceType || 'none'})` });
+      continue;
+    }
+    const a = typeClass(c.type);
+    const b = typeClass(tc.type);
+    const widening = (a === 'int' && (b === 'numeric' || b === 'float')) || (a === 'float' && b === 'numeric');
+    if (a !== b && !widening) out.push({ severity: 'error', check: 'schema', table: tableLabel(t), column: c.name, message: `target type ${tc.type} does not hold ${c.type} values` });
+    else if (c.type !== tc.type && a !== 'text') out.push({ severity: 'warning', check: 'schema', table: tableLabel(t), column: c.name, message: `target type ${tc.type} differs from ${c.type}; values are checked against ${tc.type}` });
+  }
+  const source = new Set(t.columns.map((c) => c.name));
+  for (const [name, tc] of cols) {
+    if (!source.has(name) && tc.notNull) out.push({ severity: 'warning', check: 'schema', table: tableLabel(t), column: name, message: 'target-only NOT NULL column: it needs a default, or copied rows are refused' });
+  }
+  return out;
+}
+
+async function conflicts(o: CheckOptions, tables: string[]): Promise<Finding[]> {
+  const r = await runVerify({ source: o.source, target: o.target, tables, recheckDelayMs: 100 });
+  const out: Finding[] = [];
+  for (const t of r.tables) {
+    const diff = t.differences.filter((d) => d.kind === 'different');
+    if (t.different) out.push({ severity: 'error', check: 'conflict', table: t.table, rows: t.different, keys: diff.slice(0, 10).map((d) => d.key.join(', ')), column: [...new Set(diff.flatMap((d) => d.columns ?? []))].join(', '), message: `${t.different} row(s) already on the target with the same key and other content (the copy keeps the target's)` });
+    if (t.extra) out.push({ severity: 'warning', check: 'conflict', table: t.table, rows: t.extra, keys: t.differences.filter((d) => d.kind === 'extra').slice(0, 10).map((d) => d.key.join(', ')), message: `${t.extra} row(s) on the target that the source does not have` });
+  }
+  return out;
+}
+
+function formatsFinding(table: string, column: string, counts: Record<string, number>): Finding {
+  const list = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ${n}`).join(', ');
+  const unknown = counts.unknown ?? 0;
+  return {
+    severity: unknown ? 'warning' : 'info', check: 'password-hash', table, column, rows: unknown || undefined,
+    message: `password hash formats: ${list}${unknown ? ' — check that the new application verifies every format found' : ''}`,
+  };
+}
+
+function sqlitePasswordFormats(db: ReturnType<typeof openSqlite>, tables: TableDef[]): Finding[] {
+  const out: Finding[] = [];
+  for (const t of tables) {
+    for (const c of t.columns.filter((x) => isPasswordColumn(x.name))) {
+      const counts: Record<string, number> = {};
+      for (const v of db.prepare(`SELECT ${qi(c.name)} FROM ${qi(t.name)} WHERE ${qi(c.name)} IS NOT NULL`).pluck().iterate() as IterableIterator<unknown>) {
+        const f = hashFormat(Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
+        counts[f] = (counts[f] ?? 0) + 1;
+      }
+      if (Object.keys(counts).length) out.push(formatsFinding(tableLabel(t), c.name, counts));
+    }
+  }
+  return out;
+}
+
+async function pgPasswordFormats(db: pg.Client, tables: TableDef[]): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const t of tables) {
+    for (const c of t.columns.filter((x) => isPasswordColumn(x.name) && typeClass(x.type) === 'text')) {
+      const r = await db.query<{ f: string; n: number }>(`SELECT ${hashFormatSql(qi(c.name))} AS f, count(*)::int AS n FROM ${qualifiedName(t)} WHERE ${qi(c.name)} IS NOT NULL GROUP BY 1`);
+      if (r.rows.length) out.push(formatsFinding(tableLabel(t), c.name, Object.fromEntries(r.rows.map((x) => [x.f, x.n]))));
+    }
+  }
+  return out;
+}
+
+export { exitCodeOf };

@@ -1,0 +1,78 @@
+// Data in an SQLite source that PostgreSQL will refuse: SQLite's type
+// affinity lets 'abc' sit in an INTEGER column and NULL in a non-INTEGER
+// primary key; foreign keys are not enforced unless the application turned
+// them on. Each query runs in SQLite, over the whole table, once.
+import type Database from 'better-sqlite3';
+import type { ColumnDef, TableDef } from '../schema/model.ts';
+import { qi } from '../schema/model.ts';
+import { typeClass } from '../verify/canonical.ts';
+import { SAMPLE_KEYS, type Finding } from './findings.ts';
+
+/** A WHERE condition true for values of column c that a column of `pgType` will not accept. */
+export function misfitCondition(c: ColumnDef, pgType: string): { cond: string; why: string } | null {
+  const col = qi(c.name);
+  const varchar = /^(?:character varying|varchar)\((\d+)\)$/.exec(pgType);
+  if (varchar) return { cond: `(typeof(${col}) = 'blob' OR length(${col}) > ${varchar[1]})`, why: `longer than ${pgType} allows` };
+  switch (typeClass(pgType)) {
+    case 'int': {
+      const range = pgType === 'integer' ? ` OR ${col} NOT BETWEEN -2147483648 AND 2147483647` : pgType === 'smallint' ? ` OR ${col} NOT BETWEEN -32768 AND 32767` : '';
+      return { cond: `(typeof(${col}) NOT IN ('integer', 'null')${range})`, why: `not an integer that fits ${pgType}` };
+    }
+    case 'float': return { cond: `typeof(${col}) IN ('text', 'blob')`, why: 'not a number' };
+    case 'numeric': return { cond: `typeof(${col}) IN ('text', 'blob')`, why: 'not a number' };
+    case 'bool': return { cond: `NOT (${col} IS NULL OR (typeof(${col}) = 'integer' AND ${col} IN (0, 1)) OR lower(${col}) IN ('t', 'f', 'true', 'false', 'y', 'n', 'yes', 'no', 'on', 'off', '1', '0'))`, why: 'not a boolean' };
+    case 'date': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR date(${col}) IS NULL OR ${col} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'))`, why: 'not an ISO date' };
+    case 'timestamp':
+    case 'timestamptz': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR datetime(${col}) IS NULL))`, why: 'not an ISO timestamp (numbers such as Unix times are refused too)' };
+    case 'bytea': return null;
+    default: return { cond: `(typeof(${col}) = 'blob' OR instr(${col}, char(0)) > 0)`, why: 'binary data or a NUL character, which text cannot hold' };
+  }
+}
+
+function sampleKeys(db: Database.Database, t: TableDef, where: string): { rows: number; keys: string[] } {
+  const key = t.key.length ? t.key.map(qi).join(` || ', ' || `) : 'rowid';
+  const rows = Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)} WHERE ${where}`).pluck().get());
+  if (!rows) return { rows, keys: [] };
+  const keys = (db.prepare(`SELECT ${key} FROM ${qi(t.name)} WHERE ${where} LIMIT ${SAMPLE_KEYS}`).pluck().all() as unknown[]).map(String);
+  return { rows, keys };
+}
+
+/** Type fit and NOT NULL, against the target's types where the table exists there, else the mapped ones. */
+export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTypes: Map<string, { type: string; notNull: boolean }> | null): Finding[] {
+  const out: Finding[] = [];
+  for (const c of t.columns) {
+    const target = targetTypes?.get(c.name);
+    const pgType = target?.type ?? c.type;
+    const misfit = misfitCondition(c, pgType);
+    if (misfit) {
+      const { rows, keys } = sampleKeys(db, t, misfit.cond);
+      if (rows) out.push({ severity: 'error', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} value(s) ${misfit.why} (${c.sourceType || 'no declared type'} → ${pgType})` });
+    }
+    const notNull = target?.notNull ?? c.notNull;
+    if (notNull && !c.identity) {
+      const { rows, keys } = sampleKeys(db, t, `${qi(c.name)} IS NULL`);
+      if (rows) out.push({ severity: 'error', check: 'not-null', table: t.name, column: c.name, rows, keys, message: `${rows} NULL value(s) under NOT NULL` });
+    }
+  }
+  return out;
+}
+
+/** Rows whose parent is missing (PRAGMA foreign_key_check), by table and foreign key. */
+export function sqliteOrphans(db: Database.Database, tables: TableDef[]): Finding[] {
+  const out: Finding[] = [];
+  const rows = db.prepare('PRAGMA foreign_key_check').safeIntegers(false).all() as { table: string; rowid: number | null; parent: string; fkid: number }[];
+  const groups = new Map<string, typeof rows>();
+  for (const r of rows) groups.set(`${r.table}\0${r.parent}\0${r.fkid}`, [...(groups.get(`${r.table}\0${r.parent}\0${r.fkid}`) ?? []), r]);
+  for (const [, g] of groups) {
+    const first = g[0]!;
+    const t = tables.find((x) => x.name === first.table);
+    const fk = t?.foreignKeys[first.fkid]; // foreign_key_list ids, in order
+    const keyExpr = t?.key.length ? t.key.map(qi).join(` || ', ' || `) : 'rowid';
+    const keys = g.slice(0, SAMPLE_KEYS).map((r) => (r.rowid === null ? '(no rowid)' : String(db.prepare(`SELECT ${keyExpr} FROM ${qi(first.table)} WHERE rowid = ?`).pluck().get(r.rowid))));
+    out.push({
+      severity: 'error', check: 'foreign-key', table: first.table, column: fk?.columns.join(', '), rows: g.length, keys,
+      message: `${g.length} row(s) reference a missing ${first.parent} row (SQLite does not enforce foreign keys unless asked to; the target will)`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+// cutover check against a crafted SQLite file holding each kind of data the
+// target refuses, and a target that already has a conflicting row and a
+// stricter unique index. Each finding names table, column and keys.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../harness/cli.ts';
+import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import type { Finding } from '../../backfill/check/findings.ts';
+import { hashFormat } from '../../backfill/check/password-hashes.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-check-'));
+const file = path.join(dir, 'bad.db');
+const BCRYPT = '$2b$12$' + 'a'.repeat(53);
+
+describe('cutover check', () => {
+  let pair: DbPair;
+  let findings: Finding[];
+  let code: number;
+  let human: string;
+  beforeAll(async () => {
+    const db = new Database(file);
+    db.pragma('foreign_keys = OFF'); // as most SQLite applications run
+    db.exec(`
+      CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, password_hash TEXT, age INTEGER, born DATE, created TIMESTAMP, nick VARCHAR(5), flag BOOLEAN);
+      CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT);
+      CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));
+      CREATE TABLE nokey (a TEXT, b TEXT);`);
+    const u = db.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    u.run(1, 'ann@x', BCRYPT, 30, '1990-01-01', '2024-01-01T10:00:00Z', 'ann', 1);
+    u.run(2, 'abc@x', BCRYPT, 'abc', null, null, null, null);
+    u.run(3, 'Bob@x', BCRYPT, 40, null, null, null, null);
+    u.run(4, 'bob@x', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 41, null, null, null, null);
+    u.run(5, 'cy@x', 'plaintext', 50, null, null, null, null);
+    u.run(7, 'dee@x', BCRYPT, 20, 'yesterday', null, null, null);
+    u.run(8, 'eve@x', BCRYPT, 20, null, null, 'toolong', null);
+    u.run(9, 'fay@x', BCRYPT, 20, null, 1700000000, null, 7);
+    db.prepare('INSERT INTO notes VALUES (?, ?)').run(null, 'a note under a NULL key');
+    db.prepare('INSERT INTO posts VALUES (?, ?)').run(1, 999);
+    db.prepare('INSERT INTO nokey VALUES (?, ?)').run('x', 'y');
+    db.close();
+    pair = await databasePair('check_sqlite');
+    const src = `sqlite://${file}`;
+    expect((await cli(['schema', '--apply', '--source', src, '--target', pair.targetUrl])).code).toBeLessThan(2 + 1);
+    await sql(pair.targetUrl, `CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
+                              INSERT INTO users (id, email, password_hash, age) VALUES (1, 'someone.else@x', 'x', 1)`);
+    const r = await cli(['check', '--source', src, '--target', pair.targetUrl, '--backup-dir', path.join(dir, 'backups'), '--report-dir', dir, '--json']);
+    code = r.code;
+    findings = JSON.parse(r.stdout).findings;
+    human = (await cli(['check', '--source', src, '--target', pair.targetUrl, '--backup-dir', path.join(dir, 'backups'), '--report-dir', dir])).stdout;
+  });
+
+  const find = (check: string, table: string, column?: string) =>
+    findings.find((f) => f.check === check && f.table === table && (column === undefined || f.column === column));
+
+  it('exits 1 and names every kind of bad data', () => {
+    expect(code).toBe(1);
+    expect(find('type', 'users', 'age')).toMatchObject({ severity: 'error', rows: 1, keys: ['2'] });
+    expect(find('type', 'users', 'born')).toMatchObject({ severity: 'error', keys: ['7'] });
+    expect(find('type', 'users', 'created')).toMatchObject({ severity: 'error', keys: ['9'] });
+    expect(find('type', 'users', 'nick')).toMatchObject({ severity: 'error', keys: ['8'] });
+    expect(find('type', 'users', 'flag')).toMatchObject({ severity: 'error', keys: ['9'] });
+    expect(find('not-null', 'notes', 'id')).toMatchObject({ severity: 'error', rows: 1 });
+    expect(find('foreign-key', 'posts', 'user_id')).toMatchObject({ severity: 'error', rows: 1, keys: ['1'] });
+    expect(find('primary-key', 'nokey')).toMatchObject({ severity: 'error' });
+    expect(find('unique', 'users')).toMatchObject({ severity: 'error', rows: 2, keys: ['3 = 4'] });
+    expect(find('unique', 'users')!.message).toContain('lower(email)');
+    expect(find('conflict', 'users')).toMatchObject({ severity: 'error', rows: 1, keys: ['1'] });
+    expect(find('conflict', 'users')!.column).toContain('email');
+    const hashes = find('password-hash', 'users', 'password_hash')!;
+    expect(hashes.severity).toBe('warning');
+    expect(hashes.message).toMatch(/bcrypt 6.*argon2 1|bcrypt 6.*unknown 1/);
+    expect(hashes.message).toContain('argon2 1');
+    expect(hashes.message).toContain('unknown 1');
+    expect(find('disk', undefined as unknown as string) ?? findings.find((f) => f.check === 'disk')).toMatchObject({ severity: 'info' });
+    expect(human).toMatch(/ERROR\s+type\s+users\.age: 1 value\(s\) not an integer/);
+    expect(human).not.toContain('postgres:postgres@');
+  });
+
+  it('a clean source passes with exit 0', async () => {
+    const clean = path.join(dir, 'clean.db');
+    const db = new Database(clean);
+    db.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL); INSERT INTO t VALUES (1, 'a'), (2, 'b');`);
+    db.close();
+    const p = await databasePair('check_clean');
+    const r = await cli(['check', '--source', `sqlite://${clean}`, '--target', p.targetUrl, '--backup-dir', path.join(dir, 'b2'), '--report-dir', dir]);
+    expect(r.stdout).toContain('check: 0 error(s), 0 warning(s)');
+    expect(r.code).toBe(0);
+  });
+
+  it('recognises hash formats', () => {
+    expect(hashFormat(BCRYPT)).toBe('bcrypt');
+    expect(hashFormat('$argon2i$v=19$m=4096,t=3,p=1$abc$def')).toBe('argon2');
+    expect(hashFormat('$scrypt$ln=16,r=8,p=1$abc$def')).toBe('scrypt');
+    expect(hashFormat('pbkdf2_sha256$600000$salt$hash')).toBe('pbkdf2');
+    expect(hashFormat('5f4dcc3b5aa765d61d8327deb882cf99')).toBe('unknown');
+  });
+});
