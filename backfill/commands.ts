@@ -7,7 +7,7 @@ import { CliError } from '../common/errors.ts';
 import { parseDbUrl } from '../common/urls.ts';
 import { action } from '../control/cli-support.ts';
 import { copyHistory } from './copy-pg.ts';
-import { compareDatabases } from './table-hash.ts';
+import { compareDatabases, type TableDiff } from './table-hash.ts';
 import pg from 'pg';
 import { pgClientConfig } from '../common/pg-config.ts';
 import { listTables } from '../proxy/capture/pg-capture.ts';
@@ -28,6 +28,18 @@ async function tablesOf(url: string, only?: string[]): Promise<string[]> {
   } finally {
     await c.end();
   }
+}
+
+/** Every table compared on both sides; a table that differs is compared again (writes may be in flight) before it counts. */
+export async function verifyDatabases(source: string, target: string, only?: string[]): Promise<TableDiff[]> {
+  const tables = await tablesOf(source, only);
+  let diffs = await compareDatabases(source, target, tables);
+  for (let attempt = 0; attempt < 3 && diffs.some((d) => !d.equal); attempt++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await compareDatabases(source, target, diffs.filter((d) => !d.equal).map((d) => d.table));
+    diffs = diffs.map((d) => again.find((a) => a.table === d.table) ?? d);
+  }
+  return diffs;
 }
 
 export function registerBackfillCommands(program: Command): void {
@@ -60,14 +72,7 @@ export function registerBackfillCommands(program: Command): void {
     .action(action(async ({ cfg, print }) => {
       const source = postgresOnly(requireKey(cfg, 'source'), 'source');
       const target = postgresOnly(requireKey(cfg, 'target'), 'target');
-      const tables = await tablesOf(source, cfg.tables);
-      let diffs = await compareDatabases(source, target, tables);
-      // writes may be in flight between the two reads: a table that differs is compared again before it counts
-      for (let attempt = 0; attempt < 3 && diffs.some((d) => !d.equal); attempt++) {
-        await new Promise((r) => setTimeout(r, 500));
-        const again = await compareDatabases(source, target, diffs.filter((d) => !d.equal).map((d) => d.table));
-        diffs = diffs.map((d) => again.find((a) => a.table === d.table) ?? d);
-      }
+      const diffs = await verifyDatabases(source, target, cfg.tables);
       const different = diffs.filter((d) => !d.equal);
       const lines = diffs.map((d) => `  ${d.equal ? 'equal     ' : 'DIFFERENT '} ${d.table} (${d.rows[0]} rows on the source, ${d.rows[1]} on the target)`);
       print([different.length ? `verify: ${different.length} table(s) differ` : `verify: all ${diffs.length} table(s) equal`, ...lines].join('\n'), { equal: different.length === 0, tables: diffs });
