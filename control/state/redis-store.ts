@@ -32,8 +32,8 @@ export class RedisStateStore implements StateStore {
   private constructor(url: string, private readonly redis: Redis, private readonly initialReads: number) {
     this.where = redactUrl(url);
     const down = (reason: string) => () => this.health.forEach((h) => h(false, reason));
-    redis.on('error', (e: Error) => down(`redis ${this.where}: ${e.message}`)());
-    redis.on('close', down(`redis ${this.where}: connection closed`));
+    redis.on('error', (e: Error) => down(e.message)());
+    redis.on('close', down('connection closed'));
     redis.on('ready', () => this.health.forEach((h) => h(true, 'redis ready')));
   }
 
@@ -86,7 +86,8 @@ export class RedisStateStore implements StateStore {
 
   subscribe(listener: (record: ControlRecord) => void): () => void {
     // a subscribed connection can do nothing else: its own, resubscribed by ioredis after a reconnect
-    const sub = (this.sub ??= this.redis.duplicate());
+    // (queued until connected: a SUBSCRIBE sent before the connection is up must not be lost)
+    const sub = (this.sub ??= this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
     sub.on('error', () => undefined);
     const onMessage = (channel: string, message: string) => {
       if (channel !== CHANNEL) return;

@@ -37,7 +37,7 @@ export class StateSync {
 
   async start(): Promise<void> {
     this.store.onHealth((up, reason) => {
-      if (!up) this.markDegraded(reason);
+      if (!up) this.markDegraded(`state store ${this.store.where} unreachable: ${reason}`);
       else void this.reread();
     });
     this.unsubscribe = this.store.subscribe((record) => {
@@ -87,14 +87,16 @@ export class StateSync {
 
   private async reread(): Promise<void> {
     try {
-      await this.flushPending();
-      let record = await this.store.load();
-      if (record.version === 0 && this.version > 0) {
-        // the store lost its data (a Redis restarted without persistence): give it our last known state
+      const stored = await this.store.load();
+      if (stored.version === 0 && this.version > 0) {
+        // the store lost its data (a Redis restarted without persistence): give it our last known
+        // state, unless another proxy got there first
         const mine = this.current;
-        await this.store.change(() => fields(mine), this.actor, 'state store was empty: restored from this proxy\'s last known state');
-        record = await this.store.load();
+        await this.store.change((cur) => (cur.version === 0 ? fields(mine) : null), this.actor, 'state store was empty: restored from this proxy\'s last known state');
       }
+      // safe changes made while the store was away go on top of whatever it holds now
+      await this.flushPending();
+      const record = await this.store.load();
       if (this.degraded) this.log.info({ store: this.store.where }, 'state store reachable again');
       this.degraded = null;
       if (record.version !== this.version) this.apply(record, this.version < 0 ? 'restored from the state store' : 'state store re-read');
