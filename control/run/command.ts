@@ -65,6 +65,8 @@ export function registerRunCommand(program: Command): void {
 
       const started = Date.now();
       for (const st of all.slice(from)) {
+        // a stage this build lacks stops the run before its phase is entered
+        if (!st.run && !skip.has(st.name) && st.name !== 'promote') throw new CliError(`run stopped at ${st.name}: ${new NotAvailable(st.name).message}; resume with: ${resume}`);
         const current = (await api('GET', '/status')).phase as Phase;
         // the steps stage moves the phase itself (POST /step), promote through its own command
         if (current !== st.phase && st.name !== 'steps' && st.name !== 'promote') {
