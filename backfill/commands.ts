@@ -12,6 +12,7 @@ import { planScript } from './schema/ddl.ts';
 import { readSourceSchema } from './schema/read-source.ts';
 import { registerVerifyCommand } from './verify/command.ts';
 import { registerCheckCommand } from './check/command.ts';
+import { BackupError, takeBackup } from './backup.ts';
 
 function postgresTarget(url: string): string {
   if (parseDbUrl(url, 'target').kind !== 'postgres') throw new CliError('target: must be a PostgreSQL database (postgres://…)');
@@ -84,4 +85,17 @@ export function registerBackfillCommands(program: Command): void {
 
   registerVerifyCommand(program);
   registerCheckCommand(program);
+
+  program
+    .command('backup')
+    .description('online backup of the source into the backup directory (SQLite backup API or pg_dump), mode 0600, with its SHA-256')
+    .action(action(async ({ cfg, print }) => {
+      try {
+        const r = await takeBackup(requireKey(cfg, 'source'), cfg.backupDir, cfg.state);
+        print(`backup: ${r.file} (${r.bytes} bytes, sha256 ${r.sha256}) in ${r.seconds.toFixed(1)} s`, { ok: true, ...r });
+      } catch (e) {
+        if (e instanceof BackupError) throw new CliError(`backup: ${e.message}`);
+        throw e;
+      }
+    }));
 }

@@ -14,6 +14,8 @@ export interface LiveSnapshot {
   phase: Phase;
   /** Share of eligible reads sent to the database that is not the source of truth (0..100). */
   readPercent: number;
+  /** Plan position: index into the configured read steps last reached (-1: none yet). */
+  planStep: number;
   sourceOfTruth: Side;
   /** Whether writes are mirrored to the other side (capture installed and active). */
   mirroring: boolean;
@@ -28,7 +30,7 @@ export class LiveState extends EventEmitter {
 
   constructor(initial: Partial<LiveSnapshot> = {}) {
     super();
-    this.snap = { phase: 'NOT_STARTED', readPercent: 0, sourceOfTruth: 'legacy', mirroring: false, paused: false, tripped: null, ...initial };
+    this.snap = { phase: 'NOT_STARTED', readPercent: 0, planStep: -1, sourceOfTruth: 'legacy', mirroring: false, paused: false, tripped: null, ...initial };
   }
 
   get(): Readonly<LiveSnapshot> {

@@ -1,18 +1,22 @@
-// The control API a running proxy serves on --control: status, read percent,
-// rollback of reads, Prometheus metrics, health. JSON in and out; bodies
-// validated (400 names the field); a bearer token when configured, and a
-// token is required before it will bind anything but loopback.
-import Fastify, { type FastifyInstance } from 'fastify';
+// The control API a running proxy serves on --control: status, reads, step,
+// rollback, phase, promote/finalize (pluggable), metrics, health, status page.
+// JSON in and out; bodies validated (400 names the field); a bearer token when
+// configured, and a token is required before it will bind anything but loopback.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import { z } from 'zod';
-import { ConfigError, type Config } from '../common/config.ts';
-import type { LiveState } from '../common/live-state.ts';
-import type { Logger } from '../common/log.ts';
-import type { ProxyServer } from '../proxy/server.ts';
+import { ConfigError } from '../common/config.ts';
 import { isLoopback, splitHostPort } from '../proxy/server.ts';
 import { mirrorMetrics } from '../proxy/mirror/metrics.ts';
-import { shadowStats } from '../proxy/shadow.ts';
-import type { SqliteStateStore } from './state/sqlite-store.ts';
+import type { ControlContext, ControlHooks } from './context.ts';
+import { firstBreach } from './gates.ts';
+import { STATUS_PAGE } from './page.ts';
+import { PHASES } from './phases.ts';
+import { Refused } from './refused.ts';
+import { StoreUnavailable } from './state/sync.ts';
+import type { Mutation } from './state/store.ts';
+import { statusOf } from './status.ts';
+import { rollback, setPhase, setReads, step } from './steer.ts';
 
 export interface ControlApi {
   address: string;
@@ -21,63 +25,99 @@ export interface ControlApi {
 
 const readsBody = z.object({ percent: z.number().int().min(0).max(100) }).strict();
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
+const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional() }).strict();
+const emptyBody = z.object({ reason: z.string().max(500).optional() }).strict();
 
-export function statusOf(live: LiveState, proxy: ProxyServer, store: SqliteStateStore | null = null) {
-  const s = live.get();
-  return {
-    phase: s.phase,
-    readPercent: s.readPercent,
-    effectiveReadPercent: live.effectiveReadPercent,
-    tripped: s.tripped,
-    mirroring: s.mirroring,
-    sourceOfTruth: s.sourceOfTruth,
-    proxy: proxy.stats(),
-    target: proxy.guard ? { ...proxy.guard.stats, drainBacklog: proxy.drainer?.backlog ?? 0 } : null,
-    shadow: { ...shadowStats },
-    history: store?.history(20) ?? [],
-  };
-}
+/** Routes reachable without the token: liveness, and the status page (it holds no data). */
+const PUBLIC = new Set(['/healthz', '/']);
 
-export async function startControlApi(cfg: Config, live: LiveState, log: Logger, proxy: ProxyServer, store: SqliteStateStore | null = null): Promise<ControlApi> {
+export async function startControlApi(ctx: ControlContext, hooks: ControlHooks = {}): Promise<ControlApi> {
+  const { cfg, live, log, sync, gates } = ctx;
   const { host, port } = splitHostPort(cfg.control);
   if (!isLoopback(host) && !cfg.token) {
     throw new ConfigError(`refusing to serve the control API on ${cfg.control} without a token: set CUTOVER_TOKEN`);
   }
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   app.addHook('onRequest', async (req, reply) => {
-    if (!cfg.token || req.url === '/healthz') return;
+    if (!cfg.token || PUBLIC.has(req.url)) return;
     if (req.headers.authorization !== `Bearer ${cfg.token}`) {
       await reply.code(401).send({ error: 'missing or wrong bearer token' });
     }
   });
-  const bad = (e: z.ZodError) => {
-    const i = e.issues[0]!;
-    return { error: `invalid ${i.path.join('.') || 'body'}: ${i.message}`, field: i.path.join('.') || null };
+  app.setErrorHandler(async (e: Error & { statusCode?: number }, _req, reply) => {
+    if (e instanceof Refused) return reply.code(e.status).send({ error: e.message, ...e.details });
+    if (e instanceof StoreUnavailable) return reply.code(503).send({ error: e.message });
+    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message, field: null });
+    log.error({ err: e }, 'control API error');
+    return reply.code(500).send({ error: e.message });
+  });
+
+  const parse = <T>(schema: z.ZodType<T>, req: FastifyRequest): T => {
+    const parsed = schema.safeParse(req.body ?? {});
+    if (parsed.success) return parsed.data;
+    const i = parsed.error.issues[0]!;
+    const field = i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || null;
+    throw new Refused(`invalid ${field ?? 'body'}: ${i.message}`, 400, { field });
+  };
+  const actor = (req: FastifyRequest) => `operator via API (${req.ip})`;
+  const change = async (reply: FastifyReply, mutate: Mutation, who: string, reason: string, safe = false) => {
+    await sync.change(mutate, who, reason, { safe });
+    return reply.send(await statusOf(ctx));
   };
 
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
-    const ready = proxy.stats().sourceAvailable;
-    return reply.code(ready ? 200 : 503).send({ ready });
+    const source = ctx.proxy.stats().sourceAvailable;
+    const ready = source && !sync.degraded;
+    return reply.code(ready ? 200 : 503).send({ ready, sourceAvailable: source, degraded: sync.degraded });
   });
-  app.get('/status', async () => statusOf(live, proxy, store));
+  app.get('/status', async () => statusOf(ctx));
+
   app.put('/reads', async (req, reply) => {
-    const parsed = readsBody.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send(bad(parsed.error));
+    const { percent } = parse(readsBody, req);
     const before = live.get();
-    // an operator setting reads is also the "resume" after a trip
-    live.update({ readPercent: parsed.data.percent, tripped: null }, `operator: PUT /reads ${parsed.data.percent}`);
-    log.info({ from: before.readPercent, to: parsed.data.percent, wasTripped: before.tripped }, 'read percent changed by operator');
-    return statusOf(live, proxy, store);
+    const sent = await change(reply, setReads(cfg.steps, percent), actor(req), `operator: PUT /reads ${percent}`, percent === 0);
+    log.info({ from: before.readPercent, to: percent, wasTripped: before.tripped }, 'read percent changed by operator');
+    return sent;
   });
+
+  app.post('/step', async (req, reply) => {
+    parse(emptyBody, req);
+    if (!gates.hasTarget) throw new Refused('step: no --target configured: reads have nowhere to go', 409);
+    const results = gates.evaluate(true);
+    const breach = firstBreach(results);
+    if (breach) throw new Refused(`step refused: gate ${breach.gate} fails: ${breach.detail}`, 409, { gate: breach, gates: results });
+    const from = live.get().readPercent;
+    return change(reply, step(cfg.steps), actor(req), `operator: step from ${from} % (gates held)`);
+  });
+
   app.post('/rollback', async (req, reply) => {
-    const parsed = rollbackBody.safeParse(req.body ?? {});
-    if (!parsed.success) return reply.code(400).send(bad(parsed.error));
-    const reason = parsed.data.reason ?? 'operator rollback';
-    live.update({ readPercent: 0 }, reason);
+    const reason = parse(rollbackBody, req).reason ?? 'operator rollback';
+    if (live.get().phase === 'PROMOTED' && hooks.rollbackPromoted) {
+      await hooks.rollbackPromoted(ctx, actor(req), reason);
+      return reply.send(await statusOf(ctx));
+    }
     log.warn({ reason }, 'reads rolled back to the source');
-    return statusOf(live, proxy, store);
+    return change(reply, rollback(), actor(req), reason, true);
   });
+
+  app.put('/phase', async (req, reply) => {
+    const body = parse(phaseBody, req);
+    const to = body.phase as (typeof PHASES)[number];
+    return change(reply, setPhase(to, { viaApi: true }), actor(req), body.reason ?? `operator: phase ${to}`);
+  });
+
+  for (const [path, name] of [['/promote', 'promote'], ['/finalize', 'finalize']] as const) {
+    app.post(path, async (req, reply) => {
+      parse(emptyBody, req);
+      const hook = hooks[name];
+      if (!hook) throw new Refused(`${name} is not available in this build`, 501);
+      const extra = await hook(ctx, actor(req));
+      return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
+    });
+  }
+
   app.get('/metrics', async (_req, reply) => {
     mirrorMetrics.readPercent.set(live.effectiveReadPercent);
     return reply.type(client.register.contentType).send(await client.register.metrics());

@@ -1,52 +1,65 @@
-// Steering a running proxy through its control API: status, reads, rollback.
+// Steering from the command line: each command talks to the control API of the
+// proxy at --control; status, reads and rollback act on the state store
+// (--state) directly when no proxy answers there.
+import os from 'node:os';
 import type { Command } from 'commander';
+import type { Config } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { action } from './cli-support.ts';
+import { callApi, NoProxy } from './client.ts';
+import { formatStatus } from './format.ts';
+import { isPhase, PHASES } from './phases.ts';
+import { Refused } from './refused.ts';
+import { openStateStore, type Mutation } from './state/store.ts';
+import { rollback, setReads } from './steer.ts';
+import { registerRunCommand } from './run/command.ts';
 
-async function call(control: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  let res: Response;
+const cliActor = () => `cli ${os.userInfo().username}@${os.hostname()}`;
+
+/** Without a proxy: read or change the state store itself. */
+async function direct(cfg: Config, mutate: Mutation | null, reason: string): Promise<Record<string, unknown>> {
+  const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
   try {
-    res = await fetch(`http://${control}${path}`, {
-      method,
-      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(5_000),
+    if (mutate) {
+      try {
+        await store.change(mutate, cliActor(), reason);
+      } catch (e) {
+        if (e instanceof Refused) throw new CliError(e.message);
+        throw new CliError(`state store ${store.where} unreachable: ${(e as Error).message}`);
+      }
+    }
+    const rec = await store.load().catch((e: Error) => {
+      throw new CliError(`state store ${store.where} unreachable: ${e.message}`);
     });
-  } catch (e) {
-    throw new CliError(`no proxy answers at --control ${control} (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message})`);
+    const history = await store.history(20);
+    return { ...rec, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
+  } finally {
+    await store.close();
   }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new CliError(`control API ${method} ${path}: ${res.status} ${String(json.error ?? res.statusText)}`);
-  return json;
 }
 
-function human(s: Record<string, unknown>): string {
-  const target = s.target as Record<string, unknown> | null;
-  const proxy = s.proxy as Record<string, unknown>;
-  const lines = [
-    `phase           ${s.phase}`,
-    `reads to new   ${s.effectiveReadPercent} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
-    `mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}`,
-    `sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`,
-  ];
-  if (target) lines.push(`target         ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.dirtyKeys} dirty keys, drain backlog ${target.drainBacklog}, breaker ${target.breakerOpen ? 'OPEN' : 'closed'}`);
-  const history = (s.history as { at: string; actor: string; what: string; from: string | null; to: string | null; reason: string }[] | undefined) ?? [];
-  if (history.length) {
-    lines.push('history');
-    for (const h of history.slice(-5)) lines.push(`  ${h.at}  ${h.what} ${h.from ?? '∅'} → ${h.to ?? '∅'}  (${h.actor}${h.reason ? `: ${h.reason}` : ''})`);
+/** The API when a proxy answers; the store when none does and the command allows it. */
+async function apiOrStore(cfg: Config, method: string, path: string, body: unknown, fallback: { mutate: Mutation | null; reason: string } | null) {
+  try {
+    return await callApi(cfg.control, cfg.token, method, path, body);
+  } catch (e) {
+    if (!(e instanceof NoProxy) || !fallback) throw e;
+    return direct(cfg, fallback.mutate, fallback.reason);
   }
-  return lines.join('\n');
 }
+
+const readsLine = (s: Record<string, unknown>) =>
+  `phase ${s.phase}; reads to the new database: ${s.effectiveReadPercent} %${s.direct ? ' (no proxy answered: state store changed directly)' : ''}`;
 
 export function registerControlCommands(program: Command): void {
   program
     .command('status')
-    .description('phase, read percent, trips, mirror and proxy counters of the proxy at --control')
-    .option('--detailed', 'everything the API reports')
+    .description('phase, read percent, plan position, gates, breaker, dirty keys, history (exit 2 if tripped or degraded)')
+    .option('--detailed', 'every gate with its value and threshold, more counters and history')
     .action(action(async ({ cfg, opts, print }) => {
-      const s = await call(cfg.control, cfg.token, 'GET', '/status');
-      print(opts.detailed ? JSON.stringify(s, null, 2) : human(s), s);
-      return s.tripped ? 2 : 0;
+      const s = await apiOrStore(cfg, 'GET', '/status', undefined, { mutate: null, reason: '' });
+      print(formatStatus(s, Boolean(opts.detailed)), s);
+      return s.tripped || s.degraded ? 2 : 0;
     }));
   program
     .command('reads <percent>')
@@ -54,15 +67,43 @@ export function registerControlCommands(program: Command): void {
     .action(action(async ({ cfg, print }, percent) => {
       const n = Number(percent);
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`reads: expected a whole number from 0 to 100, got "${percent}"`);
-      const s = await call(cfg.control, cfg.token, 'PUT', '/reads', { percent: n });
-      print(`reads to the new database: ${s.effectiveReadPercent} %`, s);
+      const s = await apiOrStore(cfg, 'PUT', '/reads', { percent: n }, { mutate: setReads(cfg.steps, n), reason: `operator: cutover reads ${n}` });
+      print(readsLine(s), s);
+    }));
+  program
+    .command('step')
+    .description('advance reads to the next plan step, only if every gate holds')
+    .action(action(async ({ cfg, print }) => {
+      const s = await callApi(cfg.control, cfg.token, 'POST', '/step');
+      print(`${readsLine(s)} (plan step ${Number(s.planStep) + 1} of ${(s.plan as { steps: number[] }).steps.length})`, s);
     }));
   program
     .command('rollback')
-    .description('send every read back to the source of truth')
+    .description('every read back to the source of truth; phase ROLLED_BACK once the new database takes writes')
     .option('--reason <text>', 'recorded with the rollback')
     .action(action(async ({ cfg, opts, print }) => {
-      const s = await call(cfg.control, cfg.token, 'POST', '/rollback', { reason: opts.reason as string | undefined });
-      print(`reads to the new database: ${s.effectiveReadPercent} %`, s);
+      const reason = (opts.reason as string | undefined) ?? 'operator rollback';
+      const s = await apiOrStore(cfg, 'POST', '/rollback', { reason }, { mutate: rollback(), reason });
+      print(readsLine(s), s);
     }));
+  program
+    .command('phase <name>')
+    .description(`move the migration to another phase (legal moves only): ${PHASES.join(', ')}`)
+    .option('--reason <text>', 'recorded in the audit log')
+    .action(action(async ({ cfg, opts, print }, name) => {
+      const phase = name.toUpperCase();
+      if (!isPhase(phase)) throw new CliError(`phase: unknown phase "${name}" (one of ${PHASES.join(', ')})`);
+      const s = await callApi(cfg.control, cfg.token, 'PUT', '/phase', { phase, ...(opts.reason ? { reason: opts.reason } : {}) });
+      print(`phase ${s.phase}`, s);
+    }));
+  for (const name of ['promote', 'finalize'] as const) {
+    program
+      .command(name)
+      .description(name === 'promote' ? 'make the new database the source of truth (pause, drain, flip, resume)' : 'remove capture objects from both sides; the migration is final')
+      .action(action(async ({ cfg, print }) => {
+        const s = await callApi(cfg.control, cfg.token, 'POST', `/${name}`);
+        print(`phase ${s.phase}; source of truth: ${s.sourceOfTruth}`, s);
+      }));
+  }
+  registerRunCommand(program);
 }

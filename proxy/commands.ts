@@ -7,7 +7,10 @@ import { action } from '../control/cli-support.ts';
 import { startProxy } from './server.ts';
 import { isWorker, runPrimary, runWorker } from './workers.ts';
 import { registerCaptureCommands } from './capture/commands.ts';
-import { SqliteStateStore, persistLiveState } from '../control/state/sqlite-store.ts';
+import { openStateStore } from '../control/state/store.ts';
+import { StateSync } from '../control/state/sync.ts';
+import { webhookLabel } from '../control/webhook.ts';
+import { hostname } from 'node:os';
 
 export function registerProxyCommands(program: Command): void {
   registerCaptureCommands(program);
@@ -20,6 +23,8 @@ export function registerProxyCommands(program: Command): void {
     .option('--max-message-size <bytes>', 'largest protocol message accepted from a client (default 64 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long open transactions may take to finish (default 30)')
     .option('--processes <n>', 'worker processes sharing the listener (default 1)')
+    .option('--webhook <url>', 'alert webhook: a JSON POST on every automatic rollback')
+    .option('--steps <list>', 'plan of read percents, comma-separated (default 10,25,50,75,90,100)')
     .action(
       action(async ({ cfg }) => {
         const log = createLogger(cfg.logLevel, 'cutover-proxy');
@@ -34,17 +39,18 @@ export function registerProxyCommands(program: Command): void {
           await waitForSignal(log, cfg.drainTimeout, () => fleet.stop(cfg.drainTimeout * 1000));
           return 0;
         }
+        // the state is restored before the listener accepts anyone; until the store answers, reads stay at 0 %
+        live.update({ readPercent: 0 });
+        const sync = new StateSync(await openStateStore(cfg.state, { initialReads: cfg.reads }), live, log, `proxy ${hostname()}:${process.pid}`);
+        await sync.start();
+        log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');
         const proxy = await startProxy(cfg, live, log);
-        // restored before the first session can route a read (routing needs a client start-up first)
-        const store = cfg.state.startsWith('redis://') ? null : new SqliteStateStore(cfg.state);
-        if (store) persistLiveState(store, live, `proxy ${process.pid}`);
-        else log.warn('redis state store not available in this build: state is kept in memory only');
         const { startControlForProxy } = await import('./control-hook.ts');
-        const control = await startControlForProxy(cfg, live, log, proxy, store);
+        const control = await startControlForProxy(cfg, live, log, proxy, sync);
         await waitForSignal(log, cfg.drainTimeout, async () => {
           await proxy.close(cfg.drainTimeout * 1000);
-          await control?.close();
-          store?.close();
+          await control.close();
+          await sync.stop();
         });
         return 0;
       }),

@@ -32,6 +32,7 @@ import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
 import { isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, recordShadow, sameDigest } from './shadow.ts';
+import { recordRead } from './latency.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const I = 0x49;
@@ -171,7 +172,14 @@ export class Relay {
       return this.commitWithMirror(u.msgs);
     }
     this.predictFrom(txns.map((s) => s.txn!));
-    this.forward(this.source, u.msgs);
+    const f = this.forward(this.source, u.msgs);
+    if (c.kind === 'read') this.timeRead(f);
+  }
+
+  /** Source read latency, the baseline the target's p99 is compared with (control/gates.ts). */
+  private timeRead(f: Forward): void {
+    const started = process.hrtime.bigint();
+    void f.failed.then((failed) => failed || recordRead('source', started));
   }
 
   // ---- extended protocol ----
@@ -273,7 +281,8 @@ export class Relay {
     const parsesWrite = u.msgs.some((m) => m.type === 0x50 && WRITE_KINDS.has(this.statementOf(m)?.cls.kind ?? 'read'));
     const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (parsesWrite || WRITE_KINDS.has(segKind));
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
-    this.sendSegment(this.source, u, referenced, definedHere, closes);
+    const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
+    if (f && segKind === 'read') this.timeRead(f);
     if (!u.sync) this.openSegment = { link: this.source, wrapped: wrap };
     this.predictFrom(txnOps);
   }
@@ -282,12 +291,14 @@ export class Relay {
     return this.statements.get(new BodyReader(parse.bytes).cstring());
   }
 
-  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[]): void {
+  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[]): Forward | null {
     this.ensureOn(link, referenced);
     this.markDefined(link, definedHere);
-    if (u.sync) this.forward(link, u.msgs);
+    let f: Forward | null = null;
+    if (u.sync) f = this.forward(link, u.msgs);
     else link.write(u.msgs.map((m) => m.bytes)); // answered by the Sync that follows
     for (const name of closes) this.closeEverywhere(name, link);
+    return f;
   }
 
   // ---- prepared statements across backends ----
@@ -394,6 +405,7 @@ export class Relay {
     const target = await this.ensureTarget();
     if (target) {
       const hold = new HoldAll();
+      const started = process.hrtime.bigint();
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
       try {
@@ -402,6 +414,7 @@ export class Relay {
           const fault = outcome.lost ?? (outcome.error && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
         });
+        recordRead('target', started);
         for (const b of hold.messages) slot.write(b);
         slot.end();
         return;
@@ -428,7 +441,9 @@ export class Relay {
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
     const fromSource = new HoldAll();
+    const started = process.hrtime.bigint();
     this.source.request(msgs.map((m) => m.bytes), fromSource);
+    void fromSource.done.then((o) => o.lost || o.error || recordRead('source', started));
     if (!target) {
       await fromSource.done;
       for (const b of fromSource.messages) slot.write(b);
@@ -439,6 +454,7 @@ export class Relay {
     if (replays.length) target.request([...replays, SYNC], new Collect());
     const fromTarget = new HoldAll();
     target.request(msgs.map((m) => m.bytes), fromTarget);
+    void fromTarget.done.then((o) => o.lost || o.error || recordRead('target', started));
     const s = await fromSource.done;
     for (const b of fromSource.messages) slot.write(b);
     slot.end();

@@ -1,28 +1,23 @@
-// The proxy's migration state in an SQLite file (default .cutover/state.db):
-// phase, read percent, trip reason, source of truth, and an audit log of every
-// change (time, actor, what, from, to, why). Written synchronously on every
-// change, so a killed proxy restarts where it was.
+// The state store in an SQLite file (default .cutover/state.db), for one proxy:
+// the record in control_state, every change in control_audit (time, actor,
+// what, from, to, why). Each change is one IMMEDIATE transaction, so a killed
+// proxy restarts exactly where it was and a CLI acting on the file directly
+// never interleaves with the proxy.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { LiveSnapshot, LiveState } from '../../common/live-state.ts';
+import { applyMutation, initialRecord, PERSISTED, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
-export interface AuditEntry {
-  at: string;
-  actor: string;
-  what: string;
-  from: string | null;
-  to: string | null;
-  reason: string;
-}
+export type { AuditEntry };
 
-const PERSISTED: (keyof LiveSnapshot)[] = ['phase', 'readPercent', 'sourceOfTruth', 'tripped'];
-
-export class SqliteStateStore {
+export class SqliteStateStore implements StateStore {
+  readonly kind = 'sqlite';
+  readonly where: string;
   private readonly db: Database.Database;
 
-  constructor(file: string) {
+  constructor(file: string, private readonly initialReads = 0) {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.where = path.resolve(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
@@ -33,37 +28,41 @@ export class SqliteStateStore {
         from_value TEXT, to_value TEXT, reason TEXT NOT NULL);`);
   }
 
-  load(): Partial<LiveSnapshot> {
+  private read(): ControlRecord {
     const rows = this.db.prepare('SELECT key, value FROM control_state').all() as { key: string; value: string }[];
-    return Object.fromEntries(rows.filter((r) => PERSISTED.includes(r.key as keyof LiveSnapshot)).map((r) => [r.key, JSON.parse(r.value)]));
+    const saved = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+    return { ...initialRecord(this.initialReads), ...saved } as ControlRecord;
   }
 
-  /** Persist what changed between two snapshots, with one audit row per field, in one transaction. */
-  record(before: LiveSnapshot, after: LiveSnapshot, actor: string, reason: string): void {
+  async load(): Promise<ControlRecord> {
+    return this.read();
+  }
+
+  async change(mutate: Mutation, actor: string, reason: string): Promise<Changed> {
     const put = this.db.prepare('INSERT INTO control_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     const audit = this.db.prepare('INSERT INTO control_audit (at, actor, what, from_value, to_value, reason) VALUES (?, ?, ?, ?, ?, ?)');
-    const at = new Date().toISOString();
-    this.db.transaction(() => {
-      for (const key of PERSISTED) {
-        if (before[key] === after[key]) continue;
-        put.run(key, JSON.stringify(after[key]));
-        audit.run(at, actor, key, before[key] === null ? null : String(before[key]), after[key] === null ? null : String(after[key]), reason || '');
-      }
-    })();
+    return this.db.transaction((): Changed => {
+      const before = this.read();
+      const next = applyMutation(before, mutate, actor, reason);
+      if (!next) return { before, after: before, changed: false };
+      for (const key of [...PERSISTED, 'version'] as const) put.run(key, JSON.stringify(next.after[key]));
+      for (const a of next.audit) audit.run(a.at, a.actor, a.what, a.from, a.to, a.reason);
+      return { before, after: next.after, changed: true };
+    }).immediate();
   }
 
-  history(limit = 50): AuditEntry[] {
+  async history(limit = 50): Promise<AuditEntry[]> {
     return (this.db.prepare('SELECT at, actor, what, from_value AS "from", to_value AS "to", reason FROM control_audit ORDER BY id DESC LIMIT ?').all(limit) as AuditEntry[]).reverse();
   }
 
-  close(): void {
+  /** One process per file: nobody else announces changes (the periodic re-read picks up a CLI's). */
+  subscribe(): () => void {
+    return () => undefined;
+  }
+
+  onHealth(): void {}
+
+  async close(): Promise<void> {
     this.db.close();
   }
-}
-
-/** Start `live` from the store and write every later change (and who made it) back. */
-export function persistLiveState(store: SqliteStateStore, live: LiveState, actor: string): void {
-  const saved = store.load();
-  if (Object.keys(saved).length) live.update(saved, 'restored from the state store');
-  live.on('change', (after: LiveSnapshot, before: LiveSnapshot, reason: string) => store.record(before, after, actor, reason));
 }

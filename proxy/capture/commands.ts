@@ -7,6 +7,7 @@ import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { action } from '../../control/cli-support.ts';
 import { CaptureError, captureStatus, installCapture, removeCapture } from './pg-capture.ts';
+import { BackupError, takeBackup } from '../../backfill/backup.ts';
 
 async function withSource<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   if (parseDbUrl(url, 'source').kind !== 'postgres') throw new CliError('capture for an SQLite source runs inside the proxy; nothing to install');
@@ -28,9 +29,24 @@ export function registerCaptureCommands(program: Command): void {
     .command('install')
     .description('create the change table and capture triggers on every replicated table (idempotent)')
     .option('--tables <list>', 'only these tables (comma-separated)')
+    .option('--skip-backup', 'do not take the backup of the source first')
     .action(action(async ({ cfg, print }) => {
-      const tables = await withSource(requireKey(cfg, 'source'), (c) => installCapture(c, cfg.tables));
-      print(`capture installed on ${tables.length} table(s): ${tables.map((t) => `${t.schema}.${t.name}`).join(', ')}`, { ok: true, tables: tables.map((t) => `${t.schema}.${t.name}`) });
+      const source = requireKey(cfg, 'source');
+      if (parseDbUrl(source, 'source').kind !== 'postgres') throw new CliError('capture for an SQLite source runs inside the proxy; nothing to install');
+      let backup = null;
+      const status = await withSource(source, (c) => captureStatus(c));
+      // the backup comes before capture changes anything on the source (once: re-running install takes none)
+      if (!cfg.skipBackup && !status.installed) {
+        try {
+          backup = await takeBackup(source, cfg.backupDir, cfg.state);
+        } catch (e) {
+          if (e instanceof BackupError) throw new CliError(`capture install: ${e.message}`);
+          throw e;
+        }
+      }
+      const tables = await withSource(source, (c) => installCapture(c, cfg.tables));
+      const note = backup ? `backup ${backup.file} (sha256 ${backup.sha256.slice(0, 16)}…); ` : '';
+      print(`${note}capture installed on ${tables.length} table(s): ${tables.map((t) => `${t.schema}.${t.name}`).join(', ')}`, { ok: true, backup, tables: tables.map((t) => `${t.schema}.${t.name}`) });
     }));
   capture
     .command('remove')

@@ -37,15 +37,48 @@ describe('control API and steering commands', () => {
     expect(await res.json()).toMatchObject({ field: 'percent', error: expect.stringContaining('invalid percent') });
   });
 
-  it('cutover reads / status / rollback steer the running proxy', async () => {
+  it('refuses an illegal phase transition: 409 naming both phases, exit 1 on the CLI', async () => {
+    const res = await fetch(`http://${control}/phase`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ phase: 'SHIFTING' }) });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ from: 'NOT_STARTED', to: 'SHIFTING', error: expect.stringContaining('illegal phase transition NOT_STARTED → SHIFTING') });
+    const r = await steer(['phase', 'promoted']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^cutover: control API PUT \/phase: 409 illegal phase transition NOT_STARTED → PROMOTED/);
+    const early = await steer(['reads', '25']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain('need phase VERIFY, SHIFTING, ROLLED_BACK or PROMOTED (phase is NOT_STARTED');
+    const bad = await fetch(`http://${control}/phase`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ phase: 'DONE' }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'phase' });
+  });
+
+  it('promote and finalize answer 501 until promote support is plugged in; the status page is served', async () => {
+    const res = await fetch(`http://${control}/promote`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(501);
+    expect(await res.json()).toMatchObject({ error: 'promote is not available in this build' });
+    const page = await fetch(`http://${control}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>cutover</title>');
+  });
+
+  it('cutover phase / step / reads / status / rollback steer the running proxy', async () => {
+    for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await steer(['phase', p])).code).toBe(0);
+    const stepped = await steer(['step', '--json']);
+    expect(stepped.code, stepped.stderr).toBe(0);
+    expect(JSON.parse(stepped.stdout)).toMatchObject({ phase: 'SHIFTING', readPercent: 10, planStep: 0 });
     const set = await steer(['reads', '25', '--json']);
     expect(set.code).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ readPercent: 25 });
     const status = await steer(['status']);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/reads to new\s+0 %|reads to new\s+25 %/);
+    const detailed = await steer(['status', '--detailed']);
+    expect(detailed.stdout).toMatch(/plan\s+10 → \[25\] → 50/);
+    expect(detailed.stdout).toMatch(/holds\s+errorRate\s+target error rate/);
     const rb = await steer(['rollback', '--reason', 'test', '--json']);
-    expect(JSON.parse(rb.stdout)).toMatchObject({ readPercent: 0 });
+    expect(JSON.parse(rb.stdout)).toMatchObject({ readPercent: 0, phase: 'ROLLED_BACK' });
+    expect(JSON.parse(rb.stdout).history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'phase', from: 'SHIFTING', to: 'ROLLED_BACK', reason: 'test' })]));
     const bad = await steer(['reads', '101']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('expected a whole number from 0 to 100');
@@ -56,15 +89,26 @@ describe('control API and steering commands', () => {
     expect(await metrics.text()).toContain('cutover_read_percent');
   });
 
-  it('says clearly when no proxy answers', async () => {
-    const r = await cli(['status', '--control', `127.0.0.1:${await freePort()}`]);
+  it('says clearly when no proxy answers; status, reads and rollback then act on the state store directly', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-state-')), 'state.db');
+    const nobody = `127.0.0.1:${await freePort()}`;
+    const r = await cli(['step', '--control', nobody, '--state', state]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^cutover: no proxy answers at --control/);
+    const s = await cli(['status', '--control', nobody, '--state', state]);
+    expect(s.code).toBe(0);
+    expect(s.stdout).toContain('no proxy answered: read from the state store directly');
+    const rb = await cli(['rollback', '--reason', 'offline', '--json', '--control', nobody, '--state', state]);
+    expect(rb.code).toBe(0);
+    expect(JSON.parse(rb.stdout)).toMatchObject({ direct: true, phase: 'NOT_STARTED', readPercent: 0 });
   });
 });
 
 describe('durable state', () => {
-  it('a proxy killed with SIGKILL comes back with its read percent, trip and history', async () => {
+  it('a proxy killed with SIGKILL mid-plan comes back with its phase, read percent, plan position and history', async () => {
     const { mkdtempSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
@@ -72,16 +116,25 @@ describe('durable state', () => {
     const ctl = `127.0.0.1:${await freePort()}`;
     const args = async () => ['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', ctl, '--state', state];
     const first = await spawnCli(await args(), 'control API listening');
-    const set = await cli(['reads', '40', '--control', ctl]);
-    expect(set.code).toBe(0);
+    for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await cli(['phase', p, '--control', ctl])).code).toBe(0);
+    expect((await cli(['step', '--control', ctl])).code).toBe(0);
+    const set = await cli(['step', '--control', ctl]);
+    expect(set.code, set.stderr).toBe(0);
     first.child.kill('SIGKILL');
     await first.exited;
+    // no proxy now: the store itself says where the plan was
+    const offline = JSON.parse((await cli(['status', '--json', '--control', ctl, '--state', state])).stdout);
+    expect(offline).toMatchObject({ phase: 'SHIFTING', readPercent: 25, planStep: 1, direct: true });
     const second = await spawnCli(await args(), 'control API listening');
     try {
       const s = await cli(['status', '--json', '--control', ctl]);
       const status = JSON.parse(s.stdout);
-      expect(status.readPercent).toBe(40);
-      expect(status.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'readPercent', from: '0', to: '40', reason: 'operator: PUT /reads 40' })]));
+      expect(status).toMatchObject({ phase: 'SHIFTING', readPercent: 25, effectiveReadPercent: 25, planStep: 1, plan: { next: 50 } });
+      expect(status.history).toEqual(expect.arrayContaining([
+        expect.objectContaining({ what: 'phase', from: 'VERIFY', to: 'SHIFTING' }),
+        expect.objectContaining({ what: 'readPercent', from: '10', to: '25', reason: 'operator: step from 10 % (gates held)' }),
+        expect.objectContaining({ what: 'planStep', from: '0', to: '1' }),
+      ]));
     } finally {
       second.child.kill('SIGKILL');
     }

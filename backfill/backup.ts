@@ -1,0 +1,107 @@
+// The backup taken before capture changes anything on the source: SQLite's
+// online backup API (a consistent copy while the application writes), or
+// pg_dump in custom format from a pg_dump at least as new as the server. The
+// file is created 0600 (it holds password hashes), its SHA-256 is written
+// beside it and recorded in the state file.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { pgClientConfig } from '../common/pg-config.ts';
+import { parseDbUrl } from '../common/urls.ts';
+
+const run = promisify(execFile);
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  sha256: string;
+  seconds: number;
+}
+
+export class BackupError extends Error {}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export async function takeBackup(sourceUrl: string, dir: string, statePath?: string): Promise<BackupResult> {
+  const started = Date.now();
+  const src = parseDbUrl(sourceUrl, 'source');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  let file: string;
+  if (src.kind === 'sqlite') {
+    file = path.join(dir, `${path.basename(src.path, path.extname(src.path))}-${stamp}.db`);
+    closeSync(openSync(file, 'wx', 0o600));
+    const db = new Database(src.path, { readonly: true, fileMustExist: true });
+    try {
+      await db.backup(file);
+    } finally {
+      db.close();
+    }
+  } else {
+    file = path.join(dir, `${src.database}-${stamp}.dump`);
+    const bin = await pgDumpFor(sourceUrl);
+    closeSync(openSync(file, 'wx', 0o600));
+    const cfg = pgClientConfig(sourceUrl);
+    // credentials through the environment: never on a command line others can read
+    const env = { ...process.env, PGHOST: String(cfg.host), PGPORT: String(cfg.port), PGUSER: String(cfg.user), PGPASSWORD: String(cfg.password ?? ''), PGDATABASE: String(cfg.database), PGSSLMODE: src.sslmode ?? 'prefer' };
+    try {
+      await run(bin, ['--format=custom', '--no-password', '--file', file], { env, maxBuffer: 16 << 20 });
+    } catch (e) {
+      throw new BackupError(`pg_dump failed: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0]}`);
+    }
+  }
+  chmodSync(file, 0o600);
+  const sum = await sha256(file);
+  writeFileSync(file + '.sha256', `${sum}  ${path.basename(file)}\n`, { mode: 0o600 });
+  const result = { file, bytes: statSync(file).size, sha256: sum, seconds: (Date.now() - started) / 1000 };
+  if (statePath && !statePath.startsWith('redis')) record(statePath, result);
+  return result;
+}
+
+function record(statePath: string, r: BackupResult): void {
+  mkdirSync(path.dirname(path.resolve(statePath)), { recursive: true });
+  const db = new Database(statePath);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.exec('CREATE TABLE IF NOT EXISTS backups (file TEXT PRIMARY KEY, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, taken_at TEXT NOT NULL)');
+    db.prepare('INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)').run(r.file, r.bytes, r.sha256, new Date().toISOString());
+  } finally {
+    db.close();
+  }
+}
+
+/** A pg_dump whose major version is at least the server's. */
+async function pgDumpFor(url: string): Promise<string> {
+  const c = new pg.Client(pgClientConfig(url));
+  await c.connect();
+  let server: number;
+  try {
+    server = Math.floor(Number((await c.query('SHOW server_version_num')).rows[0].server_version_num) / 10000);
+  } finally {
+    await c.end();
+  }
+  const candidates: string[] = [];
+  if (process.env.CUTOVER_PG_BIN) candidates.push(path.join(process.env.CUTOVER_PG_BIN, 'pg_dump'));
+  if (existsSync('/usr/lib/postgresql')) for (const v of readdirSync('/usr/lib/postgresql')) candidates.push(`/usr/lib/postgresql/${v}/bin/pg_dump`);
+  candidates.push('pg_dump');
+  let best: { bin: string; major: number } | null = null;
+  for (const bin of candidates) {
+    try {
+      const { stdout } = await run(bin, ['--version']);
+      const major = Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1]);
+      if (major >= server && (!best || major < best.major)) best = { bin, major };
+    } catch {
+      /* not installed */
+    }
+  }
+  if (!best) throw new BackupError(`no pg_dump ${server} or newer found for this PostgreSQL ${server} source (install postgresql-client-${server}, set CUTOVER_PG_BIN, or pass --skip-backup)`);
+  return best.bin;
+}

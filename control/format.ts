@@ -1,0 +1,33 @@
+// Human-readable status for a terminal (`cutover status`); --json prints the document as is.
+import type { GateResult } from './gates.ts';
+import type { AuditEntry } from './state/store.ts';
+
+type Doc = Record<string, unknown>;
+
+export function formatStatus(s: Doc, detailed = false): string {
+  const plan = s.plan as { steps: number[]; next: number | null } | undefined;
+  const proxy = s.proxy as Doc | null;
+  const target = s.target as Doc | null;
+  const store = s.store as { kind: string; where: string } | undefined;
+  const gates = (s.gates as { results: GateResult[] } | null)?.results ?? [];
+  const lines = [
+    `phase          ${s.phase}`,
+    `reads to new   ${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
+  ];
+  if (plan) lines.push(`plan           ${plan.steps.map((p, i) => (i === s.planStep ? `[${p}]` : String(p))).join(' → ')}${plan.next !== null ? `; next step ${plan.next} %` : '; complete'}`);
+  if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
+  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}`);
+  if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`);
+  if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors` : ''}`);
+  if (gates.length) {
+    lines.push('gates');
+    for (const g of gates) lines.push(`  ${g.ok ? 'holds' : 'FAILS'}  ${g.gate.padEnd(13)} ${detailed || !g.ok ? g.detail : String(g.value === null ? '–' : typeof g.value === 'number' ? +g.value.toFixed(4) : g.value)}`);
+  }
+  if (!proxy) lines.push('(no proxy answered: read from the state store directly)');
+  const history = (s.history as AuditEntry[] | undefined) ?? [];
+  if (history.length) {
+    lines.push('history');
+    for (const h of history.slice(detailed ? -20 : -5)) lines.push(`  ${h.at}  ${h.what} ${h.from ?? '∅'} → ${h.to ?? '∅'}  (${h.actor}${h.reason ? `: ${h.reason}` : ''})`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,113 @@
+// The state store in Redis, for a fleet of proxies sharing one migration:
+// the record under cutover:state (JSON with a version), the audit log in the
+// list cutover:audit, and every change published on the channel cutover:changes
+// so each proxy applies it at once. A change is a compare-and-set on the
+// version in one Lua script: set, append audit rows, publish — all or nothing.
+import { Redis } from 'ioredis';
+import { redactUrl } from '../../common/urls.ts';
+import { applyMutation, initialRecord, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
+
+const STATE = 'cutover:state';
+const AUDIT = 'cutover:audit';
+const CHANNEL = 'cutover:changes';
+const AUDIT_KEEP = 10_000;
+
+const CAS = `
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then v = cjson.decode(cur).version end
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('LTRIM', KEYS[2], -${AUDIT_KEEP}, -1)
+redis.call('PUBLISH', ARGV[3], ARGV[2])
+return 1`;
+
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis';
+  readonly where: string;
+  private readonly health: ((up: boolean, reason: string) => void)[] = [];
+  private sub: Redis | null = null;
+
+  private constructor(url: string, private readonly redis: Redis, private readonly initialReads: number) {
+    this.where = redactUrl(url);
+    const down = (reason: string) => () => this.health.forEach((h) => h(false, reason));
+    redis.on('error', (e: Error) => down(e.message)());
+    redis.on('close', down('connection closed'));
+    redis.on('ready', () => this.health.forEach((h) => h(true, 'redis ready')));
+  }
+
+  /** Connects (waiting up to `waitMs`); a store that is not reachable yet is returned anyway and keeps retrying. */
+  static async open(url: string, initialReads = 0, waitMs = 2_000): Promise<RedisStateStore> {
+    const redis = new Redis(url, {
+      // fail fast while disconnected: a proxy keeps its last state rather than queueing changes
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      retryStrategy: (times) => Math.min(100 * times, 1_000),
+    });
+    const store = new RedisStateStore(url, redis, initialReads);
+    if (redis.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        redis.once('ready', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return store;
+  }
+
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  async load(): Promise<ControlRecord> {
+    const raw = await this.redis.get(STATE);
+    return raw ? { ...initialRecord(this.initialReads), ...(JSON.parse(raw) as ControlRecord) } : initialRecord(this.initialReads);
+  }
+
+  async change(mutate: Mutation, actor: string, reason: string): Promise<Changed> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const before = await this.load();
+      const next = applyMutation(before, mutate, actor, reason);
+      if (!next) return { before, after: before, changed: false };
+      const ok = await this.redis.eval(CAS, 2, STATE, AUDIT, String(before.version), JSON.stringify(next.after), CHANNEL, ...next.audit.map((a) => JSON.stringify(a)));
+      if (ok === 1) return { before, after: next.after, changed: true };
+      // another proxy changed the record meanwhile: compute again from the new one
+    }
+    throw new Error(`state store ${this.where}: too many concurrent changes, try again`);
+  }
+
+  async history(limit = 50): Promise<AuditEntry[]> {
+    return (await this.redis.lrange(AUDIT, -limit, -1)).map((s) => JSON.parse(s) as AuditEntry);
+  }
+
+  subscribe(listener: (record: ControlRecord) => void): () => void {
+    // a subscribed connection can do nothing else: its own, resubscribed by ioredis after a reconnect
+    // (queued until connected: a SUBSCRIBE sent before the connection is up must not be lost)
+    const sub = (this.sub ??= this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
+    sub.on('error', () => undefined);
+    const onMessage = (channel: string, message: string) => {
+      if (channel !== CHANNEL) return;
+      try {
+        listener({ ...initialRecord(this.initialReads), ...(JSON.parse(message) as ControlRecord) });
+      } catch {
+        // a malformed message is ignored: the periodic re-read still converges
+      }
+    };
+    sub.on('message', onMessage);
+    void sub.subscribe(CHANNEL).catch(() => undefined);
+    return () => void sub.off('message', onMessage);
+  }
+
+  onHealth(listener: (up: boolean, reason: string) => void): void {
+    this.health.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.sub?.disconnect();
+    this.redis.disconnect();
+  }
+}

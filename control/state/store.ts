@@ -1,0 +1,85 @@
+// The state store behind one small interface: what is persisted (phase, read
+// percent, plan position, trip reason, source of truth), the audit log, and a
+// change feed. Two implementations: an SQLite file (one proxy) and Redis (a
+// fleet). Every change is a read-modify-write applied atomically against the
+// version it was computed from, so two proxies never overwrite each other.
+import type { LiveSnapshot, Phase, Side } from '../../common/live-state.ts';
+
+export interface ControlRecord {
+  phase: Phase;
+  readPercent: number;
+  planStep: number;
+  tripped: string | null;
+  sourceOfTruth: Side;
+  /** Increases by one with every change; a proxy applies only newer records. */
+  version: number;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  what: string;
+  from: string | null;
+  to: string | null;
+  reason: string;
+}
+
+/** Computes the change from the current record; null means nothing to do. Throws to refuse. */
+export type Mutation = (current: ControlRecord) => Partial<Omit<ControlRecord, 'version'>> | null;
+
+export interface Changed {
+  before: ControlRecord;
+  after: ControlRecord;
+  /** False when the mutation had nothing to do. */
+  changed: boolean;
+}
+
+export interface StateStore {
+  readonly kind: 'sqlite' | 'redis';
+  /** Where it is, safe to print (no password). */
+  readonly where: string;
+  load(): Promise<ControlRecord>;
+  change(mutate: Mutation, actor: string, reason: string): Promise<Changed>;
+  history(limit?: number): Promise<AuditEntry[]>;
+  /** Changes made by other processes, as soon as the store can tell (Redis pub/sub); returns an unsubscribe. */
+  subscribe(listener: (record: ControlRecord) => void): () => void;
+  /** Connection up/down, for stores that have one. */
+  onHealth(listener: (up: boolean, reason: string) => void): void;
+  close(): Promise<void>;
+}
+
+export const PERSISTED = ['phase', 'readPercent', 'planStep', 'tripped', 'sourceOfTruth'] as const;
+
+export function initialRecord(readPercent = 0): ControlRecord {
+  return { phase: 'NOT_STARTED', readPercent, planStep: -1, tripped: null, sourceOfTruth: 'legacy', version: 0 };
+}
+
+/** The record a mutation produces, and one audit row per field that changed. */
+export function applyMutation(current: ControlRecord, mutate: Mutation, actor: string, reason: string): { after: ControlRecord; audit: AuditEntry[] } | null {
+  const patch = mutate(current);
+  if (!patch) return null;
+  const after: ControlRecord = { ...current, ...patch, version: current.version + 1 };
+  const at = new Date().toISOString();
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  const audit = PERSISTED.filter((k) => current[k] !== after[k]).map((k) => ({ at, actor, what: k, from: text(current[k]), to: text(after[k]), reason }));
+  if (!audit.length) return null;
+  return { after, audit };
+}
+
+export function recordOf(s: LiveSnapshot, version: number): ControlRecord {
+  return { phase: s.phase, readPercent: s.readPercent, planStep: s.planStep, tripped: s.tripped, sourceOfTruth: s.sourceOfTruth, version };
+}
+
+export function isRedisUrl(state: string): boolean {
+  return /^rediss?:\/\//.test(state);
+}
+
+/** The store `--state` names: a redis:// URL, else an SQLite file path. */
+export async function openStateStore(state: string, opts: { initialReads?: number } = {}): Promise<StateStore> {
+  if (isRedisUrl(state)) {
+    const { RedisStateStore } = await import('./redis-store.ts');
+    return RedisStateStore.open(state, opts.initialReads ?? 0);
+  }
+  const { SqliteStateStore } = await import('./sqlite-store.ts');
+  return new SqliteStateStore(state, opts.initialReads ?? 0);
+}

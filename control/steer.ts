@@ -1,0 +1,77 @@
+// What each steering command does to the state record, as pure mutations the
+// store applies atomically: set reads, step, roll back, move phase. The API and
+// the CLI acting on the store directly share them, so both refuse the same way.
+import type { Phase } from '../common/live-state.ts';
+import { assertTransition, readsAllowedIn } from './phases.ts';
+import { Refused } from './refused.ts';
+import type { ControlRecord, Mutation } from './state/store.ts';
+
+/** Index of the last plan step at or below `percent` (-1: below the first step). */
+export function planPosition(steps: readonly number[], percent: number): number {
+  let at = -1;
+  steps.forEach((p, i) => {
+    if (p <= percent) at = i;
+  });
+  return at;
+}
+
+/** Phases from which reads to the new database may start (moving to SHIFTING). */
+const START_SHIFTING: readonly Phase[] = ['VERIFY', 'ROLLED_BACK'];
+
+function enterShifting(cur: ControlRecord, what: string): Partial<ControlRecord> {
+  if (cur.phase === 'SHIFTING' || cur.phase === 'PROMOTED') return {};
+  if (START_SHIFTING.includes(cur.phase)) {
+    assertTransition(cur.phase, 'SHIFTING');
+    return { phase: 'SHIFTING' };
+  }
+  throw new Refused(`${what}: reads to the new database need phase VERIFY, SHIFTING, ROLLED_BACK or PROMOTED (phase is ${cur.phase}; finish backfill and verify first)`, 409, { phase: cur.phase });
+}
+
+/** `reads N`: the operator's override; also clears a trip (the "resume"). */
+export function setReads(steps: readonly number[], percent: number): Mutation {
+  return (cur) => ({
+    ...(percent > 0 ? enterShifting(cur, `reads ${percent}`) : {}),
+    readPercent: percent,
+    planStep: planPosition(steps, percent),
+    tripped: null,
+  });
+}
+
+/** The next plan step after the current read percent (gates are checked by the caller). */
+export function nextStep(steps: readonly number[], cur: ControlRecord): number {
+  const from = cur.phase === 'SHIFTING' || cur.phase === 'PROMOTED' ? cur.readPercent : 0;
+  return steps.findIndex((p) => p > from);
+}
+
+export function step(steps: readonly number[]): Mutation {
+  return (cur) => {
+    const patch = enterShifting(cur, 'step');
+    const i = nextStep(steps, cur);
+    if (i < 0) throw new Refused(`step: the plan is complete (reads at ${cur.readPercent} %); next: cutover promote`, 409, { planStep: cur.planStep });
+    return { ...patch, readPercent: steps[i]!, planStep: i, tripped: null };
+  };
+}
+
+/** Reads back to 0 %; in a phase where the new database takes writes, the phase becomes ROLLED_BACK. */
+export function rollback(): Mutation {
+  return (cur) => {
+    if (cur.phase === 'FINALIZED') throw new Refused('rollback: the migration is FINALIZED; nothing to roll back to', 409, { phase: cur.phase });
+    if (cur.phase === 'PROMOTED') throw new Refused('rollback after promote needs the promote support, which is not available in this build', 501, { phase: cur.phase });
+    const rolls = cur.phase === 'CAPTURE' || cur.phase === 'BACKFILL' || cur.phase === 'VERIFY' || cur.phase === 'SHIFTING';
+    if (!rolls && cur.readPercent === 0) return null;
+    return { ...(rolls ? { phase: 'ROLLED_BACK' as const } : {}), readPercent: 0, planStep: -1 };
+  };
+}
+
+/** Phases only their own command may enter (they do work beyond the record). */
+const OWN_COMMAND: Partial<Record<Phase, string>> = { PROMOTED: 'cutover promote', FINALIZED: 'cutover finalize' };
+
+/** `PUT /phase`: one legal move; leaving the phases that serve reads from the new side takes reads to 0 %. */
+export function setPhase(to: Phase, opts: { viaApi?: boolean } = {}): Mutation {
+  return (cur) => {
+    assertTransition(cur.phase, to);
+    const own = OWN_COMMAND[to];
+    if (opts.viaApi && own) throw new Refused(`phase ${to} is entered with ${own}, not by setting it`, 409, { from: cur.phase, to });
+    return readsAllowedIn(to) && to !== 'SHIFTING' ? { phase: to } : { phase: to, readPercent: 0, planStep: -1 };
+  };
+}
