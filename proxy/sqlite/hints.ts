@@ -42,7 +42,7 @@ export function typeNameOid(typeName: AnyNode): number | undefined {
 }
 
 function arithmetic(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined || b === undefined) return a ?? b;
+  if (a === undefined || b === undefined) return undefined;
   if (INTS.includes(a) && INTS.includes(b)) return Math.max(INTS.indexOf(a), INTS.indexOf(b)) === 2 ? OID.int8 : a === OID.int2 && b === OID.int2 ? OID.int2 : OID.int4;
   if (a === OID.float8 || b === OID.float8 || a === OID.float4 || b === OID.float4) return OID.float8;
   if (a === OID.numeric || b === OID.numeric) return OID.numeric;
@@ -115,6 +115,50 @@ export function targetHints(targets: AnyNode[] | undefined): (number | undefined
     const val = t.ResTarget?.val;
     if (!val || val.A_Star || val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
     out.push(hintOf(val));
+  }
+  return out;
+}
+
+/** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */
+function nameOf(node: AnyNode | undefined): string {
+  if (!node) return '?column?';
+  const [type, n] = Object.entries(node)[0] as [string, AnyNode];
+  switch (type) {
+    case 'ColumnRef': {
+      const last = n.fields?.[n.fields.length - 1];
+      return last?.String?.sval ?? '?column?';
+    }
+    case 'FuncCall': {
+      const names: AnyNode[] = n.funcname ?? [];
+      return names[names.length - 1]?.String?.sval ?? '?column?';
+    }
+    case 'TypeCast': {
+      const inner = nameOf(n.arg);
+      if (inner !== '?column?') return inner;
+      const names: AnyNode[] = n.typeName?.names ?? [];
+      return names[names.length - 1]?.String?.sval ?? '?column?';
+    }
+    case 'SQLValueFunction':
+      return String(n.op).replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase();
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'CaseExpr':
+      return 'case';
+    case 'SubLink':
+      return n.subLinkType === 'EXISTS_SUBLINK' ? 'exists' : n.subLinkType === 'EXPR_SUBLINK' ? nameOf(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : '?column?';
+    default:
+      return '?column?';
+  }
+}
+
+/** Result column names by position, PostgreSQL's way; none when the list has a `*`. */
+export function targetNames(targets: AnyNode[] | undefined): string[] {
+  if (!targets) return [];
+  const out: string[] = [];
+  for (const t of targets) {
+    const r = t.ResTarget;
+    if (!r?.val || r.val.A_Star || r.val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
+    out.push(r.name ?? nameOf(r.val));
   }
   return out;
 }

@@ -5,7 +5,7 @@
 import pgQuery from 'libpg-query';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
-import { targetHints, typeNameOid } from './hints.ts';
+import { targetHints, targetNames, typeNameOid } from './hints.ts';
 import { OID } from './types.ts';
 
 type AnyNode = Record<string, any>;
@@ -33,6 +33,8 @@ export interface SqlStatement {
   tables: { name: string; alias?: string }[];
   /** Result column OIDs evident from the text, by position (empty when unknown). */
   hints: (number | undefined)[];
+  /** Result column names PostgreSQL would give, by position (empty when unknown: use SQLite's). */
+  names: string[];
   /** SELECT … FOR UPDATE/SHARE: takes the write lock, like a write. */
   locking: boolean;
   /** Reports `INSERT 0 n` etc. with the statement's own change count. */
@@ -189,12 +191,17 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   const ctx = new Ctx();
   let tag = TAGS[type] ?? type;
   let hints: (number | undefined)[] = [];
+  let names: string[] = [];
   if (type === 'SelectStmt') {
     if (n.intoClause) throw unsupported('SELECT INTO');
     let first = n;
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
     hints = targetHints(first.targetList);
-  } else if (n.returningList) hints = targetHints(n.returningList);
+    names = targetNames(first.targetList);
+  } else if (n.returningList) {
+    hints = targetHints(n.returningList);
+    names = targetNames(n.returningList);
+  }
   if (type === 'DropStmt') tag = dropTag(n);
   if (type === 'CreateStmt') createTable(n);
   if (type === 'IndexStmt') createIndex(n);
@@ -213,6 +220,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
     hints,
+    names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',
   };
@@ -517,6 +525,12 @@ class Ctx {
       return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '<>' } }], lexpr: arg, rexpr: iconst(0) } };
     }
     if (oid === OID.date) return arg.A_Const ? arg : fn('date', arg);
+    if (oid === OID.bytea && arg.A_Const?.sval) {
+      // '\x0102'::bytea is bytes, not text: unhex() makes the BLOB
+      const s: string = arg.A_Const.sval.sval ?? '';
+      if (!/^\\x([0-9a-fA-F]{2})*$/.test(s)) throw unsupported('bytea literals other than the hex form \\x…');
+      return fn('unhex', sconst(s.slice(2)));
+    }
     const to = CAST_TO[oid];
     if (to === undefined) throw unsupported(`cast to ${name}`);
     if (to === null) return arg;

@@ -22,6 +22,8 @@ export function oidOfDeclared(declared: string | null | undefined): number | und
   if (!declared) return undefined;
   const t = declared.toUpperCase().replace(/\(.*\)/, '').trim();
   if (t === 'BOOL' || t === 'BOOLEAN') return OID.bool;
+  if (t === 'OID') return OID.oid;
+  if (t === 'NAME') return OID.name;
   if (t === 'SMALLINT' || t === 'INT2') return OID.int2;
   if (t === 'INT4') return OID.int4;
   if (t.includes('INT') || t.includes('SERIAL')) return OID.int8;
