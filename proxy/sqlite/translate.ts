@@ -66,6 +66,7 @@ export function translate(sql: string): Statement[] {
   const hit = cache.get(sql);
   if (hit) return hit;
   let out: Statement[];
+  if (sql.trim() === '') return []; // the empty query (libpg-query refuses an empty string)
   try {
     const tree = pgQuery.parseSync(sql) as { stmts?: { stmt: AnyNode }[] };
     out = (tree.stmts ?? []).map((s) => translateOne(s.stmt));
@@ -525,6 +526,12 @@ class Ctx {
       return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '<>' } }], lexpr: arg, rexpr: iconst(0) } };
     }
     if (oid === OID.date) return arg.A_Const ? arg : fn('date', arg);
+    if ((oid === OID.float8 || oid === OID.float4) && arg.A_Const?.sval) {
+      // SQLite reads 'Infinity' as 0 and stores no NaN: spell the infinities as SQLite's overflowing literal
+      const s = String(arg.A_Const.sval.sval).trim().toLowerCase();
+      if (s === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
+      if (s === 'infinity' || s === '+infinity' || s === '-infinity') return { A_Const: { fval: { fval: s.startsWith('-') ? '-9e999' : '9e999' } } };
+    }
     if (oid === OID.bytea && arg.A_Const?.sval) {
       // '\x0102'::bytea is bytes, not text: unhex() makes the BLOB
       const s: string = arg.A_Const.sval.sval ?? '';
