@@ -62,7 +62,7 @@ class SqliteBackend extends Duplex {
 
 /**
  * Opens a session on the SQLite file `file` and writes the start-up tail
- * (AuthenticationOk, ParameterStatus…, BackendKeyData, ReadyForQuery).
+ * (ParameterStatus…, BackendKeyData, ReadyForQuery; the proxy sent AuthenticationOk).
  *
  * For change capture (not wired yet): the session's own connection is
  * `backend.db`; statements run on it join the session's transaction, e.g. a

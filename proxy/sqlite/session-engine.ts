@@ -12,7 +12,7 @@
 //   COMMIT (which then rolls back) is refused with 25P02, as in PostgreSQL.
 import type Database from 'better-sqlite3';
 import { BodyReader, FrameError, MessageAssembler, type Message } from '../framing.ts';
-import { authOk, backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
+import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
 import type { SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
@@ -75,9 +75,12 @@ export class SessionEngine {
     this.assembler = new MessageAssembler(maxMessageSize);
   }
 
-  /** AuthenticationOk … ReadyForQuery: the tail of start-up the engine speaks itself. */
+  /**
+   * ParameterStatus … ReadyForQuery: the tail of start-up the engine speaks itself.
+   * AuthenticationOk is not among them: the proxy authenticated the client and sent it already
+   * (a second one makes libpq drop the connection).
+   */
   start(): void {
-    this.send(authOk());
     for (const [k, v] of this.settings.reportedAll()) this.send(parameterStatus(k, v));
     this.send(backendKeyData(this.key.pid, this.key.secret));
     this.send(readyForQuery('I'));
