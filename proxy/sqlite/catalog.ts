@@ -1,0 +1,141 @@
+// What a PostgreSQL server answers about itself: session settings (SET/SHOW/
+// RESET and the ParameterStatus they report), the functions drivers call on
+// connect (version(), current_setting(), set_config(), …) registered as SQLite
+// functions on the session's connection, and a small pg_catalog (an attached
+// in-memory database) for the type lookups drivers make.
+import type Database from 'better-sqlite3';
+import { PgError } from './errors.ts';
+import { OID, typeSize } from './types.ts';
+
+export const SERVER_VERSION = '15.0 (Cutover SQLite)';
+
+/** Settings reported to the client with ParameterStatus, in their reported spelling. */
+const REPORTED: Record<string, string> = {
+  application_name: 'application_name', client_encoding: 'client_encoding', datestyle: 'DateStyle',
+  intervalstyle: 'IntervalStyle', integer_datetimes: 'integer_datetimes', is_superuser: 'is_superuser',
+  server_encoding: 'server_encoding', server_version: 'server_version', session_authorization: 'session_authorization',
+  standard_conforming_strings: 'standard_conforming_strings', timezone: 'TimeZone',
+};
+
+const READ_ONLY = new Set(['server_version', 'server_version_num', 'server_encoding', 'integer_datetimes', 'is_superuser', 'max_identifier_length']);
+
+function defaults(user: string): Map<string, string> {
+  return new Map<string, string>([
+    ['server_version', SERVER_VERSION], ['server_version_num', '150000'], ['server_encoding', 'UTF8'],
+    ['client_encoding', 'UTF8'], ['datestyle', 'ISO, MDY'], ['intervalstyle', 'postgres'], ['integer_datetimes', 'on'],
+    ['standard_conforming_strings', 'on'], ['timezone', 'UTC'], ['application_name', ''], ['is_superuser', 'off'],
+    ['session_authorization', user], ['search_path', '"$user", public'], ['extra_float_digits', '1'],
+    ['lock_timeout', '0'], ['statement_timeout', '0'], ['transaction_isolation', 'serializable'],
+    ['default_transaction_isolation', 'serializable'], ['transaction_read_only', 'off'], ['max_identifier_length', '63'],
+    ['bytea_output', 'hex'],
+  ]);
+}
+
+/** Parses a PostgreSQL duration setting ('300', '300ms', '2s', '1min') to milliseconds. */
+export function durationMs(v: string): number {
+  const m = v.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|min|h)?$/i);
+  if (!m) throw new PgError('22023', `invalid value for a duration: "${v}"`);
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'min' ? 60_000 : 3_600_000);
+}
+
+export class SessionSettings {
+  private values: Map<string, string>;
+  private readonly initial: Map<string, string>;
+  /** Reported settings changed since the last drain: the session sends ParameterStatus for them. */
+  private changed = new Set<string>();
+
+  constructor(readonly user: string, readonly database: string, startup: Record<string, string>) {
+    this.values = defaults(user);
+    for (const [k, v] of Object.entries(startup)) {
+      if (k === 'user' || k === 'database') continue;
+      if (k === 'options') {
+        for (const m of v.matchAll(/(?:-c\s*|--)([\w.]+)=(\S+)/g)) this.set(m[1]!, m[2]!);
+      } else this.set(k, v);
+    }
+    this.initial = new Map(this.values);
+    this.changed.clear();
+  }
+
+  get(name: string): string | undefined {
+    return this.values.get(name.toLowerCase());
+  }
+
+  set(name: string, value: string | null): void {
+    const key = name.toLowerCase();
+    if (READ_ONLY.has(key)) throw new PgError('55P02', `parameter "${name}" cannot be changed`);
+    if (value === null) value = this.initial?.get(key) ?? defaults(this.user).get(key) ?? '';
+    if (key === 'client_encoding' && !/^(utf-?8|unicode)$/i.test(value)) {
+      throw new PgError('0A000', `client_encoding ${value} is not supported by the SQLite source (only UTF8)`);
+    }
+    if (key === 'client_encoding') value = 'UTF8';
+    if (key === 'standard_conforming_strings' && !/^(on|true|1)$/i.test(value)) {
+      throw new PgError('0A000', 'standard_conforming_strings = off is not supported by the SQLite source');
+    }
+    if (key === 'lock_timeout' || key === 'statement_timeout') durationMs(value);
+    this.values.set(key, value);
+    if (REPORTED[key]) this.changed.add(key);
+  }
+
+  resetAll(): void {
+    for (const [k, v] of this.initial) if (this.values.get(k) !== v && REPORTED[k]) this.changed.add(k);
+    this.values = new Map(this.initial);
+  }
+
+  /** The lock wait for this session: lock_timeout when set, else the engine's busy timeout. */
+  lockTimeoutMs(fallback: number): number {
+    const ms = durationMs(this.get('lock_timeout') ?? '0');
+    return ms > 0 ? ms : fallback;
+  }
+
+  /** [reported name, value] of every reported setting (start-up). */
+  reportedAll(): [string, string][] {
+    return Object.entries(REPORTED).map(([k, shown]) => [shown, this.values.get(k) ?? '']);
+  }
+
+  /** [reported name, value] changed since the last call. */
+  drainChanged(): [string, string][] {
+    const out = [...this.changed].map((k): [string, string] => [REPORTED[k]!, this.values.get(k) ?? '']);
+    this.changed.clear();
+    return out;
+  }
+}
+
+/** Registers the server-information functions on a session's connection. */
+export function registerFunctions(db: Database.Database, s: SessionSettings, pid: number): void {
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  const full = `PostgreSQL ${SERVER_VERSION} on SQLite ${db.prepare('select sqlite_version()').pluck().get() as string}`;
+  db.function('version', () => full);
+  db.function('current_database', () => s.database);
+  db.function('current_schema', () => 'public');
+  db.function('cutover_user', () => s.user);
+  db.function('pg_backend_pid', () => pid);
+  db.function('current_setting', { varargs: true }, (...args: unknown[]) => {
+    const v = s.get(String(args[0]));
+    if (v === undefined && !args[1]) throw new Error(`unrecognized configuration parameter "${String(args[0])}"`);
+    return v ?? null;
+  });
+  db.function('set_config', (name: unknown, value: unknown) => {
+    s.set(String(name), text(value) ?? '');
+    return s.get(String(name)) ?? null;
+  });
+}
+
+const CATALOG_TYPES: [string, number, string][] = [
+  ['bool', OID.bool, 'B'], ['bytea', OID.bytea, 'U'], ['name', OID.name, 'S'], ['int8', OID.int8, 'N'], ['int2', OID.int2, 'N'],
+  ['int4', OID.int4, 'N'], ['text', OID.text, 'S'], ['oid', OID.oid, 'N'], ['json', OID.json, 'U'], ['float4', OID.float4, 'N'],
+  ['float8', OID.float8, 'N'], ['unknown', OID.unknown, 'X'], ['bpchar', OID.bpchar, 'S'], ['varchar', OID.varchar, 'S'],
+  ['date', OID.date, 'D'], ['time', OID.time, 'D'], ['timestamp', OID.timestamp, 'D'], ['timestamptz', OID.timestamptz, 'D'],
+  ['numeric', OID.numeric, 'N'], ['uuid', OID.uuid, 'U'], ['jsonb', OID.jsonb, 'U'],
+];
+
+/** pg_catalog with pg_type and pg_namespace: enough for drivers' type lookups (no array types: arrays are not supported). */
+export function attachCatalog(db: Database.Database): void {
+  db.exec(`ATTACH DATABASE ':memory:' AS pg_catalog;
+    CREATE TABLE pg_catalog.pg_type (oid OID PRIMARY KEY, typname NAME, typnamespace OID, typlen SMALLINT, typtype CHAR,
+      typcategory CHAR, typelem OID, typarray OID, typbasetype OID, typdelim CHAR, typrelid OID);
+    CREATE TABLE pg_catalog.pg_namespace (oid OID PRIMARY KEY, nspname NAME);
+    INSERT INTO pg_catalog.pg_namespace VALUES (11, 'pg_catalog'), (2200, 'public');`);
+  const ins = db.prepare(`INSERT INTO pg_catalog.pg_type VALUES (?, ?, 11, ?, 'b', ?, 0, 0, 0, ',', 0)`);
+  for (const [name, oid, cat] of CATALOG_TYPES) ins.run(oid, name, typeSize(oid), cat);
+}

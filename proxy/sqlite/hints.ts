@@ -1,0 +1,164 @@
+// Result column types PostgreSQL would report for an expression, read off the
+// AST before translation (casts, literals, known functions, comparisons).
+// Used when SQLite has no declared type for a result column.
+import { OID } from './types.ts';
+
+type AnyNode = Record<string, any>;
+
+/** PostgreSQL type name (last part of a TypeName) → OID. */
+export const TYPE_OIDS: Record<string, number> = {
+  int2: OID.int2, smallint: OID.int2, int4: OID.int4, int: OID.int4, integer: OID.int4, int8: OID.int8, bigint: OID.int8,
+  float4: OID.float4, real: OID.float4, float8: OID.float8, 'double precision': OID.float8, numeric: OID.numeric, decimal: OID.numeric,
+  text: OID.text, varchar: OID.varchar, bpchar: OID.bpchar, char: OID.bpchar, name: OID.name,
+  bytea: OID.bytea, bool: OID.bool, boolean: OID.bool,
+  date: OID.date, timestamp: OID.timestamp, timestamptz: OID.timestamptz, time: OID.time,
+  uuid: OID.uuid, json: OID.json, jsonb: OID.jsonb,
+};
+
+const FUNC_OIDS: Record<string, number> = {
+  count: OID.int8, row_number: OID.int8, rank: OID.int8, dense_rank: OID.int8,
+  now: OID.timestamptz, transaction_timestamp: OID.timestamptz, statement_timestamp: OID.timestamptz, clock_timestamp: OID.timestamptz,
+  lower: OID.text, upper: OID.text, concat: OID.text, concat_ws: OID.text, substr: OID.text, substring: OID.text, replace: OID.text,
+  btrim: OID.text, ltrim: OID.text, rtrim: OID.text, string_agg: OID.text, version: OID.text, current_setting: OID.text, set_config: OID.text,
+  length: OID.int4, char_length: OID.int4, character_length: OID.int4, octet_length: OID.int4, strpos: OID.int4, pg_backend_pid: OID.int4,
+  current_database: OID.name, current_schema: OID.name, random: OID.float8,
+};
+
+const SVF_OIDS: Record<string, number> = {
+  SVFOP_CURRENT_DATE: OID.date, SVFOP_CURRENT_TIME: OID.time, SVFOP_CURRENT_TIME_N: OID.time,
+  SVFOP_CURRENT_TIMESTAMP: OID.timestamptz, SVFOP_CURRENT_TIMESTAMP_N: OID.timestamptz,
+  SVFOP_LOCALTIME: OID.time, SVFOP_LOCALTIME_N: OID.time, SVFOP_LOCALTIMESTAMP: OID.timestamp, SVFOP_LOCALTIMESTAMP_N: OID.timestamp,
+  SVFOP_CURRENT_ROLE: OID.name, SVFOP_CURRENT_USER: OID.name, SVFOP_USER: OID.name, SVFOP_SESSION_USER: OID.name,
+  SVFOP_CURRENT_CATALOG: OID.name, SVFOP_CURRENT_SCHEMA: OID.name,
+};
+
+const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
+const INTS: number[] = [OID.int2, OID.int4, OID.int8];
+
+export function typeNameOid(typeName: AnyNode): number | undefined {
+  const names: AnyNode[] = typeName.names ?? [];
+  const last = names[names.length - 1]?.String?.sval as string | undefined;
+  return last ? TYPE_OIDS[last.toLowerCase()] : undefined;
+}
+
+function arithmetic(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  if (INTS.includes(a) && INTS.includes(b)) return Math.max(INTS.indexOf(a), INTS.indexOf(b)) === 2 ? OID.int8 : a === OID.int2 && b === OID.int2 ? OID.int2 : OID.int4;
+  if (a === OID.float8 || b === OID.float8 || a === OID.float4 || b === OID.float4) return OID.float8;
+  if (a === OID.numeric || b === OID.numeric) return OID.numeric;
+  return undefined;
+}
+
+/** The OID PostgreSQL would give this expression, when it is evident. */
+export function hintOf(node: AnyNode | undefined): number | undefined {
+  if (!node) return undefined;
+  const [type, n] = Object.entries(node)[0] as [string, AnyNode];
+  switch (type) {
+    case 'TypeCast':
+      return typeNameOid(n.typeName);
+    case 'A_Const':
+      if (n.isnull) return undefined;
+      if (n.ival !== undefined) return OID.int4;
+      if (n.fval !== undefined) return /^[+-]?\d+$/.test(n.fval.fval ?? '') ? OID.int8 : OID.numeric;
+      if (n.boolval !== undefined) return OID.bool;
+      if (n.sval !== undefined) return OID.text;
+      return undefined;
+    case 'FuncCall': {
+      const names: AnyNode[] = n.funcname ?? [];
+      const name = (names[names.length - 1]?.String?.sval ?? '').toLowerCase();
+      if ((name === 'sum' || name === 'min' || name === 'max') && n.args?.[0]) {
+        const h = hintOf(n.args[0]);
+        return name === 'sum' && h !== undefined && INTS.includes(h) ? OID.int8 : h;
+      }
+      if (name === 'coalesce') return hintOf(n.args?.[0]);
+      return FUNC_OIDS[name];
+    }
+    case 'SQLValueFunction':
+      return SVF_OIDS[n.op];
+    case 'A_Expr': {
+      const op = n.name?.[0]?.String?.sval as string | undefined;
+      if (n.kind !== 'AEXPR_OP') return n.kind === 'AEXPR_NULLIF' ? hintOf(n.lexpr) : OID.bool;
+      if (op && COMPARISONS.has(op)) return OID.bool;
+      if (op === '||') return OID.text;
+      if (op === '-' && !n.lexpr) return hintOf(n.rexpr);
+      if (op && '+-*/%'.includes(op)) return arithmetic(hintOf(n.lexpr), hintOf(n.rexpr));
+      return undefined;
+    }
+    case 'BoolExpr':
+    case 'NullTest':
+    case 'BooleanTest':
+      return OID.bool;
+    case 'SubLink':
+      return n.subLinkType === 'EXPR_SUBLINK' ? hintOf(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : OID.bool;
+    case 'CoalesceExpr':
+      for (const a of n.args ?? []) {
+        const h = hintOf(a);
+        if (h !== undefined) return h;
+      }
+      return undefined;
+    case 'CaseExpr':
+      for (const w of n.args ?? []) {
+        const h = hintOf(w.CaseWhen?.result);
+        if (h !== undefined) return h;
+      }
+      return hintOf(n.defresult);
+    default:
+      return undefined;
+  }
+}
+
+/** Hints for a target list, position by position; none when it has a `*` (positions unknown). */
+export function targetHints(targets: AnyNode[] | undefined): (number | undefined)[] {
+  if (!targets) return [];
+  const out: (number | undefined)[] = [];
+  for (const t of targets) {
+    const val = t.ResTarget?.val;
+    if (!val || val.A_Star || val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
+    out.push(hintOf(val));
+  }
+  return out;
+}
+
+/** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */
+function nameOf(node: AnyNode | undefined): string {
+  if (!node) return '?column?';
+  const [type, n] = Object.entries(node)[0] as [string, AnyNode];
+  switch (type) {
+    case 'ColumnRef': {
+      const last = n.fields?.[n.fields.length - 1];
+      return last?.String?.sval ?? '?column?';
+    }
+    case 'FuncCall': {
+      const names: AnyNode[] = n.funcname ?? [];
+      return names[names.length - 1]?.String?.sval ?? '?column?';
+    }
+    case 'TypeCast': {
+      const inner = nameOf(n.arg);
+      if (inner !== '?column?') return inner;
+      const names: AnyNode[] = n.typeName?.names ?? [];
+      return names[names.length - 1]?.String?.sval ?? '?column?';
+    }
+    case 'SQLValueFunction':
+      return String(n.op).replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase();
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'CaseExpr':
+      return 'case';
+    case 'SubLink':
+      return n.subLinkType === 'EXISTS_SUBLINK' ? 'exists' : n.subLinkType === 'EXPR_SUBLINK' ? nameOf(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : '?column?';
+    default:
+      return '?column?';
+  }
+}
+
+/** Result column names by position, PostgreSQL's way; none when the list has a `*`. */
+export function targetNames(targets: AnyNode[] | undefined): string[] {
+  if (!targets) return [];
+  const out: string[] = [];
+  for (const t of targets) {
+    const r = t.ResTarget;
+    if (!r?.val || r.val.A_Star || r.val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
+    out.push(r.name ?? nameOf(r.val));
+  }
+  return out;
+}

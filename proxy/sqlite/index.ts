@@ -1,0 +1,74 @@
+// The SQLite source engine's entry point: one client session as a Duplex that
+// speaks the backend protocol (after the proxy has authenticated the client).
+import { randomInt } from 'node:crypto';
+import { Duplex } from 'node:stream';
+import type Database from 'better-sqlite3';
+import { attachCatalog, registerFunctions, SessionSettings } from './catalog.ts';
+import { engineFor } from './engine.ts';
+import { SessionEngine } from './session-engine.ts';
+import { loadTranslator } from './translate.ts';
+
+/** Client messages are already size-checked by the proxy's relay. */
+const MAX_MESSAGE = 1 << 30;
+
+class SqliteBackend extends Duplex {
+  readonly session: SessionEngine;
+  readonly db: Database.Database;
+  private ended = false;
+
+  constructor(file: string, startup: Record<string, string>) {
+    super();
+    const engine = engineFor(file);
+    const settings = new SessionSettings(startup.user ?? '', startup.database ?? '', startup);
+    const key = { pid: randomInt(1, 2 ** 31 - 1), secret: randomInt(0, 2 ** 31 - 1) };
+    this.db = engine.open();
+    try {
+      attachCatalog(this.db);
+      registerFunctions(this.db, settings, key.pid);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+    this.session = new SessionEngine(this.db, engine, settings, key, (b) => {
+      if (this.ended) return;
+      if (b === null) this.ended = true;
+      this.push(b);
+    }, MAX_MESSAGE);
+    this.session.start();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.session.push(chunk).then(() => cb(), (e: Error) => cb(e));
+  }
+
+  override _read(): void {
+    // output is pushed as it is produced
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.session.close();
+    if (!this.ended) {
+      this.ended = true;
+      this.push(null);
+    }
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.session.close();
+    cb(err);
+  }
+}
+
+/**
+ * Opens a session on the SQLite file `file` and writes the start-up tail
+ * (ParameterStatus…, BackendKeyData, ReadyForQuery; the proxy sent AuthenticationOk).
+ *
+ * For change capture (not wired yet): the session's own connection is
+ * `backend.db`; statements run on it join the session's transaction, e.g. a
+ * capture hook can drain the change table on that handle before COMMIT.
+ */
+export async function openSqliteBackend(file: string, startup: Record<string, string>): Promise<Duplex> {
+  await loadTranslator();
+  return new SqliteBackend(file, startup);
+}

@@ -1,0 +1,594 @@
+// One client session on the SQLite file: the PostgreSQL protocol state machine
+// (simple and extended query, statements and portals, transaction status).
+//
+// Transactions (see engine.ts for locking):
+// - mode 'implicit' covers one request: a simple Query (all its statements), or
+//   the extended-protocol messages up to Sync. Its SQLite transaction opens at
+//   the first write (BEGIN IMMEDIATE) and commits at the end of the request;
+//   an error rolls it back, so nothing is left half-written.
+// - mode 'explicit' is BEGIN … COMMIT. SQLite's transaction opens lazily at the
+//   first statement (BEGIN DEFERRED for a read, BEGIN IMMEDIATE for a write).
+//   An error marks it failed ('E'): everything but ROLLBACK [TO SAVEPOINT] and
+//   COMMIT (which then rolls back) is refused with 25P02, as in PostgreSQL.
+import type Database from 'better-sqlite3';
+import { BodyReader, FrameError, MessageAssembler, type Message } from '../framing.ts';
+import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
+import type { SessionSettings } from './catalog.ts';
+import { retryBusy, type FileEngine } from './engine.ts';
+import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
+import { translate, type SqlStatement, type Statement } from './translate.ts';
+import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
+import {
+  BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
+  commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
+} from './wire.ts';
+
+interface Prepared {
+  /** null: the empty query. */
+  st: Statement | null;
+  sqlite: Database.Statement | null;
+  /** Parameter types: as the client gave them, else from casts and columns; 0 unknown. */
+  paramOids: number[];
+  /** Row description sent for a statement Describe: Execute must then encode to match it. */
+  described?: Field[];
+}
+
+interface Result {
+  fields: Field[] | null;
+  rows: SqlValue[][];
+  tag: string;
+}
+
+interface Portal {
+  prep: Prepared;
+  params: SqlValue[];
+  formats: number[];
+  result: Result | null;
+  sent: number;
+}
+
+const MAX_STATEMENT_CACHE = 500;
+const FLUSH_AT = 256 * 1024;
+
+const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+
+export class SessionEngine {
+  private assembler: MessageAssembler;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private closed = false;
+  private skipping = false;
+  private mode: 'none' | 'implicit' | 'explicit' = 'none';
+  private failed = false;
+  private statements = new Map<string, Prepared>();
+  private portals = new Map<string, Portal>();
+  private cache = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly engine: FileEngine,
+    private readonly settings: SessionSettings,
+    private readonly key: { pid: number; secret: number },
+    private readonly sink: (b: Buffer | null) => void,
+    maxMessageSize: number,
+  ) {
+    this.assembler = new MessageAssembler(maxMessageSize);
+  }
+
+  /**
+   * ParameterStatus … ReadyForQuery: the tail of start-up the engine speaks itself.
+   * AuthenticationOk is not among them: the proxy authenticated the client and sent it already
+   * (a second one makes libpq drop the connection).
+   */
+  start(): void {
+    for (const [k, v] of this.settings.reportedAll()) this.send(parameterStatus(k, v));
+    this.send(backendKeyData(this.key.pid, this.key.secret));
+    this.send(readyForQuery('I'));
+    this.flush();
+  }
+
+  /** Feeds client bytes; resolves when every complete message in them has been answered. */
+  async push(chunk: Buffer): Promise<void> {
+    const messages: Message[] = [];
+    try {
+      this.assembler.push(chunk, (m) => messages.push(m));
+    } catch (e) {
+      return this.die((e as FrameError).code ?? '08P01', (e as Error).message);
+    }
+    for (const m of messages) {
+      if (this.closed) return;
+      await this.handle(m);
+      if (this.outBytes > FLUSH_AT) this.flush();
+    }
+    this.flush();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch {
+      // the connection is closing anyway
+    }
+    this.engine.lock.abandon(this);
+    this.db.close();
+  }
+
+  // ---------- messages ----------
+
+  private async handle(m: Message): Promise<void> {
+    const t = m.type;
+    if (this.skipping && t !== 0x53 /* S */ && t !== 0x58 /* X */) return;
+    const r = new BodyReader(m.bytes);
+    try {
+      switch (t) {
+        case 0x51: // Q
+          return await this.simpleQuery(r.cstring());
+        case 0x50: // P
+          return this.parse(r);
+        case 0x42: // B
+          return this.bind(r);
+        case 0x44: // D
+          return await this.describe(r);
+        case 0x45: // E
+          return await this.execute(r);
+        case 0x53: // S
+          return this.sync();
+        case 0x48: // H
+          return this.flush();
+        case 0x43: // C
+          return this.closeMessage(r);
+        case 0x58: // X
+          this.flush();
+          this.close();
+          this.sink(null);
+          return;
+        case 0x64: // d
+        case 0x63: // c
+        case 0x66: // f
+          return; // CopyData/CopyDone/CopyFail outside COPY: ignored, as PostgreSQL does
+        case 0x46: // F
+          this.send(errorMessage('0A000', 'the function call protocol message is not supported by the SQLite source'));
+          this.send(readyForQuery(this.status()));
+          return;
+        default:
+          return this.die('08P01', `invalid frontend message type ${t}`);
+      }
+    } catch (e) {
+      if (e instanceof FrameError) return this.die(e.code, e.message);
+      this.fail(e);
+      this.skipping = true;
+    }
+  }
+
+  private status(): 'I' | 'T' | 'E' {
+    return this.mode === 'explicit' ? (this.failed ? 'E' : 'T') : 'I';
+  }
+
+  private async simpleQuery(text: string): Promise<void> {
+    const statements = translate(text);
+    if (!statements.length) this.send(EMPTY_QUERY);
+    if (this.mode === 'none') this.mode = 'implicit';
+    for (const st of statements) {
+      try {
+        await this.runSimple(st);
+      } catch (e) {
+        this.fail(e);
+        break;
+      }
+    }
+    this.endRequest();
+    this.send(readyForQuery(this.status()));
+    this.flush();
+  }
+
+  private async runSimple(st: Statement): Promise<void> {
+    if (st.kind === 'sql') {
+      if (st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
+      const stmt = this.prepareSqlite(st);
+      const res = await this.runSql(st, stmt, [], null, []);
+      if (res.fields) this.send(rowDescription(res.fields));
+      for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
+      this.send(commandComplete(res.tag));
+    } else {
+      const res = this.utility(st);
+      if (res.fields) this.send(rowDescription(res.fields));
+      for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
+      this.send(commandComplete(res.tag));
+    }
+    this.reportSettings();
+  }
+
+  private parse(r: BodyReader): void {
+    const name = r.cstring();
+    const text = r.cstring();
+    const n = r.int16();
+    const given: number[] = [];
+    for (let i = 0; i < n; i++) given.push(r.int32() >>> 0);
+    if (name && this.statements.has(name)) throw new PgError('42P05', `prepared statement "${name}" already exists`);
+    const statements = translate(text);
+    if (statements.length > 1) throw new PgError('42601', 'cannot insert multiple commands into a prepared statement');
+    const st = statements[0] ?? null;
+    if (st?.kind === 'error') throw st.error;
+    let sqlite: Database.Statement | null = null;
+    let paramOids = given;
+    if (st?.kind === 'sql') {
+      sqlite = this.prepareSqlite(st);
+      paramOids = [];
+      for (let i = 1; i <= Math.max(st.params, given.length); i++) {
+        paramOids.push(given[i - 1] || st.paramTypes.get(i) || this.columnParamOid(st, i) || 0);
+      }
+    }
+    this.statements.set(name, { st, sqlite, paramOids });
+    this.send(PARSE_COMPLETE);
+  }
+
+  private bind(r: BodyReader): void {
+    const portalName = r.cstring();
+    const stmtName = r.cstring();
+    const prep = this.statements.get(stmtName);
+    if (!prep) throw new PgError('26000', `prepared statement "${stmtName}" does not exist`);
+    const nf = r.int16();
+    const formats: number[] = [];
+    for (let i = 0; i < nf; i++) formats.push(r.int16());
+    const np = r.int16();
+    if (np !== prep.paramOids.length) {
+      throw new PgError('08P01', `bind message supplies ${np} parameters, but prepared statement "${stmtName}" requires ${prep.paramOids.length}`);
+    }
+    const params: SqlValue[] = [];
+    for (let i = 0; i < np; i++) {
+      const len = r.int32();
+      const fmt = nf === 0 ? 0 : nf === 1 ? formats[0]! : formats[i]!;
+      if (len === -1) {
+        params.push(null);
+        continue;
+      }
+      const raw = r.bytes(len);
+      const oid = prep.paramOids[i]!;
+      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid));
+    }
+    const nr = r.int16();
+    const resultFormats: number[] = [];
+    for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
+    if (portalName && this.portals.has(portalName)) throw new PgError('42P03', `cursor "${portalName}" already exists`);
+    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    this.portals.set(portalName, { prep, params, formats: resultFormats, result: null, sent: 0 });
+    this.send(BIND_COMPLETE);
+  }
+
+  private async describe(r: BodyReader): Promise<void> {
+    const kind = String.fromCharCode(r.bytes(1)[0]!);
+    const name = r.cstring();
+    if (kind === 'S') {
+      const prep = this.statements.get(name);
+      if (!prep) throw new PgError('26000', `prepared statement "${name}" does not exist`);
+      this.send(parameterDescription(prep.paramOids.map((o) => o || OID.text)));
+      const fields = this.describeStatement(prep);
+      prep.described = fields ?? undefined;
+      this.send(fields ? rowDescription(fields) : NO_DATA);
+      return;
+    }
+    if (kind !== 'P') throw new FrameError(`invalid DESCRIBE message subtype ${kind}`);
+    const portal = this.portals.get(name);
+    if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
+    const st = portal.prep.st;
+    if (!st || (st.kind === 'sql' && !portal.prep.sqlite!.reader)) {
+      this.send(NO_DATA);
+      return;
+    }
+    // a reader runs now: its result column types may depend on its values
+    portal.result ??= await this.runPortal(portal);
+    this.send(portal.result.fields ? rowDescription(portal.result.fields) : NO_DATA);
+  }
+
+  private async execute(r: BodyReader): Promise<void> {
+    const name = r.cstring();
+    const maxRows = r.int32();
+    const portal = this.portals.get(name);
+    if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
+    if (!portal.prep.st) {
+      this.send(EMPTY_QUERY);
+      return;
+    }
+    portal.result ??= await this.runPortal(portal);
+    const res = portal.result;
+    const end = maxRows > 0 ? Math.min(res.rows.length, portal.sent + maxRows) : res.rows.length;
+    for (; portal.sent < end; portal.sent++) this.send(this.encodeRow(res.rows[portal.sent]!, res.fields!));
+    if (portal.sent < res.rows.length) this.send(PORTAL_SUSPENDED);
+    else this.send(commandComplete(res.tag));
+    this.reportSettings();
+  }
+
+  private sync(): void {
+    this.skipping = false;
+    this.endRequest();
+    this.portals.delete('');
+    this.send(readyForQuery(this.status()));
+    this.flush();
+  }
+
+  private closeMessage(r: BodyReader): void {
+    const kind = String.fromCharCode(r.bytes(1)[0]!);
+    const name = r.cstring();
+    if (kind === 'S') this.statements.delete(name);
+    else if (kind === 'P') this.portals.delete(name);
+    else throw new FrameError(`invalid CLOSE message subtype ${kind}`);
+    this.send(CLOSE_COMPLETE);
+  }
+
+  // ---------- execution ----------
+
+  private prepareSqlite(st: SqlStatement): Database.Statement {
+    let stmt = this.cache.get(st.sql);
+    if (stmt) return stmt;
+    try {
+      stmt = this.db.prepare(st.sql);
+    } catch (e) {
+      throw fromSqlite(e);
+    }
+    if (stmt.reader) stmt.raw(true);
+    if (this.cache.size >= MAX_STATEMENT_CACHE) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(st.sql, stmt);
+    return stmt;
+  }
+
+  /** The declared type of the column a parameter is compared with or assigned to. */
+  private columnParamOid(st: SqlStatement, param: number): number | undefined {
+    for (const pc of st.paramColumns) {
+      if (pc.param !== param) continue;
+      const candidates = pc.qualifier
+        ? [st.tables.find((t) => t.alias === pc.qualifier || t.name === pc.qualifier)?.name ?? pc.qualifier]
+        : st.tables.map((t) => t.name);
+      for (const table of candidates) {
+        const cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as { name: string; type: string }[];
+        const col = cols.find((c) => c.name.toLowerCase() === pc.column.toLowerCase());
+        if (col) return oidOfDeclared(col.type);
+      }
+    }
+    return undefined;
+  }
+
+  private describeStatement(prep: Prepared): Field[] | null {
+    const st = prep.st;
+    if (!st) return null;
+    if (st.kind === 'show') return [{ name: st.name, oid: OID.text, size: -1, format: 0 }];
+    if (st.kind !== 'sql' || !prep.sqlite!.reader) return null;
+    return this.fields(st, prep.sqlite!, null, []);
+  }
+
+  private fields(st: SqlStatement, stmt: Database.Statement, rows: SqlValue[][] | null, formats: number[]): Field[] {
+    return stmt.columns().map((c, i) => {
+      const oid = oidOfDeclared(c.type) ?? st.hints[i] ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
+      const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0;
+      return { name: st.names[i] ?? c.name, oid, size: typeSize(oid), format };
+    });
+  }
+
+  private async runPortal(portal: Portal): Promise<Result> {
+    const st = portal.prep.st!;
+    if (st.kind !== 'sql') {
+      const res = this.utility(st);
+      if (res.fields) res.fields = res.fields.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
+      return res;
+    }
+    const described = portal.prep.described?.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
+    return this.runSql(st, portal.prep.sqlite!, portal.params, described ?? null, portal.formats);
+  }
+
+  private async runSql(st: SqlStatement, stmt: Database.Statement, params: SqlValue[], described: Field[] | null, formats: number[]): Promise<Result> {
+    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    const write = !stmt.readonly || st.locking;
+    const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
+    const deadline = Date.now() + timeout;
+    await this.beginFor(write, timeout, deadline);
+    const args: unknown[] = [];
+    if (st.params > 0) {
+      const named: Record<string, SqlValue> = {};
+      for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
+      args.push(named);
+    }
+    try {
+      if (stmt.reader) {
+        // a write statement that finds the lock taken by another process fails before it changes anything: retry
+        const rows = (write ? await retryBusy(() => stmt.all(...args), deadline, timeout) : stmt.all(...args)) as SqlValue[][];
+        const fields = described ?? this.fields(st, stmt, rows, formats);
+        return { fields, rows, tag: this.tag(st, rows.length) };
+      }
+      const info = write ? await retryBusy(() => stmt.run(...args), deadline, timeout) : stmt.run(...args);
+      return { fields: null, rows: [], tag: this.tag(st, info.changes) };
+    } catch (e) {
+      throw fromSqlite(e);
+    } finally {
+      this.releaseIfDone();
+    }
+  }
+
+  private tag(st: SqlStatement, n: number): string {
+    if (st.tag === 'INSERT') return `INSERT 0 ${n}`;
+    if (st.tag === 'SELECT' || st.countsChanges) return `${st.tag} ${n}`;
+    return st.tag;
+  }
+
+  /** Opens the SQLite transaction this statement needs (see the top of the file). */
+  private async beginFor(write: boolean, timeout: number, deadline: number): Promise<void> {
+    if (this.mode === 'none') this.mode = 'implicit';
+    if (write && !this.engine.lock.held(this)) {
+      await this.engine.lock.acquire(this, timeout);
+      try {
+        if (!this.db.inTransaction) await retryBusy(() => this.db.exec('BEGIN IMMEDIATE'), deadline, timeout);
+      } catch (e) {
+        this.releaseIfDone();
+        throw e;
+      }
+    } else if (!this.db.inTransaction && this.mode === 'explicit') {
+      this.db.exec('BEGIN DEFERRED');
+    }
+  }
+
+  private releaseIfDone(): void {
+    if (!this.db.inTransaction) this.engine.lock.release(this);
+  }
+
+  /** Ends the SQLite transaction, if one is open; the write lock goes with it. */
+  private endTxn(commit: boolean): void {
+    try {
+      if (this.db.inTransaction) this.db.exec(commit ? 'COMMIT' : 'ROLLBACK');
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw fromSqlite(e);
+    } finally {
+      this.releaseIfDone();
+      this.mode = 'implicit';
+      this.failed = false;
+    }
+  }
+
+  private endRequest(): void {
+    if (this.mode !== 'implicit') return;
+    try {
+      this.endTxn(true);
+    } catch (e) {
+      this.send(this.errorFor(e));
+    }
+    this.mode = 'none';
+  }
+
+  /** After an error: the explicit transaction is failed; an implicit one is rolled back. */
+  private fail(e: unknown): void {
+    this.send(this.errorFor(e));
+    if (this.mode === 'explicit') {
+      this.failed = true;
+      this.releaseIfDone();
+    } else if (this.mode === 'implicit') {
+      try {
+        this.endTxn(false);
+      } catch {
+        // the rollback of a failed statement: nothing more to report
+      }
+    }
+  }
+
+  private errorFor(e: unknown): Buffer {
+    const pe = e instanceof PgError ? e : fromSqlite(e);
+    return errorMessage(pe.code, pe.message, pe.detail, pe.hint);
+  }
+
+  // ---------- transaction control, SET/SHOW ----------
+
+  private utility(st: Exclude<Statement, SqlStatement>): Result {
+    const done = (tag: string): Result => ({ fields: null, rows: [], tag });
+    if (st.kind === 'error') throw st.error;
+    if (this.failed && this.mode === 'explicit' && !(st.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to'))) {
+      throw inFailedTransaction();
+    }
+    switch (st.kind) {
+      case 'txn':
+        return done(this.transaction(st.op, st.tag, st.name));
+      case 'set':
+        this.settings.set(st.name, st.value);
+        return done(st.tag);
+      case 'reset_all':
+        this.settings.resetAll();
+        return done(st.tag);
+      case 'show': {
+        const v = this.settings.get(st.name);
+        if (v === undefined) throw new PgError('42704', `unrecognized configuration parameter "${st.name}"`);
+        return { fields: [{ name: st.name, oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
+      }
+      case 'deallocate':
+        if (st.name === null) this.statements.clear();
+        else if (!this.statements.delete(st.name)) throw new PgError('26000', `prepared statement "${st.name}" does not exist`);
+        return done(st.tag);
+      case 'discard':
+        if (this.mode === 'explicit') throw new PgError('25001', 'DISCARD ALL cannot run inside a transaction block');
+        this.settings.resetAll();
+        this.statements.clear();
+        return done(st.tag);
+      case 'noop':
+        return done(st.tag);
+    }
+  }
+
+  private transaction(op: string, tag: string, name?: string): string {
+    const inBlock = this.mode === 'explicit';
+    const requireBlock = (what: string) => {
+      if (!inBlock) throw new PgError('25P01', `${what} can only be used in transaction blocks`);
+    };
+    try {
+      switch (op) {
+        case 'begin':
+          if (inBlock) this.send(noticeMessage('25001', 'there is already a transaction in progress'));
+          this.mode = 'explicit';
+          return tag;
+        case 'commit':
+          if (!inBlock) this.send(noticeMessage('25P01', 'there is no transaction in progress'));
+          if (this.failed) {
+            this.endTxn(false);
+            return 'ROLLBACK';
+          }
+          this.endTxn(true);
+          return tag;
+        case 'rollback':
+          if (!inBlock) this.send(noticeMessage('25P01', 'there is no transaction in progress'));
+          this.endTxn(false);
+          return tag;
+        case 'savepoint':
+          requireBlock('SAVEPOINT');
+          if (!this.db.inTransaction) this.db.exec('BEGIN DEFERRED');
+          this.db.exec(`SAVEPOINT ${quoteIdent(name!)}`);
+          return tag;
+        case 'release':
+          requireBlock('RELEASE SAVEPOINT');
+          this.db.exec(`RELEASE ${quoteIdent(name!)}`);
+          return tag;
+        case 'rollback_to':
+          requireBlock('ROLLBACK TO SAVEPOINT');
+          this.db.exec(`ROLLBACK TO ${quoteIdent(name!)}`);
+          this.failed = false;
+          return tag;
+        default:
+          throw new PgError('0A000', `transaction command ${op} is not supported`);
+      }
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/no such savepoint/.test(msg)) throw new PgError('3B001', `savepoint "${name}" does not exist`);
+      throw e;
+    }
+  }
+
+  private reportSettings(): void {
+    for (const [k, v] of this.settings.drainChanged()) this.send(parameterStatus(k, v));
+  }
+
+  // ---------- output ----------
+
+  private encodeRow(row: SqlValue[], fields: Field[]): Buffer {
+    return dataRow(row.map((v, i) => {
+      if (v === null) return null;
+      const f = fields[i]!;
+      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid), 'utf8');
+    }));
+  }
+
+  private send(b: Buffer): void {
+    this.out.push(b);
+    this.outBytes += b.length;
+  }
+
+  private flush(): void {
+    if (!this.out.length || this.closed) return;
+    const b = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    this.outBytes = 0;
+    this.sink(b);
+  }
+
+  /** Protocol violation: FATAL, then the session ends. */
+  private die(code: string, message: string): void {
+    this.send(fatal(code, message));
+    this.flush();
+    this.close();
+    this.sink(null);
+  }
+}

@@ -1,0 +1,651 @@
+// PostgreSQL SQL → SQLite SQL: parse with PostgreSQL's parser (libpg-query),
+// rewrite the AST where SQLite has a faithful equivalent, refuse the rest with
+// 0A000 naming the construct, print with pgsql-deparser (deparse-sqlite.ts).
+// Results are cached by SQL text. No regexes over user SQL.
+import pgQuery from 'libpg-query';
+import { PgError, unsupported } from './errors.ts';
+import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
+import { targetHints, targetNames, typeNameOid } from './hints.ts';
+import { OID } from './types.ts';
+
+type AnyNode = Record<string, any>;
+
+export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to';
+
+/** A reference `column op $n` (or INSERT/UPDATE position) that types parameter n like the column. */
+export interface ParamColumn {
+  param: number;
+  qualifier?: string;
+  column: string;
+}
+
+export interface SqlStatement {
+  kind: 'sql';
+  sql: string;
+  /** Command tag without the row count: SELECT, INSERT, UPDATE, DELETE, CREATE TABLE … */
+  tag: string;
+  /** Highest $n used. */
+  params: number;
+  /** Parameter types fixed by casts in the text ($1::int8). */
+  paramTypes: Map<number, number>;
+  paramColumns: ParamColumn[];
+  /** Tables named by the statement, with aliases, for resolving paramColumns. */
+  tables: { name: string; alias?: string }[];
+  /** Result column OIDs evident from the text, by position (empty when unknown). */
+  hints: (number | undefined)[];
+  /** Result column names PostgreSQL would give, by position (empty when unknown: use SQLite's). */
+  names: string[];
+  /** SELECT … FOR UPDATE/SHARE: takes the write lock, like a write. */
+  locking: boolean;
+  /** Reports `INSERT 0 n` etc. with the statement's own change count. */
+  countsChanges: boolean;
+}
+
+export type Statement =
+  | SqlStatement
+  | { kind: 'txn'; op: TxnOp; tag: string; name?: string }
+  | { kind: 'set'; name: string; value: string | null; tag: string }
+  | { kind: 'reset_all'; tag: string }
+  | { kind: 'show'; name: string }
+  | { kind: 'deallocate'; name: string | null; tag: string }
+  | { kind: 'discard'; tag: string }
+  | { kind: 'noop'; tag: string }
+  | { kind: 'error'; error: PgError };
+
+let loaded: Promise<void> | null = null;
+export function loadTranslator(): Promise<void> {
+  loaded ??= pgQuery.loadModule();
+  return loaded;
+}
+
+const CACHE_MAX = 5_000;
+const cache = new Map<string, Statement[]>();
+
+/** Translate a query string (possibly several statements). Parse errors come back as one error statement. */
+export function translate(sql: string): Statement[] {
+  const hit = cache.get(sql);
+  if (hit) return hit;
+  let out: Statement[];
+  if (sql.trim() === '') return []; // the empty query (libpg-query refuses an empty string)
+  try {
+    const tree = pgQuery.parseSync(sql) as { stmts?: { stmt: AnyNode }[] };
+    out = (tree.stmts ?? []).map((s) => translateOne(s.stmt));
+  } catch (e) {
+    out = [{ kind: 'error', error: new PgError('42601', (e as Error).message) }];
+  }
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  cache.set(sql, out);
+  return out;
+}
+
+function translateOne(stmt: AnyNode): Statement {
+  try {
+    return statement(stmt);
+  } catch (e) {
+    if (e instanceof PgError) return { kind: 'error', error: e };
+    return { kind: 'error', error: new PgError('XX000', `cannot translate statement for SQLite: ${(e as Error).message}`) };
+  }
+}
+
+const str = (n: AnyNode | undefined): string => n?.String?.sval ?? '';
+const lastName = (names: AnyNode[] | undefined): string => str(names?.[names.length - 1]).toLowerCase();
+
+function constText(n: AnyNode | undefined): string {
+  const c = n?.A_Const;
+  if (!c) {
+    if (n?.TypeCast) return constText(n.TypeCast.arg);
+    throw unsupported('a non-constant value here');
+  }
+  if (c.sval) return c.sval.sval ?? '';
+  if (c.ival) return String(c.ival.ival ?? 0);
+  if (c.fval) return c.fval.fval;
+  if (c.boolval) return c.boolval.boolval ? 'on' : 'off';
+  return '';
+}
+
+function statement(stmt: AnyNode): Statement {
+  const [type, n] = Object.entries(stmt)[0] as [string, AnyNode];
+  switch (type) {
+    case 'TransactionStmt':
+      return transaction(n);
+    case 'VariableSetStmt':
+      return variableSet(n);
+    case 'VariableShowStmt':
+      if (n.name === 'all') throw unsupported('SHOW ALL');
+      return { kind: 'show', name: String(n.name).toLowerCase() };
+    case 'DeallocateStmt':
+      return { kind: 'deallocate', name: n.isall ? null : n.name, tag: 'DEALLOCATE' + (n.isall ? ' ALL' : '') };
+    case 'DiscardStmt':
+      return { kind: 'discard', tag: n.target === 'DISCARD_ALL' ? 'DISCARD ALL' : 'DISCARD' };
+    case 'SelectStmt':
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+    case 'CreateStmt':
+    case 'IndexStmt':
+    case 'DropStmt':
+    case 'ViewStmt':
+    case 'AlterTableStmt':
+    case 'RenameStmt':
+      return sqlStatement(type, stmt);
+    case 'TruncateStmt': {
+      if ((n.relations ?? []).length !== 1) throw unsupported('TRUNCATE of several tables');
+      if (n.restart_seqs || n.behavior === 'DROP_CASCADE') throw unsupported('TRUNCATE … RESTART IDENTITY / CASCADE');
+      const del = { DeleteStmt: { relation: n.relations[0].RangeVar } };
+      return { ...(sqlStatement('DeleteStmt', del) as SqlStatement), tag: 'TRUNCATE TABLE', countsChanges: false };
+    }
+    default:
+      throw unsupported(statementName(type));
+  }
+}
+
+function statementName(type: string): string {
+  const words = type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  return `the ${words} statement`;
+}
+
+function transaction(n: AnyNode): Statement {
+  switch (n.kind) {
+    case 'TRANS_STMT_BEGIN':
+      return { kind: 'txn', op: 'begin', tag: 'BEGIN' };
+    case 'TRANS_STMT_START':
+      return { kind: 'txn', op: 'begin', tag: 'START TRANSACTION' };
+    case 'TRANS_STMT_COMMIT':
+      if (n.chain) throw unsupported('COMMIT AND CHAIN');
+      return { kind: 'txn', op: 'commit', tag: 'COMMIT' };
+    case 'TRANS_STMT_ROLLBACK':
+      if (n.chain) throw unsupported('ROLLBACK AND CHAIN');
+      return { kind: 'txn', op: 'rollback', tag: 'ROLLBACK' };
+    case 'TRANS_STMT_SAVEPOINT':
+      return { kind: 'txn', op: 'savepoint', tag: 'SAVEPOINT', name: n.savepoint_name };
+    case 'TRANS_STMT_RELEASE':
+      return { kind: 'txn', op: 'release', tag: 'RELEASE', name: n.savepoint_name };
+    case 'TRANS_STMT_ROLLBACK_TO':
+      return { kind: 'txn', op: 'rollback_to', tag: 'ROLLBACK', name: n.savepoint_name };
+    default:
+      throw unsupported('two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED)');
+  }
+}
+
+function variableSet(n: AnyNode): Statement {
+  switch (n.kind) {
+    case 'VAR_SET_VALUE':
+      return { kind: 'set', name: String(n.name).toLowerCase(), value: (n.args ?? []).map(constText).join(', '), tag: 'SET' };
+    case 'VAR_SET_DEFAULT':
+    case 'VAR_RESET':
+      return { kind: 'set', name: String(n.name).toLowerCase(), value: null, tag: n.kind === 'VAR_RESET' ? 'RESET' : 'SET' };
+    case 'VAR_RESET_ALL':
+      return { kind: 'reset_all', tag: 'RESET' };
+    default:
+      // SET TRANSACTION ISOLATION LEVEL …, SET SESSION CHARACTERISTICS: SQLite transactions are serializable already
+      return { kind: 'noop', tag: 'SET' };
+  }
+}
+
+const TAGS: Record<string, string> = {
+  SelectStmt: 'SELECT', InsertStmt: 'INSERT', UpdateStmt: 'UPDATE', DeleteStmt: 'DELETE', CreateStmt: 'CREATE TABLE',
+  IndexStmt: 'CREATE INDEX', ViewStmt: 'CREATE VIEW', AlterTableStmt: 'ALTER TABLE', RenameStmt: 'ALTER TABLE',
+};
+
+function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
+  const n = stmt[type] as AnyNode;
+  const ctx = new Ctx();
+  let tag = TAGS[type] ?? type;
+  let hints: (number | undefined)[] = [];
+  let names: string[] = [];
+  if (type === 'SelectStmt') {
+    if (n.intoClause) throw unsupported('SELECT INTO');
+    let first = n;
+    while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
+    hints = targetHints(first.targetList);
+    names = targetNames(first.targetList);
+  } else if (n.returningList) {
+    hints = targetHints(n.returningList);
+    names = targetNames(n.returningList);
+  }
+  if (type === 'DropStmt') tag = dropTag(n);
+  if (type === 'CreateStmt') createTable(n);
+  if (type === 'IndexStmt') createIndex(n);
+  if (type === 'AlterTableStmt') alterTable(n);
+  if (type === 'RenameStmt' && !['OBJECT_TABLE', 'OBJECT_COLUMN'].includes(n.renameType)) throw unsupported('this ALTER … RENAME');
+  if (type === 'ViewStmt' && (n.options?.length || n.withCheckOption !== 'NO_CHECK_OPTION' || n.replace)) throw unsupported('CREATE OR REPLACE VIEW / view options');
+  if (n.relation && type !== 'CreateStmt' && type !== 'IndexStmt') rangeVar(n.relation);
+  collectParamColumns(type, n, ctx);
+  const out = ctx.walk(stmt) as AnyNode;
+  return {
+    kind: 'sql',
+    sql: deparseForSqlite(out),
+    tag,
+    params: ctx.maxParam,
+    paramTypes: ctx.paramTypes,
+    paramColumns: ctx.paramColumns,
+    tables: ctx.tables,
+    hints,
+    names,
+    locking: ctx.locking,
+    countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',
+  };
+}
+
+function dropTag(n: AnyNode): string {
+  const what: Record<string, string> = { OBJECT_TABLE: 'TABLE', OBJECT_INDEX: 'INDEX', OBJECT_VIEW: 'VIEW' };
+  const w = what[n.removeType];
+  if (!w) throw unsupported(`DROP ${String(n.removeType).replace('OBJECT_', '')}`);
+  if (n.behavior === 'DROP_CASCADE') throw unsupported(`DROP ${w} … CASCADE`);
+  if ((n.objects ?? []).length !== 1) throw unsupported(`DROP ${w} of several objects in one statement`);
+  if (n.concurrent) delete n.concurrent;
+  return `DROP ${w}`;
+}
+
+// ---------- DDL ----------
+
+/** PostgreSQL column type → SQLite declared type (kept close to the PostgreSQL name: it drives result OIDs). */
+const DECLARED: Record<string, string> = {
+  int2: 'SMALLINT', smallint: 'SMALLINT', int4: 'INTEGER', int: 'INTEGER', integer: 'INTEGER', int8: 'BIGINT', bigint: 'BIGINT',
+  serial: 'INTEGER', serial4: 'INTEGER', bigserial: 'INTEGER', serial8: 'INTEGER', smallserial: 'INTEGER', serial2: 'INTEGER',
+  float4: 'REAL', real: 'REAL', float8: 'DOUBLE PRECISION', numeric: 'NUMERIC', decimal: 'NUMERIC',
+  text: 'TEXT', varchar: 'VARCHAR', bpchar: 'CHAR', char: 'CHAR', citext: 'TEXT', bytea: 'BLOB', bool: 'BOOLEAN', boolean: 'BOOLEAN',
+  date: 'DATE', timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ', time: 'TIME', uuid: 'UUID', json: 'JSON', jsonb: 'JSONB',
+};
+const SERIALS = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
+
+function columnType(typeName: AnyNode): { isSerial: boolean } {
+  if (typeName.arrayBounds) throw unsupported('array types');
+  const name = lastName(typeName.names);
+  const declared = DECLARED[name];
+  if (!declared) throw unsupported(`column type ${name}`);
+  const mods = (typeName.typmods ?? []).map((m: AnyNode) => m.A_Const?.ival?.ival ?? 0);
+  typeName[SQLITE_TYPE] = mods.length && ['NUMERIC', 'VARCHAR', 'CHAR'].includes(declared) ? `${declared}(${mods.join(', ')})` : declared;
+  return { isSerial: SERIALS.has(name) };
+}
+
+function createTable(n: AnyNode): void {
+  if (n.inhRelations || n.partspec || n.ofTypename) throw unsupported('CREATE TABLE with INHERITS / PARTITION BY / OF');
+  if (n.options?.length || n.oncommit && n.oncommit !== 'ONCOMMIT_NOOP') throw unsupported('CREATE TABLE storage options');
+  if (n.relation.schemaname === 'public') delete n.relation.schemaname;
+  const tablePk = new Set<string>();
+  for (const e of n.tableElts ?? []) {
+    const c = e.Constraint;
+    if (c?.contype === 'CONSTR_PRIMARY') for (const k of c.keys ?? []) tablePk.add(str(k));
+    if (c && ['CONSTR_EXCLUSION'].includes(c.contype)) throw unsupported('EXCLUDE constraints');
+  }
+  for (const e of n.tableElts ?? []) {
+    const col = e.ColumnDef;
+    if (!col) continue;
+    const { isSerial } = columnType(col.typeName);
+    let pk = tablePk.has(col.colname) && tablePk.size === 1;
+    const constraints: AnyNode[] = col.constraints ?? [];
+    const kept: AnyNode[] = [];
+    let identity = false;
+    for (const c of constraints) {
+      const ct = c.Constraint?.contype;
+      if (ct === 'CONSTR_PRIMARY') pk = true;
+      if (ct === 'CONSTR_IDENTITY') identity = true;
+      else kept.push(c);
+    }
+    if ((isSerial || identity) && !pk) throw unsupported(`${isSerial ? 'serial' : 'identity'} column "${col.colname}" that is not the single-column primary key (SQLite has no sequences)`);
+    // INTEGER PRIMARY KEY is SQLite's rowid: it hands out ids like a sequence
+    if (isSerial || identity) col.typeName[SQLITE_TYPE] = 'INTEGER';
+    col.constraints = kept.length ? kept : undefined;
+    if (!col.constraints) delete col.constraints;
+  }
+}
+
+function createIndex(n: AnyNode): void {
+  if (n.accessMethod && n.accessMethod !== 'btree') throw unsupported(`index method ${n.accessMethod}`);
+  if (n.indexIncludingParams?.length) throw unsupported('INCLUDE columns in an index');
+  if (n.relation?.schemaname === 'public') delete n.relation.schemaname;
+  delete n.accessMethod;
+  delete n.concurrent;
+}
+
+function alterTable(n: AnyNode): void {
+  for (const c of n.cmds ?? []) {
+    const sub = c.AlterTableCmd?.subtype;
+    if (sub === 'AT_AddColumn') columnType(c.AlterTableCmd.def.ColumnDef.typeName);
+    else if (sub !== 'AT_DropColumn') throw unsupported(`ALTER TABLE ${String(sub).replace('AT_', '')}`);
+    if (c.AlterTableCmd.behavior === 'DROP_CASCADE') throw unsupported('DROP COLUMN … CASCADE');
+  }
+  if ((n.cmds ?? []).length !== 1) throw unsupported('several ALTER TABLE actions in one statement');
+}
+
+// ---------- parameter typing from context ----------
+
+function colRef(n: AnyNode | undefined): { qualifier?: string; column: string } | null {
+  const f: AnyNode[] | undefined = n?.ColumnRef?.fields;
+  if (!f || f.some((x) => !x.String)) return null;
+  if (f.length === 1) return { column: str(f[0]) };
+  if (f.length === 2) return { qualifier: str(f[0]), column: str(f[1]) };
+  return null;
+}
+
+function collectParamColumns(type: string, n: AnyNode, ctx: Ctx): void {
+  const rel = n.relation;
+  if (rel?.relname && ['InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type)) ctx.tables.push({ name: rel.relname, alias: rel.alias?.aliasname });
+  if (type === 'InsertStmt') {
+    const cols: string[] = (n.cols ?? []).map((c: AnyNode) => c.ResTarget?.name);
+    for (const row of n.selectStmt?.SelectStmt?.valuesLists ?? []) {
+      (row.List?.items ?? []).forEach((v: AnyNode, i: number) => {
+        const p = v.ParamRef?.number;
+        if (p && cols[i]) ctx.paramColumns.push({ param: p, qualifier: rel.relname, column: cols[i]! });
+      });
+    }
+  }
+  if (type === 'UpdateStmt') {
+    for (const t of n.targetList ?? []) {
+      const p = t.ResTarget?.val?.ParamRef?.number;
+      if (p && t.ResTarget.name) ctx.paramColumns.push({ param: p, qualifier: rel.relname, column: t.ResTarget.name });
+    }
+  }
+}
+
+// ---------- expressions ----------
+
+// 'is' and 'is not' come only from the IS [NOT] DISTINCT FROM rewrite: PostgreSQL's parser never names an operator so
+const OPERATORS = new Set(['is', 'is not', '+', '-', '*', '/', '%', '||', '=', '<>', '!=', '<', '>', '<=', '>=']);
+
+/** Functions SQLite has with PostgreSQL's meaning, under the same name. */
+const SAME = new Set([
+  'lower', 'upper', 'length', 'abs', 'round', 'replace', 'ltrim', 'rtrim', 'count', 'sum', 'avg', 'min', 'max',
+  'coalesce', 'nullif', 'concat', 'concat_ws', 'octet_length', 'sign', 'ceil', 'ceiling', 'floor', 'sqrt', 'power',
+  'exp', 'ln', 'mod', 'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value',
+  'nth_value', 'percent_rank', 'cume_dist',
+  // answered per session by catalog.ts
+  'version', 'current_database', 'current_schema', 'current_setting', 'set_config', 'pg_backend_pid',
+]);
+/** PostgreSQL name → SQLite name, same arguments. */
+const RENAMED: Record<string, string> = {
+  char_length: 'length', character_length: 'length', substring: 'substr', substr: 'substr', strpos: 'instr',
+  btrim: 'trim', string_agg: 'group_concat',
+};
+const NOW = new Set(['now', 'transaction_timestamp', 'statement_timestamp', 'clock_timestamp']);
+
+/** A call to an SQLite function, made by the translator (passes the function check as it is). */
+const fn = (name: string, ...args: AnyNode[]): AnyNode => ({ FuncCall: { funcname: [{ String: { sval: name } }], args, funcformat: 'COERCE_EXPLICIT_CALL', [NATIVE]: true } });
+const NATIVE = '__native';
+const sconst = (s: string): AnyNode => ({ A_Const: { sval: { sval: s } } });
+const iconst = (i: number): AnyNode => ({ A_Const: { ival: i ? { ival: i } : {} } });
+const TS_FORMAT = '%Y-%m-%d %H:%M:%f';
+/** now() as stored text: UTC, millisecond precision, sortable. */
+const nowExpr = (): AnyNode => fn('strftime', sconst(TS_FORMAT), sconst('now'));
+const BACKSLASH = (): AnyNode => fn('char', iconst(92));
+
+/** SQLite type name for CAST, or null when the value is kept as it is (text forms of dates, uuids, json). */
+const CAST_TO: Record<number, string | null> = {
+  [OID.int2]: 'INTEGER', [OID.int4]: 'INTEGER', [OID.int8]: 'INTEGER', [OID.float4]: 'REAL', [OID.float8]: 'REAL',
+  [OID.numeric]: 'NUMERIC', [OID.text]: 'TEXT', [OID.varchar]: 'TEXT', [OID.bpchar]: 'TEXT', [OID.name]: 'TEXT',
+  [OID.bytea]: 'BLOB', [OID.timestamp]: null, [OID.timestamptz]: null, [OID.time]: null, [OID.uuid]: null,
+  [OID.json]: null, [OID.jsonb]: null,
+};
+
+const BOOL_WORDS: Record<string, boolean> = { t: true, true: true, y: true, yes: true, on: true, '1': true, f: false, false: false, n: false, no: false, off: false, '0': false };
+
+function rangeVar(n: AnyNode): void {
+  if (n.schemaname === 'public' || n.schemaname === 'main') delete n.schemaname;
+  else if (n.schemaname && n.schemaname !== 'pg_catalog') throw unsupported(`schema "${n.schemaname}"`);
+  if (n.catalogname) throw unsupported('database-qualified names');
+  n.inh = true; // ONLY t: no inheritance in SQLite
+}
+
+class Ctx {
+  maxParam = 0;
+  paramTypes = new Map<number, number>();
+  paramColumns: ParamColumn[] = [];
+  tables: { name: string; alias?: string }[] = [];
+  locking = false;
+
+  /** Rewrites a node (a `{Type: body}` wrapper, array or plain object) in place; returns its replacement. */
+  walk(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map((x) => this.walk(x));
+    if (!v || typeof v !== 'object') return v;
+    const obj = v as AnyNode;
+    const keys = Object.keys(obj);
+    if (keys.length === 1 && /^[A-Z]/.test(keys[0]!) && obj[keys[0]!] && typeof obj[keys[0]!] === 'object') {
+      const replaced = this.node(keys[0]!, obj[keys[0]!], obj);
+      if (replaced !== obj) return this.walk(replaced);
+    }
+    for (const k of keys) obj[k] = this.walk(obj[k]);
+    return obj;
+  }
+
+  /** One node: return it (children are walked next) or a replacement (walked again). */
+  private node(type: string, n: AnyNode, self: AnyNode): AnyNode {
+    switch (type) {
+      case 'ParamRef':
+        this.maxParam = Math.max(this.maxParam, n.number);
+        return self;
+      case 'TypeCast':
+        return this.cast(n, self);
+      case 'A_Const':
+        if (n.bsval) throw unsupported('bit-string constants');
+        return self;
+      case 'A_Expr':
+        return this.expr(n, self);
+      case 'FuncCall':
+        return this.func(n, self);
+      case 'SQLValueFunction':
+        return this.valueFunction(n);
+      case 'SelectStmt':
+        this.select(n);
+        return self;
+      case 'RangeVar':
+        rangeVar(n);
+        return self;
+      case 'SortBy':
+        // PostgreSQL sorts NULLs last ascending, first descending; SQLite the other way round
+        if (n.sortby_nulls === 'SORTBY_NULLS_DEFAULT' && n.sortby_dir !== 'SORTBY_USING') {
+          n.sortby_nulls = n.sortby_dir === 'SORTBY_DESC' ? 'SORTBY_NULLS_FIRST' : 'SORTBY_NULLS_LAST';
+        }
+        if (n.sortby_dir === 'SORTBY_USING') throw unsupported('ORDER BY … USING');
+        return self;
+      case 'SubLink':
+        if (n.subLinkType === 'ANY_SUBLINK' && n.operName) {
+          if (lastName(n.operName) !== '=') throw unsupported('op ANY (subquery) other than = ANY');
+          delete n.operName; // = ANY (subquery) is IN (subquery)
+        } else if (!['EXISTS_SUBLINK', 'EXPR_SUBLINK', 'ANY_SUBLINK'].includes(n.subLinkType)) {
+          throw unsupported(`${String(n.subLinkType).replace('_SUBLINK', '')} subqueries`);
+        }
+        return self;
+      case 'RangeSubselect':
+        if (n.lateral) throw unsupported('LATERAL');
+        return self;
+      case 'Alias':
+        if (n.colnames?.length) throw unsupported('column alias lists on a table alias (t(a, b))');
+        return self;
+      case 'OnConflictClause':
+        if (n.infer?.InferClause?.conname) throw unsupported('ON CONFLICT ON CONSTRAINT');
+        return self;
+      case 'InsertStmt':
+        if (n.override && n.override !== 'OVERRIDING_NOT_SET') throw unsupported('OVERRIDING … VALUE');
+        return self;
+      case 'DeleteStmt':
+        if (n.usingClause?.length) throw unsupported('DELETE … USING');
+        return self;
+      case 'BoolExpr': case 'NullTest': case 'BooleanTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
+      case 'ColumnRef': case 'String': case 'Integer': case 'Float': case 'Boolean': case 'A_Star': case 'ResTarget':
+      case 'JoinExpr': case 'WithClause': case 'CommonTableExpr': case 'InferClause': case 'IndexElem': case 'List':
+      case 'WindowDef': case 'UpdateStmt': case 'CreateStmt': case 'ColumnDef': case 'Constraint': case 'TypeName':
+      case 'DropStmt': case 'IndexStmt': case 'ViewStmt': case 'AlterTableStmt': case 'AlterTableCmd': case 'RenameStmt':
+        return self;
+      case 'SetToDefault':
+        throw unsupported('DEFAULT as a value (omit the column instead)');
+      case 'A_ArrayExpr': case 'A_Indirection':
+        throw unsupported('arrays');
+      case 'RangeFunction':
+        throw unsupported('functions in FROM (generate_series, unnest, …)');
+      case 'MinMaxExpr':
+        throw unsupported('GREATEST/LEAST');
+      case 'CollateClause':
+        throw unsupported('COLLATE');
+      case 'RowExpr':
+        throw unsupported('row constructors');
+      case 'MultiAssignRef':
+        throw unsupported('UPDATE … SET (a, b) = (…)');
+      default:
+        throw unsupported(type.replace(/([a-z])([A-Z])/g, '$1 $2'));
+    }
+  }
+
+  private select(n: AnyNode): void {
+    if (n.distinctClause?.some((d: AnyNode) => Object.keys(d).length > 0)) throw unsupported('DISTINCT ON');
+    if (n.lockingClause) {
+      // writers are serialized: the statement takes the SQLite write lock instead of row locks
+      this.locking = true;
+      delete n.lockingClause;
+    }
+    if (n.limitOption === 'LIMIT_OPTION_WITH_TIES') throw unsupported('FETCH … WITH TIES');
+    if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
+    for (const r of n.fromClause ?? []) {
+      const rv = r.RangeVar;
+      if (rv?.relname) this.tables.push({ name: rv.relname, alias: rv.alias?.aliasname });
+    }
+  }
+
+  private cast(n: AnyNode, self: AnyNode): AnyNode {
+    const tn = n.typeName as AnyNode;
+    if (tn[SQLITE_TYPE]) return self; // already translated
+    if (tn.arrayBounds) throw unsupported('array types');
+    const oid = typeNameOid(tn);
+    const name = lastName(tn.names);
+    if (oid === undefined) throw unsupported(`cast to ${name}`);
+    const arg = n.arg as AnyNode;
+    if (arg.ParamRef) {
+      // $1::int8 types the parameter; the value arrives already converted
+      this.paramTypes.set(arg.ParamRef.number, oid);
+      return arg;
+    }
+    if (oid === OID.bool) {
+      const c = arg.A_Const;
+      if (c?.sval) {
+        const b = BOOL_WORDS[String(c.sval.sval).trim().toLowerCase()];
+        if (b === undefined) throw new PgError('22P02', `invalid input syntax for type boolean: "${c.sval.sval}"`);
+        return iconst(b ? 1 : 0);
+      }
+      if (c?.ival !== undefined || c?.boolval !== undefined || c?.isnull) return arg;
+      // integer → boolean, as PostgreSQL's int4::bool: nonzero is true
+      return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '<>' } }], lexpr: arg, rexpr: iconst(0) } };
+    }
+    if (oid === OID.date) return arg.A_Const ? arg : fn('date', arg);
+    if ((oid === OID.float8 || oid === OID.float4) && arg.A_Const?.sval) {
+      // SQLite reads 'Infinity' as 0 and stores no NaN: spell the infinities as SQLite's overflowing literal
+      const s = String(arg.A_Const.sval.sval).trim().toLowerCase();
+      if (s === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
+      if (s === 'infinity' || s === '+infinity' || s === '-infinity') return { A_Const: { fval: { fval: s.startsWith('-') ? '-9e999' : '9e999' } } };
+    }
+    if (oid === OID.bytea && arg.A_Const?.sval) {
+      // '\x0102'::bytea is bytes, not text: unhex() makes the BLOB
+      const s: string = arg.A_Const.sval.sval ?? '';
+      if (!/^\\x([0-9a-fA-F]{2})*$/.test(s)) throw unsupported('bytea literals other than the hex form \\x…');
+      return fn('unhex', sconst(s.slice(2)));
+    }
+    const to = CAST_TO[oid];
+    if (to === undefined) throw unsupported(`cast to ${name}`);
+    if (to === null) return arg;
+    return { TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } };
+  }
+
+  private expr(n: AnyNode, self: AnyNode): AnyNode {
+    const op = lastName(n.name);
+    switch (n.kind) {
+      case 'AEXPR_OP':
+        if (!OPERATORS.has(op)) throw unsupported(`operator ${op}`);
+        if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) this.noteParamColumn(n.lexpr, n.rexpr);
+        return self;
+      case 'AEXPR_DISTINCT':
+        this.noteParamColumn(n.lexpr, n.rexpr);
+        return { A_Expr: { ...n, kind: 'AEXPR_OP', name: [{ String: { sval: 'IS NOT' } }] } };
+      case 'AEXPR_NOT_DISTINCT':
+        this.noteParamColumn(n.lexpr, n.rexpr);
+        return { A_Expr: { ...n, kind: 'AEXPR_OP', name: [{ String: { sval: 'IS' } }] } };
+      case 'AEXPR_NULLIF':
+      case 'AEXPR_IN':
+      case 'AEXPR_BETWEEN':
+      case 'AEXPR_NOT_BETWEEN':
+        return self;
+      case 'AEXPR_LIKE':
+      case 'AEXPR_ILIKE':
+        return this.like(n, op);
+      case 'AEXPR_OP_ANY':
+      case 'AEXPR_OP_ALL':
+        throw unsupported(`${op} ${n.kind === 'AEXPR_OP_ANY' ? 'ANY' : 'ALL'} (array)`);
+      case 'AEXPR_SIMILAR':
+        throw unsupported('SIMILAR TO');
+      default:
+        throw unsupported(String(n.kind).replace('AEXPR_', '').replace(/_/g, ' '));
+    }
+  }
+
+  private noteParamColumn(l: AnyNode, r: AnyNode): void {
+    const [c, p] = l?.ParamRef ? [colRef(r), l.ParamRef.number] : r?.ParamRef ? [colRef(l), r.ParamRef.number] : [null, 0];
+    if (c && p) this.paramColumns.push({ param: p, ...c });
+  }
+
+  /**
+   * LIKE keeps PostgreSQL's meaning: case-sensitive (the connection runs with
+   * case_sensitive_like) with backslash as the default escape, written with
+   * SQLite's like(pattern, value, escape); ILIKE compares lower() of both.
+   */
+  private like(n: AnyNode, op: string): AnyNode {
+    let pattern = n.rexpr as AnyNode;
+    let escape: AnyNode | null = BACKSLASH();
+    const f = pattern.FuncCall;
+    if (f && lastName(f.funcname) === 'like_escape') {
+      pattern = f.args[0];
+      const e = f.args[1];
+      escape = e?.A_Const?.sval && (e.A_Const.sval.sval ?? '') === '' ? null : e;
+    }
+    let value = n.lexpr as AnyNode;
+    const insensitive = n.kind === 'AEXPR_ILIKE';
+    if (insensitive) {
+      pattern = fn('lower', pattern);
+      value = fn('lower', value);
+    }
+    this.noteParamColumn(n.lexpr, n.rexpr);
+    const call = escape ? fn('like', pattern, value, escape) : fn('like', pattern, value);
+    const negated = op.startsWith('!');
+    return negated ? { BoolExpr: { boolop: 'NOT_EXPR', args: [call] } } : call;
+  }
+
+  private func(n: AnyNode, self: AnyNode): AnyNode {
+    if (n[NATIVE]) return self;
+    const names: AnyNode[] = n.funcname ?? [];
+    if (names.length > 1 && str(names[0]) !== 'pg_catalog') throw unsupported(`function ${names.map(str).join('.')}()`);
+    const name = lastName(names);
+    if (n.func_variadic) throw unsupported('VARIADIC');
+    if (n.funcformat === 'COERCE_SQL_SYNTAX' && !['btrim', 'ltrim', 'rtrim', 'substring'].includes(name)) {
+      throw unsupported(`${name.toUpperCase()}(…) syntax`);
+    }
+    n.funcformat = 'COERCE_EXPLICIT_CALL';
+    n.funcname = [{ String: { sval: name } }];
+    if (NOW.has(name) && !n.args?.length) return nowExpr();
+    if (name === 'random' && !n.args?.length) {
+      // PostgreSQL: double in [0, 1); SQLite: a random 64-bit integer
+      return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '/' } }], lexpr: fn('random'), rexpr: { A_Const: { fval: { fval: '18446744073709551616.0' } } } } }, rexpr: { A_Const: { fval: { fval: '0.5' } } } } };
+    }
+    if (RENAMED[name]) {
+      n.funcname = [{ String: { sval: RENAMED[name] } }];
+      return self;
+    }
+    if (SAME.has(name)) return self;
+    throw unsupported(`function ${name}()`);
+  }
+
+  private valueFunction(n: AnyNode): AnyNode {
+    switch (n.op) {
+      case 'SVFOP_CURRENT_TIMESTAMP': case 'SVFOP_CURRENT_TIMESTAMP_N': case 'SVFOP_LOCALTIMESTAMP': case 'SVFOP_LOCALTIMESTAMP_N':
+        return nowExpr();
+      case 'SVFOP_CURRENT_DATE':
+        return fn('date', sconst('now'));
+      case 'SVFOP_CURRENT_TIME': case 'SVFOP_CURRENT_TIME_N': case 'SVFOP_LOCALTIME': case 'SVFOP_LOCALTIME_N':
+        return fn('strftime', sconst('%H:%M:%f'), sconst('now'));
+      case 'SVFOP_CURRENT_ROLE': case 'SVFOP_CURRENT_USER': case 'SVFOP_USER': case 'SVFOP_SESSION_USER':
+        return fn('cutover_user');
+      case 'SVFOP_CURRENT_CATALOG':
+        return fn('current_database');
+      case 'SVFOP_CURRENT_SCHEMA':
+        return sconst('public');
+      default:
+        throw unsupported(String(n.op).replace('SVFOP_', ''));
+    }
+  }
+}

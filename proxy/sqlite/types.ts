@@ -1,0 +1,349 @@
+// PostgreSQL type OIDs for SQLite values, and their text/binary wire encodings.
+//
+// SQLite stores INTEGER (64-bit, read as bigint: safeIntegers), REAL, TEXT, BLOB,
+// NULL. A result column's OID comes from its declared type when it has one,
+// else from the translator's hint (casts, literals, known functions), else from
+// the values themselves. Booleans are 0/1, dates and timestamps ISO-8601 text
+// ('YYYY-MM-DD HH:MM:SS.SSS', UTC); output normalises them to the text forms
+// PostgreSQL prints, so clients parse them as they would from PostgreSQL.
+import { PgError } from './errors.ts';
+
+export const OID = {
+  bool: 16, bytea: 17, name: 19, int8: 20, int2: 21, int4: 23, text: 25, oid: 26,
+  json: 114, float4: 700, float8: 701, unknown: 705, bpchar: 1042, varchar: 1043,
+  date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, numeric: 1700, uuid: 2950, jsonb: 3802,
+} as const;
+
+const SIZE: Record<number, number> = { 16: 1, 19: 64, 20: 8, 21: 2, 23: 4, 26: 4, 700: 4, 701: 8, 1082: 4, 1083: 8, 1114: 8, 1184: 8, 2950: 16 };
+export const typeSize = (oid: number): number => SIZE[oid] ?? -1;
+
+/** OID for an SQLite declared column type (PostgreSQL names and SQLite's own). */
+export function oidOfDeclared(declared: string | null | undefined): number | undefined {
+  if (!declared) return undefined;
+  const t = declared.toUpperCase().replace(/\(.*\)/, '').trim();
+  if (t === 'BOOL' || t === 'BOOLEAN') return OID.bool;
+  if (t === 'OID') return OID.oid;
+  if (t === 'NAME') return OID.name;
+  if (t === 'SMALLINT' || t === 'INT2') return OID.int2;
+  if (t === 'INT4') return OID.int4;
+  if (t.includes('INT') || t.includes('SERIAL')) return OID.int8;
+  if (t === 'FLOAT4') return OID.float4;
+  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return OID.float8;
+  if (t.startsWith('NUMERIC') || t.startsWith('DECIMAL')) return OID.numeric;
+  if (t.includes('TIMESTAMPTZ') || t.includes('WITH TIME ZONE')) return OID.timestamptz;
+  if (t.includes('TIMESTAMP') || t === 'DATETIME') return OID.timestamp;
+  if (t === 'DATE') return OID.date;
+  if (t === 'TIME' || t === 'TIME WITHOUT TIME ZONE') return OID.time;
+  if (t.includes('VARCHAR') || t.includes('CHARACTER VARYING')) return OID.varchar;
+  if (t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT')) return OID.text;
+  if (t.includes('BLOB') || t === 'BYTEA') return OID.bytea;
+  if (t === 'UUID') return OID.uuid;
+  if (t === 'JSON') return OID.json;
+  if (t === 'JSONB') return OID.jsonb;
+  return undefined;
+}
+
+export type SqlValue = bigint | number | string | Buffer | null;
+
+const INT4_MIN = -2147483648n;
+const INT4_MAX = 2147483647n;
+
+/** OID for a column of expression values: int4 when every integer fits, else int8; float8; text; bytea. */
+export function oidOfValues(values: Iterable<SqlValue>): number {
+  let kind: number | undefined;
+  let wide = false;
+  for (const v of values) {
+    if (v === null) continue;
+    const k = typeof v === 'bigint' ? OID.int8 : typeof v === 'number' ? OID.float8 : typeof v === 'string' ? OID.text : OID.bytea;
+    if (typeof v === 'bigint' && (v < INT4_MIN || v > INT4_MAX)) wide = true;
+    if (kind === undefined) kind = k;
+    else if (kind !== k) {
+      if ((kind === OID.int8 && k === OID.float8) || (kind === OID.float8 && k === OID.int8)) kind = OID.float8;
+      else return OID.text;
+    }
+  }
+  if (kind === OID.int8 && !wide) return OID.int4;
+  return kind ?? OID.text;
+}
+
+// ---------- output ----------
+
+export function formatFloat(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Infinity) return 'Infinity';
+  if (n === -Infinity) return '-Infinity';
+  if (Object.is(n, -0)) return '-0';
+  // shortest round-trip digits, as PostgreSQL prints with extra_float_digits >= 1; exponent with two digits
+  return String(n).replace(/e([+-])(\d)$/, 'e$10$2');
+}
+
+function hex(b: Buffer): string {
+  return '\\x' + b.toString('hex');
+}
+
+function asBool(v: SqlValue): boolean | null {
+  if (typeof v === 'bigint') return v !== 0n;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (['t', 'true', '1', 'y', 'yes', 'on'].includes(s)) return true;
+    if (['f', 'false', '0', 'n', 'no', 'off'].includes(s)) return false;
+  }
+  return null;
+}
+
+/** Stored timestamp text → PostgreSQL's output form ('T' → ' ', 'Z' → '+00' for timestamptz). */
+function timestampText(v: SqlValue, withZone: boolean): string {
+  let s: string;
+  if (typeof v === 'bigint' || typeof v === 'number') s = new Date(Number(v) * 1000).toISOString();
+  else s = String(v);
+  s = s.replace(/^(\d{4}-\d\d-\d\d)T/, '$1 ');
+  if (/Z$/.test(s)) s = s.slice(0, -1) + (withZone ? '+00' : '');
+  else if (withZone && /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d(\.\d+)?)?$/.test(s)) s += '+00';
+  return s;
+}
+
+/** Text-format cell for a value under the column's OID. */
+export function encodeText(v: SqlValue, oid: number): string {
+  if (v === null) return '';
+  switch (oid) {
+    case OID.bool: {
+      const b = asBool(v);
+      return b === null ? String(v) : b ? 't' : 'f';
+    }
+    case OID.float4:
+    case OID.float8:
+    case OID.numeric:
+      return typeof v === 'number' ? formatFloat(v) : Buffer.isBuffer(v) ? hex(v) : String(v);
+    case OID.bytea:
+      return hex(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
+    case OID.timestamp:
+      return timestampText(v, false);
+    case OID.timestamptz:
+      return timestampText(v, true);
+    case OID.date:
+      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampText(v, false).slice(0, 10);
+    default:
+      if (typeof v === 'number') return formatFloat(v);
+      if (Buffer.isBuffer(v)) return hex(v);
+      return String(v);
+  }
+}
+
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+
+function parseUtcMicros(s: string): bigint {
+  const m = s.match(/^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?)?\s*(Z|[+-]\d\d(?::?\d\d)?)?$/);
+  if (!m) throw new PgError('22007', `invalid input syntax for type timestamp: "${s}"`);
+  let ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0));
+  const zone = m[8];
+  if (zone && zone !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    ms -= sign * (+digits.slice(0, 2) * 60 + +(digits.slice(2) || 0)) * 60_000;
+  }
+  const frac = BigInt((m[7] ?? '').padEnd(6, '0'));
+  return BigInt(ms - PG_EPOCH_MS) * 1000n + frac;
+}
+
+/** Binary-format cell for a value under the column's OID. */
+export function encodeBinary(v: SqlValue, oid: number): Buffer {
+  if (v === null) return Buffer.alloc(0);
+  const num = (): number => (typeof v === 'bigint' ? Number(v) : Number(v));
+  const int = (): bigint => {
+    if (typeof v === 'bigint') return v;
+    if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+    if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return BigInt(v.trim());
+    throw new PgError('22P03', `value ${String(v)} cannot be sent as a binary integer`);
+  };
+  let b: Buffer;
+  switch (oid) {
+    case OID.bool:
+      return Buffer.from([asBool(v) ? 1 : 0]);
+    case OID.int2:
+      b = Buffer.allocUnsafe(2);
+      b.writeInt16BE(Number(int()));
+      return b;
+    case OID.int4:
+    case OID.oid:
+      b = Buffer.allocUnsafe(4);
+      b.writeInt32BE(Number(int()));
+      return b;
+    case OID.int8:
+      b = Buffer.allocUnsafe(8);
+      b.writeBigInt64BE(int());
+      return b;
+    case OID.float4:
+      b = Buffer.allocUnsafe(4);
+      b.writeFloatBE(num());
+      return b;
+    case OID.float8:
+      b = Buffer.allocUnsafe(8);
+      b.writeDoubleBE(num());
+      return b;
+    case OID.bytea:
+      return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
+    case OID.date: {
+      const days = Number(parseUtcMicros(encodeText(v, OID.date)) / 86_400_000_000n);
+      b = Buffer.allocUnsafe(4);
+      b.writeInt32BE(days);
+      return b;
+    }
+    case OID.timestamp:
+    case OID.timestamptz:
+      b = Buffer.allocUnsafe(8);
+      b.writeBigInt64BE(parseUtcMicros(encodeText(v, OID.timestamp)));
+      return b;
+    case OID.text:
+    case OID.varchar:
+    case OID.bpchar:
+    case OID.name:
+    case OID.json:
+    case OID.unknown:
+      return Buffer.from(encodeText(v, oid), 'utf8');
+    default:
+      throw new PgError('0A000', `binary output format for type oid ${oid} is not supported by the SQLite source; request text format`);
+  }
+}
+
+// ---------- input (Bind parameters) ----------
+
+const CANONICAL_INT = /^-?(0|[1-9]\d{0,18})$/;
+
+function decodeBytea(s: string): Buffer {
+  if (s.startsWith('\\x')) return Buffer.from(s.slice(2), 'hex');
+  // escape format: \\ and \ooo
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\' && s[i + 1] === '\\') {
+      out.push(92);
+      i++;
+    } else if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
+      out.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else out.push(...Buffer.from(s[i]!, 'utf8'));
+  }
+  return Buffer.from(out);
+}
+
+function inRange(n: bigint, oid: number, text: string): bigint {
+  const lim = oid === OID.int2 ? 32767n : oid === OID.int4 ? 2147483647n : 9223372036854775807n;
+  if (n > lim || n < -lim - 1n) throw new PgError('22003', `value "${text}" is out of range for type ${oid === OID.int2 ? 'smallint' : oid === OID.int4 ? 'integer' : 'bigint'}`);
+  return n;
+}
+
+/** Normalises timestamp input to the stored form: 'YYYY-MM-DD HH:MM:SS[.fff]', UTC for timestamptz. */
+function normaliseTimestamp(s: string, withZone: boolean): string {
+  const t = s.trim();
+  if (withZone && /(Z|[+-]\d\d(:?\d\d)?)$/.test(t) && /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(t)) {
+    const us = parseUtcMicros(t);
+    const ms = Number(us / 1000n) + PG_EPOCH_MS;
+    const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+    const micros = Number(((us % 1000n) + 1000n) % 1000n);
+    return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+  }
+  return t.replace(/^(\d{4}-\d\d-\d\d)T/, '$1 ');
+}
+
+/** A text-format parameter → the value bound in SQLite. */
+export function decodeTextParam(s: string, oid: number): SqlValue {
+  switch (oid) {
+    case OID.int2:
+    case OID.int4:
+    case OID.int8:
+    case OID.oid: {
+      const t = s.trim();
+      if (!/^[+-]?\d+$/.test(t)) throw new PgError('22P02', `invalid input syntax for type integer: "${s}"`);
+      return inRange(BigInt(t), oid, s);
+    }
+    case OID.float4:
+    case OID.float8: {
+      const t = s.trim().toLowerCase();
+      if (t === 'nan') return NaN;
+      if (t === 'infinity' || t === '+infinity' || t === 'inf') return Infinity;
+      if (t === '-infinity' || t === '-inf') return -Infinity;
+      const n = Number(t);
+      if (t === '' || Number.isNaN(n)) throw new PgError('22P02', `invalid input syntax for type double precision: "${s}"`);
+      return n;
+    }
+    case OID.bool: {
+      const b = asBool(s);
+      if (b === null) throw new PgError('22P02', `invalid input syntax for type boolean: "${s}"`);
+      return b ? 1n : 0n;
+    }
+    case OID.bytea:
+      return decodeBytea(s);
+    case OID.timestamp:
+      return normaliseTimestamp(s, false);
+    case OID.timestamptz:
+      return normaliseTimestamp(s, true);
+    case 0:
+    case OID.unknown:
+      // an untyped integer literal binds as INTEGER: text affinity turns it back into the same text
+      return CANONICAL_INT.test(s) && BigInt(s) <= 9223372036854775807n && BigInt(s) >= -9223372036854775808n ? BigInt(s) : s;
+    default:
+      return s;
+  }
+}
+
+function uuidText(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A binary-format parameter → the value bound in SQLite. */
+export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
+  const need = (n: number) => {
+    if (b.length !== n) throw new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${oid}, ${b.length} bytes)`);
+  };
+  switch (oid) {
+    case OID.bool:
+      need(1);
+      return b[0] ? 1n : 0n;
+    case OID.int2:
+      need(2);
+      return BigInt(b.readInt16BE(0));
+    case OID.int4:
+    case OID.oid:
+      need(4);
+      return BigInt(b.readInt32BE(0));
+    case OID.int8:
+      need(8);
+      return b.readBigInt64BE(0);
+    case OID.float4:
+      need(4);
+      return b.readFloatBE(0);
+    case OID.float8:
+      need(8);
+      return b.readDoubleBE(0);
+    case OID.bytea:
+    case 0:
+      return Buffer.from(b);
+    case OID.text:
+    case OID.varchar:
+    case OID.bpchar:
+    case OID.name:
+    case OID.json:
+    case OID.unknown:
+      return b.toString('utf8');
+    case OID.jsonb:
+      return b.subarray(1).toString('utf8');
+    case OID.uuid:
+      need(16);
+      return uuidText(b);
+    case OID.date: {
+      need(4);
+      return new Date(PG_EPOCH_MS + b.readInt32BE(0) * 86_400_000).toISOString().slice(0, 10);
+    }
+    case OID.timestamp:
+    case OID.timestamptz: {
+      need(8);
+      const us = b.readBigInt64BE(0);
+      const iso = new Date(PG_EPOCH_MS + Number(us / 1000n)).toISOString();
+      const micros = Number(((us % 1000n) + 1000n) % 1000n);
+      return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+    }
+    default:
+      throw new PgError('0A000', `binary input format for type oid ${oid} is not supported by the SQLite source; send the parameter as text`);
+  }
+}

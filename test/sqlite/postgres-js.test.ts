@@ -1,0 +1,64 @@
+// postgres.js (pipelining, named prepared statements, typed parameters) against the proxy serving an SQLite file.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { startSqliteProxy, type SqliteProxy } from './sqlite-harness.ts';
+
+let sp: SqliteProxy;
+beforeAll(async () => {
+  sp = await startSqliteProxy();
+});
+afterAll(async () => {
+  await sp?.close();
+});
+
+describe('postgres.js → proxy → SQLite', () => {
+  it('pipelines prepared statements, runs transactions and savepoints, round-trips types', async () => {
+    const sql = postgres(sp.url(), { max: 3, prepare: true, onnotice: () => undefined });
+    try {
+      await sql`CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, qty int NOT NULL DEFAULT 0,
+        big bigint, ratio double precision, ok boolean, body bytea, at timestamptz DEFAULT now())`;
+      const inserted = await Promise.all(Array.from({ length: 100 }, (_, i) => sql`INSERT INTO items (name, qty) VALUES (${'n' + i}, ${i}) RETURNING id`));
+      expect(inserted).toHaveLength(100);
+      const total = (await sql`SELECT sum(qty)::int AS total FROM items`)[0]!.total;
+      expect(total).toBe((99 * 100) / 2);
+      const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => sql`SELECT name FROM items WHERE qty = ${i}`));
+      expect(reads.map((r) => r[0]!.name)).toEqual(Array.from({ length: 50 }, (_, i) => 'n' + i));
+
+      await expect(sql.begin(async (tx) => {
+        await tx`UPDATE items SET qty = qty + 1000 WHERE qty < 10`;
+        throw new Error('abort on purpose');
+      })).rejects.toThrow('abort on purpose');
+      expect((await sql`SELECT count(*)::int AS n FROM items WHERE qty >= 1000`)[0]!.n).toBe(0);
+      await sql.begin(async (tx) => {
+        await tx`UPDATE items SET qty = qty + 1000 WHERE qty < 10`;
+        await tx.savepoint(async (s) => {
+          await s`DELETE FROM items`;
+          throw new Error('roll back the savepoint');
+        }).catch(() => undefined);
+      });
+      expect((await sql`SELECT count(*)::int AS n FROM items WHERE qty >= 1000`)[0]!.n).toBe(10);
+      expect((await sql`SELECT count(*)::int AS n FROM items`)[0]!.n).toBe(100);
+
+      const blob = Buffer.from([0, 9, 255]);
+      const [row] = await sql`INSERT INTO items (name, big, ratio, ok, body) VALUES (${'типы ✓'}, ${'9007199254740993'}, ${0.1 + 0.2}, ${true}, ${blob})
+        RETURNING name, big, ratio, ok, body, at`;
+      expect(row!.name).toBe('типы ✓');
+      expect(String(row!.big)).toBe('9007199254740993');
+      expect(row!.ratio).toBe(0.30000000000000004);
+      expect(row!.ok).toBe(true);
+      expect(Buffer.compare(row!.body, blob)).toBe(0);
+      expect(row!.at).toBeInstanceOf(Date);
+      const [empty] = await sql`INSERT INTO items (name, body, ratio) VALUES ('empty', ${Buffer.alloc(0)}, ${1234567.891}) RETURNING body, ratio`;
+      expect(Buffer.compare(empty!.body, Buffer.alloc(0))).toBe(0);
+      expect(empty!.ratio).toBe(1234567.891);
+      expect((await sql`SELECT count(*)::int AS n FROM items WHERE ok = ${true}`)[0]!.n).toBe(1);
+
+      await expect(sql`SELECT * FROM missing_table`).rejects.toMatchObject({ code: '42P01' });
+      await expect(sql`INSERT INTO items (name) VALUES ('n1')`).rejects.toMatchObject({ code: '23505' });
+      await expect(sql`SELECT * FROM items WHERE name ~ 'x'`).rejects.toMatchObject({ code: '0A000' });
+      expect((await sql`SELECT ${'still'} AS s`)[0]!.s).toBe('still');
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+  });
+});

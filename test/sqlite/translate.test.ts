@@ -1,0 +1,154 @@
+// PostgreSQL → SQLite translation, construct by construct; and what is refused with 0A000.
+import { beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { loadTranslator, translate, type SqlStatement } from '../../proxy/sqlite/translate.ts';
+
+beforeAll(() => loadTranslator());
+
+function one(pg: string): SqlStatement {
+  const out = translate(pg);
+  expect(out).toHaveLength(1);
+  const st = out[0]!;
+  if (st.kind === 'error') throw new Error(`refused: ${st.error.message}`);
+  expect(st.kind).toBe('sql');
+  return st as SqlStatement;
+}
+const sql = (pg: string): string => one(pg).sql;
+
+function refused(pg: string): { code: string; message: string } {
+  const st = translate(pg)[0]!;
+  if (st.kind !== 'error') throw new Error(`not refused: ${pg}`);
+  return { code: st.error.code, message: st.error.message };
+}
+
+/** Runs the translation on a scratch SQLite database with PostgreSQL's LIKE semantics. */
+function value(pg: string, params: Record<string, unknown> = {}): unknown {
+  const db = new Database(':memory:');
+  db.pragma('case_sensitive_like = ON');
+  const v = db.prepare(sql(pg)).pluck().get(params);
+  db.close();
+  return v;
+}
+
+describe('translate: what has a faithful SQLite equivalent', () => {
+  it('$n parameters stay named $n, and casts on them type the parameter', () => {
+    const st = one('SELECT $1::int8 + $2 AS s');
+    expect(st.sql).toBe('SELECT $1 + $2 AS s');
+    expect(st.params).toBe(2);
+    expect(st.paramTypes.get(1)).toBe(20);
+    expect(value('SELECT $1::int8 + $2 AS s', { 1: 40n, 2: 2n })).toBe(42);
+  });
+
+  it(':: casts become CAST with SQLite type names', () => {
+    expect(sql("SELECT '12'::int, x::text, 1.5::float8, y::numeric(10,2) FROM t")).toBe("SELECT CAST('12' AS INTEGER), CAST(x AS TEXT), CAST(1.5 AS REAL), CAST(y AS NUMERIC) FROM t");
+    expect(value("SELECT '12'::int + 1")).toBe(13);
+    expect(value("SELECT 't'::boolean")).toBe(1);
+    expect(value("SELECT '\\x00ff'::bytea")).toEqual(Buffer.from([0, 255]));
+    expect(value("SELECT 'Infinity'::float8")).toBe(Infinity);
+  });
+
+  it('now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP and CURRENT_DATE are UTC text in one sortable form', () => {
+    const ts = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    expect(sql('SELECT now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP')).toBe(`SELECT ${ts}, ${ts}, ${ts}`);
+    expect(sql('SELECT current_date')).toBe("SELECT date('now')");
+    expect(value('SELECT now()')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+    expect(one('SELECT now() AS a, current_date AS b').hints).toEqual([1184, 1082]);
+  });
+
+  it('LIKE stays case-sensitive with backslash escapes; ILIKE compares lower()', () => {
+    expect(value("SELECT 'Abc' LIKE 'a%'")).toBe(0);
+    expect(value("SELECT 'Abc' ILIKE 'a%'")).toBe(1);
+    expect(value("SELECT 'a_c' LIKE 'a\\_c'")).toBe(1);
+    expect(value("SELECT 'abc' LIKE 'a\\_c'")).toBe(0);
+    expect(value("SELECT 'a%c' LIKE 'a#%c' ESCAPE '#'")).toBe(1);
+    expect(value("SELECT 'Abc' NOT ILIKE 'x%'")).toBe(1);
+  });
+
+  it('true/false, IS [NOT] DISTINCT FROM, || and LIMIT/OFFSET', () => {
+    expect(value('SELECT true')).toBe(1);
+    expect(sql('SELECT a IS DISTINCT FROM b, a IS NOT DISTINCT FROM b FROM t')).toBe('SELECT a IS NOT b, a IS b FROM t');
+    expect(value('SELECT NULL IS DISTINCT FROM 1')).toBe(1);
+    expect(value('SELECT NULL IS NOT DISTINCT FROM NULL')).toBe(1);
+    expect(value("SELECT 'a' || 'b' || 'c'")).toBe('abc');
+    expect(sql('SELECT x FROM t ORDER BY x LIMIT 5 OFFSET 10')).toBe('SELECT x FROM t ORDER BY x NULLS LAST LIMIT 5 OFFSET 10');
+  });
+
+  it('ORDER BY keeps PostgreSQL NULL ordering (last ascending, first descending)', () => {
+    expect(sql('SELECT x FROM t ORDER BY x, y DESC')).toBe('SELECT x FROM t ORDER BY x NULLS LAST, y DESC NULLS FIRST');
+  });
+
+  it('RETURNING and ON CONFLICT pass through; = ANY (subquery) becomes IN', () => {
+    expect(sql('INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b RETURNING id'))
+      .toBe('INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b RETURNING id');
+    expect(sql('INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING')).toBe('INSERT INTO t (a) VALUES (1) ON CONFLICT DO NOTHING');
+    expect(sql('SELECT 1 FROM t WHERE a = ANY (SELECT b FROM u)')).toBe('SELECT 1 FROM t WHERE a IN (SELECT b FROM u)');
+  });
+
+  it('FOR UPDATE is dropped and marks the statement as taking the write lock; public. is dropped', () => {
+    const st = one('SELECT * FROM public.t WHERE id = 1 FOR UPDATE');
+    expect(st.sql).toBe('SELECT * FROM t WHERE id = 1');
+    expect(st.locking).toBe(true);
+  });
+
+  it('functions: renamed, or answered per session', () => {
+    expect(sql("SELECT substring(x, 1, 2), strpos(x, 'a'), char_length(x), string_agg(x, ','), btrim(x) FROM t"))
+      .toBe(`SELECT substr(x, 1, 2), instr(x, 'a'), length(x), group_concat(x, ','), "trim"(x) FROM t`);
+    expect(value("SELECT btrim('  x  ') || substring('abc', 2, 1)")).toBe('xb');
+    expect(sql('SELECT pg_catalog.version(), current_user, current_database()')).toBe('SELECT version(), cutover_user(), current_database()');
+    const r = value('SELECT random()') as number;
+    expect(r).toBeGreaterThanOrEqual(0);
+    expect(r).toBeLessThan(1);
+  });
+
+  it('CREATE TABLE: serial primary keys become rowid aliases, defaults get parentheses, bytea is BLOB', () => {
+    expect(sql('CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL DEFAULT now(), b bytea, f double precision, ok boolean DEFAULT false)'))
+      .toBe("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), b BLOB, f DOUBLE PRECISION, ok BOOLEAN DEFAULT (false))");
+  });
+
+  it('string constants are printed without E-strings', () => {
+    expect(sql("SELECT E'a\\\\b', 'it''s'")).toBe("SELECT 'a\\b', 'it''s'");
+  });
+
+  it('result names and types follow PostgreSQL', () => {
+    const st = one('SELECT count(*), 1, x::int, a = b, lower(s) AS l FROM t');
+    expect(st.names).toEqual(['count', '?column?', 'x', '?column?', 'l']);
+    expect(st.hints).toEqual([20, 23, 23, 16, 25]);
+  });
+
+  it('transaction control, SET/SHOW are statements for the session, not SQL', () => {
+    expect(translate('BEGIN; SAVEPOINT a; ROLLBACK TO SAVEPOINT a; RELEASE a; COMMIT').map((s) => (s.kind === 'txn' ? s.op : s.kind)))
+      .toEqual(['begin', 'savepoint', 'rollback_to', 'release', 'commit']);
+    expect(translate("SET application_name = 'x'")[0]).toMatchObject({ kind: 'set', name: 'application_name', value: 'x' });
+    expect(translate('SHOW TimeZone')[0]).toMatchObject({ kind: 'show', name: 'timezone' });
+  });
+});
+
+describe('translate: refused with 0A000, naming the construct', () => {
+  const cases: [string, string][] = [
+    ['SELECT DISTINCT ON (a) a FROM t', 'DISTINCT ON'],
+    ['SELECT * FROM t WHERE id = ANY($1)', 'ANY (array)'],
+    ["SELECT nextval('s')", 'nextval'],
+    ['SELECT * FROM t, LATERAL (SELECT 1) x', 'LATERAL'],
+    ['SELECT ARRAY[1, 2]', 'arrays'],
+    ["SELECT 't'::regclass", 'regclass'],
+    ['SELECT * FROM generate_series(1, 3)', 'functions in FROM'],
+    ["SELECT a FROM t WHERE a ~ 'x'", 'operator ~'],
+    ['SELECT greatest(1, 2)', 'GREATEST'],
+    ['CREATE TABLE t (id serial, v int)', 'serial column'],
+    ['LISTEN x', 'LISTEN'],
+    ['COPY t FROM STDIN', 'COPY'],
+    ['SELECT * FROM other.t', 'schema "other"'],
+    ["SELECT 'NaN'::float8", 'NaN'],
+  ];
+  for (const [pg, what] of cases) {
+    it(pg, () => {
+      const r = refused(pg);
+      expect(r.code).toBe('0A000');
+      expect(r.message).toContain(what);
+    });
+  }
+
+  it('a syntax error is 42601', () => {
+    expect(refused('SELEKT 1').code).toBe('42601');
+  });
+});
