@@ -65,7 +65,7 @@ try {
     await psql(target, 'TRUNCATE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history');
     await run('sh', ['-c', `PGPASSWORD=postgres ${path.join(source.binDir, 'pg_dump')} -a -h 127.0.0.1 -p ${source.port} -U postgres ${DB} | PGPASSWORD=postgres ${path.join(target.binDir, 'psql')} -X -q -h 127.0.0.1 -p ${target.port} -U postgres ${DB}`], { maxBuffer: 1 << 30 });
 
-    await run('node', ['control/cutover.mjs', 'capture', 'install', '--source', source.url(DB)]);
+    await run('node', ['control/cutover.mjs', 'capture', 'install', '--skip-backup', '--source', source.url(DB)]);
     const port = await proxy(['--target', target.url(DB)]);
     record(workload, 'cutover mirroring', await bench(port, [...args]), 'direct');
     stopProxies();
@@ -80,7 +80,7 @@ try {
   const passthrough = await proxy([]);
   record('-S', 'cutover passthrough', await bench(passthrough, ['-S']), 'cutover passthrough');
   stopProxies();
-  await run('node', ['control/cutover.mjs', 'capture', 'install', '--source', source.url(DB)]);
+  await run('node', ['control/cutover.mjs', 'capture', 'install', '--skip-backup', '--source', source.url(DB)]);
   const split = await proxy(['--target', target.url(DB), '--reads', '50']);
   record('-S', 'cutover reads 50 %', await bench(split, ['-S']), 'cutover passthrough');
   stopProxies();
