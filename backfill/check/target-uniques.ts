@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { once } from 'node:events';
 import { parseDbUrl } from '../../common/urls.ts';
 import { openSqlite } from '../copy/sqlite-source.ts';
-import { sqliteCopyLine } from '../copy/sqlite-copy-text.ts';
+import { SQLITE_COPY_OPTIONS, sqliteCopyLine } from '../copy/sqlite-copy-text.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { SAMPLE_KEYS, type Finding } from './findings.ts';
@@ -44,8 +44,8 @@ export async function targetUniqueFindings(sourceUrl: string, target: pg.Client,
   await target.query('BEGIN');
   try {
     await target.query(`CREATE TEMP TABLE ${temp} ON COMMIT DROP AS SELECT ${cols.map(qi).join(', ')} FROM ${qualifiedName(t)} WITH NO DATA`);
-    const into = target.query(pgCopy.from(`COPY ${temp} (${cols.map(qi).join(', ')}) FROM STDIN`));
     const src = parseDbUrl(sourceUrl, 'source');
+    const into = target.query(pgCopy.from(`COPY ${temp} (${cols.map(qi).join(', ')}) FROM STDIN${src.kind === 'sqlite' ? ' ' + SQLITE_COPY_OPTIONS : ''}`));
     if (src.kind === 'sqlite') {
       const db = openSqlite(src.path, true);
       try {

@@ -16,7 +16,7 @@ import { decodeKey, encodeKey, type Key } from './keys.ts';
 import { PgBatchReader, rangeOf } from './pg-source.ts';
 import { backoffMs, isTransient, RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
-import { openSqlite, SqliteBatchReader } from './sqlite-source.ts';
+import { openSqlite, SqliteBatchReader, SqliteLockEpochs } from './sqlite-source.ts';
 import { TargetWriter } from './target-writer.ts';
 
 export interface BackfillOptions {
@@ -73,6 +73,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     if (!o.resume) await store.clear(run);
     const checkpoints = await store.load(run);
     const limiter = new RateLimiter(o.maxRate);
+    const epochs = src.kind === 'sqlite' ? new SqliteLockEpochs(src.path) : null;
     const queue = [...plan.tables];
     const results: BackfillResult['tables'] = [];
     const worker = async () => {
@@ -82,10 +83,14 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
           results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
           continue;
         }
-        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path } : { kind: 'postgres', url: o.source }, t, cp ?? null, store, run, limiter));
+        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs: epochs! } : { kind: 'postgres', url: o.source }, t, cp ?? null, store, run, limiter));
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, plan.tables.length)) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, plan.tables.length)) }, worker));
+    } finally {
+      epochs?.close();
+    }
     await alignSequences(o.source, o.target, plan);
     const postCopy = await applyPostCopy(o.target, await readSourceSchema(o.source, o.tables));
     results.sort((a, b) => a.table.localeCompare(b.table));
@@ -112,7 +117,7 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
   }
 }
 
-type SourceRef = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs } | { kind: 'postgres'; url: string };
 
 /** Key values as text, the form target range literals and reports use. */
 export const keyText = (k: Key): string[] => k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v)));
@@ -144,7 +149,7 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
         copied = sqlite
-          ? await sqliteBatch(sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 32 << 20)
+          ? await sqliteBatch((src as { epochs: SqliteLockEpochs }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 32 << 20)
           : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize);
         attempt = 0;
       } catch (e) {
@@ -177,22 +182,19 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
 }
 
 /**
- * One hold of SQLite's write lock: batches are read and shipped until about
- * LOCK_HOLD_MS have passed, the next batch being read while the target ingests
- * the previous one on the other connection; the lock is let go only once the
- * target committed every batch read under it.
+ * Batches read inside one epoch of the shared write lock: the next batch is
+ * read while the target ingests the previous one on the other connection, and
+ * the worker leaves the epoch only once the target committed every batch it
+ * read under it (only then may writers change those rows).
  */
-const LOCK_HOLD_MS = 200;
-
-async function sqliteBatch(r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
-  await r.lock();
-  const started = Date.now();
+async function sqliteBatch(epochs: SqliteLockEpochs, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
+  await epochs.enter();
   const inFlight: Promise<number>[] = [];
   let rows = 0;
   let last = after;
   let more = true;
   try {
-    for (let i = 0; more && (i === 0 || Date.now() - started < LOCK_HOLD_MS); i++) {
+    for (let i = 0; more && (i === 0 || epochs.fresh); i++) {
       const b = r.read(t, last, limit, maxBytes);
       more = b.full;
       if (!b.rows) break;
@@ -205,8 +207,7 @@ async function sqliteBatch(r: SqliteBatchReader, w: TargetWriter[], t: TableDef,
     return { rows, last, more };
   } finally {
     await Promise.allSettled(inFlight);
-    // only now may writers change these rows: the target has committed them
-    r.unlock();
+    epochs.leave();
   }
 }
 

@@ -1,33 +1,37 @@
-// SQLite produces PostgreSQL COPY text itself: one SQL expression per row,
-// evaluated in SQLite's C code, so the copy costs no per-value work in
-// JavaScript. Every value keeps its exact meaning: integers as decimal text
-// (64-bit exact), REAL through SQLite's round-trip formatting, BLOBs as bytea
-// hex, booleans as t/f, NULL as \N; text is escaped for COPY's text format.
+// SQLite produces PostgreSQL COPY input itself, in CSV form: one SQL
+// expression per row, evaluated in SQLite's C code, so the copy costs no
+// per-value work in JavaScript. CSV needs one replace() per text value (quotes
+// doubled) where COPY's text format would need four. Every value keeps its
+// exact meaning: integers as decimal text (64-bit exact), REAL through
+// SQLite's round-trip formatting, BLOBs as bytea hex, booleans as t/f, NULL as
+// an unquoted empty field (an empty string is quoted).
 import type { ColumnDef } from '../schema/model.ts';
 import { qi } from '../schema/model.ts';
 
-const ESCAPED = (x: string) => `replace(replace(replace(replace(${x}, '\\', '\\\\'), char(10), '\\n'), char(13), '\\r'), char(9), '\\t')`;
+/** The COPY options matching sqliteCopyLine's output. */
+export const SQLITE_COPY_OPTIONS = '(FORMAT csv)';
+
+const quoted = (x: string) => `'"' || replace(${x}, '"', '""') || '"'`;
 
 export function sqliteCopyValue(c: ColumnDef): string {
   const col = qi(c.name);
   const text = `CAST(${col} AS TEXT)`;
   let expr: string;
   if (c.type === 'bigint' || c.type.startsWith('numeric')) {
-    expr = `CASE typeof(${col}) WHEN 'text' THEN ${ESCAPED(col)} WHEN 'blob' THEN ${ESCAPED(text)} ELSE ${text} END`;
+    expr = `CASE WHEN typeof(${col}) IN ('integer', 'real') THEN ${text} ELSE ${quoted(text)} END`;
   } else if (c.type === 'double precision') {
-    expr = `CASE WHEN typeof(${col}) <> 'real' THEN ${ESCAPED(text)} WHEN ${col} = 9e999 THEN 'Infinity' WHEN ${col} = -9e999 THEN '-Infinity' ELSE ${text} END`;
+    expr = `CASE WHEN typeof(${col}) <> 'real' AND typeof(${col}) <> 'integer' THEN ${quoted(text)} WHEN ${col} = 9e999 THEN 'Infinity' WHEN ${col} = -9e999 THEN '-Infinity' ELSE ${text} END`;
   } else if (c.type === 'boolean') {
-    expr = `CASE WHEN typeof(${col}) IN ('integer', 'real') THEN (CASE WHEN ${col} THEN 't' ELSE 'f' END) ELSE ${ESCAPED(text)} END`;
+    expr = `CASE WHEN typeof(${col}) IN ('integer', 'real') THEN (CASE WHEN ${col} THEN 't' ELSE 'f' END) ELSE ${quoted(text)} END`;
   } else if (c.type === 'bytea') {
-    // a doubled backslash in COPY text is one backslash: bytea's \x hex form
-    expr = `'\\\\x' || hex(${col})`;
+    expr = `'\\x' || hex(${col})`;
   } else {
-    expr = ESCAPED(text);
+    expr = quoted(text);
   }
-  return `CASE WHEN ${col} IS NULL THEN '\\N' ELSE ${expr} END`;
+  return `CASE WHEN ${col} IS NULL THEN '' ELSE ${expr} END`;
 }
 
-/** SELECT list item producing one COPY line (without the newline) for a row. */
+/** SELECT list item producing one CSV line (without the newline) for a row. */
 export function sqliteCopyLine(columns: ColumnDef[]): string {
-  return columns.map(sqliteCopyValue).join(` || char(9) || `);
+  return columns.map(sqliteCopyValue).join(` || ',' || `);
 }

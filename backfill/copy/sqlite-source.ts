@@ -29,6 +29,97 @@ export function openSqlite(path: string, readonly = false): Database.Database {
   return db;
 }
 
+/**
+ * SQLite's write lock, held by one connection of this process on behalf of
+ * every worker reading the file: while it is held no other connection can
+ * commit, so each worker's plain reads see current rows that stay as read
+ * until the lock goes. It is held in epochs of at most HOLD_MS, then let go
+ * for YIELD_MS so that the application's writers (which retry on a timer)
+ * get their turn; a worker that wants more waits for the next epoch.
+ */
+export class SqliteLockEpochs {
+  static readonly HOLD_MS = 250;
+  static readonly YIELD_MS = 50;
+  private readonly conn: Database.Database;
+  private held = false;
+  private since = 0;
+  private users = 0;
+  private lastRelease = 0;
+  private acquiring: Promise<void> | null = null;
+  private waiting: (() => void)[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(path: string) {
+    this.conn = openSqlite(path);
+  }
+
+  /** Whether a worker inside the epoch may start another batch. */
+  get fresh(): boolean {
+    return Date.now() - this.since < SqliteLockEpochs.HOLD_MS;
+  }
+
+  async enter(): Promise<void> {
+    for (;;) {
+      if (this.held && this.fresh) {
+        if (this.idleTimer) clearTimeout(this.idleTimer);
+        this.idleTimer = null;
+        this.users++;
+        return;
+      }
+      if (this.held) {
+        await new Promise<void>((r) => this.waiting.push(r));
+        continue;
+      }
+      this.acquiring ??= this.acquire().finally(() => (this.acquiring = null));
+      await this.acquiring;
+    }
+  }
+
+  leave(): void {
+    this.users--;
+    if (this.users > 0) return;
+    if (!this.fresh) return this.release();
+    // a worker going round its loop re-enters at once; an idle epoch ends soon
+    this.idleTimer = setTimeout(() => this.users === 0 && this.held && this.release(), 2);
+  }
+
+  close(): void {
+    if (this.held) this.release();
+    this.conn.close();
+  }
+
+  private async acquire(): Promise<void> {
+    const wait = this.lastRelease + SqliteLockEpochs.YIELD_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await lockImmediate(this.conn);
+    this.held = true;
+    this.since = Date.now();
+  }
+
+  private release(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.conn.exec('COMMIT');
+    this.held = false;
+    this.lastRelease = Date.now();
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+/** BEGIN IMMEDIATE, waiting for other writers without blocking the event loop. */
+export async function lockImmediate(db: Database.Database): Promise<void> {
+  const started = Date.now();
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - started > LOCK_WAIT_MS) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export class SqliteBatchReader {
   private stmts = new Map<string, Database.Statement>();
 
@@ -36,16 +127,7 @@ export class SqliteBatchReader {
 
   /** Takes SQLite's write lock, waiting for other writers without blocking the event loop. */
   async lock(): Promise<void> {
-    const started = Date.now();
-    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-      try {
-        this.db.exec('BEGIN IMMEDIATE');
-        return;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - started > LOCK_WAIT_MS) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await lockImmediate(this.db);
   }
 
   unlock(): void {

@@ -12,8 +12,13 @@ import pgCopy from 'pg-copy-streams';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
+import { SQLITE_COPY_OPTIONS } from './sqlite-copy-text.ts';
 
+/** Rows as COPY input: CSV bytes (from SQLite) or a COPY text stream (from PostgreSQL). */
 export type RowSource = Buffer | (() => Readable);
+
+/** Buffers come from SQLite as CSV; streams from a PostgreSQL COPY TO in text format. */
+const optionsFor = (rows: RowSource) => (Buffer.isBuffer(rows) ? ' ' + SQLITE_COPY_OPTIONS : '');
 
 export class TargetWriter {
   readonly client: pg.Client;
@@ -49,7 +54,7 @@ export class TargetWriter {
       if (!occupied.rows[0].x) {
         await c.query('SAVEPOINT straight');
         try {
-          const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN`, rows);
+          const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
           await c.query('COMMIT');
           return n;
         } catch (e) {
@@ -59,7 +64,7 @@ export class TargetWriter {
         }
       }
       const stage = await this.stagingFor(t);
-      await this.copyIn(`COPY ${stage} (${cols}) FROM STDIN`, rows);
+      await this.copyIn(`COPY ${stage} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
       const r = await c.query(`INSERT INTO ${qualifiedName(t)} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM ${stage} ON CONFLICT DO NOTHING`);
       await c.query('COMMIT'); // ON COMMIT DELETE ROWS empties the stage
       return r.rowCount ?? 0;
@@ -76,7 +81,7 @@ export class TargetWriter {
     await c.query('BEGIN');
     try {
       await c.query(`DELETE FROM ${qualifiedName(t)} WHERE ${where}`);
-      const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN`, rows);
+      const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
       await c.query('COMMIT');
       return n;
     } catch (e) {

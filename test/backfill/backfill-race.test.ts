@@ -8,7 +8,7 @@ import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from '../mirror/workload.ts';
 import { compareDatabases } from '../harness/compare.ts';
 
-const SEEDS = [101, 202];
+const SEEDS = [101, 202, 303];
 
 describe.each(SEEDS)('backfill under a concurrent workload, seed %i', (seed) => {
   let pair: DbPair;
