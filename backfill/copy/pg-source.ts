@@ -34,7 +34,8 @@ export class PgBatchReader {
     const keys = t.key.map(qi).join(', ');
     const where = after ? `WHERE (${keys}) > ${keyLiteral(t, after)}` : '';
     const r = await this.client.query({
-      text: `SELECT ${t.key.map((k) => `${qi(k)}::text`).join(', ')} FROM ${qualifiedName(t)} ${where} ORDER BY ${keys} OFFSET ${limit - 1} LIMIT 1`,
+      // outputs aliased: ORDER BY "key" must mean the column, not a text output of the same name
+      text: `SELECT ${t.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')} FROM ${qualifiedName(t)} ${where} ORDER BY ${keys} OFFSET ${limit - 1} LIMIT 1`,
       rowMode: 'array',
       types: asText,
     });

@@ -79,7 +79,8 @@ export class PgSide {
   /** Key of the n-th row after lo (the chunk's upper bound), or null when fewer remain. */
   async upperBound(p: TablePair, lo: string[] | null, n: number): Promise<string[] | null> {
     const r = await this.client.query({
-      text: `SELECT ${p.def.key.map((k) => `${qi(k)}::text`).join(', ')} FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, null)} ORDER BY ${this.keyCols(p).join(', ')} OFFSET ${n - 1} LIMIT 1`,
+      // outputs aliased: ORDER BY "key" must mean the column, not a text output of the same name
+      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')} FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, null)} ORDER BY ${this.keyCols(p).join(', ')} OFFSET ${n - 1} LIMIT 1`,
       rowMode: 'array', types: asText,
     });
     return (r.rows[0] as string[] | undefined) ?? null;
@@ -95,7 +96,7 @@ export class PgSide {
     const types = this.types(p);
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
     const r = await this.client.query({
-      text: `SELECT ${p.def.key.map((k) => `${qi(k)}::text`).join(', ')}, ${p.columns.map((c, i) => pgCanonical(c, types[i]!)).join(', ')}
+      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${pgCanonical(c, types[i]!)} AS c${i}`).join(', ')}
                FROM ${qualifiedName(p.def)} WHERE ${where} ORDER BY ${this.keyCols(p).join(', ')}`,
       rowMode: 'array', types: asText,
     });

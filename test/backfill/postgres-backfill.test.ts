@@ -44,3 +44,20 @@ it('schema --apply, backfill and verify from a PostgreSQL source', async () => {
   const types = await sql(pair.targetUrl, `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'app.people'::regclass AND attname IN ('mood', 'score') ORDER BY attname`);
   expect(types.rows.map((r) => r.t)).toEqual(['app.mood', 'numeric(8,3)']);
 });
+
+it('batches follow the key order of the key type, not of its text (10 after 9, not after 1)', async () => {
+  const pair = await databasePair('pg_backfill_order');
+  await sql(pair.legacyUrl, 'CREATE TABLE n (id int PRIMARY KEY); INSERT INTO n SELECT generate_series(1, 100)');
+  const { PgBatchReader } = await import('../../backfill/copy/pg-source.ts');
+  const { readSourceSchema } = await import('../../backfill/schema/read-source.ts');
+  const t = (await readSourceSchema(pair.legacyUrl, ['n'], false)).tables[0]!;
+  const r = new PgBatchReader(pair.legacyUrl);
+  await r.connect();
+  try {
+    expect(await r.upperBound(t, null, 10)).toEqual(['10']);
+    expect(await r.upperBound(t, ['10'], 10)).toEqual(['20']);
+    expect(await r.upperBound(t, ['95'], 10)).toBeNull();
+  } finally {
+    await r.end();
+  }
+});
