@@ -16,19 +16,18 @@ const quoted = (x: string) => `'"' || replace(${x}, '"', '""') || '"'`;
 export function sqliteCopyValue(c: ColumnDef): string {
   const col = qi(c.name);
   const text = `CAST(${col} AS TEXT)`;
-  let expr: string;
-  if (c.type === 'bigint' || c.type.startsWith('numeric')) {
-    expr = `CASE WHEN typeof(${col}) IN ('integer', 'real') THEN ${text} ELSE ${quoted(text)} END`;
-  } else if (c.type === 'double precision') {
-    expr = `CASE WHEN typeof(${col}) <> 'real' AND typeof(${col}) <> 'integer' THEN ${quoted(text)} WHEN ${col} = 9e999 THEN 'Infinity' WHEN ${col} = -9e999 THEN '-Infinity' ELSE ${text} END`;
-  } else if (c.type === 'boolean') {
-    expr = `CASE WHEN typeof(${col}) IN ('integer', 'real') THEN (CASE WHEN ${col} THEN 't' ELSE 'f' END) ELSE ${quoted(text)} END`;
-  } else if (c.type === 'bytea') {
-    expr = `'\\x' || hex(${col})`;
-  } else {
-    expr = quoted(text);
+  // NULL propagates through CAST, || and replace(): coalesce turns it into CSV's unquoted empty field.
+  // Numbers go unquoted: a stray non-numeric value in a numeric column (SQLite's affinity allows
+  // it) still makes COPY fail with the value named, never shifts a field silently: `cutover check`
+  // reports such values beforehand.
+  if (c.type === 'bigint' || c.type.startsWith('numeric') || c.type === 'double precision') {
+    return `coalesce(${text}, '')`; // SQLite writes ±infinity as Inf/-Inf, which float8 input accepts
   }
-  return `CASE WHEN ${col} IS NULL THEN '' ELSE ${expr} END`;
+  if (c.type === 'boolean') {
+    return `CASE WHEN ${col} IS NULL THEN '' WHEN typeof(${col}) IN ('integer', 'real') THEN (CASE WHEN ${col} THEN 't' ELSE 'f' END) ELSE ${quoted(text)} END`;
+  }
+  if (c.type === 'bytea') return `CASE WHEN ${col} IS NULL THEN '' ELSE '\\x' || hex(${col}) END`;
+  return `coalesce(${quoted(text)}, '')`;
 }
 
 /** SELECT list item producing one CSV line (without the newline) for a row. */

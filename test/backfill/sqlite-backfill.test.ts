@@ -44,6 +44,7 @@ function makeSource(): void {
   db.defaultSafeIntegers(true);
   db.transaction(() => {
     ins.run('exact@x', 1, 1234567.891, 19.99, '1990-05-17', '2024-02-29T23:59:59.123Z', BIG, Buffer.alloc(0), 'tab\tnew\nline back\\slash pipe| 😀 ünï');
+    ins.run('inf@x', 0, Infinity, null, null, '2024-01-01 00:00:00', null, null, null);
     ins.run('third@x', 0, 0.1 + 0.2, null, null, '2024-01-01 00:00:00', -(2n ** 53n) - 1n, Buffer.from([0, 1, 2, 255]), null);
     for (let i = 0; i < 3000; i++) ins.run(`u${i}@x`, i % 2, i / 7, i, '2000-01-01', '2020-01-01 10:00:00', BigInt(i) * 1000003n, i % 10 ? null : Buffer.from([i % 256]), `n${i}`);
     const doc = db.prepare('INSERT INTO docs VALUES (?, ?, ?)');
@@ -95,7 +96,7 @@ describe('SQLite source: schema, backfill, verify', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(summary).toMatchObject({ event: 'summary', rows: 6002 });
+    expect(summary).toMatchObject({ event: 'summary', rows: 6003 });
     expect(summary.postCopy.join()).toMatch(/unique constraint accounts_email_key.*foreign key docs_owner_fkey.*index docs_slug/);
     const row = (await sql(pair.targetUrl, `SELECT balance = 1234567.891::float8 AS exact, balance::text, big::text, avatar, note, admin, price::text, born::text, created_at::text
                                              FROM accounts WHERE email = 'exact@x'`)).rows[0];
@@ -104,13 +105,14 @@ describe('SQLite source: schema, backfill, verify', () => {
     const third = (await sql(pair.targetUrl, `SELECT balance = (0.1::float8 + 0.2::float8) AS exact, big::text, avatar FROM accounts WHERE email = 'third@x'`)).rows[0];
     expect(third).toMatchObject({ exact: true, big: (-(2n ** 53n) - 1n).toString() });
     expect([...third.avatar]).toEqual([0, 1, 2, 255]);
+    expect((await sql(pair.targetUrl, `SELECT balance = 'Infinity'::float8 AS inf FROM accounts WHERE email = 'inf@x'`)).rows[0].inf).toBe(true);
     // the target hands out ids past the source's
     const next = await sql(pair.targetUrl, `INSERT INTO accounts (email) VALUES ('new@x') RETURNING id`);
-    expect(Number(next.rows[0].id)).toBeGreaterThan(3002);
+    expect(Number(next.rows[0].id)).toBeGreaterThan(3003);
     await sql(pair.targetUrl, `DELETE FROM accounts WHERE email = 'new@x'`);
 
     const v = await cli(['verify', '--source', src, '--target', pair.targetUrl, ...state]);
-    expect(v.stdout).toContain('all 2 table(s) equal (6002 rows)');
+    expect(v.stdout).toContain('all 2 table(s) equal (6003 rows)');
     expect(v.code).toBe(0);
   });
 
