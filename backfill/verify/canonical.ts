@@ -1,7 +1,7 @@
 // One canonical text per value, so an SQLite source and a PostgreSQL target
 // (or two PostgreSQL databases) compare bit-exactly: integers as decimal
 // text, floats as the hex of their IEEE-754 bits, bytea as hex, booleans t/f,
-// timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC for timestamptz), text
+// timestamps as PostgreSQL prints them, 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC for timestamptz), text
 // escaped so that '|' separates columns and '\N' means NULL. PostgreSQL
 // computes it in SQL (rows are hashed where they live); SQLite values are
 // encoded here, in the process that reads the file.
@@ -38,8 +38,9 @@ export function pgCanonical(column: string, pgType: string): string {
     case 'numeric': e = `trim_scale(${c})::text`; break;
     case 'bool': e = `CASE WHEN ${c} THEN 't' ELSE 'f' END`; break;
     case 'bytea': e = `encode(${c}, 'hex')`; break;
-    case 'timestamp': e = `to_char(${c}, 'YYYY-MM-DD HH24:MI:SS.US')`; break;
-    case 'timestamptz': e = `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`; break;
+    // the server's own output (DateStyle ISO), far cheaper than to_char; UTC for timestamptz
+    case 'timestamp': e = `${c}::text`; break;
+    case 'timestamptz': e = `(${c} AT TIME ZONE 'UTC')::text`; break;
     case 'date': e = `to_char(${c}, 'YYYY-MM-DD')`; break;
     default: e = escSql(`${c}::text`);
   }
@@ -72,22 +73,39 @@ function timestampText(s: string, utc: boolean): string | null {
     base -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0')) * 60_000;
   }
   const d = new Date(base).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  return `${d.slice(0, 10)} ${d.slice(11, 19)}.${String(micros).padStart(6, '0')}`;
+  return `${d.slice(0, 10)} ${d.slice(11, 19)}${fraction(String(micros).padStart(6, '0'))}`;
+}
+
+const textOf = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+
+/** The common ISO forms, sliced without a regex: 'YYYY-MM-DD HH:MM:SS' and 'YYYY-MM-DDTHH:MM:SS.sssZ'. */
+function fastTimestamp(s: string): string | null {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return null;
+  const sep = s.charCodeAt(10);
+  if (sep !== 32 && sep !== 84) return null;
+  if (s.length === 19) return `${s.slice(0, 10)} ${s.slice(11, 19)}`;
+  if (s.length === 24 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) return `${s.slice(0, 10)} ${s.slice(11, 19)}${fraction(s.slice(20, 23))}`;
+  return null;
+}
+
+/** PostgreSQL prints fractional seconds without trailing zeros, and none at all for whole seconds. */
+function fraction(digits: string): string {
+  const t = digits.replace(/0+$/, '');
+  return t ? '.' + t : '';
 }
 
 /** Canonical text of an SQLite value as the target column of type `cls` holds it. */
 export function sqliteCanonical(v: unknown, cls: TypeClass): string {
   if (v === null || v === undefined) return NULL_MARK;
-  const asText = () => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
   switch (cls) {
     case 'int':
-      return typeof v === 'bigint' ? v.toString() : esc(asText());
+      return typeof v === 'bigint' ? v.toString() : esc(textOf(v));
     case 'float':
-      return typeof v === 'bigint' || typeof v === 'number' ? floatHex(Number(v)) : esc(asText());
+      return typeof v === 'bigint' || typeof v === 'number' ? floatHex(Number(v)) : esc(textOf(v));
     case 'numeric':
       if (typeof v === 'bigint') return v.toString();
       if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e21 ? BigInt(v).toString() : String(v);
-      return esc(asText());
+      return esc(textOf(v));
     case 'bool':
       if (typeof v === 'bigint' || typeof v === 'number') return Number(v) ? 't' : 'f';
       if (typeof v === 'string') {
@@ -95,15 +113,15 @@ export function sqliteCanonical(v: unknown, cls: TypeClass): string {
         if (['t', 'true', 'y', 'yes', 'on', '1'].includes(s)) return 't';
         if (['f', 'false', 'n', 'no', 'off', '0'].includes(s)) return 'f';
       }
-      return esc(asText());
+      return esc(textOf(v));
     case 'bytea':
       return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
     case 'timestamp':
     case 'timestamptz':
-      return (typeof v === 'string' && timestampText(v, cls === 'timestamptz')) || esc(asText());
+      return (typeof v === 'string' && (fastTimestamp(v) ?? timestampText(v, cls === 'timestamptz'))) || esc(textOf(v));
     case 'date':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : esc(asText());
+      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : esc(textOf(v));
     default:
-      return esc(asText());
+      return esc(textOf(v));
   }
 }

@@ -172,24 +172,27 @@ function sqliteKey(pair: TablePair, text: string[]): Key {
 }
 
 async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, o: VerifyOptions): Promise<{ report: TableReport; all: Difference[] }> {
-  const n = o.chunkSize ?? 2000;
+  const n = o.chunkSize ?? 5000;
   const found = new Map<string, Difference & { keyRaw?: Key }>();
   let sourceRows = 0;
   let targetRows = 0;
-  let loRaw: Key | null = null;
+  const loRaw: Key | null = null;
   let lo: string[] | null = null;
+  // SQLite chunks are read (in this thread) while PostgreSQL hashes the previous one
+  let next = sqlite ? sqlite.chunk(pair, loRaw, n) : null;
   for (;;) {
     let hi: string[] | null;
-    let srcRows: Row[] | null = null;
+    let srcRows: (() => Row[]) | null = null;
     let sc;
     let tc;
     if (sqlite) {
-      const c = sqlite.chunk(pair, loRaw, n);
+      const c = next!;
       srcRows = c.rows;
       sc = c.chunk;
-      hi = c.full ? c.rows[c.rows.length - 1]!.keyText : null;
-      tc = await target.hash(pair, lo, hi);
-      loRaw = c.last;
+      hi = c.full ? c.lastText : null;
+      const pending = target.hash(pair, lo, hi);
+      next = hi ? sqlite.chunk(pair, c.last, n) : null;
+      tc = await pending;
     } else {
       hi = await source!.upperBound(pair, lo, n);
       [sc, tc] = await Promise.all([source!.hash(pair, lo, hi), target.hash(pair, lo, hi)]);
@@ -198,7 +201,7 @@ async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: 
     targetRows += tc.count;
     if (sc.hash !== tc.hash || sc.count !== tc.count) {
       const [s, t] = await Promise.all([
-        srcRows ?? source!.rows(pair, source!.where(pair, lo, hi)),
+        srcRows ? srcRows() : source!.rows(pair, source!.where(pair, lo, hi)),
         target.rows(pair, target.where(pair, lo, hi)),
       ]);
       diffRows(pair, s, t, found);

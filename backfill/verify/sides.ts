@@ -131,8 +131,12 @@ export class SqliteSide {
     return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: keyRaw.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))), keyRaw, cols };
   }
 
-  /** The next chunk after lo: its rows (canonical), hash and last key. */
-  chunk(p: TablePair, lo: Key | null, n: number): { rows: Row[]; chunk: Chunk; last: Key | null; full: boolean } {
+  /**
+   * The next chunk after lo: its hash, last key, and its rows (canonical),
+   * built only when asked for (a chunk that differs): equal chunks, nearly
+   * all of them, cost one string per row.
+   */
+  chunk(p: TablePair, lo: Key | null, n: number): { rows: () => Row[]; chunk: Chunk; last: Key | null; lastText: string[] | null; full: boolean } {
     const keys = p.def.key.map(qi).join(', ');
     const id = `${p.def.name}:${lo !== null}`;
     let s = this.stmts.get(id);
@@ -142,9 +146,24 @@ export class SqliteSide {
       this.stmts.set(id, s);
     }
     const classes = this.classes(p);
-    const rows = (s.all(...(lo ?? []), n) as unknown[][]).map((r) => this.toRow(p, classes, r));
-    const hash = rows.length ? createHash('md5').update(rows.map((r) => r.cols.join('|')).join('\n')).digest('hex') : null;
-    return { rows, chunk: { count: rows.length, hash }, last: rows.length ? rows[rows.length - 1]!.keyRaw! : null, full: rows.length === n };
+    const nk = p.def.key.length;
+    const raw = s.all(...(lo ?? []), n) as unknown[][];
+    const h = createHash('md5');
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i]!;
+      let line = i ? '\n' : '';
+      for (let c = 0; c < classes.length; c++) line += (c ? '|' : '') + sqliteCanonical(r[nk + c], classes[c]!);
+      h.update(line);
+    }
+    const lastRow = raw[raw.length - 1];
+    const last = lastRow ? (lastRow.slice(0, nk) as Key) : null;
+    return {
+      rows: () => raw.map((r) => this.toRow(p, classes, r)),
+      chunk: { count: raw.length, hash: raw.length ? h.digest('hex') : null },
+      last,
+      lastText: last ? last.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))) : null,
+      full: raw.length === n,
+    };
   }
 
   rowsByKeys(p: TablePair, keys: Key[]): Row[] {
