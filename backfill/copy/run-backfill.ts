@@ -149,7 +149,7 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
         copied = sqlite
-          ? await sqliteBatch((src as { epochs: SqliteLockEpochs }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 32 << 20)
+          ? await sqliteBatch((src as { epochs: SqliteLockEpochs }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
           : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize);
         attempt = 0;
       } catch (e) {
