@@ -23,7 +23,7 @@ import type { LiveState } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
 import { classify, type Classification, type Kind } from './classify/classify.ts';
-import { DRAIN_SQL, SCHEMA } from './capture/pg-capture.ts';
+import type { CaptureDialect } from './capture/dialect.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
@@ -49,6 +49,8 @@ export interface RelayContext {
   sessionRoute: SessionRoute;
   /** Share of eligible reads also run on the other database and compared (0..1). */
   shadowSample: number;
+  /** The source's change capture: drain and dirty-key statements in its dialect. */
+  capture: CaptureDialect;
 }
 
 interface Unit {
@@ -538,7 +540,7 @@ export class Relay {
 
   private requestDrain(): Collect {
     const drain = new Collect();
-    this.source.request(queryMessage(DRAIN_SQL), drain);
+    this.source.request(queryMessage(this.ctx.capture.drainSql), drain);
     return drain;
   }
 
@@ -580,9 +582,7 @@ export class Relay {
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
     this.ctx.guard?.dirty(changes.length, reason);
-    const keys = JSON.stringify(changes.map((c) => ({ tbl: c.tbl, pk: JSON.parse(c.pk) as unknown })));
-    const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
-    const sql = `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${tag}${keys}${tag}::jsonb) AS x(tbl text, pk jsonb)`;
+    const sql = this.ctx.capture.dirtySql(changes);
     const c = new Collect();
     this.source.request(queryMessage(sql), c);
     await c.done.catch(() => undefined);

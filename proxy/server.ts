@@ -17,7 +17,10 @@ import { Session, type MirrorRuntime, type SessionContext, type SourceSpec } fro
 import { connectBackend } from './backend-pg.ts';
 import { loadParser } from './classify/classify.ts';
 import { MirrorApplier } from './mirror/apply.ts';
-import { Drainer } from './mirror/drainer.ts';
+import { Drainer, type ChangeDrainer } from './mirror/drainer.ts';
+import { SqliteDrainer } from './mirror/sqlite-drainer.ts';
+import { pgCaptureDialect } from './capture/pg-capture.ts';
+import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { TargetGuard } from './mirror/target-guard.ts';
 import { ProxyStats } from './stats.ts';
 
@@ -27,7 +30,7 @@ export interface ProxyServer {
   sessions(): number;
   /** The target's breaker and health, when a target is configured. */
   guard: TargetGuard | null;
-  drainer: Drainer | null;
+  drainer: ChangeDrainer | null;
   /** Deliver a CancelRequest forwarded from another worker process. */
   cancel(pid: number, secret: number): void;
   /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
@@ -77,7 +80,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
   }
 
   const stats = new ProxyStats();
-  const mirror = cfg.target && source.kind === 'postgres' ? await startMirror(cfg, cfg.source, cfg.target, live, log) : null;
+  const mirror = cfg.target ? await startMirror(cfg, source, cfg.source, cfg.target, live, log) : null;
   const ctx: SessionContext = {
     log,
     live,
@@ -139,14 +142,15 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
 }
 
 /** Mirroring and routing: mirror applier, breaker, drainer, and target sessions for routed reads. */
-async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, live: LiveState, log: Logger) {
+async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, targetUrl: string, live: LiveState, log: Logger) {
   await loadParser();
   const t = parseDbUrl(targetUrl, 'target');
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
   const applier = new MirrorApplier(targetUrl, 64, cfg.mirrorSynchronousCommit);
   await applier.init();
   const guard = new TargetGuard(applier, live, log);
-  const drainer = new Drainer(sourceUrl, applier, live, log);
+  // an SQLite source captures into the file itself (capture/sqlite-capture.ts)
+  const drainer: ChangeDrainer = source.kind === 'sqlite' ? new SqliteDrainer(source.path, applier, live, log) : new Drainer(sourceUrl, applier, live, log);
   await drainer.drainOnce().catch(() => 0); // learn now whether capture is installed
   drainer.start();
   const runtime: MirrorRuntime = {
@@ -154,11 +158,13 @@ async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, li
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
     shadowSample: cfg.shadowSample,
+    capture: source.kind === 'sqlite' ? sqliteCaptureDialect : pgCaptureDialect,
     openTarget: async (startup) => {
       // routed reads run as the target URL's role: the target holds its own credentials
       const conn = await connectBackend({
         endpoint: { host: t.host, port: t.port, sslmode: t.sslmode },
-        startup: { ...startup, user: t.user },
+        // no database of its own (an SQLite source): the target URL's
+        startup: { ...startup, user: t.user, database: startup.database || t.database },
         secret: { kind: 'password', password: t.password },
         maxMessageSize: cfg.maxMessageSize,
       });

@@ -45,6 +45,7 @@ import { BackendLink } from './backend-link.ts';
 import { Relay } from './relay.ts';
 import type { SessionRoute } from './router.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
+import type { CaptureDialect } from './capture/dialect.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
 export interface MirrorRuntime {
@@ -54,6 +55,8 @@ export interface MirrorRuntime {
   allowDdl: boolean;
   defaultRoute: SessionRoute;
   shadowSample: number;
+  /** Drain and dirty-key statements for this source kind. */
+  capture: CaptureDialect;
 }
 
 export type SourceSpec =
@@ -211,7 +214,7 @@ export class Session {
   /** Mirroring or read routing needs the message-level relay; plain passthrough does not. */
   private wantsMessageRelay(): boolean {
     const m = this.ctx.mirror;
-    if (!m || this.ctx.source.kind !== 'postgres') return false;
+    if (!m) return false;
     const live = this.ctx.live.get();
     return live.mirroring || live.readPercent > 0 || this.route !== 'auto';
   }
@@ -219,7 +222,9 @@ export class Session {
   private startMessageRelay(pending: Buffer | null): void {
     const m = this.ctx.mirror!;
     const link = new BackendLink('source', this.backend!, this.ctx.maxMessageSize);
-    const targetStartup = { ...this.startup, database: this.ctx.databaseMap[this.database]?.target ?? this.database };
+    // an SQLite source has no database names of its own: the target URL's database, unless mapped
+    const sameName = this.ctx.source.kind === 'postgres' ? this.database : '';
+    const targetStartup = { ...this.startup, database: this.ctx.databaseMap[this.database]?.target ?? sameName };
     const relay = new Relay(this.client, link, {
       live: this.ctx.live,
       log: this.ctx.log,
@@ -229,6 +234,7 @@ export class Session {
       allowDdl: m.allowDdl,
       sessionRoute: this.route,
       shadowSample: m.shadowSample,
+      capture: m.capture,
     }, (code, message) => this.refuse(code, message));
     this.relay = relay;
     link.onClose = () => {

@@ -19,6 +19,7 @@ import { backupDirFindings, sqliteFileBytes } from './environment.ts';
 import { exitCodeOf, type Finding } from './findings.ts';
 import { hashFormat, hashFormatSql, isPasswordColumn } from './password-hashes.ts';
 import { sqliteOrphans, sqliteValueFindings } from './sqlite-data.ts';
+import { sqliteCaptureFindings } from './sqlite-capture.ts';
 import { targetUniqueFindings } from './target-uniques.ts';
 
 export interface CheckOptions {
@@ -96,6 +97,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
           for (const t of plan.tables) findings.push(...sqliteValueFindings(db, t, targetCols.get(t.name) ?? null));
           findings.push(...sqliteOrphans(db, plan.tables));
           findings.push(...sqlitePasswordFormats(db, plan.tables));
+          findings.push(...sqliteCaptureFindings(db));
         } finally {
           db.close();
         }

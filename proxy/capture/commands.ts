@@ -1,5 +1,7 @@
-// `cutover capture install|remove|status`: change capture on the source of truth.
+// `cutover capture install|remove|status`: change capture on the source of truth
+// (triggers on a PostgreSQL source, or triggers inside an SQLite source file).
 import type { Command } from 'commander';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
@@ -7,19 +9,48 @@ import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { action } from '../../control/cli-support.ts';
 import { CaptureError, captureStatus, installCapture, removeCapture } from './pg-capture.ts';
+import { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus } from './sqlite-capture.ts';
 import { BackupError, takeBackup } from '../../backfill/backup.ts';
 
-async function withSource<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  if (parseDbUrl(url, 'source').kind !== 'postgres') throw new CliError('capture for an SQLite source runs inside the proxy; nothing to install');
-  const c = new pg.Client(pgClientConfig(url));
-  await c.connect();
+/** The same operations on either kind of source. */
+interface CaptureOps {
+  status(): Promise<{ installed: boolean; pending: number; tables: { table: string; captured: boolean; hasKey: boolean }[] }>;
+  install(only?: string[]): Promise<string[]>;
+  remove(): Promise<number>;
+}
+
+async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): Promise<T> {
+  const src = parseDbUrl(url, 'source');
   try {
-    return await fn(c);
+    if (src.kind === 'sqlite') {
+      const db = new Database(src.path, { fileMustExist: true });
+      // a separate process: waiting for the proxy's writers by sleeping is fine here
+      db.pragma('busy_timeout = 10000');
+      try {
+        return await fn({
+          status: () => sqliteCaptureStatus(db),
+          install: async (only) => (await installSqliteCapture(db, only)).map((t) => t.name),
+          remove: async () => removeSqliteCapture(db),
+        });
+      } finally {
+        db.close();
+      }
+    }
+    const c = new pg.Client(pgClientConfig(url));
+    await c.connect();
+    try {
+      return await fn({
+        status: () => captureStatus(c),
+        install: async (only) => (await installCapture(c, only)).map((t) => `${t.schema}.${t.name}`),
+        remove: () => removeCapture(c),
+      });
+    } finally {
+      await c.end();
+    }
   } catch (e) {
     if (e instanceof CaptureError) throw new CliError(e.message);
+    if ((e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new CliError(`source: cannot open SQLite file ${src.kind === 'sqlite' ? src.path : ''}`);
     throw e;
-  } finally {
-    await c.end();
   }
 }
 
@@ -32,9 +63,8 @@ export function registerCaptureCommands(program: Command): void {
     .option('--skip-backup', 'do not take the backup of the source first')
     .action(action(async ({ cfg, print }) => {
       const source = requireKey(cfg, 'source');
-      if (parseDbUrl(source, 'source').kind !== 'postgres') throw new CliError('capture for an SQLite source runs inside the proxy; nothing to install');
       let backup = null;
-      const status = await withSource(source, (c) => captureStatus(c));
+      const status = await withSource(source, (c) => c.status());
       // the backup comes before capture changes anything on the source (once: re-running install takes none)
       if (!cfg.skipBackup && !status.installed) {
         try {
@@ -44,22 +74,22 @@ export function registerCaptureCommands(program: Command): void {
           throw e;
         }
       }
-      const tables = await withSource(source, (c) => installCapture(c, cfg.tables));
+      const tables = await withSource(source, (c) => c.install(cfg.tables));
       const note = backup ? `backup ${backup.file} (sha256 ${backup.sha256.slice(0, 16)}…); ` : '';
-      print(`${note}capture installed on ${tables.length} table(s): ${tables.map((t) => `${t.schema}.${t.name}`).join(', ')}`, { ok: true, backup, tables: tables.map((t) => `${t.schema}.${t.name}`) });
+      print(`${note}capture installed on ${tables.length} table(s): ${tables.join(', ')}`, { ok: true, backup, tables });
     }));
   capture
     .command('remove')
     .description('drop every capture trigger, function and the change table')
     .action(action(async ({ cfg, print }) => {
-      const n = await withSource(requireKey(cfg, 'source'), (c) => removeCapture(c));
+      const n = await withSource(requireKey(cfg, 'source'), (c) => c.remove());
       print(`capture removed from ${n} table(s)`, { ok: true, tables: n });
     }));
   capture
     .command('status')
     .description('which tables are captured, and the change rows waiting')
     .action(action(async ({ cfg, print }) => {
-      const s = await withSource(requireKey(cfg, 'source'), (c) => captureStatus(c));
+      const s = await withSource(requireKey(cfg, 'source'), (c) => c.status());
       const lines = [`capture ${s.installed ? 'installed' : 'not installed'}; ${s.pending} change row(s) waiting`];
       for (const t of s.tables) lines.push(`  ${t.captured ? 'captured  ' : t.hasKey ? 'not yet   ' : 'NO KEY    '} ${t.table}`);
       print(lines.join('\n'), s);

@@ -4,6 +4,7 @@
 // the key and the full new row of every change, tagged with the transaction.
 // Cascades, trigger side effects and writes that bypass the proxy are seen too.
 import type pg from 'pg';
+import type { CaptureDialect } from './dialect.ts';
 
 export const SCHEMA = 'cutover';
 
@@ -151,3 +152,12 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
 
 /** The drain a session runs just before its COMMIT: its own transaction's change rows, removed. */
 export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() RETURNING seq, tbl, op, pk::text, row::text`;
+
+export const pgCaptureDialect: CaptureDialect = {
+  drainSql: DRAIN_SQL,
+  dirtySql: (keys) => {
+    const json = JSON.stringify(keys.map((k) => ({ tbl: k.tbl, pk: JSON.parse(k.pk) as unknown })));
+    const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
+    return `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${tag}${json}${tag}::jsonb) AS x(tbl text, pk jsonb)`;
+  },
+};

@@ -17,7 +17,18 @@ import { mirrorMetrics } from './metrics.ts';
 const BATCH = 1000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 
-export class Drainer {
+/** What the proxy and the control plane see of a drainer, whatever the source kind. */
+export interface ChangeDrainer {
+  /** Change rows waiting, as last counted. */
+  backlog: number;
+  start(): void;
+  /** Drain one batch; returns how many change rows it took. */
+  drainOnce(): Promise<number>;
+  stop(): Promise<void>;
+  readonly clean: boolean;
+}
+
+export class Drainer implements ChangeDrainer {
   private pool: pg.Pool;
   private timer: NodeJS.Timeout | null = null;
   private running = false;

@@ -104,6 +104,10 @@ export class FileEngine {
       db.pragma('foreign_keys = ON');
       // PostgreSQL's LIKE is case-sensitive; ILIKE is translated to lower() LIKE lower()
       db.pragma('case_sensitive_like = ON');
+      // REPLACE conflict resolution deletes rows without firing delete triggers unless this is on,
+      // and capture must see those deletes. It would also let an application's trigger that
+      // updates its own table recurse, so it stays off when the file has triggers of its own.
+      if (!hasApplicationTriggers(db)) db.pragma('recursive_triggers = ON');
       db.defaultSafeIntegers(true);
     } catch (e) {
       db.close();
@@ -111,6 +115,10 @@ export class FileEngine {
     }
     return db;
   }
+}
+
+function hasApplicationTriggers(db: Database.Database): boolean {
+  return Boolean(db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE '\_cutover\_capture\_%' ESCAPE '\\' LIMIT 1`).pluck().get());
 }
 
 const engines = new Map<string, FileEngine>();

@@ -15,6 +15,7 @@ import { BodyReader, FrameError, MessageAssembler, type Message } from '../frami
 import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
 import type { SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
+import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement } from './translate.ts';
 import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
@@ -63,6 +64,7 @@ export class SessionEngine {
   private statements = new Map<string, Prepared>();
   private portals = new Map<string, Portal>();
   private cache = new Map<string, Database.Statement>();
+  private readonly capture: CaptureFloor;
 
   constructor(
     private readonly db: Database.Database,
@@ -73,6 +75,7 @@ export class SessionEngine {
     maxMessageSize: number,
   ) {
     this.assembler = new MessageAssembler(maxMessageSize);
+    this.capture = new CaptureFloor(db);
   }
 
   /**
@@ -167,6 +170,7 @@ export class SessionEngine {
   }
 
   private async simpleQuery(text: string): Promise<void> {
+    if (text === DRAIN_QUERY) return this.drainChanges();
     const statements = translate(text);
     if (!statements.length) this.send(EMPTY_QUERY);
     if (this.mode === 'none') this.mode = 'implicit';
@@ -179,6 +183,20 @@ export class SessionEngine {
       }
     }
     this.endRequest();
+    this.send(readyForQuery(this.status()));
+    this.flush();
+  }
+
+  /** The proxy's drain before COMMIT (capture-drain.ts): this write transaction's change rows. */
+  private drainChanges(): void {
+    if (this.mode === 'explicit' && this.failed) {
+      this.send(this.errorFor(inFailedTransaction()));
+    } else {
+      const rows = this.engine.lock.held(this) && this.db.inTransaction ? this.capture.drain() : [];
+      this.send(rowDescription(['seq', 'tbl', 'op', 'pk', 'row'].map((name) => ({ name, oid: OID.text, size: -1, format: 0 }))));
+      for (const r of rows) this.send(dataRow(r.map((v) => (v === null ? null : Buffer.from(v, 'utf8')))));
+      this.send(commandComplete(`DELETE ${rows.length}`));
+    }
     this.send(readyForQuery(this.status()));
     this.flush();
   }
@@ -417,6 +435,8 @@ export class SessionEngine {
       await this.engine.lock.acquire(this, timeout);
       try {
         if (!this.db.inTransaction) await retryBusy(() => this.db.exec('BEGIN IMMEDIATE'), deadline, timeout);
+        // change rows already there are not this transaction's (capture-drain.ts)
+        this.capture.taken();
       } catch (e) {
         this.releaseIfDone();
         throw e;

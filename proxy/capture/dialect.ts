@@ -1,0 +1,11 @@
+// What the message relay needs to know about the source's change capture: how
+// to take a transaction's change rows before its COMMIT, and how to record
+// keys the mirror may have wrong. One object per source kind (pg-capture.ts,
+// sqlite-capture.ts), so the relay itself stays the same for both.
+
+export interface CaptureDialect {
+  /** A query on the source, inside the transaction: its change rows as (seq, tbl, op, pk, row), removed. */
+  drainSql: string;
+  /** A statement on the source recording these keys for re-sync by the drainer. */
+  dirtySql(keys: { tbl: string; pk: string }[]): string;
+}
