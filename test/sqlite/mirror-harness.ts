@@ -29,7 +29,7 @@ function withDb(url: string, db: string): string {
   return u.toString();
 }
 
-export async function startSqliteMirror(name: string, schema: string, opts: { reads?: number; capture?: boolean } = {}): Promise<SqliteMirror> {
+export async function startSqliteMirror(name: string, schema: string, opts: { reads?: number; capture?: boolean; history?: string } = {}): Promise<SqliteMirror> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-sqlcap-'));
   const file = path.join(dir, 'app.db');
   const db = new Database(file);
@@ -42,6 +42,8 @@ export async function startSqliteMirror(name: string, schema: string, opts: { re
   const plan = await readSourceSchema(source);
   await applySchema(targetUrl, plan);
   await applyPostCopy(targetUrl, plan);
+  // history written before capture: only a backfill brings it to the target
+  if (opts.history) db.exec(opts.history);
   if (opts.capture !== false) await installSqliteCapture(db);
   db.close();
   const tp = await startTestProxy({ source, target: targetUrl, reads: opts.reads ?? 0, users: [{ name: USER, password: PASSWORD }] });
