@@ -14,20 +14,24 @@ import { parseDbUrl, redactUrl } from '../common/urls.ts';
 import { Credentials } from './auth/credentials.ts';
 import { CancelRegistry, type WorkerIdentity } from './cancel.ts';
 import { Session, type MirrorRuntime, type SessionContext, type SourceSpec } from './session.ts';
-import { connectBackend } from './backend-pg.ts';
 import { loadParser } from './classify/classify.ts';
-import { MirrorApplier } from './mirror/apply.ts';
-import { Drainer } from './mirror/drainer.ts';
-import { TargetGuard } from './mirror/target-guard.ts';
+import type { Drainer } from './mirror/drainer.ts';
+import type { TargetGuard } from './mirror/target-guard.ts';
+import { MirrorSides } from './mirror/sides.ts';
 import { ProxyStats } from './stats.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
   stats(): ReturnType<ProxyStats['snapshot']>;
   sessions(): number;
-  /** The target's breaker and health, when a target is configured. */
-  guard: TargetGuard | null;
-  drainer: Drainer | null;
+  /** The mirror's breaker and health (the current direction), when a target is configured. */
+  readonly guard: TargetGuard | null;
+  /** The drainer of the current source of truth. */
+  readonly drainer: Drainer | null;
+  /** Both mirror directions (promote swaps which is current). */
+  readonly sides: MirrorSides | null;
+  /** Sessions inside a transaction or with work in flight (promote waits for none). */
+  busySessions(): number;
   /** Deliver a CancelRequest forwarded from another worker process. */
   cancel(pid: number, secret: number): void;
   /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
@@ -117,8 +121,14 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
 
   return {
     address: { host: addr.address, port: addr.port },
-    guard: mirror?.runtime.guard ?? null,
-    drainer: mirror?.drainer ?? null,
+    get guard() {
+      return mirror?.sides.current.guard ?? null;
+    },
+    get drainer() {
+      return mirror?.sides.current.drainer ?? null;
+    },
+    sides: mirror?.sides ?? null,
+    busySessions: () => [...sessions].filter((s) => s.busy).length,
     stats: () => stats.snapshot(),
     sessions: () => sessions.size,
     cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
@@ -143,36 +153,19 @@ async function startMirror(cfg: Config, sourceUrl: string, targetUrl: string, li
   await loadParser();
   const t = parseDbUrl(targetUrl, 'target');
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
-  const applier = new MirrorApplier(targetUrl, 64, cfg.mirrorSynchronousCommit);
-  await applier.init();
-  const guard = new TargetGuard(applier, live, log);
-  const drainer = new Drainer(sourceUrl, applier, live, log);
-  await drainer.drainOnce().catch(() => 0); // learn now whether capture is installed
-  drainer.start();
+  const sides = await MirrorSides.start({ legacy: sourceUrl, new: targetUrl }, live, log, cfg.mirrorSynchronousCommit);
   const runtime: MirrorRuntime = {
-    guard,
+    guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
     shadowSample: cfg.shadowSample,
-    openTarget: async (startup) => {
-      // routed reads run as the target URL's role: the target holds its own credentials
-      const conn = await connectBackend({
-        endpoint: { host: t.host, port: t.port, sslmode: t.sslmode },
-        startup: { ...startup, user: t.user },
-        secret: { kind: 'password', password: t.password },
-        maxMessageSize: cfg.maxMessageSize,
-      });
-      return conn.socket;
-    },
+    // sessions on the new database run as the target URL's role: the target holds its own credentials
+    target: { endpoint: { host: t.host, port: t.port, sslmode: t.sslmode }, user: t.user, secret: { kind: 'password', password: t.password } },
   };
   return {
     runtime,
-    drainer,
-    stop: async () => {
-      guard.shutdown();
-      await drainer.stop();
-      await applier.close();
-    },
+    sides,
+    stop: () => sides.stop(),
   };
 }
 
