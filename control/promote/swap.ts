@@ -37,6 +37,8 @@ export async function swapRoles(ctx: ControlContext, actor: string, kind: SwapKi
   const sides = proxy.sides;
   if (!sides || !cfg.source || !cfg.target) throw new Refused(`${kind}: needs a PostgreSQL --source and a --target (the reverse mirror writes to the legacy database)`, 409);
   if (sync.degraded) throw new Refused(`${kind}: the state store is unreachable (${sync.degraded}); every proxy must see the pause`, 503);
+  // refused for the phase (or an operation in progress) before anything is tried
+  enterPause({ kind, steps: cfg.steps, force: Boolean(opts.force) })(sync.current);
   const urls: Record<Side, string> = { legacy: cfg.source, new: cfg.target };
   const from = live.get().sourceOfTruth;
   const to = kind === 'finalize' ? from : other(from);
