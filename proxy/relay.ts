@@ -629,9 +629,11 @@ export class Relay {
     } catch {
       return;
     }
-    if (commit.error) {
+    // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
+    const rolledBack = !commit.error && commit.tag === 'ROLLBACK';
+    if (commit.error || rolledBack) {
       if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
-      hold.fail(commit.error.bytes, I);
+      hold.fail(commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }), I);
     } else hold.release(I);
   }
 
