@@ -30,6 +30,8 @@ export class LiveState extends EventEmitter {
 
   constructor(initial: Partial<LiveSnapshot> = {}) {
     super();
+    // every session waiting at a promote pause listens for its end
+    this.setMaxListeners(0);
     this.snap = { phase: 'NOT_STARTED', readPercent: 0, planStep: -1, sourceOfTruth: 'legacy', mirroring: false, paused: false, tripped: null, ...initial };
   }
 
@@ -46,6 +48,11 @@ export class LiveState extends EventEmitter {
     const before = this.snap;
     this.snap = { ...before, ...patch };
     this.emit('change', this.snap, before, reason);
+  }
+
+  /** Whether writes are mirrored right now: capture found, and the migration not finalized. */
+  get mirroringActive(): boolean {
+    return this.snap.mirroring && this.snap.phase !== 'FINALIZED';
   }
 
   /** Reads back to the source of truth at once; the control plane records why. */

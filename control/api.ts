@@ -27,6 +27,7 @@ const readsBody = z.object({ percent: z.number().int().min(0).max(100) }).strict
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
 const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional() }).strict();
 const emptyBody = z.object({ reason: z.string().max(500).optional() }).strict();
+const promoteBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional(), timeoutSeconds: z.number().min(0).max(3600).optional() }).strict();
 
 /** Routes reachable without the token: liveness, and the status page (it holds no data). */
 const PUBLIC = new Set(['/healthz', '/']);
@@ -95,8 +96,8 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
   app.post('/rollback', async (req, reply) => {
     const reason = parse(rollbackBody, req).reason ?? 'operator rollback';
     if (live.get().phase === 'PROMOTED' && hooks.rollbackPromoted) {
-      await hooks.rollbackPromoted(ctx, actor(req), reason);
-      return reply.send(await statusOf(ctx));
+      const extra = await hooks.rollbackPromoted(ctx, actor(req), reason);
+      return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
     }
     log.warn({ reason }, 'reads rolled back to the source');
     return change(reply, rollback(), actor(req), reason, true);
@@ -108,15 +109,18 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     return change(reply, setPhase(to, { viaApi: true }), actor(req), body.reason ?? `operator: phase ${to}`);
   });
 
-  for (const [path, name] of [['/promote', 'promote'], ['/finalize', 'finalize']] as const) {
-    app.post(path, async (req, reply) => {
-      parse(emptyBody, req);
-      const hook = hooks[name];
-      if (!hook) throw new Refused(`${name} is not available in this build`, 501);
-      const extra = await hook(ctx, actor(req));
-      return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
-    });
-  }
+  app.post('/promote', async (req, reply) => {
+    const body = parse(promoteBody, req);
+    if (!hooks.promote) throw new Refused('promote is not available in this build', 501);
+    const extra = await hooks.promote(ctx, actor(req), { force: body.force ?? false, timeoutSeconds: body.timeoutSeconds });
+    return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
+  });
+  app.post('/finalize', async (req, reply) => {
+    parse(emptyBody, req);
+    if (!hooks.finalize) throw new Refused('finalize is not available in this build', 501);
+    const extra = await hooks.finalize(ctx, actor(req));
+    return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
+  });
 
   app.get('/metrics', async (_req, reply) => {
     mirrorMetrics.readPercent.set(live.effectiveReadPercent);

@@ -54,7 +54,7 @@ function fail(e: unknown, json: boolean): void {
 }
 
 /** Command-specific flags that are not config keys are left to the command itself. */
-const NOT_CONFIG = new Set(['apply', 'resume', 'repair', 'detailed', 'dryRun', 'yes', 'reason', 'legacy', 'rows', 'duration', 'keep', 'skip']);
+const NOT_CONFIG = new Set(['apply', 'resume', 'repair', 'detailed', 'dryRun', 'yes', 'reason', 'legacy', 'rows', 'duration', 'keep', 'skip', 'force']);
 
 function pickConfigKeys(opts: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(opts).filter(([k]) => !NOT_CONFIG.has(k)));

@@ -39,13 +39,19 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string): Pro
 }
 
 /** The API when a proxy answers; the store when none does and the command allows it. */
-async function apiOrStore(cfg: Config, method: string, path: string, body: unknown, fallback: { mutate: Mutation | null; reason: string } | null) {
+async function apiOrStore(cfg: Config, method: string, path: string, body: unknown, fallback: { mutate: Mutation | null; reason: string } | null, timeoutMs?: number) {
   try {
-    return await callApi(cfg.control, cfg.token, method, path, body);
+    return await callApi(cfg.control, cfg.token, method, path, body, timeoutMs);
   } catch (e) {
     if (!(e instanceof NoProxy) || !fallback) throw e;
     return direct(cfg, fallback.mutate, fallback.reason);
   }
+}
+
+/** `phase PROMOTED; new transactions paused 180 ms` from a swap's report. */
+function swapLine(s: Record<string, unknown>, kind: string): string {
+  const r = s[kind] as { pausedMs?: number } | undefined;
+  return `phase ${s.phase}${r?.pausedMs !== undefined ? `; new transactions paused ${r.pausedMs} ms` : ''}`;
 }
 
 const readsLine = (s: Record<string, unknown>) =>
@@ -83,8 +89,8 @@ export function registerControlCommands(program: Command): void {
     .option('--reason <text>', 'recorded with the rollback')
     .action(action(async ({ cfg, opts, print }) => {
       const reason = (opts.reason as string | undefined) ?? 'operator rollback';
-      const s = await apiOrStore(cfg, 'POST', '/rollback', { reason }, { mutate: rollback(), reason });
-      print(readsLine(s), s);
+      const s = await apiOrStore(cfg, 'POST', '/rollback', { reason }, { mutate: rollback(), reason }, (cfg.promoteTimeout + 60) * 1000);
+      print(s.rollback ? `${swapLine(s, 'rollback')}; source of truth: the ${s.sourceOfTruth} database again` : readsLine(s), s);
     }));
   program
     .command('phase <name>')
@@ -96,14 +102,25 @@ export function registerControlCommands(program: Command): void {
       const s = await callApi(cfg.control, cfg.token, 'PUT', '/phase', { phase, ...(opts.reason ? { reason: opts.reason } : {}) });
       print(`phase ${s.phase}`, s);
     }));
-  for (const name of ['promote', 'finalize'] as const) {
-    program
-      .command(name)
-      .description(name === 'promote' ? 'make the new database the source of truth (pause, drain, flip, resume)' : 'remove capture objects from both sides; the migration is final')
-      .action(action(async ({ cfg, print }) => {
-        const s = await callApi(cfg.control, cfg.token, 'POST', `/${name}`);
-        print(`phase ${s.phase}; source of truth: ${s.sourceOfTruth}`, s);
-      }));
-  }
+  program
+    .command('promote')
+    .description('make the new database the source of truth: pause new transactions, let in-flight ones finish, swap the roles, resume')
+    .option('--force', 'promote before reads reached the last plan step (or while tripped)')
+    .option('--promote-timeout <seconds>', 'how long in-flight transactions may take before promote gives up, roles unchanged (default 10)')
+    .action(action(async ({ cfg, opts, print }) => {
+      const body: Record<string, unknown> = {};
+      if (opts.force) body.force = true;
+      if (opts.promoteTimeout !== undefined) body.timeoutSeconds = cfg.promoteTimeout;
+      // the window plus the flip: the proxy answers when the roles have swapped (or not)
+      const s = await callApi(cfg.control, cfg.token, 'POST', '/promote', body, (cfg.promoteTimeout + 60) * 1000);
+      print(`${swapLine(s, 'promote')}; source of truth: the ${s.sourceOfTruth} database`, s);
+    }));
+  program
+    .command('finalize')
+    .description('remove capture objects from both databases; the proxy forwards only to the new one; final')
+    .action(action(async ({ cfg, print }) => {
+      const s = await callApi(cfg.control, cfg.token, 'POST', '/finalize', undefined, (cfg.promoteTimeout + 60) * 1000);
+      print(`${swapLine(s, 'finalize')}; capture removed from ${(s.finalize as { captureTables?: number } | undefined)?.captureTables ?? 0} table(s) left on the legacy database and from the new one`, s);
+    }));
   registerRunCommand(program);
 }

@@ -23,7 +23,7 @@ export interface ControlContext {
  * that is not plugged in; each returns what the API answers (merged into status).
  */
 export interface ControlHooks {
-  promote?(ctx: ControlContext, actor: string): Promise<Record<string, unknown> | void>;
+  promote?(ctx: ControlContext, actor: string, opts?: { force?: boolean; timeoutSeconds?: number }): Promise<Record<string, unknown> | void>;
   finalize?(ctx: ControlContext, actor: string): Promise<Record<string, unknown> | void>;
   /** Rollback while PROMOTED: the legacy database back to source of truth. */
   rollbackPromoted?(ctx: ControlContext, actor: string, reason: string): Promise<Record<string, unknown> | void>;

@@ -12,11 +12,12 @@ export function formatStatus(s: Doc, detailed = false): string {
   const gates = (s.gates as { results: GateResult[] } | null)?.results ?? [];
   const lines = [
     `phase          ${s.phase}`,
-    `reads to new   ${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
+    // after promote the read percent sends reads to the legacy database (the one that is not the source of truth)
+    `reads to ${s.sourceOfTruth === 'new' ? 'legacy' : 'new   '}${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
   ];
   if (plan) lines.push(`plan           ${plan.steps.map((p, i) => (i === s.planStep ? `[${p}]` : String(p))).join(' → ')}${plan.next !== null ? `; next step ${plan.next} %` : '; complete'}`);
   if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
-  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}`);
+  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? '; PAUSED: new transactions wait (promote in progress)' : ''}`);
   if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`);
   if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors` : ''}`);
   if (gates.length) {

@@ -21,6 +21,8 @@ export async function statusOf(ctx: ControlContext) {
     plan: { steps: cfg.steps, soakSeconds: cfg.soak, position: s.planStep, next: next >= 0 ? cfg.steps[next] : null },
     mirroring: s.mirroring,
     sourceOfTruth: s.sourceOfTruth,
+    /** Promote (or rollback after it, or finalize) is swapping the roles: new transactions wait. */
+    paused: s.paused,
     degraded: sync.degraded,
     store: { kind: sync.store.kind, where: sync.store.where, version: record.version },
     gates: gates.hasTarget ? { since: new Date(gates.windowStartedAt).toISOString(), results: gates.evaluate() } : null,

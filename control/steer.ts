@@ -56,7 +56,7 @@ export function step(steps: readonly number[]): Mutation {
 export function rollback(): Mutation {
   return (cur) => {
     if (cur.phase === 'FINALIZED') throw new Refused('rollback: the migration is FINALIZED; nothing to roll back to', 409, { phase: cur.phase });
-    if (cur.phase === 'PROMOTED') throw new Refused('rollback after promote needs the promote support, which is not available in this build', 501, { phase: cur.phase });
+    if (cur.phase === 'PROMOTED') throw new Refused('rollback after promote swaps the databases\' roles back: it needs the running proxy (cutover rollback --control host:port)', 409, { phase: cur.phase });
     const rolls = cur.phase === 'CAPTURE' || cur.phase === 'BACKFILL' || cur.phase === 'VERIFY' || cur.phase === 'SHIFTING';
     if (!rolls && cur.readPercent === 0) return null;
     return { ...(rolls ? { phase: 'ROLLED_BACK' as const } : {}), readPercent: 0, planStep: -1 };

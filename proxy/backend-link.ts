@@ -3,6 +3,7 @@
 // in order). Messages that arrive with no request pending (notifications,
 // parameter changes) go to `unsolicited`.
 import type { Duplex } from 'node:stream';
+import type { CancelTarget } from './cancel.ts';
 import { MessageAssembler, type Message } from './framing.ts';
 
 export interface ResponseHandler {
@@ -21,8 +22,12 @@ export class BackendLink {
   status = 0x49;
   unsolicited: (m: Message) => void = () => undefined;
   onClose: (reason: Error) => void = () => undefined;
+  /** Where a client's CancelRequest for this connection goes (null: not cancellable). */
+  cancelKey: CancelTarget | null = null;
+  private idleWaiters: (() => void)[] = [];
 
-  constructor(readonly name: 'source' | 'target', readonly stream: Duplex, maxMessageSize: number) {
+  /** The role, not the database: promote swaps the names of a session's two links. */
+  constructor(public name: 'source' | 'target', readonly stream: Duplex, maxMessageSize: number) {
     this.asm = new MessageAssembler(maxMessageSize);
     stream.on('data', (chunk: Buffer) => {
       try {
@@ -45,11 +50,22 @@ export class BackendLink {
       this.handlers.shift();
       this.status = m.bytes[5]!;
       h.onReady(this.status, m);
+      if (!this.handlers.length) this.wakeIdle();
     } else h.onMessage(m);
   };
 
   get pending(): number {
     return this.handlers.length;
+  }
+
+  /** Resolves once every request sent so far is answered (or the connection is gone). */
+  whenIdle(): Promise<void> {
+    if (!this.handlers.length || this.lost) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIdle(): void {
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Send a request (its messages end in Sync or are a Query) and register who reads the answer. */
@@ -75,6 +91,7 @@ export class BackendLink {
     this.lost = reason;
     const pending = this.handlers.splice(0);
     for (const h of pending) h.onLost(reason);
+    this.wakeIdle();
     this.onClose(reason);
   }
 

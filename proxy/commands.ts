@@ -25,6 +25,7 @@ export function registerProxyCommands(program: Command): void {
     .option('--processes <n>', 'worker processes sharing the listener (default 1)')
     .option('--webhook <url>', 'alert webhook: a JSON POST on every automatic rollback')
     .option('--steps <list>', 'plan of read percents, comma-separated (default 10,25,50,75,90,100)')
+    .option('--promote-timeout <seconds>', 'promote: how long in-flight transactions may take before it gives up, roles unchanged (default 10)')
     .action(
       action(async ({ cfg }) => {
         const log = createLogger(cfg.logLevel, 'cutover-proxy');

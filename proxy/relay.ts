@@ -17,9 +17,13 @@
 // are replayed on the target when it is first used; prepared statements are
 // parsed again on whichever backend lacks them, and closed on every backend
 // that holds them.
+// Promote: at a transaction boundary a new request waits while LiveState is
+// paused (pause.ts), then, if the source of truth changed, the session's two
+// links swap roles (the other database is opened if it was not yet), with
+// nothing in flight on the old one. Clients keep their connection throughout.
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { LiveState } from '../common/live-state.ts';
+import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
 import { classify, type Classification, type Kind } from './classify/classify.ts';
@@ -33,18 +37,31 @@ import { ResponseOrder, type Slot } from './response-order.ts';
 import { isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
+import type { CancelTarget } from './cancel.ts';
+import { waitWhilePaused } from './pause.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const I = 0x49;
 const T = 0x54;
 
+/** A session connection to one database, start-up done. */
+export interface OpenedBackend {
+  stream: Duplex;
+  cancel: CancelTarget | null;
+}
+
 export interface RelayContext {
   live: LiveState;
   log: Logger;
   maxMessageSize: number;
-  guard: TargetGuard | null;
-  /** Opens the session's own target connection (start-up done). */
-  openTarget: (() => Promise<Duplex>) | null;
+  /** The breaker of the current mirror direction (it changes at promote). */
+  guard: () => TargetGuard | null;
+  /** The database the session's first link is connected to. */
+  side: Side;
+  /** Opens a session connection to one database (start-up done). */
+  openSide: ((side: Side) => Promise<OpenedBackend>) | null;
+  /** The source of truth went away under the session. */
+  onSourceDown?: () => void;
   allowDdl: boolean;
   sessionRoute: SessionRoute;
   /** Share of eligible reads also run on the other database and compared (0..1). */
@@ -83,16 +100,56 @@ export class Relay {
   private target: BackendLink | null = null;
   private targetOpening: Promise<BackendLink | null> | null = null;
   private closed = false;
+  /** The database `source` is connected to. */
+  private sot: Side;
+  /** Waiting at a boundary for the promote pause to end. */
+  private resume: { done: Promise<void>; cancel(): void } | null = null;
 
   constructor(
     client: Socket,
-    private readonly source: BackendLink,
+    private source: BackendLink,
     private readonly ctx: RelayContext,
     private readonly onFatal: (code: string, message: string) => void,
   ) {
     this.order = new ResponseOrder(client);
     this.asm = new MessageAssembler(ctx.maxMessageSize);
-    source.unsolicited = (m) => this.order.direct(m.bytes);
+    this.sot = ctx.side;
+    this.wireLinks();
+  }
+
+  private get guard(): TargetGuard | null {
+    return this.ctx.guard();
+  }
+
+  /** Stream of the current source-of-truth connection (the session closes it). */
+  get sourceStream(): Duplex {
+    return this.source.stream;
+  }
+
+  /** Where a CancelRequest goes: the source of truth, which runs everything but routed reads. */
+  cancelTargets(): CancelTarget[] {
+    return this.source.cancelKey ? [this.source.cancelKey] : [];
+  }
+
+  /** Inside a transaction or with work in flight: promote waits until no session is. */
+  get busy(): boolean {
+    return this.predicted !== I || this.openSegment !== null || this.source.pending > 0 || (this.pumping && !this.resume);
+  }
+
+  /** Each link's callbacks follow its role. */
+  private wireLinks(): void {
+    const src = this.source;
+    src.unsolicited = (m) => this.order.direct(m.bytes);
+    src.onClose = () => {
+      if (this.source === src) this.sourceLost();
+    };
+    const tgt = this.target;
+    if (tgt) {
+      tgt.unsolicited = () => undefined;
+      tgt.onClose = () => {
+        if (this.target === tgt) this.target = null;
+      };
+    }
   }
 
   /** Bytes from the client. Throws FrameError on malformed framing. */
@@ -139,6 +196,14 @@ export class Relay {
     this.pumping = true;
     try {
       while (this.queue.length && !this.closed) {
+        if (this.predicted === I && !this.openSegment) {
+          // a transaction boundary: the only place a session may wait for promote or change databases
+          this.resume = waitWhilePaused(this.ctx.live);
+          if (this.resume) await this.resume.done;
+          this.resume = null;
+          if (this.closed) break;
+          if (!(await this.followSourceOfTruth())) break;
+        }
         const u = this.queue.shift()!;
         if (u.kind === 'query') await this.onQuery(u);
         else if (u.kind === 'ext') await this.onExtended(u);
@@ -150,6 +215,49 @@ export class Relay {
     } finally {
       this.pumping = false;
     }
+  }
+
+  // ---- promote: follow the source of truth ----
+
+  /** Swap the links' roles when the source of truth moved; false if the session had to end. */
+  private async followSourceOfTruth(): Promise<boolean> {
+    const want = this.ctx.live.get().sourceOfTruth;
+    if (want === this.sot || !this.ctx.openSide) return true;
+    await this.source.whenIdle();
+    if (this.closed) return false;
+    let next = this.target && !this.target.lost ? this.target : null;
+    if (!next) {
+      try {
+        const opened = await this.ctx.openSide(want);
+        next = new BackendLink('target', opened.stream, this.ctx.maxMessageSize);
+        next.cancelKey = opened.cancel;
+      } catch (e) {
+        this.ctx.log.warn({ reason: (e as Error).message, side: want }, 'cannot reach the new source of truth');
+        this.closed = true;
+        this.onFatal('08006', `cannot reach the source of truth (the ${want} database): ${(e as Error).message}`);
+        return false;
+      }
+      // session state follows: SETs replayed, prepared statements parsed again when used
+      for (const sql of this.sessionLog) next.request(queryMessage(sql), new Collect());
+      for (const p of this.statements.values()) p.on.delete('target');
+      this.target?.destroy();
+    }
+    const old = this.source;
+    old.name = 'target';
+    next.name = 'source';
+    for (const p of this.statements.values()) {
+      const onSource = p.on.has('source');
+      const onTarget = p.on.has('target');
+      p.on.clear();
+      if (onSource) p.on.add('target');
+      if (onTarget) p.on.add('source');
+    }
+    this.source = next;
+    this.target = old.lost ? null : old;
+    this.sot = want;
+    this.wireLinks();
+    this.ctx.log.debug({ sourceOfTruth: want }, 'session follows the new source of truth');
+    return true;
   }
 
   // ---- simple protocol ----
@@ -354,11 +462,11 @@ export class Relay {
   // ---- routing ----
 
   private get mirroring(): boolean {
-    return Boolean(this.ctx.guard) && this.ctx.live.get().mirroring;
+    return Boolean(this.guard) && this.ctx.live.mirroringActive;
   }
 
   private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean): Route {
-    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openTarget && this.ctx.guard?.readsAllowed) }, this.ctx.live);
+    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed) }, this.ctx.live);
   }
 
   private refuseDdl(kind: Kind): boolean {
@@ -379,20 +487,19 @@ export class Relay {
 
   private async ensureTarget(): Promise<BackendLink | null> {
     if (this.target && !this.target.lost) return this.target;
-    if (!this.ctx.openTarget) return null;
+    if (!this.ctx.openSide) return null;
     this.targetOpening ??= (async () => {
       try {
-        const stream = await this.ctx.openTarget!();
-        const link = new BackendLink('target', stream, this.ctx.maxMessageSize);
-        link.onClose = () => {
-          if (this.target === link) this.target = null;
-        };
+        const opened = await this.ctx.openSide!(this.sot === 'legacy' ? 'new' : 'legacy');
+        const link = new BackendLink('target', opened.stream, this.ctx.maxMessageSize);
+        link.cancelKey = opened.cancel;
         for (const sql of this.sessionLog) link.request(queryMessage(sql), new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
         this.target = link;
+        this.wireLinks();
         return link;
       } catch (e) {
-        this.ctx.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
+        this.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
         return null;
       } finally {
         this.targetOpening = null;
@@ -411,7 +518,7 @@ export class Relay {
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
       try {
-        await this.ctx.guard!.read(async () => {
+        await this.guard!.read(async () => {
           const outcome = await hold.done;
           const fault = outcome.lost ?? (outcome.error && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
@@ -433,7 +540,7 @@ export class Relay {
   // ---- shadow reads ----
 
   private shouldShadow(kind: Kind, inTxn: boolean): boolean {
-    return kind === 'read' && !inTxn && this.ctx.shadowSample > 0 && this.mirroring && Boolean(this.ctx.guard?.readsAllowed) && Math.random() < this.ctx.shadowSample;
+    return kind === 'read' && !inTxn && this.ctx.shadowSample > 0 && this.mirroring && Boolean(this.guard?.readsAllowed) && Math.random() < this.ctx.shadowSample;
   }
 
   /** The client gets the source's answer; the target's is compared with it, and re-read once on a mismatch. */
@@ -524,9 +631,11 @@ export class Relay {
     } catch {
       return;
     }
-    if (commit.error) {
+    // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
+    const rolledBack = !commit.error && commit.tag === 'ROLLBACK';
+    if (commit.error || rolledBack) {
       if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
-      hold.fail(commit.error.bytes, I);
+      hold.fail(commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }), I);
     } else hold.release(I);
   }
 
@@ -565,7 +674,7 @@ export class Relay {
     const changes: Change[] = drain.rows
       .map((r) => ({ seq: Number(r[0]), tbl: r[1]!, op: r[2] as Change['op'], pk: r[3]!, row: r[4] ?? null }))
       .sort((a, b) => a.seq - b.seq);
-    const guard = this.ctx.guard!;
+    const guard = this.guard!;
     try {
       await guard.apply(changes);
       return changes;
@@ -581,7 +690,7 @@ export class Relay {
    * the drainer, and reads stop going to the target at once.
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
-    this.ctx.guard?.dirty(changes.length, reason);
+    this.guard?.dirty(changes.length, reason);
     const sql = this.ctx.capture.dirtySql(changes);
     const c = new Collect();
     this.source.request(queryMessage(sql), c);
@@ -594,11 +703,13 @@ export class Relay {
   sourceLost(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.onSourceDown?.();
     this.onFatal('08006', 'lost connection to the source database');
   }
 
   close(): void {
     this.closed = true;
+    this.resume?.cancel();
     this.target?.destroy();
   }
 }

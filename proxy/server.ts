@@ -14,23 +14,26 @@ import { parseDbUrl, redactUrl } from '../common/urls.ts';
 import { Credentials } from './auth/credentials.ts';
 import { CancelRegistry, type WorkerIdentity } from './cancel.ts';
 import { Session, type MirrorRuntime, type SessionContext, type SourceSpec } from './session.ts';
-import { connectBackend } from './backend-pg.ts';
 import { loadParser } from './classify/classify.ts';
-import { MirrorApplier } from './mirror/apply.ts';
-import { Drainer, type ChangeDrainer } from './mirror/drainer.ts';
-import { SqliteDrainer } from './mirror/sqlite-drainer.ts';
+import type { ChangeDrainer } from './mirror/drainer.ts';
+import type { TargetGuard } from './mirror/target-guard.ts';
+import { MirrorSides } from './mirror/sides.ts';
 import { pgCaptureDialect } from './capture/pg-capture.ts';
 import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
-import { TargetGuard } from './mirror/target-guard.ts';
 import { ProxyStats } from './stats.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
   stats(): ReturnType<ProxyStats['snapshot']>;
   sessions(): number;
-  /** The target's breaker and health, when a target is configured. */
-  guard: TargetGuard | null;
-  drainer: ChangeDrainer | null;
+  /** The mirror's breaker and health (the current direction), when a target is configured. */
+  readonly guard: TargetGuard | null;
+  /** The drainer of the current source of truth. */
+  readonly drainer: ChangeDrainer | null;
+  /** Both mirror directions (promote swaps which is current). */
+  readonly sides: MirrorSides | null;
+  /** Sessions inside a transaction or with work in flight (promote waits for none). */
+  busySessions(): number;
   /** Deliver a CancelRequest forwarded from another worker process. */
   cancel(pid: number, secret: number): void;
   /** Stop accepting; sessions end when idle, all of them after `drainMs`. */
@@ -120,8 +123,14 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
 
   return {
     address: { host: addr.address, port: addr.port },
-    guard: mirror?.runtime.guard ?? null,
-    drainer: mirror?.drainer ?? null,
+    get guard() {
+      return mirror?.sides.current.guard ?? null;
+    },
+    get drainer() {
+      return mirror?.sides.current.drainer ?? null;
+    },
+    sides: mirror?.sides ?? null,
+    busySessions: () => [...sessions].filter((s) => s.busy).length,
     stats: () => stats.snapshot(),
     sessions: () => sessions.size,
     cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
@@ -146,39 +155,21 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   await loadParser();
   const t = parseDbUrl(targetUrl, 'target');
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
-  const applier = new MirrorApplier(targetUrl, 64, cfg.mirrorSynchronousCommit);
-  await applier.init();
-  const guard = new TargetGuard(applier, live, log);
-  // an SQLite source captures into the file itself (capture/sqlite-capture.ts)
-  const drainer: ChangeDrainer = source.kind === 'sqlite' ? new SqliteDrainer(source.path, applier, live, log) : new Drainer(sourceUrl, applier, live, log);
-  await drainer.drainOnce().catch(() => 0); // learn now whether capture is installed
-  drainer.start();
+  // an SQLite source captures into the file itself (capture/sqlite-capture.ts) and mirrors one way
+  const sides = await MirrorSides.start({ legacy: sourceUrl, new: targetUrl }, live, log, cfg.mirrorSynchronousCommit, source.kind === 'sqlite' ? source.path : null);
   const runtime: MirrorRuntime = {
-    guard,
+    guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
     shadowSample: cfg.shadowSample,
     capture: source.kind === 'sqlite' ? sqliteCaptureDialect : pgCaptureDialect,
-    openTarget: async (startup) => {
-      // routed reads run as the target URL's role: the target holds its own credentials
-      const conn = await connectBackend({
-        endpoint: { host: t.host, port: t.port, sslmode: t.sslmode },
-        // no database of its own (an SQLite source): the target URL's
-        startup: { ...startup, user: t.user, database: startup.database || t.database },
-        secret: { kind: 'password', password: t.password },
-        maxMessageSize: cfg.maxMessageSize,
-      });
-      return conn.socket;
-    },
+    // sessions on the new database run as the target URL's role: the target holds its own credentials
+    target: { endpoint: { host: t.host, port: t.port, sslmode: t.sslmode }, user: t.user, database: t.database, secret: { kind: 'password', password: t.password } },
   };
   return {
     runtime,
-    drainer,
-    stop: async () => {
-      guard.shutdown();
-      await drainer.stop();
-      await applier.close();
-    },
+    sides,
+    stop: () => sides.stop(),
   };
 }
 

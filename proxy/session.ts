@@ -25,14 +25,18 @@
 //   through. The same FIFO marks those internal requests.
 // A backend is anything that speaks the backend protocol over a Duplex after
 // start-up: a PostgreSQL socket, or the in-process SQLite engine.
+// Which database is the source of truth is LiveState's: a session starts on
+// it, and the message relay follows it at transaction boundaries (promote).
+// Connections to the legacy database log in as the client's user; to the new
+// one as the target URL's role (the new database holds its own credentials).
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/log.ts';
-import type { LiveState } from '../common/live-state.ts';
+import type { LiveState, Side } from '../common/live-state.ts';
 import { authenticateClient, AuthFailed, type AuthMethod, type UpstreamSecret } from './auth/client-auth.ts';
 import { CredentialLookupError, type Credentials } from './auth/credentials.ts';
-import { BackendStartupError, BackendUnavailable, connectBackend, type PgEndpoint } from './backend-pg.ts';
+import { BackendStartupError, BackendUnavailable, connectBackend, type BackendConnection, type PgEndpoint } from './backend-pg.ts';
 import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
@@ -49,9 +53,10 @@ import type { CaptureDialect } from './capture/dialect.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
 export interface MirrorRuntime {
-  guard: TargetGuard;
-  /** Open a target connection for this session's routed reads. */
-  openTarget(startup: Record<string, string>): Promise<Duplex>;
+  /** The breaker of the current mirror direction (legacy → new until promote, then new → legacy). */
+  guard(): TargetGuard;
+  /** How sessions reach the new database: its address and the target URL's role. */
+  target: { endpoint: PgEndpoint; user: string; database: string; secret: UpstreamSecret };
   allowDdl: boolean;
   defaultRoute: SessionRoute;
   shadowSample: number;
@@ -94,6 +99,9 @@ export class Session {
   private txStatus = 0x49; // 'I'
   private relay: Relay | null = null;
   private startup: Record<string, string> = {};
+  private secret: UpstreamSecret = { kind: 'none' };
+  /** The database `backend` is connected to. */
+  private side: Side = 'legacy';
   private route: SessionRoute = 'auto';
   user = '';
   database = '';
@@ -102,6 +110,12 @@ export class Session {
     this.client = socket;
     socket.setNoDelay(true);
     socket.on('error', () => this.close());
+  }
+
+  /** Inside a transaction or with work in flight (promote waits until no session is). */
+  get busy(): boolean {
+    if (this.relay) return this.relay.busy;
+    return this.backend !== null && !this.idle;
   }
 
   /** Idle: no request in flight and no transaction open. */
@@ -178,6 +192,7 @@ export class Session {
     startup.user = user;
     startup.database = this.ctx.databaseMap[this.database]?.source ?? this.database;
     this.startup = startup;
+    this.secret = secret;
     const requested = params['cutover.route'];
     if (requested !== undefined && requested !== 'auto' && requested !== 'source' && requested !== 'target') {
       throw new AuthFailed(`invalid value for parameter "cutover.route": "${requested}" (expected auto, source or target)`, '22023');
@@ -187,12 +202,14 @@ export class Session {
     const src = this.ctx.source;
     const out: Buffer[] = [];
     if (src.kind === 'postgres') {
-      const conn = await connectBackend({ endpoint: src.endpoint, startup, secret, maxMessageSize: this.ctx.maxMessageSize });
+      // after promote the session starts on the new database
+      this.side = this.ctx.mirror ? this.ctx.live.get().sourceOfTruth : 'legacy';
+      const { conn, cancel } = await this.connectSide(this.side);
       this.backend = conn.socket;
-      this.backendKey = { host: src.endpoint.host, port: src.endpoint.port, pid: conn.pid, secret: conn.secret };
+      this.backendKey = cancel;
       out.push(...conn.startupMessages);
       this.ctx.stats.sourceUp();
-      this.proxyKey = this.ctx.cancels.register(() => (this.backendKey ? [this.backendKey] : []));
+      this.proxyKey = this.ctx.cancels.register(() => (this.relay ? this.relay.cancelTargets() : this.backendKey ? [this.backendKey] : []));
       out.push(backendKeyData(this.proxyKey.pid, this.proxyKey.secret), readyForQuery('I'));
       this.client.write(Buffer.concat(out));
       for (const b of conn.leftover) this.client.write(b);
@@ -211,38 +228,50 @@ export class Session {
     else this.startRelay(pending);
   }
 
-  /** Mirroring or read routing needs the message-level relay; plain passthrough does not. */
+  /** A session connection to one database, logged in as described at the top of this file. */
+  private async connectSide(side: Side): Promise<{ conn: BackendConnection; cancel: CancelTarget }> {
+    const src = this.ctx.source;
+    const m = this.ctx.mirror;
+    const onNew = side === 'new' && m;
+    // an SQLite legacy side is the session's own engine, opened once at start-up
+    if (!onNew && src.kind !== 'postgres') throw new BackendUnavailable('an SQLite source is not reopened');
+    const endpoint = onNew ? m.target.endpoint : (src as Extract<SourceSpec, { kind: 'postgres' }>).endpoint;
+    // an SQLite source has no database names of its own: the target URL's database, unless mapped
+    const sameName = src.kind === 'postgres' ? this.database : (m?.target.database ?? this.database);
+    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName } : this.startup;
+    const conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
+    return { conn, cancel: { host: endpoint.host, port: endpoint.port, pid: conn.pid, secret: conn.secret } };
+  }
+
+  /** Mirroring, read routing or a moved source of truth needs the message-level relay; plain passthrough does not. */
   private wantsMessageRelay(): boolean {
     const m = this.ctx.mirror;
     if (!m) return false;
     const live = this.ctx.live.get();
-    return live.mirroring || live.readPercent > 0 || this.route !== 'auto';
+    return this.ctx.live.mirroringActive || live.readPercent > 0 || this.route !== 'auto' || live.sourceOfTruth !== this.side || live.paused;
   }
 
   private startMessageRelay(pending: Buffer | null): void {
     const m = this.ctx.mirror!;
     const link = new BackendLink('source', this.backend!, this.ctx.maxMessageSize);
-    // an SQLite source has no database names of its own: the target URL's database, unless mapped
-    const sameName = this.ctx.source.kind === 'postgres' ? this.database : '';
-    const targetStartup = { ...this.startup, database: this.ctx.databaseMap[this.database]?.target ?? sameName };
+    link.cancelKey = this.backendKey;
     const relay = new Relay(this.client, link, {
       live: this.ctx.live,
       log: this.ctx.log,
       maxMessageSize: this.ctx.maxMessageSize,
-      guard: m.guard,
-      openTarget: () => m.openTarget(targetStartup),
+      guard: () => m.guard(),
+      side: this.side,
+      openSide: async (side) => {
+        const { conn, cancel } = await this.connectSide(side);
+        return { stream: conn.socket, cancel };
+      },
+      onSourceDown: () => this.ctx.stats.sourceDown(),
       allowDdl: m.allowDdl,
       sessionRoute: this.route,
       shadowSample: m.shadowSample,
       capture: m.capture,
     }, (code, message) => this.refuse(code, message));
     this.relay = relay;
-    link.onClose = () => {
-      if (!this.closed) {
-        this.ctx.stats.sourceDown();
-        this.refuse('08006', 'lost connection to the source database');
-      }
-    };
     const onClientData = (chunk: Buffer) => {
       this.ctx.stats.bytesIn += chunk.length;
       try {
@@ -267,12 +296,16 @@ export class Session {
     const fromServer = new FrameScanner(Number.MAX_SAFE_INTEGER);
     const stats = this.ctx.stats;
     let terminated = false;
+    /** Extended-protocol messages sent since the last Sync: the client is mid-request. */
+    let midRequest = false;
 
     const visitClient = (type: number) => {
       if (type === 0x51 /* Q */ || type === 0x53 /* S */ || type === 0x46 /* F */) {
         this.outstanding++;
         stats.requests++;
+        midRequest = false;
       } else if (type === 0x58 /* X */) terminated = true;
+      else midRequest = true;
     };
     const visitServer = (type: number, _len: number, first: number) => {
       if (type === 0x5a /* Z */) {
@@ -282,6 +315,11 @@ export class Session {
     };
 
     const onClientData = (chunk: Buffer) => {
+      // a session idle since before mirroring (or promote) must not send its next request straight through
+      if (this.idle && !midRequest && fromClient.atBoundary && this.wantsMessageRelay()) {
+        this.upgrade(onClientData, onServerData, chunk);
+        return;
+      }
       try {
         fromClient.scan(chunk, visitClient);
       } catch (e) {
@@ -310,7 +348,7 @@ export class Session {
         client.once('drain', () => backend.resume());
       }
       if (this.draining && this.idle) this.shutdownNow();
-      else if (this.idle && fromClient.atBoundary && this.wantsMessageRelay()) this.upgrade(onClientData, onServerData);
+      else if (this.idle && !midRequest && fromClient.atBoundary && this.wantsMessageRelay()) this.upgrade(onClientData, onServerData);
     };
 
     backend.on('data', onServerData);
@@ -329,14 +367,14 @@ export class Session {
   }
 
   /** Between requests, move from the byte relay to the message relay (mirroring was switched on). */
-  private upgrade(onClientData: (b: Buffer) => void, onServerData: (b: Buffer) => void): void {
+  private upgrade(onClientData: (b: Buffer) => void, onServerData: (b: Buffer) => void, pending: Buffer | null = null): void {
     this.backend!.off('data', onServerData);
     this.backend!.removeAllListeners('close');
     this.client.off('data', onClientData);
     this.client.removeAllListeners('end');
     this.client.removeAllListeners('close');
     this.client.on('error', () => this.close());
-    this.startMessageRelay(null);
+    this.startMessageRelay(pending);
   }
 
   /** SIGTERM: end the session as soon as it is idle (now, if it is). */
@@ -371,10 +409,12 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // after promote the relay's source of truth may be another connection than the first
+    const backend = this.relay?.sourceStream ?? this.backend;
     this.relay?.close();
-    if (this.backend && !this.backend.destroyed) {
-      this.backend.end(terminateMessage());
-      const b = this.backend;
+    if (backend && !backend.destroyed) {
+      backend.end(terminateMessage());
+      const b = backend;
       setTimeout(() => b.destroy(), 1_000).unref();
     }
     this.client.end();

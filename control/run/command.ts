@@ -36,7 +36,7 @@ export function registerRunCommand(program: Command): void {
     .option('--skip <stages>', `stages to pass over, comma-separated (${STAGE_NAMES.join(', ')})`)
     .action(action(async ({ cfg, opts, print }) => {
       const skip = parseSkip(opts.skip as string | undefined);
-      const api = (method: string, path: string, body?: unknown) => callApi(cfg.control, cfg.token, method, path, body, 30_000);
+      const api = (method: string, path: string, body?: unknown) => callApi(cfg.control, cfg.token, method, path, body, Math.max(30, cfg.promoteTimeout + 30) * 1000);
       const say = (line: string, data: Doc = {}) => process.stdout.write(cfg.json ? JSON.stringify({ progress: line, ...data }) + '\n' : line + '\n');
       const ctx: RunContext = { cfg, api, say, soakSeconds: cfg.soak };
       const all = stages();

@@ -129,12 +129,15 @@ const steps: StageFn = async ({ api, say, soakSeconds }) => {
   return `reads at ${s.readPercent} % (plan ${plan.join(', ')}) with every gate holding`;
 };
 
+/** Pause, drain, flip, resume on the proxy (control/promote/swap.ts); refused or abandoned with the reason. */
 const promote: StageFn = async ({ api }) => {
   try {
     const s = await api('POST', '/promote');
-    return `promoted: the ${String(s.sourceOfTruth)} database is the source of truth`;
+    const r = s.promote as { pausedMs: number; sequencesAligned: number; captureTables: number } | undefined;
+    return `promoted: the ${String(s.sourceOfTruth)} database is the source of truth${r ? ` (new transactions paused ${r.pausedMs} ms; ${r.sequencesAligned} sequence(s) aligned; capture on ${r.captureTables} table(s))` : ''}`;
   } catch (e) {
     if (e instanceof ApiError && e.status === 501) throw new NotAvailable('promote');
+    if (e instanceof ApiError) throw new CliError(`promote refused: ${String(e.body.error ?? e.message)}`);
     throw e;
   }
 };

@@ -11,6 +11,8 @@ export interface ControlRecord {
   planStep: number;
   tripped: string | null;
   sourceOfTruth: Side;
+  /** New transactions wait on every proxy (promote and rollback after promote swap the roles meanwhile). */
+  paused: boolean;
   /** Increases by one with every change; a proxy applies only newer records. */
   version: number;
 }
@@ -48,10 +50,10 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
-export const PERSISTED = ['phase', 'readPercent', 'planStep', 'tripped', 'sourceOfTruth'] as const;
+export const PERSISTED = ['phase', 'readPercent', 'planStep', 'tripped', 'sourceOfTruth', 'paused'] as const;
 
 export function initialRecord(readPercent = 0): ControlRecord {
-  return { phase: 'NOT_STARTED', readPercent, planStep: -1, tripped: null, sourceOfTruth: 'legacy', version: 0 };
+  return { phase: 'NOT_STARTED', readPercent, planStep: -1, tripped: null, sourceOfTruth: 'legacy', paused: false, version: 0 };
 }
 
 /** The record a mutation produces, and one audit row per field that changed. */
@@ -67,7 +69,7 @@ export function applyMutation(current: ControlRecord, mutate: Mutation, actor: s
 }
 
 export function recordOf(s: LiveSnapshot, version: number): ControlRecord {
-  return { phase: s.phase, readPercent: s.readPercent, planStep: s.planStep, tripped: s.tripped, sourceOfTruth: s.sourceOfTruth, version };
+  return { phase: s.phase, readPercent: s.readPercent, planStep: s.planStep, tripped: s.tripped, sourceOfTruth: s.sourceOfTruth, paused: s.paused, version };
 }
 
 export function isRedisUrl(state: string): boolean {

@@ -73,7 +73,7 @@ function triggerSql(t: TableInfo): string {
  * Install (or refresh) capture on every table, or on `only`. Refuses, naming
  * them, when a table has no primary key. One transaction: all or nothing.
  */
-export async function installCapture(db: pg.ClientBase, only?: string[]): Promise<TableInfo[]> {
+export async function installCapture(db: pg.ClientBase, only?: string[], opts: { probe?: boolean } = {}): Promise<TableInfo[]> {
   const all = await listTables(db);
   const tables = only?.length ? all.filter((t) => only.includes(t.name) || only.includes(`${t.schema}.${t.name}`)) : all;
   if (only?.length) {
@@ -101,7 +101,8 @@ export async function installCapture(db: pg.ClientBase, only?: string[]): Promis
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
     for (const t of tables) await db.query(triggerSql(t));
-    await db.query('COMMIT');
+    // a probe proves capture can be installed (privileges, keys, plpgsql) and leaves nothing behind
+    await db.query(opts.probe ? 'ROLLBACK' : 'COMMIT');
   } catch (e) {
     await db.query('ROLLBACK').catch(() => undefined);
     throw e;
@@ -125,6 +126,44 @@ export async function removeCapture(db: pg.ClientBase): Promise<number> {
     throw e;
   }
   return new Set(r.rows.map((x) => x.tbl)).size;
+}
+
+/**
+ * Remove capture from a database that stops being the source of truth, only
+ * if nothing is left to mirror: the captured tables are locked first (so a
+ * writer that bypassed the proxy finishes, or waits for us), then the change
+ * table must be empty. Returns the change rows still waiting (0: removed).
+ */
+export async function retireCapture(db: pg.ClientBase, lockTimeoutMs: number): Promise<number> {
+  const has = await db.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
+  if (!has.rows[0].ok) return 0;
+  const tables = await db.query<{ tbl: string }>(`
+    SELECT DISTINCT format('%I.%I', n.nspname, c.relname) AS tbl
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
+  await db.query('BEGIN');
+  try {
+    await db.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+    const locked = [...tables.rows.map((r) => r.tbl), `${SCHEMA}.changes`];
+    await db.query(`LOCK TABLE ${locked.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    const left = Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.changes`)).rows[0].n);
+    if (left > 0) {
+      await db.query('ROLLBACK');
+      return left;
+    }
+    for (const row of (await db.query<{ tbl: string; tgname: string }>(`
+      SELECT format('%I.%I', n.nspname, c.relname) AS tbl, t.tgname
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`)).rows) {
+      await db.query(`DROP TRIGGER IF EXISTS ${q(row.tgname)} ON ${row.tbl}`);
+    }
+    await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    await db.query('COMMIT');
+    return 0;
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
 }
 
 export interface CaptureStatus {

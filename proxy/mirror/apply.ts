@@ -45,7 +45,7 @@ export class MirrorApplier {
     const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`];
     // the source already ran triggers and cascades: the mirror applies rows, not effects
     if (replica) options.push('-c session_replication_role=replica');
-    const pool = new pg.Pool({ ...pgClientConfig(this.targetUrl), options: options.join(' '), max: this.max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+    const pool = new pg.Pool({ ...pgClientConfig(this.targetUrl), application_name: 'cutover-mirror', options: options.join(' '), max: this.max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined)); // a dying target surfaces as a failed apply
     return pool;
@@ -131,6 +131,31 @@ export class MirrorApplier {
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
+    } finally {
+      client.release(!ok);
+    }
+  }
+
+  /**
+   * Prove this mirror can take the given tables' changes before it has to:
+   * each table's upsert and delete run with an empty batch in a transaction
+   * that is rolled back (table present, key known, privileges granted).
+   */
+  async probe(tables: string[]): Promise<void> {
+    const client = await this.pool.connect();
+    let ok = false;
+    try {
+      await client.query('BEGIN');
+      for (const tbl of tables) {
+        const meta = await this.tableMeta(client, tbl);
+        await client.query(meta.upsert, ['[]']);
+        await client.query(meta.del, ['[]']);
+      }
+      await client.query('ROLLBACK');
+      ok = true;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new MirrorApplyError(`mirror apply test failed: ${(e as Error).message}`);
     } finally {
       client.release(!ok);
     }

@@ -6,8 +6,10 @@
 // writes that row, or its absence, to the mirror; the source transaction that
 // deleted the change rows commits only after the mirror did. One drainer per
 // source at a time (advisory lock), whatever the number of proxies.
+// A proxy has one drainer per direction; only the one whose side is the
+// source of truth works (promote swaps which).
 import pg from 'pg';
-import type { LiveState } from '../../common/live-state.ts';
+import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { SCHEMA } from '../capture/pg-capture.ts';
@@ -25,6 +27,8 @@ export interface ChangeDrainer {
   /** Drain one batch; returns how many change rows it took. */
   drainOnce(): Promise<number>;
   stop(): Promise<void>;
+  /** Drain until nothing is left (promote, finalize); returns the backlog then. */
+  flush(): Promise<number>;
   readonly clean: boolean;
 }
 
@@ -37,8 +41,16 @@ export class Drainer implements ChangeDrainer {
   /** Change rows waiting, as last counted. */
   backlog = 0;
 
-  constructor(sourceUrl: string, private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
-    this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), max: 2, connectionTimeoutMillis: 5_000 });
+  constructor(
+    sourceUrl: string,
+    private readonly applier: MirrorApplier,
+    private readonly live: LiveState,
+    private readonly log: Logger,
+    private readonly intervalMs = 200,
+    /** The database this drainer reads: it works only while that side is the source of truth. */
+    readonly side: Side = 'legacy',
+  ) {
+    this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
   }
@@ -63,7 +75,7 @@ export class Drainer implements ChangeDrainer {
 
   /** Drain one batch; returns how many change rows it took. */
   async drainOnce(): Promise<number> {
-    if (this.running) return 0;
+    if (this.running || this.live.get().sourceOfTruth !== this.side) return 0;
     this.running = true;
     const src = await this.pool.connect();
     let ok = false;
@@ -71,8 +83,10 @@ export class Drainer implements ChangeDrainer {
       // capture installed (or removed) by the operator switches mirroring on (or off)
       const has = await src.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
       const installed = Boolean(has.rows[0].ok);
-      if (installed !== this.live.get().mirroring) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
+      // while paused, promote is moving capture between the databases: what is seen meanwhile means nothing
+      if (installed !== this.live.get().mirroring && !this.live.get().paused) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
       if (!installed) {
+        this.backlog = 0;
         ok = true;
         return 0;
       }
@@ -142,6 +156,13 @@ export class Drainer implements ChangeDrainer {
       }
     }
     return out;
+  }
+
+  /** Drain until nothing is left (promote waits on this); returns the change rows still waiting. */
+  async flush(): Promise<number> {
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    while ((await this.drainOnce()) === BATCH);
+    return this.backlog;
   }
 
   async stop(): Promise<void> {

@@ -63,6 +63,12 @@ export class SqliteDrainer implements ChangeDrainer {
     return this.db;
   }
 
+  async flush(): Promise<number> {
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    while ((await this.drainOnce()) === BATCH);
+    return this.backlog;
+  }
+
   async drainOnce(): Promise<number> {
     if (this.running || this.stopped) return 0;
     this.running = true;

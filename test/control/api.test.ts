@@ -53,10 +53,16 @@ describe('control API and steering commands', () => {
     expect(await bad.json()).toMatchObject({ field: 'phase' });
   });
 
-  it('promote and finalize answer 501 until promote support is plugged in; the status page is served', async () => {
+  it('promote and finalize are refused with the reason in the wrong phase (409); the status page is served', async () => {
     const res = await fetch(`http://${control}/promote`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(res.status).toBe(501);
-    expect(await res.json()).toMatchObject({ error: 'promote is not available in this build' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: expect.stringContaining('illegal phase transition NOT_STARTED → PROMOTED') });
+    const fin = await fetch(`http://${control}/finalize`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(fin.status).toBe(409);
+    expect(await fin.json()).toMatchObject({ error: 'finalize: needs phase PROMOTED (phase is NOT_STARTED)' });
+    const bad = await fetch(`http://${control}/promote`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ force: 'yes' }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'force' });
     const page = await fetch(`http://${control}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>cutover</title>');

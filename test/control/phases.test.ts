@@ -64,7 +64,7 @@ describe('steering mutations', () => {
   it('rollback moves reads to 0 and the phase to ROLLED_BACK where the new side takes writes', () => {
     expect(rollback()(rec({ phase: 'SHIFTING', readPercent: 50, planStep: 2 }))).toEqual({ phase: 'ROLLED_BACK', readPercent: 0, planStep: -1 });
     expect(rollback()(rec({ phase: 'NOT_STARTED' }))).toBeNull();
-    expect(() => rollback()(rec({ phase: 'PROMOTED' }))).toThrow(expect.objectContaining({ status: 501 }));
+    expect(() => rollback()(rec({ phase: 'PROMOTED' }))).toThrow(expect.objectContaining({ status: 409, message: expect.stringContaining('needs the running proxy') }));
   });
 
   it('setting a phase takes reads to 0 unless it serves reads; PROMOTED only through promote', () => {

@@ -1,6 +1,7 @@
 // `cutover run`: the plan printed by --dry-run, confirmation required, and a
-// real walk capture → backfill → verify → read steps through a running proxy,
-// stopping with the reason and the resume command at a stage this build lacks.
+// real walk capture → backfill → verify → read steps → promote through a
+// running proxy; then the steering commands: rollback after promote, promote
+// refused before the last step unless --force, finalize.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,22 +59,41 @@ describe('cutover run', () => {
     await sql(pair.legacyUrl, 'DROP TABLE keyless');
   });
 
-  it('walks check → backup → capture → backfill → verify → the read steps, then stops at promote', async () => {
+  it('walks check → backup → capture → backfill → verify → the read steps → promote', async () => {
     const r = await run(['--yes', '--soak', '1', ...dirs]);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/check: pre-flight passed/);
     expect(r.stdout).toMatch(/backup: backup .*control_run-.*\.dump, \d+ bytes, sha256 [0-9a-f]{64}/);
     expect(r.stdout).toMatch(/capture: capture installed on 1 table\(s\)/);
     expect(r.stdout).toMatch(/backfill: 500 rows copied/);
     expect(r.stdout).toMatch(/verify: all 1 table\(s\) equal/);
     expect(r.stdout).toMatch(/steps: reads at 100 %/);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/run stopped at promote: stage promote is not available in this build/);
+    expect(r.stdout).toMatch(/promote: promoted: the new database is the source of truth \(new transactions paused \d+ ms; \d+ sequence\(s\) aligned; capture on 1 table\(s\)\)/);
+    expect(r.stdout).toContain('run complete');
     const s = JSON.parse((await cli(['status', '--json', '--control', control])).stdout);
-    expect(s).toMatchObject({ phase: 'SHIFTING', readPercent: 100, planStep: 1 });
-    expect(s.history.map((h: { what: string; to: string }) => `${h.what}=${h.to}`)).toEqual(expect.arrayContaining(['phase=PREFLIGHT', 'phase=BACKUP', 'phase=CAPTURE', 'phase=BACKFILL', 'phase=VERIFY', 'phase=SHIFTING', 'readPercent=50', 'readPercent=100']));
-    // resumed with promote skipped: nothing left but the soak of the last step
-    const again = await run(['--yes', '--skip', 'check,backup,promote', '--soak', '1', ...dirs]);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain('run complete');
+    expect(s).toMatchObject({ phase: 'PROMOTED', readPercent: 0, sourceOfTruth: 'new', paused: false });
+    expect(s.history.map((h: { what: string; to: string }) => `${h.what}=${h.to}`)).toEqual(expect.arrayContaining(['phase=PREFLIGHT', 'phase=BACKUP', 'phase=CAPTURE', 'phase=BACKFILL', 'phase=VERIFY', 'phase=SHIFTING', 'readPercent=50', 'readPercent=100', 'paused=true', 'phase=PROMOTED', 'sourceOfTruth=new', 'paused=false']));
+    const again = await run(['--yes', ...dirs]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('the migration is PROMOTED: nothing left for run (next: cutover finalize)');
+  }, 120_000);
+
+  it('rollback after promote, promote refused before the last step unless --force, then finalize', async () => {
+    const steer = (args: string[]) => cli([...args, '--control', control]);
+    const rb = await steer(['rollback', '--reason', 'test']);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stdout).toMatch(/^phase ROLLED_BACK; new transactions paused \d+ ms; source of truth: the legacy database again/);
+    await steer(['reads', '50']);
+    const early = await steer(['promote']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/409 promote: reads are at 50 %, not yet at the last plan step \(100 %\)/);
+    const forced = await steer(['promote', '--force', '--promote-timeout', '5']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toMatch(/^phase PROMOTED; new transactions paused \d+ ms; source of truth: the new database/);
+    const fin = await steer(['finalize']);
+    expect(fin.code, fin.stderr).toBe(0);
+    expect(fin.stdout).toMatch(/^phase FINALIZED/);
+    const left = await sql(pair.targetUrl, "SELECT to_regnamespace('cutover') IS NULL AS gone");
+    expect(left.rows[0].gone).toBe(true);
   }, 120_000);
 });
