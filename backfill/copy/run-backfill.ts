@@ -195,7 +195,7 @@ async function sqliteBatch(epochs: SqliteLockEpochs, r: SqliteBatchReader, w: Ta
   let more = true;
   try {
     for (let i = 0; more && (i === 0 || epochs.fresh); i++) {
-      const b = r.read(t, last, limit, maxBytes);
+      const b = await r.read(t, last, limit, maxBytes);
       more = b.full;
       if (!b.rows) break;
       if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];

@@ -135,7 +135,12 @@ export class SqliteBatchReader {
   }
 
   /** Up to `limit` rows (and about `maxBytes` of text) after `after`, as COPY text, in key order. */
-  read(t: TableDef, after: Key | null, limit: number, maxBytes: number): SqliteBatch {
+  /**
+   * Reading yields to the event loop every few hundred rows: the batches
+   * already handed to the target keep flowing into their sockets meanwhile,
+   * so PostgreSQL ingests while SQLite reads instead of waiting for it.
+   */
+  async read(t: TableDef, after: Key | null, limit: number, maxBytes: number): Promise<SqliteBatch> {
     const stmt = this.statement(t, after !== null);
     const params = after ? [...after, limit] : [limit];
     const parts: string[] = [];
@@ -149,6 +154,7 @@ export class SqliteBatchReader {
       rows++;
       lastRow = r;
       if (bytes >= maxBytes) break;
+      if ((rows & 511) === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     // handed over as bytes at once: the strings die young instead of piling up in the old generation
     return { text: rows ? Buffer.from(parts.join('\n') + '\n') : EMPTY, rows, last: lastRow ? (lastRow.slice(1) as Key) : null, full: rows === limit || bytes >= maxBytes };
