@@ -90,6 +90,19 @@ describe('cutover check', () => {
     expect(r.code).toBe(0);
   });
 
+  it('warnings alone (an unknown password-hash format) exit 2', async () => {
+    const warn = path.join(dir, 'warn.db');
+    const db = new Database(warn);
+    db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, password TEXT NOT NULL);`);
+    db.prepare('INSERT INTO users VALUES (?, ?), (?, ?)').run(1, BCRYPT, 2, 'md5:5f4dcc3b5aa765d61d8327deb882cf99');
+    db.close();
+    const p = await databasePair('check_warn');
+    const r = await cli(['check', '--source', `sqlite://${warn}`, '--target', p.targetUrl, '--backup-dir', path.join(dir, 'b3'), '--report-dir', dir]);
+    expect(r.stdout).toMatch(/WARNING password-hash\s+users\.password: password hash formats: bcrypt 1, unknown 1/);
+    expect(r.stdout).toContain('check: 0 error(s), 1 warning(s)');
+    expect(r.code).toBe(2);
+  });
+
   it('recognises hash formats', () => {
     expect(hashFormat(BCRYPT)).toBe('bcrypt');
     expect(hashFormat('$argon2i$v=19$m=4096,t=3,p=1$abc$def')).toBe('argon2');

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { generateDataset } from '../../bench/gen-sqlite-dataset.ts';
 import { CLI, cli } from '../harness/cli.ts';
 import { databasePair } from '../harness/databases.ts';
@@ -47,3 +48,29 @@ it('kill -9 halfway, then --resume: completes and verify is equal', async () => 
   expect(v.stdout).toContain('all 2 table(s) equal (60000 rows)');
   expect(v.code).toBe(0);
 }, 180_000);
+
+it('keeps checkpoints in Redis when the state store is Redis, and resumes from them', async () => {
+  const redisUrl = inject('redisUrl');
+  expect(redisUrl, 'the suite starts redis-server (apt: redis-server)').toBeTruthy();
+  const state = `${redisUrl!.replace(/\/\d*$/, '')}/7`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-resume-redis-'));
+  const file = path.join(dir, 'ds.db');
+  generateDataset(file, 3_000, 2_000, 9);
+  const pair = await databasePair('backfill_resume_redis');
+  const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', state, '--report-dir', dir];
+  expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
+  const first = await cli(['backfill', ...common, '--json']);
+  expect(first.code, first.stderr).toBe(0);
+  const redis = new Redis(state);
+  try {
+    const keys = await redis.keys('cutover:backfill:*');
+    expect(keys).toHaveLength(1);
+    const cps = await redis.hgetall(keys[0]!);
+    expect(JSON.parse(cps.users!)).toMatchObject({ table: 'users', rows: 3_000, done: true });
+  } finally {
+    redis.disconnect();
+  }
+  // everything is done: a resumed run copies nothing again
+  const again = await cli(['backfill', '--resume', ...common, '--json']);
+  expect(JSON.parse(again.stdout.trim().split('\n').pop()!)).toMatchObject({ event: 'summary', rows: 5_000, tables: [{ table: 'sessions', skipped: true }, { table: 'users', skipped: true }] });
+});
