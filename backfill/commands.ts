@@ -81,6 +81,7 @@ export function registerBackfillCommands(program: Command): void {
         ...res.postCopy.map((p) => `  created ${p}`),
       ];
       print(lines.join('\n'), { ok: true, event: 'summary', ...res });
+      return res.warnings.length ? 2 : 0;
     }));
 
   registerVerifyCommand(program);

@@ -17,7 +17,7 @@ async function timed(cmd: string, args: string[], env: Record<string, string> = 
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
-  if (code !== 0) throw new Error(`${cmd} exited ${code}: ${err.slice(-800)}`);
+  if (code !== 0 && code !== 2) throw new Error(`${cmd} exited ${code}: ${err.slice(-800)}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 

@@ -42,12 +42,12 @@ export class PgBatchReader {
     return (r.rows[0] as string[] | undefined) ?? null;
   }
 
-  /** A fresh COPY of the rows in (after, upTo], locking them FOR SHARE. */
-  rows(t: TableDef, after: string[] | null, upTo: string[] | null): () => Readable {
+  /** A fresh COPY of the rows in (after, upTo], locking them FOR SHARE when a mirror could race the copy. */
+  rows(t: TableDef, after: string[] | null, upTo: string[] | null, lock = true): () => Readable {
     const cols = copiedColumns(t).map((c) => qi(c.name)).join(', ');
     const keys = t.key.map(qi).join(', ');
     const where = rangeOf(t, after, upTo);
-    return () => this.client.query(pgCopy.to(`COPY (SELECT ${cols} FROM ${qualifiedName(t)} WHERE ${where} ORDER BY ${keys} FOR SHARE) TO STDOUT`));
+    return () => this.client.query(pgCopy.to(`COPY (SELECT ${cols} FROM ${qualifiedName(t)} WHERE ${where} ORDER BY ${keys}${lock ? ' FOR SHARE' : ''}) TO STDOUT`));
   }
 }
 

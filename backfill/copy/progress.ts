@@ -19,6 +19,7 @@ function jsonLines(): ProgressSink {
   return {
     on(e) {
       if (e.event === 'start') started.set(e.table, { at: Date.now(), from: e.resumedAt });
+      if (e.event === 'warning') process.stderr.write(`warning: ${e.message}\n`);
       let extra = {};
       if (e.event === 'progress') {
         const s = started.get(e.table)!;
@@ -36,6 +37,7 @@ function plainLines(): ProgressSink {
     on(e) {
       if (e.event === 'done') process.stderr.write(`${e.table}: ${e.rows} rows in ${e.seconds.toFixed(1)} s\n`);
       if (e.event === 'retry') process.stderr.write(`${e.table}: retry ${e.attempt} after: ${e.error}\n`);
+      if (e.event === 'warning') process.stderr.write(`warning: ${e.message}\n`);
     },
     stop() {},
   };
@@ -62,6 +64,8 @@ function bars(): ProgressSink {
         s.b.update(e.rows, { speed });
       } else if (e.event === 'retry') {
         multi.log(`${e.table}: retry ${e.attempt} after: ${e.error}\n`);
+      } else if (e.event === 'warning') {
+        multi.log(`warning: ${e.message}\n`);
       }
     },
     stop() {

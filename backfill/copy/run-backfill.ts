@@ -18,6 +18,8 @@ import { backoffMs, isTransient, RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
 import { openSqlite, SqliteBatchReader, SqliteLockEpochs } from './sqlite-source.ts';
 import { TargetWriter } from './target-writer.ts';
+import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
+import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
 export interface BackfillOptions {
   source: string;
@@ -38,9 +40,13 @@ export type BackfillEvent =
   | { event: 'start'; table: string; total: number; resumedAt: number }
   | { event: 'progress'; table: string; rows: number; total: number }
   | { event: 'done'; table: string; rows: number; seconds: number }
-  | { event: 'retry'; table: string; attempt: number; error: string };
+  | { event: 'retry'; table: string; attempt: number; error: string }
+  | { event: 'warning'; message: string };
 
 export interface BackfillResult {
+  /** Whether change capture was installed on the source, so the copy ran race-safe against the mirror. */
+  captured: boolean;
+  warnings: string[];
   tables: { table: string; rows: number; seconds: number; skipped?: boolean }[];
   rows: number;
   seconds: number;
@@ -67,13 +73,18 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   if (keyless.length) throw new BackfillError(`tables without a primary key cannot be copied in key order: ${keyless.map(tableLabel).join(', ')}`);
   await checkTargetTables(o.target, plan);
 
+  // Without capture nothing mirrors: there is no writer to race, so batches need no source lock
+  // (and the copy is only a snapshot: later writes never reach the target, which the operator is told).
+  const captured = await captureInstalled(o.source);
+  const warnings = captured ? [] : ['change capture is not installed on the source: this copy is a snapshot, and writes made during or after it will not reach the target (run `cutover capture install` first for a live migration)'];
+  for (const message of warnings) o.onEvent?.({ event: 'warning', message });
   const store = openCheckpoints(o.state);
   const run = runId(o.source, o.target);
   try {
     if (!o.resume) await store.clear(run);
     const checkpoints = await store.load(run);
     const limiter = new RateLimiter(o.maxRate);
-    const epochs = src.kind === 'sqlite' ? new SqliteLockEpochs(src.path) : null;
+    const epochs = src.kind === 'sqlite' && captured ? new SqliteLockEpochs(src.path) : null;
     const queue = [...plan.tables];
     const results: BackfillResult['tables'] = [];
     const worker = async () => {
@@ -83,7 +94,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
           results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
           continue;
         }
-        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs: epochs! } : { kind: 'postgres', url: o.source }, t, cp ?? null, store, run, limiter));
+        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured }, t, cp ?? null, store, run, limiter));
       }
     };
     try {
@@ -94,7 +105,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     await alignSequences(o.source, o.target, plan);
     const postCopy = await applyPostCopy(o.target, await readSourceSchema(o.source, o.tables));
     results.sort((a, b) => a.table.localeCompare(b.table));
-    return { tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
+    return { captured, warnings, tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
   } finally {
     await store.close();
   }
@@ -117,7 +128,7 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
   }
 }
 
-type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs } | { kind: 'postgres'; url: string };
+type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null } | { kind: 'postgres'; url: string; lock: boolean };
 
 /** Key values as text, the form target range literals and reports use. */
 export const keyText = (k: Key): string[] => k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v)));
@@ -149,8 +160,8 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
         copied = sqlite
-          ? await sqliteBatch((src as { epochs: SqliteLockEpochs }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
-          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize);
+          ? await sqliteBatch((src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
+          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize, (src as { lock: boolean }).lock);
         attempt = 0;
       } catch (e) {
         if (!isTransient(e) || attempt >= o.retryAttempts) {
@@ -187,19 +198,23 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
  * the worker leaves the epoch only once the target committed every batch it
  * read under it (only then may writers change those rows).
  */
-async function sqliteBatch(epochs: SqliteLockEpochs, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
-  await epochs.enter();
+async function sqliteBatch(epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
+  await epochs?.enter();
+  const started = Date.now();
   const inFlight: Promise<number>[] = [];
   let rows = 0;
   let last = after;
   let more = true;
   try {
-    for (let i = 0; more && (i === 0 || epochs.fresh); i++) {
+    for (let i = 0; more && (i === 0 || (epochs ? epochs.fresh : Date.now() - started < SqliteLockEpochs.HOLD_MS)); i++) {
       const b = await r.read(t, last, limit, maxBytes);
       more = b.full;
       if (!b.rows) break;
       if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];
-      inFlight.push(w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!))));
+      const write = w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!)));
+      // a write may fail while the next batch is being read: handled when awaited, never unhandled
+      write.catch(() => undefined);
+      inFlight.push(write);
       rows += b.rows;
       last = b.last;
     }
@@ -207,16 +222,16 @@ async function sqliteBatch(epochs: SqliteLockEpochs, r: SqliteBatchReader, w: Ta
     return { rows, last, more };
   } finally {
     await Promise.allSettled(inFlight);
-    epochs.leave();
+    epochs?.leave();
   }
 }
 
-async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number) {
+async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number, lock: boolean) {
   const lo = after ? (after as string[]) : null;
   await r.client.query('BEGIN');
   try {
     const hi = await r.upperBound(t, lo, limit);
-    const n = await w.writeBatch(t, r.rows(t, lo, hi), rangeOf(t, lo, hi));
+    const n = await w.writeBatch(t, r.rows(t, lo, hi, lock), rangeOf(t, lo, hi));
     await r.client.query('COMMIT');
     return { rows: n, last: hi, more: hi !== null };
   } catch (e) {
@@ -254,4 +269,23 @@ export async function copyHistory(source: string, target: string, opts: { batchS
     source, target, state: ':memory:', tables: opts.tables, batchSize: opts.batchSize ?? 10_000, workers: opts.workers ?? 2, maxRate: 0, retryAttempts: 3, resume: false,
   });
   return Object.fromEntries(res.tables.map((t) => [t.table.includes('.') ? t.table : `public.${t.table}`, t.rows]));
+}
+
+async function captureInstalled(url: string): Promise<boolean> {
+  const src = parseDbUrl(url, 'source');
+  if (src.kind === 'sqlite') {
+    const db = openSqlite(src.path, true);
+    try {
+      return Boolean(db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(SQLITE_CHANGES));
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client(pgClientConfig(url));
+  await c.connect();
+  try {
+    return (await c.query(`SELECT to_regclass($1) IS NOT NULL AS x`, [`${PG_CAPTURE_SCHEMA}.changes`])).rows[0].x as boolean;
+  } finally {
+    await c.end();
+  }
 }

@@ -48,11 +48,10 @@ export class TargetWriter {
   async writeBatch(t: TableDef, rows: RowSource, rangeSql: string): Promise<number> {
     const c = this.client;
     const cols = copiedColumns(t).map((x) => qi(x.name)).join(', ');
-    await c.query('BEGIN');
+    // one round trip for the transaction's start, the look at the range and the savepoint
+    const opened = (await c.query(`BEGIN; SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)} WHERE ${rangeSql}) AS x; SAVEPOINT straight`)) as unknown as pg.QueryResult[];
     try {
-      const occupied = await c.query(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)} WHERE ${rangeSql}) AS x`);
-      if (!occupied.rows[0].x) {
-        await c.query('SAVEPOINT straight');
+      if (!opened[1]!.rows[0].x) {
         try {
           const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
           await c.query('COMMIT');
@@ -63,6 +62,7 @@ export class TargetWriter {
           await c.query('ROLLBACK TO SAVEPOINT straight');
         }
       }
+      // (an unused savepoint is released by the COMMIT)
       const stage = await this.stagingFor(t);
       await this.copyIn(`COPY ${stage} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
       const r = await c.query(`INSERT INTO ${qualifiedName(t)} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM ${stage} ON CONFLICT DO NOTHING`);

@@ -28,8 +28,11 @@ it('schema --apply, backfill and verify from a PostgreSQL source', async () => {
   const schema = await cli(['schema', '--apply', ...args]);
   expect(schema.stderr).toBe('');
   expect(schema.code).toBe(0);
+  // capture first, as in a live migration: batches then lock their rows FOR SHARE
+  expect((await cli(['capture', 'install', '--skip-backup', ...args])).code).toBe(0);
   const bf = await cli(['backfill', '--batch-size', '700', '--workers', '3', ...args, '--json']);
   expect(bf.stderr).toBe('');
+  expect(bf.code).toBe(0);
   const summary = JSON.parse(bf.stdout.trim().split('\n').pop()!);
   expect(summary.rows).toBe(4000 + 4000 + 2000 + 300);
   expect(summary.postCopy.join()).toMatch(/unique constraint people_email_key.*foreign key tags_person_id_fkey.*index events_at/);

@@ -17,9 +17,12 @@ it('retries a batch after its target connection is killed, then completes equal'
   const pair = await databasePair('backfill_retry');
   const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', path.join(dir, 'state.db'), '--report-dir', dir];
   expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
+  expect((await cli(['capture', 'install', '--skip-backup', ...common])).code).toBe(0);
   const child = spawn('node', [CLI, 'backfill', ...common, '--batch-size', '1000', '--workers', '1', '--max-rate', '10000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
   while (!out.includes('"progress"')) await new Promise((r) => setTimeout(r, 50));
   let killed = 0;
@@ -29,7 +32,7 @@ it('retries a batch after its target connection is killed, then completes equal'
     killed += r.rows[0].n;
   }
   expect(killed).toBeGreaterThan(0);
-  expect(await exited).toBe(0);
+  expect(await exited, err).toBe(0);
   const events = out.trim().split('\n').map((l) => JSON.parse(l));
   expect(events.some((e) => e.event === 'retry')).toBe(true);
   expect(events.pop()).toMatchObject({ event: 'summary', rows: 40_000 });
