@@ -80,11 +80,21 @@ export class BackendLink {
 
   /** Messages with no answer of their own (CopyData, or part of an extended sequence before its Sync). */
   write(bytes: Buffer | Buffer[]): void {
-    if (Array.isArray(bytes)) {
-      if (bytes.length === 1) this.stream.write(bytes[0]!);
-      else if (bytes.length) this.stream.write(Buffer.concat(bytes));
-    } else this.stream.write(bytes);
+    // requests issued in one event-loop turn (BEGIN, the statement, the drain) leave in one writev
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
+    if (Array.isArray(bytes)) for (const b of bytes) this.stream.write(b);
+    else this.stream.write(bytes);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   private fail(reason: Error): void {
     if (this.lost) return;

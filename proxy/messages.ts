@@ -116,6 +116,39 @@ export function queryMessage(sql: string): Buffer {
   return message('Q', cstr(sql));
 }
 
+/** Parse: a statement (named, or '' for the unnamed one) with its parameter types left to the server. */
+export function parseMessage(name: string, sql: string): Buffer {
+  return message('P', Buffer.concat([cstr(name), cstr(sql), Buffer.from([0, 0])]));
+}
+
+/** Bind of the unnamed portal to a statement, every parameter in text form (null: SQL NULL), text results. */
+export function bindMessage(statement: string, params: (string | null)[]): Buffer {
+  const values = params.map((p) => (p === null ? null : Buffer.from(p, 'utf8')));
+  const nameLen = Buffer.byteLength(statement);
+  const len = 4 + 1 + nameLen + 1 + 2 + 2 + values.reduce((n, v) => n + 4 + (v?.length ?? 0), 0) + 2;
+  const out = Buffer.allocUnsafe(1 + len);
+  out[0] = 0x42;
+  out.writeInt32BE(len, 1);
+  let i = 5;
+  out[i++] = 0; // unnamed portal
+  i += out.write(statement, i);
+  out[i++] = 0;
+  out.writeInt16BE(0, i); // no parameter format codes: all text
+  out.writeInt16BE(values.length, i + 2);
+  i += 4;
+  for (const v of values) {
+    out.writeInt32BE(v ? v.length : -1, i);
+    i += 4;
+    if (v) i += v.copy(out, i);
+  }
+  out.writeInt16BE(0, i); // results in text
+  return out;
+}
+
+/** Execute the unnamed portal, all rows. */
+export const EXECUTE = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
+export const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+
 export const terminateMessage = (): Buffer => Buffer.from([0x58, 0, 0, 0, 4]);
 
 /** Parse the fields of an ErrorResponse/NoticeResponse body (without type and length). */

@@ -41,6 +41,9 @@ import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+/** A BEGIN the relay answers itself and sends with the transaction's first statement. */
+const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
+const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const I = 0x49;
 const T = 0x54;
 
@@ -102,6 +105,8 @@ export class Relay {
   private closed = false;
   /** The database `source` is connected to. */
   private sot: Side;
+  /** The client's plain BEGIN, answered already, to go out with its next request (one round trip fewer). */
+  private deferredBegin = false;
   /** Waiting at a boundary for the promote pause to end. */
   private resume: { done: Promise<void>; cancel(): void } | null = null;
 
@@ -205,6 +210,7 @@ export class Relay {
           if (!(await this.followSourceOfTruth())) break;
         }
         const u = this.queue.shift()!;
+        if (this.deferredBegin) this.sendDeferredBegin();
         if (u.kind === 'query') await this.onQuery(u);
         else if (u.kind === 'ext') await this.onExtended(u);
         else this.forward(this.source, u.msgs);
@@ -281,6 +287,15 @@ export class Relay {
       this.predicted = I;
       return this.commitWithMirror(u.msgs);
     }
+    if (mirroring && !inTxn && txns.length === 1 && c.statements.length === 1 && txns[0]!.txn === 'begin' && PLAIN_BEGIN.test(sql)) {
+      // nothing can fail in a plain BEGIN outside a transaction: answer it now, send it with the next request
+      this.predicted = T;
+      this.deferredBegin = true;
+      const slot = this.order.open();
+      slot.write(BEGIN_ANSWER);
+      slot.end();
+      return;
+    }
     this.predictFrom(txns.map((s) => s.txn!));
     const f = this.forward(this.source, u.msgs);
     if (c.kind === 'read') this.timeRead(f);
@@ -290,6 +305,23 @@ export class Relay {
   private timeRead(f: Forward): void {
     const started = process.hrtime.bigint();
     void f.failed.then((failed) => failed || recordRead('source', started));
+  }
+
+  /** The deferred BEGIN, pipelined (same writev) ahead of the request about to be sent. */
+  private sendDeferredBegin(): void {
+    this.deferredBegin = false;
+    const begin = new Collect();
+    this.source.request(queryMessage('BEGIN'), begin);
+    void begin.done.then(
+      (status) => {
+        if (status === T && !begin.error) return;
+        // the client was told it is in a transaction: it must not carry on outside one
+        this.ctx.log.error({ status: String.fromCharCode(status) }, 'deferred BEGIN failed on the source');
+        this.closed = true;
+        this.onFatal('XX000', 'internal proxy error: the transaction could not be started on the source');
+      },
+      () => undefined,
+    );
   }
 
   // ---- extended protocol ----

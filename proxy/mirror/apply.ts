@@ -4,8 +4,14 @@
 // the mirror itself (jsonb_populate_recordset), so every type round-trips
 // through PostgreSQL's own text forms. One statement per run of same-table,
 // same-kind changes; the last image of a key within a run wins.
-import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+// Each table's upsert and delete are prepared once per apply connection (a
+// cached plan, no SQL text to parse per transaction); a whole apply is one
+// write and one round trip: Bind/Execute per run and one Sync, which makes
+// the runs one implicit transaction (all or nothing).
+import { Collect } from '../backend-link.ts';
+import { BackendStartupError } from '../backend-pg.ts';
+import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
+import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 
 export interface Change {
   seq: number;
@@ -24,15 +30,20 @@ interface TableMeta {
   key: string[];
   upsert: string;
   del: string;
+  /** Prepared-statement names of upsert and delete on every apply connection. */
+  upsertName: string;
+  delName: string;
 }
 
 const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
+const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 export class MirrorApplyError extends Error {}
 
 export class MirrorApplier {
-  pool: pg.Pool;
+  private pool: ApplyPool;
   private meta = new Map<string, Promise<TableMeta>>();
+  private statements = 0;
   /** Whether this role may switch off the mirror's own triggers and FK actions. */
   replicaRole: boolean | null = null;
 
@@ -40,28 +51,26 @@ export class MirrorApplier {
     this.pool = this.makePool(false);
   }
 
-  private makePool(replica: boolean): pg.Pool {
+  private options(replica: boolean): string {
     // session settings travel in the start-up packet: no extra round trip, no query racing the first apply
     const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`];
     // the source already ran triggers and cascades: the mirror applies rows, not effects
     if (replica) options.push('-c session_replication_role=replica');
-    const pool = new pg.Pool({ ...pgClientConfig(this.targetUrl), application_name: 'cutover-mirror', options: options.join(' '), max: this.max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
-    pool.on('error', () => undefined);
-    pool.on('connect', (client) => client.on('error', () => undefined)); // a dying target surfaces as a failed apply
-    return pool;
+    return options.join(' ');
+  }
+
+  private makePool(replica: boolean): ApplyPool {
+    return new ApplyPool(this.targetUrl, this.max, this.options(replica));
   }
 
   /** Learn once whether this role may use session_replication_role (superuser or equivalent). */
   async init(): Promise<void> {
-    const probe = new pg.Client({ ...pgClientConfig(this.targetUrl), options: '-c session_replication_role=replica', connectionTimeoutMillis: 5_000 });
-    probe.on('error', () => undefined);
     try {
-      await probe.connect();
+      const link = await this.pool.connectOnce(this.options(true));
+      link.destroy();
       this.replicaRole = true;
     } catch (e) {
-      this.replicaRole = (e as { code?: string }).code === '42501' ? false : null;
-    } finally {
-      await probe.end().catch(() => undefined);
+      this.replicaRole = e instanceof BackendStartupError && e.code === '42501' ? false : null;
     }
     if (this.replicaRole) {
       const old = this.pool;
@@ -70,32 +79,38 @@ export class MirrorApplier {
     }
   }
 
-  private tableMeta(client: pg.PoolClient, tbl: string): Promise<TableMeta> {
+  private tableMeta(conn: ApplyConn, tbl: string): Promise<TableMeta> {
     let m = this.meta.get(tbl);
     if (!m) {
       m = (async () => {
-        const r = await client.query<{ attname: string; key: boolean }>(
-          `SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false) AS key
+        const c = new Collect();
+        conn.link.request(
+          queryMessage(`SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false)
              FROM pg_attribute a
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-            ORDER BY a.attnum`,
-          [tbl],
+            WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            ORDER BY a.attnum`),
+          c,
         );
-        if (!r.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
-        const columns = r.rows.map((x) => x.attname);
-        const key = r.rows.filter((x) => x.key).map((x) => x.attname);
+        await c.done;
+        if (c.error) throw new MirrorApplyError(`table ${tbl} on the target: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
+        if (!c.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
+        const columns = c.rows.map((x) => x[0]!);
+        const key = c.rows.filter((x) => x[1] === 't').map((x) => x[0]!);
         if (!key.length) throw new MirrorApplyError(`table ${tbl} has no primary key on the target`);
         const cols = columns.map(q).join(', ');
         const nonKey = columns.filter((c) => !key.includes(c));
         const onConflict = nonKey.length
           ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
           : 'DO NOTHING';
+        const n = ++this.statements;
         return {
           columns,
           key,
           upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
           del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
+          upsertName: `cutover_u${n}`,
+          delName: `cutover_d${n}`,
         };
       })();
       m.catch(() => this.meta.delete(tbl));
@@ -104,35 +119,54 @@ export class MirrorApplier {
     return m;
   }
 
+  /** Runs one pipeline (ending in Sync) on the connection; throws the server's first error. */
+  private static async send(conn: ApplyConn, bufs: Buffer[]): Promise<void> {
+    const c = new Collect();
+    conn.link.request(bufs, c);
+    await c.done;
+    if (c.error) throw new Error(parseErrorFields(c.error.bytes.subarray(5)).M ?? 'error');
+  }
+
   /**
-   * Apply changes in order, in one mirror transaction and one round trip: the
-   * whole transaction goes as one simple-protocol text, rows as dollar-quoted
-   * jsonb literals (a tag that occurs nowhere in the payload).
+   * Apply changes in order, in one mirror transaction and one round trip:
+   * Bind/Execute of the table's prepared upsert or delete per run (Parse
+   * first, the first time this connection sees it), one Sync.
    */
   async apply(changes: Change[]): Promise<void> {
     if (!changes.length) return;
-    const client = await this.pool.connect();
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorApplyError(`mirror apply failed: ${e.message}`);
+    });
     let ok = false;
     try {
-      const parts: string[] = ['BEGIN'];
+      const bufs: Buffer[] = [];
+      const parsed: string[] = [];
       for (const run of runs(changes)) {
         if (run.op === 'T') {
-          parts.push(`TRUNCATE ${run.tbl}`);
+          bufs.push(parseMessage('', `TRUNCATE ${run.tbl}`), bindMessage('', []), EXECUTE);
           continue;
         }
-        const meta = await this.tableMeta(client, run.tbl);
-        const payload = '[' + run.items.join(',') + ']';
-        const tag = dollarTag(payload);
-        parts.push((run.op === 'U' ? meta.upsert : meta.del).replace('$1::jsonb', `${tag}${payload}${tag}::jsonb`));
+        const meta = await this.tableMeta(conn, run.tbl);
+        const [name, sql] = run.op === 'U' ? [meta.upsertName, meta.upsert] : [meta.delName, meta.del];
+        if (!conn.prepared.has(name) && !parsed.includes(name)) {
+          bufs.push(parseMessage(name, sql));
+          parsed.push(name);
+        }
+        bufs.push(bindMessage(name, ['[' + run.items.join(',') + ']']), EXECUTE);
       }
-      parts.push('COMMIT');
-      await client.query(parts.join(';\n'));
+      if (!bufs.length) {
+        ok = true;
+        return;
+      }
+      bufs.push(SYNC);
+      await MirrorApplier.send(conn, bufs);
+      for (const n of parsed) conn.prepared.add(n);
       ok = true;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
       throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
     } finally {
-      client.release(!ok);
+      // after an error the implicit transaction is rolled back; the connection is dropped anyway
+      this.pool.release(conn, ok);
     }
   }
 
@@ -142,34 +176,28 @@ export class MirrorApplier {
    * that is rolled back (table present, key known, privileges granted).
    */
   async probe(tables: string[]): Promise<void> {
-    const client = await this.pool.connect();
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorApplyError(`mirror apply test failed: ${e.message}`);
+    });
     let ok = false;
     try {
-      await client.query('BEGIN');
+      const bufs: Buffer[] = [parseMessage('', 'BEGIN'), bindMessage('', []), EXECUTE];
       for (const tbl of tables) {
-        const meta = await this.tableMeta(client, tbl);
-        await client.query(meta.upsert, ['[]']);
-        await client.query(meta.del, ['[]']);
+        const meta = await this.tableMeta(conn, tbl);
+        for (const sql of [meta.upsert, meta.del]) bufs.push(parseMessage('', sql), bindMessage('', ['[]']), EXECUTE);
       }
-      await client.query('ROLLBACK');
+      bufs.push(parseMessage('', 'ROLLBACK'), bindMessage('', []), EXECUTE, SYNC);
+      await MirrorApplier.send(conn, bufs);
       ok = true;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
       throw new MirrorApplyError(`mirror apply test failed: ${(e as Error).message}`);
     } finally {
-      client.release(!ok);
+      this.pool.release(conn, ok);
     }
   }
 
   async close(): Promise<void> {
     await this.pool.end();
-  }
-}
-
-function dollarTag(payload: string): string {
-  for (;;) {
-    const tag = `$c${Math.random().toString(36).slice(2, 10)}$`;
-    if (!payload.includes(tag)) return tag;
   }
 }
 
