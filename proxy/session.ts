@@ -218,6 +218,9 @@ export class Session {
       if (!this.ctx.openSqlite) throw new BackendUnavailable('the SQLite source engine is not available in this build');
       // the engine speaks its own start-up (AuthenticationOk … ReadyForQuery) on the stream
       this.backend = await this.ctx.openSqlite(src.path, startup);
+      // that ReadyForQuery answers no client request: counted as one in flight, so the plain relay
+      // sees the session idle after it (and can move it to the message relay when mirroring starts)
+      this.outstanding = 1;
     }
     if (this.closed) {
       this.backend.destroy();
