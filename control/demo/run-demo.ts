@@ -87,16 +87,29 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
     load = startLoad(app.url, 8);
     const soak = () => new Promise<void>((r) => setTimeout(r, opts.soakSeconds * 1000));
     const enter = (phase: string, reason: string) => api('PUT', '/phase', { phase, reason: `demo: ${reason}` });
-    const phase = async (name: string, what: () => string, body: () => Promise<void>) => {
+    /** Why the watcher last rolled back (a gate breach moves to ROLLED_BACK without tripping). */
+    const rollbackReason = (s: Record<string, unknown>) =>
+      ((s.history as { what: string; to: string; reason?: string }[] | undefined) ?? []).filter((h) => h.what === 'phase' && h.to === 'ROLLED_BACK').pop()?.reason ?? 'a gate failed';
+    const gateRollbacks: { phase: string; reason: string }[] = [];
+    /**
+     * One phase: its work, then the status. A rollback by the gates while shifting is shown and
+     * resumed once, as an operator would (`cutover reads N`); anywhere else, or twice in one
+     * step, it ends the story with the reason.
+     */
+    const phase = async (name: string, what: () => string, body: () => Promise<void>, resume?: () => Promise<void>) => {
       load!.setPhase(name);
       const t0 = Date.now();
       await body();
-      const s = await api('GET', '/status');
+      let s = await api('GET', '/status');
       if (s.tripped) throw new Error(`rolled back: ${String(s.tripped)}`);
-      // the watcher rolls back on a gate breach without tripping: the story must not go on as if it had not
       if (s.phase === 'ROLLED_BACK') {
-        const why = ((s.history as { what: string; to: string; reason?: string }[] | undefined) ?? []).filter((h) => h.what === 'phase' && h.to === 'ROLLED_BACK').pop();
-        throw new Error(`rolled back during ${name}: ${why?.reason ?? 'a gate failed'}`);
+        const reason = rollbackReason(s);
+        if (!resume) throw new Error(`rolled back during ${name}: ${reason}`);
+        gateRollbacks.push({ phase: name, reason });
+        say(`${name.padEnd(18)} the gates rolled reads back (${reason}); resuming this step`);
+        await resume();
+        s = await api('GET', '/status');
+        if (s.phase === 'ROLLED_BACK') throw new Error(`rolled back twice during ${name}: ${rollbackReason(s)}`);
       }
       say(`${name.padEnd(18)} ${what()} (${((Date.now() - t0) / 1000).toFixed(1)} s; phase ${String(s.phase)}, reads to the other side ${String(s.effectiveReadPercent)} %)`);
     };
@@ -134,10 +147,11 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
       if (!diffs.every((v) => v.equal)) throw new Error(`verify found differences: ${diffs.filter((v) => !v.equal).map((v) => v.table).join(', ')}`);
     });
     for (const percent of cfg.steps) {
-      await phase(`SHIFTING ${percent}%`, () => `reads ${percent} % to the new database`, async () => {
+      const step = async () => {
         await api('PUT', '/reads', { percent });
         await soak();
-      });
+      };
+      await phase(`SHIFTING ${percent}%`, () => `reads ${percent} % to the new database`, step, step);
     }
     let promoted = '';
     let promoteReport: Record<string, unknown> | null = null;
@@ -170,6 +184,7 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
       sourceOfTruth: String(status.sourceOfTruth),
       readsServedByOtherSide: sides.forward.guard.stats.reads,
       mirroredTransactions: sides.forward.guard.stats.applies + sides.reverse.guard.stats.applies,
+      gateRollbacks,
       wallSeconds: (Date.now() - started) / 1000,
     };
     const failures = report.phases.reduce((a, p) => a + p.non2xx + p.errors, 0);

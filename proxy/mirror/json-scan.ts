@@ -65,6 +65,9 @@ function endOfString(s: string, i: number): number {
   throw new JsonScanError('unterminated string');
 }
 
+/** Characters that end a number, true, false or null. */
+const STOPS = new Set([',', '}', ']', ' ', '\n', '\t', '\r']);
+
 /** Index just past the value starting at `i`. */
 function endOfValue(s: string, i: number): number {
   const c = s[i];
@@ -83,7 +86,7 @@ function endOfValue(s: string, i: number): number {
     throw new JsonScanError('unterminated object or array');
   }
   let j = i;
-  while (j < s.length && s[j] !== ',' && s[j] !== '}' && s[j] !== ']' && s[j] !== ' ' && s[j] !== '\n') j++;
+  while (j < s.length && !STOPS.has(s[j]!)) j++;
   if (j === i) throw new JsonScanError(`expected a value at ${i}`);
   return j;
 }
