@@ -199,7 +199,11 @@ async function sqliteBatch(epochs: SqliteLockEpochs, r: SqliteBatchReader, w: Ta
       more = b.full;
       if (!b.rows) break;
       if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];
-      inFlight.push(w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!))));
+      const write = w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!)));
+      // it may fail while the next batch is read (reading yields to the event loop): observed now, so that
+      // is not an unhandled rejection that ends the process; Promise.all below still throws it for the retry
+      write.catch(() => undefined);
+      inFlight.push(write);
       rows += b.rows;
       last = b.last;
     }
