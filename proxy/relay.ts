@@ -69,8 +69,8 @@ export interface RelayContext {
   sessionRoute: SessionRoute;
   /** Share of eligible reads also run on the other database and compared (0..1). */
   shadowSample: number;
-  /** The source's change capture: drain and dirty-key statements in its dialect. */
-  capture: CaptureDialect;
+  /** The change capture of a source of truth: drain and dirty-key statements in its dialect. */
+  capture: (side: Side) => CaptureDialect;
 }
 
 interface Unit {
@@ -681,7 +681,7 @@ export class Relay {
 
   private requestDrain(): Collect {
     const drain = new Collect();
-    this.source.request(queryMessage(this.ctx.capture.drainSql), drain);
+    this.source.request(queryMessage(this.ctx.capture(this.sot).drainSql), drain);
     return drain;
   }
 
@@ -723,7 +723,7 @@ export class Relay {
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
     this.guard?.dirty(changes.length, reason);
-    const sql = this.ctx.capture.dirtySql(changes);
+    const sql = this.ctx.capture(this.sot).dirtySql(changes);
     const c = new Collect();
     this.source.request(queryMessage(sql), c);
     await c.done.catch(() => undefined);

@@ -155,14 +155,14 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   await loadParser();
   const t = parseDbUrl(targetUrl, 'target');
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
-  // an SQLite source captures into the file itself (capture/sqlite-capture.ts) and mirrors one way
+  // an SQLite source captures into the file itself (capture/sqlite-capture.ts); after promote PostgreSQL captures and the file is the mirror
   const sides = await MirrorSides.start({ legacy: sourceUrl, new: targetUrl }, live, log, cfg.mirrorSynchronousCommit, source.kind === 'sqlite' ? source.path : null);
   const runtime: MirrorRuntime = {
     guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
     shadowSample: cfg.shadowSample,
-    capture: source.kind === 'sqlite' ? sqliteCaptureDialect : pgCaptureDialect,
+    capture: (side) => (side === 'legacy' && source.kind === 'sqlite' ? sqliteCaptureDialect : pgCaptureDialect),
     // sessions on the new database run as the target URL's role: the target holds its own credentials
     target: { endpoint: { host: t.host, port: t.port, sslmode: t.sslmode }, user: t.user, database: t.database, secret: { kind: 'password', password: t.password } },
   };

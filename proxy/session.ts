@@ -60,8 +60,8 @@ export interface MirrorRuntime {
   allowDdl: boolean;
   defaultRoute: SessionRoute;
   shadowSample: number;
-  /** Drain and dirty-key statements for this source kind. */
-  capture: CaptureDialect;
+  /** Drain and dirty-key statements of the source of truth on `side` (an SQLite legacy file and PostgreSQL differ). */
+  capture: (side: Side) => CaptureDialect;
 }
 
 export type SourceSpec =
@@ -201,9 +201,10 @@ export class Session {
 
     const src = this.ctx.source;
     const out: Buffer[] = [];
-    if (src.kind === 'postgres') {
-      // after promote the session starts on the new database
-      this.side = this.ctx.mirror ? this.ctx.live.get().sourceOfTruth : 'legacy';
+    // after promote the session starts on the new database (an SQLite source included: PostgreSQL answers its start-up)
+    const startOn: Side = this.ctx.mirror ? this.ctx.live.get().sourceOfTruth : 'legacy';
+    if (src.kind === 'postgres' || startOn === 'new') {
+      this.side = startOn;
       const { conn, cancel } = await this.connectSide(this.side);
       this.backend = conn.socket;
       this.backendKey = cancel;
@@ -217,6 +218,9 @@ export class Session {
       if (!this.ctx.openSqlite) throw new BackendUnavailable('the SQLite source engine is not available in this build');
       // the engine speaks its own start-up (AuthenticationOk … ReadyForQuery) on the stream
       this.backend = await this.ctx.openSqlite(src.path, startup);
+      // that ReadyForQuery answers no client request: counted as one in flight, so the plain relay
+      // sees the session idle after it (and can move it to the message relay when mirroring starts)
+      this.outstanding = 1;
     }
     if (this.closed) {
       this.backend.destroy();
@@ -233,14 +237,32 @@ export class Session {
     const src = this.ctx.source;
     const m = this.ctx.mirror;
     const onNew = side === 'new' && m;
-    // an SQLite legacy side is the session's own engine, opened once at start-up
-    if (!onNew && src.kind !== 'postgres') throw new BackendUnavailable('an SQLite source is not reopened');
+    // an SQLite legacy side is an engine session, not a connection (reopenSqlite)
+    if (!onNew && src.kind !== 'postgres') throw new BackendUnavailable('an SQLite source has no server to connect to');
     const endpoint = onNew ? m.target.endpoint : (src as Extract<SourceSpec, { kind: 'postgres' }>).endpoint;
     // an SQLite source has no database names of its own: the target URL's database, unless mapped
     const sameName = src.kind === 'postgres' ? this.database : (m?.target.database ?? this.database);
     const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName } : this.startup;
     const conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
     return { conn, cancel: { host: endpoint.host, port: endpoint.port, pid: conn.pid, secret: conn.secret } };
+  }
+
+  /**
+   * A new engine session on the SQLite file, its start-up tail (ParameterStatus
+   * … ReadyForQuery) taken off the stream: the client already had its own
+   * start-up. The engine writes that tail synchronously when it opens, so it is
+   * all in the stream's buffer now.
+   */
+  private async reopenSqlite(file: string): Promise<Duplex> {
+    if (!this.ctx.openSqlite) throw new BackendUnavailable('the SQLite source engine is not available in this build');
+    const stream = await this.ctx.openSqlite(file, this.startup);
+    const head = stream.read() as Buffer | null;
+    const endsReady = head !== null && head.length >= 6 && head[head.length - 6] === 0x5a && head.readInt32BE(head.length - 5) === 5;
+    if (!endsReady) {
+      stream.destroy();
+      throw new BackendUnavailable('the SQLite engine did not complete its start-up');
+    }
+    return stream;
   }
 
   /** Mirroring, read routing or a moved source of truth needs the message-level relay; plain passthrough does not. */
@@ -262,6 +284,8 @@ export class Session {
       guard: () => m.guard(),
       side: this.side,
       openSide: async (side) => {
+        // rollback after promote brings an SQLite source back: the session's own engine connection again
+        if (side === 'legacy' && this.ctx.source.kind === 'sqlite') return { stream: await this.reopenSqlite(this.ctx.source.path), cancel: null };
         const { conn, cancel } = await this.connectSide(side);
         return { stream: conn.socket, cancel };
       },

@@ -9,6 +9,7 @@ import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi } from '../schema/model.ts';
 import type { Key } from './keys.ts';
 import { sqliteCopyLine } from './sqlite-copy-text.ts';
+import { engineFor } from '../../proxy/sqlite/engine.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -99,24 +100,44 @@ export class SqliteLockEpochs {
   private release(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    this.conn.exec('COMMIT');
+    commitImmediate(this.conn);
     this.held = false;
     this.lastRelease = Date.now();
     for (const w of this.waiting.splice(0)) w();
   }
 }
 
-/** BEGIN IMMEDIATE, waiting for other writers without blocking the event loop. */
+/**
+ * BEGIN IMMEDIATE, waiting for other writers without blocking the event loop.
+ * First in the queue of this process's SQLite engine (proxy/sqlite/engine.ts):
+ * when the proxy serves the file in this same process (the demo), its sessions
+ * hand the write lock to each other without a gap, and polling SQLite alone
+ * would starve. Released by commitImmediate.
+ */
 export async function lockImmediate(db: Database.Database): Promise<void> {
   const started = Date.now();
+  const inProcess = engineFor(db.name).lock;
+  await inProcess.acquire(db, LOCK_WAIT_MS);
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
     try {
       db.exec('BEGIN IMMEDIATE');
       return;
     } catch (e) {
-      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - started > LOCK_WAIT_MS) throw e;
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - started > LOCK_WAIT_MS) {
+        inProcess.release(db);
+        throw e;
+      }
       await new Promise((r) => setTimeout(r, delay));
     }
+  }
+}
+
+/** COMMIT of a lockImmediate transaction, and the in-process lock let go. */
+export function commitImmediate(db: Database.Database): void {
+  try {
+    if (db.inTransaction) db.exec('COMMIT');
+  } finally {
+    engineFor(db.name).lock.release(db);
   }
 }
 
@@ -131,7 +152,7 @@ export class SqliteBatchReader {
   }
 
   unlock(): void {
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+    commitImmediate(this.db);
   }
 
   /** Up to `limit` rows (and about `maxBytes` of text) after `after`, as COPY text, in key order. */

@@ -92,6 +92,9 @@ export class TargetWriter {
 
   private async copyIn(sql: string, rows: RowSource): Promise<number> {
     const stream = this.client.query(pgCopy.from(sql));
+    // a connection killed mid-COPY can report its error after pipeline/once stopped listening: without
+    // a listener that late 'error' would crash the process; the dead connection fails the next query anyway
+    stream.on('error', () => undefined);
     if (Buffer.isBuffer(rows)) {
       stream.end(rows);
       await once(stream, 'finish');

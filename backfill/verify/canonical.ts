@@ -36,7 +36,8 @@ export function pgCanonical(column: string, pgType: string): string {
     case 'int': e = `${c}::text`; break;
     case 'float': e = `encode(float8send(${c}::float8), 'hex')`; break;
     case 'numeric': e = `trim_scale(${c})::text`; break;
-    case 'bool': e = `CASE WHEN ${c} THEN 't' ELSE 'f' END`; break;
+    // no ELSE: a NULL boolean must stay NULL (\N), not read as false
+    case 'bool': e = `CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`; break;
     case 'bytea': e = `encode(${c}, 'hex')`; break;
     // the server's own output (DateStyle ISO), far cheaper than to_char; UTC for timestamptz
     case 'timestamp': e = `${c}::text`; break;

@@ -57,7 +57,8 @@ export interface DemoApp {
   close(): Promise<void>;
 }
 
-export async function startDemoApp(databaseUrl: string, poolSize = 16): Promise<DemoApp> {
+/** `blobBodies`: the SQLite app keeps document bodies in a BLOB column, so it sends them as bytes. */
+export async function startDemoApp(databaseUrl: string, poolSize = 16, blobBodies = false): Promise<DemoApp> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   pool.on('error', () => undefined); // an idle connection closed under us is replaced on next use
   const acked: AckedWrites = { accounts: new Set(), sessions: new Set(), documents: new Set() };
@@ -104,7 +105,7 @@ export async function startDemoApp(databaseUrl: string, poolSize = 16): Promise<
 
   app.post<{ Body: { accountId: number; title: string; body: string } }>('/documents', async (req, reply) => {
     const r = await pool.query('INSERT INTO documents (account_id, title, body) VALUES ($1, $2, $3) RETURNING id', [
-      req.body.accountId, req.body.title, req.body.body,
+      req.body.accountId, req.body.title, blobBodies ? Buffer.from(req.body.body) : req.body.body,
     ]);
     acked.documents.add(String(r.rows[0].id));
     return reply.code(201).send({ id: r.rows[0].id });

@@ -11,6 +11,8 @@ export interface DemoReport {
   sourceOfTruth: string;
   readsServedByOtherSide: number;
   mirroredTransactions: number;
+  /** Steps the gates rolled back (and the demo resumed), with the reason. */
+  gateRollbacks: { phase: string; reason: string }[];
   wallSeconds: number;
 }
 
@@ -30,6 +32,7 @@ export function formatReport(r: DemoReport, ok: boolean): string[] {
   out.push('', `verify: ${r.verify.map((v) => `${v.table} ${v.equal ? 'equal' : 'DIFFERENT'} (${v.rows[0]} rows)`).join(', ')}`);
   if (r.promote) out.push(`promote: new transactions paused ${String(r.promote.pausedMs)} ms (drain ${String(r.promote.drainMs)} ms, flip ${String(r.promote.flipMs)} ms); source of truth now the ${r.sourceOfTruth} database, mirrored into the legacy one`);
   out.push(`transactions mirrored before commit: ${r.mirroredTransactions}; reads served by the new database while shifting: ${r.readsServedByOtherSide}`);
+  for (const g of r.gateRollbacks) out.push(`gates rolled reads back during ${g.phase} (${g.reason}); resumed`);
   out.push(`wall time ${r.wallSeconds.toFixed(1)} s — ${ok ? 'OK' : 'FAILED'}`);
   return out;
 }

@@ -11,7 +11,8 @@ import type { Side } from '../../common/live-state.ts';
 import type { ControlContext } from '../context.ts';
 import { Refused } from '../refused.ts';
 import {
-  alignSequencesFrom, describeOpen, installCaptureOn, openTransactions, removeCaptureOn, retireCaptureOn, tryReverseMirror, withClient,
+  alignSequencesFrom, describeOpen, installCaptureOn, openTransactions, removeCaptureOn, retireCaptureOn, sqliteFile, tryReverseMirror, withClient,
+  type OpenTransaction,
 } from '../../proxy/promote/database-steps.ts';
 import { abandonPause, completeSwap, enterPause, type SwapKind } from './mutations.ts';
 
@@ -35,7 +36,7 @@ const other = (s: Side): Side => (s === 'legacy' ? 'new' : 'legacy');
 export async function swapRoles(ctx: ControlContext, actor: string, kind: SwapKind, opts: { force?: boolean; timeoutSeconds?: number } = {}): Promise<SwapReport> {
   const { cfg, sync, live, proxy, log } = ctx;
   const sides = proxy.sides;
-  if (!sides || !cfg.source || !cfg.target) throw new Refused(`${kind}: needs a PostgreSQL --source and a --target (the reverse mirror writes to the legacy database)`, 409);
+  if (!sides || !cfg.source || !cfg.target) throw new Refused(`${kind}: needs a --source and a --target (the reverse mirror writes to the legacy database)`, 409);
   if (sync.degraded) throw new Refused(`${kind}: the state store is unreachable (${sync.degraded}); every proxy must see the pause`, 503);
   // refused for the phase (or an operation in progress) before anything is tried
   enterPause({ kind, steps: cfg.steps, force: Boolean(opts.force) })(sync.current);
@@ -102,10 +103,13 @@ export async function swapRoles(ctx: ControlContext, actor: string, kind: SwapKi
 /** Null once nothing is in flight anywhere and nothing is left to mirror; the reason when the deadline passes first. */
 async function drain(ctx: ControlContext, sourceUrl: string, from: Side, deadline: number): Promise<string | null> {
   const drainer = ctx.proxy.sides!.of(from).drainer;
-  return withClient(sourceUrl, async (c) => {
+  // an SQLite file's transactions are this proxy's sessions (another process's write shows up as the busy lock the flip waits for)
+  const inFile = (fn: (open: () => Promise<OpenTransaction[]>) => Promise<string | null>) => fn(async () => []);
+  const onServer = (fn: (open: () => Promise<OpenTransaction[]>) => Promise<string | null>) => withClient(sourceUrl, (c) => fn(() => openTransactions(c)));
+  return (sqliteFile(sourceUrl) ? inFile : onServer)(async (openTransactionsNow) => {
     for (;;) {
       const local = ctx.proxy.busySessions();
-      const open = local === 0 ? await openTransactions(c) : [];
+      const open = local === 0 ? await openTransactionsNow() : [];
       const backlog = local === 0 && open.length === 0 ? await drainer.flush() : -1;
       if (backlog === 0) return null;
       if (Date.now() >= deadline) {

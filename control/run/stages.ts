@@ -9,6 +9,7 @@ import { CliError } from '../../common/errors.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { installSqliteCaptureIn } from '../../proxy/promote/sqlite-steps.ts';
 import { runBackfill } from '../../backfill/copy/run-backfill.ts';
 import { runVerify } from '../../backfill/verify/run-verify.ts';
 import { runCheck } from '../../backfill/check/run-check.ts';
@@ -41,20 +42,21 @@ export interface Stage {
   run: StageFn | undefined;
 }
 
-const postgres = (url: string, what: string) => {
-  if (parseDbUrl(url, what).kind !== 'postgres') throw new CliError(`${what}: only a PostgreSQL ${what} is supported by run so far`);
-  return url;
-};
-
-const capture: StageFn = async ({ cfg, api, say }) => {
-  const c = new pg.Client(pgClientConfig(postgres(requireKey(cfg, 'source'), 'source')));
+/** Capture on the source: triggers in the SQLite file (under the engine's write lock), or the PostgreSQL capture schema. */
+async function installSourceCapture(source: string, tables?: string[]): Promise<number> {
+  const u = parseDbUrl(source, 'source');
+  if (u.kind === 'sqlite') return installSqliteCaptureIn(u.path, tables);
+  const c = new pg.Client(pgClientConfig(source));
   await c.connect();
-  let tables: number;
   try {
-    tables = (await installCapture(c, cfg.tables)).length;
+    return (await installCapture(c, tables)).length;
   } finally {
     await c.end();
   }
+}
+
+const capture: StageFn = async ({ cfg, api, say }) => {
+  const tables = await installSourceCapture(requireKey(cfg, 'source'), cfg.tables);
   // backfill must not start before every proxy mirrors: the drainer notices capture within 200 ms
   for (let i = 0; i < 50; i++) {
     if ((await api('GET', '/status')).mirroring) return `capture installed on ${tables} table(s); the proxy mirrors every write`;

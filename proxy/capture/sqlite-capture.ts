@@ -131,11 +131,28 @@ export async function installSqliteCapture(db: Database.Database, only?: string[
 /** Drop every capture trigger and the change table; returns how many tables were captured. */
 export function removeSqliteCapture(db: Database.Database): number {
   const triggers = capturedTriggers(db);
-  db.transaction(() => {
-    for (const t of triggers) db.exec(`DROP TRIGGER IF EXISTS ${qi(t.name)}`);
-    db.exec(`DROP TABLE IF EXISTS ${CHANGES}`);
-  }).immediate();
+  db.transaction(() => dropCapture(db, triggers)).immediate();
   return new Set(triggers.map((t) => t.tbl_name)).size;
+}
+
+/**
+ * Capture removed from a file that stops being the source of truth (promote),
+ * only if nothing is left to mirror: in one write transaction, so a writer in
+ * another process cannot add a change row between the count and the drop.
+ * Returns the change rows still waiting (0: removed, or never installed).
+ */
+export function retireSqliteCapture(db: Database.Database): number {
+  return db.transaction(() => {
+    if (!sqliteCaptureInstalled(db)) return 0;
+    const left = Number(db.prepare(`SELECT count(*) FROM ${CHANGES}`).pluck().get());
+    if (left === 0) dropCapture(db, capturedTriggers(db));
+    return left;
+  }).immediate();
+}
+
+function dropCapture(db: Database.Database, triggers: { name: string }[]): void {
+  for (const t of triggers) db.exec(`DROP TRIGGER IF EXISTS ${qi(t.name)}`);
+  db.exec(`DROP TABLE IF EXISTS ${CHANGES}`);
 }
 
 function capturedTriggers(db: Database.Database): { name: string; tbl_name: string }[] {

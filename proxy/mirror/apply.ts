@@ -25,6 +25,15 @@ export interface Change {
   row: string | null;
 }
 
+/** What a mirror direction writes through: PostgreSQL (MirrorApplier) or an SQLite file (SqliteApplier). */
+export interface ChangeApplier {
+  /** The changes, in order, as one transaction on the mirror. */
+  apply(changes: Change[]): Promise<void>;
+  /** An empty apply for each of these tables, rolled back: throws the reason it would fail. */
+  probe(tables: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 interface TableMeta {
   columns: string[];
   key: string[];
@@ -40,7 +49,7 @@ const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 export class MirrorApplyError extends Error {}
 
-export class MirrorApplier {
+export class MirrorApplier implements ChangeApplier {
   private pool: ApplyPool;
   private meta = new Map<string, Promise<TableMeta>>();
   private statements = 0;

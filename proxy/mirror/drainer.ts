@@ -13,7 +13,7 @@ import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { SCHEMA } from '../capture/pg-capture.ts';
-import type { MirrorApplier, Change } from './apply.ts';
+import type { ChangeApplier, Change } from './apply.ts';
 import { mirrorMetrics } from './metrics.ts';
 
 const BATCH = 1000;
@@ -43,7 +43,7 @@ export class Drainer implements ChangeDrainer {
 
   constructor(
     sourceUrl: string,
-    private readonly applier: MirrorApplier,
+    private readonly applier: ChangeApplier,
     private readonly live: LiveState,
     private readonly log: Logger,
     private readonly intervalMs = 200,

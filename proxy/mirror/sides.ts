@@ -5,7 +5,8 @@
 // switch together when the state store says the roles swapped.
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
-import { MirrorApplier } from './apply.ts';
+import { MirrorApplier, type ChangeApplier } from './apply.ts';
+import { SqliteApplier } from './sqlite-apply.ts';
 import { Drainer, type ChangeDrainer } from './drainer.ts';
 import { SqliteDrainer } from './sqlite-drainer.ts';
 import { TargetGuard } from './target-guard.ts';
@@ -13,7 +14,7 @@ import { TargetGuard } from './target-guard.ts';
 export interface Direction {
   /** The source of truth of this direction: capture there, applies to the other side. */
   from: Side;
-  applier: MirrorApplier;
+  applier: ChangeApplier;
   guard: TargetGuard;
   drainer: ChangeDrainer;
 }
@@ -24,25 +25,24 @@ export interface SideUrls {
 }
 
 export class MirrorSides {
-  /** `reverse` is null for an SQLite legacy side: nothing mirrors into the file yet. */
-  private constructor(private readonly live: LiveState, readonly forward: Direction, readonly reverse: Direction | null) {}
+  private constructor(private readonly live: LiveState, readonly forward: Direction, readonly reverse: Direction) {}
 
   /** `sqliteLegacy`: the legacy side is this SQLite file (capture lives in the file, drained in-process). */
   static async start(urls: SideUrls, live: LiveState, log: Logger, synchronousCommit: string, sqliteLegacy: string | null = null): Promise<MirrorSides> {
     const direction = async (from: Side): Promise<Direction> => {
       const to: Side = from === 'legacy' ? 'new' : 'legacy';
-      const applier = new MirrorApplier(urls[to], 64, synchronousCommit);
-      await applier.init();
+      // into an SQLite legacy file after promote; PostgreSQL otherwise
+      const applier = to === 'legacy' && sqliteLegacy ? new SqliteApplier(sqliteLegacy) : await pgApplier(urls[to], synchronousCommit);
       const guard = new TargetGuard(applier, live, log);
       const drainer = from === 'legacy' && sqliteLegacy ? new SqliteDrainer(sqliteLegacy, applier, live, log) : new Drainer(urls[from], applier, live, log, 200, from);
       return { from, applier, guard, drainer };
     };
-    const sides = new MirrorSides(live, await direction('legacy'), sqliteLegacy ? null : await direction('new'));
+    const sides = new MirrorSides(live, await direction('legacy'), await direction('new'));
     // learn now whether capture is installed on the source of truth
     await sides.current.drainer.drainOnce().catch(() => 0);
     // both tick; only the drainer of the source of truth does any work
     sides.forward.drainer.start();
-    sides.reverse?.drainer.start();
+    sides.reverse.drainer.start();
     return sides;
   }
 
@@ -52,16 +52,20 @@ export class MirrorSides {
 
   /** The direction whose source of truth is `from`. */
   of(from: Side): Direction {
-    if (from === 'legacy') return this.forward;
-    if (!this.reverse) throw new Error('no mirror from the new database into an SQLite legacy file (promote is refused for SQLite sources)');
-    return this.reverse;
+    return from === 'legacy' ? this.forward : this.reverse;
   }
 
   async stop(): Promise<void> {
-    for (const d of [this.forward, this.reverse].filter((x): x is Direction => x !== null)) {
+    for (const d of [this.forward, this.reverse]) {
       d.guard.shutdown();
       await d.drainer.stop();
       await d.applier.close();
     }
   }
+}
+
+async function pgApplier(url: string, synchronousCommit: string): Promise<MirrorApplier> {
+  const applier = new MirrorApplier(url, 64, synchronousCommit);
+  await applier.init();
+  return applier;
 }

@@ -11,7 +11,7 @@ import type { LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { CHANGES, capturedTable, listSqliteTables, sqliteCaptureInstalled, type CapturedTable } from '../capture/sqlite-capture.ts';
 import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
-import type { Change, MirrorApplier } from './apply.ts';
+import type { Change, ChangeApplier } from './apply.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
 
@@ -36,7 +36,7 @@ export class SqliteDrainer implements ChangeDrainer {
   /** Out-of-band change rows applied so far (rows the proxy did not produce). */
   outOfBand = 0;
 
-  constructor(file: string, private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
+  constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
     this.engine = engineFor(file);
   }
 
@@ -70,13 +70,15 @@ export class SqliteDrainer implements ChangeDrainer {
   }
 
   async drainOnce(): Promise<number> {
-    if (this.running || this.stopped) return 0;
+    // after promote PostgreSQL is the source of truth: its drainer works, and the file has no capture
+    if (this.running || this.stopped || this.live.get().sourceOfTruth !== 'legacy') return 0;
     this.running = true;
     try {
       const db = this.conn();
       // capture installed (or removed) by the operator switches mirroring on (or off)
       const installed = sqliteCaptureInstalled(db);
-      if (installed !== this.live.get().mirroring) this.live.update({ mirroring: installed }, installed ? 'capture found in the SQLite source' : 'capture not installed');
+      // while paused, promote is moving capture between the databases: what is seen meanwhile means nothing
+      if (installed !== this.live.get().mirroring && !this.live.get().paused) this.live.update({ mirroring: installed }, installed ? 'capture found in the SQLite source' : 'capture not installed');
       if (!installed || !db.prepare(`SELECT EXISTS (SELECT 1 FROM ${CHANGES})`).pluck().get()) {
         this.setBacklog(0);
         return 0;

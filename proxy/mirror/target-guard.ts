@@ -5,7 +5,7 @@
 import CircuitBreaker from 'opossum';
 import type { LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
-import type { Change, MirrorApplier } from './apply.ts';
+import type { Change, ChangeApplier } from './apply.ts';
 import { mirrorMetrics } from './metrics.ts';
 
 export interface TargetStats {
@@ -21,7 +21,7 @@ export class TargetGuard {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, breakerOpen: false };
 
-  constructor(private readonly applier: MirrorApplier, private readonly live: LiveState, private readonly log: Logger, applyTimeoutMs = 5_000) {
+  constructor(private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, applyTimeoutMs = 5_000) {
     this.breaker = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
       timeout: applyTimeoutMs,
       errorThresholdPercentage: 50,

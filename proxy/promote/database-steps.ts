@@ -1,12 +1,22 @@
 // What promote (and rollback after promote, and finalize) do to the databases
 // themselves, one function per step: try the reverse mirror, list transactions
 // still open, and move capture from one database to the other. The order and
-// the pause around them are control/promote/swap.ts's.
+// the pause around them are control/promote/swap.ts's. A legacy database that
+// is an SQLite file takes the steps of sqlite-steps.ts instead.
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
+import { parseDbUrl } from '../../common/urls.ts';
 import { alignSequences } from '../../backfill/copy/sequences.ts';
+import { readSourceSchema } from '../../backfill/schema/read-source.ts';
 import { installCapture, qualified, retireCapture, removeCapture } from '../capture/pg-capture.ts';
-import type { MirrorApplier } from '../mirror/apply.ts';
+import type { ChangeApplier } from '../mirror/apply.ts';
+import { installSqliteCaptureIn, probeSqliteCapture, removeSqliteCaptureIn, retireSqliteCaptureIn } from './sqlite-steps.ts';
+
+/** The file, when `url` is an SQLite one. */
+export function sqliteFile(url: string): string | null {
+  const u = parseDbUrl(url);
+  return u.kind === 'sqlite' ? u.path : null;
+}
 
 /** Connections Cutover opens itself carry this prefix: they are not the application's transactions. */
 const INTERNAL = 'cutover-%';
@@ -28,9 +38,9 @@ export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T
  * back), and the one that becomes the mirror takes an apply of an empty batch
  * for every captured table. Returns the tables; throws the reason otherwise.
  */
-export async function tryReverseMirror(nextSourceUrl: string, nextMirror: MirrorApplier, tables?: string[]): Promise<string[]> {
-  const infos = await withClient(nextSourceUrl, (c) => installCapture(c, tables, { probe: true }));
-  const names = infos.map(qualified);
+export async function tryReverseMirror(nextSourceUrl: string, nextMirror: ChangeApplier, tables?: string[]): Promise<string[]> {
+  const file = sqliteFile(nextSourceUrl);
+  const names = file ? await probeSqliteCapture(file, tables) : (await withClient(nextSourceUrl, (c) => installCapture(c, tables, { probe: true }))).map(qualified);
   await nextMirror.probe(names);
   return names;
 }
@@ -67,21 +77,34 @@ export function describeOpen(list: OpenTransaction[]): string {
     .join('; ');
 }
 
-/** Sequences on `toUrl` moved past `fromUrl`'s: ids the new source of truth hands out never collide. */
-export function alignSequencesFrom(fromUrl: string, toUrl: string): Promise<number> {
+/**
+ * Sequences on `toUrl` moved past `fromUrl`'s: ids the new source of truth
+ * hands out never collide. Into an SQLite file there is nothing to move:
+ * SQLite gives a new row max(rowid) + 1 (AUTOINCREMENT: past sqlite_sequence
+ * too), and the mirrored rows are already in the file.
+ */
+export async function alignSequencesFrom(fromUrl: string, toUrl: string): Promise<number> {
+  if (sqliteFile(toUrl)) return 0;
+  if (sqliteFile(fromUrl)) return alignSequences(fromUrl, toUrl, await readSourceSchema(fromUrl));
   // between two PostgreSQL databases the sequences are read from the catalog; no schema plan is needed
   return alignSequences(fromUrl, toUrl, { prelude: [], tables: [], postTables: [], unmapped: [] });
 }
 
 export async function installCaptureOn(url: string, tables?: string[]): Promise<number> {
+  const file = sqliteFile(url);
+  if (file) return installSqliteCaptureIn(file, tables);
   return (await withClient(url, (c) => installCapture(c, tables))).length;
 }
 
 /** Capture removed from the old source of truth; the change rows still waiting if it was not empty. */
 export function retireCaptureOn(url: string, lockTimeoutMs: number): Promise<number> {
+  const file = sqliteFile(url);
+  if (file) return retireSqliteCaptureIn(file, lockTimeoutMs);
   return withClient(url, (c) => retireCapture(c, lockTimeoutMs));
 }
 
 export function removeCaptureOn(url: string): Promise<number> {
+  const file = sqliteFile(url);
+  if (file) return removeSqliteCaptureIn(file);
   return withClient(url, (c) => removeCapture(c));
 }

@@ -1,0 +1,92 @@
+// The top-level members of a JSON object as raw text, without JSON.parse:
+// captured PostgreSQL rows carry bigint values as JSON numbers, and past 2^53
+// a JS number would round them. Each member keeps its value's exact source
+// text and kind; the caller converts (sqlite-values.ts). Nested objects and
+// arrays (json/jsonb columns) stay as their text.
+
+export type JsonKind = 'string' | 'number' | 'true' | 'false' | 'null' | 'object' | 'array';
+
+export interface RawValue {
+  kind: JsonKind;
+  /** The value's source text (for a string: with its quotes and escapes). */
+  raw: string;
+}
+
+export class JsonScanError extends Error {}
+
+/** Members of the object in `text`, by name. */
+export function scanObject(text: string): Map<string, RawValue> {
+  const out = new Map<string, RawValue>();
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') throw new JsonScanError('expected a JSON object');
+  i = skipWs(text, i + 1);
+  if (text[i] === '}') return out;
+  for (;;) {
+    if (text[i] !== '"') throw new JsonScanError(`expected a member name at ${i}`);
+    const keyEnd = endOfString(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
+    i = skipWs(text, i + 1);
+    const end = endOfValue(text, i);
+    out.set(key, { kind: kindAt(text, i), raw: text.slice(i, end) });
+    i = skipWs(text, end);
+    if (text[i] === ',') {
+      i = skipWs(text, i + 1);
+      continue;
+    }
+    if (text[i] === '}') return out;
+    throw new JsonScanError(`expected ',' or '}' at ${i}`);
+  }
+}
+
+function skipWs(s: string, i: number): number {
+  while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\t' || s[i] === '\r')) i++;
+  return i;
+}
+
+function kindAt(s: string, i: number): JsonKind {
+  const c = s[i];
+  if (c === '"') return 'string';
+  if (c === '{') return 'object';
+  if (c === '[') return 'array';
+  if (c === 't') return 'true';
+  if (c === 'f') return 'false';
+  if (c === 'n') return 'null';
+  return 'number';
+}
+
+/** Index just past the string starting at `i` (a '"'). */
+function endOfString(s: string, i: number): number {
+  for (let j = i + 1; j < s.length; j++) {
+    if (s[j] === '\\') j++;
+    else if (s[j] === '"') return j + 1;
+  }
+  throw new JsonScanError('unterminated string');
+}
+
+/** Characters that end a number, true, false or null. */
+const STOPS = new Set([',', '}', ']', ' ', '\n', '\t', '\r']);
+
+/** Index just past the value starting at `i`. */
+function endOfValue(s: string, i: number): number {
+  const c = s[i];
+  if (c === '"') return endOfString(s, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let j = i; j < s.length; j++) {
+      const d = s[j];
+      if (d === '"') j = endOfString(s, j) - 1;
+      else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    throw new JsonScanError('unterminated object or array');
+  }
+  let j = i;
+  while (j < s.length && !STOPS.has(s[j]!)) j++;
+  if (j === i) throw new JsonScanError(`expected a value at ${i}`);
+  return j;
+}

@@ -1,0 +1,68 @@
+// PostgreSQL values, as to_jsonb wrote them in a captured row, turned back
+// into what the SQLite file stores for the column (its PostgreSQL type as
+// backfill mapped it): the inverse of capture/sqlite-capture.ts' text forms,
+// so that verify compares the file and PostgreSQL bit-exactly.
+//   bigint         JSON number → INTEGER, from the digits (exact past 2^53)
+//   float8         JSON number → REAL (shortest round-trip text: exact); 'Infinity' strings too
+//   numeric        its text, bound as text: the column's NUMERIC affinity stores it
+//                  as SQLite would have stored the application's own value
+//   boolean        true/false → 1/0
+//   bytea          '\x…' → BLOB
+//   timestamp      'YYYY-MM-DDTHH:MM:SS.ffffff' → 'YYYY-MM-DD HH:MM:SS.ffffff' (PostgreSQL's text form)
+//   timestamptz    → UTC in that form, no zone: what the SQLite engine's now() writes
+//   json/jsonb     the JSON text itself
+//   anything else  the string (or the value's JSON text)
+import type { RawValue } from './json-scan.ts';
+
+export type SqliteValue = null | bigint | number | string | Buffer;
+
+export class ValueError extends Error {}
+
+export function toSqliteValue(v: RawValue | undefined, pgType: string): SqliteValue {
+  if (!v || v.kind === 'null') return null;
+  const t = pgType.toLowerCase();
+  if (t === 'bigint' || t === 'integer' || t === 'smallint') {
+    if (v.kind === 'number' && /^-?\d+$/.test(v.raw)) return BigInt(v.raw);
+    throw new ValueError(`not an integer for ${pgType}: ${v.raw}`);
+  }
+  if (t === 'double precision' || t === 'real') {
+    if (v.kind === 'number') return Number(v.raw);
+    if (v.kind === 'string') return Number(str(v)); // 'Infinity', '-Infinity', 'NaN' (NaN is stored as NULL by SQLite)
+    throw new ValueError(`not a number for ${pgType}: ${v.raw}`);
+  }
+  if (t.startsWith('numeric') || t.startsWith('decimal')) return v.kind === 'string' ? str(v) : v.raw;
+  if (t === 'boolean') {
+    if (v.kind === 'true') return 1n;
+    if (v.kind === 'false') return 0n;
+    throw new ValueError(`not a boolean: ${v.raw}`);
+  }
+  if (t === 'bytea') {
+    const s = str(v);
+    if (!s.startsWith('\\x')) throw new ValueError(`bytea not in hex form: ${s.slice(0, 20)}`);
+    return Buffer.from(s.slice(2), 'hex');
+  }
+  if (t === 'timestamp' || t.startsWith('timestamp without')) return str(v).replace('T', ' ');
+  if (t === 'timestamptz' || t.startsWith('timestamp with time zone')) return utcText(str(v));
+  if (t === 'json' || t === 'jsonb') return v.raw;
+  if (v.kind === 'string') return str(v);
+  return v.raw;
+}
+
+const str = (v: RawValue): string => {
+  if (v.kind !== 'string') return v.raw;
+  // no escapes: the common case, without JSON.parse
+  return v.raw.includes('\\') ? (JSON.parse(v.raw) as string) : v.raw.slice(1, -1);
+};
+
+const TZ = /^(\d{4,}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2})(?::?(\d{2}))?(?::?(\d{2}))?$/;
+
+/** '2024-01-01T12:00:00.5+02:00' → '2024-01-01 10:00:00.5' (microseconds kept; infinity as is). */
+export function utcText(s: string): string {
+  const m = TZ.exec(s);
+  if (!m) return s.replace('T', ' ');
+  const [, date, time, frac = '', hh, mm = '00', ss = '00'] = m;
+  const sign = hh!.startsWith('-') ? -1 : 1;
+  const offsetMs = sign * ((Math.abs(Number(hh)) * 60 + Number(mm)) * 60 + Number(ss)) * 1000;
+  const utc = new Date(Date.parse(`${date}T${time}Z`) - offsetMs).toISOString();
+  return `${utc.slice(0, 10)} ${utc.slice(11, 19)}${frac}`;
+}

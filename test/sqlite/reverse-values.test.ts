@@ -1,0 +1,36 @@
+// PostgreSQL's captured row JSON back into SQLite storage (mirror/json-scan.ts,
+// mirror/sqlite-values.ts): exact past 2^53, REAL bit-exact, bytea, booleans,
+// timestamps in PostgreSQL's text form (timestamptz in UTC), nested JSON kept.
+import { describe, expect, it } from 'vitest';
+import { scanObject } from '../../proxy/mirror/json-scan.ts';
+import { toSqliteValue, utcText } from '../../proxy/mirror/sqlite-values.ts';
+
+describe('reverse apply values', () => {
+  const row = scanObject('{"id": 9223372036854775807, "f": 0.30000000000000004, "inf": "Infinity", "b": "\\\\x00ff", "ok": false, "n": 12.50, "t": "2024-01-02T03:04:05.123456", "tz": "2024-01-02T05:04:05.5+02:00", "j": {"a": [1, "}"]}, "s": "é \\"q\\" 🚀", "z": null}');
+
+  it('keeps every value exactly', () => {
+    expect(toSqliteValue(row.get('id'), 'bigint')).toBe(9223372036854775807n);
+    expect(toSqliteValue(row.get('f'), 'double precision')).toBe(0.30000000000000004);
+    expect(toSqliteValue(row.get('inf'), 'double precision')).toBe(Infinity);
+    expect(toSqliteValue(row.get('b'), 'bytea')).toEqual(Buffer.from([0, 255]));
+    expect(toSqliteValue(row.get('ok'), 'boolean')).toBe(0n);
+    expect(toSqliteValue(row.get('n'), 'numeric(12, 2)')).toBe('12.50');
+    expect(toSqliteValue(row.get('t'), 'timestamp')).toBe('2024-01-02 03:04:05.123456');
+    expect(toSqliteValue(row.get('tz'), 'timestamptz')).toBe('2024-01-02 03:04:05.5');
+    expect(toSqliteValue(row.get('j'), 'jsonb')).toBe('{"a": [1, "}"]}');
+    expect(toSqliteValue(row.get('s'), 'text')).toBe('é "q" 🚀');
+    expect(toSqliteValue(row.get('z'), 'text')).toBeNull();
+    expect(toSqliteValue(undefined, 'text')).toBeNull();
+  });
+
+  it('moves timestamptz across midnight and keeps infinity', () => {
+    expect(utcText('2024-01-01T01:00:00-03:30')).toBe('2024-01-01 04:30:00');
+    expect(utcText('2024-01-01T01:00:00+05')).toBe('2023-12-31 20:00:00');
+    expect(utcText('infinity')).toBe('infinity');
+  });
+
+  it('refuses what would not fit instead of storing it wrong', () => {
+    expect(() => toSqliteValue(row.get('f'), 'bigint')).toThrow(/not an integer/);
+    expect(() => scanObject('[1]')).toThrow(/object/);
+  });
+});
