@@ -19,6 +19,11 @@ export class RateLimiter {
   private readonly started = Date.now();
   private rows = 0;
   constructor(private readonly perSecond: number) {}
+  /** Whether `n` more rows now would go past the cap (a batch loop stops early, then takes). */
+  over(n: number): boolean {
+    return this.perSecond > 0 && ((this.rows + n) / this.perSecond) * 1000 > Date.now() - this.started;
+  }
+
   async take(n: number): Promise<void> {
     if (!this.perSecond) return;
     this.rows += n;

@@ -160,7 +160,7 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
         copied = sqlite
-          ? await sqliteBatch((src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
+          ? await sqliteBatch(limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
           : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize, (src as { lock: boolean }).lock);
         attempt = 0;
       } catch (e) {
@@ -198,7 +198,7 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
  * the worker leaves the epoch only once the target committed every batch it
  * read under it (only then may writers change those rows).
  */
-async function sqliteBatch(epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
+async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
   await epochs?.enter();
   const started = Date.now();
   const inFlight: Promise<number>[] = [];
@@ -207,6 +207,8 @@ async function sqliteBatch(epochs: SqliteLockEpochs | null, r: SqliteBatchReader
   let more = true;
   try {
     for (let i = 0; more && (i === 0 || (epochs ? epochs.fresh : Date.now() - started < SqliteLockEpochs.HOLD_MS)); i++) {
+      // the rate cap is honoured between batches, never by sleeping while the lock is held
+      if (i > 0 && limiter.over(rows)) break;
       const b = await r.read(t, last, limit, maxBytes);
       more = b.full;
       if (!b.rows) break;
