@@ -122,8 +122,31 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
   });
 
+  // With a fleet store every proxy publishes its metrics every few seconds and /metrics on any of
+  // them sums the fleet's (prom-client's own aggregation: counters and histograms added up).
+  const store = sync.store;
+  const share = async () => {
+    mirrorMetrics.readPercent.set(live.effectiveReadPercent);
+    await store.shareMetrics?.(ctx.proxyId, JSON.stringify(await client.register.getMetricsAsJSON()));
+  };
+  const shareTimer = store.shareMetrics ? setInterval(() => void share().catch(() => undefined), 5_000) : null;
+  if (shareTimer) await share().catch(() => undefined); // visible to the fleet from the start
+  shareTimer?.unref();
+  app.addHook('onClose', async () => {
+    if (shareTimer) clearInterval(shareTimer);
+  });
   app.get('/metrics', async (_req, reply) => {
     mirrorMetrics.readPercent.set(live.effectiveReadPercent);
+    if (store.fleetMetrics) {
+      try {
+        await share();
+        const fleet = (await store.fleetMetrics()).map((m) => JSON.parse(m) as unknown);
+        const merged = client.AggregatorRegistry.aggregate(fleet as Parameters<typeof client.AggregatorRegistry.aggregate>[0]);
+        return reply.type(client.register.contentType).header('x-cutover-proxies', String(fleet.length)).send(await merged.metrics());
+      } catch (e) {
+        log.warn({ reason: (e as Error).message }, 'fleet metrics unavailable; serving this proxy\'s');
+      }
+    }
     return reply.type(client.register.contentType).send(await client.register.metrics());
   });
 

@@ -23,6 +23,9 @@ redis.call('LTRIM', KEYS[2], -${AUDIT_KEEP}, -1)
 redis.call('PUBLISH', ARGV[3], ARGV[2])
 return 1`;
 
+const METRICS_KEY = 'cutover:metrics';
+const METRICS_FRESH_MS = 15_000;
+
 export class RedisStateStore implements StateStore {
   readonly kind = 'redis';
   readonly where: string;
@@ -35,6 +38,17 @@ export class RedisStateStore implements StateStore {
     redis.on('error', (e: Error) => down(e.message)());
     redis.on('close', down('connection closed'));
     redis.on('ready', () => this.health.forEach((h) => h(true, 'redis ready')));
+  }
+
+  /** Each proxy's metrics under its id, with the time they were taken: stale entries (a dead proxy) are left out. */
+  async shareMetrics(proxyId: string, metricsJson: string): Promise<void> {
+    await this.redis.hset(METRICS_KEY, proxyId, JSON.stringify({ at: Date.now(), metrics: metricsJson }));
+  }
+
+  async fleetMetrics(): Promise<string[]> {
+    const all = await this.redis.hgetall(METRICS_KEY);
+    const fresh = Date.now() - METRICS_FRESH_MS;
+    return Object.values(all).map((v) => JSON.parse(v) as { at: number; metrics: string }).filter((e) => e.at >= fresh).map((e) => e.metrics);
   }
 
   /** Connects (waiting up to `waitMs`); a store that is not reachable yet is returned anyway and keeps retrying. */

@@ -47,6 +47,9 @@ export interface StateStore {
   subscribe(listener: (record: ControlRecord) => void): () => void;
   /** Connection up/down, for stores that have one. */
   onHealth(listener: (up: boolean, reason: string) => void): void;
+  /** Fleet stores: publish this proxy's metrics (prom-client JSON) and read every live proxy's. */
+  shareMetrics?(proxyId: string, metricsJson: string): Promise<void>;
+  fleetMetrics?(): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -99,6 +99,21 @@ describe.skipIf(!redisAvailable())('fleet mode: two proxies, one Redis state sto
     expect(s.json.history.slice(-3)).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'readPercent', actor: expect.stringContaining('operator via API') })]));
   });
 
+  it('/metrics on either proxy adds up the fleet', async () => {
+    const [a, b] = proxies as [typeof proxies[0], typeof proxies[0]];
+    const scrape = async (control: string) => {
+      const res = await fetch(`http://${control}/metrics`);
+      return { proxies: res.headers.get('x-cutover-proxies'), text: await res.text() };
+    };
+    const [ma, mb] = [await scrape(a.control), await scrape(b.control)];
+    expect(ma.proxies).toBe('2');
+    expect(mb.proxies).toBe('2');
+    const reads = (text: string) => Number(/^cutover_read_percent (\S+)$/m.exec(text)?.[1]);
+    // a gauge of the shared state is the fleet's (max), not the sum of two proxies
+    expect(reads(ma.text)).toBe((await api(a.control, 'GET', '/status')).json.readPercent);
+    expect(ma.text).toMatch(/^# TYPE cutover_queries_total counter$/m);
+  });
+
   it('with Redis gone both keep their state and report degraded; reads cannot go up, a rollback still applies locally; both converge when it is back', async () => {
     const [a, b] = proxies as [typeof proxies[0], typeof proxies[0]];
     expect((await api(a.control, 'PUT', '/reads', { percent: 50 })).status).toBe(200);
