@@ -15,6 +15,7 @@ import { pgClientConfig } from '../../common/pg-config.ts';
 import { SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import { mirrorMetrics } from './metrics.ts';
+import { DrainSchedule } from './drain-schedule.ts';
 
 const BATCH = 1000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
@@ -34,10 +35,8 @@ export interface ChangeDrainer {
 
 export class Drainer implements ChangeDrainer {
   private pool: pg.Pool;
-  private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private stopped = false;
-  private failures = 0;
+  private readonly schedule: DrainSchedule;
   /** Change rows waiting, as last counted. */
   backlog = 0;
 
@@ -45,32 +44,19 @@ export class Drainer implements ChangeDrainer {
     sourceUrl: string,
     private readonly applier: ChangeApplier,
     private readonly live: LiveState,
-    private readonly log: Logger,
-    private readonly intervalMs = 200,
+    log: Logger,
+    intervalMs = 200,
     /** The database this drainer reads: it works only while that side is the source of truth. */
     readonly side: Side = 'legacy',
   ) {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
+    this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: mirror not reachable; changes kept on the source'));
   }
 
   start(): void {
-    this.stopped = false;
-    const tick = async () => {
-      if (this.stopped) return;
-      let delay = this.intervalMs;
-      try {
-        while (!this.stopped && (await this.drainOnce()) === BATCH);
-        this.failures = 0;
-      } catch (e) {
-        this.failures++;
-        delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
-        if (this.failures === 1) this.log.warn({ reason: (e as Error).message }, 'drainer: mirror not reachable; changes kept on the source');
-      }
-      if (!this.stopped) this.timer = setTimeout(tick, delay);
-    };
-    this.timer = setTimeout(tick, 0);
+    this.schedule.start();
   }
 
   /** Drain one batch; returns how many change rows it took. */
@@ -166,8 +152,7 @@ export class Drainer implements ChangeDrainer {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.schedule.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
     await this.pool.end();
   }

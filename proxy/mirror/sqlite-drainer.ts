@@ -12,6 +12,7 @@ import type { Logger } from '../../common/log.ts';
 import { CHANGES, capturedTable, listSqliteTables, sqliteCaptureInstalled, type CapturedTable } from '../capture/sqlite-capture.ts';
 import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
 import type { Change, ChangeApplier } from './apply.ts';
+import { DrainSchedule } from './drain-schedule.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
 
@@ -28,34 +29,19 @@ interface ChangeRow {
 export class SqliteDrainer implements ChangeDrainer {
   private readonly engine: FileEngine;
   private db: Database.Database | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private stopped = false;
-  private failures = 0;
+  private readonly schedule: DrainSchedule;
   backlog = 0;
   /** Out-of-band change rows applied so far (rows the proxy did not produce). */
   outOfBand = 0;
 
-  constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, private readonly intervalMs = 200) {
+  constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, intervalMs = 200) {
     this.engine = engineFor(file);
+    this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: could not drain; changes kept in the SQLite file'));
   }
 
   start(): void {
-    this.stopped = false;
-    const tick = async () => {
-      if (this.stopped) return;
-      let delay = this.intervalMs;
-      try {
-        while (!this.stopped && (await this.drainOnce()) === BATCH);
-        this.failures = 0;
-      } catch (e) {
-        this.failures++;
-        delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
-        if (this.failures === 1) this.log.warn({ reason: (e as Error).message }, 'drainer: could not drain; changes kept in the SQLite file');
-      }
-      if (!this.stopped) this.timer = setTimeout(tick, delay);
-    };
-    this.timer = setTimeout(tick, 0);
+    this.schedule.start();
   }
 
   private conn(): Database.Database {
@@ -71,7 +57,7 @@ export class SqliteDrainer implements ChangeDrainer {
 
   async drainOnce(): Promise<number> {
     // after promote PostgreSQL is the source of truth: its drainer works, and the file has no capture
-    if (this.running || this.stopped || this.live.get().sourceOfTruth !== 'legacy') return 0;
+    if (this.running || this.schedule.stopped || this.live.get().sourceOfTruth !== 'legacy') return 0;
     this.running = true;
     try {
       const db = this.conn();
@@ -149,8 +135,7 @@ export class SqliteDrainer implements ChangeDrainer {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.schedule.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
     this.db?.close();
     this.db = null;

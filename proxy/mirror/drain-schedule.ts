@@ -1,0 +1,40 @@
+// When a drainer runs, whatever it drains: at once on start, then every
+// interval; straight again while batches come back full; backing off
+// (up to 10 s) while draining fails, saying so once per outage.
+export class DrainSchedule {
+  stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+
+  constructor(
+    private readonly drainOnce: () => Promise<number>,
+    /** A drain that took this many rows is followed at once by another. */
+    private readonly batch: number,
+    private readonly intervalMs: number,
+    private readonly onOutage: (e: Error) => void,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = async () => {
+      if (this.stopped) return;
+      let delay = this.intervalMs;
+      try {
+        while (!this.stopped && (await this.drainOnce()) === this.batch);
+        this.failures = 0;
+      } catch (e) {
+        this.failures++;
+        delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
+        if (this.failures === 1) this.onOutage(e as Error);
+      }
+      if (!this.stopped) this.timer = setTimeout(tick, delay);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** No further ticks; a drain already running finishes (the drainer waits for it). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
