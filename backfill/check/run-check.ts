@@ -201,4 +201,3 @@ async function pgPasswordFormats(db: pg.Client, tables: TableDef[]): Promise<Fin
   return out;
 }
 
-export { exitCodeOf };

@@ -28,7 +28,7 @@ export function decodeKey(text: string): Key {
   });
 }
 
-/** A key as operators read it in reports: values joined by commas. */
-export function showKey(k: Key): string {
-  return k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))).join(', ');
+/** Key values as text, the form PostgreSQL literals, reports and range bounds use (bytea as \\x hex). */
+export function keyText(k: Key): string[] {
+  return k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v)));
 }

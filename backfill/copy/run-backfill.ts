@@ -12,7 +12,7 @@ import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { applyPostCopy } from '../schema/apply.ts';
-import { decodeKey, encodeKey, type Key } from './keys.ts';
+import { decodeKey, encodeKey, keyText, type Key } from './keys.ts';
 import { PgBatchReader, rangeOf } from './pg-source.ts';
 import { backoffMs, isTransient, RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
@@ -130,8 +130,6 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
 
 type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null } | { kind: 'postgres'; url: string; lock: boolean };
 
-/** Key values as text, the form target range literals and reports use. */
-export const keyText = (k: Key): string[] => k.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v)));
 
 async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter) {
   const label = tableLabel(t);

@@ -8,9 +8,8 @@ import { openSqlite, SqliteBatchReader } from '../copy/sqlite-source.ts';
 import { sqliteCopyLine } from '../copy/sqlite-copy-text.ts';
 import { TargetWriter } from '../copy/target-writer.ts';
 import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
-import { typeClass } from './canonical.ts';
 import type { Difference } from './run-verify.ts';
-import { PgSide, type TablePair } from './sides.ts';
+import { PgSide, sqliteKey, type TablePair } from './sides.ts';
 
 const PART = 500;
 
@@ -29,10 +28,7 @@ export async function repairRows(sourceUrl: string, targetUrl: string, pair: Tab
       try {
         for (let i = 0; i < diffs.length; i += PART) {
           const part = diffs.slice(i, i + PART);
-          const raw = part.flatMap((d) => d.key.map((v, j) => {
-            const cls = typeClass(pair.targetTypes[pair.columns.indexOf(t.key[j]!)]!);
-            return cls === 'int' ? BigInt(v) : cls === 'bytea' ? Buffer.from(v.replace(/^\\x/, ''), 'hex') : v;
-          }));
+          const raw = part.flatMap((d) => sqliteKey(pair, d.key));
           await reader.lock();
           try {
             const lines = reader.db.prepare(`SELECT ${sqliteCopyLine(copiedColumns(t))} FROM ${qi(t.name)} WHERE (${keys}) IN (VALUES ${part.map(() => tuple).join(', ')})`).pluck().all(...raw) as string[];

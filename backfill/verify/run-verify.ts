@@ -13,7 +13,7 @@ import { tableLabel, type TableDef } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { typeClass } from './canonical.ts';
 import { repairRows } from './repair.ts';
-import { PgSide, SqliteSide, type Row, type TablePair } from './sides.ts';
+import { PgSide, SqliteSide, sqliteKey, type Row, type TablePair } from './sides.ts';
 
 export interface VerifyOptions {
   source: string;
@@ -158,17 +158,6 @@ function diffRows(pair: TablePair, s: Row[], t: Row[], out: Map<string, Differen
     }
   }
   for (const r of tById.values()) out.set(r.id, { kind: 'extra', key: r.keyText });
-}
-
-/** An SQLite key value from its text, as the target column's type says it is stored. */
-function sqliteKey(pair: TablePair, text: string[]): Key {
-  return text.map((v, i) => {
-    const cls = typeClass(pair.targetTypes[pair.columns.indexOf(pair.def.key[i]!)]!);
-    if (cls === 'int') return BigInt(v);
-    if (cls === 'bytea') return Buffer.from(v.replace(/^\\x/, ''), 'hex');
-    if (cls === 'float' || cls === 'numeric') return Number(v);
-    return v;
-  });
 }
 
 async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, o: VerifyOptions): Promise<{ report: TableReport; all: Difference[] }> {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, ql, qualifiedName } from '../schema/model.ts';
-import type { Key } from '../copy/keys.ts';
+import { keyText, type Key } from '../copy/keys.ts';
 import { pgCanonical, sqliteCanonical, typeClass, type TypeClass } from './canonical.ts';
 
 export interface Row {
@@ -128,7 +128,7 @@ export class SqliteSide {
     const cols = values.map((v, i) => sqliteCanonical(v, classes[i]!));
     const keyRaw = r.slice(0, nk) as Key;
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
-    return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: keyRaw.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))), keyRaw, cols };
+    return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: keyText(keyRaw), keyRaw, cols };
   }
 
   /**
@@ -161,7 +161,7 @@ export class SqliteSide {
       rows: () => raw.map((r) => this.toRow(p, classes, r)),
       chunk: { count: raw.length, hash: raw.length ? h.digest('hex') : null },
       last,
-      lastText: last ? last.map((v) => (Buffer.isBuffer(v) ? '\\x' + v.toString('hex') : String(v))) : null,
+      lastText: last ? keyText(last) : null,
       full: raw.length === n,
     };
   }
@@ -179,4 +179,15 @@ export class SqliteSide {
     }
     return out;
   }
+}
+
+/** An SQLite key value from its text, as the target column's type says it is stored. */
+export function sqliteKey(pair: TablePair, text: string[]): Key {
+  return text.map((v, i) => {
+    const cls = typeClass(pair.targetTypes[pair.columns.indexOf(pair.def.key[i]!)]!);
+    if (cls === 'int') return BigInt(v);
+    if (cls === 'bytea') return Buffer.from(v.replace(/^\\x/, ''), 'hex');
+    if (cls === 'float' || cls === 'numeric') return Number(v);
+    return v;
+  });
 }
