@@ -11,7 +11,7 @@ import { openCheckpoints, type Checkpoint, type CheckpointStore } from '../check
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
-import { applyPostCopy } from '../schema/apply.ts';
+import { PostCopy } from '../schema/post-copy.ts';
 import { decodeKey, encodeKey, keyText, type Key } from './keys.ts';
 import { PgBatchReader, rangeOf } from './pg-source.ts';
 import { backoffMs, isTransient, RateLimiter } from './retry.ts';
@@ -85,25 +85,32 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const checkpoints = await store.load(run);
     const limiter = new RateLimiter(o.maxRate);
     const epochs = src.kind === 'sqlite' && captured ? new SqliteLockEpochs(src.path) : null;
-    const queue = [...plan.tables];
+    const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), await countRows(sourceRef(o, src, null), t)] as const)));
+    // largest first: the small tables fill in beside it, and the last to finish is a short one
+    const queue = [...plan.tables].sort((a, b) => (sizes.get(tableLabel(b)) ?? 0) - (sizes.get(tableLabel(a)) ?? 0));
     const results: BackfillResult['tables'] = [];
+    // the full schema (constraints, indexes) is parsed while the copy runs
+    const post = new PostCopy(o.target, readSourceSchema(o.source, o.tables));
     const worker = async () => {
       for (let t = queue.shift(); t; t = queue.shift()) {
         const cp = checkpoints.get(tableLabel(t));
         if (cp?.done) {
           results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
-          continue;
+        } else {
+          results.push(await copyTable(o, sourceRef(o, src, epochs, captured), t, cp ?? null, store, run, limiter, sizes.get(tableLabel(t)) ?? 0));
         }
-        results.push(await copyTable(o, src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured }, t, cp ?? null, store, run, limiter));
+        post.tableCopied(tableLabel(t));
       }
     };
+    let postCopy: string[];
     try {
       await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, plan.tables.length)) }, worker));
+      await alignSequences(o.source, o.target, plan);
+      postCopy = await post.finish();
     } finally {
       epochs?.close();
+      await post.close();
     }
-    await alignSequences(o.source, o.target, plan);
-    const postCopy = await applyPostCopy(o.target, await readSourceSchema(o.source, o.tables));
     results.sort((a, b) => a.table.localeCompare(b.table));
     return { captured, warnings, tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
   } finally {
@@ -130,13 +137,16 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
 
 type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null } | { kind: 'postgres'; url: string; lock: boolean };
 
+function sourceRef(o: BackfillOptions, src: ReturnType<typeof parseDbUrl>, epochs: SqliteLockEpochs | null, captured = false): SourceRef {
+  return src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured };
+}
 
-async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter) {
+
+async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter, total: number) {
   const label = tableLabel(t);
   const tableStarted = Date.now();
   let rows = cp?.rows ?? 0;
   let after: Key | null = cp?.lastKey ? decodeKey(cp.lastKey) : null;
-  const total = await countRows(src, t);
   o.onEvent?.({ event: 'start', table: label, total, resumedAt: rows });
   let writers: TargetWriter[] = [];
   let pgReader: PgBatchReader | null = null;

@@ -141,8 +141,21 @@ export function commitImmediate(db: Database.Database): void {
   }
 }
 
+/** Text handed over by SQLite per call: a few hundred rows at once, cheap per row, small enough to bound memory. */
+const CHUNK_BYTES = 1 << 20;
+const CHUNK_ROWS = 1000;
+/** Rows per chunk when the table's largest row cannot be learnt (no dbstat). */
+const BLIND_CHUNK_ROWS = 32;
+
+interface TablePlan {
+  /** One chunk after a key (or from the start): [csv text, row count, last key…]. */
+  first: Database.Statement;
+  after: Database.Statement;
+  rows: number;
+}
+
 export class SqliteBatchReader {
-  private stmts = new Map<string, Database.Statement>();
+  private plans = new Map<string, TablePlan>();
 
   constructor(readonly db: Database.Database) {}
 
@@ -155,41 +168,77 @@ export class SqliteBatchReader {
     commitImmediate(this.db);
   }
 
-  /** Up to `limit` rows (and about `maxBytes` of text) after `after`, as COPY text, in key order. */
   /**
-   * Reading yields to the event loop every few hundred rows: the batches
-   * already handed to the target keep flowing into their sockets meanwhile,
-   * so PostgreSQL ingests while SQLite reads instead of waiting for it.
+   * Up to `limit` rows (and about `maxBytes` of text) after `after`, as COPY
+   * text, in key order. SQLite hands the rows over a chunk at a time, already
+   * joined (group_concat), so JavaScript touches one string per chunk rather
+   * than one row object per row; between chunks the event loop runs and the
+   * batches already handed to the target keep flowing into their sockets, so
+   * PostgreSQL ingests while SQLite reads.
    */
   async read(t: TableDef, after: Key | null, limit: number, maxBytes: number): Promise<SqliteBatch> {
-    const stmt = this.statement(t, after !== null);
-    const params = after ? [...after, limit] : [limit];
+    const plan = this.plan(t);
     const parts: string[] = [];
     let bytes = 0;
     let rows = 0;
-    let lastRow: unknown[] | null = null;
-    for (const r of stmt.iterate(...params) as IterableIterator<unknown[]>) {
-      const line = r[0] as string;
-      parts.push(line);
-      bytes += line.length + 1;
-      rows++;
-      lastRow = r;
-      if (bytes >= maxBytes) break;
-      if ((rows & 511) === 0) await new Promise((resolve) => setImmediate(resolve));
+    let last = after;
+    let exhausted = false;
+    while (rows < limit && bytes < maxBytes) {
+      if (rows) await new Promise((resolve) => setImmediate(resolve));
+      const want = Math.min(plan.rows, limit - rows);
+      const r = (last ? plan.after.get(...last, want) : plan.first.get(want)) as unknown[];
+      const n = Number(r[1]);
+      if (!n) {
+        exhausted = true;
+        break;
+      }
+      const text = r[0] as string;
+      parts.push(text);
+      bytes += text.length + 1;
+      rows += n;
+      last = r.slice(2) as Key;
+      // rows written since the table was sized may be larger: the next chunks shrink to fit
+      if (text.length > 2 * CHUNK_BYTES) plan.rows = Math.max(1, Math.floor((plan.rows * CHUNK_BYTES) / text.length));
+      if (n < want) {
+        exhausted = true;
+        break;
+      }
     }
     // handed over as bytes at once: the strings die young instead of piling up in the old generation
-    return { text: rows ? Buffer.from(parts.join('\n') + '\n') : EMPTY, rows, last: lastRow ? (lastRow.slice(1) as Key) : null, full: rows === limit || bytes >= maxBytes };
+    return { text: rows ? Buffer.from(parts.join('\n') + '\n') : EMPTY, rows, last: rows ? last : null, full: !exhausted && (rows >= limit || bytes >= maxBytes) };
   }
 
-  private statement(t: TableDef, after: boolean): Database.Statement {
-    const id = `${t.name}:${after}`;
-    let s = this.stmts.get(id);
-    if (!s) {
+  private plan(t: TableDef): TablePlan {
+    let p = this.plans.get(t.name);
+    if (!p) {
+      const line = sqliteCopyLine(copiedColumns(t));
       const keys = t.key.map(qi).join(', ');
-      const where = after ? `WHERE (${keys}) > (${t.key.map(() => '?').join(', ')})` : '';
-      s = this.db.prepare(`SELECT ${sqliteCopyLine(copiedColumns(t))}, ${keys} FROM ${qi(t.name)} ${where} ORDER BY ${keys} LIMIT ?`).raw(true);
-      this.stmts.set(id, s);
+      const from = (after: boolean) => `FROM ${qi(t.name)} ${after ? `WHERE (${keys}) > (${t.key.map(() => '?').join(', ')})` : ''} ORDER BY ${keys} LIMIT ?`;
+      // The chunk's last key: max() of a single key; for a composite key, the bare key columns of the
+      // row with the highest row number (SQLite takes bare columns from the max() row). The LIMIT sits
+      // inside, so the window numbers one chunk, never the rest of the table.
+      const sql = (after: boolean) =>
+        t.key.length === 1
+          ? `SELECT group_concat(l, char(10)), count(*), max(${keys}) FROM (SELECT ${line} AS l, ${keys} ${from(after)})`
+          : `SELECT group_concat(l, char(10)), max(rn), ${keys} FROM (SELECT l, ${keys}, row_number() OVER (ORDER BY ${keys}) AS rn FROM (SELECT ${line} AS l, ${keys} ${from(after)}))`;
+      p = { first: this.db.prepare(sql(false)).raw(true), after: this.db.prepare(sql(true)).raw(true), rows: this.chunkRows(t) };
+      this.plans.set(t.name, p);
     }
-    return s;
+    return p;
+  }
+
+  /**
+   * Rows per chunk such that a chunk of the table's largest rows stays near
+   * CHUNK_BYTES: dbstat knows the largest record without reading a value
+   * (a BLOB doubles as hex, a number grows to at most 24 characters).
+   */
+  private chunkRows(t: TableDef): number {
+    try {
+      const r = this.db.prepare(`SELECT mx_payload FROM dbstat WHERE name = ? AND aggregate = TRUE`).pluck().get(t.name) as number | bigint | undefined;
+      const widest = 2 * Number(r ?? 0) + 24 * copiedColumns(t).length;
+      return Math.max(1, Math.min(CHUNK_ROWS, Math.floor(CHUNK_BYTES / widest)));
+    } catch {
+      return BLIND_CHUNK_ROWS;
+    }
   }
 }

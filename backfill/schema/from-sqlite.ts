@@ -48,7 +48,8 @@ function readTable(db: Database.Database, name: string, sql: string, unmapped: U
   const info = rows_(db, `PRAGMA table_xinfo(${qi(name)})`) as XInfo[];
   const keyCols = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
   // INTEGER PRIMARY KEY (exactly that spelling) is the rowid: SQLite hands out its values
-  const rowidAlias = keyCols.length === 1 && keyCols[0]!.type.trim().toUpperCase() === 'INTEGER' && !/WITHOUT\s+ROWID\s*$/i.test(sql.trim());
+  const withoutRowid = /WITHOUT\s+ROWID\s*$/i.test(sql.trim());
+  const rowidAlias = keyCols.length === 1 && keyCols[0]!.type.trim().toUpperCase() === 'INTEGER' && !withoutRowid;
   const columns: ColumnDef[] = info.map((c) => {
     const mapped = mapSqliteType(c.type);
     if (mapped.note) unmapped.push({ table: name, column: c.name, what: `type ${c.type || '(none)'}`, reason: mapped.note });
@@ -58,6 +59,8 @@ function readTable(db: Database.Database, name: string, sql: string, unmapped: U
       type: mapped.type,
       sourceType: c.type,
       notNull: c.notnull === 1 || isKey,
+      // a rowid table lets its (non-INTEGER) key hold NULL unless declared NOT NULL
+      sourceNotNull: c.notnull === 1 || (isKey && (rowidAlias || withoutRowid)),
       default: null,
       identity: rowidAlias && isKey ? 'by default' : null,
       generated: null,

@@ -10,6 +10,8 @@ export interface ColumnDef {
   /** The source's declared type, for messages. */
   sourceType: string;
   notNull: boolean;
+  /** SQLite sources: whether the source itself can never hold NULL here (notNull also covers the target's key). */
+  sourceNotNull?: boolean;
   /** PostgreSQL default expression, or null. */
   default: string | null;
   identity: 'always' | 'by default' | null;

@@ -1,0 +1,186 @@
+// What the copy leaves out — unique constraints, foreign keys, secondary
+// indexes — built on two target connections as soon as the tables each one
+// needs are in: the indexes of a finished table are sorted while the next
+// table is still copying, instead of all of them after the last. A foreign
+// key waits for both of its tables and for the unique constraints of the
+// table it references (it may reference one of them rather than the key).
+// Objects that already exist are left alone, so a resumed run can repeat it.
+import pg from 'pg';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { foreignKeySql, uniqueSql } from './ddl.ts';
+import type { SchemaPlan, TableDef } from './model.ts';
+import { qualifiedName, tableLabel } from './model.ts';
+
+interface Task {
+  /** Tokens that must all be satisfied first: `table:<label>` (copied), `uniques:<label>` (built). */
+  needs: string[];
+  /** Token this task's completion contributes to. */
+  gives?: string;
+  rank: number;
+  run(c: pg.Client): Promise<string | null>;
+}
+
+const exists = async (c: pg.Client, t: TableDef, name: string) =>
+  Boolean((await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2`, [qualifiedName(t), name])).rowCount);
+
+function tasksFor(plan: SchemaPlan): Task[] {
+  const inPlan = new Set(plan.tables.map(tableLabel));
+  const tasks: Task[] = [];
+  for (const t of plan.tables) {
+    const label = tableLabel(t);
+    for (const u of t.uniques) {
+      tasks.push({ needs: [`table:${label}`], gives: `uniques:${label}`, rank: 0, run: async (c) => {
+        if (await exists(c, t, u.name)) return null;
+        const [index, attach] = uniqueSql(t, u);
+        await c.query(index);
+        await c.query(attach);
+        return `unique constraint ${u.name} on ${label}`;
+      } });
+    }
+    for (const f of t.foreignKeys) {
+      const ref = plan.tables.find((r) => r.schema === f.refSchema && r.name === f.refTable);
+      // a referenced table outside this run (--tables) is taken as it stands; one that is referenced by
+      // its key needs no unique constraint of ours
+      const byKey = ref && ref.key.length === f.refColumns.length && ref.key.every((k) => f.refColumns.includes(k));
+      const refNeeds = ref && inPlan.has(tableLabel(ref)) ? [`table:${tableLabel(ref)}`, ...(byKey ? [] : [`uniques:${tableLabel(ref)}`])] : [];
+      tasks.push({ needs: [`table:${label}`, ...refNeeds], rank: 1, run: async (c) => {
+        if (await exists(c, t, f.name)) return null;
+        const [add, validate] = foreignKeySql(t, f);
+        await c.query(add);
+        await c.query(validate);
+        return `foreign key ${f.name} on ${label}`;
+      } });
+    }
+    for (const i of t.indexes) {
+      tasks.push({ needs: [`table:${label}`], rank: 2, run: async (c) => {
+        const found = await c.query(`SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [t.schema, i.name]);
+        if (found.rowCount) return null;
+        await c.query(i.sql);
+        return `index ${i.name} on ${label}`;
+      } });
+    }
+  }
+  return tasks;
+}
+
+export class PostCopy {
+  private readonly satisfied = new Set<string>();
+  private tasks: Task[] | null = null;
+  /** Unique-constraint tasks still to finish, per `uniques:<label>` token. */
+  private readonly pendingUniques = new Map<string, number>();
+  private readonly idle: pg.Client[] = [];
+  private running = 0;
+  private readonly built: string[] = [];
+  private failure: Error | null = null;
+  private settled: (() => void) | null = null;
+  private readonly planReady: Promise<void>;
+
+  constructor(private readonly targetUrl: string, plan: Promise<SchemaPlan>, private readonly parallel = 2) {
+    this.planReady = plan.then((p) => {
+      this.tasks = tasksFor(p);
+      for (const t of p.tables) this.satisfied.add(`uniques:${tableLabel(t)}`);
+      for (const task of this.tasks) {
+        if (!task.gives) continue;
+        this.satisfied.delete(task.gives);
+        this.pendingUniques.set(task.gives, (this.pendingUniques.get(task.gives) ?? 0) + 1);
+      }
+      this.pump();
+    }, (e: Error) => {
+      this.failure ??= e;
+      this.settled?.();
+    });
+  }
+
+  /** A table's rows are all in: what needs only it (and tables already in) starts now. */
+  tableCopied(label: string): void {
+    this.satisfied.add(`table:${label}`);
+    this.pump();
+  }
+
+  /** Waits for every task (each table must have been reported copied); returns what was built. */
+  async finish(): Promise<string[]> {
+    await this.planReady;
+    await new Promise<void>((resolve) => {
+      this.settled = resolve;
+      this.check();
+    });
+    const left = this.tasks?.length ?? 0;
+    await this.close();
+    if (this.failure) throw this.failure;
+    if (left) throw new Error(`${left} index/constraint task(s) never became ready: a table was not reported copied`);
+    return this.built.sort((a, b) => rank(a) - rank(b));
+  }
+
+  /** Lets running tasks end and closes the connections, building nothing more (the copy failed). */
+  async close(): Promise<void> {
+    this.tasks = this.tasks?.length ? [] : this.tasks;
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(this.idle.splice(0).map((c) => c.end().catch(() => undefined)));
+  }
+
+  private check(): void {
+    if (this.settled && !this.running && (this.failure || !this.tasks?.some((t) => this.ready(t)))) this.settled();
+  }
+
+  private ready(t: Task): boolean {
+    return t.needs.every((n) => this.satisfied.has(n));
+  }
+
+  private pump(): void {
+    if (!this.tasks || this.failure) return this.check();
+    while (this.running < this.parallel) {
+      const i = this.bestReady();
+      if (i < 0) break;
+      const [task] = this.tasks.splice(i, 1);
+      this.running++;
+      void this.runTask(task!);
+    }
+    this.check();
+  }
+
+  private bestReady(): number {
+    let best = -1;
+    this.tasks!.forEach((t, i) => {
+      if (this.ready(t) && (best < 0 || t.rank < this.tasks![best]!.rank)) best = i;
+    });
+    return best;
+  }
+
+  private async runTask(task: Task): Promise<void> {
+    let c: pg.Client | undefined;
+    try {
+      c = await this.client();
+      const done = await task.run(c);
+      if (done) this.built.push(done);
+      if (task.gives) {
+        const left = (this.pendingUniques.get(task.gives) ?? 1) - 1;
+        this.pendingUniques.set(task.gives, left);
+        if (!left) this.satisfied.add(task.gives);
+      }
+    } catch (e) {
+      this.failure ??= e as Error;
+    } finally {
+      if (c) this.idle.push(c);
+      this.running--;
+      this.pump();
+    }
+  }
+
+  private async client(): Promise<pg.Client> {
+    const free = this.idle.pop();
+    if (free) return free;
+    const c = new pg.Client(pgClientConfig(this.targetUrl));
+    await c.connect();
+    await c.query(`SET maintenance_work_mem = '256MB'`);
+    return c;
+  }
+}
+
+const rank = (s: string) => (s.startsWith('unique') ? 0 : s.startsWith('foreign') ? 1 : 2);
+
+/** Everything at once, for tables already in (tests, scripts). */
+export async function applyPostCopy(targetUrl: string, plan: SchemaPlan, parallel = 2): Promise<string[]> {
+  const post = new PostCopy(targetUrl, Promise.resolve(plan), parallel);
+  for (const t of plan.tables) post.tableCopied(tableLabel(t));
+  return post.finish();
+}
