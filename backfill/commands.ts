@@ -5,14 +5,8 @@ import { requireKey } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { parseDbUrl } from '../common/urls.ts';
 import { action } from '../control/cli-support.ts';
-import { progressSink } from './copy/progress.ts';
-import { BackfillError, runBackfill } from './copy/run-backfill.ts';
-import { applySchema } from './schema/apply.ts';
-import { planScript } from './schema/ddl.ts';
-import { readSourceSchema } from './schema/read-source.ts';
 import { registerVerifyCommand } from './verify/command.ts';
 import { registerCheckCommand } from './check/command.ts';
-import { BackupError, takeBackup } from './backup.ts';
 
 function postgresTarget(url: string): string {
   if (parseDbUrl(url, 'target').kind !== 'postgres') throw new CliError('target: must be a PostgreSQL database (postgres://…)');
@@ -26,6 +20,7 @@ export function registerBackfillCommands(program: Command): void {
     .option('--apply', 'create the tables on the target (one transaction; existing tables are left alone)')
     .option('--tables <list>', 'only these tables (comma-separated)')
     .action(action(async ({ cfg, opts, print }) => {
+      const [{ readSourceSchema }, { planScript }, { applySchema }] = await Promise.all([import('./schema/read-source.ts'), import('./schema/ddl.ts'), import('./schema/apply.ts')]);
       const plan = await readSourceSchema(requireKey(cfg, 'source'), cfg.tables);
       const unmapped = plan.unmapped.map((u) => `${u.table}${u.column ? '.' + u.column : ''}: ${u.what}: ${u.reason}`);
       if (!opts.apply) {
@@ -54,6 +49,7 @@ export function registerBackfillCommands(program: Command): void {
     .option('--retry-attempts <n>', 'retries of a batch after a transient error (default 3)')
     .option('--resume', 'continue from the checkpoints of an earlier run')
     .action(action(async ({ cfg, opts, print }) => {
+      const [{ progressSink }, { BackfillError, runBackfill }] = await Promise.all([import('./copy/progress.ts'), import('./copy/run-backfill.ts')]);
       const sink = progressSink(cfg.json);
       let res;
       try {
@@ -91,6 +87,7 @@ export function registerBackfillCommands(program: Command): void {
     .command('backup')
     .description('online backup of the source into the backup directory (SQLite backup API or pg_dump), mode 0600, with its SHA-256')
     .action(action(async ({ cfg, print }) => {
+      const { BackupError, takeBackup } = await import('./backup.ts');
       try {
         const r = await takeBackup(requireKey(cfg, 'source'), cfg.backupDir, cfg.state);
         print(`backup: ${r.file} (${r.bytes} bytes, sha256 ${r.sha256}) in ${r.seconds.toFixed(1)} s`, { ok: true, ...r });

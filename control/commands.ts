@@ -10,7 +10,7 @@ import { callApi, NoProxy } from './client.ts';
 import { formatStatus } from './format.ts';
 import { isPhase, PHASES } from './phases.ts';
 import { Refused } from './refused.ts';
-import { openStateStore, type Mutation } from './state/store.ts';
+import type { Mutation } from './state/store.ts';
 import { rollback, setReads } from './steer.ts';
 import { registerRunCommand } from './run/command.ts';
 
@@ -18,6 +18,7 @@ const cliActor = () => `cli ${os.userInfo().username}@${os.hostname()}`;
 
 /** Without a proxy: read or change the state store itself. */
 async function direct(cfg: Config, mutate: Mutation | null, reason: string): Promise<Record<string, unknown>> {
+  const { openStateStore } = await import('./state/store.ts');
   const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
   try {
     if (mutate) {

@@ -1,15 +1,9 @@
 // `cutover proxy`: the PostgreSQL wire-protocol proxy (and, in the same
 // process, the control API when the control plane is present).
 import type { Command } from 'commander';
-import { LiveState } from '../common/live-state.ts';
-import { createLogger, type Logger } from '../common/log.ts';
+import type { Logger } from '../common/log.ts';
 import { action } from '../control/cli-support.ts';
-import { startProxy } from './server.ts';
-import { isWorker, runPrimary, runWorker } from './workers.ts';
 import { registerCaptureCommands } from './capture/commands.ts';
-import { openStateStore } from '../control/state/store.ts';
-import { StateSync } from '../control/state/sync.ts';
-import { webhookLabel } from '../control/webhook.ts';
 import { hostname } from 'node:os';
 
 export function registerProxyCommands(program: Command): void {
@@ -28,6 +22,7 @@ export function registerProxyCommands(program: Command): void {
     .option('--promote-timeout <seconds>', 'promote: how long in-flight transactions may take before it gives up, roles unchanged (default 10)')
     .action(
       action(async ({ cfg }) => {
+        const [{ LiveState }, { createLogger }, { isWorker, runPrimary, runWorker }] = await Promise.all([import('../common/live-state.ts'), import('../common/log.ts'), import('./workers.ts')]);
         const log = createLogger(cfg.logLevel, 'cutover-proxy');
         const live = new LiveState({ readPercent: cfg.reads });
         if (cfg.processes > 1 && isWorker()) {
@@ -42,6 +37,7 @@ export function registerProxyCommands(program: Command): void {
         }
         // the state is restored before the listener accepts anyone; until the store answers, reads stay at 0 %
         live.update({ readPercent: 0 });
+        const [{ openStateStore }, { StateSync }, { webhookLabel }, { startProxy }] = await Promise.all([import('../control/state/store.ts'), import('../control/state/sync.ts'), import('../control/webhook.ts'), import('./server.ts')]);
         const sync = new StateSync(await openStateStore(cfg.state, { initialReads: cfg.reads }), live, log, `proxy ${hostname()}:${process.pid}`);
         await sync.start();
         log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { requireKey } from '../../common/config.ts';
 import { action } from '../../control/cli-support.ts';
-import { runCheck } from './run-check.ts';
 
 export function registerCheckCommand(program: Command): void {
   program
@@ -11,6 +10,7 @@ export function registerCheckCommand(program: Command): void {
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--skip-backup', 'no backup will be taken: skip the backup directory checks')
     .action(action(async ({ cfg, opts, print }) => {
+      const { runCheck } = await import('./run-check.ts');
       const r = await runCheck({
         source: requireKey(cfg, 'source'),
         target: requireKey(cfg, 'target'),

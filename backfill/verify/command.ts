@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
 import { action } from '../../control/cli-support.ts';
-import { runVerify, VerifyError, type TableReport } from './run-verify.ts';
+import type { TableReport } from './run-verify.ts';
 
 function describe(t: TableReport): string[] {
   const head = `  ${t.table.padEnd(28)} ${String(t.sourceRows).padStart(10)} / ${String(t.targetRows).padEnd(10)} rows  `;
@@ -24,6 +24,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--repair', 'rewrite differing rows on the target from the source, then compare again')
     .action(action(async ({ cfg, opts, print }) => {
+      const { runVerify, VerifyError } = await import('./run-verify.ts');
       let r;
       try {
         r = await runVerify({

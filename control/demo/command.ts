@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { CliError } from '../../common/errors.ts';
 import { action } from '../cli-support.ts';
-import { runDemo } from './run-demo.ts';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function registerDemoCommand(program: Command): void {
     .action(action(async ({ cfg, opts, print }) => {
       const legacy = String(opts.legacy ?? 'postgres');
       if (legacy !== 'postgres' && legacy !== 'sqlite') throw new CliError(`--legacy: expected postgres or sqlite, not ${legacy}`);
+      const { runDemo } = await import('./run-demo.ts');
       const { ok, report } = await runDemo(
         { soakSeconds: Number(opts.soak ?? 3), historyRows: Number(opts.rows ?? 5000), json: cfg.json, legacy },
         (line) => { if (!cfg.json) process.stdout.write(line + '\n'); },

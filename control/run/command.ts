@@ -7,7 +7,7 @@ import { CliError } from '../../common/errors.ts';
 import type { Phase } from '../../common/live-state.ts';
 import { action } from '../cli-support.ts';
 import { callApi } from '../client.ts';
-import { NotAvailable, startIndex, stages, type Doc, type RunContext, type StageName } from './stages.ts';
+import type { Doc, RunContext, StageName } from './stages.ts';
 
 const STAGE_NAMES: StageName[] = ['check', 'backup', 'capture', 'backfill', 'verify', 'steps', 'promote'];
 
@@ -36,6 +36,7 @@ export function registerRunCommand(program: Command): void {
     .option('--skip <stages>', `stages to pass over, comma-separated (${STAGE_NAMES.join(', ')})`)
     .action(action(async ({ cfg, opts, print }) => {
       const skip = parseSkip(opts.skip as string | undefined);
+      const { NotAvailable, startIndex, stages } = await import('./stages.ts');
       const api = (method: string, path: string, body?: unknown) => callApi(cfg.control, cfg.token, method, path, body, Math.max(30, cfg.promoteTimeout + 30) * 1000);
       const say = (line: string, data: Doc = {}) => process.stdout.write(cfg.json ? JSON.stringify({ progress: line, ...data }) + '\n' : line + '\n');
       const ctx: RunContext = { cfg, api, say, soakSeconds: cfg.soak };

@@ -1,16 +1,10 @@
 // `cutover capture install|remove|status`: change capture on the source of truth
 // (triggers on a PostgreSQL source, or triggers inside an SQLite source file).
 import type { Command } from 'commander';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
-import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { action } from '../../control/cli-support.ts';
-import { CaptureError, captureStatus, installCapture, removeCapture } from './pg-capture.ts';
-import { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus } from './sqlite-capture.ts';
-import { BackupError, takeBackup } from '../../backfill/backup.ts';
 
 /** The same operations on either kind of source. */
 interface CaptureOps {
@@ -21,8 +15,10 @@ interface CaptureOps {
 
 async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): Promise<T> {
   const src = parseDbUrl(url, 'source');
+  const { CaptureError, captureStatus, installCapture, removeCapture } = await import('./pg-capture.ts');
   try {
     if (src.kind === 'sqlite') {
+      const [{ default: Database }, { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus }] = await Promise.all([import('better-sqlite3'), import('./sqlite-capture.ts')]);
       const db = new Database(src.path, { fileMustExist: true });
       // a separate process: waiting for the proxy's writers by sleeping is fine here
       db.pragma('busy_timeout = 10000');
@@ -36,6 +32,7 @@ async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): 
         db.close();
       }
     }
+    const [{ default: pg }, { pgClientConfig }] = await Promise.all([import('pg'), import('../../common/pg-config.ts')]);
     const c = new pg.Client(pgClientConfig(url));
     await c.connect();
     try {
@@ -67,6 +64,7 @@ export function registerCaptureCommands(program: Command): void {
       const status = await withSource(source, (c) => c.status());
       // the backup comes before capture changes anything on the source (once: re-running install takes none)
       if (!cfg.skipBackup && !status.installed) {
+        const { BackupError, takeBackup } = await import('../../backfill/backup.ts');
         try {
           backup = await takeBackup(source, cfg.backupDir, cfg.state);
         } catch (e) {
