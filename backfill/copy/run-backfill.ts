@@ -18,6 +18,7 @@ import { backoffMs, isTransient, RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
 import { openSqlite, SqliteBatchReader, SqliteLockEpochs } from './sqlite-source.ts';
 import { TargetWriter } from './target-writer.ts';
+import { addKeySql, dropKey, keyName, KeylessError, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
 import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
 import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
@@ -91,13 +92,17 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const results: BackfillResult['tables'] = [];
     // the full schema (constraints, indexes) is parsed while the copy runs
     const post = new PostCopy(o.target, readSourceSchema(o.source, o.tables));
+    const keys = await targetKeyStates(o.target, plan);
     const worker = async () => {
       for (let t = queue.shift(); t; t = queue.shift()) {
         const cp = checkpoints.get(tableLabel(t));
+        const key = keys.get(tableLabel(t))!;
         if (cp?.done) {
+          // an interrupted keyless load that had copied everything: only its key is missing
+          if (!key.name) post.restoreKey(t, keyName(t, null));
           results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
         } else {
-          results.push(await copyTable(o, sourceRef(o, src, epochs, captured), t, cp ?? null, store, run, limiter, sizes.get(tableLabel(t)) ?? 0));
+          results.push(await copyTable(o, sourceRef(o, src, epochs, captured), t, cp ?? null, store, run, limiter, sizes.get(tableLabel(t)) ?? 0, { captured, key, post }));
         }
         post.tableCopied(tableLabel(t));
       }
@@ -142,7 +147,49 @@ function sourceRef(o: BackfillOptions, src: ReturnType<typeof parseDbUrl>, epoch
 }
 
 
-async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter, total: number) {
+async function targetKeyStates(target: string, plan: SchemaPlan): Promise<Map<string, KeyState>> {
+  const c = new pg.Client(pgClientConfig(target));
+  await c.connect();
+  try {
+    const out = new Map<string, KeyState>();
+    for (const t of plan.tables) out.set(tableLabel(t), await targetKeyState(c, t));
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Whether the table loads without its primary key (keyless-load.ts): only a
+ * snapshot into an empty table, or the resumption of such a load. A live
+ * copy (capture installed) needs the key, for the mirror's upserts, before
+ * its first batch.
+ */
+async function chooseKeyless(o: BackfillOptions, c: pg.Client, t: TableDef, after: Key | null, m: CopyMode): Promise<boolean> {
+  const past = after ? rangeOf(t, keyText(after), null) : null;
+  if (!m.key.name) {
+    if (!o.resume && !m.key.empty) throw new BackfillError(new KeylessError(t, 'holds rows').message);
+    await trimPast(c, t, past);
+    if (m.captured) {
+      await c.query(addKeySql(t, keyName(t, null)));
+      return false;
+    }
+    m.post.restoreKey(t, keyName(t, null));
+    return true;
+  }
+  if (m.captured || !m.key.empty || after) return false;
+  if (!(await dropKey(c, t, m.key.name))) return false;
+  m.post.restoreKey(t, m.key.name);
+  return true;
+}
+
+interface CopyMode {
+  captured: boolean;
+  key: KeyState;
+  post: PostCopy;
+}
+
+async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter, total: number, mode: CopyMode) {
   const label = tableLabel(t);
   const tableStarted = Date.now();
   let rows = cp?.rows ?? 0;
@@ -164,18 +211,24 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
   let lastEvent = 0;
   try {
     await reconnect();
+    const keyless = await chooseKeyless(o, writers[0]!.client, t, after, mode);
+    let trim = false;
     for (let attempt = 0; ; ) {
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
+        // a failed attempt may have committed some of its batches: without the key index they would be doubled
+        if (trim) await trimPast(writers[0]!.client, t, after ? rangeOf(t, keyText(after), null) : null);
+        trim = false;
         copied = sqlite
-          ? await sqliteBatch(limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20)
-          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize, (src as { lock: boolean }).lock);
+          ? await sqliteBatch(limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20, keyless)
+          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize, (src as { lock: boolean }).lock, keyless);
         attempt = 0;
       } catch (e) {
         if (!isTransient(e) || attempt >= o.retryAttempts) {
           throw new BackfillError(`${label}: batch after key ${after ? keyText(after).join(', ') : '(start)'} failed: ${(e as Error).message}`);
         }
         o.onEvent?.({ event: 'retry', table: label, attempt: attempt + 1, error: (e as Error).message });
+        trim = keyless;
         await new Promise((r) => setTimeout(r, backoffMs(attempt++)));
         await reconnect().catch(() => undefined);
         continue;
@@ -206,7 +259,7 @@ async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Ch
  * the worker leaves the epoch only once the target committed every batch it
  * read under it (only then may writers change those rows).
  */
-async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number) {
+async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number, keyless: boolean) {
   await epochs?.enter();
   const started = Date.now();
   const inFlight: Promise<number>[] = [];
@@ -221,7 +274,7 @@ async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null
       more = b.full;
       if (!b.rows) break;
       if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];
-      const write = w[i % w.length]!.writeBatch(t, b.text, rangeOf(t, last ? keyText(last) : null, keyText(b.last!)));
+      const write = w[i % w.length]!.writeBatch(t, b.text, keyless ? null : rangeOf(t, last ? keyText(last) : null, keyText(b.last!)));
       // a write may fail while the next batch is being read: handled when awaited, never unhandled
       write.catch(() => undefined);
       inFlight.push(write);
@@ -236,12 +289,12 @@ async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null
   }
 }
 
-async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number, lock: boolean) {
+async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number, lock: boolean, keyless: boolean) {
   const lo = after ? (after as string[]) : null;
   await r.client.query('BEGIN');
   try {
     const hi = await r.upperBound(t, lo, limit);
-    const n = await w.writeBatch(t, r.rows(t, lo, hi, lock), rangeOf(t, lo, hi));
+    const n = await w.writeBatch(t, r.rows(t, lo, hi, lock), keyless ? null : rangeOf(t, lo, hi));
     await r.client.query('COMMIT');
     return { rows: n, last: hi, more: hi !== null };
   } catch (e) {

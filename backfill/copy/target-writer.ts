@@ -43,11 +43,13 @@ export class TargetWriter {
 
   /**
    * Writes the rows of one key range and commits. `rangeSql` is the WHERE
-   * clause of the range on the target; it decides whether the fast path is safe.
+   * clause of the range on the target; it decides whether the fast path is
+   * safe. Null: a keyless load (keyless-load.ts), one bare COPY.
    */
-  async writeBatch(t: TableDef, rows: RowSource, rangeSql: string): Promise<number> {
+  async writeBatch(t: TableDef, rows: RowSource, rangeSql: string | null): Promise<number> {
     const c = this.client;
     const cols = copiedColumns(t).map((x) => qi(x.name)).join(', ');
+    if (rangeSql === null) return this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
     // one round trip for the transaction's start, the look at the range and the savepoint
     const opened = (await c.query(`BEGIN; SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)} WHERE ${rangeSql}) AS x; SAVEPOINT straight`)) as unknown as pg.QueryResult[];
     try {

@@ -4,20 +4,25 @@
 // table is still copying, instead of all of them after the last. A foreign
 // key waits for both of its tables and for the unique constraints of the
 // table it references (it may reference one of them rather than the key).
-// Objects that already exist are left alone, so a resumed run can repeat it.
+// A table loaded without its primary key (keyless-load.ts) gets it back
+// first; a foreign key referencing that table waits for it. Objects that
+// already exist are left alone, so a resumed run can repeat it.
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { foreignKeySql, uniqueSql } from './ddl.ts';
+import { addKeySql } from '../copy/keyless-load.ts';
 import type { SchemaPlan, TableDef } from './model.ts';
 import { qualifiedName, tableLabel } from './model.ts';
 
 interface Task {
-  /** Tokens that must all be satisfied first: `table:<label>` (copied), `uniques:<label>` (built). */
+  /** Tokens that must all be satisfied first: `table:<label>` (copied), `uniques:<label>`, `key:<label>` (built). */
   needs: string[];
   /** Token this task's completion contributes to. */
   gives?: string;
   rank: number;
   run(c: pg.Client): Promise<string | null>;
+  /** Called once the task succeeded. */
+  done?: () => void;
 }
 
 const exists = async (c: pg.Client, t: TableDef, name: string) =>
@@ -42,7 +47,7 @@ function tasksFor(plan: SchemaPlan): Task[] {
       // a referenced table outside this run (--tables) is taken as it stands; one that is referenced by
       // its key needs no unique constraint of ours
       const byKey = ref && ref.key.length === f.refColumns.length && ref.key.every((k) => f.refColumns.includes(k));
-      const refNeeds = ref && inPlan.has(tableLabel(ref)) ? [`table:${tableLabel(ref)}`, ...(byKey ? [] : [`uniques:${tableLabel(ref)}`])] : [];
+      const refNeeds = ref && inPlan.has(tableLabel(ref)) ? [`table:${tableLabel(ref)}`, `key:${tableLabel(ref)}`, ...(byKey ? [] : [`uniques:${tableLabel(ref)}`])] : [];
       tasks.push({ needs: [`table:${label}`, ...refNeeds], rank: 1, run: async (c) => {
         if (await exists(c, t, f.name)) return null;
         const [add, validate] = foreignKeySql(t, f);
@@ -78,17 +83,38 @@ export class PostCopy {
   constructor(private readonly targetUrl: string, plan: Promise<SchemaPlan>, private readonly parallel = 2) {
     this.planReady = plan.then((p) => {
       this.tasks = tasksFor(p);
-      for (const t of p.tables) this.satisfied.add(`uniques:${tableLabel(t)}`);
+      for (const t of p.tables) this.satisfied.add(`uniques:${tableLabel(t)}`).add(`key:${tableLabel(t)}`);
       for (const task of this.tasks) {
         if (!task.gives) continue;
         this.satisfied.delete(task.gives);
         this.pendingUniques.set(task.gives, (this.pendingUniques.get(task.gives) ?? 0) + 1);
       }
+      for (const r of this.restores.splice(0)) this.addRestore(r.t, r.name);
       this.pump();
     }, (e: Error) => {
       this.failure ??= e;
       this.settled?.();
     });
+  }
+
+  /** The table's primary key was dropped for the load: it is built back, first, once the table is in. */
+  restoreKey(t: TableDef, name: string): void {
+    if (this.tasks) this.addRestore(t, name);
+    else this.restores.push({ t, name });
+  }
+
+  private readonly restores: { t: TableDef; name: string }[] = [];
+
+  private addRestore(t: TableDef, name: string): void {
+    const label = tableLabel(t);
+    this.satisfied.delete(`key:${label}`);
+    this.tasks!.push({ needs: [`table:${label}`], rank: -1, run: async (c) => {
+      const has = await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'`, [qualifiedName(t)]);
+      if (has.rowCount) return null;
+      await c.query(addKeySql(t, name));
+      return `primary key ${name} on ${label}`;
+    }, done: () => this.satisfied.add(`key:${label}`) });
+    this.pump();
   }
 
   /** A table's rows are all in: what needs only it (and tables already in) starts now. */
@@ -152,6 +178,7 @@ export class PostCopy {
       c = await this.client();
       const done = await task.run(c);
       if (done) this.built.push(done);
+      task.done?.();
       if (task.gives) {
         const left = (this.pendingUniques.get(task.gives) ?? 1) - 1;
         this.pendingUniques.set(task.gives, left);
@@ -176,7 +203,7 @@ export class PostCopy {
   }
 }
 
-const rank = (s: string) => (s.startsWith('unique') ? 0 : s.startsWith('foreign') ? 1 : 2);
+const rank = (s: string) => (s.startsWith('primary') ? -1 : s.startsWith('unique') ? 0 : s.startsWith('foreign') ? 1 : 2);
 
 /** Everything at once, for tables already in (tests, scripts). */
 export async function applyPostCopy(targetUrl: string, plan: SchemaPlan, parallel = 2): Promise<string[]> {
