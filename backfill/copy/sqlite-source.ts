@@ -11,10 +11,10 @@ import type { Key } from './keys.ts';
 import { sqliteCopyLine } from './sqlite-copy-text.ts';
 import { engineFor } from '../../proxy/sqlite/engine.ts';
 
-const EMPTY = Buffer.alloc(0);
 
 export interface SqliteBatch {
-  text: Buffer;
+  /** COPY CSV, one buffer per chunk. */
+  text: Buffer[];
   rows: number;
   last: Key | null;
   /** Whether the batch stopped at its row or byte limit (more rows may follow). */
@@ -178,7 +178,7 @@ export class SqliteBatchReader {
    */
   async read(t: TableDef, after: Key | null, limit: number, maxBytes: number): Promise<SqliteBatch> {
     const plan = this.plan(t);
-    const parts: string[] = [];
+    const parts: Buffer[] = [];
     let bytes = 0;
     let rows = 0;
     let last = after;
@@ -192,9 +192,9 @@ export class SqliteBatchReader {
         exhausted = true;
         break;
       }
-      const text = r[0] as string;
-      parts.push(text);
-      bytes += text.length + 1;
+      const text = (r[0] as string) + '\n';
+      parts.push(Buffer.from(text));
+      bytes += text.length;
       rows += n;
       last = r.slice(2) as Key;
       // rows written since the table was sized may be larger: the next chunks shrink to fit
@@ -204,8 +204,7 @@ export class SqliteBatchReader {
         break;
       }
     }
-    // handed over as bytes at once: the strings die young instead of piling up in the old generation
-    return { text: rows ? Buffer.from(parts.join('\n') + '\n') : EMPTY, rows, last: rows ? last : null, full: !exhausted && (rows >= limit || bytes >= maxBytes) };
+    return { text: parts, rows, last: rows ? last : null, full: !exhausted && (rows >= limit || bytes >= maxBytes) };
   }
 
   private plan(t: TableDef): TablePlan {

@@ -14,11 +14,11 @@ import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
 import { SQLITE_COPY_OPTIONS } from './sqlite-copy-text.ts';
 
-/** Rows as COPY input: CSV bytes (from SQLite) or a COPY text stream (from PostgreSQL). */
-export type RowSource = Buffer | (() => Readable);
+/** Rows as COPY input: CSV bytes (from SQLite, whole or in chunks) or a COPY text stream (from PostgreSQL). */
+export type RowSource = Buffer | Buffer[] | (() => Readable);
 
 /** Buffers come from SQLite as CSV; streams from a PostgreSQL COPY TO in text format. */
-const optionsFor = (rows: RowSource) => (Buffer.isBuffer(rows) ? ' ' + SQLITE_COPY_OPTIONS : '');
+const optionsFor = (rows: RowSource) => (typeof rows === 'function' ? '' : ' ' + SQLITE_COPY_OPTIONS);
 
 export class TargetWriter {
   readonly client: pg.Client;
@@ -97,11 +97,13 @@ export class TargetWriter {
     // a connection killed mid-COPY can report its error after pipeline/once stopped listening: without
     // a listener that late 'error' would crash the process; the dead connection fails the next query anyway
     stream.on('error', () => undefined);
-    if (Buffer.isBuffer(rows)) {
-      stream.end(rows);
-      await once(stream, 'finish');
-    } else {
+    if (typeof rows === 'function') {
       await pipeline(rows(), stream);
+    } else {
+      // chunks are written as they are: the socket takes them in turn, nothing is joined
+      for (const b of Buffer.isBuffer(rows) ? [rows] : rows) stream.write(b);
+      stream.end();
+      await once(stream, 'finish');
     }
     return Number((stream as unknown as { rowCount: number }).rowCount ?? 0);
   }
