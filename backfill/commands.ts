@@ -44,7 +44,8 @@ export function registerBackfillCommands(program: Command): void {
     .description('copy history to the target in key order, race-safe with the mirror; resumable')
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--batch-size <n>', 'rows per batch (default 10000)')
-    .option('--workers <n>', 'tables copied at once (default 2)')
+    .option('--workers <n>', 'key ranges copied at once (default 2)')
+    .option('--split-rows <n>', 'a table of at least twice this many rows is copied as several key ranges at once, up to --workers (default 200000)')
     .option('--max-rate <rows/s>', 'cap on rows copied per second (default: none)')
     .option('--retry-attempts <n>', 'retries of a batch after a transient error (default 3)')
     .option('--resume', 'continue from the checkpoints of an earlier run')
@@ -60,6 +61,7 @@ export function registerBackfillCommands(program: Command): void {
           tables: cfg.tables,
           batchSize: cfg.batchSize,
           workers: cfg.workers,
+          splitRows: cfg.splitRows,
           maxRate: cfg.maxRate,
           retryAttempts: cfg.retryAttempts,
           resume: Boolean(opts.resume),

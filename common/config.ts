@@ -58,6 +58,7 @@ export const configSchema = z
     tables: z.array(z.string().min(1)).optional(),
     batchSize: z.coerce.number().int().min(1).default(10_000),
     workers: z.coerce.number().int().min(1).max(64).default(2),
+    splitRows: z.coerce.number().int().min(1).default(200_000),
     maxRate: z.coerce.number().min(0).default(0),
     retryAttempts: z.coerce.number().int().min(0).default(3),
     backupDir: z.string().default('.cutover/backups'),

@@ -34,9 +34,9 @@ export async function dropKey(c: pg.Client, t: TableDef, name: string): Promise<
   }
 }
 
-/** Removes what a batch may have written past `rangeSql`'s lower bound without its checkpoint being saved. */
-export async function trimPast(c: pg.Client, t: TableDef, pastSql: string | null): Promise<void> {
-  await c.query(pastSql ? `DELETE FROM ${qualifiedName(t)} WHERE ${pastSql}` : `TRUNCATE ${qualifiedName(t)}`);
+/** Removes what batches may have written in `rangeSql` (past a checkpoint) without their checkpoint being saved. */
+export async function trimPast(c: pg.Client, t: TableDef, rangeSql: string): Promise<void> {
+  await c.query(rangeSql === 'true' ? `TRUNCATE ${qualifiedName(t)}` : `DELETE FROM ${qualifiedName(t)} WHERE ${rangeSql}`);
 }
 
 /** The name a primary key gets back: the one it had, else PostgreSQL's own default. */

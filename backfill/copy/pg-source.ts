@@ -29,10 +29,11 @@ export class PgBatchReader {
     await this.client.end().catch(() => undefined);
   }
 
-  /** Key of the `limit`-th row after `after`, or null when fewer rows remain. */
-  async upperBound(t: TableDef, after: string[] | null, limit: number): Promise<string[] | null> {
+  /** Key of the `limit`-th row after `after` (and not past `upTo`), or null when fewer rows remain. */
+  async upperBound(t: TableDef, after: string[] | null, limit: number, upTo: string[] | null = null): Promise<string[] | null> {
     const keys = t.key.map(qi).join(', ');
-    const where = after ? `WHERE (${keys}) > ${keyLiteral(t, after)}` : '';
+    const range = rangeOf(t, after, upTo);
+    const where = range === 'true' ? '' : `WHERE ${range}`;
     const r = await this.client.query({
       // outputs aliased: ORDER BY "key" must mean the column, not a text output of the same name
       text: `SELECT ${t.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')} FROM ${qualifiedName(t)} ${where} ORDER BY ${keys} OFFSET ${limit - 1} LIMIT 1`,

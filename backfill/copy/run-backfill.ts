@@ -1,7 +1,8 @@
 // The backfill: every table copied in key order, in batches, by a few workers
-// (one table each at a time), with per-table checkpoints, retries of
-// transient failures and a rows/s cap; then target sequences are moved past
-// the source's, and the foreign keys and secondary indexes are created.
+// (one key range each at a time: a big table is split so the workers share
+// it), with per-range checkpoints, retries of transient failures and a rows/s
+// cap; then target sequences are moved past the source's, and the keys,
+// foreign keys and secondary indexes are built as each table is in.
 // Memory is bounded by batch size × workers, whatever the table size.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -12,13 +13,14 @@ import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { PostCopy } from '../schema/post-copy.ts';
-import { decodeKey, encodeKey, keyText, type Key } from './keys.ts';
-import { PgBatchReader, rangeOf } from './pg-source.ts';
-import { backoffMs, isTransient, RateLimiter } from './retry.ts';
-import { alignSequences } from './sequences.ts';
-import { openSqlite, SqliteBatchReader, SqliteLockEpochs } from './sqlite-source.ts';
-import { TargetWriter } from './target-writer.ts';
+import { copyRange, RangeFailed, type RangeJob, type SourceRef } from './copy-range.ts';
+import { decodeKey, keyText, type Key } from './keys.ts';
 import { addKeySql, dropKey, keyName, KeylessError, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
+import { rangeOf } from './pg-source.ts';
+import { RateLimiter } from './retry.ts';
+import { alignSequences } from './sequences.ts';
+import { MIN_RANGE_ROWS, rangesOf, savedSplits, saveSplits, splitKeys, type KeyRange } from './splits.ts';
+import { openSqlite, SqliteLockEpochs } from './sqlite-source.ts';
 import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
 import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
@@ -29,6 +31,8 @@ export interface BackfillOptions {
   tables?: string[];
   batchSize: number;
   workers: number;
+  /** Rows per key range at least, when a table is split among the workers (default MIN_RANGE_ROWS). */
+  splitRows?: number;
   maxRate: number;
   retryAttempts: number;
   resume: boolean;
@@ -86,41 +90,169 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const checkpoints = await store.load(run);
     const limiter = new RateLimiter(o.maxRate);
     const epochs = src.kind === 'sqlite' && captured ? new SqliteLockEpochs(src.path) : null;
-    const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), await countRows(sourceRef(o, src, null), t)] as const)));
-    // largest first: the small tables fill in beside it, and the last to finish is a short one
-    const queue = [...plan.tables].sort((a, b) => (sizes.get(tableLabel(b)) ?? 0) - (sizes.get(tableLabel(a)) ?? 0));
+    const ref: SourceRef = src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured };
+    const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), await countRows(ref, t)] as const)));
     const results: BackfillResult['tables'] = [];
     // the full schema (constraints, indexes) is parsed while the copy runs
     const post = new PostCopy(o.target, readSourceSchema(o.source, o.tables));
-    const keys = await targetKeyStates(o.target, plan);
-    const worker = async () => {
-      for (let t = queue.shift(); t; t = queue.shift()) {
-        const cp = checkpoints.get(tableLabel(t));
-        const key = keys.get(tableLabel(t))!;
-        if (cp?.done) {
-          // an interrupted keyless load that had copied everything: only its key is missing
-          if (!key.name) post.restoreKey(t, keyName(t, null));
-          results.push({ table: tableLabel(t), rows: cp.rows, seconds: 0, skipped: true });
-        } else {
-          results.push(await copyTable(o, sourceRef(o, src, epochs, captured), t, cp ?? null, store, run, limiter, sizes.get(tableLabel(t)) ?? 0, { captured, key, post }));
-        }
-        post.tableCopied(tableLabel(t));
-      }
-    };
-    let postCopy: string[];
+    const jobs: Job[] = [];
     try {
-      await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, plan.tables.length)) }, worker));
+      const target = new pg.Client(pgClientConfig(o.target));
+      await target.connect();
+      try {
+        // largest first: the small tables fill in beside it, and the last to finish is a short one
+        for (const t of [...plan.tables].sort((a, b) => (sizes.get(tableLabel(b)) ?? 0) - (sizes.get(tableLabel(a)) ?? 0))) {
+          const label = tableLabel(t);
+          const cp = checkpoints.get(label);
+          const key = await targetKeyState(target, t);
+          if (cp?.done) {
+            // an interrupted keyless load that had copied everything: only its key is missing
+            if (!key.name) post.restoreKey(t, keyName(t, null));
+            results.push({ table: label, rows: cp.rows, seconds: 0, skipped: true });
+            post.tableCopied(label);
+            continue;
+          }
+          const ranges = (await planRanges(o, ref, t, sizes.get(label) ?? 0, checkpoints, store, run)).map((r) => {
+            const c = checkpoints.get(r.label);
+            return { range: r, after: c?.lastKey ? decodeKey(c.lastKey) : r.lo, rows: c?.rows ?? 0, done: Boolean(c?.done) };
+          });
+          const isKeyless = await prepareKey(o, target, t, key, captured, post, ranges.filter((r) => !r.done));
+          const table = new TableRun(t, sizes.get(label) ?? 0, ranges, o, store, run, (r) => {
+            results.push(r);
+            post.tableCopied(label);
+          });
+          for (const r of ranges) if (!r.done) jobs.push({ job: { t, range: r.range, after: r.after, keyless: isKeyless }, rows: r.rows, table });
+          await table.finishIfDone();
+        }
+      } finally {
+        await target.end();
+      }
+      const worker = async () => {
+        for (let j = jobs.shift(); j; j = jobs.shift()) await runJob(ref, j, o, limiter, store, run);
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(o.workers, jobs.length)) }, worker));
       await alignSequences(o.source, o.target, plan);
-      postCopy = await post.finish();
+      const postCopy = await post.finish();
+      results.sort((a, b) => a.table.localeCompare(b.table));
+      return { captured, warnings, tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
     } finally {
       epochs?.close();
       await post.close();
     }
-    results.sort((a, b) => a.table.localeCompare(b.table));
-    return { captured, warnings, tables: results, rows: results.reduce((a, r) => a + r.rows, 0), seconds: (Date.now() - started) / 1000, postCopy };
   } finally {
     await store.close();
   }
+}
+
+interface Job {
+  job: RangeJob;
+  /** Rows this range had copied before this run (its checkpoint). */
+  rows: number;
+  table: TableRun;
+}
+
+async function runJob(ref: SourceRef, j: Job, o: BackfillOptions, limiter: RateLimiter, store: CheckpointStore, run: string): Promise<void> {
+  j.table.rangeStarted();
+  try {
+    await copyRange(ref, j.job, j.rows, {
+      target: o.target, batchSize: o.batchSize, maxBatchBytes: o.maxBatchBytes ?? 8 << 20, retryAttempts: o.retryAttempts, limiter, store, run,
+      onBatch: (rows, done) => j.table.batch(rows, done),
+      onRetry: (attempt, error) => o.onEvent?.({ event: 'retry', table: tableLabel(j.job.t), attempt, error }),
+    });
+  } catch (e) {
+    if (e instanceof RangeFailed) throw new BackfillError(`${tableLabel(j.job.t)}: ${e.message}`);
+    throw e;
+  }
+  await j.table.finishIfDone();
+}
+
+/** One table's progress across its ranges: one start, progress and done event for the table, however it is split. */
+class TableRun {
+  private readonly label: string;
+  private readonly split: boolean;
+  private rows: number;
+  private left: number;
+  private startedAt = 0;
+  private lastEvent = 0;
+  private finished = false;
+
+  constructor(
+    t: TableDef,
+    private readonly total: number,
+    ranges: { range: KeyRange; rows: number; done: boolean }[],
+    private readonly o: BackfillOptions,
+    private readonly store: CheckpointStore,
+    private readonly run: string,
+    private readonly onDone: (r: BackfillResult['tables'][number]) => void,
+  ) {
+    this.label = tableLabel(t);
+    this.rows = ranges.reduce((a, r) => a + r.rows, 0);
+    this.left = ranges.filter((r) => !r.done).length;
+    this.split = ranges.length > 1;
+  }
+
+  rangeStarted(): void {
+    if (this.startedAt) return;
+    this.startedAt = Date.now();
+    this.o.onEvent?.({ event: 'start', table: this.label, total: this.total, resumedAt: this.rows });
+  }
+
+  batch(rows: number, done: boolean): void {
+    this.rows += rows;
+    if (done) this.left--;
+    if (done || Date.now() - this.lastEvent > 250) {
+      this.lastEvent = Date.now();
+      this.o.onEvent?.({ event: 'progress', table: this.label, rows: this.rows, total: Math.max(this.total, this.rows) });
+    }
+  }
+
+  /** When every range is in: the table's own checkpoint (a split table's ranges have theirs), the done event, post-copy. */
+  async finishIfDone(): Promise<void> {
+    if (this.left > 0 || this.finished) return;
+    this.finished = true;
+    if (this.split) await this.store.save(this.run, { table: this.label, lastKey: null, rows: this.rows, done: true, updatedAt: new Date().toISOString() });
+    const seconds = this.startedAt ? (Date.now() - this.startedAt) / 1000 : 0;
+    this.o.onEvent?.({ event: 'done', table: this.label, rows: this.rows, seconds });
+    this.onDone({ table: this.label, rows: this.rows, seconds });
+  }
+}
+
+/** The table's key ranges: saved by an earlier run, or new splits when the table is big enough to share among the workers. */
+async function planRanges(o: BackfillOptions, ref: SourceRef, t: TableDef, rows: number, checkpoints: Map<string, Checkpoint>, store: CheckpointStore, run: string): Promise<KeyRange[]> {
+  const label = tableLabel(t);
+  const saved = savedSplits(checkpoints, label);
+  if (saved) return rangesOf(label, saved);
+  // an earlier run copied it whole: it goes on whole
+  if (checkpoints.has(label)) return rangesOf(label, []);
+  const parts = Math.min(o.workers, Math.floor(rows / (o.splitRows ?? MIN_RANGE_ROWS)));
+  if (parts < 2) return rangesOf(label, []);
+  const splits = await splitKeys(ref.kind === 'sqlite' ? { kind: 'sqlite', path: ref.path } : { kind: 'postgres', url: ref.url }, t, rows, parts);
+  if (splits.length) await saveSplits(store, run, label, splits);
+  return rangesOf(label, splits);
+}
+
+/**
+ * Whether the table loads without its primary key (keyless-load.ts): only a
+ * snapshot into an empty table, or the resumption of such a load. A live
+ * copy (capture installed) needs the key, for the mirror's upserts, before
+ * its first batch.
+ */
+async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: KeyState, captured: boolean, post: PostCopy, open: { range: KeyRange; after: Key | null }[]): Promise<boolean> {
+  if (!key.name) {
+    if (!o.resume && !key.empty) throw new BackfillError(new KeylessError(t, 'holds rows').message);
+    // every row up to a range's checkpoint was committed once; what lies past it may be half a batch
+    for (const r of open) await trimPast(c, t, rangeOf(t, r.after ? keyText(r.after) : null, r.range.hi ? keyText(r.range.hi) : null));
+    if (captured) {
+      await c.query(addKeySql(t, keyName(t, null)));
+      return false;
+    }
+    post.restoreKey(t, keyName(t, null));
+    return true;
+  }
+  if (captured || !key.empty) return false;
+  if (!(await dropKey(c, t, key.name))) return false;
+  post.restoreKey(t, key.name);
+  return true;
 }
 
 async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void> {
@@ -137,169 +269,6 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
     }
   } finally {
     await c.end();
-  }
-}
-
-type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null } | { kind: 'postgres'; url: string; lock: boolean };
-
-function sourceRef(o: BackfillOptions, src: ReturnType<typeof parseDbUrl>, epochs: SqliteLockEpochs | null, captured = false): SourceRef {
-  return src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured };
-}
-
-
-async function targetKeyStates(target: string, plan: SchemaPlan): Promise<Map<string, KeyState>> {
-  const c = new pg.Client(pgClientConfig(target));
-  await c.connect();
-  try {
-    const out = new Map<string, KeyState>();
-    for (const t of plan.tables) out.set(tableLabel(t), await targetKeyState(c, t));
-    return out;
-  } finally {
-    await c.end();
-  }
-}
-
-/**
- * Whether the table loads without its primary key (keyless-load.ts): only a
- * snapshot into an empty table, or the resumption of such a load. A live
- * copy (capture installed) needs the key, for the mirror's upserts, before
- * its first batch.
- */
-async function chooseKeyless(o: BackfillOptions, c: pg.Client, t: TableDef, after: Key | null, m: CopyMode): Promise<boolean> {
-  const past = after ? rangeOf(t, keyText(after), null) : null;
-  if (!m.key.name) {
-    if (!o.resume && !m.key.empty) throw new BackfillError(new KeylessError(t, 'holds rows').message);
-    await trimPast(c, t, past);
-    if (m.captured) {
-      await c.query(addKeySql(t, keyName(t, null)));
-      return false;
-    }
-    m.post.restoreKey(t, keyName(t, null));
-    return true;
-  }
-  if (m.captured || !m.key.empty || after) return false;
-  if (!(await dropKey(c, t, m.key.name))) return false;
-  m.post.restoreKey(t, m.key.name);
-  return true;
-}
-
-interface CopyMode {
-  captured: boolean;
-  key: KeyState;
-  post: PostCopy;
-}
-
-async function copyTable(o: BackfillOptions, src: SourceRef, t: TableDef, cp: Checkpoint | null, store: CheckpointStore, run: string, limiter: RateLimiter, total: number, mode: CopyMode) {
-  const label = tableLabel(t);
-  const tableStarted = Date.now();
-  let rows = cp?.rows ?? 0;
-  let after: Key | null = cp?.lastKey ? decodeKey(cp.lastKey) : null;
-  o.onEvent?.({ event: 'start', table: label, total, resumedAt: rows });
-  let writers: TargetWriter[] = [];
-  let pgReader: PgBatchReader | null = null;
-  const sqlite = src.kind === 'sqlite' ? new SqliteBatchReader(openSqlite(src.path)) : null;
-  const reconnect = async () => {
-    await Promise.all([...writers.map((w) => w.end()), pgReader?.end()]);
-    // SQLite batches are read while the previous one is written: two target sessions
-    writers = Array.from({ length: src.kind === 'sqlite' ? 2 : 1 }, () => new TargetWriter(o.target));
-    await Promise.all(writers.map((w) => w.connect()));
-    if (src.kind === 'postgres') {
-      pgReader = new PgBatchReader(src.url);
-      await pgReader.connect();
-    }
-  };
-  let lastEvent = 0;
-  try {
-    await reconnect();
-    const keyless = await chooseKeyless(o, writers[0]!.client, t, after, mode);
-    let trim = false;
-    for (let attempt = 0; ; ) {
-      let copied: { rows: number; last: Key | null; more: boolean };
-      try {
-        // a failed attempt may have committed some of its batches: without the key index they would be doubled
-        if (trim) await trimPast(writers[0]!.client, t, after ? rangeOf(t, keyText(after), null) : null);
-        trim = false;
-        copied = sqlite
-          ? await sqliteBatch(limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, o.batchSize, o.maxBatchBytes ?? 8 << 20, keyless)
-          : await pgBatch(pgReader!, writers[0]!, t, after, o.batchSize, (src as { lock: boolean }).lock, keyless);
-        attempt = 0;
-      } catch (e) {
-        if (!isTransient(e) || attempt >= o.retryAttempts) {
-          throw new BackfillError(`${label}: batch after key ${after ? keyText(after).join(', ') : '(start)'} failed: ${(e as Error).message}`);
-        }
-        o.onEvent?.({ event: 'retry', table: label, attempt: attempt + 1, error: (e as Error).message });
-        trim = keyless;
-        await new Promise((r) => setTimeout(r, backoffMs(attempt++)));
-        await reconnect().catch(() => undefined);
-        continue;
-      }
-      rows += copied.rows;
-      if (copied.last) after = copied.last;
-      const done = !copied.more;
-      await store.save(run, { table: label, lastKey: after ? encodeKey(after) : null, rows, done, updatedAt: new Date().toISOString() });
-      if (done || Date.now() - lastEvent > 250) {
-        lastEvent = Date.now();
-        o.onEvent?.({ event: 'progress', table: label, rows, total: Math.max(total, rows) });
-      }
-      if (done) break;
-      await limiter.take(copied.rows);
-    }
-  } finally {
-    await Promise.all([...writers.map((w) => w.end()), (pgReader as PgBatchReader | null)?.end()]);
-    sqlite?.db.close();
-  }
-  const seconds = (Date.now() - tableStarted) / 1000;
-  o.onEvent?.({ event: 'done', table: label, rows, seconds });
-  return { table: label, rows, seconds };
-}
-
-/**
- * Batches read inside one epoch of the shared write lock: the next batch is
- * read while the target ingests the previous one on the other connection, and
- * the worker leaves the epoch only once the target committed every batch it
- * read under it (only then may writers change those rows).
- */
-async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, limit: number, maxBytes: number, keyless: boolean) {
-  await epochs?.enter();
-  const started = Date.now();
-  const inFlight: Promise<number>[] = [];
-  let rows = 0;
-  let last = after;
-  let more = true;
-  try {
-    for (let i = 0; more && (i === 0 || (epochs ? epochs.fresh : Date.now() - started < SqliteLockEpochs.HOLD_MS)); i++) {
-      // the rate cap is honoured between batches, never by sleeping while the lock is held
-      if (i > 0 && limiter.over(rows)) break;
-      const b = await r.read(t, last, limit, maxBytes);
-      more = b.full;
-      if (!b.rows) break;
-      if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];
-      const write = w[i % w.length]!.writeBatch(t, b.text, keyless ? null : rangeOf(t, last ? keyText(last) : null, keyText(b.last!)));
-      // a write may fail while the next batch is being read: handled when awaited, never unhandled
-      write.catch(() => undefined);
-      inFlight.push(write);
-      rows += b.rows;
-      last = b.last;
-    }
-    await Promise.all(inFlight);
-    return { rows, last, more };
-  } finally {
-    await Promise.allSettled(inFlight);
-    epochs?.leave();
-  }
-}
-
-async function pgBatch(r: PgBatchReader, w: TargetWriter, t: TableDef, after: Key | null, limit: number, lock: boolean, keyless: boolean) {
-  const lo = after ? (after as string[]) : null;
-  await r.client.query('BEGIN');
-  try {
-    const hi = await r.upperBound(t, lo, limit);
-    const n = await w.writeBatch(t, r.rows(t, lo, hi, lock), keyless ? null : rangeOf(t, lo, hi));
-    await r.client.query('COMMIT');
-    return { rows: n, last: hi, more: hi !== null };
-  } catch (e) {
-    await r.client.query('ROLLBACK').catch(() => undefined);
-    throw e;
   }
 }
 
@@ -327,9 +296,9 @@ async function countRows(src: SourceRef, t: TableDef): Promise<number> {
 }
 
 /** The backfill as a library call (tests, the demo): no checkpoints kept, counts per table. */
-export async function copyHistory(source: string, target: string, opts: { batchSize?: number; workers?: number; tables?: string[] } = {}): Promise<Record<string, number>> {
+export async function copyHistory(source: string, target: string, opts: { batchSize?: number; workers?: number; tables?: string[]; splitRows?: number } = {}): Promise<Record<string, number>> {
   const res = await runBackfill({
-    source, target, state: ':memory:', tables: opts.tables, batchSize: opts.batchSize ?? 10_000, workers: opts.workers ?? 2, maxRate: 0, retryAttempts: 3, resume: false,
+    source, target, state: ':memory:', tables: opts.tables, batchSize: opts.batchSize ?? 10_000, workers: opts.workers ?? 2, splitRows: opts.splitRows, maxRate: 0, retryAttempts: 3, resume: false,
   });
   return Object.fromEntries(res.tables.map((t) => [t.table.includes('.') ? t.table : `public.${t.table}`, t.rows]));
 }

@@ -148,9 +148,8 @@ const CHUNK_ROWS = 1000;
 const BLIND_CHUNK_ROWS = 32;
 
 interface TablePlan {
-  /** One chunk after a key (or from the start): [csv text, row count, last key…]. */
-  first: Database.Statement;
-  after: Database.Statement;
+  /** One chunk, from the start or after a key, up to the end or to a key: [csv text, row count, last key…]. */
+  statements: Map<string, Database.Statement>;
   rows: number;
 }
 
@@ -169,14 +168,14 @@ export class SqliteBatchReader {
   }
 
   /**
-   * Up to `limit` rows (and about `maxBytes` of text) after `after`, as COPY
-   * text, in key order. SQLite hands the rows over a chunk at a time, already
+   * Up to `limit` rows (and about `maxBytes` of text) after `after` and up to
+   * `upTo` (a range's end, inclusive), as COPY text, in key order. SQLite hands the rows over a chunk at a time, already
    * joined (group_concat), so JavaScript touches one string per chunk rather
    * than one row object per row; between chunks the event loop runs and the
    * batches already handed to the target keep flowing into their sockets, so
    * PostgreSQL ingests while SQLite reads.
    */
-  async read(t: TableDef, after: Key | null, limit: number, maxBytes: number): Promise<SqliteBatch> {
+  async read(t: TableDef, after: Key | null, limit: number, maxBytes: number, upTo: Key | null = null): Promise<SqliteBatch> {
     const plan = this.plan(t);
     const parts: Buffer[] = [];
     let bytes = 0;
@@ -186,7 +185,7 @@ export class SqliteBatchReader {
     while (rows < limit && bytes < maxBytes) {
       if (rows) await new Promise((resolve) => setImmediate(resolve));
       const want = Math.min(plan.rows, limit - rows);
-      const r = (last ? plan.after.get(...last, want) : plan.first.get(want)) as unknown[];
+      const r = this.statement(t, plan, last !== null, upTo !== null).get(...(last ?? []), ...(upTo ?? []), want) as unknown[];
       const n = Number(r[1]);
       if (!n) {
         exhausted = true;
@@ -210,20 +209,30 @@ export class SqliteBatchReader {
   private plan(t: TableDef): TablePlan {
     let p = this.plans.get(t.name);
     if (!p) {
-      const line = sqliteCopyLine(copiedColumns(t));
-      const keys = t.key.map(qi).join(', ');
-      const from = (after: boolean) => `FROM ${qi(t.name)} ${after ? `WHERE (${keys}) > (${t.key.map(() => '?').join(', ')})` : ''} ORDER BY ${keys} LIMIT ?`;
-      // The chunk's last key: max() of a single key; for a composite key, the bare key columns of the
-      // row with the highest row number (SQLite takes bare columns from the max() row). The LIMIT sits
-      // inside, so the window numbers one chunk, never the rest of the table.
-      const sql = (after: boolean) =>
-        t.key.length === 1
-          ? `SELECT group_concat(l, char(10)), count(*), max(${keys}) FROM (SELECT ${line} AS l, ${keys} ${from(after)})`
-          : `SELECT group_concat(l, char(10)), max(rn), ${keys} FROM (SELECT l, ${keys}, row_number() OVER (ORDER BY ${keys}) AS rn FROM (SELECT ${line} AS l, ${keys} ${from(after)}))`;
-      p = { first: this.db.prepare(sql(false)).raw(true), after: this.db.prepare(sql(true)).raw(true), rows: this.chunkRows(t) };
+      p = { statements: new Map(), rows: this.chunkRows(t) };
       this.plans.set(t.name, p);
     }
     return p;
+  }
+
+  private statement(t: TableDef, p: TablePlan, after: boolean, bounded: boolean): Database.Statement {
+    const id = `${after}:${bounded}`;
+    let s = p.statements.get(id);
+    if (!s) {
+      const line = sqliteCopyLine(copiedColumns(t));
+      const keys = t.key.map(qi).join(', ');
+      const marks = `(${t.key.map(() => '?').join(', ')})`;
+      const where = [after ? `(${keys}) > ${marks}` : '', bounded ? `(${keys}) <= ${marks}` : ''].filter(Boolean).join(' AND ');
+      const from = `FROM ${qi(t.name)} ${where ? `WHERE ${where}` : ''} ORDER BY ${keys} LIMIT ?`;
+      // The chunk's last key: max() of a single key; for a composite key, the bare key columns of the
+      // row with the highest row number (SQLite takes bare columns from the max() row). The LIMIT sits
+      // inside, so the window numbers one chunk, never the rest of the table.
+      s = this.db.prepare(t.key.length === 1
+        ? `SELECT group_concat(l, char(10)), count(*), max(${keys}) FROM (SELECT ${line} AS l, ${keys} ${from})`
+        : `SELECT group_concat(l, char(10)), max(rn), ${keys} FROM (SELECT l, ${keys}, row_number() OVER (ORDER BY ${keys}) AS rn FROM (SELECT ${line} AS l, ${keys} ${from}))`).raw(true);
+      p.statements.set(id, s);
+    }
+    return s;
   }
 
   /**
@@ -232,6 +241,19 @@ export class SqliteBatchReader {
    * (a BLOB doubles as hex, a number grows to at most 24 characters).
    */
   private chunkRows(t: TableDef): number {
+    const id = `${this.db.name}\0${t.name}`;
+    let n = SqliteBatchReader.sized.get(id);
+    if (n === undefined) {
+      n = this.measureChunkRows(t);
+      SqliteBatchReader.sized.set(id, n);
+    }
+    return n;
+  }
+
+  /** Per file and table: the ranges of one table share one walk of dbstat. */
+  private static sized = new Map<string, number>();
+
+  private measureChunkRows(t: TableDef): number {
     try {
       const r = this.db.prepare(`SELECT mx_payload FROM dbstat WHERE name = ? AND aggregate = TRUE`).pluck().get(t.name) as number | bigint | undefined;
       const widest = 2 * Number(r ?? 0) + 24 * copiedColumns(t).length;

@@ -30,7 +30,8 @@ it('schema --apply, backfill and verify from a PostgreSQL source', async () => {
   expect(schema.code).toBe(0);
   // capture first, as in a live migration: batches then lock their rows FOR SHARE
   expect((await cli(['capture', 'install', '--skip-backup', ...args])).code).toBe(0);
-  const bf = await cli(['backfill', '--batch-size', '700', '--workers', '3', ...args, '--json']);
+  // people and tags (composite key) split into three key ranges each, copied at once
+  const bf = await cli(['backfill', '--batch-size', '700', '--workers', '3', '--split-rows', '1000', ...args, '--json']);
   expect(bf.stderr).toBe('');
   expect(bf.code).toBe(0);
   const summary = JSON.parse(bf.stdout.trim().split('\n').pop()!);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
+import Database from 'better-sqlite3';
 import { generateDataset } from '../../bench/gen-sqlite-dataset.ts';
 import { CLI, cli } from '../harness/cli.ts';
 import { databasePair, sql } from '../harness/databases.ts';
@@ -16,17 +17,24 @@ import { databasePair, sql } from '../harness/databases.ts';
 const primaryKeys = async (url: string) =>
   (await sql(url, `SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'p' AND conrelid IN ('users'::regclass, 'sessions'::regclass)`)).rows[0].n as number;
 
-it.each([true, false])('kill -9 halfway, then --resume: completes and verify is equal (capture installed: %s)', async (captured) => {
+it.each([
+  { captured: true, split: false },
+  { captured: false, split: false },
+  { captured: true, split: true },
+  { captured: false, split: true },
+])('kill -9 halfway, then --resume: completes and verify is equal (capture installed: $captured, key ranges: $split)', async ({ captured, split }) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-resume-'));
   const file = path.join(dir, 'ds.db');
   generateDataset(file, 20_000, 40_000, 7);
-  const pair = await databasePair(`backfill_resume_${captured ? 'live' : 'snapshot'}`);
+  const pair = await databasePair(`backfill_resume_${captured ? 'live' : 'snapshot'}${split ? '_split' : ''}`);
   const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', path.join(dir, 'state.db'), '--report-dir', dir];
   expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
   if (captured) expect((await cli(['capture', 'install', '--skip-backup', ...common])).code).toBe(0);
 
   // slowed down so that "halfway" is a moment a test can catch
-  const child = spawn('node', [CLI, 'backfill', ...common, '--batch-size', '1000', '--workers', '1', '--max-rate', '15000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // split: each table in two key ranges, copied at once by two workers, each range with its own checkpoint
+  const workers = split ? ['--workers', '2', '--split-rows', '8000'] : ['--workers', '1'];
+  const child = spawn('node', [CLI, 'backfill', ...common, '--batch-size', '1000', ...workers, '--max-rate', '15000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const exited = new Promise((r) => child.on('exit', r));
@@ -44,8 +52,12 @@ it.each([true, false])('kill -9 halfway, then --resume: completes and verify is 
   // primary key; users, not started, still has its own
   const sessionsKey = await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'p' AND conrelid = 'sessions'::regclass`);
   expect(sessionsKey.rows[0].n).toBe(captured ? 1 : 0);
+  const ranges = new Database(path.join(dir, 'state.db'), { readonly: true });
+  const saved = ranges.prepare(`SELECT tbl FROM backfill_checkpoints WHERE tbl LIKE 'sessions#%' ORDER BY tbl`).pluck().all();
+  ranges.close();
+  expect(saved).toEqual(split ? ['sessions#1/2', 'sessions#2/2', 'sessions#split'] : []);
 
-  const resumed = await cli(['backfill', '--resume', ...common, '--json']);
+  const resumed = await cli(['backfill', '--resume', ...common, ...workers, '--json']);
   if (captured) expect(resumed.stderr).toBe('');
   else expect(resumed.stderr).toMatch(/^warning: change capture is not installed[^\n]*\n$/);
   expect(resumed.code).toBe(captured ? 0 : 2);
