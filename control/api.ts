@@ -27,6 +27,7 @@ const readsBody = z.object({ percent: z.number().int().min(0).max(100) }).strict
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
 const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional() }).strict();
 const emptyBody = z.object({ reason: z.string().max(500).optional() }).strict();
+const resumeBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional() }).strict();
 const promoteBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional(), timeoutSeconds: z.number().min(0).max(3600).optional() }).strict();
 
 /** Routes reachable without the token: liveness, and the status page (it holds no data). */
@@ -113,6 +114,12 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     const body = parse(promoteBody, req);
     if (!hooks.promote) throw new Refused('promote is not available in this build', 501);
     const extra = await hooks.promote(ctx, actor(req), { force: body.force ?? false, timeoutSeconds: body.timeoutSeconds });
+    return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
+  });
+  app.post('/resume', async (req, reply) => {
+    const body = parse(resumeBody, req);
+    if (!hooks.resume) throw new Refused('resume is not available in this build', 501);
+    const extra = await hooks.resume(ctx, actor(req), { force: body.force ?? false, reason: body.reason ?? 'operator: resume after an interrupted promote, rollback or finalize' });
     return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
   });
   app.post('/finalize', async (req, reply) => {

@@ -39,6 +39,25 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string): Pro
   }
 }
 
+/** `resume` with no proxy answering: the same repair, against the databases and the store directly. */
+async function resumeDirect(cfg: Config, reason: string, force: boolean): Promise<Record<string, unknown>> {
+  const [{ openStateStore }, { resumeInterrupted }] = await Promise.all([import('./state/store.ts'), import('./promote/resume.ts')]);
+  const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
+  try {
+    const resume = await resumeInterrupted({
+      record: await store.load(), history: await store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
+      staleAfterMs: (cfg.promoteTimeout + 60) * 1000, force, swapping: false,
+      change: (m, why) => store.change(m, cliActor(), why), reason,
+    }).catch((e: Error) => {
+      throw e instanceof Refused ? new CliError(e.message) : e;
+    });
+    const rec = await store.load();
+    return { ...rec, direct: true, resume };
+  } finally {
+    await store.close();
+  }
+}
+
 /** The API when a proxy answers; the store when none does and the command allows it. */
 async function apiOrStore(cfg: Config, method: string, path: string, body: unknown, fallback: { mutate: Mutation | null; reason: string } | null, timeoutMs?: number) {
   try {
@@ -115,6 +134,24 @@ export function registerControlCommands(program: Command): void {
       // the window plus the flip: the proxy answers when the roles have swapped (or not)
       const s = await callApi(cfg.control, cfg.token, 'POST', '/promote', body, (cfg.promoteTimeout + 60) * 1000);
       print(`${swapLine(s, 'promote')}; source of truth: the ${s.sourceOfTruth} database`, s);
+    }));
+  program
+    .command('resume')
+    .description('lift the pause left by a promote, rollback or finalize whose proxy died before it resumed: capture is put back where the recorded roles say, then new transactions flow again; roles unchanged')
+    .option('--reason <text>', 'recorded in the audit log')
+    .option('--force', 'even if the pause is recent (a promote may still be running on another proxy)')
+    .action(action(async ({ cfg, opts, print }) => {
+      const reason = (opts.reason as string | undefined) ?? 'operator: resume after an interrupted promote, rollback or finalize';
+      const force = Boolean(opts.force);
+      let s: Record<string, unknown>;
+      try {
+        s = await callApi(cfg.control, cfg.token, 'POST', '/resume', { reason, ...(force ? { force } : {}) }, 60_000);
+      } catch (e) {
+        if (!(e instanceof NoProxy)) throw e;
+        s = await resumeDirect(cfg, reason, force);
+      }
+      const r = s.resume as { pausedForMs: number | null; captureTables: number } | undefined;
+      print(`pause lifted${r?.pausedForMs != null ? ` after ${(r.pausedForMs / 1000).toFixed(0)} s` : ''}; source of truth: the ${String(s.sourceOfTruth)} database (unchanged), capture on ${r?.captureTables ?? 0} table(s) there; phase ${String(s.phase)}${s.direct ? ' (no proxy answered: state store changed directly)' : ''}`, s);
     }));
   program
     .command('finalize')

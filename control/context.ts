@@ -27,4 +27,6 @@ export interface ControlHooks {
   finalize?(ctx: ControlContext, actor: string): Promise<Record<string, unknown> | void>;
   /** Rollback while PROMOTED: the legacy database back to source of truth. */
   rollbackPromoted?(ctx: ControlContext, actor: string, reason: string): Promise<Record<string, unknown> | void>;
+  /** Lift a pause left by a swap whose proxy died (control/promote/resume.ts). */
+  resume?(ctx: ControlContext, actor: string, opts: { force: boolean; reason: string }): Promise<Record<string, unknown> | void>;
 }

@@ -2,7 +2,8 @@
 // the ControlHooks seam: each is one swapRoles run, its report merged into the
 // API's answer.
 import type { ControlHooks } from '../context.ts';
-import { swapRoles } from './swap.ts';
+import { resumeInterrupted } from './resume.ts';
+import { swapRoles, swapRunning } from './swap.ts';
 
 export const promoteHooks: ControlHooks = {
   promote: async (ctx, actor, opts) => ({ promote: await swapRoles(ctx, actor, 'promote', { force: opts?.force, timeoutSeconds: opts?.timeoutSeconds }) }),
@@ -11,4 +12,14 @@ export const promoteHooks: ControlHooks = {
     return { rollback: await swapRoles(ctx, actor, 'rollback') };
   },
   finalize: async (ctx, actor) => ({ finalize: await swapRoles(ctx, actor, 'finalize') }),
+  resume: async (ctx, actor, opts) => {
+    const { sync, cfg, log } = ctx;
+    const resume = await resumeInterrupted({
+      record: sync.current, history: await sync.store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
+      staleAfterMs: (cfg.promoteTimeout + 60) * 1000, force: opts.force, swapping: swapRunning(),
+      change: (m, reason) => sync.change(m, actor, reason, { safe: true }), reason: opts.reason,
+    });
+    log.warn({ ...resume, reason: opts.reason }, 'pause lifted by the operator: roles unchanged');
+    return { resume };
+  },
 };

@@ -33,7 +33,21 @@ const FLEET_SETTLE_MS = 150;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const other = (s: Side): Side => (s === 'legacy' ? 'new' : 'legacy');
 
+let running = 0;
+
+/** Whether this process is between a swap's pause and its resume. */
+export const swapRunning = (): boolean => running > 0;
+
 export async function swapRoles(ctx: ControlContext, actor: string, kind: SwapKind, opts: { force?: boolean; timeoutSeconds?: number } = {}): Promise<SwapReport> {
+  running++;
+  try {
+    return await swapOnce(ctx, actor, kind, opts);
+  } finally {
+    running--;
+  }
+}
+
+async function swapOnce(ctx: ControlContext, actor: string, kind: SwapKind, opts: { force?: boolean; timeoutSeconds?: number }): Promise<SwapReport> {
   const { cfg, sync, live, proxy, log } = ctx;
   const sides = proxy.sides;
   if (!sides || !cfg.source || !cfg.target) throw new Refused(`${kind}: needs a --source and a --target (the reverse mirror writes to the legacy database)`, 409);

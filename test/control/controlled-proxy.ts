@@ -16,6 +16,10 @@ import { freePort } from '../harness/postgres.ts';
 export interface ControlledProxy {
   proxy: ProxyServer;
   live: LiveState;
+  /** The state store's file. */
+  state: string;
+  /** host:port of the control API. */
+  control: string;
   url(database: string): string;
   api(method: string, p: string, body?: unknown): Promise<{ status: number; json: Record<string, any> }>;
   close(): Promise<void>;
@@ -34,6 +38,8 @@ export async function startControlledProxy(overrides: Partial<ConfigInput> & { s
   return {
     proxy,
     live,
+    state: cfg.state,
+    control,
     url: (database) => `postgres://postgres:postgres@127.0.0.1:${port}/${database}`,
     api: async (method, p, body) => {
       const res = await fetch(`http://${control}${p}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
