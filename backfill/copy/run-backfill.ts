@@ -10,7 +10,7 @@ import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl, redactUrl } from '../../common/urls.ts';
 import { openCheckpoints, type Checkpoint, type CheckpointStore } from '../checkpoints.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
-import { copiedColumns, qi, qualifiedName, tableLabel } from '../schema/model.ts';
+import { copiedColumns, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { PostCopy } from '../schema/post-copy.ts';
 import { copyRange, RangeFailed, type RangeJob, type SourceRef } from './copy-range.ts';
@@ -20,7 +20,7 @@ import { rangeOf } from './pg-source.ts';
 import { RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
 import { MIN_RANGE_ROWS, rangesOf, savedSplits, saveSplits, splitKeys, type KeyRange } from './splits.ts';
-import { openSqlite, SqliteLockEpochs } from './sqlite-source.ts';
+import { openSqlite, SqliteLockEpochs, sqliteTableStats } from './sqlite-source.ts';
 import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
 import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
@@ -276,7 +276,7 @@ async function countRows(src: SourceRef, t: TableDef): Promise<number> {
   if (src.kind === 'sqlite') {
     const db = openSqlite(src.path, true);
     try {
-      return Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)}`).pluck().get());
+      return sqliteTableStats(db, t).rows;
     } finally {
       db.close();
     }

@@ -51,6 +51,13 @@ export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kin
   if (source.kind === 'sqlite') {
     const db = openSqlite(source.path, true);
     try {
+      // an INTEGER PRIMARY KEY is the rowid: cut its value span evenly (two index probes), no walk
+      if (t.key.length === 1 && t.columns.find((c) => c.name === t.key[0])?.identity) {
+        const [lo, hi] = db.prepare(`SELECT min(${keys}), max(${keys}) FROM ${qi(t.name)}`).raw(true).get() as [bigint | null, bigint | null];
+        if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return [];
+        const cuts = Array.from({ length: parts - 1 }, (_, i) => [lo + ((hi - lo) * BigInt(i + 1)) / BigInt(parts)] as Key);
+        return cuts.filter((k, i) => i === 0 || k[0] !== cuts[i - 1]![0]);
+      }
       const s = db.prepare(`SELECT ${keys} FROM ${qi(t.name)} ORDER BY ${keys} LIMIT 1 OFFSET ?`).raw(true);
       for (const n of offsets) {
         const k = s.get(n) as Key | undefined;

@@ -141,6 +141,37 @@ export function commitImmediate(db: Database.Database): void {
   }
 }
 
+export interface SqliteTableStats {
+  rows: number;
+  /** The largest record in the table, in bytes (null: dbstat is not there to say). */
+  maxPayload: number | null;
+}
+
+const stats = new Map<string, SqliteTableStats>();
+
+/**
+ * Rows and largest record of a table, from one walk of its pages (dbstat,
+ * which reads cell counts and sizes without decoding a value): a rowid
+ * table's rows are its leaf cells. Cached per file and table, so the count,
+ * the chunk size and every range of a table share the walk.
+ */
+export function sqliteTableStats(db: Database.Database, t: TableDef): SqliteTableStats {
+  const id = `${db.name}\0${t.name}`;
+  let s = stats.get(id);
+  if (s) return s;
+  const count = () => Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)}`).pluck().get());
+  try {
+    const r = db.prepare(`SELECT sum(ncell), max(mx_payload) FROM dbstat WHERE name = ? AND pagetype = 'leaf'`).raw().get(t.name) as (number | bigint | null)[];
+    const ddl = String(db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(t.name) ?? '');
+    // a WITHOUT ROWID table keeps rows in its interior pages too
+    s = { rows: /WITHOUT\s+ROWID\s*$/i.test(ddl.trim()) ? count() : Number(r[0] ?? 0), maxPayload: r[1] === null ? null : Number(r[1]) };
+  } catch {
+    s = { rows: count(), maxPayload: null };
+  }
+  stats.set(id, s);
+  return s;
+}
+
 /** Text handed over by SQLite per call: a few hundred rows at once, cheap per row, small enough to bound memory. */
 const CHUNK_BYTES = 1 << 20;
 const CHUNK_ROWS = 1000;
@@ -241,25 +272,9 @@ export class SqliteBatchReader {
    * (a BLOB doubles as hex, a number grows to at most 24 characters).
    */
   private chunkRows(t: TableDef): number {
-    const id = `${this.db.name}\0${t.name}`;
-    let n = SqliteBatchReader.sized.get(id);
-    if (n === undefined) {
-      n = this.measureChunkRows(t);
-      SqliteBatchReader.sized.set(id, n);
-    }
-    return n;
-  }
-
-  /** Per file and table: the ranges of one table share one walk of dbstat. */
-  private static sized = new Map<string, number>();
-
-  private measureChunkRows(t: TableDef): number {
-    try {
-      const r = this.db.prepare(`SELECT mx_payload FROM dbstat WHERE name = ? AND aggregate = TRUE`).pluck().get(t.name) as number | bigint | undefined;
-      const widest = 2 * Number(r ?? 0) + 24 * copiedColumns(t).length;
-      return Math.max(1, Math.min(CHUNK_ROWS, Math.floor(CHUNK_BYTES / widest)));
-    } catch {
-      return BLIND_CHUNK_ROWS;
-    }
+    const { maxPayload } = sqliteTableStats(this.db, t);
+    if (maxPayload === null) return BLIND_CHUNK_ROWS;
+    const widest = 2 * maxPayload + 24 * copiedColumns(t).length;
+    return Math.max(1, Math.min(CHUNK_ROWS, Math.floor(CHUNK_BYTES / widest)));
   }
 }
