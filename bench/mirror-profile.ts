@@ -59,10 +59,11 @@ async function measured<T>(fn: () => Promise<T>): Promise<[T, Record<string, num
   return [r, Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]))];
 }
 /** A proxy from the checkout at `dir` (its own control/cutover.mjs), mirroring source → target. */
-async function startProxy(dir: string, profDir: string | null): Promise<{ port: number; child: ChildProcess }> {
+async function startProxy(dir: string, profDir: string | null): Promise<{ port: number; control: number; child: ChildProcess }> {
   const port = await freePort();
-  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), '--target', target.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
-  return { port, child: c };
+  const control = await freePort();
+  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), '--target', target.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
+  return { port, control, child: c };
 }
 try {
   for (const c of [source, target]) {
@@ -71,7 +72,7 @@ try {
     await psql(c, 'ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY');
     await psql(c, 'CREATE EXTENSION pg_stat_statements');
   }
-  await run('node', ['control/cutover.mjs', 'capture', 'install', '--skip-backup', '--source', source.url(DB)]);
+  const capture = (what: 'install' | 'remove') => run('node', ['control/cutover.mjs', 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
   const profDir = prof ? path.join(os.tmpdir(), `cutover-prof-${Date.now()}`) : null;
   const args = tpcb ? [] : ['-N'];
   const bench = (port: number) => pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
@@ -86,8 +87,10 @@ try {
   for (let round = 0; round < rounds; round++) {
     const last = round === rounds - 1;
     child = null;
+    // direct without capture, and nothing of it left in the change table for the drainer to replay during a measured run
     const [direct, cpuDirect] = await measured(() => bench(source.port));
     note('direct', direct, cpuDirect);
+    await capture('install');
     // alternate the order each round so drift in the machine's load favours neither
     for (const [name, dir] of round % 2 ? [...variants].reverse() : variants) {
       const p = await startProxy(dir, name === 'mirroring' ? profDir : null);
@@ -95,6 +98,10 @@ try {
       for (const c of [source, target]) await psql(c, 'SELECT pg_stat_statements_reset()');
       const [r, cpu] = await measured(() => bench(p.port));
       note(name, r, cpu);
+      // sessions per mirror transaction (group commit), where the proxy reports it
+      const metrics = await fetch(`http://127.0.0.1:${p.control}/metrics`).then((x) => x.text(), () => '');
+      const m = (k: string) => Number(new RegExp(`^cutover_mirror_group_sessions_${k} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN);
+      if (m('count')) console.log(`  ${name}: ${(m('sum') / m('count')).toFixed(2)} sessions per mirror transaction`);
       console.log(`round ${round + 1} ${name}: ${r.tps.toFixed(0)} TPS (direct ${direct.tps.toFixed(0)}), CPU µs/txn ${Object.entries(perTxn(cpu, r.processed)).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
       if (last) {
         const q = `SELECT calls, round((calls::numeric / ${r.processed}), 2) AS per_txn, round(total_exec_time::numeric / calls * 1000) AS exec_us, round(total_plan_time::numeric / greatest(calls, 1) * 1000) AS plan_us, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements WHERE calls > ${r.processed / 10} ORDER BY total_exec_time DESC LIMIT 15`;
@@ -105,6 +112,7 @@ try {
       child = null;
       await new Promise((res) => setTimeout(res, 500));
     }
+    await capture('remove');
   }
   const trees = ['proxy', 'source', 'target', 'pgbench', 'other'];
   const rows: (string | number)[][] = [['', 'TPS', 'ratio', 'latency ms', ...trees.map((t) => `${t} µs`)]];
