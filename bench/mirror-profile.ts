@@ -104,7 +104,7 @@ try {
       if (m('count')) console.log(`  ${name}: ${(m('sum') / m('count')).toFixed(2)} sessions per mirror transaction`);
       console.log(`round ${round + 1} ${name}: ${r.tps.toFixed(0)} TPS (direct ${direct.tps.toFixed(0)}), CPU µs/txn ${Object.entries(perTxn(cpu, r.processed)).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
       if (last) {
-        const q = `SELECT calls, round((calls::numeric / ${r.processed}), 2) AS per_txn, round(total_exec_time::numeric / calls * 1000) AS exec_us, round(total_plan_time::numeric / greatest(calls, 1) * 1000) AS plan_us, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements WHERE calls > ${r.processed / 10} ORDER BY total_exec_time DESC LIMIT 15`;
+        const q = `SELECT calls, round((calls::numeric / ${r.processed}), 2) AS per_txn, round(total_exec_time::numeric / calls * 1000) AS exec_us, round(total_exec_time::numeric) AS total_ms, round(total_plan_time::numeric / greatest(calls, 1) * 1000) AS plan_us, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15`;
         console.log(`-- ${name}: source\n` + (await psql(source, q)));
         console.log(`-- ${name}: target\n` + (await psql(target, q)));
       }

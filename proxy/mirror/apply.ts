@@ -51,6 +51,8 @@ const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 export class MirrorApplyError extends Error {}
+/** No apply connection could be had: every session's apply would fail alike. */
+export class MirrorUnreachableError extends MirrorApplyError {}
 
 export class MirrorApplier implements ChangeApplier {
   private pool: ApplyPool;
@@ -63,7 +65,7 @@ export class MirrorApplier implements ChangeApplier {
   private readonly group: GroupCommit;
 
   constructor(private readonly targetUrl: string, private readonly max = 64, private readonly synchronousCommit = 'on') {
-    this.group = new GroupCommit((lists) => this.applyLists(lists), (changes) => this.applyLists([changes]), max);
+    this.group = new GroupCommit((lists) => this.applyLists(lists), (changes) => this.applyLists([changes]), max, (e) => e instanceof MirrorUnreachableError);
     this.pool = this.makePool(false);
   }
 
@@ -160,7 +162,7 @@ export class MirrorApplier implements ChangeApplier {
   private async applyLists(lists: Change[][]): Promise<void> {
     if (!lists.some((l) => l.length)) return;
     const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorApplyError(`mirror apply failed: ${e.message}`);
+      throw new MirrorUnreachableError(`mirror apply failed: ${e.message}`);
     });
     let ok = false;
     try {

@@ -42,6 +42,8 @@ export class GroupCommit {
     private readonly alone: (changes: Change[]) => Promise<void>,
     /** Batches on the wire at once; more sessions wait for the next batch, which gets larger. */
     private readonly maxInFlight = 64,
+    /** A failure that is no session's own (the mirror unreachable): trying each alone would only fail slower. */
+    private readonly sharedFailure: (e: unknown) => boolean = () => false,
   ) {}
 
   apply(changes: Change[]): Promise<void> {
@@ -82,7 +84,11 @@ export class GroupCommit {
       await this.together(batch.map((w) => w.changes));
       for (const w of batch) w.resolve();
       return;
-    } catch {
+    } catch (e) {
+      if (this.sharedFailure(e)) {
+        for (const w of batch) w.reject(e);
+        return;
+      }
       // one session's bad change must not fail the others: each on its own below
       mirrorMetrics.groupFallbacks.inc();
     }

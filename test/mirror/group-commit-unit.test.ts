@@ -32,6 +32,17 @@ describe('group commit', () => {
     expect(alone).toHaveLength(6);
   });
 
+  it('a failure that is nobody\'s own (mirror unreachable) fails the batch without trying each alone', async () => {
+    const unreachable = new Error('connect ECONNREFUSED');
+    let alone = 0;
+    const g = new GroupCommit(async () => {
+      throw unreachable;
+    }, async () => void alone++, 64, (e) => e === unreachable);
+    const outcomes = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => g.apply([ch('t', 'U', i)])));
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(alone).toBe(0);
+  });
+
   it('with the batches in flight at their cap, later sessions wait and go together in the next one', async () => {
     const sizes: number[] = [];
     let release!: () => void;
