@@ -4,7 +4,8 @@
 // With --base DIR, the proxy of another checkout (e.g. a worktree of main) is
 // measured too, interleaved with this one round by round, and medians printed:
 // a before/after comparison that shared-machine load skews less.
-//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--base DIR] [--rounds 3]
+// --passthrough 1 adds the proxy with no mirroring to each round: the ceiling.
+//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--base DIR] [--rounds 3] [--passthrough 1]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
 import { arg, median, pgbench, run, startChild, table, type PgbenchResult } from './lib.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -18,6 +19,7 @@ const scale = arg('scale', 10);
 const prof = arg('prof', 0);
 const tpcb = arg('tpcb', 0);
 const rounds = arg('rounds', 1);
+const passthrough = arg('passthrough', 0);
 const baseAt = process.argv.indexOf('--base');
 const base = baseAt > 0 ? process.argv[baseAt + 1]! : null;
 const DB = 'bench';
@@ -59,10 +61,10 @@ async function measured<T>(fn: () => Promise<T>): Promise<[T, Record<string, num
   return [r, Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]))];
 }
 /** A proxy from the checkout at `dir` (its own control/cutover.mjs), mirroring source → target. */
-async function startProxy(dir: string, profDir: string | null): Promise<{ port: number; control: number; child: ChildProcess }> {
+async function startProxy(dir: string, profDir: string | null, mirror = true): Promise<{ port: number; control: number; child: ChildProcess }> {
   const port = await freePort();
   const control = await freePort();
-  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), '--target', target.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
+  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), ...(mirror ? ['--target', target.url(DB)] : ['--reads', '0']), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
   return { port, control, child: c };
 }
 try {
@@ -72,12 +74,16 @@ try {
     await psql(c, 'ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY');
     await psql(c, 'CREATE EXTENSION pg_stat_statements');
   }
-  const capture = (what: 'install' | 'remove') => run('node', ['control/cutover.mjs', 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
+  let installed = false;
+  const capture = async (what: 'install' | 'remove') => {
+    await run('node', ['control/cutover.mjs', 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
+    installed = what === 'install';
+  };
   const profDir = prof ? path.join(os.tmpdir(), `cutover-prof-${Date.now()}`) : null;
   const args = tpcb ? [] : ['-N'];
   const bench = (port: number) => pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
   const perTxn = (cpu: Record<string, number>, n: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (v / n) * 1e6]));
-  const variants: [string, string][] = [['mirroring', '.'], ...(base ? [['base mirroring', base] as [string, string]] : [])];
+  const variants: [string, string][] = [['mirroring', '.'], ...(base ? [['base mirroring', base] as [string, string]] : []), ...(passthrough ? [['passthrough', '.'] as [string, string]] : [])];
   const figures = new Map<string, { tps: number; latencyMs: number; cpu: Record<string, number> }[]>();
   const note = (name: string, r: PgbenchResult, cpu: Record<string, number>) => {
     const list = figures.get(name) ?? [];
@@ -90,10 +96,12 @@ try {
     // direct without capture, and nothing of it left in the change table for the drainer to replay during a measured run
     const [direct, cpuDirect] = await measured(() => bench(source.port));
     note('direct', direct, cpuDirect);
-    await capture('install');
-    // alternate the order each round so drift in the machine's load favours neither
-    for (const [name, dir] of round % 2 ? [...variants].reverse() : variants) {
-      const p = await startProxy(dir, name === 'mirroring' ? profDir : null);
+    // alternate the order each round so drift in the machine's load favours neither; passthrough
+    // first, before capture (no triggers, and no change rows left for the mirroring runs)
+    const order = round % 2 ? [...variants].reverse() : variants;
+    for (const [name, dir] of [...order.filter(([n]) => n === 'passthrough'), ...order.filter(([n]) => n !== 'passthrough')]) {
+      if (name !== 'passthrough' && !installed) await capture('install');
+      const p = await startProxy(dir, name === 'mirroring' ? profDir : null, name !== 'passthrough');
       child = p.child;
       for (const c of [source, target]) await psql(c, 'SELECT pg_stat_statements_reset()');
       const [r, cpu] = await measured(() => bench(p.port));
@@ -112,7 +120,7 @@ try {
       child = null;
       await new Promise((res) => setTimeout(res, 500));
     }
-    await capture('remove');
+    if (installed) await capture('remove');
   }
   const trees = ['proxy', 'source', 'target', 'pgbench', 'other'];
   const rows: (string | number)[][] = [['', 'TPS', 'ratio', 'latency ms', ...trees.map((t) => `${t} µs`)]];
