@@ -1,6 +1,7 @@
 // Dual-write cost, measured in one run on the same two servers:
 //   direct            pgbench on the source alone
 //   native sync LR    PostgreSQL's own logical replication, synchronous_commit = remote_apply
+//   cutover passthrough  through the proxy with no mirroring (--reads 0): the ceiling for mirroring
 //   cutover           through the proxy, mirroring every write before its commit
 // for pgbench -N (simple-update) and tpcb-like, plus select-only with reads at
 // 50 % against the proxy in passthrough. Prints TPS and ratios.
@@ -47,6 +48,10 @@ try {
 
   for (const [workload, args] of [['-N', ['-N']], ['tpcb', []]] as const) {
     record(workload, 'direct', await bench(source.port, [...args]), 'direct');
+    // what the proxy costs before any mirroring: the most mirroring could reach
+    const plain = await proxy(['--reads', '0']);
+    record(workload, 'cutover passthrough', await bench(plain, [...args]), 'direct');
+    stopProxies();
 
     // PostgreSQL's own synchronous logical replication to the same target
     await psql(source, 'CREATE PUBLICATION cutover_bench FOR ALL TABLES');

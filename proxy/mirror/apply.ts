@@ -7,11 +7,13 @@
 // Each table's upsert and delete are prepared once per apply connection (a
 // cached plan, no SQL text to parse per transaction); a whole apply is one
 // write and one round trip: Bind/Execute per run and one Sync, which makes
-// the runs one implicit transaction (all or nothing).
+// the runs one implicit transaction (all or nothing). Sessions committing at
+// the same moment share one such transaction (group-commit.ts).
 import { Collect } from '../backend-link.ts';
 import { BackendStartupError } from '../backend-pg.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
+import { GroupCommit } from './group-commit.ts';
 
 export interface Change {
   seq: number;
@@ -29,6 +31,8 @@ export interface Change {
 export interface ChangeApplier {
   /** The changes, in order, as one transaction on the mirror. */
   apply(changes: Change[]): Promise<void>;
+  /** The same for a session about to commit: may share a mirror transaction with other sessions' (group-commit.ts). */
+  applyGrouped?(changes: Change[]): Promise<void>;
   /** An empty apply for each of these tables, rolled back: throws the reason it would fail. */
   probe(tables: string[]): Promise<void>;
   close(): Promise<void>;
@@ -48,6 +52,8 @@ const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 export class MirrorApplyError extends Error {}
+/** No apply connection could be had: every session's apply would fail alike. */
+export class MirrorUnreachableError extends MirrorApplyError {}
 
 export class MirrorApplier implements ChangeApplier {
   private pool: ApplyPool;
@@ -55,8 +61,12 @@ export class MirrorApplier implements ChangeApplier {
   private statements = 0;
   /** Whether this role may switch off the mirror's own triggers and FK actions. */
   replicaRole: boolean | null = null;
+  // batches in flight up to the pool's size: a cap of 4 made sessions queue for a slot and lost
+  // more than the larger batches won (pgbench -N, 16 clients, loaded 2 cores: 0.23 of direct, against 0.28–0.34)
+  private readonly group: GroupCommit;
 
   constructor(private readonly targetUrl: string, private readonly max = 64, private readonly synchronousCommit = 'on') {
+    this.group = new GroupCommit((lists) => this.applyLists(lists), (changes) => this.applyLists([changes]), max, (e) => e instanceof MirrorUnreachableError);
     this.pool = this.makePool(false);
   }
 
@@ -141,16 +151,25 @@ export class MirrorApplier implements ChangeApplier {
    * Bind/Execute of the table's prepared upsert or delete per run (Parse
    * first, the first time this connection sees it), one Sync.
    */
-  async apply(changes: Change[]): Promise<void> {
-    if (!changes.length) return;
+  apply(changes: Change[]): Promise<void> {
+    return this.applyLists([changes]);
+  }
+
+  applyGrouped(changes: Change[]): Promise<void> {
+    return this.group.apply(changes);
+  }
+
+  /** Several sessions' changes (independent of each other: group-commit.ts) as one mirror transaction. */
+  private async applyLists(lists: Change[][]): Promise<void> {
+    if (!lists.some((l) => l.length)) return;
     const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorApplyError(`mirror apply failed: ${e.message}`);
+      throw new MirrorUnreachableError(`mirror apply failed: ${e.message}`);
     });
     let ok = false;
     try {
       const bufs: Buffer[] = [];
       const parsed: string[] = [];
-      for (const run of runs(changes)) {
+      for (const run of mergedRuns(lists)) {
         if (run.op === 'T') {
           bufs.push(parseMessage('', `TRUNCATE ${run.tbl}`), bindMessage('', []), EXECUTE);
           continue;
@@ -210,10 +229,40 @@ export class MirrorApplier implements ChangeApplier {
   }
 }
 
-interface Run {
+export interface Run {
   tbl: string;
   op: 'U' | 'D' | 'T';
   items: string[];
+}
+
+/**
+ * The runs of several independent change lists, merged: a list's run joins an
+ * existing run of the same table and kind that comes after the list's previous
+ * run (so each list keeps its own order), else starts a new one. Sixteen
+ * sessions' "update accounts, insert history" become two statements, not 32.
+ * Should two lists ever hold the same key after all, the upsert refuses to
+ * touch a row twice, and group commit applies each list alone.
+ */
+export function mergedRuns(lists: Change[][]): Run[] {
+  if (lists.length === 1) return runs(lists[0]!);
+  const out: Run[] = [];
+  const where = new Map<string, number[]>();
+  for (const list of lists) {
+    let after = -1;
+    for (const r of runs(list)) {
+      const kind = r.op + r.tbl;
+      let at = r.op === 'T' ? undefined : where.get(kind)?.find((i) => i > after);
+      if (at === undefined) {
+        at = out.length;
+        out.push({ tbl: r.tbl, op: r.op, items: [...r.items] });
+        const seen = where.get(kind);
+        if (seen) seen.push(at);
+        else where.set(kind, [at]);
+      } else out[at]!.items.push(...r.items);
+      after = at;
+    }
+  }
+  return out;
 }
 
 /** Consecutive changes of one table and one kind, the last image per key kept. */

@@ -10,6 +10,11 @@ export const mirrorMetrics = {
     name: 'cutover_mirror_apply_seconds', help: 'Time to apply one transaction\'s changes to the mirror',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
   })),
+  groupSessions: once('cutover_mirror_group_sessions', () => new client.Histogram({
+    name: 'cutover_mirror_group_sessions', help: 'Sessions whose changes shared one mirror transaction (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+  })),
+  groupFallbacks: once('cutover_mirror_group_fallbacks_total', () => new client.Counter({ name: 'cutover_mirror_group_fallbacks_total', help: 'Shared mirror transactions that failed and were applied again session by session' })),
   applied: once('cutover_mirror_applied_changes_total', () => new client.Counter({ name: 'cutover_mirror_applied_changes_total', help: 'Row changes applied to the mirror before the source commit' })),
   failures: once('cutover_mirror_failures_total', () => new client.Counter({ name: 'cutover_mirror_failures_total', help: 'Mirror applies that failed (keys recorded dirty)' })),
   dirtyKeys: once('cutover_dirty_keys_total', () => new client.Counter({ name: 'cutover_dirty_keys_total', help: 'Keys recorded dirty for re-sync from the source' })),

@@ -43,10 +43,11 @@ export class TargetGuard {
     return !this.breaker.opened && !this.live.get().tripped;
   }
 
+  /** A session's changes just before its COMMIT (may share a mirror transaction with other sessions'). */
   async apply(changes: Change[]): Promise<void> {
     const started = process.hrtime.bigint();
     try {
-      await this.breaker.fire(() => this.applier.apply(changes));
+      await this.breaker.fire(() => (this.applier.applyGrouped ? this.applier.applyGrouped(changes) : this.applier.apply(changes)));
       this.stats.applies++;
       mirrorMetrics.applied.inc(changes.length);
       mirrorMetrics.applySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
