@@ -94,7 +94,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), await countRows(ref, t)] as const)));
     const results: BackfillResult['tables'] = [];
     // the full schema (constraints, indexes) is parsed while the copy runs
-    const post = new PostCopy(o.target, readSourceSchema(o.source, o.tables));
+    const post = new PostCopy(o.target, () => readSourceSchema(o.source, o.tables));
     const jobs: Job[] = [];
     try {
       const target = new pg.Client(pgClientConfig(o.target));
