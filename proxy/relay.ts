@@ -673,7 +673,17 @@ export class Relay {
 
   /** The client's COMMIT, after its transaction's changes reached the mirror. */
   private async commitWithMirror(msgs: Message[]): Promise<void> {
-    const applied = await this.drainAndApply();
+    const drain = this.requestDrain();
+    const applied = await this.applyDrained(drain);
+    if (drainFailed(drain)) {
+      // The drain's error aborted the transaction, so its COMMIT answers ROLLBACK with no error,
+      // which clients take for success: the client gets the reason instead.
+      const hold = new WriteHold(this.order.open(), this);
+      this.source.request(msgs.map((m) => m.bytes), hold);
+      if ((await hold.done) === null) return;
+      hold.fail(errorResponse({ severity: 'ERROR', code: '40000', message: 'the transaction was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }), I);
+      return;
+    }
     const f = this.forward(this.source, msgs);
     const failed = await f.failed;
     if (failed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
@@ -683,11 +693,6 @@ export class Relay {
     const drain = new Collect();
     this.source.request(queryMessage(this.ctx.capture(this.sot).drainSql), drain);
     return drain;
-  }
-
-  /** This transaction's change rows, removed from the change table and applied to the mirror. */
-  private drainAndApply(): Promise<Change[]> {
-    return this.applyDrained(this.requestDrain());
   }
 
   private async applyDrained(drain: Collect): Promise<Change[]> {
@@ -856,4 +861,9 @@ class HoldAll implements ResponseHandler {
   onLost(reason: Error): void {
     this.resolve({ lost: reason.message, error: null });
   }
+}
+
+/** The drain itself failed (not because the client's transaction had already failed, 25P02): the transaction is aborted. */
+function drainFailed(drain: Collect): boolean {
+  return Boolean(drain.error) && parseErrorFields(drain.error!.bytes.subarray(5)).C !== '25P02';
 }
