@@ -1,14 +1,15 @@
 // PostgreSQL → PostgreSQL history copy on a pgbench database: Cutover
 // (schema --apply, backfill) against `pg_dump | psql` between the same two
 // servers, in the same run.
-//   npx tsx bench/backfill-pg.ts [--scale 50]
+//   npx tsx bench/backfill-pg.ts [--scale 50] [--rounds 1]
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
 import { startCluster } from '../common/local-postgres.ts';
-import { arg, pgbench, run, table } from './lib.ts';
+import { arg, median, pgbench, run, table } from './lib.ts';
 
 const scale = arg('scale', 50);
+const rounds = arg('rounds', 1);
 const DB = 'bench';
 
 async function timed(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
@@ -29,19 +30,39 @@ try {
   await run(source.binPath('psql'), ['-X', '-q', '-h', '127.0.0.1', '-p', String(source.port), '-U', 'postgres', '-d', DB, '-c', 'ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY'], { env: { ...process.env, PGPASSWORD: 'postgres' } });
   const rows = Number((await run(source.binPath('psql'), ['-X', '-At', '-h', '127.0.0.1', '-p', String(source.port), '-U', 'postgres', '-d', DB, '-c', 'SELECT (SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM pgbench_branches) + (SELECT count(*) FROM pgbench_tellers)'], { env: { ...process.env, PGPASSWORD: 'postgres' } })).stdout.trim());
 
-  await target.createDatabase('dump_restore');
-  const dump = `${source.binPath('pg_dump')} -h 127.0.0.1 -p ${source.port} -U postgres ${DB} | ${target.binPath('psql')} -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p ${target.port} -U postgres -d dump_restore`;
-  const dumpSeconds = await timed('sh', ['-c', dump]);
+  const psqlOn = (c: typeof target, db: string, sqlText: string) =>
+    run(c.binPath('psql'), ['-X', '-q', '-h', '127.0.0.1', '-p', String(c.port), '-U', 'postgres', '-d', db, '-c', sqlText], { env: { ...process.env, PGPASSWORD: 'postgres' } });
+  // after each timed load, the target is settled (untimed): the autovacuum that 5 million fresh rows
+  // trigger, and the checkpoint, would otherwise land on whichever run comes next
+  const settle = async (db: string) => {
+    await psqlOn(target, db, 'VACUUM (FREEZE, ANALYZE)');
+    await psqlOn(target, 'postgres', 'CHECKPOINT');
+  };
+  const dumps: number[] = [];
+  const schemas: number[] = [];
+  const copies: number[] = [];
+  let verifySeconds = 0;
+  for (let round = 1; round <= rounds; round++) {
+    await target.createDatabase(`dump_restore_r${round}`);
+    const dump = `${source.binPath('pg_dump')} -h 127.0.0.1 -p ${source.port} -U postgres ${DB} | ${target.binPath('psql')} -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p ${target.port} -U postgres -d dump_restore_r${round}`;
+    dumps.push(await timed('sh', ['-c', dump]));
+    await settle(`dump_restore_r${round}`);
 
-  await target.createDatabase('cutover');
-  const state = path.join(os.tmpdir(), `cutover-bench-${process.pid}.db`);
-  const common = ['--source', source.url(DB), '--target', target.url('cutover'), '--state', state];
-  const schemaSeconds = await timed('node', ['control/cutover.mjs', 'schema', '--apply', ...common]);
-  const copySeconds = await timed('node', ['control/cutover.mjs', 'backfill', ...common]);
-  const verifySeconds = await timed('node', ['control/cutover.mjs', 'verify', ...common, '--report-dir', os.tmpdir()]);
+    await target.createDatabase(`cutover_r${round}`);
+    const state = path.join(os.tmpdir(), `cutover-bench-${process.pid}-${round}.db`);
+    const common = ['--source', source.url(DB), '--target', target.url(`cutover_r${round}`), '--state', state];
+    schemas.push(await timed('node', ['control/cutover.mjs', 'schema', '--apply', ...common]));
+    copies.push(await timed('node', ['control/cutover.mjs', 'backfill', ...common]));
+    if (round === 1) verifySeconds = await timed('node', ['control/cutover.mjs', 'verify', ...common, '--report-dir', os.tmpdir()]);
+    await settle(`cutover_r${round}`);
+    console.log(`round ${round}: pg_dump | psql ${dumps.at(-1)!.toFixed(2)} s, cutover backfill ${copies.at(-1)!.toFixed(2)} s`);
+  }
+  const dumpSeconds = median(dumps);
+  const schemaSeconds = median(schemas);
+  const copySeconds = median(copies);
 
   const rate = (s: number) => Math.round(rows / s);
-  console.log(`\nPostgreSQL → PostgreSQL, pgbench scale ${scale} (${rows} rows), durable servers, one run`);
+  console.log(`\nPostgreSQL → PostgreSQL, pgbench scale ${scale} (${rows} rows), durable servers, median of ${rounds} interleaved round(s)`);
   console.log(table([
     ['tool', 'seconds', 'rows/s', 'ratio to pg_dump | psql'],
     ['pg_dump | psql', dumpSeconds.toFixed(1), rate(dumpSeconds), '1.00'],
