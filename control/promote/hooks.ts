@@ -18,6 +18,8 @@ export const promoteHooks: ControlHooks = {
       record: sync.current, history: await sync.store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
       staleAfterMs: (cfg.promoteTimeout + 60) * 1000, force: opts.force, swapping: swapRunning(),
       change: (m, reason) => sync.change(m, actor, reason, { safe: true }), reason: opts.reason,
+      // the first write after the pause is mirrored, not left to the drainer's next look at capture
+      beforeLift: () => ctx.live.update({ mirroring: true }, 'resume: capture back on the source of truth'),
     });
     log.warn({ ...resume, reason: opts.reason }, 'pause lifted by the operator: roles unchanged');
     return { resume };

@@ -31,6 +31,8 @@ export interface ResumeRequest {
   swapping: boolean;
   change(mutate: Mutation, reason: string): Promise<unknown>;
   reason: string;
+  /** Capture is back on the source of truth; traffic has not moved yet. */
+  beforeLift?(): void;
 }
 
 /** When the pause now set was set (the newest audit row turning it on), or null if the log does not go back that far. */
@@ -54,6 +56,7 @@ export async function resumeInterrupted(r: ResumeRequest): Promise<ResumeReport>
   if (!sotUrl || !otherUrl) throw new Refused('resume: needs --source and --target: capture is put back where the recorded roles say before traffic flows', 409);
   await removeCaptureOn(otherUrl);
   const captureTables = await installCaptureOn(sotUrl, r.tables);
+  r.beforeLift?.();
   await r.change(abandonPause(), r.reason);
   return { sourceOfTruth: sot, pausedForMs: age, captureTables };
 }

@@ -69,8 +69,9 @@ export class Drainer implements ChangeDrainer {
       // capture installed (or removed) by the operator switches mirroring on (or off)
       const has = await src.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
       const installed = Boolean(has.rows[0].ok);
-      // while paused, promote is moving capture between the databases: what is seen meanwhile means nothing
-      if (installed !== this.live.get().mirroring && !this.live.get().paused) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
+      // while paused, promote is moving capture between the databases: capture missing then means nothing,
+      // but capture present always means writes must be mirrored (a proxy started during a pause learns it)
+      if (installed !== this.live.get().mirroring && (installed || !this.live.get().paused)) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
       if (!installed) {
         this.backlog = 0;
         ok = true;

@@ -34,7 +34,7 @@ async function triggers(url: string): Promise<number> {
   return (await sql(url, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'cutover_capture_%'`)).rows[0].n;
 }
 
-/** What a promote leaves when its proxy dies mid-flip: the pause set, capture retired on legacy and installed on new. */
+/** What a promote leaves when its proxy dies mid-flip: the pause set (seen by every proxy first), capture retired on legacy and installed on new. */
 async function dieMidPromote(): Promise<void> {
   const store = await openStateStore(cp.state);
   try {
@@ -42,14 +42,17 @@ async function dieMidPromote(): Promise<void> {
   } finally {
     await store.close();
   }
+  for (let i = 0; i < 60 && !cp.live.get().paused; i++) await new Promise((r) => setTimeout(r, 100));
   await removeCaptureOn(pair.legacyUrl);
+  // the drainer looks at capture meanwhile: missing capture while paused must not switch mirroring off
+  await new Promise((r) => setTimeout(r, 400));
   await installCaptureOn(pair.targetUrl);
 }
 
 it('lifts a stale pause with the roles unchanged and capture back where they say; the waiting write is mirrored', async () => {
   await dieMidPromote();
-  for (let i = 0; i < 60 && !cp.live.get().paused; i++) await new Promise((r) => setTimeout(r, 100));
   expect(cp.live.get().paused).toBe(true);
+  expect(cp.live.get().mirroring).toBe(true);
 
   const c = new pg.Client({ connectionString: cp.url(pair.name) });
   await c.connect();
