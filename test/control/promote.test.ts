@@ -50,10 +50,14 @@ function ledgerWriters(url: string, clients: number) {
         }
       } catch (e) {
         errors.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
+        // a closed connection rejects at once: without a break (and a macrotask between tries) the loop
+        // would spin on microtasks, starve the event loop, and the test would hang instead of failing
+        if (!(e as { code?: string }).code) break;
+        await new Promise((r) => setTimeout(r, 1));
         await c.query('ROLLBACK').catch(() => undefined);
       }
     }
-    await c.end();
+    await c.end().catch(() => undefined);
   }));
   return { acked, errors, stop: async () => { stop = true; await done; } };
 }
