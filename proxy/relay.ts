@@ -43,7 +43,7 @@ import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
-import { extendedPieces, needsSplit, simplePieces, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
+import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
@@ -51,6 +51,7 @@ const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const I = 0x49;
 const T = 0x54;
+const E = 0x45;
 
 /** A session connection to one database, start-up done. */
 export interface OpenedBackend {
@@ -100,6 +101,8 @@ export class Relay {
   private predicted = I;
   /** A segment a Flush sent before its Sync: where it went, and whether we opened a transaction for it. */
   private openSegment: { link: BackendLink; wrapped: boolean } | null = null;
+  /** The part of that segment sent so far met an error: the server skips the rest up to the Sync. */
+  private flushedError = false;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, string>();
   private readonly sessionLog: string[] = [];
@@ -147,7 +150,10 @@ export class Relay {
   /** Each link's callbacks follow its role. */
   private wireLinks(): void {
     const src = this.source;
-    src.unsolicited = (m) => this.order.direct(m.bytes);
+    src.unsolicited = (m) => {
+      if (m.type === 0x45 && this.openSegment) this.flushedError = true;
+      this.order.direct(m.bytes);
+    };
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
@@ -387,6 +393,13 @@ export class Relay {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
       if (u.sync) this.openSegment = null;
+      if (u.sync && link === this.source && this.splits(txnOps, executes, inTxn || wrapped, true)) {
+        // its COMMIT needs the mirror first too: the Sync ends what was sent, then the rest in pieces
+        this.ensureOn(link, referenced);
+        await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
+        for (const name of closes) this.closeEverywhere(name, link);
+        return;
+      }
       if (wrapped && u.sync) {
         this.ensureOn(link, referenced);
         this.markDefined(link, definedHere);
@@ -413,12 +426,10 @@ export class Relay {
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
     }
     const mirroring = this.mirroring;
-    const mayCommitWrite = inTxn || [...executes.values()].some((e) => WRITES.has(e.kind));
-    if (mirroring && u.sync && (txnOps.includes('prepare') || (txnOps.length > 0 && executes.size > 1 && mayCommitWrite))) {
+    if (mirroring && u.sync && this.splits(txnOps, executes, inTxn)) {
       // transaction control among other statements in one segment: run it in pieces, each COMMIT after drain-and-apply
       this.ensureOn(this.source, referenced);
-      const pieces = extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!, (parse) => new BodyReader(parse.bytes).cstring());
-      await this.runSplit(pieces);
+      await this.runSplit(extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!), { standIn: false, reparse: onlyBound(referenced, definedHere), flushedFailed: false });
       for (const name of closes) this.closeEverywhere(name, this.source);
       return;
     }
@@ -440,8 +451,18 @@ export class Relay {
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
     const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
     if (f && segKind === 'read') this.timeRead(f);
-    if (!u.sync) this.openSegment = { link: this.source, wrapped: wrap };
+    if (!u.sync) {
+      this.openSegment = { link: this.source, wrapped: wrap };
+      this.flushedError = false;
+    }
     this.predictFrom(txnOps);
+  }
+
+  /** A segment to run in pieces (txn-split.ts): transaction control among statements that may commit a write, or PREPARE TRANSACTION. */
+  private splits(txnOps: string[], executes: Map<Message, ExecuteInfo>, inTxn: boolean, continuing = false): boolean {
+    if (!this.mirroring) return false;
+    if (txnOps.includes('prepare')) return true;
+    return txnOps.length > 0 && (executes.size > 1 || continuing) && (inTxn || [...executes.values()].some((e) => WRITES.has(e.kind)));
   }
 
   private statementOf(parse: Message): Prepared | undefined {
@@ -713,11 +734,14 @@ export class Relay {
    * the whole request: the pieces' messages, the first error ending it, one
    * ReadyForQuery.
    */
-  private async runSplit(pieces: Piece[]): Promise<void> {
+  private async runSplit(pieces: Piece[], opts: { standIn: boolean; reparse: Set<string>; flushedFailed: boolean } = { standIn: false, reparse: new Set(), flushedFailed: false }): Promise<void> {
     const slot = this.order.open();
-    let status = this.predicted;
+    // standIn: a segment a Flush sent after our BEGIN
+    let status = opts.standIn ? T : this.predicted;
     // while the stand-in transaction is open its answers wait: nothing in it is committed yet
-    let held: Buffer[] | null = null;
+    let held: Buffer[] | null = opts.standIn ? [] : null;
+    // a simple Query drops the unnamed statement (PostgreSQL's exec_simple_query): ours come between the pieces
+    const unnamedGone = (): void => void this.statements.get('')?.on.delete('source');
     const out = (b: Buffer): void => {
       if (held) held.push(b);
       else slot.write(b);
@@ -735,22 +759,27 @@ export class Relay {
         if (p.txn === 'prepare' && status !== I) {
           // a PREPARE TRANSACTION that fails is a ROLLBACK
           await this.internalQuery('ROLLBACK');
+          unnamedGone();
           release(false);
           status = I;
         }
         break;
       }
-      if (p.txn === null && status === I) {
+      if (p.txn === null && status === I && !p.continues) {
         this.source.request(queryMessage('BEGIN'), new Collect());
+        unnamedGone();
         held = [];
       }
       let applied: Change[] = [];
       let broke = false;
       if (p.txn === 'commit' && status === T) {
         const drain = this.requestDrain();
+        unnamedGone();
         applied = await this.applyDrained(drain);
         broke = drainFailed(drain);
       }
+      const again = p.binds.filter((n) => opts.reparse.has(n) && !this.statements.get(n)?.on.has('source'));
+      if (again.length) this.ensureOn(this.source, new Set(again));
       const ends = p.txn === 'commit' || p.txn === 'rollback';
       const run = new PieceRun(out, this, {
         // the client's BEGIN takes the stand-in over silently, as the server's converts its implicit transaction
@@ -767,14 +796,19 @@ export class Relay {
       }
       this.markDefined(this.source, new Set(p.parses));
       status = r.status;
-      if (p.txn === 'commit' && applied.length && (r.error || r.tag === 'ROLLBACK')) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+      if (p.txn === 'commit' && applied.length && (r.error || r.tag === 'ROLLBACK')) {
+        await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+        unnamedGone();
+      }
       if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error);
-      if (r.error) {
+      // the server skips the rest of a segment up to its Sync after an error, also one the Flush's part met
+      if (r.error || (p.continues && (opts.flushedFailed || r.status === E))) {
         failed = true;
         break;
       }
     }
     if (held) {
+      unnamedGone();
       if (failed || status !== T) {
         // an error ends the server's implicit transaction too
         await this.internalQuery('ROLLBACK');
@@ -880,6 +914,11 @@ export class Relay {
     this.resume?.cancel();
     this.target?.destroy();
   }
+}
+
+/** Statements a segment binds that were parsed before it (and not again in it). */
+function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<string> {
+  return new Set([...referenced].filter((n) => !definedHere.has(n)));
 }
 
 function combine(a: Kind, b: Kind): Kind {

@@ -3,7 +3,7 @@
 // drain-and-apply can go right before every COMMIT and the proxy's own
 // transaction can stand in for the server's implicit one. Pure: no I/O.
 import type { Classification, Kind, TxnOp } from './classify/classify.ts';
-import type { Message } from './framing.ts';
+import { BodyReader, type Message } from './framing.ts';
 import { queryMessage } from './messages.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
@@ -17,7 +17,14 @@ export interface Piece {
   ddl: boolean;
   /** Prepared statements it parses (extended protocol). */
   parses: string[];
+  /** Prepared statements it binds without parsing them first. */
+  binds: string[];
+  /** It ends a segment a Flush already sent: it must not be preceded by anything. */
+  continues?: boolean;
 }
+
+/** The Sync that ends a segment a Flush already sent, as the first piece of the rest. */
+export const SYNC_PIECE: Piece = { bytes: [SYNC], txn: null, ddl: false, parses: [], binds: [], continues: true };
 
 /**
  * Split only where it changes something: several statements with transaction
@@ -49,6 +56,7 @@ export function simplePieces(sql: string, c: Classification): Piece[] {
     txn,
     ddl,
     parses: [],
+    binds: [],
   });
   for (const s of c.statements) {
     const end = s.at + s.text.length;
@@ -76,24 +84,31 @@ export interface ExecuteInfo {
  * every Execute, each piece closed with a Sync of its own. Messages after the
  * last Execute (Close …) go with the last piece.
  */
-export function extendedPieces(msgs: Message[], infoOf: (execute: Message) => ExecuteInfo, parseName: (parse: Message) => string): Piece[] {
+export function extendedPieces(msgs: Message[], infoOf: (execute: Message) => ExecuteInfo): Piece[] {
   const out: Piece[] = [];
-  let cur: Piece = { bytes: [], txn: null, ddl: false, parses: [] };
+  let cur: Piece = { bytes: [], txn: null, ddl: false, parses: [], binds: [] };
   for (const m of msgs) {
     cur.bytes.push(m.bytes);
-    if (m.type === 0x50) cur.parses.push(parseName(m));
+    if (m.type === 0x50) cur.parses.push(new BodyReader(m.bytes).cstring());
+    if (m.type === 0x42) {
+      const r = new BodyReader(m.bytes);
+      r.cstring();
+      const stmt = r.cstring();
+      if (!cur.parses.includes(stmt)) cur.binds.push(stmt);
+    }
     if (m.type !== 0x45) continue;
     const info = infoOf(m);
     cur.txn = info.txn;
     cur.ddl = info.kind === 'ddl';
     out.push(cur);
-    cur = { bytes: [], txn: null, ddl: false, parses: [] };
+    cur = { bytes: [], txn: null, ddl: false, parses: [], binds: [] };
   }
   if (cur.bytes.length) {
     const last = out[out.length - 1];
     if (last) {
       last.bytes.push(...cur.bytes);
       last.parses.push(...cur.parses);
+      last.binds.push(...cur.binds);
     } else out.push(cur);
   }
   for (const p of out) p.bytes.push(SYNC);

@@ -175,49 +175,63 @@ async function rawSession(url: string) {
       await new Promise<void>((r) => (waiter = r));
     }
   }
-  return { request, close: () => stream.destroy() };
+  /** Send bytes the server answers without a ReadyForQuery (a Flush), and give the answer time to arrive. */
+  async function send(bytes: Buffer[]): Promise<void> {
+    stream.write(Buffer.concat(bytes));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { request, send, close: () => stream.destroy() };
 }
+
+const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
+const describeStatement = (name: string): Buffer => Buffer.concat([Buffer.from([0x44, 0, 0, 0, 6 + Buffer.byteLength(name), 0x53]), Buffer.from(name + '\0')]);
 
 /** The unnamed statement, bound and executed. */
 const exec = (text: string): Buffer[] => [parseMessage('', text), bindMessage('', []), EXECUTE];
 
-describe('extended protocol: COMMIT in the same Sync segment', () => {
-  it('Execute(UPDATE/INSERT) Execute(COMMIT) Sync: on the target at ReadyForQuery, answers as PostgreSQL gives them', async () => {
-    // each script with the first id it uses; the direct run uses ids 1000 higher (as many digits) on a plain database
-    const scripts: [string, (b: number) => Buffer[][]][] = [
-      ['in a transaction', (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec(`UPDATE t SET v = 'y' WHERE id = ${b}`), ...exec('COMMIT'), SYNC]]],
-      ['BEGIN … COMMIT in one segment', (b) => [[...exec('BEGIN'), ...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('COMMIT'), SYNC]]],
-      ['no BEGIN', (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('COMMIT'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
-      ['an error before COMMIT', (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), ...exec('COMMIT'), SYNC], [queryMessage('ROLLBACK')]]],
-      ['ROLLBACK, then a write', (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('ROLLBACK'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
-      ['BEGIN after a write', (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('BEGIN'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), ...exec('COMMIT'), SYNC]]],
-      ['an error without BEGIN', (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), ...exec('COMMIT'), SYNC], [queryMessage('SELECT 1')]]],
-    ];
-    const want: Record<string, number[]> = { 'in a transaction': [0], 'BEGIN … COMMIT in one segment': [0], 'no BEGIN': [0, 1], 'an error before COMMIT': [], 'ROLLBACK, then a write': [1], 'BEGIN after a write': [0, 1], 'an error without BEGIN': [] };
-    let base = 2100;
-    const plain = await sql(pair.targetUrl, 'SELECT current_database() AS db');
-    expect(plain.rows[0].db).toBe(pair.name);
-    for (const [name, script] of scripts) {
-      const viaProxy = await rawSession(tp.url(pair.name));
-      const direct = await rawSession(pair.targetUrl);
-      try {
-        const got: string[][] = [];
-        for (const req of script(base)) {
-          got.push(await viaProxy.request(req));
-          // right at the answer, before anything else runs
-          if (req.includes(SYNC)) expect({ name, ...(await onBoth(base, base + 1)) }).toEqual({ name, source: want[name]!.map((d) => base + d), target: want[name]!.map((d) => base + d) });
+/** Each request sequence, the rows (offsets from its first id) committed once its segment is answered. */
+const segments: [string, number[], (b: number) => Buffer[][]][] = [
+  ['in a transaction', [0], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec(`UPDATE t SET v = 'y' WHERE id = ${b}`), ...exec('COMMIT'), SYNC]]],
+  ['BEGIN … COMMIT in one segment', [0], (b) => [[...exec('BEGIN'), ...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('COMMIT'), SYNC]]],
+  ['no BEGIN', [0, 1], (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('COMMIT'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
+  ['an error before COMMIT', [], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), ...exec('COMMIT'), SYNC], [queryMessage('ROLLBACK')]]],
+  ['ROLLBACK, then a write', [1], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('ROLLBACK'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
+  ['BEGIN after a write', [0, 1], (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('BEGIN'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), ...exec('COMMIT'), SYNC]]],
+  ['an error without BEGIN', [], (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), ...exec('COMMIT'), SYNC], [queryMessage('SELECT 1')]]],
+  // a Flush before the Sync sends part of the segment ahead (drivers describing a statement first)
+  ['COMMIT described first', [0], (b) => [[queryMessage('BEGIN')], [queryMessage(`INSERT INTO t VALUES (${b}, 'x')`)], [parseMessage('', 'COMMIT'), describeStatement(''), FLUSH], [bindMessage('', []), EXECUTE, SYNC]]],
+  ['a write, Flush, COMMIT', [0], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), FLUSH], [...exec('COMMIT'), SYNC]]],
+  ['no BEGIN: a write, Flush, COMMIT and a write', [0, 1], (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), FLUSH], [...exec('COMMIT'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
+  ['an error before the Flush', [], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), FLUSH], [...exec('COMMIT'), SYNC], [queryMessage('ROLLBACK')]]],
+];
+
+describe('extended protocol: COMMIT in the same Sync segment (also after a Flush)', () => {
+  // ids: the direct run uses ids 1000 higher (as many digits) on a plain database
+  it.each(segments.map(([name, want, script], i) => [name, want, script, 2100 + 10 * i] as const))('%s: on the target at ReadyForQuery, answered as PostgreSQL answers', async (name, want, script, base) => {
+    const viaProxy = await rawSession(tp.url(pair.name));
+    const direct = await rawSession(pair.targetUrl);
+    try {
+      const got: string[][] = [];
+      for (const req of script(base)) {
+        if (req.includes(FLUSH)) {
+          await viaProxy.send(req);
+          continue;
         }
-        const expected: string[][] = [];
-        for (const req of script(base + 1000)) expected.push(await direct.request(req));
-        expect({ name, got }).toEqual({ name, got: expected });
-      } finally {
-        viaProxy.close();
-        direct.close();
+        got.push(await viaProxy.request(req));
+        // right at the answer, before anything else runs
+        if (req.includes(SYNC)) expect(await onBoth(base, base + 1)).toEqual({ source: want.map((d) => base + d), target: want.map((d) => base + d) });
       }
-      base += 10;
+      const expected: string[][] = [];
+      for (const req of script(base + 1000)) {
+        if (req.includes(FLUSH)) await direct.send(req);
+        else expected.push(await direct.request(req));
+      }
+      expect(got).toEqual(expected);
+    } finally {
+      viaProxy.close();
+      direct.close();
     }
   });
-
 });
 
 describe('answers as PostgreSQL gives them', () => {

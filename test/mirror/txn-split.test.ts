@@ -49,9 +49,10 @@ describe('extended segment', () => {
     const msgs = [parseMessage('s1', 'UPDATE t SET v = 1'), bindMessage('s1', []), EXECUTE, parseMessage('', 'COMMIT'), bindMessage('', []), EXECUTE, Buffer.from([0x43, 0, 0, 0, 7, 0x53, 0x78, 0])].map(msg);
     const infos = [{ txn: null, kind: 'write' as const }, { txn: 'commit' as const, kind: 'txn' as const }];
     let i = 0;
-    const pieces = extendedPieces(msgs, () => infos[i++]!, (p) => p.bytes.toString('utf8', 5, p.bytes.indexOf(0, 5)));
+    const pieces = extendedPieces(msgs, () => infos[i++]!);
     expect(pieces.map((p) => p.txn)).toEqual([null, 'commit']);
     expect(pieces.map((p) => p.parses)).toEqual([['s1'], ['']]);
+    expect(pieces.map((p) => p.binds)).toEqual([[], []]);
     expect(pieces.map((p) => p.bytes.length)).toEqual([4, 5]);
     for (const p of pieces) expect(p.bytes[p.bytes.length - 1]).toEqual(SYNC);
   });
