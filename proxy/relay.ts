@@ -10,7 +10,11 @@
 // - an autocommit write is wrapped, invisibly: BEGIN, the request, drain of
 //   this transaction's change rows, apply to the mirror, COMMIT. The client's
 //   CommandComplete and ReadyForQuery are held until the source committed;
-// - a client COMMIT is preceded by the same drain-and-apply;
+// - a client COMMIT is preceded by the same drain-and-apply, also one that
+//   shares its Query or Sync segment with other statements: such a request
+//   runs in pieces split at its transaction control (txn-split.ts), answered
+//   as the server answers the whole; PREPARE TRANSACTION is refused (its
+//   commit would come later, past the proxy);
 // - everything else goes to the source unchanged.
 // Responses reach the client in request order whatever backend answers
 // (response-order.ts). Session state follows the session: SET-like statements
@@ -39,6 +43,7 @@ import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
+import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
@@ -46,6 +51,7 @@ const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const I = 0x49;
 const T = 0x54;
+const E = 0x45;
 
 /** A session connection to one database, start-up done. */
 export interface OpenedBackend {
@@ -85,8 +91,6 @@ interface Prepared {
   on: Set<Route>;
 }
 
-const WRITE_KINDS = new Set<Kind>(['write', 'unknown', 'ddl']);
-
 export class Relay {
   private readonly order: ResponseOrder;
   private readonly asm: MessageAssembler;
@@ -97,6 +101,8 @@ export class Relay {
   private predicted = I;
   /** A segment a Flush sent before its Sync: where it went, and whether we opened a transaction for it. */
   private openSegment: { link: BackendLink; wrapped: boolean } | null = null;
+  /** The part of that segment sent so far met an error: the server skips the rest up to the Sync. */
+  private flushedError = false;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, string>();
   private readonly sessionLog: string[] = [];
@@ -144,7 +150,10 @@ export class Relay {
   /** Each link's callbacks follow its role. */
   private wireLinks(): void {
     const src = this.source;
-    src.unsolicited = (m) => this.order.direct(m.bytes);
+    src.unsolicited = (m) => {
+      if (m.type === 0x45 && this.openSegment) this.flushedError = true;
+      this.order.direct(m.bytes);
+    };
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
@@ -282,7 +291,8 @@ export class Relay {
     if (!streams && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
-    if (mirroring && !inTxn && WRITE_KINDS.has(c.kind)) return this.wrapAutocommit(u.msgs);
+    if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
+    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs);
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = I;
       return this.commitWithMirror(u.msgs);
@@ -333,6 +343,7 @@ export class Relay {
     let kind: Kind | null = null;
     let pinned: Route | null = null;
     const txnOps: string[] = [];
+    const executes = new Map<Message, ExecuteInfo>();
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
       switch (m.type) {
@@ -364,6 +375,7 @@ export class Relay {
           const k = p?.cls.kind ?? 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
           for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
+          executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
           kind = kind === null ? k : combine(kind, k);
           break;
         }
@@ -381,6 +393,13 @@ export class Relay {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
       if (u.sync) this.openSegment = null;
+      if (u.sync && link === this.source && this.splits(txnOps, executes, inTxn || wrapped, true)) {
+        // its COMMIT needs the mirror first too: the Sync ends what was sent, then the rest in pieces
+        this.ensureOn(link, referenced);
+        await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
+        for (const name of closes) this.closeEverywhere(name, link);
+        return;
+      }
       if (wrapped && u.sync) {
         this.ensureOn(link, referenced);
         this.markDefined(link, definedHere);
@@ -407,7 +426,14 @@ export class Relay {
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
     }
     const mirroring = this.mirroring;
-    if (mirroring && u.sync && !inTxn && WRITE_KINDS.has(segKind) && txnOps.length === 0) {
+    if (mirroring && u.sync && this.splits(txnOps, executes, inTxn)) {
+      // transaction control among other statements in one segment: run it in pieces, each COMMIT after drain-and-apply
+      this.ensureOn(this.source, referenced);
+      await this.runSplit(extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!), { standIn: false, reparse: onlyBound(referenced, definedHere), flushedFailed: false });
+      for (const name of closes) this.closeEverywhere(name, this.source);
+      return;
+    }
+    if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0) {
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
       return this.wrapAutocommit(u.msgs);
@@ -420,13 +446,23 @@ export class Relay {
     }
     // A Flush before Sync (drivers describing a new statement): if the statement writes, open our
     // transaction now, before the server starts the implicit one, and finish it at the Sync.
-    const parsesWrite = u.msgs.some((m) => m.type === 0x50 && WRITE_KINDS.has(this.statementOf(m)?.cls.kind ?? 'read'));
-    const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (parsesWrite || WRITE_KINDS.has(segKind));
+    const parsesWrite = u.msgs.some((m) => m.type === 0x50 && WRITES.has(this.statementOf(m)?.cls.kind ?? 'read'));
+    const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (parsesWrite || WRITES.has(segKind));
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
     const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
     if (f && segKind === 'read') this.timeRead(f);
-    if (!u.sync) this.openSegment = { link: this.source, wrapped: wrap };
+    if (!u.sync) {
+      this.openSegment = { link: this.source, wrapped: wrap };
+      this.flushedError = false;
+    }
     this.predictFrom(txnOps);
+  }
+
+  /** A segment to run in pieces (txn-split.ts): transaction control among statements that may commit a write, or PREPARE TRANSACTION. */
+  private splits(txnOps: string[], executes: Map<Message, ExecuteInfo>, inTxn: boolean, continuing = false): boolean {
+    if (!this.mirroring) return false;
+    if (txnOps.includes('prepare')) return true;
+    return txnOps.length > 0 && (executes.size > 1 || continuing) && (inTxn || [...executes.values()].some((e) => WRITES.has(e.kind)));
   }
 
   private statementOf(parse: Message): Prepared | undefined {
@@ -689,6 +725,135 @@ export class Relay {
     if (failed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
   }
 
+  /**
+   * A request with transaction control among other statements, run on the
+   * source piece by piece (txn-split.ts) so that every COMMIT goes out only
+   * after its transaction's changes reached the mirror. Where the server would
+   * run statements in its implicit transaction, the proxy's own stands in and
+   * is committed the same way. The client gets the answer the server gives for
+   * the whole request: the pieces' messages, the first error ending it, one
+   * ReadyForQuery.
+   */
+  private async runSplit(pieces: Piece[], opts: { standIn: boolean; reparse: Set<string>; flushedFailed: boolean } = { standIn: false, reparse: new Set(), flushedFailed: false }): Promise<void> {
+    const slot = this.order.open();
+    // standIn: a segment a Flush sent after our BEGIN
+    let status = opts.standIn ? T : this.predicted;
+    // while the stand-in transaction is open its answers wait: nothing in it is committed yet
+    let held: Buffer[] | null = opts.standIn ? [] : null;
+    // a simple Query drops the unnamed statement (PostgreSQL's exec_simple_query): ours come between the pieces
+    const unnamedGone = (): void => void this.statements.get('')?.on.delete('source');
+    const out = (b: Buffer): void => {
+      if (held) held.push(b);
+      else slot.write(b);
+    };
+    const release = (dropTags: boolean): void => {
+      for (const b of held ?? []) if (!dropTags || b[0] !== 0x43) slot.write(b);
+      held = null;
+    };
+    let failed = false;
+    for (const p of pieces) {
+      const refusal = this.refusalOf(p, held !== null);
+      if (refusal) {
+        out(refusal);
+        failed = true;
+        if (p.txn === 'prepare' && status !== I) {
+          // a PREPARE TRANSACTION that fails is a ROLLBACK
+          await this.internalQuery('ROLLBACK');
+          unnamedGone();
+          release(false);
+          status = I;
+        }
+        break;
+      }
+      if (p.txn === null && status === I && !p.continues) {
+        this.source.request(queryMessage('BEGIN'), new Collect());
+        unnamedGone();
+        held = [];
+      }
+      let applied: Change[] = [];
+      let broke = false;
+      if (p.txn === 'commit' && status === T) {
+        const drain = this.requestDrain();
+        unnamedGone();
+        applied = await this.applyDrained(drain);
+        broke = drainFailed(drain);
+      }
+      const again = p.binds.filter((n) => opts.reparse.has(n) && !this.statements.get(n)?.on.has('source'));
+      if (again.length) this.ensureOn(this.source, new Set(again));
+      const ends = p.txn === 'commit' || p.txn === 'rollback';
+      const run = new PieceRun(out, this, {
+        // the client's BEGIN takes the stand-in over silently, as the server's converts its implicit transaction
+        quiet: held && p.txn === 'begin' ? '25001' : null,
+        // the server warns when COMMIT/ROLLBACK ends its implicit transaction; ending the stand-in does not
+        warn: held && ends ? errorResponse({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }, 'N') : null,
+        failWith: broke ? errorResponse({ severity: 'ERROR', code: '40000', message: 'the transaction was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }) : null,
+      });
+      this.source.request(p.bytes, run);
+      const r = await run.done;
+      if (r === null) {
+        slot.end();
+        return;
+      }
+      this.markDefined(this.source, new Set(p.parses));
+      status = r.status;
+      if (p.txn === 'commit' && applied.length && (r.error || r.tag === 'ROLLBACK')) {
+        await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+        unnamedGone();
+      }
+      if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error);
+      // the server skips the rest of a segment up to its Sync after an error, also one the Flush's part met
+      if (r.error || (p.continues && (opts.flushedFailed || r.status === E))) {
+        failed = true;
+        break;
+      }
+    }
+    if (held) {
+      unnamedGone();
+      if (failed || status !== T) {
+        // an error ends the server's implicit transaction too
+        await this.internalQuery('ROLLBACK');
+        release(false);
+      } else {
+        const drain = this.requestDrain();
+        const applied = await this.applyDrained(drain);
+        const commit = new Collect();
+        this.source.request(queryMessage('COMMIT'), commit);
+        try {
+          await commit.done;
+        } catch {
+          slot.end();
+          return;
+        }
+        if (commit.error || commit.tag === 'ROLLBACK') {
+          if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+          release(true);
+          slot.write(commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }));
+        } else release(false);
+      }
+      status = I;
+    }
+    this.predicted = status;
+    slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
+    slot.end();
+  }
+
+  /** A piece the proxy answers with an error instead of running it. */
+  private refusalOf(p: Piece, standIn: boolean): Buffer | null {
+    if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: 'schema changes are refused while a migration is mirroring writes', hint: 'set "allowDdl": true to let DDL through (apply it to the new database yourself)' });
+    // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
+    if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: 'PREPARE TRANSACTION is refused while a migration is mirroring writes', hint: 'commit the transaction instead' });
+    // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here
+    const what = p.txn === 'savepoint' ? 'SAVEPOINT' : p.txn === 'release' ? 'RELEASE SAVEPOINT' : p.txn === 'rollback_to' ? 'ROLLBACK TO SAVEPOINT' : null;
+    if (standIn && what) return errorResponse({ severity: 'ERROR', code: '25P01', message: `${what} can only be used in transaction blocks` });
+    return null;
+  }
+
+  private async internalQuery(sql: string): Promise<void> {
+    const c = new Collect();
+    this.source.request(queryMessage(sql), c);
+    await c.done.catch(() => undefined);
+  }
+
   private requestDrain(): Collect {
     const drain = new Collect();
     this.source.request(queryMessage(this.ctx.capture(this.sot).drainSql), drain);
@@ -749,6 +914,11 @@ export class Relay {
     this.resume?.cancel();
     this.target?.destroy();
   }
+}
+
+/** Statements a segment binds that were parsed before it (and not again in it). */
+function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<string> {
+  return new Set([...referenced].filter((n) => !definedHere.has(n)));
 }
 
 function combine(a: Kind, b: Kind): Kind {
@@ -834,6 +1004,53 @@ class WriteHold implements ResponseHandler {
     this.slot.write(error);
     this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
     this.slot.end();
+  }
+}
+
+/** One piece of a split request (Relay.runSplit): its answer without its ReadyForQuery. */
+class PieceRun implements ResponseHandler {
+  readonly done: Promise<{ status: number; error: boolean; tag: string } | null>;
+  private resolve!: (r: { status: number; error: boolean; tag: string } | null) => void;
+  private error = false;
+  private tag = '';
+
+  constructor(
+    private readonly out: (b: Buffer) => void,
+    private readonly relay: Relay,
+    private readonly edit: {
+      /** A warning (by SQLSTATE) the server would not have sent for the request as a whole. */
+      quiet: string | null;
+      /** A notice it would have sent before the CommandComplete. */
+      warn: Buffer | null;
+      /** Sent instead of the CommandComplete: a COMMIT that could only roll back. */
+      failWith: Buffer | null;
+    },
+  ) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x4e /* N */ && this.edit.quiet && parseErrorFields(m.bytes.subarray(5)).C === this.edit.quiet) return;
+    if (m.type === 0x45) this.error = true;
+    if (m.type === 0x43) {
+      this.tag = m.bytes.toString('utf8', 5, m.bytes.length - 1);
+      if (this.edit.warn) this.out(this.edit.warn);
+      if (this.edit.failWith) {
+        this.error = true;
+        this.out(this.edit.failWith);
+        return;
+      }
+    }
+    this.out(m.bytes);
+  }
+
+  onReady(status: number): void {
+    this.resolve({ status, error: this.error, tag: this.tag });
+  }
+
+  onLost(): void {
+    this.resolve(null);
+    this.relay.sourceLost();
   }
 }
 

@@ -18,6 +18,8 @@ export interface StatementInfo {
   readOnly?: boolean;
   /** The statement's own text (for splitting multi-statement queries). */
   text: string;
+  /** Where `text` starts in the SQL string (a string index), so a split-off piece keeps error positions. */
+  at: number;
   /** The parser's node type, e.g. VariableSetStmt, DeallocateStmt. */
   node: string;
   orderBy: boolean;
@@ -56,7 +58,9 @@ export function classify(sql: string): Classification {
   // the statement's own text is the one thing that differs (it is only logged for reads and writes)
   if (like) {
     const text = sql.trim();
-    return like.statements[0]!.text === text ? like : { ...like, statements: [{ ...like.statements[0]!, text }], pinned: pinOf(sql) };
+    const at = sql.length - sql.trimStart().length;
+    const first = like.statements[0]!;
+    return first.text === text && first.at === at ? like : { ...like, statements: [{ ...first, text, at }], pinned: pinOf(sql) };
   }
   const result = classifyUncached(sql);
   if (shape !== null && !result.error && result.statements.length === 1 && (result.kind === 'read' || result.kind === 'write')) {
@@ -97,15 +101,17 @@ export function classifyUncached(sql: string): Classification {
   const statements: StatementInfo[] = (tree.stmts ?? []).map((s) => {
     // libpg-query reports byte offsets
     const start = s.stmt_location ?? 0;
-    const text = bytes.toString('utf8', start, s.stmt_len ? start + s.stmt_len : bytes.length).trim();
-    return { ...classifyStatement(s.stmt), text, node: Object.keys(s.stmt)[0] ?? '' };
+    const raw = bytes.toString('utf8', start, s.stmt_len ? start + s.stmt_len : bytes.length);
+    const text = raw.trim();
+    const at = bytes.toString('utf8', 0, start).length + raw.length - raw.trimStart().length;
+    return { ...classifyStatement(s.stmt), text, at, node: Object.keys(s.stmt)[0] ?? '' };
   });
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy };
 }
 
-function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'node'> {
+function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   const [type, body] = Object.entries(stmt)[0] as [string, Node];
   switch (type) {
     case 'SelectStmt': {
@@ -165,7 +171,7 @@ const TXN_KINDS: Record<string, TxnOp> = {
   TRANS_STMT_ROLLBACK_PREPARED: 'rollback_prepared',
 };
 
-function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'node'> {
+function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   const txn = TXN_KINDS[body.kind as string] ?? 'begin';
   let readOnly = false;
   for (const o of (body.options as Node[] | undefined) ?? []) {
