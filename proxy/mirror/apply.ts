@@ -143,7 +143,10 @@ export class MirrorApplier implements ChangeApplier {
     const c = new Collect();
     conn.link.request(bufs, c);
     await c.done;
-    if (c.error) throw new Error(parseErrorFields(c.error.bytes.subarray(5)).M ?? 'error');
+    if (c.error) {
+      const f = parseErrorFields(c.error.bytes.subarray(5));
+      throw Object.assign(new Error(f.M ?? 'error'), { code: f.C });
+    }
   }
 
   /**
@@ -159,8 +162,27 @@ export class MirrorApplier implements ChangeApplier {
     return this.group.apply(changes);
   }
 
-  /** Several sessions' changes (independent of each other: group-commit.ts) as one mirror transaction. */
+  /**
+   * Several sessions' changes (independent of each other: group-commit.ts) as
+   * one mirror transaction. A deadlock or serialization failure on the mirror
+   * (another writer there, such as the drainer, took the same rows in another
+   * order) is transient: the transaction is tried again on a fresh connection,
+   * which is safe because upserts of full rows and deletes by key are
+   * idempotent and the source still holds these rows' locks.
+   */
   private async applyLists(lists: Change[][]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.applyListsOnce(lists);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw e;
+        await new Promise((r) => setTimeout(r, 5 * attempt));
+      }
+    }
+  }
+
+  private async applyListsOnce(lists: Change[][]): Promise<void> {
     if (!lists.some((l) => l.length)) return;
     const conn = await this.pool.acquire().catch((e: Error) => {
       throw new MirrorUnreachableError(`mirror apply failed: ${e.message}`);
@@ -191,7 +213,7 @@ export class MirrorApplier implements ChangeApplier {
       for (const n of parsed) conn.prepared.add(n);
       ok = true;
     } catch (e) {
-      throw new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`);
+      throw Object.assign(new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`), { code: (e as { code?: string }).code });
     } finally {
       // after an error the implicit transaction is rolled back; the connection is dropped anyway
       this.pool.release(conn, ok);
