@@ -691,20 +691,31 @@ export class Relay {
       hold.release(I);
       return;
     }
+    const failed = await this.commitOwn(drain);
+    if (failed === LOST) return;
+    if (failed) hold.fail(failed, I);
+    else hold.release(I);
+  }
+
+  /**
+   * The proxy's own transaction ended: its drained changes applied to the
+   * mirror, then COMMIT on the source. Null once committed; else the error
+   * the client gets instead of its acknowledgement (the applied keys marked
+   * dirty); LOST when the source went away.
+   */
+  private async commitOwn(drain: Collect): Promise<Buffer | null | typeof LOST> {
     const applied = await this.applyDrained(drain);
     const commit = new Collect();
     this.source.request(queryMessage('COMMIT'), commit);
     try {
       await commit.done;
     } catch {
-      return;
+      return LOST;
     }
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
-    const rolledBack = !commit.error && commit.tag === 'ROLLBACK';
-    if (commit.error || rolledBack) {
-      if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
-      hold.fail(commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }), I);
-    } else hold.release(I);
+    if (!commit.error && commit.tag !== 'ROLLBACK') return null;
+    if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+    return commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' });
   }
 
   /** The client's COMMIT, after its transaction's changes reached the mirror. */
@@ -814,21 +825,13 @@ export class Relay {
         await this.internalQuery('ROLLBACK');
         release(false);
       } else {
-        const drain = this.requestDrain();
-        const applied = await this.applyDrained(drain);
-        const commit = new Collect();
-        this.source.request(queryMessage('COMMIT'), commit);
-        try {
-          await commit.done;
-        } catch {
+        const failed = await this.commitOwn(this.requestDrain());
+        if (failed === LOST) {
           slot.end();
           return;
         }
-        if (commit.error || commit.tag === 'ROLLBACK') {
-          if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
-          release(true);
-          slot.write(commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }));
-        } else release(false);
+        release(failed !== null);
+        if (failed) slot.write(failed);
       }
       status = I;
     }
@@ -1084,3 +1087,6 @@ class HoldAll implements ResponseHandler {
 function drainFailed(drain: Collect): boolean {
   return Boolean(drain.error) && parseErrorFields(drain.error!.bytes.subarray(5)).C !== '25P02';
 }
+
+/** commitOwn's answer when the source connection was lost. */
+const LOST = Symbol('source lost');
