@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { foreignKeySql, uniqueSql } from './ddl.ts';
-import { addKeySql } from '../copy/keyless-load.ts';
+import { addKeySql, targetKeyState } from '../copy/keyless-load.ts';
 import type { SchemaPlan, TableDef } from './model.ts';
 import { qualifiedName, tableLabel } from './model.ts';
 
@@ -28,19 +28,20 @@ interface Task {
 const exists = async (c: pg.Client, t: TableDef, name: string) =>
   Boolean((await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2`, [qualifiedName(t), name])).rowCount);
 
+/** A constraint built in two statements (index then attach, or add NOT VALID then validate), unless it is there already. */
+const constraintTask = (t: TableDef, name: string, sql: [string, string], built: string) => async (c: pg.Client) => {
+  if (await exists(c, t, name)) return null;
+  for (const s of sql) await c.query(s);
+  return built;
+};
+
 function tasksFor(plan: SchemaPlan): Task[] {
   const inPlan = new Set(plan.tables.map(tableLabel));
   const tasks: Task[] = [];
   for (const t of plan.tables) {
     const label = tableLabel(t);
     for (const u of t.uniques) {
-      tasks.push({ needs: [`table:${label}`], gives: `uniques:${label}`, rank: 0, run: async (c) => {
-        if (await exists(c, t, u.name)) return null;
-        const [index, attach] = uniqueSql(t, u);
-        await c.query(index);
-        await c.query(attach);
-        return `unique constraint ${u.name} on ${label}`;
-      } });
+      tasks.push({ needs: [`table:${label}`], gives: `uniques:${label}`, rank: 0, run: constraintTask(t, u.name, uniqueSql(t, u), `unique constraint ${u.name} on ${label}`) });
     }
     for (const f of t.foreignKeys) {
       const ref = plan.tables.find((r) => r.schema === f.refSchema && r.name === f.refTable);
@@ -48,13 +49,7 @@ function tasksFor(plan: SchemaPlan): Task[] {
       // its key needs no unique constraint of ours
       const byKey = ref && ref.key.length === f.refColumns.length && ref.key.every((k) => f.refColumns.includes(k));
       const refNeeds = ref && inPlan.has(tableLabel(ref)) ? [`table:${tableLabel(ref)}`, `key:${tableLabel(ref)}`, ...(byKey ? [] : [`uniques:${tableLabel(ref)}`])] : [];
-      tasks.push({ needs: [`table:${label}`, ...refNeeds], rank: 1, run: async (c) => {
-        if (await exists(c, t, f.name)) return null;
-        const [add, validate] = foreignKeySql(t, f);
-        await c.query(add);
-        await c.query(validate);
-        return `foreign key ${f.name} on ${label}`;
-      } });
+      tasks.push({ needs: [`table:${label}`, ...refNeeds], rank: 1, run: constraintTask(t, f.name, foreignKeySql(t, f), `foreign key ${f.name} on ${label}`) });
     }
     for (const i of t.indexes) {
       tasks.push({ needs: [`table:${label}`], rank: 2, run: async (c) => {
@@ -118,8 +113,7 @@ export class PostCopy {
     const label = tableLabel(t);
     this.satisfied.delete(`key:${label}`);
     this.tasks!.push({ needs: [`table:${label}`], rank: -1, run: async (c) => {
-      const has = await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'`, [qualifiedName(t)]);
-      if (has.rowCount) return null;
+      if ((await targetKeyState(c, t)).name) return null;
       await c.query(addKeySql(t, name));
       return `primary key ${name} on ${label}`;
     }, done: () => this.satisfied.add(`key:${label}`) });
