@@ -8,11 +8,13 @@ import { encodeKey, keyText, type Key } from './keys.ts';
 import { trimPast } from './keyless-load.ts';
 import { PgBatchReader, rangeOf } from './pg-source.ts';
 import { backoffMs, isTransient, type RateLimiter } from './retry.ts';
-import { openSqlite, SqliteBatchReader, SqliteLockEpochs } from './sqlite-source.ts';
+import { openSqlite, SqliteBatchReader, SqliteLockEpochs, type SqliteTableStats } from './sqlite-source.ts';
 import { TargetWriter } from './target-writer.ts';
 import type { KeyRange } from './splits.ts';
 
-export type SourceRef = { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null } | { kind: 'postgres'; url: string; lock: boolean };
+export type SourceRef =
+  | { kind: 'sqlite'; path: string; epochs: SqliteLockEpochs | null; stats: ReadonlyMap<string, SqliteTableStats> }
+  | { kind: 'postgres'; url: string; lock: boolean };
 
 export interface RangeJob {
   t: TableDef;
@@ -45,7 +47,7 @@ export async function copyRange(src: SourceRef, job: RangeJob, rowsBefore: numbe
   let rows = rowsBefore;
   let writers: TargetWriter[] = [];
   let pgReader: PgBatchReader | null = null;
-  const sqlite = src.kind === 'sqlite' ? new SqliteBatchReader(openSqlite(src.path)) : null;
+  const sqlite = src.kind === 'sqlite' ? new SqliteBatchReader(openSqlite(src.path), src.stats) : null;
   const reconnect = async () => {
     await Promise.all([...writers.map((w) => w.end()), pgReader?.end()]);
     // SQLite batches are read while the previous one is written: two target sessions

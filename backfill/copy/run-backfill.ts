@@ -20,7 +20,7 @@ import { rangeOf } from './pg-source.ts';
 import { RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
 import { MIN_RANGE_ROWS, rangesOf, savedSplits, saveSplits, splitKeys, type KeyRange } from './splits.ts';
-import { openSqlite, SqliteLockEpochs, sqliteTableStats } from './sqlite-source.ts';
+import { openSqlite, SqliteLockEpochs, sqliteTableStats, type SqliteTableStats } from './sqlite-source.ts';
 import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
 import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
@@ -90,8 +90,9 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const checkpoints = await store.load(run);
     const limiter = new RateLimiter(o.maxRate);
     const epochs = src.kind === 'sqlite' && captured ? new SqliteLockEpochs(src.path) : null;
-    const ref: SourceRef = src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs } : { kind: 'postgres', url: o.source, lock: captured };
-    const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), await countRows(ref, t)] as const)));
+    const stats = src.kind === 'sqlite' ? sqliteStats(src.path, plan) : null;
+    const ref: SourceRef = src.kind === 'sqlite' ? { kind: 'sqlite', path: src.path, epochs, stats: stats! } : { kind: 'postgres', url: o.source, lock: captured };
+    const sizes = new Map(await Promise.all(plan.tables.map(async (t) => [tableLabel(t), stats ? stats.get(t.name)!.rows : await countRows(o.source, t)] as const)));
     const results: BackfillResult['tables'] = [];
     // the full schema (constraints, indexes) is parsed while the copy runs
     const post = new PostCopy(o.target, () => readSourceSchema(o.source, o.tables));
@@ -272,16 +273,18 @@ async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void
   }
 }
 
-async function countRows(src: SourceRef, t: TableDef): Promise<number> {
-  if (src.kind === 'sqlite') {
-    const db = openSqlite(src.path, true);
-    try {
-      return sqliteTableStats(db, t).rows;
-    } finally {
-      db.close();
-    }
+/** Each table's figures, from one walk of the file's pages per table. */
+function sqliteStats(path: string, plan: SchemaPlan): Map<string, SqliteTableStats> {
+  const db = openSqlite(path, true);
+  try {
+    return new Map(plan.tables.map((t) => [t.name, sqliteTableStats(db, t)]));
+  } finally {
+    db.close();
   }
-  const c = new pg.Client(pgClientConfig(src.url));
+}
+
+async function countRows(source: string, t: TableDef): Promise<number> {
+  const c = new pg.Client(pgClientConfig(source));
   await c.connect();
   try {
     // the planner's estimate: counting a big table would cost a full scan

@@ -147,29 +147,22 @@ export interface SqliteTableStats {
   maxPayload: number | null;
 }
 
-const stats = new Map<string, SqliteTableStats>();
-
 /**
  * Rows and largest record of a table, from one walk of its pages (dbstat,
  * which reads cell counts and sizes without decoding a value): a rowid
- * table's rows are its leaf cells. Cached per file and table, so the count,
- * the chunk size and every range of a table share the walk.
+ * table's rows are its leaf cells. A backfill takes them once per table at
+ * its start, for the count, the chunk size and every range.
  */
 export function sqliteTableStats(db: Database.Database, t: TableDef): SqliteTableStats {
-  const id = `${db.name}\0${t.name}`;
-  let s = stats.get(id);
-  if (s) return s;
   const count = () => Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)}`).pluck().get());
   try {
     const r = db.prepare(`SELECT sum(ncell), max(mx_payload) FROM dbstat WHERE name = ? AND pagetype = 'leaf'`).raw().get(t.name) as (number | bigint | null)[];
     const ddl = String(db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(t.name) ?? '');
     // a WITHOUT ROWID table keeps rows in its interior pages too
-    s = { rows: /WITHOUT\s+ROWID\s*$/i.test(ddl.trim()) ? count() : Number(r[0] ?? 0), maxPayload: r[1] === null ? null : Number(r[1]) };
+    return { rows: /WITHOUT\s+ROWID\s*$/i.test(ddl.trim()) ? count() : Number(r[0] ?? 0), maxPayload: r[1] === null ? null : Number(r[1]) };
   } catch {
-    s = { rows: count(), maxPayload: null };
+    return { rows: count(), maxPayload: null };
   }
-  stats.set(id, s);
-  return s;
 }
 
 /** Text handed over by SQLite per call: a few hundred rows at once, cheap per row, small enough to bound memory. */
@@ -187,7 +180,8 @@ interface TablePlan {
 export class SqliteBatchReader {
   private plans = new Map<string, TablePlan>();
 
-  constructor(readonly db: Database.Database) {}
+  /** `stats`: the tables' figures taken at the start of the backfill (else each table is walked when first read). */
+  constructor(readonly db: Database.Database, private readonly stats?: ReadonlyMap<string, SqliteTableStats>) {}
 
   /** Takes SQLite's write lock, waiting for other writers without blocking the event loop. */
   async lock(): Promise<void> {
@@ -272,7 +266,7 @@ export class SqliteBatchReader {
    * (a BLOB doubles as hex, a number grows to at most 24 characters).
    */
   private chunkRows(t: TableDef): number {
-    const { maxPayload } = sqliteTableStats(this.db, t);
+    const { maxPayload } = this.stats?.get(t.name) ?? sqliteTableStats(this.db, t);
     if (maxPayload === null) return BLIND_CHUNK_ROWS;
     const widest = 2 * maxPayload + 24 * copiedColumns(t).length;
     return Math.max(1, Math.min(CHUNK_ROWS, Math.floor(CHUNK_BYTES / widest)));
