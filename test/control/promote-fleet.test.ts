@@ -8,6 +8,7 @@ import { sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import { mirroredPair } from '../mirror/mirrored-pair.ts';
 import { startControlledProxy, walkToFullReads, type ControlledProxy } from './controlled-proxy.ts';
+import { goOnAfter } from '../harness/write-loop.ts';
 
 const redisUrl = inject('redisUrl');
 const SCHEMA = 'CREATE TABLE ledger (id bigserial PRIMARY KEY, proxy text NOT NULL, n int NOT NULL)';
@@ -52,10 +53,7 @@ describe.skipIf(!redisUrl)('promote on a fleet of two proxies', () => {
           acked.push((await c.query('INSERT INTO ledger (proxy, n) VALUES ($1, $2) RETURNING id', [name, n])).rows[0].id);
         } catch (e) {
           errors.push((e as Error).message);
-          // a closed connection rejects at once: without a break (and a macrotask between tries) the loop
-          // would spin on microtasks, starve the event loop, and the test would hang instead of failing
-          if (!(e as { code?: string }).code) break;
-          await new Promise((r) => setTimeout(r, 1));
+          if (!(await goOnAfter(e))) break;
         }
       }
       await c.end().catch(() => undefined);

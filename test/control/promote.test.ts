@@ -10,6 +10,7 @@ import { compareDatabases } from '../harness/compare.ts';
 import { mirroredPair } from '../mirror/mirrored-pair.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from '../mirror/workload.ts';
 import { startControlledProxy, walkToFullReads, type ControlledProxy } from './controlled-proxy.ts';
+import { goOnAfter } from '../harness/write-loop.ts';
 
 const SCHEMA = WORKLOAD_SCHEMA + `
   CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL, n int NOT NULL, at timestamptz NOT NULL DEFAULT now());`;
@@ -50,10 +51,7 @@ function ledgerWriters(url: string, clients: number) {
         }
       } catch (e) {
         errors.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
-        // a closed connection rejects at once: without a break (and a macrotask between tries) the loop
-        // would spin on microtasks, starve the event loop, and the test would hang instead of failing
-        if (!(e as { code?: string }).code) break;
-        await new Promise((r) => setTimeout(r, 1));
+        if (!(await goOnAfter(e))) break;
         await c.query('ROLLBACK').catch(() => undefined);
       }
     }

@@ -21,6 +21,7 @@ import { runVerify } from '../../backfill/verify/run-verify.ts';
 import { installSqliteCapture } from '../../proxy/capture/sqlite-capture.ts';
 import { sql } from '../harness/databases.ts';
 import { startControlledProxy, walkToFullReads, type ControlledProxy } from '../control/controlled-proxy.ts';
+import { goOnAfter } from '../harness/write-loop.ts';
 
 const SCHEMA = `
   CREATE TABLE ledger (
@@ -96,10 +97,7 @@ function writers(url: string, clients: number) {
         }
       } catch (e) {
         errors.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
-        // a closed connection rejects at once: without a break (and a macrotask between tries) the loop
-        // would spin on microtasks, starve the event loop, and the test would hang instead of failing
-        if (!(e as { code?: string }).code) break;
-        await new Promise((r) => setTimeout(r, 1));
+        if (!(await goOnAfter(e))) break;
         await c.query('ROLLBACK').catch(() => undefined);
       }
     }
