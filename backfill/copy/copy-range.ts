@@ -6,6 +6,7 @@ import type { CheckpointStore } from '../checkpoints.ts';
 import type { TableDef } from '../schema/model.ts';
 import { encodeKey, keyText, type Key } from './keys.ts';
 import { trimPast } from './keyless-load.ts';
+import { trimRowidSpan } from './rowid-order.ts';
 import { PgBatchReader, rangeOf } from './pg-source.ts';
 import { backoffMs, isTransient, type RateLimiter } from './retry.ts';
 import { openSqlite, SqliteBatchReader, SqliteLockEpochs, type SqliteTableStats } from './sqlite-source.ts';
@@ -23,6 +24,8 @@ export interface RangeJob {
   after: Key | null;
   /** Loaded without the primary-key index (keyless-load.ts): a retried batch first trims what its attempt left. */
   keyless: boolean;
+  /** Read in rowid order (rowid-order.ts, keyless loads from SQLite only): positions are [rowid, ...key]. */
+  byRowid: boolean;
 }
 
 export interface RangeOptions {
@@ -66,10 +69,11 @@ export async function copyRange(src: SourceRef, job: RangeJob, rowsBefore: numbe
       let copied: { rows: number; last: Key | null; more: boolean };
       try {
         // a failed attempt may have committed some of its batches: without the key index they would be doubled
-        if (trim) await trimPast(writers[0]!.client, t, past());
+        if (trim && job.byRowid) await trimRowidSpan(writers[0]!.client, sqlite!.db, t, (after?.[0] as bigint | undefined) ?? null, (range.hi?.[0] as bigint | undefined) ?? null);
+        else if (trim) await trimPast(writers[0]!.client, t, past());
         trim = false;
         copied = sqlite
-          ? await sqliteBatch(o.limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, range.hi, o.batchSize, o.maxBatchBytes, job.keyless)
+          ? await sqliteBatch(o.limiter, (src as { epochs: SqliteLockEpochs | null }).epochs, sqlite, writers, t, after, range.hi, o.batchSize, o.maxBatchBytes, job.keyless, job.byRowid)
           : await pgBatch(pgReader!, writers[0]!, t, after, range.hi, o.batchSize, (src as { lock: boolean }).lock, job.keyless);
         attempt = 0;
       } catch (e) {
@@ -103,7 +107,7 @@ export async function copyRange(src: SourceRef, job: RangeJob, rowsBefore: numbe
  * the worker leaves the epoch only once the target committed every batch it
  * read under it (only then may writers change those rows).
  */
-async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, upTo: Key | null, limit: number, maxBytes: number, keyless: boolean) {
+async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null, r: SqliteBatchReader, w: TargetWriter[], t: TableDef, after: Key | null, upTo: Key | null, limit: number, maxBytes: number, keyless: boolean, byRowid: boolean) {
   await epochs?.enter();
   const started = Date.now();
   const inFlight: Promise<number>[] = [];
@@ -114,7 +118,7 @@ async function sqliteBatch(limiter: RateLimiter, epochs: SqliteLockEpochs | null
     for (let i = 0; more && (i === 0 || (epochs ? epochs.fresh : Date.now() - started < SqliteLockEpochs.HOLD_MS)); i++) {
       // the rate cap is honoured between batches, never by sleeping while the lock is held
       if (i > 0 && limiter.over(rows)) break;
-      const b = await r.read(t, last, limit, maxBytes, upTo);
+      const b = await r.read(t, last, limit, maxBytes, upTo, byRowid);
       more = b.full;
       if (!b.rows) break;
       if (inFlight.length >= w.length) await inFlight[inFlight.length - w.length];

@@ -14,13 +14,14 @@ import { copiedColumns, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { PostCopy } from '../schema/post-copy.ts';
 import { copyRange, RangeFailed, type RangeJob, type SourceRef } from './copy-range.ts';
-import { decodeKey, keyText, type Key } from './keys.ts';
+import { decodeKey, keyText } from './keys.ts';
 import { addKeySql, dropKey, keyName, KeylessError, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
 import { rangeOf } from './pg-source.ts';
 import { RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
 import { MIN_RANGE_ROWS, rangesOf, savedSplits, saveSplits, splitKeys, type KeyRange } from './splits.ts';
 import { openSqlite, SqliteLockEpochs, sqliteTableStats, type SqliteTableStats } from './sqlite-source.ts';
+import { checkPositions, rowidLabel, rowidOrderPays, trimRowidSpan } from './rowid-order.ts';
 import { CHANGES as SQLITE_CHANGES } from '../../proxy/capture/sqlite-capture.ts';
 import { SCHEMA as PG_CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
 
@@ -113,16 +114,32 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
             post.tableCopied(label);
             continue;
           }
-          const ranges = (await planRanges(o, ref, t, sizes.get(label) ?? 0, checkpoints, store, run)).map((r) => {
+          const byRowid = await rowidOrder(ref, t, key, captured, checkpoints, store, run);
+          const ranges = (await planRanges(o, ref, t, sizes.get(label) ?? 0, checkpoints, store, run, byRowid)).map((r) => {
             const c = checkpoints.get(r.label);
             return { range: r, after: c?.lastKey ? decodeKey(c.lastKey) : r.lo, rows: c?.rows ?? 0, done: Boolean(c?.done) };
           });
-          const isKeyless = await prepareKey(o, target, t, key, captured, post, ranges.filter((r) => !r.done));
+          const open = ranges.filter((r) => !r.done);
+          // every row up to a range's checkpoint was committed once; what lies past it may be half a batch
+          const trimOpen = async () => {
+            if (!byRowid) {
+              for (const r of open) await trimPast(target, t, rangeOf(t, r.after ? keyText(r.after) : null, r.range.hi ? keyText(r.range.hi) : null));
+              return;
+            }
+            const db = openSqlite((ref as { path: string }).path, true);
+            try {
+              for (const r of open) await trimRowidSpan(target, db, t, (r.after?.[0] as bigint | undefined) ?? null, (r.range.hi?.[0] as bigint | undefined) ?? null);
+            } finally {
+              db.close();
+            }
+          };
+          // a load read by rowid goes in with bare COPY even when its key stayed (trimmed first, it cannot double a row)
+          const isKeyless = (await prepareKey(o, target, t, key, captured, post, trimOpen, byRowid)) || byRowid;
           const table = new TableRun(t, sizes.get(label) ?? 0, ranges, o, store, run, (r) => {
             results.push(r);
             post.tableCopied(label);
           });
-          for (const r of ranges) if (!r.done) jobs.push({ job: { t, range: r.range, after: r.after, keyless: isKeyless }, rows: r.rows, table });
+          for (const r of open) jobs.push({ job: { t, range: r.range, after: r.after, keyless: isKeyless, byRowid }, rows: r.rows, table });
           await table.finishIfDone();
         }
       } finally {
@@ -219,7 +236,7 @@ class TableRun {
 }
 
 /** The table's key ranges: saved by an earlier run, or new splits when the table is big enough to share among the workers. */
-async function planRanges(o: BackfillOptions, ref: SourceRef, t: TableDef, rows: number, checkpoints: Map<string, Checkpoint>, store: CheckpointStore, run: string): Promise<KeyRange[]> {
+async function planRanges(o: BackfillOptions, ref: SourceRef, t: TableDef, rows: number, checkpoints: Map<string, Checkpoint>, store: CheckpointStore, run: string, byRowid: boolean): Promise<KeyRange[]> {
   const label = tableLabel(t);
   const saved = savedSplits(checkpoints, label);
   if (saved) return rangesOf(label, saved);
@@ -227,28 +244,64 @@ async function planRanges(o: BackfillOptions, ref: SourceRef, t: TableDef, rows:
   if (checkpoints.has(label)) return rangesOf(label, []);
   const parts = Math.min(o.workers, Math.floor(rows / (o.splitRows ?? MIN_RANGE_ROWS)));
   if (parts < 2) return rangesOf(label, []);
-  const splits = await splitKeys(ref.kind === 'sqlite' ? { kind: 'sqlite', path: ref.path } : { kind: 'postgres', url: ref.url }, t, rows, parts);
+  const splits = await splitKeys(ref.kind === 'sqlite' ? { kind: 'sqlite', path: ref.path } : { kind: 'postgres', url: ref.url }, t, rows, parts, byRowid);
   if (splits.length) await saveSplits(store, run, label, splits);
   return rangesOf(label, splits);
+}
+
+/**
+ * Whether the table is read in rowid order (rowid-order.ts): when the
+ * interrupted run being resumed read it so (its positions still holding the
+ * same rows), or for a new snapshot of an SQLite table into an empty target
+ * table, where the key it would otherwise be read by is not the rowid. The
+ * choice is saved before the first batch: a resumed run reads it the same way.
+ */
+async function rowidOrder(ref: SourceRef, t: TableDef, key: KeyState, captured: boolean, checkpoints: Map<string, Checkpoint>, store: CheckpointStore, run: string): Promise<boolean> {
+  if (ref.kind !== 'sqlite') return false;
+  const label = tableLabel(t);
+  const own = [...checkpoints.values()].filter((c) => c.table === label || c.table.startsWith(`${label}#`));
+  const db = openSqlite(ref.path, true);
+  try {
+    if (checkpoints.has(rowidLabel(label))) {
+      if (captured) throw new BackfillError(`${label}: the interrupted snapshot load read it by row id, and change capture is now installed: a live copy cannot take over from it; TRUNCATE ${qualifiedName(t)} on the target and run the backfill again without --resume`);
+      const positions = own.filter((c) => c.lastKey && c.table !== `${label}#split` && c.table !== rowidLabel(label)).map((c) => decodeKey(c.lastKey!));
+      try {
+        checkPositions(db, t, positions);
+      } catch (e) {
+        throw new BackfillError((e as Error).message);
+      }
+      return true;
+    }
+    if (captured || !key.name || !key.empty || own.length || !rowidOrderPays(db, t)) return false;
+  } finally {
+    db.close();
+  }
+  await store.save(run, { table: rowidLabel(label), lastKey: null, rows: 0, done: true, updatedAt: new Date().toISOString() });
+  return true;
 }
 
 /**
  * Whether the table loads without its primary key (keyless-load.ts): only a
  * snapshot into an empty table, or the resumption of such a load. A live
  * copy (capture installed) needs the key, for the mirror's upserts, before
- * its first batch.
+ * its first batch. A resumed load first trims what its open ranges may have
+ * left past their checkpoints.
  */
-async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: KeyState, captured: boolean, post: PostCopy, open: { range: KeyRange; after: Key | null }[]): Promise<boolean> {
+async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: KeyState, captured: boolean, post: PostCopy, trimOpen: () => Promise<void>, byRowid: boolean): Promise<boolean> {
   if (!key.name) {
     if (!o.resume && !key.empty) throw new BackfillError(new KeylessError(t, 'holds rows').message);
-    // every row up to a range's checkpoint was committed once; what lies past it may be half a batch
-    for (const r of open) await trimPast(c, t, rangeOf(t, r.after ? keyText(r.after) : null, r.range.hi ? keyText(r.range.hi) : null));
+    await trimOpen();
     if (captured) {
-      await c.query(addKeySql(t, keyName(t, null)));
+      for (const s of addKeySql(t, keyName(t, null))) await c.query(s);
       return false;
     }
     post.restoreKey(t, keyName(t, null));
     return true;
+  }
+  if (byRowid && !key.empty) {
+    // a load by rowid whose key stayed (a foreign key depended on it): bare COPY again, after the trim
+    await trimOpen();
+    return false;
   }
   if (captured || !key.empty) return false;
   if (!(await dropKey(c, t, key.name))) return false;

@@ -10,6 +10,7 @@ import type { CheckpointStore } from '../checkpoints.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, qualifiedName } from '../schema/model.ts';
 import { decodeKey, encodeKey, type Key } from './keys.ts';
+import { rowidSplits } from './rowid-order.ts';
 import { openSqlite } from './sqlite-source.ts';
 
 /** Rows below which a range is not worth its own worker. */
@@ -42,8 +43,12 @@ export async function saveSplits(store: CheckpointStore, run: string, table: str
   await store.save(run, { table: splitLabel(table), lastKey: JSON.stringify(splits.map(encodeKey)), rows: splits.length, done: true, updatedAt: new Date().toISOString() });
 }
 
-/** Keys that cut the table into `parts` ranges of about equal row counts (fewer when the table has fewer rows than counted). */
-export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string }, t: TableDef, rows: number, parts: number): Promise<Key[]> {
+/**
+ * Keys that cut the table into `parts` ranges of about equal row counts
+ * (fewer when the table has fewer rows than counted); rowids for a table read
+ * in rowid order (rowid-order.ts).
+ */
+export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string }, t: TableDef, rows: number, parts: number, byRowid = false): Promise<Key[]> {
   if (parts < 2) return [];
   const offsets = Array.from({ length: parts - 1 }, (_, i) => Math.floor((rows * (i + 1)) / parts));
   const keys = t.key.map(qi).join(', ');
@@ -51,6 +56,7 @@ export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kin
   if (source.kind === 'sqlite') {
     const db = openSqlite(source.path, true);
     try {
+      if (byRowid) return rowidSplits(db, t, parts);
       // an INTEGER PRIMARY KEY is the rowid: cut its value span evenly (two index probes), no walk
       if (t.key.length === 1 && t.columns.find((c) => c.name === t.key[0])?.identity) {
         const [lo, hi] = db.prepare(`SELECT min(${keys}), max(${keys}) FROM ${qi(t.name)}`).raw(true).get() as [bigint | null, bigint | null];

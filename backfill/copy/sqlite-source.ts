@@ -10,6 +10,7 @@ import { copiedColumns, qi } from '../schema/model.ts';
 import type { Key } from './keys.ts';
 import { sqliteCopyLine } from './sqlite-copy-text.ts';
 import { engineFor } from '../../proxy/sqlite/engine.ts';
+import { rowidName } from './rowid-order.ts';
 
 
 export interface SqliteBatch {
@@ -198,9 +199,10 @@ export class SqliteBatchReader {
    * joined (group_concat), so JavaScript touches one string per chunk rather
    * than one row object per row; between chunks the event loop runs and the
    * batches already handed to the target keep flowing into their sockets, so
-   * PostgreSQL ingests while SQLite reads.
+   * PostgreSQL ingests while SQLite reads. `byRowid`: in rowid order
+   * (rowid-order.ts), positions being [rowid, ...key] and bounds their rowid.
    */
-  async read(t: TableDef, after: Key | null, limit: number, maxBytes: number, upTo: Key | null = null): Promise<SqliteBatch> {
+  async read(t: TableDef, after: Key | null, limit: number, maxBytes: number, upTo: Key | null = null, byRowid = false): Promise<SqliteBatch> {
     const plan = this.plan(t);
     const parts: Buffer[] = [];
     let bytes = 0;
@@ -210,7 +212,8 @@ export class SqliteBatchReader {
     while (rows < limit && bytes < maxBytes) {
       if (rows) await new Promise((resolve) => setImmediate(resolve));
       const want = Math.min(plan.rows, limit - rows);
-      const r = this.statement(t, plan, last !== null, upTo !== null).get(...(last ?? []), ...(upTo ?? []), want) as unknown[];
+      const bound = (k: Key | null) => (k === null ? [] : byRowid ? [k[0]] : k);
+      const r = this.statement(t, plan, last !== null, upTo !== null, byRowid).get(...bound(last), ...bound(upTo), want) as unknown[];
       const n = Number(r[1]);
       if (!n) {
         exhausted = true;
@@ -240,9 +243,18 @@ export class SqliteBatchReader {
     return p;
   }
 
-  private statement(t: TableDef, p: TablePlan, after: boolean, bounded: boolean): Database.Statement {
-    const id = `${after}:${bounded}`;
+  private statement(t: TableDef, p: TablePlan, after: boolean, bounded: boolean, byRowid: boolean): Database.Statement {
+    const id = `${after}:${bounded}:${byRowid}`;
     let s = p.statements.get(id);
+    if (!s && byRowid) {
+      const r = rowidName(t)!;
+      const where = [after ? `${r} > ?` : '', bounded ? `${r} <= ?` : ''].filter(Boolean).join(' AND ');
+      const keys = t.key.map((k, i) => `${qi(k)} AS _k${i}`).join(', ');
+      // the last row's key comes along as bare columns of the max() row
+      s = this.db.prepare(`SELECT group_concat(_l, char(10)), count(*), max(_r), ${t.key.map((_, i) => `_k${i}`).join(', ')}
+        FROM (SELECT ${sqliteCopyLine(copiedColumns(t))} AS _l, ${r} AS _r, ${keys} FROM ${qi(t.name)} ${where ? `WHERE ${where}` : ''} ORDER BY ${r} LIMIT ?)`).raw(true);
+      p.statements.set(id, s);
+    }
     if (!s) {
       const line = sqliteCopyLine(copiedColumns(t));
       const keys = t.key.map(qi).join(', ');

@@ -49,13 +49,13 @@ export class TargetWriter {
   async writeBatch(t: TableDef, rows: RowSource, rangeSql: string | null): Promise<number> {
     const c = this.client;
     const cols = copiedColumns(t).map((x) => qi(x.name)).join(', ');
-    if (rangeSql === null) return this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
+    if (rangeSql === null) return copyIn(this.client, `COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
     // one round trip for the transaction's start, the look at the range and the savepoint
     const opened = (await c.query(`BEGIN; SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)} WHERE ${rangeSql}) AS x; SAVEPOINT straight`)) as unknown as pg.QueryResult[];
     try {
       if (!opened[1]!.rows[0].x) {
         try {
-          const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
+          const n = await copyIn(this.client, `COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
           await c.query('COMMIT');
           return n;
         } catch (e) {
@@ -66,7 +66,7 @@ export class TargetWriter {
       }
       // (an unused savepoint is released by the COMMIT)
       const stage = await this.stagingFor(t);
-      await this.copyIn(`COPY ${stage} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
+      await copyIn(this.client, `COPY ${stage} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
       const r = await c.query(`INSERT INTO ${qualifiedName(t)} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM ${stage} ON CONFLICT DO NOTHING`);
       await c.query('COMMIT'); // ON COMMIT DELETE ROWS empties the stage
       return r.rowCount ?? 0;
@@ -83,29 +83,13 @@ export class TargetWriter {
     await c.query('BEGIN');
     try {
       await c.query(`DELETE FROM ${qualifiedName(t)} WHERE ${where}`);
-      const n = await this.copyIn(`COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
+      const n = await copyIn(this.client, `COPY ${qualifiedName(t)} (${cols}) FROM STDIN${optionsFor(rows)}`, rows);
       await c.query('COMMIT');
       return n;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     }
-  }
-
-  private async copyIn(sql: string, rows: RowSource): Promise<number> {
-    const stream = this.client.query(pgCopy.from(sql));
-    // a connection killed mid-COPY can report its error after pipeline/once stopped listening: without
-    // a listener that late 'error' would crash the process; the dead connection fails the next query anyway
-    stream.on('error', () => undefined);
-    if (typeof rows === 'function') {
-      await pipeline(rows(), stream);
-    } else {
-      // chunks are written as they are: the socket takes them in turn, nothing is joined
-      for (const b of Buffer.isBuffer(rows) ? [rows] : rows) stream.write(b);
-      stream.end();
-      await once(stream, 'finish');
-    }
-    return Number((stream as unknown as { rowCount: number }).rowCount ?? 0);
   }
 
   private async stagingFor(t: TableDef): Promise<string> {
@@ -116,6 +100,23 @@ export class TargetWriter {
     }
     return name;
   }
+}
+
+/** COPY … FROM STDIN of `rows` on `c`; returns the rows PostgreSQL took. */
+export async function copyIn(c: pg.Client, sql: string, rows: RowSource): Promise<number> {
+  const stream = c.query(pgCopy.from(sql));
+  // a connection killed mid-COPY can report its error after pipeline/once stopped listening: without
+  // a listener that late 'error' would crash the process; the dead connection fails the next query anyway
+  stream.on('error', () => undefined);
+  if (typeof rows === 'function') {
+    await pipeline(rows(), stream);
+  } else {
+    // chunks are written as they are: the socket takes them in turn, nothing is joined
+    for (const b of Buffer.isBuffer(rows) ? [rows] : rows) stream.write(b);
+    stream.end();
+    await once(stream, 'finish');
+  }
+  return Number((stream as unknown as { rowCount: number }).rowCount ?? 0);
 }
 
 /** WHERE clause for keys in (lo, hi] with literal bounds (COPY takes no parameters). */
