@@ -44,8 +44,16 @@ export function keyName(t: TableDef, dropped: string | null): string {
   return dropped ?? `${t.name}_pkey`.slice(0, 63);
 }
 
-export function addKeySql(t: TableDef, name: string): string {
-  return `ALTER TABLE ${qualifiedName(t)} ADD CONSTRAINT ${qi(name)} PRIMARY KEY (${t.key.map(qi).join(', ')})`;
+/**
+ * The key built back as a unique index, then attached: building the index
+ * takes a lock that lets the table's other index builds run beside it (ADD
+ * PRIMARY KEY would lock them out). A retry finds the index already built.
+ */
+export function addKeySql(t: TableDef, name: string): [string, string] {
+  return [
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${qi(name)} ON ${qualifiedName(t)} (${t.key.map(qi).join(', ')})`,
+    `ALTER TABLE ${qualifiedName(t)} ADD CONSTRAINT ${qi(name)} PRIMARY KEY USING INDEX ${qi(name)}`,
+  ];
 }
 
 export class KeylessError extends Error {
