@@ -14,7 +14,7 @@ import { copiedColumns, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
 import { PostCopy } from '../schema/post-copy.ts';
 import { copyRange, RangeFailed, type RangeJob, type SourceRef } from './copy-range.ts';
-import { decodeKey, keyText } from './keys.ts';
+import { decodeKey, keyText, type Key } from './keys.ts';
 import { addKeySql, dropKey, keyName, KeylessError, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
 import { rangeOf } from './pg-source.ts';
 import { RateLimiter } from './retry.ts';
@@ -120,19 +120,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
             return { range: r, after: c?.lastKey ? decodeKey(c.lastKey) : r.lo, rows: c?.rows ?? 0, done: Boolean(c?.done) };
           });
           const open = ranges.filter((r) => !r.done);
-          // every row up to a range's checkpoint was committed once; what lies past it may be half a batch
-          const trimOpen = async () => {
-            if (!byRowid) {
-              for (const r of open) await trimPast(target, t, rangeOf(t, r.after ? keyText(r.after) : null, r.range.hi ? keyText(r.range.hi) : null));
-              return;
-            }
-            const db = openSqlite((ref as { path: string }).path, true);
-            try {
-              for (const r of open) await trimRowidSpan(target, db, t, (r.after?.[0] as bigint | undefined) ?? null, (r.range.hi?.[0] as bigint | undefined) ?? null);
-            } finally {
-              db.close();
-            }
-          };
+          const trimOpen = () => trimPastCheckpoints(target, ref, t, open, byRowid);
           // a load read by rowid goes in with bare COPY even when its key stayed (trimmed first, it cannot double a row)
           const isKeyless = (await prepareKey(o, target, t, key, captured, post, trimOpen, byRowid)) || byRowid;
           const table = new TableRun(t, sizes.get(label) ?? 0, ranges, o, store, run, (r) => {
@@ -278,6 +266,20 @@ async function rowidOrder(ref: SourceRef, t: TableDef, key: KeyState, captured: 
   }
   await store.save(run, { table: rowidLabel(label), lastKey: null, rows: 0, done: true, updatedAt: new Date().toISOString() });
   return true;
+}
+
+/** Every row up to a range's checkpoint was committed once; what lies past it may be half a batch: removed. */
+async function trimPastCheckpoints(c: pg.Client, ref: SourceRef, t: TableDef, open: { range: KeyRange; after: Key | null }[], byRowid: boolean): Promise<void> {
+  if (!byRowid || ref.kind !== 'sqlite') {
+    for (const r of open) await trimPast(c, t, rangeOf(t, r.after ? keyText(r.after) : null, r.range.hi ? keyText(r.range.hi) : null));
+    return;
+  }
+  const db = openSqlite(ref.path, true);
+  try {
+    for (const r of open) await trimRowidSpan(c, db, t, (r.after?.[0] as bigint | undefined) ?? null, (r.range.hi?.[0] as bigint | undefined) ?? null);
+  } finally {
+    db.close();
+  }
 }
 
 /**
