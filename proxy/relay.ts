@@ -281,8 +281,9 @@ export class Relay {
     const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
     const c = classify(sql);
     const inTxn = this.predicted !== I;
-    if (c.kind === 'session') this.noteSessionStatements(c);
     if (this.refuseDdl(c.kind)) return;
+    // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
+    this.noteSessionStatements(c);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn);
@@ -520,7 +521,7 @@ export class Relay {
         // target gets the same command through the session log
         this.statements.clear();
       }
-      if (s.node === 'VariableSetStmt' || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') {
+      if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') {
         this.sessionLog.push(s.text);
         if (this.target && !this.target.lost) this.target.request(queryMessage(s.text), new Collect());
       }

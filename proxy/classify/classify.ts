@@ -23,6 +23,8 @@ export interface StatementInfo {
   /** The parser's node type, e.g. VariableSetStmt, DeallocateStmt. */
   node: string;
   orderBy: boolean;
+  /** SET LOCAL: lasts until the transaction ends, so it is no session state to carry to another backend. */
+  local?: boolean;
 }
 
 export interface Classification {
@@ -140,6 +142,7 @@ function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'nod
     case 'TransactionStmt':
       return txnInfo(body);
     case 'VariableSetStmt':
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}) };
     case 'VariableShowStmt':
     case 'DiscardStmt':
     case 'ListenStmt':

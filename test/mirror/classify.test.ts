@@ -58,6 +58,12 @@ describe('statement classification with the PostgreSQL parser', () => {
     expect(classify("PREPARE TRANSACTION 'x'").statements[0]!.txn).toBe('prepare');
   });
 
+  it('tells SET LOCAL (transaction state) from SET (session state)', () => {
+    expect(classify('SET LOCAL statement_timeout = 5').statements[0]).toMatchObject({ kind: 'session', local: true });
+    expect(classify('SET statement_timeout = 5').statements[0]!.local).toBeUndefined();
+    expect(classify('SET SESSION search_path = a').statements[0]!.local).toBeUndefined();
+  });
+
   it('splits multi-statement text at the parser\'s offsets, unicode included', () => {
     const c = classify("INSERT INTO t VALUES ('ümlaut; still a string'); SELECT 'é' AS x ORDER BY 1");
     expect(c.statements.map((s) => s.text)).toEqual(["INSERT INTO t VALUES ('ümlaut; still a string')", "SELECT 'é' AS x ORDER BY 1"]);

@@ -56,6 +56,27 @@ describe('read routing', () => {
     expect(target / total).toBeLessThan(0.53);
   });
 
+  it('a SET sent in one string with a write follows the session to the target', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      // one simple Query: a write string, whose SET must still reach every backend the session uses
+      await c.query(`SET search_path = app, public; INSERT INTO items VALUES (1001, 'item 1001')`);
+      const targetPort = (await sql(pair.targetUrl, `SELECT current_setting('port') AS p`)).rows[0].p as string;
+      const seen = { target: 0, source: 0 };
+      for (let i = 0; i < 200; i++) {
+        const r = await c.query(`SELECT current_setting('search_path') AS sp, current_setting('port') AS port, (SELECT name FROM items WHERE id = 1001) AS name`);
+        expect(r.rows[0]).toMatchObject({ sp: 'app, public', name: 'item 1001' });
+        seen[r.rows[0].port === targetPort ? 'target' : 'source']++;
+      }
+      // both sides answered, each with the session's search_path
+      expect(seen.target).toBeGreaterThan(50);
+      expect(seen.source).toBeGreaterThan(50);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('keeps transactions, pins and cutover.route=source on the source', async () => {
     const before = await routed();
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
