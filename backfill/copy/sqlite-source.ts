@@ -172,6 +172,16 @@ const CHUNK_ROWS = 1000;
 /** Rows per chunk when the table's largest row cannot be learnt (no dbstat). */
 const BLIND_CHUNK_ROWS = 32;
 
+/**
+ * A chunk's lines joined by SQLite, newline-terminated, handed over as bytes:
+ * a BLOB reaches JavaScript as a Buffer copied from SQLite's memory, where
+ * text would be decoded into a string and encoded back for the socket (two
+ * passes over every byte, and a string of a megabyte per chunk left for the
+ * garbage collector). Only for a UTF-8 file: a BLOB keeps the file's own
+ * text encoding, and COPY is sent UTF-8.
+ */
+const chunkText = (line: string, utf8: boolean) => (utf8 ? `CAST(group_concat(${line}, char(10)) || char(10) AS BLOB)` : `group_concat(${line}, char(10)) || char(10)`);
+
 interface TablePlan {
   /** One chunk, from the start or after a key, up to the end or to a key: [csv text, row count, last key…]. */
   statements: Map<string, Database.Statement>;
@@ -180,9 +190,12 @@ interface TablePlan {
 
 export class SqliteBatchReader {
   private plans = new Map<string, TablePlan>();
+  private readonly utf8: boolean;
 
   /** `stats`: the tables' figures taken at the start of the backfill (else each table is walked when first read). */
-  constructor(readonly db: Database.Database, private readonly stats?: ReadonlyMap<string, SqliteTableStats>) {}
+  constructor(readonly db: Database.Database, private readonly stats?: ReadonlyMap<string, SqliteTableStats>) {
+    this.utf8 = String(db.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+  }
 
   /** Takes SQLite's write lock, waiting for other writers without blocking the event loop. */
   async lock(): Promise<void> {
@@ -219,8 +232,8 @@ export class SqliteBatchReader {
         exhausted = true;
         break;
       }
-      const text = (r[0] as string) + '\n';
-      parts.push(Buffer.from(text));
+      const text = Buffer.isBuffer(r[0]) ? r[0] : Buffer.from(r[0] as string);
+      parts.push(text);
       bytes += text.length;
       rows += n;
       last = r.slice(2) as Key;
@@ -251,7 +264,7 @@ export class SqliteBatchReader {
       const where = [after ? `${r} > ?` : '', bounded ? `${r} <= ?` : ''].filter(Boolean).join(' AND ');
       const keys = t.key.map((k, i) => `${qi(k)} AS _k${i}`).join(', ');
       // the last row's key comes along as bare columns of the max() row
-      s = this.db.prepare(`SELECT group_concat(_l, char(10)), count(*), max(_r), ${t.key.map((_, i) => `_k${i}`).join(', ')}
+      s = this.db.prepare(`SELECT ${chunkText('_l', this.utf8)}, count(*), max(_r), ${t.key.map((_, i) => `_k${i}`).join(', ')}
         FROM (SELECT ${sqliteCopyLine(copiedColumns(t))} AS _l, ${r} AS _r, ${keys} FROM ${qi(t.name)} ${where ? `WHERE ${where}` : ''} ORDER BY ${r} LIMIT ?)`).raw(true);
       p.statements.set(id, s);
     }
@@ -265,8 +278,8 @@ export class SqliteBatchReader {
       // row with the highest row number (SQLite takes bare columns from the max() row). The LIMIT sits
       // inside, so the window numbers one chunk, never the rest of the table.
       s = this.db.prepare(t.key.length === 1
-        ? `SELECT group_concat(l, char(10)), count(*), max(${keys}) FROM (SELECT ${line} AS l, ${keys} ${from})`
-        : `SELECT group_concat(l, char(10)), max(rn), ${keys} FROM (SELECT l, ${keys}, row_number() OVER (ORDER BY ${keys}) AS rn FROM (SELECT ${line} AS l, ${keys} ${from}))`).raw(true);
+        ? `SELECT ${chunkText('l', this.utf8)}, count(*), max(${keys}) FROM (SELECT ${line} AS l, ${keys} ${from})`
+        : `SELECT ${chunkText('l', this.utf8)}, max(rn), ${keys} FROM (SELECT l, ${keys}, row_number() OVER (ORDER BY ${keys}) AS rn FROM (SELECT ${line} AS l, ${keys} ${from}))`).raw(true);
       p.statements.set(id, s);
     }
     return s;

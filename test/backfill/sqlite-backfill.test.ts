@@ -138,3 +138,24 @@ describe('SQLite source: schema, backfill, verify', () => {
     expect((await sql(pair.targetUrl, `SELECT note FROM accounts WHERE email = 'u10@x'`)).rows[0].note).toBe('n10');
   });
 });
+
+it('copies a UTF-16 SQLite file exactly (its text reaches COPY as UTF-8)', async () => {
+  const file16 = path.join(dir, 'utf16.db');
+  const db = new Database(file16);
+  db.pragma('encoding = "UTF-16le"');
+  db.exec(`CREATE TABLE notes (slug TEXT PRIMARY KEY, body TEXT NOT NULL, n INTEGER)`);
+  const ins = db.prepare('INSERT INTO notes VALUES (?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < 2000; i++) ins.run(`slug-${(i * 7) % 2000}-ü`, `körper ${i} 😀 "quoted", comma`, i);
+  })();
+  expect(db.pragma('encoding', { simple: true })).toBe('UTF-16le');
+  db.close();
+  const p = await databasePair('sqlite_backfill_utf16');
+  const args = ['--source', `sqlite://${file16}`, '--target', p.targetUrl, '--state', path.join(dir, 'state16.db'), '--report-dir', path.join(dir, 'reports')];
+  expect((await cli(['schema', '--apply', ...args])).code).toBe(0);
+  const r = await cli(['backfill', ...args, '--batch-size', '300', '--json']);
+  expect(r.code, r.stderr).toBe(2);
+  expect((await sql(p.targetUrl, `SELECT body FROM notes WHERE slug = 'slug-14-ü'`)).rows[0].body).toBe('körper 2 😀 "quoted", comma');
+  const v = await cli(['verify', ...args]);
+  expect(v.stdout).toContain('all 1 table(s) equal (2000 rows)');
+});
