@@ -85,7 +85,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
           const cols = await targetColumns(target, t);
           targetCols.set(t.name, cols);
           if (cols) {
-            findings.push(...compatibility(t, cols));
+            findings.push(...compatibility(t, cols, await canonicalTypes(target, t.columns.map((c) => c.type))));
             const any = await target.query(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)}) AS x`);
             if (any.rows[0].x) nonEmpty.push(tableLabel(t));
           }
@@ -133,8 +133,32 @@ async function targetColumns(target: pg.Client, t: TableDef): Promise<TargetCols
   return r.rows.length ? new Map(r.rows.map((c) => [c.name, { type: c.type, notNull: c.notnull }])) : null;
 }
 
+/**
+ * Type names as the target's format_type() writes them (timestamp is
+ * "timestamp without time zone", varchar(40) "character varying(40)"), so
+ * the planned and the existing types compare by meaning: PostgreSQL reads
+ * them itself, as the result columns of one `SELECT NULL::type, …`. A name
+ * it does not know stays as it is.
+ */
+async function canonicalTypes(c: pg.Client, types: string[]): Promise<Map<string, string>> {
+  const distinct = [...new Set(types)];
+  const out = new Map(distinct.map((x) => [x, x]));
+  const read = async (names: string[]) => {
+    const r = await c.query(`SELECT ${names.map((x, i) => `NULL::${x} AS c${i}`).join(', ')}`);
+    const f = await c.query<{ t: string }>(`SELECT format_type(o, m) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS x(o, m, n) ORDER BY n`,
+      [r.fields.map((x) => x.dataTypeID), r.fields.map((x) => x.dataTypeModifier)]);
+    names.forEach((x, i) => out.set(x, f.rows[i]!.t));
+  };
+  try {
+    if (distinct.length) await read(distinct);
+  } catch {
+    for (const x of distinct) await read([x]).catch(() => undefined);
+  }
+  return out;
+}
+
 /** Whether the target table can take the source's rows: columns present, types of the same kind. */
-function compatibility(t: TableDef, cols: TargetCols): Finding[] {
+function compatibility(t: TableDef, cols: TargetCols, canonical: Map<string, string>): Finding[] {
   const out: Finding[] = [];
   for (const c of t.columns) {
     const tc = cols.get(c.name);
@@ -146,7 +170,7 @@ function compatibility(t: TableDef, cols: TargetCols): Finding[] {
     const b = typeClass(tc.type);
     const widening = (a === 'int' && (b === 'numeric' || b === 'float')) || (a === 'float' && b === 'numeric');
     if (a !== b && !widening) out.push({ severity: 'error', check: 'schema', table: tableLabel(t), column: c.name, message: `target type ${tc.type} does not hold ${c.type} values` });
-    else if (c.type !== tc.type && a !== 'text') out.push({ severity: 'warning', check: 'schema', table: tableLabel(t), column: c.name, message: `target type ${tc.type} differs from ${c.type}; values are checked against ${tc.type}` });
+    else if ((canonical.get(c.type) ?? c.type) !== tc.type && a !== 'text') out.push({ severity: 'warning', check: 'schema', table: tableLabel(t), column: c.name, message: `target type ${tc.type} differs from ${c.type}; values are checked against ${tc.type}` });
   }
   const source = new Set(t.columns.map((c) => c.name));
   for (const [name, tc] of cols) {

@@ -2,17 +2,31 @@
 // affinity lets 'abc' sit in an INTEGER column and NULL in a non-INTEGER
 // primary key; foreign keys are not enforced unless the application turned
 // them on. Each query runs in SQLite, over the whole table, once.
+import { isUtf8 } from 'node:buffer';
 import type Database from 'better-sqlite3';
 import type { ColumnDef, TableDef } from '../schema/model.ts';
 import { qi } from '../schema/model.ts';
 import { typeClass } from '../verify/canonical.ts';
 import { SAMPLE_KEYS, type Finding } from './findings.ts';
 
+/** SQL function, registered by sqliteValueFindings: whether a BLOB's bytes are valid UTF-8. */
+const UTF8_FN = 'cutover_is_utf8';
+
+/**
+ * True for text whose bytes are not UTF-8 (SQLite stores what it is given;
+ * PostgreSQL refuses such text). Only text with a character outside ASCII
+ * (GLOB, in SQLite's C code; a stray byte reads as U+FFFD) reaches the
+ * JavaScript check. Only for a UTF-8 file: a UTF-16 one is decoded by SQLite
+ * itself.
+ */
+const notUtf8 = (col: string) => `(typeof(${col}) = 'text' AND ${col} GLOB '*[^' || char(1) || '-' || char(127) || ']*' AND NOT ${UTF8_FN}(CAST(${col} AS BLOB)))`;
+
 /** A WHERE condition true for values of column c that a column of `pgType` will not accept. */
-export function misfitCondition(c: ColumnDef, pgType: string): { cond: string; why: string } | null {
+export function misfitCondition(c: ColumnDef, pgType: string, utf8File = false): { cond: string; why: string } | null {
   const col = qi(c.name);
+  const badText = utf8File ? ` OR ${notUtf8(col)}` : '';
   const varchar = /^(?:character varying|varchar)\((\d+)\)$/.exec(pgType);
-  if (varchar) return { cond: `(typeof(${col}) = 'blob' OR length(${col}) > ${varchar[1]})`, why: `longer than ${pgType} allows` };
+  if (varchar) return { cond: `(typeof(${col}) = 'blob' OR length(${col}) > ${varchar[1]}${badText})`, why: `longer than ${pgType} allows, or not UTF-8 text` };
   switch (typeClass(pgType)) {
     case 'int': {
       const range = pgType === 'integer' ? ` OR ${col} NOT BETWEEN -2147483648 AND 2147483647` : pgType === 'smallint' ? ` OR ${col} NOT BETWEEN -32768 AND 32767` : '';
@@ -25,7 +39,7 @@ export function misfitCondition(c: ColumnDef, pgType: string): { cond: string; w
     case 'timestamp':
     case 'timestamptz': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR datetime(${col}) IS NULL))`, why: 'not an ISO timestamp (numbers such as Unix times are refused too)' };
     case 'bytea': return null;
-    default: return { cond: `(typeof(${col}) = 'blob' OR instr(${col}, char(0)) > 0)`, why: 'binary data or a NUL character, which text cannot hold' };
+    default: return { cond: `(typeof(${col}) = 'blob' OR instr(${col}, char(0)) > 0${badText})`, why: 'binary data, a NUL character or bytes that are not UTF-8, which text cannot hold' };
   }
 }
 
@@ -40,10 +54,12 @@ function sampleKeys(db: Database.Database, t: TableDef, where: string): { rows: 
 /** Type fit and NOT NULL, against the target's types where the table exists there, else the mapped ones. */
 export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTypes: Map<string, { type: string; notNull: boolean }> | null): Finding[] {
   const out: Finding[] = [];
+  const utf8File = String(db.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+  if (utf8File) db.function(UTF8_FN, { deterministic: true }, (b: unknown) => (Buffer.isBuffer(b) && isUtf8(b) ? 1 : 0));
   for (const c of t.columns) {
     const target = targetTypes?.get(c.name);
     const pgType = target?.type ?? c.type;
-    const misfit = misfitCondition(c, pgType);
+    const misfit = misfitCondition(c, pgType, utf8File);
     if (misfit) {
       const { rows, keys } = sampleKeys(db, t, misfit.cond);
       if (rows) out.push({ severity: 'error', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} value(s) ${misfit.why} (${c.sourceType || 'no declared type'} → ${pgType})` });

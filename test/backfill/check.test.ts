@@ -38,12 +38,16 @@ describe('cutover check', () => {
     u.run(8, 'eve@x', BCRYPT, 20, null, null, 'toolong', null);
     u.run(9, 'fay@x', BCRYPT, 20, null, 1700000000, null, 7);
     db.prepare('INSERT INTO notes VALUES (?, ?)').run(null, 'a note under a NULL key');
+    // text PostgreSQL refuses: a NUL character, bytes that are not UTF-8; beside valid non-ASCII text
+    db.exec(`INSERT INTO notes VALUES ('n1', 'a' || char(0) || 'b'), ('n2', CAST(X'C328' AS TEXT)), ('n3', 'ünïcode 😀')`);
     db.prepare('INSERT INTO posts VALUES (?, ?)').run(1, 999);
     db.prepare('INSERT INTO nokey VALUES (?, ?)').run('x', 'y');
     db.close();
     pair = await databasePair('check_sqlite');
     const src = `sqlite://${file}`;
     expect((await cli(['schema', '--apply', '--source', src, '--target', pair.targetUrl])).code).toBeLessThan(2 + 1);
+    // a narrower integer on the target is worth a warning; timestamp = timestamp without time zone is not
+    await sql(pair.targetUrl, `ALTER TABLE users ALTER COLUMN age TYPE integer`);
     await sql(pair.targetUrl, `CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
                               INSERT INTO users (id, email, password_hash, age) VALUES (1, 'someone.else@x', 'x', 1)`);
     const r = await cli(['check', '--source', src, '--target', pair.targetUrl, '--backup-dir', path.join(dir, 'backups'), '--report-dir', dir, '--json']);
@@ -63,6 +67,9 @@ describe('cutover check', () => {
     expect(find('type', 'users', 'nick')).toMatchObject({ severity: 'error', keys: ['8'] });
     expect(find('type', 'users', 'flag')).toMatchObject({ severity: 'error', keys: ['9'] });
     expect(find('not-null', 'notes', 'id')).toMatchObject({ severity: 'error', rows: 1 });
+    expect(find('schema', 'users', 'age')).toMatchObject({ severity: 'warning', message: 'target type integer differs from bigint; values are checked against integer' });
+    expect(findings.filter((f) => f.check === 'schema' && f.column !== 'age')).toEqual([]);
+    expect(find('type', 'notes', 'body')).toMatchObject({ severity: 'error', rows: 2, keys: ['n1', 'n2'] });
     expect(find('foreign-key', 'posts', 'user_id')).toMatchObject({ severity: 'error', rows: 1, keys: ['1'] });
     expect(find('primary-key', 'nokey')).toMatchObject({ severity: 'error' });
     expect(find('unique', 'users')).toMatchObject({ severity: 'error', rows: 2, keys: ['3 = 4'] });
