@@ -24,6 +24,13 @@ export class BackendLink {
   onClose: (reason: Error) => void = () => undefined;
   /** Where a client's CancelRequest for this connection goes (null: not cancellable). */
   cancelKey: CancelTarget | null = null;
+  /**
+   * From CopyInResponse to its ReadyForQuery. The server swallows Sync and
+   * Flush while it copies in, so a Sync the client sends then is no request of
+   * its own: after an extended-protocol COPY it is what makes the server send
+   * the COPY's ReadyForQuery.
+   */
+  copyIn = false;
   private idleWaiters: (() => void)[] = [];
 
   /** The role, not the database: promote swaps the names of a session's two links. */
@@ -41,6 +48,8 @@ export class BackendLink {
   }
 
   private readonly dispatch = (m: Message): void => {
+    if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) this.copyIn = true;
+    else if (m.type === 0x5a) this.copyIn = false;
     const h = this.handlers[0];
     if (!h) {
       this.unsolicited(m);

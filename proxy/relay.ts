@@ -115,6 +115,8 @@ export class Relay {
   private deferredBegin = false;
   /** Waiting at a boundary for the promote pause to end. */
   private resume: { done: Promise<void>; cancel(): void } | null = null;
+  /** CancelRequests the client sent: a routed read it cancelled answers 57014, no fault of the target. */
+  private cancels = 0;
 
   constructor(
     client: Socket,
@@ -137,9 +139,11 @@ export class Relay {
     return this.source.stream;
   }
 
-  /** Where a CancelRequest goes: the source of truth, which runs everything but routed reads. */
+  /** Where a CancelRequest goes: the source of truth, and the target while a routed read runs there. */
   cancelTargets(): CancelTarget[] {
-    return this.source.cancelKey ? [this.source.cancelKey] : [];
+    this.cancels++;
+    const t = this.target;
+    return [this.source.cancelKey, t && t.pending > 0 ? t.cancelKey : null].filter((k): k is CancelTarget => k !== null);
   }
 
   /** Inside a transaction or with work in flight: promote waits until no session is. */
@@ -192,6 +196,11 @@ export class Relay {
         return;
       case 0x53: // Sync
       case 0x48: // Flush
+        if (this.source.copyIn && !this.pending.length) {
+          // part of the COPY's request (BackendLink.copyIn), not one of its own
+          this.source.write(m.bytes);
+          return;
+        }
         this.pending.push(m);
         this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
         this.pending = [];
@@ -293,7 +302,7 @@ export class Relay {
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
-    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs);
+    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams);
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = I;
       return this.commitWithMirror(u.msgs);
@@ -404,7 +413,7 @@ export class Relay {
       if (wrapped && u.sync) {
         this.ensureOn(link, referenced);
         this.markDefined(link, definedHere);
-        return this.finishWrapped(u.msgs);
+        return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
       }
       this.sendSegment(link, u, referenced, definedHere, closes);
       this.predictFrom(txnOps);
@@ -437,7 +446,7 @@ export class Relay {
     if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0) {
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
-      return this.wrapAutocommit(u.msgs);
+      return this.wrapAutocommit(u.msgs, this.copies(referenced, definedHere));
     }
     if (mirroring && u.sync && inTxn && txnOps.length === 1 && txnOps[0] === 'commit' && u.msgs.filter((m) => m.type === 0x45).length === 1) {
       this.ensureOn(this.source, referenced);
@@ -464,6 +473,12 @@ export class Relay {
     if (!this.mirroring) return false;
     if (txnOps.includes('prepare')) return true;
     return txnOps.length > 0 && (executes.size > 1 || continuing) && (inTxn || [...executes.values()].some((e) => WRITES.has(e.kind)));
+  }
+
+  /** Whether a segment runs a COPY (which may copy in: wrapAutocommit must not pipeline behind it). */
+  private copies(referenced: Set<string>, definedHere: Set<string>): boolean {
+    for (const n of [...referenced, ...definedHere]) if (this.statements.get(n)?.cls.statements.some((st) => st.node === 'CopyStmt')) return true;
+    return false;
   }
 
   private statementOf(parse: Message): Prepared | undefined {
@@ -584,12 +599,14 @@ export class Relay {
     if (target) {
       const hold = new HoldAll();
       const started = process.hrtime.bigint();
+      const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
       try {
         await this.guard!.read(async () => {
           const outcome = await hold.done;
-          const fault = outcome.lost ?? (outcome.error && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
+          const cancelled = outcome.error === '57014' && this.cancels !== cancels;
+          const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
         });
         recordRead('target', started);
@@ -669,29 +686,31 @@ export class Relay {
   }
 
   /** BEGIN; the client's request; drain; apply to the mirror; COMMIT — then the client's answer. */
-  private async wrapAutocommit(msgs: Message[]): Promise<void> {
+  private async wrapAutocommit(msgs: Message[], copies: boolean): Promise<void> {
     this.source.request(queryMessage('BEGIN'), new Collect());
-    return this.finishWrapped(msgs);
+    return this.finishWrapped(msgs, copies);
   }
 
   /** The client's request inside our transaction, then drain, apply, COMMIT, and only then its answer. */
-  private async finishWrapped(msgs: Message[]): Promise<void> {
+  private async finishWrapped(msgs: Message[], copies: boolean): Promise<void> {
     const slot = this.order.open();
     const hold = new WriteHold(slot, this);
     this.source.request(msgs.map((m) => m.bytes), hold);
-    // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02)
-    const drain = this.requestDrain();
+    // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02). Not behind
+    // a COPY: copying in, the server would take the drain for a message of the COPY and end the session.
+    let drain = copies ? null : this.requestDrain();
     const status = await hold.done;
     if (status === null) return; // source lost: the session is ending
     if (status !== T) {
       // the request failed (or ended the transaction itself): undo our BEGIN, pass its answer on
-      await drain.done.catch(() => undefined);
+      await drain?.done.catch(() => undefined);
       const rb = new Collect();
       this.source.request(queryMessage('ROLLBACK'), rb);
       await rb.done.catch(() => undefined);
       hold.release(I);
       return;
     }
+    drain ??= this.requestDrain();
     const failed = await this.commitOwn(drain);
     if (failed === LOST) return;
     if (failed) hold.fail(failed, I);

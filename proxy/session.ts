@@ -322,20 +322,24 @@ export class Session {
     let terminated = false;
     /** Extended-protocol messages sent since the last Sync: the client is mid-request. */
     let midRequest = false;
+    /** From CopyInResponse to its ReadyForQuery: the server swallows Sync and Flush (BackendLink.copyIn). */
+    let copyIn = false;
 
     const visitClient = (type: number) => {
-      if (type === 0x51 /* Q */ || type === 0x53 /* S */ || type === 0x46 /* F */) {
+      if (type === 0x51 /* Q */ || type === 0x46 /* F */ || (type === 0x53 /* S */ && !copyIn)) {
         this.outstanding++;
         stats.requests++;
         midRequest = false;
       } else if (type === 0x58 /* X */) terminated = true;
-      else midRequest = true;
+      // copy data belongs to the request that started the COPY
+      else if (type !== 0x64 /* d */ && type !== 0x63 /* c */ && type !== 0x66 /* f */ && !copyIn) midRequest = true;
     };
     const visitServer = (type: number, _len: number, first: number) => {
       if (type === 0x5a /* Z */) {
         this.outstanding--;
         this.txStatus = first;
-      }
+        copyIn = false;
+      } else if (type === 0x47 /* G */ || type === 0x57 /* W */) copyIn = true;
     };
 
     const onClientData = (chunk: Buffer) => {
