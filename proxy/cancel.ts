@@ -1,7 +1,10 @@
-// CancelRequest handling. Each client session gets the proxy's own
-// BackendKeyData; the registry maps it to whichever server currently runs the
-// session's query, so a cancel reaches the right backend (and a guessed key
-// reaches nothing).
+// CancelRequest handling. Each client session gets BackendKeyData from the
+// proxy: the process ID of the session's source backend (what
+// pg_backend_pid() returns, what a NOTIFY from this session carries, what
+// pg_terminate_backend and pg_stat_activity know it by: drivers compare and
+// use it), with a secret of the proxy's own. The registry maps the key to
+// whichever servers currently run the session's query, so a cancel reaches
+// the right backend (and a guessed key reaches nothing).
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { cancelRequest } from './messages.ts';
@@ -15,8 +18,9 @@ export interface CancelTarget {
 
 /**
  * With several worker processes the cancel may arrive at another worker than
- * the one holding the session: the worker number lives in the key's top bits
- * and `forward` hands foreign keys to the right worker.
+ * the one holding the session: the worker number lives in the secret's top
+ * bits (the process ID is the backend's) and `forward` hands foreign keys to
+ * the right worker.
  */
 export interface WorkerIdentity {
   index: number;
@@ -30,12 +34,16 @@ export class CancelRegistry {
 
   constructor(private readonly worker: WorkerIdentity | null = null) {}
 
-  /** Issue a key for a session; `targets` names the backends a cancel must reach. */
-  register(targets: () => CancelTarget[]): { pid: number; secret: number } {
-    let pid: number;
-    do pid = this.worker ? ((this.worker.index + 1) << WORKER_SHIFT) | randomInt(1, 1 << WORKER_SHIFT) : randomInt(1, 0x7fffffff);
-    while (this.sessions.has(pid));
-    const secret = randomInt(0, 0x7fffffff);
+  /**
+   * Issue a key for a session; `targets` names the backends a cancel must
+   * reach, `backendPid` is the process ID to show (the source backend's),
+   * unless another session of this worker already shows it (two servers can
+   * hand out the same one): then a random one.
+   */
+  register(targets: () => CancelTarget[], backendPid?: number): { pid: number; secret: number } {
+    let pid = backendPid !== undefined && backendPid > 0 && !this.sessions.has(backendPid) ? backendPid : 0;
+    while (!pid || this.sessions.has(pid)) pid = randomInt(1, 0x7fffffff);
+    const secret = this.worker ? ((this.worker.index + 1) << WORKER_SHIFT) | randomInt(0, 1 << WORKER_SHIFT) : randomInt(0, 0x7fffffff);
     this.sessions.set(pid, { secret, targets });
     return { pid, secret };
   }
@@ -46,7 +54,7 @@ export class CancelRegistry {
 
   /** Forward a client's CancelRequest. Unknown or wrong keys are ignored, as PostgreSQL does. */
   cancel(pid: number, secret: number): boolean {
-    if (this.worker && pid >> WORKER_SHIFT !== this.worker.index + 1) {
+    if (this.worker && workerOfKey(secret) !== this.worker.index) {
       this.worker.forward(pid, secret);
       return true;
     }
@@ -57,8 +65,9 @@ export class CancelRegistry {
   }
 }
 
-export function workerOfKey(pid: number): number {
-  return (pid >> WORKER_SHIFT) - 1;
+/** The worker that issued a key, from its secret. */
+export function workerOfKey(secret: number): number {
+  return (secret >>> WORKER_SHIFT) - 1;
 }
 
 function sendCancel(t: CancelTarget): void {

@@ -210,7 +210,7 @@ export class Session {
       this.backendKey = cancel;
       out.push(...conn.startupMessages);
       this.ctx.stats.sourceUp();
-      this.proxyKey = this.ctx.cancels.register(() => (this.relay ? this.relay.cancelTargets() : this.backendKey ? [this.backendKey] : []));
+      this.proxyKey = this.ctx.cancels.register(() => (this.relay ? this.relay.cancelTargets() : this.backendKey ? [this.backendKey] : []), cancel.pid);
       out.push(backendKeyData(this.proxyKey.pid, this.proxyKey.secret), readyForQuery('I'));
       this.client.write(Buffer.concat(out));
       for (const b of conn.leftover) this.client.write(b);

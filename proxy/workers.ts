@@ -20,7 +20,7 @@ export async function runPrimary(n: number, log: Logger): Promise<{ stop(drainMs
     const w = cluster.fork({ CUTOVER_WORKER_INDEX: String(index) });
     workers.set(index, w);
     w.on('message', (m: Ipc) => {
-      if (m.type === 'cancel') workers.get(workerOfKey(m.pid))?.send(m);
+      if (m.type === 'cancel') workers.get(workerOfKey(m.secret))?.send(m);
     });
     w.on('exit', (code) => {
       workers.delete(index);

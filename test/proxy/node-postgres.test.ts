@@ -77,6 +77,16 @@ describe('node-postgres: COPY, LISTEN/NOTIFY, cancel', () => {
       const n = await got;
       expect(n.channel).toBe('cutover_test');
       expect(n.payload).toBe('hello');
+      // the process IDs the proxy hands out are the source backends' own: a notification's sender is
+      // recognisable (the docs' way to skip your own), and pg_terminate_backend(processID) finds the session
+      const notifierPid = (notifier as unknown as { processID: number }).processID;
+      expect(n.processId).toBe(notifierPid);
+      expect((await notifier.query('SELECT pg_backend_pid() AS pid')).rows[0].pid).toBe(notifierPid);
+      const listenerPid = (listener as unknown as { processID: number }).processID;
+      expect(listenerPid).not.toBe(notifierPid);
+      const gone = new Promise((resolve) => listener.once('error', resolve));
+      expect((await notifier.query('SELECT pg_terminate_backend($1) AS ok', [listenerPid])).rows[0].ok).toBe(true);
+      expect(await gone).toBeTruthy();
     } finally {
       await Promise.all([listener.end(), notifier.end()]);
     }
