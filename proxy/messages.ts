@@ -145,6 +145,11 @@ export function bindMessage(statement: string, params: (string | null)[]): Buffe
   return out;
 }
 
+/** Close of a prepared statement ('S') or portal ('P'); closing one that does not exist is no error. */
+export function closeMessage(what: 'S' | 'P', name: string): Buffer {
+  return message('C', Buffer.concat([Buffer.from(what), cstr(name)]));
+}
+
 /** Execute the unnamed portal, all rows. */
 export const EXECUTE = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
 export const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);

@@ -33,8 +33,9 @@ import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
 import { classify, type Classification, type Kind } from './classify/classify.ts';
 import type { CaptureDialect } from './capture/dialect.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
-import { errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
+import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
+import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
@@ -117,6 +118,8 @@ export class Relay {
   private resume: { done: Promise<void>; cancel(): void } | null = null;
   /** CancelRequests the client sent: a routed read it cancelled answers 57014, no fault of the target. */
   private cancels = 0;
+  /** The drain as a prepared statement on each source connection. */
+  private readonly drains = new DrainStatements();
 
   constructor(
     client: Socket,
@@ -290,6 +293,7 @@ export class Relay {
     const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
     const c = classify(sql);
     const inTxn = this.predicted !== I;
+    this.noteStatementDrops(c);
     if (this.refuseDdl(c.kind)) return;
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
     this.noteSessionStatements(c);
@@ -361,6 +365,8 @@ export class Relay {
           const name = r.cstring();
           const sql = r.cstring();
           const cls = classify(sql);
+          if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
+          this.noteStatementDrops(cls);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
           definedHere.add(name);
           if (cls.kind === 'session') this.noteSessionStatements(cls);
@@ -393,6 +399,7 @@ export class Relay {
           const what = r.bytes(1)[0];
           const name = r.cstring();
           if (what === 0x53) closes.push(name);
+          if (what === 0x53 && name === DRAIN_STATEMENT) this.drains.forget(this.source, this.target);
           break;
         }
       }
@@ -524,9 +531,14 @@ export class Relay {
     if (!p) return;
     for (const where of p.on) {
       const link = where === 'source' ? this.source : this.target;
-      if (link && link !== already && !link.lost) link.request([closeStatement(name), SYNC], new Collect());
+      if (link && link !== already && !link.lost) link.request([closeMessage('S', name), SYNC], new Collect());
     }
     this.statements.delete(name);
+  }
+
+  /** DISCARD ALL and DEALLOCATE drop our drain statement too, wherever they run (also inside a longer request). */
+  private noteStatementDrops(c: Classification): void {
+    for (const s of c.statements) if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') this.drains.forget(this.source, this.target);
   }
 
   private noteSessionStatements(c: Classification): void {
@@ -878,9 +890,7 @@ export class Relay {
   }
 
   private requestDrain(): Collect {
-    const drain = new Collect();
-    this.source.request(queryMessage(this.ctx.capture(this.sot).drainSql), drain);
-    return drain;
+    return this.drains.request(this.source, this.ctx.capture(this.sot));
   }
 
   private async applyDrained(drain: Collect): Promise<Change[]> {
@@ -947,15 +957,6 @@ function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<strin
 function combine(a: Kind, b: Kind): Kind {
   const rank: Record<Kind, number> = { read: 0, session: 1, unknown: 2, write: 3, ddl: 4, txn: 5 };
   return rank[b] > rank[a] ? b : a;
-}
-
-function closeStatement(name: string): Buffer {
-  const body = Buffer.concat([Buffer.from('S'), Buffer.from(name + '\0')]);
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0x43;
-  out.writeInt32BE(4 + body.length, 1);
-  body.copy(out, 5);
-  return out;
 }
 
 /** Streams a request's answer to its slot. */

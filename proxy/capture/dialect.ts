@@ -6,6 +6,8 @@
 export interface CaptureDialect {
   /** A query on the source, inside the transaction: its change rows as (seq, tbl, op, pk, row), removed. */
   drainSql: string;
+  /** The source takes the drain as a named prepared statement (extended protocol), planned once per connection. */
+  preparedDrain?: boolean;
   /** A statement on the source recording these keys for re-sync by the drainer. */
   dirtySql(keys: { tbl: string; pk: string }[]): string;
 }

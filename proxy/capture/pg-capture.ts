@@ -194,6 +194,7 @@ export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE txid = txid_curren
 
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
+  preparedDrain: true,
   dirtySql: (keys) => {
     const json = JSON.stringify(keys.map((k) => ({ tbl: k.tbl, pk: JSON.parse(k.pk) as unknown })));
     const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';

@@ -1,0 +1,83 @@
+// The drain a session runs before each COMMIT, sent as a named prepared
+// statement: the source parses and plans it once per server connection and
+// then only binds and executes it (a simple Query was parsed and planned on
+// every transaction).
+//
+// The statement lives in the client's own server session, so whatever can
+// drop it there must be followed: the client's DISCARD ALL / DEALLOCATE, a
+// Close of our name, a failed Parse. Whenever it is not known to exist, the
+// drain goes as Close + Parse + Bind + Execute in the same write: closing a
+// statement that does not exist is no error, so re-preparing never fails for
+// a statement left over, and it costs no round trip. A statement dropped
+// where the proxy cannot see it (DEALLOCATE inside a function) fails that one
+// drain with 26000, which rolls the transaction back like any failed drain;
+// the next drain prepares again. After a capture reinstall the server
+// re-plans the statement itself (its plan cache follows the new table).
+import { Collect, type BackendLink } from '../backend-link.ts';
+import type { CaptureDialect } from '../capture/dialect.ts';
+import type { Message } from '../framing.ts';
+import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
+
+/** Reserved: a name no client is expected to use (it needs quoting in SQL). */
+export const DRAIN_STATEMENT = 'cutover:drain';
+
+const BIND = bindMessage(DRAIN_STATEMENT, []);
+const CLOSE = closeMessage('S', DRAIN_STATEMENT);
+
+/** A drain's answer; also whether its Parse went through (the statement exists from then on). */
+export class DrainCollect extends Collect {
+  parsed = false;
+
+  override onMessage(m: Message): void {
+    if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
+    else super.onMessage(m);
+  }
+}
+
+export class DrainStatements {
+  /** Server connections holding the statement, with the text it was prepared from. */
+  private readonly prepared = new WeakMap<BackendLink, string>();
+  /** Cleared when the client claims our name for a statement of its own: this session drains by simple Query. */
+  private named = true;
+
+  /** Sends this transaction's drain on `link`; the answer arrives in the returned collector. */
+  request(link: BackendLink, dialect: CaptureDialect): DrainCollect {
+    const drain = new DrainCollect();
+    if (!this.named || !dialect.preparedDrain) {
+      link.request(queryMessage(dialect.drainSql), drain);
+      return drain;
+    }
+    const sql = dialect.drainSql;
+    const known = this.prepared.get(link) === sql;
+    // set now, not on the answer: a drain pipelined behind this one must not prepare again
+    this.prepared.set(link, sql);
+    link.request(known ? [BIND, EXECUTE, SYNC] : [CLOSE, parseMessage(DRAIN_STATEMENT, sql), BIND, EXECUTE, SYNC], drain);
+    void drain.done.then(
+      () => {
+        const gone = known ? drain.error !== null && parseErrorFields(drain.error.bytes.subarray(5)).C === '26000' : !drain.parsed;
+        if (gone) this.prepared.delete(link);
+      },
+      () => this.prepared.delete(link),
+    );
+    return drain;
+  }
+
+  /** The client's DISCARD ALL, DEALLOCATE or Close may have dropped the statement wherever it ran. */
+  forget(...links: (BackendLink | null)[]): void {
+    for (const l of links) if (l) this.prepared.delete(l);
+  }
+
+  /**
+   * The client defines a statement under our name: ours is closed first on
+   * every connection holding it (the client's Parse would fail otherwise), and
+   * the session drains by simple Query from then on.
+   */
+  yieldName(...links: (BackendLink | null)[]): void {
+    this.named = false;
+    for (const l of links) {
+      if (!l || !this.prepared.has(l)) continue;
+      this.prepared.delete(l);
+      if (!l.lost) l.request([CLOSE, SYNC], new Collect());
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// The drain runs as a prepared statement on the client's own source session,
+// parsed once per connection. It must keep working, and keep every write
+// mirrored, whatever the client does to its session's statements (DISCARD ALL,
+// DEALLOCATE ALL, even behind the proxy's back, a statement of the same name)
+// and when capture is reinstalled under the open session.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+import { installCapture, removeCapture } from '../../proxy/capture/pg-capture.ts';
+import { DRAIN_STATEMENT } from '../../proxy/mirror/drain-statement.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+let c: pg.Client;
+
+beforeAll(async () => {
+  pair = await mirroredPair('drain_statement', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
+  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
+  c = new pg.Client({ connectionString: tp.url(pair.name) });
+  await c.connect();
+});
+afterAll(async () => {
+  await c?.end();
+  await tp?.close();
+});
+
+/** When the session's drain statement was prepared (null: it is not). */
+async function preparedAt(): Promise<string | null> {
+  const r = await c.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT]);
+  return r.rows[0]?.at ?? null;
+}
+
+async function onTarget(id: number): Promise<string | null> {
+  return (await sql(pair.targetUrl, `SELECT v FROM t WHERE id = ${id}`)).rows[0]?.v ?? null;
+}
+
+it('is parsed once per source connection and then only executed', async () => {
+  await c.query(`INSERT INTO t VALUES (1, 'a')`);
+  const first = await preparedAt();
+  expect(first).not.toBeNull();
+  await c.query('BEGIN');
+  await c.query(`INSERT INTO t VALUES (2, 'b')`);
+  await c.query('COMMIT');
+  await c.query(`UPDATE t SET v = 'a2' WHERE id = $1`, [1]);
+  expect(await preparedAt()).toBe(first);
+  expect([await onTarget(1), await onTarget(2)]).toEqual(['a2', 'b']);
+});
+
+it('is prepared again after the client drops it with DISCARD ALL or DEALLOCATE ALL', async () => {
+  await c.query('DISCARD ALL');
+  expect(await preparedAt()).toBeNull();
+  await c.query(`INSERT INTO t VALUES (3, 'c')`);
+  expect(await onTarget(3)).toBe('c');
+  expect(await preparedAt()).not.toBeNull();
+
+  await c.query('BEGIN');
+  await c.query(`INSERT INTO t VALUES (4, 'd')`);
+  await c.query('DEALLOCATE ALL');
+  await c.query('COMMIT');
+  expect(await onTarget(4)).toBe('d');
+
+  // in one request with a write: the drain of that very request must prepare again
+  await c.query(`DEALLOCATE ALL; INSERT INTO t VALUES (5, 'e')`);
+  expect(await onTarget(5)).toBe('e');
+  expect(await c.query(`SELECT count(*)::int AS n FROM cutover.changes`).then((r) => r.rows[0].n)).toBe(0);
+});
+
+it('dropped where the proxy cannot see it, fails that one transaction and is prepared again for the next', async () => {
+  await c.query(`INSERT INTO t VALUES (6, 'f')`);
+  // the DO statement is a write, wrapped in the proxy's transaction; its drain finds the statement gone
+  await expect(c.query(`DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; INSERT INTO t VALUES (7, 'lost'); END $$`)).rejects.toMatchObject({ code: '40000' });
+  await c.query(`INSERT INTO t VALUES (8, 'h')`);
+  expect(await onTarget(8)).toBe('h');
+  expect(await onTarget(7)).toBeNull();
+  expect((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM t WHERE id = 7')).rows[0].n).toBe(0);
+});
+
+it('gives its name up to a client statement of the same name', async () => {
+  await c.query(`INSERT INTO t VALUES (9, 'i')`);
+  expect(await preparedAt()).not.toBeNull();
+  const r = await c.query({ name: DRAIN_STATEMENT, text: 'SELECT $1::int + 1 AS n', values: [41] });
+  expect(r.rows[0].n).toBe(42);
+  await c.query(`INSERT INTO t VALUES (10, 'j')`);
+  expect(await onTarget(10)).toBe('j');
+  // the session drains by simple Query now: the name stays the client's
+  const again = await c.query({ name: DRAIN_STATEMENT, text: 'SELECT $1::int + 1 AS n', values: [1] });
+  expect(again.rows[0].n).toBe(2);
+});
+
+it('survives capture being reinstalled under the open session', async () => {
+  const s = new pg.Client({ connectionString: tp.url(pair.name) });
+  await s.connect();
+  try {
+    await s.query(`INSERT INTO t VALUES (11, 'k')`);
+    const admin = new pg.Client({ connectionString: pair.legacyUrl });
+    await admin.connect();
+    try {
+      await removeCapture(admin);
+      await installCapture(admin);
+    } finally {
+      await admin.end();
+    }
+    // the change table is a new relation: the server must re-plan the prepared drain, not fail it
+    await s.query(`INSERT INTO t VALUES (12, 'l')`);
+    await s.query('BEGIN');
+    await s.query(`UPDATE t SET v = 'k2' WHERE id = 11`);
+    await s.query('COMMIT');
+  } finally {
+    await s.end();
+  }
+  expect([await onTarget(11), await onTarget(12)]).toEqual(['k2', 'l']);
+});
