@@ -8,11 +8,15 @@
 // Close of our name, a failed Parse. Whenever it is not known to exist, the
 // drain goes as Close + Parse + Bind + Execute in the same write: closing a
 // statement that does not exist is no error, so re-preparing never fails for
-// a statement left over, and it costs no round trip. A statement dropped
-// where the proxy cannot see it (DEALLOCATE inside a function) fails that one
-// drain with 26000, which rolls the transaction back like any failed drain;
-// the next drain prepares again. After a capture reinstall the server
-// re-plans the statement itself (its plan cache follows the new table).
+// a statement left over, and it costs no round trip. A statement gone where
+// the proxy cannot see it fails that drain with 26000, which rolls the
+// transaction back like any failed drain; the session then drains by simple
+// Query for good, because the likely cause is not a DEALLOCATE inside a
+// function but a transaction-mode pooler between proxy and source that hands
+// each transaction another server connection (PgBouncer before 1.21, or
+// without max_prepared_statements): re-preparing would fail again on the next
+// switch. After a capture reinstall the server re-plans the statement itself
+// (its plan cache follows the new table).
 import { Collect, type BackendLink } from '../backend-link.ts';
 import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
@@ -54,8 +58,11 @@ export class DrainStatements {
     link.request(known ? [BIND, EXECUTE, SYNC] : [CLOSE, parseMessage(DRAIN_STATEMENT, sql), BIND, EXECUTE, SYNC], drain);
     void drain.done.then(
       () => {
-        const gone = known ? drain.error !== null && parseErrorFields(drain.error.bytes.subarray(5)).C === '26000' : !drain.parsed;
-        if (gone) this.prepared.delete(link);
+        if (!known && !drain.parsed) this.prepared.delete(link);
+        if (known && drain.error && parseErrorFields(drain.error.bytes.subarray(5)).C === '26000') {
+          this.prepared.delete(link);
+          this.named = false;
+        }
       },
       () => this.prepared.delete(link),
     );

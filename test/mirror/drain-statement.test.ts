@@ -68,13 +68,20 @@ it('is prepared again after the client drops it with DISCARD ALL or DEALLOCATE A
   expect(await c.query(`SELECT count(*)::int AS n FROM cutover.changes`).then((r) => r.rows[0].n)).toBe(0);
 });
 
-it('dropped where the proxy cannot see it, fails that one transaction and is prepared again for the next', async () => {
-  await c.query(`INSERT INTO t VALUES (6, 'f')`);
-  // the DO statement is a write, wrapped in the proxy's transaction; its drain finds the statement gone
-  await expect(c.query(`DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; INSERT INTO t VALUES (7, 'lost'); END $$`)).rejects.toMatchObject({ code: '40000' });
-  await c.query(`INSERT INTO t VALUES (8, 'h')`);
-  expect(await onTarget(8)).toBe('h');
-  expect(await onTarget(7)).toBeNull();
+it('dropped where the proxy cannot see it, fails that one transaction; the session then drains by simple Query', async () => {
+  const s = new pg.Client({ connectionString: tp.url(pair.name) });
+  await s.connect();
+  try {
+    await s.query(`INSERT INTO t VALUES (6, 'f')`);
+    // the DO statement is a write, wrapped in the proxy's transaction; its drain finds the statement gone
+    await expect(s.query(`DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; INSERT INTO t VALUES (7, 'lost'); END $$`)).rejects.toMatchObject({ code: '40000' });
+    for (const id of [8, 13]) await s.query(`INSERT INTO t VALUES (${id}, 'h')`);
+    const left = await s.query(`/* cutover:source */ SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT]);
+    expect(left.rows[0].n).toBe(0);
+  } finally {
+    await s.end();
+  }
+  expect([await onTarget(6), await onTarget(7), await onTarget(8), await onTarget(13)]).toEqual(['f', null, 'h', 'h']);
   expect((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM t WHERE id = 7')).rows[0].n).toBe(0);
 });
 
