@@ -100,8 +100,11 @@ it('gives its name up to a client statement of the same name', async () => {
 it('survives capture being reinstalled under the open session', async () => {
   const s = new pg.Client({ connectionString: tp.url(pair.name) });
   await s.connect();
+  const drainPreparedAt = async () => (await s.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT])).rows[0]?.at;
   try {
     await s.query(`INSERT INTO t VALUES (11, 'k')`);
+    const before = await drainPreparedAt();
+    expect(before).toBeDefined();
     const admin = new pg.Client({ connectionString: pair.legacyUrl });
     await admin.connect();
     try {
@@ -110,11 +113,15 @@ it('survives capture being reinstalled under the open session', async () => {
     } finally {
       await admin.end();
     }
+    // the drainer may have seen capture gone in between and switched mirroring off: it sees it back first
+    await tp.proxy.drainer!.drainOnce();
+    expect(tp.live.get().mirroring).toBe(true);
     // the change table is a new relation: the server must re-plan the prepared drain, not fail it
     await s.query(`INSERT INTO t VALUES (12, 'l')`);
     await s.query('BEGIN');
     await s.query(`UPDATE t SET v = 'k2' WHERE id = 11`);
     await s.query('COMMIT');
+    expect(await drainPreparedAt()).toBe(before);
   } finally {
     await s.end();
   }
