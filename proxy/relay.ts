@@ -909,6 +909,13 @@ export class Relay {
     const changes: Change[] = drain.rows
       .map((r) => ({ seq: Number(r[0]), tbl: r[1]!, op: r[2] as Change['op'], pk: r[3]!, row: r[4] ?? null }))
       .sort((a, b) => a.seq - b.seq);
+    const limit = this.ctx.capture(this.sot).drainLimit;
+    if (limit !== undefined && changes.length > limit) {
+      // a bulk transaction: what was taken goes back as dirty keys, the rest stays in the change table,
+      // and the drainer brings the mirror up to date after the COMMIT (reads stay on the source meanwhile)
+      await this.markDirty(changes, `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`, true);
+      return [];
+    }
     const guard = this.guard!;
     try {
       await guard.apply(changes);

@@ -10,4 +10,12 @@ export interface CaptureDialect {
   preparedDrain?: boolean;
   /** A statement on the source recording these keys for re-sync by the drainer. */
   dirtySql(keys: { tbl: string; pk: string }[]): string;
+  /**
+   * The drain hands over at most this many rows plus one: a transaction
+   * that changed more is not applied before its COMMIT (its rows would sit
+   * in the proxy's memory, a few hundred bytes each, and go to the mirror as
+   * one statement); its keys are left to the drainer, as after a failed
+   * apply. Unset: no limit (the drain takes every row).
+   */
+  drainLimit?: number;
 }

@@ -189,12 +189,21 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   };
 }
 
-/** The drain a session runs just before its COMMIT: its own transaction's change rows, removed. */
-export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() RETURNING seq, tbl, op, pk::text, row::text`;
+/** Change rows one drain takes at most (plus one, to tell "more" from "exactly that many"). */
+export const DRAIN_LIMIT = 10_000;
+
+/**
+ * The drain a session runs just before its COMMIT: its own transaction's
+ * change rows, removed, at most DRAIN_LIMIT + 1 of them (picked by ctid, in
+ * no order: the relay sorts by seq, and past the limit it applies none).
+ */
+export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() LIMIT ${DRAIN_LIMIT + 1}))
+  RETURNING seq, tbl, op, pk::text, row::text`;
 
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
   preparedDrain: true,
+  drainLimit: DRAIN_LIMIT,
   dirtySql: (keys) => {
     const json = JSON.stringify(keys.map((k) => ({ tbl: k.tbl, pk: JSON.parse(k.pk) as unknown })));
     const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
