@@ -122,7 +122,8 @@ export class Relay {
     client: Socket,
     private source: BackendLink,
     private readonly ctx: RelayContext,
-    private readonly onFatal: (code: string, message: string) => void,
+    /** `raw`: the server's own FATAL, sent as it is instead of one made from code and message. */
+    private readonly onFatal: (code: string, message: string, raw?: Buffer) => void,
   ) {
     this.order = new ResponseOrder(client);
     this.asm = new MessageAssembler(ctx.maxMessageSize);
@@ -929,7 +930,7 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     this.ctx.onSourceDown?.();
-    this.onFatal('08006', 'lost connection to the source database');
+    this.onFatal('08006', 'lost connection to the source database', this.source.farewell?.bytes);
   }
 
   close(): void {
