@@ -63,7 +63,10 @@ export class BackendLink {
     if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) this.copyIn = true;
     else if (m.type === 0x5a) this.copyIn = false;
     const h = this.handlers[0];
-    if (!h) {
+    // A NotificationResponse belongs to no request (the protocol lets it arrive at any
+    // time): one that comes inside the answer to a request of the proxy's own, such as
+    // the COMMIT that ends a wrapped NOTIFY, must still reach the client.
+    if (!h || m.type === 0x41 /* A */) {
       this.unsolicited(m);
       return;
     }
