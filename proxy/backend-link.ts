@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { CancelTarget } from './cancel.ts';
 import { MessageAssembler, type Message } from './framing.ts';
+import { parseErrorFields } from './messages.ts';
 
 export interface ResponseHandler {
   onMessage(m: Message): void;
@@ -31,6 +32,13 @@ export class BackendLink {
    * the COPY's ReadyForQuery.
    */
   copyIn = false;
+  /**
+   * The FATAL (or PANIC) ErrorResponse the server ended the session with. It is kept
+   * from the pending request: the close that follows fails every request, and whoever
+   * tells the client the connection is gone sends this instead of an error of its own,
+   * so the client hears the server's reason exactly once.
+   */
+  farewell: Message | null = null;
   private idleWaiters: (() => void)[] = [];
 
   /** The role, not the database: promote swaps the names of a session's two links. */
@@ -48,10 +56,17 @@ export class BackendLink {
   }
 
   private readonly dispatch = (m: Message): void => {
+    if (m.type === 0x45 /* E */ && isFatal(m)) {
+      this.farewell = m;
+      return;
+    }
     if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) this.copyIn = true;
     else if (m.type === 0x5a) this.copyIn = false;
     const h = this.handlers[0];
-    if (!h) {
+    // A NotificationResponse belongs to no request (the protocol lets it arrive at any
+    // time): one that comes inside the answer to a request of the proxy's own, such as
+    // the COMMIT that ends a wrapped NOTIFY, must still reach the client.
+    if (!h || m.type === 0x41 /* A */) {
       this.unsolicited(m);
       return;
     }
@@ -117,6 +132,13 @@ export class BackendLink {
   destroy(): void {
     this.stream.destroy();
   }
+}
+
+function isFatal(m: Message): boolean {
+  const f = parseErrorFields(m.bytes.subarray(5));
+  // V is the untranslated severity (9.6+); S may be localized
+  const severity = f.V ?? f.S;
+  return severity === 'FATAL' || severity === 'PANIC';
 }
 
 /** Collects an internal request's answer: rows (text), first error, final status. */

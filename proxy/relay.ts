@@ -125,7 +125,8 @@ export class Relay {
     client: Socket,
     private source: BackendLink,
     private readonly ctx: RelayContext,
-    private readonly onFatal: (code: string, message: string) => void,
+    /** `raw`: the server's own FATAL, sent as it is instead of one made from code and message. */
+    private readonly onFatal: (code: string, message: string, raw?: Buffer) => void,
   ) {
     this.order = new ResponseOrder(client);
     this.asm = new MessageAssembler(ctx.maxMessageSize);
@@ -946,7 +947,7 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     this.ctx.onSourceDown?.();
-    this.onFatal('08006', 'lost connection to the source database');
+    this.onFatal('08006', 'lost connection to the source database', this.source.farewell?.bytes);
   }
 
   close(): void {

@@ -35,9 +35,10 @@ export class ResponseOrder {
     return s;
   }
 
-  /** Bytes not tied to a request (notifications while idle). */
+  /** Bytes not tied to a request (notifications). */
   direct(b: Buffer): void {
-    if (this.slots.length === 0) this.send(b);
+    // the streaming slot's buffer is never flushed (only a slot that becomes the head is): send now
+    if (this.slots.length <= 1) this.send(b);
     else this.slots[this.slots.length - 1]!.buffered.push(b);
   }
 

@@ -294,7 +294,7 @@ export class Session {
       sessionRoute: this.route,
       shadowSample: m.shadowSample,
       capture: m.capture,
-    }, (code, message) => this.refuse(code, message));
+    }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;
     const onClientData = (chunk: Buffer) => {
       this.ctx.stats.bytesIn += chunk.length;
@@ -324,6 +324,12 @@ export class Session {
     let midRequest = false;
     /** From CopyInResponse to its ReadyForQuery: the server swallows Sync and Flush (BackendLink.copyIn). */
     let copyIn = false;
+    /**
+     * The server's last message was an ErrorResponse with no ReadyForQuery after it. A
+     * server that closes then has said why (its FATAL: pg_terminate_backend, a session
+     * timeout, shutdown); a second FATAL of ours would reach the client as a stray error.
+     */
+    let lastWasError = false;
 
     const visitClient = (type: number) => {
       if (type === 0x51 /* Q */ || type === 0x46 /* F */ || (type === 0x53 /* S */ && !copyIn)) {
@@ -335,6 +341,7 @@ export class Session {
       else if (type !== 0x64 /* d */ && type !== 0x63 /* c */ && type !== 0x66 /* f */ && !copyIn) midRequest = true;
     };
     const visitServer = (type: number, _len: number, first: number) => {
+      lastWasError = type === 0x45; /* E */
       if (type === 0x5a /* Z */) {
         this.outstanding--;
         this.txStatus = first;
@@ -384,7 +391,7 @@ export class Session {
     backend.on('close', () => {
       if (this.closed) return;
       // The server went away under the session: tell the client why, at a message boundary only.
-      if (fromServer.atBoundary) client.write(fatal('08006', 'lost connection to the source database'));
+      if (fromServer.atBoundary && !lastWasError) client.write(fatal('08006', 'lost connection to the source database'));
       this.ctx.stats.sourceDown();
       this.close();
     });
@@ -427,10 +434,10 @@ export class Session {
     this.refuse('57P01', 'terminating connection because the proxy is shutting down');
   }
 
-  /** FATAL error to the client, then close. */
-  refuse(code: string, message: string): void {
+  /** FATAL error to the client (`raw`: one the server sent), then close. */
+  refuse(code: string, message: string, raw?: Buffer): void {
     if (this.closed) return;
-    if (this.client.writable) this.client.write(fatal(code, message));
+    if (this.client.writable) this.client.write(raw ?? fatal(code, message));
     this.close();
   }
 
