@@ -300,10 +300,11 @@ export class Relay {
     this.noteSessionStatements(c);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
-    const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn);
+    const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system);
     mirrorMetrics.queries.inc({ backend: r, kind: c.kind });
     if (r === 'target') return this.routedRead(u.msgs, []);
-    if (!streams && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
+    // the server's own catalogs differ between servers by nature: never compared
+    if (!streams && !c.system && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
@@ -357,6 +358,7 @@ export class Relay {
     const closes: string[] = [];
     let kind: Kind | null = null;
     let pinned: Route | null = null;
+    let system = false;
     const txnOps: string[] = [];
     const executes = new Map<Message, ExecuteInfo>();
     for (const m of u.msgs) {
@@ -391,6 +393,7 @@ export class Relay {
           const p = stmt === undefined ? undefined : this.statements.get(stmt);
           const k = p?.cls.kind ?? 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
+          if (p?.cls.system) system = true;
           for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
           kind = kind === null ? k : combine(kind, k);
@@ -428,7 +431,7 @@ export class Relay {
       return;
     }
     if (this.refuseDdl(segKind)) return;
-    const r = u.sync ? this.routeOf(segKind, pinned, inTxn) : 'source';
+    const r = u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source';
     mirrorMetrics.queries.inc({ backend: r, kind: segKind });
     if (r === 'target') {
       const target = await this.ensureTarget();
@@ -438,7 +441,7 @@ export class Relay {
         return this.routedRead(u.msgs, replays, referenced, definedHere);
       }
     }
-    if (u.sync && this.shouldShadow(segKind, inTxn)) {
+    if (u.sync && !system && this.shouldShadow(segKind, inTxn)) {
       const ordered = [...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.orderBy);
       const text = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls.statements[0]?.text).find(Boolean) ?? '';
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
@@ -562,8 +565,8 @@ export class Relay {
     return Boolean(this.guard) && this.ctx.live.mirroringActive;
   }
 
-  private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean): Route {
-    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed) }, this.ctx.live);
+  private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean, system = false): Route {
+    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
   }
 
   private refuseDdl(kind: Kind): boolean {

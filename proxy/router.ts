@@ -11,8 +11,10 @@ export interface RouteInput {
   pinned: Route | null;
   session: SessionRoute;
   inTransaction: boolean;
-  /** The session has a target connection to use (or may open one). */
+  /** The target connection is there to use (or may be opened). */
   targetAvailable: boolean;
+  /** Reads the server's catalogs or statistics (classify.ts): the source's, unless a pin says otherwise. */
+  system?: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export function route(input: RouteInput, live: LiveState, rand: () => number = M
   if (snap.tripped || !snap.mirroring) return 'source';
   if (input.pinned) return input.pinned;
   if (input.session !== 'auto') return input.session;
+  if (input.system) return 'source';
   const p = live.effectiveReadPercent;
   if (p <= 0) return 'source';
   if (p >= 100) return 'target';

@@ -33,6 +33,12 @@ export interface Classification {
   statements: StatementInfo[];
   /** `/* cutover:source *\/` or `/* cutover:target *\/` in the text. */
   pinned: 'source' | 'target' | null;
+  /**
+   * Reads the server's own catalogs or statistics (pg_catalog,
+   * information_schema): object IDs, sessions, locks and settings are each
+   * server's own, so such reads stay on the source unless pinned.
+   */
+  system?: boolean;
   /** Results are ordered (top-level ORDER BY): shadow reads compare in order. */
   orderBy: boolean;
   error?: string;
@@ -110,7 +116,8 @@ export function classifyUncached(sql: string): Classification {
   });
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
-  return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy };
+  const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
+  return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -185,6 +192,20 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     }
   }
   return { kind: 'txn', txn, readOnly, orderBy: false };
+}
+
+/** A relation of pg_catalog or information_schema, named so or unqualified with the pg_ prefix (pg_catalog comes first on any search_path). */
+function readsSystemCatalogs(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(readsSystemCatalogs);
+  if (!node || typeof node !== 'object') return false;
+  for (const [k, v] of Object.entries(node as Node)) {
+    if (k === 'RangeVar') {
+      const r = v as { schemaname?: string; relname?: string };
+      if (r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && r.relname?.startsWith('pg_'))) return true;
+    }
+    if (readsSystemCatalogs(v)) return true;
+  }
+  return false;
 }
 
 /** Any data-modifying node (writable CTE), row lock, or call of a function not known to be read-only. */

@@ -58,6 +58,13 @@ describe('statement classification with the PostgreSQL parser', () => {
     expect(classify("PREPARE TRANSACTION 'x'").statements[0]!.txn).toBe('prepare');
   });
 
+  it('marks reads of the server\'s catalogs and statistics', () => {
+    for (const q of ['SELECT * FROM pg_stat_activity', 'SELECT oid FROM pg_catalog.pg_class', 'SELECT * FROM information_schema.columns', 'SELECT 1 FROM users u JOIN pg_locks l ON true', 'WITH x AS (SELECT * FROM pg_settings) SELECT * FROM x']) {
+      expect(classify(q).system, q).toBe(true);
+    }
+    for (const q of ['SELECT * FROM users', 'SELECT * FROM app.pg_things', 'SELECT pg_size_pretty(1)']) expect(classify(q).system, q).toBeUndefined();
+  });
+
   it('tells SET LOCAL (transaction state) from SET (session state)', () => {
     expect(classify('SET LOCAL statement_timeout = 5').statements[0]).toMatchObject({ kind: 'session', local: true });
     expect(classify('SET statement_timeout = 5').statements[0]!.local).toBeUndefined();

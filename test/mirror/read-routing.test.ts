@@ -77,6 +77,30 @@ describe('read routing', () => {
     }
   });
 
+  it('keeps reads of the server\'s own catalogs and statistics on the source, unless pinned', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      const port = async (q: string) => (await c.query(q)).rows[0].port as string;
+      const sourcePort = (await sql(pair.legacyUrl, `SELECT current_setting('port') AS p`)).rows[0].p as string;
+      const targetPort = (await sql(pair.targetUrl, `SELECT current_setting('port') AS p`)).rows[0].p as string;
+      const seen = new Set<string>();
+      for (let i = 0; i < 60; i++) {
+        seen.add(await port(`SELECT current_setting('port') AS port, (SELECT count(*) FROM pg_stat_activity) AS sessions`));
+        seen.add(await port(`SELECT current_setting('port') AS port FROM pg_catalog.pg_class WHERE relname = 'items'`));
+        seen.add(await port(`SELECT current_setting('port') AS port FROM information_schema.tables WHERE table_name = 'items'`));
+      }
+      expect([...seen]).toEqual([sourcePort]);
+      // an application table is read from both sides; a pin still decides for a catalog read
+      const app = new Set<string>();
+      for (let i = 0; i < 60; i++) app.add(await port(`SELECT current_setting('port') AS port FROM app.items WHERE id = 1`));
+      expect(app).toEqual(new Set([sourcePort, targetPort]));
+      expect(await port(`/* cutover:target */ SELECT current_setting('port') AS port FROM pg_class LIMIT 1`)).toBe(targetPort);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('keeps transactions, pins and cutover.route=source on the source', async () => {
     const before = await routed();
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
