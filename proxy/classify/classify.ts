@@ -5,7 +5,7 @@
 // therefore also cached by its shape, the text with its literals blanked
 // (literal-shape.ts): parsing is a tenth of a mirrored transaction's proxy CPU.
 import pgQuery from 'libpg-query';
-import { isReadOnlyFunction } from './read-only-functions.ts';
+import { isReadOnlyFunction, SERVER_FUNCTIONS } from './read-only-functions.ts';
 import { literalShape } from './literal-shape.ts';
 
 export type Kind = 'read' | 'write' | 'txn' | 'session' | 'ddl' | 'unknown';
@@ -194,7 +194,11 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   return { kind: 'txn', txn, readOnly, orderBy: false };
 }
 
-/** A relation of pg_catalog or information_schema, named so or unqualified with the pg_ prefix (pg_catalog comes first on any search_path). */
+/**
+ * A relation of pg_catalog or information_schema, named so or unqualified
+ * with the pg_ prefix (pg_catalog comes first on any search_path), or a
+ * function that describes the server running it (SERVER_FUNCTIONS).
+ */
 function readsSystemCatalogs(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(readsSystemCatalogs);
   if (!node || typeof node !== 'object') return false;
@@ -202,6 +206,11 @@ function readsSystemCatalogs(node: unknown): boolean {
     if (k === 'RangeVar') {
       const r = v as { schemaname?: string; relname?: string };
       if (r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && r.relname?.startsWith('pg_'))) return true;
+    }
+    if (k === 'FuncCall') {
+      const names = ((v as Node).funcname as Node[] | undefined) ?? [];
+      const last = (names[names.length - 1]?.String as Node | undefined)?.sval as string | undefined;
+      if (last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || (names[0]?.String as Node | undefined)?.sval === 'pg_catalog')) return true;
     }
     if (readsSystemCatalogs(v)) return true;
   }

@@ -1,9 +1,8 @@
 // Functions a read may call and still be sent to the new database. Anything
 // not listed counts as a possible write (it might be a user function that
 // writes, or nextval/setval), so the statement stays on the source of truth.
-// pg_backend_pid is left out on purpose: the client knows its session by the
-// source backend's process ID (BackendKeyData), and the target's would name
-// another session.
+// Some of them describe the server that runs them (pg_backend_pid, sizes):
+// classify.ts keeps reads calling those on the source (SERVER_FUNCTIONS).
 const READ_ONLY = new Set(
   `abs acos age array_agg array_length array_position array_remove array_to_string array_upper array_lower
   ascii asin atan avg bit_length bool_and bool_or btrim cardinality cbrt ceil ceiling char_length character_length
@@ -21,7 +20,7 @@ const READ_ONLY = new Set(
   justify_days justify_hours justify_interval lag last_value lead least left length ln localtime localtimestamp log
   log10 lower lpad ltrim make_date make_interval make_time make_timestamp make_timestamptz max md5 min mod now
   nth_value ntile nullif num_nulls num_nonnulls obj_description octet_length overlay percent_rank percentile_cont
-  percentile_disc pg_column_size pg_database_size pg_get_constraintdef pg_get_expr pg_get_indexdef
+  percentile_disc pg_backend_pid pg_column_size pg_conf_load_time pg_database_size pg_indexes_size pg_postmaster_start_time pg_table_size inet_server_addr inet_server_port pg_get_constraintdef pg_get_expr pg_get_indexdef
   pg_get_userbyid pg_get_viewdef pg_relation_size pg_size_pretty pg_sleep pg_table_is_visible pg_total_relation_size
   pg_type_is_visible pg_typeof pi position power quote_ident quote_literal quote_nullable radians random rank
   regexp_count regexp_instr regexp_like regexp_match regexp_matches regexp_replace regexp_split_to_array
@@ -38,3 +37,10 @@ export function isReadOnlyFunction(name: string): boolean {
   const bare = name.startsWith('pg_catalog.') ? name.slice('pg_catalog.'.length) : name;
   return READ_ONLY.has(bare.toLowerCase());
 }
+
+/**
+ * Read-only functions whose answer is the server's own: the session's
+ * backend process ID (which the client also has from BackendKeyData) and
+ * on-disk sizes.
+ */
+export const SERVER_FUNCTIONS = new Set(['pg_backend_pid', 'pg_database_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_postmaster_start_time', 'pg_conf_load_time', 'inet_server_addr', 'inet_server_port']);

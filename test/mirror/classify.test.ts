@@ -59,7 +59,8 @@ describe('statement classification with the PostgreSQL parser', () => {
   });
 
   it('marks reads of the server\'s catalogs and statistics', () => {
-    for (const q of ['SELECT * FROM pg_stat_activity', 'SELECT oid FROM pg_catalog.pg_class', 'SELECT * FROM information_schema.columns', 'SELECT 1 FROM users u JOIN pg_locks l ON true', 'WITH x AS (SELECT * FROM pg_settings) SELECT * FROM x']) {
+    for (const q of ['SELECT * FROM pg_stat_activity', 'SELECT oid FROM pg_catalog.pg_class', 'SELECT * FROM information_schema.columns', 'SELECT 1 FROM users u JOIN pg_locks l ON true', 'WITH x AS (SELECT * FROM pg_settings) SELECT * FROM x', 'SELECT pg_backend_pid()', 'SELECT pg_catalog.pg_relation_size(1)', 'SELECT inet_server_port()']) {
+      expect(classify(q).kind, q).toBe('read');
       expect(classify(q).system, q).toBe(true);
     }
     for (const q of ['SELECT * FROM users', 'SELECT * FROM app.pg_things', 'SELECT pg_size_pretty(1)']) expect(classify(q).system, q).toBeUndefined();
