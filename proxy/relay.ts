@@ -30,7 +30,7 @@ import type { Socket } from 'node:net';
 import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
-import { classify, type Classification, type Kind } from './classify/classify.ts';
+import { classify, type Classification, type Kind, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect } from './capture/dialect.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
@@ -107,6 +107,8 @@ export class Relay {
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, string>();
   private readonly sessionLog: string[] = [];
+  /** SETs run inside the open transaction block: session state only once it commits. */
+  private readonly pendingSets: string[] = [];
   private target: BackendLink | null = null;
   private targetOpening: Promise<BackendLink | null> | null = null;
   private closed = false;
@@ -297,7 +299,7 @@ export class Relay {
     this.noteStatementDrops(c);
     if (this.refuseDdl(c.kind)) return;
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
-    this.noteSessionStatements(c);
+    this.noteSessionStatements(c, inTxn);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system);
@@ -372,7 +374,7 @@ export class Relay {
           this.noteStatementDrops(cls);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
           definedHere.add(name);
-          if (cls.kind === 'session') this.noteSessionStatements(cls);
+          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
           break;
         }
         case 0x42: { // Bind
@@ -410,6 +412,7 @@ export class Relay {
     }
     const segKind: Kind = kind ?? 'session';
     const inTxn = this.predicted !== I;
+    this.settleSets(txnOps as TxnOp[]);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
@@ -545,18 +548,41 @@ export class Relay {
     for (const s of c.statements) if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') this.drains.forget(this.source, this.target);
   }
 
-  private noteSessionStatements(c: Classification): void {
+  /**
+   * Session state a request changes, carried to the target. A SET inside a
+   * transaction block lasts only if the block commits: it waits, and a
+   * ROLLBACK drops it (the source forgot it too). `inTxn`: the request
+   * starts inside a block.
+   */
+  private noteSessionStatements(c: Classification, inTxn: boolean): void {
+    let open = inTxn;
     for (const s of c.statements) {
       if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') {
         // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
         // target gets the same command through the session log
         this.statements.clear();
       }
-      if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') {
-        this.sessionLog.push(s.text);
-        if (this.target && !this.target.lost) this.target.request(queryMessage(s.text), new Collect());
+      if (s.txn) {
+        this.settleSets([s.txn]);
+        if (s.txn === 'begin') open = true;
+        else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = false;
       }
+      if (s.node === 'VariableSetStmt' && !s.local && open) this.pendingSets.push(s.text);
+      else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') this.logSessionState(s.text);
     }
+  }
+
+  /** The end of a transaction block: its SETs are session state from now on (COMMIT), or never were (ROLLBACK). */
+  private settleSets(ops: TxnOp[]): void {
+    for (const op of ops) {
+      if (op === 'commit') for (const text of this.pendingSets.splice(0)) this.logSessionState(text);
+      else if (op === 'rollback' || op === 'prepare') this.pendingSets.length = 0;
+    }
+  }
+
+  private logSessionState(text: string): void {
+    this.sessionLog.push(text);
+    if (this.target && !this.target.lost) this.target.request(queryMessage(text), new Collect());
   }
 
   // ---- routing ----

@@ -77,6 +77,34 @@ describe('read routing', () => {
     }
   });
 
+  it('a SET inside a transaction block reaches the target only if the block commits', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      const targetPort = (await sql(pair.targetUrl, `SELECT current_setting('port') AS p`)).rows[0].p as string;
+      const paths = async () => {
+        const seen = { target: new Set<string>(), source: new Set<string>() };
+        for (let i = 0; i < 100; i++) {
+          const r = (await c.query(`SELECT current_setting('search_path') AS sp, current_setting('port') AS port`)).rows[0];
+          seen[r.port === targetPort ? 'target' : 'source'].add(r.sp);
+        }
+        return { target: [...seen.target], source: [...seen.source] };
+      };
+      await c.query('BEGIN');
+      await c.query('SET search_path = app, public');
+      await c.query('ROLLBACK');
+      await c.query(`BEGIN; SET statement_timeout = '7s'; ROLLBACK`);
+      expect(await paths()).toEqual({ target: ['"$user", public'], source: ['"$user", public'] });
+      expect((await c.query(`SELECT current_setting('statement_timeout') AS t`)).rows[0].t).toBe('0');
+      await c.query('BEGIN');
+      await c.query('SET search_path = app, public');
+      await c.query('COMMIT');
+      expect(await paths()).toEqual({ target: ['app, public'], source: ['app, public'] });
+    } finally {
+      await c.end();
+    }
+  });
+
   it('keeps reads of the server\'s own catalogs and statistics on the source, unless pinned', async () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     await c.connect();
