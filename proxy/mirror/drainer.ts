@@ -8,11 +8,18 @@
 // source at a time (advisory lock), whatever the number of proxies.
 // A proxy has one drainer per direction; only the one whose side is the
 // source of truth works (promote swaps which).
+//
+// A key found missing cannot be locked: a session may insert it right after
+// the drainer looked, mirror it before its commit, and the drainer's delete
+// would then land on the mirror after that row. So each delete of a missing
+// key is checked again once every transaction that was running when it was
+// applied has ended: a key that exists by then goes back to the change table
+// as a dirty key, and the next drain writes its row.
 import pg from 'pg';
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
-import { SCHEMA } from '../capture/pg-capture.ts';
+import { pgCaptureDialect, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
@@ -37,9 +44,12 @@ export class Drainer implements ChangeDrainer {
   private pool: pg.Pool;
   private running = false;
   private readonly schedule: DrainSchedule;
+  private readonly log: Logger;
   /** Change rows waiting, as last counted. */
   backlog = 0;
   private fullBatches = 0;
+  /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
+  private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
 
   constructor(
     sourceUrl: string,
@@ -50,6 +60,7 @@ export class Drainer implements ChangeDrainer {
     /** The database this drainer reads: it works only while that side is the source of truth. */
     readonly side: Side = 'legacy',
   ) {
+    this.log = log;
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
@@ -78,6 +89,7 @@ export class Drainer implements ChangeDrainer {
         ok = true;
         return 0;
       }
+      if (this.rechecks.length) await this.recheckMissing(src);
       await src.query('BEGIN');
       const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
       if (!lock.rows[0].got) {
@@ -91,9 +103,16 @@ export class Drainer implements ChangeDrainer {
          RETURNING seq, tbl, op, pk::text`,
       );
       const rows = taken.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      let missing: Change[] = [];
       if (rows.length) {
         const changes = await this.currentRows(src, rows);
         await this.applier.apply(changes);
+        missing = changes.filter((c) => c.op === 'D');
+      }
+      if (missing.length) {
+        // what was running once the deletes are on the mirror: anything that might have inserted one of these keys
+        const snap = await src.query<{ xmax: string }>(`SELECT txid_snapshot_xmax(txid_current_snapshot())::text AS xmax`);
+        this.rechecks.push({ xmax: BigInt(snap.rows[0]!.xmax), keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
       }
       await src.query('COMMIT');
       ok = true;
@@ -114,8 +133,25 @@ export class Drainer implements ChangeDrainer {
     }
   }
 
+  /**
+   * Deletes of missing keys whose racing transactions have all ended (the
+   * oldest running transaction is past the snapshot taken after the delete):
+   * keys that exist now are recorded dirty for the next drain.
+   */
+  private async recheckMissing(src: pg.PoolClient): Promise<void> {
+    const now = await src.query<{ xmin: string }>(`SELECT txid_snapshot_xmin(txid_current_snapshot())::text AS xmin`);
+    const xmin = BigInt(now.rows[0]!.xmin);
+    const due = this.rechecks.filter((r) => r.xmax <= xmin);
+    if (!due.length) return;
+    const keys = due.flatMap((r) => r.keys);
+    const present = (await this.currentRows(src, keys.map((k, i) => ({ seq: String(i), tbl: k.tbl, op: 'U', pk: k.pk })), false)).filter((c) => c.op === 'U');
+    if (present.length) await src.query(pgCaptureDialect.dirtySql(present));
+    this.rechecks = this.rechecks.filter((r) => !due.includes(r));
+    if (present.length) this.log.warn({ keys: present.length }, 'drainer: keys deleted on the mirror were inserted meanwhile; re-syncing them');
+  }
+
   /** Per table, the keys' current rows (locked FOR SHARE), in first-seen order; missing keys become deletes. */
-  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[]): Promise<Change[]> {
+  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true): Promise<Change[]> {
     const out: Change[] = [];
     const byTable = new Map<string, Map<string, number>>();
     for (const r of rows) {
@@ -137,7 +173,7 @@ export class Drainer implements ChangeDrainer {
       const found = await src.query<{ pk: string; row: string }>(
         `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_jsonb(t)::text AS row
            FROM ${tbl} t JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k ON ${keyCols.map((c) => `t.${qi(c)} = k.${qi(c)}`).join(' AND ')}
-            FOR SHARE OF t`,
+            ${lock ? 'FOR SHARE OF t' : ''}`,
         ['[' + pks.join(',') + ']'],
       );
       const current = new Map(found.rows.map((f) => [f.pk, f.row]));
