@@ -50,6 +50,9 @@ const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
+const DDL_REFUSED = 'schema changes are refused while a migration is mirroring writes';
+const DDL_HINT = 'set "allowDdl": true to let DDL through (apply it to the new database yourself)';
+const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
@@ -598,8 +601,16 @@ export class Relay {
   private refuseDdl(kind: Kind): boolean {
     if (kind !== 'ddl' || this.ctx.allowDdl || !this.mirroring) return false;
     const slot = this.order.open();
-    slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message: 'schema changes are refused while a migration is mirroring writes', hint: 'set "allowDdl": true to let DDL through (apply it to the new database yourself)' }));
-    slot.write(readyForQuery(String.fromCharCode(this.predicted === I ? I : this.predicted) as 'I' | 'T' | 'E'));
+    if (this.predicted !== I) {
+      // inside a transaction block an error aborts the transaction, as the client expects of PostgreSQL: the
+      // refusal is raised on the source itself, so its transaction fails (E) and only ROLLBACK ends it; a block
+      // that had already failed answers 25P02, as PostgreSQL would
+      this.predicted = E;
+      this.source.request(queryMessage(REFUSE_DDL_IN_BLOCK), new Forward(slot, this));
+      return true;
+    }
+    slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT }));
+    slot.write(readyForQuery('I'));
     slot.end();
     return true;
   }
@@ -835,6 +846,11 @@ export class Relay {
           unnamedGone();
           release(false);
           status = I;
+        } else if (p.ddl && held === null && status === T) {
+          // refused inside the client's own transaction block: the block fails on the source too, as on any error
+          await this.internalQuery(REFUSE_DDL_IN_BLOCK);
+          unnamedGone();
+          status = E;
         }
         break;
       }
@@ -904,7 +920,7 @@ export class Relay {
 
   /** A piece the proxy answers with an error instead of running it. */
   private refusalOf(p: Piece, standIn: boolean): Buffer | null {
-    if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: 'schema changes are refused while a migration is mirroring writes', hint: 'set "allowDdl": true to let DDL through (apply it to the new database yourself)' });
+    if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT });
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
     if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: 'PREPARE TRANSACTION is refused while a migration is mirroring writes', hint: 'commit the transaction instead' });
     // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here

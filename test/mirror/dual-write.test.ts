@@ -89,6 +89,28 @@ describe('dual write through the proxy', () => {
     expect(cols.rows[0].n).toBe(0);
   });
 
+  it('DDL refused inside a transaction block aborts the block, as an error in PostgreSQL does', async () => {
+    for (const extended of [false, true]) {
+      const c = new pg.Client({ connectionString: tp.url(pair.name) });
+      await c.connect();
+      try {
+        const email = `ddl-in-block-${extended}@x`;
+        await c.query('BEGIN');
+        await c.query('INSERT INTO accounts (email) VALUES ($1)', [email]);
+        await expect(c.query(extended ? { text: 'ALTER TABLE accounts ADD COLUMN nick text', values: [] } : 'ALTER TABLE accounts ADD COLUMN nick text'))
+          .rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('schema changes are refused') });
+        // the block has failed: statements are refused until it ends, and COMMIT rolls it back
+        await expect(c.query('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
+        const end = await c.query('COMMIT');
+        expect(end.command).toBe('ROLLBACK');
+        for (const url of [pair.legacyUrl, pair.targetUrl]) expect((await sql(url, 'SELECT count(*)::int AS n FROM accounts WHERE email = $1', [email])).rows[0].n).toBe(0);
+        expect((await c.query('SELECT 2 AS two')).rows[0].two).toBe(2);
+      } finally {
+        await c.end();
+      }
+    }
+  });
+
   it('shutdown waits for an open mirrored transaction, then ends the session with 57P01', async () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     const errors: string[] = [];

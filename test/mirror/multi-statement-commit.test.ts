@@ -128,6 +128,8 @@ describe('simple protocol: COMMIT inside a multi-statement Query', () => {
       expect(await onBoth(40, 42)).toEqual({ source: [42], target: [42] });
       // a schema change among the statements is refused as on its own
       await expect(c.query(`BEGIN; INSERT INTO t VALUES (43, 'x'); CREATE TABLE u (id int PRIMARY KEY); COMMIT`)).rejects.toMatchObject({ code: '0A000' });
+      // the error left the block failed, as PostgreSQL's would: nothing runs until it ends
+      await expect(c.query('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
       await c.query('ROLLBACK');
       await expect(c.query(`INSERT INTO t VALUES (44, 'x'); CREATE TABLE u (id int PRIMARY KEY); COMMIT`)).rejects.toMatchObject({ code: '0A000' });
       expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
