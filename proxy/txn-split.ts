@@ -52,7 +52,8 @@ export function simplePieces(sql: string, c: Classification): Piece[] {
   const out: Piece[] = [];
   let run: { from: number; to: number; ddl: boolean } | null = null;
   const piece = (from: number, to: number, txn: TxnOp | null, ddl: boolean): Piece => ({
-    bytes: [queryMessage(' '.repeat(from) + sql.slice(from, to))],
+    // PostgreSQL counts an error's position in characters: one space per code point before the piece
+    bytes: [queryMessage(' '.repeat(codePoints(sql.slice(0, from))) + sql.slice(from, to))],
     txn,
     ddl,
     parses: [],
@@ -71,6 +72,16 @@ export function simplePieces(sql: string, c: Classification): Piece[] {
   }
   if (run) out.push(piece(run.from, run.to, null, run.ddl));
   return out;
+}
+
+/** Characters as PostgreSQL counts them (a character outside the BMP is two UTF-16 units, one character). */
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
+  }
+  return n;
 }
 
 /** What the relay knows of one Execute: the transaction op its statement is, if any. */

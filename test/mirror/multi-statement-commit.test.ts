@@ -116,6 +116,23 @@ describe('simple protocol: COMMIT inside a multi-statement Query', () => {
     }
   });
 
+  it('reports an error\'s position in the client\'s string, characters outside the BMP counted as PostgreSQL counts them', async () => {
+    // the proxy runs the string in pieces split at its COMMIT: the failing one comes after the emoji
+    const text = (id: number) => `BEGIN; INSERT INTO t VALUES (${id}, '😀 🎉 𝄞'); COMMIT; SELECT nosuchcol FROM t`;
+    const direct = new pg.Client({ connectionString: pair.legacyUrl });
+    await direct.connect();
+    const c = await client();
+    try {
+      const want = await direct.query(text(61)).catch((e: { position?: string }) => e.position);
+      expect(Number(want)).toBe([...text(61)].indexOf('n') + 1);
+      await sql(pair.legacyUrl, 'DELETE FROM t WHERE id = 61');
+      await expect(c.query(text(60))).rejects.toMatchObject({ code: '42703', position: want });
+      expect(await onBoth(60, 60)).toEqual({ source: [60], target: [60] });
+    } finally {
+      await Promise.all([c.end(), direct.end()]);
+    }
+  });
+
   it('PREPARE TRANSACTION is refused with 0A000 and rolls the transaction back; DDL among the statements is refused', async () => {
     const c = await client();
     try {

@@ -33,8 +33,8 @@ describe('simple Query', () => {
     expect(pieces.map((p) => p.txn)).toEqual(['begin', null, 'commit', null]);
     const texts = pieces.map((p) => text(p.bytes[0]!));
     expect(texts.map((t) => t.trim())).toEqual(['BEGIN', "UPDATE t SET v = 'é';  SELECT x FROM t", 'COMMIT', 'INSERT INTO t VALUES (1)']);
-    // an error position in a piece is one in the client's string
-    for (const t of texts) expect(sql.startsWith(t.trimStart(), t.length - t.trimStart().length)).toBe(true);
+    // an error position in a piece is one in the client's string (padding counted in characters)
+    for (const t of texts) expect([...sql].slice(t.length - t.trimStart().length).join('').startsWith(t.trimStart())).toBe(true);
   });
 
   it('marks runs holding a schema change', () => {
