@@ -19,3 +19,6 @@ export interface CaptureDialect {
    */
   drainLimit?: number;
 }
+
+/** Change rows one drain takes at most (plus one, to tell "more" from "exactly that many"). */
+export const DRAIN_LIMIT = 10_000;

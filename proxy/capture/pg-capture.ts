@@ -4,7 +4,7 @@
 // the key and the full new row of every change, tagged with the transaction.
 // Cascades, trigger side effects and writes that bypass the proxy are seen too.
 import type pg from 'pg';
-import type { CaptureDialect } from './dialect.ts';
+import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
 
 export const SCHEMA = 'cutover';
 
@@ -189,8 +189,7 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   };
 }
 
-/** Change rows one drain takes at most (plus one, to tell "more" from "exactly that many"). */
-export const DRAIN_LIMIT = 10_000;
+export { DRAIN_LIMIT };
 
 /**
  * The drain a session runs just before its COMMIT: its own transaction's

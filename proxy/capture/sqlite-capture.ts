@@ -17,7 +17,7 @@ import type Database from 'better-sqlite3';
 import { isInternalSqliteTable, sqliteSchema } from '../../backfill/schema/from-sqlite.ts';
 import type { ColumnDef, TableDef } from '../../backfill/schema/model.ts';
 import { CaptureError } from './pg-capture.ts';
-import type { CaptureDialect } from './dialect.ts';
+import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
 import { DRAIN_QUERY } from '../sqlite/capture-drain.ts';
 
 export const CHANGES = '_cutover_changes';
@@ -190,5 +190,6 @@ export { isInternalSqliteTable };
  */
 export const sqliteCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_QUERY,
+  drainLimit: DRAIN_LIMIT,
   dirtySql: (keys) => `INSERT INTO ${CHANGES} (tbl, op, pk) VALUES ${keys.map((k) => `(${ql(k.tbl)}, 'R', ${ql(k.pk)})`).join(', ')}`,
 };

@@ -11,6 +11,7 @@
 // (a read-only transaction) must answer "nothing" without taking the lock, and
 // a DELETE would take it.
 import type Database from 'better-sqlite3';
+import { DRAIN_LIMIT } from '../capture/dialect.ts';
 
 /** Sent by the relay (sqlite-capture.ts' dialect); never reaches SQLite as SQL. */
 export const DRAIN_QUERY = '/* cutover: drain change rows */ SELECT cutover_drain_changes()';
@@ -21,6 +22,8 @@ export class CaptureFloor {
   private floor: bigint | null = null;
   private maxStmt: Database.Statement | null = null;
   private drainStmt: Database.Statement | null = null;
+  private countStmt: Database.Statement | null = null;
+  private firstStmt: Database.Statement | null = null;
 
   constructor(private readonly db: Database.Database) {}
 
@@ -39,6 +42,13 @@ export class CaptureFloor {
   /** The change rows this write transaction made, removed, as text (seq, tbl, op, pk, row). */
   drain(): (string | null)[][] {
     if (this.floor === null) return [];
+    // more than DRAIN_LIMIT rows (a bulk transaction) are left where they are, for the drainer after the
+    // commit: the proxy applies none of them (capture/dialect.ts), so only the first ones are read to tell
+    this.countStmt ??= this.db.prepare(`SELECT count(*) FROM (SELECT 1 FROM ${CHANGES} WHERE seq > ? LIMIT ${DRAIN_LIMIT + 1})`).pluck();
+    if (Number(this.countStmt.get(this.floor)) > DRAIN_LIMIT) {
+      this.firstStmt ??= this.db.prepare(`SELECT seq, tbl, op, pk, row FROM ${CHANGES} WHERE seq > ? ORDER BY seq LIMIT ${DRAIN_LIMIT + 1}`).raw(true);
+      return (this.firstStmt.all(this.floor) as unknown[][]).map((r) => r.map((v) => (v === null ? null : String(v))));
+    }
     this.drainStmt ??= this.db.prepare(`DELETE FROM ${CHANGES} WHERE seq > ? RETURNING seq, tbl, op, pk, row`).raw(true);
     const rows = this.drainStmt.all(this.floor) as unknown[][];
     return rows.map((r) => r.map((v) => (v === null ? null : String(v))));
