@@ -364,7 +364,7 @@ export class Relay {
     let kind: Kind | null = null;
     let pinned: Route | null = null;
     let system = false;
-    const txnOps: string[] = [];
+    const txnOps: TxnOp[] = [];
     const executes = new Map<Message, ExecuteInfo>();
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
@@ -415,7 +415,7 @@ export class Relay {
     }
     const segKind: Kind = kind ?? 'session';
     const inTxn = this.predicted !== I;
-    this.settleSets(txnOps as TxnOp[]);
+    this.settleSets(txnOps);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;

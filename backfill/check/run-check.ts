@@ -81,11 +81,12 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
       const targetCols = new Map<string, TargetCols | null>();
       const nonEmpty: string[] = [];
       if (targetOk) {
+        const canonical = await canonicalTypes(target, plan.tables.flatMap((t) => t.columns.map((c) => c.type)));
         for (const t of plan.tables) {
           const cols = await targetColumns(target, t);
           targetCols.set(t.name, cols);
           if (cols) {
-            findings.push(...compatibility(t, cols, await canonicalTypes(target, t.columns.map((c) => c.type))));
+            findings.push(...compatibility(t, cols, canonical));
             const any = await target.query(`SELECT EXISTS (SELECT 1 FROM ${qualifiedName(t)}) AS x`);
             if (any.rows[0].x) nonEmpty.push(tableLabel(t));
           }

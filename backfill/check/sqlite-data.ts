@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { ColumnDef, TableDef } from '../schema/model.ts';
 import { qi } from '../schema/model.ts';
 import { typeClass } from '../verify/canonical.ts';
+import { isUtf8File } from '../copy/sqlite-copy-text.ts';
 import { SAMPLE_KEYS, type Finding } from './findings.ts';
 
 /** SQL function, registered by sqliteValueFindings: whether a BLOB's bytes are valid UTF-8. */
@@ -54,7 +55,7 @@ function sampleKeys(db: Database.Database, t: TableDef, where: string): { rows: 
 /** Type fit and NOT NULL, against the target's types where the table exists there, else the mapped ones. */
 export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTypes: Map<string, { type: string; notNull: boolean }> | null): Finding[] {
   const out: Finding[] = [];
-  const utf8File = String(db.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+  const utf8File = isUtf8File(db);
   if (utf8File) db.function(UTF8_FN, { deterministic: true }, (b: unknown) => (Buffer.isBuffer(b) && isUtf8(b) ? 1 : 0));
   for (const c of t.columns) {
     const target = targetTypes?.get(c.name);

@@ -31,21 +31,20 @@ export function rowidName(t: TableDef): string | null {
   return ['rowid', '_rowid_', 'oid'].find((n) => !taken.has(n)) ?? null;
 }
 
+/** An INTEGER PRIMARY KEY: the key is the rowid itself, and key order is rowid order. */
+export const keyIsRowid = (t: TableDef): boolean => t.key.length === 1 && Boolean(t.columns.find((c) => c.name === t.key[0])?.identity);
+
+const WITHOUT_ROWID = /WITHOUT\s+ROWID\s*$/i;
+const tableSql = (db: Database.Database, table: string): string => String(db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(table) ?? '').trim();
+
+/** A WITHOUT ROWID table: its rows live in its key's b-tree. */
+export const withoutRowid = (db: Database.Database, table: string): boolean => WITHOUT_ROWID.test(tableSql(db, table));
+
 /** Whether reading the table in rowid order avoids lookups: a rowid table whose key is not the rowid itself. */
 export function rowidOrderPays(db: Database.Database, t: TableDef): boolean {
-  if (!rowidName(t)) return false;
-  if (t.key.length === 1 && t.columns.find((c) => c.name === t.key[0])?.identity) return false; // INTEGER PRIMARY KEY: key order is rowid order
-  const ddl = String(db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(t.name) ?? '');
-  return ddl !== '' && !/WITHOUT\s+ROWID\s*$/i.test(ddl.trim());
-}
-
-/** Rowids cutting the table's rowid span into `parts` even spans (two probes, no walk). */
-export function rowidSplits(db: Database.Database, t: TableDef, parts: number): Key[] {
-  const r = rowidName(t)!;
-  const [lo, hi] = db.prepare(`SELECT min(${r}), max(${r}) FROM ${qi(t.name)}`).raw(true).get() as [bigint | null, bigint | null];
-  if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return [];
-  const cuts = Array.from({ length: parts - 1 }, (_, i) => lo + ((hi - lo) * BigInt(i + 1)) / BigInt(parts));
-  return cuts.filter((k, i) => i === 0 || k !== cuts[i - 1]).map((k) => [k]);
+  if (!rowidName(t) || keyIsRowid(t)) return false;
+  const sql = tableSql(db, t.name);
+  return sql !== '' && !WITHOUT_ROWID.test(sql);
 }
 
 /** A position as saved: the rowid, then the key of the row there (what resumption checks it against). */

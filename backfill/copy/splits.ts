@@ -4,13 +4,14 @@
 // keys come from the source's key order (an index walk to the n-th key),
 // are saved with the checkpoints before the first batch, and are reused as
 // they are by --resume, so a resumed range ends where it ended before.
+import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import type { CheckpointStore } from '../checkpoints.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, qualifiedName } from '../schema/model.ts';
 import { decodeKey, encodeKey, type Key } from './keys.ts';
-import { rowidSplits } from './rowid-order.ts';
+import { keyIsRowid, rowidName } from './rowid-order.ts';
 import { openSqlite } from './sqlite-source.ts';
 
 /** Rows below which a range is not worth its own worker. */
@@ -43,6 +44,14 @@ export async function saveSplits(store: CheckpointStore, run: string, table: str
   await store.save(run, { table: splitLabel(table), lastKey: JSON.stringify(splits.map(encodeKey)), rows: splits.length, done: true, updatedAt: new Date().toISOString() });
 }
 
+/** Values cutting an integer column's span (min to max) into `parts` even spans, each as a one-column key. */
+function evenSpan(db: Database.Database, t: TableDef, column: string, parts: number): Key[] {
+  const [lo, hi] = db.prepare(`SELECT min(${column}), max(${column}) FROM ${qi(t.name)}`).raw(true).get() as [bigint | null, bigint | null];
+  if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return [];
+  const cuts = Array.from({ length: parts - 1 }, (_, i) => lo + ((hi - lo) * BigInt(i + 1)) / BigInt(parts));
+  return cuts.filter((k, i) => i === 0 || k !== cuts[i - 1]).map((k) => [k]);
+}
+
 /**
  * Keys that cut the table into `parts` ranges of about equal row counts
  * (fewer when the table has fewer rows than counted); rowids for a table read
@@ -56,14 +65,9 @@ export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kin
   if (source.kind === 'sqlite') {
     const db = openSqlite(source.path, true);
     try {
-      if (byRowid) return rowidSplits(db, t, parts);
-      // an INTEGER PRIMARY KEY is the rowid: cut its value span evenly (two index probes), no walk
-      if (t.key.length === 1 && t.columns.find((c) => c.name === t.key[0])?.identity) {
-        const [lo, hi] = db.prepare(`SELECT min(${keys}), max(${keys}) FROM ${qi(t.name)}`).raw(true).get() as [bigint | null, bigint | null];
-        if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return [];
-        const cuts = Array.from({ length: parts - 1 }, (_, i) => [lo + ((hi - lo) * BigInt(i + 1)) / BigInt(parts)] as Key);
-        return cuts.filter((k, i) => i === 0 || k[0] !== cuts[i - 1]![0]);
-      }
+      // read by rowid, or an INTEGER PRIMARY KEY (the rowid): cut the rowid's value span evenly (two index probes), no walk
+      if (byRowid) return evenSpan(db, t, rowidName(t)!, parts);
+      if (keyIsRowid(t)) return evenSpan(db, t, keys, parts);
       const s = db.prepare(`SELECT ${keys} FROM ${qi(t.name)} ORDER BY ${keys} LIMIT 1 OFFSET ?`).raw(true);
       for (const n of offsets) {
         const k = s.get(n) as Key | undefined;

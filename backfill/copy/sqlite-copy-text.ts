@@ -7,8 +7,12 @@
 // (64-bit exact), REAL through SQLite's round-trip formatting, BLOBs as bytea
 // hex, booleans as t/f, NULL as an unquoted empty field (an empty string is
 // quoted).
+import type Database from 'better-sqlite3';
 import type { ColumnDef } from '../schema/model.ts';
 import { qi } from '../schema/model.ts';
+
+/** Whether the file keeps its text as UTF-8 (its bytes are then COPY's own encoding), not UTF-16. */
+export const isUtf8File = (db: Database.Database): boolean => String(db.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
 
 /** The COPY options matching sqliteCopyLine's output. */
 export const SQLITE_COPY_OPTIONS = '(FORMAT csv)';

@@ -8,9 +8,9 @@ import Database from 'better-sqlite3';
 import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi } from '../schema/model.ts';
 import type { Key } from './keys.ts';
-import { sqliteCopyLine } from './sqlite-copy-text.ts';
+import { isUtf8File, sqliteCopyLine } from './sqlite-copy-text.ts';
 import { engineFor } from '../../proxy/sqlite/engine.ts';
-import { rowidName } from './rowid-order.ts';
+import { rowidName, withoutRowid } from './rowid-order.ts';
 
 
 export interface SqliteBatch {
@@ -158,9 +158,8 @@ export function sqliteTableStats(db: Database.Database, t: TableDef): SqliteTabl
   const count = () => Number(db.prepare(`SELECT count(*) FROM ${qi(t.name)}`).pluck().get());
   try {
     const r = db.prepare(`SELECT sum(ncell), max(mx_payload) FROM dbstat WHERE name = ? AND pagetype = 'leaf'`).raw().get(t.name) as (number | bigint | null)[];
-    const ddl = String(db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(t.name) ?? '');
     // a WITHOUT ROWID table keeps rows in its interior pages too
-    return { rows: /WITHOUT\s+ROWID\s*$/i.test(ddl.trim()) ? count() : Number(r[0] ?? 0), maxPayload: r[1] === null ? null : Number(r[1]) };
+    return { rows: withoutRowid(db, t.name) ? count() : Number(r[0] ?? 0), maxPayload: r[1] === null ? null : Number(r[1]) };
   } catch {
     return { rows: count(), maxPayload: null };
   }
@@ -194,7 +193,7 @@ export class SqliteBatchReader {
 
   /** `stats`: the tables' figures taken at the start of the backfill (else each table is walked when first read). */
   constructor(readonly db: Database.Database, private readonly stats?: ReadonlyMap<string, SqliteTableStats>) {
-    this.utf8 = String(db.pragma('encoding', { simple: true })).toUpperCase() === 'UTF-8';
+    this.utf8 = isUtf8File(db);
   }
 
   /** Takes SQLite's write lock, waiting for other writers without blocking the event loop. */
@@ -222,10 +221,11 @@ export class SqliteBatchReader {
     let rows = 0;
     let last = after;
     let exhausted = false;
+    // a position's parameters: the key, or for rowid order its rowid alone
+    const bound = (k: Key | null) => (k === null ? [] : byRowid ? [k[0]] : k);
     while (rows < limit && bytes < maxBytes) {
       if (rows) await new Promise((resolve) => setImmediate(resolve));
       const want = Math.min(plan.rows, limit - rows);
-      const bound = (k: Key | null) => (k === null ? [] : byRowid ? [k[0]] : k);
       const r = this.statement(t, plan, last !== null, upTo !== null, byRowid).get(...bound(last), ...bound(upTo), want) as unknown[];
       const n = Number(r[1]);
       if (!n) {

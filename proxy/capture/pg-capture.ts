@@ -189,8 +189,6 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   };
 }
 
-export { DRAIN_LIMIT };
-
 /**
  * The drain a session runs just before its COMMIT: its own transaction's
  * change rows, removed, at most DRAIN_LIMIT + 1 of them (picked by ctid, in

@@ -194,42 +194,39 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   return { kind: 'txn', txn, readOnly, orderBy: false };
 }
 
+/** Whether `test` holds for some key and its value anywhere in a parse tree. */
+function anyNode(node: unknown, test: (key: string, value: unknown) => boolean): boolean {
+  if (Array.isArray(node)) return node.some((n) => anyNode(n, test));
+  if (!node || typeof node !== 'object') return false;
+  for (const [k, v] of Object.entries(node as Node)) if (test(k, v) || anyNode(v, test)) return true;
+  return false;
+}
+
+/** A FuncCall's name parts, e.g. ['pg_catalog', 'now']. */
+const funcName = (call: unknown): (string | undefined)[] => (((call as Node).funcname as Node[] | undefined) ?? []).map((n) => (n.String as Node | undefined)?.sval as string | undefined);
+
 /**
  * A relation of pg_catalog or information_schema, named so or unqualified
  * with the pg_ prefix (pg_catalog comes first on any search_path), or a
  * function that describes the server running it (SERVER_FUNCTIONS).
  */
 function readsSystemCatalogs(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(readsSystemCatalogs);
-  if (!node || typeof node !== 'object') return false;
-  for (const [k, v] of Object.entries(node as Node)) {
+  return anyNode(node, (k, v) => {
     if (k === 'RangeVar') {
       const r = v as { schemaname?: string; relname?: string };
-      if (r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && r.relname?.startsWith('pg_'))) return true;
+      return r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && Boolean(r.relname?.startsWith('pg_')));
     }
-    if (k === 'FuncCall') {
-      const names = ((v as Node).funcname as Node[] | undefined) ?? [];
-      const last = (names[names.length - 1]?.String as Node | undefined)?.sval as string | undefined;
-      if (last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || (names[0]?.String as Node | undefined)?.sval === 'pg_catalog')) return true;
-    }
-    if (readsSystemCatalogs(v)) return true;
-  }
-  return false;
+    if (k !== 'FuncCall') return false;
+    const names = funcName(v);
+    const last = names[names.length - 1];
+    return Boolean(last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || names[0] === 'pg_catalog'));
+  });
 }
 
 /** Any data-modifying node (writable CTE), row lock, or call of a function not known to be read-only. */
 function writesIn(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(writesIn);
-  if (!node || typeof node !== 'object') return false;
-  for (const [k, v] of Object.entries(node as Node)) {
-    if (k === 'InsertStmt' || k === 'UpdateStmt' || k === 'DeleteStmt' || k === 'MergeStmt') return true;
-    if (k === 'lockingClause' && Array.isArray(v) && v.length) return true;
-    if (k === 'FuncCall') {
-      const names = ((v as Node).funcname as Node[] | undefined) ?? [];
-      const name = names.map((n) => (n.String as Node | undefined)?.sval).join('.');
-      if (!isReadOnlyFunction(name)) return true;
-    }
-    if (writesIn(v)) return true;
-  }
-  return false;
+  return anyNode(node, (k, v) =>
+    k === 'InsertStmt' || k === 'UpdateStmt' || k === 'DeleteStmt' || k === 'MergeStmt' ||
+    (k === 'lockingClause' && Array.isArray(v) && v.length > 0) ||
+    (k === 'FuncCall' && !isReadOnlyFunction(funcName(v).join('.'))));
 }

@@ -44,7 +44,6 @@ export class Drainer implements ChangeDrainer {
   private pool: pg.Pool;
   private running = false;
   private readonly schedule: DrainSchedule;
-  private readonly log: Logger;
   /** Change rows waiting, as last counted. */
   backlog = 0;
   private fullBatches = 0;
@@ -55,12 +54,11 @@ export class Drainer implements ChangeDrainer {
     sourceUrl: string,
     private readonly applier: ChangeApplier,
     private readonly live: LiveState,
-    log: Logger,
+    private readonly log: Logger,
     intervalMs = 200,
     /** The database this drainer reads: it works only while that side is the source of truth. */
     readonly side: Side = 'legacy',
   ) {
-    this.log = log;
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));

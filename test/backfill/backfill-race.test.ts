@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { cli } from '../harness/cli.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { installCaptureAt } from '../mirror/mirrored-pair.ts';
 import { copyHistory } from '../../backfill/copy/run-backfill.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from '../mirror/workload.ts';
@@ -20,10 +19,7 @@ describe.each(SEEDS)('backfill under a concurrent workload, seed %i', (seed) => 
     // history the mirror never sees: written before capture exists
     await sql(pair.legacyUrl, `INSERT INTO accounts (email) SELECT 'h' || g || '@x' FROM generate_series(1, 3000) g;
                                INSERT INTO notes (account_id, body) SELECT id, 'history' FROM accounts;`);
-    const c = new pg.Client({ connectionString: pair.legacyUrl });
-    await c.connect();
-    await installCapture(c);
-    await c.end();
+    await installCaptureAt(pair.legacyUrl);
     tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
   });
   afterAll(async () => {

@@ -33,6 +33,19 @@ async function killedHalfway(common: string[], rows: number): Promise<void> {
   await exited;
 }
 
+/** A reference dataset (seed `seed`) whose backfill was killed once 10,000 sessions rows were in. */
+async function interruptedLoad(name: string, seed: number) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-rowid-'));
+  const file = path.join(dir, 'ds.db');
+  generateDataset(file, 20_000, 40_000, seed);
+  const pair = await databasePair(name);
+  const state = path.join(dir, 'state.db');
+  const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', state, '--report-dir', dir];
+  expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
+  await killedHalfway(common, 10_000);
+  return { file, pair, state, common };
+}
+
 /** The sessions checkpoint: [rowid, key]. */
 function checkpointOf(state: string): [bigint, string] {
   const st = new Database(state, { readonly: true });
@@ -46,14 +59,7 @@ function checkpointOf(state: string): [bigint, string] {
 }
 
 it('on resume, removes what the killed run committed past its checkpoint (found by key), then completes equal', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-rowid-'));
-  const file = path.join(dir, 'ds.db');
-  generateDataset(file, 20_000, 40_000, 6);
-  const pair = await databasePair('backfill_rowid_trim');
-  const state = path.join(dir, 'state.db');
-  const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', state, '--report-dir', dir];
-  expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
-  await killedHalfway(common, 10_000);
+  const { file, pair, state, common } = await interruptedLoad('backfill_rowid_trim', 6);
   const [rowid] = checkpointOf(state);
   // as if the killed run had committed two more batches without saving their checkpoint
   const src = new Database(file, { readonly: true });
@@ -70,15 +76,7 @@ it('on resume, removes what the killed run committed past its checkpoint (found 
 }, 180_000);
 
 it('refuses to resume a rowid-order load whose saved position no longer holds its row, then loads equal from scratch', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-rowid-'));
-  const file = path.join(dir, 'ds.db');
-  generateDataset(file, 20_000, 40_000, 5);
-  const pair = await databasePair('backfill_rowid_guard');
-  const state = path.join(dir, 'state.db');
-  const common = ['--source', `sqlite://${file}`, '--target', pair.targetUrl, '--state', state, '--report-dir', dir];
-  expect((await cli(['schema', '--apply', ...common])).code).toBe(0);
-
-  await killedHalfway(common, 10_000);
+  const { file, pair, state, common } = await interruptedLoad('backfill_rowid_guard', 5);
   // the position is [rowid, key]: the key of the row at that rowid on the source
   const [rowid, key] = checkpointOf(state);
   const src = new Database(file);

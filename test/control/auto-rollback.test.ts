@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
 import { spawnCli, type RunningCli } from '../harness/cli.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { installCaptureAt } from '../mirror/mirrored-pair.ts';
 import { runWorkload, WORKLOAD_SCHEMA } from '../mirror/workload.ts';
-import pg from 'pg';
 
 let pair: DbPair;
 let target: Cluster;
@@ -27,10 +26,7 @@ beforeAll(async () => {
   targetUrl = await target.createDatabase(pair.name);
   await sql(pair.legacyUrl, WORKLOAD_SCHEMA);
   await sql(targetUrl, WORKLOAD_SCHEMA);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
-  await c.connect();
-  await installCapture(c);
-  await c.end();
+  await installCaptureAt(pair.legacyUrl);
   hook = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));

@@ -7,7 +7,7 @@
 // still applied before its COMMIT.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { DRAIN_LIMIT } from '../../proxy/capture/pg-capture.ts';
+import { DRAIN_LIMIT } from '../../proxy/capture/dialect.ts';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';

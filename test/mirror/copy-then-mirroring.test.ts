@@ -1,11 +1,10 @@
 // A session that ran COPY FROM STDIN before capture was installed: its next
 // request must go through the mirroring relay, not straight to the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import pg from 'pg';
 import postgres from 'postgres';
 import client from 'prom-client';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { installCaptureAt } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -33,13 +32,7 @@ it('the first write after capture is installed is mirrored, also when the sessio
     const writable = await db`COPY items (id, name) FROM STDIN`.writable();
     writable.end('1\tone\n');
     await new Promise((r) => writable.on('finish', r));
-    const c = new pg.Client({ connectionString: pair.legacyUrl });
-    await c.connect();
-    try {
-      await installCapture(c);
-    } finally {
-      await c.end();
-    }
+    await installCaptureAt(pair.legacyUrl);
     while (!tp.live.mirroringActive) await new Promise((r) => setTimeout(r, 20));
     const before = await sourceWrites();
     await db`INSERT INTO items VALUES (2, 'two')`;

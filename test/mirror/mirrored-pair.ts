@@ -9,12 +9,17 @@ export async function mirroredPair(name: string, schema: string, targetUrl?: (pa
   const target = targetUrl ? await targetUrl(pair) : pair.targetUrl;
   await sql(pair.legacyUrl, schema);
   await sql(target, schema);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
+  await installCaptureAt(pair.legacyUrl);
+  return { ...pair, targetUrl: target };
+}
+
+/** `cutover capture install`'s work on the database at `url`, over a connection of its own. */
+export async function installCaptureAt(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await installCapture(c);
   } finally {
     await c.end();
   }
-  return { ...pair, targetUrl: target };
 }

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
-import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { installCaptureAt } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { runWorkload, WORKLOAD_SCHEMA, WORKLOAD_TABLES } from './workload.ts';
 
@@ -19,10 +18,7 @@ beforeAll(async () => {
   targetUrl = await target.createDatabase(pair.name);
   await sql(pair.legacyUrl, WORKLOAD_SCHEMA);
   await sql(targetUrl, WORKLOAD_SCHEMA);
-  const c = new pg.Client({ connectionString: pair.legacyUrl });
-  await c.connect();
-  await installCapture(c);
-  await c.end();
+  await installCaptureAt(pair.legacyUrl);
   tp = await startTestProxy({ source: pair.legacyUrl, target: targetUrl, reads: 50 });
 });
 afterAll(async () => {
