@@ -36,6 +36,7 @@ import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
+import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
@@ -125,6 +126,8 @@ export class Relay {
   private cancels = 0;
   /** The drain as a prepared statement on each source connection. */
   private readonly drains = new DrainStatements();
+  /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
+  private readonly ahead = new DrainAhead();
 
   constructor(
     client: Socket,
@@ -235,12 +238,16 @@ export class Relay {
           this.resume = null;
           if (this.closed) break;
           if (!(await this.followSourceOfTruth())) break;
+          if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
         const u = this.queue.shift()!;
         if (this.deferredBegin) this.sendDeferredBegin();
         if (u.kind === 'query') await this.onQuery(u);
         else if (u.kind === 'ext') await this.onExtended(u);
-        else this.forward(this.source, u.msgs);
+        else {
+          if (this.predicted !== I) await this.aheadBefore('other', 0);
+          this.forward(this.source, u.msgs);
+        }
       }
     } catch (e) {
       this.ctx.log.error({ err: e }, 'relay failed');
@@ -312,6 +319,8 @@ export class Relay {
     if (!streams && !c.system && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
+    const step = aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams);
+    if (inTxn) await this.aheadBefore(step, c.id);
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
     if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams);
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
@@ -330,6 +339,7 @@ export class Relay {
     this.predictFrom(txns.map((s) => s.txn!));
     const f = this.forward(this.source, u.msgs);
     if (c.kind === 'read') this.timeRead(f);
+    else if (step === 'write' && inTxn) this.maybeDrainAhead(c.id);
   }
 
   /** Source read latency, the baseline the target's p99 is compared with (control/gates.ts). */
@@ -366,6 +376,7 @@ export class Relay {
     let system = false;
     const txnOps: TxnOp[] = [];
     const executes = new Map<Message, ExecuteInfo>();
+    let executed = 0;
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
       switch (m.type) {
@@ -401,6 +412,7 @@ export class Relay {
           if (p?.cls.system) system = true;
           for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
+          executed = p?.cls.id ?? 0;
           kind = kind === null ? k : combine(kind, k);
           break;
         }
@@ -416,6 +428,10 @@ export class Relay {
     const segKind: Kind = kind ?? 'session';
     const inTxn = this.predicted !== I;
     this.settleSets(txnOps);
+    const step: AheadStep = !u.sync || this.openSegment || executes.size > 1
+      ? 'other'
+      : aheadStep(this.mirroring, txnOps[0] ?? null, segKind, this.copies(referenced, definedHere));
+    if (inTxn) await this.aheadBefore(step, executed);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
@@ -478,6 +494,7 @@ export class Relay {
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
     const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
     if (f && segKind === 'read') this.timeRead(f);
+    else if (f && step === 'write' && inTxn) this.maybeDrainAhead(executed);
     if (!u.sync) {
       this.openSegment = { link: this.source, wrapped: wrap };
       this.flushedError = false;
@@ -793,9 +810,22 @@ export class Relay {
 
   /** The client's COMMIT, after its transaction's changes reached the mirror. */
   private async commitWithMirror(msgs: Message[]): Promise<void> {
-    const drain = this.requestDrain();
-    const applied = await this.applyDrained(drain);
-    if (drainFailed(drain)) {
+    const a = this.ahead;
+    await a.settled();
+    let applied: Change[] = [];
+    let failed = a.broken;
+    if (!failed && a.clean) {
+      // only reads since the drain-ahead: nothing left to drain, but a failed read fails the transaction
+      await this.source.whenIdle();
+      mirrorMetrics.drainAhead.inc();
+      if (this.source.status === T) applied = await this.applyTaken(a.changes);
+    } else if (!failed) {
+      const drain = this.requestDrain();
+      applied = await this.applyDrained(drain, a.changes);
+      failed = drainFailed(drain);
+    }
+    a.end(!failed);
+    if (failed) {
       // The drain's error aborted the transaction, so its COMMIT answers ROLLBACK with no error,
       // which clients take for success: the client gets the reason instead.
       const hold = new WriteHold(this.order.open(), this);
@@ -805,8 +835,86 @@ export class Relay {
       return;
     }
     const f = this.forward(this.source, msgs);
-    const failed = await f.failed;
-    if (failed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+    const commitFailed = await f.failed;
+    if (commitFailed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+  }
+
+  // ---- drain-ahead (mirror/drain-ahead.ts) ----
+
+  /** Before a request inside a transaction: what it means for the rows drained ahead. */
+  private async aheadBefore(step: AheadStep, id: number): Promise<void> {
+    const a = this.ahead;
+    if (step === 'read' || step === 'commit') return;
+    if (step === 'rollback') {
+      a.end(false);
+      return;
+    }
+    a.clean = false;
+    a.noteWrite(id);
+    if (step === 'other') {
+      a.off = true;
+      await this.restoreAhead();
+    }
+  }
+
+  /** Behind a write sent just now: the drain, if the write is expected to be the transaction's last. */
+  private maybeDrainAhead(id: number): void {
+    const a = this.ahead;
+    const dialect = this.ctx.capture(this.sot);
+    if (a.off || a.broken || !dialect.restoreSql || !dialect.preparedDrain || !lastWrites.isLast(id)) return;
+    const drain = this.requestDrain();
+    const generation = a.generation;
+    a.track(drain.done.then(
+      () => {
+        if (a.generation !== generation) return; // the transaction ended (ROLLBACK) meanwhile
+        if (drain.error) {
+          // 25P02: the write failed, so does the transaction; anything else failed it here
+          if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') a.broken = true;
+          return;
+        }
+        for (const c of changesOf(drain.rows)) a.changes.push(c);
+        const limit = dialect.drainLimit;
+        if (limit !== undefined && a.changes.length > limit) a.off = true;
+      },
+      () => undefined,
+    ));
+  }
+
+  /**
+   * The rows drained ahead back into the change table, in the same
+   * transaction and order, for a request the relay handles without them
+   * (pipelined ahead of it; if that fails, the transaction fails with it).
+   */
+  private async restoreAhead(): Promise<void> {
+    const a = this.ahead;
+    await a.settled();
+    const changes = a.changes;
+    a.changes = [];
+    if (!changes.length) return;
+    const dialect = this.ctx.capture(this.sot);
+    const limit = dialect.drainLimit;
+    if (limit !== undefined && changes.length > limit) {
+      // as at a bulk transaction's COMMIT: its keys are re-synced by the drainer
+      await this.markDirty(changes, `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`, true);
+      return;
+    }
+    const put = new Collect();
+    this.source.request(queryMessage(dialect.restoreSql!(changes)), put);
+    void put.done.then(
+      () => {
+        if (put.error) this.ctx.log.error({ reason: parseErrorFields(put.error.bytes.subarray(5)).M }, 'could not put drained change rows back; the transaction fails');
+      },
+      () => undefined,
+    );
+  }
+
+  /** A transaction ended by a way the relay did not follow after a drain-ahead: its keys are re-synced. */
+  private async aheadLeftAtBoundary(): Promise<void> {
+    const a = this.ahead;
+    await a.settled();
+    const left = a.changes;
+    a.end(false);
+    if (left.length) await this.markDirty(left, 'a transaction ended unseen after its changes were drained; re-syncing its keys', false);
   }
 
   /**
@@ -939,7 +1047,8 @@ export class Relay {
     return this.drains.request(this.source, this.ctx.capture(this.sot));
   }
 
-  private async applyDrained(drain: Collect): Promise<Change[]> {
+  /** The drained changes, after any drained ahead, applied to the mirror; what was applied. */
+  private async applyDrained(drain: Collect, ahead: Change[] = []): Promise<Change[]> {
     try {
       await drain.done;
     } catch {
@@ -951,10 +1060,11 @@ export class Relay {
       if (f.C !== '25P02') this.ctx.log.warn({ code: f.C, reason: f.M }, 'could not drain change rows; the drainer will pick them up');
       return [];
     }
-    if (!drain.rows.length) return [];
-    const changes: Change[] = drain.rows
-      .map((r) => ({ seq: Number(r[0]), tbl: r[1]!, op: r[2] as Change['op'], pk: r[3]!, row: r[4] ?? null }))
-      .sort((a, b) => a.seq - b.seq);
+    return this.applyTaken(drain.rows.length ? [...ahead, ...changesOf(drain.rows)] : ahead);
+  }
+
+  private async applyTaken(changes: Change[]): Promise<Change[]> {
+    if (!changes.length) return [];
     const limit = this.ctx.capture(this.sot).drainLimit;
     if (limit !== undefined && changes.length > limit) {
       // a bulk transaction: what was taken goes back as dirty keys, the rest stays in the change table,
@@ -1164,3 +1274,20 @@ function drainFailed(drain: Collect): boolean {
 
 /** commitOwn's answer when the source connection was lost. */
 const LOST = Symbol('source lost');
+
+type AheadStep = 'read' | 'write' | 'commit' | 'rollback' | 'other';
+
+/**
+ * A request inside a transaction, as drain-ahead sees it: `txn` is its one
+ * transaction-control statement ('many': more statements, some of them
+ * transaction control). Only a request the relay forwards as it is, or the
+ * mirrored COMMIT and ROLLBACK, may leave drained rows out of the change table.
+ */
+function aheadStep(mirroring: boolean, txn: TxnOp | 'many' | null, kind: Kind, copies: boolean): AheadStep {
+  if (!mirroring) return 'other';
+  if (txn === 'commit') return 'commit';
+  if (txn === 'rollback') return 'rollback';
+  if (txn !== null || copies) return 'other';
+  if (kind === 'read' || kind === 'session') return 'read';
+  return kind === 'write' ? 'write' : 'other';
+}

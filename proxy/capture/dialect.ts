@@ -3,6 +3,8 @@
 // keys the mirror may have wrong. One object per source kind (pg-capture.ts,
 // sqlite-capture.ts), so the relay itself stays the same for both.
 
+import type { Change } from '../mirror/apply.ts';
+
 export interface CaptureDialect {
   /** A query on the source, inside the transaction: its change rows as (seq, tbl, op, pk, row), removed. */
   drainSql: string;
@@ -18,6 +20,12 @@ export interface CaptureDialect {
    * apply. Unset: no limit (the drain takes every row).
    */
   drainLimit?: number;
+  /**
+   * A statement on the source, inside the transaction, putting drained rows
+   * back into the change table in their order (drain-ahead.ts). Unset: the
+   * relay never drains ahead.
+   */
+  restoreSql?(changes: Change[]): string;
 }
 
 /** Change rows one drain takes at most (plus one, to tell "more" from "exactly that many"). */

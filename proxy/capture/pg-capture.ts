@@ -201,9 +201,23 @@ export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
   preparedDrain: true,
   drainLimit: DRAIN_LIMIT,
-  dirtySql: (keys) => {
-    const json = JSON.stringify(keys.map((k) => ({ tbl: k.tbl, pk: JSON.parse(k.pk) as unknown })));
-    const tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
-    return `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${tag}${json}${tag}::jsonb) AS x(tbl text, pk jsonb)`;
-  },
+  dirtySql: (keys) =>
+    `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${dollarQuoted(jsonArray(keys.map((k) => `{"tbl":${JSON.stringify(k.tbl)},"pk":${k.pk}}`)))}::jsonb) AS x(tbl text, pk jsonb)`,
+  restoreSql: (changes) =>
+    `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT x.tbl, x.op, x.pk, x.row
+       FROM jsonb_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row ?? 'null'}}`)))}::jsonb) WITH ORDINALITY AS e(v, n)
+       CROSS JOIN LATERAL jsonb_to_record(e.v) AS x(tbl text, op "char", pk jsonb, row jsonb)
+      ORDER BY e.n`,
 };
+
+// Keys and rows are the jsonb text the source produced, spliced in as they are: parsed into
+// JavaScript numbers, a bigint key above 2^53 or an exact numeric would come back changed.
+const jsonArray = (items: string[]) => '[' + items.join(',') + ']';
+
+/** A dollar-quoted literal whose tag does not occur in the text. */
+function dollarQuoted(text: string): string {
+  let tag: string;
+  do tag = '$cutover_' + Math.random().toString(36).slice(2, 8) + '$';
+  while (text.includes(tag));
+  return tag + text + tag;
+}

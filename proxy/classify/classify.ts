@@ -30,6 +30,8 @@ export interface StatementInfo {
 export interface Classification {
   /** The combined verdict: write beats read; any transaction control makes it txn. */
   kind: Kind;
+  /** Shared by every text of one literal shape (and only by those): what is learned about a statement is kept by it. */
+  id: number;
   statements: StatementInfo[];
   /** `/* cutover:source *\/` or `/* cutover:target *\/` in the text. */
   pinned: 'source' | 'target' | null;
@@ -97,13 +99,16 @@ type Node = Record<string, unknown>;
 /** Combining statements: the most consequential kind decides where the whole text goes. */
 const RANK: Record<Kind, number> = { read: 0, session: 1, unknown: 2, write: 3, ddl: 4, txn: 5 };
 
+let ids = 0;
+
 export function classifyUncached(sql: string): Classification {
   const pinned = pinOf(sql);
+  const id = ++ids;
   let tree: { stmts?: { stmt: Node; stmt_location?: number; stmt_len?: number }[] };
   try {
     tree = pgQuery.parseSync(sql) as typeof tree;
   } catch (e) {
-    return { kind: 'unknown', statements: [], pinned, orderBy: false, error: (e as Error).message };
+    return { kind: 'unknown', id, statements: [], pinned, orderBy: false, error: (e as Error).message };
   }
   const bytes = Buffer.from(sql, 'utf8');
   const statements: StatementInfo[] = (tree.stmts ?? []).map((s) => {
@@ -117,7 +122,7 @@ export function classifyUncached(sql: string): Classification {
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
-  return { kind, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}) };
+  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {

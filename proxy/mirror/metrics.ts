@@ -16,6 +16,7 @@ export const mirrorMetrics = {
   })),
   groupFallbacks: once('cutover_mirror_group_fallbacks_total', () => new client.Counter({ name: 'cutover_mirror_group_fallbacks_total', help: 'Shared mirror transactions that failed and were applied again session by session' })),
   applied: once('cutover_mirror_applied_changes_total', () => new client.Counter({ name: 'cutover_mirror_applied_changes_total', help: 'Row changes applied to the mirror before the source commit' })),
+  drainAhead: once('cutover_mirror_drain_ahead_total', () => new client.Counter({ name: 'cutover_mirror_drain_ahead_total', help: 'Mirrored COMMITs whose changes were drained behind their last write (no drain round trip of their own)' })),
   failures: once('cutover_mirror_failures_total', () => new client.Counter({ name: 'cutover_mirror_failures_total', help: 'Mirror applies that failed (keys recorded dirty)' })),
   dirtyKeys: once('cutover_dirty_keys_total', () => new client.Counter({ name: 'cutover_dirty_keys_total', help: 'Keys recorded dirty for re-sync from the source' })),
   backlog: once('cutover_drain_backlog', () => new client.Gauge({ name: 'cutover_drain_backlog', help: 'Change rows waiting for the drainer (out-of-band writes and dirty keys)', aggregator: 'max' })),
