@@ -97,7 +97,8 @@ describe('promote', () => {
     await other.connect();
     const t0 = Date.now();
     const promoting = cp.api('POST', '/promote', { timeoutSeconds: 1 });
-    await new Promise((r) => setTimeout(r, 200));
+    // the pause starts after promote's checks: 200 ms on a quiet machine was not always enough under the whole suite
+    for (const until = Date.now() + 1_000; !cp.live.get().paused && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     expect(cp.live.get().paused).toBe(true);
     // a new autocommit write waits at the pause, then runs on the legacy database
     const queued = other.query('INSERT INTO ledger (writer, n) VALUES (-2, 1) RETURNING id');
