@@ -319,7 +319,7 @@ export class Relay {
     if (!streams && !c.system && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
-    const step = aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams);
+    const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
     if (inTxn) await this.aheadBefore(step, c.id);
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
     if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams);
@@ -339,7 +339,7 @@ export class Relay {
     this.predictFrom(txns.map((s) => s.txn!));
     const f = this.forward(this.source, u.msgs);
     if (c.kind === 'read') this.timeRead(f);
-    else if (step === 'write' && inTxn) this.maybeDrainAhead(c.id);
+    else if (step === 'write') this.maybeDrainAhead(c.id);
   }
 
   /** Source read latency, the baseline the target's p99 is compared with (control/gates.ts). */
@@ -428,7 +428,8 @@ export class Relay {
     const segKind: Kind = kind ?? 'session';
     const inTxn = this.predicted !== I;
     this.settleSets(txnOps);
-    const step: AheadStep = !u.sync || this.openSegment || executes.size > 1
+    // outside a transaction nothing is drained ahead: the copies() scan is skipped on that hot path
+    const step: AheadStep = !inTxn || !u.sync || this.openSegment || executes.size > 1
       ? 'other'
       : aheadStep(this.mirroring, txnOps[0] ?? null, segKind, this.copies(referenced, definedHere));
     if (inTxn) await this.aheadBefore(step, executed);
@@ -494,7 +495,7 @@ export class Relay {
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
     const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
     if (f && segKind === 'read') this.timeRead(f);
-    else if (f && step === 'write' && inTxn) this.maybeDrainAhead(executed);
+    else if (f && step === 'write') this.maybeDrainAhead(executed);
     if (!u.sync) {
       this.openSegment = { link: this.source, wrapped: wrap };
       this.flushedError = false;
@@ -895,7 +896,7 @@ export class Relay {
     const limit = dialect.drainLimit;
     if (limit !== undefined && changes.length > limit) {
       // as at a bulk transaction's COMMIT: its keys are re-synced by the drainer
-      await this.markDirty(changes, `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`, true);
+      await this.markDirty(changes, bulkReason(limit), true);
       return;
     }
     const put = new Collect();
@@ -1069,7 +1070,7 @@ export class Relay {
     if (limit !== undefined && changes.length > limit) {
       // a bulk transaction: what was taken goes back as dirty keys, the rest stays in the change table,
       // and the drainer brings the mirror up to date after the COMMIT (reads stay on the source meanwhile)
-      await this.markDirty(changes, `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`, true);
+      await this.markDirty(changes, bulkReason(limit), true);
       return [];
     }
     const guard = this.guard!;
@@ -1271,6 +1272,8 @@ class HoldAll implements ResponseHandler {
 function drainFailed(drain: Collect): boolean {
   return Boolean(drain.error) && parseErrorFields(drain.error!.bytes.subarray(5)).C !== '25P02';
 }
+
+const bulkReason = (limit: number) => `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`;
 
 /** commitOwn's answer when the source connection was lost. */
 const LOST = Symbol('source lost');

@@ -7,20 +7,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { mirroredPair, refuseDrainWhenAsked } from './mirrored-pair.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
 
 beforeAll(async () => {
   pair = await mirroredPair('commit_drain_failure', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-  await sql(pair.legacyUrl, `
-    CREATE FUNCTION fail_drain() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF current_setting('test.fail_drain', true) = 'on' THEN RAISE EXCEPTION 'drain refused (test)'; END IF;
-      RETURN OLD;
-    END $$;
-    CREATE TRIGGER fail_drain BEFORE DELETE ON cutover.changes FOR EACH ROW EXECUTE FUNCTION fail_drain();`);
+  await refuseDrainWhenAsked(pair.legacyUrl);
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
   for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
 });

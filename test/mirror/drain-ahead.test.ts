@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { mirroredPair, refuseDrainWhenAsked } from './mirrored-pair.ts';
 import { mirrorMetrics } from '../../proxy/mirror/metrics.ts';
 import { pgCaptureDialect } from '../../proxy/capture/pg-capture.ts';
 
@@ -28,6 +28,13 @@ const dirtyCount = () => counter(mirrorMetrics.dirtyKeys);
 async function both(query: string): Promise<[unknown[], unknown[]]> {
   const [a, b] = await Promise.all([sql(pair.legacyUrl, query), sql(pair.targetUrl, query)]);
   return [a.rows, b.rows];
+}
+
+/** The row is on neither side. */
+async function expectNowhere(id: number): Promise<void> {
+  const [src, dst] = await both(`SELECT id FROM t WHERE id = ${id}`);
+  expect(src).toEqual([]);
+  expect(dst).toEqual([]);
 }
 
 async function expectEqual(): Promise<void> {
@@ -51,13 +58,7 @@ beforeAll(async () => {
   pair = await mirroredPair('drain_ahead', `
     CREATE TABLE t (id bigint PRIMARY KEY, v text);
     INSERT INTO t VALUES (0, 'seed');`);
-  await sql(pair.legacyUrl, `
-    CREATE FUNCTION fail_drain() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF current_setting('test.fail_drain', true) = 'on' THEN RAISE EXCEPTION 'drain refused (test)'; END IF;
-      RETURN OLD;
-    END $$;
-    CREATE TRIGGER fail_drain BEFORE DELETE ON cutover.changes FOR EACH ROW EXECUTE FUNCTION fail_drain();`);
+  await refuseDrainWhenAsked(pair.legacyUrl);
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
   for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
   c = new pg.Client({ connectionString: tp.url(pair.name) });
@@ -116,9 +117,7 @@ it('a read that fails after a drain-ahead: COMMIT rolls back, and nothing reache
   await expect(c.query('SELECT 1 / 0')).rejects.toMatchObject({ code: '22012' });
   const commit = await c.query('COMMIT');
   expect(commit.command).toBe('ROLLBACK');
-  const [src, dst] = await both(`SELECT id FROM t WHERE id = ${id}`);
-  expect(src).toEqual([]);
-  expect(dst).toEqual([]);
+  await expectNowhere(id);
   // not applied and then repaired: never applied
   expect(await dirtyCount()).toBe(dirty);
 });
@@ -129,9 +128,7 @@ it('ROLLBACK after a drain-ahead drops the drained rows', async () => {
   const id = nextId;
   await insert('rolled back');
   await c.query('ROLLBACK');
-  const [src, dst] = await both(`SELECT id FROM t WHERE id = ${id}`);
-  expect(src).toEqual([]);
-  expect(dst).toEqual([]);
+  await expectNowhere(id);
   expect(await dirtyCount()).toBe(dirty);
   // the next transaction starts clean
   await teach(1);
@@ -173,9 +170,7 @@ it('a drain-ahead that fails aborts the transaction: its COMMIT fails with 40000
   const id = nextId;
   await insert('drain refused');
   await expect(c.query('COMMIT')).rejects.toMatchObject({ code: '40000' });
-  const [src, dst] = await both(`SELECT id FROM t WHERE id = ${id}`);
-  expect(src).toEqual([]);
-  expect(dst).toEqual([]);
+  await expectNowhere(id);
   await teach(1);
   await expectEqual();
 });

@@ -13,6 +13,21 @@ export async function mirroredPair(name: string, schema: string, targetUrl?: (pa
   return { ...pair, targetUrl: target };
 }
 
+/**
+ * A trigger on the change table that refuses the drain's DELETE in a
+ * transaction that ran `SET LOCAL test.fail_drain = 'on'`: a drain that fails
+ * for a reason of its own, not because the client's transaction had failed.
+ */
+export async function refuseDrainWhenAsked(url: string): Promise<void> {
+  await sql(url, `
+    CREATE FUNCTION fail_drain() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF current_setting('test.fail_drain', true) = 'on' THEN RAISE EXCEPTION 'drain refused (test)'; END IF;
+      RETURN OLD;
+    END $$;
+    CREATE TRIGGER fail_drain BEFORE DELETE ON cutover.changes FOR EACH ROW EXECUTE FUNCTION fail_drain();`);
+}
+
 /** `cutover capture install`'s work on the database at `url`, over a connection of its own. */
 export async function installCaptureAt(url: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
