@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/harness/global-setup.ts'],
+    // on a failure, what both shared clusters were doing (a wait that never ends shows only then)
+    setupFiles: ['test/harness/failure-report.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

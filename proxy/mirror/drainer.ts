@@ -73,7 +73,15 @@ export class Drainer implements ChangeDrainer {
   async drainOnce(): Promise<number> {
     if (this.running || this.live.get().sourceOfTruth !== this.side) return 0;
     this.running = true;
-    const src = await this.pool.connect();
+    let src: pg.PoolClient;
+    try {
+      src = await this.pool.connect();
+    } catch (e) {
+      // the source unreachable for now (restarting, or slow to accept): the next tick tries again;
+      // left set, this flag made every later drain a no-op and the drainer never worked again
+      this.running = false;
+      throw e;
+    }
     let ok = false;
     try {
       // capture installed (or removed) by the operator switches mirroring on (or off)

@@ -58,9 +58,16 @@ it('leaves a bigger one to the drainer: the commit succeeds, reads stay on the s
     // about 10 s on a quiet machine; the whole suite running beside it has made it take 50 s and more
     const waited = Date.now();
     let got = await digest(pair.targetUrl);
+    let last = { n: got.n, at: Date.now() };
     for (const deadline = Date.now() + 120_000; got.h !== want.h && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, 200));
       got = await digest(pair.targetUrl);
+      if (got.n !== last.n) last = { n: got.n, at: Date.now() };
+      // stuck rather than slow: what the drainer is doing, for the run's log
+      else if (Date.now() - last.at > 15_000) {
+        last.at = Date.now();
+        console.log(await stuckReport(tp, pair));
+      }
     }
     console.log(`bulk transaction: the drainer brought the mirror level ${Date.now() - waited} ms after the COMMIT`);
     expect(got).toEqual(want);
@@ -68,3 +75,10 @@ it('leaves a bigger one to the drainer: the commit succeeds, reads stay on the s
     await c.end();
   }
 }, 180_000);
+
+/** The proxy's side of a stall (test/harness/failure-report.ts prints the servers' side if the test then fails). */
+async function stuckReport(tp: TestProxy, pair: DbPair): Promise<string> {
+  const d = tp.proxy.drainer as unknown as { running?: boolean; backlog: number } | null;
+  const changes = (await sql(pair.legacyUrl, `SELECT op, count(*)::int AS n FROM cutover.changes GROUP BY op`)).rows;
+  return `mirror not moving: ${JSON.stringify({ drainer: d && { running: d.running, backlog: d.backlog }, tripped: tp.live.get().tripped, changes })}`;
+}
