@@ -75,7 +75,7 @@ export class Drainer implements ChangeDrainer {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
-    this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: mirror not reachable; changes kept on the source'));
+    this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
   }
 
   start(): void {
