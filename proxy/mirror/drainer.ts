@@ -86,15 +86,18 @@ export class Drainer implements ChangeDrainer {
   async drainOnce(): Promise<number> {
     if (this.running || this.live.get().sourceOfTruth !== this.side) return 0;
     this.running = true;
-    let src: pg.PoolClient;
     try {
-      src = await this.pool.connect();
-    } catch (e) {
-      // the source unreachable for now (restarting, or slow to accept): the next tick tries again;
-      // left set, this flag made every later drain a no-op and the drainer never worked again
+      return await this.drainBatch();
+    } finally {
+      // whatever failed, connecting included (a source restarting): left set, this flag made every
+      // later drain a no-op and the drainer never worked again
       this.running = false;
-      throw e;
     }
+  }
+
+  /** One batch on a source connection of its own: see drainOnce. */
+  private async drainBatch(): Promise<number> {
+    const src = await this.pool.connect();
     let ok = false;
     try {
       // capture installed (or removed) by the operator switches mirroring on (or off)
@@ -144,7 +147,6 @@ export class Drainer implements ChangeDrainer {
       throw e;
     } finally {
       src.release(!ok);
-      this.running = false;
     }
   }
 

@@ -5,20 +5,12 @@
 import net from 'node:net';
 import { expect, it } from 'vitest';
 import { LiveState } from '../../common/live-state.ts';
+import { freePort } from '../../common/local-postgres.ts';
 import { silentLogger } from '../../common/log.ts';
 import { MirrorApplier } from '../../proxy/mirror/apply.ts';
 import { Drainer } from '../../proxy/mirror/drainer.ts';
 import { sql } from '../harness/databases.ts';
 import { mirroredPair } from './mirrored-pair.ts';
-
-/** A port nothing listens on (for now). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 it('drains again once the source is back after a drain that could not connect', async () => {
   const pair = await mirroredPair('mirror_drainer_outage', `CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL)`);
@@ -26,7 +18,7 @@ it('drains again once the source is back after a drain that could not connect', 
   await sql(pair.legacyUrl, `INSERT INTO kv VALUES (1, 'one')`);
 
   const legacy = new URL(pair.legacyUrl);
-  const port = await freePort();
+  const port = await freePort(); // nothing listens there until the forwarder below
   const via = new URL(pair.legacyUrl);
   via.port = String(port);
   const mirror = new MirrorApplier(pair.targetUrl);
