@@ -35,8 +35,11 @@ describe('gates', () => {
   });
 
   it('p99 latency ratio, with a floor so sub-millisecond jitter never counts', () => {
-    const lat = (s: number, t: number) => ({ source: { p99: s, samples: 100 }, target: { p99: t, samples: 100 } });
+    const lat = (s: number, t: number, n = 200) => ({ source: { p99: s, samples: n }, target: { p99: t, samples: n } });
     expect(firstBreach(evaluateGates(zero, zero, lat(0.2, 3), T))).toBeUndefined();
+    // a p99 of fewer than 200 reads is one or two stalls: not judged
+    expect(firstBreach(evaluateGates(zero, zero, lat(10, 40, 199), T))).toBeUndefined();
+    expect(evaluateGates(zero, zero, lat(10, 40, 199), T).find((g) => g.gate === 'latencyRatio')!.detail).toContain('too few reads to judge');
     expect(firstBreach(evaluateGates(zero, zero, lat(10, 40), T))).toMatchObject({ gate: 'latencyRatio', value: 4 });
     expect(firstBreach(evaluateGates(zero, zero, lat(10, 29), T))).toBeUndefined();
   });
