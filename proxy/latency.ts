@@ -1,14 +1,10 @@
 // Read latency per backend: a Prometheus histogram for dashboards, and a ring
 // of recent samples so the control plane can take a p99 over exactly the
 // window since a read step began (a histogram's buckets cannot be windowed).
-import client from 'prom-client';
+import { CountedHistogram } from './counted-metrics.ts';
 
-const histogram =
-  (client.register.getSingleMetric('cutover_read_seconds') as client.Histogram<'backend'> | undefined) ??
-  new client.Histogram({
-    name: 'cutover_read_seconds', help: 'Time to answer a read, by backend', labelNames: ['backend'],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-  });
+const histogram = CountedHistogram.register('cutover_read_seconds', 'Time to answer a read, by backend', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+const observe = { source: histogram.child({ backend: 'source' }), target: histogram.child({ backend: 'target' }) };
 
 const CAPACITY = 8192;
 
@@ -44,6 +40,6 @@ export const readLatency = { source: new LatencyWindow(), target: new LatencyWin
 /** One read answered by `backend`, started at `startedNs` (process.hrtime.bigint()). */
 export function recordRead(backend: 'source' | 'target', startedNs: bigint): void {
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-  histogram.observe({ backend }, seconds);
+  observe[backend].observe(seconds);
   readLatency[backend].record(seconds * 1000);
 }

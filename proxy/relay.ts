@@ -313,7 +313,7 @@ export class Relay {
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system);
-    mirrorMetrics.queries.inc({ backend: r, kind: c.kind });
+    mirrorMetrics.queries.inc(r, c.kind);
     if (r === 'target') return this.routedRead(u.msgs, []);
     // the server's own catalogs differ between servers by nature: never compared
     if (!streams && !c.system && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
@@ -455,7 +455,7 @@ export class Relay {
     }
     if (this.refuseDdl(segKind)) return;
     const r = u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source';
-    mirrorMetrics.queries.inc({ backend: r, kind: segKind });
+    mirrorMetrics.queries.inc(r, segKind);
     if (r === 'target') {
       const target = await this.ensureTarget();
       if (target) {

@@ -88,22 +88,27 @@ function isEPrefix(sql: string, i: number): boolean {
 /** End of the numeric literal at `i` (123, 1_000, 1.5, .5, 1e-3, 0x1F), or -1 if a letter or digit runs on. */
 function numberEnd(sql: string, i: number): number {
   const n = sql.length;
-  const digits = (j: number, ok: (c: number) => boolean) => {
-    while (j < n && (ok(sql.charCodeAt(j)) || sql.charCodeAt(j) === 0x5f)) j++;
-    return j;
-  };
   const c1 = sql.charCodeAt(i + 1) | 0x20;
   if (sql.charCodeAt(i) === 0x30 && (c1 === 0x78 || c1 === 0x6f || c1 === 0x62)) {
-    i = digits(i + 2, (c) => isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66));
+    i = digitsEnd(sql, i + 2, isHexDigit);
   } else {
-    i = digits(i, isDigit);
-    if (sql.charCodeAt(i) === 0x2e && sql.charCodeAt(i + 1) !== 0x2e) i = digits(i + 1, isDigit);
+    i = digitsEnd(sql, i, isDigit);
+    if (sql.charCodeAt(i) === 0x2e && sql.charCodeAt(i + 1) !== 0x2e) i = digitsEnd(sql, i + 1, isDigit);
     if ((sql.charCodeAt(i) | 0x20) === 0x65) {
       let j = i + 1;
       if (sql.charCodeAt(j) === 0x2b || sql.charCodeAt(j) === 0x2d) j++;
       if (!isDigit(sql.charCodeAt(j))) return -1;
-      i = digits(j, isDigit);
+      i = digitsEnd(sql, j, isDigit);
     }
   }
   return i < n && (isIdentChar(sql.charCodeAt(i)) || sql.charCodeAt(i) === 0x2e) ? -1 : i;
+}
+
+// module-level, not closures: this runs on every distinct SQL text
+const isHexDigit = (c: number) => isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+
+/** End of a run of digits (`ok`) and underscores from `j`. */
+function digitsEnd(sql: string, j: number, ok: (c: number) => boolean): number {
+  while (j < sql.length && (ok(sql.charCodeAt(j)) || sql.charCodeAt(j) === 0x5f)) j++;
+  return j;
 }

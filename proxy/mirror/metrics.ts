@@ -1,5 +1,6 @@
 // Mirror and routing metrics on prom-client's default registry (`cutover_` names).
 import client from 'prom-client';
+import { CountedCounter } from '../counted-metrics.ts';
 
 function once<T>(name: string, make: () => T): T {
   return (client.register.getSingleMetric(name) as T | undefined) ?? make();
@@ -21,7 +22,8 @@ export const mirrorMetrics = {
   dirtyKeys: once('cutover_dirty_keys_total', () => new client.Counter({ name: 'cutover_dirty_keys_total', help: 'Keys recorded dirty for re-sync from the source' })),
   backlog: once('cutover_drain_backlog', () => new client.Gauge({ name: 'cutover_drain_backlog', help: 'Change rows waiting for the drainer (out-of-band writes and dirty keys)', aggregator: 'max' })),
   drained: once('cutover_drained_changes_total', () => new client.Counter({ name: 'cutover_drained_changes_total', help: 'Change rows the drainer re-synced' })),
-  queries: once('cutover_queries_total', () => new client.Counter({ name: 'cutover_queries_total', help: 'Client requests by backend and kind', labelNames: ['backend', 'kind'] })),
+  /** Bumped on every request: inc(backend, kind). */
+  queries: CountedCounter.register('cutover_queries_total', 'Client requests by backend and kind', ['backend', 'kind']),
   fallbacks: once('cutover_read_fallbacks_total', () => new client.Counter({ name: 'cutover_read_fallbacks_total', help: 'Routed reads that failed on the target and were retried on the source' })),
   targetErrors: once('cutover_target_errors_total', () => new client.Counter({ name: 'cutover_target_errors_total', help: 'Failures on the target database' })),
   readPercent: once('cutover_read_percent', () => new client.Gauge({ name: 'cutover_read_percent', help: 'Share of eligible reads routed to the target', aggregator: 'max' })),
