@@ -50,7 +50,10 @@ export class ApplyPool {
       maxMessageSize: MAX_MESSAGE,
     });
     conn.socket.setNoDelay(true);
-    return new BackendLink('target', conn.socket, MAX_MESSAGE);
+    const link = new BackendLink('target', conn.socket, MAX_MESSAGE);
+    // the server process behind it: an apply abandoned mid-flight is fenced off by it (MirrorApplier.fence)
+    link.cancelKey = { host: endpoint.host, port: endpoint.port, pid: conn.pid, secret: conn.secret };
+    return link;
   }
 
   connectOnce(options: string): Promise<BackendLink> {

@@ -35,6 +35,11 @@ export interface ChangeApplier {
   applyGrouped?(changes: Change[]): Promise<void>;
   /** An empty apply for each of these tables, rolled back: throws the reason it would fail. */
   probe(tables: string[]): Promise<void>;
+  /**
+   * Before re-syncing rows from the source: make sure no apply given up
+   * earlier can still land on the mirror after them (throws if it cannot).
+   */
+  fence?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,7 +70,21 @@ export class MirrorApplier implements ChangeApplier {
   // more than the larger batches won (pgbench -N, 16 clients, loaded 2 cores: 0.23 of direct, against 0.28–0.34)
   private readonly group: GroupCommit;
 
-  constructor(private readonly targetUrl: string, private readonly max = 64, private readonly synchronousCommit = 'on') {
+  /**
+   * Server processes of apply connections given up mid-request (no answer by
+   * the deadline). Their request may still arrive and commit later, after a
+   * newer re-sync of the same rows, so fence() ends them before the drainer
+   * applies anything.
+   */
+  private readonly abandoned = new Set<number>();
+
+  constructor(
+    private readonly targetUrl: string,
+    private readonly max = 64,
+    private readonly synchronousCommit = 'on',
+    /** How long one apply round trip may take before the connection is given up (the target frozen or cut off, not closed). */
+    private readonly roundTripMs = APPLY_ROUND_TRIP_MS,
+  ) {
     this.group = new GroupCommit((lists) => this.applyLists(lists), (changes) => this.applyLists([changes]), max, (e) => e instanceof MirrorUnreachableError);
     this.pool = this.makePool(false);
   }
@@ -102,16 +121,13 @@ export class MirrorApplier implements ChangeApplier {
     let m = this.meta.get(tbl);
     if (!m) {
       m = (async () => {
-        const c = new Collect();
-        conn.link.request(
+        const c = await this.roundTrip(conn, [
           queryMessage(`SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false)
              FROM pg_attribute a
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
             WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
             ORDER BY a.attnum`),
-          c,
-        );
-        await c.done;
+        ]);
         if (c.error) throw new MirrorApplyError(`table ${tbl} on the target: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
         if (!c.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
         const columns = c.rows.map((x) => x[0]!);
@@ -138,11 +154,36 @@ export class MirrorApplier implements ChangeApplier {
     return m;
   }
 
-  /** Runs one pipeline (ending in Sync) on the connection; throws the server's first error. */
-  private static async send(conn: ApplyConn, bufs: Buffer[]): Promise<void> {
+  /**
+   * One request on an apply connection, answered within the deadline. A target
+   * that stops answering without closing (a frozen host, a cut network) would
+   * otherwise hold a client's COMMIT, or the drainer's locks on source rows,
+   * for the minutes TCP takes to notice. Past the deadline the connection is
+   * dropped and its server process remembered for fence().
+   */
+  private async roundTrip(conn: ApplyConn, bufs: Buffer[]): Promise<Collect> {
     const c = new Collect();
     conn.link.request(bufs, c);
-    await c.done;
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      if (conn.link.cancelKey) this.abandoned.add(conn.link.cancelKey.pid);
+      conn.link.destroy();
+    }, this.roundTripMs);
+    try {
+      await c.done;
+    } catch (e) {
+      if (late) throw new MirrorUnreachableError(`the mirror did not answer within ${this.roundTripMs} ms`);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    return c;
+  }
+
+  /** Runs one pipeline (ending in Sync) on the connection; throws the server's first error. */
+  private async send(conn: ApplyConn, bufs: Buffer[]): Promise<void> {
+    const c = await this.roundTrip(conn, bufs);
     if (c.error) {
       const f = parseErrorFields(c.error.bytes.subarray(5));
       throw Object.assign(new Error(f.M ?? 'error'), { code: f.C });
@@ -209,10 +250,12 @@ export class MirrorApplier implements ChangeApplier {
         return;
       }
       bufs.push(SYNC);
-      await MirrorApplier.send(conn, bufs);
+      await this.send(conn, bufs);
       for (const n of parsed) conn.prepared.add(n);
       ok = true;
     } catch (e) {
+      // unreachable stays unreachable: group commit does not retry those session by session
+      if (e instanceof MirrorUnreachableError) throw e;
       throw Object.assign(new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`), { code: (e as { code?: string }).code });
     } finally {
       // after an error the implicit transaction is rolled back; the connection is dropped anyway
@@ -237,7 +280,7 @@ export class MirrorApplier implements ChangeApplier {
         for (const sql of [meta.upsert, meta.del]) bufs.push(parseMessage('', sql), bindMessage('', ['[]']), EXECUTE);
       }
       bufs.push(parseMessage('', 'ROLLBACK'), bindMessage('', []), EXECUTE, SYNC);
-      await MirrorApplier.send(conn, bufs);
+      await this.send(conn, bufs);
       ok = true;
     } catch (e) {
       throw new MirrorApplyError(`mirror apply test failed: ${(e as Error).message}`);
@@ -246,10 +289,50 @@ export class MirrorApplier implements ChangeApplier {
     }
   }
 
+  /**
+   * End the server processes of abandoned applies and wait until they are
+   * gone: a request that reaches one later finds no session to run in. On a
+   * connection of its own, within the round-trip deadline; throws if the
+   * mirror cannot be reached (the caller tries again later).
+   */
+  async fence(): Promise<void> {
+    if (!this.abandoned.size) return;
+    const pids = [...this.abandoned];
+    const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {
+      throw new MirrorUnreachableError(`cannot fence off ${pids.length} abandoned mirror apply(s): ${e.message}`);
+    });
+    const conn: ApplyConn = { link, prepared: new Set(), idleSince: 0 };
+    const deadline = Date.now() + this.roundTripMs;
+    const list = `'{${pids.join(',')}}'::int[]`;
+    // only the mirror's own sessions: a process id the server has since given to another session is left alone
+    const which = `FROM pg_stat_activity WHERE pid = ANY (${list}) AND application_name = 'cutover-mirror'`;
+    const ask = async (sql: string): Promise<string | null | undefined> => {
+      const c = await this.roundTrip(conn, [queryMessage(sql)]);
+      if (c.error) throw new MirrorApplyError(`fencing off abandoned mirror applies: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
+      return c.rows[0]?.[0];
+    };
+    try {
+      await ask(`SELECT count(pg_terminate_backend(pid)) ${which}`);
+      // a terminated process leaves pg_stat_activity when it has exited: its transaction is over
+      for (;;) {
+        const left = Number(await ask(`SELECT count(*) ${which}`));
+        if (left === 0) break;
+        if (Date.now() > deadline) throw new MirrorUnreachableError(`${left} abandoned mirror apply(s) still running on the mirror after ${this.roundTripMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const p of pids) this.abandoned.delete(p);
+    } finally {
+      link.destroy();
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 }
+
+/** An apply round trip's deadline (the guard's breaker has no timeout of its own for applies). */
+export const APPLY_ROUND_TRIP_MS = 5_000;
 
 export interface Run {
   tbl: string;

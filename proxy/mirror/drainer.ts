@@ -112,6 +112,8 @@ export class Drainer implements ChangeDrainer {
         return 0;
       }
       if (this.rechecks.length) await this.recheckMissing(src);
+      // an apply given up earlier must not land after this re-sync: fenced off before any source row is locked
+      await this.applier.fence?.();
       await src.query('BEGIN');
       const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
       if (!lock.rows[0].got) {

@@ -69,6 +69,8 @@ export class SqliteDrainer implements ChangeDrainer {
         this.setBacklog(0);
         return 0;
       }
+      // an apply given up earlier must not land after this re-sync: fenced off before the lock is taken
+      await this.applier.fence?.();
       const rows = await this.underLock(db, async () => {
         const taken = db.prepare(`SELECT seq, tbl, op, pk FROM ${CHANGES} ORDER BY seq LIMIT ${BATCH}`).all() as ChangeRow[];
         if (!taken.length) return taken;

@@ -21,9 +21,12 @@ export class TargetGuard {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, breakerOpen: false };
 
-  constructor(private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, applyTimeoutMs = 5_000) {
+  constructor(private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, private readonly readTimeoutMs = 5_000) {
     this.breaker = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
-      timeout: applyTimeoutMs,
+      // no timeout of the breaker's own: an apply it gave up on would still be on its way to the mirror and
+      // could land after a newer re-sync of the same rows. The applier's deadline drops the connection and
+      // fences it off (MirrorApplier.roundTrip); a read has its deadline below.
+      timeout: false,
       errorThresholdPercentage: 50,
       volumeThreshold: 5,
       resetTimeout: 10_000,
@@ -59,11 +62,11 @@ export class TargetGuard {
     }
   }
 
-  /** Run a routed read's completion check under the breaker. */
+  /** Run a routed read's completion check under the breaker, within the read deadline. */
   async read(check: () => Promise<void>): Promise<void> {
     this.stats.reads++;
     try {
-      await this.breaker.fire(check);
+      await this.breaker.fire(() => withDeadline(check(), this.readTimeoutMs));
     } catch (e) {
       this.stats.readErrors++;
       mirrorMetrics.targetErrors.inc();
@@ -88,4 +91,13 @@ export class TargetGuard {
   shutdown(): void {
     this.breaker.shutdown();
   }
+}
+
+/** `p`, or a rejection once `ms` have passed (the read's answer, if it comes later, is dropped by its handler). */
+function withDeadline(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the target did not answer a read within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
