@@ -15,6 +15,14 @@ export interface ResponseHandler {
   onLost(reason: Error): void;
 }
 
+/**
+ * What a server sends is bounded by PostgreSQL itself (1 GB a field), as the
+ * byte relay trusts it. The client-facing maxMessageSize guards against
+ * clients; an answer to the proxy's own request can exceed it (the drain of a
+ * transaction that wrote a 40 MB bytea is 80 MB of JSON).
+ */
+export const SERVER_MAX_MESSAGE = 1 << 30;
+
 export class BackendLink {
   private readonly handlers: ResponseHandler[] = [];
   private readonly asm: MessageAssembler;
@@ -42,7 +50,7 @@ export class BackendLink {
   private idleWaiters: (() => void)[] = [];
 
   /** The role, not the database: promote swaps the names of a session's two links. */
-  constructor(public name: 'source' | 'target', readonly stream: Duplex, maxMessageSize: number) {
+  constructor(public name: 'source' | 'target', readonly stream: Duplex, maxMessageSize = SERVER_MAX_MESSAGE) {
     this.asm = new MessageAssembler(maxMessageSize);
     stream.on('data', (chunk: Buffer) => {
       try {

@@ -89,35 +89,61 @@ export interface Message {
 }
 
 export class MessageAssembler {
-  private pending: Buffer | null = null;
+  /** Bytes of an incomplete message, as they arrived: joined once, when the message is whole. */
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  /** Total length of the message the parts begin (type byte included); 0 until its header is in. */
+  private wanted = 0;
 
   constructor(private readonly maxMessageSize: number) {}
 
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.partsLength;
   }
 
   /** Feeds a chunk; calls `each` for every complete message, in order. */
   push(chunk: Buffer, each: (m: Message) => void): void {
     let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    if (this.partsLength) {
+      // a message straddling chunks: collected, not re-joined per chunk (a 60 MB row in 64 KB
+      // chunks was copied again for each: about 30 GB of copying, 17 s for one 30 MB bytea)
+      this.parts.push(chunk);
+      this.partsLength += chunk.length;
+      if (!this.wanted && this.partsLength >= 5) {
+        const head = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLength);
+        this.parts = [head];
+        this.wanted = 1 + this.check(head[0]!, head.readInt32BE(1));
+      }
+      if (!this.wanted || this.partsLength < this.wanted) return;
+      buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLength);
+      this.parts = [];
+      this.partsLength = 0;
+      this.wanted = 0;
     }
     let i = 0;
     while (buf.length - i >= 5) {
       const type = buf[i]!;
-      const length = buf.readInt32BE(i + 1);
-      if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
-      if (length > this.maxMessageSize) {
-        throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`);
+      const end = i + 1 + this.check(type, buf.readInt32BE(i + 1));
+      if (end > buf.length) {
+        this.wanted = end - i;
+        break;
       }
-      const end = i + 1 + length;
-      if (end > buf.length) break;
       each({ type, bytes: buf.subarray(i, end) });
       i = end;
     }
-    if (i < buf.length) this.pending = buf.subarray(i);
+    if (i < buf.length) {
+      this.parts = [buf.subarray(i)];
+      this.partsLength = buf.length - i;
+    }
+  }
+
+  /** The message length, if acceptable. */
+  private check(type: number, length: number): number {
+    if (length < 4) throw new FrameError(`invalid message length ${length} for message type "${String.fromCharCode(type)}"`);
+    if (length > this.maxMessageSize) {
+      throw new FrameError(`message of ${length} bytes exceeds the limit of ${this.maxMessageSize} bytes (max_message_size)`);
+    }
+    return length;
   }
 }
 

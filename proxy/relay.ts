@@ -269,7 +269,7 @@ export class Relay {
     if (!next) {
       try {
         const opened = await this.ctx.openSide(want);
-        next = new BackendLink('target', opened.stream, this.ctx.maxMessageSize);
+        next = new BackendLink('target', opened.stream);
         next.cancelKey = opened.cancel;
       } catch (e) {
         this.ctx.log.warn({ reason: (e as Error).message, side: want }, 'cannot reach the new source of truth');
@@ -646,7 +646,7 @@ export class Relay {
     this.targetOpening ??= (async () => {
       try {
         const opened = await this.ctx.openSide!(this.sot === 'legacy' ? 'new' : 'legacy');
-        const link = new BackendLink('target', opened.stream, this.ctx.maxMessageSize);
+        const link = new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
         for (const sql of this.sessionLog) link.request(queryMessage(sql), new Collect());
         for (const p of this.statements.values()) p.on.delete('target');

@@ -275,7 +275,7 @@ export class Session {
 
   private startMessageRelay(pending: Buffer | null): void {
     const m = this.ctx.mirror!;
-    const link = new BackendLink('source', this.backend!, this.ctx.maxMessageSize);
+    const link = new BackendLink('source', this.backend!);
     link.cancelKey = this.backendKey;
     const relay = new Relay(this.client, link, {
       live: this.ctx.live,

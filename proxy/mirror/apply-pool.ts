@@ -3,10 +3,9 @@
 // Opened on demand up to a cap; a connection that failed or answered an error
 // mid-apply is dropped rather than reused; idle ones close after a while.
 import { connectBackend, type PgEndpoint } from '../backend-pg.ts';
-import { BackendLink } from '../backend-link.ts';
+import { BackendLink, SERVER_MAX_MESSAGE } from '../backend-link.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 
-const MAX_MESSAGE = 1 << 30;
 
 export interface ApplyConn {
   link: BackendLink;
@@ -47,10 +46,10 @@ export class ApplyPool {
       startup: { user, database, application_name: 'cutover-mirror', options, client_encoding: 'UTF8' },
       secret: { kind: 'password', password },
       timeoutMs,
-      maxMessageSize: MAX_MESSAGE,
+      maxMessageSize: SERVER_MAX_MESSAGE,
     });
     conn.socket.setNoDelay(true);
-    const link = new BackendLink('target', conn.socket, MAX_MESSAGE);
+    const link = new BackendLink('target', conn.socket);
     // the server process behind it: an apply abandoned mid-flight is fenced off by it (MirrorApplier.fence)
     link.cancelKey = { host: endpoint.host, port: endpoint.port, pid: conn.pid, secret: conn.secret };
     return link;
