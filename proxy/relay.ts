@@ -31,7 +31,7 @@ import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
 import { classify, type Classification, type Kind, type TxnOp } from './classify/classify.ts';
-import type { CaptureDialect } from './capture/dialect.ts';
+import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
@@ -82,6 +82,8 @@ export interface RelayContext {
   shadowSample: number;
   /** The change capture of a source of truth: drain and dirty-key statements in its dialect. */
   capture: (side: Side) => CaptureDialect;
+  /** Dirty keys this session could not record on the source of truth `side`: its drainer records them. */
+  recordDirty?: (side: Side, keys: DirtyKey[]) => void;
 }
 
 interface Unit {
@@ -185,6 +187,11 @@ export class Relay {
   /** Bytes from the client. Throws FrameError on malformed framing. */
   push(chunk: Buffer): void {
     this.asm.push(chunk, this.onClientMessage);
+  }
+
+  /** Nothing queued, nothing being handled, no answer awaited (a transaction may be open). */
+  get quiescent(): boolean {
+    return !this.pumping && this.queue.length === 0 && this.source.pending === 0;
   }
 
   /** No request in flight and no transaction open. */
@@ -801,6 +808,7 @@ export class Relay {
     try {
       await commit.done;
     } catch {
+      if (applied.length) await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
       return LOST;
     }
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
@@ -989,6 +997,8 @@ export class Relay {
       this.source.request(p.bytes, run);
       const r = await run.done;
       if (r === null) {
+        // the source went away: whether this COMMIT happened is unknown, the mirror has its changes
+        if (p.txn === 'commit' && applied.length) await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
         slot.end();
         return;
       }
@@ -1090,11 +1100,16 @@ export class Relay {
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
     this.guard?.dirty(changes.length, reason);
-    const sql = this.ctx.capture(this.sot).dirtySql(changes);
-    const c = new Collect();
-    this.source.request(queryMessage(sql), c);
-    await c.done.catch(() => undefined);
-    if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys');
+    if (!this.source.lost) {
+      const c = new Collect();
+      this.source.request(queryMessage(this.ctx.capture(this.sot).dirtySql(changes)), c);
+      const recorded = await c.done.then(() => !c.error, () => false);
+      if (recorded) return;
+      if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
+    }
+    // the session's source connection is gone (the COMMIT's outcome unknown, the mirror already written):
+    // the drainer records the keys on a connection of its own, before it drains anything
+    this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
   }
 
   // ---- plumbing for the handlers ----

@@ -49,7 +49,7 @@ import { BackendLink } from './backend-link.ts';
 import { Relay } from './relay.ts';
 import type { SessionRoute } from './router.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
-import type { CaptureDialect } from './capture/dialect.ts';
+import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
 export interface MirrorRuntime {
@@ -62,6 +62,8 @@ export interface MirrorRuntime {
   shadowSample: number;
   /** Drain and dirty-key statements of the source of truth on `side` (an SQLite legacy file and PostgreSQL differ). */
   capture: (side: Side) => CaptureDialect;
+  /** Dirty keys a session could not record on the source of truth `side` (its connection was lost): its drainer records them. */
+  recordDirty: (side: Side, keys: DirtyKey[]) => void;
 }
 
 export type SourceSpec =
@@ -93,6 +95,8 @@ export class Session {
   private backendKey: CancelTarget | null = null;
   private proxyKey: { pid: number; secret: number } | null = null;
   private closed = false;
+  /** The client has gone; the session ends once the relay has carried out what it sent (clientGone). */
+  private hangingUp = false;
   private draining = false;
   /** Requests sent to the server whose ReadyForQuery has not come back. */
   private outstanding = 0;
@@ -109,7 +113,7 @@ export class Session {
   constructor(socket: Socket, private readonly ctx: SessionContext, private readonly onEnd: (s: Session) => void) {
     this.client = socket;
     socket.setNoDelay(true);
-    socket.on('error', () => this.close());
+    socket.on('error', () => this.clientGone());
   }
 
   /** Inside a transaction or with work in flight (promote waits until no session is). */
@@ -294,6 +298,7 @@ export class Session {
       sessionRoute: this.route,
       shadowSample: m.shadowSample,
       capture: m.capture,
+      recordDirty: m.recordDirty,
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;
     const onClientData = (chunk: Buffer) => {
@@ -308,9 +313,32 @@ export class Session {
       if (this.draining && relay.idle) this.shutdownNow();
     };
     this.client.on('data', onClientData);
-    this.client.on('end', () => this.close());
-    this.client.on('close', () => this.close());
+    this.client.on('end', () => this.clientGone());
+    this.client.on('close', () => this.clientGone());
     if (pending) onClientData(pending);
+  }
+
+  /**
+   * The client hung up (end, close, error). What it sent before is still
+   * carried out, as PostgreSQL runs every message that arrived before the end:
+   * the message relay works asynchronously, and cutting it off sent Terminate
+   * ahead of a COMMIT whose changes were already on the mirror (the mirror
+   * kept a transaction the source never committed). Then the session ends; a
+   * transaction left open rolls back.
+   */
+  private clientGone(): void {
+    const relay = this.relay;
+    if (this.closed || this.hangingUp) return;
+    if (!relay || relay.quiescent) {
+      this.close();
+      return;
+    }
+    this.hangingUp = true;
+    const timer = setInterval(() => {
+      if (!this.closed && !relay.quiescent) return;
+      clearInterval(timer);
+      this.close();
+    }, 5);
   }
 
   private startRelay(pending: Buffer | null): void {
@@ -408,7 +436,7 @@ export class Session {
     this.client.off('data', onClientData);
     this.client.removeAllListeners('end');
     this.client.removeAllListeners('close');
-    this.client.on('error', () => this.close());
+    this.client.on('error', () => this.clientGone());
     this.startMessageRelay(pending);
   }
 

@@ -5,13 +5,19 @@
 
 import type { Change } from '../mirror/apply.ts';
 
+/** A key the mirror may have wrong: its table and the jsonb text of its key columns. */
+export interface DirtyKey {
+  tbl: string;
+  pk: string;
+}
+
 export interface CaptureDialect {
   /** A query on the source, inside the transaction: its change rows as (seq, tbl, op, pk, row), removed. */
   drainSql: string;
   /** The source takes the drain as a named prepared statement (extended protocol), planned once per connection. */
   preparedDrain?: boolean;
   /** A statement on the source recording these keys for re-sync by the drainer. */
-  dirtySql(keys: { tbl: string; pk: string }[]): string;
+  dirtySql(keys: DirtyKey[]): string;
   /**
    * The drain hands over at most this many rows plus one: a transaction
    * that changed more is not applied before its COMMIT (its rows would sit

@@ -21,6 +21,7 @@ import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { pgCaptureDialect, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
+import type { DirtyKey } from '../capture/dialect.ts';
 import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 
@@ -51,6 +52,12 @@ export interface ChangeDrainer {
   /** Drain until nothing is left (promote, finalize); returns the backlog then. */
   flush(): Promise<number>;
   readonly clean: boolean;
+  /**
+   * Keys a session could not record dirty itself (its source connection was
+   * lost after the mirror was written): recorded on the source by the next
+   * drain, before it takes anything, and kept until then.
+   */
+  recordDirty(keys: DirtyKey[]): void;
 }
 
 export class Drainer implements ChangeDrainer {
@@ -62,6 +69,7 @@ export class Drainer implements ChangeDrainer {
   private fullBatches = 0;
   /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
   private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
+  private unrecorded: DirtyKey[] = [];
 
   constructor(
     sourceUrl: string,
@@ -111,6 +119,7 @@ export class Drainer implements ChangeDrainer {
         ok = true;
         return 0;
       }
+      if (this.unrecorded.length) await this.recordUnrecorded(src);
       if (this.rechecks.length) await this.recheckMissing(src);
       // an apply given up earlier must not land after this re-sync: fenced off before any source row is locked
       await this.applier.fence?.();
@@ -149,6 +158,23 @@ export class Drainer implements ChangeDrainer {
       throw e;
     } finally {
       src.release(!ok);
+    }
+  }
+
+  recordDirty(keys: DirtyKey[]): void {
+    if (!keys.length) return;
+    this.unrecorded.push(...keys);
+    this.log.warn({ keys: keys.length }, 'drainer: keys left dirty by a session that lost its source connection; recording them at the next drain');
+  }
+
+  private async recordUnrecorded(src: pg.PoolClient): Promise<void> {
+    const keys = this.unrecorded;
+    this.unrecorded = [];
+    try {
+      await src.query(pgCaptureDialect.dirtySql(keys));
+    } catch (e) {
+      this.unrecorded.unshift(...keys);
+      throw e;
     }
   }
 
@@ -219,6 +245,6 @@ export class Drainer implements ChangeDrainer {
 
   /** Reads to the target may resume only once nothing is left to drain. */
   get clean(): boolean {
-    return this.backlog === 0 && !this.live.get().tripped;
+    return this.backlog === 0 && !this.unrecorded.length && !this.live.get().tripped;
   }
 }

@@ -9,7 +9,8 @@
 import type Database from 'better-sqlite3';
 import type { LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
-import { CHANGES, capturedTable, listSqliteTables, sqliteCaptureInstalled, type CapturedTable } from '../capture/sqlite-capture.ts';
+import { CHANGES, capturedTable, listSqliteTables, sqliteCaptureDialect, sqliteCaptureInstalled, type CapturedTable } from '../capture/sqlite-capture.ts';
+import type { DirtyKey } from '../capture/dialect.ts';
 import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
 import type { Change, ChangeApplier } from './apply.ts';
 import { DrainSchedule } from './drain-schedule.ts';
@@ -34,6 +35,7 @@ export class SqliteDrainer implements ChangeDrainer {
   backlog = 0;
   /** Out-of-band change rows applied so far (rows the proxy did not produce). */
   outOfBand = 0;
+  private unrecorded: DirtyKey[] = [];
 
   constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, intervalMs = 200) {
     this.engine = engineFor(file);
@@ -65,6 +67,16 @@ export class SqliteDrainer implements ChangeDrainer {
       const installed = sqliteCaptureInstalled(db);
       // while paused, promote is moving capture between the databases: what is seen meanwhile means nothing
       if (installed !== this.live.get().mirroring && !this.live.get().paused) this.live.update({ mirroring: installed }, installed ? 'capture found in the SQLite source' : 'capture not installed');
+      if (installed && this.unrecorded.length) {
+        const keys = this.unrecorded;
+        this.unrecorded = [];
+        try {
+          await this.underLock(db, async () => void db.exec(sqliteCaptureDialect.dirtySql(keys)));
+        } catch (e) {
+          this.unrecorded.unshift(...keys);
+          throw e;
+        }
+      }
       if (!installed || !db.prepare(`SELECT EXISTS (SELECT 1 FROM ${CHANGES})`).pluck().get()) {
         this.setBacklog(0);
         return 0;
@@ -144,7 +156,13 @@ export class SqliteDrainer implements ChangeDrainer {
   }
 
   get clean(): boolean {
-    return this.backlog === 0 && !this.live.get().tripped;
+    return this.backlog === 0 && !this.unrecorded.length && !this.live.get().tripped;
+  }
+
+  recordDirty(keys: DirtyKey[]): void {
+    if (!keys.length) return;
+    this.unrecorded.push(...keys);
+    this.log.warn({ keys: keys.length }, 'drainer: keys left dirty by a session that lost its source connection; recording them at the next drain');
   }
 }
 

@@ -1,0 +1,62 @@
+// A client that hangs up right after sending COMMIT (socket closed, or a
+// Terminate message) gets what PostgreSQL gives it directly: the COMMIT it
+// sent is carried out, on the mirror and on the source. One that hangs up
+// inside a transaction leaves nothing on either. Before, the session's
+// Terminate overtook the COMMIT still waiting for its mirror apply: the
+// mirror kept every such transaction, the source none.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { compareDatabases } from '../harness/compare.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_client_hangup', 'CREATE TABLE kv (id int PRIMARY KEY, v text)');
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+async function session(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+const count = async (url: string) => (await sql(url, 'SELECT count(*)::int AS n FROM kv')).rows[0].n as number;
+
+describe('a client hanging up', () => {
+  it('right after COMMIT: committed on both; inside a transaction: on neither', async () => {
+    for (let i = 0; i < 20; i++) {
+      const c = await session();
+      await c.query('BEGIN');
+      await c.query('INSERT INTO kv VALUES ($1, $2)', [i, 'committed']);
+      const commit = c.query('COMMIT').catch(() => undefined);
+      // half of them close the socket at once, half send Terminate first (pg's end())
+      if (i % 2) (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      else void c.end().catch(() => undefined);
+      await commit;
+    }
+    for (let i = 100; i < 110; i++) {
+      const c = await session();
+      await c.query('BEGIN');
+      await c.query('INSERT INTO kv VALUES ($1, $2)', [i, 'left open']);
+      (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    }
+    // the sessions end once their last request is done
+    const deadline = Date.now() + 10_000;
+    while (tp.proxy.stats().sessionsOpen > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(tp.proxy.stats().sessionsOpen).toBe(0);
+    await tp.proxy.drainer!.flush();
+    expect(await count(pair.legacyUrl)).toBe(20);
+    expect(await count(pair.targetUrl)).toBe(20);
+    const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv']);
+    expect(diffs.filter((d) => !d.equal)).toEqual([]);
+    expect(tp.live.get().tripped).toBeNull();
+  }, 60_000);
+});
