@@ -814,7 +814,7 @@ export class Relay {
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
     if (!commit.error && commit.tag !== 'ROLLBACK') return null;
     if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
-    return commit.error?.bytes ?? errorResponse({ severity: 'ERROR', code: '40000', message: 'the write was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' });
+    return commit.error?.bytes ?? drainFailure(drain.error, 'write');
   }
 
   /** The client's COMMIT, after its transaction's changes reached the mirror. */
@@ -823,6 +823,7 @@ export class Relay {
     await a.settled();
     let applied: Change[] = [];
     let failed = a.broken;
+    let cause = a.brokenBy;
     if (!failed && a.clean) {
       // only reads since the drain-ahead: nothing left to drain, but a failed read fails the transaction
       await this.source.whenIdle();
@@ -832,6 +833,7 @@ export class Relay {
       const drain = this.requestDrain();
       applied = await this.applyDrained(drain, a.changes);
       failed = drainFailed(drain);
+      cause = drain.error;
     }
     a.end(!failed);
     if (failed) {
@@ -840,7 +842,7 @@ export class Relay {
       const hold = new WriteHold(this.order.open(), this);
       this.source.request(msgs.map((m) => m.bytes), hold);
       if ((await hold.done) === null) return;
-      hold.fail(errorResponse({ severity: 'ERROR', code: '40000', message: 'the transaction was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }), I);
+      hold.fail(drainFailure(cause), I);
       return;
     }
     const f = this.forward(this.source, msgs);
@@ -878,7 +880,10 @@ export class Relay {
         if (a.generation !== generation) return; // the transaction ended (ROLLBACK) meanwhile
         if (drain.error) {
           // 25P02: the write failed, so does the transaction; anything else failed it here
-          if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') a.broken = true;
+          if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') {
+            a.broken = true;
+            a.brokenBy = drain.error;
+          }
           return;
         }
         for (const c of changesOf(drain.rows)) a.changes.push(c);
@@ -977,12 +982,12 @@ export class Relay {
         held = [];
       }
       let applied: Change[] = [];
-      let broke = false;
+      let broke: Message | null = null;
       if (p.txn === 'commit' && status === T) {
         const drain = this.requestDrain();
         unnamedGone();
         applied = await this.applyDrained(drain);
-        broke = drainFailed(drain);
+        if (drainFailed(drain)) broke = drain.error;
       }
       const again = p.binds.filter((n) => opts.reparse.has(n) && !this.statements.get(n)?.on.has('source'));
       if (again.length) this.ensureOn(this.source, new Set(again));
@@ -992,7 +997,7 @@ export class Relay {
         quiet: held && p.txn === 'begin' ? '25001' : null,
         // the server warns when COMMIT/ROLLBACK ends its implicit transaction; ending the stand-in does not
         warn: held && ends ? errorResponse({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }, 'N') : null,
-        failWith: broke ? errorResponse({ severity: 'ERROR', code: '40000', message: 'the transaction was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)' }) : null,
+        failWith: broke ? drainFailure(broke) : null,
       });
       this.source.request(p.bytes, run);
       const r = await run.done;
@@ -1286,6 +1291,17 @@ class HoldAll implements ResponseHandler {
 /** The drain itself failed (not because the client's transaction had already failed, 25P02): the transaction is aborted. */
 function drainFailed(drain: Collect): boolean {
   return Boolean(drain.error) && parseErrorFields(drain.error!.bytes.subarray(5)).C !== '25P02';
+}
+
+/**
+ * What the client hears when its transaction's drain failed. A serialization
+ * failure or deadlock (class 40) is the server's own answer, as it would have
+ * come to any statement of the transaction: the client retries as it always
+ * does. Anything else (capture missing under it) gets the reason.
+ */
+function drainFailure(error: Message | null, what: 'transaction' | 'write' = 'transaction'): Buffer {
+  if (error && parseErrorFields(error.bytes.subarray(5)).C?.startsWith('40')) return error.bytes;
+  return errorResponse({ severity: 'ERROR', code: '40000', message: `the ${what} was rolled back: its changes could not be taken for the mirror (capture missing on the source of truth?)` });
 }
 
 const bulkReason = (limit: number) => `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`;

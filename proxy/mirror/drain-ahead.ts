@@ -23,6 +23,7 @@
 // transaction: a ROLLBACK TO SAVEPOINT could undo the drain itself. ROLLBACK
 // drops them with everything else.
 import type { Change } from './apply.ts';
+import type { Message } from '../framing.ts';
 
 /** The rows of a drain's answer (seq, tbl, op, pk, row), in capture order. */
 export function changesOf(rows: (string | null)[][]): Change[] {
@@ -69,6 +70,8 @@ export class DrainAhead {
   clean = false;
   /** A drain-ahead failed for a reason of its own: the transaction is aborted on the source. */
   broken = false;
+  /** The server's error that broke it. */
+  brokenBy: Message | null = null;
   /** No more drain-ahead in this transaction (a savepoint, a request that needed the rows back, a bulk transaction). */
   off = false;
   /** Bumped at every transaction end: a drain answered after it belongs to no transaction. */
@@ -104,6 +107,7 @@ export class DrainAhead {
     this.changes = [];
     this.clean = false;
     this.broken = false;
+    this.brokenBy = null;
     this.off = false;
     this.writes = [];
     this.pending = [];
