@@ -37,7 +37,7 @@ export async function alignSequences(sourceUrl: string, targetUrl: string, plan:
     try {
       const seqs = await s.query<{ name: string; last: string | null }>(
         `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS last FROM pg_sequences
-          WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'cutover') AND last_value IS NOT NULL`);
+          WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'cutover', 'cutover_mirror') AND last_value IS NOT NULL`);
       for (const q of seqs.rows) {
         const exists = await dst.query(`SELECT to_regclass($1) IS NOT NULL AS x`, [q.name]);
         if (!exists.rows[0].x) continue;

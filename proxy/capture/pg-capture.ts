@@ -5,6 +5,7 @@
 // Cascades, trigger side effects and writes that bypass the proxy are seen too.
 import type pg from 'pg';
 import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
+import { LEDGER_SCHEMA } from '../mirror/ledger.ts';
 
 export const SCHEMA = 'cutover';
 
@@ -32,7 +33,7 @@ export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasK
              WHERE i.indrelid = c.oid AND i.indisprimary) AS key
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}', '${LEDGER_SCHEMA}') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
      ORDER BY 1, 2`);
   return r.rows.map((t) => ({ schema: t.schema, name: t.name, key: t.key ?? [], hasKey: Boolean(t.key?.length) }));
 }
@@ -195,7 +196,7 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
  * no order: the relay sorts by seq, and past the limit it applies none).
  */
 export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() LIMIT ${DRAIN_LIMIT + 1}))
-  RETURNING seq, tbl, op, pk::text, row::text`;
+  RETURNING seq, tbl, op, pk::text, row::text, txid::text`;
 
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,

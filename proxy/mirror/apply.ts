@@ -14,6 +14,9 @@ import { BackendStartupError } from '../backend-pg.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { GroupCommit } from './group-commit.ts';
+import { LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries } from './ledger.ts';
+
+const LEDGER_STATEMENT = 'cutover_ledger';
 
 export interface Change {
   seq: number;
@@ -25,6 +28,8 @@ export interface Change {
   pk: string;
   /** jsonb text of the full new row (U only). */
   row: string | null;
+  /** The source transaction that made it, when a session drained it before its COMMIT (the mirror's ledger: ledger.ts). */
+  txid?: string;
 }
 
 /** What a mirror direction writes through: PostgreSQL (MirrorApplier) or an SQLite file (SqliteApplier). */
@@ -40,6 +45,12 @@ export interface ChangeApplier {
    * earlier can still land on the mirror after them (throws if it cannot).
    */
   fence?(): Promise<void>;
+  /** Ledger entries at least this old, one per key: their source transactions should have ended (ledger.ts). */
+  ledgerDue?(minAgeMs: number): Promise<{ txid: string; tbl: string; pk: string }[]>;
+  /** Drop the ledger entries of these source transactions. */
+  ledgerForget?(txids: string[]): Promise<void>;
+  /** Why there is no ledger (the mirror's role may not create it), if so. */
+  readonly ledgerOff?: string | null;
   close(): Promise<void>;
 }
 
@@ -77,6 +88,8 @@ export class MirrorApplier implements ChangeApplier {
    * applies anything.
    */
   private readonly abandoned = new Set<number>();
+  /** Whether the mirror has the ledger table (created on first need; 'off' if this role may not create it). */
+  private ledger: 'unknown' | 'on' | 'off' = 'unknown';
 
   constructor(
     private readonly targetUrl: string,
@@ -217,6 +230,11 @@ export class MirrorApplier implements ChangeApplier {
         return await this.applyListsOnce(lists);
       } catch (e) {
         const code = (e as { code?: string }).code;
+        // the ledger table gone under us (dropped by hand): made again, then the apply once more
+        if (code === '42P01' && this.ledger === 'on' && attempt < 3 && (e as Error).message.includes(LEDGER_SCHEMA)) {
+          this.ledger = 'unknown';
+          continue;
+        }
         if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw e;
         await new Promise((r) => setTimeout(r, 5 * attempt));
       }
@@ -232,6 +250,15 @@ export class MirrorApplier implements ChangeApplier {
     try {
       const bufs: Buffer[] = [];
       const parsed: string[] = [];
+      // in the same mirror transaction as the rows: which source transactions these are (ledger.ts)
+      const entries = ledgerEntries(lists);
+      if (entries && (await this.ledgerReady(conn))) {
+        if (!conn.prepared.has(LEDGER_STATEMENT)) {
+          bufs.push(parseMessage(LEDGER_STATEMENT, LEDGER_INSERT));
+          parsed.push(LEDGER_STATEMENT);
+        }
+        bufs.push(bindMessage(LEDGER_STATEMENT, [entries]), EXECUTE);
+      }
       for (const run of mergedRuns(lists)) {
         if (run.op === 'T') {
           bufs.push(parseMessage('', `TRUNCATE ${run.tbl}`), bindMessage('', []), EXECUTE);
@@ -284,6 +311,60 @@ export class MirrorApplier implements ChangeApplier {
       ok = true;
     } catch (e) {
       throw new MirrorApplyError(`mirror apply test failed: ${(e as Error).message}`);
+    } finally {
+      this.pool.release(conn, ok);
+    }
+  }
+
+  /** The ledger table exists (made the first time it is needed, once for all sessions); false if this role may not make it. */
+  private ledgerReady(conn: ApplyConn): Promise<boolean> | boolean {
+    if (this.ledger !== 'unknown') return this.ledger === 'on';
+    this.ledgerMaking ??= (async () => {
+      try {
+        const c = await this.roundTrip(conn, [queryMessage(LEDGER_DDL)]);
+        const f = c.error ? parseErrorFields(c.error.bytes.subarray(5)) : null;
+        // 23505/42P07: another proxy made it at the same moment
+        if (!f || f.C === '23505' || f.C === '42P07') this.ledger = 'on';
+        else if (f.C === '42501') {
+          // no CREATE on the mirror database: mirroring works, only a proxy crash mid-commit goes unrepaired
+          this.ledger = 'off';
+          this.ledgerOff = f.M ?? 'permission denied';
+        } else throw Object.assign(new Error(`creating the mirror's ledger: ${f.M}`), { code: f.C });
+        return this.ledger === 'on';
+      } finally {
+        this.ledgerMaking = null;
+      }
+    })();
+    return this.ledgerMaking;
+  }
+
+  private ledgerMaking: Promise<boolean> | null = null;
+
+  /** Why the ledger is off, if it is. */
+  ledgerOff: string | null = null;
+
+  async ledgerDue(minAgeMs: number): Promise<{ txid: string; tbl: string; pk: string }[]> {
+    const c = await this.ledgerQuery(LEDGER_DUE(minAgeMs, 10_000));
+    return (c?.rows ?? []).map((r) => ({ txid: r[0]!, tbl: r[1]!, pk: r[2]! }));
+  }
+
+  async ledgerForget(txids: string[]): Promise<void> {
+    if (txids.length) await this.ledgerQuery(LEDGER_FORGET(txids));
+  }
+
+  /** A statement on the ledger; null if there is no ledger table (never made: nothing recorded). */
+  private async ledgerQuery(sql: string): Promise<Collect | null> {
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorUnreachableError(`mirror ledger: ${e.message}`);
+    });
+    let ok = false;
+    try {
+      const c = await this.roundTrip(conn, [queryMessage(sql)]);
+      ok = !c.error;
+      if (!c.error) return c;
+      const f = parseErrorFields(c.error.bytes.subarray(5));
+      if (f.C === '42P01' || f.C === '3F000') return null;
+      throw new MirrorApplyError(`mirror ledger: ${f.M}`);
     } finally {
       this.pool.release(conn, ok);
     }

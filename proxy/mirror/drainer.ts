@@ -22,10 +22,14 @@ import { pgClientConfig } from '../../common/pg-config.ts';
 import { pgCaptureDialect, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import type { DirtyKey } from '../capture/dialect.ts';
+import { LEDGER_SCHEMA } from './ledger.ts';
 import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 
 const BATCH = 1000;
+/** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
+const LEDGER_EVERY_MS = 1_000;
+const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 
 /**
@@ -70,6 +74,8 @@ export class Drainer implements ChangeDrainer {
   /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
   private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
   private unrecorded: DirtyKey[] = [];
+  private ledgerCheckedAt = 0;
+  private ledgerOffSaid = false;
 
   constructor(
     sourceUrl: string,
@@ -123,6 +129,7 @@ export class Drainer implements ChangeDrainer {
       if (this.rechecks.length) await this.recheckMissing(src);
       // an apply given up earlier must not land after this re-sync: fenced off before any source row is locked
       await this.applier.fence?.();
+      await this.reconcileLedger(src);
       await src.query('BEGIN');
       const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
       if (!lock.rows[0].got) {
@@ -159,6 +166,38 @@ export class Drainer implements ChangeDrainer {
     } finally {
       src.release(!ok);
     }
+  }
+
+  /**
+   * The mirror's ledger (ledger.ts), every LEDGER_EVERY_MS: entries whose source
+   * transaction did not commit (its proxy died between the apply and the
+   * COMMIT) have their keys recorded dirty here, then every finished entry is
+   * dropped from the mirror. Run by whichever proxy drains: after a crash, the
+   * next one.
+   */
+  private async reconcileLedger(src: pg.PoolClient): Promise<void> {
+    if (!this.applier.ledgerDue || Date.now() - this.ledgerCheckedAt < LEDGER_EVERY_MS) return;
+    this.ledgerCheckedAt = Date.now();
+    if (this.applier.ledgerOff && !this.ledgerOffSaid) {
+      this.ledgerOffSaid = true;
+      this.log.warn({ reason: this.applier.ledgerOff }, `drainer: no ledger on the mirror (${LEDGER_SCHEMA}): a proxy that dies between a mirror apply and its source COMMIT leaves that transaction on the mirror until cutover verify --repair`);
+    }
+    const due = await this.applier.ledgerDue(LEDGER_MIN_AGE_MS);
+    if (!due.length) return;
+    const txids = [...new Set(due.map((d) => d.txid))];
+    // an id at or past the snapshot's xmax was never assigned here (a ledger left by another source): not committed
+    const status = await src.query<{ txid: string; status: string | null }>(
+      `SELECT x::text AS txid, CASE WHEN x < txid_snapshot_xmax(txid_current_snapshot()) THEN txid_status(x) END AS status FROM unnest($1::bigint[]) AS x`,
+      [txids],
+    );
+    const finished = status.rows.filter((r) => r.status !== 'in progress').map((r) => r.txid);
+    const lost = new Set(status.rows.filter((r) => r.status !== 'committed' && r.status !== 'in progress').map((r) => r.txid));
+    const keys = due.filter((d) => lost.has(d.txid)).map((d) => ({ tbl: d.tbl, pk: d.pk }));
+    if (keys.length) {
+      await src.query(pgCaptureDialect.dirtySql(keys));
+      this.log.warn({ transactions: lost.size, keys: keys.length }, 'drainer: the mirror has transactions the source did not commit (a proxy stopped between apply and COMMIT); re-syncing their keys');
+    }
+    await this.applier.ledgerForget?.(finished);
   }
 
   recordDirty(keys: DirtyKey[]): void {
