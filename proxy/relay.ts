@@ -196,7 +196,7 @@ export class Relay {
 
   /** No request in flight and no transaction open. */
   get idle(): boolean {
-    return !this.pumping && this.queue.length === 0 && this.source.pending === 0 && this.predicted === I;
+    return this.quiescent && this.predicted === I;
   }
 
   private readonly onClientMessage = (m: Message): void => {
@@ -880,10 +880,7 @@ export class Relay {
         if (a.generation !== generation) return; // the transaction ended (ROLLBACK) meanwhile
         if (drain.error) {
           // 25P02: the write failed, so does the transaction; anything else failed it here
-          if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') {
-            a.broken = true;
-            a.brokenBy = drain.error;
-          }
+          if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') a.brokenBy = drain.error;
           return;
         }
         for (const c of changesOf(drain.rows)) a.changes.push(c);

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
+import { isUserSchema } from '../../proxy/capture/pg-capture.ts';
 import type { SchemaPlan } from '../schema/model.ts';
 import { qi, qualifiedName } from '../schema/model.ts';
 import { openSqlite } from './sqlite-source.ts';
@@ -37,7 +38,7 @@ export async function alignSequences(sourceUrl: string, targetUrl: string, plan:
     try {
       const seqs = await s.query<{ name: string; last: string | null }>(
         `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS last FROM pg_sequences
-          WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'cutover', 'cutover_mirror') AND last_value IS NOT NULL`);
+          WHERE ${isUserSchema('schemaname')} AND last_value IS NOT NULL`);
       for (const q of seqs.rows) {
         const exists = await dst.query(`SELECT to_regclass($1) IS NOT NULL AS x`, [q.name]);
         if (!exists.rows[0].x) continue;

@@ -2,12 +2,11 @@
 // catalogues (format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef),
 // so the target gets the same DDL whatever pg_dump version is installed.
 import type pg from 'pg';
-import { SCHEMA as CAPTURE_SCHEMA } from '../../proxy/capture/pg-capture.ts';
-import { LEDGER_SCHEMA } from '../../proxy/mirror/ledger.ts';
+import { isUserSchema } from '../../proxy/capture/pg-capture.ts';
 import type { ColumnDef, SchemaPlan, TableDef, Unmapped } from './model.ts';
 import { qi, ql } from './model.ts';
 
-const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${CAPTURE_SCHEMA}', '${LEDGER_SCHEMA}') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
+const USER_SCHEMAS = isUserSchema('n.nspname');
 
 export async function postgresSchema(db: pg.ClientBase, only?: string[]): Promise<SchemaPlan> {
   const unmapped: Unmapped[] = [];

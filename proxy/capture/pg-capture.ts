@@ -9,6 +9,10 @@ import { LEDGER_SCHEMA } from '../mirror/ledger.ts';
 
 export const SCHEMA = 'cutover';
 
+/** `col` names a schema of the application's: not a catalog, not Cutover's own (capture here, the ledger on a mirror). */
+export const isUserSchema = (col: string) =>
+  `${col} NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}', '${LEDGER_SCHEMA}') AND ${col} NOT LIKE 'pg_toast%' AND ${col} NOT LIKE 'pg_temp%'`;
+
 export interface TableInfo {
   schema: string;
   name: string;
@@ -33,7 +37,7 @@ export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasK
              WHERE i.indrelid = c.oid AND i.indisprimary) AS key
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}', '${LEDGER_SCHEMA}') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND ${isUserSchema('n.nspname')}
      ORDER BY 1, 2`);
   return r.rows.map((t) => ({ schema: t.schema, name: t.name, key: t.key ?? [], hasKey: Boolean(t.key?.length) }));
 }

@@ -68,9 +68,7 @@ export class DrainAhead {
   changes: Change[] = [];
   /** Only reads ran since the last drain-ahead went out: the COMMIT needs no drain of its own. */
   clean = false;
-  /** A drain-ahead failed for a reason of its own: the transaction is aborted on the source. */
-  broken = false;
-  /** The server's error that broke it. */
+  /** A drain-ahead failed for a reason of its own (the server's error): the transaction is aborted on the source. */
   brokenBy: Message | null = null;
   /** No more drain-ahead in this transaction (a savepoint, a request that needed the rows back, a bulk transaction). */
   off = false;
@@ -79,6 +77,10 @@ export class DrainAhead {
   /** Shapes of the transaction's writes, in order (the last ones, if it had many). */
   private writes: number[] = [];
   private pending: Promise<void>[] = [];
+
+  get broken(): boolean {
+    return this.brokenBy !== null;
+  }
 
   get idle(): boolean {
     return !this.changes.length && !this.pending.length && !this.clean && !this.broken && !this.off && !this.writes.length;
@@ -106,7 +108,6 @@ export class DrainAhead {
     this.generation++;
     this.changes = [];
     this.clean = false;
-    this.broken = false;
     this.brokenBy = null;
     this.off = false;
     this.writes = [];

@@ -25,6 +25,7 @@ import type { DirtyKey } from '../capture/dialect.ts';
 import { LEDGER_SCHEMA } from './ledger.ts';
 import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
+import { UnrecordedKeys } from './unrecorded-keys.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -73,7 +74,7 @@ export class Drainer implements ChangeDrainer {
   private fullBatches = 0;
   /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
   private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
-  private unrecorded: DirtyKey[] = [];
+  private readonly unrecorded: UnrecordedKeys;
   private ledgerCheckedAt = 0;
   private ledgerOffSaid = false;
 
@@ -89,6 +90,7 @@ export class Drainer implements ChangeDrainer {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
+    this.unrecorded = new UnrecordedKeys(log);
     this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
   }
 
@@ -125,7 +127,7 @@ export class Drainer implements ChangeDrainer {
         ok = true;
         return 0;
       }
-      if (this.unrecorded.length) await this.recordUnrecorded(src);
+      await this.unrecorded.recordWith(async (keys) => void (await src.query(pgCaptureDialect.dirtySql(keys))));
       if (this.rechecks.length) await this.recheckMissing(src);
       // an apply given up earlier must not land after this re-sync: fenced off before any source row is locked
       await this.applier.fence?.();
@@ -201,20 +203,7 @@ export class Drainer implements ChangeDrainer {
   }
 
   recordDirty(keys: DirtyKey[]): void {
-    if (!keys.length) return;
-    this.unrecorded.push(...keys);
-    this.log.warn({ keys: keys.length }, 'drainer: keys left dirty by a session that lost its source connection; recording them at the next drain');
-  }
-
-  private async recordUnrecorded(src: pg.PoolClient): Promise<void> {
-    const keys = this.unrecorded;
-    this.unrecorded = [];
-    try {
-      await src.query(pgCaptureDialect.dirtySql(keys));
-    } catch (e) {
-      this.unrecorded.unshift(...keys);
-      throw e;
-    }
+    this.unrecorded.add(keys);
   }
 
   /**
@@ -284,6 +273,6 @@ export class Drainer implements ChangeDrainer {
 
   /** Reads to the target may resume only once nothing is left to drain. */
   get clean(): boolean {
-    return this.backlog === 0 && !this.unrecorded.length && !this.live.get().tripped;
+    return this.backlog === 0 && !this.unrecorded.size && !this.live.get().tripped;
   }
 }

@@ -14,6 +14,7 @@ import type { DirtyKey } from '../capture/dialect.ts';
 import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
 import type { Change, ChangeApplier } from './apply.ts';
 import { DrainSchedule } from './drain-schedule.ts';
+import { UnrecordedKeys } from './unrecorded-keys.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
 
@@ -35,10 +36,11 @@ export class SqliteDrainer implements ChangeDrainer {
   backlog = 0;
   /** Out-of-band change rows applied so far (rows the proxy did not produce). */
   outOfBand = 0;
-  private unrecorded: DirtyKey[] = [];
+  private readonly unrecorded: UnrecordedKeys;
 
   constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, intervalMs = 200) {
     this.engine = engineFor(file);
+    this.unrecorded = new UnrecordedKeys(log);
     this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: could not drain; changes kept in the SQLite file'));
   }
 
@@ -67,16 +69,7 @@ export class SqliteDrainer implements ChangeDrainer {
       const installed = sqliteCaptureInstalled(db);
       // while paused, promote is moving capture between the databases: what is seen meanwhile means nothing
       if (installed !== this.live.get().mirroring && !this.live.get().paused) this.live.update({ mirroring: installed }, installed ? 'capture found in the SQLite source' : 'capture not installed');
-      if (installed && this.unrecorded.length) {
-        const keys = this.unrecorded;
-        this.unrecorded = [];
-        try {
-          await this.underLock(db, async () => void db.exec(sqliteCaptureDialect.dirtySql(keys)));
-        } catch (e) {
-          this.unrecorded.unshift(...keys);
-          throw e;
-        }
-      }
+      if (installed) await this.unrecorded.recordWith((keys) => this.underLock(db, async () => void db.exec(sqliteCaptureDialect.dirtySql(keys))));
       if (!installed || !db.prepare(`SELECT EXISTS (SELECT 1 FROM ${CHANGES})`).pluck().get()) {
         this.setBacklog(0);
         return 0;
@@ -156,13 +149,11 @@ export class SqliteDrainer implements ChangeDrainer {
   }
 
   get clean(): boolean {
-    return this.backlog === 0 && !this.unrecorded.length && !this.live.get().tripped;
+    return this.backlog === 0 && !this.unrecorded.size && !this.live.get().tripped;
   }
 
   recordDirty(keys: DirtyKey[]): void {
-    if (!keys.length) return;
-    this.unrecorded.push(...keys);
-    this.log.warn({ keys: keys.length }, 'drainer: keys left dirty by a session that lost its source connection; recording them at the next drain');
+    this.unrecorded.add(keys);
   }
 }
 
