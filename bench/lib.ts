@@ -1,7 +1,19 @@
 // Shared bench plumbing: pgbench runs and their figures, medians, child processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
+import os from 'node:os';
 import path from 'node:path';
+
+/** The system's temporary directory, for what a bench leaves for the reader (CPU profiles). */
+export const keptTmp = os.tmpdir();
+// Everything else a bench run writes there (state databases, clusters, sockets) goes under one
+// directory removed at exit; the children it starts inherit TMPDIR. Mode 1777 as /tmp's own: the
+// clusters run as the postgres user when the bench runs as root.
+const scratch = mkdtempSync(path.join(keptTmp, 'cutover-bench-'));
+chmodSync(scratch, 0o1777);
+process.env.TMPDIR = scratch;
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
 export const run = promisify(execFile);
 

@@ -7,7 +7,7 @@
 // --passthrough 1 adds the proxy with no mirroring to each round: the ceiling.
 //   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--base DIR] [--rounds 3] [--passthrough 1]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
-import { arg, median, pgbench, run, startChild, table, type PgbenchResult } from './lib.ts';
+import { arg, keptTmp, median, pgbench, run, startChild, table, type PgbenchResult } from './lib.ts';
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -79,7 +79,7 @@ try {
     await run('node', ['control/cutover.mjs', 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
     installed = what === 'install';
   };
-  const profDir = prof ? path.join(os.tmpdir(), `cutover-prof-${Date.now()}`) : null;
+  const profDir = prof ? path.join(keptTmp, `cutover-prof-${Date.now()}`) : null;
   const args = tpcb ? [] : ['-N'];
   const bench = (port: number) => pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
   const perTxn = (cpu: Record<string, number>, n: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (v / n) * 1e6]));
