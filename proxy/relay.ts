@@ -757,8 +757,8 @@ export class Relay {
 
   // ---- mirroring ----
 
-  private forward(link: BackendLink, msgs: Message[]): Forward {
-    const f = new Forward(this.order.open(), this);
+  private forward(link: BackendLink, msgs: Message[], onError?: () => void): Forward {
+    const f = new Forward(this.order.open(), this, onError);
     link.request(msgs.map((m) => m.bytes), f);
     return f;
   }
@@ -813,7 +813,7 @@ export class Relay {
     }
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
     if (!commit.error && commit.tag !== 'ROLLBACK') return null;
-    if (applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+    if (applied.length) await this.commitRefused(applied);
     return commit.error?.bytes ?? drainFailure(drain.error, 'write');
   }
 
@@ -845,9 +845,11 @@ export class Relay {
       hold.fail(drainFailure(cause), I);
       return;
     }
-    const f = this.forward(this.source, msgs);
+    // a refusal must hold reads before the client sees it: it may read next on another connection
+    let resync: (() => void) | undefined;
+    const f = this.forward(this.source, msgs, applied.length ? () => (resync = this.refusalHold(applied)) : undefined);
     const commitFailed = await f.failed;
-    if (commitFailed && applied.length) await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+    if (commitFailed && applied.length) await this.commitRefused(applied, resync);
   }
 
   // ---- drain-ahead (mirror/drain-ahead.ts) ----
@@ -980,6 +982,7 @@ export class Relay {
       }
       let applied: Change[] = [];
       let broke: Message | null = null;
+      let resync: (() => void) | undefined;
       if (p.txn === 'commit' && status === T) {
         const drain = this.requestDrain();
         unnamedGone();
@@ -995,19 +998,24 @@ export class Relay {
         // the server warns when COMMIT/ROLLBACK ends its implicit transaction; ending the stand-in does not
         warn: held && ends ? errorResponse({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }, 'N') : null,
         failWith: broke ? drainFailure(broke) : null,
+        // a refusal must hold reads before the client sees it: it may read next on another connection
+        onFailed: p.txn === 'commit' && applied.length ? () => (resync = this.refusalHold(applied)) : undefined,
       });
       this.source.request(p.bytes, run);
       const r = await run.done;
       if (r === null) {
         // the source went away: whether this COMMIT happened is unknown, the mirror has its changes
-        if (p.txn === 'commit' && applied.length) await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
+        if (p.txn === 'commit' && applied.length) {
+          if (resync) await this.commitRefused(applied, resync);
+          else await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
+        }
         slot.end();
         return;
       }
       this.markDefined(this.source, new Set(p.parses));
       status = r.status;
       if (p.txn === 'commit' && applied.length && (r.error || r.tag === 'ROLLBACK')) {
-        await this.markDirty(applied, 'source COMMIT failed after the mirror committed', false);
+        await this.commitRefused(applied, resync);
         unnamedGone();
       }
       if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error);
@@ -1102,16 +1110,38 @@ export class Relay {
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
     this.guard?.dirty(changes.length, reason);
-    if (!this.source.lost) {
-      const c = new Collect();
-      this.source.request(queryMessage(this.ctx.capture(this.sot).dirtySql(changes)), c);
-      const recorded = await c.done.then(() => !c.error, () => false);
-      if (recorded) return;
-      if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
-    }
+    if (await this.recordDirty(changes, inTransaction)) return;
     // the session's source connection is gone (the COMMIT's outcome unknown, the mirror already written):
     // the drainer records the keys on a connection of its own, before it drains anything
     this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
+  }
+
+  /**
+   * The source answered the COMMIT with an error (a serialization failure, a
+   * deferred constraint) after the mirror had committed the transaction: its
+   * keys are re-synced, and reads wait on the source until they are
+   * (TargetGuard.refused) instead of tripping, since the target is healthy.
+   */
+  private async commitRefused(changes: Change[], resync = this.refusalHold(changes)): Promise<void> {
+    // not recorded here (the session's connection failed meanwhile): the drainer records them first
+    if (!(await this.recordDirty(changes, false))) this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
+    resync?.();
+  }
+
+  /** Reads held on the source from now; the returned function starts the wait for the re-sync that ends the hold. */
+  private refusalHold(changes: Change[]): (() => void) | undefined {
+    return this.guard?.refused(changes.length, 'source COMMIT refused after the mirror committed');
+  }
+
+  /** The keys as re-sync rows in the change table, on the session's source connection; false when that failed. */
+  private async recordDirty(changes: Change[], inTransaction: boolean): Promise<boolean> {
+    if (this.source.lost) return false;
+    const dialect = this.ctx.capture(this.sot);
+    const c = new Collect();
+    this.source.request(queryMessage((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes)), c);
+    const recorded = await c.done.then(() => !c.error, () => false);
+    if (!recorded && c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
+    return recorded;
   }
 
   // ---- plumbing for the handlers ----
@@ -1146,12 +1176,16 @@ class Forward implements ResponseHandler {
   private resolve!: (failed: boolean) => void;
   private sawError = false;
 
-  constructor(private readonly slot: Slot, private readonly relay: Relay) {
+  /** `onError`: called at the first ErrorResponse, before the client can see it. */
+  constructor(private readonly slot: Slot, private readonly relay: Relay, private readonly onError?: () => void) {
     this.failed = new Promise((r) => (this.resolve = r));
   }
 
   onMessage(m: Message): void {
-    if (m.type === 0x45) this.sawError = true;
+    if (m.type === 0x45 && !this.sawError) {
+      this.sawError = true;
+      this.onError?.();
+    }
     this.slot.write(m.bytes);
   }
 
@@ -1229,6 +1263,8 @@ class PieceRun implements ResponseHandler {
       warn: Buffer | null;
       /** Sent instead of the CommandComplete: a COMMIT that could only roll back. */
       failWith: Buffer | null;
+      /** Called when the request fails (an error, or a COMMIT answered ROLLBACK), before the client can see it. */
+      onFailed?: () => void;
     },
   ) {
     this.done = new Promise((r) => (this.resolve = r));
@@ -1236,9 +1272,13 @@ class PieceRun implements ResponseHandler {
 
   onMessage(m: Message): void {
     if (m.type === 0x4e /* N */ && this.edit.quiet && parseErrorFields(m.bytes.subarray(5)).C === this.edit.quiet) return;
-    if (m.type === 0x45) this.error = true;
+    if (m.type === 0x45) {
+      this.error = true;
+      this.failing();
+    }
     if (m.type === 0x43) {
       this.tag = m.bytes.toString('utf8', 5, m.bytes.length - 1);
+      if (this.tag === 'ROLLBACK') this.failing();
       if (this.edit.warn) this.out(this.edit.warn);
       if (this.edit.failWith) {
         this.error = true;
@@ -1247,6 +1287,12 @@ class PieceRun implements ResponseHandler {
       }
     }
     this.out(m.bytes);
+  }
+
+  private failing(): void {
+    const f = this.edit.onFailed;
+    this.edit.onFailed = undefined;
+    f?.();
   }
 
   onReady(status: number): void {

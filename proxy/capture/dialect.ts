@@ -19,6 +19,13 @@ export interface CaptureDialect {
   /** A statement on the source recording these keys for re-sync by the drainer. */
   dirtySql(keys: DirtyKey[]): string;
   /**
+   * The same as a transaction of its own at READ COMMITTED, for a session
+   * outside a transaction: under a SERIALIZABLE session default the insert
+   * could itself meet a serialization failure (the drains' SIREAD locks on the
+   * change table).
+   */
+  dirtySqlAlone?(keys: DirtyKey[]): string;
+  /**
    * The drain hands over at most this many rows plus one: a transaction
    * that changed more is not applied before its COMMIT (its rows would sit
    * in the proxy's memory, a few hundred bytes each, and go to the mirror as

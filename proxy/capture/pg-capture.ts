@@ -207,7 +207,8 @@ export const pgCaptureDialect: CaptureDialect = {
   preparedDrain: true,
   drainLimit: DRAIN_LIMIT,
   dirtySql: (keys) =>
-    `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, 'R', x.pk FROM jsonb_to_recordset(${dollarQuoted(jsonArray(keys.map((k) => `{"tbl":${JSON.stringify(k.tbl)},"pk":${k.pk}}`)))}::jsonb) AS x(tbl text, pk jsonb)`,
+    `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, CASE WHEN x.pk = '{}' THEN 'T' ELSE 'R' END, x.pk FROM jsonb_to_recordset(${dollarQuoted(jsonArray(keys.map((k) => `{"tbl":${JSON.stringify(k.tbl)},"pk":${k.pk}}`)))}::jsonb) AS x(tbl text, pk jsonb)`,
+  dirtySqlAlone: (keys) => `BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; ${pgCaptureDialect.dirtySql(keys)}; COMMIT`,
   restoreSql: (changes) =>
     `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT x.tbl, x.op, x.pk, x.row
        FROM jsonb_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row ?? 'null'}}`)))}::jsonb) WITH ORDINALITY AS e(v, n)

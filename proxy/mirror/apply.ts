@@ -261,7 +261,10 @@ export class MirrorApplier implements ChangeApplier {
       }
       for (const run of mergedRuns(lists)) {
         if (run.op === 'T') {
-          bufs.push(parseMessage('', `TRUNCATE ${run.tbl}`), bindMessage('', []), EXECUTE);
+          // TRUNCATE a CASCADE, or TRUNCATE a, b, on the source: a change row per table, each applied alone,
+          // and PostgreSQL refuses to empty a table another references. The source emptied every table that
+          // references this one in the same statement (it refuses otherwise), so CASCADE empties the same set.
+          bufs.push(parseMessage('', `TRUNCATE ${run.tbl} CASCADE`), bindMessage('', []), EXECUTE);
           continue;
         }
         const meta = await this.tableMeta(conn, run.tbl);

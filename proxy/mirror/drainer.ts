@@ -26,12 +26,14 @@ import { LEDGER_SCHEMA } from './ledger.ts';
 import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 import { UnrecordedKeys } from './unrecorded-keys.ts';
+import { ResyncWatch } from './resync-watch.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
 const LEDGER_EVERY_MS = 1_000;
 const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
+const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
 
 /**
  * One batch of change rows, oldest first, taken and deleted. The batch is
@@ -63,6 +65,8 @@ export interface ChangeDrainer {
    * drain, before it takes anything, and kept until then.
    */
   recordDirty(keys: DirtyKey[]): void;
+  /** Resolves once every change row now on the source has been drained (by any proxy); rejects after `withinMs`. */
+  drained(withinMs: number): Promise<void>;
 }
 
 export class Drainer implements ChangeDrainer {
@@ -77,6 +81,12 @@ export class Drainer implements ChangeDrainer {
   private readonly unrecorded: UnrecordedKeys;
   private ledgerCheckedAt = 0;
   private ledgerOffSaid = false;
+  private readonly watch = new ResyncWatch(async () => {
+    if (this.unrecorded.size) return null;
+    const b = await this.pool.query<{ lo: string | null; hi: string | null }>(`SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM ${SCHEMA}.changes`);
+    const { lo, hi } = b.rows[0]!;
+    return { lo: lo === null ? null : BigInt(lo), hi: hi === null ? null : BigInt(hi) };
+  });
 
   constructor(
     sourceUrl: string,
@@ -206,6 +216,10 @@ export class Drainer implements ChangeDrainer {
     this.unrecorded.add(keys);
   }
 
+  drained(withinMs: number): Promise<void> {
+    return this.watch.drained(withinMs);
+  }
+
   /**
    * Deletes of missing keys whose racing transactions have all ended (the
    * oldest running transaction is past the snapshot taken after the delete):
@@ -223,26 +237,50 @@ export class Drainer implements ChangeDrainer {
     if (present.length) this.log.warn({ keys: present.length }, 'drainer: keys deleted on the mirror were inserted meanwhile; re-syncing them');
   }
 
-  /** Per table, the keys' current rows (locked FOR SHARE), in first-seen order; missing keys become deletes. */
+  /**
+   * Per table, the keys' current rows (locked FOR SHARE), in first-seen order;
+   * missing keys become deletes. A truncate re-copies its whole table: the
+   * mirror's is emptied, then every row the source has now is written. Rows
+   * written since the truncate by sessions that mirrored them themselves have
+   * no change row left for this drain, so only a whole copy keeps them; the
+   * table is locked against writers (SHARE) while it is read, so every such
+   * session has either committed before or writes after.
+   */
   private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true): Promise<Change[]> {
     const out: Change[] = [];
     const byTable = new Map<string, Map<string, number>>();
+    const whole = new Map<string, number>();
     for (const r of rows) {
-      if (r.op === 'T') {
-        // a truncate empties the mirror's table; later rows re-read below restore what exists now
+      // a re-sync row with no key is a truncate recorded dirty by an older proxy
+      if (r.op === 'T' || r.pk === '{}') {
         out.push({ seq: Number(r.seq), tbl: r.tbl, op: 'T', pk: '{}', row: null });
         byTable.delete(r.tbl);
+        whole.set(r.tbl, Number(r.seq));
         continue;
       }
+      if (whole.has(r.tbl)) continue;
       let keys = byTable.get(r.tbl);
       if (!keys) byTable.set(r.tbl, (keys = new Map()));
       if (!keys.has(r.pk)) keys.set(r.pk, Number(r.seq));
+    }
+    for (const [tbl, seq] of whole) {
+      if (lock) await src.query(`LOCK TABLE ${tbl} IN SHARE MODE`);
+      const keyCols = (await src.query<{ attname: string }>(
+        `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+          WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+        [tbl],
+      )).rows.map((r) => r.attname);
+      if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
+      const all = await src.query<{ pk: string; row: string }>(
+        `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_jsonb(t)::text AS row FROM ${tbl} t`,
+      );
+      for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
+      if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
     }
     for (const [tbl, keys] of byTable) {
       const pks = [...keys.keys()];
       // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
       const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
-      const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
       const found = await src.query<{ pk: string; row: string }>(
         `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_jsonb(t)::text AS row
            FROM ${tbl} t JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k ON ${keyCols.map((c) => `t.${qi(c)} = k.${qi(c)}`).join(' AND ')}
@@ -267,6 +305,7 @@ export class Drainer implements ChangeDrainer {
 
   async stop(): Promise<void> {
     this.schedule.stop();
+    this.watch.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
     await this.pool.end();
   }

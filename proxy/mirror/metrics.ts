@@ -20,6 +20,7 @@ export const mirrorMetrics = {
   drainAhead: once('cutover_mirror_drain_ahead_total', () => new client.Counter({ name: 'cutover_mirror_drain_ahead_total', help: 'Mirrored COMMITs whose changes were drained behind their last write (no drain round trip of their own)' })),
   failures: once('cutover_mirror_failures_total', () => new client.Counter({ name: 'cutover_mirror_failures_total', help: 'Mirror applies that failed (keys recorded dirty)' })),
   dirtyKeys: once('cutover_dirty_keys_total', () => new client.Counter({ name: 'cutover_dirty_keys_total', help: 'Keys recorded dirty for re-sync from the source' })),
+  refusedKeys: once('cutover_refused_commit_keys_total', () => new client.Counter({ name: 'cutover_refused_commit_keys_total', help: 'Keys of source COMMITs refused after the mirror committed them (serialization failures, deferred constraints), re-synced from the source' })),
   backlog: once('cutover_drain_backlog', () => new client.Gauge({ name: 'cutover_drain_backlog', help: 'Change rows waiting for the drainer (out-of-band writes and dirty keys)', aggregator: 'max' })),
   drained: once('cutover_drained_changes_total', () => new client.Counter({ name: 'cutover_drained_changes_total', help: 'Change rows the drainer re-synced' })),
   /** Bumped on every request: inc(backend, kind). */

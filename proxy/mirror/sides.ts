@@ -33,8 +33,8 @@ export class MirrorSides {
       const to: Side = from === 'legacy' ? 'new' : 'legacy';
       // into an SQLite legacy file after promote; PostgreSQL otherwise
       const applier = to === 'legacy' && sqliteLegacy ? new SqliteApplier(sqliteLegacy) : await pgApplier(urls[to], synchronousCommit);
-      const guard = new TargetGuard(applier, live, log);
       const drainer = from === 'legacy' && sqliteLegacy ? new SqliteDrainer(sqliteLegacy, applier, live, log) : new Drainer(urls[from], applier, live, log, 200, from);
+      const guard = new TargetGuard(applier, live, log, (ms) => drainer.drained(ms));
       return { from, applier, guard, drainer };
     };
     const sides = new MirrorSides(live, await direction('legacy'), await direction('new'));

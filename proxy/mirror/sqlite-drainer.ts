@@ -15,6 +15,7 @@ import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
 import type { Change, ChangeApplier } from './apply.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 import { UnrecordedKeys } from './unrecorded-keys.ts';
+import { ResyncWatch } from './resync-watch.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
 
@@ -37,6 +38,14 @@ export class SqliteDrainer implements ChangeDrainer {
   /** Out-of-band change rows applied so far (rows the proxy did not produce). */
   outOfBand = 0;
   private readonly unrecorded: UnrecordedKeys;
+  /** A connection of its own: the drainer's may be inside its transaction, its deletes not yet committed. */
+  private watchDb: Database.Database | null = null;
+  private readonly watch = new ResyncWatch(async () => {
+    if (this.unrecorded.size) return null;
+    this.watchDb ??= this.engine.open();
+    const b = this.watchDb.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM ${CHANGES}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
+    return { lo: b.lo, hi: b.hi };
+  });
 
   constructor(file: string, private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, intervalMs = 200) {
     this.engine = engineFor(file);
@@ -143,9 +152,16 @@ export class SqliteDrainer implements ChangeDrainer {
 
   async stop(): Promise<void> {
     this.schedule.stop();
+    this.watch.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
     this.db?.close();
     this.db = null;
+    this.watchDb?.close();
+    this.watchDb = null;
+  }
+
+  drained(withinMs: number): Promise<void> {
+    return this.watch.drained(withinMs);
   }
 
   get clean(): boolean {

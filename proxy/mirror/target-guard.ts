@@ -2,6 +2,9 @@
 // mirror applies and routed reads share one circuit breaker (opossum). When it
 // opens, or a mirror apply fails, reads trip back to the source at once
 // (LiveState.trip) and stay there until an operator or the controller resumes.
+// A source COMMIT the server refused after the mirror committed is no failure
+// of the target: reads are held on the source only until the drainer has
+// re-synced those keys.
 import CircuitBreaker from 'opossum';
 import type { LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
@@ -14,14 +17,28 @@ export interface TargetStats {
   applies: number;
   applyErrors: number;
   dirtyKeys: number;
+  /** Keys of source COMMITs refused after the mirror committed (serialization failures, deferred constraints): re-synced, reads held meanwhile. */
+  refusedKeys: number;
   breakerOpen: boolean;
 }
 
+/** How long reads may wait on the drainer's re-sync of a refused commit before they trip as for a mirror failure. */
+export const RESYNC_HOLD_MS = 10_000;
+
 export class TargetGuard {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
-  readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, breakerOpen: false };
+  readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, refusedKeys: 0, breakerOpen: false };
+  /** Refused commits whose keys are still being re-synced. */
+  private holds = 0;
 
-  constructor(private readonly applier: ChangeApplier, private readonly live: LiveState, private readonly log: Logger, private readonly readTimeoutMs = 5_000) {
+  constructor(
+    private readonly applier: ChangeApplier,
+    private readonly live: LiveState,
+    private readonly log: Logger,
+    /** The drainer's: resolves once every change row now on the source has been drained. */
+    private readonly drained: ((withinMs: number) => Promise<void>) | null = null,
+    private readonly readTimeoutMs = 5_000,
+  ) {
     this.breaker = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
       // no timeout of the breaker's own: an apply it gave up on would still be on its way to the mirror and
       // could land after a newer re-sync of the same rows. The applier's deadline drops the connection and
@@ -43,7 +60,7 @@ export class TargetGuard {
   }
 
   get readsAllowed(): boolean {
-    return !this.breaker.opened && !this.live.get().tripped;
+    return this.holds === 0 && !this.breaker.opened && !this.live.get().tripped;
   }
 
   /** A session's changes just before its COMMIT (may share a mirror transaction with other sessions'). */
@@ -86,6 +103,34 @@ export class TargetGuard {
     mirrorMetrics.dirtyKeys.inc(keys);
     this.log.warn({ keys, reason }, 'mirror write failed: keys recorded dirty, reads back to the source');
     this.live.trip(`mirror write failed: ${reason}`);
+  }
+
+  /**
+   * A source COMMIT the server answered with an error after the mirror had
+   * committed the transaction: the mirror holds rows the source does not, the
+   * target did nothing wrong. Reads stay on the source from now until the keys,
+   * recorded dirty by the caller, have been re-synced; then they resume on their
+   * own. The caller starts the wait once the keys are recorded (or handed to
+   * the drainer to record); not re-synced within RESYNC_HOLD_MS, reads trip.
+   */
+  refused(keys: number, reason: string): () => void {
+    if (!this.drained) {
+      this.dirty(keys, reason);
+      return () => undefined;
+    }
+    const drained = this.drained;
+    this.holds++;
+    this.stats.refusedKeys += keys;
+    mirrorMetrics.refusedKeys.inc(keys);
+    this.log.debug({ keys, reason }, 'source refused a COMMIT the mirror had applied: reads held on the source until its keys are re-synced');
+    return () => {
+      drained(RESYNC_HOLD_MS)
+        .catch((e: Error) => {
+          this.log.warn({ keys, reason: e.message }, 'keys of a refused COMMIT not re-synced: reads back to the source');
+          this.live.trip(`mirror holds a refused transaction: ${e.message}`);
+        })
+        .finally(() => this.holds--);
+    };
   }
 
   shutdown(): void {

@@ -4,7 +4,8 @@
 // serialization failure: the client gets that 40001 (or 40P01) as the server
 // sent it, which it retries like any other, not a 40000 of the proxy's (which
 // no retry loop knows). Commits that fail after the mirror applied leave dirty
-// keys; after the drainer both databases are equal.
+// keys, re-synced while reads wait on the source (no trip: the target is
+// healthy); after the drainer both databases are equal.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DbPair } from '../harness/databases.ts';
@@ -67,5 +68,41 @@ describe('SERIALIZABLE transactions while mirroring', () => {
     const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.acct', 'public.xfer']);
     expect(diffs.filter((d) => !d.equal)).toEqual([]);
     expect(diffs.find((d) => d.table === 'public.xfer')!.rows[0]).toBe(committed);
+    // the refused COMMITs held reads while their keys were re-synced; none tripped them
+    expect(tp.proxy.guard!.stats.refusedKeys).toBeGreaterThan(0);
+    expect(tp.live.get().tripped).toBeNull();
   }, 120_000);
+
+  it('a COMMIT the source refuses after the mirror applied holds reads on the source until its keys are re-synced, then they resume with no trip', async () => {
+    const guard = tp.proxy.guard!;
+    const before = { refused: guard.stats.refusedKeys, dirty: guard.stats.dirtyKeys };
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      expect(guard.readsAllowed).toBe(true);
+      await c.query('BEGIN');
+      await c.query('INSERT INTO xfer (a, b, amt) VALUES (99, 1, 1)');
+      await expect(c.query('COMMIT')).rejects.toMatchObject({ code: '23503' });
+      // the mirror has the row the source refused: no read may go there now
+      expect(guard.readsAllowed).toBe(false);
+      expect(guard.stats.refusedKeys - before.refused).toBe(1);
+      const started = Date.now();
+      while (!guard.readsAllowed && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      console.log(`reads held on the source for ${Date.now() - started} ms after the refused COMMIT`);
+      expect(guard.readsAllowed).toBe(true);
+      expect(tp.live.get().tripped).toBeNull();
+      expect(guard.stats.dirtyKeys).toBe(before.dirty);
+      // the same refusal inside one multi-statement query (the relay's pipelined path)
+      await expect(c.query('BEGIN; INSERT INTO xfer (a, b, amt) VALUES (98, 1, 1), (97, 2, 2); COMMIT')).rejects.toMatchObject({ code: '23503' });
+      expect(guard.readsAllowed).toBe(false);
+      expect(guard.stats.refusedKeys - before.refused).toBe(3);
+      while (!guard.readsAllowed && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 10));
+      expect(guard.readsAllowed).toBe(true);
+      expect(tp.live.get().tripped).toBeNull();
+      const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.xfer']);
+      expect(diffs.filter((d) => !d.equal)).toEqual([]);
+    } finally {
+      await c.end();
+    }
+  });
 });
