@@ -41,6 +41,9 @@ export class BackendUnavailable extends Error {
   readonly code = '08006';
 }
 
+/** The new database cannot run a session as the client's role: no fault of its health, the session reads from the source. */
+export class TargetRoleUnavailable extends Error {}
+
 export interface ConnectOptions {
   endpoint: PgEndpoint;
   startup: Record<string, string>;

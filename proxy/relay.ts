@@ -30,6 +30,7 @@ import type { Socket } from 'node:net';
 import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
+import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
@@ -40,7 +41,7 @@ import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
-import { isTargetFault, route, type Route, type SessionRoute } from './router.ts';
+import { isMissingObject, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
@@ -87,7 +88,8 @@ export interface RelayContext {
 }
 
 interface Unit {
-  kind: 'query' | 'ext' | 'fn';
+  /** `invalid`: a message type no frontend sends; the session ends there, as PostgreSQL ends it. */
+  kind: 'query' | 'ext' | 'fn' | 'invalid';
   msgs: Message[];
   sync: boolean;
 }
@@ -115,6 +117,12 @@ export class Relay {
   private readonly sessionLog: string[] = [];
   /** SETs run inside the open transaction block: session state only once it commits. */
   private readonly pendingSets: string[] = [];
+  /** Why this session's reads stay on the source from now on (classify.ts sourceOnly), or null. */
+  private sourceOnly: string | null = null;
+  /** Temporary relations the session created: dropping them is no schema change. */
+  private readonly tempRelations = new Set<string>();
+  /** The open transaction was begun READ ONLY: nothing to drain at its COMMIT (the drain's DELETE would fail 25006). */
+  private txnReadOnly = false;
   private target: BackendLink | null = null;
   private targetOpening: Promise<BackendLink | null> | null = null;
   private closed = false;
@@ -224,8 +232,17 @@ export class Relay {
         this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
         this.pending = [];
         return;
-      default:
+      case 0x58: // Terminate: the client's hang-up follows (Session.clientGone carries out what came before)
+        return;
+      case 0x50: // Parse
+      case 0x42: // Bind
+      case 0x44: // Describe
+      case 0x45: // Execute
+      case 0x43: // Close
         this.pending.push(m);
+        return;
+      default:
+        this.enqueue({ kind: 'invalid', msgs: [m], sync: true });
     }
   };
 
@@ -251,7 +268,12 @@ export class Relay {
         if (this.deferredBegin) this.sendDeferredBegin();
         if (u.kind === 'query') await this.onQuery(u);
         else if (u.kind === 'ext') await this.onExtended(u);
-        else {
+        else if (u.kind === 'invalid') {
+          // what came before it is answered first, as the server reads messages in order
+          await this.source.whenIdle();
+          this.onFatal('08P01', `invalid frontend message type ${u.msgs[0]!.type}`);
+          break;
+        } else {
           if (this.predicted !== I) await this.aheadBefore('other', 0);
           this.forward(this.source, u.msgs);
         }
@@ -314,7 +336,8 @@ export class Relay {
     const c = classify(sql);
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
-    if (this.refuseDdl(c.kind)) return;
+    if (this.refuseDdl(this.kindOf(c))) return;
+    this.noteSourceOnly(c);
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
     this.noteSessionStatements(c, inTxn);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
@@ -329,7 +352,7 @@ export class Relay {
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
     if (inTxn) await this.aheadBefore(step, c.id);
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
-    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams);
+    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = I;
       return this.commitWithMirror(u.msgs);
@@ -396,6 +419,7 @@ export class Relay {
           this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
           definedHere.add(name);
           if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
+          this.noteSourceOnly(cls);
           break;
         }
         case 0x42: { // Bind
@@ -414,7 +438,7 @@ export class Relay {
         case 0x45: { // Execute
           const stmt = this.portals.get(r.cstring());
           const p = stmt === undefined ? undefined : this.statements.get(stmt);
-          const k = p?.cls.kind ?? 'unknown';
+          const k = p ? this.kindOf(p.cls) : 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
           if (p?.cls.system) system = true;
           for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
@@ -590,6 +614,8 @@ export class Relay {
         // target gets the same command through the session log
         this.statements.clear();
       }
+      if (s.txn === 'begin') this.txnReadOnly = Boolean(s.readOnly);
+      if (s.node === 'VariableSetStmt' && s.readOnly) this.txnReadOnly = true;
       if (s.txn) {
         this.settleSets([s.txn]);
         if (s.txn === 'begin') open = true;
@@ -613,6 +639,25 @@ export class Relay {
     if (this.target && !this.target.lost) this.target.request(queryMessage(text), new Collect());
   }
 
+  /** State a request leaves on the source alone: the session's reads stay there from now on. */
+  private noteSourceOnly(c: Classification): void {
+    for (const st of c.statements) {
+      for (const name of st.tempCreates ?? []) this.tempRelations.add(name);
+      if (st.sourceOnly && !this.sourceOnly) {
+        this.sourceOnly = st.sourceOnly;
+        this.ctx.log.debug({ reason: st.sourceOnly }, 'session state the target cannot share: this session reads from the source from now on');
+      }
+    }
+  }
+
+  /** A request's kind, a DROP of the session's own temporary relations being no schema change. */
+  private kindOf(c: Classification): Kind {
+    if (c.kind !== 'ddl') return c.kind;
+    const ddl = c.statements.filter((st) => st.kind === 'ddl');
+    if (!ddl.every((st) => st.drops?.length && st.drops.every((n) => this.tempRelations.has(n)))) return c.kind;
+    return c.statements.some((st) => st.kind === 'write') ? 'write' : 'session';
+  }
+
   // ---- routing ----
 
   private get mirroring(): boolean {
@@ -620,7 +665,7 @@ export class Relay {
   }
 
   private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean, system = false): Route {
-    return route({ kind, pinned, session: this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
+    return route({ kind, pinned, session: this.sourceOnly ? 'source' : this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
   }
 
   private refuseDdl(kind: Kind): boolean {
@@ -661,7 +706,10 @@ export class Relay {
         this.wireLinks();
         return link;
       } catch (e) {
-        this.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
+        if (e instanceof TargetRoleUnavailable) {
+          this.sourceOnly = e.message;
+          this.ctx.log.warn({ reason: e.message }, 'reads of this session stay on the source');
+        } else this.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
         return null;
       } finally {
         this.targetOpening = null;
@@ -680,20 +728,37 @@ export class Relay {
       const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
+      let missing: string | null = null;
       try {
         await this.guard!.read(async () => {
           const outcome = await hold.done;
           const cancelled = outcome.error === '57014' && this.cancels !== cancels;
+          if (outcome.error && !outcome.lost && isMissingObject(outcome.error)) {
+            // retried on the source, counted against the target only if the source has what it named
+            missing = outcome.error;
+            return;
+          }
           const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
         });
-        recordRead('target', started);
-        for (const b of hold.messages) slot.write(b);
-        slot.end();
-        return;
+        if (!missing) {
+          recordRead('target', started);
+          for (const b of hold.messages) slot.write(b);
+          slot.end();
+          return;
+        }
       } catch (e) {
-        mirrorMetrics.fallbacks.inc();
         this.ctx.log.debug({ reason: (e as Error).message }, 'routed read retried on the source');
+      }
+      mirrorMetrics.fallbacks.inc();
+      if (missing) {
+        this.ensureOn(this.source, referenced);
+        this.markDefined(this.source, definedHere);
+        const f = new Forward(slot, this);
+        this.source.request(msgs.map((m) => m.bytes), f);
+        await f.failed;
+        if (f.errorCode !== missing) this.guard?.targetFailed(`target error ${missing}, which the source did not give`);
+        return;
       }
     }
     this.ensureOn(this.source, referenced);
@@ -764,15 +829,15 @@ export class Relay {
   }
 
   /** BEGIN; the client's request; drain; apply to the mirror; COMMIT — then the client's answer. */
-  private async wrapAutocommit(msgs: Message[], copies: boolean): Promise<void> {
+  private async wrapAutocommit(msgs: Message[], copies: boolean, call = false): Promise<void> {
     this.source.request(queryMessage('BEGIN'), new Collect());
-    return this.finishWrapped(msgs, copies);
+    return this.finishWrapped(msgs, copies, call);
   }
 
   /** The client's request inside our transaction, then drain, apply, COMMIT, and only then its answer. */
-  private async finishWrapped(msgs: Message[], copies: boolean): Promise<void> {
+  private async finishWrapped(msgs: Message[], copies: boolean, call = false): Promise<void> {
     const slot = this.order.open();
-    const hold = new WriteHold(slot, this);
+    const hold = new WriteHold(slot, this, call);
     this.source.request(msgs.map((m) => m.bytes), hold);
     // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02). Not behind
     // a COPY: copying in, the server would take the drain for a message of the COPY and end the session.
@@ -785,6 +850,7 @@ export class Relay {
       const rb = new Collect();
       this.source.request(queryMessage('ROLLBACK'), rb);
       await rb.done.catch(() => undefined);
+      if (call && hold.errorCode === '2D000') return this.callCommitting(msgs, slot);
       hold.release(I);
       return;
     }
@@ -793,6 +859,26 @@ export class Relay {
     if (failed === LOST) return;
     if (failed) hold.fail(failed, I);
     else hold.release(I);
+  }
+
+  /**
+   * A procedure that ends transactions itself (COMMIT inside CALL) cannot run
+   * in the proxy's transaction: it failed there (2D000, all of it rolled back)
+   * and runs again as the client sent it. Its commits leave their changes to
+   * the drainer; the client's answer waits until the drainer has mirrored
+   * them, and reads wait on the source meanwhile.
+   */
+  private async callCommitting(msgs: Message[], slot: Slot): Promise<void> {
+    const all = new HoldAll();
+    this.source.request(msgs.map((m) => m.bytes), all);
+    const outcome = await all.done;
+    if (outcome.lost) {
+      slot.end();
+      return;
+    }
+    await this.guard?.untilDrained('a procedure committed on its own');
+    for (const b of all.messages) slot.write(b);
+    slot.end();
   }
 
   /**
@@ -808,7 +894,7 @@ export class Relay {
     try {
       await commit.done;
     } catch {
-      if (applied.length) await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
+      if (applied.length) await this.commitRefused(applied);
       return LOST;
     }
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
@@ -821,6 +907,12 @@ export class Relay {
   private async commitWithMirror(msgs: Message[]): Promise<void> {
     const a = this.ahead;
     await a.settled();
+    if (this.txnReadOnly) {
+      // a READ ONLY transaction wrote nothing, and the drain's DELETE would fail it (25006)
+      a.end(true);
+      await this.forward(this.source, msgs).failed;
+      return;
+    }
     let applied: Change[] = [];
     let failed = a.broken;
     let cause = a.brokenBy;
@@ -839,6 +931,12 @@ export class Relay {
     if (failed) {
       // The drain's error aborted the transaction, so its COMMIT answers ROLLBACK with no error,
       // which clients take for success: the client gets the reason instead.
+      if (cause && parseErrorFields(cause.bytes.subarray(5)).C === '25006') {
+        // read-only by a default the proxy cannot see (default_transaction_read_only, a role's or database's
+        // setting): nothing was written, and the COMMIT's own answer (ROLLBACK: the drain aborted it) is true
+        await this.forward(this.source, msgs).failed;
+        return;
+      }
       const hold = new WriteHold(this.order.open(), this);
       this.source.request(msgs.map((m) => m.bytes), hold);
       if ((await hold.done) === null) return;
@@ -1005,10 +1103,7 @@ export class Relay {
       const r = await run.done;
       if (r === null) {
         // the source went away: whether this COMMIT happened is unknown, the mirror has its changes
-        if (p.txn === 'commit' && applied.length) {
-          if (resync) await this.commitRefused(applied, resync);
-          else await this.markDirty(applied, 'source connection lost at COMMIT after the mirror committed', false);
-        }
+        if (p.txn === 'commit' && applied.length) await this.commitRefused(applied, resync);
         slot.end();
         return;
       }
@@ -1118,9 +1213,10 @@ export class Relay {
 
   /**
    * The source answered the COMMIT with an error (a serialization failure, a
-   * deferred constraint) after the mirror had committed the transaction: its
-   * keys are re-synced, and reads wait on the source until they are
-   * (TargetGuard.refused) instead of tripping, since the target is healthy.
+   * deferred constraint), or its connection was lost with the outcome unknown,
+   * after the mirror had committed the transaction: its keys are re-synced, and
+   * reads wait on the source until they are (TargetGuard.refused) instead of
+   * tripping, since the target is healthy.
    */
   private async commitRefused(changes: Change[], resync = this.refusalHold(changes)): Promise<void> {
     // not recorded here (the session's connection failed meanwhile): the drainer records them first
@@ -1181,9 +1277,13 @@ class Forward implements ResponseHandler {
     this.failed = new Promise((r) => (this.resolve = r));
   }
 
+  /** The SQLSTATE of the first error in the answer, if any. */
+  errorCode: string | null = null;
+
   onMessage(m: Message): void {
     if (m.type === 0x45 && !this.sawError) {
       this.sawError = true;
+      this.errorCode = parseErrorFields(m.bytes.subarray(5)).C ?? null;
       this.onError?.();
     }
     this.slot.write(m.bytes);
@@ -1210,12 +1310,19 @@ class WriteHold implements ResponseHandler {
   private held: Buffer[] | null = null;
   readonly done: Promise<number | null>;
   private resolve!: (s: number | null) => void;
+  /** The SQLSTATE of the answer's error, when errors are held. */
+  errorCode: string | null = null;
 
-  constructor(private readonly slot: Slot, private readonly relay: Relay) {
+  /** `holdErrors`: an error is held too (the request may be run again instead of answered). */
+  constructor(private readonly slot: Slot, private readonly relay: Relay, private readonly holdErrors = false) {
     this.done = new Promise((r) => (this.resolve = r));
   }
 
   onMessage(m: Message): void {
+    if (m.type === 0x45 /* E */ && this.holdErrors) {
+      this.errorCode ??= parseErrorFields(m.bytes.subarray(5)).C ?? null;
+      this.held ??= [];
+    }
     if (m.type === 0x43 /* C */ && !this.held) this.held = [];
     if (this.held) this.held.push(m.bytes);
     else this.slot.write(m.bytes);

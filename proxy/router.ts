@@ -34,12 +34,23 @@ export function route(input: RouteInput, live: LiveState, rand: () => number = M
   return rand() * 100 < p ? 'target' : 'source';
 }
 
-/** Errors the source would not have given: the read is retried there. */
+/**
+ * Errors the source might not have given: the read is retried there. A
+ * statement timeout (57014) is the session's own, as on the source: the
+ * client gets it as it is.
+ */
 export function isTargetFault(sqlstate: string | undefined): boolean {
   if (!sqlstate) return true;
+  if (sqlstate === '57014') return false;
   const cls = sqlstate.slice(0, 2);
-  return (
-    cls === '08' || cls === '53' || cls === '57' || cls === '58' || cls === 'XX' || cls === '3D' || cls === '28' ||
-    sqlstate === '42P01' || sqlstate === '42883' || sqlstate === '42703' || sqlstate === '42704' || sqlstate === '3F000' || sqlstate === '26000'
-  );
+  return cls === '08' || cls === '53' || cls === '57' || cls === '58' || cls === 'XX' || cls === '3D' || cls === '28' || isMissingObject(sqlstate);
+}
+
+/**
+ * An object the statement names is missing: the target's fault only if the
+ * source has it. The application's own mistakes (a misspelt column) fail the
+ * same way there, and must not count against the target's health.
+ */
+export function isMissingObject(sqlstate: string): boolean {
+  return sqlstate === '42P01' || sqlstate === '42883' || sqlstate === '42703' || sqlstate === '42704' || sqlstate === '3F000' || sqlstate === '26000';
 }

@@ -36,7 +36,7 @@ import type { Logger } from '../common/log.ts';
 import type { LiveState, Side } from '../common/live-state.ts';
 import { authenticateClient, AuthFailed, type AuthMethod, type UpstreamSecret } from './auth/client-auth.ts';
 import { CredentialLookupError, type Credentials } from './auth/credentials.ts';
-import { BackendStartupError, BackendUnavailable, connectBackend, type BackendConnection, type PgEndpoint } from './backend-pg.ts';
+import { BackendStartupError, BackendUnavailable, connectBackend, TargetRoleUnavailable, type BackendConnection, type PgEndpoint } from './backend-pg.ts';
 import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
@@ -246,8 +246,21 @@ export class Session {
     const endpoint = onNew ? m.target.endpoint : (src as Extract<SourceSpec, { kind: 'postgres' }>).endpoint;
     // an SQLite source has no database names of its own: the target URL's database, unless mapped
     const sameName = src.kind === 'postgres' ? this.database : (m?.target.database ?? this.database);
-    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName } : this.startup;
-    const conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
+    // The new database's session logs in as the target URL's role but runs as the client's (the startup
+    // parameter `role`, as SET ROLE, and what RESET/DISCARD ALL return to): privileges and row-level
+    // security apply to routed reads as on the source. An SQLite source has no roles: the target's own.
+    const asClient: Record<string, string> = onNew && src.kind === 'postgres' && this.startup.user !== m.target.user ? { role: this.startup.user! } : {};
+    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient } : this.startup;
+    let conn: BackendConnection;
+    try {
+      conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
+    } catch (e) {
+      // no such role there, or the target's role may not act as it: this session's reads stay on the source
+      if ('role' in asClient && e instanceof BackendStartupError && (e.code === '22023' || e.code === '42501' || e.code === '42704')) {
+        throw new TargetRoleUnavailable(`the new database does not let ${m!.target.user} act as role ${asClient.role!}: ${e.message}`);
+      }
+      throw e;
+    }
     return { conn, cancel: { host: endpoint.host, port: endpoint.port, pid: conn.pid, secret: conn.secret } };
   }
 

@@ -25,6 +25,16 @@ export interface StatementInfo {
   orderBy: boolean;
   /** SET LOCAL: lasts until the transaction ends, so it is no session state to carry to another backend. */
   local?: boolean;
+  /**
+   * State the session now has on the source alone, which the target cannot be
+   * given: temporary objects, settings made by set_config(), a role changed or
+   * reset. Its reads stay on the source from then on.
+   */
+  sourceOnly?: string;
+  /** Temporary relations this statement creates (CREATE TEMP …, SELECT … INTO TEMP), by name. */
+  tempCreates?: string[];
+  /** DROP of relations, by name as written: DDL, unless they are the session's own temporary ones. */
+  drops?: string[];
 }
 
 export interface Classification {
@@ -55,12 +65,15 @@ export function loadParser(): Promise<void> {
 }
 
 const CACHE_MAX = 10_000;
+/** Longer texts are parsed each time: 10,000 of the 64 MiB a message may hold would be no cache but a leak. */
+const CACHE_TEXT_MAX = 16_384;
 const cache = new Map<string, Classification>();
 
 /** Single reads and writes by literal shape: what the verdict depends on is the same for every value. */
 const byShape = new Map<string, Classification>();
 
 export function classify(sql: string): Classification {
+  if (sql.length > CACHE_TEXT_MAX) return classifyUncached(sql);
   const hit = cache.get(sql);
   if (hit) return hit;
   const shape = literalShape(sql);
@@ -126,13 +139,41 @@ export function classifyUncached(sql: string): Classification {
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
+  const info = classifyBody(stmt);
+  if (info.sourceOnly || !callsSetConfig(stmt)) return info;
+  return { ...info, sourceOnly: 'set_config()' };
+}
+
+/** A relation a CREATE names, when it is a temporary one. */
+function tempRelation(rel: unknown): string | null {
+  const r = rel as { relpersistence?: string; relname?: string } | undefined;
+  return r?.relpersistence === 't' && r.relname ? r.relname : null;
+}
+
+function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   const [type, body] = Object.entries(stmt)[0] as [string, Node];
+  // temporary objects are the session's own: no schema change, nothing to mirror, never on the target
+  const temp = tempRelation((body?.relation ?? (body?.sequence as Node | undefined) ?? (body?.view as Node | undefined) ?? ((body?.into ?? body?.intoClause) as Node | undefined)?.rel) as unknown);
+  if (temp && ['CreateStmt', 'CreateSeqStmt', 'ViewStmt', 'CreateTableAsStmt', 'SelectStmt'].includes(type)) {
+    return { kind: type === 'CreateTableAsStmt' || type === 'SelectStmt' ? 'write' : 'session', orderBy: false, sourceOnly: 'temporary objects', tempCreates: [temp] };
+  }
   switch (type) {
     case 'SelectStmt': {
       if (body.intoClause) return { kind: 'ddl', orderBy: false };
       const orderBy = Array.isArray(body.sortClause) && body.sortClause.length > 0;
       return { kind: writesIn(body) ? 'write' : 'read', orderBy };
     }
+    case 'DropStmt': {
+      const drops = dropNames(body);
+      return drops ? { kind: 'ddl', orderBy: false, drops } : { kind: 'ddl', orderBy: false };
+    }
+    // cursors live on the backend that declared them (and may call writing functions): the source's
+    case 'DeclareCursorStmt':
+    case 'FetchStmt':
+    case 'ClosePortalStmt':
+    case 'ConstraintsSetStmt':
+    case 'LoadStmt':
+      return { kind: 'session', orderBy: false };
     case 'InsertStmt':
     case 'UpdateStmt':
     case 'DeleteStmt':
@@ -140,6 +181,9 @@ function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'nod
     case 'TruncateStmt':
     case 'DoStmt':
     case 'CallStmt':
+    // SQL EXECUTE of a PREPAREd statement: what it runs is not in the text, so it is taken for a write
+    // (mirrored before its acknowledgement; the statement exists on the source only)
+    case 'ExecuteStmt':
     case 'LockStmt':
     case 'NotifyStmt':
     case 'RefreshMatViewStmt':
@@ -153,15 +197,24 @@ function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'nod
     }
     case 'TransactionStmt':
       return txnInfo(body);
-    case 'VariableSetStmt':
-      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}) };
+    case 'VariableSetStmt': {
+      // the target's sessions log in as the target URL's role, switched to the client's: a role changed
+      // or reset there could end as the target's own, with its privileges
+      const name = body.name as string | undefined;
+      const role = !body.is_local && (name === 'role' || name === 'session_authorization');
+      // SET TRANSACTION READ ONLY: the open transaction can write nothing
+      const readOnly = name === 'TRANSACTION' && ((body.args as Node[] | undefined) ?? []).some((a) => {
+        const d = a.DefElem as Node | undefined;
+        return d?.defname === 'transaction_read_only' && ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival !== undefined && (((d.arg as Node).A_Const as Node).ival as Node).ival === 1;
+      });
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}) };
+    }
     case 'VariableShowStmt':
     case 'DiscardStmt':
     case 'ListenStmt':
     case 'UnlistenStmt':
     case 'PrepareStmt':
     case 'DeallocateStmt':
-    case 'ExecuteStmt':
     case 'CheckPointStmt':
     // maintenance changes no rows and no schema: the source runs it, DDL refusal does not apply
     case 'VacuumStmt':
@@ -226,6 +279,30 @@ function readsSystemCatalogs(node: unknown): boolean {
     const last = names[names.length - 1];
     return Boolean(last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || names[0] === 'pg_catalog'));
   });
+}
+
+/** set_config() changes settings the target's session never learns (only SET is carried over). */
+function callsSetConfig(node: unknown): boolean {
+  return anyNode(node, (k, v) => {
+    if (k !== 'FuncCall') return false;
+    const names = funcName(v);
+    return names[names.length - 1] === 'set_config' && (names.length === 1 || names[0] === 'pg_catalog');
+  });
+}
+
+/** The relations a DROP TABLE / SEQUENCE / VIEW names (as written, `pg_temp.` dropped), or null for other objects. */
+function dropNames(body: Node): string[] | null {
+  if (!['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW'].includes(body.removeType as string)) return null;
+  const names: string[] = [];
+  for (const o of (body.objects as Node[] | undefined) ?? []) {
+    const parts = (((o.List as Node | undefined)?.items as Node[] | undefined) ?? []).map((i) => (i.String as Node | undefined)?.sval as string | undefined);
+    const last = parts[parts.length - 1];
+    if (!last || parts.some((p) => p === undefined)) return null;
+    if (parts.length === 2 && parts[0] !== 'pg_temp') return null;
+    if (parts.length > 2) return null;
+    names.push(last);
+  }
+  return names;
 }
 
 /** Any data-modifying node (writable CTE), row lock, or call of a function not known to be read-only. */

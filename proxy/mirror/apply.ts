@@ -225,11 +225,21 @@ export class MirrorApplier implements ChangeApplier {
    * idempotent and the source still holds these rows' locks.
    */
   private async applyLists(lists: Change[][]): Promise<void> {
+    let cleared = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.applyListsOnce(lists);
       } catch (e) {
         const code = (e as { code?: string }).code;
+        // A unique value that moved between rows in one source transaction (swapped through a temporary
+        // value) cannot be upserted row by row over the mirror's old rows, whichever comes first: the
+        // rows' keys are deleted first, then written. Only with triggers off on the mirror (a delete there
+        // would cascade), and for one session's list (group commit falls back to those on an error).
+        if (code === '23505' && this.replicaRole === true && lists.length === 1 && !cleared) {
+          cleared = true;
+          lists = [clearedFirst(lists[0]!)];
+          continue;
+        }
         // the ledger table gone under us (dropped by hand): made again, then the apply once more
         if (code === '42P01' && this.ledger === 'on' && attempt < 3 && (e as Error).message.includes(LEDGER_SCHEMA)) {
           this.ledger = 'unknown';
@@ -413,6 +423,20 @@ export class MirrorApplier implements ChangeApplier {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** The same changes after a delete of every key they write. */
+function clearedFirst(changes: Change[]): Change[] {
+  const seen = new Set<string>();
+  const clears: Change[] = [];
+  for (const c of changes) {
+    const id = c.tbl + '\0' + c.pk;
+    if (c.op === 'U' && !seen.has(id)) {
+      seen.add(id);
+      clears.push({ seq: c.seq, tbl: c.tbl, op: 'D', pk: c.pk, row: null });
+    }
+  }
+  return [...clears, ...changes];
 }
 
 /** An apply round trip's deadline (the guard's breaker has no timeout of its own for applies). */

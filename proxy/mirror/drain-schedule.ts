@@ -1,6 +1,7 @@
 // When a drainer runs, whatever it drains: at once on start, then every
 // interval; straight again while batches come back full; backing off
-// (up to 10 s) while draining fails, saying so once per outage.
+// (up to 10 s) while draining fails, saying so at its start and every 30
+// failures while it lasts.
 export class DrainSchedule {
   stopped = false;
   private timer: NodeJS.Timeout | null = null;
@@ -25,7 +26,8 @@ export class DrainSchedule {
       } catch (e) {
         this.failures++;
         delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
-        if (this.failures === 1) this.onOutage(e as Error);
+        // again every 30 failures (about 5 min at the longest delay): a drain failing for good must not fall silent
+        if (this.failures % 30 === 1) this.onOutage(e as Error);
       }
       if (!this.stopped) this.timer = setTimeout(tick, delay);
     };

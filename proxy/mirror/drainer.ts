@@ -174,6 +174,11 @@ export class Drainer implements ChangeDrainer {
       return rows.length;
     } catch (e) {
       await src.query('ROLLBACK').catch(() => undefined);
+      // what waits behind the failing batch, for status: not the count from before it failed
+      await src.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.changes`).then((r) => {
+        this.backlog = r.rows[0].n;
+        mirrorMetrics.backlog.set(this.backlog);
+      }, () => undefined);
       throw e;
     } finally {
       src.release(!ok);

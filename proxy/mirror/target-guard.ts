@@ -106,8 +106,8 @@ export class TargetGuard {
   }
 
   /**
-   * A source COMMIT the server answered with an error after the mirror had
-   * committed the transaction: the mirror holds rows the source does not, the
+   * A source COMMIT the server answered with an error (or whose connection
+   * was lost, the outcome unknown) after the mirror had committed the transaction: the mirror holds rows the source does not, the
    * target did nothing wrong. Reads stay on the source from now until the keys,
    * recorded dirty by the caller, have been re-synced; then they resume on their
    * own. The caller starts the wait once the keys are recorded (or handed to
@@ -131,6 +131,24 @@ export class TargetGuard {
         })
         .finally(() => this.holds--);
     };
+  }
+
+  /**
+   * Reads held on the source until every change row now on the source has
+   * been drained (changes committed past the proxy's mirroring); resolves
+   * then, or after RESYNC_HOLD_MS with reads tripped.
+   */
+  async untilDrained(reason: string): Promise<void> {
+    if (!this.drained) return;
+    this.holds++;
+    try {
+      await this.drained(RESYNC_HOLD_MS);
+    } catch (e) {
+      this.log.warn({ reason: (e as Error).message, cause: reason }, 'changes not mirrored by the drainer in time: reads back to the source');
+      this.live.trip(`${reason}; its changes not mirrored in time: ${(e as Error).message}`);
+    } finally {
+      this.holds--;
+    }
   }
 
   shutdown(): void {

@@ -111,6 +111,20 @@ describe('bad input gets a precise error and harms nobody else', () => {
     await closed;
   });
 
+  it('a message type no frontend sends: what came before is answered, then FATAL 08P01 as PostgreSQL ends it', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    const errors: { code?: string; message: string }[] = [];
+    c.on('error', (e) => errors.push(e as { code?: string; message: string }));
+    await c.connect();
+    const closed = new Promise<void>((r) => c.on('end', () => r()));
+    const answered = c.query('SELECT 41 + 1 AS n');
+    const stream = (c as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream;
+    stream.write(Buffer.from([0x7a, 0, 0, 0, 4])); // 'z'
+    expect((await answered).rows[0].n).toBe(42);
+    await closed;
+    expect(errors[0]).toMatchObject({ code: '08P01', message: 'invalid frontend message type 122' });
+  });
+
   it('md5 authentication to the proxy, with the password from the users list', async () => {
     const md5proxy = await startTestProxy({ source: pair.legacyUrl, auth: 'md5', users: [{ name: 'md5user', password: 'md5pass' }] });
     try {

@@ -1,0 +1,176 @@
+// What a session keeps on the source, and what the target must not change,
+// with every read that may go to the target sent there (reads 100 %):
+// cursors, temporary tables, SET CONSTRAINTS, set_config(), READ ONLY
+// transactions, SQL EXECUTE of a prepared write, a procedure that commits,
+// the client's privileges on the target, and the application's own errors
+// (not the target's fault).
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+
+const READER = 'cutover_test_reader';
+const SCHEMA = `
+  CREATE TABLE items (id int PRIMARY KEY, v text);
+  INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5) g;
+  CREATE SCHEMA tenant_a;
+  CREATE TABLE tenant_a.items (id int PRIMARY KEY, v text);
+  INSERT INTO tenant_a.items VALUES (1, 'A only');
+  CREATE TABLE secret (id int PRIMARY KEY, v text);
+  INSERT INTO secret VALUES (1, 'salary');
+  CREATE TABLE c (id int PRIMARY KEY, p int);
+  CREATE PROCEDURE batch_ins(n int) LANGUAGE plpgsql AS $$
+  BEGIN
+    FOR i IN 1..n LOOP
+      INSERT INTO c VALUES (100 + i, i);
+      COMMIT;
+    END LOOP;
+  END $$;
+`;
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_session_state', SCHEMA);
+  for (const url of [pair.legacyUrl, pair.targetUrl]) {
+    await sql(url, `DO $$ BEGIN CREATE ROLE ${READER} LOGIN PASSWORD 'reader'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await sql(url, `GRANT SELECT ON items TO ${READER}`);
+  }
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+async function client(user = 'postgres', password = 'postgres'): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: tp.url(pair.name, user, password) });
+  await c.connect();
+  return c;
+}
+
+describe('session state while mirroring, reads at 100 %', () => {
+  it('cursors, temporary tables and SET CONSTRAINTS work as on a direct connection', async () => {
+    const c = await client();
+    try {
+      await c.query('BEGIN');
+      await c.query('SET CONSTRAINTS ALL DEFERRED');
+      await c.query('DECLARE cur CURSOR FOR SELECT id FROM items ORDER BY id');
+      expect((await c.query('FETCH 2 FROM cur')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+      await c.query('MOVE 1 IN cur');
+      expect((await c.query('FETCH NEXT FROM cur')).rows).toEqual([{ id: 4 }]);
+      await c.query('CLOSE cur');
+      await c.query('COMMIT');
+      await c.query('DECLARE held CURSOR WITH HOLD FOR SELECT v FROM items WHERE id = 5');
+      expect((await c.query('FETCH ALL FROM held')).rows).toEqual([{ v: 'item 5' }]);
+      await c.query('CLOSE held');
+      await c.query('CREATE TEMP TABLE scratch (id int, v text)');
+      await c.query(`INSERT INTO scratch VALUES (1, 'mine')`);
+      await c.query('SELECT * INTO TEMP copied FROM scratch');
+      // the session's temporary tables are on the source: its reads stay there
+      for (let i = 0; i < 5; i++) expect((await c.query('SELECT v FROM copied')).rows).toEqual([{ v: 'mine' }]);
+      await c.query('DROP TABLE scratch, copied');
+      // a real table is still schema: refused
+      await expect(c.query('DROP TABLE items')).rejects.toMatchObject({ code: '0A000' });
+      expect(tp.proxy.guard!.stats.readErrors).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('set_config() keeps the session on the source, where the setting is', async () => {
+    const c = await client();
+    try {
+      await c.query(`SELECT set_config('search_path', 'tenant_a', false), set_config('app.tenant', 't1', false)`);
+      for (let i = 0; i < 5; i++) {
+        expect((await c.query('SELECT v FROM items')).rows).toEqual([{ v: 'A only' }]);
+        expect((await c.query(`SELECT current_setting('app.tenant', true) AS t`)).rows).toEqual([{ t: 't1' }]);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a READ ONLY transaction commits, however it was made read-only', async () => {
+    const c = await client();
+    try {
+      for (const begin of ['BEGIN READ ONLY', 'START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE']) {
+        await c.query(begin);
+        await c.query('SELECT count(*) FROM items');
+        expect((await c.query('COMMIT')).command).toBe('COMMIT');
+      }
+      await c.query('BEGIN');
+      await c.query('SET TRANSACTION READ ONLY');
+      await c.query('SELECT 1');
+      expect((await c.query('COMMIT')).command).toBe('COMMIT');
+      // read-only by a session default: the COMMIT succeeds (its answer may be ROLLBACK: nothing was written)
+      await c.query('SET default_transaction_read_only = on');
+      await c.query('BEGIN');
+      await c.query('SELECT 1');
+      await c.query('COMMIT');
+      await c.query('SET default_transaction_read_only = off');
+      expect((await c.query('SELECT 2 AS two')).rows[0].two).toBe(2);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('SQL EXECUTE of a prepared INSERT is on the new database when acknowledged', async () => {
+    const c = await client();
+    try {
+      await c.query('PREPARE ins (int) AS INSERT INTO c VALUES ($1, 0)');
+      for (let i = 1; i <= 5; i++) {
+        await c.query(`EXECUTE ins (${i})`);
+        expect((await sql(pair.targetUrl, 'SELECT count(*)::int AS n FROM c WHERE id = $1', [i])).rows[0].n).toBe(1);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('CALL of a procedure that commits inside runs, and its rows are on the new database when acknowledged', async () => {
+    const c = await client();
+    try {
+      expect((await c.query('CALL batch_ins(3)')).command).toBe('CALL');
+      expect((await sql(pair.targetUrl, 'SELECT count(*)::int AS n FROM c WHERE id > 100')).rows[0].n).toBe(3);
+      expect((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM c WHERE id > 100')).rows[0].n).toBe(3);
+      // a failing one fails as it would directly
+      await expect(c.query('CALL batch_ins(3)')).rejects.toMatchObject({ code: '23505' });
+      expect(tp.live.get().tripped).toBeNull();
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("routed reads run as the client's role on the new database: its privileges apply there too", async () => {
+    const c = await client(READER, 'reader');
+    try {
+      const routedBefore = tp.proxy.guard!.stats.reads;
+      for (let i = 0; i < 10; i++) await expect(c.query('SELECT v FROM secret')).rejects.toMatchObject({ code: '42501' });
+      expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(READER);
+      expect((await c.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(5);
+      // and they did go to the new database
+      expect(tp.proxy.guard!.stats.reads).toBeGreaterThan(routedBefore);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("the application's own mistakes are no fault of the new database", async () => {
+    const c = await client();
+    try {
+      const before = tp.proxy.guard!.stats.readErrors;
+      for (let i = 0; i < 10; i++) await expect(c.query('SELECT nocolumn FROM items')).rejects.toMatchObject({ code: '42703' });
+      await expect(c.query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });
+      expect(tp.proxy.guard!.stats.readErrors).toBe(before);
+      expect(tp.live.get().tripped).toBeNull();
+      // a timeout is the session's own: answered once, not run again on the source
+      await c.query(`SET statement_timeout = '300ms'`);
+      const started = Date.now();
+      await expect(c.query('SELECT pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await c.end();
+    }
+  });
+});
