@@ -10,7 +10,7 @@
 // formatting with ±Infinity spelled out (json_object would print 9.0e+999,
 // which float8 refuses, and drops the sign of -0.0), BLOBs as '\x' || hex
 // (json_object refuses blobs), 0/1 booleans as 't'/'f', timestamps as text.
-// jsonb_populate_recordset then runs each column's own input function on the
+// json_populate_recordset then runs each column's own input function on the
 // string, as COPY does: the mirror holds what backfill would have copied.
 // json/jsonb columns are embedded as JSON (a string would stay a string).
 import type Database from 'better-sqlite3';

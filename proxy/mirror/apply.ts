@@ -1,8 +1,9 @@
 // Applying captured row changes to the mirror, as one transaction: upsert by
 // primary key from the full new row, delete by key, truncate. Rows travel as
-// the jsonb text the source produced and are turned back into typed rows by
-// the mirror itself (jsonb_populate_recordset), so every type round-trips
-// through PostgreSQL's own text forms. One statement per run of same-table,
+// the JSON text the source produced (to_json: json, not jsonb, so a json
+// column's text and a float's -0 arrive as written) and are turned back into
+// typed rows by the mirror itself (json_populate_recordset), so every type
+// round-trips through PostgreSQL's own text forms. One statement per run of same-table,
 // same-kind changes; the last image of a key within a run wins.
 // Each table's upsert and delete are prepared once per apply connection (a
 // cached plan, no SQL text to parse per transaction); a whole apply is one
@@ -26,7 +27,7 @@ export interface Change {
   op: 'U' | 'D' | 'T' | 'R';
   /** jsonb text of the key columns. */
   pk: string;
-  /** jsonb text of the full new row (U only). */
+  /** JSON text of the full new row as to_json wrote it (U only). */
   row: string | null;
   /** The source transaction that made it, when a session drained it before its COMMIT (the mirror's ledger: ledger.ts). */
   txid?: string;
@@ -155,7 +156,7 @@ export class MirrorApplier implements ChangeApplier {
         return {
           columns,
           key,
-          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
+          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json) ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
           del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
           upsertName: `cutover_u${n}`,
           delName: `cutover_d${n}`,

@@ -1,4 +1,4 @@
-// PostgreSQL values, as to_jsonb wrote them in a captured row, turned back
+// PostgreSQL values, as to_json wrote them in a captured row, turned back
 // into what the SQLite file stores for the column (its PostgreSQL type as
 // backfill mapped it): the inverse of capture/sqlite-capture.ts' text forms,
 // so that verify compares the file and PostgreSQL bit-exactly.

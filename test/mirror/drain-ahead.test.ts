@@ -188,7 +188,8 @@ it('keys and rows written back to the change table keep their exact values (bigi
     const r = await client.query(`SELECT op, pk::text, row::text FROM cutover.changes WHERE txid = txid_current() ORDER BY seq`);
     expect(r.rows).toEqual([
       { op: 'R', pk, row: null },
-      { op: 'U', pk, row: `{"v": 1.000000000000000000001, "id": ${big}}` },
+      // rows are json: their text comes back as written
+      { op: 'U', pk, row },
       { op: 'D', pk, row: null },
     ]);
   } finally {

@@ -79,6 +79,8 @@ describe('SERIALIZABLE transactions while mirroring', () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     await c.connect();
     try {
+      // the holds of the test before have ended
+      for (let i = 0; i < 200 && !guard.readsAllowed; i++) await new Promise((r) => setTimeout(r, 50));
       expect(guard.readsAllowed).toBe(true);
       await c.query('BEGIN');
       await c.query('INSERT INTO xfer (a, b, amt) VALUES (99, 1, 1)');
