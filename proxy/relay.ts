@@ -33,6 +33,7 @@ import { BackendLink, Collect, type ResponseHandler } from './backend-link.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
+import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
@@ -52,8 +53,6 @@ const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
-const DDL_REFUSED = 'schema changes are refused while a migration is mirroring writes';
-const DDL_HINT = 'set "allowDdl": true to let DDL through (apply it to the new database yourself)';
 const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
 const I = 0x49;
 const T = 0x54;

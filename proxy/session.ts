@@ -250,7 +250,10 @@ export class Session {
     // parameter `role`, as SET ROLE, and what RESET/DISCARD ALL return to): privileges and row-level
     // security apply to routed reads as on the source. An SQLite source has no roles: the target's own.
     const asClient: Record<string, string> = onNew && src.kind === 'postgres' && this.startup.user !== m.target.user ? { role: this.startup.user! } : {};
-    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient } : this.startup;
+    // marks the proxy's sessions for capture's DDL guard (pg-capture.ts), which refuses DDL run inside
+    // functions and DO blocks on the source of truth unless the proxy lets DDL through
+    const marks: Record<string, string> = m ? { 'cutover.proxied': 'on', ...(m.allowDdl ? { 'cutover.allow_ddl': 'on' } : {}) } : {};
+    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient, ...marks } : { ...this.startup, ...marks };
     let conn: BackendConnection;
     try {
       conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });

@@ -8,7 +8,7 @@ import { action } from '../../control/cli-support.ts';
 
 /** The same operations on either kind of source. */
 interface CaptureOps {
-  status(): Promise<{ installed: boolean; pending: number; tables: { table: string; captured: boolean; hasKey: boolean }[] }>;
+  status(): Promise<{ installed: boolean; ddlGuard?: boolean; pending: number; tables: { table: string; captured: boolean; hasKey: boolean }[] }>;
   install(only?: string[]): Promise<string[]>;
   remove(): Promise<number>;
 }
@@ -73,8 +73,11 @@ export function registerCaptureCommands(program: Command): void {
         }
       }
       const tables = await withSource(source, (c) => c.install(cfg.tables));
+      const after = await withSource(source, (c) => c.status());
       const note = backup ? `backup ${backup.file} (sha256 ${backup.sha256.slice(0, 16)}…); ` : '';
-      print(`${note}capture installed on ${tables.length} table(s): ${tables.join(', ')}`, { ok: true, backup, tables });
+      // PostgreSQL only: an SQLite source has no functions to hide DDL in
+      const unguarded = after.ddlGuard === false ? '\nnote: DDL run inside functions and DO blocks is not refused (the event trigger that catches it needs a superuser)' : '';
+      print(`${note}capture installed on ${tables.length} table(s): ${tables.join(', ')}${unguarded}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null });
     }));
   capture
     .command('remove')
@@ -88,7 +91,8 @@ export function registerCaptureCommands(program: Command): void {
     .description('which tables are captured, and the change rows waiting')
     .action(action(async ({ cfg, print }) => {
       const s = await withSource(requireKey(cfg, 'source'), (c) => c.status());
-      const lines = [`capture ${s.installed ? 'installed' : 'not installed'}; ${s.pending} change row(s) waiting`];
+      const guard = s.installed && s.ddlGuard !== undefined ? `; DDL inside functions and DO blocks ${s.ddlGuard ? 'refused' : 'NOT refused (the event trigger needs a superuser)'}` : '';
+      const lines = [`capture ${s.installed ? 'installed' : 'not installed'}; ${s.pending} change row(s) waiting${guard}`];
       for (const t of s.tables) lines.push(`  ${t.captured ? 'captured  ' : t.hasKey ? 'not yet   ' : 'NO KEY    '} ${t.table}`);
       print(lines.join('\n'), s);
       const missing = s.tables.filter((t) => !t.captured);

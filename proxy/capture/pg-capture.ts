@@ -74,6 +74,32 @@ function triggerSql(t: TableInfo): string {
     ALTER TABLE ${tbl} ENABLE ALWAYS TRIGGER ${trig('ins')}, ENABLE ALWAYS TRIGGER ${trig('upd')}, ENABLE ALWAYS TRIGGER ${trig('del')}, ENABLE ALWAYS TRIGGER ${trig('trunc')};`;
 }
 
+/** What the proxy refuses as DDL while mirroring (relay.ts says the same for the statements it parses). */
+export const DDL_REFUSED = 'schema changes are refused while a migration is mirroring writes';
+export const DDL_HINT = 'set "allowDdl": true to let DDL through (apply it to the new database yourself)';
+export const DDL_GUARD = 'cutover_refuse_ddl';
+
+/**
+ * DDL the proxy cannot see in the statement text (EXECUTE in a DO block or a
+ * function) is refused on the source itself, at the end of the command, for
+ * the proxy's sessions (which log in with cutover.proxied = on) unless the
+ * proxy allows DDL: the schema would otherwise change on the source alone.
+ * Temporary objects are the session's own; a materialized view's refresh and
+ * REINDEX change no schema.
+ */
+const DDL_GUARD_SQL = `
+  CREATE OR REPLACE FUNCTION ${SCHEMA}.refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    IF current_setting('cutover.proxied', true) = 'on' AND coalesce(current_setting('cutover.allow_ddl', true), '') <> 'on'
+       AND EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                    WHERE (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg_temp%')
+                      AND c.command_tag NOT IN ('REFRESH MATERIALIZED VIEW', 'REINDEX')) THEN
+      RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = ${lit(DDL_REFUSED)}, HINT = ${lit(DDL_HINT)};
+    END IF;
+  END $f$;
+  DROP EVENT TRIGGER IF EXISTS ${DDL_GUARD};
+  CREATE EVENT TRIGGER ${DDL_GUARD} ON ddl_command_end EXECUTE FUNCTION ${SCHEMA}.refuse_ddl();`;
+
 /**
  * Install (or refresh) capture on every table, or on `only`. Refuses, naming
  * them, when a table has no primary key. One transaction: all or nothing.
@@ -114,6 +140,12 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
     for (const t of tables) await db.query(triggerSql(t));
+    // creating an event trigger needs a superuser: without one, capture is installed all the same
+    await db.query('SAVEPOINT cutover_ddl_guard');
+    await db.query(DDL_GUARD_SQL).then(
+      () => db.query('RELEASE SAVEPOINT cutover_ddl_guard'),
+      () => db.query('ROLLBACK TO SAVEPOINT cutover_ddl_guard'),
+    );
     // a probe proves capture can be installed (privileges, keys, plpgsql) and leaves nothing behind
     await db.query(opts.probe ? 'ROLLBACK' : 'COMMIT');
   } catch (e) {
@@ -181,6 +213,8 @@ export async function retireCapture(db: pg.ClientBase, lockTimeoutMs: number): P
 
 export interface CaptureStatus {
   installed: boolean;
+  /** DDL inside functions and DO blocks is refused too (an event trigger: superuser only). */
+  ddlGuard?: boolean;
   tables: { table: string; captured: boolean; hasKey: boolean }[];
   pending: number;
 }
@@ -195,8 +229,10 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   const has = await db.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
   const installed = Boolean(has.rows[0].ok);
   const pending = installed ? Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.changes`)).rows[0].n) : 0;
+  const guard = await db.query(`SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '${DDL_GUARD}') AS ok`);
   return {
     installed,
+    ddlGuard: Boolean(guard.rows[0].ok),
     pending,
     tables: tables.map((t) => ({ table: `${t.schema}.${t.name}`, captured: captured.has(`${t.schema}.${t.name}`), hasKey: t.hasKey })),
   };

@@ -78,6 +78,29 @@ describe('session state while mirroring, reads at 100 %', () => {
     }
   });
 
+  it('DDL hidden in a DO block or a function is refused on the source for proxy sessions, unless DDL is allowed', async () => {
+    const c = await client();
+    try {
+      await expect(c.query(`DO $$ BEGIN EXECUTE 'ALTER TABLE items ADD COLUMN sneaky int'; END $$`)).rejects.toMatchObject({ code: '0A000', message: 'schema changes are refused while a migration is mirroring writes' });
+      // the session's own temporary objects are no schema change
+      await c.query(`DO $$ BEGIN EXECUTE 'CREATE TEMP TABLE made_in_do (i int)'; END $$`);
+      await c.query('INSERT INTO made_in_do VALUES (1)');
+    } finally {
+      await c.end();
+    }
+    expect((await sql(pair.legacyUrl, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'sneaky'`)).rows[0].n).toBe(0);
+    const allowing = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 0, allowDdl: true });
+    try {
+      const a = new pg.Client({ connectionString: allowing.url(pair.name) });
+      await a.connect();
+      await a.query(`DO $$ BEGIN EXECUTE 'CREATE INDEX items_v ON items (v)'; END $$`);
+      await a.query(`DROP INDEX items_v`);
+      await a.end();
+    } finally {
+      await allowing.close();
+    }
+  });
+
   it('set_config() keeps the session on the source, where the setting is', async () => {
     const c = await client();
     try {
