@@ -118,6 +118,8 @@ export class Relay {
   private readonly pendingSets: string[] = [];
   /** Why this session's reads stay on the source from now on (classify.ts sourceOnly), or null. */
   private sourceOnly: string | null = null;
+  /** Statements made with SQL PREPARE (on the source only): a Parse of the same name must meet them there. */
+  private readonly sqlPrepared = new Set<string>();
   /** Temporary relations the session created: dropping them is no schema change. */
   private readonly tempRelations = new Set<string>();
   /** The open transaction was begun READ ONLY: nothing to drain at its COMMIT (the drain's DELETE would fail 25006). */
@@ -337,6 +339,7 @@ export class Relay {
     this.noteStatementDrops(c);
     if (this.refuseDdl(this.kindOf(c))) return;
     this.noteSourceOnly(c);
+    this.noteSqlPrepared(c);
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
     this.noteSessionStatements(c, inTxn);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
@@ -413,6 +416,8 @@ export class Relay {
           const name = r.cstring();
           const sql = r.cstring();
           const cls = classify(sql);
+          // a name SQL PREPARE took: the source answers (42P05), as PostgreSQL would
+          if (name && this.sqlPrepared.has(name)) pinned = 'source';
           if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
           this.noteStatementDrops(cls);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
@@ -636,6 +641,23 @@ export class Relay {
   private logSessionState(text: string): void {
     this.sessionLog.push(text);
     if (this.target && !this.target.lost) this.target.request(queryMessage(text), new Collect());
+  }
+
+  /**
+   * SQL PREPARE and DEALLOCATE share one namespace with the protocol's named
+   * statements, which the proxy defines lazily on either side: a PREPARE of a
+   * name the client Parsed is sent after that Parse reached the source, so
+   * the source refuses it (42P05) as PostgreSQL would have.
+   */
+  private noteSqlPrepared(c: Classification): void {
+    for (const st of c.statements) {
+      if (st.prepares) {
+        if (this.statements.has(st.prepares)) this.ensureOn(this.source, new Set([st.prepares]));
+        else this.sqlPrepared.add(st.prepares);
+      }
+      if (st.deallocates === '*') this.sqlPrepared.clear();
+      else if (st.deallocates) this.sqlPrepared.delete(st.deallocates);
+    }
   }
 
   /** State a request leaves on the source alone: the session's reads stay there from now on. */

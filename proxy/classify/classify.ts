@@ -35,6 +35,10 @@ export interface StatementInfo {
   tempCreates?: string[];
   /** DROP of relations, by name as written: DDL, unless they are the session's own temporary ones. */
   drops?: string[];
+  /** SQL PREPARE's statement name: one namespace with the protocol's named statements. */
+  prepares?: string;
+  /** SQL DEALLOCATE's statement name, or '*' for ALL. */
+  deallocates?: string;
 }
 
 export interface Classification {
@@ -209,12 +213,15 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
       });
       return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}) };
     }
-    case 'VariableShowStmt':
+    case 'PrepareStmt':
+      return { kind: 'session', orderBy: false, prepares: body.name as string };
+    case 'DeallocateStmt':
+      return { kind: 'session', orderBy: false, deallocates: (body.name as string | undefined) ?? '*' };
     case 'DiscardStmt':
+      return { kind: 'session', orderBy: false, ...(body.target === 'DISCARD_ALL' ? { deallocates: '*' } : {}) };
+    case 'VariableShowStmt':
     case 'ListenStmt':
     case 'UnlistenStmt':
-    case 'PrepareStmt':
-    case 'DeallocateStmt':
     case 'CheckPointStmt':
     // maintenance changes no rows and no schema: the source runs it, DDL refusal does not apply
     case 'VacuumStmt':

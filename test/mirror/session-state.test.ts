@@ -138,6 +138,21 @@ describe('session state while mirroring, reads at 100 %', () => {
     }
   });
 
+  it('SQL PREPARE and protocol statements share one namespace, as on PostgreSQL', async () => {
+    const c = await client();
+    try {
+      const dn = { name: 'dn', text: 'SELECT 1 AS a' };
+      expect((await c.query(dn)).rows).toEqual([{ a: 1 }]);
+      await expect(c.query('PREPARE dn AS SELECT 2 AS b')).rejects.toMatchObject({ code: '42P05' });
+      for (let i = 0; i < 5; i++) expect((await c.query(dn)).rows).toEqual([{ a: 1 }]);
+      await c.query('PREPARE s1 AS SELECT 3 AS c');
+      await expect(c.query({ name: 's1', text: 'SELECT 4 AS d' })).rejects.toMatchObject({ code: '42P05' });
+      expect((await c.query('EXECUTE s1')).rows).toEqual([{ c: 3 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('SQL EXECUTE of a prepared INSERT is on the new database when acknowledged', async () => {
     const c = await client();
     try {
