@@ -1226,10 +1226,7 @@ export class Relay {
    */
   private async markDirty(changes: Change[], reason: string, inTransaction: boolean): Promise<void> {
     this.guard?.dirty(changes.length, reason);
-    if (await this.recordDirty(changes, inTransaction)) return;
-    // the session's source connection is gone (the COMMIT's outcome unknown, the mirror already written):
-    // the drainer records the keys on a connection of its own, before it drains anything
-    this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
+    await this.recordDirty(changes, inTransaction);
   }
 
   /**
@@ -1240,8 +1237,7 @@ export class Relay {
    * tripping, since the target is healthy.
    */
   private async commitRefused(changes: Change[], resync = this.refusalHold(changes)): Promise<void> {
-    // not recorded here (the session's connection failed meanwhile): the drainer records them first
-    if (!(await this.recordDirty(changes, false))) this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
+    await this.recordDirty(changes, false);
     resync?.();
   }
 
@@ -1250,15 +1246,21 @@ export class Relay {
     return this.guard?.refused(changes.length, 'source COMMIT refused after the mirror committed');
   }
 
-  /** The keys as re-sync rows in the change table, on the session's source connection; false when that failed. */
-  private async recordDirty(changes: Change[], inTransaction: boolean): Promise<boolean> {
-    if (this.source.lost) return false;
-    const dialect = this.ctx.capture(this.sot);
-    const c = new Collect();
-    this.source.request(queryMessage((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes)), c);
-    const recorded = await c.done.then(() => !c.error, () => false);
-    if (!recorded && c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
-    return recorded;
+  /**
+   * The keys as re-sync rows in the change table, on the session's source
+   * connection; when that is gone or fails (the COMMIT's outcome unknown, the
+   * mirror already written), the drainer records them on a connection of its
+   * own before it drains anything.
+   */
+  private async recordDirty(changes: Change[], inTransaction: boolean): Promise<void> {
+    if (!this.source.lost) {
+      const dialect = this.ctx.capture(this.sot);
+      const c = new Collect();
+      this.source.request(queryMessage((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes)), c);
+      if (await c.done.then(() => !c.error, () => false)) return;
+      if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
+    }
+    this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
   }
 
   // ---- plumbing for the handlers ----
@@ -1291,20 +1293,18 @@ function combine(a: Kind, b: Kind): Kind {
 class Forward implements ResponseHandler {
   readonly failed: Promise<boolean>;
   private resolve!: (failed: boolean) => void;
-  private sawError = false;
 
   /** `onError`: called at the first ErrorResponse, before the client can see it. */
   constructor(private readonly slot: Slot, private readonly relay: Relay, private readonly onError?: () => void) {
     this.failed = new Promise((r) => (this.resolve = r));
   }
 
-  /** The SQLSTATE of the first error in the answer, if any. */
+  /** The SQLSTATE of the first error in the answer (XX000 when it names none), or null. */
   errorCode: string | null = null;
 
   onMessage(m: Message): void {
-    if (m.type === 0x45 && !this.sawError) {
-      this.sawError = true;
-      this.errorCode = parseErrorFields(m.bytes.subarray(5)).C ?? null;
+    if (m.type === 0x45 && this.errorCode === null) {
+      this.errorCode = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
       this.onError?.();
     }
     this.slot.write(m.bytes);
@@ -1313,7 +1313,7 @@ class Forward implements ResponseHandler {
   onReady(_status: number, z: Message): void {
     this.slot.write(z.bytes);
     this.slot.end();
-    this.resolve(this.sawError);
+    this.resolve(this.errorCode !== null);
   }
 
   onLost(): void {

@@ -34,6 +34,8 @@ const LEDGER_EVERY_MS = 1_000;
 const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
+/** The pk jsonb of row `t` by its key columns, as capture builds it (same key, same text). */
+const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text`;
 
 /**
  * One batch of change rows, oldest first, taken and deleted. The batch is
@@ -277,7 +279,7 @@ export class Drainer implements ChangeDrainer {
       )).rows.map((r) => r.attname);
       if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
       const all = await src.query<{ pk: string; row: string }>(
-        `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_json(t)::text AS row FROM ${tbl} t`,
+        `SELECT ${keyJson(keyCols)} AS pk, to_json(t)::text AS row FROM ${tbl} t`,
       );
       for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
@@ -287,7 +289,7 @@ export class Drainer implements ChangeDrainer {
       // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
       const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
       const found = await src.query<{ pk: string; row: string }>(
-        `SELECT jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text AS pk, to_json(t)::text AS row
+        `SELECT ${keyJson(keyCols)} AS pk, to_json(t)::text AS row
            FROM ${tbl} t JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k ON ${keyCols.map((c) => `t.${qi(c)} = k.${qi(c)}`).join(' AND ')}
             ${lock ? 'FOR SHARE OF t' : ''}`,
         ['[' + pks.join(',') + ']'],

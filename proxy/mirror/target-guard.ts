@@ -118,19 +118,11 @@ export class TargetGuard {
       this.dirty(keys, reason);
       return () => undefined;
     }
-    const drained = this.drained;
     this.holds++;
     this.stats.refusedKeys += keys;
     mirrorMetrics.refusedKeys.inc(keys);
     this.log.debug({ keys, reason }, 'source refused a COMMIT the mirror had applied: reads held on the source until its keys are re-synced');
-    return () => {
-      drained(RESYNC_HOLD_MS)
-        .catch((e: Error) => {
-          this.log.warn({ keys, reason: e.message }, 'keys of a refused COMMIT not re-synced: reads back to the source');
-          this.live.trip(`mirror holds a refused transaction: ${e.message}`);
-        })
-        .finally(() => this.holds--);
-    };
+    return () => void this.releaseWhenDrained('mirror holds a refused transaction');
   }
 
   /**
@@ -141,11 +133,16 @@ export class TargetGuard {
   async untilDrained(reason: string): Promise<void> {
     if (!this.drained) return;
     this.holds++;
+    await this.releaseWhenDrained(`${reason}; its changes not mirrored in time`);
+  }
+
+  /** One hold ends once the drainer has caught up; if it does not in time, reads trip for `cause`. */
+  private async releaseWhenDrained(cause: string): Promise<void> {
     try {
-      await this.drained(RESYNC_HOLD_MS);
+      await this.drained!(RESYNC_HOLD_MS);
     } catch (e) {
-      this.log.warn({ reason: (e as Error).message, cause: reason }, 'changes not mirrored by the drainer in time: reads back to the source');
-      this.live.trip(`${reason}; its changes not mirrored in time: ${(e as Error).message}`);
+      this.log.warn({ reason: (e as Error).message, cause }, 'changes not re-synced by the drainer in time: reads back to the source');
+      this.live.trip(`${cause}: ${(e as Error).message}`);
     } finally {
       this.holds--;
     }

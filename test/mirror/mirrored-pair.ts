@@ -1,7 +1,10 @@
 // The setup every dual-write test shares: a fresh database pair with the same
 // schema on both sides and change capture installed on the source.
 import pg from 'pg';
+import { expect } from 'vitest';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
+import { compareDatabases } from '../harness/compare.ts';
+import type { ChangeDrainer } from '../../proxy/mirror/drainer.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
 
 export async function mirroredPair(name: string, schema: string, targetUrl?: (pair: DbPair) => Promise<string>): Promise<DbPair> {
@@ -37,4 +40,11 @@ export async function installCaptureAt(url: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/** The drainer run dry, then every one of `tables` equal on both sides. */
+export async function expectConverged(drainer: ChangeDrainer, pair: DbPair, tables: string[]): Promise<void> {
+  await drainer.flush();
+  const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, tables);
+  expect(diffs.filter((d) => !d.equal)).toEqual([]);
 }

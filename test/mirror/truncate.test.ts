@@ -7,9 +7,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { compareDatabases } from '../harness/compare.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { expectConverged, mirroredPair } from './mirrored-pair.ts';
 
 const SCHEMA = `
   CREATE TABLE a (id int PRIMARY KEY, v text);
@@ -30,11 +29,7 @@ afterAll(async () => {
   await tp?.close();
 });
 
-async function converged(): Promise<void> {
-  await tp.proxy.drainer!.flush();
-  const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, TABLES);
-  expect(diffs.filter((d) => !d.equal)).toEqual([]);
-}
+const converged = () => expectConverged(tp.proxy.drainer!, pair, TABLES);
 
 describe('TRUNCATE while mirroring', () => {
   it('TRUNCATE a CASCADE and TRUNCATE a, b are mirrored with no dirty key, and later out-of-band writes still drain', async () => {

@@ -6,9 +6,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { compareDatabases } from '../harness/compare.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { expectConverged, mirroredPair } from './mirrored-pair.ts';
 
 const SCHEMA = `
   CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE);
@@ -27,11 +26,7 @@ afterAll(async () => {
   await tp?.close();
 });
 
-async function converged(): Promise<void> {
-  await tp.proxy.drainer!.flush();
-  const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.u', 'public.t']);
-  expect(diffs.filter((d) => !d.equal)).toEqual([]);
-}
+const converged = () => expectConverged(tp.proxy.drainer!, pair, ['public.u', 'public.t']);
 
 describe('a UNIQUE value swapped between rows', () => {
   it('through the proxy: mirrored before the COMMIT, no dirty key, no trip', async () => {
