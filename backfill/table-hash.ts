@@ -2,6 +2,7 @@
 // key order (as text, by the server itself) and hashed on each side.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { pgClientConfig } from '../common/pg-config.ts';
 
 export interface TableDiff {
   table: string;
@@ -10,7 +11,7 @@ export interface TableDiff {
 }
 
 async function tableHashes(url: string, tables: string[]): Promise<Map<string, { hash: string; rows: number }>> {
-  const c = new pg.Client({ connectionString: url });
+  const c = new pg.Client(pgClientConfig(url));
   await c.connect();
   try {
     const out = new Map<string, { hash: string; rows: number }>();

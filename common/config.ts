@@ -13,8 +13,23 @@ const dbUrl = z.string().superRefine((v, ctx) => {
   }
 });
 
+// Flags and CUTOVER_* variables arrive as text, the --config file as JSON: both
+// spellings are read, nothing else. z.coerce would take "false" as true, null
+// and "" as 0, and "0x32" as 50.
+const DECIMAL = /^\s*-?(\d+\.?\d*|\.\d+)\s*$/;
+const num = () =>
+  z.preprocess((v) => (typeof v === 'string' && DECIMAL.test(v) ? Number(v) : v), z.number({ invalid_type_error: 'expected a number' }));
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+const flag = () =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim().toLowerCase();
+    return TRUE.has(t) ? true : FALSE.has(t) ? false : v;
+  }, z.boolean({ invalid_type_error: 'expected true or false' }));
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6432');
-const percent = z.coerce.number().int().min(0).max(100);
+const percent = num().pipe(z.number().int().min(0).max(100));
 
 export const configSchema = z
   .object({
@@ -24,7 +39,7 @@ export const configSchema = z
     control: hostPort.default('127.0.0.1:6480'),
     state: z.string().default('.cutover/state.db'),
     reads: percent.default(0),
-    json: z.coerce.boolean().default(false),
+    json: flag().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     token: z.string().min(1).optional(),
 
@@ -34,36 +49,40 @@ export const configSchema = z
     auth: z.enum(['scram-sha-256', 'md5', 'trust']).default('scram-sha-256'),
     users: z.array(z.object({ name: z.string().min(1), password: z.string() }).strict()).optional(),
     databases: z.record(z.string(), z.object({ source: z.string().optional(), target: z.string().optional() }).strict()).optional(),
-    maxMessageSize: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
-    drainTimeout: z.coerce.number().min(0).default(30),
+    maxMessageSize: num().pipe(z.number().int().min(1024)).default(64 * 1024 * 1024),
+    drainTimeout: num().pipe(z.number().min(0)).default(30),
     route: z.enum(['auto', 'source', 'target']).default('auto'),
-    shadowSample: z.coerce.number().min(0).max(1).default(0),
-    allowDdl: z.coerce.boolean().default(false),
+    shadowSample: num().pipe(z.number().min(0).max(1)).default(0),
+    allowDdl: flag().default(false),
     /** synchronous_commit of the mirror's apply sessions; "off" is what PostgreSQL's own subscriptions use. */
     mirrorSynchronousCommit: z.enum(['on', 'off', 'local', 'remote_write', 'remote_apply']).default('on'),
-    statementTimeout: z.coerce.number().min(0).default(0),
+    statementTimeout: num().pipe(z.number().min(0)).default(0),
     /** Proxy worker processes sharing the listener (node:cluster); 1 = in-process. */
-    processes: z.coerce.number().int().min(1).max(64).default(1),
+    processes: num().pipe(z.number().int().min(1).max(64)).default(1),
 
     // control plane
-    steps: z.array(percent).nonempty().default([10, 25, 50, 75, 90, 100]),
-    soak: z.coerce.number().min(0).default(60),
-    maxErrorRate: z.coerce.number().min(0).max(1).default(0.01),
-    maxMismatchRate: z.coerce.number().min(0).max(1).default(0.001),
-    maxLatencyRatio: z.coerce.number().min(0).default(3),
+    steps: z
+      .array(percent)
+      .nonempty()
+      .refine((a) => a.every((p, i) => i === 0 || p > a[i - 1]!), 'expected rising percents, e.g. 10,25,50,100')
+      .default([10, 25, 50, 75, 90, 100]),
+    soak: num().pipe(z.number().min(0)).default(60),
+    maxErrorRate: num().pipe(z.number().min(0).max(1)).default(0.01),
+    maxMismatchRate: num().pipe(z.number().min(0).max(1)).default(0.001),
+    maxLatencyRatio: num().pipe(z.number().min(0)).default(3),
     webhook: z.string().url().optional(),
-    promoteTimeout: z.coerce.number().min(0).default(10),
+    promoteTimeout: num().pipe(z.number().min(0)).default(10),
 
     // backfill / verify / check
     tables: z.array(z.string().min(1)).optional(),
-    batchSize: z.coerce.number().int().min(1).default(10_000),
-    workers: z.coerce.number().int().min(1).max(64).default(2),
-    splitRows: z.coerce.number().int().min(1).default(200_000),
-    maxRate: z.coerce.number().min(0).default(0),
-    retryAttempts: z.coerce.number().int().min(0).default(3),
+    batchSize: num().pipe(z.number().int().min(1)).default(10_000),
+    workers: num().pipe(z.number().int().min(1).max(64)).default(2),
+    splitRows: num().pipe(z.number().int().min(1)).default(200_000),
+    maxRate: num().pipe(z.number().min(0)).default(0),
+    retryAttempts: num().pipe(z.number().int().min(0)).default(3),
     backupDir: z.string().default('.cutover/backups'),
     reportDir: z.string().default('.cutover/reports'),
-    skipBackup: z.coerce.boolean().default(false),
+    skipBackup: flag().default(false),
   })
   .strict();
 

@@ -18,7 +18,7 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   }
   let u: URL;
   try {
-    u = new URL(raw);
+    u = new URL(encodeUserinfo(raw));
   } catch {
     throw new UrlError(`${what}: not a URL: ${redactUrl(raw)} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
   }
@@ -28,9 +28,12 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   if (!u.hostname) throw new UrlError(`${what}: missing host in ${redactUrl(raw)}`);
   const port = u.port ? Number(u.port) : 5432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UrlError(`${what}: bad port in ${redactUrl(raw)}`);
+  rememberSecret(decodeURIComponent(u.password));
+  const queryPassword = u.searchParams.get('password');
+  if (queryPassword) rememberSecret(queryPassword);
   return {
     kind: 'postgres',
-    url: raw,
+    url: encodeUserinfo(raw),
     host: decodeURIComponent(u.hostname),
     port,
     user: decodeURIComponent(u.username || 'postgres'),
@@ -40,9 +43,75 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   };
 }
 
-/** The URL with its password replaced, safe for logs, status output and errors. */
-export function redactUrl(raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/i, '$1:***@');
+// Passwords seen by parseDbUrl, masked wherever they turn up in free text
+// (a driver's error quoting a connection string, a password with a space that
+// splits the URL token). Short ones would mask ordinary words, so the
+// structural pass below is what covers them.
+const knownSecrets = new Set<string>();
+function rememberSecret(secret: string): void {
+  if (secret.length < 4) return;
+  knownSecrets.add(secret);
+  knownSecrets.add(encodeURIComponent(secret));
+}
+
+const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi;
+
+/**
+ * Text with every URL's password replaced, safe for logs, status output,
+ * errors and reports. Operators paste passwords unencoded, so the userinfo
+ * runs to the LAST '@' before the next URL or line end (as WHATWG URL and
+ * libpq read it), not the first: 'p@ss' and 'p ss' must not leak their tail.
+ * A `password=` query parameter is masked too.
+ */
+export function redactUrl(text: string): string {
+  const starts = [...text.matchAll(SCHEME)].map((m) => m.index! + m[0].length);
+  let out = '';
+  let from = 0;
+  starts.forEach((start, i) => {
+    const lineEnd = text.indexOf('\n', start);
+    const next = i + 1 < starts.length ? text.lastIndexOf('//', starts[i + 1]! - 1) : text.length;
+    const end = Math.min(next < start ? text.length : next, lineEnd < 0 ? text.length : lineEnd);
+    const at = text.lastIndexOf('@', end - 1);
+    const colon = text.indexOf(':', start);
+    out += text.slice(from, start);
+    if (at >= start && colon >= start && colon < at && !/[/\s]/.test(text.slice(start, colon))) {
+      out += text.slice(start, colon) + ':***';
+      from = at;
+    } else {
+      from = start;
+    }
+  });
+  out += text.slice(from);
+  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1***');
+  for (const secret of knownSecrets) out = out.split(secret).join('***');
+  return out;
+}
+
+/**
+ * Operators paste passwords as they are: 'p@ss w/rd' would end the userinfo at
+ * the first '@' or the host at the '/'. The userinfo runs to the last '@' (as
+ * in redactUrl); its user and password are percent-encoded here, and text
+ * already encoded stays as it was.
+ */
+function encodeUserinfo(raw: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(raw);
+  if (!m) return raw;
+  const at = m[2]!.lastIndexOf('@');
+  if (at < 0) return raw;
+  const userinfo = m[2]!.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const enc = (t: string) => {
+    let plain = t;
+    try {
+      plain = decodeURIComponent(t);
+    } catch {
+      // a '%' not followed by two hex digits is part of the password itself
+    }
+    return encodeURIComponent(plain);
+  };
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const encoded = colon < 0 ? enc(user) : `${enc(user)}:${enc(userinfo.slice(colon + 1))}`;
+  return m[1] + encoded + m[2]!.slice(at);
 }
 
 /** Same URL pointing at another database (the client's database name picks it). */

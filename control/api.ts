@@ -46,6 +46,16 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
       await reply.code(401).send({ error: 'missing or wrong bearer token' });
     }
   });
+  // a known path with the wrong method is 405 naming the right ones (RFC 9110), not 404
+  const methods = new Map<string, string[]>();
+  app.addHook('onRoute', (r) => {
+    methods.set(r.url, [...(methods.get(r.url) ?? []), ...[r.method].flat()]);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const allowed = methods.get(req.url.split('?')[0]!);
+    if (allowed) return reply.code(405).header('allow', allowed.join(', ')).send({ error: `${req.method} ${req.url}: method not allowed (use ${allowed.join(' or ')})` });
+    return reply.code(404).send({ error: `${req.method} ${req.url}: no such endpoint` });
+  });
   app.setErrorHandler(async (e: Error & { statusCode?: number }, _req, reply) => {
     if (e instanceof Refused) return reply.code(e.status).send({ error: e.message, ...e.details });
     if (e instanceof StoreUnavailable) return reply.code(503).send({ error: e.message });

@@ -21,7 +21,8 @@ export function buildProgram(): Command {
     .option('--token <token>', 'control API bearer token (prefer CUTOVER_TOKEN)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--json', 'machine-readable output')
-    .showHelpAfterError()
+    // usage errors as every other CLI error: one line, exit 1 (scripts grep stderr); help on request only
+    .configureOutput({ outputError: (str, write) => write(`cutover: ${str.replace(/^error: /, '').trim()} (see --help)\n`) })
     .exitOverride();
   registerProxyCommands(program);
   registerBackfillCommands(program);

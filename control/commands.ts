@@ -16,10 +16,20 @@ import { registerRunCommand } from './run/command.ts';
 
 const cliActor = () => `cli ${os.userInfo().username}@${os.hostname()}`;
 
+/** The store the proxy uses; a path naming no store is refused with both reasons (no proxy, no file). */
+async function openExisting(cfg: Config, noProxy: string) {
+  const { NoStateStore, openStateStore } = await import('./state/store.ts');
+  try {
+    return await openStateStore(cfg.state, { initialReads: cfg.reads, existing: true });
+  } catch (e) {
+    if (e instanceof NoStateStore) throw new CliError(`${noProxy}, and ${e.message} (give the --state the proxy uses)`);
+    throw e;
+  }
+}
+
 /** Without a proxy: read or change the state store itself. */
-async function direct(cfg: Config, mutate: Mutation | null, reason: string): Promise<Record<string, unknown>> {
-  const { openStateStore } = await import('./state/store.ts');
-  const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
+async function direct(cfg: Config, mutate: Mutation | null, reason: string, noProxy: string): Promise<Record<string, unknown>> {
+  const store = await openExisting(cfg, noProxy);
   try {
     if (mutate) {
       try {
@@ -40,9 +50,9 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string): Pro
 }
 
 /** `resume` with no proxy answering: the same repair, against the databases and the store directly. */
-async function resumeDirect(cfg: Config, reason: string, force: boolean): Promise<Record<string, unknown>> {
-  const [{ openStateStore }, { resumeInterrupted }] = await Promise.all([import('./state/store.ts'), import('./promote/resume.ts')]);
-  const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
+async function resumeDirect(cfg: Config, reason: string, force: boolean, noProxy: string): Promise<Record<string, unknown>> {
+  const { resumeInterrupted } = await import('./promote/resume.ts');
+  const store = await openExisting(cfg, noProxy);
   try {
     const resume = await resumeInterrupted({
       record: await store.load(), history: await store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
@@ -64,7 +74,7 @@ async function apiOrStore(cfg: Config, method: string, path: string, body: unkno
     return await callApi(cfg.control, cfg.token, method, path, body, timeoutMs);
   } catch (e) {
     if (!(e instanceof NoProxy) || !fallback) throw e;
-    return direct(cfg, fallback.mutate, fallback.reason);
+    return direct(cfg, fallback.mutate, fallback.reason, e.message);
   }
 }
 
@@ -91,7 +101,7 @@ export function registerControlCommands(program: Command): void {
     .command('reads <percent>')
     .description('set the share of reads sent to the new database (0..100); also resumes after a trip')
     .action(action(async ({ cfg, print }, percent) => {
-      const n = Number(percent);
+      const n = /^\d{1,3}$/.test(percent) ? Number(percent) : NaN; // not Number(): '0x32', '1e1' and '' are not percents
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`reads: expected a whole number from 0 to 100, got "${percent}"`);
       const s = await apiOrStore(cfg, 'PUT', '/reads', { percent: n }, { mutate: setReads(cfg.steps, n), reason: `operator: cutover reads ${n}` });
       print(readsLine(s), s);
@@ -148,7 +158,7 @@ export function registerControlCommands(program: Command): void {
         s = await callApi(cfg.control, cfg.token, 'POST', '/resume', { reason, ...(force ? { force } : {}) }, 60_000);
       } catch (e) {
         if (!(e instanceof NoProxy)) throw e;
-        s = await resumeDirect(cfg, reason, force);
+        s = await resumeDirect(cfg, reason, force, e.message);
       }
       const r = s.resume as { pausedForMs: number | null; captureTables: number } | undefined;
       print(`pause lifted${r?.pausedForMs != null ? ` after ${(r.pausedForMs / 1000).toFixed(0)} s` : ''}; source of truth: the ${String(s.sourceOfTruth)} database (unchanged), capture on ${r?.captureTables ?? 0} table(s) there; phase ${String(s.phase)}${s.direct ? ' (no proxy answered: state store changed directly)' : ''}`, s);

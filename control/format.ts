@@ -4,6 +4,8 @@ import type { AuditEntry } from './state/store.ts';
 
 type Doc = Record<string, unknown>;
 
+const PAUSED = 'PAUSED: new transactions wait (a promote, rollback or finalize is in progress)';
+
 export function formatStatus(s: Doc, detailed = false): string {
   const plan = s.plan as { steps: number[]; next: number | null } | undefined;
   const proxy = s.proxy as Doc | null;
@@ -13,11 +15,12 @@ export function formatStatus(s: Doc, detailed = false): string {
   const lines = [
     `phase          ${s.phase}`,
     // after promote the read percent sends reads to the legacy database (the one that is not the source of truth)
-    `reads to ${s.sourceOfTruth === 'new' ? 'legacy' : 'new   '}${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
+    `${`reads to ${s.sourceOfTruth === 'new' ? 'legacy' : 'new'}`.padEnd(14)} ${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
   ];
   if (plan) lines.push(`plan           ${plan.steps.map((p, i) => (i === s.planStep ? `[${p}]` : String(p))).join(' → ')}${plan.next !== null ? `; next step ${plan.next} %` : '; complete'}`);
   if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
-  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? '; PAUSED: new transactions wait (promote in progress)' : ''}`);
+  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${PAUSED}` : ''}`);
+  else if (s.paused) lines.push(`pause          ${PAUSED}; if no proxy is running it, cutover resume lifts it`);
   if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`);
   if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.refusedKeys ?? 0} keys of refused COMMITs re-synced` : ''}`);
   if (gates.length) {

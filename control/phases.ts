@@ -13,8 +13,11 @@ export const PHASES: readonly Phase[] = [
  * Legal moves. Forward one phase at a time, as Vitess MoveTables walks
  * create → copy → switch reads → switch writes → complete; ROLLED_BACK is the
  * "reverse traffic" of any phase where the new database already receives
- * writes (CAPTURE..PROMOTED); FAILED is reachable from every phase that is not
- * final. FINALIZED is final (like MoveTables Complete): nothing undoes it.
+ * writes (CAPTURE..PROMOTED); FAILED is reachable from every phase before
+ * PROMOTED. FINALIZED is final (like MoveTables Complete): nothing undoes it.
+ * Like MoveTables Cancel after SwitchTraffic, FAILED is refused once promoted:
+ * the new database holds writes the legacy one lacks, so "start over" would
+ * copy the stale side over them; the ways out are rollback and finalize.
  */
 const NEXT: Record<Phase, readonly Phase[]> = {
   NOT_STARTED: ['PREFLIGHT', 'FAILED'],
@@ -25,7 +28,7 @@ const NEXT: Record<Phase, readonly Phase[]> = {
   BACKFILL: ['VERIFY', 'ROLLED_BACK', 'FAILED'],
   VERIFY: ['SHIFTING', 'BACKFILL', 'ROLLED_BACK', 'FAILED'],
   SHIFTING: ['PROMOTED', 'ROLLED_BACK', 'FAILED'],
-  PROMOTED: ['FINALIZED', 'ROLLED_BACK', 'FAILED'],
+  PROMOTED: ['FINALIZED', 'ROLLED_BACK'],
   FINALIZED: [],
   // re-step from 0 %, or start over from capture (e.g. after capture was removed)
   ROLLED_BACK: ['SHIFTING', 'CAPTURE', 'FAILED'],
@@ -45,6 +48,7 @@ export function nextPhases(from: Phase): readonly Phase[] {
 export function refusal(from: Phase, to: Phase): string | null {
   if (from === to) return `already in phase ${to}`;
   if (NEXT[from].includes(to)) return null;
+  if (from === 'PROMOTED' && to === 'FAILED') return 'illegal phase transition PROMOTED → FAILED: the new database has taken the writes since promote; go back with cutover rollback (roles swap back) or on with cutover finalize';
   const allowed = NEXT[from];
   return allowed.length
     ? `illegal phase transition ${from} → ${to}: from ${from} only ${allowed.join(', ')}`

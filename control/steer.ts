@@ -69,7 +69,12 @@ const OWN_COMMAND: Partial<Record<Phase, string>> = { PROMOTED: 'cutover promote
 /** `PUT /phase`: one legal move; leaving the phases that serve reads from the new side takes reads to 0 %. */
 export function setPhase(to: Phase, opts: { viaApi?: boolean } = {}): Mutation {
   return (cur) => {
+    // the swap in progress ends in a phase of its own: a move now would be overwritten or contradict it
+    if (cur.paused) throw new Refused(`phase ${to}: a promote, rollback or finalize is in progress (new transactions are paused); try again when it ends`, 409, { from: cur.phase, to });
     assertTransition(cur.phase, to);
+    if (to === 'NOT_STARTED' && cur.sourceOfTruth === 'new') {
+      throw new Refused('phase NOT_STARTED: the new database is the source of truth (promoted); starting over would copy the stale legacy database over its writes', 409, { from: cur.phase, to });
+    }
     const own = OWN_COMMAND[to];
     if (opts.viaApi && own) throw new Refused(`phase ${to} is entered with ${own}, not by setting it`, 409, { from: cur.phase, to });
     return readsAllowedIn(to) && to !== 'SHIFTING' ? { phase: to } : { phase: to, readPercent: 0, planStep: -1 };

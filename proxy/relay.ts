@@ -84,6 +84,8 @@ export interface RelayContext {
   capture: (side: Side) => CaptureDialect;
   /** Dirty keys this session could not record on the source of truth `side`: its drainer records them. */
   recordDirty?: (side: Side, keys: DirtyKey[]) => void;
+  /** The proxy's request and byte counters (the byte relay counts the same way). */
+  stats?: { requests: number; bytesOut: number };
 }
 
 interface Unit {
@@ -147,7 +149,7 @@ export class Relay {
     /** `raw`: the server's own FATAL, sent as it is instead of one made from code and message. */
     private readonly onFatal: (code: string, message: string, raw?: Buffer) => void,
   ) {
-    this.order = new ResponseOrder(client);
+    this.order = new ResponseOrder(client, ctx.stats);
     this.asm = new MessageAssembler(ctx.maxMessageSize);
     this.sot = ctx.side;
     this.wireLinks();
@@ -198,6 +200,10 @@ export class Relay {
     this.asm.push(chunk, this.onClientMessage);
   }
 
+  private countRequest(): void {
+    if (this.ctx.stats) this.ctx.stats.requests++;
+  }
+
   /** Nothing queued, nothing being handled, no answer awaited (a transaction may be open). */
   get quiescent(): boolean {
     return !this.pumping && this.queue.length === 0 && this.source.pending === 0;
@@ -217,9 +223,11 @@ export class Relay {
         this.source.write(m.bytes);
         return;
       case 0x51: // Query
+        this.countRequest();
         this.enqueue({ kind: 'query', msgs: [m], sync: true });
         return;
       case 0x46: // FunctionCall
+        this.countRequest();
         this.enqueue({ kind: 'fn', msgs: [m], sync: true });
         return;
       case 0x53: // Sync
@@ -230,6 +238,7 @@ export class Relay {
           return;
         }
         this.pending.push(m);
+        if (m.type === 0x53) this.countRequest();
         this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
         this.pending = [];
         return;

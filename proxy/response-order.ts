@@ -23,7 +23,10 @@ export class ResponseOrder {
   private readonly slots: Slot[] = [];
   private corked = false;
 
-  constructor(private client: Socket) {}
+  constructor(
+    private client: Socket,
+    private readonly counted?: { bytesOut: number },
+  ) {}
 
   setClient(s: Socket): void {
     this.client = s;
@@ -68,6 +71,7 @@ export class ResponseOrder {
         this.client.uncork();
       });
     }
+    if (this.counted) this.counted.bytesOut += b.length;
     this.client.write(b);
   }
 }

@@ -315,6 +315,7 @@ export class Session {
       shadowSample: m.shadowSample,
       capture: m.capture,
       recordDirty: m.recordDirty,
+      stats: this.ctx.stats,
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;
     const onClientData = (chunk: Buffer) => {

@@ -24,31 +24,37 @@ export async function postgresSchema(db: pg.ClientBase, only?: string[]): Promis
     prelude.push(`DO $$ BEGIN CREATE TYPE ${e.name} AS ENUM (${e.labels.map(ql).join(', ')}); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   }
 
-  // sequences behind serial/nextval defaults (identity sequences come with their columns)
-  const seqs = await db.query<{ name: string; type: string; inc: string; start: string; min: string; max: string; cycle: boolean; owner: string | null }>(`
+  const rels = await db.query<{ oid: number; schema: string; name: string }>(`
+    SELECT c.oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${USER_SCHEMAS} ORDER BY 2, 3`);
+  const tables: { oid: number; def: TableDef }[] = [];
+  for (const r of rels.rows) {
+    if (only?.length && !only.includes(r.name) && !only.includes(`${r.schema}.${r.name}`)) continue;
+    tables.push({ oid: r.oid, def: await readTable(db, r, unmapped) });
+  }
+  // sequences behind serial/nextval defaults (identity sequences come with their columns);
+  // with --tables, only those the chosen tables own or draw defaults from
+  const chosen = new Set(tables.map((t) => String(t.oid)));
+  const seqs = await db.query<{ name: string; type: string; inc: string; start: string; min: string; max: string; cycle: boolean; owner: string | null; owner_oid: string | null; users: string[] }>(`
     SELECT format('%I.%I', n.nspname, c.relname) AS name, format_type(s.seqtypid, NULL) AS type, s.seqincrement::text AS inc,
            s.seqstart::text AS start, s.seqmin::text AS min, s.seqmax::text AS max, s.seqcycle AS cycle,
            (SELECT format('%I.%I.%I', tn.nspname, tc.relname, a.attname) FROM pg_depend d
               JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-             WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a') AS owner
+             WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a') AS owner,
+           (SELECT d.refobjid::text FROM pg_depend d WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a') AS owner_oid,
+           ARRAY(SELECT d.refobjid::text FROM pg_depend d WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a'
+                 UNION SELECT ad.adrelid::text FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+                  WHERE d.classid = 'pg_attrdef'::regclass AND d.refobjid = c.oid) AS users
       FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE ${USER_SCHEMAS}
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'i')`);
   for (const s of seqs.rows) {
+    if (only?.length && !s.users.some((oid) => chosen.has(oid))) continue;
     prelude.push(`CREATE SEQUENCE IF NOT EXISTS ${s.name} AS ${s.type} INCREMENT BY ${s.inc} MINVALUE ${s.min} MAXVALUE ${s.max} START WITH ${s.start}${s.cycle ? ' CYCLE' : ''}`);
-    if (s.owner) postTables.push(`ALTER SEQUENCE ${s.name} OWNED BY ${s.owner}`);
+    if (s.owner && (!only?.length || chosen.has(s.owner_oid!))) postTables.push(`ALTER SEQUENCE ${s.name} OWNED BY ${s.owner}`);
   }
-
-  const rels = await db.query<{ oid: number; schema: string; name: string }>(`
-    SELECT c.oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${USER_SCHEMAS} ORDER BY 2, 3`);
-  const tables: TableDef[] = [];
-  for (const r of rels.rows) {
-    if (only?.length && !only.includes(r.name) && !only.includes(`${r.schema}.${r.name}`)) continue;
-    tables.push(await readTable(db, r, unmapped));
-  }
-  return { prelude, tables, postTables, unmapped };
+  return { prelude, tables: tables.map((t) => t.def), postTables, unmapped };
 }
 
 async function readTable(db: pg.ClientBase, rel: { oid: number; schema: string; name: string }, unmapped: Unmapped[]): Promise<TableDef> {

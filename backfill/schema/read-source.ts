@@ -7,8 +7,21 @@ import { postgresSchema } from './from-postgres.ts';
 import { sqliteSchema } from './from-sqlite.ts';
 import type { SchemaPlan } from './model.ts';
 
-/** `ddl: false`: columns and keys only (what a copy or a diff needs). */
+export class UnknownTableError extends Error {}
+
+/**
+ * `ddl: false`: columns and keys only (what a copy or a diff needs). A name in
+ * `only` that matches no table is refused: a typo must not turn into a
+ * migration that silently leaves a table behind.
+ */
 export async function readSourceSchema(url: string, only?: string[], ddl = true): Promise<SchemaPlan> {
+  const plan = await readAll(url, only, ddl);
+  const unknown = (only ?? []).filter((n) => !plan.tables.some((t) => t.name === n || `${t.schema}.${t.name}` === n));
+  if (unknown.length) throw new UnknownTableError(`no such table on the source: ${unknown.join(', ')}`);
+  return plan;
+}
+
+async function readAll(url: string, only: string[] | undefined, ddl: boolean): Promise<SchemaPlan> {
   const u = parseDbUrl(url, 'source');
   if (u.kind === 'sqlite') {
     const db = openSqlite(u.path, true);

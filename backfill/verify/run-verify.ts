@@ -67,17 +67,16 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   const src = parseDbUrl(o.source, 'source');
   if (parseDbUrl(o.target, 'target').kind !== 'postgres') throw new VerifyError('target: must be a PostgreSQL database');
   const plan = await readSourceSchema(o.source, o.tables, false);
-  if (o.tables?.length) {
-    const unknown = o.tables.filter((n) => !plan.tables.some((t) => tableLabel(t) === n || t.name === n || `${t.schema}.${t.name}` === n));
-    if (unknown.length) throw new VerifyError(`no such table on the source: ${unknown.join(', ')}`);
-  }
   const warnings: string[] = [];
   const target = new PgSide(o.target, 'target');
   const pgSource = src.kind === 'postgres' ? new PgSide(o.source, 'source') : null;
   const sqlite = src.kind === 'sqlite' ? new SqliteSide(openSqlite(src.path, true)) : null;
-  await Promise.all([target.connect(), pgSource?.connect()]);
   const tables: TableReport[] = [];
   try {
+    // Settled, not Promise.all: one side refusing must not leave the other's
+    // connection open (the process would never exit)
+    const connected = await Promise.allSettled([target.connect(), pgSource?.connect()]);
+    for (const c of connected) if (c.status === 'rejected') throw c.reason;
     for (const def of plan.tables) {
       if (!def.key.length) {
         warnings.push(`${tableLabel(def)}: no primary key; not compared`);

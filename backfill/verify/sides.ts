@@ -45,8 +45,12 @@ export class PgSide {
     this.client.on('error', () => undefined);
   }
   async connect(): Promise<void> {
-    await this.client.connect();
-    await this.client.query(`SET TimeZone = 'UTC'`);
+    try {
+      await this.client.connect();
+      await this.client.query(`SET TimeZone = 'UTC'`);
+    } catch (e) {
+      throw new Error(`${this.role}: ${(e as Error).message}`, { cause: e });
+    }
   }
   async end(): Promise<void> {
     await this.client.end().catch(() => undefined);

@@ -41,7 +41,8 @@ export function enterPause(rules: PauseRules): Mutation {
 export function completeSwap(kind: SwapKind, to: Side): Mutation {
   return (cur) => {
     const phase = END_PHASE[kind];
-    if (kind === 'promote') assertTransition(cur.phase, phase);
+    // every kind: a phase an operator set while paused must not be overwritten
+    assertTransition(cur.phase, phase);
     return { paused: false, sourceOfTruth: to, phase, readPercent: 0, planStep: -1, tripped: null };
   };
 }

@@ -3,6 +3,8 @@
 // change feed. Two implementations: an SQLite file (one proxy) and Redis (a
 // fleet). Every change is a read-modify-write applied atomically against the
 // version it was computed from, so two proxies never overwrite each other.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { LiveSnapshot, Phase, Side } from '../../common/live-state.ts';
 
 export interface ControlRecord {
@@ -79,8 +81,15 @@ export function isRedisUrl(state: string): boolean {
   return /^rediss?:\/\//.test(state);
 }
 
-/** The store `--state` names: a redis:// URL, else an SQLite file path. */
-export async function openStateStore(state: string, opts: { initialReads?: number } = {}): Promise<StateStore> {
+export class NoStateStore extends Error {}
+
+/**
+ * The store `--state` names: a redis:// URL, else an SQLite file path.
+ * `existing`: an SQLite file that is not there is refused, not created (a CLI
+ * reading a typo'd path would show a fresh NOT_STARTED migration).
+ */
+export async function openStateStore(state: string, opts: { initialReads?: number; existing?: boolean } = {}): Promise<StateStore> {
+  if (opts.existing && !isRedisUrl(state) && !existsSync(state)) throw new NoStateStore(`no state store at ${path.resolve(state)}`);
   if (isRedisUrl(state)) {
     const { RedisStateStore } = await import('./redis-store.ts');
     return RedisStateStore.open(state, opts.initialReads ?? 0);

@@ -59,6 +59,17 @@ describe('configuration layers', () => {
     expect(() => loadConfig({ listen: 'nonsense' }, {})).toThrow(/invalid listen: expected host:port/);
   });
 
+  it('reads booleans and numbers as written, in text or JSON, and nothing else', () => {
+    // "false" in the environment is false (a coercion to boolean made it true: DDL allowed, backup skipped)
+    expect(loadConfig({}, { CUTOVER_ALLOW_DDL: 'false', CUTOVER_SKIP_BACKUP: 'TRUE' })).toMatchObject({ allowDdl: false, skipBackup: true });
+    expect(loadConfig({ config: tmpConfig('{"allowDdl": false, "json": "off", "soak": "0.5"}') }, {})).toMatchObject({ allowDdl: false, json: false, soak: 0.5 });
+    expect(() => loadConfig({}, { CUTOVER_ALLOW_DDL: 'nope' })).toThrow('invalid allowDdl: expected true or false');
+    expect(() => loadConfig({ reads: '0x32' }, {})).toThrow('invalid reads: expected a number');
+    expect(() => loadConfig({ config: tmpConfig('{"reads": null}') }, {})).toThrow('invalid reads: expected a number');
+    expect(() => loadConfig({ batchSize: '' }, {})).toThrow('invalid batchSize');
+    expect(() => loadConfig({ steps: '50,25' }, {})).toThrow('invalid steps: expected rising percents');
+  });
+
   it('reports an unreadable or non-JSON config file', () => {
     expect(() => loadConfig({ config: '/nonexistent/cutover.json' }, {})).toThrow(/cannot read \(ENOENT\)/);
     expect(() => loadConfig({ config: tmpConfig('{not json') }, {})).toThrow(/not a JSON object/);
@@ -76,5 +87,18 @@ describe('database URLs', () => {
   it('redacts passwords', () => {
     expect(redactUrl('postgres://app:s3cret@h:5432/db')).toBe('postgres://app:***@h:5432/db');
     expect(redactUrl('postgres://h/db')).toBe('postgres://h/db');
+    expect(redactUrl('postgres://app@h/db')).toBe('postgres://app@h/db');
+  });
+
+  it('redacts passwords an operator pasted unencoded, inside free text too', () => {
+    // The userinfo runs to the last '@', as URL parsers read it: the first '@' would leave the tail
+    expect(redactUrl('postgres://app:p@ss@h:1/db')).toBe('postgres://app:***@h:1/db');
+    expect(redactUrl('postgres://app:pa ss@h/db')).toBe('postgres://app:***@h/db');
+    expect(redactUrl('postgres://app:p/ss?x#y@h/db')).toBe('postgres://app:***@h/db');
+    expect(redactUrl('connect postgres://a:x@y@h/d failed; target postgres://b:z w@h/d')).toBe('connect postgres://a:***@h/d failed; target postgres://b:***@h/d');
+    expect(redactUrl('postgres://h/db?sslmode=require&password=zz9')).toBe('postgres://h/db?sslmode=require&password=***');
+    // A password parsed once is masked wherever a driver quotes it later
+    parseDbUrl('postgres://app:Qx7%20secret@h/db');
+    expect(redactUrl('password=Qx7 secret host=h')).toBe('password=*** host=h');
   });
 });

@@ -31,6 +31,16 @@ describe('control API and steering commands', () => {
     expect((await fetch(`http://${control}/healthz`)).status).toBe(200);
   });
 
+  it('a known path with the wrong method is 405 with Allow; an unknown path 404', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const wrong = await fetch(`http://${control}/reads`, { method: 'POST', headers: auth });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('PUT');
+    expect(await wrong.json()).toMatchObject({ error: expect.stringContaining('method not allowed (use PUT)') });
+    expect((await fetch(`http://${control}/status?x=1`, { method: 'DELETE', headers: auth })).status).toBe(405);
+    expect((await fetch(`http://${control}/nope`, { headers: auth })).status).toBe(404);
+  });
+
   it('names the field of a malformed body (400)', async () => {
     const res = await fetch(`http://${control}/reads`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ percent: 150 }) });
     expect(res.status).toBe(400);
@@ -96,7 +106,7 @@ describe('control API and steering commands', () => {
   });
 
   it('says clearly when no proxy answers; status, reads and rollback then act on the state store directly', async () => {
-    const { mkdtempSync } = await import('node:fs');
+    const { existsSync, mkdtempSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
     const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-state-')), 'state.db');
@@ -104,6 +114,13 @@ describe('control API and steering commands', () => {
     const r = await cli(['step', '--control', nobody, '--state', state]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^cutover: no proxy answers at --control/);
+    // a --state naming no store is refused, not created as a fresh NOT_STARTED migration
+    const typo = await cli(['status', '--control', nobody, '--state', state]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/^cutover: no proxy answers at --control .*, and no state store at .*state\.db \(give the --state the proxy uses\)\n$/);
+    expect(existsSync(state)).toBe(false);
+    const { SqliteStateStore } = await import('../../control/state/sqlite-store.ts');
+    await new SqliteStateStore(state).close();
     const s = await cli(['status', '--control', nobody, '--state', state]);
     expect(s.code).toBe(0);
     expect(s.stdout).toContain('no proxy answered: read from the state store directly');

@@ -3,6 +3,7 @@ import { PHASES, PhaseError, assertTransition, nextPhases, refusal } from '../..
 import { initialRecord, applyMutation, type ControlRecord } from '../../control/state/store.ts';
 import { planPosition, rollback, setPhase, setReads, step } from '../../control/steer.ts';
 import { Refused } from '../../control/refused.ts';
+import { completeSwap } from '../../control/promote/mutations.ts';
 
 const rec = (patch: Partial<ControlRecord>): ControlRecord => ({ ...initialRecord(), ...patch });
 const STEPS = [10, 25, 50, 75, 90, 100];
@@ -31,8 +32,9 @@ describe('phase machine', () => {
     expect(nextPhases('ROLLED_BACK')).toEqual(['SHIFTING', 'CAPTURE', 'FAILED']);
   });
 
-  it('FAILED from every phase that is not final; FINALIZED is final', () => {
-    for (const p of PHASES) if (p !== 'FINALIZED' && p !== 'FAILED') expect(refusal(p, 'FAILED'), p).toBeNull();
+  it('FAILED from every phase before PROMOTED; FINALIZED is final', () => {
+    for (const p of PHASES) if (p !== 'FINALIZED' && p !== 'FAILED' && p !== 'PROMOTED') expect(refusal(p, 'FAILED'), p).toBeNull();
+    expect(refusal('PROMOTED', 'FAILED')).toMatch(/PROMOTED → FAILED: .*cutover rollback .*cutover finalize/);
     expect(nextPhases('FINALIZED')).toEqual([]);
     expect(refusal('FINALIZED', 'ROLLED_BACK')).toMatch(/FINALIZED is final/);
     expect(refusal('SHIFTING', 'SHIFTING')).toBe('already in phase SHIFTING');
@@ -70,6 +72,17 @@ describe('steering mutations', () => {
   it('setting a phase takes reads to 0 unless it serves reads; PROMOTED only through promote', () => {
     expect(setPhase('FAILED')(rec({ phase: 'SHIFTING', readPercent: 50 }))).toMatchObject({ phase: 'FAILED', readPercent: 0 });
     expect(() => setPhase('PROMOTED', { viaApi: true })(rec({ phase: 'SHIFTING' }))).toThrow(/entered with cutover promote/);
+  });
+
+  it('no phase change while a swap holds the pause, and the swap does not overwrite one made before it ends', () => {
+    expect(() => setPhase('FAILED')(rec({ phase: 'SHIFTING', paused: true }))).toThrow(expect.objectContaining({ status: 409, message: expect.stringMatching(/in progress/) }));
+    for (const kind of ['promote', 'rollback', 'finalize'] as const) {
+      expect(() => completeSwap(kind, 'legacy')(rec({ phase: 'FAILED', paused: true })), kind).toThrow(/illegal phase transition FAILED/);
+    }
+    expect(completeSwap('finalize', 'new')(rec({ phase: 'PROMOTED', paused: true }))).toMatchObject({ phase: 'FINALIZED', paused: false });
+    // a record left FAILED with the new side as source of truth (an older version allowed it) does not start over
+    expect(() => setPhase('NOT_STARTED')(rec({ phase: 'FAILED', sourceOfTruth: 'new' }))).toThrow(/source of truth/);
+    expect(setPhase('NOT_STARTED')(rec({ phase: 'FAILED' }))).toMatchObject({ phase: 'NOT_STARTED' });
   });
 
   it('audit rows name each field that changed', () => {

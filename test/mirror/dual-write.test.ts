@@ -25,6 +25,7 @@ afterAll(async () => {
 describe('dual write through the proxy', () => {
   it('mirrors autocommit writes, transactions, savepoints and cascades, and leaves nothing for rollbacks', async () => {
     expect(tp.live.get().mirroring).toBe(true);
+    const before = tp.proxy.stats();
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     await c.connect();
     const ids: string[] = [];
@@ -47,6 +48,10 @@ describe('dual write through the proxy', () => {
     // multi-statement simple query: one implicit transaction
     await c.query(`UPDATE notes SET body = 'multi' WHERE account_id = ${ids[3]}; INSERT INTO accounts (email) VALUES ('multi@x')`);
     await c.end();
+    // the message relay counts requests and bytes as the byte relay does (status showed 0 while mirroring)
+    const after = tp.proxy.stats();
+    expect(after.requests - before.requests).toBeGreaterThanOrEqual(31);
+    expect(after.bytesOut - before.bytesOut).toBeGreaterThan(after.requests - before.requests);
 
     const pj = postgres(tp.url(pair.name), { max: 3, prepare: true });
     await Promise.all(Array.from({ length: 30 }, (_, i) => pj`INSERT INTO accounts (email) VALUES (${'pj' + i + '@x'})`));
