@@ -34,7 +34,11 @@ export function misfitCondition(c: ColumnDef, pgType: string, utf8File = false):
       return { cond: `(typeof(${col}) NOT IN ('integer', 'null')${range})`, why: `not an integer that fits ${pgType}` };
     }
     case 'float': return { cond: `typeof(${col}) IN ('text', 'blob')`, why: 'not a number' };
-    case 'numeric': return { cond: `typeof(${col}) IN ('text', 'blob')`, why: 'not a number' };
+    case 'numeric': {
+      const ps = numericScale(pgType);
+      const range = ps ? ` OR abs(${col}) >= 1e${ps.precision - ps.scale}` : '';
+      return { cond: `(typeof(${col}) IN ('text', 'blob')${range})`, why: ps ? `not a number, or too large for ${pgType}` : 'not a number' };
+    }
     case 'bool': return { cond: `NOT (${col} IS NULL OR (typeof(${col}) = 'integer' AND ${col} IN (0, 1)) OR lower(${col}) IN ('t', 'f', 'true', 'false', 'y', 'n', 'yes', 'no', 'on', 'off', '1', '0'))`, why: 'not a boolean' };
     case 'date': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR date(${col}) IS NULL OR ${col} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'))`, why: 'not an ISO date' };
     case 'timestamp':
@@ -42,6 +46,23 @@ export function misfitCondition(c: ColumnDef, pgType: string, utf8File = false):
     case 'bytea': return null;
     default: return { cond: `(typeof(${col}) = 'blob' OR instr(${col}, char(0)) > 0${badText})`, why: 'binary data, a NUL character or bytes that are not UTF-8, which text cannot hold' };
   }
+}
+
+function numericScale(pgType: string): { precision: number; scale: number } | null {
+  const m = /^numeric\((\d+),\s*(\d+)\)$/.exec(pgType);
+  return m ? { precision: Number(m[1]), scale: Number(m[2]) } : null;
+}
+
+/**
+ * Numbers with more decimals than a numeric(p,s) column keeps: PostgreSQL
+ * rounds them without a word (1.005 becomes 1.01), so the copy would change
+ * data. Decimals are counted in the text the copy sends (CAST AS TEXT).
+ */
+export function roundingCondition(c: ColumnDef, pgType: string): string | null {
+  const ps = numericScale(pgType);
+  if (!ps) return null;
+  const text = `CAST(${qi(c.name)} AS TEXT)`;
+  return `(typeof(${qi(c.name)}) = 'real' AND instr(${text}, '.') > 0 AND instr(lower(${text}), 'e') = 0 AND length(rtrim(substr(${text}, instr(${text}, '.') + 1), '0')) > ${ps.scale})`;
 }
 
 function sampleKeys(db: Database.Database, t: TableDef, where: string): { rows: number; keys: string[] } {
@@ -64,6 +85,11 @@ export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTy
     if (misfit) {
       const { rows, keys } = sampleKeys(db, t, misfit.cond);
       if (rows) out.push({ severity: 'error', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} value(s) ${misfit.why} (${c.sourceType || 'no declared type'} → ${pgType})` });
+    }
+    const rounding = roundingCondition(c, pgType);
+    if (rounding) {
+      const { rows, keys } = sampleKeys(db, t, rounding);
+      if (rows) out.push({ severity: 'warning', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} value(s) have more decimals than ${pgType} keeps: PostgreSQL rounds them (${c.sourceType || 'no declared type'} → ${pgType})` });
     }
     const notNull = target?.notNull ?? c.notNull;
     if (notNull && !c.identity) {

@@ -75,6 +75,8 @@ export function fromSqlite(e: unknown): PgError {
   if (/ambiguous column name/.test(msg)) return new PgError('42702', msg);
   if (/datatype mismatch/.test(msg)) return new PgError('42804', msg);
   if (/misuse of aggregate|aggregate functions are not allowed/.test(msg)) return new PgError('42803', msg);
+  // sum() of integers past 64 bits: PostgreSQL sums into numeric; SQLite stops, as int8 arithmetic would
+  if (/^integer overflow$/.test(msg)) return new PgError('22003', 'bigint out of range', msg);
   if (code.startsWith('SQLITE_ERROR') || code === '') return new PgError('42000', msg);
   return new PgError('XX000', `${msg} (${code})`);
 }

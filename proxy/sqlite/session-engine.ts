@@ -18,7 +18,7 @@ import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement } from './translate.ts';
-import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
+import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -379,7 +379,8 @@ export class SessionEngine {
     return stmt.columns().map((c, i) => {
       const oid = oidOfDeclared(c.type) ?? st.hints[i] ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
       const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0;
-      return { name: st.names[i] ?? c.name, oid, size: typeSize(oid), format };
+      const typmod = oid === OID.numeric ? numericTypmod(c.type) : undefined;
+      return { name: st.names[i] ?? c.name, oid, size: typeSize(oid), format, ...(typmod !== undefined ? { typmod } : {}) };
     });
   }
 
@@ -587,7 +588,7 @@ export class SessionEngine {
     return dataRow(row.map((v, i) => {
       if (v === null) return null;
       const f = fields[i]!;
-      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid), 'utf8');
+      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid, f.typmod), 'utf8');
     }));
   }
 

@@ -204,6 +204,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     names = targetNames(n.returningList);
   }
   if (type === 'DropStmt') tag = dropTag(n);
+  if (type === 'InsertStmt') dropDefaultValues(n);
   if (type === 'CreateStmt') createTable(n);
   if (type === 'IndexStmt') createIndex(n);
   if (type === 'AlterTableStmt') alterTable(n);
@@ -257,6 +258,30 @@ function columnType(typeName: AnyNode): { isSerial: boolean } {
   const mods = (typeName.typmods ?? []).map((m: AnyNode) => m.A_Const?.ival?.ival ?? 0);
   typeName[SQLITE_TYPE] = mods.length && ['NUMERIC', 'VARCHAR', 'CHAR'].includes(declared) ? `${declared}(${mods.join(', ')})` : declared;
   return { isSerial: SERIALS.has(name) };
+}
+
+/**
+ * SQLite has no DEFAULT among VALUES; a column left out gets its default, so
+ * a column that is DEFAULT in every row is left out (every column: DEFAULT
+ * VALUES). DEFAULT in some rows only, or without a column list, is refused.
+ */
+function dropDefaultValues(n: AnyNode): void {
+  const rows: AnyNode[][] | undefined = n.selectStmt?.SelectStmt?.valuesLists?.map((r: AnyNode) => r.List?.items ?? []);
+  if (!rows?.length || !rows.some((r) => r.some((v) => v.SetToDefault))) return;
+  if (!n.cols?.length) throw unsupported('DEFAULT among VALUES without a column list (name the columns)');
+  const allDefault = (i: number) => rows.every((r) => r[i]?.SetToDefault);
+  if (rows.some((r) => r.some((v, i) => v.SetToDefault && !allDefault(i)))) throw unsupported('DEFAULT in some VALUES rows but not others (insert those rows apart)');
+  const keep = (n.cols as AnyNode[]).map((_c, i) => !allDefault(i));
+  if (!keep.some(Boolean)) {
+    if (rows.length > 1) throw unsupported('several rows of DEFAULT only');
+    delete n.cols;
+    delete n.selectStmt; // INSERT … DEFAULT VALUES
+    return;
+  }
+  n.cols = (n.cols as AnyNode[]).filter((_c, i) => keep[i]);
+  n.selectStmt.SelectStmt.valuesLists.forEach((r: AnyNode) => {
+    r.List.items = r.List.items.filter((_v: AnyNode, i: number) => keep[i]);
+  });
 }
 
 function createTable(n: AnyNode): void {

@@ -103,9 +103,30 @@ function timestampText(v: SqlValue, withZone: boolean): string {
   return s;
 }
 
-/** Text-format cell for a value under the column's OID. */
-export function encodeText(v: SqlValue, oid: number): string {
+/** numeric(p,s) of a declared type as PostgreSQL's typmod; undefined for other types and a bare numeric. */
+export function numericTypmod(declared: string | null | undefined): number | undefined {
+  const m = declared && /^\s*(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/i.exec(declared);
+  return m ? ((Number(m[1]) << 16) | Number(m[2] ?? 0)) + 4 : undefined;
+}
+
+/**
+ * A numeric column with a scale prints every value with that many decimals
+ * (numeric(10,2): 12.50, 7.00), as PostgreSQL does. SQLite's NUMERIC affinity
+ * keeps 12.5 or 7; text it could not read as a number is left as stored.
+ */
+function withScale(v: SqlValue, scale: number): string | null {
+  if (typeof v === 'bigint') return scale ? `${v}.${'0'.repeat(scale)}` : String(v);
+  if (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1e21) return v.toFixed(scale);
+  return null;
+}
+
+/** Text-format cell for a value under the column's OID (and typmod, for numeric). */
+export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
   if (v === null) return '';
+  if (oid === OID.numeric && typmod >= 4) {
+    const scaled = withScale(v, (typmod - 4) & 0xffff);
+    if (scaled !== null) return scaled;
+  }
   switch (oid) {
     case OID.bool: {
       const b = asBool(v);

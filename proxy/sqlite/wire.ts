@@ -9,6 +9,8 @@ export interface Field {
   size: number;
   /** 0 text, 1 binary. */
   format: number;
+  /** atttypmod as PostgreSQL reports it (numeric(p,s): ((p << 16) | s) + 4); absent: -1. */
+  typmod?: number;
 }
 
 function frame(type: number, body: Buffer): Buffer {
@@ -45,7 +47,7 @@ export function rowDescription(fields: Field[]): Buffer {
     body.writeInt16BE(0, i + 4); // column number
     body.writeInt32BE(f.oid, i + 6);
     body.writeInt16BE(f.size, i + 10);
-    body.writeInt32BE(-1, i + 12); // typmod
+    body.writeInt32BE(f.typmod ?? -1, i + 12);
     body.writeInt16BE(f.format, i + 16);
     i += 18;
   });

@@ -110,6 +110,27 @@ describe('cutover check', () => {
     expect(r.code).toBe(2);
   });
 
+  it('numeric(p,s): more decimals than the scale is a warning (PostgreSQL rounds), too many digits an error', async () => {
+    const money = path.join(dir, 'money.db');
+    const db = new Database(money);
+    db.exec(`CREATE TABLE prices (id INTEGER PRIMARY KEY, amount DECIMAL(10,2), whole NUMERIC(5,0))`);
+    db.prepare('INSERT INTO prices VALUES (?, ?, ?)').run(1, 12.5, 2.0);
+    db.prepare('INSERT INTO prices VALUES (?, ?, ?)').run(2, 1.005, 7);
+    db.prepare('INSERT INTO prices VALUES (?, ?, ?)').run(3, 123456789.5, 3.25);
+    db.prepare('INSERT INTO prices VALUES (?, ?, ?)').run(4, 99.99, null);
+    db.close();
+    const p = await databasePair('check_numeric');
+    const r = await cli(['check', '--source', `sqlite://${money}`, '--target', p.targetUrl, '--backup-dir', path.join(dir, 'b4'), '--report-dir', dir, '--json']);
+    const got: Finding[] = JSON.parse(r.stdout).findings.filter((f: Finding) => f.check === 'type');
+    expect(got).toEqual(expect.arrayContaining([
+      expect.objectContaining({ severity: 'warning', column: 'amount', rows: 1, keys: ['2'], message: expect.stringContaining('more decimals than numeric(10, 2) keeps: PostgreSQL rounds them') }),
+      expect.objectContaining({ severity: 'error', column: 'amount', rows: 1, keys: ['3'], message: expect.stringContaining('too large for numeric(10, 2)') }),
+      expect.objectContaining({ severity: 'warning', column: 'whole', rows: 1, keys: ['3'] }),
+    ]));
+    expect(got).toHaveLength(3);
+    expect(r.code).toBe(1);
+  });
+
   it('recognises hash formats', () => {
     expect(hashFormat(BCRYPT)).toBe('bcrypt');
     expect(hashFormat('$argon2i$v=19$m=4096,t=3,p=1$abc$def')).toBe('argon2');

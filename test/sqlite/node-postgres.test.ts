@@ -107,6 +107,25 @@ describe('node-postgres → proxy → SQLite', () => {
     }
   });
 
+  it('prints numeric(p,s) with its scale, takes DEFAULT among VALUES, and an overflowing sum is 22003', async () => {
+    const c = await client();
+    try {
+      await c.query('CREATE TABLE money (id bigserial PRIMARY KEY, amount numeric(10, 2), note text DEFAULT \'none\', n bigint)');
+      const ins = await c.query("INSERT INTO money (amount, note, n) VALUES (12.5, DEFAULT, 9223372036854775807), ('7', DEFAULT, 1) RETURNING id, amount, note");
+      expect(ins.rows).toEqual([{ id: '1', amount: '12.50', note: 'none' }, { id: '2', amount: '7.00', note: 'none' }]);
+      // RowDescription carries numeric(10,2)'s typmod, as PostgreSQL's does
+      expect(ins.fields.find((f) => f.name === 'amount')).toMatchObject({ dataTypeID: 1700, dataTypeModifier: ((10 << 16) | 2) + 4 });
+      const ext = await c.query('INSERT INTO money (id, amount, note) VALUES (DEFAULT, $1, DEFAULT) RETURNING amount, note', ['0.1']);
+      expect(ext.rows).toEqual([{ amount: '0.10', note: 'none' }]);
+      expect((await c.query('INSERT INTO money (amount, note) VALUES (DEFAULT, DEFAULT) RETURNING amount, note')).rows).toEqual([{ amount: null, note: 'none' }]);
+      await expect(c.query('INSERT INTO money (amount, note) VALUES (1, DEFAULT), (DEFAULT, 2)')).rejects.toMatchObject({ code: '0A000' });
+      await expect(c.query('SELECT sum(n) FROM money')).rejects.toMatchObject({ code: '22003' });
+      expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('runs transactions and savepoints, and named prepared statements', async () => {
     const c = await client();
     try {
