@@ -1,0 +1,183 @@
+// How the relay consumes a backend's answer to one request (ResponseHandler of
+// backend-link.ts): stream it to the client's slot, hold it until the source
+// committed, run it as one piece of a split request, or keep all of it until
+// the target's answer is known to be good.
+import type { ResponseHandler } from './backend-link.ts';
+import type { Message } from './framing.ts';
+import { parseErrorFields, readyForQuery } from './messages.ts';
+import type { Slot } from './response-order.ts';
+
+/** The relay, as a handler sees it: told when the source connection is lost under a request. */
+export interface SourceWatch {
+  sourceLost(): void;
+}
+
+/** Streams a request's answer to its slot. */
+export class Forward implements ResponseHandler {
+  readonly failed: Promise<boolean>;
+  private resolve!: (failed: boolean) => void;
+
+  /** `onError`: called at the first ErrorResponse, before the client can see it. */
+  constructor(private readonly slot: Slot, private readonly relay: SourceWatch, private readonly onError?: () => void) {
+    this.failed = new Promise((r) => (this.resolve = r));
+  }
+
+  /** The SQLSTATE of the first error in the answer (XX000 when it names none), or null. */
+  errorCode: string | null = null;
+
+  onMessage(m: Message): void {
+    if (m.type === 0x45 && this.errorCode === null) {
+      this.errorCode = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+      this.onError?.();
+    }
+    this.slot.write(m.bytes);
+  }
+
+  onReady(_status: number, z: Message): void {
+    this.slot.write(z.bytes);
+    this.slot.end();
+    this.resolve(this.errorCode !== null);
+  }
+
+  onLost(): void {
+    this.slot.end();
+    this.resolve(true);
+    this.relay.sourceLost();
+  }
+}
+
+/**
+ * A wrapped write's answer: streamed until the first CommandComplete (so COPY
+ * and RETURNING rows flow), held from there until the source committed.
+ */
+export class WriteHold implements ResponseHandler {
+  private held: Buffer[] | null = null;
+  readonly done: Promise<number | null>;
+  private resolve!: (s: number | null) => void;
+  /** The SQLSTATE of the answer's error, when errors are held. */
+  errorCode: string | null = null;
+
+  /** `holdErrors`: an error is held too (the request may be run again instead of answered). */
+  constructor(private readonly slot: Slot, private readonly relay: SourceWatch, private readonly holdErrors = false) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x45 /* E */ && this.holdErrors) {
+      this.errorCode ??= parseErrorFields(m.bytes.subarray(5)).C ?? null;
+      this.held ??= [];
+    }
+    if (m.type === 0x43 /* C */ && !this.held) this.held = [];
+    if (this.held) this.held.push(m.bytes);
+    else this.slot.write(m.bytes);
+  }
+
+  onReady(status: number): void {
+    this.resolve(status);
+  }
+
+  onLost(): void {
+    this.slot.end();
+    this.resolve(null);
+    this.relay.sourceLost();
+  }
+
+  release(status: number): void {
+    for (const b of this.held ?? []) this.slot.write(b);
+    this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
+    this.slot.end();
+  }
+
+  /** The commit failed: the client gets its error instead of the CommandCompletes. */
+  fail(error: Buffer, status: number): void {
+    for (const b of this.held ?? []) if (b[0] !== 0x43) this.slot.write(b);
+    this.slot.write(error);
+    this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
+    this.slot.end();
+  }
+}
+
+/** One piece of a split request (Relay.runSplit): its answer without its ReadyForQuery. */
+export class PieceRun implements ResponseHandler {
+  readonly done: Promise<{ status: number; error: boolean; tag: string } | null>;
+  private resolve!: (r: { status: number; error: boolean; tag: string } | null) => void;
+  private error = false;
+  private tag = '';
+
+  constructor(
+    private readonly out: (b: Buffer) => void,
+    private readonly relay: SourceWatch,
+    private readonly edit: {
+      /** A warning (by SQLSTATE) the server would not have sent for the request as a whole. */
+      quiet: string | null;
+      /** A notice it would have sent before the CommandComplete. */
+      warn: Buffer | null;
+      /** Sent instead of the CommandComplete: a COMMIT that could only roll back. */
+      failWith: Buffer | null;
+      /** Called when the request fails (an error, or a COMMIT answered ROLLBACK), before the client can see it. */
+      onFailed?: () => void;
+    },
+  ) {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x4e /* N */ && this.edit.quiet && parseErrorFields(m.bytes.subarray(5)).C === this.edit.quiet) return;
+    if (m.type === 0x45) {
+      this.error = true;
+      this.failing();
+    }
+    if (m.type === 0x43) {
+      this.tag = m.bytes.toString('utf8', 5, m.bytes.length - 1);
+      if (this.tag === 'ROLLBACK') this.failing();
+      if (this.edit.warn) this.out(this.edit.warn);
+      if (this.edit.failWith) {
+        this.error = true;
+        this.out(this.edit.failWith);
+        return;
+      }
+    }
+    this.out(m.bytes);
+  }
+
+  private failing(): void {
+    const f = this.edit.onFailed;
+    this.edit.onFailed = undefined;
+    f?.();
+  }
+
+  onReady(status: number): void {
+    this.resolve({ status, error: this.error, tag: this.tag });
+  }
+
+  onLost(): void {
+    this.resolve(null);
+    this.relay.sourceLost();
+  }
+}
+
+/** A routed read's whole answer, kept until we know the target answered well. */
+export class HoldAll implements ResponseHandler {
+  messages: Buffer[] = [];
+  readonly done: Promise<{ lost: string | null; error: string | null }>;
+  private resolve!: (o: { lost: string | null; error: string | null }) => void;
+  private error: string | null = null;
+
+  constructor() {
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  onMessage(m: Message): void {
+    if (m.type === 0x45 && !this.error) this.error = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+    this.messages.push(m.bytes);
+  }
+
+  onReady(_s: number, z: Message): void {
+    this.messages.push(z.bytes);
+    this.resolve({ lost: null, error: this.error });
+  }
+
+  onLost(reason: Error): void {
+    this.resolve({ lost: reason.message, error: null });
+  }
+}
