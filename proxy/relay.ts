@@ -205,6 +205,18 @@ export class Relay {
     if (this.ctx.stats) this.ctx.stats.requests++;
   }
 
+  /**
+   * The client hung up. Extended-protocol messages it sent after its last Sync
+   * or Flush still run, as PostgreSQL runs each message when it arrives (an
+   * Execute of COMMIT commits; an implicit transaction without its Sync rolls
+   * back when the session ends): they go as if a Flush had followed them.
+   */
+  hangUp(): void {
+    if (!this.pending.length) return;
+    this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
+    this.pending = [];
+  }
+
   /** Nothing queued, nothing being handled, no answer awaited (a transaction may be open). */
   get quiescent(): boolean {
     return !this.pumping && this.queue.length === 0 && this.source.pending === 0;

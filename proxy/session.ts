@@ -346,6 +346,7 @@ export class Session {
   private clientGone(): void {
     const relay = this.relay;
     if (this.closed || this.hangingUp) return;
+    relay?.hangUp();
     if (!relay || relay.quiescent) {
       this.close();
       return;

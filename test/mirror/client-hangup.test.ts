@@ -59,4 +59,48 @@ describe('a client hanging up', () => {
     expect(diffs.filter((d) => !d.equal)).toEqual([]);
     expect(tp.live.get().tripped).toBeNull();
   }, 60_000);
+
+  it('after messages with no Sync: an Execute of COMMIT commits on both, an implicit transaction on neither (as directly)', async () => {
+    type Raw = { connection: { parse(q: object): void; bind(q: object): void; execute(q: object): void; stream: { end(): void } } };
+    const ends = async (c: pg.Client) => {
+      // end(), not destroy(): the messages already written reach the server before the FIN
+      (c as unknown as Raw).connection.stream.end();
+      await new Promise((r) => setTimeout(r, 50));
+    };
+    const runs = async (url: string, base: number, table = 'kv') => {
+      const c = new pg.Client({ connectionString: url });
+      c.on('error', () => undefined);
+      await c.connect();
+      await c.query('BEGIN');
+      await c.query(`INSERT INTO ${table} VALUES ($1, $2)`, [base, 'commit by Execute']);
+      const raw = (c as unknown as Raw).connection;
+      raw.parse({ text: 'COMMIT' });
+      raw.bind({});
+      raw.execute({});
+      await ends(c);
+      const d = new pg.Client({ connectionString: url });
+      d.on('error', () => undefined);
+      await d.connect();
+      const rawD = (d as unknown as Raw).connection;
+      rawD.parse({ text: `INSERT INTO ${table} VALUES (${base + 1}, 'implicit, no Sync')` });
+      rawD.bind({});
+      rawD.execute({});
+      await ends(d);
+    };
+    // the reference: PostgreSQL itself (a table of the mirror's database that nothing else touches)
+    await sql(pair.targetUrl, 'CREATE TABLE kv_direct (id int PRIMARY KEY, v text)');
+    await runs(pair.targetUrl, 500, 'kv_direct');
+    await runs(tp.url(pair.name), 600);
+    const deadline = Date.now() + 10_000;
+    while (tp.proxy.stats().sessionsOpen > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    await tp.proxy.drainer!.flush();
+    const ids = async (url: string, table = 'kv') => (await sql(url, `SELECT id FROM ${table} WHERE id >= 500 ORDER BY id`)).rows.map((r) => r.id);
+    // directly: the Execute of COMMIT committed, the implicit transaction without its Sync did not
+    expect(await ids(pair.targetUrl, 'kv_direct')).toEqual([500]);
+    expect(await ids(pair.legacyUrl)).toEqual([600]);
+    expect(await ids(pair.targetUrl)).toEqual([600]);
+    const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv']);
+    expect(diffs.filter((d) => !d.equal)).toEqual([]);
+  });
 });
