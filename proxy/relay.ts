@@ -942,6 +942,9 @@ export class Relay {
     }
     // COMMIT answering ROLLBACK: our drain failed inside the transaction (capture removed under it); never acknowledge that
     if (!commit.error && commit.tag !== 'ROLLBACK') return null;
+    // unless the drain failed for the transaction being read-only by a default the proxy cannot see
+    // (default_transaction_read_only): the request (a volatile function such as setseed()) wrote nothing
+    if (!commit.error && !applied.length && drain.error && parseErrorFields(drain.error.bytes.subarray(5)).C === '25006') return null;
     if (applied.length) await this.commitRefused(applied);
     return commit.error?.bytes ?? drainFailure(drain.error, 'write');
   }

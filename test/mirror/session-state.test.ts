@@ -131,6 +131,9 @@ describe('session state while mirroring, reads at 100 %', () => {
       await c.query('BEGIN');
       await c.query('SELECT 1');
       await c.query('COMMIT');
+      // a volatile function outside a transaction (classified a write: wrapped, drained) writes nothing either
+      expect((await c.query('SELECT setseed(0.5) AS s, 1 AS one')).rows).toEqual([{ s: '', one: 1 }]);
+      await expect(c.query(`INSERT INTO items (id, v) VALUES (424242, 'no')`)).rejects.toMatchObject({ code: '25006' });
       await c.query('SET default_transaction_read_only = off');
       expect((await c.query('SELECT 2 AS two')).rows[0].two).toBe(2);
     } finally {
