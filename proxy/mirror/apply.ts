@@ -15,9 +15,10 @@ import { BackendStartupError } from '../backend-pg.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { GroupCommit } from './group-commit.ts';
-import { LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries } from './ledger.ts';
+import { EPOCH_DDL, EPOCH_ENTER, EPOCH_LOCK, EPOCH_READ, LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries, STALE_EPOCH } from './ledger.ts';
 
 const LEDGER_STATEMENT = 'cutover_ledger';
+const ENTER_STATEMENT = 'cutover_enter';
 
 export interface Change {
   seq: number;
@@ -242,8 +243,13 @@ export class MirrorApplier implements ChangeApplier {
           continue;
         }
         // the ledger table gone under us (dropped by hand): made again, then the apply once more
-        if (code === '42P01' && this.ledger === 'on' && attempt < 3 && (e as Error).message.includes(LEDGER_SCHEMA)) {
+        if ((code === '42P01' || code === '42883') && this.ledger === 'on' && attempt < 3 && (e as Error).message.includes(LEDGER_SCHEMA)) {
           this.ledger = 'unknown';
+          continue;
+        }
+        // another proxy fenced the mirror (it started): this apply is current, sent again under the new epoch
+        if (code === STALE_EPOCH && attempt < 3) {
+          await this.readEpoch();
           continue;
         }
         if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw e;
@@ -263,7 +269,16 @@ export class MirrorApplier implements ChangeApplier {
       const parsed: string[] = [];
       // in the same mirror transaction as the rows: which source transactions these are (ledger.ts)
       const entries = ledgerEntries(lists);
-      if (entries && (await this.ledgerReady(conn))) {
+      const ledger = await this.ledgerReady(conn);
+      if (ledger && this.epoch !== null) {
+        if (!conn.prepared.has(ENTER_STATEMENT)) {
+          bufs.push(parseMessage(ENTER_STATEMENT, EPOCH_ENTER));
+          parsed.push(ENTER_STATEMENT);
+        }
+        bufs.push(bindMessage(ENTER_STATEMENT, [this.epoch]), EXECUTE);
+      }
+      const preamble = bufs.length;
+      if (entries && ledger) {
         if (!conn.prepared.has(LEDGER_STATEMENT)) {
           bufs.push(parseMessage(LEDGER_STATEMENT, LEDGER_INSERT));
           parsed.push(LEDGER_STATEMENT);
@@ -286,7 +301,7 @@ export class MirrorApplier implements ChangeApplier {
         }
         bufs.push(bindMessage(name, ['[' + run.items.join(',') + ']']), EXECUTE);
       }
-      if (!bufs.length) {
+      if (bufs.length === preamble) {
         ok = true;
         return;
       }
@@ -335,10 +350,13 @@ export class MirrorApplier implements ChangeApplier {
     if (this.ledger !== 'unknown') return this.ledger === 'on';
     this.ledgerMaking ??= (async () => {
       try {
-        const c = await this.roundTrip(conn, [queryMessage(LEDGER_DDL)]);
+        const c = await this.roundTrip(conn, [queryMessage(LEDGER_DDL + ';' + EPOCH_DDL)]);
         const f = c.error ? parseErrorFields(c.error.bytes.subarray(5)) : null;
         // 23505/42P07: another proxy made it at the same moment
-        if (!f || f.C === '23505' || f.C === '42P07') this.ledger = 'on';
+        if (!f || f.C === '23505' || f.C === '42P07') {
+          this.ledger = 'on';
+          await this.readEpoch(conn);
+        }
         else if (f.C === '42501') {
           // no CREATE on the mirror database: mirroring works, only a proxy crash mid-commit goes unrepaired
           this.ledger = 'off';
@@ -353,6 +371,87 @@ export class MirrorApplier implements ChangeApplier {
   }
 
   private ledgerMaking: Promise<boolean> | null = null;
+
+  /** The fencing epoch this applier's applies are sent under (ledger.ts); null without a ledger. */
+  private epoch: string | null = null;
+  /** Whether this applier has fenced off every apply sent before it started (once, before its first re-sync). */
+  private epochBumped = false;
+
+  private async readEpoch(on?: ApplyConn): Promise<void> {
+    const read = async (conn: ApplyConn) => {
+      const c = await this.roundTrip(conn, [queryMessage(EPOCH_READ)]);
+      if (c.error) throw Object.assign(new MirrorApplyError(`mirror epoch: ${parseErrorFields(c.error.bytes.subarray(5)).M}`), { code: parseErrorFields(c.error.bytes.subarray(5)).C });
+      this.epoch = c.rows[0]?.[0] ?? null;
+    };
+    if (on) return read(on);
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorUnreachableError(`mirror epoch: ${e.message}`);
+    });
+    let ok = false;
+    try {
+      await read(conn);
+      ok = true;
+    } finally {
+      this.pool.release(conn, ok);
+    }
+  }
+
+  /**
+   * Fence off every apply sent before now, by any proxy: the epoch moves on
+   * under the advisory lock taken alone. In-flight applies finish first; one
+   * holding the lock past the round-trip deadline was given up on by its own
+   * proxy (or its proxy is gone) and is ended.
+   */
+  private async bumpEpoch(): Promise<void> {
+    if (!(await this.ledgerReadyAlone())) {
+      this.epochBumped = true;
+      return;
+    }
+    const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {
+      throw new MirrorUnreachableError(`cannot fence the mirror: ${e.message}`);
+    });
+    const conn: ApplyConn = { link, prepared: new Set(), idleSince: 0 };
+    const ask = async (sql: string, allow?: string): Promise<string | null | undefined> => {
+      const c = await this.roundTrip(conn, [queryMessage(sql)]);
+      const f = c.error ? parseErrorFields(c.error.bytes.subarray(5)) : null;
+      if (f && f.C === allow) return null;
+      if (f) throw new MirrorApplyError(`fencing the mirror: ${f.M}`);
+      return c.rows[0]?.[0];
+    };
+    try {
+      await ask(`SET lock_timeout = '${Math.max(100, Math.floor(this.roundTripMs / 2))}ms'`);
+      const key = BigInt(EPOCH_LOCK);
+      const holders = `FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.classid = ${Number(key >> 32n)} AND l.objid = ${Number(key & 0xffffffffn)} AND l.objsubid = 1
+          AND l.granted AND a.application_name = 'cutover-mirror' AND l.pid <> pg_backend_pid()`;
+      if ((await ask(`SELECT pg_advisory_lock(${EPOCH_LOCK})`, '55P03')) === null) {
+        await ask(`SELECT count(pg_terminate_backend(l.pid)) ${holders}`);
+        await ask(`SET lock_timeout = '${this.roundTripMs}ms'`);
+        await ask(`SELECT pg_advisory_lock(${EPOCH_LOCK})`);
+      }
+      this.epoch = (await ask(`UPDATE ${LEDGER_SCHEMA}.epoch SET n = n + 1 RETURNING n::text`)) ?? null;
+      await ask(`SELECT pg_advisory_unlock(${EPOCH_LOCK})`);
+      this.epochBumped = true;
+    } finally {
+      link.destroy();
+    }
+  }
+
+  /** ledgerReady on a pooled connection of its own. */
+  private async ledgerReadyAlone(): Promise<boolean> {
+    if (this.ledger !== 'unknown') return this.ledger === 'on';
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorUnreachableError(`mirror ledger: ${e.message}`);
+    });
+    let ok = false;
+    try {
+      const on = await this.ledgerReady(conn);
+      ok = true;
+      return on;
+    } finally {
+      this.pool.release(conn, ok);
+    }
+  }
 
   /** Why the ledger is off, if it is. */
   ledgerOff: string | null = null;
@@ -391,6 +490,7 @@ export class MirrorApplier implements ChangeApplier {
    * mirror cannot be reached (the caller tries again later).
    */
   async fence(): Promise<void> {
+    if (!this.epochBumped) await this.bumpEpoch();
     if (!this.abandoned.size) return;
     const pids = [...this.abandoned];
     const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {

@@ -20,6 +20,39 @@ export const LEDGER_DDL = `
     at timestamptz NOT NULL DEFAULT now()
   )`;
 
+/**
+ * Fencing token for applies, beside the ledger. An apply given up on (its
+ * target frozen or cut off) may still reach the mirror later; its own proxy
+ * ends its server process before re-syncing (MirrorApplier.fence), but a
+ * proxy that died or restarted meanwhile remembers nothing. So every apply
+ * opens with enter(epoch): a shared advisory lock, and the epoch it was sent
+ * under checked against the mirror's. A fresh applier bumps the epoch under
+ * the lock held alone (in-flight applies finish first; one stuck past the
+ * round-trip deadline is ended), so an apply from before the bump, arriving
+ * whenever, is refused (CU001) instead of landing over a newer re-sync. A
+ * live proxy's apply refused so learns the new epoch and runs again.
+ */
+export const EPOCH_LOCK = '7306981090512467265';
+export const STALE_EPOCH = 'CU001';
+
+export const EPOCH_DDL = `
+  CREATE TABLE IF NOT EXISTS ${LEDGER_SCHEMA}.epoch (one boolean PRIMARY KEY DEFAULT true CHECK (one), n bigint NOT NULL);
+  INSERT INTO ${LEDGER_SCHEMA}.epoch (n) VALUES (1) ON CONFLICT DO NOTHING;
+  DO $do$ BEGIN
+    IF to_regprocedure('${LEDGER_SCHEMA}.enter(bigint)') IS NULL THEN
+      CREATE FUNCTION ${LEDGER_SCHEMA}.enter(mine bigint) RETURNS void LANGUAGE plpgsql AS $f$
+      BEGIN
+        PERFORM pg_advisory_xact_lock_shared(${EPOCH_LOCK});
+        IF mine IS DISTINCT FROM (SELECT n FROM ${LEDGER_SCHEMA}.epoch) THEN
+          RAISE EXCEPTION USING ERRCODE = '${STALE_EPOCH}', MESSAGE = 'cutover: a mirror apply sent before the last fence (given up on, or from a proxy that restarted) is refused';
+        END IF;
+      END $f$;
+    END IF;
+  END $do$`;
+
+export const EPOCH_READ = `SELECT n::text FROM ${LEDGER_SCHEMA}.epoch`;
+export const EPOCH_ENTER = `SELECT ${LEDGER_SCHEMA}.enter($1::bigint)`;
+
 /** $1: [{"t": "<txid>", "k": [[tbl, pk], …]}, …] */
 export const LEDGER_INSERT = `INSERT INTO ${LEDGER_SCHEMA}.applied (txid, keys) SELECT (e->>'t')::bigint, e->'k' FROM jsonb_array_elements($1::jsonb) e`;
 

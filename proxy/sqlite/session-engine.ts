@@ -270,7 +270,8 @@ export class SessionEngine {
     const resultFormats: number[] = [];
     for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
     if (portalName && this.portals.has(portalName)) throw new PgError('42P03', `cursor "${portalName}" already exists`);
-    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    // as PostgreSQL: in a failed transaction only what ends it (or goes back to a savepoint) may be bound
+    if (this.mode === 'explicit' && this.failed && !endsFailure(prep.st)) throw inFailedTransaction();
     this.portals.set(portalName, { prep, params, formats: resultFormats, result: null, sent: 0 });
     this.send(BIND_COMPLETE);
   }
@@ -612,4 +613,9 @@ export class SessionEngine {
     this.close();
     this.sink(null);
   }
+}
+
+/** COMMIT (it rolls back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
+function endsFailure(st: Statement | null): boolean {
+  return st?.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to');
 }

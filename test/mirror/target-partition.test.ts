@@ -6,55 +6,13 @@
 // out, so the application's own updates of them go on. And an apply given up
 // on must not land later, over a newer re-sync of the same row: before the fix
 // the stuck apply arrived after the thaw and left the mirror with the old value.
-import net from 'node:net';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../common/local-postgres.ts';
+import { freezableForwarder } from './freezable-forwarder.ts';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import { startTestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair } from './mirrored-pair.ts';
-
-/**
- * A TCP forwarder that can freeze: frozen, it moves no byte on the connections
- * it holds (they wait in the kernel), as when those flows are cut or the
- * processes at their ends are stuck. New connections pass (`hold: false`: only
- * some flows are stuck) or wait for the thaw too (`hold: true`: the whole host).
- */
-async function freezableForwarder(to: URL): Promise<{ port: number; freeze(opts: { hold: boolean }): void; thaw(): void; close(): Promise<void> }> {
-  let frozen: { hold: boolean } | null = null;
-  const sockets = new Set<net.Socket>();
-  let waiting: (() => void)[] = [];
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(to.port), to.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => (s === client ? upstream : client).destroy());
-    }
-    const flow = () => client.pipe(upstream).pipe(client);
-    if (frozen?.hold) waiting.push(flow);
-    else flow();
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    port,
-    freeze: (opts) => {
-      frozen = opts;
-      for (const s of sockets) s.pause();
-    },
-    thaw: () => {
-      frozen = null;
-      for (const s of sockets) s.resume();
-      for (const f of waiting.splice(0)) f();
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 let pair: DbPair;
 

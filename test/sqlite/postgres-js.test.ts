@@ -61,4 +61,31 @@ describe('postgres.js → proxy → SQLite', () => {
       await sql.end({ timeout: 2 });
     }
   });
+
+  it('a transaction whose statement failed rolls back through the extended protocol; the write lock is free for others', async () => {
+    const sql = postgres(sp.url(), { max: 1, prepare: true, onnotice: () => undefined });
+    const other = postgres(sp.url(), { max: 1, prepare: true, onnotice: () => undefined });
+    try {
+      await sql`CREATE TABLE ph (id int PRIMARY KEY)`;
+      await sql`INSERT INTO ph VALUES (1)`;
+      // postgres.js sends its ROLLBACK as Parse/Bind/Execute: it was refused (25P02), the session hung holding the lock
+      await expect(sql.begin(async (tx) => {
+        await tx`INSERT INTO ph VALUES (2)`;
+        await tx`INSERT INTO ph VALUES (1)`;
+      })).rejects.toMatchObject({ code: '23505' });
+      await sql.begin(async (tx) => {
+        await tx`INSERT INTO ph VALUES (3)`;
+        await tx.savepoint(async (s) => {
+          await s`INSERT INTO ph VALUES (1)`;
+        }).catch(() => undefined);
+        await tx`INSERT INTO ph VALUES (4)`;
+      });
+      expect((await sql`SELECT id FROM ph ORDER BY id`).map((r) => r.id)).toEqual(['1', '3', '4']);
+      // another session writes at once: no lock was left behind
+      await other`INSERT INTO ph VALUES (5)`;
+      expect((await other`SELECT count(*)::int AS n FROM ph`)[0]!.n).toBe(4);
+    } finally {
+      await Promise.all([sql.end(), other.end()]);
+    }
+  }, 30_000);
 });
