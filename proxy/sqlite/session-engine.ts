@@ -403,9 +403,13 @@ export class SessionEngine {
     const deadline = Date.now() + timeout;
     await this.beginFor(write, timeout, deadline);
     const args: unknown[] = [];
-    if (st.params > 0) {
+    if (st.params > 0 || st.literals.length) {
       const named: Record<string, SqlValue> = {};
       for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
+      st.literals.forEach((l, i) => {
+        const n = st.params + 1 + i;
+        named[String(n)] = this.literalValue(st, n, l);
+      });
       args.push(named);
     }
     try {
@@ -422,6 +426,14 @@ export class SessionEngine {
     } finally {
       this.releaseIfDone();
     }
+  }
+
+  /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
+  private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number]): SqlValue {
+    const oid = this.columnParamOid(st, n);
+    // compared as stored text: a date or time written as the application wrote its rows
+    if (!oid || (l.compare && (oid === OID.date || oid === OID.timestamp || oid === OID.timestamptz || oid === OID.time))) return l.text;
+    return decodeTextParam(l.text, oid);
   }
 
   private tag(st: SqlStatement, n: number): string {

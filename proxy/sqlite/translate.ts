@@ -39,6 +39,14 @@ export interface SqlStatement {
   locking: boolean;
   /** Reports `INSERT 0 n` etc. with the statement's own change count. */
   countsChanges: boolean;
+  /**
+   * String constants written into or compared with a column, made parameters
+   * $params+1… so the engine converts them as it converts the column's bound
+   * values ('yes' into a boolean is 1, as 'true' bound is): SQLite would keep
+   * the text as written. `compare`: in a comparison (dates and times compare
+   * as stored text there, so those stay as written).
+   */
+  literals: { text: string; compare: boolean }[];
 }
 
 export type Statement =
@@ -211,13 +219,16 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   if (type === 'RenameStmt' && !['OBJECT_TABLE', 'OBJECT_COLUMN'].includes(n.renameType)) throw unsupported('this ALTER … RENAME');
   if (type === 'ViewStmt' && (n.options?.length || n.withCheckOption !== 'NO_CHECK_OPTION' || n.replace)) throw unsupported('CREATE OR REPLACE VIEW / view options');
   if (n.relation && type !== 'CreateStmt' && type !== 'IndexStmt') rangeVar(n.relation);
+  hoistWritten(type, n, ctx);
   collectParamColumns(type, n, ctx);
   const out = ctx.walk(stmt) as AnyNode;
+  ctx.numberLiterals();
   return {
     kind: 'sql',
     sql: deparseForSqlite(out),
     tag,
     params: ctx.maxParam,
+    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare })),
     paramTypes: ctx.paramTypes,
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
@@ -344,6 +355,21 @@ function colRef(n: AnyNode | undefined): { qualifier?: string; column: string } 
   return null;
 }
 
+/** String constants of INSERT … VALUES (with a column list) and UPDATE … SET: see SqlStatement.literals. */
+function hoistWritten(type: string, n: AnyNode, ctx: Ctx): void {
+  if (type === 'InsertStmt' && n.cols?.length) {
+    for (const row of n.selectStmt?.SelectStmt?.valuesLists ?? []) {
+      const items: AnyNode[] = row.List?.items ?? [];
+      items.forEach((v, i) => {
+        if (i < n.cols.length) items[i] = ctx.hoist(v, false) ?? v;
+      });
+    }
+  }
+  if (type === 'UpdateStmt') {
+    for (const t of n.targetList ?? []) if (t.ResTarget?.name && !t.ResTarget.indirection) t.ResTarget.val = ctx.hoist(t.ResTarget.val, false) ?? t.ResTarget.val;
+  }
+}
+
 function collectParamColumns(type: string, n: AnyNode, ctx: Ctx): void {
   const rel = n.relation;
   if (rel?.relname && ['InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type)) ctx.tables.push({ name: rel.relname, alias: rel.alias?.aliasname });
@@ -412,8 +438,32 @@ function rangeVar(n: AnyNode): void {
   n.inh = true; // ONLY t: no inheritance in SQLite
 }
 
+/** Numbers of hoisted constants until the walk knows the client's highest $n (then renumbered after it). */
+const HOISTED = 1_000_000;
+
 class Ctx {
   maxParam = 0;
+  literals: { ref: AnyNode; text: string; compare: boolean }[] = [];
+
+  /** A string constant (`{A_Const}`) as a parameter of its own; null for anything else. */
+  hoist(v: AnyNode | undefined, compare: boolean): AnyNode | null {
+    const c = v?.A_Const;
+    if (!c || c.isnull || !c.sval) return null;
+    const ref = { number: HOISTED + this.literals.length, location: c.location ?? -1 };
+    this.literals.push({ ref, text: c.sval.sval ?? '', compare });
+    return { ParamRef: ref };
+  }
+
+  /** The hoisted constants become $maxParam+1…, in order (paramColumns follow). */
+  numberLiterals(): void {
+    const moved = new Map<number, number>();
+    this.literals.forEach((l, i) => {
+      moved.set(l.ref.number, this.maxParam + 1 + i);
+      l.ref.number = this.maxParam + 1 + i;
+    });
+    for (const pc of this.paramColumns) pc.param = moved.get(pc.param) ?? pc.param;
+  }
+
   paramTypes = new Map<number, number>();
   paramColumns: ParamColumn[] = [];
   tables: { name: string; alias?: string }[] = [];
@@ -437,7 +487,7 @@ class Ctx {
   private node(type: string, n: AnyNode, self: AnyNode): AnyNode {
     switch (type) {
       case 'ParamRef':
-        this.maxParam = Math.max(this.maxParam, n.number);
+        if (n.number < HOISTED) this.maxParam = Math.max(this.maxParam, n.number);
         return self;
       case 'TypeCast':
         return this.cast(n, self);
@@ -574,7 +624,11 @@ class Ctx {
     switch (n.kind) {
       case 'AEXPR_OP':
         if (!OPERATORS.has(op)) throw unsupported(`operator ${op}`);
-        if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) this.noteParamColumn(n.lexpr, n.rexpr);
+        if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) {
+          if (colRef(n.lexpr)) n.rexpr = this.hoist(n.rexpr, true) ?? n.rexpr;
+          else if (colRef(n.rexpr)) n.lexpr = this.hoist(n.lexpr, true) ?? n.lexpr;
+          this.noteParamColumn(n.lexpr, n.rexpr);
+        }
         return self;
       case 'AEXPR_DISTINCT':
         this.noteParamColumn(n.lexpr, n.rexpr);

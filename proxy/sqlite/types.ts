@@ -267,6 +267,21 @@ function normaliseTimestamp(s: string, withZone: boolean): string {
 }
 
 /** A text-format parameter → the value bound in SQLite. */
+/**
+ * An ISO date as PostgreSQL stores it (2024-1-5 is 2024-01-05; 2024-02-30 is
+ * refused, 22008). Other spellings are kept as written: SQLite compares dates
+ * as text, so the form the application stored its rows in is the one to keep.
+ */
+function normaliseDate(s: string): string {
+  const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(s);
+  if (!m) return s;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d); // not Date.UTC: it reads years below 100 as 19xx
+  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) throw new PgError('22008', `date/time field value out of range: "${s}"`);
+  return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+
 export function decodeTextParam(s: string, oid: number): SqlValue {
   switch (oid) {
     case OID.int2:
@@ -298,6 +313,15 @@ export function decodeTextParam(s: string, oid: number): SqlValue {
       return normaliseTimestamp(s, false);
     case OID.timestamptz:
       return normaliseTimestamp(s, true);
+    case OID.date:
+      return normaliseDate(s);
+    case OID.uuid: {
+      // PostgreSQL's input forms: any case, braces, hyphens after any group of four; stored in its output form
+      const hex = s.trim().replace(/^\{(.*)\}$/, '$1').replace(/-/g, '');
+      if (!/^[0-9a-f]{32}$/i.test(hex)) throw new PgError('22P02', `invalid input syntax for type uuid: "${s}"`);
+      const h = hex.toLowerCase();
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    }
     case 0:
     case OID.unknown:
       // an untyped integer literal binds as INTEGER: text affinity turns it back into the same text

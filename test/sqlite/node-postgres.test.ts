@@ -126,6 +126,31 @@ describe('node-postgres → proxy → SQLite', () => {
     }
   });
 
+  it('string constants written into or compared with a column are read as the column\'s type, as PostgreSQL reads them', async () => {
+    const c = await client();
+    try {
+      await c.query('CREATE TABLE lit (id bigint PRIMARY KEY, b boolean, d date, u uuid, n int)');
+      await c.query(`INSERT INTO lit (id, b, d, u, n) VALUES (1, 'yes', '2024-1-5', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '42'), (2, 'f', '2024-01-06', NULL, '7')`);
+      await c.query(`UPDATE lit SET b = 'on' WHERE id = '2'`);
+      // SQLite kept 'yes' as text before: WHERE b found nothing, NOT b was true
+      expect((await c.query('SELECT id FROM lit WHERE b ORDER BY id')).rows).toEqual([{ id: '1' }, { id: '2' }]);
+      expect((await c.query(`SELECT count(*)::int AS n FROM lit WHERE b = 't'`)).rows).toEqual([{ n: 2 }]);
+      expect((await c.query(`SELECT id, d, u, n FROM lit WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'`)).rows).toEqual([
+        { id: '1', d: new Date('2024-01-05T00:00:00Z'), u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', n: '42' }, // int as int8: SQLite's integers are 64-bit
+      ]);
+      await expect(c.query(`INSERT INTO lit (id, n) VALUES (3, 'abc')`)).rejects.toMatchObject({ code: '22P02' });
+      await expect(c.query(`INSERT INTO lit (id, d) VALUES (3, '2024-02-30')`)).rejects.toMatchObject({ code: '22008' });
+      await expect(c.query(`INSERT INTO lit (id, b) VALUES (3, 'maybe')`)).rejects.toMatchObject({ code: '22P02' });
+      // what the file holds: PostgreSQL's values, not the text as written
+      const db = new Database(sp.file, { readonly: true });
+      const raw = db.prepare('SELECT b, d, u, typeof(n) AS nt FROM lit WHERE id = 1').get();
+      db.close();
+      expect(raw).toEqual({ b: 1, d: '2024-01-05', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', nt: 'integer' });
+    } finally {
+      await c.end();
+    }
+  });
+
   it('runs transactions and savepoints, and named prepared statements', async () => {
     const c = await client();
     try {
