@@ -320,8 +320,13 @@ function createTable(n: AnyNode): void {
       else kept.push(c);
     }
     if ((isSerial || identity) && !pk) throw unsupported(`${isSerial ? 'serial' : 'identity'} column "${col.colname}" that is not the single-column primary key (SQLite has no sequences)`);
-    // INTEGER PRIMARY KEY is SQLite's rowid: it hands out ids like a sequence
-    if (isSerial || identity) col.typeName[SQLITE_TYPE] = 'INTEGER';
+    // INTEGER PRIMARY KEY is SQLite's rowid; AUTOINCREMENT makes it hand out ids as a sequence does,
+    // never one used before (the largest id deleted, or every row, is not handed out again)
+    if (isSerial || identity) {
+      col.typeName[SQLITE_TYPE] = 'INTEGER PRIMARY KEY AUTOINCREMENT';
+      kept.splice(0, kept.length, ...kept.filter((c) => c.Constraint?.contype !== 'CONSTR_PRIMARY'));
+      n.tableElts = (n.tableElts as AnyNode[]).filter((e) => e.Constraint?.contype !== 'CONSTR_PRIMARY');
+    }
     col.constraints = kept.length ? kept : undefined;
     if (!col.constraints) delete col.constraints;
   }

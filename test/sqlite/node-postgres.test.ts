@@ -120,6 +120,11 @@ describe('node-postgres → proxy → SQLite', () => {
       expect((await c.query('INSERT INTO money (amount, note) VALUES (DEFAULT, DEFAULT) RETURNING amount, note')).rows).toEqual([{ amount: null, note: 'none' }]);
       await expect(c.query('INSERT INTO money (amount, note) VALUES (1, DEFAULT), (DEFAULT, 2)')).rejects.toMatchObject({ code: '0A000' });
       await expect(c.query('SELECT sum(n) FROM money')).rejects.toMatchObject({ code: '22003' });
+      // a serial hands out no id twice: not the largest deleted one, not after every row went
+      await c.query('DELETE FROM money WHERE id = (SELECT max(id) FROM money)');
+      expect((await c.query('INSERT INTO money (amount) VALUES (1) RETURNING id')).rows).toEqual([{ id: '5' }]);
+      await c.query('TRUNCATE money');
+      expect((await c.query('INSERT INTO money (amount) VALUES (1) RETURNING id')).rows).toEqual([{ id: '6' }]);
       expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
     } finally {
       await c.end();

@@ -100,9 +100,13 @@ describe('translate: what has a faithful SQLite equivalent', () => {
     expect(r).toBeLessThan(1);
   });
 
-  it('CREATE TABLE: serial primary keys become rowid aliases, defaults get parentheses, bytea is BLOB', () => {
+  it('CREATE TABLE: serial primary keys become rowid aliases that never hand out an id twice, defaults get parentheses, bytea is BLOB', () => {
     expect(sql('CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL DEFAULT now(), b bytea, f double precision, ok boolean DEFAULT false)'))
-      .toBe("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), b BLOB, f DOUBLE PRECISION, ok BOOLEAN DEFAULT (false))");
+      .toBe("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), b BLOB, f DOUBLE PRECISION, ok BOOLEAN DEFAULT (false))");
+  });
+
+  it('a table-level primary key of a serial column moves onto the column, AUTOINCREMENT beside it', () => {
+    expect(sql('CREATE TABLE t (id serial, v text, PRIMARY KEY (id))')).toBe('CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)');
   });
 
   it('string constants are printed without E-strings', () => {
