@@ -346,6 +346,8 @@ function alterTable(n: AnyNode): void {
     if (sub === 'AT_AddColumn') columnType(c.AlterTableCmd.def.ColumnDef.typeName);
     else if (sub !== 'AT_DropColumn') throw unsupported(`ALTER TABLE ${String(sub).replace('AT_', '')}`);
     if (c.AlterTableCmd.behavior === 'DROP_CASCADE') throw unsupported('DROP COLUMN … CASCADE');
+    // RESTRICT is PostgreSQL's default and SQLite's only behaviour, and not in its grammar
+    if (c.AlterTableCmd.behavior === 'DROP_RESTRICT') delete c.AlterTableCmd.behavior;
   }
   if ((n.cmds ?? []).length !== 1) throw unsupported('several ALTER TABLE actions in one statement');
 }

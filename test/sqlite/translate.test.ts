@@ -105,6 +105,10 @@ describe('translate: what has a faithful SQLite equivalent', () => {
       .toBe("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), b BLOB, f DOUBLE PRECISION, ok BOOLEAN DEFAULT (false))");
   });
 
+  it('ALTER TABLE … DROP COLUMN without the RESTRICT SQLite has no word for', () => {
+    expect(sql('ALTER TABLE t DROP COLUMN v')).toBe('ALTER TABLE t DROP COLUMN v');
+  });
+
   it('a table-level primary key of a serial column moves onto the column, AUTOINCREMENT beside it', () => {
     expect(sql('CREATE TABLE t (id serial, v text, PRIMARY KEY (id))')).toBe('CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)');
   });
