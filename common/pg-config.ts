@@ -3,6 +3,12 @@
 import type { ClientConfig } from 'pg';
 import { parseDbUrl } from './urls.ts';
 
+/** The settings row text depends on, fixed for every session that writes or reads rows as text for the mirror. */
+export const STABLE_TEXT_SETTINGS = { extra_float_digits: '3', intervalstyle: 'postgres', bytea_output: 'hex' } as const;
+
+/** The same as startup `options` (the capture triggers set them on themselves: pg-capture.ts). */
+export const STABLE_TEXT_OPTIONS = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+
 export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientConfig {
   const u = parseDbUrl(url);
   if (u.kind !== 'postgres') throw new Error(`expected a postgres:// URL, got ${u.kind}`);
@@ -22,5 +28,7 @@ export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientCon
     default:
       ssl = false;
   }
-  return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, ...extra };
+  // the tool's own sessions read and write row text (copy, mirror, verify): in one form, whatever the
+  // database's defaults (an interval in sql_standard style is read back with the wrong sign in another)
+  return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, options: STABLE_TEXT_OPTIONS, ...extra };
 }

@@ -4,6 +4,7 @@
 // the key and the full new row of every change, tagged with the transaction.
 // Cascades, trigger side effects and writes that bypass the proxy are seen too.
 import type pg from 'pg';
+import { STABLE_TEXT_SETTINGS } from '../../common/pg-config.ts';
 import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
 import { LEDGER_SCHEMA } from '../mirror/ledger.ts';
 
@@ -42,27 +43,36 @@ export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasK
   return r.rows.map((t) => ({ schema: t.schema, name: t.name, key: t.key ?? [], hasKey: Boolean(t.key?.length) }));
 }
 
+/**
+ * Settings the captured row text depends on, fixed for the trigger's own run
+ * (the client's session keeps its own): with a client's extra_float_digits = 0
+ * to_json wrote 0.3 for 0.30000000000000004, and with intervalstyle =
+ * sql_standard an interval the mirror, reading it in the postgres style, took
+ * with the wrong sign.
+ */
+const STABLE_TEXT = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `SET ${k} = ${lit(v)}`).join(' ');
+
 function triggerSql(t: TableInfo): string {
   const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${t.schema}_${t.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
-  // aliases no user column is likely to share: a column named like the alias would win over the row
+  // aliases no user column is likely to share (a column named like one still loses to alias.* for the row)
   const sameKey = t.key.map((k) => `cutover_n.${q(k)} IS NOT DISTINCT FROM cutover_o.${q(k)}`).join(' AND ');
   const body = {
-    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n) FROM new_rows cutover_n;`,
+    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n.*) FROM new_rows cutover_n;`,
     // a key that changed leaves its old key behind: delete that first
     upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
-          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n) FROM new_rows cutover_n;`,
+          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n.*) FROM new_rows cutover_n;`,
     del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
     trunc: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
   };
   const tbl = qualified(t);
   const trig = (op: string) => q(`cutover_capture_${op}`);
   return `
-    CREATE OR REPLACE FUNCTION ${fn('ins')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.ins} RETURN NULL; END $f$;
-    CREATE OR REPLACE FUNCTION ${fn('upd')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.upd} RETURN NULL; END $f$;
-    CREATE OR REPLACE FUNCTION ${fn('del')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.del} RETURN NULL; END $f$;
-    CREATE OR REPLACE FUNCTION ${fn('trunc')}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN ${body.trunc} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('ins')}() RETURNS trigger LANGUAGE plpgsql ${STABLE_TEXT} AS $f$ BEGIN ${body.ins} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('upd')}() RETURNS trigger LANGUAGE plpgsql ${STABLE_TEXT} AS $f$ BEGIN ${body.upd} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('del')}() RETURNS trigger LANGUAGE plpgsql ${STABLE_TEXT} AS $f$ BEGIN ${body.del} RETURN NULL; END $f$;
+    CREATE OR REPLACE FUNCTION ${fn('trunc')}() RETURNS trigger LANGUAGE plpgsql ${STABLE_TEXT} AS $f$ BEGIN ${body.trunc} RETURN NULL; END $f$;
     DROP TRIGGER IF EXISTS ${trig('ins')} ON ${tbl};
     DROP TRIGGER IF EXISTS ${trig('upd')} ON ${tbl};
     DROP TRIGGER IF EXISTS ${trig('del')} ON ${tbl};

@@ -15,6 +15,7 @@ import { BackendStartupError } from '../backend-pg.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { GroupCommit } from './group-commit.ts';
+import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
 import { EPOCH_DDL, EPOCH_ENTER, EPOCH_LOCK, EPOCH_READ, LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries, STALE_EPOCH } from './ledger.ts';
 
 const LEDGER_STATEMENT = 'cutover_ledger';
@@ -106,7 +107,7 @@ export class MirrorApplier implements ChangeApplier {
 
   private options(replica: boolean): string {
     // session settings travel in the start-up packet: no extra round trip, no query racing the first apply
-    const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`];
+    const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`, STABLE_TEXT_OPTIONS];
     // the source already ran triggers and cascades: the mirror applies rows, not effects
     if (replica) options.push('-c session_replication_role=replica');
     return options.join(' ');

@@ -35,7 +35,9 @@ const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
 /** The pk jsonb of row `t` by its key columns, as capture builds it (same key, same text). */
-const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', t.${qi(c)}`).join(', ')})::text`;
+// the row's alias: a bare `t` in to_json(t) was ambiguous in a table with a column named t, and every drain failed
+const ROW = 'cutover_row';
+const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', ${ROW}.${qi(c)}`).join(', ')})::text`;
 
 /**
  * One batch of change rows, oldest first, taken and deleted. The batch is
@@ -279,7 +281,7 @@ export class Drainer implements ChangeDrainer {
       )).rows.map((r) => r.attname);
       if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
       const all = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, to_json(t)::text AS row FROM ${tbl} t`,
+        `SELECT ${keyJson(keyCols)} AS pk, to_json(${ROW}.*)::text AS row FROM ${tbl} ${ROW}`,
       );
       for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
@@ -289,9 +291,9 @@ export class Drainer implements ChangeDrainer {
       // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
       const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
       const found = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, to_json(t)::text AS row
-           FROM ${tbl} t JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k ON ${keyCols.map((c) => `t.${qi(c)} = k.${qi(c)}`).join(' AND ')}
-            ${lock ? 'FOR SHARE OF t' : ''}`,
+        `SELECT ${keyJson(keyCols)} AS pk, to_json(${ROW}.*)::text AS row
+           FROM ${tbl} ${ROW} JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) cutover_key ON ${keyCols.map((c) => `${ROW}.${qi(c)} = cutover_key.${qi(c)}`).join(' AND ')}
+            ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
         ['[' + pks.join(',') + ']'],
       );
       const current = new Map(found.rows.map((f) => [f.pk, f.row]));
