@@ -117,6 +117,11 @@ export function queryMessage(sql: string): Buffer {
 }
 
 /** Parse: a statement (named, or '' for the unnamed one) with its parameter types left to the server. */
+/** CopyFail: ends a COPY FROM STDIN the client will not finish (the server answers with an error). */
+export function copyFailMessage(reason: string): Buffer {
+  return message('f', cstr(reason));
+}
+
 export function parseMessage(name: string, sql: string): Buffer {
   return message('P', Buffer.concat([cstr(name), cstr(sql), Buffer.from([0, 0])]));
 }

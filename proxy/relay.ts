@@ -36,7 +36,7 @@ import { classify, type Classification, type Kind, type TxnOp } from './classify
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
-import { closeMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
+import { closeMessage, copyFailMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
 import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
@@ -212,6 +212,8 @@ export class Relay {
    * back when the session ends): they go as if a Flush had followed them.
    */
   hangUp(): void {
+    // a COPY FROM STDIN the client left: the server would wait for its data for good, holding its locks
+    if (this.source.copyIn && !this.source.lost) this.source.write(copyFailMessage('the client closed its connection during COPY'));
     if (!this.pending.length) return;
     this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
     this.pending = [];

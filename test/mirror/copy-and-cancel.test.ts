@@ -63,4 +63,33 @@ describe('COPY and cancel while mirroring', () => {
       tp.live.update({ readPercent: 0 });
     }
   });
+
+  it('a client gone in the middle of COPY FROM STDIN leaves no session behind on the source, and no lock', { timeout: 20_000 }, async () => {
+    const { default: pg } = await import('pg');
+    for (const wrapped of [true, false]) {
+      const c = new pg.Client({ connectionString: tp.url(pair.name), application_name: 'copy-gone' });
+      c.on('error', () => undefined);
+      await c.connect();
+      if (!wrapped) await c.query('BEGIN');
+      const raw = (c as unknown as { connection: { query(t: string): void; sendCopyFromChunk(b: Buffer): void; stream: { destroy(): void } } }).connection;
+      raw.query('COPY items (id, name) FROM STDIN');
+      await new Promise((r) => setTimeout(r, 200));
+      raw.sendCopyFromChunk(Buffer.from('100\thundred\n'));
+      await new Promise((r) => setTimeout(r, 100));
+      raw.stream.destroy();
+    }
+    // as directly: the server ends the COPY, its transaction rolls back, the session goes
+    const deadline = Date.now() + 10_000;
+    let left = -1;
+    while (Date.now() < deadline) {
+      left = (await sql(pair.legacyUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'copy-gone'`)).rows[0].n;
+      if (left === 0 && tp.proxy.stats().sessionsOpen === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(left).toBe(0);
+    expect(tp.proxy.stats().sessionsOpen).toBe(0);
+    // nothing holds the table: a TRUNCATE does not wait
+    await sql(pair.legacyUrl, `SET lock_timeout = '2s'; LOCK TABLE items IN ACCESS EXCLUSIVE MODE`);
+    expect((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM items WHERE id = 100')).rows[0].n).toBe(0);
+  });
 });
