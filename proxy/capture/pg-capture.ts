@@ -52,8 +52,28 @@ export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasK
  */
 const STABLE_TEXT = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `SET ${k} = ${lit(v)}`).join(' ');
 
-function triggerSql(t: TableInfo): string {
-  const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${t.schema}_${t.name}_${op}`.slice(0, 63))}`;
+/**
+ * The partitions of a partitioned table, every level. A statement names one
+ * table and fires that table's statement triggers only: a write aimed at a
+ * partition fired none of the parent's, and went unmirrored.
+ */
+async function partitionsOf(db: pg.ClientBase, t: TableInfo): Promise<{ schema: string; name: string }[]> {
+  const r = await db.query<{ schema: string; name: string }>(`
+    SELECT n.nspname AS schema, c.relname AS name FROM pg_partition_tree($1::regclass) p
+      JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE p.level > 0 ORDER BY p.level, 1, 2`, [qualified(t)]);
+  return r.rows;
+}
+
+/**
+ * Capture triggers on `t`, or on its partition `on`: change rows name the
+ * captured table either way (the new database has that table, not its
+ * partitions). A partition's TRUNCATE empties only its own rows: they are
+ * recorded as deletes before it runs, instead of a truncate of the table.
+ */
+function triggerSql(t: TableInfo, on?: { schema: string; name: string }): string {
+  const at = on ?? t;
+  const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${at.schema}_${at.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
   // aliases no user column is likely to share (a column named like one still loses to alias.* for the row)
@@ -64,9 +84,11 @@ function triggerSql(t: TableInfo): string {
     upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
           INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n.*) FROM new_rows cutover_n;`,
     del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
-    trunc: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
+    trunc: on
+      ? `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM ${qualified(on)} cutover_o;`
+      : `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
   };
-  const tbl = qualified(t);
+  const tbl = qualified(at);
   const trig = (op: string) => q(`cutover_capture_${op}`);
   return `
     CREATE OR REPLACE FUNCTION ${fn('ins')}() RETURNS trigger LANGUAGE plpgsql ${STABLE_TEXT} AS $f$ BEGIN ${body.ins} RETURN NULL; END $f$;
@@ -80,7 +102,7 @@ function triggerSql(t: TableInfo): string {
     CREATE TRIGGER ${trig('ins')} AFTER INSERT ON ${tbl} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('ins')}();
     CREATE TRIGGER ${trig('upd')} AFTER UPDATE ON ${tbl} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('upd')}();
     CREATE TRIGGER ${trig('del')} AFTER DELETE ON ${tbl} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('del')}();
-    CREATE TRIGGER ${trig('trunc')} AFTER TRUNCATE ON ${tbl} FOR EACH STATEMENT EXECUTE FUNCTION ${fn('trunc')}();
+    CREATE TRIGGER ${trig('trunc')} ${on ? 'BEFORE' : 'AFTER'} TRUNCATE ON ${tbl} FOR EACH STATEMENT EXECUTE FUNCTION ${fn('trunc')}();
     ALTER TABLE ${tbl} ENABLE ALWAYS TRIGGER ${trig('ins')}, ENABLE ALWAYS TRIGGER ${trig('upd')}, ENABLE ALWAYS TRIGGER ${trig('del')}, ENABLE ALWAYS TRIGGER ${trig('trunc')};`;
 }
 
@@ -149,7 +171,10 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
-    for (const t of tables) await db.query(triggerSql(t));
+    for (const t of tables) {
+      await db.query(triggerSql(t));
+      for (const part of await partitionsOf(db, t)) await db.query(triggerSql(t, part));
+    }
     // creating an event trigger needs a superuser: without one, capture is installed all the same
     await db.query('SAVEPOINT cutover_ddl_guard');
     await db.query(DDL_GUARD_SQL).then(
