@@ -88,9 +88,20 @@ export class WriteHold implements ResponseHandler {
     this.slot.end();
   }
 
-  /** The commit failed: the client gets its error instead of the CommandCompletes. */
-  fail(error: Buffer, status: number): void {
-    for (const b of this.held ?? []) if (b[0] !== 0x43) this.slot.write(b);
+  /**
+   * The commit failed: the client gets its error, and of the CommandCompletes
+   * what the server sends before such an error. `tags`: 'none' for a COMMIT
+   * (its own tag is the error); for an implicit transaction, a simple Query
+   * commits before its last statement's CommandComplete ('all-but-last'),
+   * the extended protocol at Sync, after every Execute's ('all').
+   */
+  fail(error: Buffer, status: number, tags: 'none' | 'all' | 'all-but-last' = 'none'): void {
+    const held = this.held ?? [];
+    let last = -1;
+    if (tags === 'all-but-last') for (let i = held.length - 1; i >= 0 && last < 0; i--) if (held[i]![0] === 0x43) last = i;
+    held.forEach((b, i) => {
+      if (b[0] !== 0x43 || (tags === 'all' || (tags === 'all-but-last' && i !== last))) this.slot.write(b);
+    });
     this.slot.write(error);
     this.slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
     this.slot.end();

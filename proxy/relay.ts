@@ -902,7 +902,7 @@ export class Relay {
     drain ??= this.requestDrain();
     const failed = await this.commitOwn(drain);
     if (failed === LOST) return;
-    if (failed) hold.fail(failed, I);
+    if (failed) hold.fail(failed, I, msgs[0]?.type === 0x51 ? 'all-but-last' : 'all');
     else hold.release(I);
   }
 

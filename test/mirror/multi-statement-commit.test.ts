@@ -287,4 +287,33 @@ describe('answers as PostgreSQL gives them', () => {
       base += 10;
     }
   });
+
+  it('an implicit COMMIT a deferred constraint fails: the CommandCompletes the server sends before the error', async () => {
+    const ddl = `CREATE TABLE IF NOT EXISTS dparent (id int PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS dchild (id int PRIMARY KEY, p int REFERENCES dparent DEFERRABLE INITIALLY DEFERRED)`;
+    await sql(pair.legacyUrl, ddl);
+    await sql(pair.targetUrl, ddl);
+    const cases: ((b: number) => Buffer[])[] = [
+      // simple Query: the commit comes before the last statement's CommandComplete
+      (b) => [queryMessage(`INSERT INTO dchild VALUES (${b}, 999999); INSERT INTO t VALUES (${b}, 'x')`)],
+      (b) => [queryMessage(`INSERT INTO dchild VALUES (${b}, 999999)`)],
+      // extended: at Sync, after every Execute's
+      (b) => [...exec(`INSERT INTO dchild VALUES (${b}, 999999)`), ...exec(`INSERT INTO t VALUES (${b}, 'x')`), SYNC],
+    ];
+    let base = 4200;
+    for (const c of cases) {
+      const viaProxy = await rawSession(tp.url(pair.name));
+      const direct = await rawSession(pair.targetUrl);
+      try {
+        const got = await viaProxy.request(c(base));
+        const expected = await direct.request(c(base + 1000));
+        expect(got).toEqual(expected);
+        expect(got.some((m) => m.startsWith('E 23503'))).toBe(true);
+      } finally {
+        viaProxy.close();
+        direct.close();
+      }
+      base += 10;
+    }
+  });
 });
