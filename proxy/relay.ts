@@ -785,7 +785,7 @@ export class Relay {
           }
           const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
-        });
+        }, target.cancelKey?.pid);
         if (!missing) {
           recordRead('target', started);
           for (const b of hold.messages) slot.write(b);

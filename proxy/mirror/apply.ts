@@ -43,6 +43,8 @@ export interface ChangeApplier {
   applyGrouped?(changes: Change[]): Promise<void>;
   /** An empty apply for each of these tables, rolled back: throws the reason it would fail. */
   probe(tables: string[]): Promise<void>;
+  /** Whether the mirror's server process `pid` is running a statement (asked within the apply deadline). */
+  running?(pid: number): Promise<boolean>;
   /**
    * Before re-syncing rows from the source: make sure no apply given up
    * earlier can still land on the mirror after them (throws if it cannot).
@@ -481,6 +483,26 @@ export class MirrorApplier implements ChangeApplier {
       throw new MirrorApplyError(`mirror ledger: ${f.M}`);
     } finally {
       this.pool.release(conn, ok);
+    }
+  }
+
+  /**
+   * Whether the mirror's server process `pid` is running a statement, asked
+   * on an apply connection within the round-trip deadline: tells a slow read
+   * from a frozen mirror or a lost connection (false for both).
+   */
+  async running(pid: number): Promise<boolean> {
+    let conn: ApplyConn | null = null;
+    let ok = false;
+    try {
+      conn = await this.pool.acquire();
+      const c = await this.roundTrip(conn, [queryMessage(`SELECT state FROM pg_stat_activity WHERE pid = ${Math.trunc(pid)}`)]);
+      ok = !c.error;
+      return ok && c.rows[0]?.[0] === 'active';
+    } catch {
+      return false;
+    } finally {
+      if (conn) this.pool.release(conn, ok);
     }
   }
 

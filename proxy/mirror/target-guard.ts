@@ -79,15 +79,33 @@ export class TargetGuard {
     }
   }
 
-  /** Run a routed read's completion check under the breaker, within the read deadline. */
-  async read(check: () => Promise<void>): Promise<void> {
+  /** Run a routed read's completion check under the breaker, within the read deadline (`pid`: the target process running it). */
+  async read(check: () => Promise<void>, pid?: number): Promise<void> {
     this.stats.reads++;
     try {
-      await this.breaker.fire(() => withDeadline(check(), this.readTimeoutMs));
+      await this.breaker.fire(() => this.whileRunning(check(), pid));
     } catch (e) {
       this.stats.readErrors++;
       mirrorMetrics.targetErrors.inc();
       throw e;
+    }
+  }
+
+  /**
+   * A read's completion, waited on while the target is seen running it: past
+   * each deadline the mirror is asked, on a connection of its own, whether
+   * the read's server process is still active. A report that takes a minute
+   * is a slow read, not a failure (it ran on the target, then again on the
+   * source, and counted against the target's health); a frozen host answers
+   * nothing, and a lost connection leaves the process idle or gone: the read
+   * is given up on and runs on the source.
+   */
+  private async whileRunning(p: Promise<void>, pid: number | undefined): Promise<void> {
+    for (;;) {
+      if (await within(p, this.readTimeoutMs)) return;
+      if (pid === undefined || !this.applier.running || !(await this.applier.running(pid))) {
+        throw new Error(`the target did not answer a read within ${this.readTimeoutMs} ms`);
+      }
     }
   }
 
@@ -154,10 +172,17 @@ export class TargetGuard {
 }
 
 /** `p`, or a rejection once `ms` have passed (the read's answer, if it comes later, is dropped by its handler). */
-function withDeadline(p: Promise<void>, ms: number): Promise<void> {
+/** Whether `p` settled within `ms` (its rejection passes through). */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the target did not answer a read within ${ms} ms`)), ms);
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
   });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  const done = p.then(() => true as const);
+  done.catch(() => undefined); // a rejection after the deadline is taken by the next call's race, not left unhandled
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -149,6 +149,34 @@ describe('read routing', () => {
     expect(after2.target - before2.target).toBe(0);
   });
 
+  it('a read slower than the read deadline runs once, on the target, and is no failure of the target', { timeout: 30_000 }, async () => {
+    tp.live.update({ readPercent: 100 });
+    const fallbacks = async () => (await client.register.getSingleMetric('cutover_read_fallbacks_total')!.get()).values.reduce((a, v) => a + v.value, 0);
+    // the read waits on the target for a lock held 6 s: past the 5 s deadline, seen still running there
+    const holder = new pg.Client({ connectionString: pair.targetUrl });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE');
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      const errors = tp.proxy.guard!.stats.readErrors;
+      const before = await fallbacks();
+      const read = c.query('SELECT count(*)::int AS n FROM app.items');
+      await new Promise((r) => setTimeout(r, 6_000));
+      await holder.query('ROLLBACK');
+      expect((await read).rows).toEqual((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM app.items')).rows);
+      // given up and run again on the source, it counted against the target and rolled reads back
+      expect(await fallbacks()).toBe(before);
+      expect(tp.proxy.guard!.stats.readErrors).toBe(errors);
+      expect(tp.live.get().tripped).toBeNull();
+    } finally {
+      await holder.end();
+      await c.end();
+      tp.live.update({ readPercent: 50 });
+    }
+  });
+
   it('a target-only failure is retried on the source before the client sees anything', async () => {
     // a table that exists only on the source: the target answers 42P01, the client must not
     await sql(pair.legacyUrl, 'CREATE TABLE app.source_only (id int PRIMARY KEY)');
