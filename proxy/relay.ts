@@ -87,6 +87,8 @@ export interface RelayContext {
   recordDirty?: (side: Side, keys: DirtyKey[]) => void;
   /** The proxy's request and byte counters (the byte relay counts the same way). */
   stats?: { requests: number; bytesOut: number };
+  /** Whether a read naming these relations must stay on the source of truth (mirror/unmirrored-relations.ts). */
+  unmirrored?: (relations: string[] | undefined) => boolean;
 }
 
 interface Unit {
@@ -368,7 +370,7 @@ export class Relay {
     this.noteSessionStatements(c, inTxn);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
-    const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system);
+    const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system || this.namesUnmirrored(c));
     mirrorMetrics.queries.inc(r, c.kind);
     if (r === 'target') return this.routedRead(u.msgs, []);
     // the server's own catalogs differ between servers by nature: never compared
@@ -468,7 +470,7 @@ export class Relay {
           const p = stmt === undefined ? undefined : this.statements.get(stmt);
           const k = p ? this.kindOf(p.cls) : 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
-          if (p?.cls.system) system = true;
+          if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
           for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
           executed = p?.cls.id ?? 0;
@@ -707,6 +709,11 @@ export class Relay {
 
   private get mirroring(): boolean {
     return Boolean(this.guard) && this.ctx.live.mirroringActive;
+  }
+
+  /** A read of a materialized view or a sequence: the other database's copy is not kept current. */
+  private namesUnmirrored(c: Classification): boolean {
+    return Boolean(c.relations && this.ctx.unmirrored?.(c.relations));
   }
 
   private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean, system = false): Route {

@@ -21,6 +21,7 @@ import { MirrorSides } from './mirror/sides.ts';
 import { pgCaptureDialect } from './capture/pg-capture.ts';
 import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { ProxyStats } from './stats.ts';
+import { UnmirroredRelations } from './mirror/unmirrored-relations.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
@@ -157,7 +158,10 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   if (t.kind !== 'postgres') throw new ConfigError('--target must be a postgres:// URL');
   // an SQLite source captures into the file itself (capture/sqlite-capture.ts); after promote PostgreSQL captures and the file is the mirror
   const sides = await MirrorSides.start({ legacy: sourceUrl, new: targetUrl }, live, log, cfg.mirrorSynchronousCommit, source.kind === 'sqlite' ? source.path : null);
+  const unmirrored = new UnmirroredRelations([sourceUrl, targetUrl], log);
+  await unmirrored.start();
   const runtime: MirrorRuntime = {
+    unmirrored: (relations) => unmirrored.touches(relations),
     guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
@@ -170,7 +174,10 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   return {
     runtime,
     sides,
-    stop: () => sides.stop(),
+    stop: () => {
+      unmirrored.stop();
+      return sides.stop();
+    },
   };
 }
 

@@ -64,6 +64,8 @@ export interface MirrorRuntime {
   capture: (side: Side) => CaptureDialect;
   /** Dirty keys a session could not record on the source of truth `side` (its connection was lost): its drainer records them. */
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
+  /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
+  unmirrored?: (relations: string[] | undefined) => boolean;
 }
 
 export type SourceSpec =
@@ -315,6 +317,7 @@ export class Session {
       shadowSample: m.shadowSample,
       capture: m.capture,
       recordDirty: m.recordDirty,
+      unmirrored: m.unmirrored,
       stats: this.ctx.stats,
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;

@@ -55,6 +55,8 @@ export interface Classification {
    * server's own, so such reads stay on the source unless pinned.
    */
   system?: boolean;
+  /** Relations a read names, as written (`schema.name` or `name`): the router keeps reads of unmirrored ones on the source. */
+  relations?: string[];
   /** Results are ordered (top-level ORDER BY): shadow reads compare in order. */
   orderBy: boolean;
   error?: string;
@@ -139,7 +141,8 @@ export function classifyUncached(sql: string): Classification {
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
-  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}) };
+  const relations = kind === 'read' ? relationsNamed(tree.stmts ?? []) : [];
+  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}), ...(relations.length ? { relations } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -286,6 +289,19 @@ function readsSystemCatalogs(node: unknown): boolean {
     const last = names[names.length - 1];
     return Boolean(last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || names[0] === 'pg_catalog'));
   });
+}
+
+/** Every relation a parse tree names (RangeVar), as `schema.name` or `name`. */
+function relationsNamed(node: unknown): string[] {
+  const out = new Set<string>();
+  anyNode(node, (k, v) => {
+    if (k === 'RangeVar') {
+      const r = v as { schemaname?: string; relname?: string };
+      if (r.relname) out.add(r.schemaname ? `${r.schemaname}.${r.relname}` : r.relname);
+    }
+    return false;
+  });
+  return [...out];
 }
 
 /** set_config() changes settings the target's session never learns (only SET is carried over). */

@@ -12,6 +12,8 @@ const SCHEMA = `
   CREATE SCHEMA app;
   CREATE TABLE app.items (id int PRIMARY KEY, name text NOT NULL);
   INSERT INTO app.items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+  CREATE MATERIALIZED VIEW app.item_count AS SELECT count(*)::int AS n FROM app.items;
+  CREATE SEQUENCE app.tickets;
 `;
 
 async function routed(): Promise<{ source: number; target: number }> {
@@ -172,6 +174,27 @@ describe('read routing', () => {
       expect(tp.live.get().tripped).toBeNull();
     } finally {
       await holder.end();
+      await c.end();
+      tp.live.update({ readPercent: 50 });
+    }
+  });
+
+  it('keeps reads of materialized views and sequences on the source: the mirror does not carry their contents', async () => {
+    tp.live.update({ readPercent: 100 });
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      await c.query(`INSERT INTO app.items VALUES (5000, 'counted')`);
+      await c.query('REFRESH MATERIALIZED VIEW app.item_count');
+      await c.query(`SELECT nextval('app.tickets'), nextval('app.tickets')`);
+      const source = (await sql(pair.legacyUrl, 'SELECT n FROM app.item_count')).rows;
+      for (let i = 0; i < 10; i++) {
+        expect((await c.query('SELECT n FROM app.item_count')).rows).toEqual(source);
+        expect((await c.query('SELECT last_value::int AS v FROM app.tickets')).rows).toEqual([{ v: 2 }]);
+      }
+      // a table's reads still go to the target
+      expect((await c.query('SELECT inet_server_port() AS p FROM app.items LIMIT 1 /* cutover:target */')).rows[0].p).toBe(Number(new URL(pair.targetUrl).port));
+    } finally {
       await c.end();
       tp.live.update({ readPercent: 50 });
     }

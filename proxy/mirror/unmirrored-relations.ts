@@ -1,0 +1,61 @@
+// Relations whose contents the mirror does not carry: materialized views
+// (each database refreshes its own; REFRESH changes no rows capture sees) and
+// sequences (moved past the source's only at promote). A routed read naming
+// one would answer from the other database's stale copy, so such reads stay
+// on the source of truth. Known from both databases' catalogues at start-up
+// and every minute after (new ones are DDL, refused while mirroring).
+import pg from 'pg';
+import type { Logger } from '../../common/log.ts';
+import { pgClientConfig } from '../../common/pg-config.ts';
+import { parseDbUrl } from '../../common/urls.ts';
+
+const REFRESH_MS = 60_000;
+
+const UNMIRRORED_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('m', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+export class UnmirroredRelations {
+  /** `schema.name` and the bare `name` (an unqualified read may find it through any search_path). */
+  private names = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly urls: string[], private readonly log: Logger) {}
+
+  /** Whether a read naming these relations must stay on the source of truth. */
+  touches(relations: string[] | undefined): boolean {
+    return Boolean(relations?.some((r) => this.names.has(r)));
+  }
+
+  async refresh(): Promise<void> {
+    const next = new Set<string>();
+    for (const url of this.urls) {
+      if (parseDbUrl(url).kind !== 'postgres') continue;
+      const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        for (const r of (await c.query<{ schema: string; name: string }>(UNMIRRORED_SQL)).rows) {
+          next.add(`${r.schema}.${r.name}`);
+          next.add(r.name);
+        }
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+    this.names = next;
+  }
+
+  /** The first refresh now (a database that cannot be reached leaves the set as it was), then every minute. */
+  async start(): Promise<void> {
+    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views and sequences'));
+    await run();
+    this.timer = setInterval(() => void run(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
