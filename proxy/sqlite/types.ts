@@ -253,15 +253,22 @@ function inRange(n: bigint, oid: number, text: string): bigint {
   return n;
 }
 
+/**
+ * Microseconds since 2000-01-01 UTC as the stored text. Milliseconds by floor
+ * division: BigInt division truncates toward zero, which before 2000 put the
+ * sub-millisecond part on the wrong millisecond (.123456 came out .124456).
+ */
+function microsText(us: bigint): string {
+  const micros = ((us % 1000n) + 1000n) % 1000n;
+  const iso = new Date(PG_EPOCH_MS + Number((us - micros) / 1000n)).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+}
+
 /** Normalises timestamp input to the stored form: 'YYYY-MM-DD HH:MM:SS[.fff]', UTC for timestamptz. */
 function normaliseTimestamp(s: string, withZone: boolean): string {
   const t = s.trim();
   if (withZone && /(Z|[+-]\d\d(:?\d\d)?)$/.test(t) && /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(t)) {
-    const us = parseUtcMicros(t);
-    const ms = Number(us / 1000n) + PG_EPOCH_MS;
-    const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-    const micros = Number(((us % 1000n) + 1000n) % 1000n);
-    return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+    return microsText(parseUtcMicros(t));
   }
   return t.replace(/^(\d{4}-\d\d-\d\d)T/, '$1 ');
 }
@@ -383,10 +390,7 @@ export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
     case OID.timestamp:
     case OID.timestamptz: {
       need(8);
-      const us = b.readBigInt64BE(0);
-      const iso = new Date(PG_EPOCH_MS + Number(us / 1000n)).toISOString();
-      const micros = Number(((us % 1000n) + 1000n) % 1000n);
-      return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+      return microsText(b.readBigInt64BE(0));
     }
     default:
       throw new PgError('0A000', `binary input format for type oid ${oid} is not supported by the SQLite source; send the parameter as text`);
