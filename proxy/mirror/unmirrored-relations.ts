@@ -1,7 +1,8 @@
-// Relations whose contents the mirror does not carry: materialized views
-// (each database refreshes its own; REFRESH changes no rows capture sees) and
-// sequences (moved past the source's only at promote). A routed read naming
-// one would answer from the other database's stale copy, so such reads stay
+// Relations a routed read may not find current, or at all, on the other
+// database: materialized views (each database refreshes its own; REFRESH
+// changes no rows capture sees), sequences (moved past the source's only at
+// promote) and partitions (cutover schema makes the partitioned table a plain
+// one: the mirror writes its rows through the table). A read naming one stays
 // on the source of truth. Known from both databases' catalogues at start-up
 // and every minute after (new ones are DDL, refused while mirroring).
 import pg from 'pg';
@@ -13,7 +14,7 @@ const REFRESH_MS = 60_000;
 
 const UNMIRRORED_SQL = `
   SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('m', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+   WHERE (c.relkind IN ('m', 'S') OR c.relispartition) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
 export class UnmirroredRelations {
   /** `schema.name` and the bare `name` (an unqualified read may find it through any search_path). */

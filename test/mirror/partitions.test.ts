@@ -66,4 +66,21 @@ describe('a partitioned table', () => {
     await c2.end();
     expect(n).toBe(2);
   });
+
+  it('reads naming a partition stay on the source (the new database may hold the table unpartitioned)', async () => {
+    tp.live.update({ readPercent: 100 });
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      const reads = tp.proxy.guard!.stats.reads;
+      expect((await c.query('SELECT count(*)::int AS n FROM events_eu')).rows).toEqual((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM events_eu')).rows);
+      expect(tp.proxy.guard!.stats.reads).toBe(reads);
+      // the table itself is read on the new database
+      await c.query('SELECT count(*)::int AS n FROM events');
+      expect(tp.proxy.guard!.stats.reads).toBe(reads + 1);
+    } finally {
+      await c.end();
+      tp.live.update({ readPercent: 0 });
+    }
+  });
 });
