@@ -576,6 +576,9 @@ class Ctx {
       delete n.lockingClause;
     }
     if (n.limitOption === 'LIMIT_OPTION_WITH_TIES') throw unsupported('FETCH … WITH TIES');
+    // LIMIT ALL (and LIMIT NULL) is no limit; SQLite has no word for it
+    if (n.limitCount?.A_Const?.isnull) delete n.limitCount;
+    if ((n.op === 'SETOP_INTERSECT' || n.op === 'SETOP_EXCEPT') && n.all) throw unsupported(`${n.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} ALL`);
     if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
     for (const r of n.fromClause ?? []) {
       const rv = r.RangeVar;

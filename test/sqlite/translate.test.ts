@@ -105,6 +105,12 @@ describe('translate: what has a faithful SQLite equivalent', () => {
       .toBe("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), b BLOB, f DOUBLE PRECISION, ok BOOLEAN DEFAULT (false))");
   });
 
+  it('LIMIT ALL is no limit; INTERSECT ALL and EXCEPT ALL are refused as unsupported, not as syntax errors', () => {
+    expect(sql('SELECT a FROM t LIMIT ALL')).toBe('SELECT a FROM t');
+    expect(sql('SELECT a FROM t LIMIT ALL OFFSET 2')).toBe('SELECT a FROM t OFFSET 2');
+    expect(refused('SELECT a FROM t INTERSECT ALL SELECT a FROM u')).toMatchObject({ code: '0A000' });
+  });
+
   it('ALTER TABLE … DROP COLUMN without the RESTRICT SQLite has no word for', () => {
     expect(sql('ALTER TABLE t DROP COLUMN v')).toBe('ALTER TABLE t DROP COLUMN v');
   });
