@@ -16,9 +16,10 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
     if (!rest) throw new UrlError(`${what}: sqlite URL has no file path (expected sqlite:///abs/path.db or sqlite:rel/path.db)`);
     return { kind: 'sqlite', url: raw, path: path.resolve(decodeURIComponent(rest)) };
   }
+  const encoded = encodeUserinfo(raw);
   let u: URL;
   try {
-    u = new URL(encodeUserinfo(raw));
+    u = new URL(encoded);
   } catch {
     throw new UrlError(`${what}: not a URL: ${redactUrl(raw)} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
   }
@@ -33,7 +34,7 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   if (queryPassword) rememberSecret(queryPassword);
   return {
     kind: 'postgres',
-    url: encodeUserinfo(raw),
+    url: encoded,
     host: decodeURIComponent(u.hostname),
     port,
     user: decodeURIComponent(u.username || 'postgres'),
@@ -64,13 +65,12 @@ const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi;
  * A `password=` query parameter is masked too.
  */
 export function redactUrl(text: string): string {
-  const starts = [...text.matchAll(SCHEME)].map((m) => m.index! + m[0].length);
+  const urls = [...text.matchAll(SCHEME)].map((m) => ({ at: m.index!, start: m.index! + m[0].length }));
   let out = '';
   let from = 0;
-  starts.forEach((start, i) => {
+  urls.forEach(({ start }, i) => {
     const lineEnd = text.indexOf('\n', start);
-    const next = i + 1 < starts.length ? text.lastIndexOf('//', starts[i + 1]! - 1) : text.length;
-    const end = Math.min(next < start ? text.length : next, lineEnd < 0 ? text.length : lineEnd);
+    const end = Math.min(urls[i + 1]?.at ?? text.length, lineEnd < 0 ? text.length : lineEnd);
     const at = text.lastIndexOf('@', end - 1);
     const colon = text.indexOf(':', start);
     out += text.slice(from, start);

@@ -263,62 +263,90 @@ export class MirrorApplier implements ChangeApplier {
 
   private async applyListsOnce(lists: Change[][]): Promise<void> {
     if (!lists.some((l) => l.length)) return;
-    const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorUnreachableError(`mirror apply failed: ${e.message}`);
-    });
-    let ok = false;
     try {
-      const bufs: Buffer[] = [];
-      const parsed: string[] = [];
-      // in the same mirror transaction as the rows: which source transactions these are (ledger.ts)
-      const entries = ledgerEntries(lists);
-      const ledger = await this.ledgerReady(conn);
-      if (ledger && this.epoch !== null) {
-        if (!conn.prepared.has(ENTER_STATEMENT)) {
-          bufs.push(parseMessage(ENTER_STATEMENT, EPOCH_ENTER));
-          parsed.push(ENTER_STATEMENT);
+      // after an error the implicit transaction is rolled back; the connection is dropped anyway
+      await this.onPooled('mirror apply failed', async (conn) => {
+        const bufs: Buffer[] = [];
+        const parsed: string[] = [];
+        /** Bind/Execute of a named statement, its Parse first the first time this connection sees it. */
+        const execute = (name: string, sql: string, param: string) => {
+          if (!conn.prepared.has(name) && !parsed.includes(name)) {
+            bufs.push(parseMessage(name, sql));
+            parsed.push(name);
+          }
+          bufs.push(bindMessage(name, [param]), EXECUTE);
+        };
+        // in the same mirror transaction as the rows: which source transactions these are (ledger.ts)
+        const entries = ledgerEntries(lists);
+        const ledger = await this.ledgerReady(conn);
+        if (ledger && this.epoch !== null) execute(ENTER_STATEMENT, EPOCH_ENTER, this.epoch);
+        const preamble = bufs.length;
+        if (entries && ledger) execute(LEDGER_STATEMENT, LEDGER_INSERT, entries);
+        for (const run of mergedRuns(lists)) {
+          if (run.op === 'T') {
+            // TRUNCATE a CASCADE, or TRUNCATE a, b, on the source: a change row per table, each applied alone,
+            // and PostgreSQL refuses to empty a table another references. The source emptied every table that
+            // references this one in the same statement (it refuses otherwise), so CASCADE empties the same set.
+            bufs.push(parseMessage('', `TRUNCATE ${run.tbl} CASCADE`), bindMessage('', []), EXECUTE);
+            continue;
+          }
+          const meta = await this.tableMeta(conn, run.tbl);
+          const [name, sql] = run.op === 'U' ? [meta.upsertName, meta.upsert] : [meta.delName, meta.del];
+          execute(name, sql, '[' + run.items.join(',') + ']');
         }
-        bufs.push(bindMessage(ENTER_STATEMENT, [this.epoch]), EXECUTE);
-      }
-      const preamble = bufs.length;
-      if (entries && ledger) {
-        if (!conn.prepared.has(LEDGER_STATEMENT)) {
-          bufs.push(parseMessage(LEDGER_STATEMENT, LEDGER_INSERT));
-          parsed.push(LEDGER_STATEMENT);
-        }
-        bufs.push(bindMessage(LEDGER_STATEMENT, [entries]), EXECUTE);
-      }
-      for (const run of mergedRuns(lists)) {
-        if (run.op === 'T') {
-          // TRUNCATE a CASCADE, or TRUNCATE a, b, on the source: a change row per table, each applied alone,
-          // and PostgreSQL refuses to empty a table another references. The source emptied every table that
-          // references this one in the same statement (it refuses otherwise), so CASCADE empties the same set.
-          bufs.push(parseMessage('', `TRUNCATE ${run.tbl} CASCADE`), bindMessage('', []), EXECUTE);
-          continue;
-        }
-        const meta = await this.tableMeta(conn, run.tbl);
-        const [name, sql] = run.op === 'U' ? [meta.upsertName, meta.upsert] : [meta.delName, meta.del];
-        if (!conn.prepared.has(name) && !parsed.includes(name)) {
-          bufs.push(parseMessage(name, sql));
-          parsed.push(name);
-        }
-        bufs.push(bindMessage(name, ['[' + run.items.join(',') + ']']), EXECUTE);
-      }
-      if (bufs.length === preamble) {
-        ok = true;
-        return;
-      }
-      bufs.push(SYNC);
-      await this.send(conn, bufs);
-      for (const n of parsed) conn.prepared.add(n);
-      ok = true;
+        if (bufs.length === preamble) return;
+        bufs.push(SYNC);
+        await this.send(conn, bufs);
+        for (const n of parsed) conn.prepared.add(n);
+      });
     } catch (e) {
       // unreachable stays unreachable: group commit does not retry those session by session
       if (e instanceof MirrorUnreachableError) throw e;
       throw Object.assign(new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`), { code: (e as { code?: string }).code });
+    }
+  }
+
+  /**
+   * `work` on a pooled apply connection (acquiring it failed: unreachable,
+   * `what` naming the work). The connection goes back to the pool unless
+   * `work` threw or called `drop` (its answer was an error).
+   */
+  private async onPooled<T>(what: string, work: (conn: ApplyConn, drop: () => void) => Promise<T>): Promise<T> {
+    const conn = await this.pool.acquire().catch((e: Error) => {
+      throw new MirrorUnreachableError(`${what}: ${e.message}`);
+    });
+    let ok = false;
+    let dropped = false;
+    try {
+      const value = await work(conn, () => (dropped = true));
+      ok = !dropped;
+      return value;
     } finally {
-      // after an error the implicit transaction is rolled back; the connection is dropped anyway
       this.pool.release(conn, ok);
+    }
+  }
+
+  /**
+   * `work` on a connection of its own, outside the pool, ended after it.
+   * `ask` runs one statement within the round-trip deadline and gives the
+   * first column of its first row; an error throws (`failing` naming the
+   * work), except the SQLSTATE `allow`, which gives null.
+   */
+  private async onOwnConnection<T>(unreachable: string, failing: string, work: (ask: (sql: string, allow?: string) => Promise<string | null | undefined>) => Promise<T>): Promise<T> {
+    const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {
+      throw new MirrorUnreachableError(`${unreachable}: ${e.message}`);
+    });
+    const conn: ApplyConn = { link, prepared: new Set(), idleSince: 0 };
+    try {
+      return await work(async (sql, allow) => {
+        const c = await this.roundTrip(conn, [queryMessage(sql)]);
+        const f = c.error ? parseErrorFields(c.error.bytes.subarray(5)) : null;
+        if (f && f.C === allow) return null;
+        if (f) throw new MirrorApplyError(`${failing}: ${f.M}`);
+        return c.rows[0]?.[0];
+      });
+    } finally {
+      link.destroy();
     }
   }
 
@@ -380,23 +408,17 @@ export class MirrorApplier implements ChangeApplier {
   /** Whether this applier has fenced off every apply sent before it started (once, before its first re-sync). */
   private epochBumped = false;
 
+  /** The mirror's epoch, on `on` or a pooled connection. */
   private async readEpoch(on?: ApplyConn): Promise<void> {
     const read = async (conn: ApplyConn) => {
       const c = await this.roundTrip(conn, [queryMessage(EPOCH_READ)]);
-      if (c.error) throw Object.assign(new MirrorApplyError(`mirror epoch: ${parseErrorFields(c.error.bytes.subarray(5)).M}`), { code: parseErrorFields(c.error.bytes.subarray(5)).C });
+      if (c.error) {
+        const f = parseErrorFields(c.error.bytes.subarray(5));
+        throw Object.assign(new MirrorApplyError(`mirror epoch: ${f.M}`), { code: f.C });
+      }
       this.epoch = c.rows[0]?.[0] ?? null;
     };
-    if (on) return read(on);
-    const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorUnreachableError(`mirror epoch: ${e.message}`);
-    });
-    let ok = false;
-    try {
-      await read(conn);
-      ok = true;
-    } finally {
-      this.pool.release(conn, ok);
-    }
+    return on ? read(on) : this.onPooled('mirror epoch', read);
   }
 
   /**
@@ -410,18 +432,7 @@ export class MirrorApplier implements ChangeApplier {
       this.epochBumped = true;
       return;
     }
-    const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {
-      throw new MirrorUnreachableError(`cannot fence the mirror: ${e.message}`);
-    });
-    const conn: ApplyConn = { link, prepared: new Set(), idleSince: 0 };
-    const ask = async (sql: string, allow?: string): Promise<string | null | undefined> => {
-      const c = await this.roundTrip(conn, [queryMessage(sql)]);
-      const f = c.error ? parseErrorFields(c.error.bytes.subarray(5)) : null;
-      if (f && f.C === allow) return null;
-      if (f) throw new MirrorApplyError(`fencing the mirror: ${f.M}`);
-      return c.rows[0]?.[0];
-    };
-    try {
+    await this.onOwnConnection('cannot fence the mirror', 'fencing the mirror', async (ask) => {
       await ask(`SET lock_timeout = '${Math.max(100, Math.floor(this.roundTripMs / 2))}ms'`);
       const key = BigInt(EPOCH_LOCK);
       const holders = `FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -435,25 +446,13 @@ export class MirrorApplier implements ChangeApplier {
       this.epoch = (await ask(`UPDATE ${LEDGER_SCHEMA}.epoch SET n = n + 1 RETURNING n::text`)) ?? null;
       await ask(`SELECT pg_advisory_unlock(${EPOCH_LOCK})`);
       this.epochBumped = true;
-    } finally {
-      link.destroy();
-    }
+    });
   }
 
   /** ledgerReady on a pooled connection of its own. */
   private async ledgerReadyAlone(): Promise<boolean> {
     if (this.ledger !== 'unknown') return this.ledger === 'on';
-    const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorUnreachableError(`mirror ledger: ${e.message}`);
-    });
-    let ok = false;
-    try {
-      const on = await this.ledgerReady(conn);
-      ok = true;
-      return on;
-    } finally {
-      this.pool.release(conn, ok);
-    }
+    return this.onPooled('mirror ledger', async (conn) => this.ledgerReady(conn));
   }
 
   /** Why the ledger is off, if it is. */
@@ -470,20 +469,14 @@ export class MirrorApplier implements ChangeApplier {
 
   /** A statement on the ledger; null if there is no ledger table (never made: nothing recorded). */
   private async ledgerQuery(sql: string): Promise<Collect | null> {
-    const conn = await this.pool.acquire().catch((e: Error) => {
-      throw new MirrorUnreachableError(`mirror ledger: ${e.message}`);
-    });
-    let ok = false;
-    try {
+    return this.onPooled('mirror ledger', async (conn, drop) => {
       const c = await this.roundTrip(conn, [queryMessage(sql)]);
-      ok = !c.error;
       if (!c.error) return c;
+      drop();
       const f = parseErrorFields(c.error.bytes.subarray(5));
       if (f.C === '42P01' || f.C === '3F000') return null;
       throw new MirrorApplyError(`mirror ledger: ${f.M}`);
-    } finally {
-      this.pool.release(conn, ok);
-    }
+    });
   }
 
   /**
@@ -492,18 +485,11 @@ export class MirrorApplier implements ChangeApplier {
    * from a frozen mirror or a lost connection (false for both).
    */
   async running(pid: number): Promise<boolean> {
-    let conn: ApplyConn | null = null;
-    let ok = false;
-    try {
-      conn = await this.pool.acquire();
+    return this.onPooled('mirror', async (conn, drop) => {
       const c = await this.roundTrip(conn, [queryMessage(`SELECT state FROM pg_stat_activity WHERE pid = ${Math.trunc(pid)}`)]);
-      ok = !c.error;
-      return ok && c.rows[0]?.[0] === 'active';
-    } catch {
-      return false;
-    } finally {
-      if (conn) this.pool.release(conn, ok);
-    }
+      if (c.error) drop();
+      return !c.error && c.rows[0]?.[0] === 'active';
+    }).catch(() => false);
   }
 
   /**
@@ -516,20 +502,11 @@ export class MirrorApplier implements ChangeApplier {
     if (!this.epochBumped) await this.bumpEpoch();
     if (!this.abandoned.size) return;
     const pids = [...this.abandoned];
-    const link = await this.pool.connectOnce(this.options(false)).catch((e: Error) => {
-      throw new MirrorUnreachableError(`cannot fence off ${pids.length} abandoned mirror apply(s): ${e.message}`);
-    });
-    const conn: ApplyConn = { link, prepared: new Set(), idleSince: 0 };
-    const deadline = Date.now() + this.roundTripMs;
     const list = `'{${pids.join(',')}}'::int[]`;
     // only the mirror's own sessions: a process id the server has since given to another session is left alone
     const which = `FROM pg_stat_activity WHERE pid = ANY (${list}) AND application_name = 'cutover-mirror'`;
-    const ask = async (sql: string): Promise<string | null | undefined> => {
-      const c = await this.roundTrip(conn, [queryMessage(sql)]);
-      if (c.error) throw new MirrorApplyError(`fencing off abandoned mirror applies: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
-      return c.rows[0]?.[0];
-    };
-    try {
+    const deadline = Date.now() + this.roundTripMs;
+    await this.onOwnConnection(`cannot fence off ${pids.length} abandoned mirror apply(s)`, 'fencing off abandoned mirror applies', async (ask) => {
       await ask(`SELECT count(pg_terminate_backend(pid)) ${which}`);
       // a terminated process leaves pg_stat_activity when it has exited: its transaction is over
       for (;;) {
@@ -539,9 +516,7 @@ export class MirrorApplier implements ChangeApplier {
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const p of pids) this.abandoned.delete(p);
-    } finally {
-      link.destroy();
-    }
+    });
   }
 
   async close(): Promise<void> {

@@ -34,9 +34,9 @@ const LEDGER_EVERY_MS = 1_000;
 const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
-/** The pk jsonb of row `t` by its key columns, as capture builds it (same key, same text). */
 // the row's alias: a bare `t` in to_json(t) was ambiguous in a table with a column named t, and every drain failed
 const ROW = 'cutover_row';
+/** The pk jsonb of the row by its key columns, as capture builds it (same key, same text). */
 const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', ${ROW}.${qi(c)}`).join(', ')})::text`;
 
 /**

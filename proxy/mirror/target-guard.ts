@@ -171,8 +171,7 @@ export class TargetGuard {
   }
 }
 
-/** `p`, or a rejection once `ms` have passed (the read's answer, if it comes later, is dropped by its handler). */
-/** Whether `p` settled within `ms` (its rejection passes through). */
+/** Whether `p` settled within `ms` (its rejection passes through; an answer after that is the next call's). */
 async function within(p: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((r) => {

@@ -49,7 +49,7 @@ export class UnmirroredRelations {
 
   /** The first refresh now (a database that cannot be reached leaves the set as it was), then every minute. */
   async start(): Promise<void> {
-    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views and sequences'));
+    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views, sequences and partitions'));
     await run();
     this.timer = setInterval(() => void run(), REFRESH_MS);
     this.timer.unref();

@@ -513,9 +513,7 @@ export class SessionEngine {
   private utility(st: Exclude<Statement, SqlStatement>): Result {
     const done = (tag: string): Result => ({ fields: null, rows: [], tag });
     if (st.kind === 'error') throw st.error;
-    if (this.failed && this.mode === 'explicit' && !(st.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to'))) {
-      throw inFailedTransaction();
-    }
+    if (this.failed && this.mode === 'explicit' && !endsFailure(st)) throw inFailedTransaction();
     switch (st.kind) {
       case 'txn':
         return done(this.transaction(st.op, st.tag, st.name));

@@ -311,7 +311,7 @@ function createTable(n: AnyNode): void {
     const { isSerial } = columnType(col.typeName);
     let pk = tablePk.has(col.colname) && tablePk.size === 1;
     const constraints: AnyNode[] = col.constraints ?? [];
-    const kept: AnyNode[] = [];
+    let kept: AnyNode[] = [];
     let identity = false;
     for (const c of constraints) {
       const ct = c.Constraint?.contype;
@@ -324,7 +324,7 @@ function createTable(n: AnyNode): void {
     // never one used before (the largest id deleted, or every row, is not handed out again)
     if (isSerial || identity) {
       col.typeName[SQLITE_TYPE] = 'INTEGER PRIMARY KEY AUTOINCREMENT';
-      kept.splice(0, kept.length, ...kept.filter((c) => c.Constraint?.contype !== 'CONSTR_PRIMARY'));
+      kept = kept.filter((c) => c.Constraint?.contype !== 'CONSTR_PRIMARY');
       n.tableElts = (n.tableElts as AnyNode[]).filter((e) => e.Constraint?.contype !== 'CONSTR_PRIMARY');
     }
     col.constraints = kept.length ? kept : undefined;
