@@ -5,7 +5,9 @@
 // measured too, interleaved with this one round by round, and medians printed:
 // a before/after comparison that shared-machine load skews less.
 // --passthrough 1 adds the proxy with no mirroring to each round: the ceiling.
-//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--base DIR] [--rounds 3] [--passthrough 1]
+// --select 1 runs pgbench -S instead, with --reads N (default 50) of the reads
+// sent to the target: what a routed read costs beside passthrough.
+//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--select 1 --reads 50] [--base DIR] [--rounds 3] [--passthrough 1] [--warmup 3]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
 import { arg, keptTmp, median, pgbench, run, startChild, table, type PgbenchResult } from './lib.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +22,11 @@ const prof = arg('prof', 0);
 const tpcb = arg('tpcb', 0);
 const rounds = arg('rounds', 1);
 const passthrough = arg('passthrough', 0);
+const select = arg('select', 0);
+const reads = arg('reads', 50);
+// untimed pgbench seconds through each new proxy first: a proxy runs for hours, and its first
+// seconds compile the SQL parser's WebAssembly and the hot JavaScript in the background
+const warmup = arg('warmup', 3);
 const baseAt = process.argv.indexOf('--base');
 const base = baseAt > 0 ? process.argv[baseAt + 1]! : null;
 const DB = 'bench';
@@ -64,7 +71,7 @@ async function measured<T>(fn: () => Promise<T>): Promise<[T, Record<string, num
 async function startProxy(dir: string, profDir: string | null, mirror = true): Promise<{ port: number; control: number; child: ChildProcess }> {
   const port = await freePort();
   const control = await freePort();
-  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), ...(mirror ? ['--target', target.url(DB)] : ['--reads', '0']), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
+  const c = await startChild('node', [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(dir, 'control/cutover.mjs'), 'proxy', '--source', source.url(DB), ...(mirror ? ['--target', target.url(DB), ...(select ? ['--reads', String(reads)] : [])] : ['--reads', '0']), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--state', path.join(os.tmpdir(), `cutover-prof-${process.pid}-${Date.now()}.db`)], /proxy listening/, { CUTOVER_LOG_JSON: '1' });
   return { port, control, child: c };
 }
 try {
@@ -80,7 +87,7 @@ try {
     installed = what === 'install';
   };
   const profDir = prof ? path.join(keptTmp, `cutover-prof-${Date.now()}`) : null;
-  const args = tpcb ? [] : ['-N'];
+  const args = select ? ['-S'] : tpcb ? [] : ['-N'];
   const bench = (port: number) => pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
   const perTxn = (cpu: Record<string, number>, n: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (v / n) * 1e6]));
   const variants: [string, string][] = [['mirroring', '.'], ...(base ? [['base mirroring', base] as [string, string]] : []), ...(passthrough ? [['passthrough', '.'] as [string, string]] : [])];
@@ -103,6 +110,7 @@ try {
       if (name !== 'passthrough' && !installed) await capture('install');
       const p = await startProxy(dir, name === 'mirroring' ? profDir : null, name !== 'passthrough');
       child = p.child;
+      if (warmup > 0) await pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(warmup), '-h', '127.0.0.1', '-p', String(p.port), '-U', 'postgres', DB]);
       for (const c of [source, target]) await psql(c, 'SELECT pg_stat_statements_reset()');
       const [r, cpu] = await measured(() => bench(p.port));
       note(name, r, cpu);
@@ -129,7 +137,7 @@ try {
     const tps = median(list.map((f) => f.tps));
     rows.push([name, tps.toFixed(0), (tps / directTps).toFixed(3), median(list.map((f) => f.latencyMs)).toFixed(2), ...trees.map((t) => median(list.map((f) => f.cpu[t] ?? 0)).toFixed(0))]);
   }
-  console.log(`pgbench ${tpcb ? 'tpcb-like' : '-N'} -c ${clients} -T ${seconds}, medians of ${rounds} round(s); CPU per transaction by process tree`);
+  console.log(`pgbench ${select ? `-S, reads ${reads} % to the target when mirroring,` : tpcb ? 'tpcb-like' : '-N'} -c ${clients} -T ${seconds}, medians of ${rounds} round(s); CPU per transaction by process tree`);
   console.log(table(rows));
   if (profDir) {
     await new Promise((res) => setTimeout(res, 3000));

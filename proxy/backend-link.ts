@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { CancelTarget } from './cancel.ts';
 import { MessageAssembler, type Message } from './framing.ts';
 import { parseErrorFields } from './messages.ts';
+import { TurnWriter } from './turn-writer.ts';
 
 export interface ResponseHandler {
   onMessage(m: Message): void;
@@ -48,10 +49,13 @@ export class BackendLink {
    */
   farewell: Message | null = null;
   private idleWaiters: (() => void)[] = [];
+  // requests issued in one event-loop turn (BEGIN, the statement, the drain) leave in one system call
+  private readonly out: TurnWriter;
 
   /** The role, not the database: promote swaps the names of a session's two links. */
   constructor(public name: 'source' | 'target', readonly stream: Duplex, maxMessageSize = SERVER_MAX_MESSAGE) {
     this.asm = new MessageAssembler(maxMessageSize);
+    this.out = new TurnWriter(stream);
     stream.on('data', (chunk: Buffer) => {
       try {
         this.asm.push(chunk, this.dispatch);
@@ -112,21 +116,14 @@ export class BackendLink {
 
   /** Messages with no answer of their own (CopyData, or part of an extended sequence before its Sync). */
   write(bytes: Buffer | Buffer[]): void {
-    // requests issued in one event-loop turn (BEGIN, the statement, the drain) leave in one writev
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(this.uncork);
-    }
-    if (Array.isArray(bytes)) for (const b of bytes) this.stream.write(b);
-    else this.stream.write(bytes);
+    if (Array.isArray(bytes)) for (const b of bytes) this.out.write(b);
+    else this.out.write(bytes);
   }
 
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.stream.uncork();
-  };
+  /** Send what this turn holds now (before the session ends the connection). */
+  flush(): void {
+    this.out.flush();
+  }
 
   private fail(reason: Error): void {
     if (this.lost) return;

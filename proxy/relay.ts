@@ -1309,7 +1309,15 @@ export class Relay {
   close(): void {
     this.closed = true;
     this.resume?.cancel();
+    // what this turn wrote keeps its place ahead of the session's own last words and Terminate
+    this.order.flush();
+    this.source.flush();
     this.target?.destroy();
+  }
+
+  /** Answers written this turn go to the client now, ahead of a FATAL the session writes itself. */
+  flushAnswers(): void {
+    this.order.flush();
   }
 }
 

@@ -2,6 +2,7 @@
 // request takes a slot when it is sent; the oldest open slot streams straight
 // to the client, later ones buffer until everything before them is complete.
 import type { Socket } from 'node:net';
+import { TurnWriter } from './turn-writer.ts';
 
 export class Slot {
   buffered: Buffer[] = [];
@@ -21,15 +22,18 @@ export class Slot {
 
 export class ResponseOrder {
   private readonly slots: Slot[] = [];
-  private corked = false;
+  private readonly out: TurnWriter;
 
   constructor(
-    private client: Socket,
+    client: Socket,
     private readonly counted?: { bytesOut: number },
-  ) {}
+  ) {
+    this.out = new TurnWriter(client);
+  }
 
-  setClient(s: Socket): void {
-    this.client = s;
+  /** What this turn holds goes to the client now (before the session writes to it or ends it). */
+  flush(): void {
+    this.out.flush();
   }
 
   open(): Slot {
@@ -62,16 +66,7 @@ export class ResponseOrder {
   }
 
   private send(b: Buffer): void {
-    // one writev per event-loop turn instead of one write per message
-    if (!this.corked) {
-      this.corked = true;
-      this.client.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.client.uncork();
-      });
-    }
     if (this.counted) this.counted.bytesOut += b.length;
-    this.client.write(b);
+    this.out.write(b);
   }
 }

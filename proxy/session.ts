@@ -486,6 +486,7 @@ export class Session {
   /** FATAL error to the client (`raw`: one the server sent), then close. */
   refuse(code: string, message: string, raw?: Buffer): void {
     if (this.closed) return;
+    this.relay?.flushAnswers();
     if (this.client.writable) this.client.write(raw ?? fatal(code, message));
     this.close();
   }
