@@ -7,7 +7,7 @@
 // --passthrough 1 adds the proxy with no mirroring to each round: the ceiling.
 // --select 1 runs pgbench -S instead, with --reads N (default 50) of the reads
 // sent to the target: what a routed read costs beside passthrough.
-//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--select 1 --reads 50] [--base DIR] [--rounds 3] [--passthrough 1] [--warmup 3]
+//   npx tsx bench/mirror-profile.ts [--seconds 10] [--clients 16] [--scale 10] [--prof 1] [--tpcb 1] [--select 1 --reads 50] [--connect 1] [--base DIR] [--rounds 3] [--passthrough 1] [--warmup 3]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
 import { arg, keptTmp, median, pgbench, run, startChild, table, type PgbenchResult } from './lib.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +27,8 @@ const reads = arg('reads', 50);
 // untimed pgbench seconds through each new proxy first: a proxy runs for hours, and its first
 // seconds compile the SQL parser's WebAssembly and the hot JavaScript in the background
 const warmup = arg('warmup', 3);
+// --connect 1: a new connection per transaction (pgbench -C), what log-in costs through the proxy
+const connect = arg('connect', 0);
 const baseAt = process.argv.indexOf('--base');
 const base = baseAt > 0 ? process.argv[baseAt + 1]! : null;
 const DB = 'bench';
@@ -87,7 +89,7 @@ try {
     installed = what === 'install';
   };
   const profDir = prof ? path.join(keptTmp, `cutover-prof-${Date.now()}`) : null;
-  const args = select ? ['-S'] : tpcb ? [] : ['-N'];
+  const args = [...(select ? ['-S'] : tpcb ? [] : ['-N']), ...(connect ? ['-C'] : [])];
   const bench = (port: number) => pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
   const perTxn = (cpu: Record<string, number>, n: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (v / n) * 1e6]));
   const variants: [string, string][] = [['mirroring', '.'], ...(base ? [['base mirroring', base] as [string, string]] : []), ...(passthrough ? [['passthrough', '.'] as [string, string]] : [])];
@@ -137,7 +139,7 @@ try {
     const tps = median(list.map((f) => f.tps));
     rows.push([name, tps.toFixed(0), (tps / directTps).toFixed(3), median(list.map((f) => f.latencyMs)).toFixed(2), ...trees.map((t) => median(list.map((f) => f.cpu[t] ?? 0)).toFixed(0))]);
   }
-  console.log(`pgbench ${select ? `-S, reads ${reads} % to the target when mirroring,` : tpcb ? 'tpcb-like' : '-N'} -c ${clients} -T ${seconds}, medians of ${rounds} round(s); CPU per transaction by process tree`);
+  console.log(`pgbench ${connect ? '-C ' : ''}${select ? `-S, reads ${reads} % to the target when mirroring,` : tpcb ? 'tpcb-like' : '-N'} -c ${clients} -T ${seconds}, medians of ${rounds} round(s); CPU per transaction by process tree`);
   console.log(table(rows));
   if (profDir) {
     await new Promise((res) => setTimeout(res, 3000));

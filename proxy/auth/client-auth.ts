@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { authMd5, authOk, authSasl, authSaslContinue, authSaslFinal } from '../messages.ts';
 import { BodyReader, type Message } from '../framing.ts';
 import { md5Check, md5Stored } from './md5.ts';
-import { ScramError, ScramServer, verifierFromPassword, type ScramKeys } from './scram.ts';
+import { mockVerifier, ScramError, ScramServer, verifierForPassword, type ScramKeys } from './scram.ts';
 import type { Credential } from './credentials.ts';
 
 export type AuthMethod = 'scram-sha-256' | 'md5' | 'trust';
@@ -56,7 +56,7 @@ export async function authenticateClient(
     return cred?.kind === 'password' ? { kind: 'password', password: cred.password } : { kind: 'md5-stored', stored };
   }
 
-  const verifier = cred?.kind === 'scram' ? cred.verifier : cred?.kind === 'password' ? verifierFromPassword(cred.password) : verifierFromPassword(randomBytes(16).toString('hex'));
+  const verifier = cred?.kind === 'scram' ? cred.verifier : cred?.kind === 'password' ? verifierForPassword(cred.password) : mockVerifier(user);
   const server = new ScramServer(verifier);
   send(authSasl(['SCRAM-SHA-256']));
   const initial = new BodyReader(expectPassword(await next()).bytes);

@@ -33,15 +33,60 @@ export function parseScramVerifier(s: string): ScramVerifier | null {
   return { iterations: Number(m[1]), salt: Buffer.from(m[2]!, 'base64'), storedKey: Buffer.from(m[3]!, 'base64'), serverKey: Buffer.from(m[4]!, 'base64') };
 }
 
+/**
+ * A small bounded map, oldest entry out first. The salted password (4096
+ * rounds of PBKDF2, a few milliseconds of CPU) is derived once per password,
+ * salt and round count, not at every log-in: a client that opens a connection
+ * per request would otherwise pay it once for the proxy's check and once for
+ * each server the proxy logs in to, as PgBouncer avoids by keeping the keys.
+ * Entries are keyed by a hash of the password, never the password itself.
+ */
+class Bounded<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string, make: () => V): V {
+    let v = this.map.get(key);
+    if (v === undefined) {
+      v = make();
+      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+}
+
+const passwordId = (password: string) => createHash('sha256').update(password.normalize('NFKC')).digest('base64');
+const salted = new Bounded<Buffer>(1024);
+const byPassword = new Bounded<ScramVerifier>(1024);
+const mocks = new Bounded<ScramVerifier>(1024);
+
+function saltedPassword(password: string, salt: Buffer, iterations: number): Buffer {
+  return salted.get(`${passwordId(password)}:${salt.toString('base64')}:${iterations}`, () => pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256'));
+}
+
 export function verifierFromPassword(password: string, salt = randomBytes(16), iterations = 4096): ScramVerifier {
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const clientKey = hmac(salted, 'Client Key');
-  return { iterations, salt, storedKey: sha256(clientKey), serverKey: hmac(salted, 'Server Key') };
+  const key = saltedPassword(password, salt, iterations);
+  const clientKey = hmac(key, 'Client Key');
+  return { iterations, salt, storedKey: sha256(clientKey), serverKey: hmac(key, 'Server Key') };
+}
+
+/** The verifier the proxy checks a password it holds in plain text against: one salt per password for the process's life, as a stored verifier has. */
+export function verifierForPassword(password: string): ScramVerifier {
+  return byPassword.get(passwordId(password), () => verifierFromPassword(password));
+}
+
+/**
+ * The challenge an unknown user gets: the same salt at every attempt, as a
+ * real user's (PostgreSQL's mock verifier is as steady), so neither the salt
+ * nor the time taken tells a probe which user names exist.
+ */
+export function mockVerifier(user: string): ScramVerifier {
+  return mocks.get(user, () => verifierFromPassword(randomBytes(16).toString('hex')));
 }
 
 function clientKeyFromPassword(password: string, salt: Buffer, iterations: number): { clientKey: Buffer; serverKey: Buffer } {
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  return { clientKey: hmac(salted, 'Client Key'), serverKey: hmac(salted, 'Server Key') };
+  const key = saltedPassword(password, salt, iterations);
+  return { clientKey: hmac(key, 'Client Key'), serverKey: hmac(key, 'Server Key') };
 }
 
 function attrs(msg: string): Map<string, string> {
