@@ -3,8 +3,13 @@
 import type { ClientConfig } from 'pg';
 import { parseDbUrl } from './urls.ts';
 
-/** The settings row text depends on, fixed for every session that writes or reads rows as text for the mirror. */
-export const STABLE_TEXT_SETTINGS = { extra_float_digits: '3', intervalstyle: 'postgres', bytea_output: 'hex' } as const;
+/**
+ * The settings row text depends on, fixed for every session that writes or reads rows as text for the mirror.
+ * datestyle: an array's text (captured as text, pg-capture.ts) spells its dates as the session's datestyle
+ * says, and a date written 'SQL, DMY' was read back by the mirror in another order. 'ISO' sets the output
+ * form only: the session keeps its day/month order for reading ambiguous input.
+ */
+export const STABLE_TEXT_SETTINGS = { extra_float_digits: '3', intervalstyle: 'postgres', bytea_output: 'hex', datestyle: 'ISO' } as const;
 
 /** The same as startup `options` (the capture triggers set them on themselves: pg-capture.ts). */
 export const STABLE_TEXT_OPTIONS = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `-c ${k}=${v}`).join(' ');

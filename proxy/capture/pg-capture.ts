@@ -53,6 +53,47 @@ export async function listTables(db: pg.ClientBase): Promise<(TableInfo & { hasK
 const STABLE_TEXT = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `SET ${k} = ${lit(v)}`).join(' ');
 
 /**
+ * The key a captured row carries when its json, jsonb and array columns
+ * (domains over them too) travel as JSON strings of their text output (`col::text`,
+ * SQL NULL as JSON null). to_json wrote JSON null and SQL NULL alike, so a
+ * jsonb 'null' (what ORMs write for None) reached the mirror as SQL NULL,
+ * and it dropped an array's lower bounds ('[0:2]={7,8,9}' became '{7,8,9}').
+ * The mirror reads such columns by their text only in rows with this key:
+ * rows an older trigger captured, still waiting in the change table, lack it
+ * (json_populate_record ignores it).
+ */
+export const TEXT_MARKER = 'cutover:text';
+
+/**
+ * Whether a column of type `typ` (an oid expression) travels as text. A domain
+ * has its base type's output function, at every level of domain over domain.
+ */
+export const carriedAsText = (typ: string) =>
+  `(SELECT t.typoutput IN ('pg_catalog.json_out'::regproc, 'pg_catalog.jsonb_out'::regproc, 'pg_catalog.array_out'::regproc) FROM pg_catalog.pg_type t WHERE t.oid = ${typ})`;
+
+/** SQL: whether relation `rel` (an oid expression) has a column carried as text. */
+export const hasTextColumnsSql = (rel: string) =>
+  `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${rel} AND a.attnum > 0 AND NOT a.attisdropped AND ${carriedAsText('a.atttypid')})`;
+
+/**
+ * SQL giving the expression (text) that makes a row of relation `rel` (an oid
+ * expression), aliased `alias` (a plain identifier), into its captured JSON:
+ * plain to_json(alias.*) unless a column travels as text, else the row with
+ * those columns cast to text and TEXT_MARKER added. Read from the catalog at
+ * the moment it runs, never baked into a trigger: a column dropped while
+ * mirroring (allowDdl) left in a trigger would fail every write to its table.
+ * The drainer reads rows with the same expression (drainer.ts).
+ */
+export const rowJsonExprSql = (rel: string, alias: string) => `
+  SELECT CASE WHEN bool_or(c.as_text)
+    THEN format('(SELECT to_json(cutover_t.*) FROM (SELECT %s, true AS %I) cutover_t)',
+                string_agg(CASE WHEN c.as_text THEN format('${alias}.%I::text AS %I', c.attname, c.attname) ELSE format('${alias}.%I', c.attname) END, ', ' ORDER BY c.attnum),
+                ${lit(TEXT_MARKER)})
+    ELSE 'to_json(${alias}.*)' END
+    FROM (SELECT a.attname, a.attnum, ${carriedAsText('a.atttypid')} AS as_text
+            FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${rel} AND a.attnum > 0 AND NOT a.attisdropped) c`;
+
+/**
  * The partitions of a partitioned table, every level. A statement names one
  * table and fires that table's statement triggers only: a write aimed at a
  * partition fired none of the parent's, and went unmirrored.
@@ -71,18 +112,25 @@ async function partitionsOf(db: pg.ClientBase, t: TableInfo): Promise<{ schema: 
  * partitions). A partition's TRUNCATE empties only its own rows: they are
  * recorded as deletes before it runs, instead of a truncate of the table.
  */
-function triggerSql(t: TableInfo, on?: { schema: string; name: string }): string {
+function triggerSql(t: TableInfo, textColumns: boolean, on?: { schema: string; name: string }): string {
   const at = on ?? t;
   const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${at.schema}_${at.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
   // aliases no user column is likely to share (a column named like one still loses to alias.* for the row)
   const sameKey = t.key.map((k) => `cutover_n.${q(k)} IS NOT DISTINCT FROM cutover_o.${q(k)}`).join(' AND ');
+  const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
+  // tables without json or array columns keep one static statement (the pgbench-style hot path); the
+  // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
+  const [before, after] = upsertRows('\0').split('\0');
+  const newRows = textColumns
+    ? `EXECUTE ${lit(before!)} || (${rowJsonExprSql('TG_RELID', 'cutover_n')}) || ${lit(after!)};`
+    : `${upsertRows('to_json(cutover_n.*)')};`;
   const body = {
-    ins: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n.*) FROM new_rows cutover_n;`,
+    ins: newRows,
     // a key that changed leaves its old key behind: delete that first
     upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
-          INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, to_json(cutover_n.*) FROM new_rows cutover_n;`,
+          ${newRows}`,
     del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
     trunc: on
       ? `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM ${qualified(on)} cutover_o;`
@@ -171,9 +219,11 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
+    const textColumns = async (rel: { schema: string; name: string }) =>
+      Boolean((await db.query<{ exists: boolean }>(hasTextColumnsSql('$1::regclass'), [qualified(rel)])).rows[0]?.exists);
     for (const t of tables) {
-      await db.query(triggerSql(t));
-      for (const part of await partitionsOf(db, t)) await db.query(triggerSql(t, part));
+      await db.query(triggerSql(t, await textColumns(t)));
+      for (const part of await partitionsOf(db, t)) await db.query(triggerSql(t, await textColumns(part), part));
     }
     // creating an event trigger needs a superuser: without one, capture is installed all the same
     await db.query('SAVEPOINT cutover_ddl_guard');

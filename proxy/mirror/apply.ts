@@ -1,7 +1,8 @@
 // Applying captured row changes to the mirror, as one transaction: upsert by
 // primary key from the full new row, delete by key, truncate. Rows travel as
 // the JSON text the source produced (to_json: json, not jsonb, so a json
-// column's text and a float's -0 arrive as written) and are turned back into
+// column's text and a float's -0 arrive as written; json, jsonb and array
+// columns as their text: pg-capture.ts, TEXT_MARKER) and are turned back into
 // typed rows by the mirror itself (json_populate_recordset), so every type
 // round-trips through PostgreSQL's own text forms. One statement per run of same-table,
 // same-kind changes; the last image of a key within a run wins.
@@ -16,6 +17,7 @@ import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYN
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { GroupCommit } from './group-commit.ts';
 import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
+import { carriedAsText, TEXT_MARKER } from '../capture/pg-capture.ts';
 import { EPOCH_DDL, EPOCH_ENTER, EPOCH_LOCK, EPOCH_READ, LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries, STALE_EPOCH } from './ledger.ts';
 
 const LEDGER_STATEMENT = 'cutover_ledger';
@@ -29,7 +31,7 @@ export interface Change {
   op: 'U' | 'D' | 'T' | 'R';
   /** jsonb text of the key columns. */
   pk: string;
-  /** JSON text of the full new row as to_json wrote it (U only). */
+  /** JSON text of the full new row as capture wrote it (U only): to_json's, or with text forms (pg-capture.ts, TEXT_MARKER). */
   row: string | null;
   /** The source transaction that made it, when a session drained it before its COMMIT (the mirror's ledger: ledger.ts). */
   txid?: string;
@@ -140,7 +142,8 @@ export class MirrorApplier implements ChangeApplier {
     if (!m) {
       m = (async () => {
         const c = await this.roundTrip(conn, [
-          queryMessage(`SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false)
+          queryMessage(`SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false),
+                  ${carriedAsText('a.atttypid')}, format_type(a.atttypid, NULL)
              FROM pg_attribute a
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
             WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -157,10 +160,22 @@ export class MirrorApplier implements ChangeApplier {
           ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
           : 'DO NOTHING';
         const n = ++this.statements;
+        // json, jsonb and array columns come as their text in rows capture marked so (pg-capture.ts,
+        // TEXT_MARKER), cast by the column's type without its typmod (the insert applies that, as
+        // json_populate_record does); in rows an older trigger captured, as before
+        const asText = c.rows.filter((x) => x[2] === 't');
+        const from = asText.length
+          ? `SELECT ${columns.map((col) => {
+              const text = asText.find((x) => x[0] === col);
+              return text
+                ? `CASE WHEN cutover_e.v->>${lit(TEXT_MARKER)} IS NOT NULL THEN (cutover_e.v->>${lit(col)})::${text[3]} ELSE cutover_r.${q(col)} END`
+                : `cutover_r.${q(col)}`;
+            }).join(', ')} FROM json_array_elements($1::json) AS cutover_e(v) CROSS JOIN LATERAL json_populate_record(NULL::${tbl}, cutover_e.v) cutover_r`
+          : `SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json)`;
         return {
           columns,
           key,
-          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json) ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
+          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE ${from} ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
           del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
           upsertName: `cutover_u${n}`,
           delName: `cutover_d${n}`,

@@ -19,7 +19,7 @@ import pg from 'pg';
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
-import { pgCaptureDialect, SCHEMA } from '../capture/pg-capture.ts';
+import { pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import type { DirtyKey } from '../capture/dialect.ts';
 import { LEDGER_SCHEMA } from './ledger.ts';
@@ -83,6 +83,14 @@ export class Drainer implements ChangeDrainer {
   /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
   private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
   private readonly unrecorded: UnrecordedKeys;
+  /**
+   * Per table, the expression making a row its captured JSON (as the capture
+   * trigger builds it: rowJsonExprSql), read once and forgotten whenever a drain
+   * fails: one that names a column dropped since (allowDdl) fails every read.
+   */
+  private rowJson = new Map<string, string>();
+  /** Whether the current batch used an expression read by an earlier one. */
+  private rowJsonCached = false;
   private ledgerCheckedAt = 0;
   private ledgerOffSaid = false;
   private readonly watch = new ResyncWatch(async () => {
@@ -117,7 +125,13 @@ export class Drainer implements ChangeDrainer {
     if (this.running || this.live.get().sourceOfTruth !== this.side) return 0;
     this.running = true;
     try {
-      return await this.drainBatch();
+      try {
+        return await this.drainBatch();
+      } catch (e) {
+        // a column dropped since a cached row expression was read (allowDdl): read again, drained at once
+        if ((e as { code?: string }).code !== '42703' || !this.rowJsonCached) throw e;
+        return await this.drainBatch();
+      }
     } finally {
       // whatever failed, connecting included (a source restarting): left set, this flag made every
       // later drain a no-op and the drainer never worked again
@@ -127,6 +141,7 @@ export class Drainer implements ChangeDrainer {
 
   /** One batch on a source connection of its own: see drainOnce. */
   private async drainBatch(): Promise<number> {
+    this.rowJsonCached = false;
     const src = await this.pool.connect();
     let ok = false;
     try {
@@ -177,6 +192,7 @@ export class Drainer implements ChangeDrainer {
       if (rows.length) mirrorMetrics.drained.inc(rows.length);
       return rows.length;
     } catch (e) {
+      this.rowJson.clear();
       await src.query('ROLLBACK').catch(() => undefined);
       // what waits behind the failing batch, for status: not the count from before it failed
       await src.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.changes`).then((r) => {
@@ -281,7 +297,7 @@ export class Drainer implements ChangeDrainer {
       )).rows.map((r) => r.attname);
       if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
       const all = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, to_json(${ROW}.*)::text AS row FROM ${tbl} ${ROW}`,
+        `SELECT ${keyJson(keyCols)} AS pk, ${await this.rowJsonOf(src, tbl)}::text AS row FROM ${tbl} ${ROW}`,
       );
       for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
@@ -291,7 +307,7 @@ export class Drainer implements ChangeDrainer {
       // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
       const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
       const found = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, to_json(${ROW}.*)::text AS row
+        `SELECT ${keyJson(keyCols)} AS pk, ${await this.rowJsonOf(src, tbl)}::text AS row
            FROM ${tbl} ${ROW} JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) cutover_key ON ${keyCols.map((c) => `${ROW}.${qi(c)} = cutover_key.${qi(c)}`).join(' AND ')}
             ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
         ['[' + pks.join(',') + ']'],
@@ -303,6 +319,17 @@ export class Drainer implements ChangeDrainer {
       }
     }
     return out;
+  }
+
+  /** The captured-row expression of `tbl`'s rows aliased ROW: the same JSON its capture trigger writes, so a re-sync carries the same values. */
+  private async rowJsonOf(src: pg.PoolClient, tbl: string): Promise<string> {
+    let expr = this.rowJson.get(tbl);
+    if (expr !== undefined) this.rowJsonCached = true;
+    else {
+      expr = (await src.query<{ expr: string }>(`SELECT (${rowJsonExprSql('$1::regclass', ROW)}) AS expr`, [tbl])).rows[0]!.expr;
+      this.rowJson.set(tbl, expr);
+    }
+    return expr;
   }
 
   /** Drain until nothing is left (promote waits on this); returns the change rows still waiting. */

@@ -18,6 +18,7 @@
 // - Values: sqlite-values.ts, from the jsonb text scanned without JSON.parse.
 import type Database from 'better-sqlite3';
 import { CHANGES, capturedTable, listSqliteTables, sqliteCaptureInstalled } from '../capture/sqlite-capture.ts';
+import { TEXT_MARKER } from '../capture/pg-capture.ts';
 import type { ColumnDef } from '../../backfill/schema/model.ts';
 import { engineFor, retryBusy, type FileEngine } from '../sqlite/engine.ts';
 import { MirrorApplyError, type Change, type ChangeApplier } from './apply.ts';
@@ -171,7 +172,10 @@ function keyValues(p: TablePlan, pk: string): SqliteValue[] {
 
 function rowValues(p: TablePlan, row: string): SqliteValue[] {
   const m = scanObject(row);
+  // json and jsonb columns as their text (pg-capture.ts), in rows capture marked so
+  const textForms = m.get(TEXT_MARKER)?.kind === 'true';
+  m.delete(TEXT_MARKER);
   // a column PostgreSQL has and the file lacks would be lost silently: refuse
   for (const k of m.keys()) if (!p.known.has(k)) throw new MirrorApplyError(`${p.name} in the SQLite file has no column ${k}`);
-  return p.columns.map((c) => toSqliteValue(m.get(c.name), c.type));
+  return p.columns.map((c) => toSqliteValue(m.get(c.name), c.type, textForms));
 }

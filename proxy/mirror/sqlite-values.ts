@@ -10,7 +10,7 @@
 //   bytea          '\x…' → BLOB
 //   timestamp      'YYYY-MM-DDTHH:MM:SS.ffffff' → 'YYYY-MM-DD HH:MM:SS.ffffff' (PostgreSQL's text form)
 //   timestamptz    → UTC in that form, no zone: what the SQLite engine's now() writes
-//   json/jsonb     the JSON text itself
+//   json/jsonb     the JSON text itself (in a row carrying text forms, pg-capture.ts' TEXT_MARKER: the string's content)
 //   anything else  the string (or the value's JSON text)
 import type { RawValue } from './json-scan.ts';
 
@@ -18,9 +18,10 @@ export type SqliteValue = null | bigint | number | string | Buffer;
 
 export class ValueError extends Error {}
 
-export function toSqliteValue(v: RawValue | undefined, pgType: string): SqliteValue {
+export function toSqliteValue(v: RawValue | undefined, pgType: string, textForms = false): SqliteValue {
   if (!v || v.kind === 'null') return null;
   const t = pgType.toLowerCase();
+  if (textForms && (t === 'json' || t === 'jsonb') && v.kind === 'string') return str(v);
   if (t === 'bigint' || t === 'integer' || t === 'smallint') {
     if (v.kind === 'number' && /^-?\d+$/.test(v.raw)) return BigInt(v.raw);
     throw new ValueError(`not an integer for ${pgType}: ${v.raw}`);

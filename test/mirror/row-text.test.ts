@@ -1,19 +1,22 @@
 // The text a captured row travels in does not depend on the client's session
 // or the table's column names. Before: with extra_float_digits = 0 the mirror
 // got 0.3 for 0.30000000000000004, with intervalstyle = sql_standard an
-// interval with the wrong sign; a table with a column named t made every
-// drain fail (to_json(t) was ambiguous), so out-of-band writes of every table
-// stopped reaching the mirror.
+// interval with the wrong sign, with datestyle = 'SQL, DMY' a date array
+// (carried as its text) a date with day and month swapped; a table with a
+// column named t made every drain fail (to_json(t) was ambiguous), so
+// out-of-band writes of every table stopped reaching the mirror.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { expectConverged, mirroredPair } from './mirrored-pair.ts';
+import { pgClientConfig } from '../../common/pg-config.ts';
 
 const SCHEMA = `
   CREATE TABLE vals (id int PRIMARY KEY, f8 float8, iv interval, b bytea);
-  CREATE TABLE tcol (id int PRIMARY KEY, t text, k text, cutover_n text)`;
-const TABLES = ['public.vals', 'public.tcol'];
+  CREATE TABLE tcol (id int PRIMARY KEY, t text, k text, cutover_n text);
+  CREATE TABLE dated (id int PRIMARY KEY, d date[], ts timestamp[])`;
+const TABLES = ['public.vals', 'public.tcol', 'public.dated'];
 let pair: DbPair;
 let tp: TestProxy;
 
@@ -46,6 +49,33 @@ describe('row text', () => {
     const source = await text(pair.legacyUrl);
     expect(source[0]).toMatchObject({ f8: '0.30000000000000004', iv: '-1 days -01:01:00' });
     expect(await text(pair.targetUrl)).toEqual(source);
+  });
+
+  it('of date arrays is the same whatever datestyle the client set', async () => {
+    // the tool's own sessions (copy, verify, mirror apply) start with the settings as -c options
+    const own = new pg.Client(pgClientConfig(pair.targetUrl));
+    await own.connect();
+    expect((await own.query(`SELECT setting, source FROM pg_settings WHERE name = 'DateStyle'`)).rows[0]).toMatchObject({ setting: expect.stringMatching(/^ISO,/), source: 'client' });
+    await own.end();
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      // day first: read month first, these are other dates (not invalid ones)
+      await c.query(`SET datestyle = 'SQL, DMY'`);
+      await c.query(`INSERT INTO dated VALUES (1, '{01/02/2024,03/04/2024}', '{"01/02/2024 10:11:12.5"}')`);
+      await c.query('BEGIN');
+      await c.query(`SET LOCAL datestyle = 'German'`);
+      await c.query(`INSERT INTO dated VALUES (2, '{05.06.2024}', '{"07.08.2024 01:02:03"}')`);
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+    await sql(pair.legacyUrl, `SET datestyle = 'Postgres, DMY'; INSERT INTO dated VALUES (3, '{09/10/2024}', '{"11/12/2024 00:00:01"}')`);
+    await expectConverged(tp.proxy.drainer!, pair, TABLES);
+    const dates = async (url: string) => (await sql(url, 'SELECT id, d::text, ts::text FROM dated ORDER BY id')).rows;
+    const source = await dates(pair.legacyUrl);
+    expect(source[0]).toEqual({ id: 1, d: '{2024-02-01,2024-04-03}', ts: '{"2024-02-01 10:11:12.5"}' });
+    expect(await dates(pair.targetUrl)).toEqual(source);
   });
 
   it('of a table with columns named t, k and like the capture\'s aliases, drains; the other tables\' with it', async () => {

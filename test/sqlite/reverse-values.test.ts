@@ -23,6 +23,15 @@ describe('reverse apply values', () => {
     expect(toSqliteValue(undefined, 'text')).toBeNull();
   });
 
+  it('takes json and jsonb from their text in a row carrying text forms (pg-capture.ts TEXT_MARKER)', () => {
+    const marked = scanObject('{"j": "{\\"a\\": null}", "jn": "null", "z": null, "cutover:text": true}');
+    expect(toSqliteValue(marked.get('j'), 'jsonb', true)).toBe('{"a": null}');
+    expect(toSqliteValue(marked.get('jn'), 'json', true)).toBe('null');
+    expect(toSqliteValue(marked.get('z'), 'jsonb', true)).toBeNull();
+    // a JSON string held in a row without the marker stays the JSON text it is
+    expect(toSqliteValue(marked.get('jn'), 'json')).toBe('"null"');
+  });
+
   it('moves timestamptz across midnight and keeps infinity', () => {
     expect(utcText('2024-01-01T01:00:00-03:30')).toBe('2024-01-01 04:30:00');
     expect(utcText('2024-01-01T01:00:00+05')).toBe('2023-12-31 20:00:00');
