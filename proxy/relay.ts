@@ -288,13 +288,17 @@ export class Relay {
           if (this.resume) await this.resume.done;
           this.resume = null;
           if (this.closed) break;
-          if (!(await this.followSourceOfTruth())) break;
+          if (this.ctx.live.get().sourceOfTruth !== this.sot && !(await this.followSourceOfTruth())) break;
           if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
         const u = this.queue.shift()!;
         if (this.deferredBegin) this.sendDeferredBegin();
-        if (u.kind === 'query') await this.onQuery(u);
-        else if (u.kind === 'ext') await this.onExtended(u);
+        // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
+        // the await costs more than the handling, on every request
+        if (u.kind === 'query') {
+          const p = this.onQuery(u);
+          if (p) await p;
+        } else if (u.kind === 'ext') await this.onExtended(u);
         else if (u.kind === 'invalid') {
           // what came before it is answered first, as the server reads messages in order
           await this.source.whenIdle();
@@ -358,7 +362,7 @@ export class Relay {
 
   // ---- simple protocol ----
 
-  private async onQuery(u: Unit): Promise<void> {
+  private onQuery(u: Unit): Promise<void> | void {
     const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
     const c = classify(sql);
     const inTxn = this.predicted !== I;
@@ -378,7 +382,13 @@ export class Relay {
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
-    if (inTxn) await this.aheadBefore(step, c.id);
+    const ahead = inTxn ? this.aheadBefore(step, c.id) : undefined;
+    if (ahead) return ahead.then(() => this.sendQuery(u, sql, c, inTxn, step, streams, txns, mirroring));
+    return this.sendQuery(u, sql, c, inTxn, step, streams, txns, mirroring);
+  }
+
+  /** A simple Query past routing and drain-ahead: mirrored, split, or sent to the source as it is. */
+  private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
     if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
@@ -773,7 +783,7 @@ export class Relay {
   /** A read on the target, held until complete; the source answers instead if the target failed. */
   private async routedRead(msgs: Message[], replays: Buffer[], referenced = new Set<string>(), definedHere = new Set<string>()): Promise<void> {
     const slot = this.order.open();
-    const target = await this.ensureTarget();
+    const target = this.target && !this.target.lost ? this.target : await this.ensureTarget();
     if (target) {
       const hold = new HoldAll();
       const started = process.hrtime.bigint();
@@ -1008,19 +1018,19 @@ export class Relay {
   // ---- drain-ahead (mirror/drain-ahead.ts) ----
 
   /** Before a request inside a transaction: what it means for the rows drained ahead. */
-  private async aheadBefore(step: AheadStep, id: number): Promise<void> {
+  /** A promise only when there is something to wait for (drained rows to put back). */
+  private aheadBefore(step: AheadStep, id: number): Promise<void> | undefined {
     const a = this.ahead;
-    if (step === 'read' || step === 'commit') return;
+    if (step === 'read' || step === 'commit') return undefined;
     if (step === 'rollback') {
       a.end(false);
-      return;
+      return undefined;
     }
     a.clean = false;
     a.noteWrite(id);
-    if (step === 'other') {
-      a.off = true;
-      await this.restoreAhead();
-    }
+    if (step !== 'other') return undefined;
+    a.off = true;
+    return this.restoreAhead();
   }
 
   /** Behind a write sent just now: the drain, if the write is expected to be the transaction's last. */

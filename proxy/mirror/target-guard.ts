@@ -25,11 +25,28 @@ export interface TargetStats {
 /** How long reads may wait on the drainer's re-sync of a refused commit before they trip as for a mirror failure. */
 export const RESYNC_HOLD_MS = 10_000;
 
+/** A routed read in flight, watched for its deadline. */
+interface InFlight {
+  /** When its current deadline started (ms epoch): the read's start, or the last time the target was seen running it. */
+  since: number;
+  pid: number | undefined;
+  fail: (e: Error) => void;
+  /** The target is being asked whether the read's process is still active. */
+  asking: boolean;
+}
+
 export class TargetGuard {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, refusedKeys: 0, breakerOpen: false };
   /** Refused commits whose keys are still being re-synced. */
   private holds = 0;
+  /**
+   * Routed reads in flight. One timer sweeps them all for their deadline: a
+   * timer of each read's own (set and cleared thousands of times a second,
+   * with the race of promises around it) cost more than the read's routing.
+   */
+  private readonly reads = new Set<InFlight>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly applier: ChangeApplier,
@@ -57,6 +74,8 @@ export class TargetGuard {
       this.stats.breakerOpen = false;
       this.log.info('target circuit breaker closed');
     });
+    // a deadline is kept to within a tenth of itself
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, readTimeoutMs / 10)).unref();
   }
 
   get readsAllowed(): boolean {
@@ -100,12 +119,51 @@ export class TargetGuard {
    * nothing, and a lost connection leaves the process idle or gone: the read
    * is given up on and runs on the source.
    */
-  private async whileRunning(p: Promise<void>, pid: number | undefined): Promise<void> {
-    for (;;) {
-      if (await within(p, this.readTimeoutMs)) return;
-      if (pid === undefined || !this.applier.running || !(await this.applier.running(pid))) {
-        throw new Error(`the target did not answer a read within ${this.readTimeoutMs} ms`);
+  private whileRunning(p: Promise<void>, pid: number | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const read: InFlight = { since: Date.now(), pid, fail: reject, asking: false };
+      this.reads.add(read);
+      // settled after its deadline gave up on it: nothing (the promise is settled already)
+      p.then(
+        () => {
+          this.reads.delete(read);
+          resolve();
+        },
+        (e: unknown) => {
+          this.reads.delete(read);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  private sweep(): void {
+    if (!this.reads.size) return;
+    const now = Date.now();
+    for (const read of this.reads) {
+      if (read.asking || now - read.since < this.readTimeoutMs) continue;
+      const giveUp = () => {
+        this.reads.delete(read);
+        read.fail(new Error(`the target did not answer a read within ${this.readTimeoutMs} ms`));
+      };
+      const running = this.applier.running;
+      if (read.pid === undefined || !running) {
+        giveUp();
+        continue;
       }
+      read.asking = true;
+      running.call(this.applier, read.pid).then(
+        (alive) => {
+          read.asking = false;
+          if (!this.reads.has(read)) return;
+          if (alive) read.since = Date.now();
+          else giveUp();
+        },
+        () => {
+          read.asking = false;
+          if (this.reads.has(read)) giveUp();
+        },
+      );
     }
   }
 
@@ -167,21 +225,7 @@ export class TargetGuard {
   }
 
   shutdown(): void {
+    clearInterval(this.sweeper);
     this.breaker.shutdown();
-  }
-}
-
-/** Whether `p` settled within `ms` (its rejection passes through; an answer after that is the next call's). */
-async function within(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((r) => {
-    timer = setTimeout(() => r(false), ms);
-  });
-  const done = p.then(() => true as const);
-  done.catch(() => undefined); // a rejection after the deadline is taken by the next call's race, not left unhandled
-  try {
-    return await Promise.race([done, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
