@@ -15,6 +15,7 @@ import { Collect } from '../backend-link.ts';
 import { BackendStartupError } from '../backend-pg.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
+import { memberNames } from './json-scan.ts';
 import { GroupCommit } from './group-commit.ts';
 import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
 import { carriedAsText, TEXT_MARKER } from '../capture/pg-capture.ts';
@@ -63,12 +64,20 @@ export interface ChangeApplier {
 
 interface TableMeta {
   columns: string[];
+  /** Every column a captured row of the table may name: generated ones too (to_json writes them; the insert leaves them out). */
+  known: Set<string>;
   key: string[];
   upsert: string;
   del: string;
   /** Prepared-statement names of upsert and delete on every apply connection. */
   upsertName: string;
   delName: string;
+}
+
+/** A member of a row not among the table's known columns, or null. */
+function unknownMember(meta: TableMeta, rows: string[]): string | null {
+  for (const row of rows) for (const name of memberNames(row)) if (!meta.known.has(name)) return name;
+  return null;
 }
 
 const q = (id: string) => '"' + id.replace(/"/g, '""') + '"';
@@ -143,12 +152,14 @@ export class MirrorApplier implements ChangeApplier {
       m = (async () => {
         const c = await this.roundTrip(conn, [
           queryMessage(`SELECT a.attname, coalesce(a.attnum = ANY (i.indkey), false),
-                  ${carriedAsText('a.atttypid')}, format_type(a.atttypid, NULL)
+                  ${carriedAsText('a.atttypid')}, format_type(a.atttypid, NULL), a.attgenerated <> ''
              FROM pg_attribute a
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-            WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum`),
         ]);
+        const known = new Set([...c.rows.map((x) => x[0]!), TEXT_MARKER]);
+        c.rows = c.rows.filter((x) => x[4] !== 't');
         if (c.error) throw new MirrorApplyError(`table ${tbl} on the target: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
         if (!c.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
         const columns = c.rows.map((x) => x[0]!);
@@ -174,6 +185,7 @@ export class MirrorApplier implements ChangeApplier {
           : `SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json)`;
         return {
           columns,
+          known,
           key,
           upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE ${from} ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
           del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
@@ -305,7 +317,7 @@ export class MirrorApplier implements ChangeApplier {
             bufs.push(parseMessage('', `TRUNCATE ${run.tbl} CASCADE`), bindMessage('', []), EXECUTE);
             continue;
           }
-          const meta = await this.tableMeta(conn, run.tbl);
+          const meta = run.op === 'U' ? await this.metaNaming(conn, run.tbl, run.items) : await this.tableMeta(conn, run.tbl);
           const [name, sql] = run.op === 'U' ? [meta.upsertName, meta.upsert] : [meta.delName, meta.del];
           execute(name, sql, '[' + run.items.join(',') + ']');
         }
@@ -317,8 +329,29 @@ export class MirrorApplier implements ChangeApplier {
     } catch (e) {
       // unreachable stays unreachable: group commit does not retry those session by session
       if (e instanceof MirrorUnreachableError) throw e;
-      throw Object.assign(new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`), { code: (e as { code?: string }).code });
+      const code = (e as { code?: string }).code;
+      // a column gone from the target since its statements were built (allowDdl): built again at the next apply
+      if (code === '42703') this.meta.clear();
+      throw Object.assign(new MirrorApplyError(`mirror apply failed: ${(e as Error).message}`), { code });
     }
+  }
+
+  /**
+   * The table's statements, able to write every column the rows name. A
+   * column added while mirroring (allowDdl) is in the source's rows from then
+   * on, and statements built before it would drop its values without a word:
+   * they are built again from the target's columns, and if the target still
+   * lacks the column the apply fails (the keys go dirty, reads stop, the
+   * drainer retries) until it is added there.
+   */
+  private async metaNaming(conn: ApplyConn, tbl: string, rows: string[]): Promise<TableMeta> {
+    const meta = await this.tableMeta(conn, tbl);
+    if (!unknownMember(meta, rows)) return meta;
+    this.meta.delete(tbl);
+    const fresh = await this.tableMeta(conn, tbl);
+    const missing = unknownMember(fresh, rows);
+    if (missing) throw new MirrorApplyError(`column "${missing}" of ${tbl} is on the source but not on the target: add it there too (DDL let through reaches the source only)`);
+    return fresh;
   }
 
   /**

@@ -40,6 +40,30 @@ export function scanObject(text: string): Map<string, RawValue> {
   }
 }
 
+/** Names of the top-level members of the object in `text`, in order (values skipped, not copied). */
+export function memberNames(text: string): string[] {
+  const out: string[] = [];
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') throw new JsonScanError('expected a JSON object');
+  i = skipWs(text, i + 1);
+  if (text[i] === '}') return out;
+  for (;;) {
+    if (text[i] !== '"') throw new JsonScanError(`expected a member name at ${i}`);
+    const keyEnd = endOfString(text, i);
+    const bare = text.slice(i + 1, keyEnd - 1);
+    out.push(bare.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : bare);
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
+    i = skipWs(text, endOfValue(text, skipWs(text, i + 1)));
+    if (text[i] === ',') {
+      i = skipWs(text, i + 1);
+      continue;
+    }
+    if (text[i] === '}') return out;
+    throw new JsonScanError(`expected ',' or '}' at ${i}`);
+  }
+}
+
 function skipWs(s: string, i: number): number {
   while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\t' || s[i] === '\r')) i++;
   return i;
