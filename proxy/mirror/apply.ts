@@ -66,6 +66,12 @@ interface TableMeta {
   columns: string[];
   /** Every column a captured row of the table may name: generated ones too (to_json writes them; the insert leaves them out). */
   known: Set<string>;
+  /** The columns the upsert writes. */
+  writable: Set<string>;
+  /** Json, jsonb and array columns with their types: carried as text in marked rows. */
+  asText: Map<string, string>;
+  /** Upserts of rows that name only some of the columns, by the columns they name. */
+  partial: Map<string, { name: string; sql: string }>;
   key: string[];
   upsert: string;
   del: string;
@@ -74,9 +80,32 @@ interface TableMeta {
   delName: string;
 }
 
+/**
+ * Upsert by key of the rows in $1 (a JSON array of captured rows), writing
+ * `columns`. Json, jsonb and array columns (`asText`) come as their text in
+ * rows capture marked so (pg-capture.ts, TEXT_MARKER), cast by the column's
+ * type without its typmod (the insert applies that, as json_populate_record
+ * does); in rows an older trigger captured, as before.
+ */
+function upsertSql(tbl: string, columns: string[], key: string[], asText: Map<string, string>): string {
+  const cols = columns.map(q).join(', ');
+  const nonKey = columns.filter((c) => !key.includes(c));
+  const onConflict = nonKey.length ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` : 'DO NOTHING';
+  const text = columns.filter((c) => asText.has(c));
+  const from = text.length
+    ? `SELECT ${columns.map((col) => {
+        const type = asText.get(col);
+        return type
+          ? `CASE WHEN cutover_e.v->>${lit(TEXT_MARKER)} IS NOT NULL THEN (cutover_e.v->>${lit(col)})::${type} ELSE cutover_r.${q(col)} END`
+          : `cutover_r.${q(col)}`;
+      }).join(', ')} FROM json_array_elements($1::json) AS cutover_e(v) CROSS JOIN LATERAL json_populate_record(NULL::${tbl}, cutover_e.v) cutover_r`
+    : `SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json)`;
+  return `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE ${from} ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`;
+}
+
 /** A member of a row not among the table's known columns, or null. */
-function unknownMember(meta: TableMeta, rows: string[]): string | null {
-  for (const row of rows) for (const name of memberNames(row)) if (!meta.known.has(name)) return name;
+function unknownMember(meta: TableMeta, named: string[][]): string | null {
+  for (const names of named) for (const name of names) if (!meta.known.has(name)) return name;
   return null;
 }
 
@@ -165,29 +194,16 @@ export class MirrorApplier implements ChangeApplier {
         const columns = c.rows.map((x) => x[0]!);
         const key = c.rows.filter((x) => x[1] === 't').map((x) => x[0]!);
         if (!key.length) throw new MirrorApplyError(`table ${tbl} has no primary key on the target`);
-        const cols = columns.map(q).join(', ');
-        const nonKey = columns.filter((c) => !key.includes(c));
-        const onConflict = nonKey.length
-          ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
-          : 'DO NOTHING';
         const n = ++this.statements;
-        // json, jsonb and array columns come as their text in rows capture marked so (pg-capture.ts,
-        // TEXT_MARKER), cast by the column's type without its typmod (the insert applies that, as
-        // json_populate_record does); in rows an older trigger captured, as before
-        const asText = c.rows.filter((x) => x[2] === 't');
-        const from = asText.length
-          ? `SELECT ${columns.map((col) => {
-              const text = asText.find((x) => x[0] === col);
-              return text
-                ? `CASE WHEN cutover_e.v->>${lit(TEXT_MARKER)} IS NOT NULL THEN (cutover_e.v->>${lit(col)})::${text[3]} ELSE cutover_r.${q(col)} END`
-                : `cutover_r.${q(col)}`;
-            }).join(', ')} FROM json_array_elements($1::json) AS cutover_e(v) CROSS JOIN LATERAL json_populate_record(NULL::${tbl}, cutover_e.v) cutover_r`
-          : `SELECT ${cols} FROM json_populate_recordset(NULL::${tbl}, $1::json)`;
+        const asText = new Map(c.rows.filter((x) => x[2] === 't').map((x) => [x[0]!, x[3]!]));
         return {
           columns,
           known,
+          writable: new Set(columns),
+          asText,
+          partial: new Map(),
           key,
-          upsert: `INSERT INTO ${tbl} (${cols}) OVERRIDING SYSTEM VALUE ${from} ON CONFLICT (${key.map(q).join(', ')}) ${onConflict}`,
+          upsert: upsertSql(tbl, columns, key, asText),
           del: `DELETE FROM ${tbl} t USING jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) k WHERE ${key.map((c) => `t.${q(c)} = k.${q(c)}`).join(' AND ')}`,
           upsertName: `cutover_u${n}`,
           delName: `cutover_d${n}`,
@@ -317,9 +333,12 @@ export class MirrorApplier implements ChangeApplier {
             bufs.push(parseMessage('', `TRUNCATE ${run.tbl} CASCADE`), bindMessage('', []), EXECUTE);
             continue;
           }
-          const meta = run.op === 'U' ? await this.metaNaming(conn, run.tbl, run.items) : await this.tableMeta(conn, run.tbl);
-          const [name, sql] = run.op === 'U' ? [meta.upsertName, meta.upsert] : [meta.delName, meta.del];
-          execute(name, sql, '[' + run.items.join(',') + ']');
+          if (run.op === 'U') {
+            for (const u of await this.upserts(conn, run.tbl, run.items)) execute(u.name, u.sql, '[' + u.rows.join(',') + ']');
+            continue;
+          }
+          const meta = await this.tableMeta(conn, run.tbl);
+          execute(meta.delName, meta.del, '[' + run.items.join(',') + ']');
         }
         if (bufs.length === preamble) return;
         bufs.push(SYNC);
@@ -344,14 +363,48 @@ export class MirrorApplier implements ChangeApplier {
    * lacks the column the apply fails (the keys go dirty, reads stop, the
    * drainer retries) until it is added there.
    */
-  private async metaNaming(conn: ApplyConn, tbl: string, rows: string[]): Promise<TableMeta> {
+  private async metaNaming(conn: ApplyConn, tbl: string, named: string[][]): Promise<TableMeta> {
     const meta = await this.tableMeta(conn, tbl);
-    if (!unknownMember(meta, rows)) return meta;
+    if (!unknownMember(meta, named)) return meta;
     this.meta.delete(tbl);
     const fresh = await this.tableMeta(conn, tbl);
-    const missing = unknownMember(fresh, rows);
+    const missing = unknownMember(fresh, named);
     if (missing) throw new MirrorApplyError(`column "${missing}" of ${tbl} is on the source but not on the target: add it there too (DDL let through reaches the source only)`);
     return fresh;
+  }
+
+  /**
+   * The upserts of a run of rows of `tbl`: one, unless some rows name only
+   * some of the target's columns (one added to the new database before the
+   * source, allowDdl). Those rows are written by statements that leave the
+   * columns they do not name alone: a new row takes the column's default, an
+   * existing one keeps its value, instead of NULL (which a NOT NULL column
+   * refuses, failing every write to the table).
+   */
+  private async upserts(conn: ApplyConn, tbl: string, rows: string[]): Promise<{ name: string; sql: string; rows: string[] }[]> {
+    const named = rows.map(memberNames);
+    const meta = await this.metaNaming(conn, tbl, named);
+    const complete = (names: string[]) => {
+      let n = 0;
+      for (const x of names) if (meta.writable.has(x)) n++;
+      return n === meta.columns.length;
+    };
+    if (named.every(complete)) return [{ name: meta.upsertName, sql: meta.upsert, rows }];
+    const groups = new Map<string, { name: string; sql: string; rows: string[] }>();
+    named.forEach((names, i) => {
+      const cols = meta.columns.filter((c) => names.includes(c));
+      const missingKey = meta.key.find((k) => !cols.includes(k));
+      if (missingKey) throw new MirrorApplyError(`a row of ${tbl} has no value for key column "${missingKey}"`);
+      const sig = cols.join('\0');
+      let g = groups.get(sig);
+      if (!g) {
+        let stmt = meta.partial.get(sig);
+        if (!stmt) meta.partial.set(sig, (stmt = { name: `${meta.upsertName}_${meta.partial.size + 1}`, sql: upsertSql(tbl, cols, meta.key, meta.asText) }));
+        groups.set(sig, (g = { ...stmt, rows: [] }));
+      }
+      g.rows.push(rows[i]!);
+    });
+    return [...groups.values()];
   }
 
   /**
