@@ -8,7 +8,7 @@ import { action } from '../../control/cli-support.ts';
 
 /** The same operations on either kind of source. */
 interface CaptureOps {
-  status(): Promise<{ installed: boolean; ddlGuard?: boolean; pending: number; tables: { table: string; captured: boolean; hasKey: boolean }[] }>;
+  status(): Promise<{ installed: boolean; ddlGuard?: boolean; pending: number; tables: { table: string; captured: boolean; hasKey: boolean }[]; format?: { installed: number | null; current: number } }>;
   install(only?: string[]): Promise<string[]>;
   remove(): Promise<number>;
 }
@@ -93,9 +93,11 @@ export function registerCaptureCommands(program: Command): void {
       const s = await withSource(requireKey(cfg, 'source'), (c) => c.status());
       const guard = s.installed && s.ddlGuard !== undefined ? `; DDL inside functions and DO blocks ${s.ddlGuard ? 'refused' : 'NOT refused (the event trigger needs a superuser)'}` : '';
       const lines = [`capture ${s.installed ? 'installed' : 'not installed'}; ${s.pending} change row(s) waiting${guard}`];
+      const outdated = s.format && s.format.installed !== s.format.current;
+      if (outdated) lines.push(`capture format ${s.format!.installed ?? 'older'} installed, this Cutover writes ${s.format!.current}: run "cutover capture install" again (idempotent) for what it adds`);
       for (const t of s.tables) lines.push(`  ${t.captured ? 'captured  ' : t.hasKey ? 'not yet   ' : 'NO KEY    '} ${t.table}`);
       print(lines.join('\n'), s);
       const missing = s.tables.filter((t) => !t.captured);
-      return s.installed && missing.length ? 2 : 0;
+      return s.installed && (missing.length || outdated) ? 2 : 0;
     }));
 }

@@ -65,6 +65,23 @@ const STABLE_TEXT = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `SET ${
 export const TEXT_MARKER = 'cutover:text';
 
 /**
+ * The capture format this version installs, kept in the change schema's
+ * comment. Triggers installed by an older version keep working, but without
+ * what came since (4: json, jsonb and arrays as text, datestyle fixed; 3:
+ * partitions, fixed text settings): `capture status` and the proxy say so
+ * until `capture install` is run again.
+ */
+export const CAPTURE_VERSION = 4;
+const VERSION_COMMENT = (v: number) => `cutover capture format ${v}`;
+
+/** The capture format installed on `db` (null: installed before formats were recorded, or not at all). */
+export async function installedCaptureVersion(db: pg.ClientBase): Promise<number | null> {
+  const r = await db.query<{ c: string | null }>(`SELECT obj_description(to_regnamespace('${SCHEMA}'), 'pg_namespace') AS c`);
+  const m = /^cutover capture format (\d+)$/.exec(r.rows[0]?.c ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/**
  * Whether a column of type `typ` (an oid expression) travels as text. A domain
  * has its base type's output function, at every level of domain over domain.
  */
@@ -218,7 +235,8 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       ALTER TABLE ${SCHEMA}.changes ALTER COLUMN row TYPE json USING row::json;
       GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
-      GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;`);
+      GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;
+      COMMENT ON SCHEMA ${SCHEMA} IS ${lit(VERSION_COMMENT(CAPTURE_VERSION))};`);
     const textColumns = async (rel: { schema: string; name: string }) =>
       Boolean((await db.query<{ exists: boolean }>(hasTextColumnsSql('$1::regclass'), [qualified(rel)])).rows[0]?.exists);
     for (const t of tables) {
@@ -302,6 +320,8 @@ export interface CaptureStatus {
   ddlGuard?: boolean;
   tables: { table: string; captured: boolean; hasKey: boolean }[];
   pending: number;
+  /** The capture format installed (null: older than recorded formats), and this version's. */
+  format?: { installed: number | null; current: number };
 }
 
 export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
@@ -318,6 +338,7 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   return {
     installed,
     ddlGuard: Boolean(guard.rows[0].ok),
+    ...(installed ? { format: { installed: await installedCaptureVersion(db), current: CAPTURE_VERSION } } : {}),
     pending,
     tables: tables.map((t) => ({ table: `${t.schema}.${t.name}`, captured: captured.has(`${t.schema}.${t.name}`), hasKey: t.hasKey })),
   };

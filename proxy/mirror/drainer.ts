@@ -19,7 +19,7 @@ import pg from 'pg';
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
-import { pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
+import { CAPTURE_VERSION, installedCaptureVersion, pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import type { DirtyKey } from '../capture/dialect.ts';
 import { LEDGER_SCHEMA } from './ledger.ts';
@@ -92,6 +92,8 @@ export class Drainer implements ChangeDrainer {
   /** Whether the current batch used an expression read by an earlier one. */
   private rowJsonCached = false;
   private ledgerCheckedAt = 0;
+  /** Whether the installed capture format was compared with this version's since capture was found. */
+  private formatChecked = false;
   private ledgerOffSaid = false;
   private readonly watch = new ResyncWatch(async () => {
     if (this.unrecorded.size) return null;
@@ -153,8 +155,14 @@ export class Drainer implements ChangeDrainer {
       if (installed !== this.live.get().mirroring && (installed || !this.live.get().paused)) this.live.update({ mirroring: installed }, installed ? 'capture found on the source' : 'capture not installed');
       if (!installed) {
         this.backlog = 0;
+        this.formatChecked = false;
         ok = true;
         return 0;
+      }
+      if (!this.formatChecked) {
+        this.formatChecked = true;
+        const format = await installedCaptureVersion(src);
+        if (format !== CAPTURE_VERSION) this.log.warn({ installed: format ?? 'older', current: CAPTURE_VERSION }, 'capture was installed by an older Cutover: run "cutover capture install" again (idempotent) for what this version captures');
       }
       await this.unrecorded.recordWith(async (keys) => void (await src.query(pgCaptureDialect.dirtySql(keys))));
       if (this.rechecks.length) await this.recheckMissing(src);
