@@ -80,13 +80,21 @@ function kindAt(s: string, i: number): JsonKind {
   return 'number';
 }
 
-/** Index just past the string starting at `i` (a '"'). */
+/**
+ * Index just past the string starting at `i` (a '"'). The next quote is found
+ * by indexOf, not character by character: a 40 MB bytea is an 80 MB string,
+ * scanned in a second that way (and the mirror's apply waits on it).
+ */
 function endOfString(s: string, i: number): number {
-  for (let j = i + 1; j < s.length; j++) {
-    if (s[j] === '\\') j++;
-    else if (s[j] === '"') return j + 1;
+  for (let from = i + 1; ; ) {
+    const q = s.indexOf('"', from);
+    if (q < 0) throw new JsonScanError('unterminated string');
+    // escaped when an odd number of backslashes comes before it
+    let b = q - 1;
+    while (b > i && s.charCodeAt(b) === 0x5c) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    from = q + 1;
   }
-  throw new JsonScanError('unterminated string');
 }
 
 /** Characters that end a number, true, false or null. */
