@@ -226,15 +226,20 @@ export class MirrorApplier implements ChangeApplier {
     const c = new Collect();
     conn.link.request(bufs, c);
     let late = false;
+    // a large apply is slow, not lost: past 1 MB, 250 ms more per MB sent (a 40 MB bytea is 80 MB of JSON, which a
+    // loaded machine took more than the bare deadline to parse and write)
+    let bytes = 0;
+    for (const b of bufs) bytes += b.length;
+    const ms = this.roundTripMs + (bytes > 1 << 20 ? Math.ceil(bytes / 4096) : 0);
     const timer = setTimeout(() => {
       late = true;
       if (conn.link.cancelKey) this.abandoned.add(conn.link.cancelKey.pid);
       conn.link.destroy();
-    }, this.roundTripMs);
+    }, ms);
     try {
       await c.done;
     } catch (e) {
-      if (late) throw new MirrorUnreachableError(`the mirror did not answer within ${this.roundTripMs} ms`);
+      if (late) throw new MirrorUnreachableError(`the mirror did not answer within ${ms} ms`);
       throw e;
     } finally {
       clearTimeout(timer);
