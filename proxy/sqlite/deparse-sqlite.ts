@@ -23,6 +23,16 @@ class SqliteDeparser extends Deparser {
     return super.TypeName(node as never, context);
   }
 
+  override FuncCall(node: AnyNode, context: any): string {
+    // the proxy's own functions (checks.ts, catalog.ts) are plain calls, in most written statements:
+    // printed without the general path's many special forms
+    const name = node.funcname?.length === 1 ? node.funcname[0].String?.sval : undefined;
+    if (typeof name === 'string' && name.startsWith('cutover_')) {
+      return `${name}(${(node.args ?? []).map((a: AnyNode) => this.visit(a as never, context)).join(', ')})`;
+    }
+    return super.FuncCall(node as never, context);
+  }
+
   override Constraint(node: AnyNode, context: any): string {
     if (node.contype === 'CONSTR_DEFAULT' && node.raw_expr) {
       return `DEFAULT (${this.visit(node.raw_expr, context)})`;

@@ -16,8 +16,9 @@ import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messag
 import type { SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
+import { columnChecker, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
-import { translate, type SqlStatement, type Statement } from './translate.ts';
+import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
@@ -52,6 +53,13 @@ const MAX_STATEMENT_CACHE = 500;
 const FLUSH_AT = 256 * 1024;
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+const NO_CHECKS: (Checker | null)[] = [];
+
+/** A table's column checks (checks.ts), by lower-case name and by position. */
+interface TableChecks {
+  byName: Map<string, Checker | null>;
+  byPos: (Checker | null)[];
+}
 
 export class SessionEngine {
   private assembler: MessageAssembler;
@@ -65,6 +73,12 @@ export class SessionEngine {
   private portals = new Map<string, Portal>();
   private cache = new Map<string, Database.Statement>();
   private readonly capture: CaptureFloor;
+  /** The running statement's checks, by WriteTargets column: what cutover_put applies. */
+  private putChecks = NO_CHECKS;
+  /** Column checks by table, valid for one schema version (read when the write lock is taken). */
+  private tableChecks = new Map<string, TableChecks>();
+  private schemaVersion: unknown = null;
+  private readonly schemaStmt: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -76,6 +90,11 @@ export class SessionEngine {
   ) {
     this.assembler = new MessageAssembler(maxMessageSize);
     this.capture = new CaptureFloor(db);
+    this.schemaStmt = db.prepare('PRAGMA schema_version').pluck();
+    registerChecks(db, (v, column) => {
+      const check = this.putChecks[column];
+      return check ? check(v) : v;
+    });
   }
 
   /**
@@ -401,17 +420,20 @@ export class SessionEngine {
     const write = !stmt.readonly || st.locking;
     const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
     const deadline = Date.now() + timeout;
+    // DDL may change what a column holds: its checks are read again after it
+    if (st.tag !== 'SELECT' && !st.countsChanges) this.forgetSchema();
     await this.beginFor(write, timeout, deadline);
-    const args: unknown[] = [];
+    let named: Record<string, SqlValue> | null = null;
     if (st.params > 0 || st.literals.length) {
-      const named: Record<string, SqlValue> = {};
+      named = {};
       for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
       st.literals.forEach((l, i) => {
         const n = st.params + 1 + i;
-        named[String(n)] = this.literalValue(st, n, l);
+        named![String(n)] = this.literalValue(st, n, l);
       });
-      args.push(named);
     }
+    this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
+    const args: unknown[] = named ? [named] : [];
     try {
       if (stmt.reader) {
         // a write statement that finds the lock taken by another process fails before it changes anything: retry
@@ -426,6 +448,37 @@ export class SessionEngine {
     } finally {
       this.releaseIfDone();
     }
+  }
+
+  /**
+   * The checks of the columns an INSERT/UPDATE writes (checks.ts), applied
+   * here to its parameters (a varchar(n) value may lose trailing blanks) and
+   * integer constants; the statement's other values get them from cutover_put.
+   */
+  private checkWrites(w: WriteTargets, named: Record<string, SqlValue> | null): (Checker | null)[] {
+    const key = w.table.toLowerCase();
+    let t = this.tableChecks.get(key);
+    if (!t) {
+      const cols = this.db.pragma(`table_info(${quoteIdent(w.table)})`) as { name: string; type: string }[];
+      const checks = cols.map((c) => columnChecker(c.type));
+      t = { byName: new Map(cols.map((c, i) => [c.name.toLowerCase(), checks[i]!])), byPos: checks };
+      this.tableChecks.set(key, t);
+    }
+    const checks = w.columns.map((c) => (typeof c === 'number' ? t.byPos[c] : t.byName.get(c.toLowerCase())) ?? null);
+    if (!checks.some(Boolean)) return NO_CHECKS;
+    for (const c of w.consts) checks[c.column]?.(c.value);
+    if (named) {
+      for (const p of w.params) {
+        const check = checks[p.column];
+        if (check) named[String(p.param)] = check(named[String(p.param)] ?? null);
+      }
+    }
+    return checks;
+  }
+
+  private forgetSchema(): void {
+    this.tableChecks.clear();
+    this.schemaVersion = null;
   }
 
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
@@ -451,6 +504,12 @@ export class SessionEngine {
         if (!this.db.inTransaction) await retryBusy(() => this.db.exec('BEGIN IMMEDIATE'), deadline, timeout);
         // change rows already there are not this transaction's (capture-drain.ts)
         this.capture.taken();
+        // under the write lock no other connection changes the schema: the column checks hold until it is released
+        const version = this.schemaStmt.get();
+        if (version !== this.schemaVersion) {
+          this.tableChecks.clear();
+          this.schemaVersion = version;
+        }
       } catch (e) {
         this.releaseIfDone();
         throw e;

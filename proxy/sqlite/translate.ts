@@ -3,10 +3,11 @@
 // 0A000 naming the construct, print with pgsql-deparser (deparse-sqlite.ts).
 // Results are cached by SQL text. No regexes over user SQL.
 import pgQuery from 'libpg-query';
+import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
-import { targetHints, targetNames, typeNameOid } from './hints.ts';
-import { OID } from './types.ts';
+import { hintOf, targetHints, targetNames, typeNameOid } from './hints.ts';
+import { decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
 type AnyNode = Record<string, any>;
 
@@ -17,6 +18,19 @@ export interface ParamColumn {
   param: number;
   qualifier?: string;
   column: string;
+}
+
+/**
+ * The values an INSERT or UPDATE writes, for the checks of the columns' types
+ * (checks.ts): parameters and integer constants are checked by the session
+ * before the statement runs; other values are wrapped in cutover_put(value, i).
+ */
+export interface WriteTargets {
+  table: string;
+  /** Column names, or positions for an INSERT without a column list; `column` below indexes this. */
+  columns: (string | number)[];
+  params: { param: number; column: number }[];
+  consts: { value: SqlValue; column: number }[];
 }
 
 export interface SqlStatement {
@@ -47,6 +61,7 @@ export interface SqlStatement {
    * as stored text there, so those stay as written).
    */
   literals: { text: string; compare: boolean }[];
+  write?: WriteTargets;
 }
 
 export type Statement =
@@ -198,6 +213,8 @@ const TAGS: Record<string, string> = {
 function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   const n = stmt[type] as AnyNode;
   const ctx = new Ctx();
+  // the file's schema must stay readable without the proxy's functions (other processes, the capture drainer)
+  ctx.ddl = !['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type);
   let tag = TAGS[type] ?? type;
   let hints: (number | undefined)[] = [];
   let names: string[] = [];
@@ -221,6 +238,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   if (n.relation && type !== 'CreateStmt' && type !== 'IndexStmt') rangeVar(n.relation);
   hoistWritten(type, n, ctx);
   collectParamColumns(type, n, ctx);
+  const write = collectWrites(type, n);
   const out = ctx.walk(stmt) as AnyNode;
   ctx.numberLiterals();
   return {
@@ -236,6 +254,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',
+    ...(write ? { write: write() } : {}),
   };
 }
 
@@ -397,6 +416,90 @@ function collectParamColumns(type: string, n: AnyNode, ctx: Ctx): void {
   }
 }
 
+/**
+ * Where an INSERT or UPDATE writes which value (see WriteTargets). Runs after
+ * the string constants were made parameters; returns a function that reads
+ * the parameters' final numbers once the walk has given them.
+ */
+function collectWrites(type: string, n: AnyNode): (() => WriteTargets) | null {
+  const table: string | undefined = n.relation?.relname;
+  if ((type !== 'InsertStmt' && type !== 'UpdateStmt') || !table) return null;
+  const w = new Writes(table);
+  if (type === 'InsertStmt') {
+    const cols: string[] | null = n.cols?.length ? n.cols.map((c: AnyNode) => c.ResTarget?.name) : null;
+    const sel = n.selectStmt?.SelectStmt;
+    if (sel?.valuesLists) {
+      for (const row of sel.valuesLists) {
+        const items: AnyNode[] = row.List?.items ?? [];
+        for (let i = 0; i < items.length; i++) {
+          const c = cols ? cols[i] : i;
+          if (c !== undefined) items[i] = w.value(items[i]!, c, false);
+        }
+      }
+    } else if (sel && (!sel.op || sel.op === 'SETOP_NONE') && !targetHasStar(sel.targetList)) {
+      const targets: AnyNode[] = sel.targetList ?? [];
+      for (let i = 0; i < targets.length; i++) {
+        const c = cols ? cols[i] : i;
+        const r = targets[i]!.ResTarget;
+        // checked per row the SELECT produces (none: no error), not up front
+        if (c !== undefined && r?.val) r.val = w.value(r.val, c, true);
+      }
+    }
+    w.assign(n.onConflictClause?.targetList, true);
+  } else w.assign(n.targetList, false);
+  return w.columns.length ? () => w.targets() : null;
+}
+
+class Writes {
+  columns: (string | number)[] = [];
+  params: { ref: AnyNode; column: number }[] = [];
+  consts: { value: SqlValue; column: number }[] = [];
+
+  constructor(readonly table: string) {}
+
+  column(c: string | number): number {
+    const i = this.columns.indexOf(c);
+    return i >= 0 ? i : this.columns.push(c) - 1;
+  }
+
+  /** The value written into column c: noted for the session's checks, or wrapped in cutover_put. */
+  value(v: AnyNode, c: string | number, rowwise: boolean): AnyNode {
+    if (v.SetToDefault || v.A_Const?.isnull) return v;
+    const k = this.column(c);
+    if (!rowwise && v.ParamRef) {
+      this.params.push({ ref: v.ParamRef, column: k });
+      return v;
+    }
+    const con = v.A_Const;
+    const int = con?.ival ? BigInt(con.ival.ival ?? 0) : con?.fval && /^[+-]?\d+$/.test(con.fval.fval) ? BigInt(con.fval.fval) : undefined;
+    if (!rowwise && con && ((int !== undefined && fitsInt(int, 64)) || con.boolval)) {
+      this.consts.push({ value: int ?? (con.boolval.boolval ? 1n : 0n), column: k });
+      return v;
+    }
+    // decimals too: an integer column rounds them, which only SQL can do to a constant
+    return fn('cutover_put', v, iconst(k));
+  }
+
+  /** UPDATE … SET, ON CONFLICT … DO UPDATE SET. */
+  assign(targets: AnyNode[] | undefined, upsert: boolean): void {
+    for (const t of targets ?? []) {
+      const r = t.ResTarget;
+      if (!r?.name || r.indirection || !r.val) continue;
+      // SET c = excluded.c: the value was checked as it was inserted
+      const ref = upsert ? colRef(r.val) : null;
+      if (ref?.qualifier === 'excluded' && ref.column === r.name) continue;
+      r.val = this.value(r.val, r.name, false);
+    }
+  }
+
+  targets(): WriteTargets {
+    return { table: this.table, columns: this.columns, params: this.params.map((p) => ({ param: p.ref.number as number, column: p.column })), consts: this.consts };
+  }
+}
+
+const targetHasStar = (targets: AnyNode[] | undefined): boolean =>
+  (targets ?? []).some((t) => t.ResTarget?.val?.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star));
+
 // ---------- expressions ----------
 
 // 'is' and 'is not' come only from the IS [NOT] DISTINCT FROM rewrite: PostgreSQL's parser never names an operator so
@@ -436,6 +539,53 @@ const CAST_TO: Record<number, string | null> = {
   [OID.json]: null, [OID.jsonb]: null,
 };
 
+const INT_BITS: Record<number, Bits> = { [OID.int2]: 16, [OID.int4]: 32, [OID.int8]: 64 };
+const NUMERIC_CASTS = new Set<number>([OID.int2, OID.int4, OID.int8, OID.float4, OID.float8, OID.numeric]);
+
+/** The checking SQLite functions (checks.ts) for PostgreSQL's arithmetic operators. */
+const ARITH: Record<string, string> = { '+': 'cutover_add', '-': 'cutover_sub', '*': 'cutover_mul', '/': 'cutover_div', '%': 'cutover_mod' };
+const EXACT: Record<string, (a: bigint, b: bigint) => bigint> = { '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b };
+
+/** A numeric constant: its value, and whether it is written as an integer. */
+function numberConst(n: AnyNode | undefined): { value: number; int?: bigint } | undefined {
+  const c = n?.A_Const;
+  if (c?.ival) return { value: c.ival.ival ?? 0, int: BigInt(c.ival.ival ?? 0) };
+  if (c?.fval) {
+    const t: string = c.fval.fval;
+    return /^[+-]?\d+$/.test(t) ? { value: Number(t), int: BigInt(t) } : { value: Number(t) };
+  }
+  return undefined;
+}
+
+/**
+ * An operand as SQLite's arithmetic sees it: `x * 1` makes SQLite turn text
+ * into a number by its own rules, so the checking functions only ever get
+ * numbers. Left as it is where the value is a number already.
+ */
+function asNumber(x: AnyNode): AnyNode {
+  const e = x.A_Expr;
+  if (numberConst(x) || x.A_Const?.isnull || (e?.kind === 'AEXPR_OP' && ARITH[lastName(e.name)])) return x;
+  const cast = x.TypeCast?.typeName;
+  if (cast && NUMERIC_CASTS.has(typeNameOid(cast) ?? 0)) return x;
+  return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '*' } }], lexpr: x, rexpr: iconst(1), [NATIVE]: true } };
+}
+
+/** A decimal constant → integer as numeric → integer is: rounded half away from zero, then the range. */
+function decimalToInt(text: string, bits: Bits): bigint {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) throw new PgError('22P02', `invalid input syntax for type numeric: "${text}"`);
+  const digits = (m[2] ?? '') + (m[3] ?? '');
+  const point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  if (point > 40) throw outOfRange(bits);
+  const whole = point <= 0 ? 0n : BigInt(digits.slice(0, point).padEnd(point, '0'));
+  const next = point < 0 ? '0' : digits[point] ?? '0';
+  const v = whole + (next >= '5' ? 1n : 0n);
+  return fitInt(m[1] === '-' ? -v : v, bits);
+}
+
+const sqliteCast = (arg: AnyNode, to: string): AnyNode => ({ TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } });
+const typmods = (tn: AnyNode): number[] => (tn.typmods ?? []).map((m: AnyNode) => m.A_Const?.ival?.ival ?? 0);
+
 const BOOL_WORDS: Record<string, boolean> = { t: true, true: true, y: true, yes: true, on: true, '1': true, f: false, false: false, n: false, no: false, off: false, '0': false };
 
 function rangeVar(n: AnyNode): void {
@@ -450,6 +600,8 @@ const HOISTED = 1_000_000;
 
 class Ctx {
   maxParam = 0;
+  /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
+  ddl = false;
   literals: { ref: AnyNode; text: string; compare: boolean }[] = [];
 
   /** A string constant (`{A_Const}`) as a parameter of its own; null for anything else. */
@@ -599,6 +751,8 @@ class Ctx {
       this.paramTypes.set(arg.ParamRef.number, oid);
       return arg;
     }
+    const checked = this.checkedCast(oid, tn, arg);
+    if (checked) return checked;
     if (oid === OID.bool) {
       const c = arg.A_Const;
       if (c?.sval) {
@@ -613,9 +767,8 @@ class Ctx {
     if (oid === OID.date) return arg.A_Const ? arg : fn('date', arg);
     if ((oid === OID.float8 || oid === OID.float4) && arg.A_Const?.sval) {
       // SQLite reads 'Infinity' as 0 and stores no NaN: spell the infinities as SQLite's overflowing literal
-      const s = String(arg.A_Const.sval.sval).trim().toLowerCase();
-      if (s === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
-      if (s === 'infinity' || s === '+infinity' || s === '-infinity') return { A_Const: { fval: { fval: s.startsWith('-') ? '-9e999' : '9e999' } } };
+      const v = checkFloatInput(String(arg.A_Const.sval.sval), oid === OID.float4 ? 4 : 8);
+      if (typeof v === 'number') return { A_Const: { fval: { fval: v < 0 ? '-9e999' : '9e999' } } };
     }
     if (oid === OID.bytea && arg.A_Const?.sval) {
       // '\x0102'::bytea is bytes, not text: unhex() makes the BLOB
@@ -626,7 +779,75 @@ class Ctx {
     const to = CAST_TO[oid];
     if (to === undefined) throw unsupported(`cast to ${name}`);
     if (to === null) return arg;
-    return { TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } };
+    return sqliteCast(arg, to);
+  }
+
+  /**
+   * Casts PostgreSQL refuses for some inputs, where SQLite's CAST makes 0 of
+   * 'abc' or 12 of '12abc'. A constant is checked now (PostgreSQL refuses it
+   * as the statement is analysed); another value goes through a checking
+   * function (checks.ts). null: the cast is translated as before.
+   */
+  private checkedCast(oid: number, tn: AnyNode, arg: AnyNode): AnyNode | null {
+    const c = arg.A_Const as AnyNode | undefined;
+    const text: string | undefined = c?.sval ? (c.sval.sval ?? '') : undefined;
+    const bits = INT_BITS[oid];
+    if (bits) {
+      if (text !== undefined) parseIntInput(text, oid);
+      else if (c?.ival) fitInt(BigInt(c.ival.ival ?? 0), bits);
+      // 1.9::int is 2, as numeric → integer rounds (SQLite's CAST truncates)
+      else if (c?.fval) return { A_Const: { fval: { fval: String(decimalToInt(c.fval.fval, bits)) } } };
+      else if (!c && !this.ddl) {
+        const h = hintOf(arg);
+        return fn('cutover_int', arg, iconst(bits), iconst(h === OID.float8 || h === OID.float4 ? 1 : 0));
+      }
+      return null;
+    }
+    if (oid === OID.float8 || oid === OID.float4) {
+      return !c && !this.ddl ? sqliteCast(fn('cutover_float', arg, iconst(oid === OID.float4 ? 4 : 8)), 'REAL') : null;
+    }
+    if (oid === OID.numeric) {
+      const [p = 0, s = 0] = typmods(tn);
+      if (text !== undefined) {
+        checkNumeric(text, p, s);
+        const t = text.trim().toLowerCase();
+        if (t === 'infinity' || t === '+infinity' || t === '-infinity') return { A_Const: { fval: { fval: t.startsWith('-') ? '-9e999' : '9e999' } } };
+      } else if (c?.ival || c?.fval) checkNumeric(c.ival ? String(c.ival.ival ?? 0) : c.fval.fval, p, s);
+      else if (!c && !this.ddl) return sqliteCast(fn('cutover_numeric', arg, iconst(p), iconst(s)), 'NUMERIC');
+      return null;
+    }
+    if (text !== undefined && (oid === OID.uuid || oid === OID.date)) decodeTextParam(text, oid);
+    if (text !== undefined && (oid === OID.json || oid === OID.jsonb)) {
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new PgError('22P02', 'invalid input syntax for type json');
+      }
+    }
+    return null;
+  }
+
+  /**
+   * + - * / % where PostgreSQL errs and SQLite goes on: integer overflow
+   * (SQLite continues in floating point) and division by zero (SQLite: NULL).
+   * The width is the one PostgreSQL computes in (int4 for integer literals,
+   * int8 for columns and the rest). Left alone where neither can happen.
+   */
+  private arith(op: string, n: AnyNode, self: AnyNode): AnyNode {
+    const l = n.lexpr as AnyNode;
+    const r = n.rexpr as AnyNode;
+    const lc = numberConst(l);
+    const rc = numberConst(r);
+    const exact = EXACT[op];
+    const h = hintOf(self);
+    const bits: Bits = h === OID.int2 ? 16 : h === OID.int4 ? 32 : 64;
+    if (exact) {
+      // a decimal constant makes it floating point: nothing to overflow
+      if ((lc && lc.int === undefined) || (rc && rc.int === undefined)) return self;
+      // two integer constants that stay in range: SQLite computes the same
+      if (lc?.int !== undefined && rc?.int !== undefined && fitsInt(exact(lc.int, rc.int), bits)) return self;
+    } else if (rc && rc.value !== 0 && !(op === '/' && rc.value === -1)) return self;
+    return fn(ARITH[op]!, asNumber(l), asNumber(r), iconst(bits));
   }
 
   private expr(n: AnyNode, self: AnyNode): AnyNode {
@@ -634,6 +855,7 @@ class Ctx {
     switch (n.kind) {
       case 'AEXPR_OP':
         if (!OPERATORS.has(op)) throw unsupported(`operator ${op}`);
+        if (ARITH[op] && n.lexpr && n.rexpr && !this.ddl && !n[NATIVE]) return this.arith(op, n, self);
         if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) {
           if (colRef(n.lexpr)) n.rexpr = this.hoist(n.rexpr, true) ?? n.rexpr;
           else if (colRef(n.rexpr)) n.lexpr = this.hoist(n.lexpr, true) ?? n.lexpr;
@@ -715,6 +937,8 @@ class Ctx {
       n.funcname = [{ String: { sval: RENAMED[name] } }];
       return self;
     }
+    // mod(x, 0) is NULL in SQLite, division by zero in PostgreSQL
+    if (name === 'mod' && n.args?.length === 2 && !this.ddl) n.args[1] = fn('cutover_divisor', asNumber(n.args[1]));
     if (SAME.has(name)) return self;
     throw unsupported(`function ${name}()`);
   }

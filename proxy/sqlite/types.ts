@@ -247,9 +247,16 @@ function decodeBytea(s: string): Buffer {
   return Buffer.from(out);
 }
 
-function inRange(n: bigint, oid: number, text: string): bigint {
+/** PostgreSQL's name for an integer type in its messages. */
+export const intTypeName = (oid: number): string => (oid === OID.int2 ? 'smallint' : oid === OID.int4 ? 'integer' : oid === OID.oid ? 'oid' : 'bigint');
+
+/** Text into int2/int4/int8 as PostgreSQL's input function reads it: blanks around, a sign, digits. */
+export function parseIntInput(s: string, oid: number): bigint {
+  const t = s.trim();
+  if (!/^[+-]?\d+$/.test(t)) throw new PgError('22P02', `invalid input syntax for type ${intTypeName(oid)}: "${s}"`);
+  const n = BigInt(t);
   const lim = oid === OID.int2 ? 32767n : oid === OID.int4 ? 2147483647n : 9223372036854775807n;
-  if (n > lim || n < -lim - 1n) throw new PgError('22003', `value "${text}" is out of range for type ${oid === OID.int2 ? 'smallint' : oid === OID.int4 ? 'integer' : 'bigint'}`);
+  if (n > lim || n < -lim - 1n) throw new PgError('22003', `value "${s}" is out of range for type ${intTypeName(oid)}`);
   return n;
 }
 
@@ -294,11 +301,8 @@ export function decodeTextParam(s: string, oid: number): SqlValue {
     case OID.int2:
     case OID.int4:
     case OID.int8:
-    case OID.oid: {
-      const t = s.trim();
-      if (!/^[+-]?\d+$/.test(t)) throw new PgError('22P02', `invalid input syntax for type integer: "${s}"`);
-      return inRange(BigInt(t), oid, s);
-    }
+    case OID.oid:
+      return parseIntInput(s, oid);
     case OID.float4:
     case OID.float8: {
       const t = s.trim().toLowerCase();

@@ -1,0 +1,260 @@
+// Errors PostgreSQL raises where SQLite quietly returns something: division by
+// zero (SQLite: NULL), integer overflow (SQLite: a float), invalid input in a
+// cast (SQLite: 0, or the numeric prefix), and values a column's type cannot
+// hold (varchar(n) length, integer range, numeric(p,s) precision), which the
+// file would keep and the new database would refuse when the write is mirrored.
+//
+// The translator (translate.ts) writes calls to the functions below into the
+// SQLite SQL; each session registers them on its connection. They throw
+// PgError, which better-sqlite3 rethrows as the same object, so the SQLSTATE
+// and message reach the client as PostgreSQL words them, and SQLite undoes the
+// statement's partial work as for any failing statement.
+import type Database from 'better-sqlite3';
+import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
+import { PgError, unsupported } from './errors.ts';
+import { formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, type SqlValue } from './types.ts';
+
+/** Integer widths the arithmetic and casts check against; PostgreSQL's int2, int4, int8. */
+export type Bits = 16 | 32 | 64;
+
+const LIMITS: Record<Bits, [bigint, bigint]> = {
+  16: [-32768n, 32767n],
+  32: [-2147483648n, 2147483647n],
+  64: [-9223372036854775808n, 9223372036854775807n],
+};
+const BITS_OID: Record<Bits, number> = { 16: OID.int2, 32: OID.int4, 64: OID.int8 };
+
+export const divisionByZero = (): PgError => new PgError('22012', 'division by zero');
+export const outOfRange = (bits: Bits): PgError => new PgError('22003', `${intTypeName(BITS_OID[bits])} out of range`);
+
+export const fitsInt = (n: bigint, bits: Bits): boolean => n >= LIMITS[bits][0] && n <= LIMITS[bits][1];
+
+export function fitInt(n: bigint, bits: Bits): bigint {
+  if (!fitsInt(n, bits)) throw outOfRange(bits);
+  return n;
+}
+
+/** numeric → integer as PostgreSQL converts it: half away from zero (float8 → integer: half to even), then the range. */
+export function roundToInt(x: number, bits: Bits, halfEven = false): bigint {
+  if (!Number.isFinite(x)) throw outOfRange(bits);
+  let r = Math.sign(x) * Math.round(Math.abs(x));
+  if (halfEven && Math.abs(x % 1) === 0.5) r = 2 * Math.round(x / 2);
+  return fitInt(BigInt(r), bits);
+}
+
+// ---------- arithmetic ----------
+// Operands arrive as SQLite's arithmetic sees them: the translator passes
+// anything that may be text as `x * 1`, so SQLite itself turns text into a
+// number (its rules, its float parser) and only bigint, number or null reach
+// these functions. The results are SQLite's own, except where PostgreSQL errs.
+
+type Num = bigint | number | null;
+
+function arith(op: (a: bigint, b: bigint) => bigint, fop: (a: number, b: number) => number) {
+  return (a: Num, b: Num, bits: bigint): Num => {
+    if (a === null || b === null) return null;
+    if (typeof a === 'bigint' && typeof b === 'bigint') return fitInt(op(a, b), Number(bits) as Bits);
+    const r = fop(Number(a), Number(b));
+    return Number.isNaN(r) ? null : r;
+  };
+}
+
+function divide(a: Num, b: Num, bits: bigint): Num {
+  if (a === null || b === null) return null;
+  if (typeof a === 'bigint' && typeof b === 'bigint') {
+    if (b === 0n) throw divisionByZero();
+    return fitInt(a / b, Number(bits) as Bits);
+  }
+  const d = Number(b);
+  if (d === 0) throw divisionByZero();
+  const r = Number(a) / d;
+  return Number.isNaN(r) ? null : r;
+}
+
+/** SQLite's REAL → INTEGER for %: truncation, clamped. */
+function realToInt64(r: number): bigint {
+  if (r <= -9223372036854775808) return -9223372036854775808n;
+  if (r >= 9223372036854775807) return 9223372036854775807n;
+  return BigInt(Math.trunc(r));
+}
+
+/** `_bits`: % cannot leave the operands' range (x % -1 is 0, as in PostgreSQL). */
+function remainder(a: Num, b: Num, _bits: bigint): Num {
+  if (a === null || b === null) return null;
+  if (typeof a === 'bigint' && typeof b === 'bigint') {
+    if (b === 0n) throw divisionByZero();
+    return b === -1n ? 0n : a % b;
+  }
+  if (Number(b) === 0) throw divisionByZero();
+  // SQLite takes % of reals on their integer parts (and gives NULL where that divisor is 0)
+  let ib = realToInt64(Number(b));
+  if (ib === 0n) return null;
+  if (ib === -1n) ib = 1n;
+  return Number(realToInt64(Number(a)) % ib);
+}
+
+function divisor(b: Num): Num {
+  if (b !== null && Number(b) === 0) throw divisionByZero();
+  return b;
+}
+
+// ---------- casts ----------
+
+/** x::int2/int4/int8 of a value that is not a constant (constants are checked when translated). */
+function castInt(x: SqlValue, bits: bigint, halfEven: bigint): SqlValue {
+  const b = Number(bits) as Bits;
+  if (x === null) return null;
+  if (typeof x === 'bigint') return fitInt(x, b);
+  if (typeof x === 'number') return roundToInt(x, b, halfEven !== 0n);
+  if (typeof x === 'string') return parseIntInput(x, BITS_OID[b]);
+  throw new PgError('42846', `cannot cast type bytea to ${intTypeName(BITS_OID[b])}`);
+}
+
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const FLOAT_WORDS: Record<string, number> = { infinity: Infinity, '+infinity': Infinity, '-infinity': -Infinity, inf: Infinity, '+inf': Infinity, '-inf': -Infinity };
+
+/** Text into float8 (or float4), as float8in reads it; the value SQLite's CAST should make of it, or the text itself. */
+export function checkFloatInput(s: string, bits: 4 | 8): string | number {
+  const name = bits === 4 ? 'real' : 'double precision';
+  const t = s.trim().toLowerCase();
+  if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
+  const word = FLOAT_WORDS[t];
+  if (word !== undefined) return word;
+  if (!DECIMAL.test(t)) throw new PgError('22P02', `invalid input syntax for type ${name}: "${s}"`);
+  const n = Number(t);
+  // PostgreSQL refuses what strtod reports as ERANGE: overflow, and underflow to zero
+  if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(t.replace(/e.*$/, '')))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
+  return s;
+}
+
+function castFloat(x: SqlValue, bits: bigint): SqlValue {
+  if (typeof x === 'string') return checkFloatInput(x, Number(bits) === 4 ? 4 : 8);
+  if (Buffer.isBuffer(x)) throw new PgError('42846', `cannot cast type bytea to ${Number(bits) === 4 ? 'real' : 'double precision'}`);
+  return x;
+}
+
+/**
+ * A number with PostgreSQL's numeric(p,s) limit: 22003 when it would not fit
+ * once rounded to s decimals (the target's column, or a cast, would refuse it).
+ * The value itself is not rounded here: SQLite keeps numerics as it does.
+ */
+export function checkNumeric(v: SqlValue, precision: number, scale: number): SqlValue {
+  if (v === null || Buffer.isBuffer(v)) return v;
+  let text: string;
+  if (typeof v === 'bigint') text = String(v);
+  else if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return infiniteNumeric(precision, scale);
+    text = String(v);
+  } else {
+    const t = v.trim().toLowerCase();
+    if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
+    if (t === 'infinity' || t === '+infinity' || t === '-infinity') return precision > 0 ? infiniteNumeric(precision, scale) : v;
+    if (!DECIMAL.test(v)) throw new PgError('22P02', `invalid input syntax for type numeric: "${v}"`);
+    text = t;
+  }
+  if (precision > 0 && integerDigits(text, scale) > precision - scale) {
+    const max = precision - scale;
+    throw new PgError('22003', 'numeric field overflow', `A field with precision ${precision}, scale ${scale} must round to an absolute value less than ${max ? `10^${max}` : '1'}.`);
+  }
+  return v;
+}
+
+function infiniteNumeric(precision: number, scale: number): never {
+  throw new PgError('22003', 'numeric field overflow', `A field with precision ${precision}, scale ${scale} cannot hold an infinite value.`);
+}
+
+/** Digits before the decimal point of a decimal text once rounded (half away from zero) to `scale` decimals. */
+function integerDigits(text: string, scale: number): number {
+  const m = /^[+-]?(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text.trim());
+  if (!m) return 0;
+  let digits = (m[1] ?? '') + (m[2] ?? '');
+  let point = (m[1] ?? '').length + Number(m[3] ?? 0);
+  const lead = digits.length - digits.replace(/^0+/, '').length;
+  digits = digits.slice(lead);
+  point -= lead;
+  if (!digits) return 0;
+  const keep = point + scale;
+  if (keep < 0) return 0;
+  if (keep < digits.length && digits[keep]! >= '5') {
+    // rounding up carries into a new leading digit only when every kept digit is 9
+    const kept = digits.slice(0, keep);
+    if (/^9*$/.test(kept)) return Math.max(0, point + 1);
+  }
+  if (keep < digits.length && !/[1-9]/.test(digits.slice(0, keep))) return 0;
+  return Math.max(0, point);
+}
+
+// ---------- writes into typed columns ----------
+
+/** What a column's type makes of a value written into it: the value to store, or a PgError. */
+export type Checker = (v: SqlValue) => SqlValue;
+
+/**
+ * The check for a column, from its declared type: the type the proxy reports
+ * for it (SMALLINT is int2, INT4 int4) and the one `cutover schema` gave it on
+ * the new database (backfill/schema/sqlite-types.ts), which the mirror
+ * enforces: any INT type is bigint there, VARCHAR(n) and CHAR(n) varchar(n),
+ * NUMERIC(p,s) numeric(p,s). INTEGER stays 64-bit: it is SQLite's integer,
+ * whatever the application meant, and bigint on the new database.
+ */
+export function columnChecker(declared: string | null | undefined): Checker | null {
+  if (!declared) return null;
+  const oid = oidOfDeclared(declared);
+  if (oid === OID.int2) return intColumn(16);
+  if (oid === OID.int4) return intColumn(32);
+  const mapped = mapSqliteType(declared).type;
+  if (mapped === 'bigint') return intColumn(64);
+  let m = /^varchar\((\d+)\)$/.exec(mapped);
+  if (m) return textColumn(Number(m[1]), /^\s*(N?CHAR|CHARACTER)\s*\(/i.test(declared) ? 'character' : 'character varying');
+  m = /^numeric\((\d+)(?:, (\d+))?\)$/.exec(mapped);
+  if (m) {
+    const [p, s] = [Number(m[1]), Number(m[2] ?? 0)];
+    return (v) => checkNumeric(v, p, s);
+  }
+  return null;
+}
+
+/**
+ * Integers as the column's type holds them: a float is rounded as PostgreSQL's
+ * assignment rounds it (SQLite would keep 2.5 in an INTEGER column, which the
+ * new database's bigint refuses), then the range is checked.
+ */
+function intColumn(bits: Bits): Checker {
+  return (v) => (typeof v === 'bigint' ? (bits === 64 ? v : fitInt(v, bits)) : typeof v === 'number' ? roundToInt(v, bits) : v);
+}
+
+/** varchar(n): longer is refused, unless what is beyond n is spaces, which PostgreSQL drops. */
+function textColumn(n: number, typeName: string): Checker {
+  const tooLong = () => new PgError('22001', `value too long for type ${typeName}(${n})`);
+  return (v) => {
+    if (typeof v === 'string') {
+      if (v.length <= n) return v;
+      const chars = [...v];
+      if (chars.length <= n) return v;
+      if (chars.slice(n).some((c) => c !== ' ')) throw tooLong();
+      return chars.slice(0, n).join('');
+    }
+    if ((typeof v === 'bigint' ? String(v) : typeof v === 'number' ? formatFloat(v) : '').length > n) throw tooLong();
+    return v;
+  };
+}
+
+// ---------- registration ----------
+
+/** The functions the translator's SQL calls; `put` answers cutover_put (the session's checks for the running statement). */
+export function registerChecks(db: Database.Database, put: (v: SqlValue, column: number) => SqlValue): void {
+  const o = { deterministic: true, safeIntegers: true } as const;
+  db.function('cutover_add', o, arith((a, b) => a + b, (a, b) => a + b));
+  db.function('cutover_sub', o, arith((a, b) => a - b, (a, b) => a - b));
+  db.function('cutover_mul', o, arith((a, b) => a * b, (a, b) => a * b));
+  db.function('cutover_div', o, divide);
+  db.function('cutover_mod', o, remainder);
+  db.function('cutover_divisor', o, divisor);
+  db.function('cutover_int', o, castInt);
+  db.function('cutover_float', o, castFloat);
+  db.function('cutover_numeric', o, (x: SqlValue, p: bigint, s: bigint) => {
+    const v = checkNumeric(x, Number(p), Number(s));
+    return typeof v === 'string' ? (FLOAT_WORDS[v.trim().toLowerCase()] ?? v) : v;
+  });
+  db.function('cutover_put', o, (v: SqlValue, column: bigint) => put(v, Number(column)));
+}
