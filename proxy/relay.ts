@@ -1017,8 +1017,7 @@ export class Relay {
 
   // ---- drain-ahead (mirror/drain-ahead.ts) ----
 
-  /** Before a request inside a transaction: what it means for the rows drained ahead. */
-  /** A promise only when there is something to wait for (drained rows to put back). */
+  /** Before a request inside a transaction: what it means for the rows drained ahead (a promise only when drained rows must be put back first). */
   private aheadBefore(step: AheadStep, id: number): Promise<void> | undefined {
     const a = this.ahead;
     if (step === 'read' || step === 'commit') return undefined;

@@ -187,15 +187,16 @@ export class MirrorApplier implements ChangeApplier {
             WHERE a.attrelid = ${lit(tbl)}::regclass AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum`),
         ]);
-        const known = new Set([...c.rows.map((x) => x[0]!), TEXT_MARKER]);
-        c.rows = c.rows.filter((x) => x[4] !== 't');
         if (c.error) throw new MirrorApplyError(`table ${tbl} on the target: ${parseErrorFields(c.error.bytes.subarray(5)).M}`);
         if (!c.rows.length) throw new MirrorApplyError(`table ${tbl} does not exist on the target`);
-        const columns = c.rows.map((x) => x[0]!);
-        const key = c.rows.filter((x) => x[1] === 't').map((x) => x[0]!);
+        const known = new Set([...c.rows.map((x) => x[0]!), TEXT_MARKER]);
+        // generated columns are computed by the mirror: never written
+        const rows = c.rows.filter((x) => x[4] !== 't');
+        const columns = rows.map((x) => x[0]!);
+        const key = rows.filter((x) => x[1] === 't').map((x) => x[0]!);
         if (!key.length) throw new MirrorApplyError(`table ${tbl} has no primary key on the target`);
         const n = ++this.statements;
-        const asText = new Map(c.rows.filter((x) => x[2] === 't').map((x) => [x[0]!, x[3]!]));
+        const asText = new Map(rows.filter((x) => x[2] === 't').map((x) => [x[0]!, x[3]!]));
         return {
           columns,
           known,

@@ -17,49 +17,39 @@ export class JsonScanError extends Error {}
 /** Members of the object in `text`, by name. */
 export function scanObject(text: string): Map<string, RawValue> {
   const out = new Map<string, RawValue>();
-  let i = skipWs(text, 0);
-  if (text[i] !== '{') throw new JsonScanError('expected a JSON object');
-  i = skipWs(text, i + 1);
-  if (text[i] === '}') return out;
-  for (;;) {
-    if (text[i] !== '"') throw new JsonScanError(`expected a member name at ${i}`);
-    const keyEnd = endOfString(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
-    i = skipWs(text, keyEnd);
-    if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
-    i = skipWs(text, i + 1);
-    const end = endOfValue(text, i);
-    out.set(key, { kind: kindAt(text, i), raw: text.slice(i, end) });
-    i = skipWs(text, end);
-    if (text[i] === ',') {
-      i = skipWs(text, i + 1);
-      continue;
-    }
-    if (text[i] === '}') return out;
-    throw new JsonScanError(`expected ',' or '}' at ${i}`);
-  }
+  eachMember(text, (key, start, end) => out.set(key, { kind: kindAt(text, start), raw: text.slice(start, end) }));
+  return out;
 }
 
 /** Names of the top-level members of the object in `text`, in order (values skipped, not copied). */
 export function memberNames(text: string): string[] {
   const out: string[] = [];
+  eachMember(text, (key) => out.push(key));
+  return out;
+}
+
+/** Each top-level member of the object in `text`: its name and where its value's text starts and ends. */
+function eachMember(text: string, visit: (key: string, start: number, end: number) => void): void {
   let i = skipWs(text, 0);
   if (text[i] !== '{') throw new JsonScanError('expected a JSON object');
   i = skipWs(text, i + 1);
-  if (text[i] === '}') return out;
+  if (text[i] === '}') return;
   for (;;) {
     if (text[i] !== '"') throw new JsonScanError(`expected a member name at ${i}`);
     const keyEnd = endOfString(text, i);
     const bare = text.slice(i + 1, keyEnd - 1);
-    out.push(bare.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : bare);
+    const key = bare.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : bare;
     i = skipWs(text, keyEnd);
     if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
-    i = skipWs(text, endOfValue(text, skipWs(text, i + 1)));
+    i = skipWs(text, i + 1);
+    const end = endOfValue(text, i);
+    visit(key, i, end);
+    i = skipWs(text, end);
     if (text[i] === ',') {
       i = skipWs(text, i + 1);
       continue;
     }
-    if (text[i] === '}') return out;
+    if (text[i] === '}') return;
     throw new JsonScanError(`expected ',' or '}' at ${i}`);
   }
 }

@@ -471,7 +471,7 @@ class Writes {
       return v;
     }
     const con = v.A_Const;
-    const int = con?.ival ? BigInt(con.ival.ival ?? 0) : con?.fval && /^[+-]?\d+$/.test(con.fval.fval) ? BigInt(con.fval.fval) : undefined;
+    const int = numberConst(v)?.int;
     if (!rowwise && con && ((int !== undefined && fitsInt(int, 64)) || con.boolval)) {
       this.consts.push({ value: int ?? (con.boolval.boolval ? 1n : 0n), column: k });
       return v;
@@ -583,6 +583,8 @@ function decimalToInt(text: string, bits: Bits): bigint {
   return fitInt(m[1] === '-' ? -v : v, bits);
 }
 
+/** ±Infinity as SQLite spells it: a literal that overflows to its infinite REAL. */
+const infinity = (negative: boolean): AnyNode => ({ A_Const: { fval: { fval: negative ? '-9e999' : '9e999' } } });
 const sqliteCast = (arg: AnyNode, to: string): AnyNode => ({ TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } });
 const typmods = (tn: AnyNode): number[] => (tn.typmods ?? []).map((m: AnyNode) => m.A_Const?.ival?.ival ?? 0);
 
@@ -768,7 +770,7 @@ class Ctx {
     if ((oid === OID.float8 || oid === OID.float4) && arg.A_Const?.sval) {
       // SQLite reads 'Infinity' as 0 and stores no NaN: spell the infinities as SQLite's overflowing literal
       const v = checkFloatInput(String(arg.A_Const.sval.sval), oid === OID.float4 ? 4 : 8);
-      if (typeof v === 'number') return { A_Const: { fval: { fval: v < 0 ? '-9e999' : '9e999' } } };
+      if (typeof v === 'number') return infinity(v < 0);
     }
     if (oid === OID.bytea && arg.A_Const?.sval) {
       // '\x0102'::bytea is bytes, not text: unhex() makes the BLOB
@@ -811,7 +813,7 @@ class Ctx {
       if (text !== undefined) {
         checkNumeric(text, p, s);
         const t = text.trim().toLowerCase();
-        if (t === 'infinity' || t === '+infinity' || t === '-infinity') return { A_Const: { fval: { fval: t.startsWith('-') ? '-9e999' : '9e999' } } };
+        if (t === 'infinity' || t === '+infinity' || t === '-infinity') return infinity(t.startsWith('-'));
       } else if (c?.ival || c?.fval) checkNumeric(c.ival ? String(c.ival.ival ?? 0) : c.fval.fval, p, s);
       else if (!c && !this.ddl) return sqliteCast(fn('cutover_numeric', arg, iconst(p), iconst(s)), 'NUMERIC');
       return null;
