@@ -38,8 +38,13 @@ describe('row text', () => {
       await c.query(`SET extra_float_digits = 0; SET intervalstyle = sql_standard; SET bytea_output = escape`);
       await c.query(`INSERT INTO vals VALUES (1, 0.1::float8 + 0.2::float8, '-1 day -1 hour', '\\x00ff'), (2, 1e-300, '1 year 2 months -3 days 04:05:06.789', '\\x')`);
       await c.query('BEGIN');
+      await c.query(`SET LOCAL bytea_output = hex`);
       await c.query(`UPDATE vals SET iv = iv - interval '1 minute' WHERE id = 1`);
+      // the trigger fixed its settings for its own run only: the session's are as it set them
+      const shown = async () => (await c.query(`SELECT current_setting('extra_float_digits') AS e, current_setting('intervalstyle') AS i, current_setting('bytea_output') AS b`)).rows[0];
+      expect(await shown()).toEqual({ e: '0', i: 'sql_standard', b: 'hex' });
       await c.query('COMMIT');
+      expect(await shown()).toEqual({ e: '0', i: 'sql_standard', b: 'escape' });
     } finally {
       await c.end();
     }
