@@ -5,6 +5,7 @@
 // escaped so that '|' separates columns and '\N' means NULL. PostgreSQL
 // computes it in SQL (rows are hashed where they live); SQLite values are
 // encoded here, in the process that reads the file.
+import { fastTimestamp, timestampText } from '../../common/timestamp-text.ts';
 import { qi } from '../schema/model.ts';
 
 export const NULL_MARK = '\\N';
@@ -54,46 +55,7 @@ function floatHex(n: number): string {
   return f8.toString('hex');
 }
 
-const TS = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
-
-function timestampText(s: string, utc: boolean): string | null {
-  const m = TS.exec(s.trim());
-  if (!m) return null;
-  const [, date, hh = '00', mi = '00', ss = '00', frac = '', zone] = m;
-  // PostgreSQL keeps microseconds, rounding what lies beyond
-  let micros = Math.round(Number(('0.' + (frac || '0')).slice(0, 12)) * 1e6);
-  let base = Date.parse(`${date}T${hh}:${mi}:${ss}Z`);
-  if (Number.isNaN(base)) return null;
-  if (micros >= 1e6) {
-    base += 1000;
-    micros -= 1e6;
-  }
-  if (utc && zone && zone.toUpperCase() !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    base -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0')) * 60_000;
-  }
-  const d = new Date(base).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  return `${d.slice(0, 10)} ${d.slice(11, 19)}${fraction(String(micros).padStart(6, '0'))}`;
-}
-
 const textOf = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
-
-/** The common ISO forms, sliced without a regex: 'YYYY-MM-DD HH:MM:SS' and 'YYYY-MM-DDTHH:MM:SS.sssZ'. */
-function fastTimestamp(s: string): string | null {
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return null;
-  const sep = s.charCodeAt(10);
-  if (sep !== 32 && sep !== 84) return null;
-  if (s.length === 19) return `${s.slice(0, 10)} ${s.slice(11, 19)}`;
-  if (s.length === 24 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) return `${s.slice(0, 10)} ${s.slice(11, 19)}${fraction(s.slice(20, 23))}`;
-  return null;
-}
-
-/** PostgreSQL prints fractional seconds without trailing zeros, and none at all for whole seconds. */
-function fraction(digits: string): string {
-  const t = digits.replace(/0+$/, '');
-  return t ? '.' + t : '';
-}
 
 /** Canonical text of an SQLite value as the target column of type `cls` holds it. */
 export function sqliteCanonical(v: unknown, cls: TypeClass): string {

@@ -380,7 +380,8 @@ export class SessionEngine {
         : st.tables.map((t) => t.name);
       for (const table of candidates) {
         const cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as { name: string; type: string }[];
-        const col = cols.find((c) => c.name.toLowerCase() === pc.column.toLowerCase());
+        const name = pc.column;
+        const col = typeof name === 'number' ? cols[name] : cols.find((c) => c.name.toLowerCase() === name.toLowerCase());
         if (col) return oidOfDeclared(col.type);
       }
     }
@@ -484,8 +485,8 @@ export class SessionEngine {
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
   private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number]): SqlValue {
     const oid = this.columnParamOid(st, n);
-    // compared as stored text: a date or time written as the application wrote its rows
-    if (!oid || (l.compare && (oid === OID.date || oid === OID.timestamp || oid === OID.timestamptz || oid === OID.time))) return l.text;
+    if (!oid) return l.text;
+    // compared with a time column, in the one spelling written values are stored in (types.ts, microsText)
     return decodeTextParam(l.text, oid);
   }
 

@@ -17,7 +17,8 @@ export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 
 export interface ParamColumn {
   param: number;
   qualifier?: string;
-  column: string;
+  /** Its name, or its position in the table (INSERT without a column list). */
+  column: string | number;
 }
 
 /**
@@ -381,13 +382,15 @@ function colRef(n: AnyNode | undefined): { qualifier?: string; column: string } 
   return null;
 }
 
-/** String constants of INSERT … VALUES (with a column list) and UPDATE … SET: see SqlStatement.literals. */
+/** String constants of INSERT … VALUES and UPDATE … SET: see SqlStatement.literals. */
 function hoistWritten(type: string, n: AnyNode, ctx: Ctx): void {
-  if (type === 'InsertStmt' && n.cols?.length) {
+  if (type === 'InsertStmt') {
+    // without a column list, the values fill the table's columns in order
+    const width: number = n.cols?.length || Infinity;
     for (const row of n.selectStmt?.SelectStmt?.valuesLists ?? []) {
       const items: AnyNode[] = row.List?.items ?? [];
       items.forEach((v, i) => {
-        if (i < n.cols.length) items[i] = ctx.hoist(v, false) ?? v;
+        if (i < width) items[i] = ctx.hoist(v, false) ?? v;
       });
     }
   }
@@ -400,11 +403,12 @@ function collectParamColumns(type: string, n: AnyNode, ctx: Ctx): void {
   const rel = n.relation;
   if (rel?.relname && ['InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type)) ctx.tables.push({ name: rel.relname, alias: rel.alias?.aliasname });
   if (type === 'InsertStmt') {
-    const cols: string[] = (n.cols ?? []).map((c: AnyNode) => c.ResTarget?.name);
+    const cols: string[] | null = n.cols?.length ? n.cols.map((c: AnyNode) => c.ResTarget?.name) : null;
     for (const row of n.selectStmt?.SelectStmt?.valuesLists ?? []) {
       (row.List?.items ?? []).forEach((v: AnyNode, i: number) => {
         const p = v.ParamRef?.number;
-        if (p && cols[i]) ctx.paramColumns.push({ param: p, qualifier: rel.relname, column: cols[i]! });
+        const column = cols ? cols[i] : i;
+        if (p && column !== undefined) ctx.paramColumns.push({ param: p, qualifier: rel.relname, column });
       });
     }
   }
@@ -526,9 +530,18 @@ const fn = (name: string, ...args: AnyNode[]): AnyNode => ({ FuncCall: { funcnam
 const NATIVE = '__native';
 const sconst = (s: string): AnyNode => ({ A_Const: { sval: { sval: s } } });
 const iconst = (i: number): AnyNode => ({ A_Const: { ival: i ? { ival: i } : {} } });
-const TS_FORMAT = '%Y-%m-%d %H:%M:%f';
-/** now() as stored text: UTC, millisecond precision, sortable. */
-const nowExpr = (): AnyNode => fn('strftime', sconst(TS_FORMAT), sconst('now'));
+/**
+ * now() as stored text: UTC, millisecond precision, in the one spelling the
+ * proxy stores timestamps in (types.ts, microsText: no trailing zeros in the
+ * fraction, so '10:00:00.5' and never '10:00:00.500', which sorts after it).
+ * SQLite functions only: it may be a column's DEFAULT in the file's schema.
+ */
+const nowExpr = (): AnyNode => {
+  const op = (name: string, lexpr: AnyNode, rexpr: AnyNode): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: name } }], lexpr, rexpr } });
+  const fraction = () => fn('rtrim', fn('substr', fn('strftime', sconst('%f'), sconst('now')), iconst(4)), sconst('0'));
+  const dotted = { CaseExpr: { args: [{ CaseWhen: { expr: op('=', fraction(), sconst('')), result: sconst('') } }], defresult: op('||', sconst('.'), fraction()) } };
+  return op('||', fn('strftime', sconst('%Y-%m-%d %H:%M:%S'), sconst('now')), dotted);
+};
 const BACKSLASH = (): AnyNode => fn('char', iconst(92));
 
 /** SQLite type name for CAST, or null when the value is kept as it is (text forms of dates, uuids, json). */
@@ -666,6 +679,8 @@ class Ctx {
         return self;
       case 'RangeVar':
         rangeVar(n);
+        // every table named, joined ones too, for the columns parameters are compared with (paramColumns)
+        if (n.relname) this.tables.push({ name: n.relname, alias: n.alias?.aliasname });
         return self;
       case 'SortBy':
         // PostgreSQL sorts NULLs last ascending, first descending; SQLite the other way round
@@ -697,7 +712,11 @@ class Ctx {
       case 'DeleteStmt':
         if (n.usingClause?.length) throw unsupported('DELETE … USING');
         return self;
-      case 'BoolExpr': case 'NullTest': case 'BooleanTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
+      case 'BoolExpr':
+        // an operand of NOT, AND, OR is boolean: a parameter there is bound as one ('t', true), not as text
+        for (const a of n.args ?? []) if (a?.ParamRef && !this.paramTypes.has(a.ParamRef.number)) this.paramTypes.set(a.ParamRef.number, OID.bool);
+        return self;
+      case 'NullTest': case 'BooleanTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
       case 'ColumnRef': case 'String': case 'Integer': case 'Float': case 'Boolean': case 'A_Star': case 'ResTarget':
       case 'JoinExpr': case 'WithClause': case 'CommonTableExpr': case 'InferClause': case 'IndexElem': case 'List':
       case 'WindowDef': case 'UpdateStmt': case 'CreateStmt': case 'ColumnDef': case 'Constraint': case 'TypeName':
@@ -734,10 +753,6 @@ class Ctx {
     if (n.limitCount?.A_Const?.isnull) delete n.limitCount;
     if ((n.op === 'SETOP_INTERSECT' || n.op === 'SETOP_EXCEPT') && n.all) throw unsupported(`${n.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} ALL`);
     if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
-    for (const r of n.fromClause ?? []) {
-      const rv = r.RangeVar;
-      if (rv?.relname) this.tables.push({ name: rv.relname, alias: rv.alias?.aliasname });
-    }
   }
 
   private cast(n: AnyNode, self: AnyNode): AnyNode {
@@ -870,10 +885,21 @@ class Ctx {
       case 'AEXPR_NOT_DISTINCT':
         this.noteParamColumn(n.lexpr, n.rexpr);
         return { A_Expr: { ...n, kind: 'AEXPR_OP', name: [{ String: { sval: 'IS' } }] } };
-      case 'AEXPR_NULLIF':
       case 'AEXPR_IN':
       case 'AEXPR_BETWEEN':
       case 'AEXPR_NOT_BETWEEN':
+        // col IN (…) and col BETWEEN … AND …: each constant and parameter of the list is compared with col
+        {
+          const list: AnyNode[] | undefined = Array.isArray(n.rexpr) ? n.rexpr : n.rexpr?.List?.items;
+          if (colRef(n.lexpr) && list) {
+            list.forEach((v, i) => {
+              list[i] = this.hoist(v, true) ?? v;
+              this.noteParamColumn(n.lexpr, list[i]!);
+            });
+          }
+        }
+        return self;
+      case 'AEXPR_NULLIF':
         return self;
       case 'AEXPR_LIKE':
       case 'AEXPR_ILIKE':

@@ -6,6 +6,7 @@
 // the values themselves. Booleans are 0/1, dates and timestamps ISO-8601 text
 // ('YYYY-MM-DD HH:MM:SS.SSS', UTC); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
+import { fraction, timestampText } from '../../common/timestamp-text.ts';
 import { PgError } from './errors.ts';
 
 export const OID = {
@@ -92,16 +93,22 @@ function asBool(v: SqlValue): boolean | null {
   return null;
 }
 
-/** Stored timestamp text → PostgreSQL's output form ('T' → ' ', 'Z' → '+00' for timestamptz). */
-function timestampText(v: SqlValue, withZone: boolean): string {
-  let s: string;
-  if (typeof v === 'bigint' || typeof v === 'number') s = new Date(Number(v) * 1000).toISOString();
-  else s = String(v);
-  s = s.replace(/^(\d{4}-\d\d-\d\d)T/, '$1 ');
-  if (/Z$/.test(s)) s = s.slice(0, -1) + (withZone ? '+00' : '');
-  else if (withZone && /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d(\.\d+)?)?$/.test(s)) s += '+00';
-  return s;
+/**
+ * Stored timestamp → PostgreSQL's output form: the one spelling
+ * (common/timestamp-text.ts) with '+00' for timestamptz. Text the file holds
+ * in another form (written before the proxy, or by another program) is read
+ * as PostgreSQL would have read it on input; what is no date-time is sent as stored.
+ */
+function timestampOut(v: SqlValue, withZone: boolean): string {
+  if (typeof v === 'bigint' || typeof v === 'number') return microsText(BigInt(Math.round(Number(v) * 1e6)) - BigInt(PG_EPOCH_MS) * 1000n) + (withZone ? '+00' : '');
+  const s = String(v);
+  if (SPECIAL_TIMESTAMP.has(s)) return s;
+  const text = ONE_SPELLING.test(s) ? s : timestampText(s, withZone);
+  return text === null ? s : withZone ? text + '+00' : text;
 }
+
+const ONE_SPELLING = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?$/;
+const SPECIAL_TIMESTAMP = new Set(['infinity', '-infinity']);
 
 /** numeric(p,s) of a declared type as PostgreSQL's typmod; undefined for other types and a bare numeric. */
 export function numericTypmod(declared: string | null | undefined): number | undefined {
@@ -139,11 +146,11 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
     case OID.bytea:
       return hex(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
     case OID.timestamp:
-      return timestampText(v, false);
+      return timestampOut(v, false);
     case OID.timestamptz:
-      return timestampText(v, true);
+      return timestampOut(v, true);
     case OID.date:
-      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampText(v, false).slice(0, 10);
+      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampOut(v, false).slice(0, 10);
     default:
       if (typeof v === 'number') return formatFloat(v);
       if (Buffer.isBuffer(v)) return hex(v);
@@ -268,16 +275,30 @@ export function parseIntInput(s: string, oid: number): bigint {
 function microsText(us: bigint): string {
   const micros = ((us % 1000n) + 1000n) % 1000n;
   const iso = new Date(PG_EPOCH_MS + Number((us - micros) / 1000n)).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  return iso.slice(0, 10) + ' ' + iso.slice(11, 23) + (micros ? String(micros).padStart(3, '0') : '');
+  return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + fraction(iso.slice(20, 23) + String(micros).padStart(3, '0'));
 }
 
-/** Normalises timestamp input to the stored form: 'YYYY-MM-DD HH:MM:SS[.fff]', UTC for timestamptz. */
+/**
+ * Timestamp input → the one spelling the proxy stores and compares in
+ * (common/timestamp-text.ts): UTC for timestamptz (a zone given is applied, none
+ * means UTC, the session time zone here), the zone ignored for timestamp as
+ * PostgreSQL ignores it. Written and compared in one spelling, '10:00:00.5'
+ * equals '10:00:00.500+00' and '2024-01-05T11:00:00+01:00' sorts among the others.
+ */
 function normaliseTimestamp(s: string, withZone: boolean): string {
-  const t = s.trim();
-  if (withZone && /(Z|[+-]\d\d(:?\d\d)?)$/.test(t) && /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(t)) {
-    return microsText(parseUtcMicros(t));
-  }
-  return t.replace(/^(\d{4}-\d\d-\d\d)T/, '$1 ');
+  const t = s.trim().toLowerCase();
+  if (t === 'infinity' || t === '+infinity') return 'infinity';
+  if (t === '-infinity') return '-infinity';
+  if (t === 'epoch') return '1970-01-01 00:00:00';
+  const day = (offset: number) => new Date(Math.floor(Date.now() / 86_400_000 + offset) * 86_400_000).toISOString().slice(0, 10) + ' 00:00:00';
+  if (t === 'now') return microsText(BigInt(Date.now() - PG_EPOCH_MS) * 1000n);
+  if (t === 'today') return day(0);
+  if (t === 'tomorrow') return day(1);
+  if (t === 'yesterday') return day(-1);
+  const text = timestampText(s, withZone);
+  if (text === null) throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
+  normaliseDate(s.trim().slice(0, 10)); // 2024-02-30 is refused (22008), not read as March 1st
+  return text;
 }
 
 /** A text-format parameter → the value bound in SQLite. */
