@@ -136,7 +136,10 @@ function castFloat(x: SqlValue, bits: bigint): SqlValue {
 /**
  * A number with PostgreSQL's numeric(p,s) limit: 22003 when it would not fit
  * once rounded to s decimals (the target's column, or a cast, would refuse it).
- * The value itself is not rounded here: SQLite keeps numerics as it does.
+ * Else the value rounded to s decimals as PostgreSQL rounds it (half away from
+ * zero, on the decimal digits): 2.675 into numeric(10,2) is 2.68. Kept as
+ * written, SQLite held the double nearest 2.675, printed 2.67, while the
+ * mirror, reading 2.675, held 2.68. A bare numeric (precision 0) is not rounded.
  */
 export function checkNumeric(v: SqlValue, precision: number, scale: number): SqlValue {
   if (v === null || Buffer.isBuffer(v)) return v;
@@ -156,7 +159,27 @@ export function checkNumeric(v: SqlValue, precision: number, scale: number): Sql
     const max = precision - scale;
     throw new PgError('22003', 'numeric field overflow', `A field with precision ${precision}, scale ${scale} must round to an absolute value less than ${max ? `10^${max}` : '1'}.`);
   }
-  return v;
+  if (precision <= 0 || typeof v === 'bigint') return v;
+  const rounded = roundDecimal(text, scale);
+  return typeof v === 'number' ? Number(rounded) : rounded;
+}
+
+/** Decimal text rounded half away from zero to `scale` decimals, as fixed-point text ('2.675', 2 → '2.68'; '1e-7', 2 → '0.00'). */
+export function roundDecimal(text: string, scale: number): string {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text.trim());
+  if (!m) return text;
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  if (point < 0) {
+    digits = '0'.repeat(-point) + digits;
+    point = 0;
+  }
+  const keep = point + scale;
+  let n = BigInt(digits.slice(0, keep).padEnd(keep, '0') || '0');
+  if (digits.length > keep && digits[keep]! >= '5') n += 1n;
+  const s = n.toString().padStart(scale + 1, '0');
+  const fixed = scale ? `${s.slice(0, s.length - scale)}.${s.slice(s.length - scale)}` : s;
+  return n && m[1] === '-' ? `-${fixed}` : fixed;
 }
 
 function infiniteNumeric(precision: number, scale: number): never {

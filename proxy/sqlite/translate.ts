@@ -833,7 +833,8 @@ class Ctx {
       else if (!c && !this.ddl) return sqliteCast(fn('cutover_numeric', arg, iconst(p), iconst(s)), 'NUMERIC');
       return null;
     }
-    if (text !== undefined && (oid === OID.uuid || oid === OID.date)) decodeTextParam(text, oid);
+    // a constant in the form PostgreSQL prints and the proxy stores: 'A0EE…'::uuid is a0ee…, a timestamp's zone applied
+    if (text !== undefined && (oid === OID.uuid || oid === OID.date || oid === OID.timestamp || oid === OID.timestamptz)) return sconst(String(decodeTextParam(text, oid)));
     if (text !== undefined && (oid === OID.json || oid === OID.jsonb)) {
       try {
         JSON.parse(text);

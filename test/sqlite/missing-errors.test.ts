@@ -140,14 +140,20 @@ describe("SQLite source: PostgreSQL's errors where SQLite would return something
         ["SELECT '12'::int + 1, ' 7 '::int, 1.9::int, 2.5::int, -2.5::int, '1.5'::float8 * 2"],
         ["INSERT INTO r (id, vc, big, i2) VALUES (10, 'ab   ', 2.5, 32767) RETURNING vc, big, i2"],
         ['INSERT INTO r (id, vc, n) VALUES ($1, $2, $3) RETURNING vc, n', [11, 'xy    ', '99.99']],
+        // half away from zero on the decimal digits: the double nearest 2.675 lies below it
+        ['INSERT INTO r (id, n) VALUES ($1, $2), (13, 1.005), (14, -0.125) RETURNING n', [12, '2.675']],
+        ['UPDATE r SET n = $1 WHERE id = 14 RETURNING n', [-2.675]],
         ['UPDATE r SET i4 = i4 + 2147483646, big = big - 1 WHERE id = 1 RETURNING i4, big'],
       ];
       for (const [text, params] of same) expect(await outcome(proxy, text, params), text).toEqual(await outcome(ref, text, params));
       // what the file and the mirror hold is what PostgreSQL would
-      expect(fileRows().filter((r) => Number(r[0]) >= 10)).toEqual([['10', 'ab ', null, '32767', null, '3', null, null], ['11', 'xy ', null, null, null, null, 99.99, null]]);
+      const n = (id: number, v: unknown) => [String(id), null, null, null, null, null, v, null];
+      expect(fileRows().filter((r) => Number(r[0]) >= 10)).toEqual([['10', 'ab ', null, '32767', null, '3', null, null], ['11', 'xy ', null, null, null, null, 99.99, null], n(12, 2.68), n(13, 1.01), n(14, -2.68)]);
+      const t = (id: number, v: string) => ({ id: String(id), vc: null, ch: null, i2: null, i4: null, big: null, n: v, note: null });
       expect((await targetRows()).filter((r) => Number(r.id) >= 10)).toEqual([
         { id: '10', vc: 'ab ', ch: null, i2: '32767', i4: null, big: '3', n: null, note: null },
         { id: '11', vc: 'xy ', ch: null, i2: null, i4: null, big: null, n: '99.99', note: null },
+        t(12, '2.68'), t(13, '1.01'), t(14, '-2.68'),
       ]);
       for (const c of [proxy, ref]) {
         await c.query('DELETE FROM r WHERE id >= 10');

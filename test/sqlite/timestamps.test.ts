@@ -113,6 +113,8 @@ describe('SQLite source: timestamps', () => {
     await both(`INSERT INTO ev (id, at) VALUES (7, '2024-02-30 10:00')`);
     await both('INSERT INTO ev (id, at) VALUES ($1, $2)', [7, 'soon']);
     await both('SELECT count(*) FROM ev');
+    // constants cast: in the form PostgreSQL prints
+    await both(`SELECT '2024-01-05T10:11:12.5'::timestamp, '2024-01-05 12:00:00+02'::timestamptz, '2024-01-05 10:00:00.123456789'::timestamp, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid`);
   });
 
   it('reach the mirror as the same instants', async () => {
