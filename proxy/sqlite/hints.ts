@@ -119,6 +119,41 @@ export function targetHints(targets: AnyNode[] | undefined): (number | undefined
   return out;
 }
 
+/**
+ * A result column whose type is that of a table column, or follows from it:
+ * min(c), max(c) (c's type), sum(c) and avg(c) (PostgreSQL's result types
+ * for c's). SQLite reports no declared type for an aggregate, and its values
+ * alone misled: max(ts) came out text, sum(numeric) a float8 (a JavaScript
+ * number in node-postgres where PostgreSQL gives a string).
+ */
+export interface ColumnHint {
+  fn: 'min' | 'max' | 'sum' | 'avg';
+  qualifier?: string;
+  column: string;
+}
+
+const COLUMN_AGGREGATES = new Set(['min', 'max', 'sum', 'avg']);
+
+/** Column hints for a target list, position by position (see ColumnHint); none when it has a `*`. */
+export function targetColumnHints(targets: AnyNode[] | undefined): (ColumnHint | undefined)[] {
+  if (!targets) return [];
+  const out: (ColumnHint | undefined)[] = [];
+  for (const t of targets) {
+    const val = t.ResTarget?.val;
+    if (!val || val.A_Star || val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
+    const f = val.FuncCall;
+    const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
+    const fields: AnyNode[] | undefined = f?.args?.length === 1 ? f.args[0].ColumnRef?.fields : undefined;
+    if (!COLUMN_AGGREGATES.has(name) || !fields || fields.length > 2 || fields.some((x) => !x.String)) {
+      out.push(undefined);
+      continue;
+    }
+    const names = fields.map((x) => String(x.String.sval));
+    out.push({ fn: name as ColumnHint['fn'], column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) });
+  }
+  return out;
+}
+
 /** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */
 function nameOf(node: AnyNode | undefined): string {
   if (!node) return '?column?';

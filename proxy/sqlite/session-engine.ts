@@ -19,6 +19,7 @@ import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import type { ColumnHint } from './hints.ts';
 import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
@@ -375,17 +376,43 @@ export class SessionEngine {
   private columnParamOid(st: SqlStatement, param: number): number | undefined {
     for (const pc of st.paramColumns) {
       if (pc.param !== param) continue;
-      const candidates = pc.qualifier
-        ? [st.tables.find((t) => t.alias === pc.qualifier || t.name === pc.qualifier)?.name ?? pc.qualifier]
-        : st.tables.map((t) => t.name);
-      for (const table of candidates) {
-        const cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as { name: string; type: string }[];
-        const name = pc.column;
-        const col = typeof name === 'number' ? cols[name] : cols.find((c) => c.name.toLowerCase() === name.toLowerCase());
-        if (col) return oidOfDeclared(col.type);
-      }
+      const declared = this.declaredType(st, pc.qualifier, pc.column);
+      if (declared !== undefined) return oidOfDeclared(declared);
     }
     return undefined;
+  }
+
+  /** The declared type of a column the statement names (by name, or position in an INSERT's table); undefined when no table named has it. */
+  private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number): string | undefined {
+    const candidates = qualifier ? [st.tables.find((t) => t.alias === qualifier || t.name === qualifier)?.name ?? qualifier] : st.tables.map((t) => t.name);
+    for (const table of candidates) {
+      const cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as { name: string; type: string }[];
+      const col = typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
+      if (col) return col.type;
+    }
+    return undefined;
+  }
+
+  /** PostgreSQL's result type for min/max/sum/avg of a table column (hints.ts, ColumnHint); scale: a numeric sum's display scale. */
+  private aggregateType(st: SqlStatement, h: ColumnHint): { oid: number; typmod?: number; scale?: number } | undefined {
+    const declared = this.declaredType(st, h.qualifier, h.column);
+    const oid = oidOfDeclared(declared);
+    if (oid === undefined) return undefined;
+    const typmod = oid === OID.numeric ? numericTypmod(declared) : undefined;
+    const integer = oid === OID.int2 || oid === OID.int4 || oid === OID.int8;
+    const float = oid === OID.float4 || oid === OID.float8;
+    switch (h.fn) {
+      case 'min':
+      case 'max':
+        return { oid, ...(typmod !== undefined ? { typmod } : {}) };
+      case 'sum':
+        // a numeric sum prints the scale of what it adds (12.50 + 0.50 is 13.00), its typmod -1
+        // sum(int8) is numeric, as on PostgreSQL (an INTEGER column is int8 here and bigint on the new database)
+        if (oid === OID.int8) return { oid: OID.numeric };
+        return integer ? { oid: OID.int8 } : float ? { oid: OID.float8 } : oid === OID.numeric ? { oid, ...(typmod !== undefined ? { scale: (typmod - 4) & 0xffff } : {}) } : undefined;
+      case 'avg':
+        return integer || oid === OID.numeric ? { oid: OID.numeric } : float ? { oid: OID.float8 } : undefined;
+    }
   }
 
   private describeStatement(prep: Prepared): Field[] | null {
@@ -398,10 +425,14 @@ export class SessionEngine {
 
   private fields(st: SqlStatement, stmt: Database.Statement, rows: SqlValue[][] | null, formats: number[]): Field[] {
     return stmt.columns().map((c, i) => {
-      const oid = oidOfDeclared(c.type) ?? st.hints[i] ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
       const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0;
+      const name = st.names[i] ?? c.name;
+      const hint = oidOfDeclared(c.type) ?? st.hints[i];
+      const aggregate = hint === undefined && st.columnHints[i] ? this.aggregateType(st, st.columnHints[i]!) : undefined;
+      if (aggregate) return { name, size: typeSize(aggregate.oid), format, ...aggregate };
+      const oid = hint ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
       const typmod = oid === OID.numeric ? numericTypmod(c.type) : undefined;
-      return { name: st.names[i] ?? c.name, oid, size: typeSize(oid), format, ...(typmod !== undefined ? { typmod } : {}) };
+      return { name, oid, size: typeSize(oid), format, ...(typmod !== undefined ? { typmod } : {}) };
     });
   }
 
@@ -659,7 +690,7 @@ export class SessionEngine {
     return dataRow(row.map((v, i) => {
       if (v === null) return null;
       const f = fields[i]!;
-      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid, f.typmod), 'utf8');
+      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid, f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1)), 'utf8');
     }));
   }
 

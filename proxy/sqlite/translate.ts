@@ -6,7 +6,7 @@ import pgQuery from 'libpg-query';
 import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
-import { hintOf, targetHints, targetNames, typeNameOid } from './hints.ts';
+import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
 import { decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
 type AnyNode = Record<string, any>;
@@ -48,6 +48,8 @@ export interface SqlStatement {
   tables: { name: string; alias?: string }[];
   /** Result column OIDs evident from the text, by position (empty when unknown). */
   hints: (number | undefined)[];
+  /** Result columns typed by a table column they aggregate, where `hints` has nothing (hints.ts). */
+  columnHints: (ColumnHint | undefined)[];
   /** Result column names PostgreSQL would give, by position (empty when unknown: use SQLite's). */
   names: string[];
   /** SELECT … FOR UPDATE/SHARE: takes the write lock, like a write. */
@@ -219,12 +221,14 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   let tag = TAGS[type] ?? type;
   let hints: (number | undefined)[] = [];
   let names: string[] = [];
+  let columnHints: (ColumnHint | undefined)[] = [];
   if (type === 'SelectStmt') {
     if (n.intoClause) throw unsupported('SELECT INTO');
     let first = n;
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
     hints = targetHints(first.targetList);
     names = targetNames(first.targetList);
+    columnHints = targetColumnHints(first.targetList);
   } else if (n.returningList) {
     hints = targetHints(n.returningList);
     names = targetNames(n.returningList);
@@ -252,6 +256,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
     hints,
+    columnHints,
     names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',

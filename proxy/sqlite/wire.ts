@@ -11,6 +11,8 @@ export interface Field {
   format: number;
   /** atttypmod as PostgreSQL reports it (numeric(p,s): ((p << 16) | s) + 4); absent: -1. */
   typmod?: number;
+  /** A numeric without typmod printed with this many decimals (sum of numeric(p,s): s); not sent. */
+  scale?: number;
 }
 
 function frame(type: number, body: Buffer): Buffer {
