@@ -77,6 +77,22 @@ export class SessionSettings {
     if (REPORTED[key]) this.changed.add(key);
   }
 
+  /** Every value now, to go back to (a transaction's start, a savepoint). */
+  snapshot(): Map<string, string> {
+    return new Map(this.values);
+  }
+
+  /** Values back as `saved` had them: all, or only `keys` (SET LOCAL's at COMMIT). */
+  restore(saved: Map<string, string>, keys?: Iterable<string>): void {
+    for (const k of keys ?? new Set([...this.values.keys(), ...saved.keys()])) {
+      const v = saved.get(k);
+      if (this.values.get(k) === v) continue;
+      if (v === undefined) this.values.delete(k);
+      else this.values.set(k, v);
+      if (REPORTED[k]) this.changed.add(k);
+    }
+  }
+
   resetAll(): void {
     for (const [k, v] of this.initial) if (this.values.get(k) !== v && REPORTED[k]) this.changed.add(k);
     this.values = new Map(this.initial);

@@ -69,6 +69,16 @@ export class SessionEngine {
   private closed = false;
   private skipping = false;
   private mode: 'none' | 'implicit' | 'explicit' = 'none';
+  /** This transaction block's READ ONLY (BEGIN READ ONLY, SET TRANSACTION READ ONLY). */
+  private txnReadOnly = false;
+  /**
+   * Settings as the transaction found them, as PostgreSQL's: SET in a
+   * transaction that rolls back is undone, SET LOCAL lasts to its end, and
+   * ROLLBACK TO SAVEPOINT undoes what came after the savepoint.
+   */
+  private txnSettings: Map<string, string> | null = null;
+  private localSettings = new Set<string>();
+  private savepointSettings: { name: string; saved: Map<string, string>; locals: Set<string> }[] = [];
   private failed = false;
   private statements = new Map<string, Prepared>();
   private portals = new Map<string, Portal>();
@@ -193,7 +203,7 @@ export class SessionEngine {
     if (text === DRAIN_QUERY) return this.drainChanges();
     const statements = translate(text);
     if (!statements.length) this.send(EMPTY_QUERY);
-    if (this.mode === 'none') this.mode = 'implicit';
+    if (this.mode === 'none') this.enterImplicit();
     for (const st of statements) {
       try {
         await this.runSimple(st);
@@ -450,6 +460,7 @@ export class SessionEngine {
   private async runSql(st: SqlStatement, stmt: Database.Statement, params: SqlValue[], described: Field[] | null, formats: number[]): Promise<Result> {
     if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
     const write = !stmt.readonly || st.locking;
+    if (write && this.readOnlyNow()) throw new PgError('25006', `cannot execute ${st.locking && st.tag === 'SELECT' ? 'SELECT FOR UPDATE' : st.tag} in a read-only transaction`);
     const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
     const deadline = Date.now() + timeout;
     // DDL may change what a column holds: its checks are read again after it
@@ -529,7 +540,7 @@ export class SessionEngine {
 
   /** Opens the SQLite transaction this statement needs (see the top of the file). */
   private async beginFor(write: boolean, timeout: number, deadline: number): Promise<void> {
-    if (this.mode === 'none') this.mode = 'implicit';
+    if (this.mode === 'none') this.enterImplicit();
     if (write && !this.engine.lock.held(this)) {
       await this.engine.lock.acquire(this, timeout);
       try {
@@ -556,16 +567,49 @@ export class SessionEngine {
   }
 
   /** Ends the SQLite transaction, if one is open; the write lock goes with it. */
+  /** An implicit transaction starts: read-only or not by the default at its start, as PostgreSQL's. */
+  private enterImplicit(): void {
+    this.mode = 'implicit';
+    this.txnStarts();
+  }
+
+  private txnStarts(): void {
+    this.txnReadOnly = this.defaultReadOnly();
+    this.txnSettings = this.settings.snapshot();
+    this.localSettings.clear();
+    this.savepointSettings = [];
+  }
+
+  /** The newest savepoint of that name (SQLite's and PostgreSQL's rule), -1 if none. */
+  private savepointAt(name: string): number {
+    for (let i = this.savepointSettings.length - 1; i >= 0; i--) if (this.savepointSettings[i]!.name.toLowerCase() === name.toLowerCase()) return i;
+    return -1;
+  }
+
+  private defaultReadOnly(): boolean {
+    return /^(on|true|1|yes)$/i.test(this.settings.get('default_transaction_read_only') ?? 'off');
+  }
+
+  /** Whether a write now would be in a read-only transaction (BEGIN READ ONLY, SET TRANSACTION, default_transaction_read_only). */
+  private readOnlyNow(): boolean {
+    return this.mode === 'none' ? this.defaultReadOnly() : this.txnReadOnly;
+  }
+
   private endTxn(commit: boolean): void {
+    let committed = commit;
     try {
       if (this.db.inTransaction) this.db.exec(commit ? 'COMMIT' : 'ROLLBACK');
     } catch (e) {
+      committed = false;
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw fromSqlite(e);
     } finally {
       this.releaseIfDone();
+      if (this.txnSettings) this.settings.restore(this.txnSettings, committed ? this.localSettings : undefined);
       this.mode = 'implicit';
       this.failed = false;
+      // what follows in the same request is a new implicit transaction
+      this.txnStarts();
     }
   }
 
@@ -607,15 +651,33 @@ export class SessionEngine {
     if (this.failed && this.mode === 'explicit' && !endsFailure(st)) throw inFailedTransaction();
     switch (st.kind) {
       case 'txn':
+        if (st.op === 'begin' && this.mode !== 'explicit') {
+          // an implicit transaction (earlier statements of the same request) carries on as the block
+          if (this.mode === 'none') this.txnStarts();
+          this.txnReadOnly = st.readOnly ?? this.defaultReadOnly();
+        }
         return done(this.transaction(st.op, st.tag, st.name));
       case 'set':
+        if (st.name === 'transaction_read_only') {
+          // this transaction's: outside a block PostgreSQL warns and forgets it
+          if (this.mode !== 'explicit') this.send(noticeMessage('25P01', 'SET TRANSACTION can only be used in transaction blocks'));
+          else this.txnReadOnly = st.value === null ? this.defaultReadOnly() : /^(on|true|1|yes)$/i.test(st.value);
+          return done(st.tag);
+        }
+        if (st.local) {
+          if (this.mode === 'none') {
+            this.send(noticeMessage('25P01', 'SET LOCAL can only be used in transaction blocks'));
+            return done(st.tag);
+          }
+          this.localSettings.add(st.name);
+        }
         this.settings.set(st.name, st.value);
         return done(st.tag);
       case 'reset_all':
         this.settings.resetAll();
         return done(st.tag);
       case 'show': {
-        const v = this.settings.get(st.name);
+        const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.get(st.name);
         if (v === undefined) throw new PgError('42704', `unrecognized configuration parameter "${st.name}"`);
         return { fields: [{ name: st.name, oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
       }
@@ -660,16 +722,29 @@ export class SessionEngine {
           requireBlock('SAVEPOINT');
           if (!this.db.inTransaction) this.db.exec('BEGIN DEFERRED');
           this.db.exec(`SAVEPOINT ${quoteIdent(name!)}`);
+          this.savepointSettings.push({ name: name!, saved: this.settings.snapshot(), locals: new Set(this.localSettings) });
           return tag;
-        case 'release':
+        case 'release': {
           requireBlock('RELEASE SAVEPOINT');
           this.db.exec(`RELEASE ${quoteIdent(name!)}`);
+          const at = this.savepointAt(name!);
+          if (at >= 0) this.savepointSettings.length = at;
           return tag;
-        case 'rollback_to':
+        }
+        case 'rollback_to': {
           requireBlock('ROLLBACK TO SAVEPOINT');
           this.db.exec(`ROLLBACK TO ${quoteIdent(name!)}`);
           this.failed = false;
+          const at = this.savepointAt(name!);
+          if (at >= 0) {
+            // the savepoint stays; what was set after it is undone
+            const sp = this.savepointSettings[at]!;
+            this.savepointSettings.length = at + 1;
+            this.settings.restore(sp.saved);
+            this.localSettings = new Set(sp.locals);
+          }
           return tag;
+        }
         default:
           throw new PgError('0A000', `transaction command ${op} is not supported`);
       }

@@ -69,8 +69,8 @@ export interface SqlStatement {
 
 export type Statement =
   | SqlStatement
-  | { kind: 'txn'; op: TxnOp; tag: string; name?: string }
-  | { kind: 'set'; name: string; value: string | null; tag: string }
+  | { kind: 'txn'; op: TxnOp; tag: string; name?: string; readOnly?: boolean }
+  | { kind: 'set'; name: string; value: string | null; tag: string; local?: boolean }
   | { kind: 'reset_all'; tag: string }
   | { kind: 'show'; name: string }
   | { kind: 'deallocate'; name: string | null; tag: string }
@@ -173,9 +173,10 @@ function statementName(type: string): string {
 function transaction(n: AnyNode): Statement {
   switch (n.kind) {
     case 'TRANS_STMT_BEGIN':
-      return { kind: 'txn', op: 'begin', tag: 'BEGIN' };
-    case 'TRANS_STMT_START':
-      return { kind: 'txn', op: 'begin', tag: 'START TRANSACTION' };
+    case 'TRANS_STMT_START': {
+      const readOnly = readOnlyOption(n.options);
+      return { kind: 'txn', op: 'begin', tag: n.kind === 'TRANS_STMT_BEGIN' ? 'BEGIN' : 'START TRANSACTION', ...(readOnly !== undefined ? { readOnly } : {}) };
+    }
     case 'TRANS_STMT_COMMIT':
       if (n.chain) throw unsupported('COMMIT AND CHAIN');
       return { kind: 'txn', op: 'commit', tag: 'COMMIT' };
@@ -193,13 +194,29 @@ function transaction(n: AnyNode): Statement {
   }
 }
 
+/** READ ONLY (true) or READ WRITE (false) among a BEGIN's or SET TRANSACTION's options; undefined when neither. */
+function readOnlyOption(options: AnyNode[] | undefined): boolean | undefined {
+  let out: boolean | undefined;
+  for (const o of options ?? []) {
+    const d = o.DefElem;
+    if (d?.defname === 'transaction_read_only') out = Boolean(d.arg?.A_Const?.ival?.ival);
+  }
+  return out;
+}
+
 function variableSet(n: AnyNode): Statement {
+  if (n.kind === 'VAR_SET_MULTI' && (n.name === 'TRANSACTION' || n.name === 'SESSION CHARACTERISTICS')) {
+    const readOnly = readOnlyOption(n.args);
+    // SET TRANSACTION ISOLATION LEVEL …: SQLite transactions are serializable already
+    if (readOnly === undefined) return { kind: 'noop', tag: 'SET' };
+    return { kind: 'set', name: n.name === 'TRANSACTION' ? 'transaction_read_only' : 'default_transaction_read_only', value: readOnly ? 'on' : 'off', tag: 'SET' };
+  }
   switch (n.kind) {
     case 'VAR_SET_VALUE':
-      return { kind: 'set', name: String(n.name).toLowerCase(), value: (n.args ?? []).map(constText).join(', '), tag: 'SET' };
+      return { kind: 'set', name: String(n.name).toLowerCase(), value: (n.args ?? []).map(constText).join(', '), tag: 'SET', ...(n.is_local ? { local: true } : {}) };
     case 'VAR_SET_DEFAULT':
     case 'VAR_RESET':
-      return { kind: 'set', name: String(n.name).toLowerCase(), value: null, tag: n.kind === 'VAR_RESET' ? 'RESET' : 'SET' };
+      return { kind: 'set', name: String(n.name).toLowerCase(), value: null, tag: n.kind === 'VAR_RESET' ? 'RESET' : 'SET', ...(n.is_local ? { local: true } : {}) };
     case 'VAR_RESET_ALL':
       return { kind: 'reset_all', tag: 'RESET' };
     default:
@@ -721,7 +738,13 @@ class Ctx {
         // an operand of NOT, AND, OR is boolean: a parameter there is bound as one ('t', true), not as text
         for (const a of n.args ?? []) if (a?.ParamRef && !this.paramTypes.has(a.ParamRef.number)) this.paramTypes.set(a.ParamRef.number, OID.bool);
         return self;
-      case 'NullTest': case 'BooleanTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
+      case 'BooleanTest':
+        // IS [NOT] UNKNOWN is IS [NOT] NULL of a boolean; SQLite has IS [NOT] TRUE/FALSE but no UNKNOWN
+        if (n.booltesttype === 'IS_UNKNOWN' || n.booltesttype === 'IS_NOT_UNKNOWN') {
+          return { NullTest: { arg: n.arg, nulltesttype: n.booltesttype === 'IS_UNKNOWN' ? 'IS_NULL' : 'IS_NOT_NULL', location: n.location } };
+        }
+        return self;
+      case 'NullTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
       case 'ColumnRef': case 'String': case 'Integer': case 'Float': case 'Boolean': case 'A_Star': case 'ResTarget':
       case 'JoinExpr': case 'WithClause': case 'CommonTableExpr': case 'InferClause': case 'IndexElem': case 'List':
       case 'WindowDef': case 'UpdateStmt': case 'CreateStmt': case 'ColumnDef': case 'Constraint': case 'TypeName':
@@ -755,7 +778,11 @@ class Ctx {
     }
     if (n.limitOption === 'LIMIT_OPTION_WITH_TIES') throw unsupported('FETCH … WITH TIES');
     // LIMIT ALL (and LIMIT NULL) is no limit; SQLite has no word for it
-    if (n.limitCount?.A_Const?.isnull) delete n.limitCount;
+    if (n.limitCount?.A_Const?.isnull) {
+      // SQLite's OFFSET needs a LIMIT before it: -1 is none
+      if (n.limitOffset) n.limitCount = { A_Const: { ival: { ival: -1 } } };
+      else delete n.limitCount;
+    }
     if ((n.op === 'SETOP_INTERSECT' || n.op === 'SETOP_EXCEPT') && n.all) throw unsupported(`${n.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} ALL`);
     if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
   }
@@ -921,8 +948,15 @@ class Ctx {
   }
 
   private noteParamColumn(l: AnyNode, r: AnyNode): void {
-    const [c, p] = l?.ParamRef ? [colRef(r), l.ParamRef.number] : r?.ParamRef ? [colRef(l), r.ParamRef.number] : [null, 0];
-    if (c && p) this.paramColumns.push({ param: p, ...c });
+    const [other, p] = l?.ParamRef ? [r, l.ParamRef.number] : r?.ParamRef ? [l, r.ParamRef.number] : [null, 0];
+    if (!other || !p) return;
+    const c = colRef(other);
+    if (c) this.paramColumns.push({ param: p, ...c });
+    else {
+      // compared with an expression of evident type (coalesce(flag, false) = $1): bound as that type
+      const h = hintOf(other);
+      if (h !== undefined && !this.paramTypes.has(p)) this.paramTypes.set(p, h);
+    }
   }
 
   /**

@@ -113,7 +113,8 @@ describe('translate: what has a faithful SQLite equivalent', () => {
 
   it('LIMIT ALL is no limit; INTERSECT ALL and EXCEPT ALL are refused as unsupported, not as syntax errors', () => {
     expect(sql('SELECT a FROM t LIMIT ALL')).toBe('SELECT a FROM t');
-    expect(sql('SELECT a FROM t LIMIT ALL OFFSET 2')).toBe('SELECT a FROM t OFFSET 2');
+    // SQLite has no OFFSET without a LIMIT before it (a syntax error): -1 is none
+    expect(sql('SELECT a FROM t LIMIT ALL OFFSET 2')).toBe('SELECT a FROM t LIMIT -1 OFFSET 2');
     expect(refused('SELECT a FROM t INTERSECT ALL SELECT a FROM u')).toMatchObject({ code: '0A000' });
   });
 

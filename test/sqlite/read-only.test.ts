@@ -1,0 +1,85 @@
+// Read-only transactions through the SQLite source refuse writes as
+// PostgreSQL does (25006): BEGIN READ ONLY, START TRANSACTION READ ONLY, SET
+// TRANSACTION READ ONLY, default_transaction_read_only (taken when the
+// transaction starts), SELECT … FOR UPDATE included; and a few forms
+// SQLite lacks: IS [NOT] UNKNOWN, LIMIT ALL with OFFSET, a parameter compared
+// with an expression of known type. Each statement runs on a real PostgreSQL
+// too and the answers are compared. SET follows the transaction too. Before: every one of these writes went
+// through, and IS UNKNOWN and LIMIT ALL OFFSET were errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import pg from 'pg';
+import { recreateDatabase } from '../../common/local-postgres.ts';
+import { sql } from '../harness/databases.ts';
+import { startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+
+const SCHEMA = `CREATE TABLE ro (id INTEGER PRIMARY KEY, v TEXT)`;
+const PG_SCHEMA = `CREATE TABLE ro (id bigint PRIMARY KEY, v text)`;
+const raw = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+let m: SqliteMirror;
+let proxy: pg.Client;
+let ref: pg.Client;
+
+async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
+  try {
+    const r = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
+    return (Array.isArray(r) ? r : [r]).map((x: pg.QueryResult) => [x.command, x.rows]);
+  } catch (e) {
+    return { code: (e as { code?: string }).code, message: (e as Error).message };
+  } finally {
+    await c.query('ROLLBACK').catch(() => undefined); // a failed block, as a client's error handler ends it
+  }
+}
+
+beforeAll(async () => {
+  m = await startSqliteMirror('sqlite_read_only', SCHEMA);
+  const target = inject('target');
+  await recreateDatabase(target.url, 'sqlite_read_only_ref');
+  const u = new URL(target.url);
+  u.pathname = '/sqlite_read_only_ref';
+  await sql(u.toString(), PG_SCHEMA);
+  ref = new pg.Client({ connectionString: u.toString(), types: raw });
+  proxy = new pg.Client({ connectionString: m.url(), types: raw });
+  await Promise.all([ref.connect(), proxy.connect()]);
+  for (const c of [ref, proxy]) c.on('notice', () => undefined);
+});
+afterAll(async () => {
+  await proxy?.end();
+  await ref?.end();
+  await m?.close();
+});
+
+const CASES: [string, unknown[]?][] = [
+  [`BEGIN READ ONLY; INSERT INTO ro VALUES (1, 'a'); COMMIT`],
+  ['SELECT count(*) FROM ro'],
+  [`BEGIN; SET TRANSACTION READ ONLY; SHOW transaction_read_only; UPDATE ro SET v = 'x'; COMMIT`],
+  ['START TRANSACTION READ ONLY; SELECT * FROM ro FOR UPDATE; ROLLBACK'],
+  [`BEGIN READ WRITE; INSERT INTO ro VALUES (2, 'b'); COMMIT`],
+  // the default is read when the transaction starts: this one started read-write
+  [`SET default_transaction_read_only = on; INSERT INTO ro VALUES (3, 'c')`],
+  ['SHOW transaction_read_only'],
+  [`INSERT INTO ro VALUES ($1, $2)`, [4, 'd']],
+  [`BEGIN READ WRITE; INSERT INTO ro VALUES (5, 'e'); COMMIT`],
+  [`RESET default_transaction_read_only; INSERT INTO ro VALUES (6, 'f')`],
+  [`INSERT INTO ro VALUES (7, 'g')`],
+  ['SELECT id, v FROM ro ORDER BY id'],
+  // SET is transactional: undone by ROLLBACK and by ROLLBACK TO a savepoint before it; SET LOCAL lasts to COMMIT
+  [`BEGIN; SET application_name = 'rolled back'; ROLLBACK`],
+  ['SHOW application_name'],
+  [`BEGIN; SET LOCAL application_name = 'local'; SHOW application_name; COMMIT`],
+  ['SHOW application_name'],
+  [`BEGIN; SET application_name = 'a'; SAVEPOINT s; SET application_name = 'b'; SET LOCAL statement_timeout = '7s'; ROLLBACK TO s; SHOW application_name; SHOW statement_timeout; COMMIT`],
+  ['SHOW application_name'],
+  [`SET LOCAL application_name = 'outside'`],
+  ['SHOW application_name'],
+  ['SELECT NULL IS UNKNOWN, true IS NOT UNKNOWN, (1 = NULL) IS UNKNOWN'],
+  ['SELECT id FROM ro ORDER BY id LIMIT ALL OFFSET 1'],
+  [`SELECT id FROM ro WHERE coalesce(v = 'b', false) = $1`, [true]],
+];
+
+describe('SQLite source: read-only transactions', () => {
+  it('refuse writes as PostgreSQL does, and the forms SQLite lacks work', async () => {
+    for (const [text, params] of CASES) expect(await outcome(proxy, text, params), text).toEqual(await outcome(ref, text, params));
+  });
+});
