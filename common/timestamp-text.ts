@@ -5,6 +5,9 @@
 // it (backfill/verify/canonical.ts); the SQLite source stores what it writes,
 // and compares timestamps, in it (proxy/sqlite/types.ts).
 
+/** Text already in the one spelling (no zone, no 'T', no trailing zeros in the fraction). */
+export const ONE_SPELLING = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?$/;
+
 const TS = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /** `s` in the one spelling; null when it is not a date-time. `utc`: a zone in `s` is applied (timestamptz), else ignored (timestamp, as PostgreSQL reads it). */
@@ -45,3 +48,10 @@ export function fraction(digits: string): string {
   return t ? '.' + t : '';
 }
 
+
+/** Whether y-m-d is a day of the calendar (2024-02-30 is not; timestampText rolls it over into March). */
+export function calendarDay(y: number, m: number, d: number): boolean {
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d); // not Date.UTC: it reads years below 100 as 19xx
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}

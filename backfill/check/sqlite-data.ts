@@ -2,6 +2,7 @@
 // affinity lets 'abc' sit in an INTEGER column and NULL in a non-INTEGER
 // primary key; foreign keys are not enforced unless the application turned
 // them on. Each query runs in SQLite, over the whole table, once.
+import { calendarDay, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
 import { isUtf8 } from 'node:buffer';
 import type Database from 'better-sqlite3';
 import type { ColumnDef, TableDef } from '../schema/model.ts';
@@ -12,6 +13,18 @@ import { SAMPLE_KEYS, type Finding } from './findings.ts';
 
 /** SQL function, registered by sqliteValueFindings: whether a BLOB's bytes are valid UTF-8. */
 const UTF8_FN = 'cutover_is_utf8';
+/** SQL function, registered by sqliteValueFindings: 2 for a timestamp in the proxy's own spelling, 1 in another PostgreSQL reads, 0 for none. */
+const TIMESTAMP_FN = 'cutover_timestamp_kind';
+
+function timestampKind(v: unknown): number {
+  if (typeof v !== 'string') return 0;
+  if (ONE_SPELLING.test(v)) return 2;
+  if (/^\s*[+-]?infinity\s*$/i.test(v)) return 1;
+  // 2024-02-30 is no date (timestampText rolls it over into March)
+  const [y, m, d] = v.trim().slice(0, 10).split('-').map(Number) as [number, number, number];
+  return timestampText(v, true) !== null && calendarDay(y, m, d) ? 1 : 0;
+}
+
 
 /**
  * True for text whose bytes are not UTF-8 (SQLite stores what it is given;
@@ -42,10 +55,23 @@ export function misfitCondition(c: ColumnDef, pgType: string, utf8File = false):
     case 'bool': return { cond: `NOT (${col} IS NULL OR (typeof(${col}) = 'integer' AND ${col} IN (0, 1)) OR lower(${col}) IN ('t', 'f', 'true', 'false', 'y', 'n', 'yes', 'no', 'on', 'off', '1', '0'))`, why: 'not a boolean' };
     case 'date': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR date(${col}) IS NULL OR ${col} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'))`, why: 'not an ISO date' };
     case 'timestamp':
-    case 'timestamptz': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR datetime(${col}) IS NULL))`, why: 'not an ISO timestamp (numbers such as Unix times are refused too)' };
+    case 'timestamptz': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR ${TIMESTAMP_FN}(${col}) = 0))`, why: 'not an ISO timestamp (numbers such as Unix times are refused too)' };
     case 'bytea': return null;
     default: return { cond: `(typeof(${col}) = 'blob' OR instr(${col}, char(0)) > 0${badText})`, why: 'binary data, a NUL character or bytes that are not UTF-8, which text cannot hold' };
   }
+}
+
+/**
+ * Timestamps the SQLite source reads right but compares by their text in
+ * another spelling than its own (common/timestamp-text.ts): '2024-01-05T10:00:00Z'
+ * or '… 10:00:00.500000' beside the proxy's '… 10:00:00.5'. Valid ones only:
+ * invalid ones are the misfit check's errors.
+ */
+function spellingCondition(c: ColumnDef, pgType: string): string | null {
+  const cls = typeClass(pgType);
+  if (cls !== 'timestamp' && cls !== 'timestamptz') return null;
+  const col = qi(c.name);
+  return `(typeof(${col}) = 'text' AND ${TIMESTAMP_FN}(${col}) = 1)`;
 }
 
 function numericScale(pgType: string): { precision: number; scale: number } | null {
@@ -77,6 +103,7 @@ function sampleKeys(db: Database.Database, t: TableDef, where: string): { rows: 
 export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTypes: Map<string, { type: string; notNull: boolean }> | null): Finding[] {
   const out: Finding[] = [];
   const utf8File = isUtf8File(db);
+  db.function(TIMESTAMP_FN, { deterministic: true }, timestampKind);
   if (utf8File) db.function(UTF8_FN, { deterministic: true }, (b: unknown) => (Buffer.isBuffer(b) && isUtf8(b) ? 1 : 0));
   for (const c of t.columns) {
     const target = targetTypes?.get(c.name);
@@ -90,6 +117,11 @@ export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTy
     if (rounding) {
       const { rows, keys } = sampleKeys(db, t, rounding);
       if (rows) out.push({ severity: 'warning', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} value(s) have more decimals than ${pgType} keeps: PostgreSQL rounds them (${c.sourceType || 'no declared type'} → ${pgType})` });
+    }
+    const spelling = spellingCondition(c, pgType);
+    if (spelling) {
+      const { rows, keys } = sampleKeys(db, t, spelling);
+      if (rows) out.push({ severity: 'warning', check: 'type', table: t.name, column: c.name, rows, keys, message: `${rows} timestamp(s) not written as the proxy writes and compares them ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, no 'T', zone or trailing zeros): through the proxy they are read right but compared as their text, so = and < with them can miss; rewrite them in that form, or mind the comparisons` });
     }
     const notNull = target?.notNull ?? c.notNull;
     if (notNull && !c.identity) {

@@ -6,7 +6,7 @@
 // the values themselves. Booleans are 0/1, dates and timestamps ISO-8601 text
 // ('YYYY-MM-DD HH:MM:SS.SSS', UTC); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
-import { fraction, timestampText } from '../../common/timestamp-text.ts';
+import { calendarDay, fraction, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
 import { PgError } from './errors.ts';
 
 export const OID = {
@@ -107,7 +107,6 @@ function timestampOut(v: SqlValue, withZone: boolean): string {
   return text === null ? s : withZone ? text + '+00' : text;
 }
 
-const ONE_SPELLING = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?$/;
 const SPECIAL_TIMESTAMP = new Set(['infinity', '-infinity']);
 
 /** numeric(p,s) of a declared type as PostgreSQL's typmod; undefined for other types and a bare numeric. */
@@ -311,9 +310,7 @@ function normaliseDate(s: string): string {
   const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(s);
   if (!m) return s;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = new Date(0);
-  t.setUTCFullYear(y, mo - 1, d); // not Date.UTC: it reads years below 100 as 19xx
-  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) throw new PgError('22008', `date/time field value out of range: "${s}"`);
+  if (!calendarDay(y, mo, d)) throw new PgError('22008', `date/time field value out of range: "${s}"`);
   return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
 

@@ -131,6 +131,25 @@ describe('cutover check', () => {
     expect(r.code).toBe(1);
   });
 
+  it('timestamps in another spelling than the proxy compares in are a warning', async () => {
+    const file = path.join(dir, 'stamps.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE sessions (id INTEGER PRIMARY KEY, expires TIMESTAMP, seen TIMESTAMPTZ)`);
+    const ins = db.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
+    ins.run(1, '2024-01-05 10:00:00', '2024-01-05 10:00:00.5'); // SQLite's CURRENT_TIMESTAMP form, and the proxy's
+    ins.run(2, '2024-01-05T10:00:00.000Z', null); // JavaScript's toISOString
+    ins.run(3, '2024-01-05 10:00:00.500000', '2024-01-05 10:00:00+00'); // Python's isoformat, a zone
+    db.close();
+    const p = await databasePair('check_stamps');
+    const r = await cli(['check', '--source', `sqlite://${file}`, '--target', p.targetUrl, '--backup-dir', path.join(dir, 'b5'), '--report-dir', dir, '--json']);
+    const got: Finding[] = JSON.parse(r.stdout).findings.filter((f: Finding) => f.check === 'type');
+    expect(got).toEqual([
+      expect.objectContaining({ severity: 'warning', column: 'expires', rows: 2, keys: ['2', '3'], message: expect.stringContaining('not written as the proxy writes and compares them') }),
+      expect.objectContaining({ severity: 'warning', column: 'seen', rows: 1, keys: ['3'] }),
+    ]);
+    expect(r.code).toBe(2);
+  });
+
   it('recognises hash formats', () => {
     expect(hashFormat(BCRYPT)).toBe('bcrypt');
     expect(hashFormat('$argon2i$v=19$m=4096,t=3,p=1$abc$def')).toBe('argon2');
