@@ -20,7 +20,7 @@ import { columnChecker, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import type { ColumnHint } from './hints.ts';
-import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
+import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -77,6 +77,9 @@ export class SessionEngine {
    * ROLLBACK TO SAVEPOINT undoes what came after the savepoint.
    */
   private txnSettings: Map<string, string> | null = null;
+  /** When this transaction started (performance.now()), what now() gives in all its statements; its text once asked for. */
+  private txnStart = performance.now();
+  private txnNowText: string | null = null;
   private localSettings = new Set<string>();
   private savepointSettings: { name: string; saved: Map<string, string>; locals: Set<string> }[] = [];
   private failed = false;
@@ -106,6 +109,8 @@ export class SessionEngine {
       const check = this.putChecks[column];
       return check ? check(v) : v;
     });
+    // now() and CURRENT_TIMESTAMP: this transaction's start (translate.ts, transactionNow)
+    db.function('cutover_now', () => (this.txnNowText ??= instantText((performance.timeOrigin + this.txnStart) * 1000)));
   }
 
   /**
@@ -574,6 +579,8 @@ export class SessionEngine {
   }
 
   private txnStarts(): void {
+    this.txnStart = performance.now();
+    this.txnNowText = null;
     this.txnReadOnly = this.defaultReadOnly();
     this.txnSettings = this.settings.snapshot();
     this.localSettings.clear();

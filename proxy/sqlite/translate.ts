@@ -546,6 +546,7 @@ const RENAMED: Record<string, string> = {
   btrim: 'trim', string_agg: 'group_concat',
 };
 const NOW = new Set(['now', 'transaction_timestamp', 'statement_timestamp', 'clock_timestamp']);
+const TRANSACTION_NOW = new Set(['now', 'transaction_timestamp']);
 
 /** A call to an SQLite function, made by the translator (passes the function check as it is). */
 const fn = (name: string, ...args: AnyNode[]): AnyNode => ({ FuncCall: { funcname: [{ String: { sval: name } }], args, funcformat: 'COERCE_EXPLICIT_CALL', [NATIVE]: true } });
@@ -996,7 +997,7 @@ class Ctx {
     }
     n.funcformat = 'COERCE_EXPLICIT_CALL';
     n.funcname = [{ String: { sval: name } }];
-    if (NOW.has(name) && !n.args?.length) return nowExpr();
+    if (NOW.has(name) && !n.args?.length) return TRANSACTION_NOW.has(name) ? this.transactionNow() : nowExpr();
     if (name === 'random' && !n.args?.length) {
       // PostgreSQL: double in [0, 1); SQLite: a random 64-bit integer
       return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '/' } }], lexpr: fn('random'), rexpr: { A_Const: { fval: { fval: '18446744073709551616.0' } } } } }, rexpr: { A_Const: { fval: { fval: '0.5' } } } } };
@@ -1011,10 +1012,20 @@ class Ctx {
     throw unsupported(`function ${name}()`);
   }
 
+  /**
+   * now(), CURRENT_TIMESTAMP: the start of the transaction, as PostgreSQL's
+   * (every row a transaction writes gets the same one), from the session
+   * (session-engine.ts, cutover_now). A column DEFAULT in the file's schema
+   * keeps SQLite's own clock: the schema must not need the proxy.
+   */
+  private transactionNow(): AnyNode {
+    return this.ddl ? nowExpr() : fn('cutover_now');
+  }
+
   private valueFunction(n: AnyNode): AnyNode {
     switch (n.op) {
       case 'SVFOP_CURRENT_TIMESTAMP': case 'SVFOP_CURRENT_TIMESTAMP_N': case 'SVFOP_LOCALTIMESTAMP': case 'SVFOP_LOCALTIMESTAMP_N':
-        return nowExpr();
+        return this.transactionNow();
       case 'SVFOP_CURRENT_DATE':
         return fn('date', sconst('now'));
       case 'SVFOP_CURRENT_TIME': case 'SVFOP_CURRENT_TIME_N': case 'SVFOP_LOCALTIME': case 'SVFOP_LOCALTIME_N':

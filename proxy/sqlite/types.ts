@@ -271,6 +271,9 @@ export function parseIntInput(s: string, oid: number): bigint {
  * division: BigInt division truncates toward zero, which before 2000 put the
  * sub-millisecond part on the wrong millisecond (.123456 came out .124456).
  */
+/** An instant (microseconds since the Unix epoch) as the proxy stores timestamps. */
+export const instantText = (unixMicros: number): string => microsText(BigInt(Math.round(unixMicros)) - BigInt(PG_EPOCH_MS) * 1000n);
+
 function microsText(us: bigint): string {
   const micros = ((us % 1000n) + 1000n) % 1000n;
   const iso = new Date(PG_EPOCH_MS + Number((us - micros) / 1000n)).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ

@@ -55,9 +55,11 @@ describe('translate: what has a faithful SQLite equivalent', () => {
     // the fraction without trailing zeros, as PostgreSQL prints it and as written timestamps are stored
     const frac = "rtrim(substr(strftime('%f', 'now'), 4), '0')";
     const ts = `strftime('%Y-%m-%d %H:%M:%S', 'now') || (CASE WHEN ${frac} = '' THEN '' ELSE '.' || ${frac} END)`;
-    expect(sql('SELECT now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP')).toBe(`SELECT ${ts}, ${ts}, ${ts}`);
+    // the transaction's start, from the session (sqlite timestamps test); SQLite's clock in DDL and for statement_timestamp()
+    expect(sql('SELECT now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP, transaction_timestamp()')).toBe('SELECT cutover_now(), cutover_now(), cutover_now(), cutover_now()');
+    expect(sql('SELECT statement_timestamp(), clock_timestamp()')).toBe(`SELECT ${ts}, ${ts}`);
     expect(sql('SELECT current_date')).toBe("SELECT date('now')");
-    expect(value('SELECT now()')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,2}[1-9])?$/);
+    expect(value('SELECT statement_timestamp()')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,2}[1-9])?$/);
     expect(one('SELECT now() AS a, current_date AS b').hints).toEqual([1184, 1082]);
   });
 
