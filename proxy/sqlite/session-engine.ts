@@ -74,7 +74,8 @@ export class SessionEngine {
   /**
    * Settings as the transaction found them, as PostgreSQL's: SET in a
    * transaction that rolls back is undone, SET LOCAL lasts to its end, and
-   * ROLLBACK TO SAVEPOINT undoes what came after the savepoint.
+   * ROLLBACK TO SAVEPOINT undoes what came after the savepoint. Taken at the
+   * transaction's first SET (most change none).
    */
   private txnSettings: Map<string, string> | null = null;
   /** When this transaction started (performance.now()), what now() gives in all its statements; its text once asked for. */
@@ -571,7 +572,6 @@ export class SessionEngine {
     if (!this.db.inTransaction) this.engine.lock.release(this);
   }
 
-  /** Ends the SQLite transaction, if one is open; the write lock goes with it. */
   /** An implicit transaction starts: read-only or not by the default at its start, as PostgreSQL's. */
   private enterImplicit(): void {
     this.mode = 'implicit';
@@ -582,7 +582,7 @@ export class SessionEngine {
     this.txnStart = performance.now();
     this.txnNowText = null;
     this.txnReadOnly = this.defaultReadOnly();
-    this.txnSettings = this.settings.snapshot();
+    this.txnSettings = null;
     this.localSettings.clear();
     this.savepointSettings = [];
   }
@@ -602,6 +602,7 @@ export class SessionEngine {
     return this.mode === 'none' ? this.defaultReadOnly() : this.txnReadOnly;
   }
 
+  /** Ends the SQLite transaction, if one is open; the write lock goes with it. */
   private endTxn(commit: boolean): void {
     let committed = commit;
     try {
@@ -678,9 +679,11 @@ export class SessionEngine {
           }
           this.localSettings.add(st.name);
         }
+        if (this.mode !== 'none') this.txnSettings ??= this.settings.snapshot();
         this.settings.set(st.name, st.value);
         return done(st.tag);
       case 'reset_all':
+        if (this.mode !== 'none') this.txnSettings ??= this.settings.snapshot();
         this.settings.resetAll();
         return done(st.tag);
       case 'show': {
