@@ -61,9 +61,13 @@ export class SessionSettings {
     return this.values.get(name.toLowerCase());
   }
 
-  set(name: string, value: string | null): void {
+  /** Told before a setting changes (the session keeps what its transaction found: SET is undone by ROLLBACK). */
+  beforeChange?: (key: string, local: boolean) => void;
+
+  set(name: string, value: string | null, local = false): void {
     const key = name.toLowerCase();
     if (READ_ONLY.has(key)) throw new PgError('55P02', `parameter "${name}" cannot be changed`);
+    this.beforeChange?.(key, local);
     if (value === null) value = this.initial?.get(key) ?? defaults(this.user).get(key) ?? '';
     if (key === 'client_encoding' && !/^(utf-?8|unicode)$/i.test(value)) {
       throw new PgError('0A000', `client_encoding ${value} is not supported by the SQLite source (only UTF8)`);
@@ -94,6 +98,7 @@ export class SessionSettings {
   }
 
   resetAll(): void {
+    for (const k of this.values.keys()) this.beforeChange?.(k, false);
     for (const [k, v] of this.initial) if (this.values.get(k) !== v && REPORTED[k]) this.changed.add(k);
     this.values = new Map(this.initial);
   }
@@ -131,8 +136,9 @@ export function registerFunctions(db: Database.Database, s: SessionSettings, pid
     if (v === undefined && !args[1]) throw new Error(`unrecognized configuration parameter "${String(args[0])}"`);
     return v ?? null;
   });
-  db.function('set_config', (name: unknown, value: unknown) => {
-    s.set(String(name), text(value) ?? '');
+  // set_config(name, value, is_local), as SET and SET LOCAL
+  db.function('set_config', (name: unknown, value: unknown, local: unknown) => {
+    s.set(String(name), text(value) ?? '', Boolean(local) && local !== '0' && local !== 'f' && local !== 'false');
     return s.get(String(name)) ?? null;
   });
 }

@@ -110,6 +110,11 @@ export class SessionEngine {
       const check = this.putChecks[column];
       return check ? check(v) : v;
     });
+    settings.beforeChange = (key, local) => {
+      if (this.mode === 'none') return; // outside a transaction: for good
+      this.txnSettings ??= this.settings.snapshot();
+      if (local) this.localSettings.add(key);
+    };
     // now() and CURRENT_TIMESTAMP: this transaction's start (translate.ts, transactionNow)
     db.function('cutover_now', () => (this.txnNowText ??= instantText((performance.timeOrigin + this.txnStart) * 1000)));
   }
@@ -672,18 +677,13 @@ export class SessionEngine {
           else this.txnReadOnly = st.value === null ? this.defaultReadOnly() : /^(on|true|1|yes)$/i.test(st.value);
           return done(st.tag);
         }
-        if (st.local) {
-          if (this.mode === 'none') {
-            this.send(noticeMessage('25P01', 'SET LOCAL can only be used in transaction blocks'));
-            return done(st.tag);
-          }
-          this.localSettings.add(st.name);
+        if (st.local && this.mode === 'none') {
+          this.send(noticeMessage('25P01', 'SET LOCAL can only be used in transaction blocks'));
+          return done(st.tag);
         }
-        if (this.mode !== 'none') this.txnSettings ??= this.settings.snapshot();
-        this.settings.set(st.name, st.value);
+        this.settings.set(st.name, st.value, st.local);
         return done(st.tag);
       case 'reset_all':
-        if (this.mode !== 'none') this.txnSettings ??= this.settings.snapshot();
         this.settings.resetAll();
         return done(st.tag);
       case 'show': {

@@ -73,6 +73,11 @@ const CASES: [string, unknown[]?][] = [
   ['SHOW application_name'],
   [`SET LOCAL application_name = 'outside'`],
   ['SHOW application_name'],
+  // set_config(name, value, is_local) is SET and SET LOCAL
+  [`SELECT set_config('myapp.user_id', '42', false), current_setting('myapp.user_id')`],
+  [`BEGIN; SELECT set_config('myapp.user_id', '7', true), current_setting('myapp.user_id'); COMMIT`],
+  [`BEGIN; SELECT set_config('myapp.user_id', '9', false); ROLLBACK`],
+  [`SELECT current_setting('myapp.user_id')`],
   ['SELECT NULL IS UNKNOWN, true IS NOT UNKNOWN, (1 = NULL) IS UNKNOWN'],
   ['SELECT id FROM ro ORDER BY id LIMIT ALL OFFSET 1'],
   [`SELECT id FROM ro WHERE coalesce(v = 'b', false) = $1`, [true]],
