@@ -62,6 +62,9 @@ interface TableChecks {
   byPos: (Checker | null)[];
 }
 
+/** PRAGMA table_info's rows. */
+type TableColumns = { name: string; type: string }[];
+
 export class SessionEngine {
   private assembler: MessageAssembler;
   private out: Buffer[] = [];
@@ -394,20 +397,24 @@ export class SessionEngine {
   }
 
   /** The declared type of the column a parameter is compared with or assigned to. */
-  private columnParamOid(st: SqlStatement, param: number): number | undefined {
+  private columnParamOid(st: SqlStatement, param: number, columns?: Map<string, TableColumns>): number | undefined {
     for (const pc of st.paramColumns) {
       if (pc.param !== param) continue;
-      const declared = this.declaredType(st, pc.qualifier, pc.column);
+      const declared = this.declaredType(st, pc.qualifier, pc.column, columns);
       if (declared !== undefined) return oidOfDeclared(declared);
     }
     return undefined;
   }
 
   /** The declared type of a column the statement names (by name, or position in an INSERT's table); undefined when no table named has it. */
-  private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number): string | undefined {
+  private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number, columns?: Map<string, TableColumns>): string | undefined {
     const candidates = qualifier ? [st.tables.find((t) => t.alias === qualifier || t.name === qualifier)?.name ?? qualifier] : st.tables.map((t) => t.name);
     for (const table of candidates) {
-      const cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as { name: string; type: string }[];
+      let cols = columns?.get(table);
+      if (!cols) {
+        cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as TableColumns;
+        columns?.set(table, cols);
+      }
       const col = typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
       if (col) return col.type;
     }
@@ -481,9 +488,11 @@ export class SessionEngine {
     if (st.params > 0 || st.literals.length) {
       named = {};
       for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
+      // each table's columns read once for all the constants (an IN list of many compares them with one column)
+      const columns = new Map<string, TableColumns>();
       st.literals.forEach((l, i) => {
         const n = st.params + 1 + i;
-        named![String(n)] = this.literalValue(st, n, l);
+        named![String(n)] = this.literalValue(st, n, l, columns);
       });
     }
     this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
@@ -536,8 +545,8 @@ export class SessionEngine {
   }
 
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
-  private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number]): SqlValue {
-    const oid = this.columnParamOid(st, n);
+  private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>): SqlValue {
+    const oid = this.columnParamOid(st, n, columns);
     if (!oid) return l.text;
     // compared with a time column, in the one spelling written values are stored in (types.ts, microsText)
     return decodeTextParam(l.text, oid);
