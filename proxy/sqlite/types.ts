@@ -4,7 +4,7 @@
 // NULL. A result column's OID comes from its declared type when it has one,
 // else from the translator's hint (casts, literals, known functions), else from
 // the values themselves. Booleans are 0/1, dates and timestamps ISO-8601 text
-// ('YYYY-MM-DD HH:MM:SS.SSS', UTC); output normalises them to the text forms
+// ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, common/timestamp-text.ts); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
 import { calendarDay, fraction, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
 import { PgError } from './errors.ts';
@@ -266,14 +266,14 @@ export function parseIntInput(s: string, oid: number): bigint {
   return n;
 }
 
+/** An instant (microseconds since the Unix epoch) as the proxy stores timestamps. */
+export const instantText = (unixMicros: number): string => microsText(BigInt(Math.round(unixMicros)) - BigInt(PG_EPOCH_MS) * 1000n);
+
 /**
  * Microseconds since 2000-01-01 UTC as the stored text. Milliseconds by floor
  * division: BigInt division truncates toward zero, which before 2000 put the
  * sub-millisecond part on the wrong millisecond (.123456 came out .124456).
  */
-/** An instant (microseconds since the Unix epoch) as the proxy stores timestamps. */
-export const instantText = (unixMicros: number): string => microsText(BigInt(Math.round(unixMicros)) - BigInt(PG_EPOCH_MS) * 1000n);
-
 function microsText(us: bigint): string {
   const micros = ((us % 1000n) + 1000n) % 1000n;
   const iso = new Date(PG_EPOCH_MS + Number((us - micros) / 1000n)).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
@@ -303,7 +303,6 @@ function normaliseTimestamp(s: string, withZone: boolean): string {
   return text;
 }
 
-/** A text-format parameter → the value bound in SQLite. */
 /**
  * An ISO date as PostgreSQL stores it (2024-1-5 is 2024-01-05; 2024-02-30 is
  * refused, 22008). Other spellings are kept as written: SQLite compares dates
@@ -317,6 +316,7 @@ function normaliseDate(s: string): string {
   return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
 
+/** A text-format parameter → the value bound in SQLite. */
 export function decodeTextParam(s: string, oid: number): SqlValue {
   switch (oid) {
     case OID.int2:
