@@ -784,7 +784,8 @@ export class SessionEngine {
     return dataRow(row.map((v, i) => {
       if (v === null) return null;
       const f = fields[i]!;
-      return f.format === 1 ? encodeBinary(v, f.oid) : Buffer.from(encodeText(v, f.oid, f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1)), 'utf8');
+      const typmod = f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1);
+      return f.format === 1 ? encodeBinary(v, f.oid, typmod) : Buffer.from(encodeText(v, f.oid, typmod), 'utf8');
     }));
   }
 

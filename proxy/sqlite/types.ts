@@ -174,8 +174,9 @@ function parseUtcMicros(s: string): bigint {
 }
 
 /** Binary-format cell for a value under the column's OID. */
-export function encodeBinary(v: SqlValue, oid: number): Buffer {
+export function encodeBinary(v: SqlValue, oid: number, typmod = -1): Buffer {
   if (v === null) return Buffer.alloc(0);
+  if (oid === OID.numeric) return numericBinary(encodeText(v, oid, typmod));
   const num = (): number => (typeof v === 'bigint' ? Number(v) : Number(v));
   const int = (): bigint => {
     if (typeof v === 'bigint') return v;
@@ -231,6 +232,54 @@ export function encodeBinary(v: SqlValue, oid: number): Buffer {
     default:
       throw new PgError('0A000', `binary output format for type oid ${oid} is not supported by the SQLite source; request text format`);
   }
+}
+
+/**
+ * numeric's binary form from its text: ndigits, weight, sign, dscale (int16
+ * each), then base-10000 digits, the first of weight `weight`. The display
+ * scale is the text's (12.50 keeps 2); NaN and ±Infinity have their signs.
+ */
+function numericBinary(text: string): Buffer {
+  const header = (ndigits: number, weight: number, sign: number, dscale: number) => {
+    const b = Buffer.alloc(8 + ndigits * 2);
+    b.writeInt16BE(ndigits, 0);
+    b.writeInt16BE(weight, 2);
+    b.writeUInt16BE(sign, 4);
+    b.writeInt16BE(dscale, 6);
+    return b;
+  };
+  const t = text.trim();
+  if (/^nan$/i.test(t)) return header(0, 0, 0xc000, 0);
+  if (/^\+?infinity$/i.test(t)) return header(0, 0, 0xd000, 0);
+  if (/^-infinity$/i.test(t)) return header(0, 0, 0xf000, 0);
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(t);
+  if (!m) throw new PgError('22P03', `value ${text} cannot be sent as a binary numeric`);
+  // the digits and where the point falls among them, exponent applied
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  const dscale = Math.max(0, digits.length - point);
+  if (point < 0) {
+    digits = '0'.repeat(-point) + digits;
+    point = 0;
+  }
+  if (point > digits.length) digits = digits.padEnd(point, '0');
+  // whole groups of four on both sides of the point
+  const lead = (4 - (point % 4)) % 4;
+  digits = '0'.repeat(lead) + digits;
+  point += lead;
+  digits = digits.padEnd(point + Math.ceil((digits.length - point) / 4) * 4, '0');
+  const groups: number[] = [];
+  for (let i = 0; i < digits.length; i += 4) groups.push(Number(digits.slice(i, i + 4)));
+  let weight = point / 4 - 1;
+  while (groups.length && groups[0] === 0) {
+    groups.shift();
+    weight--;
+  }
+  while (groups.length && groups[groups.length - 1] === 0) groups.pop();
+  if (!groups.length) return header(0, 0, 0, dscale);
+  const b = header(groups.length, weight, m[1] === '-' ? 0x4000 : 0, dscale);
+  groups.forEach((g, i) => b.writeInt16BE(g, 8 + i * 2));
+  return b;
 }
 
 // ---------- input (Bind parameters) ----------

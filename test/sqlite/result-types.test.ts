@@ -64,6 +64,17 @@ describe('SQLite source: result types of aggregates over typed columns', () => {
     await same('SELECT id, sum(amount) OVER (PARTITION BY dept ORDER BY id) FROM pay ORDER BY id');
   });
 
+  it('numerics go in binary too, when the client asks (node-postgres binary: true)', async () => {
+    await proxy.query(`INSERT INTO pay (id, amount) VALUES (5, -12345.6), (6, 0.0001), (7, 0)`);
+    await ref.query(`INSERT INTO pay (id, amount) VALUES (5, -12345.6), (6, 0.0001), (7, 0)`);
+    for (const text of ['SELECT id, amount FROM pay ORDER BY id', 'SELECT sum(amount), min(amount) FROM pay', 'SELECT sum(dept) FROM pay']) {
+      const [want, got] = await Promise.all([ref.query({ text, values: [], binary: true, queryMode: 'extended' } as pg.QueryConfig), proxy.query({ text, values: [], binary: true, queryMode: 'extended' } as pg.QueryConfig)]);
+      expect(got.rows, text).toEqual(want.rows);
+    }
+    await proxy.query('DELETE FROM pay WHERE id > 4');
+    await ref.query('DELETE FROM pay WHERE id > 4');
+  });
+
   it('avg is numeric over integers and numerics, float8 over floats', async () => {
     const [want, got] = await Promise.all([ref.query('SELECT avg(amount), avg(dept), avg(rate) FROM pay'), proxy.query('SELECT avg(amount), avg(dept), avg(rate) FROM pay')]);
     expect(got.fields.map((f) => f.dataTypeID)).toEqual(want.fields.map((f) => f.dataTypeID));
