@@ -207,6 +207,25 @@ function integerDigits(text: string, scale: number): number {
   return Math.max(0, point);
 }
 
+/**
+ * substr(s, start[, count]) as PostgreSQL's: characters from position start
+ * (1 is the first) for count, what lies before 1 simply missing, so
+ * substr('hello', -1, 3) is 'h' and substr('hello', -3) is 'hello'. SQLite
+ * counts a start below 1 from the end ('o', 'llo'). A negative count is 22011.
+ */
+function substring(...args: SqlValue[]): SqlValue {
+  const [s, start, count] = args;
+  if (s === null || s === undefined || start === null || start === undefined || count === null) return null;
+  const from = Number(start);
+  if (count !== undefined && Number(count) < 0) throw new PgError('22011', 'negative substring length not allowed');
+  const end = count === undefined ? Infinity : from + Number(count); // exclusive
+  const first = Math.max(from, 1);
+  if (end <= first) return Buffer.isBuffer(s) ? Buffer.alloc(0) : '';
+  if (Buffer.isBuffer(s)) return s.subarray(first - 1, end === Infinity ? undefined : end - 1);
+  const chars = Array.from(String(s)); // code points, as PostgreSQL counts characters
+  return chars.slice(first - 1, end === Infinity ? undefined : end - 1).join('');
+}
+
 // ---------- writes into typed columns ----------
 
 /** What a column's type makes of a value written into it: the value to store, or a PgError. */
@@ -280,4 +299,5 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
     return typeof v === 'string' ? (FLOAT_WORDS[v.trim().toLowerCase()] ?? v) : v;
   });
   db.function('cutover_put', o, (v: SqlValue, column: bigint) => put(v, Number(column)));
+  db.function('cutover_substr', { ...o, varargs: true }, substring);
 }

@@ -1002,6 +1002,15 @@ class Ctx {
       // PostgreSQL: double in [0, 1); SQLite: a random 64-bit integer
       return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '/' } }], lexpr: fn('random'), rexpr: { A_Const: { fval: { fval: '18446744073709551616.0' } } } } }, rexpr: { A_Const: { fval: { fval: '0.5' } } } } };
     }
+    if ((name === 'substr' || name === 'substring') && !this.ddl && (n.args?.length === 2 || n.args?.length === 3)) {
+      // a start below 1 counts from the end in SQLite, is cut off in PostgreSQL, and a negative count is an error
+      // there: SQLite's own only for a constant start of 1 or more and no count or a constant one of 0 or more
+      if (n.args[1].A_Const?.sval) throw unsupported('substring(… FROM pattern) (regular expressions)');
+      const start = numberConst(n.args[1]);
+      const count = n.args[2] ? numberConst(n.args[2]) : undefined;
+      const native = start?.int !== undefined && start.int >= 1n && (!n.args[2] || (count !== undefined && count.value >= 0));
+      if (!native) return fn('cutover_substr', ...n.args);
+    }
     if (RENAMED[name]) {
       n.funcname = [{ String: { sval: RENAMED[name] } }];
       return self;

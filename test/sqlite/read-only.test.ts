@@ -1,11 +1,12 @@
 // Read-only transactions through the SQLite source refuse writes as
 // PostgreSQL does (25006): BEGIN READ ONLY, START TRANSACTION READ ONLY, SET
 // TRANSACTION READ ONLY, default_transaction_read_only (taken when the
-// transaction starts), SELECT … FOR UPDATE included; and a few forms
-// SQLite lacks: IS [NOT] UNKNOWN, LIMIT ALL with OFFSET, a parameter compared
-// with an expression of known type. Each statement runs on a real PostgreSQL
-// too and the answers are compared. SET follows the transaction too. Before: every one of these writes went
-// through, and IS UNKNOWN and LIMIT ALL OFFSET were errors.
+// transaction starts), SELECT … FOR UPDATE included. SET follows the
+// transaction. And a few forms SQLite lacks or reads otherwise: IS [NOT]
+// UNKNOWN, LIMIT ALL with OFFSET, a parameter compared with an expression of
+// known type, substr with a start below 1. Each statement runs on a real
+// PostgreSQL too and the answers are compared. Before: every one of these
+// writes went through, and IS UNKNOWN and LIMIT ALL OFFSET were errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
@@ -81,6 +82,10 @@ const CASES: [string, unknown[]?][] = [
   ['SELECT NULL IS UNKNOWN, true IS NOT UNKNOWN, (1 = NULL) IS UNKNOWN'],
   ['SELECT id FROM ro ORDER BY id LIMIT ALL OFFSET 1'],
   [`SELECT id FROM ro WHERE coalesce(v = 'b', false) = $1`, [true]],
+  // substr with a start below 1 is cut off, not counted from the end; a negative count is 22011
+  [`SELECT substr('hello', -1, 3), substr('hello', -3), substr('hello', 0, 3), substring('héllo' from -1 for 4), substr(v, (id - 3)::int, 2) FROM ro WHERE id = 2`],
+  ['SELECT substr($1, $2, $3)', ['hello', -1, 3]],
+  [`SELECT substr(v, 1, (id - 5)::int) FROM ro WHERE id = 2`],
 ];
 
 describe('SQLite source: read-only transactions', () => {
