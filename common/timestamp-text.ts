@@ -10,11 +10,17 @@ export const ONE_SPELLING = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d*[1-9])?$/;
 
 const TS = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
-/** `s` in the one spelling; null when it is not a date-time. `utc`: a zone in `s` is applied (timestamptz), else ignored (timestamp, as PostgreSQL reads it). */
+/**
+ * `s` in the one spelling; null when it is not a date-time (2024-02-30 is
+ * none: Date.parse would roll it into March). `utc`: a zone in `s` is applied
+ * (timestamptz), else ignored (timestamp, as PostgreSQL reads it).
+ */
 export function timestampText(s: string, utc: boolean): string | null {
   const m = TS.exec(s.trim());
   if (!m) return null;
   const [, date, hh = '00', mi = '00', ss = '00', frac = '', zone] = m;
+  const [year, month, day] = date!.split('-').map(Number) as [number, number, number];
+  if (!calendarDay(year, month, day)) return null;
   // PostgreSQL keeps microseconds, rounding what lies beyond
   let micros = Math.round(Number(('0.' + (frac || '0')).slice(0, 12)) * 1e6);
   let base = Date.parse(`${date}T${hh}:${mi}:${ss}Z`);

@@ -2,7 +2,7 @@
 // affinity lets 'abc' sit in an INTEGER column and NULL in a non-INTEGER
 // primary key; foreign keys are not enforced unless the application turned
 // them on. Each query runs in SQLite, over the whole table, once.
-import { calendarDay, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
+import { ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
 import { isUtf8 } from 'node:buffer';
 import type Database from 'better-sqlite3';
 import type { ColumnDef, TableDef } from '../schema/model.ts';
@@ -20,9 +20,7 @@ function timestampKind(v: unknown): number {
   if (typeof v !== 'string') return 0;
   if (ONE_SPELLING.test(v)) return 2;
   if (/^\s*[+-]?infinity\s*$/i.test(v)) return 1;
-  // 2024-02-30 is no date (timestampText rolls it over into March)
-  const [y, m, d] = v.trim().slice(0, 10).split('-').map(Number) as [number, number, number];
-  return timestampText(v, true) !== null && calendarDay(y, m, d) ? 1 : 0;
+  return timestampText(v, true) !== null ? 1 : 0;
 }
 
 

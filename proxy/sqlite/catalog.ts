@@ -5,7 +5,7 @@
 // in-memory database) for the type lookups drivers make.
 import type Database from 'better-sqlite3';
 import { PgError } from './errors.ts';
-import { OID, typeSize } from './types.ts';
+import { asBool, OID, typeSize, type SqlValue } from './types.ts';
 
 export const SERVER_VERSION = '15.0 (Cutover SQLite)';
 
@@ -138,7 +138,7 @@ export function registerFunctions(db: Database.Database, s: SessionSettings, pid
   });
   // set_config(name, value, is_local), as SET and SET LOCAL
   db.function('set_config', (name: unknown, value: unknown, local: unknown) => {
-    s.set(String(name), text(value) ?? '', Boolean(local) && local !== '0' && local !== 'f' && local !== 'false');
+    s.set(String(name), text(value) ?? '', asBool(local as SqlValue) === true);
     return s.get(String(name)) ?? null;
   });
 }

@@ -12,7 +12,9 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
-import { formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, type SqlValue } from './types.ts';
+import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, type SqlValue } from './types.ts';
+
+type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
 /** Integer widths the arithmetic and casts check against; PostgreSQL's int2, int4, int8. */
 export type Bits = 16 | 32 | 64;
@@ -155,21 +157,19 @@ export function checkNumeric(v: SqlValue, precision: number, scale: number): Sql
     if (!DECIMAL.test(v)) throw new PgError('22P02', `invalid input syntax for type numeric: "${v}"`);
     text = t;
   }
-  if (precision > 0 && integerDigits(text, scale) > precision - scale) {
+  const parts = decimalParts(text);
+  if (precision > 0 && parts && integerDigits(parts, scale) > precision - scale) {
     const max = precision - scale;
     throw new PgError('22003', 'numeric field overflow', `A field with precision ${precision}, scale ${scale} must round to an absolute value less than ${max ? `10^${max}` : '1'}.`);
   }
-  if (precision <= 0 || typeof v === 'bigint') return v;
-  const rounded = roundDecimal(text, scale);
+  if (precision <= 0 || typeof v === 'bigint' || !parts) return v;
+  const rounded = roundDecimal(parts, scale);
   return typeof v === 'number' ? Number(rounded) : rounded;
 }
 
-/** Decimal text rounded half away from zero to `scale` decimals, as fixed-point text ('2.675', 2 → '2.68'; '1e-7', 2 → '0.00'). */
-export function roundDecimal(text: string, scale: number): string {
-  const m = /^([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text.trim());
-  if (!m) return text;
-  let digits = (m[2] ?? '') + (m[3] ?? '');
-  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+/** A decimal rounded half away from zero to `scale` decimals, as fixed-point text ('2.675', 2 → '2.68'; '1e-7', 2 → '0.00'). */
+function roundDecimal(parts: DecimalParts, scale: number): string {
+  let { digits, point } = parts;
   if (point < 0) {
     digits = '0'.repeat(-point) + digits;
     point = 0;
@@ -179,19 +179,16 @@ export function roundDecimal(text: string, scale: number): string {
   if (digits.length > keep && digits[keep]! >= '5') n += 1n;
   const s = n.toString().padStart(scale + 1, '0');
   const fixed = scale ? `${s.slice(0, s.length - scale)}.${s.slice(s.length - scale)}` : s;
-  return n && m[1] === '-' ? `-${fixed}` : fixed;
+  return n && parts.negative ? `-${fixed}` : fixed;
 }
 
 function infiniteNumeric(precision: number, scale: number): never {
   throw new PgError('22003', 'numeric field overflow', `A field with precision ${precision}, scale ${scale} cannot hold an infinite value.`);
 }
 
-/** Digits before the decimal point of a decimal text once rounded (half away from zero) to `scale` decimals. */
-function integerDigits(text: string, scale: number): number {
-  const m = /^[+-]?(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text.trim());
-  if (!m) return 0;
-  let digits = (m[1] ?? '') + (m[2] ?? '');
-  let point = (m[1] ?? '').length + Number(m[3] ?? 0);
+/** Digits before the decimal point of a decimal once rounded (half away from zero) to `scale` decimals. */
+function integerDigits(parts: DecimalParts, scale: number): number {
+  let { digits, point } = parts;
   const lead = digits.length - digits.replace(/^0+/, '').length;
   digits = digits.slice(lead);
   point -= lead;

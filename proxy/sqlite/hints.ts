@@ -107,17 +107,19 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
   }
 }
 
-/** Hints for a target list, position by position; none when it has a `*` (positions unknown). */
-export function targetHints(targets: AnyNode[] | undefined): (number | undefined)[] {
-  if (!targets) return [];
-  const out: (number | undefined)[] = [];
-  for (const t of targets) {
-    const val = t.ResTarget?.val;
-    if (!val || val.A_Star || val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
-    out.push(hintOf(val));
+/** A target list's entries (ResTarget bodies, each with a value); null when it has a `*` (positions unknown). */
+function entries(targets: AnyNode[] | undefined): AnyNode[] | null {
+  const out: AnyNode[] = [];
+  for (const t of targets ?? []) {
+    const r = t.ResTarget;
+    if (!r?.val || r.val.A_Star || r.val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return null;
+    out.push(r);
   }
   return out;
 }
+
+/** Hints for a target list, position by position; none when it has a `*` (positions unknown). */
+export const targetHints = (targets: AnyNode[] | undefined): (number | undefined)[] => entries(targets)?.map((r) => hintOf(r.val)) ?? [];
 
 /**
  * A result column whose type is that of a table column, or follows from it:
@@ -135,23 +137,15 @@ export interface ColumnHint {
 const COLUMN_AGGREGATES = new Set(['min', 'max', 'sum', 'avg']);
 
 /** Column hints for a target list, position by position (see ColumnHint); none when it has a `*`. */
-export function targetColumnHints(targets: AnyNode[] | undefined): (ColumnHint | undefined)[] {
-  if (!targets) return [];
-  const out: (ColumnHint | undefined)[] = [];
-  for (const t of targets) {
-    const val = t.ResTarget?.val;
-    if (!val || val.A_Star || val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
-    const f = val.FuncCall;
-    const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
-    const fields: AnyNode[] | undefined = f?.args?.length === 1 ? f.args[0].ColumnRef?.fields : undefined;
-    if (!COLUMN_AGGREGATES.has(name) || !fields || fields.length > 2 || fields.some((x) => !x.String)) {
-      out.push(undefined);
-      continue;
-    }
-    const names = fields.map((x) => String(x.String.sval));
-    out.push({ fn: name as ColumnHint['fn'], column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) });
-  }
-  return out;
+export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint | undefined)[] => entries(targets)?.map((r) => columnHint(r.val)) ?? [];
+
+function columnHint(val: AnyNode): ColumnHint | undefined {
+  const f = val.FuncCall;
+  const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
+  const fields: AnyNode[] | undefined = f?.args?.length === 1 ? f.args[0].ColumnRef?.fields : undefined;
+  if (!COLUMN_AGGREGATES.has(name) || !fields || fields.length > 2 || fields.some((x) => !x.String)) return undefined;
+  const names = fields.map((x) => String(x.String.sval));
+  return { fn: name as ColumnHint['fn'], column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) };
 }
 
 /** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */
@@ -187,13 +181,4 @@ function nameOf(node: AnyNode | undefined): string {
 }
 
 /** Result column names by position, PostgreSQL's way; none when the list has a `*`. */
-export function targetNames(targets: AnyNode[] | undefined): string[] {
-  if (!targets) return [];
-  const out: string[] = [];
-  for (const t of targets) {
-    const r = t.ResTarget;
-    if (!r?.val || r.val.A_Star || r.val.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star)) return [];
-    out.push(r.name ?? nameOf(r.val));
-  }
-  return out;
-}
+export const targetNames = (targets: AnyNode[] | undefined): string[] => entries(targets)?.map((r) => r.name ?? nameOf(r.val)) ?? [];

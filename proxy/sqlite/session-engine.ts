@@ -20,7 +20,7 @@ import { columnChecker, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import type { ColumnHint } from './hints.ts';
-import { decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
+import { asBool, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -406,13 +406,17 @@ export class SessionEngine {
     return undefined;
   }
 
+  private tableInfo(table: string): TableColumns {
+    return this.db.pragma(`table_info(${quoteIdent(table)})`) as TableColumns;
+  }
+
   /** The declared type of a column the statement names (by name, or position in an INSERT's table); undefined when no table named has it. */
   private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number, columns?: Map<string, TableColumns>): string | undefined {
     const candidates = qualifier ? [st.tables.find((t) => t.alias === qualifier || t.name === qualifier)?.name ?? qualifier] : st.tables.map((t) => t.name);
     for (const table of candidates) {
       let cols = columns?.get(table);
       if (!cols) {
-        cols = this.db.pragma(`table_info(${quoteIdent(table)})`) as TableColumns;
+        cols = this.tableInfo(table);
         columns?.set(table, cols);
       }
       const col = typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
@@ -422,8 +426,8 @@ export class SessionEngine {
   }
 
   /** PostgreSQL's result type for min/max/sum/avg of a table column (hints.ts, ColumnHint); scale: a numeric sum's display scale. */
-  private aggregateType(st: SqlStatement, h: ColumnHint): { oid: number; typmod?: number; scale?: number } | undefined {
-    const declared = this.declaredType(st, h.qualifier, h.column);
+  private aggregateType(st: SqlStatement, h: ColumnHint, columns: Map<string, TableColumns>): { oid: number; typmod?: number; scale?: number } | undefined {
+    const declared = this.declaredType(st, h.qualifier, h.column, columns);
     const oid = oidOfDeclared(declared);
     if (oid === undefined) return undefined;
     const typmod = oid === OID.numeric ? numericTypmod(declared) : undefined;
@@ -452,11 +456,12 @@ export class SessionEngine {
   }
 
   private fields(st: SqlStatement, stmt: Database.Statement, rows: SqlValue[][] | null, formats: number[]): Field[] {
+    const columns = new Map<string, TableColumns>(); // each table's read once for all the aggregates
     return stmt.columns().map((c, i) => {
       const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0;
       const name = st.names[i] ?? c.name;
       const hint = oidOfDeclared(c.type) ?? st.hints[i];
-      const aggregate = hint === undefined && st.columnHints[i] ? this.aggregateType(st, st.columnHints[i]!) : undefined;
+      const aggregate = hint === undefined && st.columnHints[i] ? this.aggregateType(st, st.columnHints[i]!, columns) : undefined;
       if (aggregate) return { name, size: typeSize(aggregate.oid), format, ...aggregate };
       const oid = hint ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
       const typmod = oid === OID.numeric ? numericTypmod(c.type) : undefined;
@@ -522,7 +527,7 @@ export class SessionEngine {
     const key = w.table.toLowerCase();
     let t = this.tableChecks.get(key);
     if (!t) {
-      const cols = this.db.pragma(`table_info(${quoteIdent(w.table)})`) as { name: string; type: string }[];
+      const cols = this.tableInfo(w.table);
       const checks = cols.map((c) => columnChecker(c.type));
       t = { byName: new Map(cols.map((c, i) => [c.name.toLowerCase(), checks[i]!])), byPos: checks };
       this.tableChecks.set(key, t);
@@ -608,7 +613,7 @@ export class SessionEngine {
   }
 
   private defaultReadOnly(): boolean {
-    return /^(on|true|1|yes)$/i.test(this.settings.get('default_transaction_read_only') ?? 'off');
+    return asBool(this.settings.get('default_transaction_read_only') ?? 'off') === true;
   }
 
   /** Whether a write now would be in a read-only transaction (BEGIN READ ONLY, SET TRANSACTION, default_transaction_read_only). */
@@ -683,7 +688,7 @@ export class SessionEngine {
         if (st.name === 'transaction_read_only') {
           // this transaction's: outside a block PostgreSQL warns and forgets it
           if (this.mode !== 'explicit') this.send(noticeMessage('25P01', 'SET TRANSACTION can only be used in transaction blocks'));
-          else this.txnReadOnly = st.value === null ? this.defaultReadOnly() : /^(on|true|1|yes)$/i.test(st.value);
+          else this.txnReadOnly = st.value === null ? this.defaultReadOnly() : asBool(st.value) === true;
           return done(st.tag);
         }
         if (st.local && this.mode === 'none') {

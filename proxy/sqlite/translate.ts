@@ -7,7 +7,7 @@ import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits }
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
-import { decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
+import { decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
 type AnyNode = Record<string, any>;
 
@@ -404,6 +404,9 @@ function colRef(n: AnyNode | undefined): { qualifier?: string; column: string } 
   return null;
 }
 
+/** An INSERT's column list; null without one (the values fill the table's columns in order). */
+const insertColumns = (n: AnyNode): string[] | null => (n.cols?.length ? n.cols.map((c: AnyNode) => c.ResTarget?.name) : null);
+
 /** String constants of INSERT … VALUES and UPDATE … SET: see SqlStatement.literals. */
 function hoistWritten(type: string, n: AnyNode, ctx: Ctx): void {
   if (type === 'InsertStmt') {
@@ -425,7 +428,7 @@ function collectParamColumns(type: string, n: AnyNode, ctx: Ctx): void {
   const rel = n.relation;
   if (rel?.relname && ['InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type)) ctx.tables.push({ name: rel.relname, alias: rel.alias?.aliasname });
   if (type === 'InsertStmt') {
-    const cols: string[] | null = n.cols?.length ? n.cols.map((c: AnyNode) => c.ResTarget?.name) : null;
+    const cols = insertColumns(n);
     for (const row of n.selectStmt?.SelectStmt?.valuesLists ?? []) {
       (row.List?.items ?? []).forEach((v: AnyNode, i: number) => {
         const p = v.ParamRef?.number;
@@ -452,7 +455,7 @@ function collectWrites(type: string, n: AnyNode): (() => WriteTargets) | null {
   if ((type !== 'InsertStmt' && type !== 'UpdateStmt') || !table) return null;
   const w = new Writes(table);
   if (type === 'InsertStmt') {
-    const cols: string[] | null = n.cols?.length ? n.cols.map((c: AnyNode) => c.ResTarget?.name) : null;
+    const cols = insertColumns(n);
     const sel = n.selectStmt?.SelectStmt;
     if (sel?.valuesLists) {
       for (const row of sel.valuesLists) {
@@ -608,15 +611,14 @@ function asNumber(x: AnyNode): AnyNode {
 
 /** A decimal constant → integer as numeric → integer is: rounded half away from zero, then the range. */
 function decimalToInt(text: string, bits: Bits): bigint {
-  const m = /^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(text);
-  if (!m) throw new PgError('22P02', `invalid input syntax for type numeric: "${text}"`);
-  const digits = (m[2] ?? '') + (m[3] ?? '');
-  const point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  const parts = decimalParts(text);
+  if (!parts) throw new PgError('22P02', `invalid input syntax for type numeric: "${text}"`);
+  const { digits, point } = parts;
   if (point > 40) throw outOfRange(bits);
   const whole = point <= 0 ? 0n : BigInt(digits.slice(0, point).padEnd(point, '0'));
   const next = point < 0 ? '0' : digits[point] ?? '0';
   const v = whole + (next >= '5' ? 1n : 0n);
-  return fitInt(m[1] === '-' ? -v : v, bits);
+  return fitInt(parts.negative ? -v : v, bits);
 }
 
 /** ±Infinity as SQLite spells it: a literal that overflows to its infinite REAL. */

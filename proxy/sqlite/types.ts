@@ -82,7 +82,8 @@ function hex(b: Buffer): string {
   return '\\x' + b.toString('hex');
 }
 
-function asBool(v: SqlValue): boolean | null {
+/** A boolean as PostgreSQL reads one (t, yes, on, 1 …; a number: nonzero); null when it is none. */
+export function asBool(v: SqlValue): boolean | null {
   if (typeof v === 'bigint') return v !== 0n;
   if (typeof v === 'number') return v !== 0;
   if (typeof v === 'string') {
@@ -235,6 +236,17 @@ export function encodeBinary(v: SqlValue, oid: number, typmod = -1): Buffer {
 }
 
 /**
+ * Decimal text ('-12.50', '1e-7') as its digits and where the point falls
+ * among them, the exponent applied: below 0 or past the end means zeros
+ * before or after the digits. Null for what is not decimal text.
+ */
+export function decimalParts(text: string): { negative: boolean; digits: string; point: number } | null {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(text.trim());
+  if (!m) return null;
+  return { negative: m[1] === '-', digits: (m[2] ?? '') + (m[3] ?? ''), point: (m[2] ?? '').length + Number(m[4] ?? 0) };
+}
+
+/**
  * numeric's binary form from its text: ndigits, weight, sign, dscale (int16
  * each), then base-10000 digits, the first of weight `weight`. The display
  * scale is the text's (12.50 keeps 2); NaN and ±Infinity have their signs.
@@ -252,11 +264,9 @@ function numericBinary(text: string): Buffer {
   if (/^nan$/i.test(t)) return header(0, 0, 0xc000, 0);
   if (/^\+?infinity$/i.test(t)) return header(0, 0, 0xd000, 0);
   if (/^-infinity$/i.test(t)) return header(0, 0, 0xf000, 0);
-  const m = /^([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?$/i.exec(t);
-  if (!m) throw new PgError('22P03', `value ${text} cannot be sent as a binary numeric`);
-  // the digits and where the point falls among them, exponent applied
-  let digits = (m[2] ?? '') + (m[3] ?? '');
-  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  const parts = decimalParts(t);
+  if (!parts) throw new PgError('22P03', `value ${text} cannot be sent as a binary numeric`);
+  let { digits, point } = parts;
   const dscale = Math.max(0, digits.length - point);
   if (point < 0) {
     digits = '0'.repeat(-point) + digits;
@@ -277,7 +287,7 @@ function numericBinary(text: string): Buffer {
   }
   while (groups.length && groups[groups.length - 1] === 0) groups.pop();
   if (!groups.length) return header(0, 0, 0, dscale);
-  const b = header(groups.length, weight, m[1] === '-' ? 0x4000 : 0, dscale);
+  const b = header(groups.length, weight, parts.negative ? 0x4000 : 0, dscale);
   groups.forEach((g, i) => b.writeInt16BE(g, 8 + i * 2));
   return b;
 }
@@ -347,9 +357,9 @@ function normaliseTimestamp(s: string, withZone: boolean): string {
   if (t === 'tomorrow') return day(1);
   if (t === 'yesterday') return day(-1);
   const text = timestampText(s, withZone);
-  if (text === null) throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
-  normaliseDate(s.trim().slice(0, 10)); // 2024-02-30 is refused (22008), not read as March 1st
-  return text;
+  if (text !== null) return text;
+  normaliseDate(s.trim().slice(0, 10)); // a day the calendar lacks (2024-02-30) is 22008, as PostgreSQL words it
+  throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
 }
 
 /**
