@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { recreateDatabase } from '../../common/local-postgres.ts';
 import { applyPostCopy, applySchema } from '../../backfill/schema/apply.ts';
+import { sql } from '../harness/databases.ts';
 import { readSourceSchema } from '../../backfill/schema/read-source.ts';
 import { installSqliteCapture } from '../../proxy/capture/sqlite-capture.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
@@ -58,4 +60,27 @@ export async function startSqliteMirror(name: string, schema: string, opts: { re
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A database on the suite's new cluster with the application's PostgreSQL
+ * schema (and rows): the reference a test compares the SQLite source's answers
+ * with. Its URL.
+ */
+export async function referenceDatabase(name: string, ...setup: string[]): Promise<string> {
+  const target = inject('target');
+  await recreateDatabase(target.url, name);
+  const url = withDb(target.url, name);
+  for (const text of setup) await sql(url, text);
+  return url;
+}
+
+/** Every value as the server's text: what the SQLite source and PostgreSQL answer, compared as sent. */
+export const RAW_TEXT = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+/** A connected client: values as the server's text, or with `parsed`, through node-postgres's own type parsers. */
+export async function connectClient(url: string, opts: { parsed?: boolean } = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, ...(opts.parsed ? {} : { types: RAW_TEXT }) });
+  await c.connect();
+  return c;
 }

@@ -4,13 +4,11 @@
 // column's type cannot hold. Both protocols; the session goes on as it would
 // on PostgreSQL; nothing is half-written in the file or in the mirror.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import pg from 'pg';
 import Database from 'better-sqlite3';
-import { recreateDatabase } from '../../common/local-postgres.ts';
 import { registerChecks } from '../../proxy/sqlite/checks.ts';
 import { sql } from '../harness/databases.ts';
-import { startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { connectClient as client, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
 
 // the legacy file: `cutover schema` makes vc varchar(3), ch varchar(4), n numeric(4,2) and every INT bigint
 const SCHEMA = `CREATE TABLE r (id INTEGER PRIMARY KEY, vc VARCHAR(3), ch CHAR(4), i2 SMALLINT, i4 INT4, big INTEGER, n NUMERIC(4,2), note TEXT)`;
@@ -20,14 +18,6 @@ const SEED = `INSERT INTO r (id, vc, ch, i2, i4, big, n, note) VALUES (1, 'abc',
 
 let m: SqliteMirror;
 let refUrl: string;
-const raw = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
-
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, types: raw });
-  await c.connect();
-  return c;
-}
-
 /** What a statement gives: its error's SQLSTATE and message, or its rows as text. */
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
   try {
@@ -53,13 +43,7 @@ const targetRows = async () => (await sql(m.targetUrl, 'SELECT id::text, vc, ch,
 
 beforeAll(async () => {
   m = await startSqliteMirror('sqlite_missing_errors', SCHEMA);
-  const target = inject('target');
-  await recreateDatabase(target.url, 'sqlite_missing_errors_ref');
-  const u = new URL(target.url);
-  u.pathname = '/sqlite_missing_errors_ref';
-  refUrl = u.toString();
-  await sql(refUrl, PG_SCHEMA);
-  await sql(refUrl, SEED);
+  refUrl = await referenceDatabase('sqlite_missing_errors_ref', PG_SCHEMA, SEED);
   const c = await client(m.url());
   await c.query(SEED);
   await c.end();

@@ -8,15 +8,11 @@
 // PostgreSQL too and the answers are compared. Before: every one of these
 // writes went through, and IS UNKNOWN and LIMIT ALL OFFSET were errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import pg from 'pg';
-import { recreateDatabase } from '../../common/local-postgres.ts';
-import { sql } from '../harness/databases.ts';
-import { startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE ro (id INTEGER PRIMARY KEY, v TEXT)`;
 const PG_SCHEMA = `CREATE TABLE ro (id bigint PRIMARY KEY, v text)`;
-const raw = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 let m: SqliteMirror;
 let proxy: pg.Client;
@@ -35,14 +31,7 @@ async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<
 
 beforeAll(async () => {
   m = await startSqliteMirror('sqlite_read_only', SCHEMA);
-  const target = inject('target');
-  await recreateDatabase(target.url, 'sqlite_read_only_ref');
-  const u = new URL(target.url);
-  u.pathname = '/sqlite_read_only_ref';
-  await sql(u.toString(), PG_SCHEMA);
-  ref = new pg.Client({ connectionString: u.toString(), types: raw });
-  proxy = new pg.Client({ connectionString: m.url(), types: raw });
-  await Promise.all([ref.connect(), proxy.connect()]);
+  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_read_only_ref', PG_SCHEMA)), connectClient(m.url())]);
   for (const c of [ref, proxy]) c.on('notice', () => undefined);
 });
 afterAll(async () => {

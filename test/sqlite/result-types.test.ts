@@ -6,11 +6,8 @@
 // string, not a Date, and sum(numeric(10,2)) the JavaScript number 300.5,
 // not the string '300.50'.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import pg from 'pg';
-import { recreateDatabase } from '../../common/local-postgres.ts';
-import { sql } from '../harness/databases.ts';
-import { startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE pay (id INTEGER PRIMARY KEY, dept INTEGER, amount NUMERIC(10,2), rate DOUBLE PRECISION, paid TIMESTAMPTZ, due DATE, note TEXT)`;
 const PG_SCHEMA = `CREATE TABLE pay (id bigint PRIMARY KEY, dept bigint, amount numeric(10,2), rate double precision, paid timestamptz, due date, note text)`;
@@ -26,15 +23,8 @@ let ref: pg.Client;
 
 beforeAll(async () => {
   m = await startSqliteMirror('sqlite_result_types', SCHEMA);
-  const target = inject('target');
-  await recreateDatabase(target.url, 'sqlite_result_types_ref');
-  const u = new URL(target.url);
-  u.pathname = '/sqlite_result_types_ref';
-  await sql(u.toString(), PG_SCHEMA);
-  await sql(u.toString(), ROWS);
-  ref = new pg.Client({ connectionString: u.toString() });
-  proxy = new pg.Client({ connectionString: m.url() });
-  await Promise.all([ref.connect(), proxy.connect()]);
+  // node-postgres's own type parsers: what an application gets
+  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_result_types_ref', PG_SCHEMA, ROWS), { parsed: true }), connectClient(m.url(), { parsed: true })]);
   await ref.query(`SET TimeZone = 'UTC'`);
   await proxy.query(ROWS);
 });

@@ -8,26 +8,17 @@
 // '2024-01-06T11:00:00.000+01:00' and now()'s '….820' were stored as written,
 // so `at = $1` found nothing and `at BETWEEN $1 AND $2` missed rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import pg from 'pg';
 import Database from 'better-sqlite3';
-import { recreateDatabase } from '../../common/local-postgres.ts';
 import { sql } from '../harness/databases.ts';
-import { startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { connectClient as client, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE ev (id INTEGER PRIMARY KEY, at TIMESTAMPTZ, t TIMESTAMP, d DATE, ok BOOLEAN)`;
 const PG_SCHEMA = `CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz, t timestamp, d date, ok boolean)`;
-const raw = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 let m: SqliteMirror;
 let proxy: pg.Client;
 let ref: pg.Client;
-
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, types: raw });
-  await c.connect();
-  return c;
-}
 
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
   try {
@@ -47,12 +38,7 @@ async function both(text: string, params?: unknown[]): Promise<unknown> {
 
 beforeAll(async () => {
   m = await startSqliteMirror('sqlite_timestamps', SCHEMA);
-  const target = inject('target');
-  await recreateDatabase(target.url, 'sqlite_timestamps_ref');
-  const u = new URL(target.url);
-  u.pathname = '/sqlite_timestamps_ref';
-  await sql(u.toString(), PG_SCHEMA);
-  ref = await client(u.toString());
+  ref = await client(await referenceDatabase('sqlite_timestamps_ref', PG_SCHEMA));
   await ref.query(`SET TimeZone = 'UTC'`);
   proxy = await client(m.url());
 });
