@@ -322,6 +322,8 @@ export class Session {
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;
     const onClientData = (chunk: Buffer) => {
+      // refused: the rest of what the client sends (a too-large message's remaining megabytes) is dropped unread
+      if (this.closed) return;
       this.ctx.stats.bytesIn += chunk.length;
       try {
         relay.push(chunk);
@@ -399,6 +401,7 @@ export class Session {
     };
 
     const onClientData = (chunk: Buffer) => {
+      if (this.closed) return;
       // a session idle since before mirroring (or promote) must not send its next request straight through
       if (this.idle && !midRequest && fromClient.atBoundary && this.wantsMessageRelay()) {
         this.upgrade(onClientData, onServerData, chunk);

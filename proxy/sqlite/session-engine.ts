@@ -136,6 +136,8 @@ export class SessionEngine {
 
   /** Feeds client bytes; resolves when every complete message in them has been answered. */
   async push(chunk: Buffer): Promise<void> {
+    // ended (a bad message): what the client still sends is dropped unread
+    if (this.closed) return;
     const messages: Message[] = [];
     try {
       this.assembler.push(chunk, (m) => messages.push(m));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import pino from 'pino';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from './proxy-harness.ts';
 import { exchange, startupPacket } from './raw-wire.ts';
@@ -9,12 +10,14 @@ let pair: DbPair;
 let tp: TestProxy;
 /** Held open for the whole file: every bad input must leave it working. */
 let bystander: pg.Client;
+/** The proxy's warnings, one JSON line each. */
+const warnings: string[] = [];
 
 beforeAll(async () => {
   pair = await databasePair('proxy_bad_input');
   await sql(pair.legacyUrl, 'CREATE TABLE heartbeat (n int)');
   await sql(pair.legacyUrl, "CREATE ROLE md5user LOGIN PASSWORD 'md5pass'");
-  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, maxMessageSize: 1024 * 1024 });
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, maxMessageSize: 1024 * 1024 }, pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }));
   bystander = new pg.Client({ connectionString: tp.url(pair.name) });
   await bystander.connect();
   await bystander.query('BEGIN');
@@ -64,6 +67,10 @@ describe('bad input gets a precise error and harms nobody else', () => {
     expect(err.code).toBe('08P01');
     expect(err.message).toMatch(/exceeds the limit of 1048576 bytes/);
     await c.end().catch(() => undefined);
+    // the rest of the message, arriving after the refusal, is dropped: one warning, not one per chunk (there were dozens)
+    await new Promise((r) => setTimeout(r, 300));
+    expect(warnings.filter((w) => w.includes('exceeds the limit'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.includes('bad message from client'))).toHaveLength(1);
   });
 
   it('truncated startup packet: FATAL 08P01', async () => {

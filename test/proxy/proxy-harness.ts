@@ -1,7 +1,7 @@
 // Starts a proxy in-process for a test, on a free port, against the suite's clusters.
 import { LiveState } from '../../common/live-state.ts';
 import { loadConfig, type ConfigInput } from '../../common/config.ts';
-import { silentLogger } from '../../common/log.ts';
+import { silentLogger, type Logger } from '../../common/log.ts';
 import { startProxy, type ProxyServer } from '../../proxy/server.ts';
 import { freePort } from '../harness/postgres.ts';
 
@@ -14,11 +14,11 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-export async function startTestProxy(overrides: Partial<ConfigInput> & { source: string }): Promise<TestProxy> {
+export async function startTestProxy(overrides: Partial<ConfigInput> & { source: string }, log: Logger = silentLogger): Promise<TestProxy> {
   const port = await freePort();
   const cfg = loadConfig({ listen: `127.0.0.1:${port}`, logLevel: 'silent', ...overrides }, {});
   const live = new LiveState({ readPercent: cfg.reads });
-  const proxy = await startProxy(cfg, live, silentLogger);
+  const proxy = await startProxy(cfg, live, log);
   return {
     proxy,
     live,
