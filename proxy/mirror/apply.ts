@@ -142,6 +142,8 @@ export class MirrorApplier implements ChangeApplier {
     private readonly synchronousCommit = 'on',
     /** How long one apply round trip may take before the connection is given up (the target frozen or cut off, not closed). */
     private readonly roundTripMs = APPLY_ROUND_TRIP_MS,
+    /** The apply sessions' statement_timeout; a large apply gets its round-trip deadline when that is longer. */
+    private readonly statementTimeoutMs = APPLY_STATEMENT_TIMEOUT_MS,
   ) {
     this.group = new GroupCommit((lists) => this.applyLists(lists), (changes) => this.applyLists([changes]), max, (e) => e instanceof MirrorUnreachableError);
     this.pool = this.makePool(false);
@@ -149,7 +151,7 @@ export class MirrorApplier implements ChangeApplier {
 
   private options(replica: boolean): string {
     // session settings travel in the start-up packet: no extra round trip, no query racing the first apply
-    const options = [`-c statement_timeout=10000`, `-c synchronous_commit=${this.synchronousCommit}`, STABLE_TEXT_OPTIONS];
+    const options = [`-c statement_timeout=${this.statementTimeoutMs}`, `-c synchronous_commit=${this.synchronousCommit}`, STABLE_TEXT_OPTIONS];
     // the source already ran triggers and cascades: the mirror applies rows, not effects
     if (replica) options.push('-c session_replication_role=replica');
     return options.join(' ');
@@ -227,11 +229,7 @@ export class MirrorApplier implements ChangeApplier {
     const c = new Collect();
     conn.link.request(bufs, c);
     let late = false;
-    // a large apply is slow, not lost: past 1 MB, 250 ms more per MB sent (a 40 MB bytea is 80 MB of JSON, which a
-    // loaded machine took more than the bare deadline to parse and write)
-    let bytes = 0;
-    for (const b of bufs) bytes += b.length;
-    const ms = this.roundTripMs + (bytes > 1 << 20 ? Math.ceil(bytes / 4096) : 0);
+    const ms = this.deadlineMs(byteLength(bufs));
     const timer = setTimeout(() => {
       late = true;
       if (conn.link.cancelKey) this.abandoned.add(conn.link.cancelKey.pid);
@@ -246,6 +244,15 @@ export class MirrorApplier implements ChangeApplier {
       clearTimeout(timer);
     }
     return c;
+  }
+
+  /**
+   * How long a request of this many bytes may take. A large apply is slow, not
+   * lost: past 1 MB, 250 ms more per MB sent (a 40 MB bytea is 80 MB of JSON,
+   * which a loaded machine took more than the bare deadline to parse and write).
+   */
+  private deadlineMs(bytes: number): number {
+    return this.roundTripMs + (bytes > LARGE_APPLY ? Math.ceil(bytes / 4096) : 0);
   }
 
   /** Runs one pipeline (ending in Sync) on the connection; throws the server's first error. */
@@ -348,6 +355,13 @@ export class MirrorApplier implements ChangeApplier {
         }
         if (bufs.length === preamble) return;
         bufs.push(SYNC);
+        const bytes = byteLength(bufs);
+        if (this.deadlineMs(bytes) > this.statementTimeoutMs) {
+          // the session's statement_timeout would cancel it: a row of 240 MB failed there at every retry, its key
+          // dirty and reads held on the source for good. The server gets the proxy's own deadline, for this
+          // transaction only (set_config's is_local: the implicit transaction ends at the Sync).
+          bufs.unshift(parseMessage('', `SELECT set_config('statement_timeout', $1, true)`), bindMessage('', [String(this.deadlineMs(bytes))]), EXECUTE);
+        }
         await this.send(conn, bufs);
         for (const n of parsed) conn.prepared.add(n);
       });
@@ -647,6 +661,15 @@ function clearedFirst(changes: Change[]): Change[] {
 
 /** An apply round trip's deadline (the guard's breaker has no timeout of its own for applies). */
 export const APPLY_ROUND_TRIP_MS = 5_000;
+const APPLY_STATEMENT_TIMEOUT_MS = 10_000;
+/** Past this many bytes an apply gets more time (deadlineMs). */
+const LARGE_APPLY = 1 << 20;
+
+function byteLength(bufs: Buffer[]): number {
+  let n = 0;
+  for (const b of bufs) n += b.length;
+  return n;
+}
 
 export interface Run {
   tbl: string;
