@@ -167,28 +167,56 @@ export class PieceRun implements ResponseHandler {
   }
 }
 
-/** A routed read's whole answer, kept until we know the target answered well. */
+/**
+ * A routed read's whole answer, kept until we know the target answered well;
+ * or, with `spill`, only up to `spill.limit` bytes: an answer larger than that
+ * goes on as it comes, to the writer `spill.start` returns (given what was
+ * held), or is dropped when it returns null. A result of a gigabyte was held
+ * whole, a gigabyte of the proxy's memory per session reading it.
+ */
 export class HoldAll implements ResponseHandler {
   messages: Buffer[] = [];
   readonly done: Promise<{ lost: string | null; error: string | null }>;
+  /** Resolved when the answer is complete, or when it began to stream past the limit. */
+  readonly decided: Promise<void>;
+  /** Whether the answer streams past the limit (to a writer or dropped). */
+  spilled = false;
   private resolve!: (o: { lost: string | null; error: string | null }) => void;
+  private decide!: () => void;
   private error: string | null = null;
+  private held = 0;
+  private sink: ((b: Buffer) => void) | null = null;
 
-  constructor() {
+  constructor(private readonly spill?: { limit: number; start(held: Buffer[]): ((b: Buffer) => void) | null }) {
     this.done = new Promise((r) => (this.resolve = r));
+    this.decided = new Promise((r) => (this.decide = r));
   }
 
   onMessage(m: Message): void {
     if (m.type === 0x45 && !this.error) this.error = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+    if (this.spilled) {
+      this.sink?.(m.bytes);
+      return;
+    }
     this.messages.push(m.bytes);
+    this.held += m.bytes.length;
+    if (this.spill && this.held > this.spill.limit) {
+      this.spilled = true;
+      this.sink = this.spill.start(this.messages);
+      this.messages = [];
+      this.decide();
+    }
   }
 
   onReady(_s: number, z: Message): void {
-    this.messages.push(z.bytes);
+    if (this.spilled) this.sink?.(z.bytes);
+    else this.messages.push(z.bytes);
+    this.decide();
     this.resolve({ lost: null, error: this.error });
   }
 
   onLost(reason: Error): void {
+    this.decide();
     this.resolve({ lost: reason.message, error: null });
   }
 }

@@ -55,6 +55,19 @@ const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
+/** Unsent answer bytes past which the session stops reading its backends (the client is not taking them). */
+const CLIENT_BACKLOG = 1 << 20;
+/** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
+const QUEUE_HIGH = 1024;
+const QUEUE_HIGH_BYTES = 8 << 20;
+/**
+ * A routed read's answer is held until complete (so the source can answer
+ * instead if the target fails) only up to this size; a larger one streams on
+ * from the target, as the byte relay streams everything.
+ */
+const HELD_READ_LIMIT = 1 << 20;
+/** A shadow answer only compared, not sent: past the limit, dropped (and not compared). */
+const DROP_PAST_LIMIT = { limit: HELD_READ_LIMIT, start: () => null };
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
@@ -144,15 +157,26 @@ export class Relay {
   private readonly drains = new DrainStatements();
   /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
   private readonly ahead = new DrainAhead();
+  /**
+   * Backpressure, as the byte relay has it: while the client leaves more than
+   * CLIENT_BACKLOG of its answers unread, the backends are not read (they
+   * stop at their socket, as a server stops for a slow client) and no request
+   * is sent; the client is not read while QUEUE_HIGH requests wait. Without
+   * it, a client pipelining queries it never read the answers to filled the
+   * proxy's memory (3.6 GB in 15 s), for every session.
+   */
+  private backlogged: { streams: Duplex[]; over: Promise<void>; end: () => void } | null = null;
+  private queuedBytes = 0;
+  private clientPaused = false;
 
   constructor(
-    client: Socket,
+    private readonly client: Socket,
     private source: BackendLink,
     private readonly ctx: RelayContext,
     /** `raw`: the server's own FATAL, sent as it is instead of one made from code and message. */
     private readonly onFatal: (code: string, message: string, raw?: Buffer) => void,
   ) {
-    this.order = new ResponseOrder(client, ctx.stats);
+    this.order = new ResponseOrder(client, ctx.stats, { limit: CLIENT_BACKLOG, changed: (full) => this.clientBacklog(full) });
     this.asm = new MessageAssembler(ctx.maxMessageSize);
     this.sot = ctx.side;
     this.wireLinks();
@@ -275,13 +299,54 @@ export class Relay {
 
   private enqueue(u: Unit): void {
     this.queue.push(u);
+    for (const m of u.msgs) this.queuedBytes += m.bytes.length;
+    if (!this.clientPaused && this.queue.length > 1 && (this.queue.length >= QUEUE_HIGH || this.queuedBytes >= QUEUE_HIGH_BYTES)) {
+      this.clientPaused = true;
+      this.client.pause();
+    }
     if (!this.pumping) void this.pump();
   }
+
+  /** The next request to handle, the client read again once few wait. */
+  private dequeue(): Unit {
+    const u = this.queue.shift()!;
+    for (const m of u.msgs) this.queuedBytes -= m.bytes.length;
+    if (this.clientPaused && this.queue.length <= QUEUE_HIGH / 4 && this.queuedBytes <= QUEUE_HIGH_BYTES / 4) {
+      this.clientPaused = false;
+      this.client.resume();
+    }
+    return u;
+  }
+
+  /** The client's unread answers passed CLIENT_BACKLOG (full), or have all left. */
+  private clientBacklog(full: boolean): void {
+    if (full) {
+      if (this.backlogged) return;
+      const streams = [this.source, this.target].filter((l): l is BackendLink => l !== null && !l.lost).map((l) => l.stream);
+      for (const st of streams) st.pause();
+      let end!: () => void;
+      const over = new Promise<void>((r) => (end = r));
+      this.backlogged = { streams, over, end };
+      return;
+    }
+    const b = this.backlogged;
+    if (!b) return;
+    this.backlogged = null;
+    for (const st of b.streams) st.resume();
+    b.end();
+  }
+
+  /** Whether this session has stopped reading its backends for its client (routed reads' deadlines wait meanwhile). */
+  private readonly stalled = (): boolean => this.backlogged !== null;
 
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.queue.length && !this.closed) {
+        if (this.backlogged) {
+          await this.backlogged.over;
+          if (this.closed) break;
+        }
         if (this.predicted === I && !this.openSegment) {
           // a transaction boundary: the only place a session may wait for promote or change databases
           this.resume = waitWhilePaused(this.ctx.live);
@@ -291,7 +356,7 @@ export class Relay {
           if (this.ctx.live.get().sourceOfTruth !== this.sot && !(await this.followSourceOfTruth())) break;
           if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
-        const u = this.queue.shift()!;
+        const u = this.dequeue();
         if (this.deferredBegin) this.sendDeferredBegin();
         // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
         // the await costs more than the handling, on every request
@@ -766,6 +831,11 @@ export class Relay {
         for (const p of this.statements.values()) p.on.delete('target');
         this.target = link;
         this.wireLinks();
+        if (this.backlogged) {
+          // opened for a request already on its way while the client is not reading: it waits with the others
+          link.stream.pause();
+          this.backlogged.streams.push(link.stream);
+        }
         return link;
       } catch (e) {
         if (e instanceof TargetRoleUnavailable) {
@@ -785,7 +855,16 @@ export class Relay {
     const slot = this.order.open();
     const target = this.target && !this.target.lost ? this.target : await this.ensureTarget();
     if (target) {
-      const hold = new HoldAll();
+      // given up on (it failed, or it was too slow): the target's answer, if it still comes, is dropped
+      let dropped = false;
+      const hold = new HoldAll({
+        limit: HELD_READ_LIMIT,
+        start: (held) => {
+          if (dropped) return null;
+          for (const b of held) slot.write(b);
+          return (b) => slot.write(b);
+        },
+      });
       const started = process.hrtime.bigint();
       const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
@@ -793,6 +872,9 @@ export class Relay {
       let missing: string | null = null;
       try {
         await this.guard!.read(async () => {
+          await hold.decided;
+          // past HELD_READ_LIMIT the answer is on its way to the client: the source can no longer answer instead
+          if (hold.spilled) return;
           const outcome = await hold.done;
           const cancelled = outcome.error === '57014' && this.cancels !== cancels;
           if (outcome.error && !outcome.lost && isMissingObject(outcome.error)) {
@@ -802,8 +884,8 @@ export class Relay {
           }
           const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
-        }, target.cancelKey?.pid);
-        if (!missing) {
+        }, target.cancelKey?.pid, this.stalled);
+        if (!missing && !hold.spilled) {
           recordRead('target', started);
           for (const b of hold.messages) slot.write(b);
           slot.end();
@@ -812,6 +894,8 @@ export class Relay {
       } catch (e) {
         this.ctx.log.debug({ reason: (e as Error).message }, 'routed read retried on the source');
       }
+      if (hold.spilled && !dropped) return this.streamedRead(hold, slot, started);
+      dropped = true;
       mirrorMetrics.fallbacks.inc();
       if (missing) {
         this.ensureOn(this.source, referenced);
@@ -828,6 +912,22 @@ export class Relay {
     this.source.request(msgs.map((m) => m.bytes), new Forward(slot, this));
   }
 
+  /**
+   * The rest of a routed read that outgrew HELD_READ_LIMIT, streamed as it
+   * comes. If the target goes away midway the client gets the error a server
+   * gives when it dies mid-result, and the session goes on (outside a
+   * transaction: nothing of its state is lost).
+   */
+  private async streamedRead(hold: HoldAll, slot: Slot, started: bigint): Promise<void> {
+    const outcome = await hold.done;
+    if (outcome.lost) {
+      this.guard?.targetFailed(`the target was lost during a read: ${outcome.lost}`);
+      slot.write(errorResponse({ severity: 'ERROR', code: '08006', message: 'lost connection to the new database during a read; run it again' }));
+      slot.write(readyForQuery('I'));
+    } else recordRead('target', started);
+    slot.end();
+  }
+
   // ---- shadow reads ----
 
   private shouldShadow(kind: Kind, inTxn: boolean): boolean {
@@ -840,7 +940,14 @@ export class Relay {
     const target = await this.ensureTarget();
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
-    const fromSource = new HoldAll();
+    // an answer past HELD_READ_LIMIT is not compared: the source's streams on to the client, the target's is dropped
+    const fromSource = new HoldAll({
+      limit: HELD_READ_LIMIT,
+      start: (held) => {
+        for (const b of held) slot.write(b);
+        return (b) => slot.write(b);
+      },
+    });
     const started = process.hrtime.bigint();
     this.source.request(msgs.map((m) => m.bytes), fromSource);
     void fromSource.done.then((o) => o.lost || o.error || recordRead('source', started));
@@ -852,7 +959,7 @@ export class Relay {
     }
     const replays = this.replaysFor(target, new Set([...referenced, ...definedHere]));
     if (replays.length) target.request([...replays, SYNC], new Collect());
-    const fromTarget = new HoldAll();
+    const fromTarget = new HoldAll(DROP_PAST_LIMIT);
     target.request(msgs.map((m) => m.bytes), fromTarget);
     void fromTarget.done.then((o) => o.lost || o.error || recordRead('target', started));
     const s = await fromSource.done;
@@ -863,17 +970,17 @@ export class Relay {
 
   private async compareShadow(target: BackendLink, msgs: Message[], ordered: boolean, fromSource: HoldAll, fromTarget: HoldAll, text: string): Promise<void> {
     const t = await fromTarget.done;
-    if (t.lost || t.error) return;
+    if (t.lost || t.error || fromSource.spilled || fromTarget.spilled) return;
     if (sameDigest(digest(fromSource.messages, ordered), digest(fromTarget.messages, ordered))) {
       recordShadow('match');
       return;
     }
     // rows may have changed between the two reads: read both again before it counts
-    const again = [new HoldAll(), new HoldAll()] as const;
+    const again = [new HoldAll(DROP_PAST_LIMIT), new HoldAll(DROP_PAST_LIMIT)] as const;
     this.source.request(msgs.map((m) => m.bytes), again[0]);
     target.request(msgs.map((m) => m.bytes), again[1]);
     const [a, b] = await Promise.all([again[0].done, again[1].done]);
-    if (a.lost || b.lost) return;
+    if (a.lost || b.lost || again[0].spilled || again[1].spilled) return;
     if (sameDigest(digest(again[0].messages, ordered), digest(again[1].messages, ordered))) {
       recordShadow('recovered');
       return;
@@ -1318,6 +1425,7 @@ export class Relay {
   close(): void {
     this.closed = true;
     this.resume?.cancel();
+    this.backlogged?.end();
     // what this turn wrote keeps its place ahead of the session's own last words and Terminate
     this.order.flush();
     this.source.flush();

@@ -2,7 +2,7 @@
 // request takes a slot when it is sent; the oldest open slot streams straight
 // to the client, later ones buffer until everything before them is complete.
 import type { Socket } from 'node:net';
-import { TurnWriter } from './turn-writer.ts';
+import { TurnWriter, type Backlog } from './turn-writer.ts';
 
 export class Slot {
   buffered: Buffer[] = [];
@@ -27,8 +27,9 @@ export class ResponseOrder {
   constructor(
     client: Socket,
     private readonly counted?: { bytesOut: number },
+    backlog?: Backlog,
   ) {
-    this.out = new TurnWriter(client);
+    this.out = new TurnWriter(client, backlog);
   }
 
   /** What this turn holds goes to the client now (before the session writes to it or ends it). */

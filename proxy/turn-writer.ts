@@ -8,11 +8,21 @@
 // JavaScript instead of four.
 import type { Writable } from 'node:stream';
 
+/** Told when a stream's unsent bytes pass `limit` (true), and when they have all left (false). */
+export interface Backlog {
+  limit: number;
+  changed(full: boolean): void;
+}
+
 export class TurnWriter {
   private out: Buffer[] = [];
   private scheduled = false;
+  private full = false;
 
-  constructor(private readonly stream: Writable) {}
+  constructor(
+    private readonly stream: Writable,
+    private readonly backlog?: Backlog,
+  ) {}
 
   write(b: Buffer): void {
     const n = this.out.length;
@@ -37,12 +47,23 @@ export class TurnWriter {
     this.out = [];
     const s = this.stream;
     if (s.destroyed || s.writableEnded) return;
-    if (out.length === 1) {
-      s.write(out[0]!);
-      return;
+    if (out.length === 1) s.write(out[0]!);
+    else {
+      s.cork();
+      for (const b of out) s.write(b);
+      s.uncork();
     }
-    s.cork();
-    for (const b of out) s.write(b);
-    s.uncork();
+    const watch = this.backlog;
+    if (watch && !this.full && s.writableLength > watch.limit) {
+      this.full = true;
+      watch.changed(true);
+      // past the limit, write() has answered false: 'drain' follows once everything has left
+      s.once('drain', this.drained);
+    }
+  };
+
+  private readonly drained = (): void => {
+    this.full = false;
+    this.backlog!.changed(false);
   };
 }

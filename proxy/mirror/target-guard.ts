@@ -33,6 +33,8 @@ interface InFlight {
   fail: (e: Error) => void;
   /** The target is being asked whether the read's process is still active. */
   asking: boolean;
+  /** The session has stopped reading the target's answer: its client is not taking what it was sent (relay.ts). */
+  stalled?: () => boolean;
 }
 
 export class TargetGuard {
@@ -98,11 +100,15 @@ export class TargetGuard {
     }
   }
 
-  /** Run a routed read's completion check under the breaker, within the read deadline (`pid`: the target process running it). */
-  async read(check: () => Promise<void>, pid?: number): Promise<void> {
+  /**
+   * Run a routed read's completion check under the breaker, within the read
+   * deadline (`pid`: the target process running it; while `stalled`, the
+   * deadline waits: a slow client is no fault of the target).
+   */
+  async read(check: () => Promise<void>, pid?: number, stalled?: () => boolean): Promise<void> {
     this.stats.reads++;
     try {
-      await this.breaker.fire(() => this.whileRunning(check(), pid));
+      await this.breaker.fire(() => this.whileRunning(check(), pid, stalled));
     } catch (e) {
       this.stats.readErrors++;
       mirrorMetrics.targetErrors.inc();
@@ -119,9 +125,9 @@ export class TargetGuard {
    * nothing, and a lost connection leaves the process idle or gone: the read
    * is given up on and runs on the source.
    */
-  private whileRunning(p: Promise<void>, pid: number | undefined): Promise<void> {
+  private whileRunning(p: Promise<void>, pid: number | undefined, stalled: (() => boolean) | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      const read: InFlight = { since: Date.now(), pid, fail: reject, asking: false };
+      const read: InFlight = { since: Date.now(), pid, fail: reject, asking: false, stalled };
       this.reads.add(read);
       // settled after its deadline gave up on it: nothing (the promise is settled already)
       p.then(
@@ -141,6 +147,7 @@ export class TargetGuard {
     if (!this.reads.size) return;
     const now = Date.now();
     for (const read of this.reads) {
+      if (read.stalled?.()) read.since = now;
       if (read.asking || now - read.since < this.readTimeoutMs) continue;
       const giveUp = () => {
         this.reads.delete(read);

@@ -1,0 +1,111 @@
+// Backpressure through the message relay (mirroring, reads routed): a client
+// that sends queries and does not read their answers must not make the proxy
+// hold them. The byte relay stops reading the server while the client's socket
+// is full, as PostgreSQL stops for a slow client; the message relay held
+// everything: 400 pipelined 1 MB answers became 400 MB of the proxy's memory
+// (3.6 GB in 15 s in a longer run), and a single routed read of 300 MB was
+// held whole before its first byte went out, for every session alike. Memory
+// is measured as the Buffer bytes of this process, where the test proxy runs.
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DbPair } from '../harness/databases.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { startupPacket } from '../proxy/raw-wire.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_backpressure', 'CREATE TABLE t (id int PRIMARY KEY)');
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100, auth: 'trust' });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+function query(text: string): Buffer {
+  const body = Buffer.from(text + '\0');
+  const head = Buffer.alloc(5);
+  head[0] = 0x51;
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * Connects, sends `count` copies of `text` at once, reads nothing for `idleMs`
+ * and reports the growth of this process's Buffer memory meanwhile; then reads
+ * every answer and counts the rows and their bytes.
+ */
+async function unreadPipeline(text: string, count: number, idleMs: number): Promise<{ grewMb: number; answers: number; rows: number; rowBytes: number; errors: string[] }> {
+  const s = net.connect(tp.port, '127.0.0.1');
+  s.on('error', () => undefined);
+  let pending: Buffer = Buffer.alloc(0);
+  let ready = 0;
+  let rows = 0;
+  let rowBytes = 0;
+  const errors: string[] = [];
+  let onReady: (() => void) | null = null;
+  s.on('data', (d: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    let o = 0;
+    while (pending.length - o >= 5) {
+      const len = pending.readInt32BE(o + 1);
+      if (pending.length - o < 1 + len) break;
+      const type = pending[o];
+      if (type === 0x5a) {
+        ready++;
+        onReady?.();
+      } else if (type === 0x44) {
+        rows++;
+        rowBytes += len;
+      } else if (type === 0x45) errors.push(pending.toString('utf8', o + 5, o + 1 + len));
+      o += 1 + len;
+    }
+    pending = pending.subarray(o);
+  });
+  const until = (n: number) => new Promise<void>((resolve) => {
+    if (ready >= n) return resolve();
+    onReady = () => ready >= n && resolve();
+  });
+  s.write(startupPacket({ user: 'postgres', database: pair.name }));
+  await until(1);
+  s.pause();
+  const before = process.memoryUsage().arrayBuffers;
+  s.write(Buffer.concat(Array.from({ length: count }, () => query(text))));
+  await new Promise((r) => setTimeout(r, idleMs));
+  const grewMb = (process.memoryUsage().arrayBuffers - before) / (1 << 20);
+  s.resume();
+  await until(1 + count);
+  s.end();
+  return { grewMb, answers: ready - 1, rows, rowBytes, errors };
+}
+
+describe('a client that does not read its answers', () => {
+  it('400 pipelined reads of 1 MB each are not held by the proxy, and all arrive once it reads', async () => {
+    const r = await unreadPipeline(`SELECT repeat('x', 1048576)`, 400, 3_000);
+    console.log(`proxy memory grew by ${r.grewMb.toFixed(1)} MB while 400 MB of answers waited`);
+    expect(r.grewMb).toBeLessThan(100);
+    expect(r).toMatchObject({ answers: 400, rows: 400, errors: [] });
+  });
+
+  it('a routed read of 300 MB streams on from the target instead of being held whole', async () => {
+    const r = await unreadPipeline(`SELECT repeat('x', 1048576) FROM generate_series(1, 300)`, 1, 3_000);
+    console.log(`proxy memory grew by ${r.grewMb.toFixed(1)} MB while a 300 MB answer waited`);
+    expect(r.grewMb).toBeLessThan(100);
+    expect(r).toMatchObject({ answers: 1, rows: 300, errors: [] });
+    expect(r.rowBytes).toBeGreaterThan(300 * 1048576);
+  });
+
+  it('reads on the source (reads at 0 %) likewise', async () => {
+    tp.live.update({ readPercent: 0 });
+    try {
+      const r = await unreadPipeline(`SELECT repeat('y', 1048576)`, 300, 3_000);
+      console.log(`proxy memory grew by ${r.grewMb.toFixed(1)} MB while 300 MB of source answers waited`);
+      expect(r.grewMb).toBeLessThan(100);
+      expect(r).toMatchObject({ answers: 300, rows: 300, errors: [] });
+    } finally {
+      tp.live.update({ readPercent: 100 });
+    }
+  });
+});
