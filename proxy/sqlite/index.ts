@@ -15,6 +15,8 @@ class SqliteBackend extends Duplex {
   readonly session: SessionEngine;
   readonly db: Database.Database;
   private ended = false;
+  /** Output pushed past the readable buffer's limit: resolved at the next _read. */
+  private full: { done: Promise<void>; resolve: () => void } | null = null;
 
   constructor(file: string, startup: Record<string, string>) {
     super();
@@ -32,8 +34,12 @@ class SqliteBackend extends Duplex {
     this.session = new SessionEngine(this.db, engine, settings, key, (b) => {
       if (this.ended) return;
       if (b === null) this.ended = true;
-      this.push(b);
-    }, MAX_MESSAGE);
+      if (!this.push(b) && b !== null && !this.full) {
+        let resolve!: () => void;
+        const done = new Promise<void>((r) => (resolve = r));
+        this.full = { done, resolve };
+      }
+    }, MAX_MESSAGE, () => (this.ended ? null : this.full?.done ?? null));
     this.session.start();
   }
 
@@ -42,7 +48,10 @@ class SqliteBackend extends Duplex {
   }
 
   override _read(): void {
-    // output is pushed as it is produced
+    // output is pushed as it is produced; the session waits while it is not taken
+    const f = this.full;
+    this.full = null;
+    f?.resolve();
   }
 
   override _final(cb: (e?: Error | null) => void): void {
@@ -56,6 +65,7 @@ class SqliteBackend extends Duplex {
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
     this.session.close();
+    this.full?.resolve();
     cb(err);
   }
 }

@@ -105,6 +105,8 @@ export class SessionEngine {
     private readonly key: { pid: number; secret: number },
     private readonly sink: (b: Buffer | null) => void,
     maxMessageSize: number,
+    /** While the proxy is not taking the engine's output (its client is not reading): when it takes it again; else null. */
+    private readonly drained: () => Promise<void> | null = () => null,
   ) {
     this.assembler = new MessageAssembler(maxMessageSize);
     this.capture = new CaptureFloor(db);
@@ -148,6 +150,12 @@ export class SessionEngine {
       if (this.closed) return;
       await this.handle(m);
       if (this.outBytes > FLUSH_AT) this.flush();
+      // the next answer waits for the last to be taken: a client pipelining queries it never read filled memory
+      const wait = this.drained();
+      if (wait) {
+        this.flush();
+        await wait;
+      }
     }
     this.flush();
   }
