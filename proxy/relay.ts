@@ -60,6 +60,9 @@ const CLIENT_BACKLOG = 1 << 20;
 /** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
 const QUEUE_HIGH = 1024;
 const QUEUE_HIGH_BYTES = 8 << 20;
+/** Extended-protocol messages (and bytes) held waiting for their Sync or Flush, at most: then, at an Execute, sent as if a Flush came. */
+const PENDING_LIMIT = 1024;
+const PENDING_LIMIT_BYTES = 64 << 20;
 /**
  * A routed read's answer is held until complete (so the source can answer
  * instead if the target fails) only up to this size; a larger one streams on
@@ -123,6 +126,7 @@ export class Relay {
   private readonly queue: Unit[] = [];
   private pumping = false;
   private pending: Message[] = [];
+  private pendingBytes = 0;
   /** Transaction status as it will be once every request sent so far is answered. */
   private predicted = I;
   /** A segment a Flush sent before its Sync: where it went, and whether we opened a transaction for it. */
@@ -243,6 +247,7 @@ export class Relay {
     if (!this.pending.length) return;
     this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
     this.pending = [];
+    this.pendingBytes = 0;
   }
 
   /** Nothing queued, nothing being handled, no answer awaited (a transaction may be open). */
@@ -282,6 +287,7 @@ export class Relay {
         if (m.type === 0x53) this.countRequest();
         this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
         this.pending = [];
+        this.pendingBytes = 0;
         return;
       case 0x58: // Terminate: the client's hang-up follows (Session.clientGone carries out what came before)
         return;
@@ -291,6 +297,14 @@ export class Relay {
       case 0x45: // Execute
       case 0x43: // Close
         this.pending.push(m);
+        this.pendingBytes += m.bytes.length;
+        // a client may send without end and never a Sync (the server runs each message as it comes): past the
+        // limit what came so far goes on as if a Flush had followed it, instead of piling up here
+        if (m.type === 0x45 && (this.pending.length >= PENDING_LIMIT || this.pendingBytes >= PENDING_LIMIT_BYTES)) {
+          this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
+          this.pending = [];
+          this.pendingBytes = 0;
+        }
         return;
       default:
         this.enqueue({ kind: 'invalid', msgs: [m], sync: true });

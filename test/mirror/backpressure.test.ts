@@ -10,6 +10,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { serialize } from 'pg-protocol';
+import { sql } from '../harness/databases.ts';
 import { startupPacket } from '../proxy/raw-wire.ts';
 import { mirroredPair } from './mirrored-pair.ts';
 
@@ -17,7 +19,7 @@ let pair: DbPair;
 let tp: TestProxy;
 
 beforeAll(async () => {
-  pair = await mirroredPair('mirror_backpressure', 'CREATE TABLE t (id int PRIMARY KEY)');
+  pair = await mirroredPair('mirror_backpressure', 'CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE s');
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100, auth: 'trust' });
 });
 afterAll(async () => {
@@ -107,5 +109,44 @@ describe('a client that does not read its answers', () => {
     } finally {
       tp.live.update({ readPercent: 100 });
     }
+  });
+
+  it('extended-protocol messages sent without a Sync run as they come, not pile up in the proxy until one', async () => {
+    const s = net.connect(tp.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    let ready = 0;
+    let completes = 0;
+    let rest: Buffer = Buffer.alloc(0);
+    let onReady: (() => void) | null = null;
+    s.on('data', (d: Buffer) => {
+      rest = rest.length ? Buffer.concat([rest, d]) : d;
+      let i = 0;
+      for (let len: number; i + 5 <= rest.length && i + 1 + (len = rest.readInt32BE(i + 1)) <= rest.length; i += 1 + len) {
+        if (rest[i] === 0x43) completes++;
+        if (rest[i] === 0x5a) {
+          ready++;
+          onReady?.();
+        }
+      }
+      rest = rest.subarray(i);
+    });
+    const until = (n: number) => new Promise<void>((resolve) => (ready >= n ? resolve() : (onReady = () => ready >= n && resolve())));
+    s.write(startupPacket({ user: 'postgres', database: pair.name }));
+    await until(1);
+    const one = Buffer.concat([serialize.bind({}), serialize.execute()]);
+    s.write(Buffer.concat([serialize.parse({ text: `SELECT nextval('s')` }), ...Array.from({ length: 3000 }, () => one)]));
+    // the server would have run them by now; the proxy held all 3000 until the Sync (a client never sending one grew it without end)
+    const deadline = Date.now() + 10_000;
+    let ran = 0;
+    while (Date.now() < deadline && ran < 1024) {
+      await new Promise((r) => setTimeout(r, 100));
+      ran = Number((await sql(pair.legacyUrl, 'SELECT last_value, is_called FROM s')).rows[0].last_value);
+    }
+    expect(ran).toBeGreaterThanOrEqual(1024);
+    s.write(serialize.sync());
+    await until(2);
+    s.end();
+    expect(completes).toBe(3000);
+    expect(Number((await sql(pair.legacyUrl, 'SELECT last_value FROM s')).rows[0].last_value)).toBe(3000);
   });
 });
