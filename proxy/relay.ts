@@ -32,7 +32,7 @@ import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect } from './backend-link.ts';
 import { Forward, HoldAll, PieceRun, WriteHold } from './answers.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
-import { classify, type Classification, type Kind, type TxnOp } from './classify/classify.ts';
+import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
@@ -135,9 +135,18 @@ export class Relay {
   private flushedError = false;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, string>();
-  private readonly sessionLog: string[] = [];
+  /**
+   * What a new backend connection is given to share the session's state: the
+   * last SET of each setting, in the order they were made. Kept by setting
+   * (StatementInfo.setting), not as every statement run: a client setting
+   * statement_timeout before each query grew it without end, and a target
+   * opened later replayed all of it. The one before the last is kept too:
+   * the last may be one the source refused (logged as it was sent), and the
+   * setting then keeps the earlier value, as on the source.
+   */
+  private readonly sessionLog = new Map<string, string[]>();
   /** SETs run inside the open transaction block: session state only once it commits. */
-  private readonly pendingSets: string[] = [];
+  private readonly pendingSets: StatementInfo[] = [];
   /** Why this session's reads stay on the source from now on (classify.ts sourceOnly), or null. */
   private sourceOnly: string | null = null;
   /** Statements made with SQL PREPARE (on the source only): a Parse of the same name must meet them there. */
@@ -417,7 +426,7 @@ export class Relay {
         return false;
       }
       // session state follows: SETs replayed, prepared statements parsed again when used
-      for (const sql of this.sessionLog) next.request(queryMessage(sql), new Collect());
+      for (const sql of this.replayed()) next.request(queryMessage(sql), new Collect());
       for (const p of this.statements.values()) p.on.delete('target');
       this.target?.destroy();
     }
@@ -740,22 +749,34 @@ export class Relay {
         if (s.txn === 'begin') open = true;
         else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = false;
       }
-      if (s.node === 'VariableSetStmt' && !s.local && open) this.pendingSets.push(s.text);
-      else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') this.logSessionState(s.text);
+      if (s.node === 'VariableSetStmt' && !s.local && open) this.pendingSets.push(s);
+      else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') this.logSessionState(s);
     }
   }
 
   /** The end of a transaction block: its SETs are session state from now on (COMMIT), or never were (ROLLBACK). */
   private settleSets(ops: TxnOp[]): void {
     for (const op of ops) {
-      if (op === 'commit') for (const text of this.pendingSets.splice(0)) this.logSessionState(text);
+      if (op === 'commit') for (const s of this.pendingSets.splice(0)) this.logSessionState(s);
       else if (op === 'rollback' || op === 'prepare') this.pendingSets.length = 0;
     }
   }
 
-  private logSessionState(text: string): void {
-    this.sessionLog.push(text);
-    if (this.target && !this.target.lost) this.target.request(queryMessage(text), new Collect());
+  /** The session-state statements a new connection runs, in order. */
+  private replayed(): string[] {
+    return [...this.sessionLog.values()].flat();
+  }
+
+  /** A session-state statement the source ran: the open target runs it too, and a later one gets what it leaves. */
+  private logSessionState(s: StatementInfo): void {
+    // RESET ALL, DISCARD ALL: a new connection starts in the state they leave
+    if (s.setting === '*') this.sessionLog.clear();
+    else if (s.setting) {
+      const before = this.sessionLog.get(s.setting)?.at(-1);
+      this.sessionLog.delete(s.setting);
+      this.sessionLog.set(s.setting, before === undefined || before === s.text ? [s.text] : [before, s.text]);
+    }
+    if (this.target && !this.target.lost) this.target.request(queryMessage(s.text), new Collect());
   }
 
   /**
@@ -841,7 +862,7 @@ export class Relay {
         const opened = await this.ctx.openSide!(this.sot === 'legacy' ? 'new' : 'legacy');
         const link = new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
-        for (const sql of this.sessionLog) link.request(queryMessage(sql), new Collect());
+        for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
         this.target = link;
         this.wireLinks();

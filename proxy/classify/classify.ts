@@ -39,6 +39,14 @@ export interface StatementInfo {
   prepares?: string;
   /** SQL DEALLOCATE's statement name, or '*' for ALL. */
   deallocates?: string;
+  /**
+   * The session setting a SET or RESET leaves (lower-case name; SET SESSION
+   * CHARACTERISTICS with the characteristics it names), '*' for RESET ALL and
+   * DISCARD ALL: a later statement of the same key makes the earlier one
+   * unnecessary to replay. Absent where there is nothing to replay on a new
+   * connection (SET TRANSACTION, SET LOCAL, other DISCARDs).
+   */
+  setting?: string;
 }
 
 export interface Classification {
@@ -214,14 +222,14 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
         const d = a.DefElem as Node | undefined;
         return d?.defname === 'transaction_read_only' && ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival !== undefined && (((d.arg as Node).A_Const as Node).ival as Node).ival === 1;
       });
-      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}) };
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
     }
     case 'PrepareStmt':
       return { kind: 'session', orderBy: false, prepares: body.name as string };
     case 'DeallocateStmt':
       return { kind: 'session', orderBy: false, deallocates: (body.name as string | undefined) ?? '*' };
     case 'DiscardStmt':
-      return { kind: 'session', orderBy: false, ...(body.target === 'DISCARD_ALL' ? { deallocates: '*' } : {}) };
+      return { kind: 'session', orderBy: false, ...(body.target === 'DISCARD_ALL' ? { deallocates: '*', setting: '*' } : {}) };
     case 'VariableShowStmt':
     case 'ListenStmt':
     case 'UnlistenStmt':
@@ -263,6 +271,17 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
 }
 
 /** Whether `test` holds for some key and its value anywhere in a parse tree. */
+/** StatementInfo.setting of a VariableSetStmt. */
+function settingKey(body: Node): { setting?: string } {
+  const name = body.name as string | undefined;
+  if (body.is_local || name === 'TRANSACTION') return {};
+  if (body.kind === 'VAR_RESET_ALL') return { setting: '*' };
+  if (!name) return {};
+  if (body.kind !== 'VAR_SET_MULTI') return { setting: name.toLowerCase() };
+  const named = ((body.args as Node[] | undefined) ?? []).map((a) => String((a.DefElem as Node | undefined)?.defname ?? '')).sort();
+  return { setting: `${name.toLowerCase()}:${named.join(',')}` };
+}
+
 function anyNode(node: unknown, test: (key: string, value: unknown) => boolean): boolean {
   if (Array.isArray(node)) return node.some((n) => anyNode(n, test));
   if (!node || typeof node !== 'object') return false;
