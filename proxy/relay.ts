@@ -533,6 +533,9 @@ export class Relay {
     const txnOps: TxnOp[] = [];
     const executes = new Map<Message, ExecuteInfo>();
     let executed = 0;
+    // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
+    // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
+    if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
       switch (m.type) {
