@@ -97,6 +97,18 @@ describe('cutover check', () => {
     expect(r.code).toBe(0);
   });
 
+  it('large objects on a PostgreSQL source are an error: nothing copies or mirrors them', async () => {
+    const p = await databasePair('check_large_objects');
+    await sql(p.legacyUrl, `CREATE TABLE docs (id int PRIMARY KEY, body oid); INSERT INTO docs VALUES (1, lo_from_bytea(0, 'a scanned contract'))`);
+    await sql(p.targetUrl, `CREATE TABLE docs (id int PRIMARY KEY, body oid)`);
+    const r = await cli(['check', '--source', p.legacyUrl, '--target', p.targetUrl, '--skip-backup', '--report-dir', dir]);
+    expect(r.stdout).toMatch(/ERROR\s+large-objects\s+1 large object\(s\) \(0\.0 MB\) in pg_largeobject: Cutover copies and mirrors table rows only/);
+    expect(r.code).toBe(1);
+    await sql(p.legacyUrl, `SELECT lo_unlink(body) FROM docs`);
+    const clean = await cli(['check', '--source', p.legacyUrl, '--target', p.targetUrl, '--skip-backup', '--report-dir', dir]);
+    expect(clean.stdout).not.toContain('large-objects');
+  });
+
   it('warnings alone (an unknown password-hash format) exit 2', async () => {
     const warn = path.join(dir, 'warn.db');
     const db = new Database(warn);
