@@ -13,6 +13,7 @@ import { openSqlite } from '../copy/sqlite-source.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
+import { APPLY_POOL_MAX } from '../../proxy/mirror/apply.ts';
 import { typeClass } from '../verify/canonical.ts';
 import { runVerify } from '../verify/run-verify.ts';
 import { backupDirFindings, sqliteFileBytes } from './environment.ts';
@@ -105,6 +106,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
       } else if (sourcePg) {
         findings.push(...(await pgPasswordFormats(sourcePg, plan.tables)));
         findings.push(...(await pgLargeObjects(sourcePg)));
+        if (targetOk) findings.push(...(await connectionRoom(sourcePg, target)));
       }
       if (targetOk) {
         for (const t of plan.tables) {
@@ -146,6 +148,32 @@ async function pgLargeObjects(source: pg.Client): Promise<Finding[]> {
     rows: n,
     message: `${n} large object(s)${size} in pg_largeobject: Cutover copies and mirrors table rows only, so they would be left behind at promote; move them into bytea columns, or copy them yourself (pg_dump --large-objects) and keep them from changing while migrating`,
   }];
+}
+
+/**
+ * While mirroring, a client session of the proxy holds a connection on the
+ * source and, once it reads from the new database, one there too; the mirror's
+ * appliers hold up to APPLY_POOL_MAX more there. A target with no room for
+ * them refuses the appliers (the mirror fails, reads go back to the source)
+ * just as the application grows busy.
+ */
+async function connectionRoom(source: pg.Client, target: pg.Client): Promise<Finding[]> {
+  const slots = `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS n`;
+  const [s, t, busy] = await Promise.all([
+    source.query(slots),
+    target.query(slots),
+    source.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = current_database() AND pid <> pg_backend_pid()`),
+  ]);
+  return [connectionFinding(Number(t.rows[0].n), Number(s.rows[0].n), Number(busy.rows[0].n))];
+}
+
+/** connectionRoom's verdict: the target's usable connections against the source's sessions now. */
+export function connectionFinding(room: number, sourceRoom: number, sessions: number): Finding {
+  // the drainer's, the verifier's and a spare beside the appliers
+  const need = sessions + APPLY_POOL_MAX + 4;
+  const numbers = `the target allows ${room} connections; the source database has ${sessions} client session(s) now (the server allows ${sourceRoom}), each of which may also hold one on the target, and the mirror's appliers take up to ${APPLY_POOL_MAX} more`;
+  if (room < need) return { severity: 'warning', check: 'connections', message: `${numbers}: raise the target's max_connections to at least ${need}, more if the application grows` };
+  return { severity: 'info', check: 'connections', message: numbers };
 }
 
 async function targetColumns(target: pg.Client, t: TableDef): Promise<TargetCols | null> {

@@ -138,7 +138,7 @@ export class MirrorApplier implements ChangeApplier {
 
   constructor(
     private readonly targetUrl: string,
-    private readonly max = 64,
+    private readonly max = APPLY_POOL_MAX,
     private readonly synchronousCommit = 'on',
     /** How long one apply round trip may take before the connection is given up (the target frozen or cut off, not closed). */
     private readonly roundTripMs = APPLY_ROUND_TRIP_MS,
@@ -661,6 +661,8 @@ function clearedFirst(changes: Change[]): Change[] {
 
 /** An apply round trip's deadline (the guard's breaker has no timeout of its own for applies). */
 export const APPLY_ROUND_TRIP_MS = 5_000;
+/** Connections a proxy's applier keeps to the mirror at most (group commit shares them between sessions). */
+export const APPLY_POOL_MAX = 64;
 const APPLY_STATEMENT_TIMEOUT_MS = 10_000;
 /** Past this many bytes an apply gets more time (deadlineMs). */
 const LARGE_APPLY = 1 << 20;

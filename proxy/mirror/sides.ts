@@ -5,7 +5,7 @@
 // switch together when the state store says the roles swapped.
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
-import { MirrorApplier, type ChangeApplier } from './apply.ts';
+import { APPLY_POOL_MAX, MirrorApplier, type ChangeApplier } from './apply.ts';
 import { SqliteApplier } from './sqlite-apply.ts';
 import { Drainer, type ChangeDrainer } from './drainer.ts';
 import { SqliteDrainer } from './sqlite-drainer.ts';
@@ -65,7 +65,7 @@ export class MirrorSides {
 }
 
 async function pgApplier(url: string, synchronousCommit: string): Promise<MirrorApplier> {
-  const applier = new MirrorApplier(url, 64, synchronousCommit);
+  const applier = new MirrorApplier(url, APPLY_POOL_MAX, synchronousCommit);
   await applier.init();
   return applier;
 }

@@ -10,6 +10,7 @@ import { cli } from '../harness/cli.ts';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import type { Finding } from '../../backfill/check/findings.ts';
 import { hashFormat } from '../../backfill/check/password-hashes.ts';
+import { connectionFinding } from '../../backfill/check/run-check.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-check-'));
 const file = path.join(dir, 'bad.db');
@@ -104,9 +105,17 @@ describe('cutover check', () => {
     const r = await cli(['check', '--source', p.legacyUrl, '--target', p.targetUrl, '--skip-backup', '--report-dir', dir]);
     expect(r.stdout).toMatch(/ERROR\s+large-objects\s+1 large object\(s\) \(0\.0 MB\) in pg_largeobject: Cutover copies and mirrors table rows only/);
     expect(r.code).toBe(1);
+    // a PostgreSQL source: the connections the target must have room for are counted
+    expect(r.stdout).toMatch(/ok\s+connections\s+the target allows \d+ connections; the source database has \d+ client session\(s\) now/);
     await sql(p.legacyUrl, `SELECT lo_unlink(body) FROM docs`);
     const clean = await cli(['check', '--source', p.legacyUrl, '--target', p.targetUrl, '--skip-backup', '--report-dir', dir]);
     expect(clean.stdout).not.toContain('large-objects');
+  });
+
+  it('a target without room for the sessions and the mirror appliers is a warning', () => {
+    expect(connectionFinding(97, 97, 40)).toMatchObject({ severity: 'warning', check: 'connections' });
+    expect(connectionFinding(97, 97, 40).message).toContain("raise the target's max_connections to at least 108");
+    expect(connectionFinding(297, 97, 40)).toMatchObject({ severity: 'info' });
   });
 
   it('warnings alone (an unknown password-hash format) exit 2', async () => {
