@@ -18,7 +18,7 @@ class SqliteBackend extends Duplex {
   /** Output pushed past the readable buffer's limit: resolved at the next _read. */
   private full: { done: Promise<void>; resolve: () => void } | null = null;
 
-  constructor(file: string, startup: Record<string, string>) {
+  constructor(file: string, startup: Record<string, string>, opts: EngineOptions) {
     super();
     const engine = engineFor(file);
     const settings = new SessionSettings(startup.user ?? '', startup.database ?? '', startup);
@@ -39,7 +39,7 @@ class SqliteBackend extends Duplex {
         const done = new Promise<void>((r) => (resolve = r));
         this.full = { done, resolve };
       }
-    }, MAX_MESSAGE, () => (this.ended ? null : this.full?.done ?? null));
+    }, MAX_MESSAGE, () => (this.ended ? null : this.full?.done ?? null), opts.resultLimit);
     this.session.start();
   }
 
@@ -78,7 +78,12 @@ class SqliteBackend extends Duplex {
  * `backend.db`; statements run on it join the session's transaction, e.g. a
  * capture hook can drain the change table on that handle before COMMIT.
  */
-export async function openSqliteBackend(file: string, startup: Record<string, string>): Promise<Duplex> {
+export async function openSqliteBackend(file: string, startup: Record<string, string>, opts: EngineOptions = {}): Promise<Duplex> {
   await loadTranslator();
-  return new SqliteBackend(file, startup);
+  return new SqliteBackend(file, startup, opts);
+}
+
+export interface EngineOptions {
+  /** The largest read result a session holds (bytes of its values; default RESULT_LIMIT). */
+  resultLimit?: number;
 }

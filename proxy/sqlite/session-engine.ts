@@ -52,6 +52,8 @@ interface Portal {
 
 const MAX_STATEMENT_CACHE = 500;
 const FLUSH_AT = 256 * 1024;
+/** readRows: 512 MB of values is about 1.7 GB of the proxy's memory held. */
+export const RESULT_LIMIT = 512 << 20;
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 const NO_CHECKS: (Checker | null)[] = [];
@@ -107,6 +109,8 @@ export class SessionEngine {
     maxMessageSize: number,
     /** While the proxy is not taking the engine's output (its client is not reading): when it takes it again; else null. */
     private readonly drained: () => Promise<void> | null = () => null,
+    /** The largest read result (bytes of its values) the engine holds: readRows. */
+    private readonly resultLimit = RESULT_LIMIT,
   ) {
     this.assembler = new MessageAssembler(maxMessageSize);
     this.capture = new CaptureFloor(db);
@@ -515,7 +519,7 @@ export class SessionEngine {
     try {
       if (stmt.reader) {
         // a write statement that finds the lock taken by another process fails before it changes anything: retry
-        const rows = (write ? await retryBusy(() => stmt.all(...args), deadline, timeout) : stmt.all(...args)) as SqlValue[][];
+        const rows = write ? ((await retryBusy(() => stmt.all(...args), deadline, timeout)) as SqlValue[][]) : this.readRows(stmt, args);
         const fields = described ?? this.fields(st, stmt, rows, formats);
         return { fields, rows, tag: this.tag(st, rows.length) };
       }
@@ -526,6 +530,25 @@ export class SessionEngine {
     } finally {
       this.releaseIfDone();
     }
+  }
+
+  /**
+   * A read's rows. The engine holds a result whole before it answers (its
+   * types come from its values), about three times its size in memory: past
+   * resultLimit bytes the read is refused (54000) rather than let one query
+   * take the proxy, and every session in it, out of memory.
+   */
+  private readRows(stmt: Database.Statement, args: unknown[]): SqlValue[][] {
+    const rows: SqlValue[][] = [];
+    let bytes = 0;
+    for (const row of stmt.iterate(...args) as IterableIterator<SqlValue[]>) {
+      rows.push(row);
+      for (const v of row) bytes += typeof v === 'string' || v instanceof Uint8Array ? v.length : 8;
+      if (bytes > this.resultLimit) {
+        throw new PgError('54000', `the result is larger than the SQLite source answers at once (${Math.round(this.resultLimit / 2 ** 20)} MB after ${rows.length} rows)`, undefined, 'read it in parts: LIMIT and OFFSET, or a range of keys');
+      }
+    }
+    return rows;
   }
 
   /**

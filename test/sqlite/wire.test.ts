@@ -135,6 +135,20 @@ describe('SQLite engine on the wire', () => {
     b.end(serialize.end());
   });
 
+  it('refuses a read larger than it holds at once with 54000, and the session goes on', async () => {
+    const b = await openSqliteBackend(file, { user: 'u', database: 'd' }, { resultLimit: 1 << 20 });
+    await roundTrip(b, [], 1);
+    await roundTrip(b, [serialize.query(`CREATE TABLE wide (id integer PRIMARY KEY, v text)`)]);
+    await roundTrip(b, [serialize.parse({ text: 'INSERT INTO wide VALUES ($1, $2)' }), ...[1, 2, 3].flatMap((id) => [serialize.bind({ values: [String(id), 'w'.repeat(400_000)] }), serialize.execute()]), serialize.sync()]);
+    const all = await roundTrip(b, [serialize.query('SELECT v FROM wide')]);
+    const refused = all.find((m) => m.type === 'E')!;
+    expect(errorCode(refused)).toBe('54000');
+    expect(refused.body.toString()).toContain('the result is larger than the SQLite source answers at once (1 MB after 3 rows)');
+    const two = await roundTrip(b, [serialize.query('SELECT v FROM wide ORDER BY id LIMIT 2')]);
+    expect(two.map((m) => m.type)).toEqual(['T', 'D', 'D', 'C', 'Z']);
+    b.end(serialize.end());
+  });
+
   it('suspends a portal at the row limit and resumes it', async () => {
     const b = await open();
     const reply = await roundTrip(b, [
