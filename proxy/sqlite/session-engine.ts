@@ -13,7 +13,7 @@
 import type Database from 'better-sqlite3';
 import { BodyReader, FrameError, MessageAssembler, type Message } from '../framing.ts';
 import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
-import type { SessionSettings } from './catalog.ts';
+import { checkSettable, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, registerChecks, type Checker } from './checks.ts';
@@ -703,6 +703,8 @@ export class SessionEngine {
         }
         if (st.local && this.mode === 'none') {
           this.send(noticeMessage('25P01', 'SET LOCAL can only be used in transaction blocks'));
+          // it does nothing, but the name is still checked
+          checkSettable(st.name);
           return done(st.tag);
         }
         this.settings.set(st.name, st.value, st.local);
@@ -711,8 +713,7 @@ export class SessionEngine {
         this.settings.resetAll();
         return done(st.tag);
       case 'show': {
-        const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.get(st.name);
-        if (v === undefined) throw new PgError('42704', `unrecognized configuration parameter "${st.name}"`);
+        const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.show(st.name);
         return { fields: [{ name: st.name, oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
       }
       case 'deallocate':
