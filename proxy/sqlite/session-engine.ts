@@ -19,6 +19,7 @@ import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { ungroupedColumn } from './grouping.ts';
 import type { ColumnHint } from './hints.ts';
 import { asBool, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
@@ -63,7 +64,7 @@ interface TableChecks {
 }
 
 /** PRAGMA table_info's rows. */
-type TableColumns = { name: string; type: string }[];
+type TableColumns = { name: string; type: string; pk: number }[];
 
 export class SessionEngine {
   private assembler: MessageAssembler;
@@ -97,6 +98,8 @@ export class SessionEngine {
   private tableChecks = new Map<string, TableChecks>();
   private schemaVersion: unknown = null;
   private readonly schemaStmt: Database.Statement;
+  /** Grouped SELECTs found right, with the schema version they were checked in. */
+  private groupingChecked = new WeakMap<SqlStatement, unknown>();
 
   constructor(
     private readonly db: Database.Database,
@@ -393,6 +396,7 @@ export class SessionEngine {
   // ---------- execution ----------
 
   private prepareSqlite(st: SqlStatement): Database.Statement {
+    this.checkGrouping(st);
     let stmt = this.cache.get(st.sql);
     if (stmt) return stmt;
     try {
@@ -404,6 +408,25 @@ export class SessionEngine {
     if (this.cache.size >= MAX_STATEMENT_CACHE) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(st.sql, stmt);
     return stmt;
+  }
+
+  /** 42803 for a column a grouped SELECT reads ungrouped, as PostgreSQL's analysis refuses it (grouping.ts). */
+  private checkGrouping(st: SqlStatement): void {
+    if (!st.grouping.length) return;
+    // a statement found right stays right until the schema changes (translations are shared by text)
+    const version = this.schemaStmt.get();
+    if (this.groupingChecked.get(st) === version) return;
+    const columns = new Map<string, TableColumns>();
+    const columnsOf = (table: string): TableColumns => {
+      let c = columns.get(table);
+      if (!c) columns.set(table, (c = this.tableInfo(table)));
+      return c;
+    };
+    for (const g of st.grouping) {
+      const bad = ungroupedColumn(g, columnsOf);
+      if (bad) throw new PgError('42803', `column "${bad}" must appear in the GROUP BY clause or be used in an aggregate function`);
+    }
+    this.groupingChecked.set(st, version);
   }
 
   /** The declared type of the column a parameter is compared with or assigned to. */

@@ -6,6 +6,7 @@ import pgQuery from 'libpg-query';
 import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
+import { groupingChecks, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
 import { decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
@@ -65,6 +66,8 @@ export interface SqlStatement {
    */
   literals: { text: string; compare: boolean }[];
   write?: WriteTargets;
+  /** Grouped SELECTs' column references, checked by the session against the tables (grouping.ts). */
+  grouping: GroupingCheck[];
 }
 
 export type Statement =
@@ -239,8 +242,11 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   let hints: (number | undefined)[] = [];
   let names: string[] = [];
   let columnHints: (ColumnHint | undefined)[] = [];
+  let grouping: GroupingCheck[] = [];
   if (type === 'SelectStmt') {
     if (n.intoClause) throw unsupported('SELECT INTO');
+    // read off PostgreSQL's tree, before the walk rewrites it for SQLite
+    grouping = groupingChecks(n);
     let first = n;
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
     hints = targetHints(first.targetList);
@@ -277,6 +283,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',
+    grouping,
     ...(write ? { write: write() } : {}),
   };
 }
