@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
-import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, type SqlValue } from './types.ts';
+import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
@@ -297,4 +297,5 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   });
   db.function('cutover_put', o, (v: SqlValue, column: bigint) => put(v, Number(column)));
   db.function('cutover_substr', { ...o, varargs: true }, substring);
+  db.function('cutover_text', o, (v: SqlValue, declared: SqlValue, output: bigint) => textOf(v, declared === null ? null : String(declared), output !== 0n));
 }

@@ -523,7 +523,7 @@ export class SessionEngine {
     if (st.tag !== 'SELECT' && !st.countsChanges) this.forgetSchema();
     await this.beginFor(write, timeout, deadline);
     let named: Record<string, SqlValue> | null = null;
-    if (st.params > 0 || st.literals.length) {
+    if (st.params > 0 || st.literals.length || st.columnTypes.length) {
       named = {};
       for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
       // each table's columns read once for all the constants (an IN list of many compares them with one column)
@@ -531,6 +531,9 @@ export class SessionEngine {
       st.literals.forEach((l, i) => {
         const n = st.params + 1 + i;
         named![String(n)] = this.literalValue(st, n, l, columns);
+      });
+      st.columnTypes.forEach((c, i) => {
+        named![String(st.params + st.literals.length + 1 + i)] = this.declaredType(st, c.qualifier, c.column, columns) ?? null;
       });
     }
     this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
