@@ -229,6 +229,18 @@ function substring(...args: SqlValue[]): SqlValue {
 export type Checker = (v: SqlValue) => SqlValue;
 
 /**
+ * A primary key column's check: NOT NULL, as every key column is in
+ * PostgreSQL, then its type's. SQLite gives an INTEGER PRIMARY KEY written
+ * NULL a new rowid, and keeps NULL in other key columns of a rowid table.
+ */
+export function keyColumn(column: string, table: string, typed: Checker | null): Checker {
+  return (v) => {
+    if (v === null) throw new PgError('23502', `null value in column "${column}" of relation "${table}" violates not-null constraint`);
+    return typed ? typed(v) : v;
+  };
+}
+
+/**
  * The check for a column, from its declared type: the type the proxy reports
  * for it (SMALLINT is int2, INT4 int4) and the one `cutover schema` gave it on
  * the new database (backfill/schema/sqlite-types.ts), which the mirror

@@ -16,7 +16,7 @@ import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messag
 import { checkSettable, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
-import { columnChecker, registerChecks, type Checker } from './checks.ts';
+import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
@@ -564,7 +564,7 @@ export class SessionEngine {
     let t = this.tableChecks.get(key);
     if (!t) {
       const cols = this.tableInfo(w.table);
-      const checks = cols.map((c) => columnChecker(c.type));
+      const checks = cols.map((c) => (c.pk > 0 ? keyColumn(c.name, w.table, columnChecker(c.type)) : columnChecker(c.type)));
       t = { byName: new Map(cols.map((c, i) => [c.name.toLowerCase(), checks[i]!])), byPos: checks };
       this.tableChecks.set(key, t);
     }

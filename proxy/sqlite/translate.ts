@@ -507,8 +507,14 @@ class Writes {
 
   /** The value written into column c: noted for the session's checks, or wrapped in cutover_put. */
   value(v: AnyNode, c: string | number, rowwise: boolean): AnyNode {
-    if (v.SetToDefault || v.A_Const?.isnull) return v;
+    if (v.SetToDefault) return v;
     const k = this.column(c);
+    if (v.A_Const?.isnull) {
+      // checked too: NULL into a primary key column is 23502 (SQLite would make it a new rowid)
+      if (rowwise) return fn('cutover_put', v, iconst(k));
+      this.consts.push({ value: null, column: k });
+      return v;
+    }
     if (!rowwise && v.ParamRef) {
       this.params.push({ ref: v.ParamRef, column: k });
       return v;
