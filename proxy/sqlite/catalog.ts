@@ -5,6 +5,7 @@
 // in-memory database) for the type lookups drivers make.
 import type Database from 'better-sqlite3';
 import { PgError } from './errors.ts';
+import { PG_SETTINGS } from './pg-settings.ts';
 import { asBool, OID, typeSize, type SqlValue } from './types.ts';
 
 export const SERVER_VERSION = '15.0 (Cutover SQLite)';
@@ -18,6 +19,26 @@ const REPORTED: Record<string, string> = {
 };
 
 const READ_ONLY = new Set(['server_version', 'server_version_num', 'server_encoding', 'integer_datetimes', 'is_superuser', 'max_identifier_length']);
+
+/** Why PostgreSQL refuses SET of a parameter it knows, by its context (pg-settings.ts). */
+const NOT_SETTABLE: Partial<Record<string, string>> = {
+  i: 'cannot be changed', p: 'cannot be changed without restarting the server', h: 'cannot be changed now',
+  b: 'cannot be set after connection start', sb: 'cannot be set after connection start',
+};
+
+/**
+ * SET, RESET and set_config() of `key` as PostgreSQL answers them: a name it
+ * does not know is 42704 (one with a dot is a custom setting, any name goes),
+ * one only the server's configuration sets is 55P02.
+ */
+export function checkSettable(key: string): void {
+  if (READ_ONLY.has(key)) throw new PgError('55P02', `parameter "${key}" cannot be changed`);
+  if (key.includes('.')) return;
+  const known = PG_SETTINGS[key];
+  if (!known) throw new PgError('42704', `unrecognized configuration parameter "${key}"`);
+  const why = NOT_SETTABLE[known[0]];
+  if (why) throw new PgError('55P02', `parameter "${key}" ${why}`);
+}
 
 function defaults(user: string): Map<string, string> {
   return new Map<string, string>([
@@ -51,24 +72,38 @@ export class SessionSettings {
       if (k === 'user' || k === 'database') continue;
       if (k === 'options') {
         for (const m of v.matchAll(/(?:-c\s*|--)([\w.]+)=(\S+)/g)) this.set(m[1]!, m[2]!);
-      } else this.set(k, v);
+      } else this.set(k, v, false, true);
     }
     this.initial = new Map(this.values);
     this.changed.clear();
   }
 
+  /** The value SHOW and current_setting() give: the session's, else PostgreSQL's default (pg-settings.ts). */
   get(name: string): string | undefined {
-    return this.values.get(name.toLowerCase());
+    const key = name.toLowerCase();
+    return this.values.get(key) ?? PG_SETTINGS[key]?.[1];
+  }
+
+  /** SHOW of a parameter without a value here: 42704 unknown, 42501 one PostgreSQL shows only to superusers. */
+  show(name: string): string {
+    const v = this.get(name);
+    if (v !== undefined) return v;
+    const key = name.toLowerCase();
+    if (PG_SETTINGS[key]) throw new PgError('42501', `must be superuser or have privileges of pg_read_all_settings to examine "${key}"`);
+    throw new PgError('42704', `unrecognized configuration parameter "${key}"`);
   }
 
   /** Told before a setting changes (the session keeps what its transaction found: SET is undone by ROLLBACK). */
   beforeChange?: (key: string, local: boolean) => void;
 
-  set(name: string, value: string | null, local = false): void {
+  /** `startup`: from the start-up packet, where a name PostgreSQL does not know is let through as before. */
+  set(name: string, value: string | null, local = false, startup = false): void {
     const key = name.toLowerCase();
-    if (READ_ONLY.has(key)) throw new PgError('55P02', `parameter "${name}" cannot be changed`);
+    if (startup) {
+      if (READ_ONLY.has(key)) throw new PgError('55P02', `parameter "${name}" cannot be changed`);
+    } else checkSettable(key);
     this.beforeChange?.(key, local);
-    if (value === null) value = this.initial?.get(key) ?? defaults(this.user).get(key) ?? '';
+    if (value === null) value = this.initial?.get(key) ?? defaults(this.user).get(key) ?? PG_SETTINGS[key]?.[1] ?? '';
     if (key === 'client_encoding' && !/^(utf-?8|unicode)$/i.test(value)) {
       throw new PgError('0A000', `client_encoding ${value} is not supported by the SQLite source (only UTF8)`);
     }
@@ -132,9 +167,9 @@ export function registerFunctions(db: Database.Database, s: SessionSettings, pid
   db.function('cutover_user', () => s.user);
   db.function('pg_backend_pid', () => pid);
   db.function('current_setting', { varargs: true }, (...args: unknown[]) => {
-    const v = s.get(String(args[0]));
-    if (v === undefined && !args[1]) throw new Error(`unrecognized configuration parameter "${String(args[0])}"`);
-    return v ?? null;
+    // missing_ok: NULL for a name PostgreSQL does not know
+    if (args[1] && asBool(args[1] as SqlValue) === true && s.get(String(args[0])) === undefined) return null;
+    return s.show(String(args[0]));
   });
   // set_config(name, value, is_local), as SET and SET LOCAL
   db.function('set_config', (name: unknown, value: unknown, local: unknown) => {

@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
-import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, type SqlValue } from './types.ts';
+import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
@@ -229,6 +229,18 @@ function substring(...args: SqlValue[]): SqlValue {
 export type Checker = (v: SqlValue) => SqlValue;
 
 /**
+ * A primary key column's check: NOT NULL, as every key column is in
+ * PostgreSQL, then its type's. SQLite gives an INTEGER PRIMARY KEY written
+ * NULL a new rowid, and keeps NULL in other key columns of a rowid table.
+ */
+export function keyColumn(column: string, table: string, typed: Checker | null): Checker {
+  return (v) => {
+    if (v === null) throw new PgError('23502', `null value in column "${column}" of relation "${table}" violates not-null constraint`);
+    return typed ? typed(v) : v;
+  };
+}
+
+/**
  * The check for a column, from its declared type: the type the proxy reports
  * for it (SMALLINT is int2, INT4 int4) and the one `cutover schema` gave it on
  * the new database (backfill/schema/sqlite-types.ts), which the mirror
@@ -297,4 +309,5 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   });
   db.function('cutover_put', o, (v: SqlValue, column: bigint) => put(v, Number(column)));
   db.function('cutover_substr', { ...o, varargs: true }, substring);
+  db.function('cutover_text', o, (v: SqlValue, declared: SqlValue, output: bigint) => textOf(v, declared === null ? null : String(declared), output !== 0n));
 }

@@ -13,12 +13,13 @@
 import type Database from 'better-sqlite3';
 import { BodyReader, FrameError, MessageAssembler, type Message } from '../framing.ts';
 import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
-import type { SessionSettings } from './catalog.ts';
+import { checkSettable, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
-import { columnChecker, registerChecks, type Checker } from './checks.ts';
+import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { ungroupedColumn } from './grouping.ts';
 import type { ColumnHint } from './hints.ts';
 import { asBool, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
@@ -65,7 +66,7 @@ interface TableChecks {
 }
 
 /** PRAGMA table_info's rows. */
-type TableColumns = { name: string; type: string }[];
+type TableColumns = { name: string; type: string; pk: number }[];
 
 export class SessionEngine {
   private assembler: MessageAssembler;
@@ -99,6 +100,8 @@ export class SessionEngine {
   private tableChecks = new Map<string, TableChecks>();
   private schemaVersion: unknown = null;
   private readonly schemaStmt: Database.Statement;
+  /** Grouped SELECTs found right, with the schema version they were checked in. */
+  private groupingChecked = new WeakMap<SqlStatement, unknown>();
 
   constructor(
     private readonly db: Database.Database,
@@ -397,6 +400,7 @@ export class SessionEngine {
   // ---------- execution ----------
 
   private prepareSqlite(st: SqlStatement): Database.Statement {
+    this.checkGrouping(st);
     let stmt = this.cache.get(st.sql);
     if (stmt) return stmt;
     try {
@@ -408,6 +412,25 @@ export class SessionEngine {
     if (this.cache.size >= MAX_STATEMENT_CACHE) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(st.sql, stmt);
     return stmt;
+  }
+
+  /** 42803 for a column a grouped SELECT reads ungrouped, as PostgreSQL's analysis refuses it (grouping.ts). */
+  private checkGrouping(st: SqlStatement): void {
+    if (!st.grouping.length) return;
+    // a statement found right stays right until the schema changes (translations are shared by text)
+    const version = this.schemaStmt.get();
+    if (this.groupingChecked.get(st) === version) return;
+    const columns = new Map<string, TableColumns>();
+    const columnsOf = (table: string): TableColumns => {
+      let c = columns.get(table);
+      if (!c) columns.set(table, (c = this.tableInfo(table)));
+      return c;
+    };
+    for (const g of st.grouping) {
+      const bad = ungroupedColumn(g, columnsOf);
+      if (bad) throw new PgError('42803', `column "${bad}" must appear in the GROUP BY clause or be used in an aggregate function`);
+    }
+    this.groupingChecked.set(st, version);
   }
 
   /** The declared type of the column a parameter is compared with or assigned to. */
@@ -504,7 +527,7 @@ export class SessionEngine {
     if (st.tag !== 'SELECT' && !st.countsChanges) this.forgetSchema();
     await this.beginFor(write, timeout, deadline);
     let named: Record<string, SqlValue> | null = null;
-    if (st.params > 0 || st.literals.length) {
+    if (st.params > 0 || st.literals.length || st.columnTypes.length) {
       named = {};
       for (let i = 0; i < st.params; i++) named[String(i + 1)] = params[i] ?? null;
       // each table's columns read once for all the constants (an IN list of many compares them with one column)
@@ -512,6 +535,9 @@ export class SessionEngine {
       st.literals.forEach((l, i) => {
         const n = st.params + 1 + i;
         named![String(n)] = this.literalValue(st, n, l, columns);
+      });
+      st.columnTypes.forEach((c, i) => {
+        named![String(st.params + st.literals.length + 1 + i)] = this.declaredType(st, c.qualifier, c.column, columns) ?? null;
       });
     }
     this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
@@ -561,7 +587,7 @@ export class SessionEngine {
     let t = this.tableChecks.get(key);
     if (!t) {
       const cols = this.tableInfo(w.table);
-      const checks = cols.map((c) => columnChecker(c.type));
+      const checks = cols.map((c) => (c.pk > 0 ? keyColumn(c.name, w.table, columnChecker(c.type)) : columnChecker(c.type)));
       t = { byName: new Map(cols.map((c, i) => [c.name.toLowerCase(), checks[i]!])), byPos: checks };
       this.tableChecks.set(key, t);
     }
@@ -726,6 +752,8 @@ export class SessionEngine {
         }
         if (st.local && this.mode === 'none') {
           this.send(noticeMessage('25P01', 'SET LOCAL can only be used in transaction blocks'));
+          // it does nothing, but the name is still checked
+          checkSettable(st.name);
           return done(st.tag);
         }
         this.settings.set(st.name, st.value, st.local);
@@ -734,8 +762,7 @@ export class SessionEngine {
         this.settings.resetAll();
         return done(st.tag);
       case 'show': {
-        const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.get(st.name);
-        if (v === undefined) throw new PgError('42704', `unrecognized configuration parameter "${st.name}"`);
+        const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.show(st.name);
         return { fields: [{ name: st.name, oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
       }
       case 'deallocate':

@@ -6,6 +6,7 @@ import pgQuery from 'libpg-query';
 import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
+import { groupingChecks, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
 import { decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
@@ -65,6 +66,14 @@ export interface SqlStatement {
    */
   literals: { text: string; compare: boolean }[];
   write?: WriteTargets;
+  /** Grouped SELECTs' column references, checked by the session against the tables (grouping.ts). */
+  grouping: GroupingCheck[];
+  /**
+   * Columns whose declared type the session binds as parameters
+   * $params+literals+1…: their text form (::text, ||, concat) follows it
+   * (cutover_text), and the translation stays the same for every schema.
+   */
+  columnTypes: { qualifier?: string; column: string }[];
 }
 
 export type Statement =
@@ -239,8 +248,11 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   let hints: (number | undefined)[] = [];
   let names: string[] = [];
   let columnHints: (ColumnHint | undefined)[] = [];
+  let grouping: GroupingCheck[] = [];
   if (type === 'SelectStmt') {
     if (n.intoClause) throw unsupported('SELECT INTO');
+    // read off PostgreSQL's tree, before the walk rewrites it for SQLite
+    grouping = groupingChecks(n);
     let first = n;
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
     hints = targetHints(first.targetList);
@@ -277,6 +289,8 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',
+    grouping,
+    columnTypes: ctx.typeRefs.map((t) => t.col),
     ...(write ? { write: write() } : {}),
   };
 }
@@ -493,8 +507,14 @@ class Writes {
 
   /** The value written into column c: noted for the session's checks, or wrapped in cutover_put. */
   value(v: AnyNode, c: string | number, rowwise: boolean): AnyNode {
-    if (v.SetToDefault || v.A_Const?.isnull) return v;
+    if (v.SetToDefault) return v;
     const k = this.column(c);
+    if (v.A_Const?.isnull) {
+      // checked too: NULL into a primary key column is 23502 (SQLite would make it a new rowid)
+      if (rowwise) return fn('cutover_put', v, iconst(k));
+      this.consts.push({ value: null, column: k });
+      return v;
+    }
     if (!rowwise && v.ParamRef) {
       this.params.push({ ref: v.ParamRef, column: k });
       return v;
@@ -637,6 +657,12 @@ function rangeVar(n: AnyNode): void {
 
 /** Numbers of hoisted constants until the walk knows the client's highest $n (then renumbered after it). */
 const HOISTED = 1_000_000;
+const TYPE_PARAMS = 2_000_000;
+
+/** Types whose text PostgreSQL writes otherwise than SQLite's CAST(… AS TEXT), as declared types (cutover_text). */
+const TEXT_DECLARED: Record<number, string> = {
+  [OID.bool]: 'BOOLEAN', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.timestamp]: 'TIMESTAMP', [OID.float8]: 'DOUBLE PRECISION', [OID.float4]: 'FLOAT4',
+};
 
 class Ctx {
   maxParam = 0;
@@ -653,12 +679,37 @@ class Ctx {
     return { ParamRef: ref };
   }
 
-  /** The hoisted constants become $maxParam+1…, in order (paramColumns follow). */
+  /** Parameters the session binds to a column's declared type (SqlStatement.columnTypes). */
+  typeRefs: { ref: AnyNode; col: { qualifier?: string; column: string } }[] = [];
+
+  private typeParam(col: { qualifier?: string; column: string }): AnyNode {
+    const ref = { number: TYPE_PARAMS + this.typeRefs.length, location: -1 };
+    this.typeRefs.push({ ref, col });
+    return { ParamRef: ref };
+  }
+
+  /**
+   * A value as PostgreSQL's text: a column by its declared type, another
+   * value by its evident one (a boolean is 'true' where the SQL casts it,
+   * 't' where concat() prints it); null when SQLite's text is PostgreSQL's.
+   */
+  textOf(v: AnyNode, output: boolean): AnyNode | null {
+    if (this.ddl) return null;
+    const c = colRef(v);
+    if (c) return fn('cutover_text', v, this.typeParam(c), iconst(output ? 1 : 0));
+    const declared = TEXT_DECLARED[hintOf(v) ?? 0];
+    return declared ? fn('cutover_text', v, sconst(declared), iconst(output ? 1 : 0)) : null;
+  }
+
+  /** The hoisted constants become $maxParam+1…, in order (paramColumns follow), then the column types. */
   numberLiterals(): void {
     const moved = new Map<number, number>();
     this.literals.forEach((l, i) => {
       moved.set(l.ref.number, this.maxParam + 1 + i);
       l.ref.number = this.maxParam + 1 + i;
+    });
+    this.typeRefs.forEach((t, i) => {
+      t.ref.number = this.maxParam + 1 + this.literals.length + i;
     });
     for (const pc of this.paramColumns) pc.param = moved.get(pc.param) ?? pc.param;
   }
@@ -830,6 +881,10 @@ class Ctx {
     }
     const to = CAST_TO[oid];
     if (to === undefined) throw unsupported(`cast to ${name}`);
+    if (to === 'TEXT') {
+      const text = this.textOf(arg, false);
+      if (text) return text;
+    }
     if (to === null) return arg;
     return sqliteCast(arg, to);
   }
@@ -909,6 +964,12 @@ class Ctx {
       case 'AEXPR_OP':
         if (!OPERATORS.has(op)) throw unsupported(`operator ${op}`);
         if (ARITH[op] && n.lexpr && n.rexpr && !this.ddl && !n[NATIVE]) return this.arith(op, n, self);
+        if (op === '||' && n.lexpr && n.rexpr) {
+          // each side is cast to text, as PostgreSQL's anytextcat does (a boolean is 'true')
+          n.lexpr = this.textOf(n.lexpr, false) ?? n.lexpr;
+          n.rexpr = this.textOf(n.rexpr, false) ?? n.rexpr;
+          return self;
+        }
         if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) {
           if (colRef(n.lexpr)) n.rexpr = this.hoist(n.rexpr, true) ?? n.rexpr;
           else if (colRef(n.rexpr)) n.lexpr = this.hoist(n.lexpr, true) ?? n.lexpr;
@@ -1017,6 +1078,8 @@ class Ctx {
       n.funcname = [{ String: { sval: RENAMED[name] } }];
       return self;
     }
+    // concat() prints each argument with its type's output function (a boolean is 't')
+    if ((name === 'concat' || name === 'concat_ws') && n.args?.length) n.args = n.args.map((a: AnyNode) => this.textOf(a, true) ?? a);
     // mod(x, 0) is NULL in SQLite, division by zero in PostgreSQL
     if (name === 'mod' && n.args?.length === 2 && !this.ddl) n.args[1] = fn('cutover_divisor', asNumber(n.args[1]));
     if (SAME.has(name)) return self;

@@ -158,6 +158,23 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
   }
 }
 
+/**
+ * A value as text, as PostgreSQL casts a value of the declared column type to
+ * text: its type's output (numeric at its scale, timestamptz with its zone),
+ * except a boolean, 'true'/'false' in a cast and 't'/'f' from its output
+ * function (`output`: concat()). Declared type unknown: the value as it is.
+ */
+export function textOf(v: SqlValue, declared: string | null, output: boolean): string | null {
+  if (v === null) return null;
+  const oid = oidOfDeclared(declared);
+  if (oid === undefined) return typeof v === 'number' ? formatFloat(v) : Buffer.isBuffer(v) ? hex(v) : String(v);
+  if (oid === OID.bool && !output) {
+    const b = asBool(v);
+    if (b !== null) return b ? 'true' : 'false';
+  }
+  return encodeText(v, oid, numericTypmod(declared) ?? -1);
+}
+
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 function parseUtcMicros(s: string): bigint {

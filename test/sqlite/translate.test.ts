@@ -43,8 +43,9 @@ describe('translate: what has a faithful SQLite equivalent', () => {
   });
 
   it(':: casts become CAST with SQLite type names', () => {
-    expect(sql("SELECT '12'::int, x::text, 1.5::float8, y::numeric(10,2), z::int FROM t"))
-      .toBe("SELECT CAST('12' AS INTEGER), CAST(x AS TEXT), CAST(1.5 AS REAL), CAST(cutover_numeric(y, 10, 2) AS NUMERIC), cutover_int(z, 32, 0) FROM t");
+    // a column to text follows its declared type, bound by the session as the parameter after the client's
+    expect(sql("SELECT '12'::int, x::text, 1.5::float8, y::numeric(10,2), z::int, 'a'::text FROM t"))
+      .toBe("SELECT CAST('12' AS INTEGER), cutover_text(x, $1, 0), CAST(1.5 AS REAL), CAST(cutover_numeric(y, 10, 2) AS NUMERIC), cutover_int(z, 32, 0), CAST('a' AS TEXT) FROM t");
     expect(value("SELECT '12'::int + 1")).toBe(13);
     expect(value("SELECT 't'::boolean")).toBe(1);
     expect(value("SELECT '\\x00ff'::bytea")).toEqual(Buffer.from([0, 255]));

@@ -1,0 +1,79 @@
+// SET, RESET, SHOW, set_config() and current_setting() of configuration
+// parameters through the SQLite source answer as PostgreSQL does: a name it
+// does not know is 42704 (a name with a dot is a custom setting and any goes),
+// one only the server's configuration sets is 55P02, and every parameter
+// clients and ORMs set is accepted and shown back. Each statement runs on a
+// real PostgreSQL too and the answers are compared. Before: SET of any name
+// was accepted, and SHOW of a PostgreSQL parameter the session had not been
+// given (work_mem) was 42704.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+
+let m: SqliteMirror;
+let proxy: pg.Client;
+let ref: pg.Client;
+
+async function outcome(c: pg.Client, text: string): Promise<unknown> {
+  try {
+    const r = await c.query({ text, rowMode: 'array' });
+    return (Array.isArray(r) ? r : [r]).map((x: pg.QueryResult) => [x.command, x.rows]);
+  } catch (e) {
+    return { code: (e as { code?: string }).code, message: (e as Error).message };
+  } finally {
+    await c.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+beforeAll(async () => {
+  m = await startSqliteMirror('sqlite_settings', 'CREATE TABLE s (id INTEGER PRIMARY KEY)');
+  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_settings_ref', 'CREATE TABLE s (id bigint PRIMARY KEY)')), connectClient(m.url())]);
+  for (const c of [ref, proxy]) c.on('notice', () => undefined);
+});
+afterAll(async () => {
+  await proxy?.end();
+  await ref?.end();
+  await m?.close();
+});
+
+const CASES: string[] = [
+  'SET some_unknown_name = 1',
+  `SET some_unknown_name TO 'x'`,
+  'SHOW some_unknown_name',
+  'RESET some_unknown_name',
+  'SET LOCAL some_unknown_name = 1',
+  'BEGIN; SET LOCAL some_unknown_name = 1; COMMIT',
+  `SELECT set_config('some_unknown_name', '1', false)`,
+  `SELECT current_setting('some_unknown_name')`,
+  `SELECT current_setting('some_unknown_name', true)`,
+  // custom settings: any name with a dot; SHOW of one never set is unknown
+  'SHOW myapp.never_set',
+  `SET myapp.tenant = 'acme'; SHOW myapp.tenant`,
+  `SELECT current_setting('myapp.tenant')`,
+  // known, but the server's configuration sets them
+  `SET shared_buffers = '1MB'`,
+  'SET fsync = off',
+  `SET server_version = '1'`,
+  'RESET server_version',
+  // what drivers and ORMs set
+  `SET client_encoding = 'UTF8'; SET NAMES 'UTF8'; SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET TIME ZONE 'UTC'`,
+  `SET extra_float_digits = 3; SHOW extra_float_digits`,
+  `SET application_name = 'orm'; SHOW application_name`,
+  `SET search_path = public; SHOW search_path`,
+  `SET statement_timeout = 0; SET lock_timeout = '2s'; SET idle_in_transaction_session_timeout = 0; SHOW lock_timeout`,
+  `SET standard_conforming_strings = on; SET intervalstyle = 'postgres'; SET bytea_output = 'hex'`,
+  `SET default_transaction_isolation = 'read committed'; SHOW default_transaction_isolation`,
+  `SET default_transaction_read_only = off; SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`,
+  `SET work_mem = '64MB'; SHOW work_mem; RESET work_mem; SHOW work_mem`,
+  `SET jit = off; SET synchronous_commit = off; SET row_security = on; SET client_min_messages = warning; SHOW client_min_messages`,
+  `BEGIN; SET LOCAL work_mem = '8MB'; SHOW work_mem; COMMIT`,
+  `SHOW work_mem`,
+  `SELECT set_config('work_mem', '16MB', false), current_setting('work_mem')`,
+  `RESET ALL; SHOW work_mem`,
+];
+
+describe('SQLite source: configuration parameters', () => {
+  it('SET, SHOW, RESET, set_config and current_setting answer as PostgreSQL', async () => {
+    for (const text of CASES) expect(await outcome(proxy, text), text).toEqual(await outcome(ref, text));
+  });
+});
