@@ -6,7 +6,7 @@
 // ones and answered with a value from an arbitrary row of each group.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE dept (id INTEGER PRIMARY KEY, name TEXT);
   CREATE TABLE emp (id INTEGER PRIMARY KEY, dept_id INTEGER, name TEXT, salary INTEGER);
@@ -21,28 +21,20 @@ const ROWS = `INSERT INTO dept VALUES (1, 'ops'), (2, 'dev');
   INSERT INTO pair VALUES (1, 1, 'a'), (1, 2, 'b');
   INSERT INTO nokey VALUES (1, 'p'), (1, 'q')`;
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
-  try {
-    const r = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
-    return (Array.isArray(r) ? r : [r]).map((x: pg.QueryResult) => [x.command, x.rows]);
-  } catch (e) {
-    return { code: (e as { code?: string }).code, message: (e as Error).message };
-  }
+  const r = await resultsOrError(c, text, params);
+  return Array.isArray(r) ? r.map((x) => [x.command, x.rows]) : r;
 }
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_grouping', SCHEMA, { capture: false, history: ROWS });
-  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_grouping_ref', PG_SCHEMA, ROWS)), connectClient(m.url())]);
+  pair = await comparedPair('sqlite_grouping', SCHEMA, [PG_SCHEMA, ROWS], { mirror: { capture: false, history: ROWS } });
+  ({ proxy, ref } = pair);
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 const REFUSED: [string, unknown[]?][] = [
   ['SELECT name, count(*) FROM emp GROUP BY dept_id'],

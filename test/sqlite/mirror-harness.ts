@@ -31,7 +31,13 @@ function withDb(url: string, db: string): string {
   return u.toString();
 }
 
-export async function startSqliteMirror(name: string, schema: string, opts: { reads?: number; capture?: boolean; history?: string } = {}): Promise<SqliteMirror> {
+export interface MirrorOptions {
+  reads?: number;
+  capture?: boolean;
+  history?: string;
+}
+
+export async function startSqliteMirror(name: string, schema: string, opts: MirrorOptions = {}): Promise<SqliteMirror> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-sqlcap-'));
   const file = path.join(dir, 'app.db');
   const db = new Database(file);
@@ -83,4 +89,44 @@ export async function connectClient(url: string, opts: { parsed?: boolean } = {}
   const c = new pg.Client({ connectionString: url, ...(opts.parsed ? {} : { types: RAW_TEXT }) });
   await c.connect();
   return c;
+}
+
+/** The SQLite source and a PostgreSQL reference with the same schema, a client on each: a test runs each statement on both and compares. */
+export interface ComparedPair {
+  mirror: SqliteMirror;
+  proxy: pg.Client;
+  ref: pg.Client;
+  close(): Promise<void>;
+}
+
+/** `pgSetup`: the reference database's schema (and rows), as referenceDatabase runs them; `parsed` as connectClient. */
+export async function comparedPair(name: string, schema: string, pgSetup: string[], opts: { mirror?: MirrorOptions; parsed?: boolean } = {}): Promise<ComparedPair> {
+  const mirror = await startSqliteMirror(name, schema, opts.mirror);
+  const [ref, proxy] = await Promise.all([connectClient(await referenceDatabase(`${name}_ref`, ...pgSetup), opts), connectClient(mirror.url(), opts)]);
+  return {
+    mirror,
+    proxy,
+    ref,
+    close: async () => {
+      await proxy.end();
+      await ref.end();
+      await mirror.close();
+    },
+  };
+}
+
+/**
+ * A statement's results (one for each statement of a simple query), or the
+ * error it gave. `endBlock`: a ROLLBACK follows, as a client's error handler
+ * ends a failed block.
+ */
+export async function resultsOrError(c: pg.Client, text: string, params?: unknown[], opts: { endBlock?: boolean } = {}): Promise<pg.QueryResult[] | { code?: string; message: string }> {
+  try {
+    const r: pg.QueryResult | pg.QueryResult[] = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
+    return Array.isArray(r) ? r : [r];
+  } catch (e) {
+    return { code: (e as { code?: string }).code, message: (e as Error).message };
+  } finally {
+    if (opts.endBlock) await c.query('ROLLBACK').catch(() => undefined);
+  }
 }

@@ -9,36 +9,26 @@
 // writes went through, and IS UNKNOWN and LIMIT ALL OFFSET were errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE ro (id INTEGER PRIMARY KEY, v TEXT)`;
 const PG_SCHEMA = `CREATE TABLE ro (id bigint PRIMARY KEY, v text)`;
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
-  try {
-    const r = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
-    return (Array.isArray(r) ? r : [r]).map((x: pg.QueryResult) => [x.command, x.rows]);
-  } catch (e) {
-    return { code: (e as { code?: string }).code, message: (e as Error).message };
-  } finally {
-    await c.query('ROLLBACK').catch(() => undefined); // a failed block, as a client's error handler ends it
-  }
+  const r = await resultsOrError(c, text, params, { endBlock: true });
+  return Array.isArray(r) ? r.map((x) => [x.command, x.rows]) : r;
 }
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_read_only', SCHEMA);
-  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_read_only_ref', PG_SCHEMA)), connectClient(m.url())]);
+  pair = await comparedPair('sqlite_read_only', SCHEMA, [PG_SCHEMA]);
+  ({ proxy, ref } = pair);
   for (const c of [ref, proxy]) c.on('notice', () => undefined);
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 const CASES: [string, unknown[]?][] = [
   [`BEGIN READ ONLY; INSERT INTO ro VALUES (1, 'a'); COMMIT`],

@@ -7,7 +7,7 @@
 // not the string '300.50'.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE pay (id INTEGER PRIMARY KEY, dept INTEGER, amount NUMERIC(10,2), rate DOUBLE PRECISION, paid TIMESTAMPTZ, due DATE, note TEXT)`;
 const PG_SCHEMA = `CREATE TABLE pay (id bigint PRIMARY KEY, dept bigint, amount numeric(10,2), rate double precision, paid timestamptz, due date, note text)`;
@@ -17,22 +17,18 @@ const ROWS = `INSERT INTO pay VALUES
   (3, 2, 0.1, 2.25, '2023-12-31 23:59:59+00', '2024-01-15', NULL),
   (4, 2, 0.2, NULL, NULL, NULL, 'd')`;
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_result_types', SCHEMA);
   // node-postgres's own type parsers: what an application gets
-  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_result_types_ref', PG_SCHEMA, ROWS), { parsed: true }), connectClient(m.url(), { parsed: true })]);
+  pair = await comparedPair('sqlite_result_types', SCHEMA, [PG_SCHEMA, ROWS], { parsed: true });
+  ({ proxy, ref } = pair);
   await ref.query(`SET TimeZone = 'UTC'`);
   await proxy.query(ROWS);
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 /** Field types and rows as the application gets them, from both; expected equal. */
 async function same(text: string, params: unknown[] = []): Promise<void> {

@@ -8,33 +8,23 @@
 // given (work_mem) was 42704.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 async function outcome(c: pg.Client, text: string): Promise<unknown> {
-  try {
-    const r = await c.query({ text, rowMode: 'array' });
-    return (Array.isArray(r) ? r : [r]).map((x: pg.QueryResult) => [x.command, x.rows]);
-  } catch (e) {
-    return { code: (e as { code?: string }).code, message: (e as Error).message };
-  } finally {
-    await c.query('ROLLBACK').catch(() => undefined);
-  }
+  const r = await resultsOrError(c, text, undefined, { endBlock: true });
+  return Array.isArray(r) ? r.map((x) => [x.command, x.rows]) : r;
 }
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_settings', 'CREATE TABLE s (id INTEGER PRIMARY KEY)');
-  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_settings_ref', 'CREATE TABLE s (id bigint PRIMARY KEY)')), connectClient(m.url())]);
+  pair = await comparedPair('sqlite_settings', 'CREATE TABLE s (id INTEGER PRIMARY KEY)', ['CREATE TABLE s (id bigint PRIMARY KEY)']);
+  ({ proxy, ref } = pair);
   for (const c of [ref, proxy]) c.on('notice', () => undefined);
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 const CASES: string[] = [
   'SET some_unknown_name = 1',

@@ -7,7 +7,7 @@
 // and numerics without their scale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { connectClient, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE v (id INTEGER PRIMARY KEY, flag BOOLEAN, at TIMESTAMPTZ, ts TIMESTAMP, amount NUMERIC(10,2), rate DOUBLE PRECISION, day DATE, note TEXT)`;
 const PG_SCHEMA = `CREATE TABLE v (id bigint PRIMARY KEY, flag boolean, at timestamptz, ts timestamp, amount numeric(10,2), rate double precision, day date, note text)`;
@@ -16,30 +16,22 @@ const ROWS = `INSERT INTO v VALUES
   (2, false, '2024-01-06 09:30:00.25+00', '2024-01-06 09:30:00', 3, 0.1, '2024-02-03', 'b'),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`;
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
-  try {
-    const r = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
-    return [r.command, r.fields.map((f) => f.dataTypeID), r.rows];
-  } catch (e) {
-    return { code: (e as { code?: string }).code, message: (e as Error).message };
-  }
+  const r = await resultsOrError(c, text, params);
+  return Array.isArray(r) ? [r[0]!.command, r[0]!.fields.map((f) => f.dataTypeID), r[0]!.rows] : r;
 }
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_text_casts', SCHEMA);
-  [ref, proxy] = await Promise.all([connectClient(await referenceDatabase('sqlite_text_casts_ref', PG_SCHEMA, ROWS)), connectClient(m.url())]);
+  pair = await comparedPair('sqlite_text_casts', SCHEMA, [PG_SCHEMA, ROWS]);
+  ({ proxy, ref } = pair);
   await ref.query(`SET TimeZone = 'UTC'`);
   await proxy.query(ROWS);
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 const CASES: [string, unknown[]?][] = [
   ['SELECT flag::text, CAST(flag AS text), flag::varchar, at::text, ts::text, amount::text, rate::text, day::text, note::text FROM v ORDER BY id'],

@@ -11,22 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { sql } from '../harness/databases.ts';
-import { connectClient as client, referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE ev (id INTEGER PRIMARY KEY, at TIMESTAMPTZ, t TIMESTAMP, d DATE, ok BOOLEAN)`;
 const PG_SCHEMA = `CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz, t timestamp, d date, ok boolean)`;
 
-let m: SqliteMirror;
+let pair: ComparedPair;
 let proxy: pg.Client;
 let ref: pg.Client;
 
 async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
-  try {
-    const r = params ? await c.query({ text, values: params, rowMode: 'array' }) : await c.query({ text, rowMode: 'array' });
-    return { rows: r.rows };
-  } catch (e) {
-    return { code: (e as { code?: string }).code };
-  }
+  const r = await resultsOrError(c, text, params);
+  return Array.isArray(r) ? { rows: r[0]!.rows } : { code: r.code };
 }
 
 /** The statement on both, the same answer expected; the answer. */
@@ -37,16 +33,11 @@ async function both(text: string, params?: unknown[]): Promise<unknown> {
 }
 
 beforeAll(async () => {
-  m = await startSqliteMirror('sqlite_timestamps', SCHEMA);
-  ref = await client(await referenceDatabase('sqlite_timestamps_ref', PG_SCHEMA));
+  pair = await comparedPair('sqlite_timestamps', SCHEMA, [PG_SCHEMA]);
+  ({ proxy, ref } = pair);
   await ref.query(`SET TimeZone = 'UTC'`);
-  proxy = await client(m.url());
 });
-afterAll(async () => {
-  await proxy?.end();
-  await ref?.end();
-  await m?.close();
-});
+afterAll(() => pair?.close());
 
 describe('SQLite source: timestamps', () => {
   it('are stored in one spelling however they were written, and read back as PostgreSQL prints them', async () => {
@@ -57,7 +48,7 @@ describe('SQLite source: timestamps', () => {
     await both(`INSERT INTO ev (id, at, t) VALUES (4, '2024-01-07 12:30:00.120000-02:30', '2024-01-07T12:30')`);
     await both(`UPDATE ev SET t = $1 WHERE id = 4`, ['2024-01-07 12:30:00.000001']);
     await both(`INSERT INTO ev (id, at, t) VALUES (5, 'infinity', '-infinity')`);
-    const stored = new Database(m.file, { readonly: true });
+    const stored = new Database(pair.mirror.file, { readonly: true });
     try {
       expect(stored.prepare('SELECT id, at, t FROM ev ORDER BY id').raw().all()).toEqual([
         [1, '2024-01-05 10:00:00', '2024-01-05 10:00:00'],
@@ -125,7 +116,7 @@ describe('SQLite source: timestamps', () => {
   it('reach the mirror as the same instants', async () => {
     // mirrored before each COMMIT was answered
     const text = `SELECT id, (at AT TIME ZONE 'UTC')::text AS at, t::text, d::text FROM ev ORDER BY id`;
-    const mirrored = (await sql(m.targetUrl, text)).rows;
+    const mirrored = (await sql(pair.mirror.targetUrl, text)).rows;
     // now() is the proxy's own instant (id 6), the rest as PostgreSQL stored them
     expect(mirrored.filter((r) => r.id !== '6')).toEqual((await ref.query(text)).rows.filter((r) => r.id !== '6'));
     const [now] = (await proxy.query<{ at: string }>('SELECT at FROM ev WHERE id = 6')).rows;
