@@ -253,8 +253,12 @@ export class Relay {
   hangUp(): void {
     // a COPY FROM STDIN the client left: the server would wait for its data for good, holding its locks
     if (this.source.copyIn && !this.source.lost) this.source.write(copyFailMessage('the client closed its connection during COPY'));
-    if (!this.pending.length) return;
-    this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
+    if (this.pending.length) this.sendPending(false);
+  }
+
+  /** The extended-protocol messages held since the last Sync or Flush go on as one request (`sync`: it ends in a Sync). */
+  private sendPending(sync: boolean): void {
+    this.enqueue({ kind: 'ext', msgs: this.pending, sync });
     this.pending = [];
     this.pendingBytes = 0;
   }
@@ -294,9 +298,7 @@ export class Relay {
         }
         this.pending.push(m);
         if (m.type === 0x53) this.countRequest();
-        this.enqueue({ kind: 'ext', msgs: this.pending, sync: m.type === 0x53 });
-        this.pending = [];
-        this.pendingBytes = 0;
+        this.sendPending(m.type === 0x53);
         return;
       case 0x58: // Terminate: the client's hang-up follows (Session.clientGone carries out what came before)
         return;
@@ -309,11 +311,7 @@ export class Relay {
         this.pendingBytes += m.bytes.length;
         // a client may send without end and never a Sync (the server runs each message as it comes): past the
         // limit what came so far goes on as if a Flush had followed it, instead of piling up here
-        if (m.type === 0x45 && (this.pending.length >= PENDING_LIMIT || this.pendingBytes >= PENDING_LIMIT_BYTES)) {
-          this.enqueue({ kind: 'ext', msgs: this.pending, sync: false });
-          this.pending = [];
-          this.pendingBytes = 0;
-        }
+        if (m.type === 0x45 && (this.pending.length >= PENDING_LIMIT || this.pendingBytes >= PENDING_LIMIT_BYTES)) this.sendPending(false);
         return;
       default:
         this.enqueue({ kind: 'invalid', msgs: [m], sync: true });
@@ -895,14 +893,7 @@ export class Relay {
     if (target) {
       // given up on (it failed, or it was too slow): the target's answer, if it still comes, is dropped
       let dropped = false;
-      const hold = new HoldAll({
-        limit: HELD_READ_LIMIT,
-        start: (held) => {
-          if (dropped) return null;
-          for (const b of held) slot.write(b);
-          return (b) => slot.write(b);
-        },
-      });
+      const hold = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => (dropped ? null : streamInto(slot, held)) });
       const started = process.hrtime.bigint();
       const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
@@ -979,13 +970,7 @@ export class Relay {
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
     // an answer past HELD_READ_LIMIT is not compared: the source's streams on to the client, the target's is dropped
-    const fromSource = new HoldAll({
-      limit: HELD_READ_LIMIT,
-      start: (held) => {
-        for (const b of held) slot.write(b);
-        return (b) => slot.write(b);
-      },
-    });
+    const fromSource = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => streamInto(slot, held) });
     const started = process.hrtime.bigint();
     this.source.request(msgs.map((m) => m.bytes), fromSource);
     void fromSource.done.then((o) => o.lost || o.error || recordRead('source', started));
@@ -1474,6 +1459,12 @@ export class Relay {
   flushAnswers(): void {
     this.order.flush();
   }
+}
+
+/** A held answer that outgrew its limit: what was held goes to the slot, and the rest as it comes. */
+function streamInto(slot: Slot, held: Buffer[]): (b: Buffer) => void {
+  for (const b of held) slot.write(b);
+  return (b) => slot.write(b);
 }
 
 /** Statements a segment binds that were parsed before it (and not again in it). */
