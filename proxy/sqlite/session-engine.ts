@@ -421,13 +421,8 @@ export class SessionEngine {
     const version = this.schemaStmt.get();
     if (this.groupingChecked.get(st) === version) return;
     const columns = new Map<string, TableColumns>();
-    const columnsOf = (table: string): TableColumns => {
-      let c = columns.get(table);
-      if (!c) columns.set(table, (c = this.tableInfo(table)));
-      return c;
-    };
     for (const g of st.grouping) {
-      const bad = ungroupedColumn(g, columnsOf);
+      const bad = ungroupedColumn(g, (table) => this.tableColumns(table, columns));
       if (bad) throw new PgError('42803', `column "${bad}" must appear in the GROUP BY clause or be used in an aggregate function`);
     }
     this.groupingChecked.set(st, version);
@@ -447,15 +442,21 @@ export class SessionEngine {
     return this.db.pragma(`table_info(${quoteIdent(table)})`) as TableColumns;
   }
 
+  /** tableInfo, read once per `memo` (one statement's execution or check). */
+  private tableColumns(table: string, memo?: Map<string, TableColumns>): TableColumns {
+    let cols = memo?.get(table);
+    if (!cols) {
+      cols = this.tableInfo(table);
+      memo?.set(table, cols);
+    }
+    return cols;
+  }
+
   /** The declared type of a column the statement names (by name, or position in an INSERT's table); undefined when no table named has it. */
   private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number, columns?: Map<string, TableColumns>): string | undefined {
     const candidates = qualifier ? [st.tables.find((t) => t.alias === qualifier || t.name === qualifier)?.name ?? qualifier] : st.tables.map((t) => t.name);
     for (const table of candidates) {
-      let cols = columns?.get(table);
-      if (!cols) {
-        cols = this.tableInfo(table);
-        columns?.set(table, cols);
-      }
+      const cols = this.tableColumns(table, columns);
       const col = typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
       if (col) return col.type;
     }
