@@ -54,6 +54,8 @@ export const configSchema = z
     route: z.enum(['auto', 'source', 'target']).default('auto'),
     shadowSample: num().pipe(z.number().min(0).max(1)).default(0),
     allowDdl: flag().default(false),
+    /** Session connections to the new database for reads (per proxy): 0 for no limit, unset for one from its max_connections. */
+    targetSessions: num().pipe(z.number().int().min(0)).optional(),
     /** synchronous_commit of the mirror's apply sessions; "off" is what PostgreSQL's own subscriptions use. */
     mirrorSynchronousCommit: z.enum(['on', 'off', 'local', 'remote_write', 'remote_apply']).default('on'),
     statementTimeout: num().pipe(z.number().min(0)).default(0),

@@ -6,6 +6,17 @@ type Doc = Record<string, unknown>;
 
 const PAUSED = 'PAUSED: new transactions wait (a promote, rollback or finalize is in progress)';
 
+type ReadSessions = Record<'legacy' | 'new', { open: number; limit: number | null }> & { keptOnSource: number };
+
+/** The proxy's session connections for reads on the database that is not the source of truth, against its limit. */
+function readSessions(proxy: Doc, side: 'legacy' | 'new'): string {
+  const r = proxy.readSessions as ReadSessions | null | undefined;
+  if (!r) return '';
+  const { open, limit } = r[side];
+  const kept = r.keptOnSource ? `, ${r.keptOnSource} reads kept on the source for want of one` : '';
+  return `; ${open}${limit ? ` of ${limit}` : ''} read connections on the ${side} database${kept}`;
+}
+
 export function formatStatus(s: Doc, detailed = false): string {
   const plan = s.plan as { steps: number[]; next: number | null } | undefined;
   const proxy = s.proxy as Doc | null;
@@ -21,7 +32,7 @@ export function formatStatus(s: Doc, detailed = false): string {
   if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
   if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${PAUSED}` : ''}`);
   else if (s.paused) lines.push(`pause          ${PAUSED}; if no proxy is running it, cutover resume lifts it`);
-  if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}`);
+  if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}${readSessions(proxy, s.sourceOfTruth === 'new' ? 'legacy' : 'new')}`);
   if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.refusedKeys ?? 0} keys of refused COMMITs re-synced` : ''}`);
   if (gates.length) {
     lines.push('gates');

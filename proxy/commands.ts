@@ -16,6 +16,7 @@ export function registerProxyCommands(program: Command): void {
     .option('--auth <method>', 'client authentication: scram-sha-256 (default), md5, trust (loopback only)')
     .option('--max-message-size <bytes>', 'largest protocol message accepted from a client (default 64 MiB)')
     .option('--drain-timeout <seconds>', 'on SIGTERM, how long open transactions may take to finish (default 30)')
+    .option('--target-sessions <n>', 'session connections to the new database for reads, per proxy (default: from its max_connections; 0: no limit)')
     .option('--processes <n>', 'worker processes sharing the listener (default 1)')
     .option('--webhook <url>', 'alert webhook: a JSON POST on every automatic rollback')
     .option('--steps <list>', 'plan of read percents, comma-separated (default 10,25,50,75,90,100)')

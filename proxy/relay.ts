@@ -91,6 +91,8 @@ export interface RelayContext {
   side: Side;
   /** Opens a session connection to one database (start-up done). */
   openSide: ((side: Side) => Promise<OpenedBackend>) | null;
+  /** Opens a session connection for reads to the database that is not the source of truth; null when the proxy's limit says not now. */
+  openReadSide?: (side: Side) => Promise<OpenedBackend | null>;
   /** The source of truth went away under the session. */
   onSourceDown?: () => void;
   allowDdl: boolean;
@@ -860,7 +862,10 @@ export class Relay {
     if (!this.ctx.openSide) return null;
     this.targetOpening ??= (async () => {
       try {
-        const opened = await this.ctx.openSide!(this.sot === 'legacy' ? 'new' : 'legacy');
+        const side = this.sot === 'legacy' ? 'new' : 'legacy';
+        const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side) : await this.ctx.openSide!(side);
+        // the proxy has no connection to spare there now: the read runs on the source, and no fault is counted
+        if (!opened) return null;
         const link = new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
         for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());

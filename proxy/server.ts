@@ -21,11 +21,12 @@ import { MirrorSides } from './mirror/sides.ts';
 import { pgCaptureDialect } from './capture/pg-capture.ts';
 import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { ProxyStats } from './stats.ts';
+import { TargetSessions } from './target-sessions.ts';
 import { UnmirroredRelations } from './mirror/unmirrored-relations.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
-  stats(): ReturnType<ProxyStats['snapshot']>;
+  stats(): ReturnType<ProxyStats['snapshot']> & { readSessions: ReturnType<TargetSessions['snapshot']> | null };
   sessions(): number;
   /** The mirror's breaker and health (the current direction), when a target is configured. */
   readonly guard: TargetGuard | null;
@@ -132,7 +133,7 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     },
     sides: mirror?.sides ?? null,
     busySessions: () => [...sessions].filter((s) => s.busy).length,
-    stats: () => stats.snapshot(),
+    stats: () => ({ ...stats.snapshot(), readSessions: mirror?.runtime.readSessions?.snapshot() ?? null }),
     sessions: () => sessions.size,
     cancel: (pid, secret) => void ctx.cancels.cancel(pid, secret),
     close: (drainMs = cfg.drainTimeout * 1000) => (closing ??= shutdown(drainMs)),
@@ -162,6 +163,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   await unmirrored.start();
   const runtime: MirrorRuntime = {
     unmirrored: (relations) => unmirrored.touches(relations),
+    readSessions: new TargetSessions(cfg.targetSessions, { new: targetUrl, legacy: source.kind === 'postgres' ? sourceUrl : undefined }, cfg.processes, log),
     guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,

@@ -49,6 +49,7 @@ import { BackendLink } from './backend-link.ts';
 import { Relay } from './relay.ts';
 import type { SessionRoute } from './router.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
+import type { TargetSessions } from './target-sessions.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
@@ -66,6 +67,8 @@ export interface MirrorRuntime {
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
   /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** The proxy's limit on session connections for reads to the database that is not the source of truth. */
+  readSessions?: TargetSessions;
 }
 
 export type SourceSpec =
@@ -299,17 +302,35 @@ export class Session {
     const m = this.ctx.mirror!;
     const link = new BackendLink('source', this.backend!);
     link.cancelKey = this.backendKey;
+    const openSide = async (side: Side) => {
+      // rollback after promote brings an SQLite source back: the session's own engine connection again
+      if (side === 'legacy' && this.ctx.source.kind === 'sqlite') return { stream: await this.reopenSqlite(this.ctx.source.path), cancel: null };
+      const { conn, cancel } = await this.connectSide(side);
+      return { stream: conn.socket as Duplex, cancel };
+    };
     const relay = new Relay(this.client, link, {
       live: this.ctx.live,
       log: this.ctx.log,
       maxMessageSize: this.ctx.maxMessageSize,
       guard: () => m.guard(),
       side: this.side,
-      openSide: async (side) => {
-        // rollback after promote brings an SQLite source back: the session's own engine connection again
-        if (side === 'legacy' && this.ctx.source.kind === 'sqlite') return { stream: await this.reopenSqlite(this.ctx.source.path), cancel: null };
-        const { conn, cancel } = await this.connectSide(side);
-        return { stream: conn.socket, cancel };
+      openSide,
+      openReadSide: async (side) => {
+        const lease = m.readSessions ? m.readSessions.take(side) : () => undefined;
+        if (!lease) return null;
+        try {
+          const opened = await openSide(side);
+          opened.stream.once('close', lease);
+          return opened;
+        } catch (e) {
+          lease();
+          // no room there (max_connections, or the role's connection limit): a matter of capacity, not of health
+          if (e instanceof BackendStartupError && e.code === '53300' && m.readSessions) {
+            m.readSessions.full(side, e.message);
+            return null;
+          }
+          throw e;
+        }
       },
       onSourceDown: () => this.ctx.stats.sourceDown(),
       allowDdl: m.allowDdl,

@@ -26,6 +26,7 @@ export const mirrorMetrics = {
   /** Bumped on every request: inc(backend, kind). */
   queries: CountedCounter.register('cutover_queries_total', 'Client requests by backend and kind', ['backend', 'kind']),
   fallbacks: once('cutover_read_fallbacks_total', () => new client.Counter({ name: 'cutover_read_fallbacks_total', help: 'Routed reads that failed on the target and were retried on the source' })),
+  keptOnSource: once('cutover_reads_kept_on_source_total', () => new client.Counter({ name: 'cutover_reads_kept_on_source_total', help: 'Reads due on the target that ran on the source: the proxy was at its targetSessions limit, or the target had no room for another session' })),
   targetErrors: once('cutover_target_errors_total', () => new client.Counter({ name: 'cutover_target_errors_total', help: 'Failures on the target database' })),
   readPercent: once('cutover_read_percent', () => new client.Gauge({ name: 'cutover_read_percent', help: 'Share of eligible reads routed to the target', aggregator: 'max' })),
 };
