@@ -480,8 +480,8 @@ export class Relay {
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
     if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
-      this.predicted = I;
-      return this.commitWithMirror(u.msgs);
+      this.predicted = txns[0].chain ? T : I;
+      return this.commitWithMirror(u.msgs, txns[0].chain);
     }
     if (mirroring && !inTxn && txns.length === 1 && c.statements.length === 1 && txns[0]!.txn === 'begin' && PLAIN_BEGIN.test(sql)) {
       // nothing can fail in a plain BEGIN outside a transaction: answer it now, send it with the next request
@@ -492,7 +492,7 @@ export class Relay {
       slot.end();
       return;
     }
-    this.predictFrom(txns.map((s) => s.txn!));
+    this.predictFrom(txns.map((s) => s.txn!), txns.at(-1)?.chain);
     const f = this.forward(this.source, u.msgs);
     if (c.kind === 'read') this.timeRead(f);
     else if (step === 'write') this.maybeDrainAhead(c.id);
@@ -531,6 +531,8 @@ export class Relay {
     let pinned: Route | null = null;
     let system = false;
     const txnOps: TxnOp[] = [];
+    /** The segment's last transaction-control statement is COMMIT/ROLLBACK AND CHAIN. */
+    let chained = false;
     const executes = new Map<Message, ExecuteInfo>();
     let executed = 0;
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
@@ -572,7 +574,11 @@ export class Relay {
           const k = p ? this.kindOf(p.cls) : 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
           if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
-          for (const s of p?.cls.statements ?? []) if (s.txn) txnOps.push(s.txn);
+          for (const s of p?.cls.statements ?? []) {
+            if (!s.txn) continue;
+            txnOps.push(s.txn);
+            chained = Boolean(s.chain);
+          }
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
           executed = p?.cls.id ?? 0;
           kind = kind === null ? k : combine(kind, k);
@@ -612,7 +618,7 @@ export class Relay {
         return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
       }
       this.sendSegment(link, u, referenced, definedHere, closes);
-      this.predictFrom(txnOps);
+      this.predictFrom(txnOps, chained);
       return;
     }
     if (this.refuseDdl(segKind)) return;
@@ -647,8 +653,8 @@ export class Relay {
     if (mirroring && u.sync && inTxn && txnOps.length === 1 && txnOps[0] === 'commit' && u.msgs.filter((m) => m.type === 0x45).length === 1) {
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
-      this.predicted = I;
-      return this.commitWithMirror(u.msgs);
+      this.predicted = chained ? T : I;
+      return this.commitWithMirror(u.msgs, chained);
     }
     // A Flush before Sync (drivers describing a new statement): if the statement writes, open our
     // transaction now, before the server starts the implicit one, and finish it at the Sync.
@@ -662,7 +668,7 @@ export class Relay {
       this.openSegment = { link: this.source, wrapped: wrap };
       this.flushedError = false;
     }
-    this.predictFrom(txnOps);
+    this.predictFrom(txnOps, chained);
   }
 
   /** A segment to run in pieces (txn-split.ts): transaction control among statements that may commit a write, or PREPARE TRANSACTION. */
@@ -750,7 +756,7 @@ export class Relay {
       if (s.txn) {
         this.settleSets([s.txn]);
         if (s.txn === 'begin') open = true;
-        else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = false;
+        else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = Boolean(s.chain);
       }
       if (s.node === 'VariableSetStmt' && !s.local && open) this.pendingSets.push(s);
       else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') this.logSessionState(s);
@@ -850,11 +856,18 @@ export class Relay {
     return true;
   }
 
-  private predictFrom(ops: string[]): void {
+  /**
+   * `chained`: the last of `ops` is COMMIT/ROLLBACK AND CHAIN, which leaves a new transaction open (after a failed
+   * one too: it rolls back and chains); outside a transaction block it is an error, and the session stays idle.
+   */
+  private predictFrom(ops: string[], chained = false): void {
+    let before = this.predicted;
     for (const op of ops) {
+      before = this.predicted;
       if (op === 'begin') this.predicted = T;
       else if (op === 'commit' || op === 'rollback' || op === 'prepare') this.predicted = I;
     }
+    if (chained && before !== I) this.predicted = T;
   }
 
   private async ensureTarget(): Promise<BackendLink | null> {
@@ -1104,7 +1117,14 @@ export class Relay {
   }
 
   /** The client's COMMIT, after its transaction's changes reached the mirror. */
-  private async commitWithMirror(msgs: Message[]): Promise<void> {
+  private async commitWithMirror(msgs: Message[], chained = false): Promise<void> {
+    await this.commitMirrored(msgs, chained);
+    // COMMIT AND CHAIN opens the next transaction only if it committed (or rolled a failed one back): the source's
+    // answer says which, and the requests that follow are wrapped, or not, by it
+    if (chained) this.predicted = this.source.status;
+  }
+
+  private async commitMirrored(msgs: Message[], chained: boolean): Promise<void> {
     const a = this.ahead;
     await a.settled();
     if (this.txnReadOnly) {
@@ -1141,6 +1161,8 @@ export class Relay {
       this.source.request(msgs.map((m) => m.bytes), hold);
       if ((await hold.done) === null) return;
       hold.fail(drainFailure(cause), I);
+      // the client is told its COMMIT failed, so no transaction follows it; AND CHAIN opened one on the source
+      if (chained && this.source.status !== I) await this.internalQuery('ROLLBACK');
       return;
     }
     // a refusal must hold reads before the client sees it: it may read next on another connection

@@ -16,6 +16,8 @@ export interface StatementInfo {
   txn?: TxnOp;
   /** BEGIN/START TRANSACTION READ ONLY. */
   readOnly?: boolean;
+  /** COMMIT/ROLLBACK AND CHAIN: a new transaction, with the same characteristics, starts at once. */
+  chain?: boolean;
   /** The statement's own text (for splitting multi-statement queries). */
   text: string;
   /** Where `text` starts in the SQL string (a string index), so a split-off piece keeps error positions. */
@@ -267,7 +269,8 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
       readOnly = v?.ival === 1;
     }
   }
-  return { kind: 'txn', txn, readOnly, orderBy: false };
+  const chain = body.chain === true && (txn === 'commit' || txn === 'rollback');
+  return { kind: 'txn', txn, readOnly, orderBy: false, ...(chain ? { chain } : {}) };
 }
 
 /** Whether `test` holds for some key and its value anywhere in a parse tree. */

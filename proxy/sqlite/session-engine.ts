@@ -743,7 +743,7 @@ export class SessionEngine {
           if (this.mode === 'none') this.txnStarts();
           this.txnReadOnly = st.readOnly ?? this.defaultReadOnly();
         }
-        return done(this.transaction(st.op, st.tag, st.name));
+        return done(this.transaction(st.op, st.tag, st.name, st.chain));
       case 'set':
         if (st.name === 'transaction_read_only') {
           // this transaction's: outside a block PostgreSQL warns and forgets it
@@ -780,11 +780,21 @@ export class SessionEngine {
     }
   }
 
-  private transaction(op: string, tag: string, name?: string): string {
+  private transaction(op: string, tag: string, name?: string, chain = false): string {
     const inBlock = this.mode === 'explicit';
     const requireBlock = (what: string) => {
       if (!inBlock) throw new PgError('25P01', `${what} can only be used in transaction blocks`);
     };
+    if (chain) {
+      // AND CHAIN: the next transaction starts at once with the same characteristics, also after a failed one
+      // was rolled back; not after a COMMIT that failed (endTxn throws)
+      requireBlock(`${op === 'commit' ? 'COMMIT' : 'ROLLBACK'} AND CHAIN`);
+      const readOnly = this.txnReadOnly;
+      const answer = this.transaction(op, tag, name);
+      this.mode = 'explicit';
+      this.txnReadOnly = readOnly;
+      return answer;
+    }
     try {
       switch (op) {
         case 'begin':

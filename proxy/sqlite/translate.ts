@@ -78,7 +78,7 @@ export interface SqlStatement {
 
 export type Statement =
   | SqlStatement
-  | { kind: 'txn'; op: TxnOp; tag: string; name?: string; readOnly?: boolean }
+  | { kind: 'txn'; op: TxnOp; tag: string; name?: string; readOnly?: boolean; chain?: boolean }
   | { kind: 'set'; name: string; value: string | null; tag: string; local?: boolean }
   | { kind: 'reset_all'; tag: string }
   | { kind: 'show'; name: string }
@@ -187,11 +187,9 @@ function transaction(n: AnyNode): Statement {
       return { kind: 'txn', op: 'begin', tag: n.kind === 'TRANS_STMT_BEGIN' ? 'BEGIN' : 'START TRANSACTION', ...(readOnly !== undefined ? { readOnly } : {}) };
     }
     case 'TRANS_STMT_COMMIT':
-      if (n.chain) throw unsupported('COMMIT AND CHAIN');
-      return { kind: 'txn', op: 'commit', tag: 'COMMIT' };
+      return { kind: 'txn', op: 'commit', tag: 'COMMIT', ...(n.chain ? { chain: true } : {}) };
     case 'TRANS_STMT_ROLLBACK':
-      if (n.chain) throw unsupported('ROLLBACK AND CHAIN');
-      return { kind: 'txn', op: 'rollback', tag: 'ROLLBACK' };
+      return { kind: 'txn', op: 'rollback', tag: 'ROLLBACK', ...(n.chain ? { chain: true } : {}) };
     case 'TRANS_STMT_SAVEPOINT':
       return { kind: 'txn', op: 'savepoint', tag: 'SAVEPOINT', name: n.savepoint_name };
     case 'TRANS_STMT_RELEASE':
