@@ -49,6 +49,7 @@ import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
 import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
+import type { ReadLease } from './target-sessions.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
@@ -77,6 +78,8 @@ const E = 0x45;
 
 /** A session connection to one database, start-up done. */
 export interface OpenedBackend {
+  /** A read connection's place under the proxy's limit (target-sessions.ts). */
+  lease?: ReadLease;
   stream: Duplex;
   cancel: CancelTarget | null;
 }
@@ -159,6 +162,8 @@ export class Relay {
   private txnReadOnly = false;
   private target: BackendLink | null = null;
   private targetOpening: Promise<BackendLink | null> | null = null;
+  /** The target link's place under the proxy's limit on read connections, when it has one. */
+  private targetLease: ReadLease | null = null;
   private closed = false;
   /** The database `source` is connected to. */
   private sot: Side;
@@ -885,6 +890,15 @@ export class Relay {
         for (const p of this.statements.values()) p.on.delete('target');
         this.target = link;
         this.wireLinks();
+        if (opened.lease) {
+          this.targetLease = opened.lease;
+          // taken back while idle for a session that has reads to route; opened again when this one next needs it
+          opened.lease.reclaim = () => {
+            if (this.target !== link || link.pending > 0 || this.closed) return false;
+            link.destroy();
+            return true;
+          };
+        }
         if (this.backlogged) {
           // opened for a request already on its way while the client is not reading: it waits with the others
           link.stream.pause();
@@ -909,6 +923,7 @@ export class Relay {
     const slot = this.order.open();
     const target = this.target && !this.target.lost ? this.target : await this.ensureTarget();
     if (target) {
+      if (this.targetLease) this.targetLease.used = Date.now();
       // given up on (it failed, or it was too slow): the target's answer, if it still comes, is dropped
       let dropped = false;
       const hold = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => (dropped ? null : streamInto(slot, held)) });
@@ -998,6 +1013,7 @@ export class Relay {
       slot.end();
       return;
     }
+    if (this.targetLease) this.targetLease.used = Date.now();
     const replays = this.replaysFor(target, new Set([...referenced, ...definedHere]));
     if (replays.length) target.request([...replays, SYNC], new Collect());
     const fromTarget = new HoldAll(DROP_PAST_LIMIT);

@@ -178,6 +178,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
     sides,
     stop: () => {
       unmirrored.stop();
+      runtime.readSessions?.stop();
       return sides.stop();
     },
   };

@@ -316,14 +316,15 @@ export class Session {
       side: this.side,
       openSide,
       openReadSide: async (side) => {
-        const lease = m.readSessions ? m.readSessions.take(side) : () => undefined;
+        if (!m.readSessions) return openSide(side);
+        const lease = m.readSessions.take(side);
         if (!lease) return null;
         try {
           const opened = await openSide(side);
-          opened.stream.once('close', lease);
-          return opened;
+          opened.stream.once('close', lease.give);
+          return { ...opened, lease };
         } catch (e) {
-          lease();
+          lease.give();
           // no room there (max_connections, or the role's connection limit): a matter of capacity, not of health
           if (e instanceof BackendStartupError && e.code === '53300' && m.readSessions) {
             m.readSessions.full(side, e.message);

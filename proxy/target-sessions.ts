@@ -39,8 +39,28 @@ export function autoLimit(room: number, processes: number): number {
   return Math.max(1, Math.floor((room - appliers - SPARE) / Math.max(1, processes)));
 }
 
+/**
+ * One session connection counted against the limit. The session marks it used
+ * on each read it routes; `reclaim` closes it if it is idle (false when it is
+ * busy), so the limit can pass it to a session that has reads to route.
+ */
+export interface ReadLease {
+  used: number;
+  reclaim?: () => boolean;
+  give(): void;
+}
+
+/** While sessions are turned away, a connection idle this long is taken back from its session. */
+const RECLAIM_IDLE_MS = 2_000;
+/** Idle this long, a connection is closed even with nobody waiting (PgBouncer's server_idle_timeout). */
+const IDLE_CLOSE_MS = 600_000;
+const SWEEP_MS = 1_000;
+
 export class TargetSessions {
   private readonly open: Record<Side, number> = { legacy: 0, new: 0 };
+  private readonly leases = new Set<ReadLease>();
+  private keptAtSweep = 0;
+  private readonly sweeper: NodeJS.Timeout;
   /** Per database: the limit, 0 for none, undefined until the automatic one is known. */
   private readonly limits: Partial<Record<Side, number>>;
   private readonly probing = new Set<Side>();
@@ -62,6 +82,27 @@ export class TargetSessions {
     for (const side of ['legacy', 'new'] as const) if (!urls[side]) this.limits[side] = 0;
     // known before the first reads arrive, where it can be
     this.limitOf('new');
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /**
+   * Sessions of a pool mostly sit idle, and one that read once would keep its
+   * connection for good: while others are turned away, the idle ones give
+   * theirs back (the session opens another when it next routes a read).
+   */
+  private sweep(): void {
+    const waiting = this.keptOnSource !== this.keptAtSweep;
+    this.keptAtSweep = this.keptOnSource;
+    const now = Date.now();
+    for (const lease of [...this.leases]) {
+      const idle = now - lease.used;
+      if ((waiting && idle >= RECLAIM_IDLE_MS) || idle >= IDLE_CLOSE_MS) lease.reclaim?.();
+    }
   }
 
   /** For status: per database, connections open and the limit (null: not known yet, 0: none). */
@@ -70,8 +111,8 @@ export class TargetSessions {
     return { legacy: of('legacy'), new: of('new'), keptOnSource: this.keptOnSource };
   }
 
-  /** A lease on one session connection to `side` (call it to give the connection back), or null: the read stays on the source. */
-  take(side: Side): (() => void) | null {
+  /** A lease on one session connection to `side`, or null: the read stays on the source. */
+  take(side: Side): ReadLease | null {
     const limit = this.limitOf(side);
     if (Date.now() < this.fullUntil[side] || (limit > 0 && this.open[side] >= limit)) {
       this.kept();
@@ -79,11 +120,17 @@ export class TargetSessions {
     }
     this.open[side]++;
     let given = false;
-    return () => {
-      if (given) return;
-      given = true;
-      this.open[side]--;
+    const lease: ReadLease = {
+      used: Date.now(),
+      give: () => {
+        if (given) return;
+        given = true;
+        this.open[side]--;
+        this.leases.delete(lease);
+      },
     };
+    this.leases.add(lease);
+    return lease;
   }
 
   /** `side` refused a session for lack of room (53300): reads stay on the source for a moment. */

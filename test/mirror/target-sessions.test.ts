@@ -73,6 +73,37 @@ describe('session connections for reads on the new database', () => {
     }
   });
 
+  it('takes an idle session\'s connection back for a session that has reads to route', async () => {
+    const tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100, targetSessions: 1 });
+    const named = async (name: string) => {
+      const c = new pg.Client({ connectionString: tp.url(pair.name), application_name: name });
+      await c.connect();
+      return c;
+    };
+    const holder = await named('tsess-idle');
+    const busy = await named('tsess-busy');
+    const on = async (name: string) => (await sql(pair.targetUrl, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [pair.name, name])).rows[0].n;
+    try {
+      expect((await holder.query('SELECT name FROM items WHERE id = 1')).rows).toEqual([{ name: 'item 1' }]);
+      expect(await on('tsess-idle')).toBe(1);
+      // the holder sits idle; the other reads on, from the source at first, then from the target
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && (await on('tsess-busy')) === 0) {
+        for (let id = 1; id <= 20; id++) expect((await busy.query('SELECT name FROM items WHERE id = $1', [id])).rows).toEqual([{ name: `item ${id}` }]);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await on('tsess-busy')).toBe(1);
+      expect(await on('tsess-idle')).toBe(0);
+      expect(tp.proxy.stats().readSessions!.new.open).toBe(1);
+      // the holder's session goes on, its reads answered as before
+      expect((await holder.query('SELECT name FROM items WHERE id = 2')).rows).toEqual([{ name: 'item 2' }]);
+      expect(tp.proxy.guard!.stats.readErrors).toBe(0);
+    } finally {
+      await Promise.all([holder.end(), busy.end()]);
+      await tp.close();
+    }
+  });
+
   it('reads on the source when the new database refuses a session for lack of room (53300), without tripping', async () => {
     // the target URL's role may hold 2 connections there; 5 sessions want one each
     const target = new URL(pair.targetUrl);
