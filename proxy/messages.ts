@@ -67,6 +67,14 @@ export function backendKeyData(pid: number, secret: number): Buffer {
   return message('K', body);
 }
 
+/** The protocol the server speaks instead (3.`minor`), and the `_pq_.` options it does not know. */
+export function negotiateProtocolVersion(minor: number, unknownOptions: string[]): Buffer {
+  const head = Buffer.allocUnsafe(8);
+  head.writeInt32BE((3 << 16) | minor, 0);
+  head.writeInt32BE(unknownOptions.length, 4);
+  return message('v', Buffer.concat([head, ...unknownOptions.map(cstr)]));
+}
+
 export function readyForQuery(status: 'I' | 'T' | 'E'): Buffer {
   return message('Z', Buffer.from(status));
 }

@@ -42,7 +42,7 @@ import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
-  backendKeyData, fatal, readyForQuery, terminateMessage,
+  backendKeyData, fatal, negotiateProtocolVersion, readyForQuery, terminateMessage,
 } from './messages.ts';
 import type { ProxyStats } from './stats.ts';
 import { BackendLink } from './backend-link.ts';
@@ -177,7 +177,15 @@ export class Session {
       if (code >> 16 !== 3) {
         throw new FrameError(`unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0`, '0A000');
       }
-      return parseStartupParams(packet);
+      const params = parseStartupParams(packet);
+      // a newer client (3.2: PostgreSQL 18's libpq) or protocol options: told what is spoken, as PostgreSQL
+      // does, so it does not take 3.0 for what it asked; the options go no further
+      const options = Object.keys(params).filter((k) => k.startsWith('_pq_.'));
+      if ((code & 0xffff) !== 0 || options.length) {
+        this.client.write(negotiateProtocolVersion(0, options));
+        for (const k of options) delete params[k];
+      }
+      return params;
     }
     throw new FrameError('too many encryption requests before the startup packet');
   }

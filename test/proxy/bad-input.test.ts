@@ -108,6 +108,18 @@ describe('bad input gets a precise error and harms nobody else', () => {
     expect(r.error?.C).toBe('0A000');
   });
 
+  it('protocol 3.2 (PostgreSQL 18 clients) or _pq_ options: NegotiateProtocolVersion first, the same as the server sends', async () => {
+    const first = (bytes: Buffer) => bytes.subarray(0, 1 + bytes.readInt32BE(1));
+    const server = Number(new URL(pair.legacyUrl).port);
+    for (const [params, version] of [[{ user: 'postgres', database: pair.name }, (3 << 16) | 2], [{ user: 'postgres', database: pair.name, '_pq_.extension': 'x' }, 3 << 16]] as const) {
+      const [viaProxy, direct] = await Promise.all([exchange(tp.port, startupPacket(params, version), 500), exchange(server, startupPacket(params, version), 500)]);
+      expect(String.fromCharCode(viaProxy.bytes[0]!)).toBe('v');
+      expect(first(viaProxy.bytes).equals(first(direct.bytes))).toBe(true);
+      // and authentication carries on
+      expect(String.fromCharCode(viaProxy.bytes[first(viaProxy.bytes).length]!)).toBe('R');
+    }
+  });
+
   it('garbage after authentication: FATAL 08P01', async () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     c.on('error', () => undefined);
