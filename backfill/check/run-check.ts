@@ -13,7 +13,7 @@ import { openSqlite } from '../copy/sqlite-source.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
-import { APPLY_POOL_MAX } from '../../proxy/mirror/apply.ts';
+import { autoLimit } from '../../proxy/target-sessions.ts';
 import { typeClass } from '../verify/canonical.ts';
 import { runVerify } from '../verify/run-verify.ts';
 import { backupDirFindings, sqliteFileBytes } from './environment.ts';
@@ -152,10 +152,10 @@ async function pgLargeObjects(source: pg.Client): Promise<Finding[]> {
 
 /**
  * While mirroring, a client session of the proxy holds a connection on the
- * source and, once it reads from the new database, one there too; the mirror's
- * appliers hold up to APPLY_POOL_MAX more there. A target with no room for
- * them refuses the appliers (the mirror fails, reads go back to the source)
- * just as the application grows busy.
+ * source and, once it reads from the new database, one there too, up to the
+ * proxy's targetSessions (proxy/target-sessions.ts: by default what the target
+ * allows less a share kept for the mirror's appliers). Sessions past it read
+ * from the source only, so the read share set is not the one served.
  */
 async function connectionRoom(source: pg.Client, target: pg.Client): Promise<Finding[]> {
   const slots = `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS n`;
@@ -169,11 +169,12 @@ async function connectionRoom(source: pg.Client, target: pg.Client): Promise<Fin
 
 /** connectionRoom's verdict: the target's usable connections against the source's sessions now. */
 export function connectionFinding(room: number, sourceRoom: number, sessions: number): Finding {
-  // the drainer's, the verifier's and a spare beside the appliers
-  const need = sessions + APPLY_POOL_MAX + 4;
-  const numbers = `the target allows ${room} connections; the source database has ${sessions} client session(s) now (the server allows ${sourceRoom}), each of which may also hold one on the target, and the mirror's appliers take up to ${APPLY_POOL_MAX} more`;
-  if (room < need) return { severity: 'warning', check: 'connections', message: `${numbers}: raise the target's max_connections to at least ${need}, more if the application grows` };
-  return { severity: 'info', check: 'connections', message: numbers };
+  const limit = autoLimit(room, 1);
+  const numbers = `the target allows ${room} connections; the source database has ${sessions} client session(s) now (the server allows ${sourceRoom}), each of which may also hold one on the target for reads: the proxy keeps to ${limit} of them there by default (targetSessions), the rest being the mirror's appliers' and spare`;
+  if (limit >= sessions) return { severity: 'info', check: 'connections', message: numbers };
+  let need = room;
+  while (autoLimit(need, 1) < sessions) need++;
+  return { severity: 'warning', check: 'connections', message: `${numbers}: sessions past ${limit} read from the source only; raise the target's max_connections by at least ${need - room}, more if the application grows` };
 }
 
 async function targetColumns(target: pg.Client, t: TableDef): Promise<TargetCols | null> {

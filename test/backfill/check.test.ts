@@ -112,10 +112,11 @@ describe('cutover check', () => {
     expect(clean.stdout).not.toContain('large-objects');
   });
 
-  it('a target without room for the sessions and the mirror appliers is a warning', () => {
-    expect(connectionFinding(97, 97, 40)).toMatchObject({ severity: 'warning', check: 'connections' });
-    expect(connectionFinding(97, 97, 40).message).toContain("raise the target's max_connections to at least 108");
-    expect(connectionFinding(297, 97, 40)).toMatchObject({ severity: 'info' });
+  it('a target with too little room for every session to read from it beside the appliers is a warning', () => {
+    // 60 usable connections keep 44 for sessions (12 for the appliers, 4 spare); 67 would keep 50
+    expect(connectionFinding(60, 97, 50)).toMatchObject({ severity: 'warning', check: 'connections' });
+    expect(connectionFinding(60, 97, 50).message).toContain("sessions past 44 read from the source only; raise the target's max_connections by at least 7");
+    expect(connectionFinding(97, 97, 40)).toMatchObject({ severity: 'info' });
   });
 
   it('warnings alone (an unknown password-hash format) exit 2', async () => {
