@@ -89,18 +89,12 @@ const cache = new Map<string, Classification>();
 const byShape = new Map<string, Classification>();
 
 export function classify(sql: string): Classification {
-  if (sql.length > CACHE_TEXT_MAX) return classifyUncached(sql);
+  if (sql.length > CACHE_TEXT_MAX) return classifyLong(sql);
   const hit = cache.get(sql);
   if (hit) return hit;
   const shape = literalShape(sql);
   const like = shape === null ? undefined : byShape.get(shape);
-  // the statement's own text is the one thing that differs (it is only logged for reads and writes)
-  if (like) {
-    const text = sql.trim();
-    const at = sql.length - sql.trimStart().length;
-    const first = like.statements[0]!;
-    return first.text === text && first.at === at ? like : { ...like, statements: [{ ...first, text, at }], pinned: pinOf(sql) };
-  }
+  if (like) return asText(like, sql);
   const result = classifyUncached(sql);
   if (shape !== null && !result.error && result.statements.length === 1 && (result.kind === 'read' || result.kind === 'write')) {
     if (byShape.size >= CACHE_MAX) byShape.delete(byShape.keys().next().value as string);
@@ -111,6 +105,48 @@ export function classify(sql: string): Classification {
   cache.set(sql, result);
   return result;
 }
+
+/** A cached verdict for another text of the same shape: the statement's own text is the one thing that differs (only logged for reads and writes). */
+function asText(like: Classification, sql: string): Classification {
+  const text = sql.trim();
+  const at = sql.length - sql.trimStart().length;
+  const first = like.statements[0]!;
+  return first.text === text && first.at === at ? like : { ...like, statements: [{ ...first, text, at }], pinned: pinOf(sql) };
+}
+
+/**
+ * A text too long to cache, such as a bulk INSERT of thousands of rows or a
+ * read with an IN list of thousands of keys. Parsed whole, a 5 MB one held the
+ * event loop, every session with it, for 2–3 s, on every run. Its rows (keys)
+ * have one shape, and a list of one has the same verdict as of many identical
+ * ones (the same statement, functions and relations): the shape with each run
+ * of identical rows and values cut to one is parsed once and cached. If that
+ * does not parse to one plain read or write, the text is parsed whole, as before.
+ */
+function classifyLong(sql: string): Classification {
+  const shape = literalShape(sql);
+  const short = shape === null || shape.includes('--') || shape.includes('/*') ? null : shape.replace(REPEATED_ROWS, '$1').replace(REPEATED_VALUES, '$1');
+  if (short === null || short.length > CACHE_TEXT_MAX) return classifyUncached(sql);
+  const like = byShape.get(short);
+  if (like) return asText(like, sql);
+  const result = classifyUncached(short);
+  if (result.error || result.statements.length !== 1 || (result.kind !== 'read' && result.kind !== 'write')) return classifyUncached(sql);
+  if (byShape.size >= CACHE_MAX) byShape.delete(byShape.keys().next().value as string);
+  byShape.set(short, result);
+  return asText(result, sql);
+}
+
+/**
+ * A run of identical parenthesised groups, comma-separated, in a literal
+ * shape (strings are '?' there): `(0, '?', now()), (0, '?', now())`. A group
+ * may nest one level of parentheses; quoted identifiers end the match, so
+ * only groups certainly alike are cut.
+ */
+const GROUP_INNER = `(?:[^()'"]|'\\?')*`;
+const GROUP = `\\((?:[^()'"]|'\\?'|\\(${GROUP_INNER}\\))*\\)`;
+const REPEATED_ROWS = new RegExp(`(${GROUP})(?:\\s*,\\s*\\1)+`, 'g');
+/** A run of the same blanked value in a list (`IN (0, 0, …)`, `ARRAY['?'::uuid, …]`), a whole token each. */
+const REPEATED_VALUES = /(?<![\w$.])((?:-?0|'\?')(?:::\w+)?)(?:\s*,\s*\1)+(?![\w$.])/g;
 
 export function cacheSize(): number {
   return cache.size + byShape.size;

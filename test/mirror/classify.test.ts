@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cacheSize, classify, loadParser } from '../../proxy/classify/classify.ts';
+import { cacheSize, classify, classifyUncached, loadParser, type Classification } from '../../proxy/classify/classify.ts';
 
 beforeAll(async () => {
   await loadParser();
@@ -92,5 +92,41 @@ describe('statement classification with the PostgreSQL parser', () => {
     expect(cacheSize()).toBe(before + 1);
     expect(classify(sql)).toBe(a);
     expect(cacheSize()).toBe(before + 1);
+  });
+});
+
+describe('long texts (bulk INSERTs, long IN lists) are classified by their shape with repeated rows and values cut to one', () => {
+  const rows = (n: number, row: (i: number) => string) => Array.from({ length: n }, (_, i) => row(i)).join(',\n  ');
+  const insert = (n: number, seed = 0) => `INSERT INTO users (id, email, created, score) VALUES ${rows(n, (i) => `(${i + seed}, 'u${i + seed}@example.com', now(), lower('X${i}'))`)} RETURNING id`;
+  // what decides routing and mirroring must be what the whole text's parse gives
+  const verdict = (c: Classification) => ({
+    kind: c.kind, orderBy: c.orderBy, system: c.system ?? false, relations: c.relations ?? [], error: Boolean(c.error), pinned: c.pinned,
+    statements: c.statements.map((s) => ({ ...s, text: s.text.length, at: s.at })),
+  });
+  const CASES: [string, string][] = [
+    ['bulk INSERT', insert(3000)],
+    ['rows of two shapes, alternating', `INSERT INTO t (a, b) VALUES ${rows(3000, (i) => (i % 2 ? `(${i}, 'x')` : `(${i}, NULL)`))}`],
+    ['a writing function in every row of a read', `SELECT * FROM t WHERE (a, b) IN (${rows(3000, (i) => `(${i}, my_writer(${i}))`)})`],
+    ['nextval in every row', `INSERT INTO t (id, v) VALUES ${rows(3000, (i) => `(nextval('s'), ${i})`)}`],
+    ['a long IN list, ordered', `SELECT id, name FROM accounts WHERE id IN (${rows(5000, (i) => String(i))}) ORDER BY id`],
+    ['an IN list of uuids with casts', `SELECT * FROM sessions WHERE id = ANY (ARRAY[${rows(1000, (i) => `'00000000-0000-0000-0000-${String(i).padStart(12, '0')}'::uuid`)}])`],
+    ['a catalog read', `SELECT relname FROM pg_class WHERE oid IN (${rows(5000, (i) => String(i))})`],
+    ['pinned by a comment', `/* cutover:source */ SELECT * FROM t WHERE id IN (${rows(5000, (i) => String(i))})`],
+    ['a syntax error among the rows', `INSERT INTO t VALUES ${rows(3000, (i) => `(${i})`)} (1)`],
+    ['many statements', rows(2000, (i) => `INSERT INTO t VALUES (${i})`).replaceAll(',\n', ';\n')],
+    ['DDL', `CREATE TABLE wide (${rows(2000, (i) => `c${i} int DEFAULT ${i}`)})`],
+    ['OVERLAPS pairs', `SELECT * FROM t WHERE ${rows(3000, () => `(a, b) OVERLAPS (0, 0)`).replaceAll(',\n', ' OR\n')}`],
+  ];
+  it.each(CASES)('%s: the same verdict as the whole text parsed', (_name, sql) => {
+    expect(sql.length).toBeGreaterThan(16_384);
+    expect(verdict(classify(sql))).toEqual(verdict(classifyUncached(sql)));
+  });
+
+  it('parses one of many bulk INSERTs of the same shape: the others get its verdict, with their own text', () => {
+    const a = classify(insert(2000, 1));
+    const b = classify(insert(2500, 7));
+    expect(b.id).toBe(a.id);
+    expect(b.statements[0]!.text).toBe(insert(2500, 7).trim());
+    expect(a.kind).toBe('write');
   });
 });
