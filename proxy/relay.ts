@@ -419,6 +419,9 @@ export class Relay {
     await this.source.whenIdle();
     if (this.closed) return false;
     let next = this.target && !this.target.lost ? this.target : null;
+    // the read connection becomes the session's source connection: no longer one of the limited read connections
+    this.targetLease?.give();
+    this.targetLease = null;
     if (!next) {
       try {
         const opened = await this.ctx.openSide(want);
