@@ -290,12 +290,34 @@ function textColumn(n: number, typeName: string): Checker {
   };
 }
 
+// ---------- GREATEST / LEAST ----------
+
+/** SQLite's order of values: numbers (integer and real alike), then text, then blobs. */
+function compareValues(a: Exclude<SqlValue, null>, b: Exclude<SqlValue, null>): number {
+  const rank = (v: SqlValue) => (typeof v === 'number' || typeof v === 'bigint' ? 0 : typeof v === 'string' ? 1 : 2);
+  const d = rank(a) - rank(b);
+  if (d !== 0) return d;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return Buffer.compare(a, b);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** PostgreSQL's GREATEST (`sign` 1) and LEAST (-1): NULLs are ignored, NULL only if every value is. SQLite's max()/min() of several values give NULL for any NULL. */
+function extreme(sign: 1 | -1) {
+  return (...values: SqlValue[]): SqlValue => {
+    let best: SqlValue = null;
+    for (const v of values) if (v !== null && (best === null || compareValues(v, best) * sign > 0)) best = v;
+    return best;
+  };
+}
+
 // ---------- registration ----------
 
 /** The functions the translator's SQL calls; `put` answers cutover_put (the session's checks for the running statement). */
 export function registerChecks(db: Database.Database, put: (v: SqlValue, column: number) => SqlValue): void {
   const o = { deterministic: true, safeIntegers: true } as const;
   db.function('cutover_add', o, arith((a, b) => a + b, (a, b) => a + b));
+  db.function('cutover_greatest', { ...o, varargs: true }, extreme(1));
+  db.function('cutover_least', { ...o, varargs: true }, extreme(-1));
   db.function('cutover_sub', o, arith((a, b) => a - b, (a, b) => a - b));
   db.function('cutover_mul', o, arith((a, b) => a * b, (a, b) => a * b));
   db.function('cutover_div', o, divide);

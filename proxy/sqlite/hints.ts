@@ -90,12 +90,11 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
       return OID.bool;
     case 'SubLink':
       return n.subLinkType === 'EXPR_SUBLINK' ? hintOf(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : OID.bool;
+    case 'MinMaxExpr':
+      // with a column among the values, its declared type decides (columnHint)
+      return (n.args as AnyNode[] | undefined)?.some((a) => a.ColumnRef) ? undefined : firstHint(n.args);
     case 'CoalesceExpr':
-      for (const a of n.args ?? []) {
-        const h = hintOf(a);
-        if (h !== undefined) return h;
-      }
-      return undefined;
+      return firstHint(n.args);
     case 'CaseExpr':
       for (const w of n.args ?? []) {
         const h = hintOf(w.CaseWhen?.result);
@@ -105,6 +104,14 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
     default:
       return undefined;
   }
+}
+
+function firstHint(args: AnyNode[] | undefined): number | undefined {
+  for (const a of args ?? []) {
+    const h = hintOf(a);
+    if (h !== undefined) return h;
+  }
+  return undefined;
 }
 
 /** A target list's entries (ResTarget bodies, each with a value); null when it has a `*` (positions unknown). */
@@ -129,7 +136,8 @@ export const targetHints = (targets: AnyNode[] | undefined): (number | undefined
  * number in node-postgres where PostgreSQL gives a string).
  */
 export interface ColumnHint {
-  fn: 'min' | 'max' | 'sum' | 'avg';
+  /** 'extreme': GREATEST/LEAST, whose first column value gives the type. */
+  fn: 'min' | 'max' | 'sum' | 'avg' | 'extreme';
   qualifier?: string;
   column: string;
 }
@@ -140,6 +148,12 @@ const COLUMN_AGGREGATES = new Set(['min', 'max', 'sum', 'avg']);
 export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint | undefined)[] => entries(targets)?.map((r) => columnHint(r.val)) ?? [];
 
 function columnHint(val: AnyNode): ColumnHint | undefined {
+  if (val.MinMaxExpr) {
+    const fields: AnyNode[] | undefined = (val.MinMaxExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields;
+    if (!fields || fields.length > 2 || fields.some((x) => !x.String)) return undefined;
+    const names = fields.map((x) => String(x.String.sval));
+    return { fn: 'extreme', column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) };
+  }
   const f = val.FuncCall;
   const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
   const fields: AnyNode[] | undefined = f?.args?.length === 1 ? f.args[0].ColumnRef?.fields : undefined;
@@ -171,6 +185,8 @@ function nameOf(node: AnyNode | undefined): string {
       return String(n.op).replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase();
     case 'CoalesceExpr':
       return 'coalesce';
+    case 'MinMaxExpr':
+      return n.op === 'IS_GREATEST' ? 'greatest' : 'least';
     case 'CaseExpr':
       return 'case';
     case 'SubLink':

@@ -475,6 +475,9 @@ export class SessionEngine {
       case 'min':
       case 'max':
         return { oid, ...(typmod !== undefined ? { typmod } : {}) };
+      case 'extreme':
+        // PostgreSQL's GREATEST/LEAST keep the values' type, not a numeric's declared scale
+        return { oid };
       case 'sum':
         // a numeric sum prints the scale of what it adds (12.50 + 0.50 is 13.00), its typmod -1
         // sum(int8) is numeric, as on PostgreSQL (an INTEGER column is int8 here and bigint on the new database)

@@ -808,8 +808,13 @@ class Ctx {
         throw unsupported('arrays');
       case 'RangeFunction':
         throw unsupported('functions in FROM (generate_series, unnest, …)');
-      case 'MinMaxExpr':
-        throw unsupported('GREATEST/LEAST');
+      case 'MinMaxExpr': {
+        // a parameter among the values takes the others' type, as in PostgreSQL (GREATEST($1, score))
+        const args: AnyNode[] = n.args ?? [];
+        const typed = args.find((a) => !a?.ParamRef);
+        if (typed) for (const a of args) if (a?.ParamRef) this.noteParamColumn(a, typed);
+        return fn(n.op === 'IS_GREATEST' ? 'cutover_greatest' : 'cutover_least', ...args);
+      }
       case 'CollateClause':
         throw unsupported('COLLATE');
       case 'RowExpr':
