@@ -157,7 +157,7 @@ describe('translate: refused with 0A000, naming the construct', () => {
     ["SELECT 't'::regclass", 'regclass'],
     ['SELECT * FROM generate_series(1, 3)', 'functions in FROM'],
     ["SELECT a FROM t WHERE a ~ 'x'", 'operator ~'],
-    ['SELECT greatest(1, 2)', 'GREATEST'],
+    ['SELECT a COLLATE "C" FROM t', 'COLLATE'],
     ['CREATE TABLE t (id serial, v int)', 'serial column'],
     ['LISTEN x', 'LISTEN'],
     ['COPY t FROM STDIN', 'COPY'],
