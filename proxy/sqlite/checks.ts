@@ -12,7 +12,9 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
-import { decimalParts, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
+import { checkFloatInput, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
+
+export { checkFloatInput };
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
@@ -113,21 +115,6 @@ function castInt(x: SqlValue, bits: bigint, halfEven: bigint): SqlValue {
 }
 
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
-const FLOAT_WORDS: Record<string, number> = { infinity: Infinity, '+infinity': Infinity, '-infinity': -Infinity, inf: Infinity, '+inf': Infinity, '-inf': -Infinity };
-
-/** Text into float8 (or float4), as float8in reads it; the value SQLite's CAST should make of it, or the text itself. */
-export function checkFloatInput(s: string, bits: 4 | 8): string | number {
-  const name = bits === 4 ? 'real' : 'double precision';
-  const t = s.trim().toLowerCase();
-  if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
-  const word = FLOAT_WORDS[t];
-  if (word !== undefined) return word;
-  if (!DECIMAL.test(t)) throw new PgError('22P02', `invalid input syntax for type ${name}: "${s}"`);
-  const n = Number(t);
-  // PostgreSQL refuses what strtod reports as ERANGE: overflow, and underflow to zero
-  if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(t.replace(/e.*$/, '')))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
-  return s;
-}
 
 function castFloat(x: SqlValue, bits: bigint): SqlValue {
   if (typeof x === 'string') return checkFloatInput(x, Number(bits) === 4 ? 4 : 8);

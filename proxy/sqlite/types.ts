@@ -7,7 +7,7 @@
 // ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, common/timestamp-text.ts); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
 import { calendarDay, fraction, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
-import { PgError } from './errors.ts';
+import { PgError, unsupported } from './errors.ts';
 
 export const OID = {
   bool: 16, bytea: 17, name: 19, int8: 20, int2: 21, int4: 23, text: 25, oid: 26,
@@ -392,6 +392,25 @@ function normaliseDate(s: string): string {
   return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
 
+const FLOAT_DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+export const FLOAT_WORDS: Record<string, number> = { infinity: Infinity, '+infinity': Infinity, '-infinity': -Infinity, inf: Infinity, '+inf': Infinity, '-inf': -Infinity };
+
+/** Text into float8 (or float4), as float8in reads it; the value SQLite's CAST should make of it, or the text itself. */
+export function checkFloatInput(s: string, bits: 4 | 8): string | number {
+  const name = bits === 4 ? 'real' : 'double precision';
+  const t = s.trim().toLowerCase();
+  if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
+  const word = FLOAT_WORDS[t];
+  if (word !== undefined) return word;
+  if (!FLOAT_DECIMAL.test(t)) throw new PgError('22P02', `invalid input syntax for type ${name}: "${s}"`);
+  const n = Number(t);
+  // PostgreSQL refuses what strtod reports as ERANGE: overflow, and underflow to zero
+  if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(t.replace(/e.*$/, '')))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
+  // float4in: past real's range, or a nonzero value that rounds to zero in it
+  if (bits === 4 && (Math.abs(n) > 3.4028234663852886e38 || (n !== 0 && Math.fround(n) === 0))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
+  return s;
+}
+
 /** A text-format parameter → the value bound in SQLite. */
 export function decodeTextParam(s: string, oid: number): SqlValue {
   switch (oid) {
@@ -402,13 +421,9 @@ export function decodeTextParam(s: string, oid: number): SqlValue {
       return parseIntInput(s, oid);
     case OID.float4:
     case OID.float8: {
-      const t = s.trim().toLowerCase();
-      if (t === 'nan') return NaN;
-      if (t === 'infinity' || t === '+infinity' || t === 'inf') return Infinity;
-      if (t === '-infinity' || t === '-inf') return -Infinity;
-      const n = Number(t);
-      if (t === '' || Number.isNaN(n)) throw new PgError('22P02', `invalid input syntax for type double precision: "${s}"`);
-      return n;
+      // as float8in/float4in read it: SQLite would store NaN as NULL, and keep 1e400 as Infinity
+      const v = checkFloatInput(s, oid === OID.float4 ? 4 : 8);
+      return typeof v === 'number' ? v : Number(v.trim());
     }
     case OID.bool: {
       const b = asBool(s);
