@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair, refuseDrainWhenAsked } from './mirrored-pair.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair, proxyWithoutDrainer, refuseDrainWhenAsked } from './mirrored-pair.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -20,10 +20,7 @@ beforeAll(async () => {
     CREATE TABLE parent (id int PRIMARY KEY);
     CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);`);
   await refuseDrainWhenAsked(pair.legacyUrl);
-  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
-  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(tp.live.get().mirroring).toBe(true);
-  tp.proxy.drainer!.drainOnce = async () => 0;
+  tp = await proxyWithoutDrainer(pair);
 });
 afterAll(async () => {
   await tp?.close();

@@ -6,6 +6,7 @@ import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import type { ChangeDrainer } from '../../proxy/mirror/drainer.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 export async function mirroredPair(name: string, schema: string, targetUrl?: (pair: DbPair) => Promise<string>): Promise<DbPair> {
   const pair = await databasePair(name);
@@ -14,6 +15,19 @@ export async function mirroredPair(name: string, schema: string, targetUrl?: (pa
   await sql(target, schema);
   await installCaptureAt(pair.legacyUrl);
   return { ...pair, targetUrl: target };
+}
+
+/**
+ * A mirroring proxy for `pair` whose background drainer does nothing: from
+ * then on only a session's own drain-and-apply before its COMMIT can put a row
+ * on the target, so a row there right after the client's answer proves it.
+ */
+export async function proxyWithoutDrainer(pair: DbPair): Promise<TestProxy> {
+  const tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
+  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(tp.live.get().mirroring).toBe(true);
+  tp.proxy.drainer!.drainOnce = async () => 0;
+  return tp;
 }
 
 /**

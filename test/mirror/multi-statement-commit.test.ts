@@ -12,8 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair, proxyWithoutDrainer } from './mirrored-pair.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../../proxy/messages.ts';
 
 const run = promisify(execFile);
@@ -22,11 +22,7 @@ let tp: TestProxy;
 
 beforeAll(async () => {
   pair = await mirroredPair('multi_statement_commit', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
-  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(tp.live.get().mirroring).toBe(true);
-  // from here on only the proxy's own drain-and-apply can put a row on the target
-  tp.proxy.drainer!.drainOnce = async () => 0;
+  tp = await proxyWithoutDrainer(pair);
 });
 afterAll(async () => {
   await tp?.close();
