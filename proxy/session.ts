@@ -334,7 +334,7 @@ export class Session {
         } catch (e) {
           lease.give();
           // no room there (max_connections, or the role's connection limit): a matter of capacity, not of health
-          if (e instanceof BackendStartupError && e.code === '53300' && m.readSessions) {
+          if (e instanceof BackendStartupError && e.code === '53300') {
             m.readSessions.full(side, e.message);
             return null;
           }

@@ -12,9 +12,7 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
-import { checkFloatInput, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
-
-export { checkFloatInput };
+import { checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
@@ -113,8 +111,6 @@ function castInt(x: SqlValue, bits: bigint, halfEven: bigint): SqlValue {
   if (typeof x === 'string') return parseIntInput(x, BITS_OID[b]);
   throw new PgError('42846', `cannot cast type bytea to ${intTypeName(BITS_OID[b])}`);
 }
-
-const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
 function castFloat(x: SqlValue, bits: bigint): SqlValue {
   if (typeof x === 'string') return checkFloatInput(x, Number(bits) === 4 ? 4 : 8);

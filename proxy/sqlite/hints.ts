@@ -148,18 +148,17 @@ const COLUMN_AGGREGATES = new Set(['min', 'max', 'sum', 'avg']);
 export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint | undefined)[] => entries(targets)?.map((r) => columnHint(r.val)) ?? [];
 
 function columnHint(val: AnyNode): ColumnHint | undefined {
-  if (val.MinMaxExpr) {
-    const fields: AnyNode[] | undefined = (val.MinMaxExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields;
-    if (!fields || fields.length > 2 || fields.some((x) => !x.String)) return undefined;
-    const names = fields.map((x) => String(x.String.sval));
-    return { fn: 'extreme', column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) };
-  }
+  if (val.MinMaxExpr) return ofColumn('extreme', (val.MinMaxExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields);
   const f = val.FuncCall;
   const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
-  const fields: AnyNode[] | undefined = f?.args?.length === 1 ? f.args[0].ColumnRef?.fields : undefined;
-  if (!COLUMN_AGGREGATES.has(name) || !fields || fields.length > 2 || fields.some((x) => !x.String)) return undefined;
+  return COLUMN_AGGREGATES.has(name) && f.args?.length === 1 ? ofColumn(name as ColumnHint['fn'], f.args[0].ColumnRef?.fields) : undefined;
+}
+
+/** The hint for a column reference's fields (`c` or `t.c`), nothing for anything else. */
+function ofColumn(fn: ColumnHint['fn'], fields: AnyNode[] | undefined): ColumnHint | undefined {
+  if (!fields || fields.length > 2 || fields.some((x) => !x.String)) return undefined;
   const names = fields.map((x) => String(x.String.sval));
-  return { fn: name as ColumnHint['fn'], column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) };
+  return { fn, column: names[names.length - 1]!, ...(names.length === 2 ? { qualifier: names[0] } : {}) };
 }
 
 /** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */

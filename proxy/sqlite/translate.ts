@@ -3,12 +3,12 @@
 // 0A000 naming the construct, print with pgsql-deparser (deparse-sqlite.ts).
 // Results are cached by SQL text. No regexes over user SQL.
 import pgQuery from 'libpg-query';
-import { checkFloatInput, checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
+import { checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
-import { decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
+import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
 type AnyNode = Record<string, any>;
 

@@ -392,7 +392,8 @@ function normaliseDate(s: string): string {
   return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
 
-const FLOAT_DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+/** A decimal number as float8in and numeric_in read it (blanks around, an exponent). */
+export const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 export const FLOAT_WORDS: Record<string, number> = { infinity: Infinity, '+infinity': Infinity, '-infinity': -Infinity, inf: Infinity, '+inf': Infinity, '-inf': -Infinity };
 
 /** Text into float8 (or float4), as float8in reads it; the value SQLite's CAST should make of it, or the text itself. */
@@ -402,7 +403,7 @@ export function checkFloatInput(s: string, bits: 4 | 8): string | number {
   if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
   const word = FLOAT_WORDS[t];
   if (word !== undefined) return word;
-  if (!FLOAT_DECIMAL.test(t)) throw new PgError('22P02', `invalid input syntax for type ${name}: "${s}"`);
+  if (!DECIMAL.test(t)) throw new PgError('22P02', `invalid input syntax for type ${name}: "${s}"`);
   const n = Number(t);
   // PostgreSQL refuses what strtod reports as ERANGE: overflow, and underflow to zero
   if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(t.replace(/e.*$/, '')))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
