@@ -35,9 +35,9 @@ async function readEverywhere(tp: TestProxy, clients: number, user?: string, pas
   }
 }
 
-/** The proxy's session connections on the new database for this test's readers (they carry the client's application_name). */
-async function sessionsOnTarget(): Promise<number> {
-  const r = await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [pair.name, READER]);
+/** The proxy's session connections on the new database for clients named `name` (they carry the client's application_name). */
+async function sessionsOnTarget(name = READER): Promise<number> {
+  const r = await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [pair.name, name]);
   return r.rows[0].n;
 }
 
@@ -82,18 +82,17 @@ describe('session connections for reads on the new database', () => {
     };
     const holder = await named('tsess-idle');
     const busy = await named('tsess-busy');
-    const on = async (name: string) => (await sql(pair.targetUrl, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [pair.name, name])).rows[0].n;
     try {
       expect((await holder.query('SELECT name FROM items WHERE id = 1')).rows).toEqual([{ name: 'item 1' }]);
-      expect(await on('tsess-idle')).toBe(1);
+      expect(await sessionsOnTarget('tsess-idle')).toBe(1);
       // the holder sits idle; the other reads on, from the source at first, then from the target
       const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline && (await on('tsess-busy')) === 0) {
+      while (Date.now() < deadline && (await sessionsOnTarget('tsess-busy')) === 0) {
         for (let id = 1; id <= 20; id++) expect((await busy.query('SELECT name FROM items WHERE id = $1', [id])).rows).toEqual([{ name: `item ${id}` }]);
         await new Promise((r) => setTimeout(r, 50));
       }
-      expect(await on('tsess-busy')).toBe(1);
-      expect(await on('tsess-idle')).toBe(0);
+      expect(await sessionsOnTarget('tsess-busy')).toBe(1);
+      expect(await sessionsOnTarget('tsess-idle')).toBe(0);
       expect(tp.proxy.stats().readSessions!.new.open).toBe(1);
       // the holder's session goes on, its reads answered as before
       expect((await holder.query('SELECT name FROM items WHERE id = 2')).rows).toEqual([{ name: 'item 2' }]);
