@@ -144,7 +144,7 @@ async function drain(ctx: ControlContext, sourceUrl: string, from: Side, deadlin
 async function moveCapture(ctx: ControlContext, urls: Record<Side, string>, from: Side, to: Side, deadline: number): Promise<{ sequences: number; tables: number }> {
   await retireUntilEmpty(ctx, urls[from], from, deadline);
   try {
-    const tables = await installCaptureOn(urls[to], ctx.cfg.tables);
+    const tables = await installCaptureOn(urls[to], ctx.cfg.tables, deadline);
     const sequences = await alignSequencesFrom(urls[from], urls[to]);
     return { sequences, tables };
   } catch (e) {

@@ -15,7 +15,7 @@ interface CaptureOps {
 
 async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): Promise<T> {
   const src = parseDbUrl(url, 'source');
-  const { CaptureError, captureStatus, installCapture, removeCapture } = await import('./pg-capture.ts');
+  const [{ CaptureError, captureStatus, installCapture, removeCapture }, { TablesBusyError }] = await Promise.all([import('./pg-capture.ts'), import('./ddl-locks.ts')]);
   try {
     if (src.kind === 'sqlite') {
       const [{ default: Database }, { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus }] = await Promise.all([import('better-sqlite3'), import('./sqlite-capture.ts')]);
@@ -45,7 +45,7 @@ async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): 
       await c.end();
     }
   } catch (e) {
-    if (e instanceof CaptureError) throw new CliError(e.message);
+    if (e instanceof CaptureError || e instanceof TablesBusyError) throw new CliError(e.message);
     if ((e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new CliError(`source: cannot open SQLite file ${src.kind === 'sqlite' ? src.path : ''}`);
     throw e;
   }

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { STABLE_TEXT_SETTINGS } from '../../common/pg-config.ts';
 import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
 import { LEDGER_SCHEMA } from '../mirror/ledger.ts';
+import { inDdlTransaction } from './ddl-locks.ts';
 
 export const SCHEMA = 'cutover';
 
@@ -229,7 +230,7 @@ const DDL_GUARD_SQL = `
  * Install (or refresh) capture on every table, or on `only`. Refuses, naming
  * them, when a table has no primary key. One transaction: all or nothing.
  */
-export async function installCapture(db: pg.ClientBase, only?: string[], opts: { probe?: boolean } = {}): Promise<TableInfo[]> {
+export async function installCapture(db: pg.ClientBase, only?: string[], opts: { probe?: boolean; deadline?: number } = {}): Promise<TableInfo[]> {
   const all = await listTables(db);
   const tables = only?.length ? all.filter((t) => only.includes(t.name) || only.includes(`${t.schema}.${t.name}`)) : all;
   if (only?.length) {
@@ -240,8 +241,7 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
   if (keyless.length) {
     throw new CaptureError(`tables without a primary key cannot be replicated: ${keyless.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
   }
-  await db.query('BEGIN');
-  try {
+  await inDdlTransaction(db, opts.probe ? 'trying capture' : 'installing capture', async () => {
     // Logged (and made so on a table an older version created unlogged): rows waiting for the drainer,
     // writes beside the proxy and keys recorded dirty, must survive a crash of the source and a failover
     // to a standby. Unlogged, crash recovery emptied it. The cost is within the noise: 0.95 and 1.04 of
@@ -279,11 +279,7 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       () => db.query('ROLLBACK TO SAVEPOINT cutover_ddl_guard'),
     );
     // a probe proves capture can be installed (privileges, keys, plpgsql) and leaves nothing behind
-    await db.query(opts.probe ? 'ROLLBACK' : 'COMMIT');
-  } catch (e) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  }
+  }, { end: opts.probe ? 'ROLLBACK' : 'COMMIT', deadline: opts.deadline });
   return tables;
 }
 
@@ -293,15 +289,10 @@ export async function removeCapture(db: pg.ClientBase): Promise<number> {
     SELECT format('%I.%I', n.nspname, c.relname) AS tbl, t.tgname
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
-  await db.query('BEGIN');
-  try {
+  await inDdlTransaction(db, 'removing capture', async () => {
     for (const row of r.rows) await db.query(`DROP TRIGGER IF EXISTS ${q(row.tgname)} ON ${row.tbl}`);
     await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-    await db.query('COMMIT');
-  } catch (e) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  }
+  });
   return new Set(r.rows.map((x) => x.tbl)).size;
 }
 

@@ -90,10 +90,11 @@ export async function alignSequencesFrom(fromUrl: string, toUrl: string): Promis
   return alignSequences(fromUrl, toUrl, { prelude: [], tables: [], postTables: [], unmapped: [] });
 }
 
-export async function installCaptureOn(url: string, tables?: string[]): Promise<number> {
+/** `deadline` (epoch ms): how long table locks may be waited for, retried (default 30 s). */
+export async function installCaptureOn(url: string, tables?: string[], deadline?: number): Promise<number> {
   const file = sqliteFile(url);
   if (file) return installSqliteCaptureIn(file, tables);
-  return (await withClient(url, (c) => installCapture(c, tables))).length;
+  return (await withClient(url, (c) => installCapture(c, tables, { deadline }))).length;
 }
 
 /** Capture removed from the old source of truth; the change rows still waiting if it was not empty. */
