@@ -129,6 +129,17 @@ function entries(targets: AnyNode[] | undefined): AnyNode[] | null {
 export const targetHints = (targets: AnyNode[] | undefined): (number | undefined)[] => entries(targets)?.map((r) => hintOf(r.val)) ?? [];
 
 /**
+ * The parameter a result column is, bare (`SELECT $1`, `RETURNING $2`), by
+ * position: PostgreSQL gives it the parameter's type, which the client may
+ * have declared (postgres.js a Date as timestamptz, a boolean as bool).
+ */
+export const targetParams = (targets: AnyNode[] | undefined): (number | undefined)[] =>
+  entries(targets)?.map((r) => (r.val.ParamRef?.number as number | undefined)) ?? [];
+
+/** The types the engine reads and writes as PostgreSQL does (TYPE_OIDS): a parameter declared one of them types its column. */
+export const SCALAR_OIDS: ReadonlySet<number> = new Set(Object.values(TYPE_OIDS));
+
+/**
  * A result column whose type is that of a table column, or follows from it:
  * min(c), max(c) (c's type), sum(c) and avg(c) (PostgreSQL's result types
  * for c's). SQLite reports no declared type for an aggregate, and its values

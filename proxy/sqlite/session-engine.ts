@@ -20,7 +20,7 @@ import { columnChecker, keyColumn, registerChecks, type Checker } from './checks
 import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
-import type { ColumnHint } from './hints.ts';
+import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
 import { asBool, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
@@ -373,10 +373,14 @@ export class SessionEngine {
     }
     portal.result ??= await this.runPortal(portal);
     const res = portal.result;
+    const start = portal.sent;
     const end = maxRows > 0 ? Math.min(res.rows.length, portal.sent + maxRows) : res.rows.length;
     for (; portal.sent < end; portal.sent++) this.send(this.encodeRow(res.rows[portal.sent]!, res.fields!));
-    if (portal.sent < res.rows.length) this.send(PORTAL_SUSPENDED);
-    else this.send(commandComplete(res.tag));
+    // As PostgreSQL: a fetch that filled its row limit suspends the portal even when no row is left (the next
+    // Execute completes it, with no rows), and the completion counts the rows of this fetch. A client that
+    // runs a callback per batch (postgres.js's cursor) takes a completion as "no callback is waited for".
+    if (maxRows > 0 && end - start === maxRows) this.send(PORTAL_SUSPENDED);
+    else this.send(commandComplete(res.fields && start > 0 ? res.tag.replace(/\d+$/, String(end - start)) : res.tag));
     this.reportSettings();
   }
 
@@ -493,15 +497,17 @@ export class SessionEngine {
     if (!st) return null;
     if (st.kind === 'show') return [{ name: st.name, oid: OID.text, size: -1, format: 0 }];
     if (st.kind !== 'sql' || !prep.sqlite!.reader) return null;
-    return this.fields(st, prep.sqlite!, null, []);
+    return this.fields(st, prep.sqlite!, null, [], prep.paramOids);
   }
 
-  private fields(st: SqlStatement, stmt: Database.Statement, rows: SqlValue[][] | null, formats: number[]): Field[] {
+  private fields(st: SqlStatement, stmt: Database.Statement, rows: SqlValue[][] | null, formats: number[], paramOids: number[]): Field[] {
     const columns = new Map<string, TableColumns>(); // each table's read once for all the aggregates
     return stmt.columns().map((c, i) => {
       const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0;
       const name = st.names[i] ?? c.name;
-      const hint = oidOfDeclared(c.type) ?? st.hints[i];
+      const param = st.paramTargets[i];
+      const declaredParam = param !== undefined && SCALAR_OIDS.has(paramOids[param - 1] ?? 0) ? paramOids[param - 1] : undefined;
+      const hint = oidOfDeclared(c.type) ?? st.hints[i] ?? declaredParam;
       const aggregate = hint === undefined && st.columnHints[i] ? this.aggregateType(st, st.columnHints[i]!, columns) : undefined;
       if (aggregate) return { name, size: typeSize(aggregate.oid), format, ...aggregate };
       const oid = hint ?? (rows ? oidOfValues(rows.map((r) => r[i]!)) : OID.text);
@@ -518,10 +524,10 @@ export class SessionEngine {
       return res;
     }
     const described = portal.prep.described?.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
-    return this.runSql(st, portal.prep.sqlite!, portal.params, described ?? null, portal.formats);
+    return this.runSql(st, portal.prep.sqlite!, portal.params, described ?? null, portal.formats, portal.prep.paramOids);
   }
 
-  private async runSql(st: SqlStatement, stmt: Database.Statement, params: SqlValue[], described: Field[] | null, formats: number[]): Promise<Result> {
+  private async runSql(st: SqlStatement, stmt: Database.Statement, params: SqlValue[], described: Field[] | null, formats: number[], paramOids: number[] = []): Promise<Result> {
     if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
     const write = !stmt.readonly || st.locking;
     if (write && this.readOnlyNow()) throw new PgError('25006', `cannot execute ${st.locking && st.tag === 'SELECT' ? 'SELECT FOR UPDATE' : st.tag} in a read-only transaction`);
@@ -550,7 +556,7 @@ export class SessionEngine {
       if (stmt.reader) {
         // a write statement that finds the lock taken by another process fails before it changes anything: retry
         const rows = write ? ((await retryBusy(() => stmt.all(...args), deadline, timeout)) as SqlValue[][]) : this.readRows(stmt, args);
-        const fields = described ?? this.fields(st, stmt, rows, formats);
+        const fields = described ?? this.fields(st, stmt, rows, formats, paramOids);
         return { fields, rows, tag: this.tag(st, rows.length) };
       }
       const info = write ? await retryBusy(() => stmt.run(...args), deadline, timeout) : stmt.run(...args);
@@ -843,6 +849,16 @@ export class SessionEngine {
           }
           return tag;
         }
+        case 'prepare':
+          // PostgreSQL ends the transaction block when PREPARE TRANSACTION fails (rolled back, the session idle)
+          // and when the block had already failed (ROLLBACK, no error): a client seeing 'E' after it waited
+          // for an end it had no reason to send (postgres.js's sql.prepare hung)
+          if (inBlock) {
+            const failed = this.failed;
+            this.endTxn(false);
+            if (failed) return 'ROLLBACK';
+          }
+          throw new PgError('0A000', 'two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED) is not supported by the SQLite source');
         default:
           throw new PgError('0A000', `transaction command ${op} is not supported`);
       }
@@ -890,7 +906,7 @@ export class SessionEngine {
   }
 }
 
-/** COMMIT (it rolls back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
+/** COMMIT and PREPARE TRANSACTION (they roll back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
 function endsFailure(st: Statement | null): boolean {
-  return st?.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to');
+  return st?.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to' || st.op === 'prepare');
 }

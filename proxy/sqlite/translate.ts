@@ -7,12 +7,12 @@ import { checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.t
 import { PgError, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, type GroupingCheck } from './grouping.ts';
-import { hintOf, targetColumnHints, targetHints, targetNames, typeNameOid, type ColumnHint } from './hints.ts';
+import { hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
 import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
 type AnyNode = Record<string, any>;
 
-export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to';
+export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'prepare';
 
 /** A reference `column op $n` (or INSERT/UPDATE position) that types parameter n like the column. */
 export interface ParamColumn {
@@ -51,6 +51,8 @@ export interface SqlStatement {
   hints: (number | undefined)[];
   /** Result columns typed by a table column they aggregate, where `hints` has nothing (hints.ts). */
   columnHints: (ColumnHint | undefined)[];
+  /** Result columns that are a bare parameter ($n), typed as the parameter where `hints` has nothing. */
+  paramTargets: (number | undefined)[];
   /** Result column names PostgreSQL would give, by position (empty when unknown: use SQLite's). */
   names: string[];
   /** SELECT … FOR UPDATE/SHARE: takes the write lock, like a write. */
@@ -196,6 +198,9 @@ function transaction(n: AnyNode): Statement {
       return { kind: 'txn', op: 'release', tag: 'RELEASE', name: n.savepoint_name };
     case 'TRANS_STMT_ROLLBACK_TO':
       return { kind: 'txn', op: 'rollback_to', tag: 'ROLLBACK', name: n.savepoint_name };
+    case 'TRANS_STMT_PREPARE':
+      // refused when run (session-engine.ts), where it also ends the transaction as a failed PREPARE does
+      return { kind: 'txn', op: 'prepare', tag: 'PREPARE TRANSACTION' };
     default:
       throw unsupported('two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED)');
   }
@@ -246,6 +251,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   let hints: (number | undefined)[] = [];
   let names: string[] = [];
   let columnHints: (ColumnHint | undefined)[] = [];
+  let paramTargets: (number | undefined)[] = [];
   let grouping: GroupingCheck[] = [];
   if (type === 'SelectStmt') {
     if (n.intoClause) throw unsupported('SELECT INTO');
@@ -256,9 +262,11 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     hints = targetHints(first.targetList);
     names = targetNames(first.targetList);
     columnHints = targetColumnHints(first.targetList);
+    paramTargets = targetParams(first.targetList);
   } else if (n.returningList) {
     hints = targetHints(n.returningList);
     names = targetNames(n.returningList);
+    paramTargets = targetParams(n.returningList);
   }
   if (type === 'DropStmt') tag = dropTag(n);
   if (type === 'InsertStmt') dropDefaultValues(n);
@@ -284,6 +292,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     tables: ctx.tables,
     hints,
     columnHints,
+    paramTargets,
     names,
     locking: ctx.locking,
     countsChanges: type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt',

@@ -413,6 +413,13 @@ export function checkFloatInput(s: string, bits: 4 | 8): string | number {
 }
 
 /** A text-format parameter → the value bound in SQLite. */
+/** PostgreSQL's built-in array types (pg_type.typarray of the scalars): what a driver declares for an array parameter. */
+const ARRAY_OIDS: ReadonlySet<number> = new Set([
+  143, 199, 651, 791, 1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 1017,
+  1018, 1019, 1020, 1021, 1022, 1027, 1028, 1034, 1040, 1041, 1115, 1182, 1183, 1185, 1187, 1231, 1263, 1270, 1561, 1563,
+  2201, 2287, 2951, 3643, 3645, 3807,
+]);
+
 export function decodeTextParam(s: string, oid: number): SqlValue {
   switch (oid) {
     case OID.int2:
@@ -451,6 +458,9 @@ export function decodeTextParam(s: string, oid: number): SqlValue {
       // an untyped integer literal binds as INTEGER: text affinity turns it back into the same text
       return CANONICAL_INT.test(s) && BigInt(s) <= 9223372036854775807n && BigInt(s) >= -9223372036854775808n ? BigInt(s) : s;
     default:
+      // an array bound as its text ('{1,2,3}') would be stored or echoed as a string: refused as array
+      // types in the text are (translate.ts), not answered with another type
+      if (ARRAY_OIDS.has(oid)) throw unsupported('array types');
       return s;
   }
 }

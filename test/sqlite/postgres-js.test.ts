@@ -88,4 +88,45 @@ describe('postgres.js → proxy → SQLite', () => {
       await Promise.all([sql.end(), other.end()]);
     }
   }, 30_000);
+
+  // found by running postgres.js's own tests through the proxy
+  it('answers as PostgreSQL where the postgres.js suite looked: cursor batches, typed parameters, PREPARE TRANSACTION', async () => {
+    const sql = postgres(sp.url(), { max: 1, prepare: true, onnotice: () => undefined });
+    try {
+      await sql`CREATE TABLE cur (id int PRIMARY KEY)`;
+      await sql`INSERT INTO cur VALUES (1), (2), (3), (4), (5)`;
+      // a fetch that fills its row limit suspends the portal even when no row is left: the last batch's
+      // callback is waited for (with a completion instead, the cursor ended while it still ran)
+      const order: string[] = [];
+      await sql`SELECT id FROM cur ORDER BY id LIMIT 2`.cursor(async ([r]) => {
+        order.push(`${r!.id}a`);
+        await new Promise((res) => setTimeout(res, 50));
+        order.push(`${r!.id}b`);
+      });
+      expect(order).toEqual(['1a', '1b', '2a', '2b']);
+      const batches: number[] = [];
+      await sql`SELECT id FROM cur ORDER BY id`.cursor(5, async (rows) => void batches.push(rows.length));
+      await sql`SELECT id FROM cur ORDER BY id`.cursor(2, async (rows) => void batches.push(rows.length));
+      expect(batches).toEqual([5, 2, 2, 1]);
+
+      // a bare parameter has the type the client declared for it, as in PostgreSQL
+      const now = new Date();
+      const [typed] = await sql`SELECT ${now} AS at, ${true} AS ok, ${sql.json({ a: 1 })} AS doc`;
+      expect(typed!.at).toBeInstanceOf(Date);
+      expect((typed!.at as Date).getTime()).toBe(now.getTime());
+      expect(typed!.ok).toBe(true);
+      expect(typed!.doc).toEqual({ a: 1 });
+      // a parameter declared an array (int4[]) is refused, not answered as a string
+      await expect(sql`SELECT ${sql.array([1, 2, 3], 1007)} AS xs`).rejects.toMatchObject({ code: '0A000' });
+
+      // a refused PREPARE TRANSACTION ends the transaction as PostgreSQL's does: the session is idle, not failed
+      await expect(sql.begin(async (tx) => {
+        await tx`INSERT INTO cur VALUES (6)`;
+        await tx.prepare('tx1');
+      })).rejects.toMatchObject({ code: '0A000' });
+      expect((await sql`SELECT count(*)::int AS n FROM cur`)[0]!.n).toBe(5);
+    } finally {
+      await sql.end({ timeout: 2 });
+    }
+  }, 30_000);
 });
