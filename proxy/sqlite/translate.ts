@@ -206,6 +206,33 @@ function transaction(n: AnyNode): Statement {
   }
 }
 
+/**
+ * `(VALUES …) AS x(a, b)`, the usual way to join or UPDATE … FROM a list of
+ * rows: SQLite has no column list on an alias, and names a VALUES list's
+ * columns column1, column2, … So the list is selected from under those names,
+ * as `(SELECT column1 AS a, column2 AS b FROM (VALUES …)) AS x`. Other
+ * subqueries with a column list are refused.
+ */
+function valuesWithColumnNames(n: AnyNode): void {
+  const values = n.subquery?.SelectStmt as AnyNode | undefined;
+  const width = (values?.valuesLists?.[0]?.List?.items as AnyNode[] | undefined)?.length;
+  if (!values?.valuesLists || !width) throw unsupported('column alias lists on a subquery alias (t(a, b)) other than of a VALUES list');
+  const names = (n.alias.colnames as AnyNode[]).map((c) => String(c.String?.sval));
+  if (names.length > width) {
+    throw new PgError('42P10', `table "${String(n.alias.aliasname)}" has ${width} columns available but ${names.length} columns specified`);
+  }
+  const column = (i: number) => ({ ColumnRef: { fields: [{ String: { sval: `column${i + 1}` } }] } });
+  n.subquery = {
+    SelectStmt: {
+      targetList: Array.from({ length: width }, (_, i) => ({ ResTarget: { name: names[i] ?? `column${i + 1}`, val: column(i) } })),
+      fromClause: [{ RangeSubselect: { subquery: { SelectStmt: values }, alias: { aliasname: 'cutover_values' } } }],
+      limitOption: 'LIMIT_OPTION_DEFAULT',
+      op: 'SETOP_NONE',
+    },
+  };
+  delete n.alias.colnames;
+}
+
 /** READ ONLY (true) or READ WRITE (false) among a BEGIN's or SET TRANSACTION's options; undefined when neither. */
 function readOnlyOption(options: AnyNode[] | undefined): boolean | undefined {
   let out: boolean | undefined;
@@ -761,6 +788,8 @@ class Ctx {
         this.select(n);
         return self;
       case 'RangeVar':
+        // the alias is a bare struct here, not an Alias node the case below would see
+        if (n.alias?.colnames?.length) throw unsupported('column alias lists on a table alias (t(a, b))');
         rangeVar(n);
         // every table named, joined ones too, for the columns parameters are compared with (paramColumns)
         if (n.relname) this.tables.push({ name: n.relname, alias: n.alias?.aliasname });
@@ -782,6 +811,7 @@ class Ctx {
         return self;
       case 'RangeSubselect':
         if (n.lateral) throw unsupported('LATERAL');
+        if (n.alias?.colnames?.length) valuesWithColumnNames(n);
         return self;
       case 'Alias':
         if (n.colnames?.length) throw unsupported('column alias lists on a table alias (t(a, b))');
@@ -807,7 +837,11 @@ class Ctx {
         return self;
       case 'NullTest': case 'CaseExpr': case 'CaseWhen': case 'CoalesceExpr':
       case 'ColumnRef': case 'String': case 'Integer': case 'Float': case 'Boolean': case 'A_Star': case 'ResTarget':
-      case 'JoinExpr': case 'WithClause': case 'CommonTableExpr': case 'InferClause': case 'IndexElem': case 'List':
+      case 'CommonTableExpr':
+        // SQLite's WITH holds only a SELECT: said so, not a syntax error near INSERT
+        if (n.ctequery && !n.ctequery.SelectStmt) throw unsupported('data-modifying statements in WITH (INSERT/UPDATE/DELETE in a CTE)');
+        return self;
+      case 'JoinExpr': case 'WithClause': case 'InferClause': case 'IndexElem': case 'List':
       case 'WindowDef': case 'UpdateStmt': case 'CreateStmt': case 'ColumnDef': case 'Constraint': case 'TypeName':
       case 'DropStmt': case 'IndexStmt': case 'ViewStmt': case 'AlterTableStmt': case 'AlterTableCmd': case 'RenameStmt':
         return self;
