@@ -21,7 +21,7 @@ import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
-import { asBool, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, typeSize, type SqlValue } from './types.ts';
+import { asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -35,6 +35,8 @@ interface Prepared {
   paramOids: number[];
   /** Row description sent for a statement Describe: Execute must then encode to match it. */
   described?: Field[];
+  /** Parameters of a declared non-string type written into a string column: bound as their text (checkDeclaredWrites). */
+  asText?: { param: number; oid: number }[];
 }
 
 interface Result {
@@ -299,7 +301,8 @@ export class SessionEngine {
         paramOids.push(given[i - 1] || st.paramTypes.get(i) || this.columnParamOid(st, i) || 0);
       }
     }
-    this.statements.set(name, { st, sqlite, paramOids });
+    const asText = st?.kind === 'sql' && st.write ? this.checkDeclaredWrites(st.write, given) : [];
+    this.statements.set(name, { st, sqlite, paramOids, ...(asText.length ? { asText } : {}) });
     this.send(PARSE_COMPLETE);
   }
 
@@ -327,6 +330,7 @@ export class SessionEngine {
       const oid = prep.paramOids[i]!;
       params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid));
     }
+    for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
     const nr = r.int16();
     const resultFormats: number[] = [];
     for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
@@ -433,6 +437,32 @@ export class SessionEngine {
   }
 
   /** The declared type of the column a parameter is compared with or assigned to. */
+  /**
+   * A parameter the client declared a type for (postgres.js a boolean or a
+   * Date, JDBC's setString a varchar) written into a column PostgreSQL cannot
+   * assign that type to: refused at Parse, as PostgreSQL refuses it (42804),
+   * instead of SQLite storing false as 0 in an integer column. An application
+   * that works here then works on the new database after the promote. One
+   * written into a string column is stored as PostgreSQL's cast writes it
+   * (true, not 1): the parameters returned are bound so.
+   */
+  private checkDeclaredWrites(w: WriteTargets, given: number[]): { param: number; oid: number }[] {
+    let cols: TableColumns | undefined;
+    const asText: { param: number; oid: number }[] = [];
+    for (const p of w.params) {
+      const from = given[p.param - 1] ?? 0;
+      if (!SCALAR_OIDS.has(from)) continue;
+      cols ??= this.tableInfo(w.table);
+      const c = w.columns[p.column]!;
+      const col = typeof c === 'number' ? cols[c] : cols.find((x) => x.name.toLowerCase() === c.toLowerCase());
+      const to = col ? oidOfDeclared(col.type) : undefined;
+      if (to !== undefined && STRING_TYPES.has(to) && !STRING_TYPES.has(from)) asText.push({ param: p.param, oid: from });
+      if (to === undefined || assignable(from, to)) continue;
+      throw new PgError('42804', `column "${col!.name}" is of type ${typeDisplayName(to)} but expression is of type ${typeDisplayName(from)}`, undefined, 'You will need to rewrite or cast the expression.');
+    }
+    return asText;
+  }
+
   private columnParamOid(st: SqlStatement, param: number, columns?: Map<string, TableColumns>): number | undefined {
     for (const pc of st.paramColumns) {
       if (pc.param !== param) continue;

@@ -413,6 +413,42 @@ export function checkFloatInput(s: string, bits: 4 | 8): string | number {
 }
 
 /** A text-format parameter → the value bound in SQLite. */
+/** format_type's names, for PostgreSQL's messages. */
+const TYPE_NAMES: Record<number, string> = {
+  [OID.bool]: 'boolean', [OID.bytea]: 'bytea', [OID.name]: 'name', [OID.int8]: 'bigint', [OID.int2]: 'smallint', [OID.int4]: 'integer',
+  [OID.text]: 'text', [OID.oid]: 'oid', [OID.json]: 'json', [OID.float4]: 'real', [OID.float8]: 'double precision', [OID.bpchar]: 'character',
+  [OID.varchar]: 'character varying', [OID.date]: 'date', [OID.time]: 'time without time zone', [OID.timestamp]: 'timestamp without time zone',
+  [OID.timestamptz]: 'timestamp with time zone', [OID.numeric]: 'numeric', [OID.uuid]: 'uuid', [OID.jsonb]: 'jsonb',
+};
+export const typeDisplayName = (oid: number): string => TYPE_NAMES[oid] ?? `oid ${oid}`;
+
+export const STRING_TYPES: ReadonlySet<number> = new Set([OID.text, OID.varchar, OID.bpchar, OID.name]);
+const NUMBER_TYPES: ReadonlySet<number> = new Set([OID.int2, OID.int4, OID.int8, OID.float4, OID.float8, OID.numeric]);
+const DATETIME_TYPES: ReadonlySet<number> = new Set([OID.date, OID.timestamp, OID.timestamptz, OID.time]);
+const JSON_TYPES: ReadonlySet<number> = new Set([OID.json, OID.jsonb]);
+
+/**
+ * Whether PostgreSQL stores a value of type `from` into a column of type `to`
+ * (an implicit or assignment cast, pg_cast): anything into a string type, among
+ * the numbers, among date and timestamps (time only from timestamps), json and
+ * jsonb. Not a boolean into an integer, a string type into any other, a
+ * timestamp into a number.
+ */
+export function assignable(from: number, to: number): boolean {
+  if (from === to || STRING_TYPES.has(to)) return true;
+  if (NUMBER_TYPES.has(from)) return NUMBER_TYPES.has(to);
+  if (DATETIME_TYPES.has(from) && DATETIME_TYPES.has(to)) return from !== OID.time && !(to === OID.time && from === OID.date);
+  if (JSON_TYPES.has(from)) return JSON_TYPES.has(to);
+  return false;
+}
+
+/** A value as PostgreSQL's cast of its type to text writes it (boolean: true/false, not the wire's t/f). */
+export function castToText(v: SqlValue, oid: number): SqlValue {
+  if (v === null) return null;
+  if (oid === OID.bool) return asBool(v) ? 'true' : 'false';
+  return encodeText(v, oid);
+}
+
 /** PostgreSQL's built-in array types (pg_type.typarray of the scalars): what a driver declares for an array parameter. */
 const ARRAY_OIDS: ReadonlySet<number> = new Set([
   143, 199, 651, 791, 1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 1017,

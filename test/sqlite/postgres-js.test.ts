@@ -119,6 +119,18 @@ describe('postgres.js → proxy → SQLite', () => {
       // a parameter declared an array (int4[]) is refused, not answered as a string
       await expect(sql`SELECT ${sql.array([1, 2, 3], 1007)} AS xs`).rejects.toMatchObject({ code: '0A000' });
 
+      // a declared parameter type PostgreSQL cannot assign to the column is refused as PostgreSQL refuses it
+      await sql`CREATE TABLE typed (id int PRIMARY KEY, n int, at timestamptz, note text)`;
+      await expect(sql`INSERT INTO typed (id, n) VALUES (1, ${false})`).rejects.toMatchObject({
+        code: '42804', message: 'column "n" is of type bigint but expression is of type boolean',
+      });
+      await expect(sql`UPDATE typed SET n = ${now} WHERE id = 1`).rejects.toMatchObject({ code: '42804' });
+      await sql`INSERT INTO typed (id, at, note) VALUES (2, ${now}, ${true})`;
+      const [back] = await sql`SELECT at, note FROM typed WHERE id = 2`;
+      expect((back!.at as Date).getTime()).toBe(now.getTime());
+      expect(back!.note).toBe('true');
+      expect((await sql`SELECT count(*)::int AS n FROM typed`)[0]!.n).toBe(1);
+
       // a refused PREPARE TRANSACTION ends the transaction as PostgreSQL's does: the session is idle, not failed
       await expect(sql.begin(async (tx) => {
         await tx`INSERT INTO cur VALUES (6)`;
