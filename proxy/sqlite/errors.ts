@@ -10,6 +10,9 @@ export class PgError extends Error {
 export const unsupported = (what: string, hint?: string): PgError =>
   new PgError('0A000', `${what} is not supported by the SQLite source`, undefined, hint);
 
+/** Refused at translation (COMMIT/ROLLBACK PREPARED) and when run (PREPARE TRANSACTION, which also ends the block). */
+export const TWO_PHASE = 'two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED)';
+
 export const lockTimeout = (ms: number): PgError =>
   new PgError('55P03', 'canceling statement due to lock timeout', `another session held the SQLite write lock for more than ${ms} ms`);
 

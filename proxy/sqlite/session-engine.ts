@@ -17,7 +17,7 @@ import { checkSettable, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
-import { fromSqlite, inFailedTransaction, PgError } from './errors.ts';
+import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
@@ -436,7 +436,6 @@ export class SessionEngine {
     this.groupingChecked.set(st, version);
   }
 
-  /** The declared type of the column a parameter is compared with or assigned to. */
   /**
    * A parameter the client declared a type for (postgres.js a boolean or a
    * Date, JDBC's setString a varchar) written into a column PostgreSQL cannot
@@ -463,6 +462,7 @@ export class SessionEngine {
     return asText;
   }
 
+  /** The declared type of the column a parameter is compared with or assigned to. */
   private columnParamOid(st: SqlStatement, param: number, columns?: Map<string, TableColumns>): number | undefined {
     for (const pc of st.paramColumns) {
       if (pc.param !== param) continue;
@@ -888,7 +888,7 @@ export class SessionEngine {
             this.endTxn(false);
             if (failed) return 'ROLLBACK';
           }
-          throw new PgError('0A000', 'two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED) is not supported by the SQLite source');
+          throw unsupported(TWO_PHASE);
         default:
           throw new PgError('0A000', `transaction command ${op} is not supported`);
       }

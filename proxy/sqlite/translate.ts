@@ -4,7 +4,7 @@
 // Results are cached by SQL text. No regexes over user SQL.
 import pgQuery from 'libpg-query';
 import { checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
-import { PgError, unsupported } from './errors.ts';
+import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
@@ -202,7 +202,7 @@ function transaction(n: AnyNode): Statement {
       // refused when run (session-engine.ts), where it also ends the transaction as a failed PREPARE does
       return { kind: 'txn', op: 'prepare', tag: 'PREPARE TRANSACTION' };
     default:
-      throw unsupported('two-phase commit (PREPARE TRANSACTION / COMMIT PREPARED)');
+      throw unsupported(TWO_PHASE);
   }
 }
 
