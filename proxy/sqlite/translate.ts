@@ -3,7 +3,7 @@
 // 0A000 naming the construct, print with pgsql-deparser (deparse-sqlite.ts).
 // Results are cached by SQL text. No regexes over user SQL.
 import pgQuery from 'libpg-query';
-import { checkNumeric, fitInt, fitsInt, outOfRange, type Bits } from './checks.ts';
+import { checkNumeric, fitInt, fitsInt, outOfRange, SERIES_FUNCTION, type Bits } from './checks.ts';
 import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, type GroupingCheck } from './grouping.ts';
@@ -231,6 +231,43 @@ function valuesWithColumnNames(n: AnyNode): void {
     },
   };
   delete n.alias.colnames;
+}
+
+/**
+ * generate_series(start, stop[, step]) in FROM, over numbers: the engine's
+ * table function (checks.ts, cutover_generate_series), its one column named
+ * as PostgreSQL names a scalar function's: the column alias, else the table
+ * alias, else generate_series. `(SELECT value AS g FROM
+ * cutover_generate_series(…)) AS g`. Other functions in FROM are refused.
+ */
+function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
+  const calls = (n.functions as AnyNode[] | undefined) ?? [];
+  const call = calls.length === 1 ? (calls[0]!.List?.items?.[0]?.FuncCall as AnyNode | undefined) : undefined;
+  const names: AnyNode[] = call?.funcname ?? [];
+  const name = names.length && (names.length === 1 || str(names[0]) === 'pg_catalog') ? lastName(names) : '';
+  if (name === SERIES_FUNCTION && call?.[NATIVE]) return self;
+  if (name !== 'generate_series' || n.lateral || n.ordinality || n.is_rowsfrom || n.coldeflist?.length) {
+    throw unsupported('functions in FROM (generate_series, unnest, …)', name === 'generate_series' ? 'generate_series(start, stop[, step]) over numbers is, without WITH ORDINALITY or LATERAL' : undefined);
+  }
+  const args: AnyNode[] = call!.args ?? [];
+  if (args.length < 2 || args.length > 3) throw unsupported(`generate_series() with ${args.length} arguments`);
+  const alias: string = n.alias?.aliasname ?? 'generate_series';
+  const column: string = (n.alias?.colnames?.[0]?.String?.sval as string | undefined) ?? alias;
+  if ((n.alias?.colnames?.length ?? 0) > 1) throw new PgError('42601', `too many column aliases specified for function generate_series`);
+  return {
+    RangeSubselect: {
+      subquery: {
+        SelectStmt: {
+          targetList: [{ ResTarget: { name: column, val: { ColumnRef: { fields: [{ String: { sval: 'value' } }] } } } }],
+          // always three arguments: the table function cannot tell a step left out from a NULL one
+          fromClause: [{ RangeFunction: { functions: [{ List: { items: [fn(SERIES_FUNCTION, ...args, ...(args.length === 2 ? [iconst(1)] : [])), {}] } }] } }],
+          limitOption: 'LIMIT_OPTION_DEFAULT',
+          op: 'SETOP_NONE',
+        },
+      },
+      alias: { aliasname: alias },
+    },
+  };
 }
 
 /** READ ONLY (true) or READ WRITE (false) among a BEGIN's or SET TRANSACTION's options; undefined when neither. */
@@ -850,7 +887,7 @@ class Ctx {
       case 'A_ArrayExpr': case 'A_Indirection':
         throw unsupported('arrays');
       case 'RangeFunction':
-        throw unsupported('functions in FROM (generate_series, unnest, …)');
+        return seriesInFrom(n, self);
       case 'MinMaxExpr': {
         // a parameter among the values takes the others' type, as in PostgreSQL (GREATEST($1, score))
         const args: AnyNode[] = n.args ?? [];
