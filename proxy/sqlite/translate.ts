@@ -270,6 +270,39 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
   };
 }
 
+const SERIES_NAMES = (names: AnyNode[] | undefined): boolean =>
+  Boolean(names?.length) && lastName(names!) === 'generate_series' && (names!.length === 1 || str(names![0]) === 'pg_catalog');
+const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'string_agg', 'array_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'every', 'json_object_agg', 'jsonb_object_agg']);
+
+/**
+ * generate_series(…) as a whole result column (`SELECT generate_series(1, 3)
+ * AS x`, `SELECT t.a, generate_series(1, t.n) FROM t`): a set-returning
+ * function in PostgreSQL's select list gives one row per value for each row,
+ * which is the series joined after the FROM list (an SQLite table function
+ * takes the row's columns as arguments there). One such column, and none of
+ * grouping, aggregates, DISTINCT, windows or set operations, whose order of
+ * evaluation a join would change.
+ */
+function seriesInTargets(n: AnyNode): void {
+  const targets: AnyNode[] = n.targetList ?? [];
+  const at = targets.flatMap((t, i) => (SERIES_NAMES(t.ResTarget?.val?.FuncCall?.funcname) ? [i] : []));
+  if (!at.length) return;
+  const others = targets.filter((_, i) => i !== at[0]).map((t) => t.ResTarget?.val?.FuncCall as AnyNode | undefined);
+  if (
+    at.length > 1 || n.groupClause?.length || n.havingClause || n.distinctClause || n.windowClause?.length || (n.op && n.op !== 'SETOP_NONE') ||
+    others.some((f) => f && (f.agg_star || f.over || AGGREGATES.has(lastName(f.funcname ?? []))))
+  ) {
+    throw unsupported('generate_series() in the select list beside grouping, aggregates, DISTINCT, windows, set operations or another generate_series()');
+  }
+  const r = targets[at[0]!]!.ResTarget;
+  const args: AnyNode[] = r.val.FuncCall.args ?? [];
+  if (args.length < 2 || args.length > 3) throw unsupported(`generate_series() with ${args.length} arguments`);
+  const alias = 'cutover_series';
+  n.fromClause = [...(n.fromClause ?? []), { RangeFunction: { functions: [{ List: { items: [fn(SERIES_FUNCTION, ...args, ...(args.length === 2 ? [iconst(1)] : [])), {}] } }], alias: { aliasname: alias } } }];
+  r.val = { ColumnRef: { fields: [{ String: { sval: alias } }, { String: { sval: 'value' } }] } };
+  r.name ??= 'generate_series';
+}
+
 /** READ ONLY (true) or READ WRITE (false) among a BEGIN's or SET TRANSACTION's options; undefined when neither. */
 function readOnlyOption(options: AnyNode[] | undefined): boolean | undefined {
   let out: boolean | undefined;
@@ -922,6 +955,7 @@ class Ctx {
     }
     if ((n.op === 'SETOP_INTERSECT' || n.op === 'SETOP_EXCEPT') && n.all) throw unsupported(`${n.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} ALL`);
     if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
+    seriesInTargets(n);
   }
 
   private cast(n: AnyNode, self: AnyNode): AnyNode {

@@ -2,7 +2,7 @@
 // on PostgreSQL (values, column names, NULL and zero-step handling), compared
 // with a real server. Before, every function in FROM was refused (0A000), and
 // with it a common idiom of reports and of client libraries' own tests
-// (postgres.js's cursor tests). A series too long for the engine's whole-result
+// (postgres.js's cursor tests). In the select list too. A series too long for the engine's whole-result
 // answer is refused with 54000 before anything is generated; functions in FROM
 // other than generate_series stay refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,11 @@ const SAME: [string, unknown[]?][] = [
   // the usual report: every day of a range, with the days that have no rows
   ['SELECT s.day, coalesce(d.sales, 0) AS sales FROM generate_series(1, 6) AS s(day) LEFT JOIN d ON d.day = s.day ORDER BY s.day'],
   ['SELECT * FROM generate_series(1, 3, 0)'],
+  // in the select list: one row per value, for each row of the FROM list
+  ['SELECT generate_series(1, 3)'],
+  ['SELECT $1::int AS a, generate_series(1, 2) AS x', [7]],
+  ['SELECT d.day, generate_series(1, d.day) AS k FROM d ORDER BY d.day, k'],
+  ['SELECT generate_series(1, 4, 2) AS odd ORDER BY odd DESC LIMIT 1'],
 ];
 
 describe('SQLite source: generate_series in FROM', () => {
@@ -50,6 +55,8 @@ describe('SQLite source: generate_series in FROM', () => {
     expect(await outcome(pair.proxy, `SELECT * FROM generate_series('2024-01-01'::timestamp, '2024-01-03'::timestamp, '1 day'::interval)`)).toMatchObject({ code: '0A000' });
     expect(await outcome(pair.proxy, 'SELECT * FROM generate_series(1, 3) WITH ORDINALITY')).toMatchObject({ code: '0A000' });
     expect(await outcome(pair.proxy, 'SELECT * FROM unnest(ARRAY[1, 2])')).toMatchObject({ code: '0A000' });
+    // an aggregate beside it is evaluated before the series in PostgreSQL: not a join
+    expect(await outcome(pair.proxy, 'SELECT count(*), generate_series(1, 2) FROM d')).toMatchObject({ code: '0A000' });
     expect(await outcome(pair.proxy, 'SELECT 1 AS one')).toEqual([['one'], [['1']]]);
   });
 });
