@@ -71,6 +71,11 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
         return name === 'sum' && h !== undefined && INTS.includes(h) ? OID.int8 : h;
       }
       if (name === 'coalesce') return hintOf(n.args?.[0]);
+      if (name === 'generate_series') {
+        // the arguments' common type; a parameter or integer literal is int4, as PostgreSQL resolves them
+        const hs = ((n.args as AnyNode[] | undefined) ?? []).map((a) => hintOf(a) ?? OID.int4);
+        return hs.some((h) => !INTS.includes(h)) ? OID.numeric : hs.includes(OID.int8) ? OID.int8 : OID.int4;
+      }
       return FUNC_OIDS[name];
     }
     case 'SQLValueFunction':

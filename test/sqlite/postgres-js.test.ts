@@ -109,6 +109,10 @@ describe('postgres.js → proxy → SQLite', () => {
       await sql`SELECT id FROM cur ORDER BY id`.cursor(2, async (rows) => void batches.push(rows.length));
       expect(batches).toEqual([5, 2, 2, 1]);
 
+      // generate_series in the select list is typed before it runs (postgres.js describes the statement first): int4
+      const series = await sql`SELECT ${3}::int AS a, generate_series(1, 2) AS x`;
+      expect(series.map((r) => r.a + r.x)).toEqual([4, 5]);
+
       // a bare parameter has the type the client declared for it, as in PostgreSQL
       const now = new Date();
       const [typed] = await sql`SELECT ${now} AS at, ${true} AS ok, ${sql.json({ a: 1 })} AS doc`;
