@@ -243,14 +243,11 @@ function valuesWithColumnNames(n: AnyNode): void {
 function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
   const calls = (n.functions as AnyNode[] | undefined) ?? [];
   const call = calls.length === 1 ? (calls[0]!.List?.items?.[0]?.FuncCall as AnyNode | undefined) : undefined;
-  const names: AnyNode[] = call?.funcname ?? [];
-  const name = names.length && (names.length === 1 || str(names[0]) === 'pg_catalog') ? lastName(names) : '';
-  if (name === SERIES_FUNCTION && call?.[NATIVE]) return self;
-  if (name !== 'generate_series' || n.lateral || n.ordinality || n.is_rowsfrom || n.coldeflist?.length) {
-    throw unsupported('functions in FROM (generate_series, unnest, …)', name === 'generate_series' ? 'generate_series(start, stop[, step]) over numbers is, without WITH ORDINALITY or LATERAL' : undefined);
+  if (call?.[NATIVE]) return self; // the engine's own, put here by seriesTable
+  const series = isSeries(call?.funcname);
+  if (!series || n.lateral || n.ordinality || n.is_rowsfrom || n.coldeflist?.length) {
+    throw unsupported('functions in FROM (generate_series, unnest, …)', series ? 'generate_series(start, stop[, step]) over numbers is, without WITH ORDINALITY or LATERAL' : undefined);
   }
-  const args: AnyNode[] = call!.args ?? [];
-  if (args.length < 2 || args.length > 3) throw unsupported(`generate_series() with ${args.length} arguments`);
   const alias: string = n.alias?.aliasname ?? 'generate_series';
   const column: string = (n.alias?.colnames?.[0]?.String?.sval as string | undefined) ?? alias;
   if ((n.alias?.colnames?.length ?? 0) > 1) throw new PgError('42601', `too many column aliases specified for function generate_series`);
@@ -259,8 +256,7 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
       subquery: {
         SelectStmt: {
           targetList: [{ ResTarget: { name: column, val: { ColumnRef: { fields: [{ String: { sval: 'value' } }] } } } }],
-          // always three arguments: the table function cannot tell a step left out from a NULL one
-          fromClause: [{ RangeFunction: { functions: [{ List: { items: [fn(SERIES_FUNCTION, ...args, ...(args.length === 2 ? [iconst(1)] : [])), {}] } }] } }],
+          fromClause: [seriesTable(call!.args ?? [])],
           limitOption: 'LIMIT_OPTION_DEFAULT',
           op: 'SETOP_NONE',
         },
@@ -270,7 +266,16 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
   };
 }
 
-const SERIES_NAMES = (names: AnyNode[] | undefined): boolean =>
+/** The engine's table function called with generate_series's arguments, for a FROM list. */
+function seriesTable(args: AnyNode[], alias?: string): AnyNode {
+  if (args.length < 2 || args.length > 3) throw unsupported(`generate_series() with ${args.length} arguments`);
+  // always three arguments: the table function cannot tell a step left out from a NULL one
+  const call = fn(SERIES_FUNCTION, ...args, ...(args.length === 2 ? [iconst(1)] : []));
+  return { RangeFunction: { functions: [{ List: { items: [call, {}] } }], ...(alias ? { alias: { aliasname: alias } } : {}) } };
+}
+
+/** A function name that is PostgreSQL's generate_series (bare or pg_catalog.). */
+const isSeries = (names: AnyNode[] | undefined): boolean =>
   Boolean(names?.length) && lastName(names!) === 'generate_series' && (names!.length === 1 || str(names![0]) === 'pg_catalog');
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'string_agg', 'array_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'every', 'json_object_agg', 'jsonb_object_agg']);
 
@@ -285,7 +290,7 @@ const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'string_agg', '
  */
 function seriesInTargets(n: AnyNode): void {
   const targets: AnyNode[] = n.targetList ?? [];
-  const at = targets.flatMap((t, i) => (SERIES_NAMES(t.ResTarget?.val?.FuncCall?.funcname) ? [i] : []));
+  const at = targets.flatMap((t, i) => (isSeries(t.ResTarget?.val?.FuncCall?.funcname) ? [i] : []));
   if (!at.length) return;
   const others = targets.filter((_, i) => i !== at[0]).map((t) => t.ResTarget?.val?.FuncCall as AnyNode | undefined);
   if (
@@ -295,10 +300,8 @@ function seriesInTargets(n: AnyNode): void {
     throw unsupported('generate_series() in the select list beside grouping, aggregates, DISTINCT, windows, set operations or another generate_series()');
   }
   const r = targets[at[0]!]!.ResTarget;
-  const args: AnyNode[] = r.val.FuncCall.args ?? [];
-  if (args.length < 2 || args.length > 3) throw unsupported(`generate_series() with ${args.length} arguments`);
   const alias = 'cutover_series';
-  n.fromClause = [...(n.fromClause ?? []), { RangeFunction: { functions: [{ List: { items: [fn(SERIES_FUNCTION, ...args, ...(args.length === 2 ? [iconst(1)] : [])), {}] } }], alias: { aliasname: alias } } }];
+  n.fromClause = [...(n.fromClause ?? []), seriesTable(r.val.FuncCall.args ?? [], alias)];
   r.val = { ColumnRef: { fields: [{ String: { sval: alias } }, { String: { sval: 'value' } }] } };
   r.name ??= 'generate_series';
 }
