@@ -59,7 +59,7 @@ function plainRef(n: AnyNode | undefined): ColumnRefName | null {
 }
 
 /** Whether an aggregate of this query level is under the node (subqueries are other levels). */
-function hasAggregate(v: unknown): boolean {
+export function hasAggregate(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(hasAggregate);
   if (!v || typeof v !== 'object') return false;
   const o = v as AnyNode;

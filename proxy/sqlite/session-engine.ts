@@ -70,6 +70,10 @@ interface TableChecks {
 /** PRAGMA table_info's rows. */
 type TableColumns = { name: string; type: string; pk: number }[];
 
+/** A table's column by name (as SQLite compares names: case-insensitively) or by position (an INSERT without a column list). */
+const columnOf = (cols: TableColumns, column: string | number): TableColumns[number] | undefined =>
+  typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
+
 export class SessionEngine {
   private assembler: MessageAssembler;
   private out: Buffer[] = [];
@@ -452,8 +456,7 @@ export class SessionEngine {
       const from = given[p.param - 1] ?? 0;
       if (!SCALAR_OIDS.has(from)) continue;
       cols ??= this.tableInfo(w.table);
-      const c = w.columns[p.column]!;
-      const col = typeof c === 'number' ? cols[c] : cols.find((x) => x.name.toLowerCase() === c.toLowerCase());
+      const col = columnOf(cols, w.columns[p.column]!);
       const to = col ? oidOfDeclared(col.type) : undefined;
       if (to !== undefined && STRING_TYPES.has(to) && !STRING_TYPES.has(from)) asText.push({ param: p.param, oid: from });
       if (to === undefined || assignable(from, to)) continue;
@@ -490,8 +493,7 @@ export class SessionEngine {
   private declaredType(st: SqlStatement, qualifier: string | undefined, column: string | number, columns?: Map<string, TableColumns>): string | undefined {
     const candidates = qualifier ? [st.tables.find((t) => t.alias === qualifier || t.name === qualifier)?.name ?? qualifier] : st.tables.map((t) => t.name);
     for (const table of candidates) {
-      const cols = this.tableColumns(table, columns);
-      const col = typeof column === 'number' ? cols[column] : cols.find((c) => c.name.toLowerCase() === column.toLowerCase());
+      const col = columnOf(this.tableColumns(table, columns), column);
       if (col) return col.type;
     }
     return undefined;

@@ -6,7 +6,7 @@ import pgQuery from 'libpg-query';
 import { checkNumeric, fitInt, fitsInt, outOfRange, SERIES_FUNCTION, type Bits } from './checks.ts';
 import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
-import { groupingChecks, type GroupingCheck } from './grouping.ts';
+import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
 import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 
@@ -221,15 +221,8 @@ function valuesWithColumnNames(n: AnyNode): void {
   if (names.length > width) {
     throw new PgError('42P10', `table "${String(n.alias.aliasname)}" has ${width} columns available but ${names.length} columns specified`);
   }
-  const column = (i: number) => ({ ColumnRef: { fields: [{ String: { sval: `column${i + 1}` } }] } });
-  n.subquery = {
-    SelectStmt: {
-      targetList: Array.from({ length: width }, (_, i) => ({ ResTarget: { name: names[i] ?? `column${i + 1}`, val: column(i) } })),
-      fromClause: [{ RangeSubselect: { subquery: { SelectStmt: values }, alias: { aliasname: 'cutover_values' } } }],
-      limitOption: 'LIMIT_OPTION_DEFAULT',
-      op: 'SETOP_NONE',
-    },
-  };
+  const targets = Array.from({ length: width }, (_, i): [string, AnyNode] => [names[i] ?? `column${i + 1}`, columnRef(`column${i + 1}`)]);
+  n.subquery = renamingSelect(targets, { RangeSubselect: { subquery: { SelectStmt: values }, alias: { aliasname: 'cutover_values' } } });
   delete n.alias.colnames;
 }
 
@@ -251,17 +244,17 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
   const alias: string = n.alias?.aliasname ?? 'generate_series';
   const column: string = (n.alias?.colnames?.[0]?.String?.sval as string | undefined) ?? alias;
   if ((n.alias?.colnames?.length ?? 0) > 1) throw new PgError('42601', `too many column aliases specified for function generate_series`);
+  return { RangeSubselect: { subquery: renamingSelect([[column, columnRef('value')]], seriesTable(call!.args ?? [])), alias: { aliasname: alias } } };
+}
+
+/** `SELECT <value> AS <name>, … FROM <from>`: a subquery that names the columns as PostgreSQL would where SQLite names them otherwise. */
+function renamingSelect(targets: [string, AnyNode][], from: AnyNode): AnyNode {
   return {
-    RangeSubselect: {
-      subquery: {
-        SelectStmt: {
-          targetList: [{ ResTarget: { name: column, val: { ColumnRef: { fields: [{ String: { sval: 'value' } }] } } } }],
-          fromClause: [seriesTable(call!.args ?? [])],
-          limitOption: 'LIMIT_OPTION_DEFAULT',
-          op: 'SETOP_NONE',
-        },
-      },
-      alias: { aliasname: alias },
+    SelectStmt: {
+      targetList: targets.map(([name, val]) => ({ ResTarget: { name, val } })),
+      fromClause: [from],
+      limitOption: 'LIMIT_OPTION_DEFAULT',
+      op: 'SETOP_NONE',
     },
   };
 }
@@ -277,7 +270,6 @@ function seriesTable(args: AnyNode[], alias?: string): AnyNode {
 /** A function name that is PostgreSQL's generate_series (bare or pg_catalog.). */
 const isSeries = (names: AnyNode[] | undefined): boolean =>
   Boolean(names?.length) && lastName(names!) === 'generate_series' && (names!.length === 1 || str(names![0]) === 'pg_catalog');
-const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'string_agg', 'array_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'every', 'json_object_agg', 'jsonb_object_agg']);
 
 /**
  * generate_series(…) as a whole result column (`SELECT generate_series(1, 3)
@@ -292,17 +284,17 @@ function seriesInTargets(n: AnyNode): void {
   const targets: AnyNode[] = n.targetList ?? [];
   const at = targets.flatMap((t, i) => (isSeries(t.ResTarget?.val?.FuncCall?.funcname) ? [i] : []));
   if (!at.length) return;
-  const others = targets.filter((_, i) => i !== at[0]).map((t) => t.ResTarget?.val?.FuncCall as AnyNode | undefined);
+  const others = targets.filter((_, i) => i !== at[0]).map((t) => t.ResTarget?.val as AnyNode | undefined);
   if (
     at.length > 1 || n.groupClause?.length || n.havingClause || n.distinctClause || n.windowClause?.length || (n.op && n.op !== 'SETOP_NONE') ||
-    others.some((f) => f && (f.agg_star || f.over || AGGREGATES.has(lastName(f.funcname ?? []))))
+    others.some((v) => v && (v.FuncCall?.over || hasAggregate(v)))
   ) {
     throw unsupported('generate_series() in the select list beside grouping, aggregates, DISTINCT, windows, set operations or another generate_series()');
   }
   const r = targets[at[0]!]!.ResTarget;
   const alias = 'cutover_series';
   n.fromClause = [...(n.fromClause ?? []), seriesTable(r.val.FuncCall.args ?? [], alias)];
-  r.val = { ColumnRef: { fields: [{ String: { sval: alias } }, { String: { sval: 'value' } }] } };
+  r.val = columnRef(alias, 'value');
   r.name ??= 'generate_series';
 }
 
@@ -682,6 +674,7 @@ const TRANSACTION_NOW = new Set(['now', 'transaction_timestamp']);
 const fn = (name: string, ...args: AnyNode[]): AnyNode => ({ FuncCall: { funcname: [{ String: { sval: name } }], args, funcformat: 'COERCE_EXPLICIT_CALL', [NATIVE]: true } });
 const NATIVE = '__native';
 const sconst = (s: string): AnyNode => ({ A_Const: { sval: { sval: s } } });
+const columnRef = (...names: string[]): AnyNode => ({ ColumnRef: { fields: names.map((sval) => ({ String: { sval } })) } });
 const iconst = (i: number): AnyNode => ({ A_Const: { ival: i ? { ival: i } : {} } });
 /**
  * now() as stored text: UTC, millisecond precision, in the one spelling the

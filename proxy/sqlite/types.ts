@@ -168,11 +168,8 @@ export function textOf(v: SqlValue, declared: string | null, output: boolean): s
   if (v === null) return null;
   const oid = oidOfDeclared(declared);
   if (oid === undefined) return typeof v === 'number' ? formatFloat(v) : Buffer.isBuffer(v) ? hex(v) : String(v);
-  if (oid === OID.bool && !output) {
-    const b = asBool(v);
-    if (b !== null) return b ? 'true' : 'false';
-  }
-  return encodeText(v, oid, numericTypmod(declared) ?? -1);
+  const typmod = numericTypmod(declared) ?? -1;
+  return output ? encodeText(v, oid, typmod) : castToText(v, oid, typmod);
 }
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -330,7 +327,16 @@ function decodeBytea(s: string): Buffer {
 }
 
 /** PostgreSQL's name for an integer type in its messages. */
-export const intTypeName = (oid: number): string => (oid === OID.int2 ? 'smallint' : oid === OID.int4 ? 'integer' : oid === OID.oid ? 'oid' : 'bigint');
+/** format_type's names, for PostgreSQL's messages. */
+const TYPE_NAMES: Record<number, string> = {
+  [OID.bool]: 'boolean', [OID.bytea]: 'bytea', [OID.name]: 'name', [OID.int8]: 'bigint', [OID.int2]: 'smallint', [OID.int4]: 'integer',
+  [OID.text]: 'text', [OID.oid]: 'oid', [OID.json]: 'json', [OID.float4]: 'real', [OID.float8]: 'double precision', [OID.bpchar]: 'character',
+  [OID.varchar]: 'character varying', [OID.date]: 'date', [OID.time]: 'time without time zone', [OID.timestamp]: 'timestamp without time zone',
+  [OID.timestamptz]: 'timestamp with time zone', [OID.numeric]: 'numeric', [OID.uuid]: 'uuid', [OID.jsonb]: 'jsonb',
+};
+export const typeDisplayName = (oid: number): string => TYPE_NAMES[oid] ?? `oid ${oid}`;
+/** An integer type's name (anything else is taken for int8). */
+export const intTypeName = (oid: number): string => (oid === OID.int2 || oid === OID.int4 || oid === OID.oid ? TYPE_NAMES[oid]! : 'bigint');
 
 /** Text into int2/int4/int8 as PostgreSQL's input function reads it: blanks around, a sign, digits. */
 export function parseIntInput(s: string, oid: number): bigint {
@@ -398,7 +404,7 @@ export const FLOAT_WORDS: Record<string, number> = { infinity: Infinity, '+infin
 
 /** Text into float8 (or float4), as float8in reads it; the value SQLite's CAST should make of it, or the text itself. */
 export function checkFloatInput(s: string, bits: 4 | 8): string | number {
-  const name = bits === 4 ? 'real' : 'double precision';
+  const name = typeDisplayName(bits === 4 ? OID.float4 : OID.float8);
   const t = s.trim().toLowerCase();
   if (t === 'nan') throw unsupported('NaN (SQLite stores no NaN)');
   const word = FLOAT_WORDS[t];
@@ -411,16 +417,6 @@ export function checkFloatInput(s: string, bits: 4 | 8): string | number {
   if (bits === 4 && (Math.abs(n) > 3.4028234663852886e38 || (n !== 0 && Math.fround(n) === 0))) throw new PgError('22003', `"${s}" is out of range for type ${name}`);
   return s;
 }
-
-/** A text-format parameter → the value bound in SQLite. */
-/** format_type's names, for PostgreSQL's messages. */
-const TYPE_NAMES: Record<number, string> = {
-  [OID.bool]: 'boolean', [OID.bytea]: 'bytea', [OID.name]: 'name', [OID.int8]: 'bigint', [OID.int2]: 'smallint', [OID.int4]: 'integer',
-  [OID.text]: 'text', [OID.oid]: 'oid', [OID.json]: 'json', [OID.float4]: 'real', [OID.float8]: 'double precision', [OID.bpchar]: 'character',
-  [OID.varchar]: 'character varying', [OID.date]: 'date', [OID.time]: 'time without time zone', [OID.timestamp]: 'timestamp without time zone',
-  [OID.timestamptz]: 'timestamp with time zone', [OID.numeric]: 'numeric', [OID.uuid]: 'uuid', [OID.jsonb]: 'jsonb',
-};
-export const typeDisplayName = (oid: number): string => TYPE_NAMES[oid] ?? `oid ${oid}`;
 
 export const STRING_TYPES: ReadonlySet<number> = new Set([OID.text, OID.varchar, OID.bpchar, OID.name]);
 const NUMBER_TYPES: ReadonlySet<number> = new Set([OID.int2, OID.int4, OID.int8, OID.float4, OID.float8, OID.numeric]);
@@ -443,10 +439,10 @@ export function assignable(from: number, to: number): boolean {
 }
 
 /** A value as PostgreSQL's cast of its type to text writes it (boolean: true/false, not the wire's t/f). */
-export function castToText(v: SqlValue, oid: number): SqlValue {
+export function castToText(v: SqlValue, oid: number, typmod = -1): string | null {
   if (v === null) return null;
-  if (oid === OID.bool) return asBool(v) ? 'true' : 'false';
-  return encodeText(v, oid);
+  const b = oid === OID.bool ? asBool(v) : null;
+  return b !== null ? (b ? 'true' : 'false') : encodeText(v, oid, typmod);
 }
 
 /** PostgreSQL's built-in array types (pg_type.typarray of the scalars): what a driver declares for an array parameter. */
@@ -456,6 +452,7 @@ const ARRAY_OIDS: ReadonlySet<number> = new Set([
   2201, 2287, 2951, 3643, 3645, 3807,
 ]);
 
+/** A text-format parameter → the value bound in SQLite. */
 export function decodeTextParam(s: string, oid: number): SqlValue {
   switch (oid) {
     case OID.int2:

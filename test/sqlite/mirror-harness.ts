@@ -130,3 +130,13 @@ export async function resultsOrError(c: pg.Client, text: string, params?: unknow
     if (opts.endBlock) await c.query('ROLLBACK').catch(() => undefined);
   }
 }
+
+/**
+ * What a statement gives, to compare with PostgreSQL's: its first result's
+ * command tag, row count, column names and rows, or its error's SQLSTATE and
+ * message.
+ */
+export async function statementOutcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
+  const r = await resultsOrError(c, text, params);
+  return Array.isArray(r) ? [r[0]!.command, r[0]!.rowCount, r[0]!.fields.map((f) => f.name), r[0]!.rows] : { code: r.code, message: r.message };
+}
