@@ -177,6 +177,14 @@ export class BodyReader {
     return v;
   }
 
+  /** A count (of parameters, of format codes): unsigned, as the server reads it, so up to 65535. */
+  uint16(): number {
+    if (this.i + 2 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    const v = this.buf.readUInt16BE(this.i);
+    this.i += 2;
+    return v;
+  }
+
   bytes(n: number): Buffer {
     if (n < 0 || this.i + n > this.buf.length) throw new FrameError('malformed message: truncated field');
     const b = this.buf.subarray(this.i, this.i + n);

@@ -20,6 +20,7 @@ import { columnChecker, keyColumn, registerChecks, type Checker } from './checks
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
+import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
 import { asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
@@ -288,7 +289,7 @@ export class SessionEngine {
   private parse(r: BodyReader): void {
     const name = r.cstring();
     const text = r.cstring();
-    const n = r.int16();
+    const n = r.uint16();
     const given: number[] = [];
     for (let i = 0; i < n; i++) given.push(r.int32() >>> 0);
     if (name && this.statements.has(name)) throw new PgError('42P05', `prepared statement "${name}" already exists`);
@@ -315,10 +316,10 @@ export class SessionEngine {
     const stmtName = r.cstring();
     const prep = this.statements.get(stmtName);
     if (!prep) throw new PgError('26000', `prepared statement "${stmtName}" does not exist`);
-    const nf = r.int16();
+    const nf = r.uint16();
     const formats: number[] = [];
     for (let i = 0; i < nf; i++) formats.push(r.int16());
-    const np = r.int16();
+    const np = r.uint16();
     if (np !== prep.paramOids.length) {
       throw new PgError('08P01', `bind message supplies ${np} parameters, but prepared statement "${stmtName}" requires ${prep.paramOids.length}`);
     }
@@ -335,7 +336,7 @@ export class SessionEngine {
       params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid));
     }
     for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
-    const nr = r.int16();
+    const nr = r.uint16();
     const resultFormats: number[] = [];
     for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
     if (portalName && this.portals.has(portalName)) throw new PgError('42P03', `cursor "${portalName}" already exists`);
@@ -416,13 +417,26 @@ export class SessionEngine {
     let stmt = this.cache.get(st.sql);
     if (stmt) return stmt;
     try {
-      stmt = this.db.prepare(st.sql);
+      // past SQLite's limit the values are written into the text at each run (runSql): this one only describes
+      stmt = this.db.prepare(bindsTooMany(st) ? inlineValues(st.sql, () => null) : st.sql);
     } catch (e) {
       throw fromSqlite(e);
     }
     if (stmt.reader) stmt.raw(true);
     if (this.cache.size >= MAX_STATEMENT_CACHE) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(st.sql, stmt);
+    return stmt;
+  }
+
+  /** A statement with its values written in (inline-values.ts): prepared for one run, never cached. */
+  private prepareInlined(text: string): Database.Statement {
+    let stmt: Database.Statement;
+    try {
+      stmt = this.db.prepare(text);
+    } catch (e) {
+      throw fromSqlite(e);
+    }
+    if (stmt.reader) stmt.raw(true);
     return stmt;
   }
 
@@ -583,7 +597,12 @@ export class SessionEngine {
       });
     }
     this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
-    const args: unknown[] = named ? [named] : [];
+    let args: unknown[] = named ? [named] : [];
+    if (named && bindsTooMany(st)) {
+      const values = named;
+      stmt = this.prepareInlined(inlineValues(st.sql, (n) => values[String(n)]));
+      args = [];
+    }
     try {
       if (stmt.reader) {
         // a write statement that finds the lock taken by another process fails before it changes anything: retry
@@ -942,3 +961,6 @@ export class SessionEngine {
 function endsFailure(st: Statement | null): boolean {
   return st?.kind === 'txn' && (st.op === 'commit' || st.op === 'rollback' || st.op === 'rollback_to' || st.op === 'prepare');
 }
+
+/** More values than SQLite binds to one statement: the client's parameters, the hoisted constants, the declared types. */
+const bindsTooMany = (st: SqlStatement) => st.params + st.literals.length + st.columnTypes.length > SQLITE_MAX_VARIABLES;
