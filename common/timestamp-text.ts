@@ -38,6 +38,11 @@ export function timestampText(s: string, utc: boolean): string | null {
   return `${d.slice(0, 10)} ${d.slice(11, 19)}${fraction(String(micros).padStart(6, '0'))}`;
 }
 
+/** Whether date-time text names its own zone or offset ('…Z', '…+01:00'): read as it says, not in the session's zone. */
+export function hasZone(s: string): boolean {
+  return TS.exec(s.trim())?.[6] !== undefined;
+}
+
 /** The common ISO forms, sliced without a regex: 'YYYY-MM-DD HH:MM:SS' and 'YYYY-MM-DDTHH:MM:SS.sssZ'. */
 export function fastTimestamp(s: string): string | null {
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return null;

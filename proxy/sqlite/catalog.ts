@@ -3,6 +3,7 @@
 // connect (version(), current_setting(), set_config(), …) registered as SQLite
 // functions on the session's connection, and a small pg_catalog (an attached
 // in-memory database) for the type lookups drivers make.
+import { zoneNamed } from './time-zone.ts';
 import type Database from 'better-sqlite3';
 import { PgError } from './errors.ts';
 import { PG_SETTINGS } from './pg-settings.ts';
@@ -17,6 +18,9 @@ const REPORTED: Record<string, string> = {
   server_encoding: 'server_encoding', server_version: 'server_version', session_authorization: 'session_authorization',
   standard_conforming_strings: 'standard_conforming_strings', timezone: 'TimeZone',
 };
+
+/** A setting's name as PostgreSQL spells it (SHOW's column: TimeZone, DateStyle). */
+export const settingName = (key: string): string => REPORTED[key] ?? key;
 
 const READ_ONLY = new Set(['server_version', 'server_version_num', 'server_encoding', 'integer_datetimes', 'is_superuser', 'max_identifier_length']);
 
@@ -112,6 +116,7 @@ export class SessionSettings {
       throw new PgError('0A000', 'standard_conforming_strings = off is not supported by the SQLite source');
     }
     if (key === 'lock_timeout' || key === 'statement_timeout') durationMs(value);
+    if (key === 'timezone') zoneNamed(value); // 22023 for a zone that does not exist, before it is kept
     this.values.set(key, value);
     if (REPORTED[key]) this.changed.add(key);
   }

@@ -12,6 +12,7 @@
 import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
+import { UTC_ZONE, type Zone } from './time-zone.ts';
 import { checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
@@ -335,7 +336,7 @@ const seriesTooLong = () =>
 // ---------- registration ----------
 
 /** The functions the translator's SQL calls; `put` answers cutover_put (the session's checks for the running statement). */
-export function registerChecks(db: Database.Database, put: (v: SqlValue, column: number) => SqlValue): void {
+export function registerChecks(db: Database.Database, put: (v: SqlValue, column: number) => SqlValue, zone: () => Zone = () => UTC_ZONE): void {
   const o = { deterministic: true, safeIntegers: true } as const;
   db.function('cutover_add', o, arith((a, b) => a + b, (a, b) => a + b));
   db.function('cutover_greatest', { ...o, varargs: true }, extreme(1));
@@ -353,6 +354,6 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   });
   db.function('cutover_put', o, (v: SqlValue, column: bigint) => put(v, Number(column)));
   db.function('cutover_substr', { ...o, varargs: true }, substring);
-  db.function('cutover_text', o, (v: SqlValue, declared: SqlValue, output: bigint) => textOf(v, declared === null ? null : String(declared), output !== 0n));
+  db.function('cutover_text', o, (v: SqlValue, declared: SqlValue, output: bigint) => textOf(v, declared === null ? null : String(declared), output !== 0n, zone()));
   db.table(SERIES_FUNCTION, { columns: ['value'], parameters: ['start', 'stop', 'step'], safeIntegers: true, rows: series as (...args: unknown[]) => Generator<unknown[]> });
 }

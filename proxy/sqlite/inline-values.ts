@@ -23,7 +23,7 @@ export function sqliteLiteral(v: SqlValue | undefined): string {
     return v < 0 || Object.is(v, -0) ? `(${real})` : real;
   }
   if (typeof v === 'string') return `'${v.replace(/'/g, "''")}'`;
-  return `X'${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}'`;
+  return `X'${v.toString('hex')}'`;
 }
 
 /** Where the quoted token opened by `open` at `i` ends (the index after it). */

@@ -13,7 +13,7 @@
 import type Database from 'better-sqlite3';
 import { BodyReader, FrameError, MessageAssembler, type Message } from '../framing.ts';
 import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messages.ts';
-import { checkSettable, type SessionSettings } from './catalog.ts';
+import { checkSettable, settingName, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
@@ -21,8 +21,9 @@ import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
+import { zoneNamed, type Zone } from './time-zone.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
-import { asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, encodeBinary, encodeText, instantText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
+import { asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -125,10 +126,14 @@ export class SessionEngine {
     this.assembler = new MessageAssembler(maxMessageSize);
     this.capture = new CaptureFloor(db);
     this.schemaStmt = db.prepare('PRAGMA schema_version').pluck();
-    registerChecks(db, (v, column) => {
-      const check = this.putChecks[column];
-      return check ? check(v) : v;
-    });
+    registerChecks(
+      db,
+      (v, column) => {
+        const check = this.putChecks[column];
+        return check ? check(v) : v;
+      },
+      () => this.zone(),
+    );
     settings.beforeChange = (key, local) => {
       if (this.mode === 'none') return; // outside a transaction: for good
       this.txnSettings ??= this.settings.snapshot();
@@ -136,6 +141,19 @@ export class SessionEngine {
     };
     // now() and CURRENT_TIMESTAMP: this transaction's start (translate.ts, transactionNow)
     db.function('cutover_now', () => (this.txnNowText ??= instantText((performance.timeOrigin + this.txnStart) * 1000)));
+    // LOCALTIMESTAMP and CURRENT_DATE: the same moment on the session's wall clock (time-zone.ts)
+    db.function('cutover_localnow', () => localNowText((performance.timeOrigin + this.txnStart) * 1000, this.zone()));
+    db.function('cutover_time_cast', (v: SqlValue, declared: SqlValue, to: SqlValue) => castTime(v, declared === null ? undefined : oidOfDeclared(String(declared)), Number(to), this.zone()));
+    db.function('cutover_today', () => localNowText((performance.timeOrigin + this.txnStart) * 1000, this.zone()).slice(0, 10));
+  }
+
+  private zoneOf: { name: string; zone: Zone } | null = null;
+
+  /** The session's TimeZone (checked when set: catalog.ts). */
+  private zone(): Zone {
+    const name = this.settings.get('timezone') ?? 'UTC';
+    if (this.zoneOf?.name !== name) this.zoneOf = { name, zone: zoneNamed(name) };
+    return this.zoneOf.zone;
   }
 
   /**
@@ -333,7 +351,7 @@ export class SessionEngine {
       }
       const raw = r.bytes(len);
       const oid = prep.paramOids[i]!;
-      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid));
+      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid, this.zone()));
     }
     for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
     const nr = r.uint16();
@@ -541,7 +559,7 @@ export class SessionEngine {
   private describeStatement(prep: Prepared): Field[] | null {
     const st = prep.st;
     if (!st) return null;
-    if (st.kind === 'show') return [{ name: st.name, oid: OID.text, size: -1, format: 0 }];
+    if (st.kind === 'show') return [{ name: settingName(st.name), oid: OID.text, size: -1, format: 0 }];
     if (st.kind !== 'sql' || !prep.sqlite!.reader) return null;
     return this.fields(st, prep.sqlite!, null, [], prep.paramOids);
   }
@@ -671,10 +689,10 @@ export class SessionEngine {
 
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
   private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>): SqlValue {
-    const oid = this.columnParamOid(st, n, columns);
+    const oid = l.oid ?? this.columnParamOid(st, n, columns);
     if (!oid) return l.text;
     // compared with a time column, in the one spelling written values are stored in (types.ts, microsText)
-    return decodeTextParam(l.text, oid);
+    return decodeTextParam(l.text, oid, this.zone());
   }
 
   private tag(st: SqlStatement, n: number): string {
@@ -824,7 +842,7 @@ export class SessionEngine {
         return done(st.tag);
       case 'show': {
         const v = st.name === 'transaction_read_only' ? (this.readOnlyNow() ? 'on' : 'off') : this.settings.show(st.name);
-        return { fields: [{ name: st.name, oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
+        return { fields: [{ name: settingName(st.name), oid: OID.text, size: -1, format: 0 }], rows: [[v]], tag: 'SHOW' };
       }
       case 'deallocate':
         if (st.name === null) this.statements.clear();
@@ -931,7 +949,7 @@ export class SessionEngine {
       if (v === null) return null;
       const f = fields[i]!;
       const typmod = f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1);
-      return f.format === 1 ? encodeBinary(v, f.oid, typmod) : Buffer.from(encodeText(v, f.oid, typmod), 'utf8');
+      return f.format === 1 ? encodeBinary(v, f.oid, typmod) : Buffer.from(encodeText(v, f.oid, typmod, this.zone()), 'utf8');
     }));
   }
 

@@ -9,6 +9,10 @@ import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
 import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
+import { hasZone } from '../../common/timestamp-text.ts';
+
+/** Date-time input words whose value is the moment a statement runs. */
+const TIME_WORDS = new Set(['now', 'today', 'tomorrow', 'yesterday']);
 
 type AnyNode = Record<string, any>;
 
@@ -66,7 +70,7 @@ export interface SqlStatement {
    * the text as written. `compare`: in a comparison (dates and times compare
    * as stored text there, so those stay as written).
    */
-  literals: { text: string; compare: boolean }[];
+  literals: { text: string; compare: boolean; oid?: number }[];
   write?: WriteTargets;
   /** Grouped SELECTs' column references, checked by the session against the tables (grouping.ts). */
   grouping: GroupingCheck[];
@@ -378,7 +382,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     sql: deparseForSqlite(out),
     tag,
     params: ctx.maxParam,
-    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare })),
+    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}) })),
     paramTypes: ctx.paramTypes,
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
@@ -764,11 +768,26 @@ const TEXT_DECLARED: Record<number, string> = {
   [OID.bool]: 'BOOLEAN', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.timestamp]: 'TIMESTAMP', [OID.float8]: 'DOUBLE PRECISION', [OID.float4]: 'FLOAT4',
 };
 
+const TIME_CASTS: ReadonlySet<number> = new Set([OID.date, OID.timestamp, OID.timestamptz]);
+/** Declared-type names of the values a date-time cast reads by their type. */
+const TIME_DECLARED: Record<number, string> = { [OID.date]: 'DATE', [OID.timestamp]: 'TIMESTAMP', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.text]: 'TEXT', [OID.varchar]: 'TEXT' };
+
 class Ctx {
   maxParam = 0;
   /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
   ddl = false;
-  literals: { ref: AnyNode; text: string; compare: boolean }[] = [];
+  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number }[] = [];
+
+  /**
+   * A constant of a cast (`'…'::timestamptz`) whose value depends on the
+   * session running it, converted by it at each run: the translation is
+   * shared by every session, at every moment.
+   */
+  private hoistTyped(text: string, oid: number): AnyNode {
+    const ref = { number: HOISTED + this.literals.length, location: -1 };
+    this.literals.push({ ref, text, compare: false, oid });
+    return { ParamRef: ref };
+  }
 
   /** A string constant (`{A_Const}`) as a parameter of its own; null for anything else. */
   hoist(v: AnyNode | undefined, compare: boolean): AnyNode | null {
@@ -969,6 +988,13 @@ class Ctx {
     }
     const checked = this.checkedCast(oid, tn, arg);
     if (checked) return checked;
+    if (TIME_CASTS.has(oid) && !this.ddl && !arg.A_Const) {
+      // between date, timestamp and timestamptz the session's zone decides (types.ts, castTime): the value's type goes along
+      const c = colRef(arg);
+      const declared = TIME_DECLARED[hintOf(arg) ?? 0];
+      const from = c ? this.typeParam(c) : declared ? sconst(declared) : null;
+      if (from) return fn('cutover_time_cast', arg, from, iconst(oid));
+    }
     if (oid === OID.bool) {
       const c = arg.A_Const;
       if (c?.sval) {
@@ -1035,6 +1061,14 @@ class Ctx {
       } else if (c?.ival || c?.fval) checkNumeric(c.ival ? String(c.ival.ival ?? 0) : c.fval.fval, p, s);
       else if (!c && !this.ddl) return sqliteCast(fn('cutover_numeric', arg, iconst(p), iconst(s)), 'NUMERIC');
       return null;
+    }
+    if (text !== undefined && !this.ddl && (oid === OID.timestamp || oid === OID.timestamptz)) {
+      // a timestamptz without an offset is the session's local time; 'now', 'today' … are the moment it runs
+      const word = TIME_WORDS.has(text.trim().toLowerCase());
+      if (word || (oid === OID.timestamptz && !hasZone(text))) {
+        decodeTextParam(text, oid); // refused here if it is no date-time at all
+        return this.hoistTyped(text, oid);
+      }
     }
     // a constant in the form PostgreSQL prints and the proxy stores: 'A0EE…'::uuid is a0ee…, a timestamp's zone applied
     if (text !== undefined && (oid === OID.uuid || oid === OID.date || oid === OID.timestamp || oid === OID.timestamptz)) return sconst(String(decodeTextParam(text, oid)));
@@ -1211,10 +1245,13 @@ class Ctx {
 
   private valueFunction(n: AnyNode): AnyNode {
     switch (n.op) {
-      case 'SVFOP_CURRENT_TIMESTAMP': case 'SVFOP_CURRENT_TIMESTAMP_N': case 'SVFOP_LOCALTIMESTAMP': case 'SVFOP_LOCALTIMESTAMP_N':
+      case 'SVFOP_CURRENT_TIMESTAMP': case 'SVFOP_CURRENT_TIMESTAMP_N':
         return this.transactionNow();
+      // the session's wall clock and day, in its TimeZone (session-engine.ts)
+      case 'SVFOP_LOCALTIMESTAMP': case 'SVFOP_LOCALTIMESTAMP_N':
+        return this.ddl ? nowExpr() : fn('cutover_localnow');
       case 'SVFOP_CURRENT_DATE':
-        return fn('date', sconst('now'));
+        return this.ddl ? fn('date', sconst('now')) : fn('cutover_today');
       case 'SVFOP_CURRENT_TIME': case 'SVFOP_CURRENT_TIME_N': case 'SVFOP_LOCALTIME': case 'SVFOP_LOCALTIME_N':
         return fn('strftime', sconst('%H:%M:%f'), sconst('now'));
       case 'SVFOP_CURRENT_ROLE': case 'SVFOP_CURRENT_USER': case 'SVFOP_USER': case 'SVFOP_SESSION_USER':

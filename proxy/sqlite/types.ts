@@ -6,7 +6,8 @@
 // the values themselves. Booleans are 0/1, dates and timestamps ISO-8601 text
 // ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, common/timestamp-text.ts); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
-import { calendarDay, fraction, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
+import { calendarDay, fraction, hasZone, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
+import { localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
 import { PgError, unsupported } from './errors.ts';
 
 export const OID = {
@@ -100,12 +101,67 @@ export function asBool(v: SqlValue): boolean | null {
  * in another form (written before the proxy, or by another program) is read
  * as PostgreSQL would have read it on input; what is no date-time is sent as stored.
  */
-function timestampOut(v: SqlValue, withZone: boolean): string {
-  if (typeof v === 'bigint' || typeof v === 'number') return microsText(BigInt(Math.round(Number(v) * 1e6)) - BigInt(PG_EPOCH_MS) * 1000n) + (withZone ? '+00' : '');
+function timestampOut(v: SqlValue, withZone: boolean, zone: Zone): string {
+  if (typeof v === 'bigint' || typeof v === 'number') {
+    const text = microsText(BigInt(Math.round(Number(v) * 1e6)) - BigInt(PG_EPOCH_MS) * 1000n);
+    return withZone ? inZone(text, zone) : text;
+  }
   const s = String(v);
   if (SPECIAL_TIMESTAMP.has(s)) return s;
   const text = ONE_SPELLING.test(s) ? s : timestampText(s, withZone);
-  return text === null ? s : withZone ? text + '+00' : text;
+  return text === null ? s : withZone ? inZone(text, zone) : text;
+}
+
+/** Stored UTC text as PostgreSQL prints a timestamptz in the session's zone: local time and its offset. */
+function inZone(utcText: string, zone: Zone): string {
+  if (zone.utc) return utcText + '+00';
+  const us = parseUtcMicros(utcText);
+  const offset = zone.offsetAt(PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n));
+  return microsText(us + BigInt(offset) * 1_000_000n) + offsetText(offset);
+}
+
+/** Local wall-clock text (the one spelling) in `zone` → the stored UTC text. */
+function fromZone(localText: string, zone: Zone): string {
+  if (zone.utc) return localText;
+  const us = parseUtcMicros(localText);
+  const localMs = PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n);
+  return microsText(us + BigInt(localToUtc(zone, localMs) - localMs) * 1000n);
+}
+
+/** A stored date-time in the one spelling (UTC for timestamptz); null for what is no date-time. */
+function storedText(v: SqlValue, withZone: boolean): string | null {
+  if (typeof v === 'bigint' || typeof v === 'number') return microsText(BigInt(Math.round(Number(v) * 1e6)) - BigInt(PG_EPOCH_MS) * 1000n);
+  const s = String(v);
+  return ONE_SPELLING.test(s) ? s : timestampText(s, withZone);
+}
+
+/**
+ * A cast between date, timestamp and timestamptz (or from text to one) as
+ * PostgreSQL's, which reads and writes local time in the session's zone:
+ * timestamptz → date is the local day, timestamp → timestamptz takes the
+ * wall-clock time as local. `from`: the value's type, as declared.
+ */
+export function castTime(v: SqlValue, from: number | undefined, to: number, zone: Zone): SqlValue {
+  if (v === null || from === to || (typeof v === 'string' && SPECIAL_TIMESTAMP.has(v))) return v;
+  if (from !== OID.date && from !== OID.timestamp && from !== OID.timestamptz) {
+    if (typeof v !== 'string') return v;
+    const read = decodeTextParam(v, to === OID.date ? OID.timestamp : to, zone);
+    return to === OID.date && typeof read === 'string' && /^\d{4}-\d\d-\d\d /.test(read) ? read.slice(0, 10) : read;
+  }
+  const stored = from === OID.date ? (/^\d{4}-\d\d-\d\d$/.test(String(v)) ? `${String(v)} 00:00:00` : null) : storedText(v, from === OID.timestamptz);
+  if (stored === null) return v;
+  if (from === OID.timestamptz) {
+    const us = parseUtcMicros(stored);
+    const local = zone.utc ? stored : microsText(us + BigInt(zone.offsetAt(PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n))) * 1_000_000n);
+    return to === OID.date ? local.slice(0, 10) : local;
+  }
+  // a date or a timestamp: wall-clock time
+  return to === OID.date ? stored.slice(0, 10) : to === OID.timestamptz ? fromZone(stored, zone) : stored;
+}
+
+/** The wall-clock time now in `zone`, as local text (LOCALTIMESTAMP; 'now'::timestamp). */
+export function localNowText(unixMicros: number, zone: Zone): string {
+  return microsText(BigInt(Math.round(unixMicros)) + BigInt(zone.offsetAt(unixMicros / 1000)) * 1_000_000n - BigInt(PG_EPOCH_MS) * 1000n);
 }
 
 const SPECIAL_TIMESTAMP = new Set(['infinity', '-infinity']);
@@ -128,7 +184,7 @@ function withScale(v: SqlValue, scale: number): string | null {
 }
 
 /** Text-format cell for a value under the column's OID (and typmod, for numeric). */
-export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
+export function encodeText(v: SqlValue, oid: number, typmod = -1, zone: Zone = UTC_ZONE): string {
   if (v === null) return '';
   if (oid === OID.numeric && typmod >= 4) {
     const scaled = withScale(v, (typmod - 4) & 0xffff);
@@ -146,11 +202,11 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
     case OID.bytea:
       return hex(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
     case OID.timestamp:
-      return timestampOut(v, false);
+      return timestampOut(v, false, zone);
     case OID.timestamptz:
-      return timestampOut(v, true);
+      return timestampOut(v, true, zone);
     case OID.date:
-      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampOut(v, false).slice(0, 10);
+      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampOut(v, false, zone).slice(0, 10);
     default:
       if (typeof v === 'number') return formatFloat(v);
       if (Buffer.isBuffer(v)) return hex(v);
@@ -164,12 +220,12 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1): string {
  * except a boolean, 'true'/'false' in a cast and 't'/'f' from its output
  * function (`output`: concat()). Declared type unknown: the value as it is.
  */
-export function textOf(v: SqlValue, declared: string | null, output: boolean): string | null {
+export function textOf(v: SqlValue, declared: string | null, output: boolean, zone: Zone = UTC_ZONE): string | null {
   if (v === null) return null;
   const oid = oidOfDeclared(declared);
   if (oid === undefined) return typeof v === 'number' ? formatFloat(v) : Buffer.isBuffer(v) ? hex(v) : String(v);
   const typmod = numericTypmod(declared) ?? -1;
-  return output ? encodeText(v, oid, typmod) : castToText(v, oid, typmod);
+  return output ? encodeText(v, oid, typmod, zone) : castToText(v, oid, typmod, zone);
 }
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -369,18 +425,24 @@ function microsText(us: bigint): string {
  * PostgreSQL ignores it. Written and compared in one spelling, '10:00:00.5'
  * equals '10:00:00.500+00' and '2024-01-05T11:00:00+01:00' sorts among the others.
  */
-function normaliseTimestamp(s: string, withZone: boolean): string {
+function normaliseTimestamp(s: string, withZone: boolean, zone: Zone): string {
   const t = s.trim().toLowerCase();
   if (t === 'infinity' || t === '+infinity') return 'infinity';
   if (t === '-infinity') return '-infinity';
   if (t === 'epoch') return '1970-01-01 00:00:00';
-  const day = (offset: number) => new Date(Math.floor(Date.now() / 86_400_000 + offset) * 86_400_000).toISOString().slice(0, 10) + ' 00:00:00';
-  if (t === 'now') return microsText(BigInt(Date.now() - PG_EPOCH_MS) * 1000n);
+  // the session's day and clock: a timestamptz is that local time's instant
+  const day = (offset: number) => {
+    const now = Date.now();
+    const midnight = new Date((Math.floor((now + zone.offsetAt(now) * 1000) / 86_400_000) + offset) * 86_400_000).toISOString().slice(0, 10) + ' 00:00:00';
+    return withZone ? fromZone(midnight, zone) : midnight;
+  };
+  if (t === 'now') return withZone ? microsText(BigInt(Date.now() - PG_EPOCH_MS) * 1000n) : localNowText(Date.now() * 1000, zone);
   if (t === 'today') return day(0);
   if (t === 'tomorrow') return day(1);
   if (t === 'yesterday') return day(-1);
   const text = timestampText(s, withZone);
-  if (text !== null) return text;
+  // written without an offset, a timestamptz is the session's local time
+  if (text !== null) return withZone && !zone.utc && !hasZone(s) ? fromZone(text, zone) : text;
   normaliseDate(s.trim().slice(0, 10)); // a day the calendar lacks (2024-02-30) is 22008, as PostgreSQL words it
   throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
 }
@@ -439,10 +501,10 @@ export function assignable(from: number, to: number): boolean {
 }
 
 /** A value as PostgreSQL's cast of its type to text writes it (boolean: true/false, not the wire's t/f). */
-export function castToText(v: SqlValue, oid: number, typmod = -1): string | null {
+export function castToText(v: SqlValue, oid: number, typmod = -1, zone: Zone = UTC_ZONE): string | null {
   if (v === null) return null;
   const b = oid === OID.bool ? asBool(v) : null;
-  return b !== null ? (b ? 'true' : 'false') : encodeText(v, oid, typmod);
+  return b !== null ? (b ? 'true' : 'false') : encodeText(v, oid, typmod, zone);
 }
 
 /** PostgreSQL's built-in array types (pg_type.typarray of the scalars): what a driver declares for an array parameter. */
@@ -453,7 +515,7 @@ const ARRAY_OIDS: ReadonlySet<number> = new Set([
 ]);
 
 /** A text-format parameter → the value bound in SQLite. */
-export function decodeTextParam(s: string, oid: number): SqlValue {
+export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): SqlValue {
   switch (oid) {
     case OID.int2:
     case OID.int4:
@@ -474,9 +536,9 @@ export function decodeTextParam(s: string, oid: number): SqlValue {
     case OID.bytea:
       return decodeBytea(s);
     case OID.timestamp:
-      return normaliseTimestamp(s, false);
+      return normaliseTimestamp(s, false, zone);
     case OID.timestamptz:
-      return normaliseTimestamp(s, true);
+      return normaliseTimestamp(s, true, zone);
     case OID.date:
       return normaliseDate(s);
     case OID.uuid: {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { inlineValues } from '../../proxy/sqlite/inline-values.ts';
 import type { SqlValue } from '../../proxy/sqlite/types.ts';
 
-const VALUES: SqlValue[] = [null, 0, 1, -1, 2.5, -2.5, -0, 1e21, 5e-324, Number.MAX_VALUE, Infinity, -Infinity, NaN, 0n, 42n, -9223372036854775808n, 9223372036854775807n, '', "it's", "''", '$1', 'x\ny', 'ü€', Buffer.from([0, 39, 255]), new Uint8Array(0)];
+const VALUES: SqlValue[] = [null, 0, 1, -1, 2.5, -2.5, -0, 1e21, 5e-324, Number.MAX_VALUE, Infinity, -Infinity, NaN, 0n, 42n, -9223372036854775808n, 9223372036854775807n, '', "it's", "''", '$1', 'x\ny', 'ü€', Buffer.from([0, 39, 255]), Buffer.alloc(0)];
 
 describe('inlineValues', () => {
   it('writes each value as the literal of what binding it stores', () => {

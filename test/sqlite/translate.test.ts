@@ -52,14 +52,16 @@ describe('translate: what has a faithful SQLite equivalent', () => {
     expect(value("SELECT 'Infinity'::float8")).toBe(Infinity);
   });
 
-  it('now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP and CURRENT_DATE are UTC text in one sortable form', () => {
+  it('now() and CURRENT_TIMESTAMP are UTC text in one sortable form; LOCALTIMESTAMP and CURRENT_DATE the session\'s wall clock', () => {
     // the fraction without trailing zeros, as PostgreSQL prints it and as written timestamps are stored
     const frac = "rtrim(substr(strftime('%f', 'now'), 4), '0')";
     const ts = `strftime('%Y-%m-%d %H:%M:%S', 'now') || (CASE WHEN ${frac} = '' THEN '' ELSE '.' || ${frac} END)`;
     // the transaction's start, from the session (sqlite timestamps test); SQLite's clock in DDL and for statement_timestamp()
-    expect(sql('SELECT now(), CURRENT_TIMESTAMP, LOCALTIMESTAMP, transaction_timestamp()')).toBe('SELECT cutover_now(), cutover_now(), cutover_now(), cutover_now()');
+    expect(sql('SELECT now(), CURRENT_TIMESTAMP, transaction_timestamp()')).toBe('SELECT cutover_now(), cutover_now(), cutover_now()');
+    // in the session's TimeZone (time-zone test)
+    expect(sql('SELECT LOCALTIMESTAMP')).toBe('SELECT cutover_localnow()');
     expect(sql('SELECT statement_timestamp(), clock_timestamp()')).toBe(`SELECT ${ts}, ${ts}`);
-    expect(sql('SELECT current_date')).toBe("SELECT date('now')");
+    expect(sql('SELECT current_date')).toBe('SELECT cutover_today()');
     expect(value('SELECT statement_timestamp()')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,2}[1-9])?$/);
     expect(one('SELECT now() AS a, current_date AS b').hints).toEqual([1184, 1082]);
   });
