@@ -21,7 +21,7 @@ const FUNC_OIDS: Record<string, number> = {
   lower: OID.text, upper: OID.text, concat: OID.text, concat_ws: OID.text, substr: OID.text, substring: OID.text, replace: OID.text,
   btrim: OID.text, ltrim: OID.text, rtrim: OID.text, string_agg: OID.text, version: OID.text, current_setting: OID.text, set_config: OID.text,
   length: OID.int4, char_length: OID.int4, character_length: OID.int4, octet_length: OID.int4, strpos: OID.int4, pg_backend_pid: OID.int4,
-  current_database: OID.name, current_schema: OID.name, random: OID.float8,
+  current_database: OID.name, current_schema: OID.name, random: OID.float8, date_part: OID.float8, extract: OID.numeric,
 };
 
 const SVF_OIDS: Record<string, number> = {
@@ -71,6 +71,11 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
         return name === 'sum' && h !== undefined && INTS.includes(h) ? OID.int8 : h;
       }
       if (name === 'coalesce') return hintOf(n.args?.[0]);
+      if (name === 'date_trunc') {
+        // a timestamp's is a timestamp, any other's a timestamptz; a column's follows its declared type (ColumnHint)
+        const h = hintOf(n.args?.[1]);
+        return h === OID.timestamp ? h : n.args?.[1]?.ColumnRef ? undefined : OID.timestamptz;
+      }
       if (name === 'generate_series') {
         // the arguments' common type; a parameter or integer literal is int4, as PostgreSQL resolves them
         const hs = ((n.args as AnyNode[] | undefined) ?? []).map((a) => hintOf(a) ?? OID.int4);
@@ -152,8 +157,8 @@ export const SCALAR_OIDS: ReadonlySet<number> = new Set(Object.values(TYPE_OIDS)
  * number in node-postgres where PostgreSQL gives a string).
  */
 export interface ColumnHint {
-  /** 'extreme': GREATEST/LEAST, whose first column value gives the type. */
-  fn: 'min' | 'max' | 'sum' | 'avg' | 'extreme';
+  /** 'extreme': GREATEST/LEAST, whose first column value gives the type; 'date_trunc': a timestamp's or a timestamptz. */
+  fn: 'min' | 'max' | 'sum' | 'avg' | 'extreme' | 'date_trunc';
   qualifier?: string;
   column: string;
 }
@@ -161,12 +166,14 @@ export interface ColumnHint {
 const COLUMN_AGGREGATES = new Set(['min', 'max', 'sum', 'avg']);
 
 /** Column hints for a target list, position by position (see ColumnHint); none when it has a `*`. */
-export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint | undefined)[] => entries(targets)?.map((r) => columnHint(r.val)) ?? [];
+export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint | undefined)[] => entries(targets)?.map((r) => columnHintOf(r.val)) ?? [];
 
-function columnHint(val: AnyNode): ColumnHint | undefined {
+/** The ColumnHint of an expression: an aggregate, GREATEST/LEAST or date_trunc of a column. */
+export function columnHintOf(val: AnyNode): ColumnHint | undefined {
   if (val.MinMaxExpr) return ofColumn('extreme', (val.MinMaxExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields);
   const f = val.FuncCall;
   const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
+  if (name === 'date_trunc' && f.args?.length === 2) return ofColumn('date_trunc', f.args[1].ColumnRef?.fields);
   return COLUMN_AGGREGATES.has(name) && f.args?.length === 1 ? ofColumn(name as ColumnHint['fn'], f.args[0].ColumnRef?.fields) : undefined;
 }
 

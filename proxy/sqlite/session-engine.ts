@@ -22,8 +22,9 @@ import { translate, type SqlStatement, type Statement, type WriteTargets } from 
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { zoneNamed, type Zone } from './time-zone.ts';
+import { datePart, dateTrunc } from './date-fields.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
-import { asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
+import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -144,6 +145,9 @@ export class SessionEngine {
     // LOCALTIMESTAMP and CURRENT_DATE: the same moment on the session's wall clock (time-zone.ts)
     db.function('cutover_localnow', () => localNowText((performance.timeOrigin + this.txnStart) * 1000, this.zone()));
     db.function('cutover_time_cast', (v: SqlValue, declared: SqlValue, to: SqlValue) => castTime(v, declared === null ? undefined : oidOfDeclared(String(declared)), Number(to), this.zone()));
+    const declaredOid = (declared: SqlValue) => (declared === null ? undefined : oidOfDeclared(String(declared)));
+    db.function('cutover_date_trunc', (unit: SqlValue, v: SqlValue, declared: SqlValue) => dateTrunc(String(unit), v, declaredOid(declared), this.zone()));
+    db.function('cutover_date_part', (unit: SqlValue, v: SqlValue, declared: SqlValue, numeric: SqlValue) => datePart(String(unit), v, declaredOid(declared), this.zone(), Number(numeric) !== 0));
     db.function('cutover_today', () => localNowText((performance.timeOrigin + this.txnStart) * 1000, this.zone()).slice(0, 10));
   }
 
@@ -553,6 +557,8 @@ export class SessionEngine {
         return integer ? { oid: OID.int8 } : float ? { oid: OID.float8 } : oid === OID.numeric ? { oid, ...(typmod !== undefined ? { scale: (typmod - 4) & 0xffff } : {}) } : undefined;
       case 'avg':
         return integer || oid === OID.numeric ? { oid: OID.numeric } : float ? { oid: OID.float8 } : undefined;
+      case 'date_trunc':
+        return { oid: oid === OID.timestamp ? OID.timestamp : OID.timestamptz };
     }
   }
 
@@ -689,8 +695,11 @@ export class SessionEngine {
 
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
   private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>): SqlValue {
-    const oid = l.oid ?? this.columnParamOid(st, n, columns);
+    // typed: compared with an aggregate or date_trunc of a column, whose type is that column's (hints.ts)
+    const oid = l.oid ?? (l.typed ? this.aggregateType(st, l.typed, columns)?.oid : undefined) ?? this.columnParamOid(st, n, columns);
     if (!oid) return l.text;
+    // compared with an aggregate, which has no column affinity: a number as a number (text sorts after every number in SQLite)
+    if (l.typed && oid === OID.numeric && DECIMAL.test(l.text)) return Number(l.text);
     // compared with a time column, in the one spelling written values are stored in (types.ts, microsText)
     return decodeTextParam(l.text, oid, this.zone());
   }

@@ -7,7 +7,7 @@ import { checkNumeric, fitInt, fitsInt, outOfRange, SERIES_FUNCTION, type Bits }
 import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
-import { hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
+import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
 import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 
@@ -70,7 +70,7 @@ export interface SqlStatement {
    * the text as written. `compare`: in a comparison (dates and times compare
    * as stored text there, so those stay as written).
    */
-  literals: { text: string; compare: boolean; oid?: number }[];
+  literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint }[];
   write?: WriteTargets;
   /** Grouped SELECTs' column references, checked by the session against the tables (grouping.ts). */
   grouping: GroupingCheck[];
@@ -382,7 +382,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     sql: deparseForSqlite(out),
     tag,
     params: ctx.maxParam,
-    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}) })),
+    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}), ...(l.typed ? { typed: l.typed } : {}) })),
     paramTypes: ctx.paramTypes,
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
@@ -768,6 +768,7 @@ const TEXT_DECLARED: Record<number, string> = {
   [OID.bool]: 'BOOLEAN', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.timestamp]: 'TIMESTAMP', [OID.float8]: 'DOUBLE PRECISION', [OID.float4]: 'FLOAT4',
 };
 
+const DATE_FIELDS = new Set(['date_trunc', 'date_part', 'extract']);
 const TIME_CASTS: ReadonlySet<number> = new Set([OID.date, OID.timestamp, OID.timestamptz]);
 /** Declared-type names of the values a date-time cast reads by their type. */
 const TIME_DECLARED: Record<number, string> = { [OID.date]: 'DATE', [OID.timestamp]: 'TIMESTAMP', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.text]: 'TEXT', [OID.varchar]: 'TEXT' };
@@ -776,7 +777,7 @@ class Ctx {
   maxParam = 0;
   /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
   ddl = false;
-  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number }[] = [];
+  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint }[] = [];
 
   /**
    * A constant of a cast (`'…'::timestamptz`) whose value depends on the
@@ -1120,6 +1121,8 @@ class Ctx {
         if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) {
           if (colRef(n.lexpr)) n.rexpr = this.hoist(n.rexpr, true) ?? n.rexpr;
           else if (colRef(n.rexpr)) n.lexpr = this.hoist(n.lexpr, true) ?? n.lexpr;
+          else if (n.rexpr.A_Const?.sval) n.rexpr = this.timeConstant(n.lexpr, n.rexpr);
+          else if (n.lexpr.A_Const?.sval) n.lexpr = this.timeConstant(n.rexpr, n.lexpr);
           this.noteParamColumn(n.lexpr, n.rexpr);
         }
         return self;
@@ -1202,6 +1205,7 @@ class Ctx {
     if (names.length > 1 && str(names[0]) !== 'pg_catalog') throw unsupported(`function ${names.map(str).join('.')}()`);
     const name = lastName(names);
     if (n.func_variadic) throw unsupported('VARIADIC');
+    if (DATE_FIELDS.has(name) && !this.ddl) return this.dateField(name, n);
     if (n.funcformat === 'COERCE_SQL_SYNTAX' && !['btrim', 'ltrim', 'rtrim', 'substring'].includes(name)) {
       throw unsupported(`${name.toUpperCase()}(…) syntax`);
     }
@@ -1231,6 +1235,42 @@ class Ctx {
     if (name === 'mod' && n.args?.length === 2 && !this.ddl) n.args[1] = fn('cutover_divisor', asNumber(n.args[1]));
     if (SAME.has(name)) return self;
     throw unsupported(`function ${name}()`);
+  }
+
+  /**
+   * A string constant compared with a date-time expression (`date_trunc('day',
+   * at) = '2024-03-10 00:00+01'`, `now() > '2024-01-01'`) is read as a value of
+   * its type, in the stored spelling, by the session at each run (its zone):
+   * as text it compared as written. Else the constant as it is.
+   */
+  private timeConstant(expr: AnyNode, constant: AnyNode): AnyNode {
+    const text = String(constant.A_Const.sval.sval ?? '');
+    const h = hintOf(expr);
+    if (h !== undefined) return TIME_CASTS.has(h) && !this.ddl ? this.hoistTyped(text, h) : constant;
+    const typed = columnHintOf(expr);
+    if (!typed || this.ddl) return constant;
+    const ref = { number: HOISTED + this.literals.length, location: -1 };
+    this.literals.push({ ref, text, compare: true, typed });
+    return { ParamRef: ref };
+  }
+
+  /**
+   * date_trunc(unit, x), date_part(unit, x), EXTRACT(unit FROM x) over a date,
+   * a timestamp or a timestamptz: the session computes them (date-fields.ts)
+   * from the value and its declared type, on the wall clock of its zone.
+   */
+  private dateField(name: string, n: AnyNode): AnyNode {
+    const args: AnyNode[] = n.args ?? [];
+    if (args.length !== 2) throw unsupported(`${name}() with ${args.length} arguments`);
+    const unit = args[0]!.A_Const?.sval?.sval as string | undefined;
+    if (unit === undefined) throw unsupported(`${name}() of a unit that is not a constant`);
+    const x = args[1]!;
+    if (x.A_Const?.sval || x.ParamRef) throw new PgError('42725', `function ${name}(unknown, unknown) is not unique`, undefined, 'Could not choose a best candidate function. You might need to add explicit type casts.');
+    const c = colRef(x);
+    const hint = hintOf(x);
+    const from = c ? this.typeParam(c) : hint === OID.date || hint === OID.timestamp || hint === OID.timestamptz ? sconst(TIME_DECLARED[hint]!) : null;
+    if (!from) throw unsupported(`${name}() of a value that is not a date, timestamp or timestamptz`);
+    return name === 'date_trunc' ? fn('cutover_date_trunc', sconst(unit), x, from) : fn('cutover_date_part', sconst(unit), x, from, iconst(name === 'extract' ? 1 : 0));
   }
 
   /**

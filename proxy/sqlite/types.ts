@@ -70,13 +70,17 @@ export function oidOfValues(values: Iterable<SqlValue>): number {
 
 // ---------- output ----------
 
-export function formatFloat(n: number): string {
+export function formatFloat(n: number, fixedBelow = 15): string {
   if (Number.isNaN(n)) return 'NaN';
   if (n === Infinity) return 'Infinity';
   if (n === -Infinity) return '-Infinity';
   if (Object.is(n, -0)) return '-0';
-  // shortest round-trip digits, as PostgreSQL prints with extra_float_digits >= 1; exponent with two digits
-  return String(n).replace(/e([+-])(\d)$/, 'e$10$2');
+  // shortest round-trip digits, as PostgreSQL prints with extra_float_digits >= 1: fixed from 1e-4 to below
+  // 1e15 (float4: 1e6), as printf's %g; else an exponent of at least two digits (1e-05, 1.5e+15)
+  const [mantissa, e] = n.toExponential().split('e') as [string, string];
+  const exp = Number(e);
+  if (exp >= -4 && exp < fixedBelow) return String(n);
+  return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 function hex(b: Buffer): string {
@@ -197,8 +201,10 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1, zone: Zone = U
     }
     case OID.float4:
     case OID.float8:
+      return typeof v === 'number' ? formatFloat(v, oid === OID.float4 ? 6 : 15) : Buffer.isBuffer(v) ? hex(v) : String(v);
     case OID.numeric:
-      return typeof v === 'number' ? formatFloat(v) : Buffer.isBuffer(v) ? hex(v) : String(v);
+      // numeric never prints an exponent
+      return typeof v === 'number' ? (Number.isFinite(v) && Math.abs(v) < 1e21 && Math.abs(v) >= 1e-6 ? String(v) : formatFloat(v, 21)) : Buffer.isBuffer(v) ? hex(v) : String(v);
     case OID.bytea:
       return hex(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'));
     case OID.timestamp:

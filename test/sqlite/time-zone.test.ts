@@ -84,7 +84,7 @@ describe('SQLite source: the session TimeZone', () => {
     }
     await both('RESET TimeZone');
     // 'now' is the moment the statement runs, not the moment its translation was first made (and kept)
-    const at = async () => (await pair.proxy.query({ text: `SELECT 'now'::timestamptz::text AS n`, rowMode: 'array' })).rows[0][0] as string;
+    const at = async () => (await pair.proxy.query({ text: `SELECT 'now'::timestamptz::text AS n`, rowMode: 'array' })).rows[0]![0] as string;
     const first = await at();
     await new Promise((r) => setTimeout(r, 20));
     expect(await at()).not.toBe(first);
