@@ -30,6 +30,13 @@ const SAME: [string, unknown[]?][] = [
   ["UPDATE t SET f = '1e39' WHERE id = 6"],
   ["UPDATE t SET n = 'x1' WHERE id = 3"],
   ['SELECT id, n, f FROM t ORDER BY id'],
+  // printed with an exponent exactly where PostgreSQL's float8out/float4out use one
+  ['INSERT INTO t VALUES ($1, $2, $3)', [7, '0.00001', '1234567']],
+  ['INSERT INTO t VALUES ($1, $2, $3)', [8, '1e15', '123456']],
+  ['INSERT INTO t VALUES ($1, $2, $3)', [9, '0.0001', '0.00001']],
+  ['INSERT INTO t VALUES ($1, $2, $3)', [10, '123456789012345678', '1e-7']],
+  ['SELECT id, n, f FROM t WHERE id >= 7 ORDER BY id'],
+  ['SELECT id, n::text, f::text FROM t WHERE id >= 7 ORDER BY id'],
 ];
 
 describe('SQLite source: text into float columns', () => {
@@ -43,16 +50,17 @@ describe('SQLite source: text into float columns', () => {
     expect((await pair.proxy.query('SELECT n FROM t WHERE id = 3')).rows).toEqual([{ n: '1.5' }]);
   });
 
+  // the new database's column for FLOAT4 is double precision (cutover schema: SQLite stores doubles), so compared as float8
   it('leaves the new database with the same rows', async () => {
     const target = new pg.Client({ connectionString: pair.mirror.targetUrl, types: RAW_TEXT });
     await target.connect();
     try {
       for (let i = 0; i < 50; i++) {
-        const [a, b] = await Promise.all([pair.proxy.query('SELECT id::text, n::text, f::text FROM t ORDER BY id'), target.query('SELECT id::text, n::text, f::text FROM t ORDER BY id')]);
+        const [a, b] = await Promise.all([pair.proxy.query('SELECT id::text, n::text, f::float8::text AS f FROM t ORDER BY t.id'), target.query('SELECT id::text, n::text, f::float8::text AS f FROM t ORDER BY t.id')]);
         if (JSON.stringify(a.rows) === JSON.stringify(b.rows)) return;
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect((await target.query('SELECT id::text, n::text, f::text FROM t ORDER BY id')).rows).toEqual((await pair.proxy.query('SELECT id::text, n::text, f::text FROM t ORDER BY id')).rows);
+      expect((await target.query('SELECT id::text, n::text, f::float8::text AS f FROM t ORDER BY t.id')).rows).toEqual((await pair.proxy.query('SELECT id::text, n::text, f::float8::text AS f FROM t ORDER BY t.id')).rows);
     } finally {
       await target.end();
     }
