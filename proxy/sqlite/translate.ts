@@ -251,6 +251,36 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
   return { RangeSubselect: { subquery: renamingSelect([[column, columnRef('value')]], seriesTable(call!.args ?? [])), alias: { aliasname: alias } } };
 }
 
+/**
+ * The types of result columns that are a generate_series in FROM (`SELECT *
+ * FROM generate_series(1, 3)`, `SELECT s.day … FROM generate_series(…) AS
+ * s(day) JOIN …`): its arguments' type, known before it runs, as a client
+ * that describes first (postgres.js) needs it. The engine's table function
+ * has no declared column type.
+ */
+function seriesHints(select: AnyNode, hints: (number | undefined)[]): (number | undefined)[] {
+  const series = new Map<string, { column: string; oid: number }>();
+  const visit = (f: AnyNode | undefined): void => {
+    if (f?.JoinExpr) return (visit(f.JoinExpr.larg), visit(f.JoinExpr.rarg));
+    const call = f?.RangeFunction?.functions?.length === 1 ? f.RangeFunction.functions[0].List?.items?.[0] : undefined;
+    if (!call?.FuncCall || !isSeries(call.FuncCall.funcname)) return;
+    const alias: string = f!.RangeFunction.alias?.aliasname ?? 'generate_series';
+    series.set(alias, { column: (f!.RangeFunction.alias?.colnames?.[0]?.String?.sval as string | undefined) ?? alias, oid: hintOf(call)! });
+  };
+  for (const f of select.fromClause ?? []) visit(f);
+  if (!series.size) return hints;
+  const targets: AnyNode[] = (select.targetList ?? []).map((t: AnyNode) => t.ResTarget?.val);
+  const star = (v: AnyNode | undefined) => v?.ColumnRef?.fields?.length === 1 && v.ColumnRef.fields[0].A_Star;
+  if (targets.length === 1 && star(targets[0]) && select.fromClause?.length === 1 && series.size === 1) return [[...series.values()][0]!.oid];
+  if (targets.some((v) => !v || v.A_Star || v.ColumnRef?.fields?.some((f: AnyNode) => f.A_Star))) return hints;
+  return targets.map((v, i) => {
+    if (hints[i] !== undefined || !v?.ColumnRef || star(v)) return hints[i];
+    const names = (v.ColumnRef.fields as AnyNode[]).map(str);
+    const s = names.length === 2 ? series.get(names[0]!) : [...series.values()].find((x) => x.column === names[0]);
+    return s && s.column === names[names.length - 1] ? s.oid : hints[i];
+  });
+}
+
 /** `SELECT <value> AS <name>, … FROM <from>`: a subquery that names the columns as PostgreSQL would where SQLite names them otherwise. */
 function renamingSelect(targets: [string, AnyNode][], from: AnyNode): AnyNode {
   return {
@@ -355,7 +385,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     grouping = groupingChecks(n);
     let first = n;
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
-    hints = targetHints(first.targetList);
+    hints = seriesHints(first, targetHints(first.targetList));
     names = targetNames(first.targetList);
     columnHints = targetColumnHints(first.targetList);
     paramTargets = targetParams(first.targetList);

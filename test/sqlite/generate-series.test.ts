@@ -46,6 +46,19 @@ describe('SQLite source: generate_series in FROM', () => {
     for (const [text, params] of SAME) expect(await outcome(pair.proxy, text, params), text).toEqual(await outcome(pair.ref, text, params));
   });
 
+  it('types the series column as PostgreSQL does before it runs, for a client that describes first', async () => {
+    const types = async (c: typeof pair.proxy, text: string, values: unknown[]) => (await c.query({ text, values, rowMode: 'array' })).fields.map((f) => [f.name, f.dataTypeID]);
+    for (const [text, values] of [
+      ['SELECT * FROM generate_series(1, $1::int)', [3]],
+      ['SELECT * FROM generate_series(1, $1::int8) AS g', [3]],
+      ['SELECT g.n, n * 2 AS twice FROM generate_series(1, $1::int, 1) AS g(n)', [3]],
+      ['SELECT s.day, d.sales FROM generate_series(1, $1::int) AS s(day) LEFT JOIN d ON d.day = s.day ORDER BY s.day', [4]],
+      ['SELECT x FROM generate_series(0.5, $1::numeric, 0.5) AS x', [2]],
+    ] as const) {
+      expect(await types(pair.proxy, text, [...values]), text).toEqual(await types(pair.ref, text, [...values]));
+    }
+  });
+
   it('refuses what the engine cannot answer with a reason, and the session goes on', async () => {
     expect(await outcome(pair.proxy, 'SELECT count(*) FROM generate_series(1, 100000000)')).toMatchObject({ code: '54000', message: expect.stringContaining('more than 10000000 values') });
     expect(await outcome(pair.proxy, `SELECT * FROM generate_series('2024-01-01'::timestamp, '2024-01-03'::timestamp, '1 day'::interval)`)).toMatchObject({ code: '0A000' });
