@@ -252,6 +252,21 @@ function seriesInFrom(n: AnyNode, self: AnyNode): AnyNode {
 }
 
 /**
+ * An unaliased result column that is an expression gets the name PostgreSQL
+ * gives it (`id::text` is "id", `lower(x)` is "lower"), written as an alias:
+ * ORDER BY a name means that output column in PostgreSQL, and in SQLite only
+ * when it is an alias. `SELECT id::text FROM t ORDER BY id` sorted numbers,
+ * not text. (GROUP BY prefers input columns in both.)
+ */
+function nameTargets(targets: AnyNode[] | undefined, names: string[]): void {
+  (targets ?? []).forEach((t, i) => {
+    const r = t.ResTarget;
+    if (!r?.val || r.name || r.val.ColumnRef || r.val.A_Star || !names[i] || names[i] === '?column?') return;
+    r.name = names[i];
+  });
+}
+
+/**
  * The types of result columns that are a generate_series in FROM (`SELECT *
  * FROM generate_series(1, 3)`, `SELECT s.day … FROM generate_series(…) AS
  * s(day) JOIN …`): its arguments' type, known before it runs, as a client
@@ -387,6 +402,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     while (first.op && first.op !== 'SETOP_NONE' && first.larg) first = first.larg;
     hints = seriesHints(first, targetHints(first.targetList));
     names = targetNames(first.targetList);
+    nameTargets(first.targetList, names);
     columnHints = targetColumnHints(first.targetList);
     paramTargets = targetParams(first.targetList);
   } else if (n.returningList) {

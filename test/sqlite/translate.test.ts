@@ -45,7 +45,7 @@ describe('translate: what has a faithful SQLite equivalent', () => {
   it(':: casts become CAST with SQLite type names', () => {
     // a column to text follows its declared type, bound by the session as the parameter after the client's
     expect(sql("SELECT '12'::int, x::text, 1.5::float8, y::numeric(10,2), z::int, 'a'::text FROM t"))
-      .toBe("SELECT CAST('12' AS INTEGER), cutover_text(x, $1, 0), CAST(1.5 AS REAL), CAST(cutover_numeric(y, 10, 2) AS NUMERIC), cutover_int(z, 32, 0), CAST('a' AS TEXT) FROM t");
+      .toBe("SELECT CAST('12' AS INTEGER) AS int4, cutover_text(x, $1, 0) AS x, CAST(1.5 AS REAL) AS float8, CAST(cutover_numeric(y, 10, 2) AS NUMERIC) AS y, cutover_int(z, 32, 0) AS z, CAST('a' AS TEXT) AS text FROM t");
     expect(value("SELECT '12'::int + 1")).toBe(13);
     expect(value("SELECT 't'::boolean")).toBe(1);
     expect(value("SELECT '\\x00ff'::bytea")).toEqual(Buffer.from([0, 255]));
@@ -57,11 +57,12 @@ describe('translate: what has a faithful SQLite equivalent', () => {
     const frac = "rtrim(substr(strftime('%f', 'now'), 4), '0')";
     const ts = `strftime('%Y-%m-%d %H:%M:%S', 'now') || (CASE WHEN ${frac} = '' THEN '' ELSE '.' || ${frac} END)`;
     // the transaction's start, from the session (sqlite timestamps test); SQLite's clock in DDL and for statement_timestamp()
-    expect(sql('SELECT now(), CURRENT_TIMESTAMP, transaction_timestamp()')).toBe('SELECT cutover_now(), cutover_now(), cutover_now()');
+    // each result column named as PostgreSQL names it (ORDER BY a name means it: order-by-name test)
+    expect(sql('SELECT now(), CURRENT_TIMESTAMP, transaction_timestamp()')).toBe('SELECT cutover_now() AS now, cutover_now() AS "current_timestamp", cutover_now() AS transaction_timestamp');
     // in the session's TimeZone (time-zone test)
-    expect(sql('SELECT LOCALTIMESTAMP')).toBe('SELECT cutover_localnow()');
-    expect(sql('SELECT statement_timestamp(), clock_timestamp()')).toBe(`SELECT ${ts}, ${ts}`);
-    expect(sql('SELECT current_date')).toBe('SELECT cutover_today()');
+    expect(sql('SELECT LOCALTIMESTAMP')).toBe('SELECT cutover_localnow() AS "localtimestamp"');
+    expect(sql('SELECT statement_timestamp(), clock_timestamp()')).toBe(`SELECT ${ts} AS statement_timestamp, ${ts} AS clock_timestamp`);
+    expect(sql('SELECT current_date')).toBe('SELECT cutover_today() AS "current_date"');
     expect(value('SELECT statement_timestamp()')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,2}[1-9])?$/);
     expect(one('SELECT now() AS a, current_date AS b').hints).toEqual([1184, 1082]);
   });
@@ -103,9 +104,9 @@ describe('translate: what has a faithful SQLite equivalent', () => {
 
   it('functions: renamed, or answered per session', () => {
     expect(sql("SELECT substring(x, 1, 2), strpos(x, 'a'), char_length(x), string_agg(x, ','), btrim(x) FROM t"))
-      .toBe(`SELECT substr(x, 1, 2), instr(x, 'a'), length(x), group_concat(x, ','), "trim"(x) FROM t`);
+      .toBe(`SELECT substr(x, 1, 2) AS "substring", instr(x, 'a') AS strpos, length(x) AS char_length, group_concat(x, ',') AS string_agg, "trim"(x) AS btrim FROM t`);
     expect(value("SELECT btrim('  x  ') || substring('abc', 2, 1)")).toBe('xb');
-    expect(sql('SELECT pg_catalog.version(), current_user, current_database()')).toBe('SELECT version(), cutover_user(), current_database()');
+    expect(sql('SELECT pg_catalog.version(), current_user, current_database()')).toBe('SELECT version() AS version, cutover_user() AS "current_user", current_database() AS current_database');
     const r = value('SELECT random()') as number;
     expect(r).toBeGreaterThanOrEqual(0);
     expect(r).toBeLessThan(1);
