@@ -74,6 +74,9 @@ export class ClientReader {
     await this.need(4);
     const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     const len = head.readInt32BE(0);
+    // Terminate (X, length 4) before any start-up: a client that hung up at once (node-postgres's connect(); end()).
+    // PostgreSQL answers it nothing: an error here would reach that client as a failed connect
+    if (head[0] === 0x58 && head[1] === 0 && head[2] === 0 && head[3] === 0) throw new ClientGone('client sent Terminate before its start-up packet');
     if (len < 8 || len > MAX_STARTUP_PACKET) throw new FrameError(`invalid length of startup packet (${len} bytes)`);
     await this.need(len);
     return this.take(len);

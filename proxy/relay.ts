@@ -280,7 +280,11 @@ export class Relay {
     return this.quiescent && this.predicted === I;
   }
 
+  /** The client sent Terminate: what follows it in its last packet is not read, as PostgreSQL stops reading there. */
+  private terminated = false;
+
   private readonly onClientMessage = (m: Message): void => {
+    if (this.terminated) return;
     switch (m.type) {
       case 0x64: // CopyData
       case 0x63: // CopyDone
@@ -308,6 +312,7 @@ export class Relay {
         this.sendPending(m.type === 0x53);
         return;
       case 0x58: // Terminate: the client's hang-up follows (Session.clientGone carries out what came before)
+        this.terminated = true;
         return;
       case 0x50: // Parse
       case 0x42: // Bind

@@ -212,6 +212,8 @@ export class SessionEngine {
 
   private async handle(m: Message): Promise<void> {
     const t = m.type;
+    // after Terminate nothing more is read, as PostgreSQL reads nothing more
+    if (this.closed) return;
     if (this.skipping && t !== 0x53 /* S */ && t !== 0x58 /* X */) return;
     const r = new BodyReader(m.bytes);
     try {

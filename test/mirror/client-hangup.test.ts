@@ -103,4 +103,34 @@ describe('a client hanging up', () => {
     const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv']);
     expect(diffs.filter((d) => !d.equal)).toEqual([]);
   });
+
+  it('what follows a Terminate runs nowhere, as PostgreSQL reads nothing after it', async () => {
+    // node-postgres's connect callback with query() then end(): the Terminate leaves first, the queued query
+    // behind it in the same write (its own integration tests do this). Written here in one packet, in both protocols
+    type Raw = { connection: { stream: { write(b: Buffer): void } } };
+    const afterTerminate = async (url: string, table: string, id: number) => {
+      const c = new pg.Client({ connectionString: url });
+      c.on('error', () => undefined);
+      await c.connect();
+      const q = (text: string) => Buffer.concat([Buffer.from('Q'), Buffer.alloc(4), Buffer.from(text + '\0')]);
+      const simple = q(`INSERT INTO ${table} VALUES (${id}, 'after Terminate')`);
+      simple.writeInt32BE(simple.length - 1, 1);
+      const terminate = Buffer.from([0x58, 0, 0, 0, 4]);
+      const parse = Buffer.concat([Buffer.from('P'), Buffer.alloc(4), Buffer.from(`\0INSERT INTO ${table} VALUES (${id + 1}, 'after Terminate')\0`), Buffer.alloc(2)]);
+      parse.writeInt32BE(parse.length - 1, 1);
+      const bind = Buffer.from([0x42, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]);
+      const execute = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
+      const sync = Buffer.from([0x53, 0, 0, 0, 4]);
+      (c as unknown as Raw).connection.stream.write(Buffer.concat([terminate, simple, parse, bind, execute, sync]));
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    await sql(pair.targetUrl, 'CREATE TABLE IF NOT EXISTS kv_direct (id int PRIMARY KEY, v text)');
+    await afterTerminate(pair.targetUrl, 'kv_direct', 700);
+    await afterTerminate(tp.url(pair.name), 'kv', 800);
+    await tp.proxy.drainer!.flush();
+    const ids = async (url: string, table = 'kv') => (await sql(url, `SELECT id FROM ${table} WHERE id >= 700 ORDER BY id`)).rows.map((r) => r.id);
+    expect(await ids(pair.targetUrl, 'kv_direct')).toEqual([]);
+    expect(await ids(pair.legacyUrl)).toEqual([]);
+    expect(await ids(pair.targetUrl)).toEqual([]);
+  });
 });

@@ -93,6 +93,15 @@ describe('bad input gets a precise error and harms nobody else', () => {
     expect(r.closed).toBe(true);
   });
 
+  it('Terminate before the startup packet: closed without a word, as PostgreSQL closes it', async () => {
+    // node-postgres's connect(); end(): an error here would reach that client as a failed connect
+    const terminate = Buffer.from([0x58, 0, 0, 0, 4]);
+    const [viaProxy, direct] = await Promise.all([exchange(tp.port, terminate, 500), exchange(Number(new URL(pair.legacyUrl).port), terminate, 500)]);
+    expect(direct.bytes.length).toBe(0);
+    expect(viaProxy.bytes.length).toBe(0);
+    expect(viaProxy.closed).toBe(true);
+  });
+
   it('random bytes: FATAL 08P01 and closed, 20 times', async () => {
     for (let i = 0; i < 20; i++) {
       const junk = randomBytes(64);
