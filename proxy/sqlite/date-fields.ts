@@ -42,10 +42,13 @@ const dayMs = (w: Wall) => {
 /** The value as local wall-clock fields, and its type; null when it is no date-time (left as it is). */
 function wallValue(v: SqlValue, declared: number | undefined, zone: Zone): { wall: Wall; type: number } | null {
   const type = declared === OID.timestamp || declared === OID.date ? declared : OID.timestamptz;
-  const local = castTime(v, type === OID.date ? OID.date : type, type === OID.date ? OID.date : OID.timestamp, zone);
+  const local = castTime(v, type, type === OID.date ? OID.date : OID.timestamp, zone);
   const wall = typeof local === 'string' ? wallOf(local) : null;
   return wall ? { wall, type } : null;
 }
+
+/** Units of date_trunc that end at midnight. */
+const WHOLE_DAYS = new Set(['millennium', 'millennia', 'century', 'centuries', 'decade', 'decades', 'year', 'years', 'quarter', 'month', 'months', 'week', 'weeks', 'day', 'days']);
 
 const unknownUnit = (unit: string, type: number) => new PgError('22023', `unit "${unit}" not recognized for type ${TYPE_NAME[type]}`);
 
@@ -101,7 +104,7 @@ export function dateTrunc(unit: string, v: SqlValue, declared: number | undefine
     default:
       throw unknownUnit(unit, at.type === OID.timestamp ? OID.timestamp : OID.timestamptz);
   }
-  if (['millennium', 'millennia', 'century', 'centuries', 'decade', 'decades', 'year', 'years', 'quarter', 'month', 'months', 'week', 'weeks', 'day', 'days'].includes(u)) {
+  if (WHOLE_DAYS.has(u)) {
     w.hour = 0; w.minute = 0; w.second = 0; w.micros = 0;
   }
   const text = wallText(w);

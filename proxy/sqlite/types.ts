@@ -116,19 +116,28 @@ function timestampOut(v: SqlValue, withZone: boolean, zone: Zone): string {
   return text === null ? s : withZone ? inZone(text, zone) : text;
 }
 
+/** Microseconds since 2000 (parseUtcMicros) as Unix milliseconds, floored. */
+const unixMs = (us: bigint): number => PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n);
+
+/** Stored UTC text as the wall-clock time in `zone` (one spelling), and the zone's offset then. */
+function toZone(utcText: string, zone: Zone): { local: string; offset: number } {
+  if (zone.utc) return { local: utcText, offset: 0 };
+  const us = parseUtcMicros(utcText);
+  const offset = zone.offsetAt(unixMs(us));
+  return { local: microsText(us + BigInt(offset) * 1_000_000n), offset };
+}
+
 /** Stored UTC text as PostgreSQL prints a timestamptz in the session's zone: local time and its offset. */
 function inZone(utcText: string, zone: Zone): string {
-  if (zone.utc) return utcText + '+00';
-  const us = parseUtcMicros(utcText);
-  const offset = zone.offsetAt(PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n));
-  return microsText(us + BigInt(offset) * 1_000_000n) + offsetText(offset);
+  const { local, offset } = toZone(utcText, zone);
+  return local + offsetText(offset);
 }
 
 /** Local wall-clock text (the one spelling) in `zone` → the stored UTC text. */
 function fromZone(localText: string, zone: Zone): string {
   if (zone.utc) return localText;
   const us = parseUtcMicros(localText);
-  const localMs = PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n);
+  const localMs = unixMs(us);
   return microsText(us + BigInt(localToUtc(zone, localMs) - localMs) * 1000n);
 }
 
@@ -155,8 +164,7 @@ export function castTime(v: SqlValue, from: number | undefined, to: number, zone
   const stored = from === OID.date ? (/^\d{4}-\d\d-\d\d$/.test(String(v)) ? `${String(v)} 00:00:00` : null) : storedText(v, from === OID.timestamptz);
   if (stored === null) return v;
   if (from === OID.timestamptz) {
-    const us = parseUtcMicros(stored);
-    const local = zone.utc ? stored : microsText(us + BigInt(zone.offsetAt(PG_EPOCH_MS + Number((us - (((us % 1000n) + 1000n) % 1000n)) / 1000n))) * 1_000_000n);
+    const { local } = toZone(stored, zone);
     return to === OID.date ? local.slice(0, 10) : local;
   }
   // a date or a timestamp: wall-clock time
