@@ -990,8 +990,14 @@ class Ctx {
         if (typed) for (const a of args) if (a?.ParamRef) this.noteParamColumn(a, typed);
         return fn(n.op === 'IS_GREATEST' ? 'cutover_greatest' : 'cutover_least', ...args);
       }
-      case 'CollateClause':
-        throw unsupported('COLLATE');
+      case 'CollateClause': {
+        // "C" and "POSIX" order by the bytes of the UTF-8 text: SQLite's BINARY. Others (ICU, libc locales) have no equivalent here
+        const name = str((n.collname as AnyNode[])[n.collname.length - 1]);
+        if (name !== 'C' && name !== 'POSIX') throw unsupported(`COLLATE "${name}"`, 'COLLATE "C" is supported (byte order)');
+        if (this.ddl) throw unsupported('COLLATE in a definition');
+        n.collname = [{ String: { sval: 'binary' } }];
+        return self;
+      }
       case 'RowExpr':
         throw unsupported('row constructors');
       case 'MultiAssignRef':

@@ -23,8 +23,13 @@ describe('SQLite source: ORDER BY an output column by its name', () => {
       'SELECT lower(name), count(*) FROM t GROUP BY lower(name) ORDER BY count DESC, lower',
       'SELECT name, id FROM t ORDER BY name, id',
       'SELECT id::text FROM t UNION ALL SELECT name FROM t ORDER BY id',
+      // COLLATE "C" (node-postgres's own tests order by it): byte order, SQLite's BINARY
+      'SELECT name FROM t ORDER BY name COLLATE "C"',
+      `SELECT name FROM t WHERE name < 'a' COLLATE "C" ORDER BY name COLLATE "POSIX" DESC`,
     ]) {
       expect(await statementOutcome(pair.proxy, text), text).toEqual(await statementOutcome(pair.ref, text));
     }
+    // other collations (ICU, libc locales) have no SQLite equivalent: refused, not ignored
+    expect(await statementOutcome(pair.proxy, 'SELECT name FROM t ORDER BY name COLLATE "en_US"')).toMatchObject({ code: '0A000' });
   });
 });

@@ -160,7 +160,7 @@ describe('translate: refused with 0A000, naming the construct', () => {
     ["SELECT 't'::regclass", 'regclass'],
     ["SELECT * FROM json_each('{}')", 'functions in FROM'],
     ["SELECT a FROM t WHERE a ~ 'x'", 'operator ~'],
-    ['SELECT a COLLATE "C" FROM t', 'COLLATE'],
+    ['SELECT a COLLATE "de_DE" FROM t', 'COLLATE "de_DE"'],
     ['CREATE TABLE t (id serial, v int)', 'serial column'],
     ['LISTEN x', 'LISTEN'],
     ['COPY t FROM STDIN', 'COPY'],
