@@ -15,6 +15,10 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
 }
 
 function message(type: string, body: Buffer): Buffer {
@@ -34,6 +38,10 @@ export function errorResponse(f: ErrorFields, type: 'E' | 'N' = 'E'): Buffer {
   const parts = [Buffer.from('S'), cstr(f.severity), Buffer.from('V'), cstr(f.severity), Buffer.from('C'), cstr(f.code), Buffer.from('M'), cstr(f.message)];
   if (f.detail) parts.push(Buffer.from('D'), cstr(f.detail));
   if (f.hint) parts.push(Buffer.from('H'), cstr(f.hint));
+  if (f.schema) parts.push(Buffer.from('s'), cstr(f.schema));
+  if (f.table) parts.push(Buffer.from('t'), cstr(f.table));
+  if (f.column) parts.push(Buffer.from('c'), cstr(f.column));
+  if (f.constraint) parts.push(Buffer.from('n'), cstr(f.constraint));
   parts.push(Buffer.from([0]));
   return message(type, Buffer.concat(parts));
 }

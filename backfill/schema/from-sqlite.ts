@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { ColumnDef, ForeignKeyDef, SchemaPlan, TableDef, Unmapped } from './model.ts';
 import { qi } from './model.ts';
+import { checkName, foreignKeyName, uniqueName } from '../../common/constraint-names.ts';
 import { mapSqliteType } from './sqlite-types.ts';
 import { deparse, loadParser, parse, parseExpression, type Node } from './sql-ast.ts';
 
@@ -15,7 +16,6 @@ interface XInfo { cid: number; name: string; type: string; notnull: number; dflt
 interface IndexList { seq: number; name: string; unique: number; origin: string; partial: number }
 interface FkRow { id: number; seq: number; table: string; from: string; to: string | null; on_update: string; on_delete: string }
 
-const name63 = (s: string) => s.slice(0, 63);
 
 /** PRAGMA rows with plain numbers (the source handle reads integers as bigint). */
 function rows_(db: Database.Database, sql: string): unknown[] {
@@ -84,7 +84,7 @@ function readTable(db: Database.Database, name: string, sql: string, unmapped: U
     if (ix.origin === 'pk') continue;
     const cols = (rows_(db, `PRAGMA index_info(${qi(ix.name)})`) as { seqno: number; cid: number; name: string | null }[]).sort((a, b) => a.seqno - b.seqno);
     if (ix.origin === 'u') {
-      uniques.push({ name: name63(`${name}_${cols.map((c) => c.name).join('_')}_key`), columns: cols.map((c) => c.name!) });
+      uniques.push({ name: uniqueName(name, cols.map((c) => c.name!)), columns: cols.map((c) => c.name!) });
       continue;
     }
     if (!ddl) continue;
@@ -106,7 +106,7 @@ function readTable(db: Database.Database, name: string, sql: string, unmapped: U
       refColumns = pk;
     }
     foreignKeys.push({
-      name: name63(`${name}_${parts.map((p) => p.from).join('_')}_fkey`),
+      name: foreignKeyName(name, parts.map((p) => p.from)),
       columns: parts.map((p) => p.from),
       refSchema: 'public',
       refTable: parent,
@@ -140,7 +140,7 @@ function readChecks(table: string, sql: string, unmapped: Unmapped[]): TableDef[
   const checks: TableDef['checks'] = [];
   const take = (c: Node, column?: string) => {
     if (c?.contype !== 'CONSTR_CHECK') return;
-    checks.push({ name: c.conname ?? name63(`${table}_${column ? column + '_' : ''}check${checks.length ? checks.length : ''}`), expr: deparse(c.raw_expr) });
+    checks.push({ name: c.conname ?? checkName(table, column, checks.length), expr: deparse(c.raw_expr) });
   };
   for (const el of create?.tableElts ?? []) {
     if (el.ColumnDef) for (const c of el.ColumnDef.constraints ?? []) take(c.Constraint, el.ColumnDef.colname);

@@ -1,8 +1,16 @@
 // SQLite errors → PostgreSQL SQLSTATEs and messages, and the engine's own errors.
 
-/** An error to send as ErrorResponse: SQLSTATE, message, optional detail. */
+/** What an ErrorResponse names besides its text: the object at fault. */
+export interface ErrorObject {
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+}
+
+/** An error to send as ErrorResponse: SQLSTATE, message, optional detail, hint and object. */
 export class PgError extends Error {
-  constructor(readonly code: string, message: string, readonly detail?: string, readonly hint?: string) {
+  constructor(readonly code: string, message: string, readonly detail?: string, readonly hint?: string, readonly fields?: ErrorObject) {
     super(message);
   }
 }

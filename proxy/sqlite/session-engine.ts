@@ -17,6 +17,7 @@ import { checkSettable, settingName, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
+import { withConstraintFields } from './constraint-errors.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { ungroupedColumn } from './grouping.ts';
@@ -639,10 +640,18 @@ export class SessionEngine {
       const info = write ? await retryBusy(() => stmt.run(...args), deadline, timeout) : stmt.run(...args);
       return { fields: null, rows: [], tag: this.tag(st, info.changes) };
     } catch (e) {
-      throw fromSqlite(e);
+      throw this.statementError(e, st);
     } finally {
       this.releaseIfDone();
     }
+  }
+
+  /** A statement's SQLite error as PostgreSQL's, a constraint violation naming its constraint and table. */
+  private statementError(e: unknown, st: SqlStatement): PgError {
+    const pe = fromSqlite(e);
+    const { code, message } = e as { code?: string; message?: string };
+    if (!code?.startsWith('SQLITE_CONSTRAINT') || !message) return pe;
+    return withConstraintFields(this.db, pe, code, message, st.write?.table, st.tag === 'INSERT');
   }
 
   /**
@@ -816,7 +825,7 @@ export class SessionEngine {
 
   private errorFor(e: unknown): Buffer {
     const pe = e instanceof PgError ? e : fromSqlite(e);
-    return errorMessage(pe.code, pe.message, pe.detail, pe.hint);
+    return errorMessage(pe.code, pe.message, pe.detail, pe.hint, pe.fields);
   }
 
   // ---------- transaction control, SET/SHOW ----------

@@ -1,6 +1,7 @@
 // Backend messages the SQLite engine writes after start-up (results, completions,
 // errors). Start-up messages and ErrorResponse come from ../messages.ts.
 import { errorResponse } from '../messages.ts';
+import type { ErrorObject } from './errors.ts';
 
 export interface Field {
   name: string;
@@ -84,8 +85,8 @@ export function dataRow(cells: (Buffer | null)[]): Buffer {
   return out;
 }
 
-export function errorMessage(code: string, message: string, detail?: string, hint?: string): Buffer {
-  return errorResponse({ severity: 'ERROR', code, message, detail, hint });
+export function errorMessage(code: string, message: string, detail?: string, hint?: string, object?: ErrorObject): Buffer {
+  return errorResponse({ severity: 'ERROR', code, message, detail, hint, ...object });
 }
 
 export function noticeMessage(code: string, message: string): Buffer {
