@@ -6,6 +6,7 @@
 // UTC on PostgreSQL: the application would read different instants after the
 // promote. Zones are IANA names, as the time zone database Node carries knows them.
 import { PgError, unsupported } from './errors.ts';
+import { ZONE_ABBREVIATIONS } from './zone-abbreviations.ts';
 
 export interface Zone {
   readonly utc: boolean;
@@ -61,6 +62,35 @@ export function zoneNamed(value: string): Zone {
   }
   zones.set(key, zone);
   return zone;
+}
+
+const fixedZones = new Map<number, Zone>();
+
+/** A zone always `seconds` east of UTC. */
+function fixedZone(seconds: number): Zone {
+  if (seconds === 0) return UTC_ZONE;
+  let z = fixedZones.get(seconds);
+  if (!z) fixedZones.set(seconds, (z = { utc: false, offsetAt: () => seconds }));
+  return z;
+}
+
+/**
+ * The zone a word ending date-time input names, as PostgreSQL reads it: an
+ * abbreviation of its default set ('PST', 'UTC'), or a zone name with a slash
+ * ('Europe/Paris'; one no zone has is 22023). Null for another word: the
+ * input is no date-time (22007, which the caller words).
+ */
+export function inputZone(word: string): Zone | null {
+  const key = word.toLowerCase();
+  const abbreviated = ZONE_ABBREVIATIONS.get(key);
+  if (abbreviated !== undefined) return fixedZone(abbreviated);
+  if (!key.includes('/')) return null;
+  if (UTC_NAMES.has(key)) return UTC_ZONE;
+  try {
+    return zoneNamed(word);
+  } catch {
+    throw new PgError('22023', `time zone "${key}" not recognized`);
+  }
 }
 
 /**

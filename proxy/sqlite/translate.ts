@@ -1034,8 +1034,10 @@ class Ctx {
     const name = lastName(tn.names);
     if (oid === undefined) throw unsupported(`cast to ${name}`);
     const arg = n.arg as AnyNode;
-    if (arg.ParamRef) {
-      // $1::int8 types the parameter; the value arrives already converted
+    const typed = arg.ParamRef ? this.paramTypes.get(arg.ParamRef.number) : undefined;
+    if (arg.ParamRef && (typed === undefined || typed === oid)) {
+      // $1::int8 types the parameter; the value arrives already converted. A later cast
+      // to another type ($1::timestamptz, $1::timestamp) converts that value, as PostgreSQL's first cast decides
       this.paramTypes.set(arg.ParamRef.number, oid);
       return arg;
     }
@@ -1044,7 +1046,7 @@ class Ctx {
     if (TIME_CASTS.has(oid) && !this.ddl && !arg.A_Const) {
       // between date, timestamp and timestamptz the session's zone decides (types.ts, castTime): the value's type goes along
       const c = colRef(arg);
-      const declared = TIME_DECLARED[hintOf(arg) ?? 0];
+      const declared = TIME_DECLARED[(arg.ParamRef ? typed : undefined) ?? hintOf(arg) ?? 0];
       const from = c ? this.typeParam(c) : declared ? sconst(declared) : null;
       if (from) return fn('cutover_time_cast', arg, from, iconst(oid));
     }

@@ -7,7 +7,7 @@
 // ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, common/timestamp-text.ts); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
 import { calendarDay, fraction, hasZone, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
-import { localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
+import { inputZone, localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
 import { PgError, unsupported } from './errors.ts';
 
 export const OID = {
@@ -220,7 +220,8 @@ export function encodeText(v: SqlValue, oid: number, typmod = -1, zone: Zone = U
     case OID.timestamptz:
       return timestampOut(v, true, zone);
     case OID.date:
-      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampOut(v, false, zone).slice(0, 10);
+      // a time after the day is dropped; an era ('4713-01-01 BC', kept as written) is not
+      return typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]\d/.test(v) ? v.slice(0, 10) : typeof v === 'string' ? v : timestampOut(v, false, zone).slice(0, 10);
     default:
       if (typeof v === 'number') return formatFloat(v);
       if (Buffer.isBuffer(v)) return hex(v);
@@ -454,11 +455,34 @@ function normaliseTimestamp(s: string, withZone: boolean, zone: Zone): string {
   if (t === 'today') return day(0);
   if (t === 'tomorrow') return day(1);
   if (t === 'yesterday') return day(-1);
+  const named = ZONE_WORD.exec(s.trim());
+  if (named) return namedZoneTimestamp(s, named[1]!, named[2]!, withZone, zone);
   const text = timestampText(s, withZone);
   // written without an offset, a timestamptz is the session's local time
   if (text !== null) return withZone && !zone.utc && !hasZone(s) ? fromZone(text, zone) : text;
   normaliseDate(s.trim().slice(0, 10)); // a day the calendar lacks (2024-02-30) is 22008, as PostgreSQL words it
   throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
+}
+
+/** Date-time input ending in a word: a zone ('… 10:00 PST', '… Europe/Paris'), or the era. */
+const ZONE_WORD = /^(\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?)\s+([A-Za-z][A-Za-z0-9_/+-]*)$/;
+
+/**
+ * A timestamp written with a zone word: the wall-clock time in that zone. A
+ * timestamp without time zone checks the word and drops it, as PostgreSQL
+ * does. The era is refused: the one spelling has no place for BC (an AD is
+ * only the default spelled out).
+ */
+function namedZoneTimestamp(s: string, clock: string, word: string, withZone: boolean, session: Zone): string {
+  const invalid = () => new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
+  const era = word.toLowerCase();
+  if (era === 'bc') throw unsupported('a date before the common era (BC)');
+  const local = timestampText(clock, false);
+  if (local === null) throw invalid();
+  if (era === 'ad') return normaliseTimestamp(clock, withZone, session);
+  const zone = inputZone(word);
+  if (!zone) throw invalid();
+  return withZone ? fromZone(local, zone) : local;
 }
 
 /**

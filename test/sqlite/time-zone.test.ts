@@ -90,6 +90,28 @@ describe('SQLite source: the session TimeZone', () => {
     expect(await at()).not.toBe(first);
   });
 
+  it("reads a zone word ending the input ('… PST', '… UTC', '… Europe/Paris') as PostgreSQL does", async () => {
+    const inputs = ['2020-12-31 12:31:59 GMT', '2020-12-31 12:31:59 utc', '2020-12-31 12:31:59 PST', '2020-07-01 12:31:59 PDT', '2020-12-31 12:31:59 IST', '2020-12-31 12:31:59.25 NZDT', '2020-12-31 12:31 Europe/Paris', '2020-07-01 12:31:59 America/New_York', '2020-07-01 12:31:59 AD', '2020-07-01 Asia/Kolkata'];
+    for (const zone of ['UTC', 'Europe/Paris']) {
+      await both(`SET TIME ZONE '${zone}'`);
+      for (const [k, text] of inputs.entries()) {
+        // a parameter and a constant, into both types; a timestamp checks the word and drops it
+        await both('SELECT $1::timestamptz AS tz, $1::timestamp AS ts', [text]);
+        await both(`SELECT '${text}'::timestamptz AS tz, '${text}'::timestamp AS ts`);
+        await both('INSERT INTO ev VALUES ($1, $2, $3)', [100 + k, text, text]);
+      }
+      await both('SELECT id, at, local FROM ev WHERE id >= 100 ORDER BY id');
+      await both('DELETE FROM ev WHERE id >= 100');
+    }
+    // a word that is no zone is a syntax error; a name with a slash that no zone has is 22023
+    await both(`SELECT '2020-12-31 12:31:59 xyz'::timestamptz AS t`);
+    await both('SELECT $1::timestamptz AS t', ['2020-12-31 12:31:59 Mars/Base']);
+    await both('SELECT $1::timestamp AS t', ['2020-12-31 12:31:59 Mars/Base']);
+    // BC has no place in the stored spelling: refused, not stored as the year AD
+    expect(await statementOutcome(pair.proxy, 'SELECT $1::timestamptz AS t', ['4713-12-31 12:31:59 BC'])).toMatchObject({ code: '0A000' });
+    await both('RESET TimeZone');
+  });
+
   it('refuses a zone that does not exist as PostgreSQL does, and the session keeps its zone', async () => {
     await both(`SET TIME ZONE 'Europe/Lisbon'`);
     expect(await statementOutcome(pair.proxy, `SET TIME ZONE 'Mars/Olympus_Mons'`)).toEqual(await statementOutcome(pair.ref, `SET TIME ZONE 'Mars/Olympus_Mons'`));
