@@ -7,6 +7,7 @@ import { zoneNamed } from './time-zone.ts';
 import type Database from 'better-sqlite3';
 import { PgError } from './errors.ts';
 import { PG_SETTINGS } from './pg-settings.ts';
+import { normaliseSetting, settingMs } from './setting-units.ts';
 import { asBool, OID, typeSize, type SqlValue } from './types.ts';
 
 export const SERVER_VERSION = '15.0 (Cutover SQLite)';
@@ -54,14 +55,6 @@ function defaults(user: string): Map<string, string> {
     ['default_transaction_isolation', 'serializable'], ['transaction_read_only', 'off'], ['max_identifier_length', '63'],
     ['bytea_output', 'hex'],
   ]);
-}
-
-/** Parses a PostgreSQL duration setting ('300', '300ms', '2s', '1min') to milliseconds. */
-export function durationMs(v: string): number {
-  const m = v.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|min|h)?$/i);
-  if (!m) throw new PgError('22023', `invalid value for a duration: "${v}"`);
-  const unit = (m[2] ?? 'ms').toLowerCase();
-  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'min' ? 60_000 : 3_600_000);
 }
 
 export class SessionSettings {
@@ -115,7 +108,7 @@ export class SessionSettings {
     if (key === 'standard_conforming_strings' && !/^(on|true|1)$/i.test(value)) {
       throw new PgError('0A000', 'standard_conforming_strings = off is not supported by the SQLite source');
     }
-    if (key === 'lock_timeout' || key === 'statement_timeout') durationMs(value);
+    value = normaliseSetting(key, value);
     if (key === 'timezone') zoneNamed(value); // 22023 for a zone that does not exist, before it is kept
     this.values.set(key, value);
     if (REPORTED[key]) this.changed.add(key);
@@ -145,7 +138,7 @@ export class SessionSettings {
 
   /** The lock wait for this session: lock_timeout when set, else the engine's busy timeout. */
   lockTimeoutMs(fallback: number): number {
-    const ms = durationMs(this.get('lock_timeout') ?? '0');
+    const ms = settingMs('lock_timeout', this.get('lock_timeout') ?? '0');
     return ms > 0 ? ms : fallback;
   }
 

@@ -60,6 +60,21 @@ const CASES: string[] = [
   `SHOW work_mem`,
   `SELECT set_config('work_mem', '16MB', false), current_setting('work_mem')`,
   `RESET ALL; SHOW work_mem`,
+  // a setting with a unit is kept in SHOW's form: the largest unit that divides it, rounded as PostgreSQL rounds
+  ...['3000', `'3s'`, '1500.6', `'1.5s'`, '60000', '86400000', `'100us'`, `'90min'`, `'5 s'`, `'1e3'`, '0'].map((v) => `SET statement_timeout = ${v}; SHOW statement_timeout`),
+  `SET idle_in_transaction_session_timeout = 3000; SHOW idle_in_transaction_session_timeout`,
+  `SET lock_timeout = 7200000; SHOW lock_timeout; SELECT current_setting('lock_timeout')`,
+  `SELECT set_config('statement_timeout', '2500', false), current_setting('statement_timeout')`,
+  ...[`'1GB'`, '65536', `'1.5MB'`, '1000', `'2000B'`].map((v) => `SET work_mem = ${v}; SHOW work_mem`),
+  ...[`'16MB'`, '1000', '10'].map((v) => `SET temp_buffers = ${v}; SHOW temp_buffers`),
+  // refused as PostgreSQL refuses them, with its message
+  'SET statement_timeout = -1',
+  `SET statement_timeout = 'abc'`,
+  `SET statement_timeout = '1 sec'`,
+  `SET statement_timeout = '2147483648'`,
+  `SET work_mem = '1 mb'`,
+  'SHOW statement_timeout',
+  'RESET ALL',
 ];
 
 describe('SQLite source: configuration parameters', () => {
