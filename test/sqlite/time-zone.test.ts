@@ -107,6 +107,8 @@ describe('SQLite source: the session TimeZone', () => {
     await both(`SELECT '2020-12-31 12:31:59 xyz'::timestamptz AS t`);
     await both('SELECT $1::timestamptz AS t', ['2020-12-31 12:31:59 Mars/Base']);
     await both('SELECT $1::timestamp AS t', ['2020-12-31 12:31:59 Mars/Base']);
+    // a date keeps its era as written, and prints it (before, '4713-01-01 BC' came back as the year AD)
+    await both('SELECT $1::date AS d', ['4713-01-01 BC']);
     // BC has no place in the stored spelling: refused, not stored as the year AD
     expect(await statementOutcome(pair.proxy, 'SELECT $1::timestamptz AS t', ['4713-12-31 12:31:59 BC'])).toMatchObject({ code: '0A000' });
     await both('RESET TimeZone');
