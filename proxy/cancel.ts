@@ -32,6 +32,9 @@ const WORKER_SHIFT = 24;
 export class CancelRegistry {
   private readonly sessions = new Map<number, { secret: number; targets: () => CancelTarget[] }>();
 
+  /** Sessions the proxy runs itself (the SQLite engine's), which sent their own key: tried for a key not issued here. */
+  inProcess: ((pid: number, secret: number) => boolean) | null = null;
+
   constructor(private readonly worker: WorkerIdentity | null = null) {}
 
   /**
@@ -59,7 +62,7 @@ export class CancelRegistry {
       return true;
     }
     const entry = this.sessions.get(pid);
-    if (!entry || entry.secret !== secret) return false;
+    if (!entry || entry.secret !== secret) return this.inProcess?.(pid, secret) ?? false;
     for (const t of entry.targets()) sendCancel(t);
     return true;
   }

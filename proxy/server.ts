@@ -57,11 +57,15 @@ function sourceSpec(url: string): SourceSpec {
   return { kind: 'postgres', endpoint: { host: u.host, port: u.port, sslmode: u.sslmode }, database: u.database, user: u.user, password: u.password };
 }
 
-async function loadSqliteEngine(): Promise<((file: string, startup: Record<string, string>) => Promise<Duplex>) | undefined> {
+interface SqliteEngineModule {
+  openSqliteBackend: (file: string, startup: Record<string, string>) => Promise<Duplex>;
+  cancelSqliteSession: (pid: number, secret: number) => boolean;
+}
+
+async function loadSqliteEngine(): Promise<SqliteEngineModule | undefined> {
   const spec = './sqlite/index.ts';
   try {
-    const mod = (await import(spec)) as { openSqliteBackend?: (file: string, startup: Record<string, string>) => Promise<Duplex> };
-    return mod.openSqliteBackend;
+    return (await import(spec)) as SqliteEngineModule;
   } catch {
     return undefined;
   }
@@ -84,6 +88,10 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     }
   }
 
+  const sqliteEngine = source.kind === 'sqlite' ? await loadSqliteEngine() : undefined;
+  const cancels = new CancelRegistry(worker);
+  // an SQLite session's key is the engine's own (it writes its start-up): a cancel for it goes there
+  cancels.inProcess = sqliteEngine?.cancelSqliteSession ?? null;
   const stats = new ProxyStats();
   const mirror = cfg.target ? await startMirror(cfg, source, cfg.source, cfg.target, live, log) : null;
   const ctx: SessionContext = {
@@ -91,13 +99,13 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     live,
     auth: cfg.auth,
     credentials: new Credentials(cfg.users, source.kind === 'postgres' ? cfg.source : null),
-    cancels: new CancelRegistry(worker),
+    cancels,
     source,
     databaseMap: cfg.databases ?? {},
     tls: secureContext,
     maxMessageSize: cfg.maxMessageSize,
     stats,
-    openSqlite: source.kind === 'sqlite' ? await loadSqliteEngine() : undefined,
+    openSqlite: sqliteEngine?.openSqliteBackend,
     mirror: mirror?.runtime ?? null,
   };
   if (source.kind === 'sqlite' && !ctx.openSqlite) throw new ConfigError('--source is an SQLite file, and the SQLite source engine is not available');

@@ -8,6 +8,20 @@ import { engineFor } from './engine.ts';
 import { SessionEngine } from './session-engine.ts';
 import { loadTranslator } from './translate.ts';
 
+/** Open sessions by the process ID their BackendKeyData gave: where a CancelRequest finds them. */
+const live = new Map<number, SqliteBackend>();
+
+/**
+ * A client's CancelRequest for an SQLite session (the key the engine sent at
+ * start-up); false for a key no session of this process has.
+ */
+export function cancelSqliteSession(pid: number, secret: number): boolean {
+  const b = live.get(pid);
+  if (!b || b.key.secret !== secret) return false;
+  b.session.cancel();
+  return true;
+}
+
 /** Client messages are already size-checked by the proxy's relay. */
 const MAX_MESSAGE = 1 << 30;
 
@@ -41,7 +55,11 @@ class SqliteBackend extends Duplex {
       }
     }, MAX_MESSAGE, () => (this.ended ? null : this.full?.done ?? null), opts.resultLimit);
     this.session.start();
+    this.key = key;
+    live.set(key.pid, this);
   }
+
+  readonly key: { pid: number; secret: number };
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.session.push(chunk).then(() => cb(), (e: Error) => cb(e));
@@ -55,6 +73,7 @@ class SqliteBackend extends Duplex {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
+    if (live.get(this.key.pid) === this) live.delete(this.key.pid);
     this.session.close();
     if (!this.ended) {
       this.ended = true;
@@ -64,6 +83,7 @@ class SqliteBackend extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    if (live.get(this.key.pid) === this) live.delete(this.key.pid);
     this.session.close();
     this.full?.resolve();
     cb(err);

@@ -19,7 +19,8 @@ import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { withConstraintFields } from './constraint-errors.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
-import { translate, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { translate, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { settingMs } from './setting-units.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { zoneNamed, type Zone } from './time-zone.ts';
@@ -84,6 +85,8 @@ export class SessionEngine {
   private outBytes = 0;
   private closed = false;
   private skipping = false;
+  /** Ends the pg_sleep under way with a cancel (sleep()). */
+  private cancelWait: (() => void) | null = null;
   private mode: 'none' | 'implicit' | 'explicit' = 'none';
   /** This transaction block's READ ONLY (BEGIN READ ONLY, SET TRANSACTION READ ONLY). */
   private txnReadOnly = false;
@@ -200,6 +203,7 @@ export class SessionEngine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelWait?.();
     try {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     } catch {
@@ -295,10 +299,10 @@ export class SessionEngine {
   }
 
   private async runSimple(st: Statement): Promise<void> {
-    if (st.kind === 'sql') {
-      if (st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
-      const stmt = this.prepareSqlite(st);
-      const res = await this.runSql(st, stmt, [], null, []);
+    if (st.kind === 'sleep' && st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
+    if (st.kind === 'sql' || st.kind === 'sleep') {
+      if (st.kind === 'sql' && st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
+      const res = st.kind === 'sleep' ? await this.sleep(st, []) : await this.runSql(st, this.prepareSqlite(st), [], null, []);
       if (res.fields) this.send(rowDescription(res.fields));
       for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
       this.send(commandComplete(res.tag));
@@ -331,6 +335,8 @@ export class SessionEngine {
         paramOids.push(given[i - 1] || st.paramTypes.get(i) || this.columnParamOid(st, i) || 0);
       }
     }
+    // pg_sleep($1): seconds as float8, unless the client said otherwise
+    if (st?.kind === 'sleep' && st.param) paramOids = [given[0] || OID.float8];
     const asText = st?.kind === 'sql' && st.write ? this.checkDeclaredWrites(st.write, given) : [];
     this.statements.set(name, { st, sqlite, paramOids, ...(asText.length ? { asText } : {}) });
     this.send(PARSE_COMPLETE);
@@ -389,6 +395,11 @@ export class SessionEngine {
     const st = portal.prep.st;
     if (!st || (st.kind === 'sql' && !portal.prep.sqlite!.reader)) {
       this.send(NO_DATA);
+      return;
+    }
+    if (st.kind === 'sleep') {
+      // described without the wait: it runs at Execute
+      this.send(rowDescription(sleepFields(st, portal.formats)));
       return;
     }
     // a reader runs now: its result column types may depend on its values
@@ -569,6 +580,7 @@ export class SessionEngine {
     const st = prep.st;
     if (!st) return null;
     if (st.kind === 'show') return [{ name: settingName(st.name), oid: OID.text, size: -1, format: 0 }];
+    if (st.kind === 'sleep') return sleepFields(st, []);
     if (st.kind !== 'sql' || !prep.sqlite!.reader) return null;
     return this.fields(st, prep.sqlite!, null, [], prep.paramOids);
   }
@@ -591,6 +603,7 @@ export class SessionEngine {
 
   private async runPortal(portal: Portal): Promise<Result> {
     const st = portal.prep.st!;
+    if (st.kind === 'sleep') return this.sleep(st, portal.params, portal.formats);
     if (st.kind !== 'sql') {
       const res = this.utility(st);
       if (res.fields) res.fields = res.fields.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
@@ -830,7 +843,40 @@ export class SessionEngine {
 
   // ---------- transaction control, SET/SHOW ----------
 
-  private utility(st: Exclude<Statement, SqlStatement>): Result {
+  /**
+   * pg_sleep: a timer, not an SQLite call, so other sessions go on. It ends
+   * early with 57014 at statement_timeout or when the client cancels (cancel()).
+   */
+  private async sleep(st: SleepStatement, params: SqlValue[], formats: number[] = []): Promise<Result> {
+    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    const arg = st.param ? params[st.param - 1] ?? null : st.seconds;
+    const fields = sleepFields(st, formats);
+    // strict, as PostgreSQL's: pg_sleep(NULL) is NULL at once
+    if (arg === null) return { fields, rows: [[null]], tag: 'SELECT 1' };
+    const ms = Math.max(0, Number(arg) * 1000) || 0;
+    const limit = settingMs('statement_timeout', this.settings.get('statement_timeout') ?? '0');
+    await new Promise<void>((resolve, reject) => {
+      const timedOut = limit > 0 && limit < ms;
+      const timer = setTimeout(() => {
+        this.cancelWait = null;
+        if (timedOut) reject(new PgError('57014', 'canceling statement due to statement timeout'));
+        else resolve();
+      }, timedOut ? limit : ms);
+      this.cancelWait = () => {
+        clearTimeout(timer);
+        this.cancelWait = null;
+        reject(new PgError('57014', 'canceling statement due to user request'));
+      };
+    });
+    return { fields, rows: [['']], tag: 'SELECT 1' };
+  }
+
+  /** A CancelRequest for this session: ends a pg_sleep under way (a statement SQLite runs finishes before any message is read). */
+  cancel(): void {
+    this.cancelWait?.();
+  }
+
+  private utility(st: Exclude<Statement, SqlStatement | SleepStatement>): Result {
     const done = (tag: string): Result => ({ fields: null, rows: [], tag });
     if (st.kind === 'error') throw st.error;
     if (this.failed && this.mode === 'explicit' && !endsFailure(st)) throw inFailedTransaction();
@@ -1002,3 +1048,8 @@ function endsFailure(st: Statement | null): boolean {
 
 /** More values than SQLite binds to one statement: the client's parameters, the hoisted constants, the declared types. */
 const bindsTooMany = (st: SqlStatement) => st.params + st.literals.length + st.columnTypes.length > SQLITE_MAX_VARIABLES;
+
+/** pg_sleep's one result column: void, printed empty. */
+function sleepFields(st: SleepStatement, formats: number[]): Field[] {
+  return [{ name: st.name, oid: OID.void, size: typeSize(OID.void), format: formats[0] ?? 0 }];
+}

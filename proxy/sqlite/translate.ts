@@ -91,7 +91,20 @@ export type Statement =
   | { kind: 'deallocate'; name: string | null; tag: string }
   | { kind: 'discard'; tag: string }
   | { kind: 'noop'; tag: string }
+  | SleepStatement
   | { kind: 'error'; error: PgError };
+
+/**
+ * `SELECT pg_sleep(s)` on its own: the engine waits without blocking other
+ * sessions (an SQLite function would stop the process), and a cancel or
+ * statement_timeout ends the wait with 57014. `param`: the seconds are $1.
+ */
+export interface SleepStatement {
+  kind: 'sleep';
+  seconds: number | null;
+  param: number | null;
+  name: string;
+}
 
 let loaded: Promise<void> | null = null;
 export function loadTranslator(): Promise<void> {
@@ -146,6 +159,10 @@ function constText(n: AnyNode | undefined): string {
 
 function statement(stmt: AnyNode): Statement {
   const [type, n] = Object.entries(stmt)[0] as [string, AnyNode];
+  if (type === 'SelectStmt') {
+    const sleep = sleepCall(n);
+    if (sleep) return sleep;
+  }
   switch (type) {
     case 'TransactionStmt':
       return transaction(n);
@@ -179,6 +196,28 @@ function statement(stmt: AnyNode): Statement {
       throw unsupported(statementName(type));
   }
 }
+
+/** `SELECT pg_sleep(<number or $1>) [AS name]` and nothing else; null for any other SELECT. */
+function sleepCall(n: AnyNode): SleepStatement | null {
+  const clauses = ['fromClause', 'whereClause', 'groupClause', 'havingClause', 'sortClause', 'limitCount', 'limitOffset', 'valuesLists', 'withClause', 'distinctClause', 'lockingClause', 'intoClause', 'windowClause'];
+  if (clauses.some((c) => n[c]) || (n.op && n.op !== 'SETOP_NONE') || n.targetList?.length !== 1) return null;
+  const target = n.targetList[0].ResTarget;
+  const call = target?.val?.FuncCall;
+  const names: AnyNode[] = call?.funcname ?? [];
+  if (!call || lastName(names) !== 'pg_sleep' || (names.length > 1 && str(names[0]) !== 'pg_catalog')) return null;
+  if (call.args?.length !== 1 || call.agg_star || call.over || call.agg_filter) return null;
+  let arg = call.args[0] as AnyNode;
+  if (arg.TypeCast && ['float8', 'numeric', 'int4', 'int8', 'float4'].includes(lastName(arg.TypeCast.typeName?.names))) arg = arg.TypeCast.arg;
+  const name = target.name ?? 'pg_sleep';
+  if (arg.ParamRef?.number === 1) return { kind: 'sleep', seconds: null, param: 1, name };
+  const c = arg.A_Const;
+  if (!c) return null;
+  if (c.isnull) return { kind: 'sleep', seconds: null, param: null, name };
+  const seconds = c.ival ? Number(c.ival.ival ?? 0) : c.fval ? Number(c.fval.fval) : c.sval && DECIMAL_TEXT.test(c.sval.sval) ? Number(c.sval.sval) : NaN;
+  return Number.isNaN(seconds) ? null : { kind: 'sleep', seconds, param: null, name };
+}
+
+const DECIMAL_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/;
 
 function statementName(type: string): string {
   const words = type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();

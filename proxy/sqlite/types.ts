@@ -13,10 +13,10 @@ import { PgError, unsupported } from './errors.ts';
 export const OID = {
   bool: 16, bytea: 17, name: 19, int8: 20, int2: 21, int4: 23, text: 25, oid: 26,
   json: 114, float4: 700, float8: 701, unknown: 705, bpchar: 1042, varchar: 1043,
-  date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, numeric: 1700, uuid: 2950, jsonb: 3802,
+  date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, numeric: 1700, void: 2278, uuid: 2950, jsonb: 3802,
 } as const;
 
-const SIZE: Record<number, number> = { 16: 1, 19: 64, 20: 8, 21: 2, 23: 4, 26: 4, 700: 4, 701: 8, 1082: 4, 1083: 8, 1114: 8, 1184: 8, 2950: 16 };
+const SIZE: Record<number, number> = { 16: 1, 19: 64, 20: 8, 21: 2, 23: 4, 26: 4, 700: 4, 701: 8, 1082: 4, 1083: 8, 1114: 8, 1184: 8, 2278: 4, 2950: 16 };
 export const typeSize = (oid: number): number => SIZE[oid] ?? -1;
 
 /** OID for an SQLite declared column type (PostgreSQL names and SQLite's own). */
@@ -315,6 +315,8 @@ export function encodeBinary(v: SqlValue, oid: number, typmod = -1): Buffer {
     case OID.json:
     case OID.unknown:
       return Buffer.from(encodeText(v, oid), 'utf8');
+    case OID.void:
+      return Buffer.alloc(0);
     default:
       throw new PgError('0A000', `binary output format for type oid ${oid} is not supported by the SQLite source; request text format`);
   }
