@@ -9,16 +9,20 @@ export const CANCEL_REQUEST = 80877102;
 
 export type Severity = 'ERROR' | 'FATAL' | 'NOTICE' | 'WARNING';
 
-export interface ErrorFields {
+/** What an ErrorResponse names besides its text: the object at fault. */
+export interface ErrorObject {
+  schema?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+}
+
+export interface ErrorFields extends ErrorObject {
   severity: Severity;
   code: string;
   message: string;
   detail?: string;
   hint?: string;
-  schema?: string;
-  table?: string;
-  column?: string;
-  constraint?: string;
 }
 
 function message(type: string, body: Buffer): Buffer {

@@ -136,9 +136,14 @@ export class SessionSettings {
     this.values = new Map(this.initial);
   }
 
+  /** A duration setting's value in milliseconds (0: none). */
+  ms(name: string): number {
+    return settingMs(name, this.get(name) ?? '0');
+  }
+
   /** The lock wait for this session: lock_timeout when set, else the engine's busy timeout. */
   lockTimeoutMs(fallback: number): number {
-    const ms = settingMs('lock_timeout', this.get('lock_timeout') ?? '0');
+    const ms = this.ms('lock_timeout');
     return ms > 0 ? ms : fallback;
   }
 

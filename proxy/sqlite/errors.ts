@@ -1,12 +1,5 @@
 // SQLite errors → PostgreSQL SQLSTATEs and messages, and the engine's own errors.
-
-/** What an ErrorResponse names besides its text: the object at fault. */
-export interface ErrorObject {
-  schema?: string;
-  table?: string;
-  column?: string;
-  constraint?: string;
-}
+import type { ErrorObject } from '../messages.ts';
 
 /** An error to send as ErrorResponse: SQLSTATE, message, optional detail, hint and object. */
 export class PgError extends Error {

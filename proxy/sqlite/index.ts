@@ -61,6 +61,11 @@ class SqliteBackend extends Duplex {
 
   readonly key: { pid: number; secret: number };
 
+  /** No longer found by a CancelRequest (ended or destroyed, whichever comes first). */
+  private forget(): void {
+    if (live.get(this.key.pid) === this) live.delete(this.key.pid);
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.session.push(chunk).then(() => cb(), (e: Error) => cb(e));
   }
@@ -73,7 +78,7 @@ class SqliteBackend extends Duplex {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    if (live.get(this.key.pid) === this) live.delete(this.key.pid);
+    this.forget();
     this.session.close();
     if (!this.ended) {
       this.ended = true;
@@ -83,7 +88,7 @@ class SqliteBackend extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    if (live.get(this.key.pid) === this) live.delete(this.key.pid);
+    this.forget();
     this.session.close();
     this.full?.resolve();
     cb(err);

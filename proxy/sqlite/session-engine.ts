@@ -20,7 +20,6 @@ import { columnChecker, keyColumn, registerChecks, type Checker } from './checks
 import { withConstraintFields } from './constraint-errors.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
-import { settingMs } from './setting-units.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { zoneNamed, type Zone } from './time-zone.ts';
@@ -299,20 +298,25 @@ export class SessionEngine {
   }
 
   private async runSimple(st: Statement): Promise<void> {
-    if (st.kind === 'sleep' && st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
-    if (st.kind === 'sql' || st.kind === 'sleep') {
-      if (st.kind === 'sql' && st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
-      const res = st.kind === 'sleep' ? await this.sleep(st, []) : await this.runSql(st, this.prepareSqlite(st), [], null, []);
-      if (res.fields) this.send(rowDescription(res.fields));
-      for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
-      this.send(commandComplete(res.tag));
-    } else {
-      const res = this.utility(st);
-      if (res.fields) this.send(rowDescription(res.fields));
-      for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
-      this.send(commandComplete(res.tag));
-    }
+    const res = await this.simpleResult(st);
+    if (res.fields) this.send(rowDescription(res.fields));
+    for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
+    this.send(commandComplete(res.tag));
     this.reportSettings();
+  }
+
+  /** A statement of a simple query run: no parameters to bind. */
+  private async simpleResult(st: Statement): Promise<Result> {
+    switch (st.kind) {
+      case 'sql':
+        if (st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
+        return this.runSql(st, this.prepareSqlite(st), [], null, []);
+      case 'sleep':
+        if (st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
+        return this.sleep(st, []);
+      default:
+        return this.utility(st);
+    }
   }
 
   private parse(r: BodyReader): void {
@@ -854,7 +858,7 @@ export class SessionEngine {
     // strict, as PostgreSQL's: pg_sleep(NULL) is NULL at once
     if (arg === null) return { fields, rows: [[null]], tag: 'SELECT 1' };
     const ms = Math.max(0, Number(arg) * 1000) || 0;
-    const limit = settingMs('statement_timeout', this.settings.get('statement_timeout') ?? '0');
+    const limit = this.settings.ms('statement_timeout');
     await new Promise<void>((resolve, reject) => {
       const timedOut = limit > 0 && limit < ms;
       const timer = setTimeout(() => {

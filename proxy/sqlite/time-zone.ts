@@ -85,7 +85,6 @@ export function inputZone(word: string): Zone | null {
   const abbreviated = ZONE_ABBREVIATIONS.get(key);
   if (abbreviated !== undefined) return fixedZone(abbreviated);
   if (!key.includes('/')) return null;
-  if (UTC_NAMES.has(key)) return UTC_ZONE;
   try {
     return zoneNamed(word);
   } catch {

@@ -463,8 +463,11 @@ function normaliseTimestamp(s: string, withZone: boolean, zone: Zone): string {
   // written without an offset, a timestamptz is the session's local time
   if (text !== null) return withZone && !zone.utc && !hasZone(s) ? fromZone(text, zone) : text;
   normaliseDate(s.trim().slice(0, 10)); // a day the calendar lacks (2024-02-30) is 22008, as PostgreSQL words it
-  throw new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
+  throw invalidTimestamp(s, withZone);
 }
+
+const invalidTimestamp = (s: string, withZone: boolean): PgError =>
+  new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
 
 /** Date-time input ending in a word: a zone ('… 10:00 PST', '… Europe/Paris'), or the era. */
 const ZONE_WORD = /^(\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?)\s+([A-Za-z][A-Za-z0-9_/+-]*)$/;
@@ -476,14 +479,13 @@ const ZONE_WORD = /^(\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?)\s+([
  * only the default spelled out).
  */
 function namedZoneTimestamp(s: string, clock: string, word: string, withZone: boolean, session: Zone): string {
-  const invalid = () => new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
   const era = word.toLowerCase();
   if (era === 'bc') throw unsupported('a date before the common era (BC)');
   const local = timestampText(clock, false);
-  if (local === null) throw invalid();
+  if (local === null) throw invalidTimestamp(s, withZone);
   if (era === 'ad') return normaliseTimestamp(clock, withZone, session);
   const zone = inputZone(word);
-  if (!zone) throw invalid();
+  if (!zone) throw invalidTimestamp(s, withZone);
   return withZone ? fromZone(local, zone) : local;
 }
 

@@ -1,7 +1,6 @@
 // Backend messages the SQLite engine writes after start-up (results, completions,
 // errors). Start-up messages and ErrorResponse come from ../messages.ts.
-import { errorResponse } from '../messages.ts';
-import type { ErrorObject } from './errors.ts';
+import { errorResponse, type ErrorObject } from '../messages.ts';
 
 export interface Field {
   name: string;
