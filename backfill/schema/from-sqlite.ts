@@ -130,17 +130,26 @@ function pgParsableTableSql(sql: string): string {
 }
 
 function readChecks(table: string, sql: string, unmapped: Unmapped[]): TableDef['checks'] {
-  let create: Node;
   try {
-    create = parse(pgParsableTableSql(sql))[0]?.CreateStmt;
+    return tableChecks(table, sql).map((c) => ({ name: c.name, expr: deparse(c.expr) }));
   } catch (e) {
     if (/CHECK/i.test(sql)) unmapped.push({ table, what: 'CHECK constraints', reason: `the table definition does not parse as PostgreSQL (${(e as Error).message}); checks not created` });
     return [];
   }
-  const checks: TableDef['checks'] = [];
+}
+
+/**
+ * The CHECK constraints of an SQLite CREATE TABLE, parsed, each under the name
+ * it has on the new database (its own, else checkName's). The SQLite source's
+ * errors name a failed CHECK by the same walk. Throws when the text does not
+ * parse as PostgreSQL.
+ */
+export function tableChecks(table: string, sql: string): { name: string; expr: Node }[] {
+  const create = parse(pgParsableTableSql(sql))[0]?.CreateStmt;
+  const checks: { name: string; expr: Node }[] = [];
   const take = (c: Node, column?: string) => {
     if (c?.contype !== 'CONSTR_CHECK') return;
-    checks.push({ name: c.conname ?? checkName(table, column, checks.length), expr: deparse(c.raw_expr) });
+    checks.push({ name: c.conname ?? checkName(table, column, checks.length), expr: c.raw_expr });
   };
   for (const el of create?.tableElts ?? []) {
     if (el.ColumnDef) for (const c of el.ColumnDef.constraints ?? []) take(c.Constraint, el.ColumnDef.colname);

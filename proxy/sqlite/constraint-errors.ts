@@ -5,9 +5,10 @@
 // Django's IntegrityError text); SQLite names only the columns, so the name is
 // found in the file's schema and given as the schema copy names it on the new
 // database (common/constraint-names.ts).
-import pgQuery from 'libpg-query';
 import type Database from 'better-sqlite3';
-import { checkName, foreignKeyName, primaryKeyName, uniqueName } from '../../common/constraint-names.ts';
+import { foreignKeyName, primaryKeyName, uniqueName } from '../../common/constraint-names.ts';
+import { tableChecks } from '../../backfill/schema/from-sqlite.ts';
+import { parseExpression } from '../../backfill/schema/sql-ast.ts';
 import { PgError } from './errors.ts';
 
 interface IndexRow { name: string; unique: number | bigint; origin: string }
@@ -53,32 +54,21 @@ function exprShape(tree: unknown): string {
   return JSON.stringify(tree, (k, v) => (k === 'location' || k === 'stmt_location' || k === 'stmt_len' ? undefined : v));
 }
 
-type Node = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /** The name the CHECK SQLite reported (its name, or its expression's text) goes by. */
 function checkConstraint(db: Database.Database, text: string, table: string): string | undefined {
   const row = db.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ? UNION ALL SELECT sql FROM sqlite_temp_schema WHERE type = 'table' AND name = ?`).get(table, table) as { sql: string } | undefined;
   if (!row) return undefined;
-  let create: Node | undefined;
-  let wanted: string;
+  let checks: ReturnType<typeof tableChecks>;
   try {
-    create = (pgQuery.parseSync(row.sql) as Node).stmts?.[0]?.stmt?.CreateStmt;
-    wanted = exprShape((pgQuery.parseSync(`SELECT ${text}`) as Node).stmts?.[0]?.stmt?.SelectStmt?.targetList?.[0]?.ResTarget?.val);
+    checks = tableChecks(table, row.sql);
   } catch {
     return undefined;
   }
-  let nth = 0;
-  const checks: { name: string; shape: string }[] = [];
-  const take = (c: Node | undefined, column?: string) => {
-    if (c?.contype !== 'CONSTR_CHECK') return;
-    checks.push({ name: c.conname ?? checkName(table, column, nth), shape: exprShape(c.raw_expr) });
-    nth++;
-  };
-  for (const el of create?.tableElts ?? []) {
-    if (el.ColumnDef) for (const c of el.ColumnDef.constraints ?? []) take(c.Constraint, el.ColumnDef.colname);
-    else take(el.Constraint);
-  }
-  return checks.find((c) => c.name === text)?.name ?? checks.find((c) => c.shape === wanted)?.name;
+  const named = checks.find((c) => c.name === text);
+  if (named) return named.name;
+  const expr = parseExpression(text);
+  const wanted = expr ? exprShape(expr) : null;
+  return checks.find((c) => exprShape(c.expr) === wanted)?.name;
 }
 
 /** The table's foreign key, when it has exactly one (SQLite does not say which failed). */

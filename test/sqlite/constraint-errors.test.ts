@@ -22,6 +22,7 @@ CREATE TABLE accounts (
 CREATE UNIQUE INDEX accounts_code_ix ON accounts (code);
 CREATE TABLE docs (id INTEGER PRIMARY KEY, account_id INTEGER REFERENCES accounts (id), title TEXT);
 CREATE TABLE tags (a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b));
+CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, amount INTEGER CHECK (amount <> 0));
 `;
 const SEED = [
   "INSERT INTO accounts (id, email, org, handle, code, balance) VALUES (1, 'a@x', 'o', 'h', 'c', 5)",
@@ -72,6 +73,8 @@ const CASES: [string, string, unknown[]?][] = [
   ['unnamed column CHECK', "UPDATE accounts SET balance = -1 WHERE id = 1"],
   ['named table CHECK', "INSERT INTO accounts (id, email, handle) VALUES (50, 'q@x', '0123456789abc')"],
   ['foreign key', "INSERT INTO docs (id, account_id, title) VALUES (50, 99, 'orphan')"],
+  // SQLite-only words (AUTOINCREMENT) in the table's definition: its CHECK is still found by name
+  ['CHECK of a table with AUTOINCREMENT', 'INSERT INTO ledger (id, amount) VALUES (50, 0)'],
 ];
 
 describe('SQLite source: constraint violations', () => {
