@@ -14,6 +14,11 @@ export interface ResponseHandler {
   onReady(status: number, z: Message): void;
   /** The connection died before the request completed. */
   onLost(reason: Error): void;
+  /**
+   * Set once the answer is complete without a ReadyForQuery: the answer to
+   * extended-protocol messages sent without their Sync (segment-watch.ts).
+   */
+  readonly settled?: boolean;
 }
 
 /**
@@ -87,7 +92,13 @@ export class BackendLink {
       this.status = m.bytes[5]!;
       h.onReady(this.status, m);
       if (!this.handlers.length) this.wakeIdle();
-    } else h.onMessage(m);
+    } else {
+      h.onMessage(m);
+      if (h.settled) {
+        this.handlers.shift();
+        if (!this.handlers.length) this.wakeIdle();
+      }
+    }
   };
 
   get pending(): number {
@@ -104,7 +115,7 @@ export class BackendLink {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Send a request (its messages end in Sync or are a Query) and register who reads the answer. */
+  /** Send a request (its messages end in Sync, are a Query, or are answered by a handler that settles) and register who reads the answer. */
   request(bytes: Buffer | Buffer[], handler: ResponseHandler): void {
     if (this.lost) {
       handler.onLost(this.lost);

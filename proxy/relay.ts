@@ -35,7 +35,7 @@ import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
-import { BodyReader, MessageAssembler, type Message } from './framing.ts';
+import { BodyReader, FrameError, MessageAssembler, type Message } from './framing.ts';
 import { closeMessage, copyFailMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
@@ -43,6 +43,7 @@ import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
+import { partsAnswered, SegmentWatch } from './segment-watch.ts';
 import { isMissingObject, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
@@ -52,6 +53,7 @@ import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type Exec
 import type { ReadLease } from './target-sessions.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
@@ -123,6 +125,14 @@ interface Prepared {
   parse: Buffer;
   cls: Classification;
   on: Set<Route>;
+}
+
+/**
+ * LOCK alone: it writes nothing, and outside a transaction block the server refuses it (25P01). Wrapped in the
+ * proxy's transaction it would succeed instead, so it goes as it is.
+ */
+function locksOnly(c: Classification): boolean {
+  return c.statements.length > 0 && c.statements.every((st) => st.node === 'LockStmt');
 }
 
 export class Relay {
@@ -226,10 +236,7 @@ export class Relay {
   /** Each link's callbacks follow its role. */
   private wireLinks(): void {
     const src = this.source;
-    src.unsolicited = (m) => {
-      if (m.type === 0x45 && this.openSegment) this.flushedError = true;
-      this.order.direct(m.bytes);
-    };
+    src.unsolicited = (m) => this.order.direct(m.bytes);
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
@@ -265,6 +272,8 @@ export class Relay {
 
   /** The extended-protocol messages held since the last Sync or Flush go on as one request (`sync`: it ends in a Sync). */
   private sendPending(sync: boolean): void {
+    // the server keeps its answers until a Sync or Flush: one is added, so what was sent is answered and known done
+    if (!sync && this.pending.at(-1)?.type !== 0x48) this.pending.push(FLUSH_MESSAGE);
     this.enqueue({ kind: 'ext', msgs: this.pending, sync });
     this.pending = [];
     this.pendingBytes = 0;
@@ -293,10 +302,13 @@ export class Relay {
         this.source.write(m.bytes);
         return;
       case 0x51: // Query
+        // the server runs the extended-protocol messages before it first (or, if one failed, skips the Query)
+        if (this.pending.length) this.sendPending(false);
         this.countRequest();
         this.enqueue({ kind: 'query', msgs: [m], sync: true });
         return;
       case 0x46: // FunctionCall
+        if (this.pending.length) this.sendPending(false);
         this.countRequest();
         this.enqueue({ kind: 'fn', msgs: [m], sync: true });
         return;
@@ -326,6 +338,7 @@ export class Relay {
         if (m.type === 0x45 && (this.pending.length >= PENDING_LIMIT || this.pendingBytes >= PENDING_LIMIT_BYTES)) this.sendPending(false);
         return;
       default:
+        if (this.pending.length) this.sendPending(false);
         this.enqueue({ kind: 'invalid', msgs: [m], sync: true });
     }
   };
@@ -393,7 +406,8 @@ export class Relay {
         if (this.deferredBegin) this.sendDeferredBegin();
         // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
         // the await costs more than the handling, on every request
-        if (u.kind === 'query') {
+        if (this.openSegment && (u.kind === 'query' || u.kind === 'fn')) await this.inSegment(u);
+        else if (u.kind === 'query') {
           const p = this.onQuery(u);
           if (p) await p;
         } else if (u.kind === 'ext') await this.onExtended(u);
@@ -408,6 +422,13 @@ export class Relay {
         }
       }
     } catch (e) {
+      if (e instanceof FrameError) {
+        // a message whose body does not read as its type says (an unterminated string, a count past its end)
+        this.ctx.log.warn({ reason: e.message }, 'closing session: bad message from client');
+        await this.source.whenIdle();
+        this.onFatal(e.code, e.message);
+        return;
+      }
       this.ctx.log.error({ err: e }, 'relay failed');
       this.onFatal('XX000', `internal proxy error: ${(e as Error).message}`);
     } finally {
@@ -463,6 +484,40 @@ export class Relay {
 
   // ---- simple protocol ----
 
+  private readonly noteFlushedError = (): void => {
+    if (this.openSegment) this.flushedError = true;
+  };
+
+  /**
+   * A Query or FunctionCall behind extended-protocol messages whose Sync has not come: it goes where they went,
+   * unrouted, once their answer is in. If one of them failed the server skips it up to the Sync, and so it is
+   * not sent (the client gets no answer, as from the server). Its writes are mirrored with the segment's when
+   * the proxy opened a transaction for it, and by the drainer otherwise.
+   */
+  private async inSegment(u: Unit): Promise<void> {
+    const { link, wrapped } = this.openSegment!;
+    await link.whenIdle();
+    if (this.flushedError || this.closed) return;
+    if (u.kind !== 'query') {
+      this.forward(link, u.msgs);
+      return;
+    }
+    const c = classify(new BodyReader(u.msgs[0]!.bytes).cstring());
+    this.noteStatementDrops(c);
+    this.noteSqlPrepared(c);
+    this.noteSessionStatements(c, this.predicted !== I);
+    const txns = c.statements.filter((s) => s.kind === 'txn');
+    if (txns.length === 0 && this.predicted === I && link === this.source) {
+      // the Query ends the server's implicit transaction, the segment's with it: committed as an autocommit write is
+      const copies = c.statements.some((st) => st.node === 'CopyStmt');
+      this.openSegment = null;
+      if (wrapped) return this.finishWrapped(u.msgs, copies);
+      if (this.mirroring && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, copies);
+    }
+    this.predictFrom(txns.map((s) => s.txn!), txns.at(-1)?.chain);
+    this.forward(link, u.msgs);
+  }
+
   private onQuery(u: Unit): Promise<void> | void {
     const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
     const c = classify(sql);
@@ -491,7 +546,7 @@ export class Relay {
   /** A simple Query past routing and drain-ahead: mirrored, split, or sent to the source as it is. */
   private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
-    if (mirroring && !inTxn && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
+    if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = txns[0].chain ? T : I;
       return this.commitWithMirror(u.msgs, txns[0].chain);
@@ -548,6 +603,7 @@ export class Relay {
     let chained = false;
     const executes = new Map<Message, ExecuteInfo>();
     let executed = 0;
+    let onlyLocks = true;
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
@@ -593,6 +649,7 @@ export class Relay {
             chained = Boolean(s.chain);
           }
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
+          if (!p || !locksOnly(p.cls)) onlyLocks = false;
           executed = p?.cls.id ?? 0;
           kind = kind === null ? k : combine(kind, k);
           break;
@@ -620,6 +677,7 @@ export class Relay {
       if (u.sync) this.openSegment = null;
       if (u.sync && link === this.source && this.splits(txnOps, executes, inTxn || wrapped, true)) {
         // its COMMIT needs the mirror first too: the Sync ends what was sent, then the rest in pieces
+        await link.whenIdle(); // whether what was sent failed
         this.ensureOn(link, referenced);
         await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
         for (const name of closes) this.closeEverywhere(name, link);
@@ -658,7 +716,7 @@ export class Relay {
       for (const name of closes) this.closeEverywhere(name, this.source);
       return;
     }
-    if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0) {
+    if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0 && !(executes.size && onlyLocks)) {
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
       return this.wrapAutocommit(u.msgs, this.copies(referenced, definedHere));
@@ -706,7 +764,11 @@ export class Relay {
     this.markDefined(link, definedHere);
     let f: Forward | null = null;
     if (u.sync) f = this.forward(link, u.msgs);
-    else link.write(u.msgs.map((m) => m.bytes)); // answered by the Sync that follows
+    else {
+      const parts = partsAnswered(u.msgs);
+      if (parts) link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), parts, this.noteFlushedError));
+      else link.write(u.msgs.map((m) => m.bytes));
+    }
     for (const name of closes) this.closeEverywhere(name, link);
     return f;
   }

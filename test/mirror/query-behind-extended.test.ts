@@ -1,0 +1,154 @@
+// A simple Query (or FunctionCall) sent behind extended-protocol messages whose
+// Sync has not come yet. PostgreSQL runs the messages first, then the Query,
+// which ends their implicit transaction; if one of them failed it skips the
+// Query up to the Sync. The proxy held the messages until a Sync and sent the
+// Query ahead of them (answers out of order, a routed read running while the
+// source skipped it). Each exchange is run directly on the source and through
+// the mirroring proxy (reads 100 %), and the answers compared message by message.
+import type { Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_query_behind_ext', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100, auth: 'trust' });
+  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
+  // only a session's own drain-and-apply can put a row on the target
+  tp.proxy.drainer!.drainOnce = async () => 0;
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+function msg(type: string, ...parts: (string | Buffer)[]): Buffer {
+  const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p + '\0') : p)));
+  const head = Buffer.alloc(5);
+  head[0] = type.charCodeAt(0);
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+const int16 = (n: number) => Buffer.from([n >> 8, n & 255]);
+const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const parse = (text: string) => msg('P', '', text, int16(0));
+const bind = () => msg('B', '', '', int16(0), int16(0), int16(0));
+const execute = () => msg('E', '', int32(0));
+const query = (text: string) => msg('Q', text);
+const sync = () => msg('S');
+
+/**
+ * The answers to `messages`, sent at once on a logged-in connection to `url` (the driver logs in, then steps
+ * aside), one word each (`T D:5 C:SELECT 1 Z:I` …); read until `readies` ReadyForQuery or 1.5 s.
+ */
+async function exchange(url: string, messages: Buffer[], readies: number): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+  s.removeAllListeners('data');
+  return new Promise((resolve) => {
+    const words: string[] = [];
+    let buf = Buffer.alloc(0);
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(words.join(' '));
+    };
+    const timer = setTimeout(done, 1_500);
+    s.on('close', () => {
+      words.push('[closed]');
+      done();
+    });
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      let o = 0;
+      while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
+        const type = String.fromCharCode(buf[o]!);
+        const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
+        o += 1 + body.length + 4;
+        if (type === 'E') words.push(`E:${/C([0-9A-Z]{5})\0/.exec(body.toString('latin1'))?.[1]}:${body.toString('latin1').includes('SFATAL') ? 'FATAL' : 'ERROR'}`);
+        else if (type === 'C') words.push(`C:${body.toString('utf8', 0, body.length - 1)}`);
+        else if (type === 'Z') words.push(`Z:${String.fromCharCode(body[0]!)}`);
+        else if (type === 'D') words.push(`D:${body.toString('utf8', 6)}`);
+        else if (type !== 'S' && type !== 'N') words.push(type);
+        if (type === 'Z' && ++seen === readies) done();
+      }
+      buf = buf.subarray(o);
+    });
+    s.write(Buffer.concat(messages));
+  });
+}
+
+const proxyUrl = () => `postgres://postgres@127.0.0.1:${tp.port}/${pair.name}`;
+
+async function both(messages: (id: number) => Buffer[], readies: number): Promise<{ direct: string; proxy: string }> {
+  const direct = await exchange(pair.legacyUrl, messages(100), readies);
+  const proxy = await exchange(proxyUrl(), messages(200), readies);
+  return { direct, proxy };
+}
+
+async function onTarget(id: number): Promise<string | null> {
+  const rows = await sql(pair.targetUrl, `SELECT v FROM t WHERE id = ${id}`);
+  return (rows.rows[0]?.v as string | undefined) ?? null;
+}
+
+describe('a Query behind extended-protocol messages without their Sync', () => {
+  it('is answered after them, in the order PostgreSQL answers', async () => {
+    const r = await both(() => [parse('SELECT 5'), bind(), execute(), query('SELECT 2'), sync(), query('SELECT 3')], 3);
+    expect(r.direct).toBe('1 2 D:5 C:SELECT 1 T D:2 C:SELECT 1 Z:I Z:I T D:3 C:SELECT 1 Z:I');
+    expect(r.proxy).toBe(r.direct);
+  });
+
+  it('is skipped, as by PostgreSQL, when one of them failed (and nothing it says runs)', async () => {
+    const r = await both((id) => [parse('SELEC 1'), query(`INSERT INTO t VALUES (${id}, 'skipped')`), query('BEGIN'), sync(), query('SELECT 3')], 2);
+    expect(r.direct).toBe('E:42601:ERROR Z:I T D:3 C:SELECT 1 Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect((await sql(pair.legacyUrl, 'SELECT id FROM t WHERE id IN (100, 200)')).rows).toEqual([]);
+  });
+
+  it("commits a write among the messages with the Query, on the mirror before the Query's answer", async () => {
+    const r = await both((id) => [parse(`INSERT INTO t VALUES (${id + 1}, 'ext')`), bind(), execute(), query('SELECT 2'), sync()], 2);
+    expect(r.direct).toBe('1 2 C:INSERT 0 1 T D:2 C:SELECT 1 Z:I Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect(await onTarget(201)).toBe('ext');
+  });
+
+  it("mirrors the Query's own write", async () => {
+    const r = await both((id) => [parse('SELECT 7'), bind(), execute(), query(`INSERT INTO t VALUES (${id + 2}, 'query')`), sync()], 2);
+    expect(r.direct).toBe('1 2 D:7 C:SELECT 1 C:INSERT 0 1 Z:I Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect(await onTarget(202)).toBe('query');
+  });
+
+  it('rolls the messages back with a failing Query, on both databases', async () => {
+    const r = await both((id) => [parse(`INSERT INTO t VALUES (${id + 3}, 'undone')`), bind(), execute(), query('SELECT 1/0'), sync()], 2);
+    expect(r.direct).toBe('1 2 C:INSERT 0 1 E:22012:ERROR Z:I Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect((await sql(pair.legacyUrl, 'SELECT id FROM t WHERE id IN (103, 203)')).rows).toEqual([]);
+    expect(await onTarget(203)).toBeNull();
+  });
+});
+
+describe('statements the proxy must not wrap', () => {
+  it('LOCK outside a transaction block is refused (25P01) as by PostgreSQL, in both protocols', async () => {
+    const r = await both(() => [query('LOCK TABLE t'), parse('LOCK TABLE t'), bind(), execute(), sync()], 2);
+    expect(r.direct).toBe('E:25P01:ERROR Z:I 1 2 E:25P01:ERROR Z:I');
+    expect(r.proxy).toBe(r.direct);
+  });
+});
+
+describe('a message whose body does not read as its type says', () => {
+  it('ends the session with a protocol violation (08P01), after the answers before it, not an internal error', async () => {
+    const unterminated = Buffer.concat([Buffer.from('P'), int32(4 + 6), Buffer.from('\0SELEC')]);
+    const proxy = await exchange(proxyUrl(), [query('SELECT 1'), unterminated, sync()], 2);
+    expect(proxy).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
+    // other sessions go on
+    expect(await exchange(proxyUrl(), [query('SELECT 4')], 1)).toBe('T D:4 C:SELECT 1 Z:I');
+  });
+});
