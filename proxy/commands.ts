@@ -44,7 +44,12 @@ export function registerProxyCommands(program: Command): void {
         log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');
         const proxy = await startProxy(cfg, live, log);
         const { startControlForProxy } = await import('./control-hook.ts');
-        const control = await startControlForProxy(cfg, live, log, proxy, sync);
+        const control = await startControlForProxy(cfg, live, log, proxy, sync).catch(async (e: unknown) => {
+          // no proxy without its control API (the address taken, say): nothing left listening, exit 1
+          await proxy.close(0);
+          await sync.stop();
+          throw e;
+        });
         await waitForSignal(log, cfg.drainTimeout, async () => {
           await proxy.close(cfg.drainTimeout * 1000);
           await control.close();

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,22 @@ describe('cutover proxy on the command line', () => {
     const r = await cli(['proxy', '--source', pair.legacyUrl, '--auth', 'trust', '--listen', '0.0.0.0:0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('auth "trust" is allowed only on a loopback listener');
+  });
+
+  it('exits 1 with a one-line reason when the control address is taken, listening nowhere', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const control = (taken.address() as net.AddressInfo).port;
+    const port = await freePort();
+    try {
+      const r = await cli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${control}`, '--log-level', 'silent']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`cutover: cannot serve the control API on 127.0.0.1:${control}: EADDRINUSE`);
+      // the proxy's own listener went with it
+      await expect(new Promise((resolve, reject) => net.connect(port, '127.0.0.1').on('connect', resolve).on('error', reject))).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      taken.close();
+    }
   });
 
   it('on SIGTERM lets an open transaction finish, then exits 0', async () => {
