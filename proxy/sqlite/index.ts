@@ -54,6 +54,9 @@ class SqliteBackend extends Duplex {
         this.full = { done, resolve };
       }
     }, MAX_MESSAGE, () => (this.ended ? null : this.full?.done ?? null), opts.resultLimit);
+    // the engine ended the session (a FATAL: a bad message): once the client's side has read it all, the stream
+    // closes as a server's socket does, which is how the proxy's relays learn the session is over
+    this.once('end', () => this.destroy());
     this.session.start();
     this.key = key;
     live.set(key.pid, this);

@@ -1,5 +1,6 @@
 // Hand-made bytes for the cases no well-behaved client produces.
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
+import pg from 'pg';
 
 export interface WireReply {
   bytes: Buffer;
@@ -60,4 +61,65 @@ export function startupPacket(params: Record<string, string>, version = 196608):
   head.writeInt32BE(8 + body.length, 0);
   head.writeInt32BE(version, 4);
   return Buffer.concat([head, body]);
+}
+
+// ---- after log-in: a driver logs in, then steps aside for hand-made messages ----
+
+export function msg(type: string, ...parts: (string | Buffer)[]): Buffer {
+  const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p + '\0') : p)));
+  const head = Buffer.alloc(5);
+  head[0] = type.charCodeAt(0);
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+export const int16 = (n: number) => Buffer.from([n >> 8, n & 255]);
+export const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+export const parse = (text: string) => msg('P', '', text, int16(0));
+export const bind = () => msg('B', '', '', int16(0), int16(0), int16(0));
+export const execute = () => msg('E', '', int32(0));
+export const query = (text: string) => msg('Q', text);
+export const sync = () => msg('S');
+
+/**
+ * The answers to `messages`, sent at once on a logged-in connection to `url` (the driver logs in, then steps
+ * aside), one word each (`T D:5 C:SELECT 1 Z:I` …); read until `readies` ReadyForQuery or 1.5 s.
+ */
+export async function exchangeAfterLogin(url: string, messages: Buffer[], readies: number): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+  s.removeAllListeners('data');
+  return new Promise((resolve) => {
+    const words: string[] = [];
+    let buf = Buffer.alloc(0);
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(words.join(' '));
+    };
+    const timer = setTimeout(done, 1_500);
+    s.on('close', () => {
+      words.push('[closed]');
+      done();
+    });
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      let o = 0;
+      while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
+        const type = String.fromCharCode(buf[o]!);
+        const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
+        o += 1 + body.length + 4;
+        if (type === 'E') words.push(`E:${/C([0-9A-Z]{5})\0/.exec(body.toString('latin1'))?.[1]}:${body.toString('latin1').includes('SFATAL') ? 'FATAL' : 'ERROR'}`);
+        else if (type === 'C') words.push(`C:${body.toString('utf8', 0, body.length - 1)}`);
+        else if (type === 'Z') words.push(`Z:${String.fromCharCode(body[0]!)}`);
+        else if (type === 'D') words.push(`D:${body.toString('utf8', 6)}`);
+        else if (type !== 'S' && type !== 'N') words.push(type);
+        if (type === 'Z' && ++seen === readies) done();
+      }
+      buf = buf.subarray(o);
+    });
+    s.write(Buffer.concat(messages));
+  });
 }

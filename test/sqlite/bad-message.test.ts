@@ -1,0 +1,51 @@
+// Hand-made protocol sequences on an SQLite source, without and with
+// mirroring, compared with a real server where PostgreSQL's answer is the
+// point. A message the engine ends the session for (a body that does not read
+// as its type says, a type no frontend sends) was answered with its FATAL, but
+// without mirroring the connection stayed open: the engine's stream ended on
+// its reading side only, which the byte relay did not take for the end of the
+// session.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bind, exchangeAfterLogin, execute, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
+import { referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
+import { startSqliteProxy, type SqliteProxy } from './sqlite-harness.ts';
+
+let plain: SqliteProxy;
+let mirror: SqliteMirror;
+let ref: string;
+
+beforeAll(async () => {
+  [plain, mirror, ref] = await Promise.all([
+    startSqliteProxy(),
+    startSqliteMirror('sqlite_bad_message', 'CREATE TABLE t (id INTEGER PRIMARY KEY)'),
+    referenceDatabase('sqlite_bad_message_ref', 'CREATE TABLE t (id bigint PRIMARY KEY)'),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([plain?.close(), mirror?.close()]);
+});
+
+const unterminated = Buffer.concat([Buffer.from('P'), int32(4 + 6), Buffer.from('\0SELEC')]);
+
+describe.each([
+  ['without mirroring', () => plain.url()],
+  ['mirroring', () => mirror.url()],
+])('SQLite source %s', (_, url) => {
+  it('a message whose body does not read as its type says: FATAL 08P01 after the answers before it, and the connection closed', async () => {
+    expect(await exchangeAfterLogin(url(), [query('SELECT 1'), unterminated, sync()], 2)).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
+    expect(await exchangeAfterLogin(url(), [query('SELECT 2'), msg('Z')], 2)).toBe('T D:2 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
+    // other sessions go on
+    expect(await exchangeAfterLogin(url(), [query('SELECT 3')], 1)).toBe('T D:3 C:SELECT 1 Z:I');
+  });
+
+  it('a Query behind extended-protocol messages without their Sync: after them, or skipped when one failed, as by PostgreSQL', async () => {
+    const cases: [Buffer[], number][] = [
+      [[parse('SELECT 5'), bind(), execute(), query('SELECT 2'), sync(), query('SELECT 3')], 3],
+      [[parse('SELEC 1'), query('SELECT 2'), query('BEGIN'), sync(), query('SELECT 3')], 2],
+    ];
+    for (const [messages, readies] of cases) {
+      const [got, want] = await Promise.all([exchangeAfterLogin(url(), messages, readies), exchangeAfterLogin(ref, messages, readies)]);
+      expect(got).toBe(want);
+    }
+  });
+});
