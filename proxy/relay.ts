@@ -688,7 +688,9 @@ export class Relay {
         this.markDefined(link, definedHere);
         return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
       }
-      this.sendSegment(link, u, referenced, definedHere, closes);
+      // more of it without a Sync: if what was sent failed, the server skips these and answers nothing to wait for
+      if (!u.sync) await link.whenIdle();
+      this.sendSegment(link, u, referenced, definedHere, closes, !u.sync && this.flushedError);
       this.predictFrom(txnOps, chained);
       return;
     }
@@ -759,14 +761,15 @@ export class Relay {
     return this.statements.get(new BodyReader(parse.bytes).cstring());
   }
 
-  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[]): Forward | null {
+  /** `skipped`: messages without their Sync that the server will skip (an error before them): nothing answers them. */
+  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[], skipped = false): Forward | null {
     this.ensureOn(link, referenced);
     this.markDefined(link, definedHere);
     let f: Forward | null = null;
     if (u.sync) f = this.forward(link, u.msgs);
     else {
       const parts = partsAnswered(u.msgs);
-      if (parts) link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), parts, this.noteFlushedError));
+      if (parts && !skipped) link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), parts, this.noteFlushedError));
       else link.write(u.msgs.map((m) => m.bytes));
     }
     for (const name of closes) this.closeEverywhere(name, link);

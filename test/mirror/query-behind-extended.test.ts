@@ -5,11 +5,13 @@
 // Query ahead of them (answers out of order, a routed read running while the
 // source skipped it). Each exchange is run directly on the source and through
 // the mirroring proxy (reads 100 %), and the answers compared message by message.
+import type { Socket } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair } from './mirrored-pair.ts';
-import { bind, exchangeAfterLogin as exchange, execute, int32, parse, query, sync } from '../proxy/raw-wire.ts';
+import { bind, exchangeAfterLogin as exchange, execute, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -72,6 +74,34 @@ describe('a Query behind extended-protocol messages without their Sync', () => {
     expect(r.proxy).toBe(r.direct);
     expect((await sql(pair.legacyUrl, 'SELECT id FROM t WHERE id IN (103, 203)')).rows).toEqual([]);
     expect(await onTarget(203)).toBeNull();
+  });
+});
+
+describe('messages sent without their Sync after one of them failed', () => {
+  it('are skipped by the server up to the Sync, which alone is answered', async () => {
+    const r = await both(() => [parse('SELEC 1'), msg('H'), parse('SELECT 1'), msg('H'), bind(), execute(), msg('H'), sync(), query('SELECT 3')], 2);
+    expect(r.direct).toBe('E:42601:ERROR Z:I T D:3 C:SELECT 1 Z:I');
+    expect(r.proxy).toBe(r.direct);
+  });
+
+  it('from a client that then hangs up: the session ends, its source connection with it', async () => {
+    const c = new pg.Client({ connectionString: proxyUrl() });
+    c.on('error', () => undefined);
+    await c.connect();
+    const pid = (c as unknown as { processID: number }).processID; // the source backend's, as the proxy passes it on
+    const alive = async () => (await sql(pair.legacyUrl, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rows.length > 0;
+    expect(await alive()).toBe(true);
+    const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+    // the failed Parse, a Query the server skips, then a Describe left without a Sync when the client goes
+    s.write(Buffer.concat([parse('SELEC 1'), query('SELECT 2'), msg('D', Buffer.from('S'), 'nothing')]));
+    await new Promise((r) => setTimeout(r, 300));
+    s.destroy();
+    let gone = false;
+    for (let i = 0; i < 50 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      gone = !(await alive());
+    }
+    expect(gone).toBe(true);
   });
 });
 
