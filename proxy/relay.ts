@@ -1557,7 +1557,8 @@ export class Relay {
   sourceLost(): void {
     if (this.closed) return;
     this.closed = true;
-    this.ctx.onSourceDown?.();
+    // a FATAL of the server's own ended this session only (session-level: see Session's byte relay)
+    if (!this.source.farewell) this.ctx.onSourceDown?.();
     this.onFatal('08006', 'lost connection to the source database', this.source.farewell?.bytes);
   }
 

@@ -235,6 +235,7 @@ export class Session {
       if (!this.ctx.openSqlite) throw new BackendUnavailable('the SQLite source engine is not available in this build');
       // the engine speaks its own start-up (AuthenticationOk … ReadyForQuery) on the stream
       this.backend = await this.ctx.openSqlite(src.path, startup);
+      this.ctx.stats.sourceUp();
       // that ReadyForQuery answers no client request: counted as one in flight, so the plain relay
       // sees the session idle after it (and can move it to the message relay when mirroring starts)
       this.outstanding = 1;
@@ -474,7 +475,9 @@ export class Session {
       if (this.closed) return;
       // The server went away under the session: tell the client why, at a message boundary only.
       if (fromServer.atBoundary && !lastWasError) client.write(fatal('08006', 'lost connection to the source database'));
-      this.ctx.stats.sourceDown();
+      // a server that said why (its FATAL: this session terminated, a timeout, a bad message) ended one
+      // session, and is no less reachable for it: the next connection attempt tells
+      if (!lastWasError) this.ctx.stats.sourceDown();
       this.close();
     });
     client.on('data', onClientData);

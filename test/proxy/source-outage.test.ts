@@ -29,6 +29,20 @@ async function tryConnect(url: string): Promise<string> {
 }
 
 describe('the source going away', () => {
+  it('is not what one session ended by the server with a FATAL of its own says (readiness stays)', async () => {
+    const victim = new pg.Client({ connectionString: tp.url('postgres') });
+    const ended = new Promise<Error>((resolve) => victim.on('error', resolve));
+    await victim.connect();
+    const pid = (victim as unknown as { processID: number }).processID;
+    const admin = new pg.Client({ connectionString: legacy.url('postgres') });
+    await admin.connect();
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await admin.end();
+    expect((await ended as { code?: string }).code).toBe('57P01');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tp.proxy.stats().sourceAvailable).toBe(true);
+  });
+
   it('ends open sessions with an error, refuses new ones with 08006, and recovers', async () => {
     const open = new pg.Client({ connectionString: tp.url('postgres') });
     const ended = new Promise<Error>((resolve) => open.on('error', resolve));

@@ -28,14 +28,15 @@ afterAll(async () => {
 const unterminated = Buffer.concat([Buffer.from('P'), int32(4 + 6), Buffer.from('\0SELEC')]);
 
 describe.each([
-  ['without mirroring', () => plain.url()],
-  ['mirroring', () => mirror.url()],
-])('SQLite source %s', (_, url) => {
+  ['without mirroring', () => plain.url(), () => plain.tp],
+  ['mirroring', () => mirror.url(), () => mirror.tp],
+])('SQLite source %s', (_, url, proxyOf) => {
   it('a message whose body does not read as its type says: FATAL 08P01 after the answers before it, and the connection closed', async () => {
     expect(await exchangeAfterLogin(url(), [query('SELECT 1'), unterminated, sync()], 2)).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
     expect(await exchangeAfterLogin(url(), [query('SELECT 2'), msg('Z')], 2)).toBe('T D:2 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
-    // other sessions go on
+    // other sessions go on, and the source is no less available (a FATAL ended one session: /readyz stays 200)
     expect(await exchangeAfterLogin(url(), [query('SELECT 3')], 1)).toBe('T D:3 C:SELECT 1 Z:I');
+    expect(proxyOf().proxy.stats().sourceAvailable).toBe(true);
   });
 
   it('a Query behind extended-protocol messages without their Sync: after them, or skipped when one failed, as by PostgreSQL', async () => {
