@@ -147,7 +147,7 @@ export class MessageAssembler {
   }
 }
 
-/** Reads NUL-terminated strings and integers out of a message body. */
+/** Reads NUL-terminated strings and integers out of a message body; errors worded as PostgreSQL words them. */
 export class BodyReader {
   private i: number;
 
@@ -157,21 +157,21 @@ export class BodyReader {
 
   cstring(): string {
     const end = this.buf.indexOf(0, this.i);
-    if (end < 0) throw new FrameError('malformed message: unterminated string');
+    if (end < 0) throw new FrameError('invalid string in message');
     const s = this.buf.toString('utf8', this.i, end);
     this.i = end + 1;
     return s;
   }
 
   int32(): number {
-    if (this.i + 4 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    if (this.i + 4 > this.buf.length) throw new FrameError('insufficient data left in message');
     const v = this.buf.readInt32BE(this.i);
     this.i += 4;
     return v;
   }
 
   int16(): number {
-    if (this.i + 2 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    if (this.i + 2 > this.buf.length) throw new FrameError('insufficient data left in message');
     const v = this.buf.readInt16BE(this.i);
     this.i += 2;
     return v;
@@ -179,17 +179,22 @@ export class BodyReader {
 
   /** A count (of parameters, of format codes): unsigned, as the server reads it, so up to 65535. */
   uint16(): number {
-    if (this.i + 2 > this.buf.length) throw new FrameError('malformed message: truncated integer');
+    if (this.i + 2 > this.buf.length) throw new FrameError('insufficient data left in message');
     const v = this.buf.readUInt16BE(this.i);
     this.i += 2;
     return v;
   }
 
   bytes(n: number): Buffer {
-    if (n < 0 || this.i + n > this.buf.length) throw new FrameError('malformed message: truncated field');
+    if (n < 0 || this.i + n > this.buf.length) throw new FrameError('insufficient data left in message');
     const b = this.buf.subarray(this.i, this.i + n);
     this.i += n;
     return b;
+  }
+
+  /** The body has been read to its end (PostgreSQL's pq_getmsgend): nothing may follow. */
+  end(): void {
+    if (this.i !== this.buf.length) throw new FrameError('invalid message format');
   }
 
   rest(): Buffer {

@@ -255,7 +255,16 @@ export class SessionEngine {
           return this.die('08P01', `invalid frontend message type ${t}`);
       }
     } catch (e) {
-      if (e instanceof FrameError) return this.die(e.code, e.message);
+      if (e instanceof FrameError) {
+        // the message arrived whole; its body is what is wrong: an ERROR, as PostgreSQL reports it, and the
+        // session goes on (a simple Query's ends with ReadyForQuery, an extended message's skips to the Sync)
+        if (t === 0x51) {
+          this.fail(new PgError(e.code, e.message));
+          this.send(readyForQuery(this.status()));
+          return;
+        }
+        e = new PgError(e.code, e.message);
+      }
       this.fail(e);
       this.skipping = true;
     }
@@ -325,6 +334,7 @@ export class SessionEngine {
     const n = r.uint16();
     const given: number[] = [];
     for (let i = 0; i < n; i++) given.push(r.int32() >>> 0);
+    r.end();
     if (name && this.statements.has(name)) throw new PgError('42P05', `prepared statement "${name}" already exists`);
     const statements = translate(text);
     if (statements.length > 1) throw new PgError('42601', 'cannot insert multiple commands into a prepared statement');
@@ -374,6 +384,7 @@ export class SessionEngine {
     const nr = r.uint16();
     const resultFormats: number[] = [];
     for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
+    r.end();
     if (portalName && this.portals.has(portalName)) throw new PgError('42P03', `cursor "${portalName}" already exists`);
     // as PostgreSQL: in a failed transaction only what ends it (or goes back to a savepoint) may be bound
     if (this.mode === 'explicit' && this.failed && !endsFailure(prep.st)) throw inFailedTransaction();
@@ -382,8 +393,10 @@ export class SessionEngine {
   }
 
   private async describe(r: BodyReader): Promise<void> {
-    const kind = String.fromCharCode(r.bytes(1)[0]!);
+    const code = r.bytes(1)[0]!;
+    const kind = String.fromCharCode(code);
     const name = r.cstring();
+    r.end();
     if (kind === 'S') {
       const prep = this.statements.get(name);
       if (!prep) throw new PgError('26000', `prepared statement "${name}" does not exist`);
@@ -393,7 +406,7 @@ export class SessionEngine {
       this.send(fields ? rowDescription(fields) : NO_DATA);
       return;
     }
-    if (kind !== 'P') throw new FrameError(`invalid DESCRIBE message subtype ${kind}`);
+    if (kind !== 'P') throw new FrameError(`invalid DESCRIBE message subtype ${code}`);
     const portal = this.portals.get(name);
     if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
     const st = portal.prep.st;
@@ -414,6 +427,7 @@ export class SessionEngine {
   private async execute(r: BodyReader): Promise<void> {
     const name = r.cstring();
     const maxRows = r.int32();
+    r.end();
     const portal = this.portals.get(name);
     if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
     if (!portal.prep.st) {
@@ -442,11 +456,13 @@ export class SessionEngine {
   }
 
   private closeMessage(r: BodyReader): void {
-    const kind = String.fromCharCode(r.bytes(1)[0]!);
+    const code = r.bytes(1)[0]!;
+    const kind = String.fromCharCode(code);
     const name = r.cstring();
+    r.end();
     if (kind === 'S') this.statements.delete(name);
     else if (kind === 'P') this.portals.delete(name);
-    else throw new FrameError(`invalid CLOSE message subtype ${kind}`);
+    else throw new FrameError(`invalid CLOSE message subtype ${code}`);
     this.send(CLOSE_COMPLETE);
   }
 

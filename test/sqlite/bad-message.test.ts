@@ -1,12 +1,14 @@
 // Hand-made protocol sequences on an SQLite source, without and with
 // mirroring, compared with a real server where PostgreSQL's answer is the
-// point. A message the engine ends the session for (a body that does not read
-// as its type says, a type no frontend sends) was answered with its FATAL, but
-// without mirroring the connection stayed open: the engine's stream ended on
-// its reading side only, which the byte relay did not take for the end of the
-// session.
+// point. A message body that does not read as its type says (a bad subtype, a
+// string without its NUL, bytes after the last field) is an ERROR there and
+// the session goes on; the engine ended the session instead, or accepted
+// trailing bytes. A type no frontend sends ends the session: the FATAL was
+// sent, but without mirroring the connection stayed open (the engine's stream
+// ended on its reading side only, which the byte relay did not take for the
+// end of the session).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bind, exchangeAfterLogin, execute, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
+import { bind, exchangeAfterLogin, execute, int16, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 import { referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
 import { startSqliteProxy, type SqliteProxy } from './sqlite-harness.ts';
 
@@ -27,12 +29,37 @@ afterAll(async () => {
 
 const unterminated = Buffer.concat([Buffer.from('P'), int32(4 + 6), Buffer.from('\0SELEC')]);
 
+describe('SQLite source without mirroring: message bodies that do not read as their type says', () => {
+  it('are answered as PostgreSQL answers them (an ERROR, the session goes on)', async () => {
+    const messages = [
+      msg('D', Buffer.from('Z'), 'x'), sync(),
+      msg('C', Buffer.from('Q'), 'x'), sync(),
+      msg('C', 'S', 'x'), sync(), // a trailing byte after the name
+      msg('E', Buffer.from([0, 0])), sync(),
+      msg('Q', Buffer.from('SELECT 1')), // no terminating NUL
+      query('BEGIN'), unterminated, sync(), query('COMMIT'),
+      msg('P', '', 'SELECT 1', int16(0), Buffer.from('zz')), sync(),
+      msg('E', '', int32(0), Buffer.from('q')), sync(),
+      query('SELECT 4'),
+    ];
+    const [got, want] = await Promise.all([exchangeAfterLogin(plain.url(), messages, 11), exchangeAfterLogin(ref, messages, 11)]);
+    expect(want.match(/E:08P01:ERROR/g)).toHaveLength(8);
+    expect(got).toBe(want);
+  });
+});
+
+describe('SQLite source mirroring: a message body that does not read as its type says', () => {
+  it('ends the session (FATAL 08P01, from the proxy), after the answers before it', async () => {
+    expect(await exchangeAfterLogin(mirror.url(), [query('SELECT 1'), unterminated, sync()], 2)).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
+    expect(mirror.tp.proxy.stats().sourceAvailable).toBe(true);
+  });
+});
+
 describe.each([
   ['without mirroring', () => plain.url(), () => plain.tp],
   ['mirroring', () => mirror.url(), () => mirror.tp],
 ])('SQLite source %s', (_, url, proxyOf) => {
-  it('a message whose body does not read as its type says: FATAL 08P01 after the answers before it, and the connection closed', async () => {
-    expect(await exchangeAfterLogin(url(), [query('SELECT 1'), unterminated, sync()], 2)).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
+  it('a message type no frontend sends: FATAL 08P01 after the answers before it, and the connection closed', async () => {
     expect(await exchangeAfterLogin(url(), [query('SELECT 2'), msg('Z')], 2)).toBe('T D:2 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
     // other sessions go on, and the source is no less available (a FATAL ended one session: /readyz stays 200)
     expect(await exchangeAfterLogin(url(), [query('SELECT 3')], 1)).toBe('T D:3 C:SELECT 1 Z:I');
