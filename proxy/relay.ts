@@ -58,6 +58,7 @@ const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
+const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
 /** Unsent answer bytes past which the session stops reading its backends (the client is not taking them). */
 const CLIENT_BACKLOG = 1 << 20;
 /** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
@@ -503,19 +504,23 @@ export class Relay {
       return;
     }
     const c = classify(new BodyReader(u.msgs[0]!.bytes).cstring());
+    const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
-    this.noteSqlPrepared(c);
-    this.noteSessionStatements(c, this.predicted !== I);
-    const txns = c.statements.filter((s) => s.kind === 'txn');
-    if (txns.length === 0 && this.predicted === I && link === this.source) {
+    // refused DDL is raised on the source instead, so the server's transaction fails as it would for the DDL's error
+    const refused = this.kindOf(c) === 'ddl' && this.mirroring && !this.ctx.allowDdl;
+    const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
+    if (!refused) this.noteQueryState(c, inTxn);
+    const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
+    if (txns.length === 0 && !inTxn && link === this.source) {
       // the Query ends the server's implicit transaction, the segment's with it: committed as an autocommit write is
       const copies = c.statements.some((st) => st.node === 'CopyStmt');
       this.openSegment = null;
-      if (wrapped) return this.finishWrapped(u.msgs, copies);
-      if (this.mirroring && WRITES.has(c.kind)) return this.wrapAutocommit(u.msgs, copies);
+      if (wrapped) return this.finishWrapped(msgs, copies);
+      if (this.mirroring && !refused && WRITES.has(c.kind)) return this.wrapAutocommit(msgs, copies);
     }
+    if (refused && inTxn) this.predicted = E;
     this.predictFrom(txns.map((s) => s.txn!), txns.at(-1)?.chain);
-    this.forward(link, u.msgs);
+    this.forward(link, msgs);
   }
 
   private onQuery(u: Unit): Promise<void> | void {
@@ -524,10 +529,7 @@ export class Relay {
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
     if (this.refuseDdl(this.kindOf(c))) return;
-    this.noteSourceOnly(c);
-    this.noteSqlPrepared(c);
-    // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
-    this.noteSessionStatements(c, inTxn);
+    this.noteQueryState(c, inTxn);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system || this.namesUnmirrored(c));
@@ -810,6 +812,14 @@ export class Relay {
     this.statements.delete(name);
   }
 
+  /** What a simple Query that runs changes in the session: source-only state, SQL PREPAREs, settings. */
+  private noteQueryState(c: Classification, inTxn: boolean): void {
+    this.noteSourceOnly(c);
+    this.noteSqlPrepared(c);
+    // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
+    this.noteSessionStatements(c, inTxn);
+  }
+
   /** DISCARD ALL and DEALLOCATE drop our drain statement too, wherever they run (also inside a longer request). */
   private noteStatementDrops(c: Classification): void {
     for (const s of c.statements) if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') this.drains.forget(this.source, this.target);
@@ -925,7 +935,7 @@ export class Relay {
       // refusal is raised on the source itself, so its transaction fails (E) and only ROLLBACK ends it; a block
       // that had already failed answers 25P02, as PostgreSQL would
       this.predicted = E;
-      this.source.request(queryMessage(REFUSE_DDL_IN_BLOCK), new Forward(slot, this));
+      this.source.request(REFUSE_DDL_MESSAGE.bytes, new Forward(slot, this));
       return true;
     }
     slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT }));

@@ -9,8 +9,8 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair, proxyWithoutDrainer } from './mirrored-pair.ts';
 import { bind, exchangeAfterLogin as exchange, execute, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 
 let pair: DbPair;
@@ -18,10 +18,8 @@ let tp: TestProxy;
 
 beforeAll(async () => {
   pair = await mirroredPair('mirror_query_behind_ext', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 100, auth: 'trust' });
-  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
   // only a session's own drain-and-apply can put a row on the target
-  tp.proxy.drainer!.drainOnce = async () => 0;
+  tp = await proxyWithoutDrainer(pair, { reads: 100, auth: 'trust' });
 });
 afterAll(async () => {
   await tp?.close();
@@ -74,6 +72,17 @@ describe('a Query behind extended-protocol messages without their Sync', () => {
     expect(r.proxy).toBe(r.direct);
     expect((await sql(pair.legacyUrl, 'SELECT id FROM t WHERE id IN (103, 203)')).rows).toEqual([]);
     expect(await onTarget(203)).toBeNull();
+  });
+});
+
+describe('DDL in a Query behind extended-protocol messages without their Sync', () => {
+  it('is refused (0A000) as the server would fail it: the messages roll back with it, nothing is created', async () => {
+    const proxy = await exchange(proxyUrl(), [parse(`INSERT INTO t VALUES (204, 'ddl')`), bind(), execute(), query('CREATE TABLE made_in_segment (a int)'), sync()], 2);
+    expect(proxy).toBe('1 2 C:INSERT 0 1 E:0A000:ERROR Z:I Z:I');
+    expect((await sql(pair.legacyUrl, "SELECT to_regclass('made_in_segment') AS r, (SELECT count(*)::int FROM t WHERE id = 204) AS n")).rows[0]).toEqual({ r: null, n: 0 });
+    // behind reads only (no transaction of the proxy's around them)
+    expect(await exchange(proxyUrl(), [parse('SELECT 6'), bind(), execute(), query('CREATE TABLE made_in_segment (a int)'), sync()], 2)).toBe('1 2 D:6 C:SELECT 1 E:0A000:ERROR Z:I Z:I');
+    expect((await sql(pair.legacyUrl, "SELECT to_regclass('made_in_segment') AS r")).rows[0]).toEqual({ r: null });
   });
 });
 

@@ -7,6 +7,7 @@
 // sent, but without mirroring the connection stayed open (the engine's stream
 // ended on its reading side only, which the byte relay did not take for the
 // end of the session).
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind, exchangeAfterLogin, execute, int16, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 import { referenceDatabase, startSqliteMirror, type SqliteMirror } from './mirror-harness.ts';
@@ -52,6 +53,19 @@ describe('SQLite source mirroring: a message body that does not read as its type
   it('ends the session (FATAL 08P01, from the proxy), after the answers before it', async () => {
     expect(await exchangeAfterLogin(mirror.url(), [query('SELECT 1'), unterminated, sync()], 2)).toBe('T D:1 C:SELECT 1 Z:I E:08P01:FATAL [closed]');
     expect(mirror.tp.proxy.stats().sourceAvailable).toBe(true);
+  });
+});
+
+describe('SQLite source mirroring: DDL in a Query behind extended-protocol messages without their Sync', () => {
+  it('is refused (0A000) and nothing is created, as when it comes alone', async () => {
+    const got = await exchangeAfterLogin(mirror.url(), [parse('SELECT 6'), bind(), execute(), query('CREATE TABLE made_in_segment (a int)'), sync()], 2);
+    expect(got).toBe('1 2 D:6 C:SELECT 1 E:0A000:ERROR Z:I Z:I');
+    const db = new Database(mirror.file, { readonly: true });
+    try {
+      expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'made_in_segment'").get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
   });
 });
 
