@@ -32,15 +32,13 @@ export function partsAnswered(msgs: Message[]): number {
 
 export class SegmentWatch implements ResponseHandler {
   settled = false;
-  /** The server met an error in these messages: it skips what follows up to the client's Sync. */
-  failed = false;
 
   constructor(private readonly slot: Slot, private remaining: number, private readonly onError: () => void) {}
 
   onMessage(m: Message): void {
     this.slot.write(m.bytes);
     if (m.type === 0x45) {
-      this.failed = true;
+      // the server skips what follows up to the client's Sync
       this.onError();
       this.settle();
     } else if (ENDS_PART.has(m.type) && --this.remaining <= 0) this.settle();

@@ -15,17 +15,16 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
 import { hostileMessages, random } from '../proxy/hostile-wire.ts';
-import { expectConverged, mirroredPair } from './mirrored-pair.ts';
+import { expectConverged, mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
 
 beforeAll(async () => {
   pair = await mirroredPair('mirror_hostile', 'CREATE TABLE docs (k text PRIMARY KEY, body text); CREATE TABLE users (id serial PRIMARY KEY, email text UNIQUE NOT NULL, pw text)');
-  tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, reads: 50, auth: 'trust' });
-  for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
+  tp = await mirroringProxy(pair, { reads: 50, auth: 'trust' });
 });
 afterAll(async () => {
   await tp?.close();

@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import type { ChangeDrainer } from '../../proxy/mirror/drainer.ts';
+import type { ConfigInput } from '../../common/config.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
@@ -22,11 +23,17 @@ export async function mirroredPair(name: string, schema: string, targetUrl?: (pa
  * then on only a session's own drain-and-apply before its COMMIT can put a row
  * on the target, so a row there right after the client's answer proves it.
  */
-export async function proxyWithoutDrainer(pair: DbPair): Promise<TestProxy> {
-  const tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
+export async function proxyWithoutDrainer(pair: DbPair, overrides: Partial<ConfigInput> = {}): Promise<TestProxy> {
+  const tp = await mirroringProxy(pair, overrides);
+  tp.proxy.drainer!.drainOnce = async () => 0;
+  return tp;
+}
+
+/** A proxy for `pair` (with `overrides`: reads, auth …), once it has noticed the capture and mirrors. */
+export async function mirroringProxy(pair: DbPair, overrides: Partial<ConfigInput> = {}): Promise<TestProxy> {
+  const tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl, ...overrides });
   for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
   expect(tp.live.get().mirroring).toBe(true);
-  tp.proxy.drainer!.drainOnce = async () => 0;
   return tp;
 }
 
