@@ -507,7 +507,8 @@ export class Relay {
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
     // refused DDL is raised on the source instead, so the server's transaction fails as it would for the DDL's error
-    const refused = this.kindOf(c) === 'ddl' && this.mirroring && !this.ctx.allowDdl;
+    // (DDL among transaction control too: onQuery's split refuses that piece by piece, this Query goes whole)
+    const refused = this.mirroring && !this.ctx.allowDdl && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
     const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');

@@ -60,6 +60,9 @@ describe('SQLite source mirroring: DDL in a Query behind extended-protocol messa
   it('is refused (0A000) and nothing is created, as when it comes alone', async () => {
     const got = await exchangeAfterLogin(mirror.url(), [parse('SELECT 6'), bind(), execute(), query('CREATE TABLE made_in_segment (a int)'), sync()], 2);
     expect(got).toBe('1 2 D:6 C:SELECT 1 E:0A000:ERROR Z:I Z:I');
+    // among transaction control
+    const inBlock = await exchangeAfterLogin(mirror.url(), [parse('SELECT 7'), bind(), execute(), query('BEGIN; CREATE TABLE made_in_segment (a int); COMMIT'), sync()], 2);
+    expect(inBlock).toBe('1 2 D:7 C:SELECT 1 E:0A000:ERROR Z:I Z:I');
     const db = new Database(mirror.file, { readonly: true });
     try {
       expect(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'made_in_segment'").get()).toEqual({ n: 0 });
