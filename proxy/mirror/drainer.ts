@@ -80,8 +80,11 @@ export class Drainer implements ChangeDrainer {
   /** Change rows waiting, as last counted. */
   backlog = 0;
   private fullBatches = 0;
-  /** Deletes of missing keys to check again once the transactions running when they were applied have ended. */
-  private rechecks: { xmax: bigint; keys: { tbl: string; pk: string }[] }[] = [];
+  /**
+   * Deletes of missing keys to check again once every transaction that may have inserted one has
+   * ended: each with a transaction ID taken after its deletes were applied (null until taken).
+   */
+  private rechecks: { after: bigint | null; keys: { tbl: string; pk: string }[] }[] = [];
   private readonly unrecorded: UnrecordedKeys;
   /**
    * Per table, the expression making a row its captured JSON (as the capture
@@ -184,12 +187,8 @@ export class Drainer implements ChangeDrainer {
         await this.applier.apply(changes);
         missing = changes.filter((c) => c.op === 'D');
       }
-      if (missing.length) {
-        // what was running once the deletes are on the mirror: anything that might have inserted one of these keys
-        const snap = await src.query<{ xmax: string }>(`SELECT txid_snapshot_xmax(txid_current_snapshot())::text AS xmax`);
-        this.rechecks.push({ xmax: BigInt(snap.rows[0]!.xmax), keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
-      }
       await src.query('COMMIT');
+      if (missing.length) this.rechecks.push({ after: null, keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
       ok = true;
       // a full batch means more is waiting, and the next batch follows at once: the rest is counted (a scan
       // of the change table) when a batch comes back short and every tenth full one, not once per batch of
@@ -255,19 +254,33 @@ export class Drainer implements ChangeDrainer {
 
   /**
    * Deletes of missing keys whose racing transactions have all ended (the
-   * oldest running transaction is past the snapshot taken after the delete):
+   * oldest running transaction is past one that began after the delete):
    * keys that exist now are recorded dirty for the next drain.
    */
   private async recheckMissing(src: pg.PoolClient): Promise<void> {
+    // A session that inserted one of the keys and mirrored it before the delete landed had its
+    // transaction ID by then, so it is below one assigned now. A snapshot's xmax is no such bound:
+    // it is one past the newest *ended* transaction, and a running one may be at or above it.
+    if (this.rechecks.some((r) => r.after === null)) {
+      const id = BigInt((await src.query<{ id: string }>(`SELECT txid_current()::text AS id`)).rows[0]!.id);
+      for (const r of this.rechecks) r.after ??= id;
+    }
     const now = await src.query<{ xmin: string }>(`SELECT txid_snapshot_xmin(txid_current_snapshot())::text AS xmin`);
     const xmin = BigInt(now.rows[0]!.xmin);
-    const due = this.rechecks.filter((r) => r.xmax <= xmin);
+    const due = this.rechecks.filter((r) => r.after! < xmin);
     if (!due.length) return;
     const keys = due.flatMap((r) => r.keys);
-    const present = (await this.currentRows(src, keys.map((k, i) => ({ seq: String(i), tbl: k.tbl, op: 'U', pk: k.pk })), false)).filter((c) => c.op === 'U');
-    if (present.length) await src.query(pgCaptureDialect.dirtySql(present));
+    // a batch's worth of keys per statement: a bulk DELETE's 200,000 keys in one held the event loop,
+    // and every session with it, for about 0.3 s while its text was built and its answer read
+    let found = 0;
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const chunk = keys.slice(i, i + BATCH);
+      const present = (await this.currentRows(src, chunk.map((k, j) => ({ seq: String(i + j), tbl: k.tbl, op: 'U', pk: k.pk })), false)).filter((c) => c.op === 'U');
+      if (present.length) await src.query(pgCaptureDialect.dirtySql(present));
+      found += present.length;
+    }
     this.rechecks = this.rechecks.filter((r) => !due.includes(r));
-    if (present.length) this.log.warn({ keys: present.length }, 'drainer: keys deleted on the mirror were inserted meanwhile; re-syncing them');
+    if (found) this.log.warn({ keys: found }, 'drainer: keys deleted on the mirror were inserted meanwhile; re-syncing them');
   }
 
   /**

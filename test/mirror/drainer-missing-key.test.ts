@@ -62,3 +62,51 @@ it('a key inserted and mirrored by a session while the drainer deleted it ends o
     await mirror.close();
   }
 });
+
+// The racing session's transaction ID is newer than every ended one when the drainer's delete lands.
+// The re-check used to wait for the transactions below the snapshot's xmax (one past the newest
+// ended), which did not include it: the key was checked while the session was still running, found
+// missing, and never checked again. A bulk delete's keys are re-checked a batch per statement.
+it('re-checks a bulk delete\'s missing keys once the racing session has ended, a batch at a time', async () => {
+  const pair = await mirroredPair('mirror_drainer_missing_bulk', `CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL); INSERT INTO kv SELECT g, 'old' FROM generate_series(1, 2500) g`);
+  // 2,500 out-of-band deletes: three drain batches, whose missing keys are re-checked together later
+  await sql(pair.legacyUrl, `DELETE FROM kv`);
+
+  const mirror = new MirrorApplier(pair.targetUrl);
+  const session = new pg.Client({ connectionString: pair.legacyUrl });
+  await session.connect();
+  let raced = false;
+  const racing: ChangeApplier = {
+    apply: async (changes: Change[]) => {
+      if (!raced && changes.some((c) => c.op === 'D' && JSON.parse(c.pk).id === 2400)) {
+        raced = true;
+        await session.query('BEGIN');
+        await session.query(`INSERT INTO kv VALUES (2400, 'new')`);
+        const own = await session.query(DRAIN_SQL);
+        await mirror.apply(own.rows.map((r) => ({ seq: Number(r.seq), tbl: r.tbl, op: r.op, pk: r.pk, row: r.row })));
+      }
+      await mirror.apply(changes);
+    },
+    probe: (tables) => mirror.probe(tables),
+    close: () => mirror.close(),
+  };
+  const drainer = new Drainer(pair.legacyUrl, racing, new LiveState({ mirroring: true }), silentLogger, 50);
+  try {
+    let drained = 0;
+    for (let n; (n = await drainer.drainOnce()) > 0; ) drained += n;
+    expect(drained).toBe(2500);
+    expect(raced).toBe(true);
+    expect((await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM kv`)).rows).toEqual([{ n: 0 }]);
+    await session.query('COMMIT');
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && !(await sql(pair.targetUrl, `SELECT 1 FROM kv WHERE id = 2400`)).rowCount; ) {
+      await drainer.drainOnce();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await sql(pair.targetUrl, `SELECT id, v FROM kv ORDER BY id`)).rows).toEqual([{ id: 2400, v: 'new' }]);
+    expect((await sql(pair.legacyUrl, `SELECT id, v FROM kv ORDER BY id`)).rows).toEqual([{ id: 2400, v: 'new' }]);
+  } finally {
+    await session.end();
+    await drainer.stop();
+    await mirror.close();
+  }
+});
