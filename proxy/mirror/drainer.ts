@@ -229,9 +229,11 @@ export class Drainer implements ChangeDrainer {
     const due = await this.applier.ledgerDue(LEDGER_MIN_AGE_MS);
     if (!due.length) return;
     const txids = [...new Set(due.map((d) => d.txid))];
-    // an id at or past the snapshot's xmax was never assigned here (a ledger left by another source): not committed
+    // an id not below one assigned now was never assigned here (a ledger left by another source): not committed.
+    // (Not the snapshot's xmax: that is one past the newest *ended* transaction, and a running one at or
+    // above it would be taken for lost, its inserted keys re-synced as missing before it commits.)
     const status = await src.query<{ txid: string; status: string | null }>(
-      `SELECT x::text AS txid, CASE WHEN x < txid_snapshot_xmax(txid_current_snapshot()) THEN txid_status(x) END AS status FROM unnest($1::bigint[]) AS x`,
+      `SELECT x::text AS txid, CASE WHEN x < txid_current() THEN txid_status(x) END AS status FROM unnest($1::bigint[]) AS x`,
       [txids],
     );
     const finished = status.rows.filter((r) => r.status !== 'in progress').map((r) => r.txid);
