@@ -621,9 +621,10 @@ export class Relay {
           if (name && this.sqlPrepared.has(name)) pinned = 'source';
           if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
           this.noteStatementDrops(cls);
+          // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
+          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
           definedHere.add(name);
-          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
           this.noteSourceOnly(cls);
           break;
         }
@@ -835,11 +836,10 @@ export class Relay {
   private noteSessionStatements(c: Classification, inTxn: boolean): void {
     let open = inTxn;
     for (const s of c.statements) {
-      if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') {
-        // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
-        // target gets the same command through the session log
-        this.statements.clear();
-      }
+      // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
+      // target gets the same command through the session log (DISCARD PLANS or TEMP keeps them)
+      if (s.deallocates === '*') this.statements.clear();
+      else if (s.deallocates) this.statements.delete(s.deallocates);
       if (s.txn === 'begin') this.txnReadOnly = Boolean(s.readOnly);
       if (s.node === 'VariableSetStmt' && s.readOnly) this.txnReadOnly = true;
       if (s.txn) {
