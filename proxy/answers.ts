@@ -187,13 +187,22 @@ export class HoldAll implements ResponseHandler {
   private held = 0;
   private sink: ((b: Buffer) => void) | null = null;
 
-  constructor(private readonly spill?: { limit: number; start(held: Buffer[]): ((b: Buffer) => void) | null }) {
+  /** A description `rewrite` could not renumber (oid-map.ts): nothing of the answer may reach the client. */
+  unusable = false;
+
+  constructor(
+    private readonly spill?: { limit: number; start(held: Buffer[]): ((b: Buffer) => void) | null },
+    private readonly rewrite?: (b: Buffer) => boolean,
+  ) {
     this.done = new Promise((r) => (this.resolve = r));
     this.decided = new Promise((r) => (this.decide = r));
   }
 
   onMessage(m: Message): void {
     if (m.type === 0x45 && !this.error) this.error = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+    // descriptions come before the rows: an unusable answer is known before any of it could spill
+    if (this.rewrite && (m.type === 0x54 || m.type === 0x74) && !this.spilled && !this.rewrite(m.bytes)) this.unusable = true;
+    if (this.unusable) return;
     if (this.spilled) {
       this.sink?.(m.bytes);
       return;
@@ -210,7 +219,7 @@ export class HoldAll implements ResponseHandler {
 
   onReady(_s: number, z: Message): void {
     if (this.spilled) this.sink?.(z.bytes);
-    else this.messages.push(z.bytes);
+    else if (!this.unusable) this.messages.push(z.bytes);
     this.decide();
     this.resolve({ lost: null, error: this.error });
   }

@@ -49,6 +49,7 @@ import { digest, recordShadow, sameDigest } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
+import { namesUserTypes, type OidMap } from './oid-map.ts';
 import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
 import type { ReadLease } from './target-sessions.ts';
 
@@ -113,6 +114,8 @@ export interface RelayContext {
   stats?: { requests: number; bytesOut: number };
   /** Whether a read naming these relations must stay on the source of truth (mirror/unmirrored-relations.ts). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** Renumbers the other database's answers to the source of truth's objects (oid-map.ts); absent for an SQLite side. */
+  oids?: OidMap;
 }
 
 interface Unit {
@@ -126,6 +129,8 @@ interface Prepared {
   parse: Buffer;
   cls: Classification;
   on: Set<Route>;
+  /** Its parameter types name a type not built in, whose OID means another type on the other database: run on the source of truth. */
+  userTypes?: boolean;
 }
 
 /**
@@ -616,6 +621,8 @@ export class Relay {
         case 0x50: { // Parse
           const name = r.cstring();
           const sql = r.cstring();
+          const types: number[] = [];
+          for (let n = r.int16(); n > 0; n--) types.push(r.int32() >>> 0);
           const cls = classify(sql);
           // a name SQL PREPARE took: the source answers (42P05), as PostgreSQL would
           if (name && this.sqlPrepared.has(name)) pinned = 'source';
@@ -623,7 +630,7 @@ export class Relay {
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
-          this.statements.set(name, { parse: m.bytes, cls, on: new Set() });
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
           break;
@@ -646,6 +653,7 @@ export class Relay {
           const p = stmt === undefined ? undefined : this.statements.get(stmt);
           const k = p ? this.kindOf(p.cls) : 'unknown';
           if (p?.cls.pinned) pinned = p.cls.pinned;
+          if (p?.userTypes) pinned = 'source';
           if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
@@ -1010,7 +1018,9 @@ export class Relay {
       if (this.targetLease) this.targetLease.used = Date.now();
       // given up on (it failed, or it was too slow): the target's answer, if it still comes, is dropped
       let dropped = false;
-      const hold = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => (dropped ? null : streamInto(slot, held)) });
+      const oids = this.ctx.oids;
+      const other: Side = this.sot === 'legacy' ? 'new' : 'legacy';
+      const hold = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => (dropped ? null : streamInto(slot, held)) }, oids && ((b) => oids.translate(b, other, this.sot)));
       const started = process.hrtime.bigint();
       const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
@@ -1022,6 +1032,8 @@ export class Relay {
           // past HELD_READ_LIMIT the answer is on its way to the client: the source can no longer answer instead
           if (hold.spilled) return;
           const outcome = await hold.done;
+          // described in objects the source of truth's numbering has no match for: its own answer instead, no fault of the target's
+          if (hold.unusable && !outcome.lost) return;
           const cancelled = outcome.error === '57014' && this.cancels !== cancels;
           if (outcome.error && !outcome.lost && isMissingObject(outcome.error)) {
             // retried on the source, counted against the target only if the source has what it named
@@ -1031,7 +1043,8 @@ export class Relay {
           const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
         }, target.cancelKey?.pid, this.stalled);
-        if (!missing && !hold.spilled) {
+        if (hold.unusable) oids?.missed();
+        else if (!missing && !hold.spilled) {
           recordRead('target', started);
           for (const b of hold.messages) slot.write(b);
           slot.end();

@@ -23,6 +23,7 @@ import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { ProxyStats } from './stats.ts';
 import { TargetSessions } from './target-sessions.ts';
 import { UnmirroredRelations } from './mirror/unmirrored-relations.ts';
+import { OidMap } from './oid-map.ts';
 
 export interface ProxyServer {
   address: { host: string; port: number };
@@ -169,8 +170,11 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   const sides = await MirrorSides.start({ legacy: sourceUrl, new: targetUrl }, live, log, cfg.mirrorSynchronousCommit, source.kind === 'sqlite' ? source.path : null);
   const unmirrored = new UnmirroredRelations([sourceUrl, targetUrl], log);
   await unmirrored.start();
+  const oids = source.kind === 'postgres' ? new OidMap({ legacy: sourceUrl, new: targetUrl }, log) : undefined;
+  await oids?.refresh();
   const runtime: MirrorRuntime = {
     unmirrored: (relations) => unmirrored.touches(relations),
+    ...(oids ? { oids } : {}),
     readSessions: new TargetSessions(cfg.targetSessions, { new: targetUrl, legacy: source.kind === 'postgres' ? sourceUrl : undefined }, cfg.processes, log),
     guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,

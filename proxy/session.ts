@@ -29,6 +29,7 @@
 // it, and the message relay follows it at transaction boundaries (promote).
 // Connections to the legacy database log in as the client's user; to the new
 // one as the target URL's role (the new database holds its own credentials).
+import type { OidMap } from './oid-map.ts';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
@@ -67,6 +68,8 @@ export interface MirrorRuntime {
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
   /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** Renumbers routed answers to the source of truth's objects (both sides PostgreSQL). */
+  oids?: OidMap;
   /** The proxy's limit on session connections for reads to the database that is not the source of truth. */
   readSessions?: TargetSessions;
 }
@@ -349,6 +352,7 @@ export class Session {
       capture: m.capture,
       recordDirty: m.recordDirty,
       unmirrored: m.unmirrored,
+      oids: m.oids,
       stats: this.ctx.stats,
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;

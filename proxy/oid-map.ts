@@ -1,0 +1,176 @@
+// The two databases number their own objects: a table or a type the schema
+// copy created has one OID on the legacy server and another on the new one.
+// A read answered by the other database describes its columns by that
+// database's OIDs (RowDescription: table, column number, type; and a
+// statement's ParameterDescription), and a driver looks them up in the
+// catalogs, which the source of truth answers: pgjdbc then reported no table or
+// base column, an array of an enum as another relation's row type, and its
+// updatable result sets built an UPDATE with an empty column name. So the
+// answer is renumbered to the source of truth's objects, in place (the OIDs are
+// fixed-width), matched by schema and name (columns by name). What cannot be
+// matched, or a user type's value in binary form (an array or a record carries
+// its element OIDs inside the value), is not sent: the read runs on the source
+// of truth instead.
+import pg from 'pg';
+import type { Side } from '../common/live-state.ts';
+import type { Logger } from '../common/log.ts';
+import { pgClientConfig } from '../common/pg-config.ts';
+
+/** PostgreSQL's first OID for objects not built in (FirstNormalObjectId): the built-in ones agree. */
+const FIRST_USER_OID = 16384;
+/** A miss re-reads the catalogs at most this often (a miss costs the read a second trip, not an error). */
+const REFRESH_MIN_MS = 2_000;
+
+const CATALOG_SQL = `
+  SELECT 'r' AS k, c.oid::int8 AS oid, n.nspname AS a, c.relname AS b
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid >= ${FIRST_USER_OID} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+  UNION ALL
+  SELECT 't', t.oid::int8, n.nspname, t.typname
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+   WHERE t.oid >= ${FIRST_USER_OID} AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+  UNION ALL
+  SELECT 'a', a.attrelid::int8, a.attnum::text, a.attname
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+   WHERE a.attrelid >= ${FIRST_USER_OID} AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')`;
+
+/** One database's user objects, both ways. */
+class Catalog {
+  readonly relName = new Map<number, string>();
+  readonly relOid = new Map<string, number>();
+  readonly typName = new Map<number, string>();
+  readonly typOid = new Map<string, number>();
+  readonly attName = new Map<number, Map<number, string>>();
+  readonly attNum = new Map<number, Map<string, number>>();
+
+  add(k: string, oid: number, a: string, b: string): void {
+    if (k === 'a') {
+      const num = Number(a);
+      let names = this.attName.get(oid);
+      if (!names) this.attName.set(oid, (names = new Map()));
+      names.set(num, b);
+      let nums = this.attNum.get(oid);
+      if (!nums) this.attNum.set(oid, (nums = new Map()));
+      nums.set(b, num);
+      return;
+    }
+    // schema and name, NUL-joined: neither can contain a NUL
+    const key = `${a}\0${b}`;
+    if (k === 'r') {
+      this.relName.set(oid, key);
+      this.relOid.set(key, oid);
+    } else {
+      this.typName.set(oid, key);
+      this.typOid.set(key, oid);
+    }
+  }
+}
+
+export class OidMap {
+  private catalogs: Partial<Record<Side, Catalog>> = {};
+  private refreshing: Promise<void> | null = null;
+  private refreshedAt = 0;
+
+  constructor(
+    private readonly urls: Record<Side, string>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Reads both catalogs (a database that cannot be reached keeps what was read before). */
+  refresh(): Promise<void> {
+    this.refreshedAt = Date.now();
+    this.refreshing ??= (async () => {
+      try {
+        const [legacy, next] = await Promise.all([this.read(this.urls.legacy), this.read(this.urls.new)]);
+        if (legacy) this.catalogs.legacy = legacy;
+        if (next) this.catalogs.new = next;
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** After a miss: the catalogs again, unless read moments ago (new objects are DDL, rare while migrating). */
+  missed(): void {
+    if (Date.now() - this.refreshedAt >= REFRESH_MIN_MS) void this.refresh().catch(() => undefined);
+  }
+
+  private async read(url: string): Promise<Catalog | null> {
+    const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const cat = new Catalog();
+      const r = await c.query<{ k: string; oid: string; a: string; b: string }>(CATALOG_SQL);
+      for (const row of r.rows) cat.add(row.k, Number(row.oid), row.a, row.b);
+      return cat;
+    } catch (e) {
+      this.log.debug({ reason: (e as Error).message }, 'could not read the catalog to renumber routed answers');
+      return null;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Renumbers, in place, a RowDescription or ParameterDescription that the
+   * database `from` sent, to the objects of `to`. False when something in it
+   * cannot be matched, or a user type comes in binary form: the message must
+   * not reach the client.
+   */
+  translate(m: Buffer, from: Side, to: Side): boolean {
+    const type = m[0];
+    if (type !== 0x54 && type !== 0x74) return true;
+    const src = this.catalogs[from];
+    const dst = this.catalogs[to];
+    const n = m.readInt16BE(5);
+    let i = 7;
+    if (type === 0x74) {
+      for (let f = 0; f < n; f++, i += 4) {
+        const oid = m.readUInt32BE(i);
+        if (oid < FIRST_USER_OID) continue;
+        const mapped = src && dst ? mapName(src.typName, dst.typOid, oid) : undefined;
+        if (mapped === undefined) return false;
+        m.writeUInt32BE(mapped, i);
+      }
+      return true;
+    }
+    for (let f = 0; f < n; f++) {
+      i = m.indexOf(0, i) + 1;
+      const table = m.readUInt32BE(i);
+      const column = m.readInt16BE(i + 4);
+      const typeOid = m.readUInt32BE(i + 6);
+      const format = m.readInt16BE(i + 16);
+      if (table >= FIRST_USER_OID) {
+        const mapped = src && dst ? mapName(src.relName, dst.relOid, table) : undefined;
+        if (mapped === undefined) return false;
+        if (column > 0) {
+          const name = src!.attName.get(table)?.get(column);
+          const num = name === undefined ? undefined : dst!.attNum.get(mapped)?.get(name);
+          if (num === undefined) return false;
+          m.writeInt16BE(num, i + 4);
+        }
+        m.writeUInt32BE(mapped, i);
+      }
+      if (typeOid >= FIRST_USER_OID) {
+        if (format !== 0) return false;
+        const mapped = src && dst ? mapName(src.typName, dst.typOid, typeOid) : undefined;
+        if (mapped === undefined) return false;
+        m.writeUInt32BE(mapped, i + 6);
+      }
+      i += 18;
+    }
+    return true;
+  }
+}
+
+function mapName(names: Map<number, string>, oids: Map<string, number>, oid: number): number | undefined {
+  const name = names.get(oid);
+  return name === undefined ? undefined : oids.get(name);
+}
+
+/** Whether a Parse names a parameter type that is not built in (its OID means something else on the other database). */
+export function namesUserTypes(oids: number[]): boolean {
+  return oids.some((o) => o >= FIRST_USER_OID);
+}
