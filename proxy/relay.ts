@@ -296,7 +296,8 @@ export class Relay {
   }
 
   /** The client sent Terminate: what follows it in its last packet is not read, as PostgreSQL stops reading there. */
-  private terminated = false;
+  /** The client sent Terminate: nothing after it is read, and the session ends once what came before is carried out. */
+  terminated = false;
 
   private readonly onClientMessage = (m: Message): void => {
     if (this.terminated) return;
@@ -329,7 +330,7 @@ export class Relay {
         if (m.type === 0x53) this.countRequest();
         this.sendPending(m.type === 0x53);
         return;
-      case 0x58: // Terminate: the client's hang-up follows (Session.clientGone carries out what came before)
+      case 0x58: // Terminate: the session hangs up as for the client's own (Session.clientGone carries out what came before)
         this.terminated = true;
         return;
       case 0x50: // Parse

@@ -368,6 +368,8 @@ export class Session {
         this.refuse(fe.code ?? '08P01', fe.message);
       }
       if (this.draining && relay.idle) this.shutdownNow();
+      // PostgreSQL closes the connection at Terminate; a client may wait for that (asyncpg's close() does)
+      else if (relay.terminated) this.clientGone();
     };
     this.client.on('data', onClientData);
     this.client.on('end', () => this.clientGone());

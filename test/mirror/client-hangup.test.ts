@@ -133,4 +133,32 @@ describe('a client hanging up', () => {
     expect(await ids(pair.legacyUrl)).toEqual([]);
     expect(await ids(pair.targetUrl)).toEqual([]);
   });
+
+  it('Terminate alone: the connection is closed at once, as PostgreSQL closes it (asyncpg\'s close() waits for that)', async () => {
+    const closes = async (url: string) => {
+      const c = await connectRaw(url);
+      const started = Date.now();
+      const closed = new Promise<number>((resolve) => c.stream.once('close', () => resolve(Date.now() - started)));
+      c.stream.write(Buffer.from([0x58, 0, 0, 0, 4]));
+      return Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), 3_000))]);
+    };
+    expect(await closes(pair.legacyUrl)).not.toBeNull();
+    const ms = await closes(tp.url(pair.name));
+    expect(ms).not.toBeNull();
+    expect(ms!).toBeLessThan(1_000);
+    // and its source connection is gone with it
+    await tp.proxy.drainer!.flush();
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline && tp.proxy.stats().sessionsOpen > 0; ) await new Promise((r) => setTimeout(r, 20));
+    expect(tp.proxy.stats().sessionsOpen).toBe(0);
+  });
 });
+
+/** A logged-in connection whose socket the test writes to itself. */
+async function connectRaw(url: string): Promise<{ stream: import('node:net').Socket }> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const stream = (c as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+  stream.removeAllListeners('data');
+  return { stream };
+}
