@@ -46,6 +46,8 @@ export class BackendLink {
    * the COPY's ReadyForQuery.
    */
   copyIn = false;
+  /** Told when the server enters COPY FROM (its CopyInResponse). */
+  onCopyIn: (() => void) | null = null;
   /**
    * The FATAL (or PANIC) ErrorResponse the server ended the session with. It is kept
    * from the pending request: the close that follows fails every request, and whoever
@@ -77,8 +79,10 @@ export class BackendLink {
       this.farewell = m;
       return;
     }
-    if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) this.copyIn = true;
-    else if (m.type === 0x5a) this.copyIn = false;
+    if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) {
+      this.copyIn = true;
+      this.onCopyIn?.();
+    } else if (m.type === 0x5a) this.copyIn = false;
     const h = this.handlers[0];
     // A NotificationResponse belongs to no request (the protocol lets it arrive at any
     // time): one that comes inside the answer to a request of the proxy's own, such as

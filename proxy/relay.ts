@@ -119,8 +119,11 @@ export interface RelayContext {
 }
 
 interface Unit {
-  /** `invalid`: a message type no frontend sends; the session ends there, as PostgreSQL ends it. */
-  kind: 'query' | 'ext' | 'fn' | 'invalid';
+  /**
+   * `invalid`: a message type no frontend sends; the session ends there, as PostgreSQL ends it.
+   * `copy`: CopyData, CopyDone or CopyFail sent before the COPY they follow began.
+   */
+  kind: 'query' | 'ext' | 'fn' | 'invalid' | 'copy';
   msgs: Message[];
   sync: boolean;
 }
@@ -243,6 +246,10 @@ export class Relay {
   private wireLinks(): void {
     const src = this.source;
     src.unsolicited = (m) => this.order.direct(m.bytes);
+    // the rows the client sent right behind the COPY that has now begun (queued behind it: onClientMessage)
+    src.onCopyIn = () => {
+      if (this.source === src) while (this.queue[0]?.kind === 'copy') src.write(this.dequeue().msgs[0]!.bytes);
+    };
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
@@ -295,8 +302,10 @@ export class Relay {
     return this.quiescent && this.predicted === I;
   }
 
-  /** The client sent Terminate: what follows it in its last packet is not read, as PostgreSQL stops reading there. */
-  /** The client sent Terminate: nothing after it is read, and the session ends once what came before is carried out. */
+  /**
+   * The client sent Terminate: what follows it in its last packet is not read, as PostgreSQL stops reading
+   * there, and the session ends once what came before is carried out.
+   */
   terminated = false;
 
   private readonly onClientMessage = (m: Message): void => {
@@ -305,8 +314,12 @@ export class Relay {
       case 0x64: // CopyData
       case 0x63: // CopyDone
       case 0x66: // CopyFail
-        // only sent after CopyInResponse, so the COPY itself was already sent; COPY FROM is a write: source
-        this.source.write(m.bytes);
+        // COPY FROM is a write: source. A client may send its rows right behind the COPY without waiting for
+        // CopyInResponse (asyncpg does) while the COPY still waits its turn here: they wait behind it, and go
+        // once the server is in COPY mode (wireLinks) or once what came before them was sent (pump), where
+        // the server ignores them if no COPY began, as it ignores any outside COPY.
+        if (this.source.copyIn && !this.queue.length) this.source.write(m.bytes);
+        else this.enqueue({ kind: 'copy', msgs: [m], sync: false });
         return;
       case 0x51: // Query
         // the server runs the extended-protocol messages before it first (or, if one failed, skips the Query)
@@ -396,6 +409,10 @@ export class Relay {
     this.pumping = true;
     try {
       while (this.queue.length && !this.closed) {
+        if (this.queue[0]!.kind === 'copy') {
+          this.source.write(this.dequeue().msgs[0]!.bytes);
+          continue;
+        }
         if (this.backlogged) {
           await this.backlogged.over;
           if (this.closed) break;
