@@ -46,6 +46,8 @@ export class BackendLink {
    * the COPY's ReadyForQuery.
    */
   copyIn = false;
+  /** Query messages sent so far: each drops the server's unnamed prepared statement. */
+  simpleQueries = 0;
   /** Told when the server enters COPY FROM (its CopyInResponse). */
   onCopyIn: (() => void) | null = null;
   /**
@@ -131,8 +133,15 @@ export class BackendLink {
 
   /** Messages with no answer of their own (CopyData, or part of an extended sequence before its Sync). */
   write(bytes: Buffer | Buffer[]): void {
-    if (Array.isArray(bytes)) for (const b of bytes) this.out.write(b);
-    else this.out.write(bytes);
+    if (Array.isArray(bytes)) {
+      for (const b of bytes) {
+        if (b[0] === 0x51) this.simpleQueries++;
+        this.out.write(b);
+      }
+    } else {
+      if (bytes[0] === 0x51) this.simpleQueries++;
+      this.out.write(bytes);
+    }
   }
 
   /** Send what this turn holds now (before the session ends the connection). */

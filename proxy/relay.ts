@@ -134,6 +134,11 @@ interface Prepared {
   on: Set<Route>;
   /** Its parameter types name a type not built in, whose OID means another type on the other database: run on the source of truth. */
   userTypes?: boolean;
+  /**
+   * The unnamed statement only: each link's count of Query messages when it was parsed there. A Query
+   * drops it on the server, the proxy's own BEGIN or COMMIT around a write too: then it is parsed again.
+   */
+  queries?: Map<Route, number>;
 }
 
 /**
@@ -497,6 +502,12 @@ export class Relay {
       p.on.clear();
       if (onSource) p.on.add('target');
       if (onTarget) p.on.add('source');
+      if (p.queries) {
+        const [s, t] = [p.queries.get('source'), p.queries.get('target')];
+        p.queries.clear();
+        if (s !== undefined) p.queries.set('target', s);
+        if (t !== undefined) p.queries.set('source', t);
+      }
     }
     this.source = next;
     this.target = old.lost ? null : old;
@@ -526,6 +537,7 @@ export class Relay {
       this.forward(link, u.msgs);
       return;
     }
+    this.statements.delete('');
     const c = classify(new BodyReader(u.msgs[0]!.bytes).cstring());
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
@@ -548,6 +560,8 @@ export class Relay {
   }
 
   private onQuery(u: Unit): Promise<void> | void {
+    // the client's Query drops the unnamed statement, wherever it runs: a later Bind of it fails, as directly
+    this.statements.delete('');
     const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
     const c = classify(sql);
     const inTxn = this.predicted !== I;
@@ -648,7 +662,7 @@ export class Relay {
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
-          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}) });
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new Map() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
           break;
@@ -749,9 +763,11 @@ export class Relay {
       return;
     }
     if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0 && !(executes.size && onlyLocks)) {
+      // our BEGIN first: as a Query it drops the unnamed statement, which a replay must then follow
+      this.source.request(queryMessage('BEGIN'), new Collect());
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
-      return this.wrapAutocommit(u.msgs, this.copies(referenced, definedHere));
+      return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
     }
     if (mirroring && u.sync && inTxn && txnOps.length === 1 && txnOps[0] === 'commit' && u.msgs.filter((m) => m.type === 0x45).length === 1) {
       this.ensureOn(this.source, referenced);
@@ -812,12 +828,17 @@ export class Relay {
     const out: Buffer[] = [];
     for (const name of names) {
       const p = this.statements.get(name);
-      if (p && !p.on.has(link.name)) {
+      if (p && (!p.on.has(link.name) || (p.queries && p.queries.get(link.name) !== link.simpleQueries))) {
         out.push(p.parse);
-        p.on.add(link.name);
+        this.defined(p, link);
       }
     }
     return out;
+  }
+
+  private defined(p: Prepared, link: BackendLink): void {
+    p.on.add(link.name);
+    p.queries?.set(link.name, link.simpleQueries);
   }
 
   /** Parse on `link` the statements it lacks, as an internal request the client never sees. */
@@ -827,7 +848,10 @@ export class Relay {
   }
 
   private markDefined(link: BackendLink, names: Set<string>): void {
-    for (const n of names) this.statements.get(n)?.on.add(link.name);
+    for (const n of names) {
+      const p = this.statements.get(n);
+      if (p) this.defined(p, link);
+    }
   }
 
   private closeEverywhere(name: string, already: BackendLink): void {
