@@ -41,6 +41,7 @@ import { BackendStartupError, BackendUnavailable, connectBackend, TargetRoleUnav
 import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
+import { PgError } from './sqlite/errors.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
   backendKeyData, fatal, negotiateProtocolVersion, readyForQuery, terminateMessage,
@@ -577,6 +578,11 @@ export class Session {
     }
     if (e instanceof FrameError) {
       this.ctx.log.warn({ reason: e.message }, 'bad start-up from client');
+      return this.refuse(e.code, e.message);
+    }
+    if (e instanceof PgError) {
+      // the SQLite engine refused a start-up parameter (an encoding it cannot serve): the client's to fix
+      this.ctx.log.info({ user: this.user, code: e.code, reason: e.message }, 'start-up refused');
       return this.refuse(e.code, e.message);
     }
     this.ctx.log.error({ err: e, user: this.user }, 'session failed during start-up');

@@ -101,7 +101,8 @@ export class SessionSettings {
     } else checkSettable(key);
     this.beforeChange?.(key, local);
     if (value === null) value = this.initial?.get(key) ?? defaults(this.user).get(key) ?? PG_SETTINGS[key]?.[1] ?? '';
-    if (key === 'client_encoding' && !/^(utf-?8|unicode)$/i.test(value)) {
+    // PostgreSQL reads an encoding name without its other characters and case: asyncpg sends 'utf-8', quotes and all
+    if (key === 'client_encoding' && !/^(utf8|unicode)$/.test(value.toLowerCase().replace(/[^a-z0-9]/g, ''))) {
       throw new PgError('0A000', `client_encoding ${value} is not supported by the SQLite source (only UTF8)`);
     }
     if (key === 'client_encoding') value = 'UTF8';

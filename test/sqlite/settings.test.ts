@@ -6,9 +6,18 @@
 // real PostgreSQL too and the answers are compared. Before: SET of any name
 // was accepted, and SHOW of a PostgreSQL parameter the session had not been
 // given (work_mem) was 42704.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pg from 'pg';
-import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestProxy } from '../proxy/proxy-harness.ts';
+
+const run = promisify(execFile);
+import { comparedPair, referenceDatabase, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
 let pair: ComparedPair;
 let proxy: pg.Client;
@@ -80,5 +89,33 @@ const CASES: string[] = [
 describe('SQLite source: configuration parameters', () => {
   it('SET, SHOW, RESET, set_config and current_setting answer as PostgreSQL', async () => {
     for (const text of CASES) expect(await outcome(proxy, text), text).toEqual(await outcome(ref, text));
+  });
+});
+
+describe('SQLite source: client_encoding at start-up', () => {
+  // asyncpg sends client_encoding 'utf-8', quotes and all; PostgreSQL reads an encoding name without its
+  // other characters and case. Before, the SQLite source refused it, and as an internal error (XX000).
+  // psql sends the name as given (PGCLIENTENCODING); node-postgres sends none
+  const showEncoding = async (url: string, encoding: string) => {
+    const u = new URL(url);
+    const args = ['-X', '-A', '-t', '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), '-d', u.pathname.slice(1), '-c', 'SHOW client_encoding'];
+    const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password), PGCLIENTENCODING: encoding, PGCONNECT_TIMEOUT: '5' };
+    return run(path.join(inject('legacy').binDir, 'psql'), args, { env }).then((r) => r.stdout.trim(), (e: { stderr?: string }) => /FATAL:\s+(.*)/.exec(e.stderr ?? '')?.[1] ?? String(e.stderr));
+  };
+  it('takes UTF8 however it is spelt, as PostgreSQL does, and refuses another encoding by name', async () => {
+    const refUrl = await referenceDatabase('sqlite_settings_encoding');
+    // the SQLite file served alone (no mirror): the engine reads the start-up parameters itself
+    const dir = mkdtempSync(path.join(tmpdir(), 'cutover-encoding-'));
+    new Database(path.join(dir, 'app.db')).close();
+    const alone = await startTestProxy({ source: `sqlite://${path.join(dir, 'app.db')}`, users: [{ name: 'app', password: 'secret' }] });
+    try {
+      for (const spelling of [`'utf-8'`, 'utf-8', 'Unicode', 'UTF8']) {
+        expect(await showEncoding(alone.url('app', 'app', 'secret'), spelling), spelling).toBe(await showEncoding(refUrl, spelling));
+      }
+      expect(await showEncoding(alone.url('app', 'app', 'secret'), 'LATIN1')).toBe('client_encoding LATIN1 is not supported by the SQLite source (only UTF8)');
+    } finally {
+      await alone.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
