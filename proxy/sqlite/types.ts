@@ -602,6 +602,34 @@ export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): 
   }
 }
 
+/** numeric's binary form (numericBinary's layout) as decimal text, to its display scale. */
+function numericText(b: Buffer): string {
+  const bad = () => new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${OID.numeric}, ${b.length} bytes)`);
+  if (b.length < 8) throw bad();
+  const n = b.readInt16BE(0);
+  const weight = b.readInt16BE(2);
+  const sign = b.readUInt16BE(4);
+  const dscale = b.readInt16BE(6);
+  if (n < 0 || dscale < 0 || b.length !== 8 + n * 2) throw bad();
+  if (sign === 0xc000) return 'NaN';
+  if (sign === 0xd000) return 'Infinity';
+  if (sign === 0xf000) return '-Infinity';
+  if (sign !== 0 && sign !== 0x4000) throw bad();
+  const digit = (i: number) => {
+    if (i < 0 || i >= n) return 0;
+    const d = b.readInt16BE(8 + i * 2);
+    if (d < 0 || d > 9999) throw bad();
+    return d;
+  };
+  // digit i stands for 10000^(weight - i)
+  let whole = '';
+  for (let i = 0; i <= weight; i++) whole += i === 0 ? String(digit(i)) : String(digit(i)).padStart(4, '0');
+  let fraction = '';
+  for (let i = weight + 1; fraction.length < dscale; i++) fraction += String(digit(i)).padStart(4, '0');
+  const text = (whole || '0') + (dscale > 0 ? '.' + fraction.slice(0, dscale) : '');
+  return sign === 0x4000 && /[1-9]/.test(text) ? '-' + text : text;
+}
+
 function uuidText(b: Buffer): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -647,6 +675,9 @@ export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
     case OID.uuid:
       need(16);
       return uuidText(b);
+    case OID.numeric:
+      // asyncpg sends numeric in binary: bound as its decimal text, as the text form is
+      return numericText(b);
     case OID.date: {
       need(4);
       return new Date(PG_EPOCH_MS + b.readInt32BE(0) * 86_400_000).toISOString().slice(0, 10);

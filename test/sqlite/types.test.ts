@@ -17,4 +17,24 @@ describe('parameter input', () => {
     expect(decodeTextParam('{A0EEBC99-9C0B4EF8-BB6D6BB9-BD380A11}', OID.uuid)).toBe('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
     expect(() => decodeTextParam('not-a-uuid', OID.uuid)).toThrow(expect.objectContaining({ code: '22P02' }));
   });
+
+  it('reads numeric in binary form (asyncpg sends it so) as PostgreSQL\'s numeric_send wrote it, to its display scale', () => {
+    // pairs from PostgreSQL 15: v, encode(numeric_send(v::numeric), 'hex')
+    const sent: [string, string][] = [
+      ['0', '0000000000000000'],
+      ['1.5', '000200000000000100011388'],
+      ['-123456.789', '0003000140000003000c0d801ed2'],
+      ['10000', '00010001000000000001'],
+      ['0.0001', '0001ffff000000040001'],
+      ['0.00000000000000000001', '0001fffb000000140001'],
+      ['12.50', '0002000000000002000c1388'],
+      ['-0.5', '0001ffff400000011388'],
+      ['NaN', '00000000c0000000'],
+      ['99999999999999999999.000000001', '0008000400000009270f270f270f270f270f0000000003e8'],
+      ['1000', '000100000000000003e8'],
+    ];
+    for (const [text, hex] of sent) expect(decodeBinaryParam(Buffer.from(hex, 'hex'), OID.numeric)).toBe(text);
+    expect(() => decodeBinaryParam(Buffer.from('0001', 'hex'), OID.numeric)).toThrow(expect.objectContaining({ code: '22P03' }));
+    expect(() => decodeBinaryParam(Buffer.from('00010000000000002710', 'hex'), OID.numeric)).toThrow(expect.objectContaining({ code: '22P03' }));
+  });
 });
