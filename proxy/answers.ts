@@ -187,12 +187,28 @@ export class HoldAll implements ResponseHandler {
   private held = 0;
   private sink: ((b: Buffer) => void) | null = null;
 
-  /** A description `rewrite` could not renumber (oid-map.ts): nothing of the answer may reach the client. */
+  /** A description `rewrite` could not renumber (oid-map.ts): nothing of the answer may reach the client as it is. */
   unusable = false;
+  private untranslated: Buffer[] = [];
+  /** Unusable whatever the catalogs say (a user type in binary form). */
+  hopeless = false;
+  /** Unusable and too big to hold: dropped. */
+  private abandoned = false;
+
+  /** Renumbers the descriptions that failed, again (the catalogs were read since): whether the answer is usable now. */
+  retranslate(): boolean {
+    if (this.abandoned || this.hopeless || !this.rewrite) return false;
+    while (this.untranslated.length) {
+      if (this.rewrite(this.untranslated[0]!) !== 'ok') return false;
+      this.untranslated.shift();
+    }
+    this.unusable = false;
+    return true;
+  }
 
   constructor(
     private readonly spill?: { limit: number; start(held: Buffer[]): ((b: Buffer) => void) | null },
-    private readonly rewrite?: (b: Buffer) => boolean,
+    private readonly rewrite?: (b: Buffer) => 'ok' | 'unknown' | 'never',
   ) {
     this.done = new Promise((r) => (this.resolve = r));
     this.decided = new Promise((r) => (this.decide = r));
@@ -200,15 +216,28 @@ export class HoldAll implements ResponseHandler {
 
   onMessage(m: Message): void {
     if (m.type === 0x45 && !this.error) this.error = parseErrorFields(m.bytes.subarray(5)).C ?? 'XX000';
+    if (this.abandoned) return;
     // descriptions come before the rows: an unusable answer is known before any of it could spill
-    if (this.rewrite && (m.type === 0x54 || m.type === 0x74) && !this.spilled && !this.rewrite(m.bytes)) this.unusable = true;
-    if (this.unusable) return;
+    if (this.rewrite && (m.type === 0x54 || m.type === 0x74) && !this.spilled) {
+      const r = this.rewrite(m.bytes);
+      if (r !== 'ok') {
+        this.unusable = true;
+        if (r === 'never') this.hopeless = true;
+        this.untranslated.push(m.bytes);
+      }
+    }
     if (this.spilled) {
       this.sink?.(m.bytes);
       return;
     }
     this.messages.push(m.bytes);
     this.held += m.bytes.length;
+    if (this.spill && this.held > this.spill.limit && this.unusable) {
+      // too big to hold until the catalogs are read again: the source answers instead
+      this.abandoned = true;
+      this.messages = [];
+      return;
+    }
     if (this.spill && this.held > this.spill.limit) {
       this.spilled = true;
       this.sink = this.spill.start(this.messages);
@@ -219,7 +248,7 @@ export class HoldAll implements ResponseHandler {
 
   onReady(_s: number, z: Message): void {
     if (this.spilled) this.sink?.(z.bytes);
-    else if (!this.unusable) this.messages.push(z.bytes);
+    else if (!this.abandoned) this.messages.push(z.bytes);
     this.decide();
     this.resolve({ lost: null, error: this.error });
   }

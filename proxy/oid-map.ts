@@ -18,8 +18,8 @@ import { pgClientConfig } from '../common/pg-config.ts';
 
 /** PostgreSQL's first OID for objects not built in (FirstNormalObjectId): the built-in ones agree. */
 const FIRST_USER_OID = 16384;
-/** A miss re-reads the catalogs at most this often (a miss costs the read a second trip, not an error). */
-const REFRESH_MIN_MS = 2_000;
+/** A miss re-reads the catalogs at most this often (the read waits for it, or the source answers it). */
+const REFRESH_MIN_MS = 500;
 
 const CATALOG_SQL = `
   SELECT 'r' AS k, c.oid::int8 AS oid, n.nspname AS a, c.relname AS b
@@ -66,6 +66,8 @@ class Catalog {
   }
 }
 
+export type Renumbered = 'ok' | 'unknown' | 'never';
+
 export class OidMap {
   private catalogs: Partial<Record<Side, Catalog>> = {};
   private refreshing: Promise<void> | null = null;
@@ -78,7 +80,6 @@ export class OidMap {
 
   /** Reads both catalogs (a database that cannot be reached keeps what was read before). */
   refresh(): Promise<void> {
-    this.refreshedAt = Date.now();
     this.refreshing ??= (async () => {
       try {
         const [legacy, next] = await Promise.all([this.read(this.urls.legacy), this.read(this.urls.new)]);
@@ -91,9 +92,15 @@ export class OidMap {
     return this.refreshing;
   }
 
-  /** After a miss: the catalogs again, unless read moments ago (new objects are DDL, rare while migrating). */
-  missed(): void {
-    if (Date.now() - this.refreshedAt >= REFRESH_MIN_MS) void this.refresh().catch(() => undefined);
+  /**
+   * After a miss: the catalogs again, unless read moments ago (new objects are DDL, rare while migrating).
+   * Resolves once read (at once when not due): a table created since the last reading is then known.
+   */
+  async missed(): Promise<void> {
+    if (Date.now() - this.refreshedAt >= REFRESH_MIN_MS) {
+      this.refreshedAt = Date.now();
+      await this.refresh().catch(() => undefined);
+    } else await this.refreshing?.catch(() => undefined);
   }
 
   private async read(url: string): Promise<Catalog | null> {
@@ -115,53 +122,59 @@ export class OidMap {
 
   /**
    * Renumbers, in place, a RowDescription or ParameterDescription that the
-   * database `from` sent, to the objects of `to`. False when something in it
-   * cannot be matched, or a user type comes in binary form: the message must
-   * not reach the client.
+   * database `from` sent, to the objects of `to`. Otherwise the message must
+   * not reach the client: `unknown`, a number the catalogs as last read do not
+   * have; `never`, a user type in binary form.
    */
-  translate(m: Buffer, from: Side, to: Side): boolean {
+  translate(m: Buffer, from: Side, to: Side): Renumbered {
     const type = m[0];
-    if (type !== 0x54 && type !== 0x74) return true;
+    if (type !== 0x54 && type !== 0x74) return 'ok';
     const src = this.catalogs[from];
     const dst = this.catalogs[to];
     const n = m.readInt16BE(5);
+    // all or nothing: written only once every number has its match (a failed one may be tried again)
+    const writes: [offset: number, value: number, bytes: 2 | 4][] = [];
     let i = 7;
     if (type === 0x74) {
       for (let f = 0; f < n; f++, i += 4) {
         const oid = m.readUInt32BE(i);
         if (oid < FIRST_USER_OID) continue;
         const mapped = src && dst ? mapName(src.typName, dst.typOid, oid) : undefined;
-        if (mapped === undefined) return false;
-        m.writeUInt32BE(mapped, i);
+        if (mapped === undefined) return 'unknown';
+        writes.push([i, mapped, 4]);
       }
-      return true;
-    }
-    for (let f = 0; f < n; f++) {
-      i = m.indexOf(0, i) + 1;
-      const table = m.readUInt32BE(i);
-      const column = m.readInt16BE(i + 4);
-      const typeOid = m.readUInt32BE(i + 6);
-      const format = m.readInt16BE(i + 16);
-      if (table >= FIRST_USER_OID) {
-        const mapped = src && dst ? mapName(src.relName, dst.relOid, table) : undefined;
-        if (mapped === undefined) return false;
-        if (column > 0) {
-          const name = src!.attName.get(table)?.get(column);
-          const num = name === undefined ? undefined : dst!.attNum.get(mapped)?.get(name);
-          if (num === undefined) return false;
-          m.writeInt16BE(num, i + 4);
+    } else {
+      for (let f = 0; f < n; f++) {
+        i = m.indexOf(0, i) + 1;
+        const table = m.readUInt32BE(i);
+        const column = m.readInt16BE(i + 4);
+        const typeOid = m.readUInt32BE(i + 6);
+        const format = m.readInt16BE(i + 16);
+        if (table >= FIRST_USER_OID) {
+          const mapped = src && dst ? mapName(src.relName, dst.relOid, table) : undefined;
+          if (mapped === undefined) return 'unknown';
+          if (column > 0) {
+            const name = src!.attName.get(table)?.get(column);
+            const num = name === undefined ? undefined : dst!.attNum.get(mapped)?.get(name);
+            if (num === undefined) return 'unknown';
+            writes.push([i + 4, num, 2]);
+          }
+          writes.push([i, mapped, 4]);
         }
-        m.writeUInt32BE(mapped, i);
+        if (typeOid >= FIRST_USER_OID) {
+          if (format !== 0) return 'never';
+          const mapped = src && dst ? mapName(src.typName, dst.typOid, typeOid) : undefined;
+          if (mapped === undefined) return 'unknown';
+          writes.push([i + 6, mapped, 4]);
+        }
+        i += 18;
       }
-      if (typeOid >= FIRST_USER_OID) {
-        if (format !== 0) return false;
-        const mapped = src && dst ? mapName(src.typName, dst.typOid, typeOid) : undefined;
-        if (mapped === undefined) return false;
-        m.writeUInt32BE(mapped, i + 6);
-      }
-      i += 18;
     }
-    return true;
+    for (const [at, value, bytes] of writes) {
+      if (bytes === 4) m.writeUInt32BE(value, at);
+      else m.writeInt16BE(value, at);
+    }
+    return 'ok';
   }
 }
 

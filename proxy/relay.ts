@@ -1085,8 +1085,16 @@ export class Relay {
           const fault = outcome.lost ?? (outcome.error && !cancelled && isTargetFault(outcome.error) ? `target error ${outcome.error}` : null);
           if (fault) throw new Error(fault);
         }, target.cancelKey?.pid, this.stalled);
-        if (hold.unusable) oids?.missed();
-        else if (!missing && !hold.spilled) {
+        if (hold.unusable) {
+          // a table or type made since the catalogs were read: read them again, and the held answer may do
+          // (one with an error is not judged here: the source answers it)
+          const outcome = await hold.done;
+          if (!outcome.lost && !outcome.error && !hold.hopeless) {
+            await oids?.missed();
+            hold.retranslate();
+          }
+        }
+        if (!hold.unusable && !missing && !hold.spilled) {
           recordRead('target', started);
           for (const b of hold.messages) slot.write(b);
           slot.end();

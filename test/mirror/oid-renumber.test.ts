@@ -75,3 +75,14 @@ it('runs a statement whose parameter type is a user type on the source', async (
   expect(direct).toBe('1 2 D:1 C:SELECT 1 Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 1)).toBe(direct);
 });
+
+it('serves a table made after the proxy started from the target on its first read, the catalogs read again', async () => {
+  // made on both databases, the target's first with another object before it: its numbers differ again
+  await sql(pair.targetUrl, `CREATE TABLE later_shift (a int PRIMARY KEY)`);
+  for (const url of [pair.targetUrl, pair.legacyUrl]) await sql(url, `CREATE TABLE later (id int PRIMARY KEY, v text)`);
+  await sql(pair.targetUrl, `INSERT INTO later VALUES (7, 'target only')`);
+  const query = { text: 'SELECT id, v FROM later WHERE id > $1', values: [0] };
+  const through = await described_(tp.url(pair.name), query);
+  expect(through.ids).toEqual([7]);
+  expect(through.fields).toEqual((await described_(pair.legacyUrl, query)).fields);
+});
