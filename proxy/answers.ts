@@ -187,9 +187,11 @@ export class HoldAll implements ResponseHandler {
   private held = 0;
   private sink: ((b: Buffer) => void) | null = null;
 
-  /** A description `rewrite` could not renumber (oid-map.ts): nothing of the answer may reach the client as it is. */
-  unusable = false;
+  /** Descriptions `rewrite` could not renumber (oid-map.ts): while there are any, nothing of the answer may reach the client as it is. */
   private untranslated: Buffer[] = [];
+  get unusable(): boolean {
+    return this.untranslated.length > 0;
+  }
   /** Unusable whatever the catalogs say (a user type in binary form). */
   hopeless = false;
   /** Unusable and too big to hold: dropped. */
@@ -202,7 +204,6 @@ export class HoldAll implements ResponseHandler {
       if (this.rewrite(this.untranslated[0]!) !== 'ok') return false;
       this.untranslated.shift();
     }
-    this.unusable = false;
     return true;
   }
 
@@ -221,7 +222,6 @@ export class HoldAll implements ResponseHandler {
     if (this.rewrite && (m.type === 0x54 || m.type === 0x74) && !this.spilled) {
       const r = this.rewrite(m.bytes);
       if (r !== 'ok') {
-        this.unusable = true;
         if (r === 'never') this.hopeless = true;
         this.untranslated.push(m.bytes);
       }

@@ -137,8 +137,9 @@ interface Prepared {
   /**
    * The unnamed statement only: each link's count of Query messages when it was parsed there. A Query
    * drops it on the server, the proxy's own BEGIN or COMMIT around a write too: then it is parsed again.
+   * Keyed by the link, not its role: the count goes with the connection when promote swaps the roles.
    */
-  queries?: Map<Route, number>;
+  queries?: WeakMap<BackendLink, number>;
 }
 
 /**
@@ -253,7 +254,7 @@ export class Relay {
     src.unsolicited = (m) => this.order.direct(m.bytes);
     // the rows the client sent right behind the COPY that has now begun (queued behind it: onClientMessage)
     src.onCopyIn = () => {
-      if (this.source === src) while (this.queue[0]?.kind === 'copy') src.write(this.dequeue().msgs[0]!.bytes);
+      if (this.source === src) this.sendQueuedCopy();
     };
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
@@ -378,6 +379,11 @@ export class Relay {
     if (!this.pumping) void this.pump();
   }
 
+  /** Copy messages at the head of the queue, to the source: their COPY has begun, or what came before them was sent. */
+  private sendQueuedCopy(): void {
+    while (this.queue[0]?.kind === 'copy') this.source.write(this.dequeue().msgs[0]!.bytes);
+  }
+
   /** The next request to handle, the client read again once few wait. */
   private dequeue(): Unit {
     const u = this.queue.shift()!;
@@ -415,7 +421,7 @@ export class Relay {
     try {
       while (this.queue.length && !this.closed) {
         if (this.queue[0]!.kind === 'copy') {
-          this.source.write(this.dequeue().msgs[0]!.bytes);
+          this.sendQueuedCopy();
           continue;
         }
         if (this.backlogged) {
@@ -502,12 +508,6 @@ export class Relay {
       p.on.clear();
       if (onSource) p.on.add('target');
       if (onTarget) p.on.add('source');
-      if (p.queries) {
-        const [s, t] = [p.queries.get('source'), p.queries.get('target')];
-        p.queries.clear();
-        if (s !== undefined) p.queries.set('target', s);
-        if (t !== undefined) p.queries.set('source', t);
-      }
     }
     this.source = next;
     this.target = old.lost ? null : old;
@@ -662,7 +662,7 @@ export class Relay {
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
-          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new Map() } : {}) });
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
           break;
@@ -828,7 +828,7 @@ export class Relay {
     const out: Buffer[] = [];
     for (const name of names) {
       const p = this.statements.get(name);
-      if (p && (!p.on.has(link.name) || (p.queries && p.queries.get(link.name) !== link.simpleQueries))) {
+      if (p && (!p.on.has(link.name) || (p.queries && p.queries.get(link) !== link.simpleQueries))) {
         out.push(p.parse);
         this.defined(p, link);
       }
@@ -838,7 +838,7 @@ export class Relay {
 
   private defined(p: Prepared, link: BackendLink): void {
     p.on.add(link.name);
-    p.queries?.set(link.name, link.simpleQueries);
+    p.queries?.set(link, link.simpleQueries);
   }
 
   /** Parse on `link` the statements it lacks, as an internal request the client never sees. */
