@@ -1,6 +1,6 @@
 // node-postgres connection settings from an operator's URL, with libpq's
 // meaning of sslmode (node-postgres alone reads `require` as `verify-full`).
-import type { ClientConfig } from 'pg';
+import pg, { type ClientConfig } from 'pg';
 import { parseDbUrl } from './urls.ts';
 
 /**
@@ -36,4 +36,16 @@ export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientCon
   // the tool's own sessions read and write row text (copy, mirror, verify): in one form, whatever the
   // database's defaults (an interval in sql_standard style is read back with the wrong sign in another)
   return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, options: STABLE_TEXT_OPTIONS, ...extra };
+}
+
+/** The rows of one catalog query on a connection of its own, closed after (the proxy's catalog readers). */
+export async function catalogRows<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
+  const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return (await c.query<R>(text)).rows;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }

@@ -11,10 +11,9 @@
 // matched, or a user type's value in binary form (an array or a record carries
 // its element OIDs inside the value), is not sent: the read runs on the source
 // of truth instead.
-import pg from 'pg';
 import type { Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
-import { pgClientConfig } from '../common/pg-config.ts';
+import { catalogRows } from '../common/pg-config.ts';
 
 /** PostgreSQL's first OID for objects not built in (FirstNormalObjectId): the built-in ones agree. */
 const FIRST_USER_OID = 16384;
@@ -104,19 +103,13 @@ export class OidMap {
   }
 
   private async read(url: string): Promise<Catalog | null> {
-    const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
-    c.on('error', () => undefined);
     try {
-      await c.connect();
       const cat = new Catalog();
-      const r = await c.query<{ k: string; oid: string; a: string; b: string }>(CATALOG_SQL);
-      for (const row of r.rows) cat.add(row.k, Number(row.oid), row.a, row.b);
+      for (const row of await catalogRows<{ k: string; oid: string; a: string; b: string }>(url, CATALOG_SQL)) cat.add(row.k, Number(row.oid), row.a, row.b);
       return cat;
     } catch (e) {
       this.log.debug({ reason: (e as Error).message }, 'could not read the catalog to renumber routed answers');
       return null;
-    } finally {
-      await c.end().catch(() => undefined);
     }
   }
 

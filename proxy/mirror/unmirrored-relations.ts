@@ -5,9 +5,8 @@
 // one: the mirror writes its rows through the table). A read naming one stays
 // on the source of truth. Known from both databases' catalogues at start-up
 // and every minute after (new ones are DDL, refused while mirroring).
-import pg from 'pg';
 import type { Logger } from '../../common/log.ts';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { catalogRows } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 
 const REFRESH_MS = 60_000;
@@ -32,16 +31,9 @@ export class UnmirroredRelations {
     const next = new Set<string>();
     for (const url of this.urls) {
       if (parseDbUrl(url).kind !== 'postgres') continue;
-      const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        for (const r of (await c.query<{ schema: string; name: string }>(UNMIRRORED_SQL)).rows) {
-          next.add(`${r.schema}.${r.name}`);
-          next.add(r.name);
-        }
-      } finally {
-        await c.end().catch(() => undefined);
+      for (const r of await catalogRows<{ schema: string; name: string }>(url, UNMIRRORED_SQL)) {
+        next.add(`${r.schema}.${r.name}`);
+        next.add(r.name);
       }
     }
     this.names = next;
