@@ -602,9 +602,12 @@ export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): 
   }
 }
 
+const badBinary = (b: Buffer, oid: number): PgError =>
+  new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${oid}, ${b.length} bytes)`);
+
 /** numeric's binary form (numericBinary's layout) as decimal text, to its display scale. */
 function numericText(b: Buffer): string {
-  const bad = () => new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${OID.numeric}, ${b.length} bytes)`);
+  const bad = () => badBinary(b, OID.numeric);
   if (b.length < 8) throw bad();
   const n = b.readInt16BE(0);
   const weight = b.readInt16BE(2);
@@ -638,7 +641,7 @@ function uuidText(b: Buffer): string {
 /** A binary-format parameter → the value bound in SQLite. */
 export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
   const need = (n: number) => {
-    if (b.length !== n) throw new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${oid}, ${b.length} bytes)`);
+    if (b.length !== n) throw badBinary(b, oid);
   };
   switch (oid) {
     case OID.bool:

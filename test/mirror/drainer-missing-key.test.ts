@@ -12,26 +12,26 @@ import { silentLogger } from '../../common/log.ts';
 import { DRAIN_SQL } from '../../proxy/capture/pg-capture.ts';
 import { MirrorApplier, type Change, type ChangeApplier } from '../../proxy/mirror/apply.ts';
 import { Drainer } from '../../proxy/mirror/drainer.ts';
-import { sql } from '../harness/databases.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
 import { mirroredPair } from './mirrored-pair.ts';
 
-it('a key inserted and mirrored by a session while the drainer deleted it ends on the mirror with the source row', async () => {
-  const pair = await mirroredPair('mirror_drainer_missing_key', `CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL); INSERT INTO kv VALUES (1, 'old'), (2, 'two')`);
-  // an out-of-band delete (not through the proxy): a change row for the drainer
-  await sql(pair.legacyUrl, `DELETE FROM kv WHERE id = 1`);
 
+/**
+ * A mirror applier that plays the race: when the drainer's batch deletes key `id` (it found the row
+ * missing), a session first inserts that key on the source and mirrors it before its commit, as the
+ * proxy does; the session's transaction stays open for the test to commit.
+ */
+async function racingSession(pair: DbPair, id: number): Promise<{ mirror: MirrorApplier; session: pg.Client; racing: ChangeApplier; raced: () => boolean }> {
   const mirror = new MirrorApplier(pair.targetUrl);
   const session = new pg.Client({ connectionString: pair.legacyUrl });
   await session.connect();
   let raced = false;
-  // the drainer has read key 1 as missing; before its delete reaches the mirror, a session inserts key 1
-  // on the source and mirrors it before its commit, as the proxy does
   const racing: ChangeApplier = {
     apply: async (changes: Change[]) => {
-      if (!raced && changes.some((c) => c.op === 'D' && JSON.parse(c.pk).id === 1)) {
+      if (!raced && changes.some((c) => c.op === 'D' && JSON.parse(c.pk).id === id)) {
         raced = true;
         await session.query('BEGIN');
-        await session.query(`INSERT INTO kv VALUES (1, 'new')`);
+        await session.query(`INSERT INTO kv VALUES (${id}, 'new')`);
         const own = await session.query(DRAIN_SQL);
         await mirror.apply(own.rows.map((r) => ({ seq: Number(r.seq), tbl: r.tbl, op: r.op, pk: r.pk, row: r.row })));
       }
@@ -40,10 +40,21 @@ it('a key inserted and mirrored by a session while the drainer deleted it ends o
     probe: (tables) => mirror.probe(tables),
     close: () => mirror.close(),
   };
+  return { mirror, session, racing, raced: () => raced };
+}
+
+it('a key inserted and mirrored by a session while the drainer deleted it ends on the mirror with the source row', async () => {
+  const pair = await mirroredPair('mirror_drainer_missing_key', `CREATE TABLE kv (id int PRIMARY KEY, v text NOT NULL); INSERT INTO kv VALUES (1, 'old'), (2, 'two')`);
+  // an out-of-band delete (not through the proxy): a change row for the drainer
+  await sql(pair.legacyUrl, `DELETE FROM kv WHERE id = 1`);
+
+  // the drainer has read key 1 as missing; before its delete reaches the mirror, a session inserts key 1
+  // on the source and mirrors it before its commit, as the proxy does
+  const { mirror, session, racing, raced } = await racingSession(pair, 1);
   const drainer = new Drainer(pair.legacyUrl, racing, new LiveState({ mirroring: true }), silentLogger, 50);
   try {
     expect(await drainer.drainOnce()).toBe(1);
-    expect(raced).toBe(true);
+    expect(raced()).toBe(true);
     // the session's row reached the mirror first, then the drainer's delete removed it
     expect((await sql(pair.targetUrl, `SELECT v FROM kv WHERE id = 1`)).rows).toEqual([]);
     await session.query('COMMIT');
@@ -72,30 +83,13 @@ it('re-checks a bulk delete\'s missing keys once the racing session has ended, a
   // 2,500 out-of-band deletes: three drain batches, whose missing keys are re-checked together later
   await sql(pair.legacyUrl, `DELETE FROM kv`);
 
-  const mirror = new MirrorApplier(pair.targetUrl);
-  const session = new pg.Client({ connectionString: pair.legacyUrl });
-  await session.connect();
-  let raced = false;
-  const racing: ChangeApplier = {
-    apply: async (changes: Change[]) => {
-      if (!raced && changes.some((c) => c.op === 'D' && JSON.parse(c.pk).id === 2400)) {
-        raced = true;
-        await session.query('BEGIN');
-        await session.query(`INSERT INTO kv VALUES (2400, 'new')`);
-        const own = await session.query(DRAIN_SQL);
-        await mirror.apply(own.rows.map((r) => ({ seq: Number(r.seq), tbl: r.tbl, op: r.op, pk: r.pk, row: r.row })));
-      }
-      await mirror.apply(changes);
-    },
-    probe: (tables) => mirror.probe(tables),
-    close: () => mirror.close(),
-  };
+  const { mirror, session, racing, raced } = await racingSession(pair, 2400);
   const drainer = new Drainer(pair.legacyUrl, racing, new LiveState({ mirroring: true }), silentLogger, 50);
   try {
     let drained = 0;
     for (let n; (n = await drainer.drainOnce()) > 0; ) drained += n;
     expect(drained).toBe(2500);
-    expect(raced).toBe(true);
+    expect(raced()).toBe(true);
     expect((await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM kv`)).rows).toEqual([{ n: 0 }]);
     await session.query('COMMIT');
     for (const deadline = Date.now() + 60_000; Date.now() < deadline && !(await sql(pair.targetUrl, `SELECT 1 FROM kv WHERE id = 2400`)).rowCount; ) {
