@@ -590,6 +590,10 @@ export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): 
       const h = hex.toLowerCase();
       return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
     }
+    case OID.numeric:
+      // kept as written (SQLite's NUMERIC affinity reads it), but only a number: SQLite would keep any text
+      if (!DECIMAL.test(s) && !/^\s*[+-]?(nan|inf|infinity)\s*$/i.test(s)) throw new PgError('22P02', `invalid input syntax for type numeric: "${s}"`);
+      return s;
     case 0:
     case OID.unknown:
       // an untyped integer literal binds as INTEGER: text affinity turns it back into the same text

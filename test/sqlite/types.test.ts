@@ -18,6 +18,13 @@ describe('parameter input', () => {
     expect(() => decodeTextParam('not-a-uuid', OID.uuid)).toThrow(expect.objectContaining({ code: '22P02' }));
   });
 
+  it('reads numeric text as written, and refuses text that is no number (SQLite would keep it in a NUMERIC column)', () => {
+    expect(decodeTextParam(' 1.5e3 ', OID.numeric)).toBe(' 1.5e3 ');
+    expect(decodeTextParam('-.5', OID.numeric)).toBe('-.5');
+    expect(() => decodeTextParam('notanumber', OID.numeric)).toThrow(expect.objectContaining({ code: '22P02', message: 'invalid input syntax for type numeric: "notanumber"' }));
+    expect(() => decodeTextParam('1,5', OID.numeric)).toThrow(expect.objectContaining({ code: '22P02' }));
+  });
+
   it('reads numeric in binary form (asyncpg sends it so) as PostgreSQL\'s numeric_send wrote it, to its display scale', () => {
     // pairs from PostgreSQL 15: v, encode(numeric_send(v::numeric), 'hex')
     const sent: [string, string][] = [
