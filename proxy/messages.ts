@@ -15,6 +15,8 @@ export interface ErrorObject {
   table?: string;
   column?: string;
   constraint?: string;
+  /** The CONTEXT line (W): where in a COPY's data, say. */
+  where?: string;
 }
 
 export interface ErrorFields extends ErrorObject {
@@ -34,7 +36,8 @@ function message(type: string, body: Buffer): Buffer {
 }
 
 function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0', 'utf8');
+  // a NUL inside (a client's text quoted in an error) would end the field early and break the message's framing
+  return Buffer.from((s.includes('\0') ? s.replace(/\0/g, '\\0') : s) + '\0', 'utf8');
 }
 
 /** ErrorResponse ('E') or NoticeResponse ('N') with the fields PostgreSQL clients read. */
@@ -46,6 +49,7 @@ export function errorResponse(f: ErrorFields, type: 'E' | 'N' = 'E'): Buffer {
   if (f.table) parts.push(Buffer.from('t'), cstr(f.table));
   if (f.column) parts.push(Buffer.from('c'), cstr(f.column));
   if (f.constraint) parts.push(Buffer.from('n'), cstr(f.constraint));
+  if (f.where) parts.push(Buffer.from('W'), cstr(f.where));
   parts.push(Buffer.from([0]));
   return message(type, Buffer.concat(parts));
 }

@@ -72,6 +72,9 @@ export function fromSqlite(e: unknown): PgError {
       return new PgError(BY_CODE[code]!, msg);
   }
   if ((m = msg.match(/^no such table: (.*)$/))) return new PgError('42P01', `relation "${m[1]}" does not exist`);
+  // only DROP INDEX and DROP VIEW name what is missing so
+  if ((m = msg.match(/^no such index: (.*)$/))) return new PgError('42704', `index "${m[1]}" does not exist`);
+  if ((m = msg.match(/^no such view: (.*)$/))) return new PgError('42P01', `view "${m[1]}" does not exist`);
   if ((m = msg.match(/^no such column: (.*)$/))) return new PgError('42703', `column "${m[1]}" does not exist`);
   if ((m = msg.match(/^no such function: (.*)$/))) return new PgError('42883', `function ${m[1]} does not exist`);
   if ((m = msg.match(/^(?:table|index|view|trigger) (.*) already exists$/))) return new PgError('42P07', `relation ${m[1]} already exists`);

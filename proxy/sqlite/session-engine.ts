@@ -19,7 +19,10 @@ import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { withConstraintFields } from './constraint-errors.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
-import { translate, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { translate, type CopyRun, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { CopyIn, copyOutMessages, STATEMENT_SAVEPOINT } from './copy-session.ts';
+import type { CopyRow } from './copy-format.ts';
+import { addKey } from './table-rebuild.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { zoneNamed, type Zone } from './time-zone.ts';
@@ -28,7 +31,7 @@ import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
 import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
-  commandComplete, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
+  commandComplete, copyResponse, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
 } from './wire.ts';
 
 interface Prepared {
@@ -114,6 +117,8 @@ export class SessionEngine {
   private readonly schemaStmt: Database.Statement;
   /** Grouped SELECTs found right, with the schema version they were checked in. */
   private groupingChecked = new WeakMap<SqlStatement, unknown>();
+  /** COPY FROM STDIN under way: messages go to copyMessage until its end. */
+  private copyIn: CopyIn | null = null;
 
   constructor(
     private readonly db: Database.Database,
@@ -218,6 +223,7 @@ export class SessionEngine {
     const t = m.type;
     // after Terminate nothing more is read, as PostgreSQL reads nothing more
     if (this.closed) return;
+    if (this.copyIn) return this.copyMessage(m);
     if (this.skipping && t !== 0x53 /* S */ && t !== 0x58 /* X */) return;
     const r = new BodyReader(m.bytes);
     try {
@@ -279,8 +285,18 @@ export class SessionEngine {
     const statements = translate(text);
     if (!statements.length) this.send(EMPTY_QUERY);
     if (this.mode === 'none') this.enterImplicit();
-    for (const st of statements) {
+    await this.runStatements(statements);
+  }
+
+  /** A simple query's statements, to its ReadyForQuery; a COPY FROM STDIN stops it until its data is in (copyMessage). */
+  private async runStatements(statements: Statement[]): Promise<void> {
+    for (let i = 0; i < statements.length; i++) {
+      const st = statements[i]!;
       try {
+        if (st.kind === 'copy' && st.from) {
+          await this.startCopyIn(st, statements.slice(i + 1));
+          return;
+        }
         await this.runSimple(st);
       } catch (e) {
         this.fail(e);
@@ -307,6 +323,7 @@ export class SessionEngine {
   }
 
   private async runSimple(st: Statement): Promise<void> {
+    if (st.kind === 'copy') return this.copyOut(st);
     const res = await this.simpleResult(st);
     if (res.fields) this.send(rowDescription(res.fields));
     for (const row of res.rows) this.send(this.encodeRow(row, res.fields!));
@@ -323,6 +340,12 @@ export class SessionEngine {
       case 'sleep':
         if (st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
         return this.sleep(st, []);
+      case 'seq':
+      case 'maintenance':
+      case 'add_key':
+        return this.runChange(st);
+      case 'copy':
+        throw new PgError('XX000', 'COPY reached the wrong path');
       default:
         return this.utility(st);
     }
@@ -336,6 +359,12 @@ export class SessionEngine {
     for (let i = 0; i < n; i++) given.push(r.int32() >>> 0);
     r.end();
     if (name && this.statements.has(name)) throw new PgError('42P05', `prepared statement "${name}" already exists`);
+    this.statements.set(name, this.prepared(text, given));
+    this.send(PARSE_COMPLETE);
+  }
+
+  /** A statement text made ready to bind: translated, prepared in SQLite, its parameters typed. */
+  private prepared(text: string, given: number[]): Prepared {
     const statements = translate(text);
     if (statements.length > 1) throw new PgError('42601', 'cannot insert multiple commands into a prepared statement');
     const st = statements[0] ?? null;
@@ -352,8 +381,7 @@ export class SessionEngine {
     // pg_sleep($1): seconds as float8, unless the client said otherwise
     if (st?.kind === 'sleep' && st.param) paramOids = [given[0] || OID.float8];
     const asText = st?.kind === 'sql' && st.write ? this.checkDeclaredWrites(st.write, given) : [];
-    this.statements.set(name, { st, sqlite, paramOids, ...(asText.length ? { asText } : {}) });
-    this.send(PARSE_COMPLETE);
+    return { st, sqlite, paramOids, ...(asText.length ? { asText } : {}) };
   }
 
   private bind(r: BodyReader): void {
@@ -410,7 +438,7 @@ export class SessionEngine {
     const portal = this.portals.get(name);
     if (!portal) throw new PgError('34000', `portal "${name}" does not exist`);
     const st = portal.prep.st;
-    if (!st || (st.kind === 'sql' && !portal.prep.sqlite!.reader)) {
+    if (!st || (st.kind === 'sql' && !portal.prep.sqlite!.reader) || NO_RESULT.has(st.kind)) {
       this.send(NO_DATA);
       return;
     }
@@ -433,6 +461,12 @@ export class SessionEngine {
     if (!portal.prep.st) {
       this.send(EMPTY_QUERY);
       return;
+    }
+    const st = portal.prep.st;
+    if (st.kind === 'copy') {
+      // the client's Sync (and any later message) answers after the copy: see copyMessage
+      if (st.from) return this.startCopyIn(st, null);
+      return this.copyOut(st);
     }
     portal.result ??= await this.runPortal(portal);
     const res = portal.result;
@@ -476,7 +510,7 @@ export class SessionEngine {
       // past SQLite's limit the values are written into the text at each run (runSql): this one only describes
       stmt = this.db.prepare(bindsTooMany(st) ? inlineValues(st.sql, () => null) : st.sql);
     } catch (e) {
-      throw fromSqlite(e);
+      throw sqliteError(e, st);
     }
     if (stmt.reader) stmt.raw(true);
     if (this.cache.size >= MAX_STATEMENT_CACHE) this.cache.delete(this.cache.keys().next().value as string);
@@ -624,6 +658,8 @@ export class SessionEngine {
   private async runPortal(portal: Portal): Promise<Result> {
     const st = portal.prep.st!;
     if (st.kind === 'sleep') return this.sleep(st, portal.params, portal.formats);
+    if (st.kind === 'seq' || st.kind === 'maintenance' || st.kind === 'add_key') return this.runChange(st);
+    if (st.kind === 'copy') throw new PgError('XX000', 'COPY reached the wrong path');
     if (st.kind !== 'sql') {
       const res = this.utility(st);
       if (res.fields) res.fields = res.fields.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
@@ -681,7 +717,7 @@ export class SessionEngine {
 
   /** A statement's SQLite error as PostgreSQL's, a constraint violation naming its constraint and table. */
   private statementError(e: unknown, st: SqlStatement): PgError {
-    const pe = fromSqlite(e);
+    const pe = sqliteError(e, st);
     const { code, message } = e as { code?: string; message?: string };
     if (!code?.startsWith('SQLITE_CONSTRAINT') || !message) return pe;
     return withConstraintFields(this.db, pe, code, message, st.write?.table, st.tag === 'INSERT');
@@ -896,7 +932,188 @@ export class SessionEngine {
     this.cancelWait?.();
   }
 
-  private utility(st: Exclude<Statement, SqlStatement | SleepStatement>): Result {
+  /**
+   * DROP or TRUNCATE of several tables, VACUUM/ANALYZE, ALTER TABLE … ADD key:
+   * under the write lock, all or nothing as one statement.
+   */
+  private async runChange(st: Extract<Statement, { kind: 'seq' | 'maintenance' | 'add_key' }>): Promise<Result> {
+    const done: Result = { fields: null, rows: [], tag: st.tag };
+    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    if (st.kind === 'maintenance') {
+      if (st.vacuum && this.mode === 'explicit') throw new PgError('25001', 'VACUUM cannot run inside a transaction block');
+      for (const t of st.tables) if (!this.tableInfo(t).length) throw new PgError('42P01', `relation "${t}" does not exist`);
+      // VACUUM has nothing to do (SQLite's own rewrites the whole file under an exclusive lock); ANALYZE feeds SQLite's planner
+      if (!st.analyze || this.readOnlyNow()) return done;
+    } else if (this.readOnlyNow()) throw new PgError('25006', `cannot execute ${st.tag} in a read-only transaction`);
+    this.forgetSchema();
+    const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
+    await this.beginFor(true, timeout, Date.now() + timeout);
+    try {
+      await this.asOneStatement(async () => {
+        if (st.kind === 'maintenance') {
+          const targets = st.tables.length ? st.tables.map(quoteIdent) : [''];
+          for (const t of targets) this.db.exec(`ANALYZE ${t}`);
+        } else if (st.kind === 'add_key') {
+          addKey(this.db, st);
+        } else {
+          // TRUNCATE a, b where b references a: the keys are checked once both are empty, as PostgreSQL truncates them together
+          if (st.tag === 'TRUNCATE TABLE') this.db.pragma('defer_foreign_keys = ON');
+          try {
+            for (const part of st.parts) await this.runSql(part, this.prepareSqlite(part), [], null, []);
+          } finally {
+            if (st.tag === 'TRUNCATE TABLE') this.db.pragma('defer_foreign_keys = OFF');
+          }
+        }
+      });
+    } catch (e) {
+      throw e instanceof PgError ? e : fromSqlite(e);
+    } finally {
+      this.forgetSchema();
+      this.releaseIfDone();
+    }
+    return done;
+  }
+
+  /** Runs `fn` in a savepoint: on failure what it did is taken back, the transaction's earlier work kept. */
+  private async asOneStatement(fn: () => Promise<void>): Promise<void> {
+    this.db.exec(`SAVEPOINT ${STATEMENT_SAVEPOINT}`);
+    try {
+      await fn();
+    } catch (e) {
+      this.rollbackStatement();
+      throw e;
+    }
+    this.db.exec(`RELEASE ${STATEMENT_SAVEPOINT}`);
+  }
+
+  private rollbackStatement(): void {
+    if (!this.db.inTransaction) return;
+    try {
+      this.db.exec(`ROLLBACK TO ${STATEMENT_SAVEPOINT}`);
+      this.db.exec(`RELEASE ${STATEMENT_SAVEPOINT}`);
+    } catch {
+      // the transaction is gone (SQLite rolled it back): the caller's failure handling ends it
+    }
+  }
+
+  // ---------- COPY ----------
+
+  /** COPY … FROM STDIN: checked, the write lock taken, CopyInResponse sent; the data comes through copyMessage. */
+  private async startCopyIn(st: CopyRun, rest: Statement[] | null): Promise<void> {
+    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    if (this.readOnlyNow()) throw new PgError('25006', 'cannot execute COPY FROM in a read-only transaction');
+    const table = st.table!;
+    const info = this.tableInfo(table);
+    if (!info.length) throw new PgError('42P01', `relation "${table}" does not exist`);
+    const columns = st.columns ?? info.map((c) => c.name);
+    const seen = new Set<string>();
+    for (const c of columns) {
+      if (!info.some((x) => x.name.toLowerCase() === c.toLowerCase())) throw new PgError('42703', `column "${c}" of relation "${table}" does not exist`);
+      if (seen.has(c.toLowerCase())) throw new PgError('42701', `column "${c}" specified more than once`);
+      seen.add(c.toLowerCase());
+    }
+    for (const [option, list] of [['FORCE_NOT_NULL', st.options.forceNotNull], ['FORCE_NULL', st.options.forceNull]] as const) {
+      const missing = list.find((c) => !seen.has(c.toLowerCase()));
+      if (missing) throw new PgError('42P10', `${option} column "${missing}" not referenced by COPY`);
+    }
+    const insert = this.prepared(`INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((_c, i) => `$${i + 1}`).join(', ')})`, []);
+    const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
+    await this.beginFor(true, timeout, Date.now() + timeout);
+    this.db.exec(`SAVEPOINT ${STATEMENT_SAVEPOINT}`);
+    this.copyIn = new CopyIn(table, columns, st.options, rest);
+    this.copyInsert = insert;
+    this.send(copyResponse('in', columns.length));
+    this.flush();
+  }
+
+  /** A message while COPY FROM STDIN takes its data. */
+  private async copyMessage(m: Message): Promise<void> {
+    const c = this.copyIn!;
+    try {
+      switch (m.type) {
+        case 0x64: // CopyData
+          for (const row of c.reader.push(m.bytes.subarray(5))) await this.copyRow(c, row);
+          return;
+        case 0x63: // CopyDone
+          for (const row of c.reader.end()) await this.copyRow(c, row);
+          return await this.endCopyIn(null);
+        case 0x66: // CopyFail
+          throw new PgError('57014', `COPY from stdin failed: ${new BodyReader(m.bytes).cstring()}`);
+        case 0x48: // Flush and Sync: ignored during COPY, as PostgreSQL ignores them
+        case 0x53:
+          return;
+        case 0x58: // Terminate: the session ends, its transaction rolled back
+          this.copyIn = null;
+          return await this.handle(m);
+        default:
+          throw new PgError('08P01', `unexpected message type 0x${m.type.toString(16).toUpperCase().padStart(2, '0')} during COPY from stdin`);
+      }
+    } catch (e) {
+      return this.endCopyIn(c.context(e));
+    }
+  }
+
+  private copyInsert: Prepared | null = null;
+
+  private async copyRow(c: CopyIn, row: CopyRow): Promise<void> {
+    const prep = this.copyInsert!;
+    const params: SqlValue[] = row.fields.map((v, i) => {
+      if (v === null) return null;
+      try {
+        return decodeTextParam(v, prep.paramOids[i]!, this.zone());
+      } catch (e) {
+        throw c.context(e, row.line, i, v);
+      }
+    });
+    for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
+    try {
+      await this.runSql(prep.st as SqlStatement, prep.sqlite!, params, null, [], prep.paramOids);
+    } catch (e) {
+      throw c.context(e, row.line);
+    }
+    c.count++;
+  }
+
+  /** The COPY's end: done (err null) or failed, and then the rest of its simple query, or the extended protocol's Sync. */
+  private async endCopyIn(err: unknown): Promise<void> {
+    const c = this.copyIn!;
+    this.copyIn = null;
+    this.copyInsert = null;
+    if (err === null) {
+      this.db.exec(`RELEASE ${STATEMENT_SAVEPOINT}`);
+      this.send(commandComplete(`COPY ${c.count}`));
+      if (c.rest) await this.runStatements(c.rest);
+      return;
+    }
+    this.rollbackStatement();
+    this.fail(err);
+    if (c.rest) {
+      // a simple query's statements after a failed COPY are not run, as PostgreSQL discards them
+      this.endRequest();
+      this.send(readyForQuery(this.status()));
+      this.flush();
+    } else this.skipping = true;
+  }
+
+  /** COPY … TO STDOUT: the SELECT's rows as COPY text or CSV. */
+  private async copyOut(st: CopyRun): Promise<void> {
+    const sel = st.select!;
+    const res = await this.runSql(sel, this.prepareSqlite(sel), [], null, []);
+    const fields = res.fields ?? [];
+    const zone = this.zone();
+    const text = res.rows.map((row) => row.map((v, i) => {
+      if (v === null) return null;
+      const f = fields[i]!;
+      return encodeText(v, f.oid, f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1), zone);
+    }));
+    for (const b of copyOutMessages(fields.map((f) => f.name), text, st.options)) {
+      this.send(b);
+      if (this.outBytes > FLUSH_AT) this.flush();
+    }
+    this.send(commandComplete(`COPY ${res.rows.length}`));
+  }
+
+  private utility(st: Exclude<Statement, SqlStatement | SleepStatement | CopyRun | { kind: 'seq' | 'maintenance' | 'add_key' }>): Result {
     const done = (tag: string): Result => ({ fields: null, rows: [], tag });
     if (st.kind === 'error') throw st.error;
     if (this.failed && this.mode === 'explicit' && !endsFailure(st)) throw inFailedTransaction();
@@ -1060,6 +1277,15 @@ export class SessionEngine {
     this.sink(null);
   }
 }
+
+/** SQLite's error as PostgreSQL's; DROP TABLE names the missing table as PostgreSQL's does. */
+function sqliteError(e: unknown, st: SqlStatement): PgError {
+  const pe = fromSqlite(e);
+  return st.tag === 'DROP TABLE' && pe.code === '42P01' ? new PgError(pe.code, pe.message.replace(/^relation /, 'table ')) : pe;
+}
+
+/** Statements that answer with no rows: a portal's Describe is NoData. */
+const NO_RESULT = new Set<Statement['kind']>(['seq', 'maintenance', 'add_key', 'copy']);
 
 /** COMMIT and PREPARE TRANSACTION (they roll back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
 function endsFailure(st: Statement | null): boolean {

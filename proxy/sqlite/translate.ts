@@ -10,6 +10,7 @@ import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts'
 import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
 import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
+import { copyStatement, type CopyStatement } from './copy-statement.ts';
 
 /** Date-time input words whose value is the moment a statement runs. */
 const TIME_WORDS = new Set(['now', 'today', 'tomorrow', 'yesterday']);
@@ -92,7 +93,27 @@ export type Statement =
   | { kind: 'discard'; tag: string }
   | { kind: 'noop'; tag: string }
   | SleepStatement
+  /** One statement that SQLite runs as several (DROP or TRUNCATE of several tables), atomic as one. */
+  | { kind: 'seq'; parts: SqlStatement[]; tag: string }
+  | CopyRun
+  /** VACUUM / ANALYZE: SQLite's ANALYZE for the tables named (all when none); VACUUM does nothing more. */
+  | { kind: 'maintenance'; vacuum: boolean; analyze: boolean; tables: string[]; tag: string }
+  /** ALTER TABLE … ADD PRIMARY KEY / UNIQUE (table-rebuild.ts). */
+  | AddKey
   | { kind: 'error'; error: PgError };
+
+/** COPY, with the query of COPY … TO (a table's columns, or the query given) translated as a SELECT. */
+export type CopyRun = Omit<CopyStatement, 'query'> & { select: SqlStatement | null };
+
+export interface AddKey {
+  kind: 'add_key';
+  table: string;
+  columns: string[];
+  primary: boolean;
+  /** The constraint's name as written; null: PostgreSQL's default name. */
+  name: string | null;
+  tag: string;
+}
 
 /**
  * `SELECT pg_sleep(s)` on its own: the engine waits without blocking other
@@ -181,17 +202,27 @@ function statement(stmt: AnyNode): Statement {
     case 'DeleteStmt':
     case 'CreateStmt':
     case 'IndexStmt':
-    case 'DropStmt':
     case 'ViewStmt':
-    case 'AlterTableStmt':
     case 'RenameStmt':
       return sqlStatement(type, stmt);
-    case 'TruncateStmt': {
-      if ((n.relations ?? []).length !== 1) throw unsupported('TRUNCATE of several tables');
-      if (n.restart_seqs || n.behavior === 'DROP_CASCADE') throw unsupported('TRUNCATE … RESTART IDENTITY / CASCADE');
-      const del = { DeleteStmt: { relation: n.relations[0].RangeVar } };
-      return { ...(sqlStatement('DeleteStmt', del) as SqlStatement), tag: 'TRUNCATE TABLE', countsChanges: false };
+    case 'AlterTableStmt':
+      return addKey(n) ?? sqlStatement(type, stmt);
+    case 'DropStmt': {
+      // several objects: one DROP each, in the statement's transaction (all or none, as PostgreSQL drops them)
+      const objects: AnyNode[] = n.objects ?? [];
+      if (objects.length < 2) return sqlStatement(type, stmt);
+      const tag = dropTag({ ...n, objects: [objects[0]] });
+      return { kind: 'seq', tag, parts: objects.map((o) => sqlStatement(type, { DropStmt: { ...structuredClone(n), objects: [structuredClone(o)] } })) };
     }
+    case 'TruncateStmt': {
+      if (n.restart_seqs || n.behavior === 'DROP_CASCADE') throw unsupported('TRUNCATE … RESTART IDENTITY / CASCADE');
+      const parts = (n.relations as AnyNode[]).map((r) => ({ ...sqlStatement('DeleteStmt', { DeleteStmt: { relation: r.RangeVar } }), tag: 'TRUNCATE TABLE', countsChanges: false }));
+      return parts.length === 1 ? parts[0]! : { kind: 'seq', tag: 'TRUNCATE TABLE', parts };
+    }
+    case 'CopyStmt':
+      return copyRun(n);
+    case 'VacuumStmt':
+      return maintenance(n);
     default:
       throw unsupported(statementName(type));
   }
@@ -483,6 +514,84 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   };
 }
 
+/** COPY: the options checked, the SELECT of a COPY … TO translated as any SELECT is. */
+function copyRun(n: AnyNode): CopyRun {
+  const { query, ...c } = copyStatement(n);
+  if (c.from) return { ...c, select: null };
+  if (query) return { ...c, select: sqlStatement('SelectStmt', query) };
+  // COPY t TO: its columns (or all), in the table's order
+  const targetList = c.columns
+    ? c.columns.map((col) => ({ ResTarget: { val: { ColumnRef: { fields: [{ String: { sval: col } }] } } } }))
+    : [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }];
+  const relation = { ...n.relation };
+  const select = { SelectStmt: { targetList, fromClause: [{ RangeVar: relation }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } };
+  return { ...c, select: sqlStatement('SelectStmt', select) };
+}
+
+const VACUUM_OPTIONS = new Set(['verbose', 'analyze', 'full', 'freeze', 'skip_locked', 'disable_page_skipping', 'index_cleanup', 'process_toast', 'truncate', 'parallel']);
+
+function maintenance(n: AnyNode): Statement {
+  const vacuum = Boolean(n.is_vacuumcmd);
+  let analyze = !vacuum;
+  for (const o of (n.options ?? []) as AnyNode[]) {
+    const name = String(o.DefElem?.defname);
+    if (!VACUUM_OPTIONS.has(name) || (!vacuum && !['verbose', 'skip_locked'].includes(name))) {
+      throw new PgError('42601', `unrecognized ${vacuum ? 'VACUUM' : 'ANALYZE'} option "${name}"`);
+    }
+    if (name === 'analyze') analyze = true;
+  }
+  const tables = ((n.rels ?? []) as AnyNode[]).map((r) => {
+    const rel = r.VacuumRelation?.relation as AnyNode;
+    if (rel.schemaname && rel.schemaname !== 'public') throw unsupported('schemas other than public');
+    return String(rel.relname);
+  });
+  return { kind: 'maintenance', vacuum, analyze, tables, tag: vacuum ? 'VACUUM' : 'ANALYZE' };
+}
+
+/** ALTER TABLE t ADD [CONSTRAINT c] PRIMARY KEY / UNIQUE (cols): null for any other ALTER TABLE. */
+function addKey(n: AnyNode): AddKey | null {
+  const cmds: AnyNode[] = n.cmds ?? [];
+  const cmd = cmds[0]?.AlterTableCmd;
+  const c = cmd?.def?.Constraint;
+  if (cmd?.subtype !== 'AT_AddConstraint' || !c) return null;
+  if (cmds.length !== 1) throw unsupported('several ALTER TABLE actions in one statement');
+  if (c.contype !== 'CONSTR_PRIMARY' && c.contype !== 'CONSTR_UNIQUE') {
+    const what: Record<string, string> = { CONSTR_FOREIGN: 'FOREIGN KEY', CONSTR_CHECK: 'CHECK', CONSTR_EXCLUSION: 'EXCLUDE' };
+    throw unsupported(`ALTER TABLE … ADD ${what[c.contype] ?? String(c.contype).replace('CONSTR_', '')} (SQLite cannot add a constraint to a table; declare it in CREATE TABLE)`);
+  }
+  if (c.indexname) throw unsupported('ALTER TABLE … ADD … USING INDEX');
+  if (c.including?.length || c.options?.length || c.indexspace || c.nulls_not_distinct || c.deferrable) throw unsupported('index options of a key constraint');
+  if (n.relation.schemaname && n.relation.schemaname !== 'public') throw unsupported('schemas other than public');
+  return { kind: 'add_key', table: String(n.relation.relname), columns: (c.keys as AnyNode[]).map(str), primary: c.contype === 'CONSTR_PRIMARY', name: c.conname ?? null, tag: 'ALTER TABLE' };
+}
+
+/** PostgreSQL's table storage parameters (WITH (…)): accepted, and meaningless to SQLite. */
+const STORAGE_PARAMETERS = new Set([
+  'fillfactor', 'toast_tuple_target', 'parallel_workers', 'autovacuum_enabled', 'vacuum_index_cleanup', 'vacuum_truncate', 'user_catalog_table',
+  'autovacuum_vacuum_threshold', 'autovacuum_vacuum_insert_threshold', 'autovacuum_analyze_threshold', 'autovacuum_vacuum_cost_delay',
+  'autovacuum_vacuum_cost_limit', 'autovacuum_freeze_min_age', 'autovacuum_freeze_max_age', 'autovacuum_freeze_table_age',
+  'autovacuum_multixact_freeze_min_age', 'autovacuum_multixact_freeze_max_age', 'autovacuum_multixact_freeze_table_age',
+  'log_autovacuum_min_duration', 'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_insert_scale_factor', 'autovacuum_analyze_scale_factor',
+]);
+
+function storageParameters(options: AnyNode[]): void {
+  for (const o of options) {
+    const d = o.DefElem as AnyNode;
+    const name = String(d.defname);
+    if (name === 'oids') {
+      const v = d.arg?.String?.sval ?? d.arg?.TypeName?.names?.at(-1)?.String?.sval ?? (d.arg?.Integer ? String(d.arg.Integer.ival ?? 0) : 'true');
+      if (!['false', 'off', '0'].includes(String(v).toLowerCase())) throw new PgError('0A000', 'tables declared WITH OIDS are not supported');
+      continue;
+    }
+    if (d.defnamespace !== 'toast' && !STORAGE_PARAMETERS.has(name)) throw new PgError('22023', `unrecognized parameter "${name}"`);
+    if (name === 'fillfactor') {
+      const v = d.arg?.Integer ? d.arg.Integer.ival ?? 0 : Number(d.arg?.String?.sval ?? d.arg?.Float?.fval);
+      if (!Number.isInteger(v)) throw new PgError('22023', `invalid value for integer option "fillfactor": ${d.arg?.String?.sval ?? d.arg?.Float?.fval}`);
+      if (v < 10 || v > 100) throw new PgError('22023', `value ${v} out of bounds for option "fillfactor"`, 'Valid values are between "10" and "100".');
+    }
+  }
+}
+
 function dropTag(n: AnyNode): string {
   const what: Record<string, string> = { OBJECT_TABLE: 'TABLE', OBJECT_INDEX: 'INDEX', OBJECT_VIEW: 'VIEW' };
   const w = what[n.removeType];
@@ -541,7 +650,11 @@ function dropDefaultValues(n: AnyNode): void {
 
 function createTable(n: AnyNode): void {
   if (n.inhRelations || n.partspec || n.ofTypename) throw unsupported('CREATE TABLE with INHERITS / PARTITION BY / OF');
-  if (n.options?.length || n.oncommit && n.oncommit !== 'ONCOMMIT_NOOP') throw unsupported('CREATE TABLE storage options');
+  if (n.oncommit && n.oncommit !== 'ONCOMMIT_NOOP') throw unsupported('CREATE TABLE … ON COMMIT');
+  if (n.tablespacename) throw unsupported('CREATE TABLE … TABLESPACE');
+  if (n.accessMethod) throw unsupported('CREATE TABLE … USING');
+  storageParameters(n.options ?? []);
+  delete n.options;
   if (n.relation.schemaname === 'public') delete n.relation.schemaname;
   const tablePk = new Set<string>();
   for (const e of n.tableElts ?? []) {
@@ -877,6 +990,8 @@ class Ctx {
 
   /** A string constant (`{A_Const}`) as a parameter of its own; null for anything else. */
   hoist(v: AnyNode | undefined, compare: boolean): AnyNode | null {
+    // a definition (CHECK, a view, a partial index) is stored as written: SQLite allows no parameters in one
+    if (this.ddl) return null;
     const c = v?.A_Const;
     if (!c || c.isnull || !c.sval) return null;
     const ref = { number: HOISTED + this.literals.length, location: c.location ?? -1 };

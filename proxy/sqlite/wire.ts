@@ -91,3 +91,16 @@ export function errorMessage(code: string, message: string, detail?: string, hin
 export function noticeMessage(code: string, message: string): Buffer {
   return errorResponse({ severity: 'WARNING', code, message }, 'N');
 }
+
+/** CopyInResponse ('G') / CopyOutResponse ('H'): text format, every column text. */
+export function copyResponse(type: 'in' | 'out', columns: number): Buffer {
+  const body = Buffer.alloc(3 + 2 * columns);
+  body.writeInt16BE(columns, 1);
+  return frame(type === 'in' ? 0x47 : 0x48, body);
+}
+
+export function copyData(data: Buffer): Buffer {
+  return frame(0x64 /* d */, data);
+}
+
+export const COPY_DONE = empty(0x63); // c

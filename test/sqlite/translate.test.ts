@@ -163,7 +163,8 @@ describe('translate: refused with 0A000, naming the construct', () => {
     ['SELECT a COLLATE "de_DE" FROM t', 'COLLATE "de_DE"'],
     ['CREATE TABLE t (id serial, v int)', 'serial column'],
     ['LISTEN x', 'LISTEN'],
-    ['COPY t FROM STDIN', 'COPY'],
+    ["COPY t FROM '/etc/passwd'", 'COPY to or from a file'],
+    ['COPY t FROM STDIN (FORMAT binary)', 'binary'],
     ['SELECT * FROM other.t', 'schema "other"'],
     ["SELECT 'NaN'::float8", 'NaN'],
   ];
