@@ -38,17 +38,19 @@ export function registerVerifyCommand(program: Command): void {
         if (e instanceof VerifyError) throw new CliError(`verify: ${e.message}`);
         throw e;
       }
-      const differing = r.tables.filter((t) => !t.equal);
+      const differing = r.tables.filter((t) => !t.equal).length + r.uncompared.length;
+      const total = r.tables.length + r.uncompared.length;
       const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
       const lines = [
-        differing.length
-          ? `verify: ${differing.length} of ${r.tables.length} table(s) differ`
+        differing
+          ? `verify: ${differing} of ${total} table(s) differ`
           : `verify: all ${r.tables.length} table(s) equal (${rows} rows) in ${r.seconds.toFixed(1)} s`,
         ...r.tables.flatMap(describe),
+        ...r.uncompared.map((u) => `  ${u.table.padEnd(28)} DIFFERENT: ${u.reason}; not compared`),
         ...r.warnings.map((w) => `warning: ${w}`),
         ...(r.file ? [`report: ${r.file}`] : []),
       ];
       print(lines.join('\n'), r);
-      return differing.length ? 1 : r.warnings.length ? 2 : 0;
+      return differing ? 1 : r.warnings.length ? 2 : 0;
     }));
 }

@@ -54,8 +54,11 @@ export interface VerifyReport {
   target: string;
   startedAt: string;
   seconds: number;
+  /** Every table compared equal, and none missing on the target. */
   equal: boolean;
   tables: TableReport[];
+  /** Tables the target cannot hold as the source has them (absent, or columns missing): differences, not warnings. */
+  uncompared: { table: string; reason: string }[];
   warnings: string[];
   file?: string;
 }
@@ -68,6 +71,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
   if (parseDbUrl(o.target, 'target').kind !== 'postgres') throw new VerifyError('target: must be a PostgreSQL database');
   const plan = await readSourceSchema(o.source, o.tables, false);
   const warnings: string[] = [];
+  const uncompared: VerifyReport['uncompared'] = [];
   const target = new PgSide(o.target, 'target');
   const pgSource = src.kind === 'postgres' ? new PgSide(o.source, 'source') : null;
   const sqlite = src.kind === 'sqlite' ? new SqliteSide(openSqlite(src.path, true)) : null;
@@ -83,7 +87,10 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
         continue;
       }
       const pair = await tablePair(target.client, def, src.kind === 'sqlite', warnings);
-      if (!pair) continue;
+      if (typeof pair === 'string') {
+        uncompared.push({ table: tableLabel(def), reason: pair });
+        continue;
+      }
       let { report, all } = await compareTable(pair, sqlite, pgSource, target, o);
       if (o.repair && !report.equal) {
         const fixed = await repairRows(o.source, o.target, pair, all);
@@ -102,8 +109,9 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     target: redactUrl(o.target),
     startedAt: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
-    equal: tables.every((t) => t.equal),
+    equal: tables.every((t) => t.equal) && !uncompared.length,
     tables,
+    uncompared,
     warnings,
   };
   if (o.reportDir) report.file = writeReport(o.reportDir, report);
@@ -117,23 +125,18 @@ function writeReport(dir: string, r: VerifyReport): string {
   return file;
 }
 
-async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, warnings: string[]): Promise<TablePair | null> {
+/** The table's columns on both sides; a string says why the target cannot be compared (its rows are as good as missing). */
+async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, warnings: string[]): Promise<TablePair | string> {
   const r = await target.query<{ name: string; type: string; collation: string | null }>(`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
            CASE WHEN a.attcollation = 0 THEN NULL WHEN co.collname = 'default' THEN (SELECT datcollate FROM pg_database WHERE datname = current_database()) ELSE co.collname END AS collation
       FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, [`"${def.schema.replace(/"/g, '""')}"."${def.name.replace(/"/g, '""')}"`]);
-  if (!r.rows.length) {
-    warnings.push(`${tableLabel(def)}: not on the target`);
-    return null;
-  }
+  if (!r.rows.length) return 'not on the target';
   const byName = new Map(r.rows.map((x) => [x.name, x]));
   const columns = def.columns.filter((c) => !c.generated).map((c) => c.name);
   const missing = columns.filter((c) => !byName.has(c));
-  if (missing.length) {
-    warnings.push(`${tableLabel(def)}: target lacks column(s) ${missing.join(', ')}; not compared`);
-    return null;
-  }
+  if (missing.length) return `target lacks column(s) ${missing.join(', ')}`;
   const byteOrder = fromSqlite && def.key.some((k) => typeClass(byName.get(k)!.type) === 'text' && !['C', 'POSIX'].includes(byName.get(k)!.collation ?? 'C'));
   if (byteOrder) warnings.push(`${tableLabel(def)}: text key under collation ${byName.get(def.key[0]!)!.collation}; compared in byte order (slower on large tables)`);
   return {

@@ -92,6 +92,7 @@ const backfill: StageFn = async ({ cfg }) => {
 const verify: StageFn = async ({ cfg }) => {
   const r = await runVerify({ source: requireKey(cfg, 'source'), target: requireKey(cfg, 'target'), tables: cfg.tables, reportDir: cfg.reportDir });
   const different = r.tables.filter((d) => !d.equal);
+  if (r.uncompared.length) throw new CliError(`verify: ${r.uncompared.map((u) => `${u.table}: ${u.reason}`).join('; ')} (\`cutover schema --apply\` makes what is missing)`);
   if (different.length) throw new CliError(`verify: ${different.length} table(s) differ: ${different.map((d) => d.table).join(', ')}${r.file ? ` (report ${r.file}; \`cutover verify --repair\` rewrites them)` : ''}`);
   return `all ${r.tables.length} table(s) equal on both sides`;
 };

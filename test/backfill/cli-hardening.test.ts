@@ -74,6 +74,23 @@ describe('one-shot commands at their edges', () => {
     expect(bf.stderr).toContain('no such table on the source: nope');
   });
 
+  it('verify: a table missing on the target, or lacking a column, is a difference (exit 1), not a warning', async () => {
+    // only a is on the target, and without its column v
+    await sql(pair.targetUrl, 'DROP TABLE IF EXISTS a; CREATE TABLE a (id int PRIMARY KEY)');
+    try {
+      const r = await cli(['verify', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--tables', 'a,b', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const report = JSON.parse(r.stdout) as { equal: boolean; uncompared: { table: string; reason: string }[] };
+      expect(report.equal).toBe(false);
+      expect(report.uncompared).toEqual([{ table: 'a', reason: 'target lacks column(s) v' }, { table: 'b', reason: 'not on the target' }]);
+      const text = await cli(['verify', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--tables', 'a,b']);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toMatch(/^verify: 2 of 2 table\(s\) differ/);
+    } finally {
+      await sql(pair.targetUrl, 'DROP TABLE IF EXISTS a');
+    }
+  });
+
   it('usage errors are one line and exit 1; a percent is decimal digits', async () => {
     for (const args of [['bogus'], ['status', '--bogus'], ['reads'], ['reads', '-1'], ['reads', '0x32']]) {
       const r = await cli([...args, '--control', `127.0.0.1:${await freePort()}`, '--state', '/nonexistent/state.db']);
