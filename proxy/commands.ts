@@ -42,7 +42,11 @@ export function registerProxyCommands(program: Command): void {
         const sync = new StateSync(await openStateStore(cfg.state, { initialReads: cfg.reads }), live, log, `proxy ${hostname()}:${process.pid}`);
         await sync.start();
         log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');
-        const proxy = await startProxy(cfg, live, log);
+        const proxy = await startProxy(cfg, live, log).catch(async (e: unknown) => {
+          // the listen address taken, say: the state sync's timers must not keep a process that serves nothing alive
+          await sync.stop();
+          throw e;
+        });
         const { startControlForProxy } = await import('./control-hook.ts');
         const control = await startControlForProxy(cfg, live, log, proxy, sync).catch(async (e: unknown) => {
           // no proxy without its control API (the address taken, say): nothing left listening, exit 1

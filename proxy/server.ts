@@ -121,11 +121,17 @@ export async function startProxy(cfg: Config, live: LiveState, log: Logger, work
     sessions.add(session);
     void session.run();
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new ConfigError(`cannot listen on ${cfg.listen}: ${e.code ?? e.message}`)));
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch (e) {
+    // nothing serves: the mirror's drainer and pools must not keep the process alive
+    await mirror?.stop();
+    throw e;
+  }
   server.on('error', (e) => log.error({ err: e }, 'listener error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new ConfigError(`cannot listen on ${cfg.listen}: ${e.code ?? e.message}`)));
-    server.listen(listen.port, listen.host, () => resolve());
-  });
   const addr = server.address() as net.AddressInfo;
 
   const health = cfg.target ? startTargetHealthCheck(cfg.target, stats, log) : null;

@@ -54,6 +54,22 @@ describe('cutover proxy on the command line', () => {
     }
   });
 
+  it('exits 1 with a one-line reason when the listen address is taken, also while mirroring (nothing left running)', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-cli-')), 'state.db');
+    try {
+      const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the proxy did not exit within 20 s')), 20_000));
+      const run = cli(['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--state', state, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--log-level', 'silent']);
+      const r = await Promise.race([run, late]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`cutover: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      taken.close();
+    }
+  }, 30_000);
+
   it('on SIGTERM lets an open transaction finish, then exits 0', async () => {
     const port = await freePort();
     const { child, log, exited } = await spawnCli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--drain-timeout', '10'], 'control API listening');
