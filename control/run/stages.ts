@@ -1,6 +1,7 @@
 // The stages `cutover run` walks, in order, each one function that enters its
 // phase's work and returns a one-line outcome (or throws the reason to stop):
 // check → backup → capture → backfill → verify → steps → promote.
+import { missingMessage, missingOnTarget } from '../../backfill/schema/missing-on-target.ts';
 import pg from 'pg';
 import type { Config } from '../../common/config.ts';
 import { requireKey } from '../../common/config.ts';
@@ -56,6 +57,8 @@ async function installSourceCapture(source: string, tables?: string[]): Promise<
 }
 
 const capture: StageFn = async ({ cfg, api, say }) => {
+  const missing = await missingOnTarget(requireKey(cfg, 'source'), requireKey(cfg, 'target'), cfg.tables);
+  if (missing.length) throw new CliError(missingMessage(missing));
   const tables = await installSourceCapture(requireKey(cfg, 'source'), cfg.tables);
   // backfill must not start before every proxy mirrors: the drainer notices capture within 200 ms
   for (let i = 0; i < 50; i++) {

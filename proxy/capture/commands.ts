@@ -60,6 +60,11 @@ export function registerCaptureCommands(program: Command): void {
     .option('--skip-backup', 'do not take the backup of the source first')
     .action(action(async ({ cfg, print }) => {
       const source = requireKey(cfg, 'source');
+      if (cfg.target) {
+        const { missingOnTarget, missingMessage } = await import('../../backfill/schema/missing-on-target.ts');
+        const missing = await missingOnTarget(source, cfg.target, cfg.tables);
+        if (missing.length) throw new CliError(missingMessage(missing));
+      }
       let backup = null;
       const status = await withSource(source, (c) => c.status());
       // the backup comes before capture changes anything on the source (once: re-running install takes none)

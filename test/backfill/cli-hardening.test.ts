@@ -91,6 +91,13 @@ describe('one-shot commands at their edges', () => {
     }
   });
 
+  it('capture install over a new database without the tables refuses, one line, and installs nothing', async () => {
+    const r = await cli(['capture', 'install', '--skip-backup', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--tables', 'a,b']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('cutover: capture install: the new database cannot take every captured table: a (not on the new database), b (not on the new database); run `cutover schema --apply` first\n');
+    expect((await sql(pair.legacyUrl, "SELECT to_regclass('cutover.changes') IS NULL AS none")).rows).toEqual([{ none: true }]);
+  });
+
   it('usage errors are one line and exit 1; a percent is decimal digits', async () => {
     for (const args of [['bogus'], ['status', '--bogus'], ['reads'], ['reads', '-1'], ['reads', '0x32']]) {
       const r = await cli([...args, '--control', `127.0.0.1:${await freePort()}`, '--state', '/nonexistent/state.db']);
