@@ -76,7 +76,7 @@ export const configSchema = z
     promoteTimeout: num().pipe(z.number().min(0)).default(10),
 
     // backfill / verify / check
-    tables: z.array(z.string().min(1)).optional(),
+    tables: z.array(z.string().min(1)).min(1, 'an empty list names no table').optional(),
     batchSize: num().pipe(z.number().int().min(1)).default(10_000),
     workers: num().pipe(z.number().int().min(1).max(64)).default(2),
     splitRows: num().pipe(z.number().int().min(1)).default(200_000),

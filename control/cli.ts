@@ -23,7 +23,9 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     // usage errors as every other CLI error: one line, exit 1 (scripts grep stderr); help on request only
     .configureOutput({ outputError: (str, write) => write(`cutover: ${str.replace(/^error: /, '').trim()} (see --help)\n`) })
-    .exitOverride();
+    .exitOverride()
+    // `cutover reads 5 6` must not quietly drop the 6: inherited by every command
+    .allowExcessArguments(false);
   registerProxyCommands(program);
   registerBackfillCommands(program);
   registerControlCommands(program);

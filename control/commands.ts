@@ -85,7 +85,7 @@ function swapLine(s: Record<string, unknown>, kind: string): string {
 }
 
 const readsLine = (s: Record<string, unknown>) =>
-  `phase ${s.phase}; reads to the new database: ${s.effectiveReadPercent} %${s.direct ? ' (no proxy answered: state store changed directly)' : ''}`;
+  `phase ${s.phase}; reads to the ${s.sourceOfTruth === 'new' ? 'legacy' : 'new'} database: ${s.effectiveReadPercent} %${s.direct ? ' (no proxy answered: state store changed directly)' : ''}`;
 
 export function registerControlCommands(program: Command): void {
   program

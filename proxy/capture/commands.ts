@@ -102,7 +102,8 @@ export function registerCaptureCommands(program: Command): void {
       if (outdated) lines.push(`capture format ${s.format!.installed ?? 'older'} installed, this Cutover writes ${s.format!.current}: run "cutover capture install" again (idempotent) for what it adds`);
       for (const t of s.tables) lines.push(`  ${t.captured ? 'captured  ' : t.hasKey ? 'not yet   ' : 'NO KEY    '} ${t.table}`);
       print(lines.join('\n'), s);
+      // not installed at all: no table is captured (a script checking for 0 must not read it as ready)
       const missing = s.tables.filter((t) => !t.captured);
-      return s.installed && (missing.length || outdated) ? 2 : 0;
+      return !s.installed || missing.length || outdated ? 2 : 0;
     }));
 }

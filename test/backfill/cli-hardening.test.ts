@@ -99,12 +99,16 @@ describe('one-shot commands at their edges', () => {
   });
 
   it('usage errors are one line and exit 1; a percent is decimal digits', async () => {
-    for (const args of [['bogus'], ['status', '--bogus'], ['reads'], ['reads', '-1'], ['reads', '0x32']]) {
+    const usage = [['bogus'], ['status', '--bogus'], ['reads'], ['reads', '-1'], ['reads', '0x32'], ['reads', '5', '6'], ['verify', '--tables', ''], ['demo', '--rows', '-5'], ['demo', '--rows', 'abc']];
+    for (const args of usage) {
       const r = await cli([...args, '--control', `127.0.0.1:${await freePort()}`, '--state', '/nonexistent/state.db']);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr, args.join(' ')).toMatch(/^cutover: /);
     }
     expect((await cli(['reads', '0x32'])).stderr).toContain('expected a whole number from 0 to 100, got "0x32"');
+    expect((await cli(['reads', '5', '6'])).stderr).toContain("too many arguments for 'reads'");
+    expect((await cli(['verify', '--tables', ''])).stderr).toContain('invalid tables: an empty list names no table');
+    expect((await cli(['demo', '--rows', 'abc'])).stderr).toBe('cutover: --rows: expected a whole number, got "abc"\n');
   });
 });

@@ -13,6 +13,9 @@ it('capture status tells an older capture format, and install brings it up to da
   await sql(pair.legacyUrl, 'CREATE TABLE t (id int PRIMARY KEY, doc jsonb)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-capture-format-'));
   const args = ['--source', pair.legacyUrl, '--state', path.join(dir, 'state.db')];
+  const before = await cli(['capture', 'status', ...args]);
+  expect(before.code, before.stdout).toBe(2);
+  expect(before.stdout).toMatch(/^capture not installed/);
   expect((await cli(['capture', 'install', '--skip-backup', ...args])).code).toBe(0);
   const fresh = await cli(['capture', 'status', ...args]);
   expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
