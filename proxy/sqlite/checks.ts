@@ -13,7 +13,7 @@ import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
 import { UTC_ZONE, type Zone } from './time-zone.ts';
-import { checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
+import { asBool, checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
 
@@ -348,6 +348,13 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_divisor', o, divisor);
   db.function('cutover_int', o, castInt);
   db.function('cutover_float', o, castFloat);
+  // x::boolean of a value known only when it runs: PostgreSQL's boolean input, or an integer's nonzero
+  db.function('cutover_bool', o, (x: SqlValue) => {
+    if (x === null) return null;
+    const b = typeof x === 'string' || typeof x === 'bigint' || typeof x === 'number' ? asBool(x) : null;
+    if (b === null) throw new PgError('22P02', `invalid input syntax for type boolean: "${textOf(x, null, false, zone())}"`);
+    return b ? 1n : 0n;
+  });
   db.function('cutover_numeric', o, (x: SqlValue, p: bigint, s: bigint) => {
     const v = checkNumeric(x, Number(p), Number(s));
     return typeof v === 'string' ? (FLOAT_WORDS[v.trim().toLowerCase()] ?? v) : v;

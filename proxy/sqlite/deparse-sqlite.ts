@@ -33,6 +33,25 @@ class SqliteDeparser extends Deparser {
     return super.FuncCall(node as never, context);
   }
 
+  // IS [NOT] NULL / TRUE / FALSE bind tighter than NOT, comparisons and LIKE in PostgreSQL, and the tree
+  // says which operand they test; SQLite ranks IS with = and below NOT, so a compound operand is
+  // bracketed: `(NOT like(…)) IS NULL`, not `NOT like(…) IS NULL`, which SQLite reads as NOT (… IS NULL)
+  override NullTest(node: AnyNode, context: any): string {
+    return `${this.operand(node.arg, context)} ${node.nulltesttype === 'IS_NOT_NULL' ? 'IS NOT NULL' : 'IS NULL'}`;
+  }
+
+  override BooleanTest(node: AnyNode, context: any): string {
+    const test = String(node.booltesttype).replace(/^IS_/, 'IS ').replace(/_/g, ' ');
+    // SQLite has no UNKNOWN: a boolean test's NULL
+    const word = test === 'IS UNKNOWN' ? 'IS NULL' : test === 'IS NOT UNKNOWN' ? 'IS NOT NULL' : test;
+    return `${this.operand(node.arg, context)} ${word}`;
+  }
+
+  private operand(arg: AnyNode, context: any): string {
+    const text = this.visit(arg as never, context);
+    return arg.A_Expr || arg.BoolExpr || arg.NullTest || arg.BooleanTest ? `(${text})` : text;
+  }
+
   override Constraint(node: AnyNode, context: any): string {
     if (node.contype === 'CONSTR_DEFAULT' && node.raw_expr) {
       return `DEFAULT (${this.visit(node.raw_expr, context)})`;

@@ -87,7 +87,8 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
       return SVF_OIDS[n.op];
     case 'A_Expr': {
       const op = n.name?.[0]?.String?.sval as string | undefined;
-      if (n.kind !== 'AEXPR_OP') return n.kind === 'AEXPR_NULLIF' ? hintOf(n.lexpr) : OID.bool;
+      // NULLIF of a column: its declared type decides (columnHint)
+      if (n.kind !== 'AEXPR_OP') return n.kind === 'AEXPR_NULLIF' ? (n.lexpr?.ColumnRef ? undefined : hintOf(n.lexpr)) : OID.bool;
       if (op && COMPARISONS.has(op)) return OID.bool;
       if (op === '||') return OID.text;
       if (op === '-' && !n.lexpr) return hintOf(n.rexpr);
@@ -104,8 +105,9 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
       // with a column among the values, its declared type decides (columnHint)
       return (n.args as AnyNode[] | undefined)?.some((a) => a.ColumnRef) ? undefined : firstHint(n.args);
     case 'CoalesceExpr':
-      return firstHint(n.args);
+      return (n.args as AnyNode[] | undefined)?.some((a) => a.ColumnRef) ? undefined : firstHint(n.args);
     case 'CaseExpr':
+      if (caseResults(n).some((r) => r?.ColumnRef)) return undefined;
       for (const w of n.args ?? []) {
         const h = hintOf(w.CaseWhen?.result);
         if (h !== undefined) return h;
@@ -115,6 +117,9 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
       return undefined;
   }
 }
+
+/** A CASE's result values, its ELSE last. */
+const caseResults = (n: AnyNode): (AnyNode | undefined)[] => [...((n.args as AnyNode[] | undefined) ?? []).map((w) => w.CaseWhen?.result as AnyNode | undefined), n.defresult];
 
 function firstHint(args: AnyNode[] | undefined): number | undefined {
   for (const a of args ?? []) {
@@ -157,8 +162,10 @@ export const SCALAR_OIDS: ReadonlySet<number> = new Set(Object.values(TYPE_OIDS)
  * number in node-postgres where PostgreSQL gives a string).
  */
 export interface ColumnHint {
-  /** 'extreme': GREATEST/LEAST, whose first column value gives the type; 'date_trunc': a timestamp's or a timestamptz. */
-  fn: 'min' | 'max' | 'sum' | 'avg' | 'extreme' | 'date_trunc';
+  /**
+   * 'extreme': GREATEST/LEAST, whose first column value gives the type; 'value': COALESCE, NULLIF, CASE
+   * of a column, which keep its type and, mostly giving its values, a numeric's scale; 'date_trunc': a timestamp's or a timestamptz. */
+  fn: 'min' | 'max' | 'sum' | 'avg' | 'extreme' | 'value' | 'date_trunc';
   qualifier?: string;
   column: string;
 }
@@ -171,6 +178,10 @@ export const targetColumnHints = (targets: AnyNode[] | undefined): (ColumnHint |
 /** The ColumnHint of an expression: an aggregate, GREATEST/LEAST or date_trunc of a column. */
 export function columnHintOf(val: AnyNode): ColumnHint | undefined {
   if (val.MinMaxExpr) return ofColumn('extreme', (val.MinMaxExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields);
+  // COALESCE, NULLIF and CASE of a column keep its type (a constant beside it takes the column's)
+  if (val.CoalesceExpr) return ofColumn('value', (val.CoalesceExpr.args as AnyNode[] | undefined)?.find((a) => a.ColumnRef)?.ColumnRef.fields);
+  if (val.A_Expr?.kind === 'AEXPR_NULLIF') return ofColumn('value', val.A_Expr.lexpr?.ColumnRef?.fields);
+  if (val.CaseExpr) return ofColumn('value', caseResults(val.CaseExpr).find((r) => r?.ColumnRef)?.ColumnRef.fields);
   const f = val.FuncCall;
   const name = String(f?.funcname?.[f.funcname.length - 1]?.String?.sval ?? '').toLowerCase();
   if (name === 'date_trunc' && f.args?.length === 2) return ofColumn('date_trunc', f.args[1].ColumnRef?.fields);
@@ -185,36 +196,50 @@ function ofColumn(fn: ColumnHint['fn'], fields: AnyNode[] | undefined): ColumnHi
 }
 
 /** The column name PostgreSQL gives an unaliased expression (count(*) → "count", 1 → "?column?"). */
-function nameOf(node: AnyNode | undefined): string {
-  if (!node) return '?column?';
+const nameOf = (node: AnyNode | undefined): string => figure(node)[0];
+
+/**
+ * PostgreSQL's FigureColname: a name and its strength (2: a column's or a
+ * function's, 1: a cast's type, 0: none), so that a cast names its value only
+ * when nothing inside it names it better: `(a % 2)::int::boolean` is "bool".
+ */
+function figure(node: AnyNode | undefined): [string, number] {
+  if (!node) return ['?column?', 0];
   const [type, n] = Object.entries(node)[0] as [string, AnyNode];
   switch (type) {
     case 'ColumnRef': {
       const last = n.fields?.[n.fields.length - 1];
-      return last?.String?.sval ?? '?column?';
+      return last?.String?.sval ? [last.String.sval, 2] : ['?column?', 0];
     }
     case 'FuncCall': {
       const names: AnyNode[] = n.funcname ?? [];
-      return names[names.length - 1]?.String?.sval ?? '?column?';
+      const name = names[names.length - 1]?.String?.sval;
+      return name ? [name, 2] : ['?column?', 0];
     }
     case 'TypeCast': {
-      const inner = nameOf(n.arg);
-      if (inner !== '?column?') return inner;
+      const inner = figure(n.arg);
+      if (inner[1] >= 2) return inner;
       const names: AnyNode[] = n.typeName?.names ?? [];
-      return names[names.length - 1]?.String?.sval ?? '?column?';
+      const name = names[names.length - 1]?.String?.sval;
+      return name ? [name, 1] : inner;
     }
+    case 'A_Expr':
+      return n.kind === 'AEXPR_NULLIF' ? ['nullif', 2] : ['?column?', 0];
     case 'SQLValueFunction':
-      return String(n.op).replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase();
+      return [String(n.op).replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase(), 2];
     case 'CoalesceExpr':
-      return 'coalesce';
+      return ['coalesce', 2];
     case 'MinMaxExpr':
-      return n.op === 'IS_GREATEST' ? 'greatest' : 'least';
-    case 'CaseExpr':
-      return 'case';
+      return [n.op === 'IS_GREATEST' ? 'greatest' : 'least', 2];
+    case 'CaseExpr': {
+      // named after its ELSE value when that names itself (CASE … ELSE name END is "name")
+      const inner = figure(n.defresult);
+      return inner[1] >= 2 ? inner : ['case', 1];
+    }
     case 'SubLink':
-      return n.subLinkType === 'EXISTS_SUBLINK' ? 'exists' : n.subLinkType === 'EXPR_SUBLINK' ? nameOf(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : '?column?';
+      return n.subLinkType === 'EXISTS_SUBLINK' ? ['exists', 2] : n.subLinkType === 'EXPR_SUBLINK' ? figure(n.subselect?.SelectStmt?.targetList?.[0]?.ResTarget?.val) : ['?column?', 0];
     default:
-      return '?column?';
+      return ['?column?', 0];
   }
 }
 

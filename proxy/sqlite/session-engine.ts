@@ -25,7 +25,7 @@ import type { CopyRow } from './copy-format.ts';
 import { addKey } from './table-rebuild.ts';
 import { ungroupedColumn } from './grouping.ts';
 import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
-import { zoneNamed, type Zone } from './time-zone.ts';
+import { withDateStyle, zoneNamed, type Zone } from './time-zone.ts';
 import { datePart, dateTrunc } from './date-fields.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
 import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
@@ -159,12 +159,13 @@ export class SessionEngine {
     db.function('cutover_today', () => localNowText((performance.timeOrigin + this.txnStart) * 1000, this.zone()).slice(0, 10));
   }
 
-  private zoneOf: { name: string; zone: Zone } | null = null;
+  private zoneOf: { name: string; style: string | undefined; zone: Zone } | null = null;
 
   /** The session's TimeZone (checked when set: catalog.ts). */
   private zone(): Zone {
     const name = this.settings.get('timezone') ?? 'UTC';
-    if (this.zoneOf?.name !== name) this.zoneOf = { name, zone: zoneNamed(name) };
+    const style = this.settings.get('datestyle'); // its field order, for date input (date-input.ts)
+    if (this.zoneOf?.name !== name || this.zoneOf.style !== style) this.zoneOf = { name, style, zone: withDateStyle(zoneNamed(name), style) };
     return this.zoneOf.zone;
   }
 
@@ -336,6 +337,7 @@ export class SessionEngine {
     switch (st.kind) {
       case 'sql':
         if (st.params > 0) throw new PgError('42P02', 'there is no parameter $1');
+        this.refuseIfFailed(st);
         return this.runSql(st, this.prepareSqlite(st), [], null, []);
       case 'sleep':
         if (st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
@@ -368,6 +370,7 @@ export class SessionEngine {
     const statements = translate(text);
     if (statements.length > 1) throw new PgError('42601', 'cannot insert multiple commands into a prepared statement');
     const st = statements[0] ?? null;
+    if (st) this.refuseIfFailed(st);
     if (st?.kind === 'error') throw st.error;
     let sqlite: Database.Statement | null = null;
     let paramOids = given;
@@ -618,6 +621,9 @@ export class SessionEngine {
       case 'extreme':
         // PostgreSQL's GREATEST/LEAST keep the values' type, not a numeric's declared scale
         return { oid };
+      case 'value':
+        // the column's values print at its scale (price numeric(10,2): 1.50), as a plain read of it does
+        return { oid, ...(typmod !== undefined ? { scale: (typmod - 4) & 0xffff } : {}) };
       case 'sum':
         // a numeric sum prints the scale of what it adds (12.50 + 0.50 is 13.00), its typmod -1
         // sum(int8) is numeric, as on PostgreSQL (an INTEGER column is int8 here and bigint on the new database)
@@ -692,6 +698,7 @@ export class SessionEngine {
         named![String(st.params + st.literals.length + 1 + i)] = this.declaredType(st, c.qualifier, c.column, columns) ?? null;
       });
     }
+    if (st.conflict) this.checkConflictRows(st, named);
     this.putChecks = st.write ? this.checkWrites(st.write, named) : NO_CHECKS;
     let args: unknown[] = named ? [named] : [];
     if (named && bindsTooMany(st)) {
@@ -712,6 +719,31 @@ export class SessionEngine {
       throw this.statementError(e, st);
     } finally {
       this.releaseIfDone();
+    }
+  }
+
+  /** 21000 for an ON CONFLICT DO UPDATE whose rows propose one key twice, as PostgreSQL refuses it (SQLite would update the row twice). */
+  private checkConflictRows(st: SqlStatement, named: Record<string, SqlValue> | null): void {
+    const c = st.conflict!;
+    const names = c.columns ?? (st.write ? this.tableInfo(st.write.table).map((x) => x.name) : []);
+    const at = c.target.map((t) => names.findIndex((x) => x.toLowerCase() === t.toLowerCase()));
+    if (at.some((i) => i < 0)) return;
+    const seen = new Set<string>();
+    rows: for (const row of c.rows) {
+      const key: string[] = [];
+      for (const i of at) {
+        const cell = row[i];
+        if (cell === undefined || cell === 'unknown' || cell === 'null') continue rows;
+        // a number constant and a bound number compare by value (1 and '1' bound into an integer column are one key)
+        const v = 'param' in cell ? named?.[String(cell.param)] ?? null : /^-?\d+$/.test(cell.value) ? BigInt(cell.value) : Number(cell.value);
+        if (v === null) continue rows;
+        key.push(typeof v === 'string' ? `s${v}` : Buffer.isBuffer(v) ? `b${v.toString('hex')}` : `n${String(v)}`);
+      }
+      const k = JSON.stringify(key);
+      if (seen.has(k)) {
+        throw new PgError('21000', 'ON CONFLICT DO UPDATE command cannot affect row a second time', undefined, 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.');
+      }
+      seen.add(k);
     }
   }
 
@@ -933,6 +965,16 @@ export class SessionEngine {
   }
 
   /**
+   * In a failed transaction block, as PostgreSQL: only a syntax error (its parser runs first) comes
+   * before 25P02; a missing table or a refused construct does not.
+   */
+  private refuseIfFailed(st: Statement): void {
+    if (!(this.mode === 'explicit' && this.failed) || endsFailure(st)) return;
+    if (st.kind === 'error' && st.error.code === '42601') return;
+    throw inFailedTransaction();
+  }
+
+  /**
    * DROP or TRUNCATE of several tables, VACUUM/ANALYZE, ALTER TABLE … ADD key:
    * under the write lock, all or nothing as one statement.
    */
@@ -1115,8 +1157,8 @@ export class SessionEngine {
 
   private utility(st: Exclude<Statement, SqlStatement | SleepStatement | CopyRun | { kind: 'seq' | 'maintenance' | 'add_key' }>): Result {
     const done = (tag: string): Result => ({ fields: null, rows: [], tag });
+    this.refuseIfFailed(st);
     if (st.kind === 'error') throw st.error;
-    if (this.failed && this.mode === 'explicit' && !endsFailure(st)) throw inFailedTransaction();
     switch (st.kind) {
       case 'txn':
         if (st.op === 'begin' && this.mode !== 'explicit') {

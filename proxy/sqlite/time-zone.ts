@@ -6,13 +6,17 @@
 // UTC on PostgreSQL: the application would read different instants after the
 // promote. Zones are IANA names, as the time zone database Node carries knows them.
 import { PgError, unsupported } from './errors.ts';
-import { ZONE_ABBREVIATIONS } from './zone-abbreviations.ts';
 
 export interface Zone {
   readonly utc: boolean;
   /** Seconds east of UTC at the instant `utcMs`. */
   offsetAt(utcMs: number): number;
+  /** The session's DateStyle field order, for date input ('1/5/2024'); none: MDY, PostgreSQL's default. */
+  readonly dateOrder?: DateOrder;
 }
+
+/** The order date input reads numeric fields in (DateStyle's second part). */
+export type DateOrder = 'MDY' | 'DMY' | 'YMD';
 
 export const UTC_ZONE: Zone = { utc: true, offsetAt: () => 0 };
 
@@ -67,29 +71,11 @@ export function zoneNamed(value: string): Zone {
 const fixedZones = new Map<number, Zone>();
 
 /** A zone always `seconds` east of UTC. */
-function fixedZone(seconds: number): Zone {
+export function fixedZone(seconds: number): Zone {
   if (seconds === 0) return UTC_ZONE;
   let z = fixedZones.get(seconds);
   if (!z) fixedZones.set(seconds, (z = { utc: false, offsetAt: () => seconds }));
   return z;
-}
-
-/**
- * The zone a word ending date-time input names, as PostgreSQL reads it: an
- * abbreviation of its default set ('PST', 'UTC'), or a zone name with a slash
- * ('Europe/Paris'; one no zone has is 22023). Null for another word: the
- * input is no date-time (22007, which the caller words).
- */
-export function inputZone(word: string): Zone | null {
-  const key = word.toLowerCase();
-  const abbreviated = ZONE_ABBREVIATIONS.get(key);
-  if (abbreviated !== undefined) return fixedZone(abbreviated);
-  if (!key.includes('/')) return null;
-  try {
-    return zoneNamed(word);
-  } catch {
-    throw new PgError('22023', `time zone "${key}" not recognized`);
-  }
 }
 
 /**
@@ -114,4 +100,27 @@ export function offsetText(seconds: number): string {
   const mm = Math.floor((s % 3600) / 60);
   const ss = s % 60;
   return sign + hh + (mm || ss ? ':' + String(mm).padStart(2, '0') : '') + (ss ? ':' + String(ss).padStart(2, '0') : '');
+}
+
+/** The field order of a DateStyle value ('ISO, DMY', 'European', 'German'), as PostgreSQL reads it. */
+export function dateOrderOf(datestyle: string): DateOrder {
+  let order: DateOrder | null = null;
+  let german = false;
+  for (const word of datestyle.toLowerCase().split(/[\s,]+/)) {
+    if (word === 'ymd') order = 'YMD';
+    else if (word === 'dmy' || word === 'euro' || word === 'european') order = 'DMY';
+    else if (word === 'mdy' || word === 'us' || word === 'noneuro' || word === 'noneuropean') order = 'MDY';
+    else if (word === 'german') german = true;
+  }
+  return order ?? (german ? 'DMY' : 'MDY');
+}
+
+/**
+ * A session's zone with its DateStyle's field order, which date input reads
+ * (date-input.ts): the zone itself under MDY.
+ */
+export function withDateStyle(zone: Zone, datestyle: string | undefined): Zone {
+  const dateOrder = dateOrderOf(datestyle ?? '');
+  if (dateOrder === (zone.dateOrder ?? 'MDY')) return zone;
+  return { utc: zone.utc, offsetAt: (utcMs: number) => zone.offsetAt(utcMs), dateOrder };
 }

@@ -8,12 +8,11 @@ import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
-import { checkFloatInput, decimalParts, decodeTextParam, OID, parseIntInput, type SqlValue } from './types.ts';
+import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
 
 /** Date-time input words whose value is the moment a statement runs. */
-const TIME_WORDS = new Set(['now', 'today', 'tomorrow', 'yesterday']);
 
 type AnyNode = Record<string, any>;
 
@@ -73,6 +72,8 @@ export interface SqlStatement {
    */
   literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint }[];
   write?: WriteTargets;
+  /** INSERT … VALUES (several rows) ON CONFLICT (…) DO UPDATE: the rows' key values, checked apart by the session. */
+  conflict?: ConflictRows;
   /** Grouped SELECTs' column references, checked by the session against the tables (grouping.ts). */
   grouping: GroupingCheck[];
   /**
@@ -81,6 +82,19 @@ export interface SqlStatement {
    * (cutover_text), and the translation stays the same for every schema.
    */
   columnTypes: { qualifier?: string; column: string }[];
+}
+
+/**
+ * PostgreSQL refuses (21000) an ON CONFLICT DO UPDATE whose rows propose one
+ * key twice; SQLite updates the row a second time. Each row's key cells: a
+ * parameter, a constant's text, 'null' (never a conflict), or unknown (an
+ * expression: the row is not checked).
+ */
+export interface ConflictRows {
+  target: string[];
+  /** The INSERT's column list; null: the table's columns in order. */
+  columns: string[] | null;
+  rows: ({ param: number } | { value: string } | 'null' | 'unknown')[][];
 }
 
 export type Statement =
@@ -481,6 +495,10 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     paramTargets = targetParams(n.returningList);
   }
   if (type === 'DropStmt') tag = dropTag(n);
+  if (type === 'UpdateStmt' && n.fromClause?.length && n.returningList?.some((r: AnyNode) => r.ResTarget?.val?.ColumnRef?.fields?.length === 1 && r.ResTarget.val.ColumnRef.fields[0].A_Star)) {
+    // PostgreSQL's * there is every column of the target and of the FROM list; SQLite returns only the target's
+    throw unsupported("RETURNING * in UPDATE … FROM", "name the columns (the updated table's: SQLite's RETURNING cannot read the FROM list)");
+  }
   if (type === 'InsertStmt') dropDefaultValues(n);
   if (type === 'CreateStmt') createTable(n);
   if (type === 'IndexStmt') createIndex(n);
@@ -489,6 +507,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   if (type === 'ViewStmt' && (n.options?.length || n.withCheckOption !== 'NO_CHECK_OPTION' || n.replace)) throw unsupported('CREATE OR REPLACE VIEW / view options');
   if (n.relation && type !== 'CreateStmt' && type !== 'IndexStmt') rangeVar(n.relation);
   hoistWritten(type, n, ctx);
+  const conflict = type === 'InsertStmt' ? conflictRows(n) : null;
   collectParamColumns(type, n, ctx);
   const write = collectWrites(type, n);
   const out = ctx.walk(stmt) as AnyNode;
@@ -511,7 +530,26 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     grouping,
     columnTypes: ctx.typeRefs.map((t) => t.col),
     ...(write ? { write: write() } : {}),
+    ...(conflict ? { conflict: conflict() } : {}),
   };
+}
+
+/** The rows of a multi-row INSERT … ON CONFLICT (cols) DO UPDATE, read once the constants are numbered parameters. */
+function conflictRows(n: AnyNode): (() => ConflictRows) | null {
+  const oc = n.onConflictClause;
+  const rows: AnyNode[][] | undefined = n.selectStmt?.SelectStmt?.valuesLists?.map((r: AnyNode) => [...(r.List?.items ?? [])]);
+  const target: string[] = (oc?.infer?.indexElems ?? []).map((e: AnyNode) => e.IndexElem?.name).filter((x: unknown): x is string => typeof x === 'string');
+  if (oc?.action !== 'ONCONFLICT_UPDATE' || !rows || rows.length < 2 || !target.length) return null;
+  const cell = (v: AnyNode): ConflictRows['rows'][number][number] => {
+    if (v.ParamRef) return { param: v.ParamRef.number };
+    const c = v.A_Const;
+    if (!c) return 'unknown';
+    if (c.isnull) return 'null';
+    if (c.ival) return { value: String(c.ival.ival ?? 0) };
+    if (c.fval) return { value: String(c.fval.fval) };
+    return 'unknown';
+  };
+  return () => ({ target, columns: insertColumns(n), rows: rows.map((items) => items.map(cell)) });
 }
 
 /** COPY: the options checked, the SELECT of a COPY … TO translated as any SELECT is. */
@@ -1170,11 +1208,13 @@ class Ctx {
     }
     if (n.limitOption === 'LIMIT_OPTION_WITH_TIES') throw unsupported('FETCH … WITH TIES');
     // LIMIT ALL (and LIMIT NULL) is no limit; SQLite has no word for it
-    if (n.limitCount?.A_Const?.isnull) {
-      // SQLite's OFFSET needs a LIMIT before it: -1 is none
-      if (n.limitOffset) n.limitCount = { A_Const: { ival: { ival: -1 } } };
-      else delete n.limitCount;
-    }
+    if (n.limitCount?.A_Const?.isnull) delete n.limitCount;
+    // OFFSET NULL is none; a NULL limit or offset bound at run time too
+    if (n.limitOffset?.A_Const?.isnull) delete n.limitOffset;
+    if (n.limitCount && !n.limitCount.A_Const) n.limitCount = fn('coalesce', n.limitCount, iconst(-1));
+    if (n.limitOffset && !n.limitOffset.A_Const) n.limitOffset = fn('coalesce', n.limitOffset, iconst(0));
+    // SQLite's OFFSET needs a LIMIT before it: -1 is none
+    if (n.limitOffset && !n.limitCount) n.limitCount = iconst(-1);
     if ((n.op === 'SETOP_INTERSECT' || n.op === 'SETOP_EXCEPT') && n.all) throw unsupported(`${n.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} ALL`);
     if (n.groupClause?.some((g: AnyNode) => g.GroupingSet)) throw unsupported('GROUPING SETS / ROLLUP / CUBE');
     seriesInTargets(n);
@@ -1212,7 +1252,8 @@ class Ctx {
         return iconst(b ? 1 : 0);
       }
       if (c?.ival !== undefined || c?.boolval !== undefined || c?.isnull) return arg;
-      // integer → boolean, as PostgreSQL's int4::bool: nonzero is true
+      // text is read as PostgreSQL's boolean input, refused (22P02) when it is none; an integer's nonzero is true
+      if (!this.ddl) return fn('cutover_bool', arg);
       return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '<>' } }], lexpr: arg, rexpr: iconst(0) } };
     }
     if (oid === OID.date) return arg.A_Const ? arg : fn('date', arg);
@@ -1271,11 +1312,11 @@ class Ctx {
       else if (!c && !this.ddl) return sqliteCast(fn('cutover_numeric', arg, iconst(p), iconst(s)), 'NUMERIC');
       return null;
     }
-    if (text !== undefined && !this.ddl && (oid === OID.timestamp || oid === OID.timestamptz)) {
+    if (text !== undefined && !this.ddl && (oid === OID.timestamp || oid === OID.timestamptz || oid === OID.date)) {
       // a timestamptz without an offset is the session's local time; 'now', 'today' … are the moment it runs
-      const word = TIME_WORDS.has(text.trim().toLowerCase());
+      const word = readsSession(text); // also '1/5/2024', read in the session's DateStyle
       if (word || (oid === OID.timestamptz && !hasZone(text))) {
-        decodeTextParam(text, oid); // refused here if it is no date-time at all
+        checkTimeInput(text, oid); // refused here if it is no date-time at all (in any DateStyle)
         return this.hoistTyped(text, oid);
       }
     }

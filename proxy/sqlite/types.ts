@@ -7,7 +7,8 @@
 // ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, common/timestamp-text.ts); output normalises them to the text forms
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
 import { calendarDay, fraction, hasZone, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
-import { inputZone, localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
+import { localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
+import { date2j, outOfRange, readDateTime, validJulian, type InputContext } from './date-input.ts';
 import { PgError, unsupported } from './errors.ts';
 
 export const OID = {
@@ -157,9 +158,8 @@ function storedText(v: SqlValue, withZone: boolean): string | null {
 export function castTime(v: SqlValue, from: number | undefined, to: number, zone: Zone): SqlValue {
   if (v === null || from === to || (typeof v === 'string' && SPECIAL_TIMESTAMP.has(v))) return v;
   if (from !== OID.date && from !== OID.timestamp && from !== OID.timestamptz) {
-    if (typeof v !== 'string') return v;
-    const read = decodeTextParam(v, to === OID.date ? OID.timestamp : to, zone);
-    return to === OID.date && typeof read === 'string' && /^\d{4}-\d\d-\d\d /.test(read) ? read.slice(0, 10) : read;
+    // text read by the type's own input (date_in drops a time, and words its errors for date)
+    return typeof v === 'string' ? decodeTextParam(v, to, zone) : v;
   }
   const stored = from === OID.date ? (/^\d{4}-\d\d-\d\d$/.test(String(v)) ? `${String(v)} 00:00:00` : null) : storedText(v, from === OID.timestamptz);
   if (stored === null) return v;
@@ -438,69 +438,107 @@ function microsText(us: bigint): string {
 /**
  * Timestamp input → the one spelling the proxy stores and compares in
  * (common/timestamp-text.ts): UTC for timestamptz (a zone given is applied, none
- * means UTC, the session time zone here), the zone ignored for timestamp as
- * PostgreSQL ignores it. Written and compared in one spelling, '10:00:00.5'
- * equals '10:00:00.500+00' and '2024-01-05T11:00:00+01:00' sorts among the others.
+ * means the session's TimeZone), the zone ignored for timestamp as PostgreSQL
+ * ignores it. Written and compared in one spelling, '10:00:00.5' equals
+ * '10:00:00.500+00' and '2024-01-05T11:00:00+01:00' sorts among the others.
+ * Any spelling PostgreSQL's timestamp input reads is read ('Jan 5 2024 10:00
+ * PST', '1/5/2024 10:00' in the session's DateStyle: date-input.ts); what it
+ * refuses is refused with its error.
  */
 function normaliseTimestamp(s: string, withZone: boolean, zone: Zone): string {
-  const t = s.trim().toLowerCase();
-  if (t === 'infinity' || t === '+infinity') return 'infinity';
-  if (t === '-infinity') return '-infinity';
-  if (t === 'epoch') return '1970-01-01 00:00:00';
-  // the session's day and clock: a timestamptz is that local time's instant
-  const day = (offset: number) => {
-    const now = Date.now();
-    const midnight = new Date((Math.floor((now + zone.offsetAt(now) * 1000) / 86_400_000) + offset) * 86_400_000).toISOString().slice(0, 10) + ' 00:00:00';
-    return withZone ? fromZone(midnight, zone) : midnight;
-  };
-  if (t === 'now') return withZone ? microsText(BigInt(Date.now() - PG_EPOCH_MS) * 1000n) : localNowText(Date.now() * 1000, zone);
-  if (t === 'today') return day(0);
-  if (t === 'tomorrow') return day(1);
-  if (t === 'yesterday') return day(-1);
-  const named = ZONE_WORD.exec(s.trim());
-  if (named) return namedZoneTimestamp(s, named[1]!, named[2]!, withZone, zone);
-  const text = timestampText(s, withZone);
-  // written without an offset, a timestamptz is the session's local time
-  if (text !== null) return withZone && !zone.utc && !hasZone(s) ? fromZone(text, zone) : text;
-  normaliseDate(s.trim().slice(0, 10)); // a day the calendar lacks (2024-02-30) is 22008, as PostgreSQL words it
-  throw invalidTimestamp(s, withZone);
+  // the common ISO forms, as before; the rest (and these at the edges of the calendar) through PostgreSQL's reading
+  const fast = FAST_TIMESTAMP.exec(s);
+  if (fast && isoFieldsPlain(fast)) {
+    const text = timestampText(s, withZone)!;
+    return withZone && !zone.utc && !hasZone(s) ? fromZone(text, zone) : text;
+  }
+  const type = withZone ? 'timestamptz' : 'timestamp';
+  const r = readDateTime(s, type, inputContext(zone));
+  if (r.special) return r.special === 'epoch' ? '1970-01-01 00:00:00' : r.special;
+  if (!validJulian(r.year, r.month)) throw outOfRange(s, type);
+  const days = date2j(r.year, r.month, r.day) - UNIX_EPOCH_J;
+  const clock = ((r.hour * 60 + r.minute) * 60 + r.second) * 1_000_000 + r.micros;
+  const local = BigInt(days) * 86_400_000_000n + BigInt(clock);
+  let east = 0;
+  if (withZone) {
+    if (r.offset !== undefined) east = r.offset;
+    else {
+      // the offset the named zone (or the session's) has at that wall-clock time; past the years the clock
+      // reads (only for the range check), its offset at the nearest end of them
+      const localMs = r.year < 1 ? Date.parse('0001-01-01T12:00:00Z') : r.year > 9999 ? Date.parse('9999-12-31T12:00:00Z') : unixMs(local - BigInt(PG_EPOCH_MS) * 1000n);
+      east = (localMs - localToUtc(r.zone ?? zone, localMs)) / 1000;
+    }
+  }
+  const utc = local - BigInt(Math.round(east * 1e6));
+  // PostgreSQL's span: Julian day 0 (4714-11-24 BC) to 294277-01-01, as UTC
+  if (utc < MIN_TIMESTAMP_US || utc >= END_TIMESTAMP_US) throw outOfRange(s, type);
+  const us = utc - BigInt(PG_EPOCH_MS) * 1000n;
+  if (us < FIRST_AD_US) throw unsupported('a date before the common era (BC)');
+  if (us >= YEAR_10000_US) throw unsupported('a timestamp after the year 9999');
+  return microsText(us);
 }
 
-const invalidTimestamp = (s: string, withZone: boolean): PgError =>
-  new PgError('22007', `invalid input syntax for type ${withZone ? 'timestamp with time zone' : 'timestamp without time zone'}: "${s}"`);
+/** 'YYYY-MM-DD[ HH:MM[:SS[.ffffff]]][Z|±HH[[:]MM]]': what applications and drivers send, read without the general parser. */
+const FAST_TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,6})?)?)?(?:Z|[+-](\d\d)(?::?(\d\d))?)?$/;
 
-/** Date-time input ending in a word: a zone ('… 10:00 PST', '… Europe/Paris'), or the era. */
-const ZONE_WORD = /^(\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?)\s+([A-Za-z][A-Za-z0-9_/+-]*)$/;
-
-/**
- * A timestamp written with a zone word: the wall-clock time in that zone. A
- * timestamp without time zone checks the word and drops it, as PostgreSQL
- * does. The era is refused: the one spelling has no place for BC (an AD is
- * only the default spelled out).
- */
-function namedZoneTimestamp(s: string, clock: string, word: string, withZone: boolean, session: Zone): string {
-  const era = word.toLowerCase();
-  if (era === 'bc') throw unsupported('a date before the common era (BC)');
-  const local = timestampText(clock, false);
-  if (local === null) throw invalidTimestamp(s, withZone);
-  if (era === 'ad') return normaliseTimestamp(clock, withZone, session);
-  const zone = inputZone(word);
-  if (!zone) throw invalidTimestamp(s, withZone);
-  return withZone ? fromZone(local, zone) : local;
-}
-
-/**
- * An ISO date as PostgreSQL stores it (2024-1-5 is 2024-01-05; 2024-02-30 is
- * refused, 22008). Other spellings are kept as written: SQLite compares dates
- * as text, so the form the application stored its rows in is the one to keep.
- */
-function normaliseDate(s: string): string {
-  const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(s);
-  if (!m) return s;
+/** Whether the fields of a FAST_TIMESTAMP match are in range, away from the ends of the span the one spelling holds. */
+function isoFieldsPlain(m: RegExpExecArray): boolean {
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (!calendarDay(y, mo, d)) throw new PgError('22008', `date/time field value out of range: "${s}"`);
-  return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  return y > 1 && y < 9999 && calendarDay(y, mo, d) && Number(m[4] ?? 0) < 24 && Number(m[5] ?? 0) < 60 && Number(m[6] ?? 0) < 60 && Number(m[7] ?? 0) <= 15 && Number(m[8] ?? 0) < 60;
 }
+
+/** Julian day of 1970-01-01; the span of PostgreSQL's timestamps and of the one spelling, in microseconds since the Unix epoch. */
+const UNIX_EPOCH_J = 2440588;
+const MIN_TIMESTAMP_US = BigInt(-UNIX_EPOCH_J) * 86_400_000_000n;
+const END_TIMESTAMP_US = BigInt(109203528 - UNIX_EPOCH_J) * 86_400_000_000n;
+/** 0001-01-01 and 10000-01-01, in microseconds since 2000 (parseUtcMicros). */
+const FIRST_AD_US = BigInt(date2j(1, 1, 1) - 2451545) * 86_400_000_000n;
+const YEAR_10000_US = BigInt(date2j(10000, 1, 1) - 2451545) * 86_400_000_000n;
+
+/** What date-time input reads in this session: its zone, its DateStyle's order, the clock. */
+const inputContext = (zone: Zone): InputContext => ({ zone, order: zone.dateOrder ?? 'MDY', now: Date.now() });
+
+/**
+ * Date input as PostgreSQL's date_in reads it ('2024-1-5', 'Jan 5 2024',
+ * '1/5/2024' in the session's DateStyle, '2024-01-05 10:00' without its time;
+ * 2024-02-30 refused, 22008), stored as PostgreSQL prints it (2024-01-05; an
+ * era or a year past 9999 as PostgreSQL spells them): SQLite compares dates as
+ * text, so one date has one spelling.
+ */
+function normaliseDate(s: string, zone: Zone): string {
+  const m = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(s);
+  if (m && Number(m[1]) >= 1 && calendarDay(Number(m[1]), Number(m[2]), Number(m[3]))) {
+    return `${m[1]}-${m[2]!.padStart(2, '0')}-${m[3]!.padStart(2, '0')}`;
+  }
+  const r = readDateTime(s, 'date', inputContext(zone));
+  if (r.special) return r.special === 'epoch' ? '1970-01-01' : r.special;
+  // PostgreSQL's span: Julian day 0 (4714-11-24 BC) to 5874897-12-31
+  const jd = validJulian(r.year, r.month) ? date2j(r.year, r.month, r.day) : -1;
+  if (jd < 0 || jd >= 2147483494) throw outOfRange(s, 'date');
+  const year = r.year > 0 ? r.year : 1 - r.year;
+  const text = `${String(year).padStart(4, '0')}-${String(r.month).padStart(2, '0')}-${String(r.day).padStart(2, '0')}`;
+  return r.year > 0 ? text : `${text} BC`;
+}
+
+/**
+ * Date-time text checked as the translator checks a constant it leaves for the
+ * session to read (readsSession): refused only if no DateStyle reads it, with
+ * the error of the default one.
+ */
+export function checkTimeInput(s: string, oid: number): void {
+  let first: unknown;
+  for (const dateOrder of ['MDY', 'DMY', 'YMD'] as const) {
+    try {
+      decodeTextParam(s, oid, { ...UTC_ZONE, dateOrder });
+      return;
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
+export { readsSession } from './date-input.ts';
 
 /** A decimal number as float8in and numeric_in read it (blanks around, an exponent). */
 export const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
@@ -582,7 +620,7 @@ export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): 
     case OID.timestamptz:
       return normaliseTimestamp(s, true, zone);
     case OID.date:
-      return normaliseDate(s);
+      return normaliseDate(s, zone);
     case OID.uuid: {
       // PostgreSQL's input forms: any case, braces, hyphens after any group of four; stored in its output form
       const hex = s.trim().replace(/^\{(.*)\}$/, '$1').replace(/-/g, '');
