@@ -348,6 +348,15 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_divisor', o, divisor);
   db.function('cutover_int', o, castInt);
   db.function('cutover_float', o, castFloat);
+  // date ± integer and date − date (translate.ts, dateArith), on the stored YYYY-MM-DD text
+  db.function('cutover_is_date', o, (declared: SqlValue) => (oidOfDeclared(declared === null ? null : String(declared)) === OID.date ? 1n : 0n));
+  db.function('cutover_date_add', o, (d: SqlValue, days: SqlValue, sign: bigint) => {
+    if (d === null || days === null) return null;
+    const n = typeof days === 'bigint' ? Number(days) : Math.trunc(Number(days));
+    if (d === 'infinity' || d === '-infinity') return d;
+    return dateText(dayNumber(d) + Number(sign) * n);
+  });
+  db.function('cutover_date_diff', o, (a: SqlValue, b: SqlValue) => (a === null || b === null ? null : BigInt(dayNumber(a) - dayNumber(b))));
   // x::boolean of a value known only when it runs: PostgreSQL's boolean input, or an integer's nonzero
   db.function('cutover_bool', o, (x: SqlValue) => {
     if (x === null) return null;
@@ -363,4 +372,23 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_substr', { ...o, varargs: true }, substring);
   db.function('cutover_text', o, (v: SqlValue, declared: SqlValue, output: bigint) => textOf(v, declared === null ? null : String(declared), output !== 0n, zone()));
   db.table(SERIES_FUNCTION, { columns: ['value'], parameters: ['start', 'stop', 'step'], safeIntegers: true, rows: series as (...args: unknown[]) => Generator<unknown[]> });
+}
+
+const DAY_MS = 86_400_000;
+
+/** A stored date (YYYY-MM-DD) as days since 1970-01-01. */
+function dayNumber(d: SqlValue): number {
+  const m = typeof d === 'string' ? /^(\d{4,})-(\d{2})-(\d{2})$/.exec(d) : null;
+  if (!m) throw new PgError('22007', `invalid input syntax for type date: "${String(d)}"`);
+  const t = new Date(0);
+  t.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return Math.round(t.getTime() / DAY_MS);
+}
+
+/** Days since 1970-01-01 as the stored date text; outside years 1..9999, PostgreSQL's range here, 22008. */
+function dateText(day: number): string {
+  const t = new Date(day * DAY_MS);
+  const y = t.getUTCFullYear();
+  if (y < 1 || y > 9999) throw new PgError('22008', 'date out of range');
+  return `${String(y).padStart(4, '0')}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-${String(t.getUTCDate()).padStart(2, '0')}`;
 }

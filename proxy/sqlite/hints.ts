@@ -92,7 +92,15 @@ export function hintOf(node: AnyNode | undefined): number | undefined {
       if (op && COMPARISONS.has(op)) return OID.bool;
       if (op === '||') return OID.text;
       if (op === '-' && !n.lexpr) return hintOf(n.rexpr);
-      if (op && '+-*/%'.includes(op)) return arithmetic(hintOf(n.lexpr), hintOf(n.rexpr));
+      if (op && '+-*/%'.includes(op)) {
+        const [l, r] = [hintOf(n.lexpr), hintOf(n.rexpr)];
+        // date ± integer is a date, date − date an int4 (translate.ts, dateArith)
+        if (l === OID.date && r === OID.date) return op === '-' ? OID.int4 : undefined;
+        // minus a column of unknown type: days if it is a date, a date if an integer (typed by the values)
+        if ((op === '+' || op === '-') && l === OID.date && ((op === '+' && r === undefined) || (r !== undefined && INTS.includes(r)))) return OID.date;
+        if (op === '+' && r === OID.date && (l === undefined || INTS.includes(l))) return OID.date;
+        return arithmetic(l, r);
+      }
       return undefined;
     }
     case 'BoolExpr':

@@ -1341,6 +1341,43 @@ class Ctx {
   private arith(op: string, n: AnyNode, self: AnyNode): AnyNode {
     const l = n.lexpr as AnyNode;
     const r = n.rexpr as AnyNode;
+    if (op === '+' || op === '-') {
+      const dated = this.dateArith(op, l, r, () => this.numericArith(op, l, r, self));
+      if (dated) return dated;
+    }
+    return this.numericArith(op, l, r, self);
+  }
+
+  /**
+   * date ± integer is a date, date − date a number of days, as PostgreSQL's
+   * operators: SQLite's arithmetic read '2024-01-05' + 1 as 2025. A date the
+   * text shows (CURRENT_DATE, ::date, $1::date) is computed so; beside a
+   * column, its declared type decides when the statement runs (a CASE on it,
+   * the numeric arithmetic otherwise). null: numeric arithmetic only.
+   */
+  private dateArith(op: string, l: AnyNode, r: AnyNode, numeric: () => AnyNode): AnyNode | null {
+    const [lh, rh] = [hintOf(l), hintOf(r)];
+    const [lc, rc] = [colRef(l), colRef(r)];
+    const sign = iconst(op === '-' ? -1 : 1);
+    const integral = (h: number | undefined, x: AnyNode) => h === OID.int2 || h === OID.int4 || h === OID.int8 || numberConst(x)?.int !== undefined;
+    const when = (test: AnyNode, then: AnyNode, otherwise: AnyNode): AnyNode => ({ CaseExpr: { args: [{ CaseWhen: { expr: test, result: then } }], defresult: otherwise } });
+    const isDate = (c: { qualifier?: string; column: string }) => fn('cutover_is_date', this.typeParam(c));
+    if (lh === OID.date && rh === OID.date) return op === '-' ? fn('cutover_date_diff', l, r) : null;
+    // a date minus a column: days if the column is a date, else the column's integer days back
+    if (lh === OID.date && rc && op === '-') return when(isDate(rc), fn('cutover_date_diff', l, r), fn('cutover_date_add', l, asNumber(r), sign));
+    if (lh === OID.date && (integral(rh, r) || rc)) return fn('cutover_date_add', l, asNumber(r), sign);
+    if (op === '+' && rh === OID.date && (integral(lh, l) || lc)) return fn('cutover_date_add', r, asNumber(l), sign);
+    if (op === '-' && lc && lh === undefined && rh === OID.date) return when(isDate(lc), fn('cutover_date_diff', l, r), numeric());
+    if (lc && lh === undefined && (integral(rh, r) || rc)) {
+      // date column − date column: days; date column ± integer: a date
+      const then = rc && op === '-' ? when(isDate(rc), fn('cutover_date_diff', l, r), fn('cutover_date_add', l, asNumber(r), sign)) : fn('cutover_date_add', l, asNumber(r), sign);
+      return when(isDate(lc), then, numeric());
+    }
+    if (op === '+' && rc && rh === undefined && integral(lh, l)) return when(isDate(rc), fn('cutover_date_add', r, asNumber(l), sign), numeric());
+    return null;
+  }
+
+  private numericArith(op: string, l: AnyNode, r: AnyNode, self: AnyNode): AnyNode {
     const lc = numberConst(l);
     const rc = numberConst(r);
     const exact = EXACT[op];

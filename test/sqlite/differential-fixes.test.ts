@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
 
-const SCHEMA = `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, code TEXT UNIQUE, qty INTEGER);
+const SCHEMA = `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, code TEXT UNIQUE, qty INTEGER, due DATE);
   CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER, note TEXT)`;
-const PG_SCHEMA = `CREATE TABLE t (id bigint PRIMARY KEY, name text NOT NULL, code text UNIQUE, qty bigint);
+const PG_SCHEMA = `CREATE TABLE t (id bigint PRIMARY KEY, name text NOT NULL, code text UNIQUE, qty bigint, due date);
   CREATE TABLE c (id bigint PRIMARY KEY, t_id bigint, note text)`;
-const ROWS = `INSERT INTO t VALUES (1, 'apple', 'A1', 1), (2, 'pear', 'P1', 2), (3, 'yes', NULL, 3), (4, 'plum', 'P2', NULL);
+const ROWS = `INSERT INTO t VALUES (1, 'apple', 'A1', 1, '2024-02-28'), (2, 'pear', 'P1', 2, '2024-12-31'), (3, 'yes', NULL, 3, NULL), (4, 'plum', 'P2', NULL, '2023-03-01');
   INSERT INTO c VALUES (1, 1, 'x'), (2, 2, 'y')`;
 
 let pair: ComparedPair;
@@ -35,7 +35,7 @@ async function compare(text: string, params?: unknown[]): Promise<void> {
   for (const c of [pair.proxy, pair.ref]) {
     await c.query('BEGIN');
     got.push(await outcome(c, text, params));
-    got.push(await outcome(c, 'SELECT id, name, code, qty FROM t ORDER BY id'));
+    got.push(await outcome(c, 'SELECT id, name, code, qty, due FROM t ORDER BY id'));
     await c.query('ROLLBACK');
   }
   expect(got.slice(0, 2), text).toEqual(got.slice(2));
@@ -78,6 +78,17 @@ describe('SQLite source: answers a differential run found wrong, now as PostgreS
     expect(await outcome(pair.proxy, 'SELECT * FROM nonexist')).toEqual(await outcome(pair.ref, 'SELECT * FROM nonexist'));
     expect(await outcome(pair.proxy, { toString: () => 'SELECT * FROM t' }.toString(), [])).toMatchObject({ code: '25P02' });
     for (const c of [pair.proxy, pair.ref]) await c.query('ROLLBACK');
+  });
+
+  it('date ± integer is a date and date − date a number of days (SQLite read \'2024-01-05\' + 1 as 2025), also written back', async () => {
+    await compare("SELECT '2024-01-05'::date + 1 AS a, '2024-03-01'::date - 1 AS b, 30 + '2024-02-01'::date AS c, '2024-01-05'::date - '2023-12-31'::date AS d");
+    await compare('SELECT $1::date + 1 AS a', ['2024-12-31']);
+    // a date column's arithmetic is typed by its values here (text), not date: the rows must match
+    const text = "SELECT id, due + 1 AS a, due - 366 AS b, due - due AS c, due - '2024-01-01'::date AS d, '2024-01-01'::date - due AS e, qty + 1 AS f FROM t ORDER BY id";
+    const rows = async (c: pg.Client) => (await c.query({ text, rowMode: 'array' })).rows;
+    expect(await rows(pair.proxy)).toEqual(await rows(pair.ref));
+    await compare('UPDATE t SET due = due + 30 WHERE due IS NOT NULL RETURNING id, due');
+    await compare('SELECT CURRENT_DATE + 7 - CURRENT_DATE AS week');
   });
 
   it('RETURNING * after UPDATE … FROM is refused (SQLite returns only the target\'s columns, PostgreSQL the FROM list\'s too)', async () => {
