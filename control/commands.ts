@@ -43,7 +43,7 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string, noPr
       throw new CliError(`state store ${store.where} unreachable: ${e.message}`);
     });
     const history = await store.history(20);
-    return { ...rec, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
+    return { ...rec, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: cfg.steps.find((p) => p > (rec.tripped ? 0 : rec.readPercent)) ?? null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
   } finally {
     await store.close();
   }

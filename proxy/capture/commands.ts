@@ -1,6 +1,7 @@
 // `cutover capture install|remove|status`: change capture on the source of truth
 // (triggers on a PostgreSQL source, or triggers inside an SQLite source file).
 import type { Command } from 'commander';
+import type { Config } from '../../common/config.ts';
 import { requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
 import { parseDbUrl } from '../../common/urls.ts';
@@ -51,6 +52,30 @@ async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promise<T>): 
   }
 }
 
+/**
+ * The database capture belongs on: the source of truth, as the migration's
+ * state store records it. After promote that is the new database (--target),
+ * and the legacy one is the mirror, where triggers would only fill a change
+ * table nothing drains. Legacy when there is no store yet (no proxy has run).
+ */
+async function captureOn(cfg: Config): Promise<{ url: string; mirror: string | undefined; note: string }> {
+  const source = requireKey(cfg, 'source');
+  let side: string = 'legacy';
+  try {
+    const { openStateStore } = await import('../../control/state/store.ts');
+    const store = await openStateStore(cfg.state, { existing: true });
+    try {
+      side = (await store.load()).sourceOfTruth;
+    } finally {
+      await store.close();
+    }
+  } catch {
+    // no store (before the first proxy), or unreadable: the legacy database, as before promote
+  }
+  if (side !== 'new') return { url: source, mirror: cfg.target, note: '' };
+  return { url: requireKey(cfg, 'target'), mirror: source, note: ' (on the new database: the source of truth since promote)' };
+}
+
 export function registerCaptureCommands(program: Command): void {
   const capture = program.command('capture').description('change capture on the source of truth (install | remove | status)');
   capture
@@ -59,10 +84,10 @@ export function registerCaptureCommands(program: Command): void {
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--skip-backup', 'do not take the backup of the source first')
     .action(action(async ({ cfg, print }) => {
-      const source = requireKey(cfg, 'source');
-      if (cfg.target) {
+      const { url: source, mirror, note: where } = await captureOn(cfg);
+      if (mirror && parseDbUrl(mirror, 'target').kind === 'postgres') {
         const { missingOnTarget, missingMessage } = await import('../../backfill/schema/missing-on-target.ts');
-        const missing = await missingOnTarget(source, cfg.target, cfg.tables);
+        const missing = await missingOnTarget(source, mirror, cfg.tables);
         if (missing.length) throw new CliError(missingMessage(missing));
       }
       let backup = null;
@@ -82,22 +107,24 @@ export function registerCaptureCommands(program: Command): void {
       const note = backup ? `backup ${backup.file} (sha256 ${backup.sha256.slice(0, 16)}…); ` : '';
       // PostgreSQL only: an SQLite source has no functions to hide DDL in
       const unguarded = after.ddlGuard === false ? '\nnote: DDL run inside functions and DO blocks is not refused (the event trigger that catches it needs a superuser)' : '';
-      print(`${note}capture installed on ${tables.length} table(s): ${tables.join(', ')}${unguarded}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null });
+      print(`${note}capture installed${where} on ${tables.length} table(s): ${tables.join(', ')}${unguarded}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null });
     }));
   capture
     .command('remove')
     .description('drop every capture trigger, function and the change table')
     .action(action(async ({ cfg, print }) => {
-      const n = await withSource(requireKey(cfg, 'source'), (c) => c.remove());
-      print(`capture removed from ${n} table(s)`, { ok: true, tables: n });
+      const on = await captureOn(cfg);
+      const n = await withSource(on.url, (c) => c.remove());
+      print(`capture removed${on.note} from ${n} table(s)`, { ok: true, tables: n });
     }));
   capture
     .command('status')
     .description('which tables are captured, and the change rows waiting')
     .action(action(async ({ cfg, print }) => {
-      const s = await withSource(requireKey(cfg, 'source'), (c) => c.status());
+      const on = await captureOn(cfg);
+      const s = await withSource(on.url, (c) => c.status());
       const guard = s.installed && s.ddlGuard !== undefined ? `; DDL inside functions and DO blocks ${s.ddlGuard ? 'refused' : 'NOT refused (the event trigger needs a superuser)'}` : '';
-      const lines = [`capture ${s.installed ? 'installed' : 'not installed'}; ${s.pending} change row(s) waiting${guard}`];
+      const lines = [`capture ${s.installed ? 'installed' : 'not installed'}${on.note}; ${s.pending} change row(s) waiting${guard}`];
       const outdated = s.format && s.format.installed !== s.format.current;
       if (outdated) lines.push(`capture format ${s.format!.installed ?? 'older'} installed, this Cutover writes ${s.format!.current}: run "cutover capture install" again (idempotent) for what it adds`);
       for (const t of s.tables) lines.push(`  ${t.captured ? 'captured  ' : t.hasKey ? 'not yet   ' : 'NO KEY    '} ${t.table}`);

@@ -124,6 +124,8 @@ describe('control API and steering commands', () => {
     const s = await cli(['status', '--control', nobody, '--state', state]);
     expect(s.code).toBe(0);
     expect(s.stdout).toContain('no proxy answered: read from the state store directly');
+    // the plan's next step from the store's read percent (it said "complete" at 0 %)
+    expect(s.stdout).toMatch(/plan +10 → 25 → 50 → 75 → 90 → 100; next step 10 %/);
     const rb = await cli(['rollback', '--reason', 'offline', '--json', '--control', nobody, '--state', state]);
     expect(rb.code).toBe(0);
     expect(JSON.parse(rb.stdout)).toMatchObject({ direct: true, phase: 'NOT_STARTED', readPercent: 0 });
