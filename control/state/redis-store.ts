@@ -77,6 +77,11 @@ export class RedisStateStore implements StateStore {
     return this.redis.status === 'ready';
   }
 
+  /** Whether the migration's record is there (a proxy has written it). */
+  async hasRecord(): Promise<boolean> {
+    return (await this.redis.exists(STATE)) === 1;
+  }
+
   async load(): Promise<ControlRecord> {
     const raw = await this.redis.get(STATE);
     return raw ? { ...initialRecord(this.initialReads), ...(JSON.parse(raw) as ControlRecord) } : initialRecord(this.initialReads);

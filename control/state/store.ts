@@ -5,6 +5,8 @@
 // version it was computed from, so two proxies never overwrite each other.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../../common/config.ts';
+import { redactUrl } from '../../common/urls.ts';
 import type { LiveSnapshot, Phase, Side } from '../../common/live-state.ts';
 
 export interface ControlRecord {
@@ -91,8 +93,22 @@ export class NoStateStore extends Error {}
 export async function openStateStore(state: string, opts: { initialReads?: number; existing?: boolean } = {}): Promise<StateStore> {
   if (opts.existing && !isRedisUrl(state) && !existsSync(state)) throw new NoStateStore(`no state store at ${path.resolve(state)}`);
   if (isRedisUrl(state)) {
+    // a database that is no number made ioredis throw later, uncaught, with its stack
+    let db: string;
+    try {
+      db = new URL(state).pathname.replace(/^\//, '');
+    } catch {
+      throw new ConfigError(`state: not a Redis URL: ${redactUrl(state)}`);
+    }
+    if (db !== '' && !/^\d{1,5}$/.test(db)) throw new ConfigError(`state: the Redis database in ${redactUrl(state)} must be a number, not "${db}"`);
     const { RedisStateStore } = await import('./redis-store.ts');
-    return RedisStateStore.open(state, opts.initialReads ?? 0);
+    const store = await RedisStateStore.open(state, opts.initialReads ?? 0);
+    // as a missing file: a Redis database without the migration's record is refused, not read as a fresh migration
+    if (opts.existing && store.connected && !(await store.hasRecord())) {
+      await store.close();
+      throw new NoStateStore(`no migration state in ${redactUrl(state)}`);
+    }
+    return store;
   }
   const { SqliteStateStore } = await import('./sqlite-store.ts');
   return new SqliteStateStore(state, opts.initialReads ?? 0);
