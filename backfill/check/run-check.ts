@@ -13,6 +13,7 @@ import { openSqlite } from '../copy/sqlite-source.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
 import { qi, qualifiedName, tableLabel } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
+import { targetColumns, type TargetCols } from '../schema/missing-on-target.ts';
 import { autoLimit } from '../../proxy/target-sessions.ts';
 import { typeClass } from '../verify/canonical.ts';
 import { runVerify } from '../verify/run-verify.ts';
@@ -40,8 +41,6 @@ export interface CheckReport {
   findings: Finding[];
   file?: string;
 }
-
-type TargetCols = Map<string, { type: string; notNull: boolean }>;
 
 export async function runCheck(o: CheckOptions): Promise<CheckReport> {
   const findings: Finding[] = [];
@@ -175,13 +174,6 @@ export function connectionFinding(room: number, sourceRoom: number, sessions: nu
   let need = room;
   while (autoLimit(need, 1) < sessions) need++;
   return { severity: 'warning', check: 'connections', message: `${numbers}: sessions past ${limit} read from the source only; raise the target's max_connections by at least ${need - room}, more if the application grows` };
-}
-
-async function targetColumns(target: pg.Client, t: TableDef): Promise<TargetCols | null> {
-  const r = await target.query<{ name: string; type: string; notnull: boolean }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS notnull FROM pg_attribute
-      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, [qualifiedName(t)]);
-  return r.rows.length ? new Map(r.rows.map((c) => [c.name, { type: c.type, notNull: c.notnull }])) : null;
 }
 
 /**

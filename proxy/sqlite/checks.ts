@@ -13,6 +13,7 @@ import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
 import { UTC_ZONE, type Zone } from './time-zone.ts';
+import { date2j, j2date } from './date-input.ts';
 import { asBool, checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
@@ -374,21 +375,16 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.table(SERIES_FUNCTION, { columns: ['value'], parameters: ['start', 'stop', 'step'], safeIntegers: true, rows: series as (...args: unknown[]) => Generator<unknown[]> });
 }
 
-const DAY_MS = 86_400_000;
-
-/** A stored date (YYYY-MM-DD) as days since 1970-01-01. */
+/** A stored date (YYYY-MM-DD) as a Julian day number. */
 function dayNumber(d: SqlValue): number {
   const m = typeof d === 'string' ? /^(\d{4,})-(\d{2})-(\d{2})$/.exec(d) : null;
   if (!m) throw new PgError('22007', `invalid input syntax for type date: "${String(d)}"`);
-  const t = new Date(0);
-  t.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return Math.round(t.getTime() / DAY_MS);
+  return date2j(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** Days since 1970-01-01 as the stored date text; outside years 1..9999, PostgreSQL's range here, 22008. */
+/** A Julian day number as the stored date text; outside years 1..9999, PostgreSQL's range here, 22008. */
 function dateText(day: number): string {
-  const t = new Date(day * DAY_MS);
-  const y = t.getUTCFullYear();
-  if (y < 1 || y > 9999) throw new PgError('22008', 'date out of range');
-  return `${String(y).padStart(4, '0')}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-${String(t.getUTCDate()).padStart(2, '0')}`;
+  const { year, month, day: d } = j2date(day);
+  if (year < 1 || year > 9999) throw new PgError('22008', 'date out of range');
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }

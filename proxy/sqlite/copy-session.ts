@@ -9,7 +9,8 @@ import { copyData, copyResponse, COPY_DONE } from './wire.ts';
 /** SQLite's savepoint around one COPY (or one statement run as several): a failure takes back that statement only. */
 export const STATEMENT_SAVEPOINT = 'cutover_statement';
 
-export class CopyIn {
+/** `Insert`: the session's prepared INSERT each row runs. */
+export class CopyIn<Insert> {
   readonly reader: CopyReader;
   count = 0;
 
@@ -19,6 +20,7 @@ export class CopyIn {
     options: CopyOptions,
     /** A simple query's statements after the COPY, run once it is done; null: the extended protocol's. */
     readonly rest: Statement[] | null,
+    readonly insert: Insert,
   ) {
     this.reader = new CopyReader(options, columns);
   }

@@ -57,8 +57,8 @@ export function copyStatement(n: AnyNode): CopyStatement {
   }
   if (n.whereClause) throw unsupported('COPY FROM … WHERE');
   const from = Boolean(n.is_from);
+  // its schema was checked by the caller, as every statement's table is (translate.ts, rangeVar)
   const rel = n.relation as AnyNode | undefined;
-  if (rel?.schemaname && rel.schemaname !== 'public') throw unsupported('schemas other than public');
   if (n.query) {
     const type = Object.keys(n.query)[0];
     if (type !== 'SelectStmt') throw unsupported('COPY of a statement other than SELECT');
@@ -117,16 +117,12 @@ function copyOptions(defs: AnyNode[], from: boolean): CopyOptions {
       case 'force_quote':
         forceQuote = columnList(d);
         break;
-      case 'force_not_null': {
-        const l = columnList(d);
-        if (l === '*') throw new PgError('42601', 'argument to option "force_not_null" must be a list of column names');
-        forceNotNull = l;
-        break;
-      }
+      case 'force_not_null':
       case 'force_null': {
         const l = columnList(d);
-        if (l === '*') throw new PgError('42601', 'argument to option "force_null" must be a list of column names');
-        forceNull = l;
+        if (l === '*') throw new PgError('42601', `argument to option "${name}" must be a list of column names`);
+        if (name === 'force_null') forceNull = l;
+        else forceNotNull = l;
         break;
       }
       case 'freeze':

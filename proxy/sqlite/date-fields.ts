@@ -8,7 +8,8 @@ import { UTC_ZONE, type Zone } from './time-zone.ts';
 
 const TYPE_NAME: Record<number, string> = { [OID.timestamp]: 'timestamp without time zone', [OID.timestamptz]: 'timestamp with time zone', [OID.date]: 'date' };
 
-interface Wall {
+/** A date and time of day as fields (a wall clock's reading; year 0 is 1 BC). */
+export interface Wall {
   year: number;
   month: number;
   day: number;

@@ -12,24 +12,18 @@
 import { PgError } from './errors.ts';
 import { fixedZone, UTC_ZONE, zoneNamed, type DateOrder, type Zone } from './time-zone.ts';
 import { ZONE_ABBREVIATIONS } from './zone-abbreviations.ts';
+import type { Wall } from './date-fields.ts';
 
 /** What date-time input names: a special value, or the fields (year 0 is 1 BC) with the zone it was written in, if any. */
 export type DateTimeInput =
   | { special: 'infinity' | '-infinity' | 'epoch' }
-  | {
+  | (Wall & {
       special?: undefined;
-      year: number;
-      month: number;
-      day: number;
-      hour: number;
-      minute: number;
-      second: number;
-      micros: number;
       /** Seconds east of UTC, when the input gave an offset or an abbreviation ('+05', 'PST'). */
       offset?: number;
       /** A zone the input named ('Europe/Paris'): its offset at that local time applies. */
       zone?: Zone;
-    };
+    });
 
 export type DateTimeType = 'date' | 'timestamp' | 'timestamptz';
 
@@ -256,7 +250,7 @@ export function date2j(y: number, m: number, d: number): number {
 }
 
 /** The date of a Julian day number (j2date). */
-function j2date(jd: number): { year: number; month: number; day: number } {
+export function j2date(jd: number): { year: number; month: number; day: number } {
   let julian = jd + 32044;
   let quad = Math.floor(julian / 146097);
   const extra = (julian - quad * 146097) * 4 + 3;

@@ -118,7 +118,7 @@ export class SessionEngine {
   /** Grouped SELECTs found right, with the schema version they were checked in. */
   private groupingChecked = new WeakMap<SqlStatement, unknown>();
   /** COPY FROM STDIN under way: messages go to copyMessage until its end. */
-  private copyIn: CopyIn | null = null;
+  private copyIn: CopyIn<Prepared> | null = null;
 
   constructor(
     private readonly db: Database.Database,
@@ -980,7 +980,7 @@ export class SessionEngine {
    */
   private async runChange(st: Extract<Statement, { kind: 'seq' | 'maintenance' | 'add_key' }>): Promise<Result> {
     const done: Result = { fields: null, rows: [], tag: st.tag };
-    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    this.refuseIfFailed(st);
     if (st.kind === 'maintenance') {
       if (st.vacuum && this.mode === 'explicit') throw new PgError('25001', 'VACUUM cannot run inside a transaction block');
       for (const t of st.tables) if (!this.tableInfo(t).length) throw new PgError('42P01', `relation "${t}" does not exist`);
@@ -1008,7 +1008,7 @@ export class SessionEngine {
         }
       });
     } catch (e) {
-      throw e instanceof PgError ? e : fromSqlite(e);
+      throw fromSqlite(e);
     } finally {
       this.forgetSchema();
       this.releaseIfDone();
@@ -1042,7 +1042,7 @@ export class SessionEngine {
 
   /** COPY … FROM STDIN: checked, the write lock taken, CopyInResponse sent; the data comes through copyMessage. */
   private async startCopyIn(st: CopyRun, rest: Statement[] | null): Promise<void> {
-    if (this.mode === 'explicit' && this.failed) throw inFailedTransaction();
+    this.refuseIfFailed(st);
     if (this.readOnlyNow()) throw new PgError('25006', 'cannot execute COPY FROM in a read-only transaction');
     const table = st.table!;
     const info = this.tableInfo(table);
@@ -1062,8 +1062,7 @@ export class SessionEngine {
     const timeout = this.settings.lockTimeoutMs(this.engine.busyTimeoutMs);
     await this.beginFor(true, timeout, Date.now() + timeout);
     this.db.exec(`SAVEPOINT ${STATEMENT_SAVEPOINT}`);
-    this.copyIn = new CopyIn(table, columns, st.options, rest);
-    this.copyInsert = insert;
+    this.copyIn = new CopyIn(table, columns, st.options, rest, insert);
     this.send(copyResponse('in', columns.length));
     this.flush();
   }
@@ -1095,10 +1094,8 @@ export class SessionEngine {
     }
   }
 
-  private copyInsert: Prepared | null = null;
-
-  private async copyRow(c: CopyIn, row: CopyRow): Promise<void> {
-    const prep = this.copyInsert!;
+  private async copyRow(c: CopyIn<Prepared>, row: CopyRow): Promise<void> {
+    const prep = c.insert;
     const params: SqlValue[] = row.fields.map((v, i) => {
       if (v === null) return null;
       try {
@@ -1120,7 +1117,6 @@ export class SessionEngine {
   private async endCopyIn(err: unknown): Promise<void> {
     const c = this.copyIn!;
     this.copyIn = null;
-    this.copyInsert = null;
     if (err === null) {
       this.db.exec(`RELEASE ${STATEMENT_SAVEPOINT}`);
       this.send(commandComplete(`COPY ${c.count}`));
@@ -1146,7 +1142,7 @@ export class SessionEngine {
     const text = res.rows.map((row) => row.map((v, i) => {
       if (v === null) return null;
       const f = fields[i]!;
-      return encodeText(v, f.oid, f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1), zone);
+      return encodeText(v, f.oid, typmodOf(f), zone);
     }));
     for (const b of copyOutMessages(fields.map((f) => f.name), text, st.options)) {
       this.send(b);
@@ -1293,8 +1289,7 @@ export class SessionEngine {
     return dataRow(row.map((v, i) => {
       if (v === null) return null;
       const f = fields[i]!;
-      const typmod = f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1);
-      return f.format === 1 ? encodeBinary(v, f.oid, typmod) : Buffer.from(encodeText(v, f.oid, typmod, this.zone()), 'utf8');
+      return f.format === 1 ? encodeBinary(v, f.oid, typmodOf(f)) : Buffer.from(encodeText(v, f.oid, typmodOf(f), this.zone()), 'utf8');
     }));
   }
 
@@ -1319,6 +1314,9 @@ export class SessionEngine {
     this.sink(null);
   }
 }
+
+/** The typmod a value is printed with: the column's, else a numeric's scale (Field.scale) as a typmod. */
+const typmodOf = (f: Field): number => f.typmod ?? (f.scale !== undefined ? f.scale + 4 : -1);
 
 /** SQLite's error as PostgreSQL's; DROP TABLE names the missing table as PostgreSQL's does. */
 function sqliteError(e: unknown, st: SqlStatement): PgError {

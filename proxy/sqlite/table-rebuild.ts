@@ -6,10 +6,9 @@
 // `pgbench -i` adds its keys this way, after loading the rows.
 import type Database from 'better-sqlite3';
 import { primaryKeyName, uniqueName } from '../../common/constraint-names.ts';
+import { qi as q } from '../../backfill/schema/model.ts';
 import { fromSqlite, PgError, unsupported } from './errors.ts';
 import type { AddKey } from './translate.ts';
-
-const q = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
 interface Column { name: string; notnull: number | bigint; pk: number | bigint }
 

@@ -554,6 +554,7 @@ function conflictRows(n: AnyNode): (() => ConflictRows) | null {
 
 /** COPY: the options checked, the SELECT of a COPY … TO translated as any SELECT is. */
 function copyRun(n: AnyNode): CopyRun {
+  if (n.relation) rangeVar(n.relation);
   const { query, ...c } = copyStatement(n);
   if (c.from) return { ...c, select: null };
   if (query) return { ...c, select: sqlStatement('SelectStmt', query) };
@@ -580,7 +581,7 @@ function maintenance(n: AnyNode): Statement {
   }
   const tables = ((n.rels ?? []) as AnyNode[]).map((r) => {
     const rel = r.VacuumRelation?.relation as AnyNode;
-    if (rel.schemaname && rel.schemaname !== 'public') throw unsupported('schemas other than public');
+    rangeVar(rel);
     return String(rel.relname);
   });
   return { kind: 'maintenance', vacuum, analyze, tables, tag: vacuum ? 'VACUUM' : 'ANALYZE' };
@@ -599,7 +600,7 @@ function addKey(n: AnyNode): AddKey | null {
   }
   if (c.indexname) throw unsupported('ALTER TABLE … ADD … USING INDEX');
   if (c.including?.length || c.options?.length || c.indexspace || c.nulls_not_distinct || c.deferrable) throw unsupported('index options of a key constraint');
-  if (n.relation.schemaname && n.relation.schemaname !== 'public') throw unsupported('schemas other than public');
+  rangeVar(n.relation);
   return { kind: 'add_key', table: String(n.relation.relname), columns: (c.keys as AnyNode[]).map(str), primary: c.contype === 'CONSTR_PRIMARY', name: c.conname ?? null, tag: 'ALTER TABLE' };
 }
 
@@ -1362,18 +1363,18 @@ class Ctx {
     const integral = (h: number | undefined, x: AnyNode) => h === OID.int2 || h === OID.int4 || h === OID.int8 || numberConst(x)?.int !== undefined;
     const when = (test: AnyNode, then: AnyNode, otherwise: AnyNode): AnyNode => ({ CaseExpr: { args: [{ CaseWhen: { expr: test, result: then } }], defresult: otherwise } });
     const isDate = (c: { qualifier?: string; column: string }) => fn('cutover_is_date', this.typeParam(c));
-    if (lh === OID.date && rh === OID.date) return op === '-' ? fn('cutover_date_diff', l, r) : null;
+    const diff = () => fn('cutover_date_diff', l, r);
+    /** The date `d` moved by the integer `n` (backwards for −). */
+    const add = (d: AnyNode, n: AnyNode) => fn('cutover_date_add', d, asNumber(n), sign);
+    if (lh === OID.date && rh === OID.date) return op === '-' ? diff() : null;
     // a date minus a column: days if the column is a date, else the column's integer days back
-    if (lh === OID.date && rc && op === '-') return when(isDate(rc), fn('cutover_date_diff', l, r), fn('cutover_date_add', l, asNumber(r), sign));
-    if (lh === OID.date && (integral(rh, r) || rc)) return fn('cutover_date_add', l, asNumber(r), sign);
-    if (op === '+' && rh === OID.date && (integral(lh, l) || lc)) return fn('cutover_date_add', r, asNumber(l), sign);
-    if (op === '-' && lc && lh === undefined && rh === OID.date) return when(isDate(lc), fn('cutover_date_diff', l, r), numeric());
-    if (lc && lh === undefined && (integral(rh, r) || rc)) {
-      // date column − date column: days; date column ± integer: a date
-      const then = rc && op === '-' ? when(isDate(rc), fn('cutover_date_diff', l, r), fn('cutover_date_add', l, asNumber(r), sign)) : fn('cutover_date_add', l, asNumber(r), sign);
-      return when(isDate(lc), then, numeric());
-    }
-    if (op === '+' && rc && rh === undefined && integral(lh, l)) return when(isDate(rc), fn('cutover_date_add', r, asNumber(l), sign), numeric());
+    if (lh === OID.date && rc && op === '-') return when(isDate(rc), diff(), add(l, r));
+    if (lh === OID.date && (integral(rh, r) || rc)) return add(l, r);
+    if (op === '+' && rh === OID.date && (integral(lh, l) || lc)) return add(r, l);
+    if (op === '-' && lc && lh === undefined && rh === OID.date) return when(isDate(lc), diff(), numeric());
+    // date column − date column: days; date column ± integer: a date
+    if (lc && lh === undefined && (integral(rh, r) || rc)) return when(isDate(lc), rc && op === '-' ? when(isDate(rc), diff(), add(l, r)) : add(l, r), numeric());
+    if (op === '+' && rc && rh === undefined && integral(lh, l)) return when(isDate(rc), add(r, l), numeric());
     return null;
   }
 
