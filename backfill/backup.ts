@@ -5,7 +5,8 @@
 // beside it and recorded in the state file.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, createReadStream, existsSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -33,7 +34,7 @@ async function sha256(file: string): Promise<string> {
 export async function takeBackup(sourceUrl: string, dir: string, statePath?: string): Promise<BackupResult> {
   const started = Date.now();
   const src = parseDbUrl(sourceUrl, 'source');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDir(dir, '--backup-dir', 0o700);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   let file: string;
   if (src.kind === 'sqlite') {
@@ -67,7 +68,7 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
 }
 
 function record(statePath: string, r: BackupResult): void {
-  mkdirSync(path.dirname(path.resolve(statePath)), { recursive: true });
+  makeDir(path.dirname(path.resolve(statePath)), '--state');
   const db = new Database(statePath);
   try {
     db.pragma('busy_timeout = 5000');

@@ -3,7 +3,7 @@
 // committed. A killed backfill resumes after it; a batch replayed after a
 // crash between the target's commit and the checkpoint write is harmless,
 // because rows go in with ON CONFLICT DO NOTHING.
-import { mkdirSync } from 'node:fs';
+import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -28,7 +28,7 @@ export interface CheckpointStore {
 class SqliteCheckpoints implements CheckpointStore {
   private db: Database.Database;
   constructor(file: string) {
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    makeDir(path.dirname(path.resolve(file)), '--state');
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');

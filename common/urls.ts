@@ -29,20 +29,29 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   if (!u.hostname) throw new UrlError(`${what}: missing host in ${redactUrl(raw)}`);
   const port = u.port ? Number(u.port) : 5432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UrlError(`${what}: bad port in ${redactUrl(raw)}`);
+  // libpq reads `?password=` too, and a query parameter wins over the userinfo (it is parsed later)
+  const password = u.searchParams.get('password') ?? decodeURIComponent(u.password);
+  rememberSecret(password);
   rememberSecret(decodeURIComponent(u.password));
-  const queryPassword = u.searchParams.get('password');
-  if (queryPassword) rememberSecret(queryPassword);
+  const sslmode = u.searchParams.get('sslmode') ?? undefined;
+  // libpq refuses a mode it does not know; taken as "no TLS" it would send the password in clear
+  if (sslmode !== undefined && !SSLMODES.includes(sslmode)) {
+    throw new UrlError(`${what}: invalid sslmode "${sslmode}" in ${redactUrl(raw)} (expected ${SSLMODES.join(', ')})`);
+  }
   return {
     kind: 'postgres',
     url: encoded,
     host: decodeURIComponent(u.hostname),
     port,
     user: decodeURIComponent(u.username || 'postgres'),
-    password: decodeURIComponent(u.password),
+    password,
     database: decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username || 'postgres'),
-    sslmode: u.searchParams.get('sslmode') ?? undefined,
+    sslmode,
   };
 }
+
+/** libpq's sslmode values, weakest first. */
+export const SSLMODES: readonly string[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 // Passwords seen by parseDbUrl, masked wherever they turn up in free text
 // (a driver's error quoting a connection string, a password with a space that

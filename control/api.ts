@@ -110,8 +110,11 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
       const extra = await hooks.rollbackPromoted(ctx, actor(req), reason);
       return reply.send({ ...(await statusOf(ctx)), ...(extra ?? {}) });
     }
-    log.warn({ reason }, 'reads rolled back to the source');
-    return change(reply, rollback(), actor(req), reason, true);
+    // logged once done, as it turned out: a refused rollback (FINALIZED) throws before the log
+    const r = await sync.change(rollback(), actor(req), reason, { safe: true });
+    if (r.changed) log.warn({ reason, from: r.before.phase, to: r.after.phase }, 'reads rolled back to the source');
+    else log.info({ reason, phase: r.before.phase }, 'rollback: nothing to roll back (reads already at 0 %)');
+    return reply.send(await statusOf(ctx));
   });
 
   app.put('/phase', async (req, reply) => {

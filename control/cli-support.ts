@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../common/config.ts';
 import { CliError, describeError } from '../common/errors.ts';
 import { redactUrl } from '../common/urls.ts';
+import { makeOutputDirs } from './output-dirs.ts';
 
 export type ExitCode = 0 | 1 | 2;
 
@@ -23,6 +24,7 @@ export function action(run: (ctx: Ctx, ...args: string[]) => Promise<ExitCode | 
     let cfg: Config;
     try {
       cfg = loadConfig(pickConfigKeys(opts));
+      makeOutputDirs(cmd, cfg, opts);
     } catch (e) {
       fail(e, Boolean(opts.json));
       return;

@@ -102,7 +102,7 @@ export function registerControlCommands(program: Command): void {
     .description('set the share of reads sent to the new database (0..100); also resumes after a trip')
     .action(action(async ({ cfg, print }, percent) => {
       const n = /^\d{1,3}$/.test(percent) ? Number(percent) : NaN; // not Number(): '0x32', '1e1' and '' are not percents
-      if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`reads: expected a whole number from 0 to 100, got "${percent}"`);
+      if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`reads: the read percent must be a whole number from 0 to 100, got "${percent}"`);
       const s = await apiOrStore(cfg, 'PUT', '/reads', { percent: n }, { mutate: setReads(cfg.steps, n), reason: `operator: cutover reads ${n}` });
       print(readsLine(s), s);
     }));

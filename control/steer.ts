@@ -24,7 +24,14 @@ function enterShifting(cur: ControlRecord, what: string): Partial<ControlRecord>
     assertTransition(cur.phase, 'SHIFTING');
     return { phase: 'SHIFTING' };
   }
-  throw new Refused(`${what}: reads to the new database need phase VERIFY, SHIFTING, ROLLED_BACK or PROMOTED (phase is ${cur.phase}; finish backfill and verify first)`, 409, { phase: cur.phase });
+  throw new Refused(`${what}: reads to the new database need phase VERIFY, SHIFTING, ROLLED_BACK or PROMOTED (${whyNoReads(cur.phase)})`, 409, { phase: cur.phase });
+}
+
+/** What the operator can do about it: "finish the backfill" is no answer once the migration is over. */
+function whyNoReads(phase: Phase): string {
+  if (phase === 'FINALIZED') return 'phase is FINALIZED: every read already goes to the new database, the only one left';
+  if (phase === 'FAILED') return 'phase is FAILED: start over with cutover phase NOT_STARTED';
+  return `phase is ${phase}; finish backfill and verify first`;
 }
 
 /** `reads N`: the operator's override; also clears a trip (the "resume"). */

@@ -1,12 +1,13 @@
 // Room for the backup: the directory exists or can be made, is writable, and
 // its file system has space for a copy of the source (plus a margin).
-import { mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
 import type { Finding } from './findings.ts';
 
 export function backupDirFindings(dir: string, sourceBytes: number): Finding[] {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDir(dir, '--backup-dir', 0o700);
     const probe = path.join(dir, `.cutover-write-test-${process.pid}`);
     writeFileSync(probe, 'x', { mode: 0o600 });
     rmSync(probe);

@@ -3,7 +3,8 @@
 // target will refuse, rows already on the target that conflict, the formats of
 // password hashes, and room for the backup. Every finding names what it is
 // about; nothing is written anywhere but a report file.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
@@ -122,7 +123,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
   }
   const report: CheckReport = { source: redactUrl(o.source), target: redactUrl(o.target), at: new Date().toISOString(), exitCode: exitCodeOf(findings), findings };
   if (o.reportDir) {
-    mkdirSync(o.reportDir, { recursive: true });
+    makeDir(o.reportDir, '--report-dir');
     report.file = path.join(o.reportDir, `check-${report.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(report.file, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 });
   }

@@ -3,7 +3,8 @@
 // with the columns); every difference is read again after a pause, twice, so
 // that writes in flight between the two reads do not count; --repair rewrites
 // the target's rows from the source and the table is compared again.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
 import pg from 'pg';
 import { parseDbUrl, redactUrl } from '../../common/urls.ts';
@@ -119,7 +120,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
 }
 
 function writeReport(dir: string, r: VerifyReport): string {
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir, '--report-dir');
   const file = path.join(dir, `verify-${r.startedAt.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
   return file;

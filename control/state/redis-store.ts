@@ -4,6 +4,7 @@
 // so each proxy applies it at once. A change is a compare-and-set on the
 // version in one Lua script: set, append audit rows, publish — all or nothing.
 import { Redis } from 'ioredis';
+import { ConfigError } from '../../common/config.ts';
 import { redactUrl } from '../../common/urls.ts';
 import { applyMutation, initialRecord, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
@@ -22,6 +23,14 @@ for i = 4, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
 redis.call('LTRIM', KEYS[2], -${AUDIT_KEEP}, -1)
 redis.call('PUBLISH', ARGV[3], ARGV[2])
 return 1`;
+
+/** Redis refused the credentials in the URL (or wanted some): a configuration error, not an outage. */
+export class StoreAuthFailed extends ConfigError {}
+
+// WRONGPASS: a wrong password (Redis 6+, ACL users too); NOAUTH: the server wants one and none was given;
+// "invalid password": Redis before 6
+const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid (username-)?password/i;
+const isAuthFailure = (e: Error) => AUTH_FAILURE.test(e.message);
 
 const METRICS_KEY = 'cutover:metrics';
 const METRICS_FRESH_MS = 15_000;
@@ -51,7 +60,10 @@ export class RedisStateStore implements StateStore {
     return Object.values(all).map((v) => JSON.parse(v) as { at: number; metrics: string }).filter((e) => e.at >= fresh).map((e) => e.metrics);
   }
 
-  /** Connects (waiting up to `waitMs`); a store that is not reachable yet is returned anyway and keeps retrying. */
+  /**
+   * Connects (waiting up to `waitMs`); a store that is not reachable yet is returned anyway and keeps
+   * retrying. A refused password is not something retrying mends: that is an error at once.
+   */
   static async open(url: string, initialReads = 0, waitMs = 2_000): Promise<RedisStateStore> {
     const redis = new Redis(url, {
       // fail fast while disconnected: a proxy keeps its last state rather than queueing changes
@@ -61,14 +73,26 @@ export class RedisStateStore implements StateStore {
       retryStrategy: (times) => Math.min(100 * times, 1_000),
     });
     const store = new RedisStateStore(url, redis, initialReads);
-    if (redis.status !== 'ready') {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        redis.once('ready', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+    // ioredis reports a wrong password as an 'error' event and reconnects for ever; the command
+    // that then failed said only "Stream isn't writeable"
+    const refused = redis.status === 'ready' ? null : await new Promise<Error | null>((resolve) => {
+      const done = (e: Error | null) => {
+        clearTimeout(t);
+        redis.off('ready', onReady);
+        redis.off('error', onError);
+        resolve(e);
+      };
+      const onReady = () => done(null);
+      const onError = (e: Error) => {
+        if (isAuthFailure(e)) done(e);
+      };
+      const t = setTimeout(onReady, waitMs);
+      redis.once('ready', onReady);
+      redis.on('error', onError);
+    });
+    if (refused) {
+      await store.close();
+      throw new StoreAuthFailed(`state store ${store.where}: authentication failed (${refused.message.trim()}); check the password in --state`);
     }
     return store;
   }

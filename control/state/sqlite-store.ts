@@ -3,9 +3,9 @@
 // what, from, to, why). Each change is one IMMEDIATE transaction, so a killed
 // proxy restarts exactly where it was and a CLI acting on the file directly
 // never interleaves with the proxy.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDir } from '../../common/make-dir.ts';
 import { applyMutation, initialRecord, PERSISTED, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
 export type { AuditEntry };
@@ -16,7 +16,7 @@ export class SqliteStateStore implements StateStore {
   private readonly db: Database.Database;
 
   constructor(file: string, private readonly initialReads = 0) {
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    makeDir(path.dirname(path.resolve(file)), 'state');
     this.where = path.resolve(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');

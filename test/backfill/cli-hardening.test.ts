@@ -106,7 +106,7 @@ describe('one-shot commands at their edges', () => {
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr, args.join(' ')).toMatch(/^cutover: /);
     }
-    expect((await cli(['reads', '0x32'])).stderr).toContain('expected a whole number from 0 to 100, got "0x32"');
+    expect((await cli(['reads', '0x32'])).stderr).toContain('the read percent must be a whole number from 0 to 100, got "0x32"');
     expect((await cli(['reads', '5', '6'])).stderr).toContain("too many arguments for 'reads'");
     expect((await cli(['verify', '--tables', ''])).stderr).toContain('invalid tables: an empty list names no table');
     expect((await cli(['demo', '--rows', 'abc'])).stderr).toBe('cutover: --rows: expected a whole number, got "abc"\n');

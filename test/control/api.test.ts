@@ -97,7 +97,7 @@ describe('control API and steering commands', () => {
     expect(JSON.parse(rb.stdout).history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'phase', from: 'SHIFTING', to: 'ROLLED_BACK', reason: 'test' })]));
     const bad = await steer(['reads', '101']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('expected a whole number from 0 to 100');
+    expect(bad.stderr).toContain('the read percent must be a whole number from 0 to 100');
     const noToken = await steer(['status'], '');
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toContain('401');

@@ -14,9 +14,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** `timeoutMs`: a command that may hang is killed then (its code is then null, as no exit code). */
+export async function cli(args: string[], env: Record<string, string> = {}, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env }, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGKILL' });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
