@@ -52,6 +52,7 @@ import { waitWhilePaused } from './pause.ts';
 import { namesUserTypes, type OidMap } from './oid-map.ts';
 import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
 import type { ReadLease } from './target-sessions.ts';
+import { HIDDEN_WRITE, READ_ONLY_DEFAULT, READ_WRITE_DEFAULT, touchesReadOnly } from './read-only-target.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
@@ -499,7 +500,13 @@ export class Relay {
       for (const p of this.statements.values()) p.on.delete('target');
       this.target?.destroy();
     }
+    else {
+      // the read connection becomes the source: writable again, as the session left it
+      next.request(READ_WRITE_DEFAULT, new Collect());
+      for (const [key, sqls] of this.sessionLog) if (touchesReadOnly(key)) for (const sql of sqls) next.request(queryMessage(sql), new Collect());
+    }
     const old = this.source;
+    if (!old.lost) old.request(READ_ONLY_DEFAULT, new Collect());
     old.name = 'target';
     next.name = 'source';
     for (const p of this.statements.values()) {
@@ -924,7 +931,10 @@ export class Relay {
       this.sessionLog.delete(s.setting);
       this.sessionLog.set(s.setting, before === undefined || before === s.text ? [s.text] : [before, s.text]);
     }
-    if (this.target && !this.target.lost) this.target.request(queryMessage(s.text), new Collect());
+    if (this.target && !this.target.lost) {
+      this.target.request(queryMessage(s.text), new Collect());
+      if (touchesReadOnly(s.setting)) this.target.request(READ_ONLY_DEFAULT, new Collect());
+    }
   }
 
   /**
@@ -1021,6 +1031,7 @@ export class Relay {
         const link = new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
         for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());
+        link.request(READ_ONLY_DEFAULT, new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
         this.target = link;
         this.wireLinks();
@@ -1077,8 +1088,9 @@ export class Relay {
           // described in objects the source of truth's numbering has no match for: its own answer instead, no fault of the target's
           if (hold.unusable && !outcome.lost) return;
           const cancelled = outcome.error === '57014' && this.cancels !== cancels;
-          if (outcome.error && !outcome.lost && isMissingObject(outcome.error)) {
+          if (outcome.error && !outcome.lost && (isMissingObject(outcome.error) || outcome.error === HIDDEN_WRITE)) {
             // retried on the source, counted against the target only if the source has what it named
+            // (a write the text hid, refused by the read-only connection, is no fault: read-only-target.ts)
             missing = outcome.error;
             return;
           }
@@ -1112,7 +1124,7 @@ export class Relay {
         const f = new Forward(slot, this);
         this.source.request(msgs.map((m) => m.bytes), f);
         await f.failed;
-        if (f.errorCode !== missing) this.guard?.targetFailed(`target error ${missing}, which the source did not give`);
+        if (missing !== HIDDEN_WRITE && f.errorCode !== missing) this.guard?.targetFailed(`target error ${missing}, which the source did not give`);
         return;
       }
     }

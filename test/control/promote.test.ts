@@ -125,6 +125,8 @@ describe('promote', () => {
     // a transaction in flight when the pause starts finishes on the legacy database and is mirrored
     const inflight = new pg.Client({ connectionString: cp.url(pair.name) });
     await inflight.connect();
+    // a read first, routed at 100 %: the session's connection to the new database is the one its writes use after promote
+    await inflight.query('SELECT count(*) FROM ledger');
     await inflight.query('BEGIN');
     const first = (await inflight.query('INSERT INTO ledger (writer, n) VALUES (-3, 1) RETURNING id')).rows[0].id;
     const promoting = cp.api('POST', '/promote');
