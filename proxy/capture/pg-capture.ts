@@ -170,7 +170,10 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
   // aliases no user column is likely to share (a column named like one still loses to alias.* for the row)
-  const sameKey = t.key.map((k) => `cutover_n.${q(k)} IS NOT DISTINCT FROM cutover_o.${q(k)}`).join(' AND ');
+  // `=`, not IS NOT DISTINCT FROM: primary-key columns hold no NULL, and only `=` lets the planner hash the
+  // anti-join; the other made it a nested loop over two unindexed transition tables, quadratic in the rows
+  // one UPDATE changes (20 000 rows: 4.7 s, each row lock held that long)
+  const sameKey = t.key.map((k) => `cutover_n.${q(k)} = cutover_o.${q(k)}`).join(' AND ');
   const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
   // tables without json or array columns keep one static statement (the pgbench-style hot path); the
   // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
