@@ -212,6 +212,8 @@ export class Relay {
    * proxy's memory (3.6 GB in 15 s), for every session.
    */
   private backlogged: { streams: Duplex[]; over: Promise<void>; end: () => void } | null = null;
+  /** The client hung up: nothing is held back for it any more. */
+  private clientLeft = false;
   private queuedBytes = 0;
   private clientPaused = false;
 
@@ -285,6 +287,10 @@ export class Relay {
    * back when the session ends): they go as if a Flush had followed them.
    */
   hangUp(): void {
+    // nobody reads the answers any more: connections paused for the client go on, what they send dropped
+    // (PostgreSQL ends a backend whose client is gone at its next write; held paused, the query ran for ever)
+    this.clientLeft = true;
+    this.clientBacklog(false);
     // a COPY FROM STDIN the client left: the server would wait for its data for good, holding its locks
     if (this.source.copyIn && !this.source.lost) this.source.write(copyFailMessage('the client closed its connection during COPY'));
     if (this.pending.length) this.sendPending(false);
@@ -399,7 +405,7 @@ export class Relay {
   /** The client's unread answers passed CLIENT_BACKLOG (full), or have all left. */
   private clientBacklog(full: boolean): void {
     if (full) {
-      if (this.backlogged) return;
+      if (this.backlogged || this.clientLeft) return;
       const streams = [this.source, this.target].filter((l): l is BackendLink => l !== null && !l.lost).map((l) => l.stream);
       for (const st of streams) st.pause();
       let end!: () => void;

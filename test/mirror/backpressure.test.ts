@@ -150,3 +150,40 @@ describe('a client that does not read its answers', () => {
     expect(Number((await sql(pair.legacyUrl, 'SELECT last_value FROM s')).rows[0].last_value)).toBe(3000);
   });
 });
+
+describe('a client that stops reading and then hangs up', () => {
+  // PostgreSQL ends a backend whose client went away as soon as its next write fails; the proxy kept the
+  // session's connections paused for the gone client, their queries running (and holding snapshots) for ever
+  for (const where of ['source', 'target'] as const) {
+    it(`leaves no query running on the ${where}`, async () => {
+      const tag = `hangup_${where}_${Date.now()}`;
+      const s = net.connect(tp.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        let got = Buffer.alloc(0);
+        const onData = (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (got.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) {
+            s.off('data', onData);
+            resolve();
+          }
+        };
+        s.on('data', onData);
+        s.write(startupPacket({ user: 'postgres', database: pair.name, application_name: tag }));
+      });
+      s.pause();
+      const pin = where === 'source' ? '/* cutover:source */ ' : '';
+      s.write(query(`${pin}SELECT g, repeat('x', 200) FROM generate_series(1, 3000000) g`));
+      const url = where === 'source' ? pair.legacyUrl : pair.targetUrl;
+      const running = async () => Number((await sql(url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3000000)%' AND pid <> pg_backend_pid()`)).rows[0].n);
+      let seen = 0;
+      for (let i = 0; i < 50 && !(seen = await running()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toBe(1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      s.destroy();
+      let left = seen;
+      for (let i = 0; i < 100 && (left = await running()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(left).toBe(0);
+    });
+  }
+});
