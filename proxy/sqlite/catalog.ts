@@ -194,9 +194,9 @@ const CATALOG_TYPES: [string, number, string][] = [
 export function attachCatalog(db: Database.Database): void {
   db.exec(`ATTACH DATABASE ':memory:' AS pg_catalog;
     CREATE TABLE pg_catalog.pg_type (oid OID PRIMARY KEY, typname NAME, typnamespace OID, typlen SMALLINT, typtype CHAR,
-      typcategory CHAR, typelem OID, typarray OID, typbasetype OID, typdelim CHAR, typrelid OID);
-    CREATE TABLE pg_catalog.pg_namespace (oid OID PRIMARY KEY, nspname NAME);
-    INSERT INTO pg_catalog.pg_namespace VALUES (11, 'pg_catalog'), (2200, 'public');`);
-  const ins = db.prepare(`INSERT INTO pg_catalog.pg_type VALUES (?, ?, 11, ?, 'b', ?, 0, 0, 0, ',', 0)`);
+      typcategory CHAR, typelem OID, typarray OID, typbasetype OID, typdelim CHAR, typrelid OID, typcollation OID);
+    CREATE TABLE pg_catalog.pg_namespace (oid OID PRIMARY KEY, nspname NAME, nspowner OID, nspacl TEXT);
+    INSERT INTO pg_catalog.pg_namespace VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 6171, NULL);`);
+  const ins = db.prepare(`INSERT INTO pg_catalog.pg_type VALUES (?, ?, 11, ?, 'b', ?, 0, 0, 0, ',', 0, 0)`);
   for (const [name, oid, cat] of CATALOG_TYPES) ins.run(oid, name, typeSize(oid), cat);
 }

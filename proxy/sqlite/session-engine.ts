@@ -16,6 +16,8 @@ import { backendKeyData, fatal, parameterStatus, readyForQuery } from '../messag
 import { checkSettable, settingName, type SessionSettings } from './catalog.ts';
 import { retryBusy, type FileEngine } from './engine.ts';
 import { CaptureFloor, DRAIN_QUERY } from './capture-drain.ts';
+import { PgCatalog } from './pg-catalog-views.ts';
+import { registerCatalogFunctions } from './catalog-functions.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { withConstraintFields } from './constraint-errors.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
@@ -109,6 +111,8 @@ export class SessionEngine {
   private portals = new Map<string, Portal>();
   private cache = new Map<string, Database.Statement>();
   private readonly capture: CaptureFloor;
+  /** pg_class, pg_attribute … for psql's describe commands: filled on the first catalog query after a schema change. */
+  private readonly pgCatalog: PgCatalog;
   /** The running statement's checks, by WriteTargets column: what cutover_put applies. */
   private putChecks = NO_CHECKS;
   /** Column checks by table, valid for one schema version (read when the write lock is taken). */
@@ -134,6 +138,8 @@ export class SessionEngine {
   ) {
     this.assembler = new MessageAssembler(maxMessageSize);
     this.capture = new CaptureFloor(db);
+    this.pgCatalog = new PgCatalog(db, settings);
+    registerCatalogFunctions(db, this.pgCatalog, () => settings.user);
     this.schemaStmt = db.prepare('PRAGMA schema_version').pluck();
     registerChecks(
       db,
@@ -506,6 +512,7 @@ export class SessionEngine {
   // ---------- execution ----------
 
   private prepareSqlite(st: SqlStatement): Database.Statement {
+    if (st.catalog) this.pgCatalog.ensure();
     this.checkGrouping(st);
     let stmt = this.cache.get(st.sql);
     if (stmt) return stmt;
@@ -684,6 +691,8 @@ export class SessionEngine {
     // DDL may change what a column holds: its checks are read again after it
     if (st.tag !== 'SELECT' && !st.countsChanges) this.forgetSchema();
     await this.beginFor(write, timeout, deadline);
+    // in the statement's own snapshot, so it describes the schema the statement sees
+    if (st.catalog) this.pgCatalog.refresh();
     let named: Record<string, SqlValue> | null = null;
     if (st.params > 0 || st.literals.length || st.columnTypes.length) {
       named = {};

@@ -11,6 +11,7 @@ import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targ
 import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
+import { catalogRelations, catalogStatement, onlyCatalog } from './catalog-translate.ts';
 
 /** Date-time input words whose value is the moment a statement runs. */
 
@@ -82,6 +83,8 @@ export interface SqlStatement {
    * (cutover_text), and the translation stays the same for every schema.
    */
   columnTypes: { qualifier?: string; column: string }[];
+  /** Reads the session's pg_catalog (catalog-translate.ts): the session fills it for the file's schema first. */
+  catalog?: boolean;
 }
 
 /**
@@ -197,6 +200,17 @@ function statement(stmt: AnyNode): Statement {
   if (type === 'SelectStmt') {
     const sleep = sleepCall(n);
     if (sleep) return sleep;
+    const catalog = catalogRelations(n);
+    if (catalog.size) {
+      if (onlyCatalog(catalog)) return catalogStatement(stmt);
+      // pg_type and pg_namespace alone: as drivers have always been answered, else (psql's \dn) the catalog dialect
+      try {
+        return sqlStatement(type, structuredClone(stmt));
+      } catch (e) {
+        if (e instanceof PgError && e.code === '0A000') return catalogStatement(stmt);
+        throw e;
+      }
+    }
   }
   switch (type) {
     case 'TransactionStmt':
