@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import client from 'prom-client';
 import { sql, type DbPair } from '../harness/databases.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { lockedAt, mirroredPair } from './mirrored-pair.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -46,9 +46,10 @@ describe('COPY and cancel while mirroring', () => {
     const fallbacks = async () => (await client.register.getSingleMetric('cutover_read_fallbacks_total')!.get()).values.reduce((a, v) => a + v.value, 0);
     const before = await fallbacks();
     const db = postgres(tp.url(pair.name), { max: 1 });
+    const release = await lockedAt(pair.targetUrl, 'items');
     try {
       const started = Date.now();
-      const q = db`SELECT pg_sleep(5) AS slept`;
+      const q = db`SELECT count(*) AS n FROM items`;
       setTimeout(() => void q.cancel(), 300);
       const err = (await q.catch((e: unknown) => e)) as { code?: string };
       expect(err.code).toBe('57014');
@@ -59,6 +60,7 @@ describe('COPY and cancel while mirroring', () => {
       const after = await db<{ x: number }[]>`SELECT 1 AS x`;
       expect(after[0]!.x).toBe(1);
     } finally {
+      await release();
       await db.end({ timeout: 1 });
       tp.live.update({ readPercent: 0 });
     }

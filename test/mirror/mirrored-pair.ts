@@ -69,3 +69,18 @@ export async function expectConverged(drainer: ChangeDrainer, pair: DbPair, tabl
   const diffs = await compareDatabases(pair.legacyUrl, pair.targetUrl, tables);
   expect(diffs.filter((d) => !d.equal)).toEqual([]);
 }
+
+/**
+ * `table` locked on the database at `url` until the returned function is
+ * called: a read of it routed there waits without using CPU, as a long read
+ * would (pg_sleep is no routed read: it stays on the source, classify.ts).
+ */
+export async function lockedAt(url: string, table: string): Promise<() => Promise<void>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await c.query('ROLLBACK');
+    await c.end();
+  };
+}

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
-import { mirroredPair } from './mirrored-pair.ts';
+import { lockedAt, mirroredPair } from './mirrored-pair.ts';
 
 const READER = 'cutover_test_reader';
 const SCHEMA = `
@@ -234,9 +234,14 @@ describe('session state while mirroring, reads at 100 %', () => {
       expect(tp.live.get().tripped).toBeNull();
       // a timeout is the session's own: answered once, not run again on the source
       await c.query(`SET statement_timeout = '300ms'`);
-      const started = Date.now();
-      await expect(c.query('SELECT pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });
-      expect(Date.now() - started).toBeLessThan(1_500);
+      const release = await lockedAt(pair.targetUrl, 'items');
+      try {
+        const started = Date.now();
+        await expect(c.query('SELECT count(*) FROM items')).rejects.toMatchObject({ code: '57014' });
+        expect(Date.now() - started).toBeLessThan(1_500);
+      } finally {
+        await release();
+      }
     } finally {
       await c.end();
     }
