@@ -40,22 +40,38 @@ export class RedisStateStore implements StateStore {
   readonly where: string;
   private readonly health: ((up: boolean, reason: string) => void)[] = [];
   private sub: Redis | null = null;
+  /** Why the connection is down, as the connection said (ECONNREFUSED …): a command refused meanwhile says only "Stream isn't writeable". */
+  private lastError: string | null = null;
+
+  /** A command, its refusal while disconnected explained by the connection's own error. */
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (e) {
+      if (this.redis.status !== 'ready' && this.lastError && /Stream isn't writeable/.test((e as Error).message)) throw new Error(`not connected (${this.lastError})`);
+      throw e;
+    }
+  }
 
   private constructor(url: string, private readonly redis: Redis, private readonly initialReads: number) {
     this.where = redactUrl(url);
     const down = (reason: string) => () => this.health.forEach((h) => h(false, reason));
-    redis.on('error', (e: Error) => down(e.message)());
+    redis.on('error', (e: Error) => {
+      this.lastError = e.message;
+      down(e.message)();
+    });
+    redis.on('ready', () => (this.lastError = null));
     redis.on('close', down('connection closed'));
     redis.on('ready', () => this.health.forEach((h) => h(true, 'redis ready')));
   }
 
   /** Each proxy's metrics under its id, with the time they were taken: stale entries (a dead proxy) are left out. */
   async shareMetrics(proxyId: string, metricsJson: string): Promise<void> {
-    await this.redis.hset(METRICS_KEY, proxyId, JSON.stringify({ at: Date.now(), metrics: metricsJson }));
+    await this.call(() => this.redis.hset(METRICS_KEY, proxyId, JSON.stringify({ at: Date.now(), metrics: metricsJson })));
   }
 
   async fleetMetrics(): Promise<string[]> {
-    const all = await this.redis.hgetall(METRICS_KEY);
+    const all = await this.call(() => this.redis.hgetall(METRICS_KEY));
     const fresh = Date.now() - METRICS_FRESH_MS;
     return Object.values(all).map((v) => JSON.parse(v) as { at: number; metrics: string }).filter((e) => e.at >= fresh).map((e) => e.metrics);
   }
@@ -103,11 +119,11 @@ export class RedisStateStore implements StateStore {
 
   /** Whether the migration's record is there (a proxy has written it). */
   async hasRecord(): Promise<boolean> {
-    return (await this.redis.exists(STATE)) === 1;
+    return (await this.call(() => this.redis.exists(STATE))) === 1;
   }
 
   async load(): Promise<ControlRecord> {
-    const raw = await this.redis.get(STATE);
+    const raw = await this.call(() => this.redis.get(STATE));
     return raw ? { ...initialRecord(this.initialReads), ...(JSON.parse(raw) as ControlRecord) } : initialRecord(this.initialReads);
   }
 
@@ -116,7 +132,7 @@ export class RedisStateStore implements StateStore {
       const before = await this.load();
       const next = applyMutation(before, mutate, actor, reason);
       if (!next) return { before, after: before, changed: false };
-      const ok = await this.redis.eval(CAS, 2, STATE, AUDIT, String(before.version), JSON.stringify(next.after), CHANNEL, ...next.audit.map((a) => JSON.stringify(a)));
+      const ok = await this.call(() => this.redis.eval(CAS, 2, STATE, AUDIT, String(before.version), JSON.stringify(next.after), CHANNEL, ...next.audit.map((a) => JSON.stringify(a))));
       if (ok === 1) return { before, after: next.after, changed: true };
       // another proxy changed the record meanwhile: compute again from the new one
     }
@@ -124,7 +140,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async history(limit = 50): Promise<AuditEntry[]> {
-    return (await this.redis.lrange(AUDIT, -limit, -1)).map((s) => JSON.parse(s) as AuditEntry);
+    return (await this.call(() => this.redis.lrange(AUDIT, -limit, -1))).map((s) => JSON.parse(s) as AuditEntry);
   }
 
   subscribe(listener: (record: ControlRecord) => void): () => void {

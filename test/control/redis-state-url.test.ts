@@ -46,3 +46,11 @@ it('a Redis that refuses the password: one line naming the authentication failur
     await guarded.stop();
   }
 });
+
+it('a Redis nobody listens on: one line naming the connection error, not ioredis\'s "Stream isn\'t writeable"', async () => {
+  const nobody = `127.0.0.1:${await freePort()}`;
+  const port = await freePort();
+  const r = await cli(['status', '--control', nobody, '--state', `redis://:hunter2@127.0.0.1:${port}/0`]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`cutover: state store redis://:***@127.0.0.1:${port}/0 unreachable: not connected (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+});
