@@ -80,5 +80,8 @@ function waitForSignal(log: Logger, drainTimeout: number, stop: () => Promise<vo
     };
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
+    // Node's default for SIGHUP is to exit: a logrotate postrotate script or a closed terminal would end
+    // every session. PgBouncer reloads on it; the proxy's settings change through the control API instead
+    process.on('SIGHUP', () => log.info({ signal: 'SIGHUP' }, 'SIGHUP: the proxy keeps running; change its settings through the control API (cutover reads, pause, resume), stop it with SIGTERM'));
   });
 }

@@ -59,6 +59,7 @@ export async function runWorker(cfg: Config, live: LiveState, log: Logger): Prom
   // the primary handles signals for the fleet
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
   process.send?.({ type: 'ready' } satisfies Ipc);
   return proxy;
 }

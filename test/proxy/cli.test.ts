@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { databasePair, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cli, spawnCli } from '../harness/cli.ts';
 
 let pair: DbPair;
@@ -101,11 +102,36 @@ describe('cutover proxy on the command line', () => {
     }
   });
 
+  it('keeps running on SIGHUP (logrotate, a closed terminal), as PgBouncer does; Node would have exited', async () => {
+    const port = await freePort();
+    const { child, log, exited } = await spawnCli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`], 'control API listening');
+    try {
+      const c = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}` });
+      await c.connect();
+      child.kill('SIGHUP');
+      for (let i = 0; i < 50 && !log().includes('SIGHUP'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(log()).toContain('SIGHUP: the proxy keeps running');
+      // the open session and new ones are served
+      expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      const d = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}` });
+      await d.connect();
+      expect((await d.query('SELECT 2 AS two')).rows[0].two).toBe(2);
+      await Promise.all([c.end(), d.end()]);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('with --processes 2 serves clients from both workers and routes every cancel to the right one', async () => {
     const port = await freePort();
     const { child, exited } = await spawnCli(['proxy', '--source', pair.legacyUrl, '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--processes', '2'], '"processes":2');
     try {
       const url = `postgres://postgres:postgres@127.0.0.1:${port}/${pair.name}`;
+      // a SIGHUP to the whole fleet (a closed terminal signals its process group) stops no worker
+      for (const pid of [child.pid!, ...childPids(child.pid!)]) process.kill(pid, 'SIGHUP');
+      await new Promise((r) => setTimeout(r, 200));
       const clients = Array.from({ length: 6 }, () => new pg.Client({ connectionString: url }));
       await Promise.all(clients.map((c) => c.connect()));
       const started = Date.now();
@@ -125,3 +151,15 @@ describe('cutover proxy on the command line', () => {
     }
   });
 });
+
+/** The process IDs whose parent is `pid` (the fleet's workers). */
+function childPids(pid: number): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(d)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
