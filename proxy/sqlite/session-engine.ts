@@ -20,6 +20,7 @@ import { PgCatalog } from './pg-catalog-views.ts';
 import { registerCatalogFunctions } from './catalog-functions.ts';
 import { columnChecker, keyColumn, registerChecks, type Checker } from './checks.ts';
 import { withConstraintFields } from './constraint-errors.ts';
+import { textInput } from './text-input.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type CopyRun, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { CopyIn, copyOutMessages, STATEMENT_SAVEPOINT } from './copy-session.ts';
@@ -415,7 +416,7 @@ export class SessionEngine {
       }
       const raw = r.bytes(len);
       const oid = prep.paramOids[i]!;
-      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(raw.toString('utf8'), oid, this.zone()));
+      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(textInput(raw), oid, this.zone()));
     }
     for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
     const nr = r.uint16();

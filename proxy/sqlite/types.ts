@@ -10,6 +10,7 @@ import { calendarDay, fraction, hasZone, ONE_SPELLING, timestampText } from '../
 import { localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
 import { date2j, outOfRange, readDateTime, validJulian, type InputContext } from './date-input.ts';
 import { PgError, unsupported } from './errors.ts';
+import { textInput } from './text-input.ts';
 
 export const OID = {
   bool: 16, bytea: 17, name: 19, int8: 20, int2: 21, int4: 23, text: 25, oid: 26,
@@ -714,9 +715,9 @@ export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
     case OID.name:
     case OID.json:
     case OID.unknown:
-      return b.toString('utf8');
+      return textInput(b);
     case OID.jsonb:
-      return b.subarray(1).toString('utf8');
+      return textInput(b.subarray(1));
     case OID.uuid:
       need(16);
       return uuidText(b);
