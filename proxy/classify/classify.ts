@@ -345,8 +345,20 @@ function readsSystemCatalogs(node: unknown): boolean {
     if (k !== 'FuncCall') return false;
     const names = funcName(v);
     const last = names[names.length - 1];
-    return Boolean(last && SERVER_FUNCTIONS.has(last) && (names.length === 1 || names[0] === 'pg_catalog'));
+    if (!last || (names.length > 1 && names[0] !== 'pg_catalog')) return false;
+    return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesReadOnlySetting(v));
   });
+}
+
+/**
+ * current_setting('transaction_read_only') and its default: the new database's
+ * read connections are READ ONLY by the proxy's doing (read-only-target.ts), so
+ * only the source answers what the session's own transactions are.
+ */
+function namesReadOnlySetting(call: unknown): boolean {
+  const arg = ((call as { args?: Node[] }).args ?? [])[0]?.A_Const as { sval?: { sval?: string } } | undefined;
+  const name = arg?.sval?.sval?.toLowerCase();
+  return name === 'transaction_read_only' || name === 'default_transaction_read_only';
 }
 
 /** Every relation a parse tree names (RangeVar), as `schema.name` or `name`. */

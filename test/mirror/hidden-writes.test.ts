@@ -95,4 +95,18 @@ describe('writes hidden behind a read', () => {
     }
     await expectConverged(tp.proxy.drainer!, pair, ['touches']);
   });
+
+  it('the session is told its own transactions are read-write, not the read connection\'s default', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      for (let i = 0; i < 10; i++) {
+        expect((await c.query(`SELECT current_setting('transaction_read_only') AS ro, current_setting('default_transaction_read_only') AS d`)).rows[0]).toEqual({ ro: 'off', d: 'off' });
+        expect((await c.query({ text: `SELECT pg_catalog.current_setting('transaction_read_only') AS ro WHERE $1::int > 0`, values: [i + 1] })).rows[0]).toEqual({ ro: 'off' });
+        expect((await c.query('SHOW transaction_read_only')).rows[0]).toEqual({ transaction_read_only: 'off' });
+      }
+    } finally {
+      await c.end();
+    }
+  });
 });
