@@ -33,6 +33,10 @@ const BATCH = 1000;
 const LEDGER_EVERY_MS = 1_000;
 const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
+/** How long a drain waits for a row lock: half of PostgreSQL's default deadlock_timeout. */
+const DRAIN_LOCK_TIMEOUT_MS = 500;
+/** lock_not_available: the drain's lock_timeout passed. */
+const LOCK_BUSY = '55P03';
 const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
 // the row's alias: a bare `t` in to_json(t) was ambiguous in a table with a column named t, and every drain failed
 const ROW = 'cutover_row';
@@ -133,6 +137,11 @@ export class Drainer implements ChangeDrainer {
       try {
         return await this.drainBatch();
       } catch (e) {
+        // a row an application holds: nothing failed, the next tick takes the batch again
+        if ((e as { code?: string }).code === LOCK_BUSY) {
+          mirrorMetrics.drainLockWaits.inc();
+          return 0;
+        }
         // a column dropped since a cached row expression was read (allowDdl): read again, drained at once
         if ((e as { code?: string }).code !== '42703' || !this.rowJsonCached) throw e;
         return await this.drainBatch();
@@ -172,7 +181,10 @@ export class Drainer implements ChangeDrainer {
       // an apply given up earlier must not land after this re-sync: fenced off before any source row is locked
       await this.applier.fence?.();
       await this.reconcileLedger(src);
-      await src.query('BEGIN');
+      // A writer on the source itself (not through a proxy) may lock the rows this batch share-locks in
+      // another order: the drainer gives up first, well before PostgreSQL's deadlock check (1 s) could pick
+      // the application's transaction to fail, and tries again at the next tick (LOCK_BUSY)
+      await src.query(`BEGIN; SET LOCAL lock_timeout = '${DRAIN_LOCK_TIMEOUT_MS}ms'`);
       const lock = await src.query('SELECT pg_try_advisory_xact_lock($1) AS got', [LOCK_KEY]);
       if (!lock.rows[0].got) {
         await src.query('ROLLBACK');

@@ -23,6 +23,7 @@ export const mirrorMetrics = {
   refusedKeys: once('cutover_refused_commit_keys_total', () => new client.Counter({ name: 'cutover_refused_commit_keys_total', help: 'Keys of source COMMITs refused after the mirror committed them (serialization failures, deferred constraints), re-synced from the source' })),
   backlog: once('cutover_drain_backlog', () => new client.Gauge({ name: 'cutover_drain_backlog', help: 'Change rows waiting for the drainer (out-of-band writes and dirty keys)', aggregator: 'max' })),
   drained: once('cutover_drained_changes_total', () => new client.Counter({ name: 'cutover_drained_changes_total', help: 'Change rows the drainer re-synced' })),
+  drainLockWaits: once('cutover_drain_lock_waits_total', () => new client.Counter({ name: 'cutover_drain_lock_waits_total', help: 'Drains that gave way to a row lock an application held on the source (tried again at the next tick)' })),
   /** Bumped on every request: inc(backend, kind). */
   queries: CountedCounter.register('cutover_queries_total', 'Client requests by backend and kind', ['backend', 'kind']),
   fallbacks: once('cutover_read_fallbacks_total', () => new client.Counter({ name: 'cutover_read_fallbacks_total', help: 'Routed reads that failed on the target and were retried on the source' })),
