@@ -88,6 +88,8 @@ export class SessionEngine {
   private assembler: MessageAssembler;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** Bytes handed to the stream since the engine last let the event loop turn (roomForMore). */
+  private sentSinceYield = 0;
   private closed = false;
   private skipping = false;
   /** Ends the pg_sleep under way with a cancel (sleep()). */
@@ -201,15 +203,26 @@ export class SessionEngine {
     for (const m of messages) {
       if (this.closed) return;
       await this.handle(m);
-      if (this.outBytes > FLUSH_AT) this.flush();
       // the next answer waits for the last to be taken: a client pipelining queries it never read filled memory
-      const wait = this.drained();
-      if (wait) {
-        this.flush();
-        await wait;
-      }
+      await this.roomForMore();
     }
     this.flush();
+  }
+
+  /** Answers past FLUSH_AT go out; while the client has not taken what went before, nothing more is made. */
+  private async roomForMore(): Promise<void> {
+    if (this.outBytes > FLUSH_AT) this.flush();
+    if (this.sentSinceYield > FLUSH_AT) {
+      // the relay learns that its client is not reading only when its own writes run, on a later tick:
+      // without a turn of the event loop here, one Query's statements made all their answers first
+      this.sentSinceYield = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const wait = this.drained();
+    if (wait) {
+      this.flush();
+      await wait;
+    }
   }
 
   close(): void {
@@ -310,6 +323,10 @@ export class SessionEngine {
         this.fail(e);
         break;
       }
+      // one Query of many SELECTs: each result waits for room as a message's does (their answers grew the
+      // proxy's memory without end for a client that did not read them)
+      await this.roomForMore();
+      if (this.closed) return;
     }
     this.endRequest();
     this.send(readyForQuery(this.status()));
@@ -1313,6 +1330,7 @@ export class SessionEngine {
     const b = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     this.outBytes = 0;
+    this.sentSinceYield += b.length;
     this.sink(b);
   }
 
