@@ -30,7 +30,7 @@ export interface WorkerIdentity {
 const WORKER_SHIFT = 24;
 
 export class CancelRegistry {
-  private readonly sessions = new Map<number, { secret: number; targets: () => CancelTarget[] }>();
+  private readonly sessions = new Map<number, { secret: number; targets: () => CancelTarget[]; engine?: true }>();
 
   /** Sessions the proxy runs itself (the SQLite engine's), which sent their own key: tried for a key not issued here. */
   inProcess: ((pid: number, secret: number) => boolean) | null = null;
@@ -51,6 +51,15 @@ export class CancelRegistry {
     return { pid, secret };
   }
 
+  /**
+   * A session whose key the SQLite engine issued (and answers through
+   * `inProcess`): a cancel with it also reaches `targets`, the servers its
+   * routed reads run on.
+   */
+  adopt(pid: number, secret: number, targets: () => CancelTarget[]): void {
+    this.sessions.set(pid, { secret, targets, engine: true });
+  }
+
   unregister(pid: number): void {
     this.sessions.delete(pid);
   }
@@ -64,6 +73,7 @@ export class CancelRegistry {
     const entry = this.sessions.get(pid);
     if (!entry || entry.secret !== secret) return this.inProcess?.(pid, secret) ?? false;
     for (const t of entry.targets()) sendCancel(t);
+    if (entry.engine) this.inProcess?.(pid, secret);
     return true;
   }
 }

@@ -240,6 +240,12 @@ export class Session {
       // the engine speaks its own start-up (AuthenticationOk … ReadyForQuery) on the stream
       this.backend = await this.ctx.openSqlite(src.path, startup);
       this.ctx.stats.sourceUp();
+      // the client cancels with the engine's key: a read routed to the new database must hear it too
+      const key = (this.backend as Duplex & { key?: { pid: number; secret: number } }).key;
+      if (key) {
+        this.ctx.cancels.adopt(key.pid, key.secret, () => this.relay?.cancelTargets() ?? []);
+        this.proxyKey = key;
+      }
       // that ReadyForQuery answers no client request: counted as one in flight, so the plain relay
       // sees the session idle after it (and can move it to the message relay when mirroring starts)
       this.outstanding = 1;
