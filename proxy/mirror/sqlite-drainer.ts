@@ -91,6 +91,10 @@ export class SqliteDrainer implements ChangeDrainer {
         await this.applier.apply(await this.currentRows(db, taken));
         db.prepare(`DELETE FROM ${CHANGES} WHERE seq <= ?`).run(taken[taken.length - 1]!.seq);
         return taken;
+      }).catch((e: unknown) => {
+        // what waits behind the failing batch, for status and the backlog gate: not the 0 of the last good drain
+        this.setBacklog(Number(db.prepare(`SELECT count(*) FROM ${CHANGES}`).pluck().get()));
+        throw e;
       });
       const outOfBand = rows.filter((r) => r.op !== 'R').length;
       if (outOfBand) {
