@@ -31,6 +31,7 @@
 // one as the target URL's role (the new database holds its own credentials).
 import type { OidMap } from './oid-map.ts';
 import type { Duplex } from 'node:stream';
+import { takeRouteOption } from './startup-options.ts';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/log.ts';
@@ -208,6 +209,15 @@ export class Session {
       secret = { kind: 'password', password: this.ctx.source.password };
     }
 
+    // `-c cutover.route=…` in options (PGOPTIONS): the proxy's, as the start-up parameter of that name is
+    if (params.options !== undefined) {
+      const { route, rest } = takeRouteOption(params.options);
+      if (route !== undefined) {
+        params['cutover.route'] ??= route;
+        if (rest) params.options = rest;
+        else delete params.options;
+      }
+    }
     const startup: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (!CLIENT_PARAMS_NOT_FORWARDED.has(k)) startup[k] = v;
     startup.user = user;
