@@ -8,7 +8,7 @@ import { PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
-import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
+import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, keptWhole, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
 import { catalogRelations, catalogStatement, onlyCatalog } from './catalog-translate.ts';
@@ -170,8 +170,25 @@ export function translate(sql: string): Statement[] {
   return out;
 }
 
+/** SQLite reads a decimal literal as a REAL: one past 15 significant digits would be another number there (keptWhole). */
+function checkDecimalLiterals(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const n of node) checkDecimalLiterals(n);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node)) {
+    // integers past 64 bits are judged where they are used (bigint out of range, as PostgreSQL words it)
+    if (k === 'fval' && v && typeof v === 'object' && typeof (v as AnyNode).fval === 'string') {
+      if (!/^[+-]?\d+$/.test((v as AnyNode).fval)) keptWhole((v as AnyNode).fval);
+    }
+    else checkDecimalLiterals(v);
+  }
+}
+
 function translateOne(stmt: AnyNode): Statement {
   try {
+    checkDecimalLiterals(stmt);
     return statement(stmt);
   } catch (e) {
     if (e instanceof PgError) return { kind: 'error', error: e };

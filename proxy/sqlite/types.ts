@@ -596,6 +596,36 @@ const ARRAY_OIDS: ReadonlySet<number> = new Set([
 ]);
 
 /** A text-format parameter → the value bound in SQLite. */
+/**
+ * A numeric SQLite keeps as written: an integer within 64 bits (INTEGER), or
+ * a decimal whose nearest double reads back as the same decimal (REAL). Else
+ * SQLite holds another number: the new database got another rounding of it,
+ * or refused it (99999999999999.999999 became 1e14, too wide for
+ * numeric(20,6)), where PostgreSQL keeps every digit. Refused instead of
+ * changed.
+ */
+export function keptWhole(s: string): string {
+  const p = canonicalDecimal(s);
+  if (!p) return s;
+  if (p.point >= p.digits.length && p.point <= 19) {
+    const whole = BigInt(p.digits.padEnd(p.point, '0') || '0');
+    if (whole <= (p.negative ? 9223372036854775808n : 9223372036854775807n)) return s;
+  }
+  const n = Number(s.trim());
+  const back = Number.isFinite(n) ? canonicalDecimal(String(Math.abs(n))) : null;
+  if (back && back.digits === p.digits && back.point === p.point) return s;
+  throw new PgError('22003', `numeric value ${s.trim()} cannot be kept exactly by the SQLite source (${p.digits.length} significant digits; SQLite holds numbers as 64-bit integers or doubles)`, undefined, 'round it to 15 significant digits, or keep it in a text column');
+}
+
+/** A decimal's significant digits (no leading or trailing zeros) and where its point falls among them. */
+function canonicalDecimal(s: string): { negative: boolean; digits: string; point: number } | null {
+  const p = decimalParts(s);
+  if (!p) return null;
+  const lead = p.digits.length - p.digits.replace(/^0+/, '').length;
+  const digits = p.digits.slice(lead).replace(/0+$/, '');
+  return { negative: p.negative, digits, point: digits ? p.point - lead : 0 };
+}
+
 export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): SqlValue {
   switch (oid) {
     case OID.int2:
@@ -632,7 +662,7 @@ export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): 
     case OID.numeric:
       // kept as written (SQLite's NUMERIC affinity reads it), but only a number: SQLite would keep any text
       if (!DECIMAL.test(s) && !/^\s*[+-]?(nan|inf|infinity)\s*$/i.test(s)) throw new PgError('22P02', `invalid input syntax for type numeric: "${s}"`);
-      return s;
+      return keptWhole(s);
     case 0:
     case OID.unknown:
       // an untyped integer literal binds as INTEGER: text affinity turns it back into the same text
@@ -649,7 +679,7 @@ const badBinary = (b: Buffer, oid: number): PgError =>
   new PgError('22P03', `incorrect binary data format in bind parameter (type oid ${oid}, ${b.length} bytes)`);
 
 /** numeric's binary form (numericBinary's layout) as decimal text, to its display scale. */
-function numericText(b: Buffer): string {
+export function numericText(b: Buffer): string {
   const bad = () => badBinary(b, OID.numeric);
   if (b.length < 8) throw bad();
   const n = b.readInt16BE(0);
@@ -723,7 +753,7 @@ export function decodeBinaryParam(b: Buffer, oid: number): SqlValue {
       return uuidText(b);
     case OID.numeric:
       // asyncpg sends numeric in binary: bound as its decimal text, as the text form is
-      return numericText(b);
+      return keptWhole(numericText(b));
     case OID.date: {
       need(4);
       return new Date(PG_EPOCH_MS + b.readInt32BE(0) * 86_400_000).toISOString().slice(0, 10);

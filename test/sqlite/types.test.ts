@@ -1,6 +1,6 @@
 // Parameter input as the SQLite source stores it: pure conversions, checked against what PostgreSQL stores.
 import { describe, expect, it } from 'vitest';
-import { decodeBinaryParam, decodeTextParam, OID } from '../../proxy/sqlite/types.ts';
+import { decodeBinaryParam, decodeTextParam, numericText, OID } from '../../proxy/sqlite/types.ts';
 
 describe('parameter input', () => {
   it('keeps a timestamp\'s microseconds before 2000 as after (floor, not truncation, to milliseconds)', () => {
@@ -40,7 +40,11 @@ describe('parameter input', () => {
       ['99999999999999999999.000000001', '0008000400000009270f270f270f270f270f0000000003e8'],
       ['1000', '000100000000000003e8'],
     ];
-    for (const [text, hex] of sent) expect(decodeBinaryParam(Buffer.from(hex, 'hex'), OID.numeric)).toBe(text);
+    for (const [text, hex] of sent) expect(numericText(Buffer.from(hex, 'hex'))).toBe(text);
+    // bound, each is what SQLite keeps whole, but for the one past 15 significant digits (refused: numeric-digits)
+    const long = '99999999999999999999.000000001';
+    for (const [text, hex] of sent.filter(([t]) => t !== long)) expect(decodeBinaryParam(Buffer.from(hex, 'hex'), OID.numeric)).toBe(text);
+    expect(() => decodeBinaryParam(Buffer.from(sent.find(([t]) => t === long)![1], 'hex'), OID.numeric)).toThrow(expect.objectContaining({ code: '22003' }));
     expect(() => decodeBinaryParam(Buffer.from('0001', 'hex'), OID.numeric)).toThrow(expect.objectContaining({ code: '22P03' }));
     expect(() => decodeBinaryParam(Buffer.from('00010000000000002710', 'hex'), OID.numeric)).toThrow(expect.objectContaining({ code: '22P03' }));
   });
