@@ -505,8 +505,7 @@ export class Relay {
       for (const sql of this.replayed()) next.request(queryMessage(sql), new Collect());
       for (const p of this.statements.values()) p.on.delete('target');
       this.target?.destroy();
-    }
-    else {
+    } else {
       // the read connection becomes the source: writable again, as the session left it
       next.request(READ_WRITE_DEFAULT, new Collect());
       for (const [key, sqls] of this.sessionLog) if (touchesReadOnly(key)) for (const sql of sqls) next.request(queryMessage(sql), new Collect());
