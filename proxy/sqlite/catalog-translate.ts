@@ -12,6 +12,7 @@ import { unsupported } from './errors.ts';
 import { targetHints, targetNames, targetParams } from './hints.ts';
 import { SERIES_FUNCTION } from './checks.ts';
 import type { SqlStatement } from './translate.ts';
+import { NodeRewriter } from './node-rewriter.ts';
 
 type AnyNode = Record<string, any>;
 
@@ -94,24 +95,11 @@ const REGEX: Record<string, { flags: string; negated: boolean }> = {
 const INT_TYPES = new Set(['oid', 'int2', 'int4', 'int8', 'integer', 'bigint', 'smallint', 'xid', 'cid', 'regproc', 'regprocedure', 'regoper']);
 const TEXT_TYPES = new Set(['text', 'name', 'varchar', 'bpchar', 'char', 'character varying', 'unknown']);
 
-class CatalogCtx {
+class CatalogCtx extends NodeRewriter {
   maxParam = 0;
   private aliases = 0;
 
-  walk(v: unknown): unknown {
-    if (Array.isArray(v)) return v.map((x) => this.walk(x));
-    if (!v || typeof v !== 'object') return v;
-    const obj = v as AnyNode;
-    const keys = Object.keys(obj);
-    if (keys.length === 1 && /^[A-Z]/.test(keys[0]!) && obj[keys[0]!] && typeof obj[keys[0]!] === 'object') {
-      const replaced = this.node(keys[0]!, obj[keys[0]!], obj);
-      if (replaced !== obj) return this.walk(replaced);
-    }
-    for (const k of keys) obj[k] = this.walk(obj[k]);
-    return obj;
-  }
-
-  private node(type: string, n: AnyNode, self: AnyNode): AnyNode {
+  protected node(type: string, n: AnyNode, self: AnyNode): AnyNode {
     switch (type) {
       case 'ParamRef':
         this.maxParam = Math.max(this.maxParam, n.number);

@@ -12,6 +12,7 @@ import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, keptWho
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
 import { catalogRelations, catalogStatement, onlyCatalog } from './catalog-translate.ts';
+import { NodeRewriter } from './node-rewriter.ts';
 
 /** Date-time input words whose value is the moment a statement runs. */
 
@@ -1041,7 +1042,7 @@ const TIME_CASTS: ReadonlySet<number> = new Set([OID.date, OID.timestamp, OID.ti
 /** Declared-type names of the values a date-time cast reads by their type. */
 const TIME_DECLARED: Record<number, string> = { [OID.date]: 'DATE', [OID.timestamp]: 'TIMESTAMP', [OID.timestamptz]: 'TIMESTAMPTZ', [OID.text]: 'TEXT', [OID.varchar]: 'TEXT' };
 
-class Ctx {
+class Ctx extends NodeRewriter {
   maxParam = 0;
   /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
   ddl = false;
@@ -1109,22 +1110,7 @@ class Ctx {
   tables: { name: string; alias?: string }[] = [];
   locking = false;
 
-  /** Rewrites a node (a `{Type: body}` wrapper, array or plain object) in place; returns its replacement. */
-  walk(v: unknown): unknown {
-    if (Array.isArray(v)) return v.map((x) => this.walk(x));
-    if (!v || typeof v !== 'object') return v;
-    const obj = v as AnyNode;
-    const keys = Object.keys(obj);
-    if (keys.length === 1 && /^[A-Z]/.test(keys[0]!) && obj[keys[0]!] && typeof obj[keys[0]!] === 'object') {
-      const replaced = this.node(keys[0]!, obj[keys[0]!], obj);
-      if (replaced !== obj) return this.walk(replaced);
-    }
-    for (const k of keys) obj[k] = this.walk(obj[k]);
-    return obj;
-  }
-
-  /** One node: return it (children are walked next) or a replacement (walked again). */
-  private node(type: string, n: AnyNode, self: AnyNode): AnyNode {
+  protected node(type: string, n: AnyNode, self: AnyNode): AnyNode {
     switch (type) {
       case 'ParamRef':
         if (n.number < HOISTED) this.maxParam = Math.max(this.maxParam, n.number);

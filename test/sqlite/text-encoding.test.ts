@@ -4,7 +4,7 @@
 // failed on the new database at every try, holding up the drain behind it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { comparedPair, resultsOrError, type ComparedPair } from './mirror-harness.ts';
+import { comparedPair, statementOutcome, type ComparedPair } from './mirror-harness.ts';
 import { sql } from '../harness/databases.ts';
 
 const SCHEMA = `CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT, j JSON)`;
@@ -17,14 +17,9 @@ beforeAll(async () => {
 });
 afterAll(() => pair?.close());
 
-async function outcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
-  const r = await resultsOrError(c, text, params);
-  return Array.isArray(r) ? r.map((x) => [x.command, x.rowCount]) : { code: r.code, message: r.message };
-}
-
 /** The same statement on the SQLite source (through the proxy) and on PostgreSQL: the same outcome. */
 async function compare(text: string, params?: unknown[]): Promise<unknown> {
-  const [viaProxy, direct] = [await outcome(pair.proxy, text, params), await outcome(pair.ref, text, params)];
+  const [viaProxy, direct] = [await statementOutcome(pair.proxy, text, params), await statementOutcome(pair.ref, text, params)];
   expect(viaProxy).toEqual(direct);
   return direct;
 }
