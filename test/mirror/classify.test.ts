@@ -130,3 +130,22 @@ describe('long texts (bulk INSERTs, long IN lists) are classified by their shape
     expect(a.kind).toBe('write');
   });
 });
+
+describe('deep and long texts', () => {
+  it('classifies 600 nested subqueries, a read, and one that writes at the bottom', () => {
+    const deep = (inner: string) => `SELECT ${'(SELECT '.repeat(600)}${inner}${')'.repeat(600)}`;
+    const read = classifyUncached(deep('1'));
+    expect(read.error).toBeUndefined();
+    expect(read.kind).toBe('read');
+    expect(classifyUncached(deep(`nextval('s')`)).kind).toBe('write');
+  });
+
+  it("finds each statement's text where it is, after multi-byte characters, in a text of 3,000 statements", () => {
+    const text = Array.from({ length: 3000 }, (_, i) => `SELECT 'é${i}'; /* ü */ INSERT INTO t VALUES ('€${i}')`).join(';\n');
+    const c = classifyUncached(text);
+    expect(c.statements).toHaveLength(6000);
+    for (const st of c.statements) expect(text.slice(st.at, st.at + st.text.length)).toBe(st.text);
+    // a statement's text starts where the parser says: at the comment before it
+    expect(c.statements[5999]!.text).toBe(`/* ü */ INSERT INTO t VALUES ('€2999')`);
+  });
+});
