@@ -20,6 +20,15 @@ export const lockTimeout = (ms: number): PgError =>
 export const inFailedTransaction = (): PgError =>
   new PgError('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
 
+/**
+ * A statement nested deeper than the translator's call stack: PostgreSQL's own
+ * answer when its parser or planner runs out of stack (54001), not an internal error.
+ */
+export function stackDepthError(e: unknown): PgError | null {
+  if (!(e instanceof RangeError) || !/call stack/i.test(e.message)) return null;
+  return new PgError('54001', 'stack depth limit exceeded', undefined, 'The statement is nested too deeply for the SQLite source to translate.');
+}
+
 interface SqliteErrorLike {
   code?: string;
   message: string;

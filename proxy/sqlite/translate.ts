@@ -4,7 +4,7 @@
 // Results are cached by SQL text. No regexes over user SQL.
 import pgQuery from 'libpg-query';
 import { checkNumeric, fitInt, fitsInt, outOfRange, SERIES_FUNCTION, type Bits } from './checks.ts';
-import { PgError, TWO_PHASE, unsupported } from './errors.ts';
+import { PgError, stackDepthError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
@@ -164,7 +164,7 @@ export function translate(sql: string): Statement[] {
     const tree = pgQuery.parseSync(sql) as { stmts?: { stmt: AnyNode }[] };
     out = (tree.stmts ?? []).map((s) => translateOne(s.stmt));
   } catch (e) {
-    out = [{ kind: 'error', error: new PgError('42601', (e as Error).message) }];
+    out = [{ kind: 'error', error: stackDepthError(e) ?? new PgError('42601', (e as Error).message) }];
   }
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(sql, out);
@@ -193,7 +193,7 @@ function translateOne(stmt: AnyNode): Statement {
     return statement(stmt);
   } catch (e) {
     if (e instanceof PgError) return { kind: 'error', error: e };
-    return { kind: 'error', error: new PgError('XX000', `cannot translate statement for SQLite: ${(e as Error).message}`) };
+    return { kind: 'error', error: stackDepthError(e) ?? new PgError('XX000', `cannot translate statement for SQLite: ${(e as Error).message}`) };
   }
 }
 
