@@ -57,16 +57,17 @@ export class WriteHold implements ResponseHandler {
   /** The SQLSTATE of the answer's error, when errors are held. */
   errorCode: string | null = null;
 
-  /** `holdErrors`: an error is held too (the request may be run again instead of answered). */
+  /**
+   * `holdErrors`: an error is held too (the request may be run again instead of answered), and so is
+   * everything before it: the client must not see a first run's ParseComplete or notices twice.
+   */
   constructor(private readonly slot: Slot, private readonly relay: SourceWatch, private readonly holdErrors = false) {
     this.done = new Promise((r) => (this.resolve = r));
+    if (holdErrors) this.held = [];
   }
 
   onMessage(m: Message): void {
-    if (m.type === 0x45 /* E */ && this.holdErrors) {
-      this.errorCode ??= parseErrorFields(m.bytes.subarray(5)).C ?? null;
-      this.held ??= [];
-    }
+    if (m.type === 0x45 /* E */ && this.holdErrors) this.errorCode ??= parseErrorFields(m.bytes.subarray(5)).C ?? null;
     if (m.type === 0x43 /* C */ && !this.held) this.held = [];
     if (this.held) this.held.push(m.bytes);
     else this.slot.write(m.bytes);

@@ -151,6 +151,21 @@ function locksOnly(c: Classification): boolean {
   return c.statements.length > 0 && c.statements.every((st) => st.node === 'LockStmt');
 }
 
+/**
+ * CALL of a procedure, or DO: either may COMMIT or ROLLBACK inside, which the
+ * proxy's wrapping transaction forbids (2D000). Such a request is run again
+ * as the client sent it (Relay.callCommitting).
+ */
+function endsTransactionsItself(c: Classification): boolean {
+  return c.statements.length === 1 && (c.statements[0]!.node === 'CallStmt' || c.statements[0]!.node === 'DoStmt');
+}
+
+/** What a CALL or DO run again needs: the segment's statements, parsed anew where the first run left them. */
+interface RunAgain {
+  referenced: Set<string>;
+  definedHere: Set<string>;
+}
+
 export class Relay {
   private readonly order: ResponseOrder;
   private readonly asm: MessageAssembler;
@@ -598,7 +613,7 @@ export class Relay {
   /** A simple Query past routing and drain-ahead: mirrored, split, or sent to the source as it is. */
   private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
-    if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, c.statements.length === 1 && c.statements[0]!.node === 'CallStmt');
+    if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = txns[0].chain ? T : I;
       return this.commitWithMirror(u.msgs, txns[0].chain);
@@ -656,6 +671,8 @@ export class Relay {
     const executes = new Map<Message, ExecuteInfo>();
     let executed = 0;
     let onlyLocks = true;
+    /** The segment's one Execute runs a CALL or DO, which may COMMIT inside (callCommitting). */
+    let callsProcedure = false;
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
@@ -705,6 +722,7 @@ export class Relay {
             chained = Boolean(s.chain);
           }
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
+          callsProcedure = executes.size === 1 && p !== undefined && endsTransactionsItself(p.cls);
           if (!p || !locksOnly(p.cls)) onlyLocks = false;
           executed = p?.cls.id ?? 0;
           kind = kind === null ? k : combine(kind, k);
@@ -742,7 +760,7 @@ export class Relay {
       if (wrapped && u.sync) {
         this.ensureOn(link, referenced);
         this.markDefined(link, definedHere);
-        return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
+        return this.finishWrapped(u.msgs, this.copies(referenced, definedHere), callsProcedure ? { referenced, definedHere } : undefined);
       }
       // more of it without a Sync: if what was sent failed, the server skips these and answers nothing to wait for
       if (!u.sync) await link.whenIdle();
@@ -779,7 +797,8 @@ export class Relay {
       this.source.request(queryMessage('BEGIN'), new Collect());
       this.ensureOn(this.source, referenced);
       this.markDefined(this.source, definedHere);
-      return this.finishWrapped(u.msgs, this.copies(referenced, definedHere));
+      const again = callsProcedure ? { referenced, definedHere } : undefined;
+      return this.finishWrapped(u.msgs, this.copies(referenced, definedHere), again);
     }
     if (mirroring && u.sync && inTxn && txnOps.length === 1 && txnOps[0] === 'commit' && u.msgs.filter((m) => m.type === 0x45).length === 1) {
       this.ensureOn(this.source, referenced);
@@ -1221,13 +1240,13 @@ export class Relay {
   /** BEGIN; the client's request; drain; apply to the mirror; COMMIT — then the client's answer. */
   private async wrapAutocommit(msgs: Message[], copies: boolean, call = false): Promise<void> {
     this.source.request(queryMessage('BEGIN'), new Collect());
-    return this.finishWrapped(msgs, copies, call);
+    return this.finishWrapped(msgs, copies, call ? { referenced: new Set(), definedHere: new Set() } : undefined);
   }
 
   /** The client's request inside our transaction, then drain, apply, COMMIT, and only then its answer. */
-  private async finishWrapped(msgs: Message[], copies: boolean, call = false): Promise<void> {
+  private async finishWrapped(msgs: Message[], copies: boolean, call?: RunAgain): Promise<void> {
     const slot = this.order.open();
-    const hold = new WriteHold(slot, this, call);
+    const hold = new WriteHold(slot, this, call !== undefined);
     this.source.request(msgs.map((m) => m.bytes), hold);
     // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02). Not behind
     // a COPY: copying in, the server would take the drain for a message of the COPY and end the session.
@@ -1240,7 +1259,7 @@ export class Relay {
       const rb = new Collect();
       this.source.request(queryMessage('ROLLBACK'), rb);
       await rb.done.catch(() => undefined);
-      if (call && hold.errorCode === '2D000') return this.callCommitting(msgs, slot);
+      if (call && hold.errorCode === '2D000') return this.callCommitting(msgs, slot, call);
       hold.release(I);
       return;
     }
@@ -1258,7 +1277,12 @@ export class Relay {
    * the drainer; the client's answer waits until the drainer has mirrored
    * them, and reads wait on the source meanwhile.
    */
-  private async callCommitting(msgs: Message[], slot: Slot): Promise<void> {
+  private async callCommitting(msgs: Message[], slot: Slot, again: RunAgain): Promise<void> {
+    // the first run parsed the segment's named statements (Parse again would be 42P05) and our
+    // ROLLBACK, a Query, dropped the unnamed one: closed and parsed again, as the client sent them
+    const named = [...again.definedHere].filter((n) => n !== '');
+    if (named.length) this.source.request([...named.map((n) => closeMessage('S', n)), SYNC], new Collect());
+    this.ensureOn(this.source, again.referenced);
     const all = new HoldAll();
     this.source.request(msgs.map((m) => m.bytes), all);
     const outcome = await all.done;

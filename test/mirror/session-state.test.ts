@@ -5,6 +5,7 @@
 // the client's privileges on the target, and the application's own errors
 // (not the target's fault).
 import pg from 'pg';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
@@ -24,6 +25,14 @@ const SCHEMA = `
   BEGIN
     FOR i IN 1..n LOOP
       INSERT INTO c VALUES (100 + i, i);
+      COMMIT;
+    END LOOP;
+  END $$;
+  CREATE PROCEDURE batch_at(first int, n int) LANGUAGE plpgsql AS $$
+  BEGIN
+    RAISE NOTICE 'batch at %', first;
+    FOR i IN 0..n - 1 LOOP
+      INSERT INTO c VALUES (first + i, i);
       COMMIT;
     END LOOP;
   END $$;
@@ -207,6 +216,36 @@ describe('session state while mirroring, reads at 100 %', () => {
       expect(tp.live.get().tripped).toBeNull();
     } finally {
       await c.end();
+    }
+  });
+
+  it('CALL with parameters (node-postgres, postgres.js named statements) and DO blocks that commit inside run as they do directly', async () => {
+    const c = await client();
+    const pjs = postgres(tp.url(pair.name), { max: 1, prepare: true, onnotice: () => undefined });
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    const count = async (url: string) => (await sql(url, 'SELECT count(*)::int AS n FROM c WHERE id BETWEEN 200 AND 299')).rows[0].n as number;
+    try {
+      // the extended protocol: a failed first run inside the proxy's transaction must not show, so one notice only
+      expect((await c.query('CALL batch_at($1, $2)', [200, 2])).command).toBe('CALL');
+      expect(notices).toEqual(['batch at 200']);
+      await pjs`CALL batch_at(${210}, ${2})`;
+      await pjs`CALL batch_at(${220}, ${2})`;
+      await c.query(`DO $$ BEGIN INSERT INTO c VALUES (230, 0); COMMIT; INSERT INTO c VALUES (231, 0); END $$`);
+      // each acknowledged only once on the new database too
+      expect(await count(pair.targetUrl)).toBe(8);
+      expect(await count(pair.legacyUrl)).toBe(8);
+      // failing ones fail as they would directly, the rows they committed before the failure kept
+      await expect(c.query('CALL batch_at($1, $2)', [240, 1])).resolves.toMatchObject({ command: 'CALL' });
+      await expect(c.query('CALL batch_at($1, $2)', [239, 2])).rejects.toMatchObject({ code: '23505' });
+      await expect(c.query(`DO $$ BEGIN INSERT INTO c VALUES (250, 0); COMMIT; INSERT INTO c VALUES (250, 0); END $$`)).rejects.toMatchObject({ code: '23505' });
+      expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await expect.poll(() => count(pair.targetUrl)).toBe(11);
+      expect(await count(pair.legacyUrl)).toBe(11);
+      expect(tp.live.get().tripped).toBeNull();
+    } finally {
+      await c.end();
+      await pjs.end();
     }
   });
 
