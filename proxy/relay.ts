@@ -601,7 +601,7 @@ export class Relay {
     mirrorMetrics.queries.inc(r, c.kind);
     if (r === 'target') return this.routedRead(u.msgs, []);
     // the server's own catalogs differ between servers by nature: never compared
-    if (!streams && !c.system && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
+    if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
@@ -779,7 +779,7 @@ export class Relay {
         return this.routedRead(u.msgs, replays, referenced, definedHere);
       }
     }
-    if (u.sync && !system && this.shouldShadow(segKind, inTxn)) {
+    if (u.sync && !system && this.shouldShadow(segKind, inTxn) && ![...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.unstable)) {
       const ordered = [...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.orderBy);
       const text = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls.statements[0]?.text).find(Boolean) ?? '';
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);

@@ -67,6 +67,13 @@ export interface Classification {
   system?: boolean;
   /** Relations a read names, as written (`schema.name` or `name`): the router keeps reads of unmirrored ones on the source. */
   relations?: string[];
+  /**
+   * A read whose answer differs from run to run, or between two servers
+   * holding the same rows (random(), now() in the select list, TABLESAMPLE,
+   * LIMIT without ORDER BY, array_agg without ORDER BY): never
+   * shadow-compared, where it could only count a false mismatch.
+   */
+  unstable?: boolean;
   /** Results are ordered (top-level ORDER BY): shadow reads compare in order. */
   orderBy: boolean;
   error?: string;
@@ -193,7 +200,8 @@ export function classifyUncached(sql: string): Classification {
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
   const relations = kind === 'read' ? relationsNamed(tree.stmts ?? []) : [];
-  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}), ...(relations.length ? { relations } : {}) };
+  const unstable = kind === 'read' && (tree.stmts ?? []).some((s) => unstableAnswer(s.stmt));
+  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -424,4 +432,47 @@ function writesIn(node: unknown): boolean {
     k === 'InsertStmt' || k === 'UpdateStmt' || k === 'DeleteStmt' || k === 'MergeStmt' ||
     (k === 'lockingClause' && Array.isArray(v) && v.length > 0) ||
     (k === 'FuncCall' && !isReadOnlyFunction(funcName(v).join('.'))));
+}
+
+/** Functions whose value differs at every call, wherever they appear. */
+const RANDOM_FUNCTIONS = new Set(['random', 'random_normal', 'gen_random_uuid', 'uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v4', 'gen_random_bytes', 'gen_salt', 'clock_timestamp', 'timeofday']);
+/**
+ * Functions of the moment or of the server: in a select list the two reads
+ * answer differently; in a WHERE clause they rarely change which rows match,
+ * and the re-read of a mismatch settles that.
+ */
+const MOMENT_FUNCTIONS = new Set(['now', 'transaction_timestamp', 'statement_timestamp', 'current_database']);
+const MOMENT_VALUES = /^SVFOP_(CURRENT_DATE|CURRENT_TIME|LOCALTIME|CURRENT_CATALOG)/;
+/** Aggregates and window functions whose answer follows the order rows come in, unless they are given one. */
+const ORDER_SENSITIVE_AGGREGATES = new Set(['array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'json_agg_strict', 'jsonb_agg_strict', 'json_object_agg', 'jsonb_object_agg', 'json_object_agg_strict', 'jsonb_object_agg_strict', 'json_object_agg_unique', 'jsonb_object_agg_unique', 'xmlagg']);
+const ORDER_SENSITIVE_WINDOWS = new Set(['row_number', 'first_value', 'last_value', 'nth_value', 'lag', 'lead', 'ntile']);
+
+/** Whether a read's answer may differ between two runs over the same rows (Classification.unstable). */
+function unstableAnswer(stmt: Node): boolean {
+  return anyNode(stmt, (k, v) => {
+    if (k === 'RangeTableSample' || k === 'JsonArrayAgg' || k === 'JsonObjectAgg') return true;
+    if (k === 'FuncCall') {
+      const call = v as { agg_order?: unknown[]; over?: { orderClause?: unknown[] } };
+      const names = funcName(v);
+      const last = names[names.length - 1] ?? '';
+      if (RANDOM_FUNCTIONS.has(last)) return true;
+      if (ORDER_SENSITIVE_AGGREGATES.has(last) && !call.agg_order?.length && !call.over?.orderClause?.length) return true;
+      return call.over !== undefined && ORDER_SENSITIVE_WINDOWS.has(last) && !call.over.orderClause?.length;
+    }
+    if (k !== 'SelectStmt') return false;
+    const select = v as { limitCount?: unknown; limitOffset?: unknown; sortClause?: unknown[]; distinctClause?: Node[]; targetList?: unknown[] };
+    const ordered = Boolean(select.sortClause?.length);
+    // which rows a LIMIT or DISTINCT ON keeps follows the order they are read in
+    if (!ordered && (select.limitCount !== undefined || select.limitOffset !== undefined)) return true;
+    if (!ordered && select.distinctClause?.some((d) => Object.keys(d).length > 0)) return true;
+    return anyNode(select.targetList, (tk, tv) =>
+      (tk === 'FuncCall' && momentCall(tv)) ||
+      (tk === 'SQLValueFunction' && MOMENT_VALUES.test(String((tv as { op?: string }).op))));
+  });
+}
+
+/** A call of the moment: now() and the like, or age() of one value (its distance from today). */
+function momentCall(call: unknown): boolean {
+  const name = funcName(call).at(-1) ?? '';
+  return MOMENT_FUNCTIONS.has(name) || (name === 'age' && ((call as { args?: unknown[] }).args?.length ?? 0) === 1);
 }

@@ -149,3 +149,28 @@ describe('deep and long texts', () => {
     expect(c.statements[5999]!.text).toBe(`/* ü */ INSERT INTO t VALUES ('€2999')`);
   });
 });
+
+describe('reads whose answer is unstable (never shadow-compared)', () => {
+  it.each([
+    ['SELECT random()', true],
+    ['SELECT id FROM t WHERE random() < 0.1', true],
+    ['SELECT now()', true],
+    ['SELECT CURRENT_DATE, LOCALTIMESTAMP', true],
+    ['SELECT age(created) FROM t', true],
+    ['SELECT * FROM t LIMIT 10', true],
+    ['SELECT * FROM t FETCH FIRST 3 ROWS ONLY', true],
+    ['SELECT DISTINCT ON (a) a, b FROM t', true],
+    ['SELECT string_agg(name, \',\') FROM t', true],
+    ['SELECT lag(a) OVER (PARTITION BY b) FROM t', true],
+    ['SELECT * FROM t TABLESAMPLE BERNOULLI (5)', true],
+    ['SELECT * FROM t WHERE expires > now()', false],
+    ['SELECT age(a, b) FROM t', false],
+    ['SELECT * FROM t ORDER BY id LIMIT 10', false],
+    ['SELECT DISTINCT a FROM t', false],
+    ['SELECT string_agg(name, \',\' ORDER BY name) FROM t', false],
+    ['SELECT lag(a) OVER (ORDER BY b) FROM t', false],
+    ['SELECT count(*) FROM t', false],
+  ])('%s: %s', (text, unstable) => {
+    expect(Boolean(classifyUncached(text).unstable)).toBe(unstable);
+  });
+});
