@@ -366,6 +366,8 @@ const funcName = (call: unknown): (string | undefined)[] => (((call as Node).fun
  */
 function readsSystemCatalogs(node: unknown): boolean {
   return anyNode(node, (k, v) => {
+    // a plan, its costs and timings are the server's own
+    if (k === 'ExplainStmt') return true;
     if (k === 'RangeVar') {
       const r = v as { schemaname?: string; relname?: string };
       return r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && Boolean(r.relname?.startsWith('pg_')));
@@ -441,7 +443,7 @@ const RANDOM_FUNCTIONS = new Set(['random', 'random_normal', 'gen_random_uuid', 
  * answer differently; in a WHERE clause they rarely change which rows match,
  * and the re-read of a mismatch settles that.
  */
-const MOMENT_FUNCTIONS = new Set(['now', 'transaction_timestamp', 'statement_timestamp', 'current_database']);
+const MOMENT_FUNCTIONS = new Set(['now', 'transaction_timestamp', 'statement_timestamp', 'current_database', 'current_setting']);
 const MOMENT_VALUES = /^SVFOP_(CURRENT_DATE|CURRENT_TIME|LOCALTIME|CURRENT_CATALOG)/;
 /** Aggregates and window functions whose answer follows the order rows come in, unless they are given one. */
 const ORDER_SENSITIVE_AGGREGATES = new Set(['array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'json_agg_strict', 'jsonb_agg_strict', 'json_object_agg', 'jsonb_object_agg', 'json_object_agg_strict', 'jsonb_object_agg_strict', 'json_object_agg_unique', 'jsonb_object_agg_unique', 'xmlagg']);

@@ -170,7 +170,12 @@ describe('reads whose answer is unstable (never shadow-compared)', () => {
     ['SELECT string_agg(name, \',\' ORDER BY name) FROM t', false],
     ['SELECT lag(a) OVER (ORDER BY b) FROM t', false],
     ['SELECT count(*) FROM t', false],
+    [`SELECT current_setting('server_version')`, true],
   ])('%s: %s', (text, unstable) => {
     expect(Boolean(classifyUncached(text).unstable)).toBe(unstable);
+  });
+
+  it.each(['EXPLAIN SELECT * FROM t', 'EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM t', 'SELECT version()', 'SELECT pg_column_size(body) FROM t'])('%s describes the server: it stays on the source', (text) => {
+    expect(classifyUncached(text)).toMatchObject({ kind: 'read', system: true });
   });
 });

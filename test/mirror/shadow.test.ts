@@ -60,6 +60,8 @@ describe('shadow reads', () => {
         'SELECT * FROM docs TABLESAMPLE SYSTEM (50) WHERE id > 10',
         'SELECT DISTINCT ON (id > 20) title FROM docs WHERE id > 10',
         'SELECT title FROM docs WHERE id IN (SELECT id FROM docs WHERE id > 10 LIMIT 3)',
+        `SELECT current_setting('port')`,
+        'EXPLAIN (ANALYZE) SELECT * FROM docs WHERE id > 10',
       ];
       const base = { ...shadowStats };
       for (const text of unstable) await c.query(text);
