@@ -45,7 +45,7 @@ import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
 import { partsAnswered, SegmentWatch } from './segment-watch.ts';
 import { isMissingObject, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
-import { digest, recordShadow, sameDigest } from './shadow.ts';
+import { digest, recordShadow, sameDigest, type Order } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
@@ -601,7 +601,7 @@ export class Relay {
     mirrorMetrics.queries.inc(r, c.kind);
     if (r === 'target') return this.routedRead(u.msgs, []);
     // the server's own catalogs differ between servers by nature: never compared
-    if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy, new Set(), new Set(), c.statements[0]?.text ?? '');
+    if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy ? (c.sortKeys ?? true) : false, new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
@@ -780,7 +780,8 @@ export class Relay {
       }
     }
     if (u.sync && !system && this.shouldShadow(segKind, inTxn) && ![...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.unstable)) {
-      const ordered = [...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.orderBy);
+      const orderedBy = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls).find((cls) => cls?.orderBy);
+      const ordered: Order = orderedBy ? (orderedBy.sortKeys ?? true) : false;
       const text = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls.statements[0]?.text).find(Boolean) ?? '';
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
     }
@@ -1180,7 +1181,7 @@ export class Relay {
   }
 
   /** The client gets the source's answer; the target's is compared with it, and re-read once on a mismatch. */
-  private async shadowRead(msgs: Message[], ordered: boolean, referenced: Set<string>, definedHere: Set<string>, text: string): Promise<void> {
+  private async shadowRead(msgs: Message[], ordered: Order, referenced: Set<string>, definedHere: Set<string>, text: string): Promise<void> {
     const slot = this.order.open();
     const target = await this.ensureTarget();
     this.ensureOn(this.source, referenced);
@@ -1208,7 +1209,7 @@ export class Relay {
     if (!s.lost) void this.compareShadow(target, msgs, ordered, fromSource, fromTarget, text);
   }
 
-  private async compareShadow(target: BackendLink, msgs: Message[], ordered: boolean, fromSource: HoldAll, fromTarget: HoldAll, text: string): Promise<void> {
+  private async compareShadow(target: BackendLink, msgs: Message[], ordered: Order, fromSource: HoldAll, fromTarget: HoldAll, text: string): Promise<void> {
     const t = await fromTarget.done;
     if (t.lost || t.error || fromSource.spilled || fromTarget.spilled) return;
     if (sameDigest(digest(fromSource.messages, ordered), digest(fromTarget.messages, ordered))) {

@@ -25,6 +25,7 @@ export interface StatementInfo {
   /** The parser's node type, e.g. VariableSetStmt, DeallocateStmt. */
   node: string;
   orderBy: boolean;
+  sortKeys?: (string | number)[];
   /** SET LOCAL: lasts until the transaction ends, so it is no session state to carry to another backend. */
   local?: boolean;
   /**
@@ -76,6 +77,12 @@ export interface Classification {
   unstable?: boolean;
   /** Results are ordered (top-level ORDER BY): shadow reads compare in order. */
   orderBy: boolean;
+  /**
+   * The ORDER BY's keys as output columns, by name or 1-based position, when
+   * every key is one: shadow reads then compare the order of the keys, not of
+   * whole rows, which rows with equal keys may come in either way.
+   */
+  sortKeys?: (string | number)[];
   error?: string;
 }
 
@@ -201,7 +208,8 @@ export function classifyUncached(sql: string): Classification {
   const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
   const relations = kind === 'read' ? relationsNamed(tree.stmts ?? []) : [];
   const unstable = kind === 'read' && (tree.stmts ?? []).some((s) => unstableAnswer(s.stmt));
-  return { kind, id, statements, pinned, orderBy: statements.length === 1 && statements[0]!.orderBy, ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}) };
+  const single = statements.length === 1 ? statements[0]! : null;
+  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -227,7 +235,8 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     case 'SelectStmt': {
       if (body.intoClause) return { kind: 'ddl', orderBy: false };
       const orderBy = Array.isArray(body.sortClause) && body.sortClause.length > 0;
-      return { kind: writesIn(body) ? 'write' : 'read', orderBy };
+      const sortKeys = orderBy ? outputSortKeys(body.sortClause as Node[]) : null;
+      return { kind: writesIn(body) ? 'write' : 'read', orderBy, ...(sortKeys ? { sortKeys } : {}) };
     }
     case 'DropStmt': {
       const drops = dropNames(body);
@@ -477,4 +486,20 @@ function unstableAnswer(stmt: Node): boolean {
 function momentCall(call: unknown): boolean {
   const name = funcName(call).at(-1) ?? '';
   return MOMENT_FUNCTIONS.has(name) || (name === 'age' && ((call as { args?: unknown[] }).args?.length ?? 0) === 1);
+}
+
+/** ORDER BY keys that name an output column (`ORDER BY name`, `ORDER BY 2`), or null if any is an expression. */
+function outputSortKeys(sortClause: Node[]): (string | number)[] | null {
+  const keys: (string | number)[] = [];
+  for (const item of sortClause) {
+    const key = (item.SortBy as Node | undefined)?.node as Node | undefined;
+    const fields = (key?.ColumnRef as Node | undefined)?.fields as Node[] | undefined;
+    const position = ((key?.A_Const as Node | undefined)?.ival as Node | undefined)?.ival;
+    // unqualified only: `ORDER BY t.name` is the input column, which an output column of that name need not be
+    const name = fields?.length === 1 ? (fields[0]!.String as Node | undefined)?.sval : undefined;
+    if (typeof name === 'string') keys.push(name);
+    else if (typeof position === 'number') keys.push(position);
+    else return null;
+  }
+  return keys;
 }

@@ -150,6 +150,19 @@ describe('deep and long texts', () => {
   });
 });
 
+describe('ORDER BY keys as output columns', () => {
+  it.each([
+    ['SELECT a, b FROM t ORDER BY b, a DESC', ['b', 'a']],
+    ['SELECT a, b FROM t ORDER BY 2', [2]],
+    ['SELECT a AS x FROM t ORDER BY x NULLS FIRST', ['x']],
+    ['SELECT a FROM t ORDER BY t.a', undefined],
+    ['SELECT a FROM t ORDER BY lower(a)', undefined],
+    ['SELECT a FROM t', undefined],
+  ])('%s: %j', (text, keys) => {
+    expect(classifyUncached(text).sortKeys).toEqual(keys);
+  });
+});
+
 describe('reads whose answer is unstable (never shadow-compared)', () => {
   it.each([
     ['SELECT random()', true],
