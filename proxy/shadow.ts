@@ -18,17 +18,22 @@ export type Order = boolean | readonly (string | number)[];
 
 /**
  * Row count and hash. Ordered by keys: the rows as a set, and the keys in
- * order, since rows whose keys are equal may come in any order.
+ * order, since rows whose keys are equal may come in any order. Floating-point
+ * values are compared to 12 significant digits (float4 to 6): an aggregate
+ * over them sums in the order each server stored the rows, which moves the
+ * last bits.
  */
 export function digest(messages: Buffer[], order: Order): Digest {
-  const keys = Array.isArray(order) ? keyColumns(messages, order) : null;
+  const desc = describe(messages);
+  const keys = Array.isArray(order) ? keyColumns(desc, order) : null;
   const ordered = order !== false && !keys;
   const rowHashes: string[] = [];
   const keyHash = keys ? createHash('sha256') : null;
   for (const m of messages) {
     if (m[0] !== 0x44 /* DataRow */) continue;
-    rowHashes.push(createHash('sha1').update(m).digest('hex'));
-    if (keyHash) for (const value of columnValues(m, keys!)) keyHash.update(value);
+    const values = desc?.floats.size || keys ? columnsOf(m, desc) : null;
+    rowHashes.push(createHash('sha1').update(values ? Buffer.concat(values) : m).digest('hex'));
+    if (keyHash) for (const k of keys!) keyHash.update(values![k] ?? NO_VALUE);
   }
   if (!ordered) rowHashes.sort();
   const h = createHash('sha256');
@@ -37,40 +42,68 @@ export function digest(messages: Buffer[], order: Order): Digest {
   return { rows: rowHashes.length, hash: h.digest('hex') };
 }
 
-/** The indexes of the key columns in the answer's RowDescription, or null if a key names no single column. */
-function keyColumns(messages: Buffer[], keys: readonly (string | number)[]): number[] | null {
+const NO_VALUE = Buffer.from([0xff, 0xff, 0xff, 0xfe]);
+const FLOAT4 = 700;
+const FLOAT8 = 701;
+
+interface Description {
+  names: string[];
+  /** Floating-point columns by index: their type and whether sent in binary. */
+  floats: Map<number, { oid: number; binary: boolean }>;
+}
+
+/** The answer's RowDescription, if it has one (a prepared statement's Execute comes without). */
+function describe(messages: Buffer[]): Description | null {
   const desc = messages.find((m) => m[0] === 0x54 /* RowDescription */);
-  // a prepared statement's Execute comes without its description: positions still say where the keys are
-  if (!desc) return keys.every((k) => typeof k === 'number' && k > 0) ? keys.map((k) => (k as number) - 1) : null;
+  if (!desc) return null;
   const names: string[] = [];
+  const floats = new Map<number, { oid: number; binary: boolean }>();
   let at = 7;
-  for (let n = desc.readInt16BE(5); n > 0; n--) {
+  for (let i = 0, n = desc.readInt16BE(5); i < n; i++) {
     const end = desc.indexOf(0, at);
     names.push(desc.toString('utf8', at, end));
+    // after the name: table OID (4), column number (2), type OID (4), length (2), modifier (4), format (2)
+    const oid = desc.readUInt32BE(end + 7);
+    if (oid === FLOAT4 || oid === FLOAT8) floats.set(i, { oid, binary: desc.readInt16BE(end + 17) === 1 });
     at = end + 1 + 18;
   }
+  return { names, floats };
+}
+
+/** The indexes of the key columns, or null if a key names no single column. */
+function keyColumns(desc: Description | null, keys: readonly (string | number)[]): number[] | null {
+  // without a description, positions still say where the keys are
+  if (!desc) return keys.every((k) => typeof k === 'number' && k > 0) ? keys.map((k) => (k as number) - 1) : null;
   const out: number[] = [];
   for (const k of keys) {
-    const i = typeof k === 'number' ? k - 1 : names.indexOf(k);
-    if (i < 0 || i >= names.length || (typeof k === 'string' && names.lastIndexOf(k) !== i)) return null;
+    const i = typeof k === 'number' ? k - 1 : desc.names.indexOf(k);
+    if (i < 0 || i >= desc.names.length || (typeof k === 'string' && desc.names.lastIndexOf(k) !== i)) return null;
     out.push(i);
   }
   return out;
 }
 
-/** The chosen columns of a DataRow, each with its length word (NULL is -1 and no bytes). */
-function columnValues(row: Buffer, columns: number[]): Buffer[] {
-  const starts: number[] = [];
+/** A DataRow's values, each with its length word (NULL is -1 and no bytes), floats rounded. */
+function columnsOf(row: Buffer, desc: Description | null): Buffer[] {
+  const out: Buffer[] = [];
   let at = 7;
-  for (let c = row.readInt16BE(5); c > 0; c--) {
-    starts.push(at);
+  for (let c = 0, n = row.readInt16BE(5); c < n; c++) {
     const len = row.readInt32BE(at);
-    at += 4 + Math.max(len, 0);
+    const end = at + 4 + Math.max(len, 0);
+    const float = desc?.floats.get(c);
+    out.push(float && len > 0 ? roundedFloat(row.subarray(at + 4, end), float.oid, float.binary) : row.subarray(at, end));
+    at = end;
   }
-  return columns.map((c) => {
-    const start = starts[c];
-    return start === undefined ? Buffer.alloc(0) : row.subarray(start, start + 4 + Math.max(row.readInt32BE(start), 0));
-  });
+  return out;
+}
+
+function roundedFloat(value: Buffer, oid: number, binary: boolean): Buffer {
+  const x = binary ? (oid === FLOAT4 ? value.readFloatBE(0) : value.readDoubleBE(0)) : Number(value.toString('latin1'));
+  const text = Number.isFinite(x) ? x.toPrecision(oid === FLOAT4 ? 6 : 12) : String(x);
+  const out = Buffer.alloc(4 + text.length);
+  out.writeInt32BE(text.length, 0);
+  out.write(text, 4, 'latin1');
+  return out;
 }
 
 export function sameDigest(a: Digest, b: Digest): boolean {
