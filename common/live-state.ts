@@ -23,6 +23,10 @@ export interface LiveSnapshot {
   paused: boolean;
   /** Set when a mirrored write failed or the breaker opened: reads stay on the source of truth. */
   tripped: string | null;
+  /** When the last verify of every replicated table found no difference; null when none counts (never, failed, or stale). */
+  verifiedAt: string | null;
+  /** The last verify result (or why it no longer counts), one line for status and the audit log. */
+  verifyResult: string | null;
 }
 
 export class LiveState extends EventEmitter {
@@ -32,7 +36,7 @@ export class LiveState extends EventEmitter {
     super();
     // every session waiting at a promote pause listens for its end
     this.setMaxListeners(0);
-    this.snap = { phase: 'NOT_STARTED', readPercent: 0, planStep: -1, sourceOfTruth: 'legacy', mirroring: false, paused: false, tripped: null, ...initial };
+    this.snap = { phase: 'NOT_STARTED', readPercent: 0, planStep: -1, sourceOfTruth: 'legacy', mirroring: false, paused: false, tripped: null, verifiedAt: null, verifyResult: null, ...initial };
   }
 
   get(): Readonly<LiveSnapshot> {

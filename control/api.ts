@@ -17,15 +17,17 @@ import { StoreUnavailable } from './state/sync.ts';
 import type { Mutation } from './state/store.ts';
 import { statusOf } from './status.ts';
 import { rollback, setPhase, setReads, step } from './steer.ts';
+import { recordVerify } from './verify-gate.ts';
 
 export interface ControlApi {
   address: string;
   close(): Promise<void>;
 }
 
-const readsBody = z.object({ percent: z.number().int().min(0).max(100) }).strict();
+const readsBody = z.object({ percent: z.number().int().min(0).max(100), force: z.boolean().optional() }).strict();
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
-const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional() }).strict();
+const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional(), force: z.boolean().optional() }).strict();
+const verifyBody = z.object({ passed: z.boolean(), summary: z.string().min(1).max(500), reason: z.string().max(500).optional() }).strict();
 const emptyBody = z.object({ reason: z.string().max(500).optional() }).strict();
 const resumeBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional() }).strict();
 const promoteBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional(), timeoutSeconds: z.number().min(0).max(3600).optional() }).strict();
@@ -87,9 +89,9 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
   app.get('/status', async () => statusOf(ctx));
 
   app.put('/reads', async (req, reply) => {
-    const { percent } = parse(readsBody, req);
+    const { percent, force } = parse(readsBody, req);
     const before = live.get();
-    const sent = await change(reply, setReads(cfg.steps, percent), actor(req), `operator: PUT /reads ${percent}`, percent === 0);
+    const sent = await change(reply, setReads(cfg.steps, percent, { force }), actor(req), `operator: PUT /reads ${percent}${force ? ' (force)' : ''}`, percent === 0);
     log.info({ from: before.readPercent, to: percent, wasTripped: before.tripped }, 'read percent changed by operator');
     return sent;
   });
@@ -120,7 +122,15 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
   app.put('/phase', async (req, reply) => {
     const body = parse(phaseBody, req);
     const to = body.phase as (typeof PHASES)[number];
-    return change(reply, setPhase(to, { viaApi: true }), actor(req), body.reason ?? `operator: phase ${to}`);
+    return change(reply, setPhase(to, { viaApi: true, force: body.force }), actor(req), body.reason ?? `operator: phase ${to}${body.force ? ' (force)' : ''}`);
+  });
+
+  // `cutover verify` compares the databases itself and records its result here, where every proxy sees it
+  app.post('/verify', async (req, reply) => {
+    const body = parse(verifyBody, req);
+    const r = await sync.change(recordVerify(body), actor(req), body.reason ?? `cutover verify: ${body.passed ? 'passed' : 'differences found'}`);
+    if (!body.passed) log.warn({ summary: body.summary, tripped: r.after.tripped !== r.before.tripped }, 'verify found differences');
+    return reply.send(await statusOf(ctx));
   });
 
   app.post('/promote', async (req, reply) => {

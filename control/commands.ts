@@ -1,53 +1,17 @@
 // Steering from the command line: each command talks to the control API of the
 // proxy at --control; status, reads and rollback act on the state store
 // (--state) directly when no proxy answers there.
-import os from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { action } from './cli-support.ts';
+import { apiOrStore, cliActor, openExisting } from './api-or-store.ts';
 import { callApi, NoProxy } from './client.ts';
 import { formatStatus } from './format.ts';
 import { isPhase, PHASES } from './phases.ts';
 import { Refused } from './refused.ts';
-import type { Mutation } from './state/store.ts';
 import { rollback, setReads } from './steer.ts';
 import { registerRunCommand } from './run/command.ts';
-
-const cliActor = () => `cli ${os.userInfo().username}@${os.hostname()}`;
-
-/** The store the proxy uses; a path naming no store is refused with both reasons (no proxy, no file). */
-async function openExisting(cfg: Config, noProxy: string) {
-  const { NoStateStore, openStateStore } = await import('./state/store.ts');
-  try {
-    return await openStateStore(cfg.state, { initialReads: cfg.reads, existing: true });
-  } catch (e) {
-    if (e instanceof NoStateStore) throw new CliError(`${noProxy}, and ${e.message} (give the --state the proxy uses)`);
-    throw e;
-  }
-}
-
-/** Without a proxy: read or change the state store itself. */
-async function direct(cfg: Config, mutate: Mutation | null, reason: string, noProxy: string): Promise<Record<string, unknown>> {
-  const store = await openExisting(cfg, noProxy);
-  try {
-    if (mutate) {
-      try {
-        await store.change(mutate, cliActor(), reason);
-      } catch (e) {
-        if (e instanceof Refused) throw new CliError(e.message);
-        throw new CliError(`state store ${store.where} unreachable: ${(e as Error).message}`);
-      }
-    }
-    const rec = await store.load().catch((e: Error) => {
-      throw new CliError(`state store ${store.where} unreachable: ${e.message}`);
-    });
-    const history = await store.history(20);
-    return { ...rec, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: cfg.steps.find((p) => p > (rec.tripped ? 0 : rec.readPercent)) ?? null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
-  } finally {
-    await store.close();
-  }
-}
 
 /** `resume` with no proxy answering: the same repair, against the databases and the store directly. */
 async function resumeDirect(cfg: Config, reason: string, force: boolean, noProxy: string): Promise<Record<string, unknown>> {
@@ -65,16 +29,6 @@ async function resumeDirect(cfg: Config, reason: string, force: boolean, noProxy
     return { ...rec, direct: true, resume };
   } finally {
     await store.close();
-  }
-}
-
-/** The API when a proxy answers; the store when none does and the command allows it. */
-async function apiOrStore(cfg: Config, method: string, path: string, body: unknown, fallback: { mutate: Mutation | null; reason: string } | null, timeoutMs?: number) {
-  try {
-    return await callApi(cfg.control, cfg.token, method, path, body, timeoutMs);
-  } catch (e) {
-    if (!(e instanceof NoProxy) || !fallback) throw e;
-    return direct(cfg, fallback.mutate, fallback.reason, e.message);
   }
 }
 
@@ -100,10 +54,12 @@ export function registerControlCommands(program: Command): void {
   program
     .command('reads <percent>')
     .description('set the share of reads sent to the new database (0..100); also resumes after a trip')
-    .action(action(async ({ cfg, print }, percent) => {
+    .option('--force', 'start reads (from VERIFY or ROLLED_BACK) without a passing verify; audited')
+    .action(action(async ({ cfg, opts, print }, percent) => {
       const n = /^\d{1,3}$/.test(percent) ? Number(percent) : NaN; // not Number(): '0x32', '1e1' and '' are not percents
       if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`reads: the read percent must be a whole number from 0 to 100, got "${percent}"`);
-      const s = await apiOrStore(cfg, 'PUT', '/reads', { percent: n }, { mutate: setReads(cfg.steps, n), reason: `operator: cutover reads ${n}` });
+      const force = Boolean(opts.force);
+      const s = await apiOrStore(cfg, 'PUT', '/reads', { percent: n, ...(force ? { force } : {}) }, { mutate: setReads(cfg.steps, n, { force }), reason: `operator: cutover reads ${n}${force ? ' --force' : ''}` });
       print(readsLine(s), s);
     }));
   program
@@ -126,10 +82,11 @@ export function registerControlCommands(program: Command): void {
     .command('phase <name>')
     .description(`move the migration to another phase (legal moves only): ${PHASES.join(', ')}`)
     .option('--reason <text>', 'recorded in the audit log')
+    .option('--force', 'enter SHIFTING without a passing verify; audited')
     .action(action(async ({ cfg, opts, print }, name) => {
       const phase = name.toUpperCase();
       if (!isPhase(phase)) throw new CliError(`phase: unknown phase "${name}" (one of ${PHASES.join(', ')})`);
-      const s = await callApi(cfg.control, cfg.token, 'PUT', '/phase', { phase, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const s = await callApi(cfg.control, cfg.token, 'PUT', '/phase', { phase, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.force ? { force: true } : {}) });
       print(`phase ${s.phase}`, s);
     }));
   program

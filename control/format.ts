@@ -17,6 +17,12 @@ function readSessions(proxy: Doc, side: 'legacy' | 'new'): string {
   return `; ${open}${limit ? ` of ${limit}` : ''} read connections on the ${side} database${kept}`;
 }
 
+/** The last verify, and whether it lets reads start: the one thing to do before SHIFTING. */
+function verifyLine(s: Doc): string {
+  const blocks = !s.verifiedAt && !['SHIFTING', 'PROMOTED', 'FINALIZED'].includes(String(s.phase));
+  return `${String(s.verifyResult ?? 'none recorded')}${blocks ? '; reads to the new database start only once cutover verify passes' : ''}`;
+}
+
 export function formatStatus(s: Doc, detailed = false): string {
   const plan = s.plan as { steps: number[]; next: number | null } | undefined;
   const proxy = s.proxy as Doc | null;
@@ -29,6 +35,7 @@ export function formatStatus(s: Doc, detailed = false): string {
     `${`reads to ${s.sourceOfTruth === 'new' ? 'legacy' : 'new'}`.padEnd(14)} ${s.effectiveReadPercent ?? (s.tripped ? 0 : s.readPercent)} %${s.tripped ? ` (set ${s.readPercent} %, tripped: ${s.tripped})` : ''}`,
   ];
   if (plan) lines.push(`plan           ${plan.steps.map((p, i) => (i === s.planStep ? `[${p}]` : String(p))).join(' → ')}${plan.next !== null ? `; next step ${plan.next} %` : '; complete'}`);
+  if (s.verifyResult !== undefined) lines.push(`verify         ${verifyLine(s)}`);
   if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
   if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${PAUSED}` : ''}`);
   else if (s.paused) lines.push(`pause          ${PAUSED}; if no proxy is running it, cutover resume lifts it`);

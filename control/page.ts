@@ -32,6 +32,7 @@ async function refresh() {
   const rows = [
     ['reads to the new database', s.effectiveReadPercent + ' %' + (s.tripped ? ' (tripped: ' + s.tripped + ')' : '')],
     ['plan', s.plan.steps.map((p, i) => i === s.planStep ? '[' + p + ']' : p).join(' → ') + (s.plan.next !== null ? ' · next ' + s.plan.next + ' %' : '')],
+    ['verify', (s.verifyResult ?? 'none recorded') + (s.verifiedAt || ['SHIFTING', 'PROMOTED', 'FINALIZED'].includes(s.phase) ? '' : ' — reads to the new database start only once cutover verify passes')],
     ['state store', s.store.kind + ' ' + s.store.where + (s.degraded ? ' — DEGRADED: ' + s.degraded : '')],
     ['breaker', s.breaker ?? 'no target'], ['dirty keys', s.dirtyKeys + ' (drain backlog ' + s.drainBacklog + ')'],
     ['sessions', s.proxy.sessionsOpen + ' open'], ['source of truth', s.sourceOfTruth],

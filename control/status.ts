@@ -23,6 +23,9 @@ export async function statusOf(ctx: ControlContext) {
     sourceOfTruth: s.sourceOfTruth,
     /** Promote (or rollback after it, or finalize) is swapping the roles: new transactions wait. */
     paused: s.paused,
+    /** When a verify of every table last passed (null: reads may not start without --force), and the last result. */
+    verifiedAt: s.verifiedAt,
+    verifyResult: s.verifyResult,
     degraded: sync.degraded,
     store: { kind: sync.store.kind, where: sync.store.where, version: record.version },
     gates: gates.hasTarget ? { since: new Date(gates.windowStartedAt).toISOString(), results: gates.evaluate() } : null,

@@ -5,6 +5,7 @@ import type { Phase } from '../common/live-state.ts';
 import { assertTransition, readsAllowedIn } from './phases.ts';
 import { Refused } from './refused.ts';
 import type { ControlRecord, Mutation } from './state/store.ts';
+import { onEnterPhase, requireVerified } from './verify-gate.ts';
 
 /** Index of the last plan step at or below `percent` (-1: below the first step). */
 export function planPosition(steps: readonly number[], percent: number): number {
@@ -18,11 +19,11 @@ export function planPosition(steps: readonly number[], percent: number): number 
 /** Phases from which reads to the new database may start (moving to SHIFTING). */
 const START_SHIFTING: readonly Phase[] = ['VERIFY', 'ROLLED_BACK'];
 
-function enterShifting(cur: ControlRecord, what: string): Partial<ControlRecord> {
+function enterShifting(cur: ControlRecord, what: string, force = false): Partial<ControlRecord> {
   if (cur.phase === 'SHIFTING' || cur.phase === 'PROMOTED') return {};
   if (START_SHIFTING.includes(cur.phase)) {
     assertTransition(cur.phase, 'SHIFTING');
-    return { phase: 'SHIFTING' };
+    return { phase: 'SHIFTING', ...requireVerified(cur, what, force) };
   }
   throw new Refused(`${what}: reads to the new database need phase VERIFY, SHIFTING, ROLLED_BACK or PROMOTED (${whyNoReads(cur.phase)})`, 409, { phase: cur.phase });
 }
@@ -34,10 +35,10 @@ function whyNoReads(phase: Phase): string {
   return `phase is ${phase}; finish backfill and verify first`;
 }
 
-/** `reads N`: the operator's override; also clears a trip (the "resume"). */
-export function setReads(steps: readonly number[], percent: number): Mutation {
+/** `reads N`: the operator's override; also clears a trip (the "resume"). `force`: start reads without a passing verify. */
+export function setReads(steps: readonly number[], percent: number, opts: { force?: boolean } = {}): Mutation {
   return (cur) => ({
-    ...(percent > 0 ? enterShifting(cur, `reads ${percent}`) : {}),
+    ...(percent > 0 ? enterShifting(cur, `reads ${percent}`, opts.force) : {}),
     readPercent: percent,
     planStep: planPosition(steps, percent),
     tripped: null,
@@ -73,8 +74,11 @@ export function rollback(): Mutation {
 /** Phases only their own command may enter (they do work beyond the record). */
 const OWN_COMMAND: Partial<Record<Phase, string>> = { PROMOTED: 'cutover promote', FINALIZED: 'cutover finalize' };
 
-/** `PUT /phase`: one legal move; leaving the phases that serve reads from the new side takes reads to 0 %. */
-export function setPhase(to: Phase, opts: { viaApi?: boolean } = {}): Mutation {
+/**
+ * `PUT /phase`: one legal move; leaving the phases that serve reads from the new side takes reads to 0 %.
+ * SHIFTING needs a passing verify unless `force`; a phase that starts the copy over makes an earlier pass stale.
+ */
+export function setPhase(to: Phase, opts: { viaApi?: boolean; force?: boolean } = {}): Mutation {
   return (cur) => {
     // the swap in progress ends in a phase of its own: a move now would be overwritten or contradict it
     if (cur.paused) throw new Refused(`phase ${to}: a promote, rollback or finalize is in progress (new transactions are paused); try again when it ends`, 409, { from: cur.phase, to });
@@ -84,6 +88,7 @@ export function setPhase(to: Phase, opts: { viaApi?: boolean } = {}): Mutation {
     }
     const own = OWN_COMMAND[to];
     if (opts.viaApi && own) throw new Refused(`phase ${to} is entered with ${own}, not by setting it`, 409, { from: cur.phase, to });
-    return readsAllowedIn(to) && to !== 'SHIFTING' ? { phase: to } : { phase: to, readPercent: 0, planStep: -1 };
+    const verify = to === 'SHIFTING' ? requireVerified(cur, `phase ${to}`, opts.force ?? false) : onEnterPhase(cur, to);
+    return readsAllowedIn(to) && to !== 'SHIFTING' ? { phase: to, ...verify } : { phase: to, readPercent: 0, planStep: -1, ...verify };
   };
 }

@@ -1,9 +1,11 @@
 // `cutover verify [--tables] [--repair] [--json]`: exit 0 equal, 1 differences,
-// 2 equal with warnings; a JSON report goes to the report directory.
+// 2 equal with warnings; a JSON report goes to the report directory, and the
+// result to the migration's state, where the gate before SHIFTING reads it.
 import type { Command } from 'commander';
-import { requireKey } from '../../common/config.ts';
+import { loadConfig, requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
 import { action } from '../../control/cli-support.ts';
+import { recordVerifyResult, verifyOutcome } from '../../control/record-verify.ts';
 import type { TableReport } from './run-verify.ts';
 
 function describe(t: TableReport): string[] {
@@ -15,6 +17,17 @@ function describe(t: TableReport): string[] {
   const more = t.missing + t.extra + t.different - Math.min(20, t.differences.length);
   if (more > 0) lines.push(`    … and ${more} more (see the report)`);
   return lines;
+}
+
+/**
+ * Whether this run compares every table of the migration: no --tables on the
+ * command line, or one naming at least the tables the configuration (file or
+ * CUTOVER_TABLES) gives the whole migration.
+ */
+function wholeScope(tables: string[] | undefined, opts: Record<string, unknown>): boolean {
+  if (opts.tables === undefined) return true;
+  const configured = loadConfig({ config: opts.config }).tables;
+  return configured !== undefined && configured.every((t) => tables?.includes(t));
 }
 
 export function registerVerifyCommand(program: Command): void {
@@ -38,6 +51,7 @@ export function registerVerifyCommand(program: Command): void {
         if (e instanceof VerifyError) throw new CliError(`verify: ${e.message}`);
         throw e;
       }
+      const recorded = await recordVerifyResult(cfg, verifyOutcome(r, wholeScope(cfg.tables, opts)));
       const differing = r.tables.filter((t) => !t.equal).length + r.uncompared.length;
       const total = r.tables.length + r.uncompared.length;
       const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
@@ -48,9 +62,11 @@ export function registerVerifyCommand(program: Command): void {
         ...r.tables.flatMap(describe),
         ...r.uncompared.map((u) => `  ${u.table.padEnd(28)} DIFFERENT: ${u.reason}; not compared`),
         ...r.warnings.map((w) => `warning: ${w}`),
+        ...(recorded.warning ? [`warning: ${recorded.note}`] : []),
         ...(r.file ? [`report: ${r.file}`] : []),
+        ...(recorded.warning ? [] : [recorded.note]),
       ];
-      print(lines.join('\n'), r);
-      return differing ? 1 : r.warnings.length ? 2 : 0;
+      print(lines.join('\n'), { ...r, recorded: recorded.recorded, recordNote: recorded.note });
+      return differing ? 1 : r.warnings.length || recorded.warning ? 2 : 0;
     }));
 }

@@ -6,6 +6,7 @@ import type { Phase, Side } from '../../common/live-state.ts';
 import { assertTransition } from '../phases.ts';
 import { Refused } from '../refused.ts';
 import type { Mutation } from '../state/store.ts';
+import { afterPromotedRollback } from '../verify-gate.ts';
 
 export type SwapKind = 'promote' | 'rollback' | 'finalize';
 
@@ -43,7 +44,9 @@ export function completeSwap(kind: SwapKind, to: Side): Mutation {
     const phase = END_PHASE[kind];
     // every kind: a phase an operator set while paused must not be overwritten
     assertTransition(cur.phase, phase);
-    return { paused: false, sourceOfTruth: to, phase, readPercent: 0, planStep: -1, tripped: null };
+    // back from PROMOTED the new database is current without a verify (verify-gate.ts says why)
+    const verify = kind === 'rollback' && cur.phase === 'PROMOTED' ? afterPromotedRollback() : {};
+    return { paused: false, sourceOfTruth: to, phase, readPercent: 0, planStep: -1, tripped: null, ...verify };
   };
 }
 

@@ -16,6 +16,7 @@ import { runVerify } from '../../backfill/verify/run-verify.ts';
 import { runCheck } from '../../backfill/check/run-check.ts';
 import { takeBackup } from '../../backfill/backup.ts';
 import { ApiError } from '../client.ts';
+import { verifyOutcome } from '../record-verify.ts';
 import type { AuditEntry } from '../state/store.ts';
 import { pluggedStages } from './plugins.ts';
 
@@ -92,8 +93,11 @@ const backfill: StageFn = async ({ cfg }) => {
   return `${r.rows} rows copied from ${r.tables.length} table(s) in ${r.seconds.toFixed(1)} s`;
 };
 
-const verify: StageFn = async ({ cfg }) => {
+/** Compares every table of the migration and records the result on the proxy: the steps stage needs a pass. */
+const verify: StageFn = async ({ cfg, api }) => {
   const r = await runVerify({ source: requireKey(cfg, 'source'), target: requireKey(cfg, 'target'), tables: cfg.tables, reportDir: cfg.reportDir });
+  const outcome = verifyOutcome(r, true)!;
+  await api('POST', '/verify', { ...outcome, reason: `cutover run: verify ${outcome.passed ? 'passed' : 'found differences'}` });
   const different = r.tables.filter((d) => !d.equal);
   if (r.uncompared.length) throw new CliError(`verify: ${r.uncompared.map((u) => `${u.table}: ${u.reason}`).join('; ')} (\`cutover schema --apply\` makes what is missing)`);
   if (different.length) throw new CliError(`verify: ${different.length} table(s) differ: ${different.map((d) => d.table).join(', ')}${r.file ? ` (report ${r.file}; \`cutover verify --repair\` rewrites them)` : ''}`);

@@ -17,6 +17,10 @@ export interface ControlRecord {
   sourceOfTruth: Side;
   /** New transactions wait on every proxy (promote and rollback after promote swap the roles meanwhile). */
   paused: boolean;
+  /** When a verify of every replicated table last passed; null: reads may not start (control/verify-gate.ts). */
+  verifiedAt: string | null;
+  /** The last verify result, or why it stopped counting. */
+  verifyResult: string | null;
   /** Increases by one with every change; a proxy applies only newer records. */
   version: number;
 }
@@ -57,10 +61,10 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
-export const PERSISTED = ['phase', 'readPercent', 'planStep', 'tripped', 'sourceOfTruth', 'paused'] as const;
+export const PERSISTED = ['phase', 'readPercent', 'planStep', 'tripped', 'sourceOfTruth', 'paused', 'verifiedAt', 'verifyResult'] as const;
 
 export function initialRecord(readPercent = 0): ControlRecord {
-  return { phase: 'NOT_STARTED', readPercent, planStep: -1, tripped: null, sourceOfTruth: 'legacy', paused: false, version: 0 };
+  return { phase: 'NOT_STARTED', readPercent, planStep: -1, tripped: null, sourceOfTruth: 'legacy', paused: false, verifiedAt: null, verifyResult: null, version: 0 };
 }
 
 /** The record a mutation produces, and one audit row per field that changed. */
@@ -76,7 +80,7 @@ export function applyMutation(current: ControlRecord, mutate: Mutation, actor: s
 }
 
 export function recordOf(s: LiveSnapshot, version: number): ControlRecord {
-  return { phase: s.phase, readPercent: s.readPercent, planStep: s.planStep, tripped: s.tripped, sourceOfTruth: s.sourceOfTruth, paused: s.paused, version };
+  return { phase: s.phase, readPercent: s.readPercent, planStep: s.planStep, tripped: s.tripped, sourceOfTruth: s.sourceOfTruth, paused: s.paused, verifiedAt: s.verifiedAt, verifyResult: s.verifyResult, version };
 }
 
 export function isRedisUrl(state: string): boolean {

@@ -141,7 +141,7 @@ export class StateSync {
 }
 
 function fields(r: Omit<ControlRecord, 'version'> | ControlRecord) {
-  return { phase: r.phase, readPercent: r.readPercent, planStep: r.planStep, tripped: r.tripped, sourceOfTruth: r.sourceOfTruth, paused: r.paused };
+  return { phase: r.phase, readPercent: r.readPercent, planStep: r.planStep, tripped: r.tripped, sourceOfTruth: r.sourceOfTruth, paused: r.paused, verifiedAt: r.verifiedAt, verifyResult: r.verifyResult };
 }
 
 /** Connection trouble, as opposed to a refused change (PhaseError, SteerError). */

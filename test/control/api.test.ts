@@ -80,6 +80,8 @@ describe('control API and steering commands', () => {
 
   it('cutover phase / step / reads / status / rollback steer the running proxy', async () => {
     for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await steer(['phase', p])).code).toBe(0);
+    const verified = await steer(['verify', '--source', pair.legacyUrl, '--target', pair.targetUrl]);
+    expect(verified.code, verified.stderr).toBe(0);
     const stepped = await steer(['step', '--json']);
     expect(stepped.code, stepped.stderr).toBe(0);
     expect(JSON.parse(stepped.stdout)).toMatchObject({ phase: 'SHIFTING', readPercent: 10, planStep: 0 });
@@ -142,6 +144,7 @@ describe('durable state', () => {
     const args = async () => ['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--listen', `127.0.0.1:${await freePort()}`, '--control', ctl, '--state', state];
     const first = await spawnCli(await args(), 'control API listening');
     for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await cli(['phase', p, '--control', ctl])).code).toBe(0);
+    expect((await cli(['verify', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--control', ctl])).code).toBe(0);
     expect((await cli(['step', '--control', ctl])).code).toBe(0);
     const set = await cli(['step', '--control', ctl]);
     expect(set.code, set.stderr).toBe(0);

@@ -53,12 +53,15 @@ export async function startControlledProxy(overrides: Partial<ConfigInput> & { s
   };
 }
 
-/** Walk the phases up to SHIFTING with reads at 100 %, the last plan step. */
+/** Walk the phases up to SHIFTING with reads at 100 %, the last plan step, with a verify pass recorded on the way. */
 export async function walkToFullReads(cp: ControlledProxy): Promise<void> {
   for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) {
     const r = await cp.api('PUT', '/phase', { phase: p });
     if (r.status !== 200) throw new Error(`phase ${p}: ${JSON.stringify(r.json)}`);
   }
+  // the pass `cutover verify` records (test/control/verify-gate.test.ts runs the real one): reads may start
+  const v = await cp.api('POST', '/verify', { passed: true, summary: 'test: both databases equal' });
+  if (v.status !== 200) throw new Error(`verify: ${JSON.stringify(v.json)}`);
   const r = await cp.api('PUT', '/reads', { percent: 100 });
   if (r.status !== 200) throw new Error(`reads 100: ${JSON.stringify(r.json)}`);
 }

@@ -77,6 +77,9 @@ describe.skipIf(!redisAvailable())('fleet mode: two proxies, one Redis state sto
     const [a, b] = proxies as [typeof proxies[0], typeof proxies[0]];
     for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await api(a.control, 'PUT', '/phase', { phase: p })).status).toBe(200);
     await until('proxy B in VERIFY', async () => (await api(b.control, 'GET', '/status')).json.phase === 'VERIFY');
+    // a verify recorded through one proxy lets reads start through any of them
+    expect((await api(a.control, 'POST', '/verify', { passed: true, summary: 'test: both databases equal' })).status).toBe(200);
+    await until('proxy B sees the verify pass', async () => Boolean((await api(b.control, 'GET', '/status')).json.verifiedAt));
     const seen: number[] = [];
     for (let i = 0; i < 100; i++) {
       const percent = i === 0 ? 25 : 1 + ((i * 37) % 100);

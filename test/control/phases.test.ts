@@ -7,6 +7,8 @@ import { completeSwap } from '../../control/promote/mutations.ts';
 
 const rec = (patch: Partial<ControlRecord>): ControlRecord => ({ ...initialRecord(), ...patch });
 const STEPS = [10, 25, 50, 75, 90, 100];
+/** A verify of every table passed: reads may start (test/control/verify-gate.test.ts covers the gate itself). */
+const VERIFIED = { verifiedAt: '2026-01-01T00:00:00.000Z', verifyResult: 'passed' };
 
 describe('phase machine', () => {
   it('walks forward one phase at a time', () => {
@@ -43,7 +45,7 @@ describe('phase machine', () => {
 
 describe('steering mutations', () => {
   it('step moves VERIFY to SHIFTING at the first step, then up the plan, then refuses past the end', () => {
-    let r = rec({ phase: 'VERIFY' });
+    let r = rec({ phase: 'VERIFY', ...VERIFIED });
     for (const want of STEPS) {
       r = applyMutation(r, step(STEPS), 't', 'step')!.after;
       expect(r).toMatchObject({ phase: 'SHIFTING', readPercent: want, planStep: STEPS.indexOf(want) });
@@ -52,7 +54,7 @@ describe('steering mutations', () => {
   });
 
   it('step from ROLLED_BACK starts again from the first step; from CAPTURE it is refused', () => {
-    expect(step(STEPS)(rec({ phase: 'ROLLED_BACK' }))).toMatchObject({ phase: 'SHIFTING', readPercent: 10, planStep: 0 });
+    expect(step(STEPS)(rec({ phase: 'ROLLED_BACK', ...VERIFIED }))).toMatchObject({ phase: 'SHIFTING', readPercent: 10, planStep: 0 });
     expect(() => step(STEPS)(rec({ phase: 'CAPTURE' }))).toThrow(Refused);
   });
 

@@ -1,0 +1,49 @@
+// A verify's result, written where the phase gate reads it: through the proxy's
+// API when one answers (every proxy of a fleet sees it), else into the state
+// store directly. With neither there is no migration to record it in, which is
+// no failure of the comparison itself.
+import type { VerifyReport } from '../backfill/verify/run-verify.ts';
+import type { Config } from '../common/config.ts';
+import { CliError } from '../common/errors.ts';
+import { apiOrStore, NoStore } from './api-or-store.ts';
+import { recordVerify, type VerifyOutcome } from './verify-gate.ts';
+
+export interface Recorded {
+  recorded: boolean;
+  /** One line for the operator: where it went, or why not. */
+  note: string;
+  /** Not recorded for a reason the operator should look at (a proxy or store that refused). */
+  warning: boolean;
+}
+
+/**
+ * What a report proves. `wholeScope`: every table of the migration was
+ * compared; a subset that is equal proves nothing about the others (null:
+ * nothing to record), while a subset with differences still takes a pass back.
+ */
+export function verifyOutcome(r: VerifyReport, wholeScope: boolean): VerifyOutcome | null {
+  const differing = [...r.tables.filter((t) => !t.equal).map((t) => t.table), ...r.uncompared.map((u) => u.table)];
+  const total = r.tables.length + r.uncompared.length;
+  if (differing.length) {
+    const names = differing.slice(0, 5).join(', ') + (differing.length > 5 ? ` and ${differing.length - 5} more` : '');
+    return { passed: false, summary: `${differing.length} of ${total} table(s) differ: ${names}` };
+  }
+  if (!wholeScope) return null;
+  const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
+  const repaired = r.tables.reduce((a, t) => a + (t.repaired ?? 0), 0);
+  return { passed: true, summary: `all ${total} table(s) equal (${rows} rows${repaired ? `; ${repaired} row(s) repaired first` : ''})` };
+}
+
+export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | null): Promise<Recorded> {
+  if (!outcome) return { recorded: false, note: 'result not recorded: --tables compared a subset; reads may start only after a verify of every table', warning: false };
+  const reason = `cutover verify: ${outcome.passed ? 'passed' : 'differences found'}`;
+  try {
+    const s = await apiOrStore(cfg, 'POST', '/verify', { ...outcome, reason }, { mutate: recordVerify(outcome), reason });
+    const where = s.direct ? `the state store ${(s.store as { where: string }).where} (no proxy answered)` : `the proxy at ${cfg.control}`;
+    return { recorded: true, note: `result recorded in ${where}${outcome.passed ? '; reads may now start' : '; reads cannot start until a verify passes'}`, warning: false };
+  } catch (e) {
+    if (e instanceof NoStore) return { recorded: false, note: `result not recorded: ${e.message}`, warning: false };
+    if (e instanceof CliError) return { recorded: false, note: `result not recorded: ${e.message}`, warning: true };
+    throw e;
+  }
+}
