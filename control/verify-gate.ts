@@ -49,9 +49,11 @@ export function onEnterPhase(cur: ControlRecord, to: Phase, at = now()): VerifyF
  */
 export function requireVerified(cur: ControlRecord, what: string, force: boolean, at = now()): VerifyFields {
   if (cur.verifiedAt) return {};
-  if (force) return { verifyResult: `overridden ${at}: ${what} --force sent reads to the new database without a passing verify${cur.verifyResult ? ` (last: ${cur.verifyResult})` : ''}` };
-  const last = cur.verifyResult ? `last verify: ${cur.verifyResult}` : 'no verify recorded';
-  throw new Refused(`${what}: reads to the new database need a passing verify of every replicated table (${last}); run cutover verify first (or, to go on without one: cutover phase SHIFTING --force, or cutover reads N --force)`, 409, { phase: cur.phase, verifiedAt: cur.verifiedAt, verifyResult: cur.verifyResult });
+  // the last real result stays in view; an earlier override is in the audit log (nesting them would grow without end)
+  const last = cur.verifyResult && !cur.verifyResult.startsWith('overridden') ? ` (last: ${cur.verifyResult})` : '';
+  if (force) return { verifyResult: `overridden ${at}: ${what} --force sent reads to the new database without a passing verify${last}` };
+  const why = cur.verifyResult ? `last verify: ${cur.verifyResult}` : 'no verify recorded';
+  throw new Refused(`${what}: reads to the new database need a passing verify of every replicated table (${why}); run cutover verify first (or, to go on without one: cutover phase SHIFTING --force, or cutover reads N --force)`, 409, { phase: cur.phase, verifiedAt: cur.verifiedAt, verifyResult: cur.verifyResult });
 }
 
 /**

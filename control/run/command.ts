@@ -43,7 +43,7 @@ export function registerRunCommand(program: Command): void {
       const all = stages();
       const status = await api('GET', '/status');
       const phase = status.phase as Phase;
-      const from = startIndex(all, phase);
+      const from = startIndex(all, phase, Boolean(status.verifiedAt));
       const plan = status.plan as { steps: number[] };
       const resume = `cutover run --yes --control ${cfg.control}${opts.skip ? ` --skip ${String(opts.skip)}` : ''}${opts.soak ? ` --soak ${String(opts.soak)}` : ''}`;
 
@@ -69,8 +69,9 @@ export function registerRunCommand(program: Command): void {
         // a stage this build lacks stops the run before its phase is entered
         if (!st.run && !skip.has(st.name) && st.name !== 'promote') throw new CliError(`run stopped at ${st.name}: ${new NotAvailable(st.name).message}; resume with: ${resume}`);
         const current = (await api('GET', '/status')).phase as Phase;
-        // the steps stage moves the phase itself (POST /step), promote through its own command
-        if (current !== st.phase && st.name !== 'steps' && st.name !== 'promote') {
+        // the steps stage moves the phase itself (POST /step), promote through its own command; from
+        // ROLLED_BACK (no legal move to VERIFY) verify compares in place and the steps move on from there
+        if (current !== st.phase && st.name !== 'steps' && st.name !== 'promote' && !(st.name === 'verify' && current === 'ROLLED_BACK')) {
           await api('PUT', '/phase', { phase: st.phase, reason: `cutover run: ${st.name}${skip.has(st.name) ? ' skipped (--skip)' : ''}` });
         }
         if (skip.has(st.name)) {

@@ -170,11 +170,15 @@ export function stages(): Stage[] {
   ];
 }
 
-/** Where a run starts, from the current phase: the stage of that phase runs again (stages are idempotent). */
-export function startIndex(all: Stage[], phase: Phase): number | string {
+/**
+ * Where a run starts, from the current phase: the stage of that phase runs again (stages are idempotent).
+ * From ROLLED_BACK the steps need a passing verify: without one (the copy started over, or a verify
+ * failed) the verify stage runs first.
+ */
+export function startIndex(all: Stage[], phase: Phase, verified = true): number | string {
   switch (phase) {
     case 'NOT_STARTED': return 0;
-    case 'ROLLED_BACK': return all.findIndex((s) => s.name === 'steps');
+    case 'ROLLED_BACK': return all.findIndex((s) => s.name === (verified ? 'steps' : 'verify'));
     case 'PROMOTED': return 'the migration is PROMOTED: nothing left for run (next: cutover finalize)';
     case 'FINALIZED': return 'the migration is FINALIZED: nothing left to do';
     case 'FAILED': return 'the migration is FAILED: look at `cutover status` and start again with `cutover phase NOT_STARTED`';

@@ -160,7 +160,10 @@ describe('the gate on a running proxy', () => {
 
   it('--force enters SHIFTING without a pass, audited as "without a passing verify"', async () => {
     await walk(['CAPTURE', 'ROLLED_BACK']); // the copy started over, then stopped
-    // CAPTURE → ROLLED_BACK → SHIFTING skipped backfill and verify: no longer
+    // CAPTURE → ROLLED_BACK → SHIFTING skipped backfill and verify: no longer; `cutover run` verifies first
+    const plan = await steer(['run', '--dry-run']);
+    expect(plan.stdout).toMatch(/backfill +BACKFILL +done/);
+    expect(plan.stdout).toMatch(/verify +VERIFY +run/);
     const skipped = await steer(['phase', 'SHIFTING']);
     expect(skipped.code).toBe(1);
     expect(skipped.stderr).toContain('409 phase SHIFTING: reads to the new database need a passing verify');
