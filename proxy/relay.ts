@@ -30,6 +30,7 @@ import type { Socket } from 'node:net';
 import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect } from './backend-link.ts';
+import { sourceDefaults } from './read-side-settings.ts';
 import { Forward, HoldAll, PieceRun, WriteHold } from './answers.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
@@ -100,7 +101,9 @@ export interface RelayContext {
   /** Opens a session connection to one database (start-up done). */
   openSide: ((side: Side) => Promise<OpenedBackend>) | null;
   /** Opens a session connection for reads to the database that is not the source of truth; null when the proxy's limit says not now. */
-  openReadSide?: (side: Side) => Promise<OpenedBackend | null>;
+  openReadSide?: (side: Side, settings: Record<string, string>) => Promise<OpenedBackend | null>;
+  /** Whether the database on `side` is a PostgreSQL server (an SQLite source is not): its settings can be asked. */
+  isServer?: (side: Side) => boolean;
   /** The source of truth went away under the session. */
   onSourceDown?: () => void;
   allowDdl: boolean;
@@ -1050,7 +1053,8 @@ export class Relay {
     this.targetOpening ??= (async () => {
       try {
         const side = this.sot === 'legacy' ? 'new' : 'legacy';
-        const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side) : await this.ctx.openSide!(side);
+        const settings = this.ctx.isServer?.(this.sot) && this.ctx.isServer(side) ? await sourceDefaults(this.source) : {};
+        const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side, settings) : await this.ctx.openSide!(side);
         // the proxy has no connection to spare there now: the read runs on the source, and no fault is counted
         if (!opened) return null;
         const link = new BackendLink('target', opened.stream);

@@ -271,7 +271,7 @@ export class Session {
   }
 
   /** A session connection to one database, logged in as described at the top of this file. */
-  private async connectSide(side: Side): Promise<{ conn: BackendConnection; cancel: CancelTarget }> {
+  private async connectSide(side: Side, settings: Record<string, string> = {}): Promise<{ conn: BackendConnection; cancel: CancelTarget }> {
     const src = this.ctx.source;
     const m = this.ctx.mirror;
     const onNew = side === 'new' && m;
@@ -287,11 +287,13 @@ export class Session {
     // marks the proxy's sessions for capture's DDL guard (pg-capture.ts), which refuses DDL run inside
     // functions and DO blocks on the source of truth unless the proxy lets DDL through
     const marks: Record<string, string> = m ? { 'cutover.proxied': 'on', ...(m.allowDdl ? { 'cutover.allow_ddl': 'on' } : {}) } : {};
-    const startup = onNew ? { ...this.startup, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient, ...marks } : { ...this.startup, ...marks };
+    const startup = onNew ? { ...this.startup, ...settings, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient, ...marks } : { ...this.startup, ...settings, ...marks };
     let conn: BackendConnection;
     try {
       conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
     } catch (e) {
+      // a setting the other server cannot take (a locale or a text search configuration it lacks): its own default for that one
+      if (Object.keys(settings).length && e instanceof BackendStartupError && (e.code === '22023' || e.code === '42704')) return this.connectSide(side, withoutNamed(settings, e.message));
       // no such role there, or the target's role may not act as it: this session's reads stay on the source
       if ('role' in asClient && e instanceof BackendStartupError && (e.code === '22023' || e.code === '42501' || e.code === '42704')) {
         throw new TargetRoleUnavailable(`the new database does not let ${m!.target.user} act as role ${asClient.role!}: ${e.message}`);
@@ -331,10 +333,10 @@ export class Session {
     const m = this.ctx.mirror!;
     const link = new BackendLink('source', this.backend!);
     link.cancelKey = this.backendKey;
-    const openSide = async (side: Side) => {
+    const openSide = async (side: Side, settings: Record<string, string> = {}) => {
       // rollback after promote brings an SQLite source back: the session's own engine connection again
       if (side === 'legacy' && this.ctx.source.kind === 'sqlite') return { stream: await this.reopenSqlite(this.ctx.source.path), cancel: null };
-      const { conn, cancel } = await this.connectSide(side);
+      const { conn, cancel } = await this.connectSide(side, settings);
       return { stream: conn.socket as Duplex, cancel };
     };
     const relay = new Relay(this.client, link, {
@@ -344,12 +346,13 @@ export class Session {
       guard: () => m.guard(),
       side: this.side,
       openSide,
-      openReadSide: async (side) => {
-        if (!m.readSessions) return openSide(side);
+      isServer: (side) => !(side === 'legacy' && this.ctx.source.kind === 'sqlite'),
+      openReadSide: async (side, settings) => {
+        if (!m.readSessions) return openSide(side, settings);
         const lease = m.readSessions.take(side);
         if (!lease) return null;
         try {
-          const opened = await openSide(side);
+          const opened = await openSide(side, settings);
           opened.stream.once('close', lease.give);
           return { ...opened, lease };
         } catch (e) {
@@ -621,4 +624,11 @@ function parseStartupParams(packet: Buffer): Record<string, string> {
   }
   if (i !== packet.length - 1) throw new FrameError('invalid startup packet layout: expected terminator as last byte');
   return params;
+}
+
+/** `settings` without the one a start-up error names (`invalid value for parameter "x"`), or none if it names none of them. */
+function withoutNamed(settings: Record<string, string>, message: string): Record<string, string> {
+  const named = /parameter "([^"]+)"/.exec(message)?.[1]?.toLowerCase();
+  const rest = Object.entries(settings).filter(([k]) => k.toLowerCase() !== named);
+  return rest.length < Object.keys(settings).length ? Object.fromEntries(rest) : {};
 }

@@ -1,0 +1,35 @@
+// A routed read must be rendered as the source would have rendered it. The
+// new database's defaults (its postgresql.conf, ALTER DATABASE/ROLE … SET)
+// need not match the source's: a target with TimeZone 'Asia/Tokyo' and
+// DateStyle 'SQL, DMY' answered `02/01/2020 12:04:05 JST` where the source
+// said `2020-01-02 03:04:05+00`. The session's read connection therefore
+// starts with the source session's defaults for the settings that shape an
+// answer, taken from the source (pg_settings.reset_val: what RESET returns
+// to, the client's own start-up parameters included) and given as start-up
+// parameters, so that RESET and DISCARD ALL on the target return to them too.
+import { Collect, type BackendLink } from './backend-link.ts';
+import { queryMessage } from './messages.ts';
+
+/** Settings that change the text or the rows of an answer, not only its plan. */
+export const ANSWER_SETTINGS = [
+  'DateStyle', 'IntervalStyle', 'TimeZone', 'bytea_output', 'extra_float_digits', 'search_path',
+  'standard_conforming_strings', 'default_text_search_config', 'lc_monetary', 'lc_numeric', 'lc_time',
+  'xmlbinary', 'xmloption', 'timezone_abbreviations', 'transform_null_equals', 'row_security',
+] as const;
+
+const QUERY = `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${ANSWER_SETTINGS.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
+
+/** The source session's defaults for ANSWER_SETTINGS; none if it cannot say (the read connection then starts with its own). */
+export async function sourceDefaults(source: BackendLink): Promise<Record<string, string>> {
+  const c = new Collect();
+  source.request(queryMessage(QUERY), c);
+  try {
+    await c.done;
+  } catch {
+    return {};
+  }
+  if (c.error) return {};
+  const out: Record<string, string> = {};
+  for (const [name, value] of c.rows) if (name && typeof value === 'string') out[name] = value;
+  return out;
+}
