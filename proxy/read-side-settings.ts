@@ -9,6 +9,7 @@
 // parameters, so that RESET and DISCARD ALL on the target return to them too.
 import { Collect, type BackendLink } from './backend-link.ts';
 import { queryMessage } from './messages.ts';
+import { SessionSettings } from './sqlite/catalog.ts';
 
 /** Settings that change the text or the rows of an answer, not only its plan. */
 export const ANSWER_SETTINGS = [
@@ -31,5 +32,25 @@ export async function sourceDefaults(source: BackendLink): Promise<Record<string
   if (c.error) return {};
   const out: Record<string, string> = {};
   for (const [name, value] of c.rows) if (name && typeof value === 'string') out[name] = value;
+  return out;
+}
+
+/**
+ * An SQLite source's session defaults for ANSWER_SETTINGS: the engine's own
+ * (PostgreSQL's defaults, TimeZone UTC) with the client's start-up
+ * parameters, as the engine session took them.
+ */
+export function engineDefaults(user: string, database: string, startup: Record<string, string>): Record<string, string> {
+  let settings: SessionSettings;
+  try {
+    settings = new SessionSettings(user, database, startup);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const name of ANSWER_SETTINGS) {
+    const v = settings.get(name);
+    if (v !== undefined) out[name] = v;
+  }
   return out;
 }

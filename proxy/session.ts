@@ -43,6 +43,7 @@ import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
 import { PgError } from './sqlite/errors.ts';
+import { engineDefaults } from './read-side-settings.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
   backendKeyData, fatal, negotiateProtocolVersion, readyForQuery, terminateMessage,
@@ -347,7 +348,9 @@ export class Session {
       side: this.side,
       openSide,
       isServer: (side) => !(side === 'legacy' && this.ctx.source.kind === 'sqlite'),
-      openReadSide: async (side, settings) => {
+      openReadSide: async (side, asked) => {
+        // an SQLite source is asked nothing: its defaults are the engine's, with the client's start-up parameters
+        const settings = side === 'new' && this.ctx.source.kind === 'sqlite' ? engineDefaults(this.startup.user ?? '', this.database, this.startup) : asked;
         if (!m.readSessions) return openSide(side, settings);
         const lease = m.readSessions.take(side);
         if (!lease) return null;
