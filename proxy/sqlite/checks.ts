@@ -54,12 +54,28 @@ export function roundToInt(x: number, bits: Bits, halfEven = false): bigint {
 
 type Num = bigint | number | null;
 
-function arith(op: (a: bigint, b: bigint) => bigint, fop: (a: number, b: number) => number) {
+export const floatOverflow = (): PgError => new PgError('22003', 'value out of range: overflow');
+export const floatUnderflow = (): PgError => new PgError('22003', 'value out of range: underflow');
+
+/**
+ * float8 arithmetic's result as PostgreSQL's float8pl/mi/mul/div check it:
+ * infinite from finite operands is an overflow, zero from nonzero ones (where
+ * `underflow` says the operator checks it) an underflow. SQLite kept Infinity
+ * or 0, and the file and the new database held it.
+ */
+function checkedFloat(r: number, a: number, b: number, underflow: boolean): number | null {
+  if (Number.isNaN(r)) return null;
+  if (!Number.isFinite(r) && Number.isFinite(a) && Number.isFinite(b)) throw floatOverflow();
+  if (underflow && r === 0 && a !== 0 && Number.isFinite(b) && b !== 0) throw floatUnderflow();
+  return r;
+}
+
+function arith(op: (a: bigint, b: bigint) => bigint, fop: (a: number, b: number) => number, underflow = false) {
   return (a: Num, b: Num, bits: bigint): Num => {
     if (a === null || b === null) return null;
     if (typeof a === 'bigint' && typeof b === 'bigint') return fitInt(op(a, b), Number(bits) as Bits);
-    const r = fop(Number(a), Number(b));
-    return Number.isNaN(r) ? null : r;
+    const [x, y] = [Number(a), Number(b)];
+    return checkedFloat(fop(x, y), x, y, underflow);
   };
 }
 
@@ -71,8 +87,14 @@ function divide(a: Num, b: Num, bits: bigint): Num {
   }
   const d = Number(b);
   if (d === 0) throw divisionByZero();
-  const r = Number(a) / d;
-  return Number.isNaN(r) ? null : r;
+  const x = Number(a);
+  return checkedFloat(x / d, x, d, true);
+}
+
+/** Unary minus: PostgreSQL's int8um/int4um refuse the one integer whose negation leaves the range; SQLite made it a double. */
+function negate(a: Num, bits: bigint): Num {
+  if (a === null) return null;
+  return typeof a === 'bigint' ? fitInt(-a, Number(bits) as Bits) : -a;
 }
 
 /** SQLite's REAL → INTEGER for %: truncation, clamped. */
@@ -343,7 +365,8 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_greatest', { ...o, varargs: true }, extreme(1));
   db.function('cutover_least', { ...o, varargs: true }, extreme(-1));
   db.function('cutover_sub', o, arith((a, b) => a - b, (a, b) => a - b));
-  db.function('cutover_mul', o, arith((a, b) => a * b, (a, b) => a * b));
+  db.function('cutover_mul', o, arith((a, b) => a * b, (a, b) => a * b, true));
+  db.function('cutover_neg', o, negate);
   db.function('cutover_div', o, divide);
   db.function('cutover_mod', o, remainder);
   db.function('cutover_divisor', o, divisor);

@@ -989,6 +989,14 @@ function numberConst(n: AnyNode | undefined): { value: number; int?: bigint } | 
   return undefined;
 }
 
+/** Two constants' floating-point result is what PostgreSQL's float8 operators would give without an overflow or underflow error. */
+function floatFits(op: string, a: number, b: number): boolean {
+  if (op === '%') return b !== 0;
+  if (op === '+' || op === '-') return Number.isFinite(op === '+' ? a + b : a - b);
+  const r = op === '*' ? a * b : a / b;
+  return Number.isFinite(r) && (r !== 0 || a === 0 || b === 0);
+}
+
 /**
  * An operand as SQLite's arithmetic sees it: `x * 1` makes SQLite turn text
  * into a number by its own rules, so the checking functions only ever get
@@ -1401,13 +1409,29 @@ class Ctx extends NodeRewriter {
     const exact = EXACT[op];
     const h = hintOf(self);
     const bits: Bits = h === OID.int2 ? 16 : h === OID.int4 ? 32 : 64;
-    if (exact) {
-      // a decimal constant makes it floating point: nothing to overflow
-      if ((lc && lc.int === undefined) || (rc && rc.int === undefined)) return self;
+    if (lc && rc && (lc.int === undefined || rc.int === undefined)) {
+      // two constants, one a decimal: SQLite computes a double; left to it unless that over- or underflows (the function errs when run)
+      if (floatFits(op, lc.value, rc.value)) return self;
+    } else if (exact) {
+      // beside a decimal constant the arithmetic is floating point: only a constant this large can overflow there (+ and − check no underflow)
+      const decimal = lc && lc.int === undefined ? lc : rc && rc.int === undefined ? rc : undefined;
+      if (decimal && op !== '*' && Math.abs(decimal.value) < 1e291) return self;
       // two integer constants that stay in range: SQLite computes the same
       if (lc?.int !== undefined && rc?.int !== undefined && fitsInt(exact(lc.int, rc.int), bits)) return self;
-    } else if (rc && rc.value !== 0 && !(op === '/' && rc.value === -1)) return self;
+    } else if (rc && rc.value !== 0 && !(op === '/' && rc.value === -1) && (rc.int !== undefined || Math.abs(rc.value) >= 1)) return self;
     return fn(ARITH[op]!, asNumber(l), asNumber(r), iconst(bits));
+  }
+
+  /**
+   * Unary minus of a value that may be the lowest integer of its width:
+   * PostgreSQL's int8um/int4um refuse it (22003), SQLite made it a double.
+   * Constants are folded by the parser, and a float or numeric cannot overflow.
+   */
+  private negate(r: AnyNode, self: AnyNode): AnyNode {
+    if (numberConst(r)) return self;
+    const h = hintOf(r);
+    if (h === OID.float8 || h === OID.float4 || h === OID.numeric) return self;
+    return fn('cutover_neg', asNumber(r), iconst(h === OID.int2 ? 16 : h === OID.int4 ? 32 : 64));
   }
 
   private expr(n: AnyNode, self: AnyNode): AnyNode {
@@ -1416,6 +1440,7 @@ class Ctx extends NodeRewriter {
       case 'AEXPR_OP':
         if (!OPERATORS.has(op)) throw unsupported(`operator ${op}`);
         if (ARITH[op] && n.lexpr && n.rexpr && !this.ddl && !n[NATIVE]) return this.arith(op, n, self);
+        if (op === '-' && !n.lexpr && n.rexpr && !this.ddl && !n[NATIVE]) return this.negate(n.rexpr, self);
         if (op === '||' && n.lexpr && n.rexpr) {
           // each side is cast to text, as PostgreSQL's anytextcat does (a boolean is 'true')
           n.lexpr = this.textOf(n.lexpr, false) ?? n.lexpr;
