@@ -31,7 +31,7 @@ import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { withDateStyle, zoneNamed, type Zone } from './time-zone.ts';
 import { datePart, dateTrunc } from './date-fields.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
-import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
+import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, decimalBound, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, copyResponse, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -836,6 +836,7 @@ export class SessionEngine {
   private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>): SqlValue {
     // typed: compared with an aggregate or date_trunc of a column, whose type is that column's (hints.ts)
     const oid = l.oid ?? (l.typed ? this.aggregateType(st, l.typed, columns)?.oid : undefined) ?? this.columnParamOid(st, n, columns);
+    if (l.bound) return decimalBound(l.text, l.bound, oid === OID.float8 || oid === OID.float4);
     if (!oid) return l.text;
     // compared with an aggregate, which has no column affinity: a number as a number (text sorts after every number in SQLite)
     if (l.typed && oid === OID.numeric && DECIMAL.test(l.text)) return Number(l.text);

@@ -8,7 +8,7 @@ import { PgError, stackDepthError, TWO_PHASE, unsupported } from './errors.ts';
 import { deparseForSqlite, SQLITE_TYPE } from './deparse-sqlite.ts';
 import { groupingChecks, hasAggregate, type GroupingCheck } from './grouping.ts';
 import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targetParams, typeNameOid, type ColumnHint } from './hints.ts';
-import { checkFloatInput, checkTimeInput, decimalParts, decodeTextParam, keptWhole, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
+import { boundable, checkFloatInput, checkTimeInput, decimalBound, decimalParts, decodeTextParam, keepsWhole, keptWhole, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
 import { catalogRelations, catalogStatement, onlyCatalog } from './catalog-translate.ts';
@@ -72,7 +72,7 @@ export interface SqlStatement {
    * the text as written. `compare`: in a comparison (dates and times compare
    * as stored text there, so those stay as written).
    */
-  literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint }[];
+  literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound }[];
   write?: WriteTargets;
   /** INSERT … VALUES (several rows) ON CONFLICT (…) DO UPDATE: the rows' key values, checked apart by the session. */
   conflict?: ConflictRows;
@@ -87,6 +87,9 @@ export interface SqlStatement {
   /** Reads the session's pg_catalog (catalog-translate.ts): the session fills it for the file's schema first. */
   catalog?: boolean;
 }
+
+/** A decimal SQLite cannot hold, compared with a column: bound as the column's nearest value on that side of it (types.ts, decimalBound). */
+export type DecimalBound = 'above' | 'below';
 
 /**
  * PostgreSQL refuses (21000) an ON CONFLICT DO UPDATE whose rows propose one
@@ -171,25 +174,19 @@ export function translate(sql: string): Statement[] {
   return out;
 }
 
-/** SQLite reads a decimal literal as a REAL: one past 15 significant digits would be another number there (keptWhole). */
-function checkDecimalLiterals(node: unknown): void {
-  if (Array.isArray(node)) {
-    for (const n of node) checkDecimalLiterals(n);
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  for (const [k, v] of Object.entries(node)) {
-    // integers past 64 bits are judged where they are used (bigint out of range, as PostgreSQL words it)
-    if (k === 'fval' && v && typeof v === 'object' && typeof (v as AnyNode).fval === 'string') {
-      if (!/^[+-]?\d+$/.test((v as AnyNode).fval)) keptWhole((v as AnyNode).fval);
-    }
-    else checkDecimalLiterals(v);
-  }
+/**
+ * A decimal constant SQLite reads as another number (keptWhole: past 15
+ * significant digits, 12345678901234.123456): its text, else undefined.
+ * Integers past 64 bits are judged where they are used (bigint out of range,
+ * as PostgreSQL words it).
+ */
+function inexactDecimal(n: AnyNode | undefined): string | undefined {
+  const t = n?.A_Const?.fval?.fval;
+  return typeof t === 'string' && !/^[+-]?\d+$/.test(t) && !keepsWhole(t) ? t : undefined;
 }
 
 function translateOne(stmt: AnyNode): Statement {
   try {
-    checkDecimalLiterals(stmt);
     return statement(stmt);
   } catch (e) {
     if (e instanceof PgError) return { kind: 'error', error: e };
@@ -549,7 +546,7 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     sql: deparseForSqlite(out),
     tag,
     params: ctx.maxParam,
-    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}), ...(l.typed ? { typed: l.typed } : {}) })),
+    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}), ...(l.typed ? { typed: l.typed } : {}), ...(l.bound ? { bound: l.bound } : {}) })),
     paramTypes: ctx.paramTypes,
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
@@ -949,6 +946,8 @@ const NATIVE = '__native';
 const sconst = (s: string): AnyNode => ({ A_Const: { sval: { sval: s } } });
 const columnRef = (...names: string[]): AnyNode => ({ ColumnRef: { fields: names.map((sval) => ({ String: { sval } })) } });
 const iconst = (i: number): AnyNode => ({ A_Const: { ival: i ? { ival: i } : {} } });
+/** A decimal constant made by the translator: SQLite's own spelling of a value (9e999 is Infinity), not one the client wrote (inexactDecimal). */
+const fconst = (text: string): AnyNode => ({ A_Const: { fval: { fval: text }, [NATIVE]: true } });
 /**
  * now() as stored text: UTC, millisecond precision, in the one spelling the
  * proxy stores timestamps in (types.ts, microsText: no trailing zeros in the
@@ -974,6 +973,8 @@ const CAST_TO: Record<number, string | null> = {
 const INT_BITS: Record<number, Bits> = { [OID.int2]: 16, [OID.int4]: 32, [OID.int8]: 64 };
 const NUMERIC_CASTS = new Set<number>([OID.int2, OID.int4, OID.int8, OID.float4, OID.float8, OID.numeric]);
 
+/** A comparison with its operands swapped. */
+const FLIPPED: Record<string, string> = { '<': '>', '>': '<', '<=': '>=', '>=': '<=' };
 /** The checking SQLite functions (checks.ts) for PostgreSQL's arithmetic operators. */
 const ARITH: Record<string, string> = { '+': 'cutover_add', '-': 'cutover_sub', '*': 'cutover_mul', '/': 'cutover_div', '%': 'cutover_mod' };
 const EXACT: Record<string, (a: bigint, b: bigint) => bigint> = { '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b };
@@ -1023,7 +1024,7 @@ function decimalToInt(text: string, bits: Bits): bigint {
 }
 
 /** ±Infinity as SQLite spells it: a literal that overflows to its infinite REAL. */
-const infinity = (negative: boolean): AnyNode => ({ A_Const: { fval: { fval: negative ? '-9e999' : '9e999' } } });
+const infinity = (negative: boolean): AnyNode => fconst(negative ? '-9e999' : '9e999');
 const sqliteCast = (arg: AnyNode, to: string): AnyNode => ({ TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } });
 const typmods = (tn: AnyNode): number[] => (tn.typmods ?? []).map((m: AnyNode) => m.A_Const?.ival?.ival ?? 0);
 
@@ -1054,7 +1055,51 @@ class Ctx extends NodeRewriter {
   maxParam = 0;
   /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
   ddl = false;
-  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint }[] = [];
+  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound }[] = [];
+  /** Decimal constants SQLite cannot hold whose comparison is SQLite's own and still right (beside a float). */
+  private approved = new WeakSet<object>();
+
+  /** A decimal SQLite cannot hold, compared with a column, as a parameter the session binds to the column's value on `side` of it. */
+  private hoistBound(text: string, bound: DecimalBound): AnyNode {
+    const ref = { number: HOISTED + this.literals.length, location: -1 };
+    this.literals.push({ ref, text, compare: true, bound });
+    return { ParamRef: ref };
+  }
+
+  /**
+   * `col op d` with a decimal d SQLite cannot hold (keptWhole): PostgreSQL
+   * compares it exactly, SQLite would compare the double nearest it, which a
+   * numeric or integer column may hold (1.00000000000000000001 = 1 true).
+   * Each operator becomes one against the column's nearest value on the right
+   * side of d (decimalBound), bound by the session for the column's type; =
+   * and <> a range that holds none of them. Beside a float, SQLite's
+   * comparison is PostgreSQL's (the constant is a float8 there) and stays.
+   * null: nothing of the kind (and the constant, if any, is refused as stored).
+   */
+  private exactCompare(op: string, l: AnyNode, r: AnyNode): AnyNode | null {
+    if (this.ddl) return null;
+    let [col, text] = [l, inexactDecimal(r)];
+    if (text === undefined) {
+      [col, text] = [r, inexactDecimal(l)];
+      op = FLIPPED[op] ?? op;
+    }
+    if (text === undefined) return null;
+    const h = hintOf(col);
+    if (h === OID.float8 || h === OID.float4) {
+      this.approved.add((col === l ? r : l).A_Const);
+      return null;
+    }
+    if (!colRef(col) || !boundable(text)) return null;
+    const cmp = (o: string, bound: DecimalBound): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: o } }], lexpr: col, rexpr: this.hoistBound(text, bound) } });
+    switch (op) {
+      case '<': return cmp('<', 'above');
+      case '>=': return cmp('>=', 'above');
+      case '<=': return cmp('<=', 'below');
+      case '>': return cmp('>', 'below');
+      case '=': return { BoolExpr: { boolop: 'AND_EXPR', args: [cmp('>=', 'above'), cmp('<=', 'below')] } };
+      default: return { BoolExpr: { boolop: 'OR_EXPR', args: [cmp('<', 'above'), cmp('>', 'below')] } };
+    }
+  }
 
   /**
    * A constant of a cast (`'…'::timestamptz`) whose value depends on the
@@ -1125,9 +1170,13 @@ class Ctx extends NodeRewriter {
         return self;
       case 'TypeCast':
         return this.cast(n, self);
-      case 'A_Const':
+      case 'A_Const': {
         if (n.bsval) throw unsupported('bit-string constants');
+        // SQLite would hold, return or compute with another number; a comparison that is made exact got its own parameter first
+        const text = inexactDecimal(self);
+        if (text !== undefined && !n[NATIVE] && !this.approved.has(n)) keptWhole(text);
         return self;
+      }
       case 'A_Expr':
         return this.expr(n, self);
       case 'FuncCall':
@@ -1318,7 +1367,7 @@ class Ctx extends NodeRewriter {
       if (text !== undefined) parseIntInput(text, oid);
       else if (c?.ival) fitInt(BigInt(c.ival.ival ?? 0), bits);
       // 1.9::int is 2, as numeric → integer rounds (SQLite's CAST truncates)
-      else if (c?.fval) return { A_Const: { fval: { fval: String(decimalToInt(c.fval.fval, bits)) } } };
+      else if (c?.fval) return fconst(String(decimalToInt(c.fval.fval, bits)));
       else if (!c && !this.ddl) {
         const h = hintOf(arg);
         return fn('cutover_int', arg, iconst(bits), iconst(h === OID.float8 || h === OID.float4 ? 1 : 0));
@@ -1326,6 +1375,12 @@ class Ctx extends NodeRewriter {
       return null;
     }
     if (oid === OID.float8 || oid === OID.float4) {
+      // a decimal SQLite cannot hold is read as PostgreSQL's cast reads it: the nearest double (or 22003 past the range)
+      const inexact = inexactDecimal(arg);
+      if (inexact !== undefined) {
+        decimalBound(inexact, 'above', true);
+        this.approved.add(c!);
+      }
       return !c && !this.ddl ? sqliteCast(fn('cutover_float', arg, iconst(oid === OID.float4 ? 4 : 8)), 'REAL') : null;
     }
     if (oid === OID.numeric) {
@@ -1448,6 +1503,8 @@ class Ctx extends NodeRewriter {
           return self;
         }
         if (n.lexpr && n.rexpr && (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '>' || op === '<=' || op === '>=')) {
+          const exact = this.exactCompare(op, n.lexpr, n.rexpr);
+          if (exact) return exact;
           if (colRef(n.lexpr)) n.rexpr = this.hoist(n.rexpr, true) ?? n.rexpr;
           else if (colRef(n.rexpr)) n.lexpr = this.hoist(n.lexpr, true) ?? n.lexpr;
           else if (n.rexpr.A_Const?.sval) n.rexpr = this.timeConstant(n.lexpr, n.rexpr);
@@ -1467,9 +1524,18 @@ class Ctx extends NodeRewriter {
         // col IN (…) and col BETWEEN … AND …: each constant and parameter of the list is compared with col
         {
           const list: AnyNode[] | undefined = Array.isArray(n.rexpr) ? n.rexpr : n.rexpr?.List?.items;
+          // (a column only: the expansion names it once per value)
+          if (n.kind === 'AEXPR_IN' && colRef(n.lexpr) && list?.some((v) => inexactDecimal(v) !== undefined) && !this.ddl) {
+            // PostgreSQL's IN is = to each value (NOT IN <> to each): so written, each comparison is made exact (exactCompare)
+            const each = list.map((v): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: op } }], lexpr: n.lexpr, rexpr: v } }));
+            return { BoolExpr: { boolop: op === '=' ? 'OR_EXPR' : 'AND_EXPR', args: each } };
+          }
           if (colRef(n.lexpr) && list) {
+            const between = n.kind !== 'AEXPR_IN';
             list.forEach((v, i) => {
-              list[i] = this.hoist(v, true) ?? v;
+              // BETWEEN a AND b is >= a AND <= b (NOT BETWEEN < a OR > b): each bound as exactCompare makes it
+              const text = between && !this.ddl ? inexactDecimal(v) : undefined;
+              list[i] = (text !== undefined && boundable(text) ? this.hoistBound(text, i === 0 ? 'above' : 'below') : null) ?? this.hoist(v, true) ?? v;
               this.noteParamColumn(n.lexpr, list[i]!);
             });
           }
@@ -1543,7 +1609,7 @@ class Ctx extends NodeRewriter {
     if (NOW.has(name) && !n.args?.length) return TRANSACTION_NOW.has(name) ? this.transactionNow() : nowExpr();
     if (name === 'random' && !n.args?.length) {
       // PostgreSQL: double in [0, 1); SQLite: a random 64-bit integer
-      return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '/' } }], lexpr: fn('random'), rexpr: { A_Const: { fval: { fval: '18446744073709551616.0' } } } } }, rexpr: { A_Const: { fval: { fval: '0.5' } } } } };
+      return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '/' } }], lexpr: fn('random'), rexpr: fconst('18446744073709551616.0') } }, rexpr: fconst('0.5') } };
     }
     if ((name === 'substr' || name === 'substring') && !this.ddl && (n.args?.length === 2 || n.args?.length === 3)) {
       // a start below 1 counts from the end in SQLite, is cut off in PostgreSQL, and a negative count is an error

@@ -605,16 +605,97 @@ const ARRAY_OIDS: ReadonlySet<number> = new Set([
  * changed.
  */
 export function keptWhole(s: string): string {
+  if (keepsWhole(s)) return s;
+  throw new PgError('22003', `numeric value ${s.trim()} cannot be kept exactly by the SQLite source (${canonicalDecimal(s)!.digits.length} significant digits; SQLite holds numbers as 64-bit integers or doubles)`, undefined, 'round it to 15 significant digits, or keep it in a text column');
+}
+
+/** keptWhole without the error: whether SQLite holds this decimal as written. */
+export function keepsWhole(s: string): boolean {
   const p = canonicalDecimal(s);
-  if (!p) return s;
+  if (!p) return true;
   if (p.point >= p.digits.length && p.point <= 19) {
     const whole = BigInt(p.digits.padEnd(p.point, '0') || '0');
-    if (whole <= (p.negative ? 9223372036854775808n : 9223372036854775807n)) return s;
+    if (whole <= (p.negative ? 9223372036854775808n : 9223372036854775807n)) return true;
   }
   const n = Number(s.trim());
   const back = Number.isFinite(n) ? canonicalDecimal(String(Math.abs(n))) : null;
-  if (back && back.digits === p.digits && back.point === p.point) return s;
-  throw new PgError('22003', `numeric value ${s.trim()} cannot be kept exactly by the SQLite source (${p.digits.length} significant digits; SQLite holds numbers as 64-bit integers or doubles)`, undefined, 'round it to 15 significant digits, or keep it in a text column');
+  return !!back && back.digits === p.digits && back.point === p.point;
+}
+
+/** Below 2^53 every integer is a double: the numbers SQLite holds are then all doubles, in one order with their decimals. */
+const EXACT_DOUBLES = 2 ** 53;
+
+/**
+ * Whether a comparison with a decimal SQLite cannot hold (keepsWhole false)
+ * can be made exact with decimalBound: its nearest double is below 2^53 in
+ * magnitude, where the integers SQLite holds are doubles too.
+ */
+export const boundable = (s: string): boolean => Math.abs(Number(s.trim())) < EXACT_DOUBLES;
+
+/**
+ * What a column compared with the decimal `s` (one SQLite cannot hold, and
+ * boundable) is compared with instead, so that SQLite's comparison of doubles
+ * answers as PostgreSQL's exact one does. A numeric or integer column holds
+ * values that read as the shortest decimals of doubles (keptWhole), none of
+ * them `s`: `above` is the least such value greater than `s` (col < s is
+ * col < above, col >= s is col >= above), `below` the greatest one less than
+ * it (col <= s is col <= below, col > s is col > below); col = s is then
+ * col >= above AND col <= below, never true. A float column compares with
+ * the double nearest `s`, as PostgreSQL converts the constant to float8.
+ */
+export function decimalBound(s: string, side: 'above' | 'below', float: boolean): number {
+  const d = Number(s.trim());
+  if (float) {
+    // numeric → float8 as PostgreSQL converts it: past the double's range either way is refused, printed as numeric_out prints it
+    if (!Number.isFinite(d) || (d === 0 && canonicalDecimal(s)!.digits)) throw new PgError('22003', `"${fixedDecimal(s)}" is out of range for type double precision`);
+    return d;
+  }
+  // the value a column holding d reads as is d's shortest decimal, the one PostgreSQL compares
+  const dAbove = compareDecimals(String(d), s) > 0;
+  if (side === 'above') return dAbove ? d : nextDouble(d, 1);
+  return dAbove ? nextDouble(d, -1) : d;
+}
+
+/** A decimal as numeric_out prints it: no exponent, the scale it was written with (1.50e-3 is 0.00150). */
+function fixedDecimal(s: string): string {
+  const m = /^\s*([+-]?)(\d*)\.?(\d*)(?:e([+-]?\d+))?\s*$/i.exec(s)!;
+  const exp = Number(m[4] ?? 0);
+  const scale = Math.max(0, (m[3] ?? '').length - exp);
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  // the point sits `point` digits in; pad so that it falls inside with `scale` digits after it
+  let point = (m[2] ?? '').length + exp;
+  if (point < 1) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  }
+  digits = digits.padEnd(point + scale, '0').slice(0, point + scale);
+  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const text = scale ? `${whole}.${digits.slice(point)}` : whole;
+  return m[1] === '-' && /[1-9]/.test(text) ? `-${text}` : text;
+}
+
+/** The adjacent double upwards (1) or downwards (-1). */
+function nextDouble(x: number, dir: 1 | -1): number {
+  if (x === 0) return dir * Number.MIN_VALUE;
+  const f = new Float64Array([x]);
+  const bits = new BigInt64Array(f.buffer);
+  bits[0]! += (x > 0) === (dir > 0) ? 1n : -1n;
+  return f[0]!;
+}
+
+/** Two decimals' exact order: negative, zero or positive. */
+function compareDecimals(a: string, b: string): number {
+  const [x, y] = [canonicalDecimal(a)!, canonicalDecimal(b)!];
+  const sign = (p: typeof x) => (p.digits ? (p.negative ? -1 : 1) : 0);
+  if (sign(x) !== sign(y)) return sign(x) - sign(y);
+  if (!sign(x)) return 0;
+  let m = x.point - y.point;
+  if (!m) {
+    const n = Math.max(x.digits.length, y.digits.length);
+    const [dx, dy] = [x.digits.padEnd(n, '0'), y.digits.padEnd(n, '0')];
+    m = dx < dy ? -1 : dx > dy ? 1 : 0;
+  }
+  return sign(x) * Math.sign(m);
 }
 
 /** A decimal's significant digits (no leading or trailing zeros) and where its point falls among them. */
