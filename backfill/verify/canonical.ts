@@ -1,7 +1,7 @@
 // One canonical text per value, so an SQLite source and a PostgreSQL target
 // (or two PostgreSQL databases) compare bit-exactly: integers as decimal
 // text, floats as the hex of their IEEE-754 bits, bytea as hex, booleans t/f,
-// timestamps as PostgreSQL prints them, 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC for timestamptz), text
+// dates and timestamps as PostgreSQL prints them, 'YYYY-MM-DD[ HH:MM:SS[.ffffff]][ BC]' (UTC for timestamptz), text
 // escaped so that '|' separates columns and '\N' means NULL. PostgreSQL
 // computes it in SQL (rows are hashed where they live); SQLite values are
 // encoded here, in the process that reads the file.
@@ -43,7 +43,8 @@ export function pgCanonical(column: string, pgType: string): string {
     // the server's own output (DateStyle ISO), far cheaper than to_char; UTC for timestamptz
     case 'timestamp': e = `${c}::text`; break;
     case 'timestamptz': e = `(${c} AT TIME ZONE 'UTC')::text`; break;
-    case 'date': e = `to_char(${c}, 'YYYY-MM-DD')`; break;
+    // not to_char: its YYYY drops the era, and 44 BC read as AD 44
+    case 'date': e = `${c}::text`; break;
     default: e = escSql(`${c}::text`);
   }
   return `coalesce(${e}, '\\N')`;
@@ -53,6 +54,37 @@ const f8 = Buffer.alloc(8);
 function floatHex(n: number): string {
   f8.writeDoubleBE(n);
   return f8.toString('hex');
+}
+
+/** A date as the file holds it: PostgreSQL's text, its era too ('0044-03-15 BC'). */
+const DATE = /^(\d{4,}-\d{2}-\d{2})(\s+BC)?$/i;
+const ERA = /\s+BC$/i;
+/**
+ * Years are moved by this much (a multiple of 400 years, after which the
+ * Gregorian calendar repeats, leap days and all) so that every year BC
+ * PostgreSQL has (to 4714 BC) is one of four digits timestampText reads.
+ */
+const ERA_SHIFT = 4800;
+
+/**
+ * A timestamp's one spelling, a year BC too, as PostgreSQL prints it
+ * ('0044-03-15 10:00:00 BC'): the file holds PostgreSQL's text of it (a
+ * timestamptz mirrored back keeps its offset there). Its zone is applied in
+ * the proleptic calendar (44 BC has no 29 February; 1 BC has), so an instant
+ * may cross into AD. null: not a date-time.
+ */
+function eraTimestamp(s: string, utc: boolean): string | null {
+  const bc = ERA.exec(s);
+  if (!bc) return timestampText(s, utc);
+  const m = /^(\d{4})(-.*)$/.exec(s.slice(0, bc.index));
+  if (!m) return null;
+  // year n BC is year 1 - n in astronomical numbering, where the arithmetic holds
+  const shifted = 1 - Number(m[1]) + ERA_SHIFT;
+  if (shifted < 1) return null;
+  const t = timestampText(String(shifted).padStart(4, '0') + m[2], utc);
+  if (!t) return null;
+  const year = Number(t.slice(0, 4)) - ERA_SHIFT;
+  return year >= 1 ? `${String(year).padStart(4, '0')}${t.slice(4)}` : `${String(1 - year).padStart(4, '0')}${t.slice(4)} BC`;
 }
 
 const textOf = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
@@ -81,9 +113,11 @@ export function sqliteCanonical(v: unknown, cls: TypeClass): string {
       return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
     case 'timestamp':
     case 'timestamptz':
-      return (typeof v === 'string' && (fastTimestamp(v) ?? timestampText(v, cls === 'timestamptz'))) || esc(textOf(v));
-    case 'date':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) ? v.trim() : esc(textOf(v));
+      return (typeof v === 'string' && (fastTimestamp(v) ?? eraTimestamp(v.trim(), cls === 'timestamptz'))) || esc(textOf(v));
+    case 'date': {
+      const m = typeof v === 'string' ? DATE.exec(v.trim()) : null;
+      return m ? `${m[1]}${m[2] ? ' BC' : ''}` : esc(textOf(v));
+    }
     default:
       return esc(textOf(v));
   }
