@@ -15,7 +15,7 @@ import { readSourceSchema } from '../schema/read-source.ts';
 import { PostCopy } from '../schema/post-copy.ts';
 import { copyRange, RangeFailed, type RangeJob, type SourceRef } from './copy-range.ts';
 import { decodeKey, keyText, type Key } from './keys.ts';
-import { addKeySql, dropKey, keyName, KeylessError, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
+import { addKeySql, dropKey, keyName, KeylessError, keyOrderDiffers, targetKeyState, trimPast, type KeyState } from './keyless-load.ts';
 import { rangeOf } from './pg-source.ts';
 import { RateLimiter } from './retry.ts';
 import { alignSequences } from './sequences.ts';
@@ -122,7 +122,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
           const open = ranges.filter((r) => !r.done);
           const trimOpen = () => trimPastCheckpoints(target, ref, t, open, byRowid);
           // a load read by rowid goes in with bare COPY even when its key stayed (trimmed first, it cannot double a row)
-          const isKeyless = (await prepareKey(o, target, t, key, captured, post, trimOpen, byRowid)) || byRowid;
+          const orderDiffers = () => sourceKeyOrderDiffers(ref, target, t);
+          const isKeyless = (await prepareKey(o, target, t, key, captured, post, trimOpen, byRowid, orderDiffers)) || byRowid;
           const table = new TableRun(t, sizes.get(label) ?? 0, ranges, o, store, run, (r) => {
             results.push(r);
             post.tableCopied(label);
@@ -289,11 +290,14 @@ async function trimPastCheckpoints(c: pg.Client, ref: SourceRef, t: TableDef, op
  * its first batch. A resumed load first trims what its open ranges may have
  * left past their checkpoints.
  */
-async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: KeyState, captured: boolean, post: PostCopy, trimOpen: () => Promise<void>, byRowid: boolean): Promise<boolean> {
+async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: KeyState, captured: boolean, post: PostCopy, trimOpen: () => Promise<void>, byRowid: boolean, orderDiffers: () => Promise<string | null>): Promise<boolean> {
   if (!key.name) {
     if (!o.resume && !key.empty) throw new BackfillError(new KeylessError(t, 'holds rows').message);
+    // (a load by rowid trims by the keys themselves, read from the source: any order will do)
+    const differs = byRowid ? null : await orderDiffers();
+    if (differs && !key.empty) throw new BackfillError(`${tableLabel(t)}: the interrupted snapshot load left it without its primary key, and ${differs}: the rows past its checkpoint cannot be told apart on the target; TRUNCATE ${qualifiedName(t)} on the target and run the backfill again without --resume`);
     await trimOpen();
-    if (captured) {
+    if (captured || differs) {
       for (const s of addKeySql(t, keyName(t, null))) await c.query(s);
       return false;
     }
@@ -306,9 +310,31 @@ async function prepareKey(o: BackfillOptions, c: pg.Client, t: TableDef, key: Ke
     return false;
   }
   if (captured || !key.empty) return false;
+  // without the key a resumed or retried batch is trimmed by key range on the target first: only sound
+  // when the target's key order is the source's (otherwise the key stays, and replays merge by it);
+  // a load by rowid trims by the keys themselves
+  if (!byRowid && (await orderDiffers())) return false;
   if (!(await dropKey(c, t, key.name))) return false;
   post.restoreKey(t, key.name);
   return true;
+}
+
+async function sourceKeyOrderDiffers(ref: SourceRef, target: pg.Client, t: TableDef): Promise<string | null> {
+  if (ref.kind === 'sqlite') {
+    const db = openSqlite(ref.path, true);
+    try {
+      return await keyOrderDiffers(target, t, { kind: 'sqlite', db });
+    } finally {
+      db.close();
+    }
+  }
+  const c = new pg.Client(pgClientConfig(ref.url));
+  await c.connect();
+  try {
+    return await keyOrderDiffers(target, t, { kind: 'postgres', client: c });
+  } finally {
+    await c.end();
+  }
 }
 
 async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void> {
