@@ -17,6 +17,8 @@ export type TypeClass = 'int' | 'float' | 'numeric' | 'bool' | 'bytea' | 'timest
 
 export function typeClass(pgType: string): TypeClass {
   const t = pgType.toLowerCase();
+  // an array of any of these (numeric[], timestamptz[]) is compared by its text, bounds and all
+  if (t.endsWith(']')) return 'text';
   if (t === 'bigint' || t === 'integer' || t === 'smallint') return 'int';
   if (t === 'double precision' || t === 'real') return 'float';
   if (t.startsWith('numeric')) return 'numeric';
@@ -29,21 +31,27 @@ export function typeClass(pgType: string): TypeClass {
   return 'text';
 }
 
-/** SQL producing the canonical text of a PostgreSQL column (never NULL). */
-export function pgCanonical(column: string, pgType: string): string {
+/**
+ * SQL producing the canonical text of a PostgreSQL column (never NULL).
+ * `againstSqlite`: the other side is an SQLite file, whose numbers keep no
+ * scale, so numeric compares by value (1.50 as 1.5); between two PostgreSQL
+ * databases the scale is part of the value the application reads back.
+ */
+export function pgCanonical(column: string, pgType: string, againstSqlite = false): string {
   const c = qi(column);
   let e: string;
   switch (typeClass(pgType)) {
     case 'int': e = `${c}::text`; break;
     case 'float': e = `encode(float8send(${c}::float8), 'hex')`; break;
-    case 'numeric': e = `trim_scale(${c})::text`; break;
+    case 'numeric': e = againstSqlite ? `trim_scale(${c})::text` : `${c}::text`; break;
     // no ELSE: a NULL boolean must stay NULL (\N), not read as false
     case 'bool': e = `CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`; break;
     case 'bytea': e = `encode(${c}, 'hex')`; break;
     // the server's own output (DateStyle ISO), far cheaper than to_char; UTC for timestamptz
     case 'timestamp': e = `${c}::text`; break;
     case 'timestamptz': e = `(${c} AT TIME ZONE 'UTC')::text`; break;
-    // not to_char: its YYYY drops the era, and 44 BC read as AD 44
+    // DateStyle ISO (pg-config.ts) prints YYYY-MM-DD as SQLite keeps it; to_char made every BC date its AD
+    // twin, infinity NULL, and failed on dates past the timestamp range
     case 'date': e = `${c}::text`; break;
     default: e = escSql(`${c}::text`);
   }

@@ -146,6 +146,7 @@ async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, 
     sourceTypes: columns.map((c) => def.columns.find((d) => d.name === c)!.type),
     targetTypes: columns.map((c) => byName.get(c)!.type),
     byteOrder,
+    fromSqlite,
   };
 }
 

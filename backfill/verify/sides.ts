@@ -34,6 +34,8 @@ export interface TablePair {
   targetTypes: string[];
   /** Key order and ranges on PostgreSQL in byte order, to match SQLite's BINARY collation. */
   byteOrder: boolean;
+  /** The source is an SQLite file (values compared as the target column holds them). */
+  fromSqlite: boolean;
 }
 
 const asText = { getTypeParser: () => (v: string) => v };
@@ -77,7 +79,7 @@ export class PgSide {
   }
   private rowExpr(p: TablePair): string {
     const types = this.types(p);
-    return `concat_ws('|', ${p.columns.map((c, i) => pgCanonical(c, types[i]!)).join(', ')})`;
+    return `concat_ws('|', ${p.columns.map((c, i) => pgCanonical(c, types[i]!, p.fromSqlite)).join(', ')})`;
   }
 
   /** Key of the n-th row after lo (the chunk's upper bound), or null when fewer remain. */
@@ -100,7 +102,7 @@ export class PgSide {
     const types = this.types(p);
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
     const r = await this.client.query({
-      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${pgCanonical(c, types[i]!)} AS c${i}`).join(', ')}
+      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${pgCanonical(c, types[i]!, p.fromSqlite)} AS c${i}`).join(', ')}
                FROM ${qualifiedName(p.def)} WHERE ${where} ORDER BY ${this.keyCols(p).join(', ')}`,
       rowMode: 'array', types: asText,
     });
