@@ -135,7 +135,7 @@ export async function keyOrderDiffers(target: pg.Client, t: TableDef, source: { 
 }
 
 /** The collation of each primary-key column (from the key's index; an INTEGER PRIMARY KEY has none and needs none). */
-function sqliteKeyCollations(db: Database.Database, t: TableDef): Map<string, string> {
+export function sqliteKeyCollations(db: Database.Database, t: TableDef): Map<string, string> {
   const pk = (db.prepare(`SELECT name FROM pragma_index_list(?) WHERE origin = 'pk'`).pluck().get(t.name) as string | undefined);
   if (!pk) return new Map();
   const rows = db.prepare(`SELECT name, coll FROM pragma_index_xinfo(?) WHERE key = 1 AND name IS NOT NULL`).all(pk) as { name: string; coll: string }[];

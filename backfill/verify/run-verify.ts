@@ -6,12 +6,14 @@
 import { writeFileSync } from 'node:fs';
 import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
+import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { parseDbUrl, redactUrl } from '../../common/urls.ts';
 import type { Key } from '../copy/keys.ts';
 import { openSqlite } from '../copy/sqlite-source.ts';
 import { tableLabel, type TableDef } from '../schema/model.ts';
 import { readSourceSchema } from '../schema/read-source.ts';
+import { keyOrderDiffers, sqliteKeyCollations } from '../copy/keyless-load.ts';
 import { typeClass } from './canonical.ts';
 import { repairRows } from './repair.ts';
 import { PgSide, SqliteSide, sqliteKey, type Row, type TablePair } from './sides.ts';
@@ -87,7 +89,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
         warnings.push(`${tableLabel(def)}: no primary key; not compared`);
         continue;
       }
-      const pair = await tablePair(target.client, def, src.kind === 'sqlite', warnings);
+      const pair = await tablePair(target.client, def, sqlite ? sqlite.db : pgSource!.client, warnings);
       if (typeof pair === 'string') {
         uncompared.push({ table: tableLabel(def), reason: pair });
         continue;
@@ -127,7 +129,8 @@ function writeReport(dir: string, r: VerifyReport): string {
 }
 
 /** The table's columns on both sides; a string says why the target cannot be compared (its rows are as good as missing). */
-async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, warnings: string[]): Promise<TablePair | string> {
+async function tablePair(target: pg.Client, def: TableDef, source: pg.Client | Database.Database, warnings: string[]): Promise<TablePair | string> {
+  const fromSqlite = !(source instanceof pg.Client);
   const r = await target.query<{ name: string; type: string; collation: string | null }>(`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
            CASE WHEN a.attcollation = 0 THEN NULL WHEN co.collname = 'default' THEN (SELECT datcollate FROM pg_database WHERE datname = current_database()) ELSE co.collname END AS collation
@@ -138,8 +141,22 @@ async function tablePair(target: pg.Client, def: TableDef, fromSqlite: boolean, 
   const columns = def.columns.filter((c) => !c.generated).map((c) => c.name);
   const missing = columns.filter((c) => !byName.has(c));
   if (missing.length) return `target lacks column(s) ${missing.join(', ')}`;
-  const byteOrder = fromSqlite && def.key.some((k) => typeClass(byName.get(k)!.type) === 'text' && !['C', 'POSIX'].includes(byName.get(k)!.collation ?? 'C'));
-  if (byteOrder) warnings.push(`${tableLabel(def)}: text key under collation ${byName.get(def.key[0]!)!.collation}; compared in byte order (slower on large tables)`);
+  // Chunks are key ranges, bounded on one side and applied on the other: both must sort the key alike,
+  // or each side's range holds other rows (every chunk differs, rows are counted twice, and a key
+  // collation's ranges can hold most of the table). Otherwise both compare it in byte order.
+  const collatable = def.key.filter((k) => byName.get(k)!.collation !== null);
+  let why: string | null = null;
+  if (fromSqlite) {
+    const text = def.key.filter((k) => typeClass(byName.get(k)!.type) === 'text');
+    const k = text.find((x) => !['C', 'POSIX'].includes(byName.get(x)!.collation ?? 'C'));
+    const nonBinary = [...sqliteKeyCollations(source, def)].find(([, c]) => c !== 'BINARY');
+    if (k) why = `text key under collation ${byName.get(k)!.collation}`;
+    else if (nonBinary) why = `key column ${nonBinary[0]} has collation ${nonBinary[1]} in the SQLite file`;
+  } else if (collatable.length) {
+    why = await keyOrderDiffers(target, def, { kind: 'postgres', client: source });
+  }
+  const byteOrder = why ? collatable : [];
+  if (why) warnings.push(`${tableLabel(def)}: ${why}; compared in byte order (slower on large tables)`);
   return {
     def,
     columns,

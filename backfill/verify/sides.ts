@@ -32,8 +32,12 @@ export interface TablePair {
   columns: string[];
   sourceTypes: string[];
   targetTypes: string[];
-  /** Key order and ranges on PostgreSQL in byte order, to match SQLite's BINARY collation. */
-  byteOrder: boolean;
+  /**
+   * Key columns ordered and ranged in byte order on both sides (COLLATE "C"; BINARY in SQLite), because
+   * the two sides would sort them differently (SQLite's BINARY or NOCASE against a target collation,
+   * two PostgreSQL databases under different collations). Empty: each side's own key order.
+   */
+  byteOrder: string[];
   /** The source is an SQLite file (values compared as the target column holds them). */
   fromSqlite: boolean;
 }
@@ -62,11 +66,7 @@ export class PgSide {
     return this.role === 'source' ? p.sourceTypes : p.targetTypes;
   }
   private keyCols(p: TablePair): string[] {
-    const types = this.types(p);
-    return p.def.key.map((k) => {
-      const ty = types[p.columns.indexOf(k)] ?? 'text';
-      return p.byteOrder && typeClass(ty) === 'text' ? `${qi(k)} COLLATE "C"` : qi(k);
-    });
+    return p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE "C"` : qi(k)));
   }
   private literal(p: TablePair, values: string[]): string {
     const types = this.types(p);
@@ -143,7 +143,7 @@ export class SqliteSide {
    * all of them, cost one string per row.
    */
   chunk(p: TablePair, lo: Key | null, n: number): { rows: () => Row[]; chunk: Chunk; last: Key | null; lastText: string[] | null; full: boolean } {
-    const keys = p.def.key.map(qi).join(', ');
+    const keys = p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE BINARY` : qi(k))).join(', ');
     const id = `${p.def.name}:${lo !== null}`;
     let s = this.stmts.get(id);
     if (!s) {
