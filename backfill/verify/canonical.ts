@@ -107,8 +107,9 @@ export function sqliteCanonical(v: unknown, cls: TypeClass): string {
       return typeof v === 'bigint' || typeof v === 'number' ? floatHex(Number(v)) : esc(textOf(v));
     case 'numeric':
       if (typeof v === 'bigint') return v.toString();
-      if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e21 ? BigInt(v).toString() : String(v);
-      return esc(textOf(v));
+      if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e21 ? BigInt(v).toString() : plainDecimal(String(v)) ?? String(v);
+      // a REAL arrives as SQLite's own text of it (SqliteSide), the text the copy gave the target
+      return (typeof v === 'string' && plainDecimal(v)) || esc(textOf(v));
     case 'bool':
       if (typeof v === 'bigint' || typeof v === 'number') return Number(v) ? 't' : 'f';
       if (typeof v === 'string') {
@@ -129,4 +130,28 @@ export function sqliteCanonical(v: unknown, cls: TypeClass): string {
     default:
       return esc(textOf(v));
   }
+}
+
+/**
+ * A number's text (1.0e+25, -1.0e-07, 4.9406564584124654e-324, Inf) as
+ * trim_scale(numeric)::text prints the same value: plain digits, no
+ * exponent, no trailing fraction zeros. Null when it is not a number.
+ */
+export function plainDecimal(text: string): string | null {
+  const t = text.trim();
+  if (/^[+-]?inf(inity)?$/i.test(t)) return t.startsWith('-') ? '-Infinity' : 'Infinity';
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i.exec(t);
+  if (!m || !(m[2] || m[3])) return null;
+  const whole = m[2] ?? '';
+  let digits = whole + (m[3] ?? '');
+  let point = whole.length + Number(m[4] ?? 0);
+  if (point < 0) {
+    digits = '0'.repeat(-point) + digits;
+    point = 0;
+  }
+  if (point > digits.length) digits += '0'.repeat(point - digits.length);
+  const int = digits.slice(0, point).replace(/^0+/, '') || '0';
+  const frac = digits.slice(point).replace(/0+$/, '');
+  if (int === '0' && !frac) return '0'; // numeric has no negative zero
+  return (m[1] === '-' ? '-' : '') + int + (frac ? '.' + frac : '');
 }

@@ -128,6 +128,16 @@ export class SqliteSide {
     return p.targetTypes.map(typeClass);
   }
 
+  /**
+   * The compared columns as selected: a REAL going into a text or numeric column is read as SQLite's
+   * own text of it (1.0, 1.0e+25), what the copy wrote there (sqlite-copy-text.ts); JavaScript's
+   * (1, 1e+25) differed, and every such row was reported different.
+   */
+  private selectList(p: TablePair): string {
+    const classes = this.classes(p);
+    return p.columns.map((c, i) => (classes[i] === 'text' || classes[i] === 'numeric' ? `CASE WHEN typeof(${qi(c)}) = 'real' THEN CAST(${qi(c)} AS TEXT) ELSE ${qi(c)} END` : qi(c))).join(', ');
+  }
+
   private toRow(p: TablePair, classes: TypeClass[], r: unknown[]): Row {
     const nk = p.def.key.length;
     const values = r.slice(nk);
@@ -148,7 +158,7 @@ export class SqliteSide {
     let s = this.stmts.get(id);
     if (!s) {
       const where = lo ? `WHERE (${keys}) > (${p.def.key.map(() => '?').join(', ')})` : '';
-      s = this.db.prepare(`SELECT ${keys}, ${p.columns.map(qi).join(', ')} FROM ${qi(p.def.name)} ${where} ORDER BY ${keys} LIMIT ?`).raw(true);
+      s = this.db.prepare(`SELECT ${keys}, ${this.selectList(p)} FROM ${qi(p.def.name)} ${where} ORDER BY ${keys} LIMIT ?`).raw(true);
       this.stmts.set(id, s);
     }
     const classes = this.classes(p);
@@ -180,7 +190,7 @@ export class SqliteSide {
     const classes = this.classes(p);
     for (let i = 0; i < keys.length; i += 200) {
       const part = keys.slice(i, i + 200);
-      const sql = `SELECT ${k}, ${p.columns.map(qi).join(', ')} FROM ${qi(p.def.name)} WHERE (${k}) IN (VALUES ${part.map(() => tuple).join(', ')}) ORDER BY ${k}`;
+      const sql = `SELECT ${k}, ${this.selectList(p)} FROM ${qi(p.def.name)} WHERE (${k}) IN (VALUES ${part.map(() => tuple).join(', ')}) ORDER BY ${k}`;
       for (const r of this.db.prepare(sql).raw(true).all(...part.flat()) as unknown[][]) out.push(this.toRow(p, classes, r));
     }
     return out;
