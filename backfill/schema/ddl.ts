@@ -4,7 +4,7 @@ import { qi, qualifiedName } from './model.ts';
 
 export function createTableSql(t: TableDef): string {
   const lines = t.columns.map((c) => {
-    let s = `${qi(c.name)} ${c.type}`;
+    let s = `${qi(c.name)} ${c.type}${c.collation ? ` COLLATE ${c.collation}` : ''}`;
     if (c.generated) return `${s} GENERATED ALWAYS AS (${c.generated}) STORED`;
     if (c.identity) s += ` GENERATED ${c.identity.toUpperCase()} AS IDENTITY`;
     else if (c.default !== null) s += ` DEFAULT ${c.default}`;

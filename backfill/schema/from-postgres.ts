@@ -24,6 +24,20 @@ export async function postgresSchema(db: pg.ClientBase, only?: string[]): Promis
     prelude.push(`DO $$ BEGIN CREATE TYPE ${e.name} AS ENUM (${e.labels.map(ql).join(', ')}); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   }
 
+  // collations of the application's own (CREATE COLLATION): the target needs them before its tables;
+  // to_jsonb reads the locale wherever the server version keeps it (colliculocale, colllocale)
+  const colls = await db.query<{ schema: string; name: string; c: Record<string, unknown> }>(`
+    SELECT n.nspname AS schema, format('%I.%I', n.nspname, co.collname) AS name, to_jsonb(co) AS c
+      FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+     WHERE ${USER_SCHEMAS} AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attcollation = co.oid AND a.attnum > 0)`);
+  for (const { schema, name, c } of colls.rows) {
+    // (a schema holding only collations is not among the schemas of tables above)
+    if (schema !== 'public' && !schemas.rows.some((x) => x.nspname === schema)) prelude.push(`CREATE SCHEMA IF NOT EXISTS ${qi(schema)}`);
+    const icu = c.collprovider === 'i';
+    const locale = icu ? `locale = ${ql(String(c.colllocale ?? c.colliculocale ?? c.collcollate))}` : `lc_collate = ${ql(String(c.collcollate))}, lc_ctype = ${ql(String(c.collctype))}`;
+    prelude.push(`CREATE COLLATION IF NOT EXISTS ${name} (provider = ${icu ? 'icu' : 'libc'}, ${locale}, deterministic = ${c.collisdeterministic === false ? 'false' : 'true'})`);
+  }
+
   const rels = await db.query<{ oid: number; schema: string; name: string }>(`
     SELECT c.oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${USER_SCHEMAS} ORDER BY 2, 3`);
@@ -59,9 +73,13 @@ export async function postgresSchema(db: pg.ClientBase, only?: string[]): Promis
 
 async function readTable(db: pg.ClientBase, rel: { oid: number; schema: string; name: string }, unmapped: Unmapped[]): Promise<TableDef> {
   const label = rel.schema === 'public' ? rel.name : `${rel.schema}.${rel.name}`;
-  const cols = await db.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string; typtype: string }>(`
+  // a column's own collation (COLLATE "C", an ICU one): without it the target sorts, compares and
+  // enforces uniqueness by its database default instead, and the application's ORDER BY changes at cutover
+  const cols = await db.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string; typtype: string; collation: string | null }>(`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
-           pg_get_expr(d.adbin, d.adrelid) AS def, a.attidentity AS identity, a.attgenerated AS generated, t.typtype
+           pg_get_expr(d.adbin, d.adrelid) AS def, a.attidentity AS identity, a.attgenerated AS generated, t.typtype,
+           CASE WHEN a.attcollation <> t.typcollation THEN (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co
+                JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation
       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [rel.oid]);
   const columns: ColumnDef[] = cols.rows.map((c) => {
@@ -74,6 +92,7 @@ async function readTable(db: pg.ClientBase, rel: { oid: number; schema: string; 
       default: c.generated ? null : c.def,
       identity: c.identity === 'a' ? 'always' : c.identity === 'd' ? 'by default' : null,
       generated: c.generated === 's' ? c.def : null,
+      collation: c.collation,
     };
   });
   const cons = await db.query<{ name: string; type: string; def: string; cols: string[] | null; ref_schema: string | null; ref_table: string | null; ref_cols: string[] | null; del: string; upd: string }>(`

@@ -17,6 +17,8 @@ export interface ColumnDef {
   identity: 'always' | 'by default' | null;
   /** Generated columns are created but never copied. */
   generated: string | null;
+  /** A collation other than the type's default (PostgreSQL sources), qualified and quoted: "pg_catalog"."en-x-icu". */
+  collation?: string | null;
 }
 
 export interface ForeignKeyDef {
