@@ -94,7 +94,9 @@ export class PgSide {
 
   async hash(p: TablePair, lo: string[] | null, hi: string[] | null): Promise<Chunk> {
     const r = await this.client.query<{ n: number; h: string | null }>(
-      `SELECT count(*)::int AS n, md5(string_agg(${this.rowExpr(p)}, E'\\n' ORDER BY ${this.keyCols(p).join(', ')})) AS h FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, hi)}`);
+      // each row's digest, not its text, goes into the aggregate: 5000 rows of 1 MB would pass
+      // string_agg's 1 GB limit (verify failed with "out of memory" on tables of wide rows)
+      `SELECT count(*)::int AS n, md5(string_agg(md5(${this.rowExpr(p)}), E'\\n' ORDER BY ${this.keyCols(p).join(', ')})) AS h FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, hi)}`);
     return { count: r.rows[0]!.n, hash: r.rows[0]!.h };
   }
 
@@ -102,7 +104,7 @@ export class PgSide {
     const types = this.types(p);
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
     const r = await this.client.query({
-      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${pgCanonical(c, types[i]!, p.fromSqlite)} AS c${i}`).join(', ')}
+      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${digestSql(pgCanonical(c, types[i]!, p.fromSqlite))} AS c${i}`).join(', ')}
                FROM ${qualifiedName(p.def)} WHERE ${where} ORDER BY ${this.keyCols(p).join(', ')}`,
       rowMode: 'array', types: asText,
     });
@@ -119,6 +121,15 @@ export class PgSide {
     return `(${p.def.key.map(qi).join(', ')}) IN (${keys.map((k) => this.literal(p, k)).join(', ')})`;
   }
 }
+
+/**
+ * Values longer than this are compared by their md5 once a chunk is narrowed
+ * to rows: the rows of a differing chunk are held in memory on both sides,
+ * and 5000 rows of 50 MB would not fit.
+ */
+const DIGEST_OVER = 256;
+const digestSql = (e: string) => `(SELECT CASE WHEN octet_length(v) > ${DIGEST_OVER} THEN 'md5:' || md5(v) ELSE v END FROM (SELECT ${e} AS v) x)`;
+const digest = (v: string) => (Buffer.byteLength(v) > DIGEST_OVER ? 'md5:' + createHash('md5').update(v).digest('hex') : v);
 
 export class SqliteSide {
   private stmts = new Map<string, Database.Statement>();
@@ -141,7 +152,7 @@ export class SqliteSide {
   private toRow(p: TablePair, classes: TypeClass[], r: unknown[]): Row {
     const nk = p.def.key.length;
     const values = r.slice(nk);
-    const cols = values.map((v, i) => sqliteCanonical(v, classes[i]!));
+    const cols = values.map((v, i) => digest(sqliteCanonical(v, classes[i]!)));
     const keyRaw = r.slice(0, nk) as Key;
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
     return { id: keyIdx.map((i) => cols[i]).join('|'), keyText: keyText(keyRaw), keyRaw, cols };
@@ -167,9 +178,9 @@ export class SqliteSide {
     const h = createHash('md5');
     for (let i = 0; i < raw.length; i++) {
       const r = raw[i]!;
-      let line = i ? '\n' : '';
+      let line = '';
       for (let c = 0; c < classes.length; c++) line += (c ? '|' : '') + sqliteCanonical(r[nk + c], classes[c]!);
-      h.update(line);
+      h.update((i ? '\n' : '') + createHash('md5').update(line).digest('hex'));
     }
     const lastRow = raw[raw.length - 1];
     const last = lastRow ? (lastRow.slice(0, nk) as Key) : null;
