@@ -129,6 +129,10 @@ export async function keyOrderDiffers(target: pg.Client, t: TableDef, source: { 
     if (['bigint', 'integer', 'smallint', 'double precision', 'bytea'].includes(type) && !order) continue;
     const coll = colls.get(k) ?? 'BINARY';
     if (coll !== 'BINARY') return `key column ${k} has collation ${coll} in the SQLite file`;
+    // only TEXT affinity makes every value text: in a column of no declared type (or NUMERIC) SQLite
+    // keeps 9 and 10 as numbers, before any text and in numeric order, where the target has '10' < '9'
+    const declared = t.columns.find((c) => c.name === k)?.sourceType ?? '';
+    if (/INT/i.test(declared) || !/CHAR|CLOB|TEXT/i.test(declared)) return `key column ${k} (${declared || 'no declared type'}) may hold numbers and text alike in the SQLite file, which sorts them apart`;
     if (!order || orderText(order) !== BYTE_ORDER) return `key column ${k} (${type}) sorts by ${orderText(order)} on the target, by bytes in the SQLite file`;
   }
   return null;
