@@ -47,3 +47,17 @@ export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | n
     throw e;
   }
 }
+
+/**
+ * The source of truth the migration's state records ('new' after promote), or
+ * null with neither a proxy nor a state store to ask.
+ */
+export async function recordedSourceOfTruth(cfg: Config): Promise<'legacy' | 'new' | null> {
+  try {
+    const s = await apiOrStore(cfg, 'GET', '/status', undefined, { mutate: null, reason: 'cutover verify: which side is the source of truth' });
+    return s.sourceOfTruth === 'new' ? 'new' : 'legacy';
+  } catch (e) {
+    if (e instanceof NoStore) return null;
+    throw e;
+  }
+}

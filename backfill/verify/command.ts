@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadConfig, requireKey } from '../../common/config.ts';
 import { CliError } from '../../common/errors.ts';
 import { action } from '../../control/cli-support.ts';
-import { recordVerifyResult, verifyOutcome } from '../../control/record-verify.ts';
+import { recordedSourceOfTruth, recordVerifyResult, verifyOutcome } from '../../control/record-verify.ts';
 import type { TableReport } from './run-verify.ts';
 
 function describe(t: TableReport): string[] {
@@ -37,6 +37,10 @@ export function registerVerifyCommand(program: Command): void {
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--repair', 'rewrite differing rows on the target from the source, then compare again')
     .action(action(async ({ cfg, opts, print }) => {
+      // --repair rewrites --target from --source: after promote that would undo the new database's writes with the legacy copy
+      if (opts.repair && (await recordedSourceOfTruth(cfg)) === 'new') {
+        throw new CliError('verify: --repair refused: the new database (--target) has been the source of truth since promote, and a repair rewrites --target from --source, which would undo its writes with the legacy copy; compare without --repair (the legacy database is kept current by the reverse mirror), or cutover rollback first');
+      }
       const { runVerify, VerifyError } = await import('./run-verify.ts');
       let r;
       try {

@@ -193,3 +193,29 @@ describe('the gate on a running proxy', () => {
     cp = await startControlledProxy({ source: pair.legacyUrl, target: pair.targetUrl, state: cp.state });
   });
 });
+
+describe('verify --repair after promote', () => {
+  it('is refused while the new database is the source of truth: it would rewrite it from the legacy copy', async () => {
+    const { openStateStore } = await import('../../control/state/store.ts');
+    const pair = await databasePair('control_verify_repair_promoted');
+    const schema = 'CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)';
+    await sql(pair.legacyUrl, `${schema}; INSERT INTO t VALUES (1, 'old')`);
+    // written on the new database since promote, not yet mirrored back
+    await sql(pair.targetUrl, `${schema}; INSERT INTO t VALUES (1, 'new')`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-repair-'));
+    const state = path.join(dir, 'state.db');
+    const store = await openStateStore(state, { initialReads: 0 });
+    await store.change(() => ({ phase: 'PROMOTED', sourceOfTruth: 'new' }), 'test', 'promoted');
+    await store.close();
+    const args = ['--source', pair.legacyUrl, '--target', pair.targetUrl, '--control', `127.0.0.1:${await freePort()}`, '--state', state, '--report-dir', dir];
+    const repair = await cli(['verify', '--repair', ...args]);
+    expect(repair.code).toBe(1);
+    expect(repair.stderr.trim().split('\n')).toHaveLength(1);
+    expect(repair.stderr).toMatch(/^cutover: verify: --repair refused: the new database \(--target\) has been the source of truth since promote/);
+    expect((await sql(pair.targetUrl, 'SELECT v FROM t')).rows).toEqual([{ v: 'new' }]);
+    // comparing is still allowed, and changes nothing
+    const compare = await cli(['verify', ...args]);
+    expect(compare.code).toBe(1);
+    expect((await sql(pair.targetUrl, 'SELECT v FROM t')).rows).toEqual([{ v: 'new' }]);
+  });
+});
