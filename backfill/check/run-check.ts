@@ -24,6 +24,7 @@ import { hashFormat, hashFormatSql, isPasswordColumn } from './password-hashes.t
 import { sqliteOrphans, sqliteValueFindings } from './sqlite-data.ts';
 import { sqliteCaptureFindings } from './sqlite-capture.ts';
 import { targetUniqueFindings } from './target-uniques.ts';
+import { serverDefaultFindings } from './server-defaults.ts';
 
 export interface CheckOptions {
   source: string;
@@ -107,6 +108,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
         findings.push(...(await pgPasswordFormats(sourcePg, plan.tables)));
         findings.push(...(await pgLargeObjects(sourcePg)));
         if (targetOk) findings.push(...(await connectionRoom(sourcePg, target)));
+        if (targetOk) findings.push(...(await serverDefaultFindings(o.source, o.target)));
       }
       if (targetOk) {
         for (const t of plan.tables) {

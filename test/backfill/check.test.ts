@@ -112,6 +112,19 @@ describe('cutover check', () => {
     expect(clean.stdout).not.toContain('large-objects');
   });
 
+  it("the new database's own defaults (TimeZone, DateStyle, search_path…) differing from the source's are a warning naming each", async () => {
+    const p = await databasePair('check_defaults');
+    await sql(p.legacyUrl, 'CREATE TABLE t (id int PRIMARY KEY)');
+    await sql(p.targetUrl, 'CREATE TABLE t (id int PRIMARY KEY)');
+    const args = ['check', '--source', p.legacyUrl, '--target', p.targetUrl, '--skip-backup', '--report-dir', dir];
+    expect((await cli(args)).stdout).toMatch(/ok\s+defaults\s+the databases have the same collation/);
+    const db = (await sql(p.targetUrl, 'SELECT current_database() AS d')).rows[0].d as string;
+    await sql(p.targetUrl, `ALTER DATABASE "${db}" SET timezone = 'Asia/Tokyo'; ALTER DATABASE "${db}" SET datestyle = 'SQL, DMY'`);
+    const r = await cli(args);
+    expect(r.stdout).toMatch(/WARNING\s+defaults\s+the new database's defaults differ \(DateStyle: source "ISO, MDY", target "SQL, DMY"; TimeZone: source "[^"]+", target "Asia\/Tokyo"\)/);
+    expect(r.code).toBe(2);
+  });
+
   it('a target with too little room for every session to read from it beside the appliers is a warning', () => {
     // 60 usable connections keep 44 for sessions (12 for the appliers, 4 spare); 67 would keep 50
     expect(connectionFinding(60, 97, 50)).toMatchObject({ severity: 'warning', check: 'connections' });
