@@ -94,6 +94,8 @@ function readTable(db: Database.Database, name: string, sql: string, unmapped: U
     else unmapped.push({ table: name, what: `index ${ix.name}`, reason: 'its definition does not parse as PostgreSQL; not created' });
   }
 
+  unmapped.push(...caseInsensitiveKeys(db, name));
+
   const foreignKeys: ForeignKeyDef[] = [];
   const fkRows = rows_(db, `PRAGMA foreign_key_list(${qi(name)})`) as FkRow[];
   for (const id of [...new Set(fkRows.map((r) => r.id))]) {
@@ -164,6 +166,11 @@ function convertIndex(sql: string): string | null {
     if (!stmt?.IndexStmt) return null;
     stmt.IndexStmt.if_not_exists = true;
     stmt.IndexStmt.relation.schemaname = 'public';
+    // SQLite's own collations do not exist on PostgreSQL (the index would not be created): caseInsensitiveKeys says so
+    for (const p of stmt.IndexStmt.indexParams ?? []) {
+      const names = (p.IndexElem?.collation ?? []).map((n: { String?: { sval?: string } }) => n.String?.sval?.toLowerCase());
+      if (names.length === 1 && SQLITE_COLLATIONS.has(names[0])) delete p.IndexElem.collation;
+    }
     return deparse(stmt);
   } catch {
     return null;
@@ -198,4 +205,28 @@ export function mapDefault(text: string, pgType: string): DefaultResult {
     return { ok: true, sql: `to_char(${utc}, '${fmt}')` };
   }
   return { ok: false, reason: 'only constants and CURRENT_TIMESTAMP/DATE/TIME defaults are carried over; default dropped' };
+}
+
+/**
+ * Key and indexed columns under a collation other than BINARY (NOCASE, RTRIM):
+ * the new database's text compares every byte, so 'a' and 'A' become two keys
+ * there, two rows the file held as one clash after promote, and lookups
+ * through its index find other rows. Not carried over: said, with what to do.
+ */
+const SQLITE_COLLATIONS = new Set(['nocase', 'rtrim', 'binary']);
+const COLLATION_MEANS: Record<string, string> = { NOCASE: "'a' and 'A' are two values there", RTRIM: "'a' and 'a  ' are two values there" };
+
+function caseInsensitiveKeys(db: Database.Database, table: string): Unmapped[] {
+  const out = new Map<string, Unmapped>();
+  for (const ix of rows_(db, `PRAGMA index_list(${qi(table)})`) as IndexList[]) {
+    for (const c of rows_(db, `PRAGMA index_xinfo(${qi(ix.name)})`) as { key: number; name: string | null; coll: string }[]) {
+      if (!c.key || !c.name || c.coll.toUpperCase() === 'BINARY' || out.has(c.name)) continue;
+      const role = ix.origin === 'pk' ? 'primary key' : ix.unique ? `unique index ${ix.name}` : `index ${ix.name}`;
+      const coll = c.coll.toUpperCase();
+      const means = COLLATION_MEANS[coll] ?? 'values equal in the file may be two values there';
+      const remedy = coll === 'NOCASE' ? `; if the application relies on it, add ${ix.origin === 'pk' || ix.unique ? 'a unique index' : 'an index'} on lower(${c.name}) there (and query with lower())` : '';
+      out.set(c.name, { table, column: c.name, what: `COLLATE ${coll} (${role})`, reason: `not carried over: the new database compares these values byte for byte (${means})${remedy}` });
+    }
+  }
+  return [...out.values()];
 }

@@ -91,6 +91,26 @@ describe('SQLite source: schema, backfill, verify', () => {
     expect(warn.stdout).toMatch(/t\.money: type MONEYISH/);
   });
 
+  it("cutover schema lists keys and indexes under SQLite's NOCASE and RTRIM, and creates such an index without the collation PostgreSQL lacks", async () => {
+    const file = path.join(dir, 'nocase.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE u (email TEXT PRIMARY KEY COLLATE NOCASE, note TEXT, tag TEXT COLLATE RTRIM UNIQUE); CREATE INDEX u_note ON u (note COLLATE NOCASE)`);
+    db.close();
+    const target = await databasePair('sqlite_schema_nocase');
+    const r = await cli(['schema', '--apply', '--source', `sqlite://${file}`, '--target', target.targetUrl]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toMatch(/u\.email: COLLATE NOCASE \(primary key\): not carried over: the new database compares these values byte for byte \('a' and 'A' are two values there\); if the application relies on it, add a unique index on lower\(email\)/);
+    expect(r.stdout).toMatch(/u\.tag: COLLATE RTRIM \(unique index sqlite_autoindex_u_\d\)/);
+    expect(r.stdout).toMatch(/u\.note: COLLATE NOCASE \(index u_note\).*add an index on lower\(note\)/);
+    // the index is there (created after the copy), on the plain column
+    const copied = await cli(['backfill', '--source', `sqlite://${file}`, '--target', target.targetUrl]);
+    // 2: no capture installed, a snapshot copy
+    expect(copied.code, copied.stderr).toBe(2);
+    expect(copied.stdout).toContain('created index u_note on u');
+    const ix = await sql(target.targetUrl, `SELECT indexdef FROM pg_indexes WHERE indexname = 'u_note'`);
+    expect(ix.rows).toEqual([{ indexdef: 'CREATE INDEX u_note ON public.u USING btree (note)' }]);
+  });
+
   it('backfill copies every value exactly; verify says equal', async () => {
     const r = await cli(['backfill', '--source', src, '--target', pair.targetUrl, '--batch-size', '500', ...state, '--json']);
     // no capture installed: a snapshot copy, said on stderr, exit 2 (success with a warning)
