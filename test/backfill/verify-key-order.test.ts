@@ -18,7 +18,8 @@ const ROWS = 12_000; // three chunks of 5000
 
 async function verifyTwice(source: string, targetUrl: string, dir: string, sourceSorts: string, targetCollation?: string): Promise<void> {
   const args = ['--source', source, '--target', targetUrl, '--state', path.join(dir, 's.db'), '--report-dir', dir];
-  expect((await cli(['schema', '--apply', ...args])).code).toBe(0);
+  // an SQLite NOCASE key is listed as not carried over (exit 2)
+  expect((await cli(['schema', '--apply', ...args])).code).toBe(source.startsWith('sqlite:') ? 2 : 0);
   // as when the new database's default collation is another one than the legacy one's
   if (targetCollation) await sql(targetUrl, `ALTER TABLE t ALTER COLUMN id TYPE text COLLATE ${targetCollation}`);
   expect((await cli(['backfill', '--batch-size', '2000', ...args])).code).toBe(2); // a snapshot
