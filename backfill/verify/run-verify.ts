@@ -89,19 +89,25 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
         warnings.push(`${tableLabel(def)}: no primary key; not compared`);
         continue;
       }
-      const pair = await tablePair(target.client, def, sqlite ? sqlite.db : pgSource!.client, warnings);
-      if (typeof pair === 'string') {
-        uncompared.push({ table: tableLabel(def), reason: pair });
-        continue;
+      // a failure names its table: "function trim_scale(numeric[]) does not exist" alone left the operator to guess
+      try {
+        const pair = await tablePair(target.client, def, sqlite ? sqlite.db : pgSource!.client, warnings);
+        if (typeof pair === 'string') {
+          uncompared.push({ table: tableLabel(def), reason: pair });
+          continue;
+        }
+        let { report, all } = await compareTable(pair, sqlite, pgSource, target, o);
+        if (o.repair && !report.equal) {
+          const fixed = await repairRows(o.source, o.target, pair, all);
+          ({ report } = await compareTable(pair, sqlite, pgSource, target, o));
+          report.repaired = fixed;
+        }
+        o.onTable?.(report);
+        tables.push(report);
+      } catch (e) {
+        if (e instanceof Error && !e.message.startsWith(`${tableLabel(def)}: `)) e.message = `${tableLabel(def)}: ${e.message}`;
+        throw e;
       }
-      let { report, all } = await compareTable(pair, sqlite, pgSource, target, o);
-      if (o.repair && !report.equal) {
-        const fixed = await repairRows(o.source, o.target, pair, all);
-        ({ report } = await compareTable(pair, sqlite, pgSource, target, o));
-        report.repaired = fixed;
-      }
-      o.onTable?.(report);
-      tables.push(report);
     }
   } finally {
     await Promise.all([target.end(), pgSource?.end()]);
