@@ -18,12 +18,13 @@ export const ANSWER_SETTINGS = [
   'xmlbinary', 'xmloption', 'timezone_abbreviations', 'transform_null_equals', 'row_security',
 ] as const;
 
-const QUERY = `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${ANSWER_SETTINGS.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
+/** ANSWER_SETTINGS' values a session returns to on RESET, by name: `cutover check` compares the two databases' with it. */
+export const ANSWER_SETTINGS_QUERY = `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${ANSWER_SETTINGS.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
 
 /** The source session's defaults for ANSWER_SETTINGS; none if it cannot say (the read connection then starts with its own). */
 export async function sourceDefaults(source: BackendLink): Promise<Record<string, string>> {
   const c = new Collect();
-  source.request(queryMessage(QUERY), c);
+  source.request(queryMessage(ANSWER_SETTINGS_QUERY), c);
   try {
     await c.done;
   } catch {

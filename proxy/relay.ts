@@ -30,7 +30,6 @@ import type { Socket } from 'node:net';
 import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { BackendLink, Collect } from './backend-link.ts';
-import { sourceDefaults } from './read-side-settings.ts';
 import { Forward, HoldAll, PieceRun, WriteHold } from './answers.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
@@ -46,7 +45,7 @@ import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
 import { partsAnswered, SegmentWatch } from './segment-watch.ts';
 import { isMissingObject, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
-import { digest, recordShadow, sameDigest, type Order } from './shadow.ts';
+import { digest, orderOf, recordShadow, sameDigest, type Order } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
@@ -102,8 +101,8 @@ export interface RelayContext {
   openSide: ((side: Side) => Promise<OpenedBackend>) | null;
   /** Opens a session connection for reads to the database that is not the source of truth; null when the proxy's limit says not now. */
   openReadSide?: (side: Side, settings: Record<string, string>) => Promise<OpenedBackend | null>;
-  /** Whether the database on `side` is a PostgreSQL server (an SQLite source is not): its settings can be asked. */
-  isServer?: (side: Side) => boolean;
+  /** The settings a read connection to `side` starts with: the source of truth's defaults (read-side-settings.ts). */
+  readSettings?: (source: BackendLink, side: Side) => Promise<Record<string, string>>;
   /** The source of truth went away under the session. */
   onSourceDown?: () => void;
   allowDdl: boolean;
@@ -604,7 +603,7 @@ export class Relay {
     mirrorMetrics.queries.inc(r, c.kind);
     if (r === 'target') return this.routedRead(u.msgs, []);
     // the server's own catalogs differ between servers by nature: never compared
-    if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, c.orderBy ? (c.sortKeys ?? true) : false, new Set(), new Set(), c.statements[0]?.text ?? '');
+    if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, orderOf(c), new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
     const mirroring = this.mirroring;
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
@@ -783,8 +782,7 @@ export class Relay {
       }
     }
     if (u.sync && !system && this.shouldShadow(segKind, inTxn) && ![...definedHere, ...referenced].some((n) => this.statements.get(n)?.cls.unstable)) {
-      const orderedBy = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls).find((cls) => cls?.orderBy);
-      const ordered: Order = orderedBy ? (orderedBy.sortKeys ?? true) : false;
+      const ordered = orderOf([...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls).find((cls) => cls?.orderBy));
       const text = [...definedHere, ...referenced].map((n) => this.statements.get(n)?.cls.statements[0]?.text).find(Boolean) ?? '';
       return this.shadowRead(u.msgs, ordered, referenced, definedHere, text);
     }
@@ -1053,7 +1051,7 @@ export class Relay {
     this.targetOpening ??= (async () => {
       try {
         const side = this.sot === 'legacy' ? 'new' : 'legacy';
-        const settings = this.ctx.isServer?.(this.sot) && this.ctx.isServer(side) ? await sourceDefaults(this.source) : {};
+        const settings = (await this.ctx.readSettings?.(this.source, side)) ?? {};
         const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side, settings) : await this.ctx.openSide!(side);
         // the proxy has no connection to spare there now: the read runs on the source, and no fault is counted
         if (!opened) return null;

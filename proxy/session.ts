@@ -43,7 +43,7 @@ import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
 import { PgError } from './sqlite/errors.ts';
-import { engineDefaults } from './read-side-settings.ts';
+import { engineDefaults, sourceDefaults } from './read-side-settings.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
   backendKeyData, fatal, negotiateProtocolVersion, readyForQuery, terminateMessage,
@@ -347,10 +347,13 @@ export class Session {
       guard: () => m.guard(),
       side: this.side,
       openSide,
-      isServer: (side) => !(side === 'legacy' && this.ctx.source.kind === 'sqlite'),
-      openReadSide: async (side, asked) => {
-        // an SQLite source is asked nothing: its defaults are the engine's, with the client's start-up parameters
-        const settings = side === 'new' && this.ctx.source.kind === 'sqlite' ? engineDefaults(this.startup.user ?? '', this.database, this.startup) : asked;
+      readSettings: async (source, side) => {
+        if (this.ctx.source.kind !== 'sqlite') return sourceDefaults(source);
+        // an SQLite source is asked nothing: its defaults are the engine's, with the client's start-up parameters;
+        // reads of the file itself (after promote) go to an engine session, which takes no start-up settings
+        return side === 'new' ? engineDefaults(this.startup.user ?? '', this.database, this.startup) : {};
+      },
+      openReadSide: async (side, settings) => {
         if (!m.readSessions) return openSide(side, settings);
         const lease = m.readSessions.take(side);
         if (!lease) return null;

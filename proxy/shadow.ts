@@ -16,6 +16,11 @@ export interface Digest {
  */
 export type Order = boolean | readonly (string | number)[];
 
+/** A classified read's Order: by its ORDER BY's output keys where it has them, else by whole rows, or none. */
+export function orderOf(c: { orderBy: boolean; sortKeys?: (string | number)[] } | undefined): Order {
+  return c?.orderBy ? (c.sortKeys ?? true) : false;
+}
+
 /**
  * Row count and hash. Ordered by keys: the rows as a set, and the keys in
  * order, since rows whose keys are equal may come in any order. Floating-point

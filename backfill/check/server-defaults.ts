@@ -5,11 +5,10 @@
 // text, its TimeZone and DateStyle spell dates, its search_path finds tables.
 import pg from 'pg';
 import { pgClientConfig } from '../../common/pg-config.ts';
-import { ANSWER_SETTINGS } from '../../proxy/read-side-settings.ts';
+import { ANSWER_SETTINGS_QUERY } from '../../proxy/read-side-settings.ts';
 import type { Finding } from './findings.ts';
 
 const DATABASE = `SELECT datcollate AS "collation (LC_COLLATE)", datctype AS "character classes (LC_CTYPE)", pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = current_database()`;
-const SETTINGS = `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${ANSWER_SETTINGS.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
 
 /** Each side's defaults, read on a connection of its own with no start-up settings of the tool's. */
 async function defaultsOf(url: string): Promise<Map<string, string>> {
@@ -18,7 +17,7 @@ async function defaultsOf(url: string): Promise<Map<string, string>> {
   try {
     const out = new Map<string, string>();
     for (const [k, v] of Object.entries((await c.query(DATABASE)).rows[0] ?? {})) out.set(k, String(v));
-    for (const r of (await c.query(SETTINGS)).rows) out.set(r.name as string, r.reset_val as string);
+    for (const r of (await c.query(ANSWER_SETTINGS_QUERY)).rows) out.set(r.name as string, r.reset_val as string);
     return out;
   } finally {
     await c.end();

@@ -595,7 +595,6 @@ const ARRAY_OIDS: ReadonlySet<number> = new Set([
   2201, 2287, 2951, 3643, 3645, 3807,
 ]);
 
-/** A text-format parameter → the value bound in SQLite. */
 /**
  * A numeric SQLite keeps as written: an integer within 64 bits (INTEGER), or
  * a decimal whose nearest double reads back as the same decimal (REAL). Else
@@ -707,6 +706,7 @@ function canonicalDecimal(s: string): { negative: boolean; digits: string; point
   return { negative: p.negative, digits, point: digits ? p.point - lead : 0 };
 }
 
+/** A text-format parameter → the value bound in SQLite. */
 export function decodeTextParam(s: string, oid: number, zone: Zone = UTC_ZONE): SqlValue {
   switch (oid) {
     case OID.int2:
