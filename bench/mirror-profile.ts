@@ -110,7 +110,7 @@ try {
     const order = round % 2 ? [...variants].reverse() : variants;
     for (const [name, dir] of [...order.filter(([n]) => n === 'passthrough'), ...order.filter(([n]) => n !== 'passthrough')]) {
       if (name !== 'passthrough' && !installed) await capture('install');
-      const p = await startProxy(dir, name === 'mirroring' ? profDir : null, name !== 'passthrough');
+      const p = await startProxy(dir, profDir ? path.join(profDir, name.replace(/\W+/g, '-')) : null, name !== 'passthrough');
       child = p.child;
       if (warmup > 0) await pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(warmup), '-h', '127.0.0.1', '-p', String(p.port), '-U', 'postgres', DB]);
       for (const c of [source, target]) await psql(c, 'SELECT pg_stat_statements_reset()');

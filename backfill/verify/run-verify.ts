@@ -1,8 +1,10 @@
 // The verifier: per table, chunks of the source in key order hashed on both
 // sides; a chunk that differs is narrowed to rows (missing / extra / different,
-// with the columns); every difference is read again after a pause, twice, so
-// that writes in flight between the two reads do not count; --repair rewrites
-// the target's rows from the source and the table is compared again.
+// with the columns). A key the two sides sort differently is compared in byte
+// order, each side read once in that order and matched row by row. Every
+// difference is read again after a pause, twice, so that writes in flight
+// between the two reads do not count; --repair rewrites the target's rows from
+// the source and the table is compared again.
 import { writeFileSync } from 'node:fs';
 import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
@@ -16,7 +18,7 @@ import { readSourceSchema } from '../schema/read-source.ts';
 import { keyOrderDiffers, sqliteKeyCollations } from '../copy/keyless-load.ts';
 import { typeClass } from './canonical.ts';
 import { repairRows } from './repair.ts';
-import { PgSide, SqliteSide, sqliteKey, type Row, type TablePair } from './sides.ts';
+import { PgSide, SqliteSide, sqliteKey, type Row, type RowDigest, type TablePair } from './sides.ts';
 
 export interface VerifyOptions {
   source: string;
@@ -162,7 +164,7 @@ async function tablePair(target: pg.Client, def: TableDef, source: pg.Client | D
     why = await keyOrderDiffers(target, def, { kind: 'postgres', client: source });
   }
   const byteOrder = why ? collatable : [];
-  if (why) warnings.push(`${tableLabel(def)}: ${why}; compared in byte order (slower on large tables)`);
+  if (why) warnings.push(`${tableLabel(def)}: ${why}; compared in byte order (each side sorts the table once)`);
   return {
     def,
     columns,
@@ -187,9 +189,16 @@ function diffRows(pair: TablePair, s: Row[], t: Row[], out: Map<string, Differen
   for (const r of tById.values()) out.set(r.id, { kind: 'extra', key: r.keyText });
 }
 
-async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, o: VerifyOptions): Promise<{ report: TableReport; all: Difference[] }> {
-  const n = o.chunkSize ?? 5000;
-  const found = new Map<string, Difference & { keyRaw?: Key }>();
+type Found = Map<string, Difference & { keyRaw?: Key }>;
+interface Scan {
+  found: Found;
+  sourceRows: number;
+  targetRows: number;
+}
+
+/** Chunks of the source in key order, each hashed on both sides; only a chunk that differs is read row by row. */
+async function scanChunks(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, n: number): Promise<Scan> {
+  const found: Found = new Map();
   let sourceRows = 0;
   let targetRows = 0;
   const loRaw: Key | null = null;
@@ -225,11 +234,61 @@ async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: 
     if (!hi) break;
     lo = hi;
   }
+  return { found, sourceRows, targetRows };
+}
+
+/**
+ * Both sides read once each, in the same (byte) order, every row's digest
+ * matched by its identity: for keys in byte order, where ranges of chunks have
+ * no index to use. Rows wait to be matched only while the two reads are apart,
+ * so what is held is the rows that differ and about one batch more.
+ */
+async function scanStreamed(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, n: number): Promise<Scan> {
+  const found: Found = new Map();
+  const reads = [sqlite ? sqlite.digests(pair, n) : source!.digests(pair, n), target.digests(pair, n)] as const;
+  const waiting = [new Map<string, RowDigest>(), new Map<string, RowDigest>()] as const;
+  const counts: [number, number] = [0, 0];
+  const done = [false, false];
+  try {
+    while (!done[0] || !done[1]) {
+      const next = await Promise.all(reads.map((r, side) => (done[side] ? null : r.next())));
+      for (const side of [0, 1] as const) {
+        const got = next[side];
+        if (!got) continue;
+        if (got.done) {
+          done[side] = true;
+          continue;
+        }
+        const mine = waiting[side];
+        const theirs = waiting[side === 0 ? 1 : 0];
+        counts[side] += got.value.length;
+        for (const row of got.value) {
+          const other = theirs.get(row.id);
+          if (!other) mine.set(row.id, row);
+          else {
+            theirs.delete(row.id);
+            const src = side === 0 ? row : other;
+            if (other.hash !== row.hash) found.set(row.id, { kind: 'different', key: src.keyText, keyRaw: src.keyRaw });
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.allSettled(reads.map((r) => r.return(undefined)));
+  }
+  for (const r of waiting[0].values()) found.set(r.id, { kind: 'missing', key: r.keyText, keyRaw: r.keyRaw });
+  for (const r of waiting[1].values()) found.set(r.id, { kind: 'extra', key: r.keyText });
+  return { found, sourceRows: counts[0], targetRows: counts[1] };
+}
+
+async function compareTable(pair: TablePair, sqlite: SqliteSide | null, source: PgSide | null, target: PgSide, o: VerifyOptions): Promise<{ report: TableReport; all: Difference[] }> {
+  const n = o.chunkSize ?? 5000;
+  const { found, sourceRows, targetRows } = await (pair.byteOrder.length ? scanStreamed : scanChunks)(pair, sqlite, source, target, n);
   const before = found.size;
   // rows may have changed between the two reads: what differs must differ again, twice
   for (let pass = 0; pass < 2 && found.size; pass++) {
     await new Promise((r) => setTimeout(r, o.recheckDelayMs ?? 300));
-    const again = new Map<string, Difference & { keyRaw?: Key }>();
+    const again: Found = new Map();
     const all = [...found.values()];
     for (let i = 0; i < all.length; i += 500) {
       const part = all.slice(i, i + 500);
