@@ -52,6 +52,7 @@ import { waitWhilePaused } from './pause.ts';
 import { namesUserTypes, type OidMap } from './oid-map.ts';
 import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
 import type { ReadLease } from './target-sessions.ts';
+import type { Parked } from './parked-reads.ts';
 import { HIDDEN_WRITE, READ_ONLY_DEFAULT, READ_WRITE_DEFAULT, touchesReadOnly } from './read-only-target.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
@@ -87,6 +88,10 @@ export interface OpenedBackend {
   lease?: ReadLease;
   stream: Duplex;
   cancel: CancelTarget | null;
+  /** A parked read connection's link, handed on whole (parked-reads.ts). */
+  link?: BackendLink;
+  /** How the read connection started up: it may be parked under this when the session ends. */
+  key?: string;
 }
 
 export interface RelayContext {
@@ -103,6 +108,8 @@ export interface RelayContext {
   openReadSide?: (side: Side, settings: Record<string, string>) => Promise<OpenedBackend | null>;
   /** The settings a read connection to `side` starts with: the source of truth's defaults (read-side-settings.ts). */
   readSettings?: (source: BackendLink, side: Side) => Promise<Record<string, string>>;
+  /** An ended session's idle read connection, kept for the next session that starts up as `key` says. */
+  park?: (key: string, p: Parked) => void;
   /** The source of truth went away under the session. */
   onSourceDown?: () => void;
   allowDdl: boolean;
@@ -207,6 +214,8 @@ export class Relay {
   private targetOpening: Promise<BackendLink | null> | null = null;
   /** The target link's place under the proxy's limit on read connections, when it has one. */
   private targetLease: ReadLease | null = null;
+  /** The read connection as opened, and how it started up: parked when the session ends (parked-reads.ts). */
+  private parkAs: { link: BackendLink; key: string } | null = null;
   private closed = false;
   /** The database `source` is connected to. */
   private sot: Side;
@@ -507,6 +516,7 @@ export class Relay {
     // the read connection becomes the session's source connection: no longer one of the limited read connections
     this.targetLease?.give();
     this.targetLease = null;
+    this.parkAs = null;
     if (!next) {
       try {
         const opened = await this.ctx.openSide(want);
@@ -1055,8 +1065,9 @@ export class Relay {
         const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side, settings) : await this.ctx.openSide!(side);
         // the proxy has no connection to spare there now: the read runs on the source, and no fault is counted
         if (!opened) return null;
-        const link = new BackendLink('target', opened.stream);
+        const link = opened.link ?? new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
+        this.parkAs = opened.key !== undefined ? { link, key: opened.key } : null;
         for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());
         link.request(READ_ONLY_DEFAULT, new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
@@ -1687,7 +1698,14 @@ export class Relay {
     // what this turn wrote keeps its place ahead of the session's own last words and Terminate
     this.order.flush();
     this.source.flush();
-    this.target?.destroy();
+    const t = this.target;
+    if (t && this.ctx.park && this.parkAs?.link === t && !t.lost && t.pending === 0 && t.status === I && !t.copyIn) {
+      // idle, outside a transaction: the next session that starts up alike reads on it (it gives the lease back when it closes)
+      const lease = this.targetLease;
+      this.target = null;
+      this.targetLease = null;
+      this.ctx.park(this.parkAs.key, { link: t, cancel: t.cancelKey, ...(lease ? { lease } : {}) });
+    } else t?.destroy();
   }
 
   /** Answers written this turn go to the client now, ahead of a FATAL the session writes itself. */

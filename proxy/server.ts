@@ -22,6 +22,8 @@ import { pgCaptureDialect } from './capture/pg-capture.ts';
 import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { ProxyStats } from './stats.ts';
 import { TargetSessions } from './target-sessions.ts';
+import { ParkedReads } from './parked-reads.ts';
+import { DefaultsCache } from './read-side-settings.ts';
 import { UnmirroredRelations } from './mirror/unmirrored-relations.ts';
 import { OidMap } from './oid-map.ts';
 
@@ -182,6 +184,8 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
     unmirrored: (relations) => unmirrored.touches(relations),
     ...(oids ? { oids } : {}),
     readSessions: new TargetSessions(cfg.targetSessions, { new: targetUrl, legacy: source.kind === 'postgres' ? sourceUrl : undefined }, cfg.processes, log),
+    parked: new ParkedReads(),
+    readDefaults: new DefaultsCache(),
     guard: () => sides.current.guard,
     allowDdl: cfg.allowDdl,
     defaultRoute: cfg.route,
@@ -197,6 +201,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
     stop: () => {
       unmirrored.stop();
       runtime.readSessions?.stop();
+      runtime.parked?.stop();
       return sides.stop();
     },
   };

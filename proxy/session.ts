@@ -43,7 +43,7 @@ import type { CancelRegistry, CancelTarget } from './cancel.ts';
 import { ClientGone, ClientReader } from './client-reader.ts';
 import { FrameError, FrameScanner } from './framing.ts';
 import { PgError } from './sqlite/errors.ts';
-import { engineDefaults, sourceDefaults } from './read-side-settings.ts';
+import { engineDefaults, sourceDefaults, type DefaultsCache } from './read-side-settings.ts';
 import {
   CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST,
   backendKeyData, fatal, negotiateProtocolVersion, readyForQuery, terminateMessage,
@@ -54,6 +54,7 @@ import { Relay } from './relay.ts';
 import type { SessionRoute } from './router.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import type { TargetSessions } from './target-sessions.ts';
+import type { ParkedReads } from './parked-reads.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
@@ -75,6 +76,10 @@ export interface MirrorRuntime {
   oids?: OidMap;
   /** The proxy's limit on session connections for reads to the database that is not the source of truth. */
   readSessions?: TargetSessions;
+  /** Read connections of ended sessions, for the next session that logs in alike. */
+  parked?: ParkedReads;
+  /** The source's answer-shaping defaults by session start-up, for a few seconds. */
+  readDefaults?: DefaultsCache;
 }
 
 export type SourceSpec =
@@ -271,8 +276,8 @@ export class Session {
     else this.startRelay(pending);
   }
 
-  /** A session connection to one database, logged in as described at the top of this file. */
-  private async connectSide(side: Side, settings: Record<string, string> = {}): Promise<{ conn: BackendConnection; cancel: CancelTarget }> {
+  /** How a session connection to one database logs in: where, and with which start-up parameters (see the top of this file). */
+  private sideStartup(side: Side, settings: Record<string, string>) {
     const src = this.ctx.source;
     const m = this.ctx.mirror;
     const onNew = side === 'new' && m;
@@ -289,9 +294,22 @@ export class Session {
     // functions and DO blocks on the source of truth unless the proxy lets DDL through
     const marks: Record<string, string> = m ? { 'cutover.proxied': 'on', ...(m.allowDdl ? { 'cutover.allow_ddl': 'on' } : {}) } : {};
     const startup = onNew ? { ...this.startup, ...settings, user: m.target.user, database: this.ctx.databaseMap[this.database]?.target ?? sameName, ...asClient, ...marks } : { ...this.startup, ...settings, ...marks };
+    return { endpoint, startup, secret: onNew ? m.target.secret : this.secret, asClient };
+  }
+
+  /** What a parked read connection must have started up as to serve this session (parked-reads.ts). */
+  private readKey(side: Side, settings: Record<string, string>): string {
+    const { endpoint, startup } = this.sideStartup(side, settings);
+    return JSON.stringify([side, endpoint.host, endpoint.port, Object.entries(startup).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+  }
+
+  /** A session connection to one database, logged in as described at the top of this file. */
+  private async connectSide(side: Side, settings: Record<string, string> = {}): Promise<{ conn: BackendConnection; cancel: CancelTarget }> {
+    const m = this.ctx.mirror;
+    const { endpoint, startup, secret, asClient } = this.sideStartup(side, settings);
     let conn: BackendConnection;
     try {
-      conn = await connectBackend({ endpoint, startup, secret: onNew ? m.target.secret : this.secret, maxMessageSize: this.ctx.maxMessageSize });
+      conn = await connectBackend({ endpoint, startup, secret, maxMessageSize: this.ctx.maxMessageSize });
     } catch (e) {
       // a setting the other server cannot take (a locale or a text search configuration it lacks): its own default for that one
       if (Object.keys(settings).length && e instanceof BackendStartupError && (e.code === '22023' || e.code === '42704')) return this.connectSide(side, withoutNamed(settings, e.message));
@@ -348,19 +366,26 @@ export class Session {
       side: this.side,
       openSide,
       readSettings: async (source, side) => {
-        if (this.ctx.source.kind !== 'sqlite') return sourceDefaults(source);
+        if (this.ctx.source.kind !== 'sqlite') {
+          if (!m.readDefaults) return sourceDefaults(source);
+          return m.readDefaults.get(JSON.stringify([side, this.database, Object.entries(this.startup).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]), () => sourceDefaults(source));
+        }
         // an SQLite source is asked nothing: its defaults are the engine's, with the client's start-up parameters;
         // reads of the file itself (after promote) go to an engine session, which takes no start-up settings
         return side === 'new' ? engineDefaults(this.startup.user ?? '', this.database, this.startup) : {};
       },
       openReadSide: async (side, settings) => {
-        if (!m.readSessions) return openSide(side, settings);
+        // a PostgreSQL server's connection can be handed on between sessions; an SQLite engine session is not
+        const key = side === 'legacy' && this.ctx.source.kind === 'sqlite' ? undefined : this.readKey(side, settings);
+        const parked = key !== undefined ? m.parked?.take(key) : null;
+        if (parked) return { stream: parked.link.stream, link: parked.link, cancel: parked.cancel, key, ...(parked.lease ? { lease: parked.lease } : {}) };
+        if (!m.readSessions) return { ...(await openSide(side, settings)), key };
         const lease = m.readSessions.take(side);
         if (!lease) return null;
         try {
           const opened = await openSide(side, settings);
           opened.stream.once('close', lease.give);
-          return { ...opened, lease };
+          return { ...opened, lease, key };
         } catch (e) {
           lease.give();
           // no room there (max_connections, or the role's connection limit): a matter of capacity, not of health
@@ -371,6 +396,7 @@ export class Session {
           throw e;
         }
       },
+      ...(m.parked ? { park: m.parked.park.bind(m.parked) } : {}),
       onSourceDown: () => this.ctx.stats.sourceDown(),
       allowDdl: m.allowDdl,
       sessionRoute: this.route,

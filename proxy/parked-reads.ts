@@ -1,0 +1,137 @@
+// Read connections of ended sessions, kept for the next session that logs in
+// the same way. A session's first routed read used to open its own connection
+// to the target (a TCP connect, SCRAM, a server process forked): 13 ms on a
+// loaded machine where the read itself took 0.8, and a client with a 100 ms
+// query_timeout failed there. PgBouncer keeps server connections between
+// clients for the same reason. A connection is handed on only to a session
+// whose start-up is the same in every parameter (user, role, database, the
+// source's settings), after DISCARD ALL has returned it to that start-up:
+// no SET, prepared statement, temporary table or advisory lock of the session
+// before it survives.
+import { Collect, type BackendLink } from './backend-link.ts';
+import type { CancelTarget } from './cancel.ts';
+import { queryMessage, terminateMessage } from './messages.ts';
+import type { ReadLease } from './target-sessions.ts';
+
+/** A parked connection not taken again within this long is closed (the target's process ends). */
+const PARKED_IDLE_MS = 60_000;
+/** Connections parked per start-up at most: a burst of sessions ending leaves no crowd of idle processes. */
+const PARKED_PER_KEY = 32;
+
+export interface Parked {
+  link: BackendLink;
+  cancel: CancelTarget | null;
+  lease?: ReadLease;
+}
+
+interface Entry extends Parked {
+  key: string;
+  since: number;
+}
+
+export class ParkedReads {
+  private readonly byKey = new Map<string, Entry[]>();
+  private readonly sweeper: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor() {
+    this.sweeper = setInterval(() => this.sweep(), PARKED_IDLE_MS / 4).unref();
+  }
+
+  /** How many connections wait now (for status and tests). */
+  get size(): number {
+    let n = 0;
+    for (const list of this.byKey.values()) n += list.length;
+    return n;
+  }
+
+  /** A parked connection that started up as `key` describes, or null. */
+  take(key: string): Parked | null {
+    const list = this.byKey.get(key);
+    while (list?.length) {
+      const e = list.pop()!;
+      if (!list.length) this.byKey.delete(key);
+      if (e.link.lost) continue;
+      e.link.onClose = () => undefined;
+      return { link: e.link, cancel: e.cancel, ...(e.lease ? { lease: e.lease } : {}) };
+    }
+    return null;
+  }
+
+  /**
+   * An ended session's idle read connection: parked once DISCARD ALL has
+   * answered, closed instead if it cannot be (an error, a transaction left
+   * open, the connection lost, too many parked already).
+   */
+  park(key: string, p: Parked): void {
+    const { link, lease } = p;
+    if (this.stopped || (this.byKey.get(key)?.length ?? 0) >= PARKED_PER_KEY || link.lost || link.pending > 0 || link.status !== 0x49 || link.copyIn) {
+      end(link);
+      return;
+    }
+    link.unsolicited = () => undefined;
+    link.onCopyIn = null;
+    const entry: Entry = { ...p, key, since: Date.now() };
+    link.onClose = () => this.remove(entry);
+    // until DISCARD ALL has answered nobody may take it back: the session that had it is gone
+    if (lease) lease.reclaim = () => false;
+    const reset = new Collect();
+    link.request(queryMessage('DISCARD ALL'), reset);
+    reset.done.then(
+      (status) => {
+        if (reset.error || status !== 0x49 || link.lost || this.stopped) {
+          end(link);
+          return;
+        }
+        entry.since = Date.now();
+        if (lease) {
+          lease.used = entry.since;
+          // the limit on read connections wants it for a session with reads to route
+          lease.reclaim = () => {
+            this.remove(entry);
+            end(link);
+            return true;
+          };
+        }
+        const list = this.byKey.get(key) ?? [];
+        list.push(entry);
+        this.byKey.set(key, list);
+      },
+      () => link.destroy(),
+    );
+  }
+
+  private remove(e: Entry): void {
+    const list = this.byKey.get(e.key);
+    const i = list?.indexOf(e) ?? -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (!list!.length) this.byKey.delete(e.key);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const list of [...this.byKey.values()]) {
+      for (const e of [...list]) {
+        if (now - e.since < PARKED_IDLE_MS) continue;
+        this.remove(e);
+        end(e.link);
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    for (const list of [...this.byKey.values()]) for (const e of list) end(e.link);
+    this.byKey.clear();
+  }
+}
+
+/** Log off as a client does (the server logs no lost connection), and let go of the socket soon either way. */
+function end(link: BackendLink): void {
+  const s = link.stream;
+  if (s.destroyed) return;
+  if (!link.lost) s.end(terminateMessage());
+  setTimeout(() => s.destroy(), 1_000).unref();
+}
