@@ -15,8 +15,13 @@ import type { ReadLease } from './target-sessions.ts';
 
 /** A parked connection not taken again within this long is closed (the target's process ends). */
 const PARKED_IDLE_MS = 60_000;
-/** Connections parked per start-up at most: a burst of sessions ending leaves no crowd of idle processes. */
-const PARKED_PER_KEY = 32;
+/**
+ * Connections parked at most, all start-ups together: a burst of sessions
+ * ending leaves no crowd of idle processes, and an application whose every
+ * connection starts up differently (an application_name of its own each) does
+ * not fill the limit on read connections with ones nobody takes.
+ */
+const PARKED_MAX = 32;
 
 export interface Parked {
   link: BackendLink;
@@ -65,7 +70,7 @@ export class ParkedReads {
    */
   park(key: string, p: Parked): void {
     const { link, lease } = p;
-    if (this.stopped || (this.byKey.get(key)?.length ?? 0) >= PARKED_PER_KEY || link.lost || link.pending > 0 || link.status !== 0x49 || link.copyIn) {
+    if (this.stopped || link.lost || link.pending > 0 || link.status !== 0x49 || link.copyIn) {
       end(link);
       return;
     }
@@ -93,6 +98,8 @@ export class ParkedReads {
             return true;
           };
         }
+        // the longest parked makes room: the likeliest not to be wanted again
+        if (this.size >= PARKED_MAX) this.closeOldest();
         const list = this.byKey.get(key) ?? [];
         list.push(entry);
         this.byKey.set(key, list);
@@ -107,6 +114,14 @@ export class ParkedReads {
     if (i < 0) return;
     list!.splice(i, 1);
     if (!list!.length) this.byKey.delete(e.key);
+  }
+
+  private closeOldest(): void {
+    let oldest: Entry | null = null;
+    for (const list of this.byKey.values()) for (const e of list) if (!oldest || e.since < oldest.since) oldest = e;
+    if (!oldest) return;
+    this.remove(oldest);
+    end(oldest.link);
   }
 
   private sweep(): void {

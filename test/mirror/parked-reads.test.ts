@@ -31,8 +31,8 @@ afterAll(async () => {
 
 const RAW = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
-async function session<T>(fn: (c: pg.Client) => Promise<T>, url = tp.url(pair.name)): Promise<T> {
-  const c = new pg.Client({ connectionString: url, types: RAW, application_name: 'parked-test' });
+async function session<T>(fn: (c: pg.Client) => Promise<T>, url = tp.url(pair.name), name = 'parked-test'): Promise<T> {
+  const c = new pg.Client({ connectionString: url, types: RAW, application_name: name });
   await c.connect();
   try {
     return await fn(c);
@@ -126,5 +126,13 @@ describe('read connections handed on between sessions', () => {
       await routedRead(c);
       expect(await readBackends()).toHaveLength(2);
     });
+  });
+
+  it('keeps a bounded number: sessions that each start up differently do not leave a connection each', async () => {
+    for (let i = 0; i < 40; i++) await session(routedRead, tp.url(pair.name), `parked-many-${i}`);
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'parked-%'`);
+    expect(r.rows[0].n).toBeLessThanOrEqual(32);
+    expect(r.rows[0].n).toBeGreaterThan(0);
   });
 });
