@@ -17,25 +17,32 @@ export interface Recorded {
 }
 
 /**
- * What a report proves. `wholeScope`: every table of the migration was
- * compared; a subset that is equal proves nothing about the others (null:
- * nothing to record), while a subset with differences still takes a pass back.
+ * What a report proves. `left`: replicated tables it did not compare
+ * (verify-scope.ts); a subset that is equal proves nothing about the others
+ * (null: nothing to record), while a subset with differences still takes a pass back.
  */
-export function verifyOutcome(r: VerifyReport, wholeScope: boolean): VerifyOutcome | null {
+export function verifyOutcome(r: VerifyReport, left: readonly string[]): VerifyOutcome | null {
   const differing = [...r.tables.filter((t) => !t.equal).map((t) => t.table), ...r.uncompared.map((u) => u.table)];
   const total = r.tables.length + r.uncompared.length;
   if (differing.length) {
     const names = differing.slice(0, 5).join(', ') + (differing.length > 5 ? ` and ${differing.length - 5} more` : '');
     return { passed: false, summary: `${differing.length} of ${total} table(s) differ: ${names}` };
   }
-  if (!wholeScope) return null;
+  if (left.length) return null;
   const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
   const repaired = r.tables.reduce((a, t) => a + (t.repaired ?? 0), 0);
   return { passed: true, summary: `all ${total} table(s) equal (${rows} rows${repaired ? `; ${repaired} row(s) repaired first` : ''})` };
 }
 
-export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | null): Promise<Recorded> {
-  if (!outcome) return { recorded: false, note: 'result not recorded: --tables compared a subset; reads may start only after a verify of every table', warning: false };
+/** `left`: as for verifyOutcome, named when nothing is recorded for want of them. */
+/** One line naming the replicated tables a verify left out (at most five by name). */
+export function notComparedLine(left: readonly string[]): string {
+  const names = left.slice(0, 5).join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : '');
+  return `${left.length} replicated table(s) not compared: ${names} (captured on the source, or in the configured tables)`;
+}
+
+export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | null, left: readonly string[] = []): Promise<Recorded> {
+  if (!outcome) return { recorded: false, note: `result not recorded: ${notComparedLine(left)}; reads may start only after a verify of every replicated table`, warning: false };
   const reason = `cutover verify: ${outcome.passed ? 'passed' : 'differences found'}`;
   try {
     const s = await apiOrStore(cfg, 'POST', '/verify', { ...outcome, reason }, { mutate: recordVerify(outcome), reason });

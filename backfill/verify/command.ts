@@ -19,16 +19,8 @@ function describe(t: TableReport): string[] {
   return lines;
 }
 
-/**
- * Whether this run compares every table of the migration: no --tables on the
- * command line, or one naming at least the tables the configuration (file or
- * CUTOVER_TABLES) gives the whole migration.
- */
-function wholeScope(tables: string[] | undefined, opts: Record<string, unknown>): boolean {
-  if (opts.tables === undefined) return true;
-  const configured = loadConfig({ config: opts.config }).tables;
-  return configured !== undefined && configured.every((t) => tables?.includes(t));
-}
+/** The migration's tables (config file or CUTOVER_TABLES), which a --tables of this run may narrow. */
+const configuredTables = (opts: Record<string, unknown>) => loadConfig({ config: opts.config }).tables;
 
 export function registerVerifyCommand(program: Command): void {
   program
@@ -41,6 +33,9 @@ export function registerVerifyCommand(program: Command): void {
       if (opts.repair && (await recordedSourceOfTruth(cfg)) === 'new') {
         throw new CliError('verify: --repair refused: the new database (--target) has been the source of truth since promote, and a repair rewrites --target from --source, which would undo its writes with the legacy copy; compare without --repair (the legacy database is kept current by the reverse mirror), or cutover rollback first');
       }
+      // known before the comparison, which may take hours: a capture check failing after it would lose the result
+      const { notCompared, replicatedTables } = await import('../../control/verify-scope.ts');
+      const replicated = await replicatedTables(cfg, configuredTables(opts));
       const { runVerify, VerifyError } = await import('./run-verify.ts');
       let r;
       try {
@@ -55,7 +50,8 @@ export function registerVerifyCommand(program: Command): void {
         if (e instanceof VerifyError) throw new CliError(`verify: ${e.message}`);
         throw e;
       }
-      const recorded = await recordVerifyResult(cfg, verifyOutcome(r, wholeScope(cfg.tables, opts)));
+      const left = notCompared(r, replicated);
+      const recorded = await recordVerifyResult(cfg, verifyOutcome(r, left), left);
       const differing = r.tables.filter((t) => !t.equal).length + r.uncompared.length;
       const total = r.tables.length + r.uncompared.length;
       const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);

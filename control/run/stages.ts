@@ -16,7 +16,8 @@ import { runVerify } from '../../backfill/verify/run-verify.ts';
 import { runCheck } from '../../backfill/check/run-check.ts';
 import { takeBackup } from '../../backfill/backup.ts';
 import { ApiError } from '../client.ts';
-import { verifyOutcome } from '../record-verify.ts';
+import { notComparedLine, verifyOutcome } from '../record-verify.ts';
+import { notCompared, replicatedTables } from '../verify-scope.ts';
 import type { AuditEntry } from '../state/store.ts';
 import { pluggedStages } from './plugins.ts';
 
@@ -95,8 +96,12 @@ const backfill: StageFn = async ({ cfg }) => {
 
 /** Compares every table of the migration and records the result on the proxy: the steps stage needs a pass. */
 const verify: StageFn = async ({ cfg, api }) => {
+  const replicated = await replicatedTables(cfg, cfg.tables);
   const r = await runVerify({ source: requireKey(cfg, 'source'), target: requireKey(cfg, 'target'), tables: cfg.tables, reportDir: cfg.reportDir });
-  const outcome = verifyOutcome(r, true)!;
+  const left = notCompared(r, replicated);
+  const outcome = verifyOutcome(r, left);
+  // equal, but tables captured beyond the configured ones were not compared: no pass, and the steps would be refused
+  if (!outcome) throw new CliError(`verify: ${notComparedLine(left)}; add them to tables, or remove their capture`);
   await api('POST', '/verify', { ...outcome, reason: `cutover run: verify ${outcome.passed ? 'passed' : 'found differences'}` });
   const different = r.tables.filter((d) => !d.equal);
   if (r.uncompared.length) throw new CliError(`verify: ${r.uncompared.map((u) => `${u.table}: ${u.reason}`).join('; ')} (\`cutover schema --apply\` makes what is missing)`);
