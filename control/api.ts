@@ -17,7 +17,7 @@ import { StoreUnavailable } from './state/sync.ts';
 import type { Mutation } from './state/store.ts';
 import { statusOf } from './status.ts';
 import { rollback, setPhase, setReads, step } from './steer.ts';
-import { recordVerify } from './verify-gate.ts';
+import { recordVerify, staleVerify } from './verify-gate.ts';
 
 export interface ControlApi {
   address: string;
@@ -28,6 +28,7 @@ const readsBody = z.object({ percent: z.number().int().min(0).max(100), force: z
 const rollbackBody = z.object({ reason: z.string().max(500).optional() }).strict();
 const phaseBody = z.object({ phase: z.enum(PHASES as [string, ...string[]]), reason: z.string().max(500).optional(), force: z.boolean().optional() }).strict();
 const verifyBody = z.object({ passed: z.boolean(), summary: z.string().min(1).max(500), reason: z.string().max(500).optional() }).strict();
+const staleBody = z.object({ cause: z.string().min(1).max(300), reason: z.string().max(500).optional() }).strict();
 const emptyBody = z.object({ reason: z.string().max(500).optional() }).strict();
 const resumeBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional() }).strict();
 const promoteBody = z.object({ reason: z.string().max(500).optional(), force: z.boolean().optional(), timeoutSeconds: z.number().min(0).max(3600).optional() }).strict();
@@ -130,6 +131,14 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     const body = parse(verifyBody, req);
     const r = await sync.change(recordVerify(body), actor(req), body.reason ?? `cutover verify: ${body.passed ? 'passed' : 'differences found'}`);
     if (!body.passed) log.warn({ summary: body.summary, tripped: r.after.tripped !== r.before.tripped }, 'verify found differences');
+    return reply.send(await statusOf(ctx));
+  });
+
+  // what a recorded pass compared changed (`cutover capture remove`): the pass stops counting
+  app.post('/verify/stale', async (req, reply) => {
+    const body = parse(staleBody, req);
+    const r = await sync.change(staleVerify(body.cause), actor(req), body.reason ?? `verify pass cleared: ${body.cause}`, { safe: true });
+    if (r.changed) log.warn({ cause: body.cause }, 'verify pass cleared: run cutover verify again before reads start');
     return reply.send(await statusOf(ctx));
   });
 

@@ -6,7 +6,7 @@ import type { VerifyReport } from '../backfill/verify/run-verify.ts';
 import type { Config } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { apiOrStore, NoStore } from './api-or-store.ts';
-import { recordVerify, type VerifyOutcome } from './verify-gate.ts';
+import { recordVerify, staleVerify, type VerifyOutcome } from './verify-gate.ts';
 
 export interface Recorded {
   recorded: boolean;
@@ -51,6 +51,23 @@ export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | n
   } catch (e) {
     if (e instanceof NoStore) return { recorded: false, note: `result not recorded: ${e.message}`, warning: false };
     if (e instanceof CliError) return { recorded: false, note: `result not recorded: ${e.message}`, warning: true };
+    throw e;
+  }
+}
+
+/**
+ * A recorded pass no longer counts: `cause` changed what it compared. Through
+ * the proxy when one answers, else in the state store; with neither there is
+ * no pass to clear.
+ */
+export async function clearVerifyPass(cfg: Config, cause: string, reason: string): Promise<Recorded> {
+  try {
+    const s = await apiOrStore(cfg, 'POST', '/verify/stale', { cause, reason }, { mutate: staleVerify(cause), reason });
+    const cleared = typeof s.verifyResult === 'string' && s.verifyResult.startsWith('stale') && s.verifyResult.includes(cause);
+    return { recorded: cleared, note: cleared ? `verify: ${s.verifyResult as string}` : '', warning: false };
+  } catch (e) {
+    if (e instanceof NoStore) return { recorded: false, note: '', warning: false };
+    if (e instanceof CliError) return { recorded: false, note: `a recorded verify pass could not be cleared: ${e.message}; the next cutover phase SHIFTING may let reads start without a new verify`, warning: true };
     throw e;
   }
 }

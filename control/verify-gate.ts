@@ -43,6 +43,17 @@ export function onEnterPhase(cur: ControlRecord, to: Phase, at = now()): VerifyF
 }
 
 /**
+ * Something changed under what a pass compared (capture removed by hand, DDL
+ * the proxy let through): the pass no longer counts, and the next SHIFTING
+ * needs a new verify (or --force). Only a counting pass is replaced: a failure
+ * or an override already blocks, and says more than "stale" would.
+ */
+export function staleVerify(cause: string, at = now()): Mutation {
+  // FINALIZED: reads already all go to the new database, nothing left to gate
+  return (cur) => (cur.verifiedAt && cur.phase !== 'FINALIZED' ? { verifiedAt: null, verifyResult: `stale since ${at}: ${cause}; run cutover verify again` } : null);
+}
+
+/**
  * Entering SHIFTING from a phase where reads did not go to the new database:
  * refused (409) without a recorded pass, unless forced, and a forced entry is
  * written down as such (an audit row of its own, and what status shows).

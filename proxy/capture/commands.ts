@@ -44,8 +44,13 @@ export function registerCaptureCommands(program: Command): void {
     .description('drop every capture trigger, function and the change table')
     .action(action(async ({ cfg, print }) => {
       const on = await captureOn(cfg);
-      const n = await withSource(on.url, (c) => c.remove());
-      print(`capture removed${on.note} from ${n} table(s)`, { ok: true, tables: n });
+      const { had, n } = await withSource(on.url, async (c) => ({ had: (await c.status()).installed, n: await c.remove() }));
+      // writes stop reaching the other database: a pass recorded before says nothing about it from now on
+      const { clearVerifyPass } = await import('../../control/record-verify.ts');
+      const cleared = had || n ? await clearVerifyPass(cfg, `capture removed${on.note} by cutover capture remove, so writes no longer reach the other database`, 'cutover capture remove: verify pass cleared') : null;
+      const note = cleared?.note ? `\n${cleared.warning ? 'warning: ' : ''}${cleared.note}` : '';
+      print(`capture removed${on.note} from ${n} table(s)${note}`, { ok: true, tables: n, verifyCleared: cleared?.recorded ?? false, ...(cleared?.note ? { verifyNote: cleared.note } : {}) });
+      return cleared?.warning ? 2 : 0;
     }));
   capture
     .command('status')

@@ -1,0 +1,71 @@
+// A recorded verify pass stops counting when what it compared changes under it:
+// capture removed by hand (`cutover capture remove`: writes stop reaching the
+// new database) or DDL the proxy let through (allowDdl: the schemas may differ).
+// Both kept the pass, so the next SHIFTING routed reads without a new verify.
+// Each clearing is one line in status and an audit row saying why.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../harness/cli.ts';
+import type { DbPair } from '../harness/databases.ts';
+import { freePort } from '../harness/postgres.ts';
+import { installCaptureAt, mirroredPair } from '../mirror/mirrored-pair.ts';
+import { startControlledProxy, type ControlledProxy } from './controlled-proxy.ts';
+
+let pair: DbPair;
+let cp: ControlledProxy;
+const reports = mkdtempSync(path.join(os.tmpdir(), 'cutover-verify-stale-'));
+const sides = () => ['--source', pair.legacyUrl, '--target', pair.targetUrl, '--report-dir', reports];
+const status = async () => (await cp.api('GET', '/status')).json;
+
+/** A real `cutover verify` through the proxy, passing. */
+async function pass(): Promise<void> {
+  const v = await cli(['verify', ...sides(), '--control', cp.control]);
+  expect(v.code, v.stdout + v.stderr).toBe(0);
+  expect(await status()).toMatchObject({ verifiedAt: expect.any(String), verifyResult: expect.stringMatching(/^passed /) });
+}
+
+async function mirroring(): Promise<void> {
+  for (let i = 0; i < 50 && !cp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(cp.live.get().mirroring).toBe(true);
+}
+
+beforeAll(async () => {
+  pair = await mirroredPair('control_verify_stale', "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 20) g");
+  cp = await startControlledProxy({ source: pair.legacyUrl, target: pair.targetUrl, allowDdl: true });
+  await mirroring();
+  for (const p of ['PREFLIGHT', 'BACKUP', 'CAPTURE', 'BACKFILL', 'VERIFY']) expect((await cp.api('PUT', '/phase', { phase: p })).status, p).toBe(200);
+});
+afterAll(async () => {
+  await cp?.close();
+});
+
+describe('a verify pass is cleared', () => {
+  it('by cutover capture remove, through the proxy or, with none, in the state store: the next SHIFTING needs a new verify', async () => {
+    await pass();
+    const removed = await cli(['capture', 'remove', ...sides(), '--control', cp.control, '--state', cp.state]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/\nverify: stale since .*: capture removed by cutover capture remove, so writes no longer reach the other database; run cutover verify again$/m);
+    const s = await status();
+    expect(s).toMatchObject({ verifiedAt: null, verifyResult: expect.stringContaining('capture removed by cutover capture remove') });
+    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: 'cutover capture remove: verify pass cleared' })]));
+    const phase = await cli(['phase', 'SHIFTING', '--control', cp.control]);
+    expect(phase.code).toBe(1);
+    expect(phase.stderr.trim().split('\n')).toHaveLength(1);
+    expect(phase.stderr).toContain('last verify: stale since');
+
+    // no proxy: the state store records it the same way
+    await installCaptureAt(pair.legacyUrl);
+    await mirroring();
+    await pass();
+    await cp.close();
+    const nobody = `127.0.0.1:${await freePort()}`;
+    const direct = await cli(['capture', 'remove', ...sides(), '--control', nobody, '--state', cp.state]);
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(direct.stdout).toContain('capture removed by cutover capture remove');
+    const offline = JSON.parse((await cli(['status', '--json', '--control', nobody, '--state', cp.state])).stdout);
+    expect(offline).toMatchObject({ direct: true, verifiedAt: null, verifyResult: expect.stringMatching(/^stale since .*: capture removed/) });
+    cp = await startControlledProxy({ source: pair.legacyUrl, target: pair.targetUrl, state: cp.state });
+  });
+});
