@@ -59,6 +59,15 @@ export class LiveState extends EventEmitter {
     return this.snap.mirroring && this.snap.phase !== 'FINALIZED';
   }
 
+  /**
+   * DDL let through while mirroring (allowDdl): a verify pass compared the
+   * schema before it, so the control plane takes the pass back. Only while one
+   * counts: no store write per DDL statement.
+   */
+  schemaChanged(): void {
+    if (this.snap.verifiedAt) this.emit('schema-changed');
+  }
+
   /** Reads back to the source of truth at once; the control plane records why. */
   trip(reason: string): void {
     if (this.snap.tripped) return;

@@ -582,7 +582,9 @@ export class Relay {
     this.noteStatementDrops(c);
     // refused DDL is raised on the source instead, so the server's transaction fails as it would for the DDL's error
     // (DDL among transaction control too: onQuery's split refuses that piece by piece, this Query goes whole)
-    const refused = this.mirroring && !this.ctx.allowDdl && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
+    const ddl = this.mirroring && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
+    const refused = ddl && !this.ctx.allowDdl;
+    if (ddl && !refused) this.ctx.live.schemaChanged();
     const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
@@ -1025,7 +1027,11 @@ export class Relay {
   }
 
   private refuseDdl(kind: Kind): boolean {
-    if (kind !== 'ddl' || this.ctx.allowDdl || !this.mirroring) return false;
+    if (kind !== 'ddl' || !this.mirroring) return false;
+    if (this.ctx.allowDdl) {
+      this.ctx.live.schemaChanged();
+      return false;
+    }
     const slot = this.order.open();
     if (this.predicted !== I) {
       // inside a transaction block an error aborts the transaction, as the client expects of PostgreSQL: the
@@ -1584,6 +1590,7 @@ export class Relay {
   /** A piece the proxy answers with an error instead of running it. */
   private refusalOf(p: Piece, standIn: boolean): Buffer | null {
     if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT });
+    if (p.ddl) this.ctx.live.schemaChanged();
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
     if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: 'PREPARE TRANSACTION is refused while a migration is mirroring writes', hint: 'commit the transaction instead' });
     // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here

@@ -7,6 +7,7 @@
 import type { LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { Refused } from '../refused.ts';
+import { staleVerify } from '../verify-gate.ts';
 import { applyMutation, recordOf, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
 export class StoreUnavailable extends Error {}
@@ -46,6 +47,10 @@ export class StateSync {
     // a trip is local and immediate; the fleet learns it through the store
     this.live.on('trip', (reason: string) => {
       void this.change((cur) => (cur.tripped ? null : { tripped: reason }), this.actor, reason, { safe: true }).catch(() => undefined);
+    });
+    this.live.on('schema-changed', () => {
+      const cause = 'DDL let through by the proxy while mirroring (allowDdl), so the schemas may differ from what was compared';
+      void this.change(staleVerify(cause), this.actor, 'proxy: verify pass cleared by DDL (allowDdl)', { safe: true }).catch(() => undefined);
     });
     await this.reread();
     const tick = async () => {

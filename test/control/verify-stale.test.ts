@@ -6,9 +6,10 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../harness/cli.ts';
-import type { DbPair } from '../harness/databases.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
 import { installCaptureAt, mirroredPair } from '../mirror/mirrored-pair.ts';
 import { startControlledProxy, type ControlledProxy } from './controlled-proxy.ts';
@@ -42,6 +43,44 @@ afterAll(async () => {
 });
 
 describe('a verify pass is cleared', () => {
+  it('by DDL the proxy lets through (allowDdl): SHIFTING is refused, status and the audit log say why', async () => {
+    await pass();
+    const c = new pg.Client({ connectionString: cp.url(pair.name) });
+    await c.connect();
+    try {
+      await c.query('ALTER TABLE t ADD COLUMN note text');
+    } finally {
+      await c.end();
+    }
+    for (let i = 0; i < 50 && (await status()).verifiedAt; i++) await new Promise((r) => setTimeout(r, 100));
+    const s = await status();
+    expect(s).toMatchObject({ verifiedAt: null, verifyResult: expect.stringMatching(/^stale since .*: DDL let through by the proxy while mirroring \(allowDdl\), so the schemas may differ from what was compared; run cutover verify again$/) });
+    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: 'proxy: verify pass cleared by DDL (allowDdl)' })]));
+    const api = await cp.api('PUT', '/phase', { phase: 'SHIFTING' });
+    expect(api.status).toBe(409);
+    expect(api.json.error).toContain('last verify: stale since');
+    const line = (await cli(['status', '--control', cp.control])).stdout.split('\n').find((l) => l.startsWith('verify'));
+    expect(line).toMatch(/^verify +stale since .*: DDL let through by the proxy while mirroring \(allowDdl\).*; reads to the new database start only once cutover verify passes$/);
+
+    // the operator applies the same DDL to the new database; a new verify counts again
+    await sql(pair.targetUrl, 'ALTER TABLE t ADD COLUMN note text');
+    await pass();
+    // DDL inside a transaction block (split into pieces), and through the extended protocol
+    for (const ddl of [{ text: 'BEGIN; ALTER TABLE t ADD COLUMN a int; COMMIT' }, { name: 'ddl', text: 'ALTER TABLE t ADD COLUMN b int' }]) {
+      const d = new pg.Client({ connectionString: cp.url(pair.name) });
+      await d.connect();
+      try {
+        await d.query(ddl);
+      } finally {
+        await d.end();
+      }
+      for (let i = 0; i < 50 && (await status()).verifiedAt; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await status()).verifyResult, ddl.text).toMatch(/^stale since .*: DDL let through/);
+      await sql(pair.targetUrl, `ALTER TABLE t ADD COLUMN ${ddl.name ? 'b' : 'a'} int`);
+      await pass();
+    }
+  });
+
   it('by cutover capture remove, through the proxy or, with none, in the state store: the next SHIFTING needs a new verify', async () => {
     await pass();
     const removed = await cli(['capture', 'remove', ...sides(), '--control', cp.control, '--state', cp.state]);
