@@ -88,6 +88,10 @@ export function setPhase(to: Phase, opts: { viaApi?: boolean; force?: boolean } 
     }
     const own = OWN_COMMAND[to];
     if (opts.viaApi && own) throw new Refused(`phase ${to} is entered with ${own}, not by setting it`, 409, { from: cur.phase, to });
+    // after promote, ROLLED_BACK is the swap back: set alone it left the new database the source of truth under a phase saying otherwise
+    if (cur.phase === 'PROMOTED' && to === 'ROLLED_BACK') {
+      throw new Refused('phase ROLLED_BACK from PROMOTED is entered with cutover rollback, which swaps the databases\' roles back; set alone it would leave the new database the source of truth', 409, { from: cur.phase, to });
+    }
     const verify = to === 'SHIFTING' ? requireVerified(cur, `phase ${to}`, opts.force ?? false) : onEnterPhase(cur, to);
     return readsAllowedIn(to) && to !== 'SHIFTING' ? { phase: to, ...verify } : { phase: to, readPercent: 0, planStep: -1, ...verify };
   };
