@@ -37,7 +37,15 @@ export function registerCaptureCommands(program: Command): void {
       const note = backup ? `backup ${backup.file} (sha256 ${backup.sha256.slice(0, 16)}…); ` : '';
       // PostgreSQL only: an SQLite source has no functions to hide DDL in
       const unguarded = after.ddlGuard === false ? '\nnote: DDL run inside functions and DO blocks is not refused (the event trigger that catches it needs a superuser)' : '';
-      print(`${note}capture installed${where} on ${tables.length} table(s): ${tables.join(', ')}${unguarded}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null });
+      // a table captured only now had writes that never reached the other database: a pass recorded before misses them
+      const was = new Set(status.tables.filter((t) => t.captured).map((t) => t.table));
+      const added = after.tables.filter((t) => t.captured && !was.has(t.table)).map((t) => t.table);
+      const { clearVerifyPass } = await import('../../control/record-verify.ts');
+      const named = added.slice(0, 5).join(', ') + (added.length > 5 ? ` and ${added.length - 5} more` : '');
+      const cleared = added.length ? await clearVerifyPass(cfg, `capture newly installed${where} on ${named}, whose writes before it never reached the other database`, 'cutover capture install: verify pass cleared') : null;
+      const stale = cleared?.note ? `\n${cleared.warning ? 'warning: ' : ''}${cleared.note}` : '';
+      print(`${note}capture installed${where} on ${tables.length} table(s): ${tables.join(', ')}${unguarded}${stale}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null, verifyCleared: cleared?.recorded ?? false, ...(cleared?.note ? { verifyNote: cleared.note } : {}) });
+      return cleared?.warning ? 2 : 0;
     }));
   capture
     .command('remove')

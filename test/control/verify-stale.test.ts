@@ -107,4 +107,22 @@ describe('a verify pass is cleared', () => {
     expect(offline).toMatchObject({ direct: true, verifiedAt: null, verifyResult: expect.stringMatching(/^stale since .*: capture removed/) });
     cp = await startControlledProxy({ source: pair.legacyUrl, target: pair.targetUrl, state: cp.state });
   });
+
+  it('by cutover capture install on a table not captured before: its writes until then never reached the new database', async () => {
+    // capture was removed above: this pass compared a snapshot
+    await pass();
+    const installed = await cli(['capture', 'install', '--skip-backup', ...sides(), '--control', cp.control, '--state', cp.state]);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stdout).toMatch(/\nverify: stale since .*: capture newly installed on public\.t, whose writes before it never reached the other database; run cutover verify again$/m);
+    const s = await status();
+    expect(s).toMatchObject({ verifiedAt: null, verifyResult: expect.stringContaining('capture newly installed on public.t') });
+    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: 'cutover capture install: verify pass cleared' })]));
+    // installing again adds no table: a new pass stays
+    await mirroring();
+    await pass();
+    const again = await cli(['capture', 'install', '--skip-backup', ...sides(), '--control', cp.control, '--state', cp.state]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('stale');
+    expect((await status()).verifiedAt).toEqual(expect.any(String));
+  });
 });
