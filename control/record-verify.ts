@@ -63,7 +63,8 @@ export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | n
 export async function clearVerifyPass(cfg: Config, cause: string, reason: string): Promise<Recorded> {
   try {
     const s = await apiOrStore(cfg, 'POST', '/verify/stale', { cause, reason }, { mutate: staleVerify(cause), reason });
-    const cleared = typeof s.verifyResult === 'string' && s.verifyResult.startsWith('stale') && s.verifyResult.includes(cause);
+    // stale by another cause too: a proxy may have seen the same change first (capture gone)
+    const cleared = typeof s.verifyResult === 'string' && s.verifyResult.startsWith('stale') && !s.verifiedAt;
     return { recorded: cleared, note: cleared ? `verify: ${s.verifyResult as string}` : '', warning: false };
   } catch (e) {
     if (e instanceof NoStore) return { recorded: false, note: '', warning: false };

@@ -4,7 +4,7 @@
 // store is unreachable the proxy keeps its last known state, says it is
 // degraded, and only ever moves to safer settings (a rollback, a trip), which
 // it writes back once the store answers again.
-import type { LiveState } from '../../common/live-state.ts';
+import type { LiveSnapshot, LiveState } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { Refused } from '../refused.ts';
 import { staleVerify } from '../verify-gate.ts';
@@ -17,6 +17,8 @@ interface Pending {
   actor: string;
   reason: string;
 }
+
+const CAPTURE_GONE = 'capture removed from the source (the proxy stopped mirroring), so writes no longer reach the other database';
 
 export class StateSync {
   /** Why the store cannot be trusted right now, or null. */
@@ -51,6 +53,12 @@ export class StateSync {
     this.live.on('schema-changed', () => {
       const cause = 'DDL let through by the proxy while mirroring (allowDdl), so the schemas may differ from what was compared';
       void this.change(staleVerify(cause), this.actor, 'proxy: verify pass cleared by DDL (allowDdl)', { safe: true }).catch(() => undefined);
+    });
+    // capture dropped on the source by any means (psql too), seen by the drainer: writes stop reaching the new
+    // database. Only before promote and outside a swap's pause, when capture moving between the databases means nothing
+    this.live.on('change', (now: LiveSnapshot, before: LiveSnapshot) => {
+      if (!before.mirroring || now.mirroring || now.paused || now.sourceOfTruth !== 'legacy' || !now.verifiedAt) return;
+      void this.change(staleVerify(CAPTURE_GONE), this.actor, 'proxy: verify pass cleared: capture gone from the source', { safe: true }).catch(() => undefined);
     });
     await this.reread();
     const tick = async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../harness/cli.ts';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
+import { removeCapture } from '../../proxy/capture/pg-capture.ts';
 import { installCaptureAt, mirroredPair } from '../mirror/mirrored-pair.ts';
 import { startControlledProxy, type ControlledProxy } from './controlled-proxy.ts';
 
@@ -85,10 +86,11 @@ describe('a verify pass is cleared', () => {
     await pass();
     const removed = await cli(['capture', 'remove', ...sides(), '--control', cp.control, '--state', cp.state]);
     expect(removed.code, removed.stderr).toBe(0);
-    expect(removed.stdout).toMatch(/\nverify: stale since .*: capture removed by cutover capture remove, so writes no longer reach the other database; run cutover verify again$/m);
+    // the proxy's drainer may see capture gone before the command's own request: either clears the pass
+    expect(removed.stdout).toMatch(/\nverify: stale since .*: capture removed (by cutover capture remove|from the source \(the proxy stopped mirroring\)), so writes no longer reach the other database; run cutover verify again$/m);
     const s = await status();
-    expect(s).toMatchObject({ verifiedAt: null, verifyResult: expect.stringContaining('capture removed by cutover capture remove') });
-    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: 'cutover capture remove: verify pass cleared' })]));
+    expect(s).toMatchObject({ verifiedAt: null, verifyResult: expect.stringContaining('capture removed') });
+    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: expect.stringMatching(/^(cutover capture remove: verify pass cleared|proxy: verify pass cleared: capture gone from the source)$/) })]));
     const phase = await cli(['phase', 'SHIFTING', '--control', cp.control]);
     expect(phase.code).toBe(1);
     expect(phase.stderr.trim().split('\n')).toHaveLength(1);
@@ -102,6 +104,7 @@ describe('a verify pass is cleared', () => {
     const nobody = `127.0.0.1:${await freePort()}`;
     const direct = await cli(['capture', 'remove', ...sides(), '--control', nobody, '--state', cp.state]);
     expect(direct.code, direct.stderr).toBe(0);
+    expect(direct.stdout).toContain('verify: stale since');
     expect(direct.stdout).toContain('capture removed by cutover capture remove');
     const offline = JSON.parse((await cli(['status', '--json', '--control', nobody, '--state', cp.state])).stdout);
     expect(offline).toMatchObject({ direct: true, verifiedAt: null, verifyResult: expect.stringMatching(/^stale since .*: capture removed/) });
@@ -124,5 +127,22 @@ describe('a verify pass is cleared', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).not.toContain('stale');
     expect((await status()).verifiedAt).toEqual(expect.any(String));
+  });
+
+  it('by capture dropped on the source behind Cutover\'s back (psql): the proxy sees mirroring stop', async () => {
+    await mirroring();
+    await pass();
+    const c = new pg.Client({ connectionString: pair.legacyUrl });
+    await c.connect();
+    try {
+      await removeCapture(c);
+    } finally {
+      await c.end();
+    }
+    for (let i = 0; i < 100 && (await status()).verifiedAt; i++) await new Promise((r) => setTimeout(r, 100));
+    const s = await status();
+    expect(s).toMatchObject({ mirroring: false, verifiedAt: null, verifyResult: expect.stringMatching(/^stale since .*: capture removed from the source \(the proxy stopped mirroring\), so writes no longer reach the other database; run cutover verify again$/) });
+    expect(s.history).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'verifiedAt', to: null, reason: 'proxy: verify pass cleared: capture gone from the source' })]));
+    expect((await cp.api('PUT', '/phase', { phase: 'SHIFTING' })).status).toBe(409);
   });
 });
