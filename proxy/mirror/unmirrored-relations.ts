@@ -1,19 +1,33 @@
 // Relations a routed read may not find current, or at all, on the other
 // database: materialized views (each database refreshes its own; REFRESH
 // changes no rows capture sees), sequences (moved past the source's only at
-// promote) and partitions (cutover schema makes the partitioned table a plain
-// one: the mirror writes its rows through the table). A read naming one stays
+// promote), partitions (cutover schema makes the partitioned table a plain
+// one: the mirror writes its rows through the table) and tables capture does
+// not cover (the mirror never writes them). A read naming one stays
 // on the source of truth. Known from both databases' catalogues at start-up
 // and every minute after (new ones are DDL, refused while mirroring).
 import type { Logger } from '../../common/log.ts';
 import { catalogRows } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
+import { isUserSchema, SCHEMA } from '../capture/pg-capture.ts';
 
 const REFRESH_MS = 60_000;
 
 const UNMIRRORED_SQL = `
   SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE (c.relkind IN ('m', 'S') OR c.relispartition) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+/**
+ * Tables of a database holding capture (the source of truth) that capture does
+ * not cover: the mirror never writes them, so the other database's copy, if it
+ * has one, is whatever a copy left there (configured `tables` narrower than
+ * the schema). Nothing on a database without capture: the mirror, or no
+ * migration yet.
+ */
+const UNCAPTURED_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE to_regclass('${SCHEMA}.changes') IS NOT NULL AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${isUserSchema('n.nspname')}
+     AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal)`;
 
 export class UnmirroredRelations {
   /** `schema.name` and the bare `name` (an unqualified read may find it through any search_path). */
@@ -31,7 +45,7 @@ export class UnmirroredRelations {
     const next = new Set<string>();
     for (const url of this.urls) {
       if (parseDbUrl(url).kind !== 'postgres') continue;
-      for (const r of await catalogRows<{ schema: string; name: string }>(url, UNMIRRORED_SQL)) {
+      for (const r of await catalogRows<{ schema: string; name: string }>(url, `${UNMIRRORED_SQL} UNION ALL ${UNCAPTURED_SQL}`)) {
         next.add(`${r.schema}.${r.name}`);
         next.add(r.name);
       }
@@ -41,7 +55,7 @@ export class UnmirroredRelations {
 
   /** The first refresh now (a database that cannot be reached leaves the set as it was), then every minute. */
   async start(): Promise<void> {
-    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views, sequences and partitions'));
+    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views, sequences, partitions and uncaptured tables'));
     await run();
     this.timer = setInterval(() => void run(), REFRESH_MS);
     this.timer.unref();
