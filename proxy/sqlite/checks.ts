@@ -124,6 +124,87 @@ function divisor(b: Num): Num {
   return b;
 }
 
+// ---------- float8 functions and aggregates ----------
+// Each gets SQLite's own result beside the arguments it came from, and errs
+// where PostgreSQL's float8 function does (float.c): SQLite gave Infinity, 0
+// or NULL, which a write then stored. Numbers only: text and blobs pass.
+
+const num = (v: SqlValue): number | undefined => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined);
+
+/** power(a, b): dpow's domain errors, then an infinite result from finite arguments (overflow) or zero from a nonzero base (underflow). */
+function checkedPower(r: SqlValue, a: SqlValue, b: SqlValue): SqlValue {
+  const [x, y] = [num(a), num(b)];
+  if (x === undefined || y === undefined) return r;
+  if (x === 0 && y < 0) throw new PgError('2201F', 'zero raised to a negative power is undefined');
+  if (x < 0 && Number.isFinite(y) && Math.floor(y) !== y) throw new PgError('2201F', 'a negative number raised to a non-integer power yields a complex result');
+  const v = num(r);
+  if (v === undefined || !Number.isFinite(x) || !Number.isFinite(y)) return r;
+  if (!Number.isFinite(v)) throw floatOverflow();
+  if (v === 0 && x !== 0) throw floatUnderflow();
+  return r;
+}
+
+/** exp(x): infinite from a finite x is an overflow, zero an underflow (dexp). */
+function checkedExp(r: SqlValue, a: SqlValue): SqlValue {
+  const [x, v] = [num(a), num(r)];
+  if (x === undefined || v === undefined || !Number.isFinite(x)) return r;
+  if (!Number.isFinite(v)) throw floatOverflow();
+  if (v === 0) throw floatUnderflow();
+  return r;
+}
+
+/** sqrt(x) and ln(x) of what they have no real value for: SQLite answers NULL. */
+function mathArgument(name: SqlValue, a: SqlValue): SqlValue {
+  const x = num(a);
+  if (x === undefined) return a;
+  if (name === 'sqrt' && x < 0) throw new PgError('2201F', 'cannot take square root of a negative number');
+  if (name === 'ln' && x === 0) throw new PgError('2201E', 'cannot take logarithm of zero');
+  if (name === 'ln' && x < 0) throw new PgError('2201E', 'cannot take logarithm of a negative number');
+  return a;
+}
+
+/**
+ * PostgreSQL's running state of sum() (float8pl) or avg() (float8_accum:
+ * count, sum and sum of squared deviations) over doubles, errs where it would
+ * overflow: avg(1e200, -1e200) does, where SQLite answered 0. Integers are
+ * PostgreSQL's numeric sum there, which does not overflow, and are left out.
+ */
+interface FloatAccum { n: number; sx: number; sxx: number }
+
+function accumulate(avg: boolean) {
+  return (st: FloatAccum, v: SqlValue): FloatAccum => {
+    if (typeof v !== 'number' || Number.isNaN(v)) return st;
+    const [n0, sx0] = [st.n, st.sx];
+    st.n += 1;
+    st.sx += v;
+    if (!avg || n0 === 0) {
+      if (n0 > 0 && !Number.isFinite(st.sx) && Number.isFinite(sx0) && Number.isFinite(v)) throw floatOverflow();
+      if (n0 === 0 && !Number.isFinite(v)) st.sxx = NaN;
+      return st;
+    }
+    const tmp = v * st.n - st.sx;
+    st.sxx += (tmp * tmp) / (st.n * n0);
+    if (Math.abs(st.sx) === Infinity || Math.abs(st.sxx) === Infinity) {
+      if (Number.isFinite(sx0) && Number.isFinite(v)) throw floatOverflow();
+      st.sxx = NaN;
+    }
+    return st;
+  };
+}
+
+/**
+ * sum() or avg() of doubles: infinite where no value summed was (`lo`, `hi`:
+ * the least and greatest of them) is float8pl's overflow in PostgreSQL's
+ * running sum. SQLite summed on to Infinity.
+ */
+function checkedTotal(r: SqlValue, lo: SqlValue, hi: SqlValue): SqlValue {
+  const v = num(r);
+  if (v === undefined || Number.isFinite(v) || Number.isNaN(v)) return r;
+  const [a, b] = [num(lo), num(hi)];
+  if (a === -Infinity || b === Infinity) return r;
+  throw floatOverflow();
+}
+
 // ---------- casts ----------
 
 /** x::int2/int4/int8 of a value that is not a constant (constants are checked when translated). */
@@ -136,8 +217,21 @@ function castInt(x: SqlValue, bits: bigint, halfEven: bigint): SqlValue {
   throw new PgError('42846', `cannot cast type bytea to ${intTypeName(BITS_OID[b])}`);
 }
 
+/**
+ * float8 → float4 as PostgreSQL's dtof converts: past real's range is an
+ * overflow, a nonzero value that becomes zero there an underflow. SQLite has
+ * no float4 and kept the double, which the new database's real refused.
+ */
+export function toFloat4(x: number): number {
+  const r = Math.fround(x);
+  if (!Number.isFinite(r) && Number.isFinite(x)) throw floatOverflow();
+  if (r === 0 && x !== 0) throw floatUnderflow();
+  return x;
+}
+
 function castFloat(x: SqlValue, bits: bigint): SqlValue {
   if (typeof x === 'string') return checkFloatInput(x, Number(bits) === 4 ? 4 : 8);
+  if (typeof x === 'number' && Number(bits) === 4) return toFloat4(x);
   if (Buffer.isBuffer(x)) throw new PgError('42846', `cannot cast type bytea to ${Number(bits) === 4 ? 'real' : 'double precision'}`);
   return x;
 }
@@ -260,6 +354,8 @@ export function columnChecker(declared: string | null | undefined): Checker | nu
   const oid = oidOfDeclared(declared);
   if (oid === OID.int2) return intColumn(16);
   if (oid === OID.int4) return intColumn(32);
+  // reported as real (float4): what real cannot hold is refused, as PostgreSQL's real column would
+  if (oid === OID.float4) return (v) => (typeof v === 'number' ? toFloat4(v) : typeof v === 'string' && DECIMAL.test(v) ? (checkFloatInput(v, 4), v) : v);
   const mapped = mapSqliteType(declared).type;
   if (mapped === 'bigint') return intColumn(64);
   let m = /^varchar\((\d+)\)$/.exec(mapped);
@@ -372,6 +468,13 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_divisor', o, divisor);
   db.function('cutover_int', o, castInt);
   db.function('cutover_float', o, castFloat);
+  db.function('cutover_power', o, checkedPower);
+  db.function('cutover_exp', o, checkedExp);
+  db.function('cutover_math_arg', o, mathArgument);
+  db.function('cutover_total', o, checkedTotal);
+  for (const avg of [false, true]) {
+    db.aggregate(avg ? 'cutover_float_avg' : 'cutover_float_sum', { ...o, start: () => ({ n: 0, sx: 0, sxx: 0 }), step: accumulate(avg) as (total: FloatAccum, next: unknown) => FloatAccum, result: () => null });
+  }
   // date ± integer and date − date (translate.ts, dateArith), on the stored YYYY-MM-DD text
   db.function('cutover_is_date', o, (declared: SqlValue) => (oidOfDeclared(declared === null ? null : String(declared)) === OID.date ? 1n : 0n));
   db.function('cutover_date_add', o, (d: SqlValue, days: SqlValue, sign: bigint) => {

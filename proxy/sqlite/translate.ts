@@ -1023,6 +1023,20 @@ function decimalToInt(text: string, bits: Bits): bigint {
   return fitInt(parts.negative ? -v : v, bits);
 }
 
+/** A decimal constant as numeric_out prints it: no exponent, at the literal's scale (1.50e-3 is 0.00150). */
+function plainDecimal(t: string): string {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i.exec(t.trim());
+  const exp = Number(m?.[4] ?? 0);
+  if (!m || Math.abs(exp) > 100_000) return t;
+  const [int, frac] = [m[2] ?? '', m[3] ?? ''];
+  const digits = int + frac;
+  const point = int.length + exp;
+  const scale = Math.max(0, frac.length - exp);
+  const whole = (point <= 0 ? '0' : digits.slice(0, point).padEnd(point, '0')).replace(/^0+(?=\d)/, '');
+  const fraction = (point < 0 ? '0'.repeat(-point) + digits : digits.slice(point)).padEnd(scale, '0').slice(0, scale);
+  return (m[1] === '-' ? '-' : '') + whole + (scale ? '.' + fraction : '');
+}
+
 /** ±Infinity as SQLite spells it: a literal that overflows to its infinite REAL. */
 const infinity = (negative: boolean): AnyNode => fconst(negative ? '-9e999' : '9e999');
 const sqliteCast = (arg: AnyNode, to: string): AnyNode => ({ TypeCast: { arg, typeName: { names: [{ String: { sval: to } }], [SQLITE_TYPE]: to } } });
@@ -1375,6 +1389,8 @@ class Ctx extends NodeRewriter {
       return null;
     }
     if (oid === OID.float8 || oid === OID.float4) {
+      // numeric → real reads the numeric's text with float4in: past real's range it is refused, as that text
+      if (oid === OID.float4 && c?.fval && !c[NATIVE]) checkFloatInput(plainDecimal(String(c.fval.fval)), 4);
       // a decimal SQLite cannot hold is read as PostgreSQL's cast reads it: the nearest double (or 22003 past the range)
       const inexact = inexactDecimal(arg);
       if (inexact !== undefined) {
@@ -1628,8 +1644,49 @@ class Ctx extends NodeRewriter {
     if ((name === 'concat' || name === 'concat_ws') && n.args?.length) n.args = n.args.map((a: AnyNode) => this.textOf(a, true) ?? a);
     // mod(x, 0) is NULL in SQLite, division by zero in PostgreSQL
     if (name === 'mod' && n.args?.length === 2 && !this.ddl) n.args[1] = fn('cutover_divisor', asNumber(n.args[1]));
-    if (SAME.has(name)) return self;
+    if (SAME.has(name)) return this.ddl ? self : this.checkedMath(name, n, self);
     throw unsupported(`function ${name}()`);
+  }
+
+  /**
+   * float8 functions PostgreSQL errs in where SQLite answers (checks.ts):
+   * power() and exp() past the range, sqrt() and ln() outside their domain,
+   * sum() and avg() whose running sum of doubles overflows. SQLite's result
+   * is kept and checked beside a copy of what it came from (each argument, or
+   * the least and greatest value summed, under the same FILTER and OVER).
+   * power() of a numeric is PostgreSQL's numeric power, left as it is.
+   */
+  private checkedMath(name: string, n: AnyNode, self: AnyNode): AnyNode {
+    const args: AnyNode[] = n.args ?? [];
+    const floatOrUnknown = (x: AnyNode) => {
+      const h = hintOf(x);
+      return h === undefined || h === OID.float8 || h === OID.float4;
+    };
+    switch (name) {
+      case 'power':
+        if (args.length !== 2 || args.some((a) => hintOf(a) === OID.numeric)) return self;
+        n[NATIVE] = true;
+        return fn('cutover_power', self, structuredClone(args[0]!), structuredClone(args[1]!));
+      case 'exp':
+        if (args.length !== 1 || hintOf(args[0]) === OID.numeric) return self;
+        n[NATIVE] = true;
+        return fn('cutover_exp', self, structuredClone(args[0]!));
+      case 'sqrt':
+      case 'ln':
+        if (args.length === 1) n.args = [fn('cutover_math_arg', sconst(name), args[0]!)];
+        return self;
+      case 'sum':
+      case 'avg': {
+        if (args.length !== 1 || n.agg_star || !floatOrUnknown(args[0]!)) return self;
+        n[NATIVE] = true;
+        const twin = (m: string): AnyNode => ({ FuncCall: { ...structuredClone(n), funcname: [{ String: { sval: m } }] } });
+        // PostgreSQL's running state, value by value (a window function would need it undone: there the result is checked)
+        if (!n.over) return fn('coalesce', twin(name === 'sum' ? 'cutover_float_sum' : 'cutover_float_avg'), self);
+        return fn('cutover_total', self, twin('min'), twin('max'));
+      }
+      default:
+        return self;
+    }
   }
 
   /**
