@@ -124,6 +124,29 @@ function divisor(b: Num): Num {
   return b;
 }
 
+/**
+ * The width integer arithmetic over these operands runs in, as PostgreSQL
+ * picks its operator: the widest of them, each a width (16, 32, 64; 0 for
+ * none of its own) or a column's declared type (INT4 is 32, SMALLINT 16, any
+ * other 64).
+ */
+function width(...parts: SqlValue[]): bigint {
+  let w = 0;
+  for (const p of parts) {
+    if (typeof p === 'bigint') w = Math.max(w, Number(p));
+    else {
+      const oid = oidOfDeclared(p === null ? null : String(p));
+      w = Math.max(w, oid === OID.int2 ? 16 : oid === OID.int4 ? 32 : 64);
+    }
+  }
+  return BigInt(w || 64);
+}
+
+/** An integer result (abs()) in its operand's width. */
+function fit(v: SqlValue, bits: bigint): SqlValue {
+  return typeof v === 'bigint' ? fitInt(v, Number(bits) as Bits) : v;
+}
+
 // ---------- float8 functions and aggregates ----------
 // Each gets SQLite's own result beside the arguments it came from, and errs
 // where PostgreSQL's float8 function does (float.c): SQLite gave Infinity, 0
@@ -468,6 +491,8 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_divisor', o, divisor);
   db.function('cutover_int', o, castInt);
   db.function('cutover_float', o, castFloat);
+  db.function('cutover_width', { ...o, varargs: true }, width);
+  db.function('cutover_fit', o, fit);
   db.function('cutover_power', o, checkedPower);
   db.function('cutover_exp', o, checkedExp);
   db.function('cutover_math_arg', o, mathArgument);

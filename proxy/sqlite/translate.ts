@@ -496,9 +496,19 @@ const TAGS: Record<string, string> = {
   IndexStmt: 'CREATE INDEX', ViewStmt: 'CREATE VIEW', AlterTableStmt: 'ALTER TABLE', RenameStmt: 'ALTER TABLE',
 };
 
+/** Whether a statement reads a subquery or CTE in FROM, whose columns may take a table column's name. */
+function hasDerivedTables(v: unknown): boolean {
+  if (!v || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some(hasDerivedTables);
+  const o = v as AnyNode;
+  if (o.RangeSubselect || o.CommonTableExpr || o.RangeFunction) return true;
+  return Object.values(o).some(hasDerivedTables);
+}
+
 function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
   const n = stmt[type] as AnyNode;
   const ctx = new Ctx();
+  ctx.derived = hasDerivedTables(stmt);
   // the file's schema must stay readable without the proxy's functions (other processes, the capture drainer)
   ctx.ddl = !['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'].includes(type);
   let tag = TAGS[type] ?? type;
@@ -1069,6 +1079,8 @@ class Ctx extends NodeRewriter {
   maxParam = 0;
   /** DDL: nothing of the proxy's own (functions) goes into the file's schema. */
   ddl = false;
+  /** The statement reads a subquery or CTE in FROM (hasDerivedTables). */
+  derived = false;
   literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound }[] = [];
   /** Decimal constants SQLite cannot hold whose comparison is SQLite's own and still right (beside a float). */
   private approved = new WeakSet<object>();
@@ -1490,7 +1502,33 @@ class Ctx extends NodeRewriter {
       // two integer constants that stay in range: SQLite computes the same
       if (lc?.int !== undefined && rc?.int !== undefined && fitsInt(exact(lc.int, rc.int), bits)) return self;
     } else if (rc && rc.value !== 0 && !(op === '/' && rc.value === -1) && (rc.int !== undefined || Math.abs(rc.value) >= 1)) return self;
-    return fn(ARITH[op]!, asNumber(l), asNumber(r), iconst(bits));
+    return fn(ARITH[op]!, asNumber(l), asNumber(r), this.width(self));
+  }
+
+  /**
+   * The integer width PostgreSQL computes `x` in, as a node: int2 and int4
+   * keep their own (an int4 column plus 1 overflows at int4), a column's is
+   * its declared type, which the session binds when the statement runs and
+   * cutover_width reads. Evident widths alone make a constant.
+   */
+  private width(x: AnyNode): AnyNode {
+    const parts = this.widths(x);
+    if (parts.every((p) => typeof p === 'number')) return iconst(Math.max(...(parts as number[])) || 64);
+    return fn('cutover_width', ...parts.map((p) => (typeof p === 'number' ? iconst(p) : p)));
+  }
+
+  /** The operands' widths (16, 32, 64; 0 for an untyped parameter, which takes the other operand's type) or columns' declared types. */
+  private widths(x: AnyNode): (number | AnyNode)[] {
+    const h = hintOf(x);
+    if (h !== undefined) return [INT_BITS[h] ?? 64];
+    const c = colRef(x);
+    // a column a subquery or CTE makes may bear a table column's name (the session finds columns by name): checked as int8
+    if (c) return this.derived ? [64] : [this.typeParam(c)];
+    if (x.ParamRef) return [0];
+    const e = x.A_Expr;
+    if (e?.kind === 'AEXPR_OP' && ARITH[lastName(e.name)] && e.rexpr) return [...(e.lexpr ? this.widths(e.lexpr) : []), ...this.widths(e.rexpr)];
+    if (x.FuncCall && lastName(x.FuncCall.funcname) === 'abs' && x.FuncCall.args?.length === 1) return this.widths(x.FuncCall.args[0]);
+    return [64];
   }
 
   /**
@@ -1502,7 +1540,7 @@ class Ctx extends NodeRewriter {
     if (numberConst(r)) return self;
     const h = hintOf(r);
     if (h === OID.float8 || h === OID.float4 || h === OID.numeric) return self;
-    return fn('cutover_neg', asNumber(r), iconst(h === OID.int2 ? 16 : h === OID.int4 ? 32 : 64));
+    return fn('cutover_neg', asNumber(r), this.width(r));
   }
 
   private expr(n: AnyNode, self: AnyNode): AnyNode {
@@ -1671,6 +1709,14 @@ class Ctx extends NodeRewriter {
         if (args.length !== 1 || hintOf(args[0]) === OID.numeric) return self;
         n[NATIVE] = true;
         return fn('cutover_exp', self, structuredClone(args[0]!));
+      case 'abs': {
+        // abs() of the lowest int2 or int4 leaves its range (SQLite's own abs() errs past int8 only)
+        if (args.length !== 1 || !floatOrUnknown(args[0]!) && hintOf(args[0]) !== OID.int2 && hintOf(args[0]) !== OID.int4) return self;
+        const width = this.width(args[0]!);
+        if (width.A_Const && numberConst(width)?.value === 64) return self;
+        n[NATIVE] = true;
+        return fn('cutover_fit', self, width);
+      }
       case 'sqrt':
       case 'ln':
         if (args.length === 1) n.args = [fn('cutover_math_arg', sconst(name), args[0]!)];
