@@ -7,7 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import type Database from 'better-sqlite3';
 import type { ColumnDef, TableDef } from '../schema/model.ts';
 import { qi } from '../schema/model.ts';
-import { typeClass } from '../verify/canonical.ts';
+import { eraTimestamp, typeClass } from '../verify/canonical.ts';
 import { isUtf8File } from '../copy/sqlite-copy-text.ts';
 import { SAMPLE_KEYS, type Finding } from './findings.ts';
 
@@ -20,9 +20,34 @@ function timestampKind(v: unknown): number {
   if (typeof v !== 'string') return 0;
   if (ONE_SPELLING.test(v)) return 2;
   if (/^\s*[+-]?infinity\s*$/i.test(v)) return 1;
+  // before the common era as PostgreSQL prints it ('0044-03-15 10:00:00 BC'), which the reverse mirror writes back
+  if (/\sBC$/i.test(v)) return eraTimestamp(v.trim(), true) === null ? 0 : eraTimestamp(v, false) === v ? 2 : 1;
   return timestampText(v, true) !== null ? 1 : 0;
 }
 
+/** SQL function, registered by sqliteValueFindings: 1 for a date as PostgreSQL prints it that SQLite's date() cannot read. */
+const DATE_FN = 'cutover_pg_date';
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * A date PostgreSQL prints and the proxy stores so (proxy/sqlite/date-input.ts),
+ * which SQLite's date() does not read: one before the common era
+ * ('0044-03-15 BC', leap years proleptic: 1 BC is one), past year 9999
+ * ('10000-01-01'), or ±infinity. Within PostgreSQL's date range.
+ */
+function pgDate(v: unknown): number {
+  if (typeof v !== 'string') return 0;
+  if (v === 'infinity' || v === '-infinity') return 1;
+  const m = /^(\d{4,})-(\d\d)-(\d\d)( BC)?$/.exec(v);
+  if (!m) return 0;
+  const [year, month, day, bc] = [Number(m[1]), Number(m[2]), Number(m[3]), !!m[4]];
+  const y = bc ? 1 - year : year;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > DAYS[month - 1]! + (month === 2 && leap ? 1 : 0)) return 0;
+  if (bc && (year > 4714 || (year === 4714 && (month < 11 || (month === 11 && day < 24))))) return 0;
+  return !bc && year > 5874897 ? 0 : 1;
+}
 
 /**
  * True for text whose bytes are not UTF-8 (SQLite stores what it is given;
@@ -51,7 +76,7 @@ export function misfitCondition(c: ColumnDef, pgType: string, utf8File = false):
       return { cond: `(typeof(${col}) IN ('text', 'blob')${range})`, why: ps ? `not a number, or too large for ${pgType}` : 'not a number' };
     }
     case 'bool': return { cond: `NOT (${col} IS NULL OR (typeof(${col}) = 'integer' AND ${col} IN (0, 1)) OR lower(${col}) IN ('t', 'f', 'true', 'false', 'y', 'n', 'yes', 'no', 'on', 'off', '1', '0'))`, why: 'not a boolean' };
-    case 'date': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR date(${col}) IS NULL OR ${col} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'))`, why: 'not an ISO date' };
+    case 'date': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR ((date(${col}) IS NULL OR ${col} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' OR ${DATE_FN}(substr(${col}, 1, 10)) = 0) AND ${DATE_FN}(${col}) = 0)))`, why: 'not an ISO date' };
     case 'timestamp':
     case 'timestamptz': return { cond: `(typeof(${col}) <> 'null' AND (typeof(${col}) <> 'text' OR ${TIMESTAMP_FN}(${col}) = 0))`, why: 'not an ISO timestamp (numbers such as Unix times are refused too)' };
     case 'bytea': return null;
@@ -102,6 +127,7 @@ export function sqliteValueFindings(db: Database.Database, t: TableDef, targetTy
   const out: Finding[] = [];
   const utf8File = isUtf8File(db);
   db.function(TIMESTAMP_FN, { deterministic: true }, timestampKind);
+  db.function(DATE_FN, { deterministic: true }, pgDate);
   if (utf8File) db.function(UTF8_FN, { deterministic: true }, (b: unknown) => (Buffer.isBuffer(b) && isUtf8(b) ? 1 : 0));
   for (const c of t.columns) {
     const target = targetTypes?.get(c.name);

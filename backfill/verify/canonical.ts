@@ -81,7 +81,7 @@ const ERA_SHIFT = 4800;
  * the proleptic calendar (44 BC has no 29 February; 1 BC has), so an instant
  * may cross into AD. null: not a date-time.
  */
-function eraTimestamp(s: string, utc: boolean): string | null {
+export function eraTimestamp(s: string, utc: boolean): string | null {
   const bc = ERA.exec(s);
   if (!bc) return timestampText(s, utc);
   const m = /^(\d{4})(-.*)$/.exec(s.slice(0, bc.index));

@@ -166,6 +166,31 @@ describe('cutover check', () => {
     expect(r.code).toBe(1);
   });
 
+  it('dates and timestamps as the proxy stores them are valid, BC and past year 9999 too', async () => {
+    const file = path.join(dir, 'era.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, day DATE, at TIMESTAMP, tz TIMESTAMPTZ)`);
+    const ins = db.prepare('INSERT INTO events VALUES (?, ?, ?, ?)');
+    // as the proxy writes them (the era, PostgreSQL's printed form), and as the reverse mirror writes a BC timestamptz back
+    ins.run(1, '0044-03-15 BC', '0044-03-15 10:00:00 BC', '0044-03-15 10:00:00 BC');
+    ins.run(2, '0001-02-29 BC', '0001-12-31 23:59:59.5 BC', '4713-01-01 12:00:00 BC');
+    ins.run(3, '4714-11-24 BC', null, null);
+    ins.run(4, '10000-01-01', null, null);
+    ins.run(5, 'infinity', null, null);
+    ins.run(6, '-infinity', null, null);
+    ins.run(7, '2024-01-05', '2024-01-05 10:00:00', '2024-01-05 09:00:00');
+    // no dates: a day 1 AD lacks, 1 AD is no leap year, before PostgreSQL's first day, no year 0
+    ins.run(8, '0044-02-30 BC', null, null);
+    ins.run(9, '0001-02-29', null, null);
+    ins.run(10, '4714-11-23 BC', null, null);
+    ins.run(11, '0000-01-01 BC', null, null);
+    db.close();
+    const p = await databasePair('check_era');
+    const r = await cli(['check', '--source', `sqlite://${file}`, '--target', p.targetUrl, '--backup-dir', path.join(dir, 'b6'), '--report-dir', dir, '--json']);
+    const got: Finding[] = JSON.parse(r.stdout).findings.filter((f: Finding) => f.check === 'type');
+    expect(got).toEqual([expect.objectContaining({ severity: 'error', column: 'day', rows: 4, keys: ['8', '9', '10', '11'], message: expect.stringContaining('not an ISO date') })]);
+  });
+
   it('timestamps in another spelling than the proxy compares in are a warning', async () => {
     const file = path.join(dir, 'stamps.db');
     const db = new Database(file);
