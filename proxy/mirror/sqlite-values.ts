@@ -57,13 +57,32 @@ const str = (v: RawValue): string => {
 
 const TZ = /^(\d{4,}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2})(?::?(\d{2}))?(?::?(\d{2}))?$/;
 
-/** '2024-01-01T12:00:00.5+02:00' → '2024-01-01 10:00:00.5' (microseconds kept; infinity as is). */
+/**
+ * Years BC are moved by this much (400-year cycles, after which the Gregorian
+ * calendar repeats, leap days and all) into years Date reads as four digits.
+ */
+const ERA_SHIFT = 4800;
+
+/**
+ * '2024-01-01T12:00:00.5+02:00' → '2024-01-01 10:00:00.5' (microseconds kept;
+ * infinity as is). A year before the common era, as to_json writes it
+ * ('0044-03-15T10:00:00+02:00 BC'), is brought to UTC the same way in the
+ * proleptic calendar and keeps its era: '0044-03-15 08:00:00 BC', the form
+ * PostgreSQL prints and verify compares, where it kept the writer's offset.
+ */
 export function utcText(s: string): string {
-  const m = TZ.exec(s);
+  const bc = / BC$/.exec(s);
+  const m = TZ.exec(bc ? s.slice(0, bc.index) : s);
   if (!m) return s.replace('T', ' ');
   const [, date, time, frac = '', hh, mm = '00', ss = '00'] = m;
   const sign = hh!.startsWith('-') ? -1 : 1;
   const offsetMs = sign * ((Math.abs(Number(hh)) * 60 + Number(mm)) * 60 + Number(ss)) * 1000;
-  const utc = new Date(Date.parse(`${date}T${time}Z`) - offsetMs).toISOString();
-  return `${utc.slice(0, 10)} ${utc.slice(11, 19)}${frac}`;
+  // year n BC is year 1 - n in astronomical numbering, where the arithmetic holds
+  const year = bc ? 1 - Number(date!.slice(0, -6)) + ERA_SHIFT : Number(date!.slice(0, -6));
+  const shifted = `${String(year).padStart(4, '0')}${date!.slice(-6)}`;
+  const utc = new Date(Date.parse(`${shifted}T${time}Z`) - offsetMs).toISOString();
+  if (!bc) return `${utc.slice(0, 10)} ${utc.slice(11, 19)}${frac}`;
+  const y = Number(utc.slice(0, 4)) - ERA_SHIFT;
+  const era = y >= 1 ? String(y).padStart(4, '0') : String(1 - y).padStart(4, '0');
+  return `${era}${utc.slice(4, 10)} ${utc.slice(11, 19)}${frac}${y >= 1 ? '' : ' BC'}`;
 }

@@ -38,6 +38,20 @@ describe('reverse apply values', () => {
     expect(utcText('infinity')).toBe('infinity');
   });
 
+  it('writes a timestamptz before the common era in UTC, as an AD one, its era kept', () => {
+    // to_json's text in a session of another zone: the offset was kept ('0044-03-15 10:00:00+02:00 BC')
+    expect(utcText('0044-03-15T10:00:00+02:00 BC')).toBe('0044-03-15 08:00:00 BC');
+    expect(utcText('0044-03-15T08:00:00+00:00 BC')).toBe('0044-03-15 08:00:00 BC');
+    expect(utcText('0044-03-15T10:00:00.25-05 BC')).toBe('0044-03-15 15:00:00.25 BC');
+    // across a day, a leap day of the proleptic calendar (1 BC and 5 BC have one; 44 BC none), and into AD
+    expect(utcText('0001-03-01T00:30:00+01:00 BC')).toBe('0001-02-29 23:30:00 BC');
+    expect(utcText('0044-03-01T00:30:00+01:00 BC')).toBe('0044-02-28 23:30:00 BC');
+    expect(utcText('0001-12-31T23:30:00-01:00 BC')).toBe('0001-01-01 00:30:00');
+    expect(utcText('4713-01-01T12:00:00+00:00 BC')).toBe('4713-01-01 12:00:00 BC');
+    expect(toSqliteValue(scanObject('{"tz": "0044-03-15T10:00:00+02:00 BC"}').get('tz'), 'timestamptz')).toBe('0044-03-15 08:00:00 BC');
+    expect(toSqliteValue(scanObject('{"ts": "0044-03-15T10:00:00.5 BC"}').get('ts'), 'timestamp')).toBe('0044-03-15 10:00:00.5 BC');
+  });
+
   it('refuses what would not fit instead of storing it wrong', () => {
     expect(() => toSqliteValue(row.get('f'), 'bigint')).toThrow(/not an integer/);
     expect(() => scanObject('[1]')).toThrow(/object/);
