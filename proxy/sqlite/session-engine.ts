@@ -22,7 +22,7 @@ import { columnChecker, keyColumn, registerChecks, type Checker } from './checks
 import { withConstraintFields } from './constraint-errors.ts';
 import { textInput } from './text-input.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
-import { translate, type CopyRun, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { translate, type CopyRun, type DecimalBound, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
 import { CopyIn, copyOutMessages, STATEMENT_SAVEPOINT } from './copy-session.ts';
 import type { CopyRow } from './copy-format.ts';
 import { addKey } from './table-rebuild.ts';
@@ -31,7 +31,7 @@ import { inlineValues, SQLITE_MAX_VARIABLES } from './inline-values.ts';
 import { withDateStyle, zoneNamed, type Zone } from './time-zone.ts';
 import { datePart, dateTrunc } from './date-fields.ts';
 import { SCALAR_OIDS, type ColumnHint } from './hints.ts';
-import { DECIMAL, asBool, assignable, castToText, decodeBinaryParam, decodeTextParam, castTime, decimalBound, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
+import { DECIMAL, asBool, assignable, boundable, castToText, decodeBinaryParam, decodeTextParam, castTime, decimalBound, keepsWhole, keptWhole, encodeBinary, encodeText, instantText, localNowText, numericTypmod, OID, oidOfDeclared, oidOfValues, STRING_TYPES, typeDisplayName, typeSize, type SqlValue } from './types.ts';
 import {
   BIND_COMPLETE, CLOSE_COMPLETE, EMPTY_QUERY, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
   commandComplete, copyResponse, dataRow, errorMessage, noticeMessage, parameterDescription, rowDescription, type Field,
@@ -433,7 +433,10 @@ export class SessionEngine {
       }
       const raw = r.bytes(len);
       const oid = prep.paramOids[i]!;
-      params.push(fmt === 1 ? decodeBinaryParam(raw, oid) : decodeTextParam(textInput(raw), oid, this.zone()));
+      // a numeric that only bounds comparisons is compared exactly (literalValue): its digits are kept, whatever their number
+      const text = fmt === 1 ? null : textInput(raw);
+      const bounding = text !== null && oid === OID.numeric && prep.st?.kind === 'sql' && prep.st.boundParams?.includes(i + 1) && DECIMAL.test(text);
+      params.push(text === null ? decodeBinaryParam(raw, oid) : bounding ? text.trim() : decodeTextParam(text, oid, this.zone()));
     }
     for (const t of prep.asText ?? []) params[t.param - 1] = castToText(params[t.param - 1] ?? null, t.oid);
     const nr = r.uint16();
@@ -719,7 +722,7 @@ export class SessionEngine {
       const columns = new Map<string, TableColumns>();
       st.literals.forEach((l, i) => {
         const n = st.params + 1 + i;
-        named![String(n)] = this.literalValue(st, n, l, columns);
+        named![String(n)] = this.literalValue(st, n, l, columns, params);
       });
       st.columnTypes.forEach((c, i) => {
         named![String(st.params + st.literals.length + 1 + i)] = this.declaredType(st, c.qualifier, c.column, columns) ?? null;
@@ -833,9 +836,10 @@ export class SessionEngine {
   }
 
   /** A constant the translator made parameter n, converted as a bound value of its column's type is. */
-  private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>): SqlValue {
+  private literalValue(st: SqlStatement, n: number, l: SqlStatement['literals'][number], columns: Map<string, TableColumns>, params: SqlValue[]): SqlValue {
     // typed: compared with an aggregate or date_trunc of a column, whose type is that column's (hints.ts)
     const oid = l.oid ?? (l.typed ? this.aggregateType(st, l.typed, columns)?.oid : undefined) ?? this.columnParamOid(st, n, columns);
+    if (l.param !== undefined) return paramBound(params[l.param - 1] ?? null, l.bound!, oid === OID.float8 || oid === OID.float4);
     if (l.bound) return decimalBound(l.text, l.bound, oid === OID.float8 || oid === OID.float4);
     if (!oid) return l.text;
     // compared with an aggregate, which has no column affinity: a number as a number (text sorts after every number in SQLite)
@@ -1362,6 +1366,20 @@ function endsFailure(st: Statement | null): boolean {
 }
 
 /** More values than SQLite binds to one statement: the client's parameters, the hoisted constants, the declared types. */
+/**
+ * A `$n::numeric` compared with a column, as the bound on `side` of its value
+ * (translate.ts, paramCompare): a value SQLite holds as it is (beside a float
+ * column, the double PostgreSQL's cast makes of it), one it cannot the
+ * column's nearest value on that side; past 2^53 such a value is refused as
+ * one stored would be.
+ */
+function paramBound(v: SqlValue, side: DecimalBound, float: boolean): SqlValue {
+  if (typeof v !== 'string') return v;
+  if (keepsWhole(v)) return float ? decimalBound(v, side, true) : v;
+  if (!boundable(v)) return keptWhole(v);
+  return decimalBound(v, side, float);
+}
+
 const bindsTooMany = (st: SqlStatement) => st.params + st.literals.length + st.columnTypes.length > SQLITE_MAX_VARIABLES;
 
 /** pg_sleep's one result column: void, printed empty. */

@@ -72,7 +72,9 @@ export interface SqlStatement {
    * the text as written. `compare`: in a comparison (dates and times compare
    * as stored text there, so those stay as written).
    */
-  literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound }[];
+  literals: { text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound; param?: number }[];
+  /** Parameters ($n::numeric) that only bound comparisons (literals' `param`): read as the text given, not refused past 15 digits. */
+  boundParams?: number[];
   write?: WriteTargets;
   /** INSERT … VALUES (several rows) ON CONFLICT (…) DO UPDATE: the rows' key values, checked apart by the session. */
   conflict?: ConflictRows;
@@ -180,6 +182,13 @@ export function translate(sql: string): Statement[] {
  * Integers past 64 bits are judged where they are used (bigint out of range,
  * as PostgreSQL words it).
  */
+/** The number of a parameter cast to a bare numeric (`$1::numeric`). */
+function numericParam(n: AnyNode | undefined): number | undefined {
+  const c = n?.TypeCast;
+  if (!c?.arg?.ParamRef || c.typeName?.typmods?.length || typeNameOid(c.typeName) !== OID.numeric) return undefined;
+  return c.arg.ParamRef.number as number;
+}
+
 function inexactDecimal(n: AnyNode | undefined): string | undefined {
   const t = n?.A_Const?.fval?.fval;
   return typeof t === 'string' && !/^[+-]?\d+$/.test(t) && !keepsWhole(t) ? t : undefined;
@@ -556,7 +565,8 @@ function sqlStatement(type: string, stmt: AnyNode): SqlStatement {
     sql: deparseForSqlite(out),
     tag,
     params: ctx.maxParam,
-    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}), ...(l.typed ? { typed: l.typed } : {}), ...(l.bound ? { bound: l.bound } : {}) })),
+    literals: ctx.literals.map((l) => ({ text: l.text, compare: l.compare, ...(l.oid ? { oid: l.oid } : {}), ...(l.typed ? { typed: l.typed } : {}), ...(l.bound ? { bound: l.bound } : {}), ...(l.param ? { param: l.param } : {}) })),
+    ...(ctx.boundParams.size ? { boundParams: [...ctx.boundParams].filter((p) => !ctx.keptParams.has(p)) } : {}),
     paramTypes: ctx.paramTypes,
     paramColumns: ctx.paramColumns,
     tables: ctx.tables,
@@ -1081,7 +1091,7 @@ class Ctx extends NodeRewriter {
   ddl = false;
   /** The statement reads a subquery or CTE in FROM (hasDerivedTables). */
   derived = false;
-  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound }[] = [];
+  literals: { ref: AnyNode; text: string; compare: boolean; oid?: number; typed?: ColumnHint; bound?: DecimalBound; param?: number }[] = [];
   /** Decimal constants SQLite cannot hold whose comparison is SQLite's own and still right (beside a float). */
   private approved = new WeakSet<object>();
 
@@ -1104,19 +1114,54 @@ class Ctx extends NodeRewriter {
    */
   private exactCompare(op: string, l: AnyNode, r: AnyNode): AnyNode | null {
     if (this.ddl) return null;
+    const written = op;
     let [col, text] = [l, inexactDecimal(r)];
     if (text === undefined) {
       [col, text] = [r, inexactDecimal(l)];
       op = FLIPPED[op] ?? op;
     }
-    if (text === undefined) return null;
+    if (text === undefined) return this.paramCompare(written, l, r);
     const h = hintOf(col);
     if (h === OID.float8 || h === OID.float4) {
       this.approved.add((col === l ? r : l).A_Const);
       return null;
     }
     if (!colRef(col) || !boundable(text)) return null;
-    const cmp = (o: string, bound: DecimalBound): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: o } }], lexpr: col, rexpr: this.hoistBound(text, bound) } });
+    return this.boundCompare(op, col, (bound) => this.hoistBound(text, bound));
+  }
+
+  /** Parameters `$n::numeric` whose value only bounds comparisons (paramCompare): the session reads them as given. */
+  boundParams = new Set<number>();
+  /** Parameters left in the statement as they are, by number. */
+  keptParams = new Set<number>();
+
+  /**
+   * `col op $n::numeric`: compared as exactCompare compares a decimal
+   * constant, once the session has the value: a value of more than 15
+   * significant digits (which SQLite would compare as its nearest double) is
+   * as exact as PostgreSQL's comparison, one SQLite holds is bound as it is.
+   */
+  private paramCompare(op: string, l: AnyNode, r: AnyNode): AnyNode | null {
+    let [col, p] = [l, numericParam(r)];
+    if (p === undefined) {
+      [col, p] = [r, numericParam(l)];
+      op = FLIPPED[op] ?? op;
+    }
+    if (p === undefined || !colRef(col)) return null;
+    const param = p;
+    this.maxParam = Math.max(this.maxParam, param);
+    this.paramTypes.set(param, OID.numeric);
+    this.boundParams.add(param);
+    return this.boundCompare(op, col, (bound) => {
+      const ref = { number: HOISTED + this.literals.length, location: -1 };
+      this.literals.push({ ref, text: '', compare: true, bound, param });
+      return { ParamRef: ref };
+    });
+  }
+
+  /** `col op d` as comparisons with the column's nearest values on either side of d (decimalBound), each a parameter `at` makes. */
+  private boundCompare(op: string, col: AnyNode, at: (bound: DecimalBound) => AnyNode): AnyNode {
+    const cmp = (o: string, bound: DecimalBound): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: o } }], lexpr: col, rexpr: at(bound) } });
     switch (op) {
       case '<': return cmp('<', 'above');
       case '>=': return cmp('>=', 'above');
@@ -1193,6 +1238,7 @@ class Ctx extends NodeRewriter {
     switch (type) {
       case 'ParamRef':
         if (n.number < HOISTED) this.maxParam = Math.max(this.maxParam, n.number);
+        if (n.number < HOISTED) this.keptParams.add(n.number);
         return self;
       case 'TypeCast':
         return this.cast(n, self);

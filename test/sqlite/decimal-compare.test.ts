@@ -40,6 +40,25 @@ describe('SQLite source: comparisons with a decimal SQLite cannot hold', () => {
     await same(cases);
   });
 
+  it('bound as $1::numeric, as the constant is, and exactly held values as before', async () => {
+    const cases: [string, unknown[]][] = [];
+    for (const d of [...DECIMALS, '1', '0.1', '-2.5', '12345678901234.5', '3']) {
+      for (const col of ['amount', 'qty', 'x']) {
+        for (const op of ['=', '<>', '<', '<=', '>', '>=']) {
+          cases.push([`SELECT id FROM n WHERE ${col} ${op} $1::numeric ORDER BY id`, [d]]);
+          cases.push([`SELECT id FROM n WHERE $1::numeric ${op} ${col} ORDER BY id`, [d]]);
+        }
+      }
+    }
+    cases.push(['SELECT id FROM n WHERE amount > $1::numeric AND qty < $2::numeric ORDER BY id', ['0.1000000000000000001', '2.99999999999999999999']]);
+    cases.push(['SELECT id FROM n WHERE amount = $1::numeric', [null]]);
+    cases.push(['SELECT id FROM n WHERE amount = $1::numeric', ['abc']]);
+    cases.push(['UPDATE n SET qty = qty + 1 WHERE amount < $1::numeric RETURNING id, qty', ['0.1000000000000000001']]);
+    await same(cases);
+    // used elsewhere too, it would be returned or stored: refused as before
+    expect(await statementOutcome(pair.proxy, 'SELECT $1::numeric, id FROM n WHERE amount = $1::numeric', ['1.00000000000000000001'])).toMatchObject({ code: '22003' });
+  });
+
   it('in BETWEEN and IN lists too', async () => {
     await same([
       ['SELECT id FROM n WHERE amount BETWEEN 0.0999999999999999999 AND 1.00000000000000000001 ORDER BY id'],
