@@ -528,14 +528,20 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
 
 /** A stored date (YYYY-MM-DD) as a Julian day number. */
 function dayNumber(d: SqlValue): number {
-  const m = typeof d === 'string' ? /^(\d{4,})-(\d{2})-(\d{2})$/.exec(d) : null;
+  // as the engine stores a date: PostgreSQL's text, its era too ('0044-03-15 BC', year n BC being year 1 - n)
+  const m = typeof d === 'string' ? /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/.exec(d) : null;
   if (!m) throw new PgError('22007', `invalid input syntax for type date: "${String(d)}"`);
-  return date2j(Number(m[1]), Number(m[2]), Number(m[3]));
+  return date2j(m[4] ? 1 - Number(m[1]) : Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** A Julian day number as the stored date text; outside years 1..9999, PostgreSQL's range here, 22008. */
+/** Julian days of PostgreSQL's first date (4714-11-24 BC) and the day after its last (5874897-12-31). */
+const FIRST_DAY = 0;
+const END_DAY = 2147483494;
+
+/** A Julian day number as the stored date text, as PostgreSQL prints it (a year BC with its era); outside PostgreSQL's range 22008. */
 function dateText(day: number): string {
+  if (day < FIRST_DAY || day >= END_DAY) throw new PgError('22008', 'date out of range');
   const { year, month, day: d } = j2date(day);
-  if (year < 1 || year > 9999) throw new PgError('22008', 'date out of range');
-  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  const md = `-${String(month).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  return year >= 1 ? `${String(year).padStart(4, '0')}${md}` : `${String(1 - year).padStart(4, '0')}${md} BC`;
 }
