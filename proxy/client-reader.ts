@@ -39,6 +39,11 @@ export class ClientReader {
     this.socket.off('close', this.onEnd);
   }
 
+  /** Bytes received but not yet read. */
+  get buffered(): number {
+    return this.size;
+  }
+
   /** After a TLS upgrade the plaintext arrives on another socket object. */
   switchSocket(socket: Socket): void {
     this.detach();

@@ -166,6 +166,9 @@ export class Session {
       if (code === SSL_REQUEST) {
         if (this.ctx.tls) {
           this.client.write('S');
+          // bytes behind the SSLRequest came unencrypted, perhaps from a man in the middle: taken as the TLS
+          // session's, a start-up and queries injected there ran as the client (CVE-2021-23214 on PostgreSQL)
+          if (reader.buffered) throw new FrameError('received unencrypted data after SSL request');
           const secure = new tls.TLSSocket(this.client, { isServer: true, secureContext: this.ctx.tls });
           secure.on('error', () => this.close());
           this.client = secure;

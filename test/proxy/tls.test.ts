@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 import { startTestProxy, type TestProxy } from './proxy-harness.ts';
+import { exchange, firstError, query, startupPacket } from './raw-wire.ts';
 
 let dir: string;
 let tlsSource: Cluster;
@@ -43,6 +44,15 @@ describe('TLS', () => {
     const tlsSocket = (c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream;
     expect(tlsSocket.encrypted).toBe(true);
     await c.end();
+  });
+
+  it('refuses unencrypted bytes sent behind an SSLRequest, as PostgreSQL does: they may be a man in the middle\'s', async () => {
+    // a start-up and a query pipelined behind the SSLRequest were read as the TLS session's, and ran as the client
+    const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+    const reply = await exchange(tp.port, Buffer.concat([sslRequest, startupPacket({ user: 'postgres', database: 'postgres' }), query('SELECT 1')]));
+    expect(reply.bytes.subarray(0, 1).toString()).toBe('S');
+    expect(firstError(reply.bytes.subarray(1))).toMatchObject({ S: 'FATAL', C: '08P01', M: 'received unencrypted data after SSL request' });
+    expect(reply.closed).toBe(true);
   });
 
   it('still serves plaintext clients', async () => {
