@@ -46,6 +46,8 @@ export class BackendLink {
    * the COPY's ReadyForQuery.
    */
   copyIn = false;
+  /** ErrorResponses received so far (FATAL ones aside): the relay learns from it whether a SET may have been undone. */
+  errors = 0;
   /** Query messages sent so far: each drops the server's unnamed prepared statement. */
   simpleQueries = 0;
   /** Told when the server enters COPY FROM (its CopyInResponse). */
@@ -85,6 +87,7 @@ export class BackendLink {
       this.copyIn = true;
       this.onCopyIn?.();
     } else if (m.type === 0x5a) this.copyIn = false;
+    else if (m.type === 0x45) this.errors++;
     const h = this.handlers[0];
     // A NotificationResponse belongs to no request (the protocol lets it arrive at any
     // time): one that comes inside the answer to a request of the proxy's own, such as

@@ -202,6 +202,15 @@ export class Relay {
   private readonly sessionLog = new Map<string, string[]>();
   /** SETs run inside the open transaction block: session state only once it commits. */
   private readonly pendingSets: StatementInfo[] = [];
+  /**
+   * The source's error count (BackendLink.errors) when a SET was logged, or taken into the open block, before the
+   * source answered it; null once answered. The log follows the statements' text, but the server undoes a SET when
+   * an error rolls back what holds it (a later statement of the same string or Sync, a block ended by COMMIT after
+   * an error): an error meanwhile means the log may be wrong, and the target's reads would run with a setting the
+   * source no longer has. Reads stay on the source until the answer is in.
+   */
+  private loggedSetsFrom: number | null = null;
+  private pendingSetsFrom: number | null = null;
   /** Why this session's reads stay on the source from now on (classify.ts sourceOnly), or null. */
   private sourceOnly: string | null = null;
   /** Statements made with SQL PREPARE (on the source only): a Parse of the same name must meet them there. */
@@ -512,6 +521,8 @@ export class Relay {
     if (want === this.sot || !this.ctx.openSide) return true;
     await this.source.whenIdle();
     if (this.closed) return false;
+    // judged by the errors of the connection that ran them, before it changes roles
+    this.settingsUnsettled();
     let next = this.target && !this.target.lost ? this.target : null;
     // the read connection becomes the session's source connection: no longer one of the limited read connections
     this.targetLease?.give();
@@ -608,7 +619,7 @@ export class Relay {
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
     if (this.refuseDdl(this.kindOf(c))) return;
-    this.noteQueryState(c, inTxn);
+    this.noteQueryState(c, inTxn, c.statements.length === 1);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system || this.namesUnmirrored(c));
@@ -690,6 +701,7 @@ export class Relay {
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
+    const alone = u.sync && !this.openSegment && u.msgs.filter((m) => m.type === 0x45).length <= 1;
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
       switch (m.type) {
@@ -704,7 +716,7 @@ export class Relay {
           if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
-          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I);
+          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I, alone);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
@@ -910,11 +922,11 @@ export class Relay {
   }
 
   /** What a simple Query that runs changes in the session: source-only state, SQL PREPAREs, settings. */
-  private noteQueryState(c: Classification, inTxn: boolean): void {
+  private noteQueryState(c: Classification, inTxn: boolean, alone = false): void {
     this.noteSourceOnly(c);
     this.noteSqlPrepared(c);
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
-    this.noteSessionStatements(c, inTxn);
+    this.noteSessionStatements(c, inTxn, alone);
   }
 
   /** DISCARD ALL and DEALLOCATE drop our drain statement too, wherever they run (also inside a longer request). */
@@ -926,9 +938,10 @@ export class Relay {
    * Session state a request changes, carried to the target. A SET inside a
    * transaction block lasts only if the block commits: it waits, and a
    * ROLLBACK drops it (the source forgot it too). `inTxn`: the request
-   * starts inside a block.
+   * starts inside a block. `alone`: the statement is its request's only one, so only its own
+   * failure can undo it, which the log allows for (logSessionState).
    */
-  private noteSessionStatements(c: Classification, inTxn: boolean): void {
+  private noteSessionStatements(c: Classification, inTxn: boolean, alone = false): void {
     let open = inTxn;
     for (const s of c.statements) {
       // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
@@ -942,17 +955,51 @@ export class Relay {
         if (s.txn === 'begin') open = true;
         else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = Boolean(s.chain);
       }
-      if (s.node === 'VariableSetStmt' && !s.local && open) this.pendingSets.push(s);
-      else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') this.logSessionState(s);
+      if (s.node === 'VariableSetStmt' && !s.local && open) {
+        this.pendingSets.push(s);
+        this.pendingSetsFrom ??= this.source.errors;
+      } else if ((s.node === 'VariableSetStmt' && !s.local) || s.node === 'DiscardStmt' || s.node === 'DeallocateStmt') {
+        if (s.setting && !alone) this.loggedSetsFrom ??= this.source.errors;
+        this.logSessionState(s);
+      }
     }
   }
 
   /** The end of a transaction block: its SETs are session state from now on (COMMIT), or never were (ROLLBACK). */
   private settleSets(ops: TxnOp[]): void {
     for (const op of ops) {
-      if (op === 'commit') for (const s of this.pendingSets.splice(0)) this.logSessionState(s);
-      else if (op === 'rollback' || op === 'prepare') this.pendingSets.length = 0;
+      if (op === 'commit') {
+        if (this.pendingSetsFrom !== null) this.loggedSetsFrom = Math.min(this.loggedSetsFrom ?? Infinity, this.pendingSetsFrom);
+        this.pendingSetsFrom = null;
+        for (const s of this.pendingSets.splice(0)) this.logSessionState(s);
+      } else if (op === 'rollback' || op === 'prepare') {
+        this.pendingSets.length = 0;
+        this.pendingSetsFrom = null;
+      } else if (op === 'rollback_to' && this.pendingSets.length) {
+        // which of the block's SETs came after the savepoint is the server's to know, not the log's
+        this.settingsInDoubt('a SET in a transaction block rolled back to a savepoint');
+      }
     }
+  }
+
+  /**
+   * Whether SETs the source has not answered yet may still be undone there: reads stay on the source meanwhile.
+   * Once answered, an error since they were sent makes the log untrustworthy: the session reads from the source.
+   */
+  private settingsUnsettled(): boolean {
+    if (this.loggedSetsFrom === null) return false;
+    if (this.source.pending > 0 || this.source.status !== I || this.pendingSets.length) return true;
+    const doubt = this.source.errors > this.loggedSetsFrom;
+    if (doubt) this.settingsInDoubt('a SET the source may have undone after an error');
+    this.loggedSetsFrom = null;
+    return doubt;
+  }
+
+  private settingsInDoubt(reason: string): void {
+    this.loggedSetsFrom = null;
+    if (this.sourceOnly) return;
+    this.sourceOnly = reason;
+    this.ctx.log.debug({ reason }, 'session settings the target may not share: this session reads from the source from now on');
   }
 
   /** The session-state statements a new connection runs, in order. */
@@ -1023,7 +1070,7 @@ export class Relay {
   }
 
   private routeOf(kind: Kind, pinned: Route | null, inTxn: boolean, system = false): Route {
-    return route({ kind, pinned, session: this.sourceOnly ? 'source' : this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
+    return route({ kind, pinned, session: this.sourceOnly || (kind === 'read' && this.settingsUnsettled()) ? 'source' : this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
   }
 
   private refuseDdl(kind: Kind): boolean {
