@@ -702,6 +702,8 @@ export class Relay {
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
     const alone = u.sync && !this.openSegment && u.msgs.filter((m) => m.type === 0x45).length <= 1;
+    /** Whether a block is open where the segment has got to. */
+    let open = this.predicted !== I;
     for (const m of u.msgs) {
       const r = new BodyReader(m.bytes);
       switch (m.type) {
@@ -716,7 +718,7 @@ export class Relay {
           if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
-          if (cls.kind === 'session') this.noteSessionStatements(cls, this.predicted !== I, alone);
+          if (cls.kind === 'session') this.forgetDeallocated(cls);
           this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
@@ -742,10 +744,14 @@ export class Relay {
           if (p?.cls.pinned) pinned = p.cls.pinned;
           if (p?.userTypes) pinned = 'source';
           if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
+          // a SET counts where it runs, not where it is parsed: a named one may run again later, or never
+          if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
             chained = Boolean(s.chain);
+            if (s.txn === 'begin') open = true;
+            else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = chained;
           }
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
           callsProcedure = executes.size === 1 && p !== undefined && endsTransactionsItself(p.cls);
@@ -941,13 +947,10 @@ export class Relay {
    * starts inside a block. `alone`: the statement is its request's only one, so only its own
    * failure can undo it, which the log allows for (logSessionState).
    */
-  private noteSessionStatements(c: Classification, inTxn: boolean, alone = false): void {
+  private noteSessionStatements(c: Classification, inTxn: boolean, alone = false, forget = true): void {
     let open = inTxn;
+    if (forget) this.forgetDeallocated(c);
     for (const s of c.statements) {
-      // DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
-      // target gets the same command through the session log (DISCARD PLANS or TEMP keeps them)
-      if (s.deallocates === '*') this.statements.clear();
-      else if (s.deallocates) this.statements.delete(s.deallocates);
       if (s.txn === 'begin') this.txnReadOnly = Boolean(s.readOnly);
       if (s.node === 'VariableSetStmt' && s.readOnly) this.txnReadOnly = true;
       if (s.txn) {
@@ -962,6 +965,17 @@ export class Relay {
         if (s.setting && !alone) this.loggedSetsFrom ??= this.source.errors;
         this.logSessionState(s);
       }
+    }
+  }
+
+  /**
+   * DEALLOCATE name / ALL, DISCARD ALL: the statements are gone where the command runs; the
+   * target gets the same command through the session log (DISCARD PLANS or TEMP keeps them)
+   */
+  private forgetDeallocated(c: Classification): void {
+    for (const s of c.statements) {
+      if (s.deallocates === '*') this.statements.clear();
+      else if (s.deallocates) this.statements.delete(s.deallocates);
     }
   }
 
