@@ -220,8 +220,9 @@ function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'nod
 
 /** A relation a CREATE names, when it is a temporary one. */
 function tempRelation(rel: unknown): string | null {
-  const r = rel as { relpersistence?: string; relname?: string } | undefined;
-  return r?.relpersistence === 't' && r.relname ? r.relname : null;
+  const r = rel as { relpersistence?: string; relname?: string; schemaname?: string } | undefined;
+  // CREATE TABLE pg_temp.x is as temporary as CREATE TEMP TABLE x, though the parser sees only a schema name
+  return (r?.relpersistence === 't' || r?.schemaname === 'pg_temp') && r.relname ? r.relname : null;
 }
 
 function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -249,13 +250,16 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     case 'ConstraintsSetStmt':
     case 'LoadStmt':
       return { kind: 'session', orderBy: false };
+    case 'DoStmt':
+    case 'CallStmt':
+      // what the body does is not in the text: a temporary table it makes may hide a table of the same name,
+      // a SET or set_config() in it changes the session, and the target's session learns of neither
+      return { kind: 'write', orderBy: false, sourceOnly: 'DO or CALL' };
     case 'InsertStmt':
     case 'UpdateStmt':
     case 'DeleteStmt':
     case 'MergeStmt':
     case 'TruncateStmt':
-    case 'DoStmt':
-    case 'CallStmt':
     // SQL EXECUTE of a PREPAREd statement: what it runs is not in the text, so it is taken for a write
     // (mirrored before its acknowledgement; the statement exists on the source only)
     case 'ExecuteStmt':
