@@ -160,26 +160,35 @@ export class Session {
   }
 
   private async readStartup(reader: ClientReader): Promise<Record<string, string> | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // an encryption request is answered once, as PostgreSQL 15 answers it: repeated, it is taken for the start-up
+    // packet it stands in place of, and refused as an unknown protocol version (the other kind may follow a refusal)
+    let sslDone = false;
+    let gssDone = false;
+    for (;;) {
       const packet = await reader.startupPacket();
       const code = packet.readInt32BE(4);
-      if (code === SSL_REQUEST) {
+      if (code === SSL_REQUEST && !sslDone) {
+        sslDone = true;
+        // inside TLS a GSSENCRequest is refused too (one encryption at a time)
+        gssDone = Boolean(this.ctx.tls);
+        this.client.write(this.ctx.tls ? 'S' : 'N');
+        // bytes behind the SSLRequest came unencrypted, perhaps from a man in the middle: taken as the TLS
+        // session's, a start-up and queries injected there ran as the client (CVE-2021-23214 on PostgreSQL,
+        // which refuses them whatever it answered)
+        if (reader.buffered) throw new FrameError('received unencrypted data after SSL request');
         if (this.ctx.tls) {
-          this.client.write('S');
-          // bytes behind the SSLRequest came unencrypted, perhaps from a man in the middle: taken as the TLS
-          // session's, a start-up and queries injected there ran as the client (CVE-2021-23214 on PostgreSQL)
-          if (reader.buffered) throw new FrameError('received unencrypted data after SSL request');
           const secure = new tls.TLSSocket(this.client, { isServer: true, secureContext: this.ctx.tls });
           secure.on('error', () => this.close());
           this.client = secure;
           reader.switchSocket(secure);
-        } else {
-          this.client.write('N');
         }
         continue;
       }
-      if (code === GSSENC_REQUEST) {
+      if (code === GSSENC_REQUEST && !gssDone) {
+        gssDone = true;
+        sslDone = false;
         this.client.write('N');
+        if (reader.buffered) throw new FrameError('received unencrypted data after GSSAPI encryption request');
         continue;
       }
       if (code === CANCEL_REQUEST) {
@@ -201,7 +210,6 @@ export class Session {
       }
       return params;
     }
-    throw new FrameError('too many encryption requests before the startup packet');
   }
 
   private async authenticateAndConnect(reader: ClientReader, params: Record<string, string>): Promise<void> {

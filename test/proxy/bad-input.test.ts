@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import pino from 'pino';
 import { databasePair, sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from './proxy-harness.ts';
-import { exchange, startupPacket } from './raw-wire.ts';
+import { exchange, firstError, startupPacket } from './raw-wire.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -117,6 +118,24 @@ describe('bad input gets a precise error and harms nobody else', () => {
     expect(r.error?.C).toBe('0A000');
   });
 
+  it('an encryption request sent twice: refused the second time as an unknown protocol, as the server refuses it', async () => {
+    // the proxy answered N up to three times and read on; PostgreSQL answers each kind once
+    const request = (code: number) => Buffer.from([0, 0, 0, 8, code >> 24, (code >> 16) & 255, (code >> 8) & 255, code & 255]);
+    const ssl = request(80877103);
+    const gss = request(80877104);
+    const direct = await oneByOne(Number(new URL(pair.legacyUrl).port), [ssl, ssl]);
+    expect(direct.subarray(0, 1).toString()).toBe('N');
+    const refusal = firstError(direct.subarray(1))!;
+    expect(refusal).toMatchObject({ S: 'FATAL', C: '0A000' });
+    // the server accepts GSSAPI encryption, the proxy offers none: only the proxy's answers are compared for it
+    for (const payload of [[ssl, ssl], [gss, gss], [ssl, gss, gss]]) {
+      const viaProxy = await oneByOne(tp.port, payload);
+      expect(viaProxy.subarray(0, payload.length - 1).toString()).toBe('N'.repeat(payload.length - 1));
+      expect(firstError(viaProxy.subarray(payload.length - 1))).toMatchObject({ S: 'FATAL', C: '0A000', M: expect.stringMatching(/^unsupported frontend protocol 1234\.(5679|5680): server supports 3\.0/) });
+    }
+    expect(refusal.M).toMatch(/^unsupported frontend protocol 1234\.5679: server supports 3\.0/);
+  });
+
   it('protocol 3.2 (PostgreSQL 18 clients) or _pq_ options: NegotiateProtocolVersion first, the same as the server sends', async () => {
     const first = (bytes: Buffer) => bytes.subarray(0, 1 + bytes.readInt32BE(1));
     const server = Number(new URL(pair.legacyUrl).port);
@@ -173,3 +192,26 @@ describe('bad input gets a precise error and harms nobody else', () => {
     expect(r.rows[0].n).toBe(2);
   });
 });
+
+/** Each request sent once the answer to the one before is in (PostgreSQL refuses bytes pipelined behind an encryption request); all that came back, once closed. */
+function oneByOne(port: number, requests: Buffer[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    const got: Buffer[] = [];
+    let next = 0;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('the connection was not closed'));
+    }, 5_000);
+    s.on('connect', () => s.write(requests[next++]!));
+    s.on('data', (d) => {
+      got.push(d);
+      if (next < requests.length) s.write(requests[next++]!);
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(got));
+    });
+  });
+}
