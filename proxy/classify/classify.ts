@@ -83,6 +83,12 @@ export interface Classification {
    * whole rows, which rows with equal keys may come in either way.
    */
   sortKeys?: (string | number)[];
+  /**
+   * The verdict follows a literal's value (which setting current_setting()
+   * reads, which column ORDER BY 2 names): cached by its exact text, never
+   * by its shape, where another value would take this verdict.
+   */
+  literalBound?: true;
   error?: string;
 }
 
@@ -110,7 +116,7 @@ export function classify(sql: string): Classification {
   const like = shape === null ? undefined : byShape.get(shape);
   if (like) return asText(like, sql);
   const result = classifyUncached(sql);
-  if (shape !== null && !result.error && result.statements.length === 1 && (result.kind === 'read' || result.kind === 'write')) {
+  if (shape !== null && !result.error && !result.literalBound && result.statements.length === 1 && (result.kind === 'read' || result.kind === 'write')) {
     if (byShape.size >= CACHE_MAX) byShape.delete(byShape.keys().next().value as string);
     byShape.set(shape, result);
     return result;
@@ -144,7 +150,7 @@ function classifyLong(sql: string): Classification {
   const like = byShape.get(short);
   if (like) return asText(like, sql);
   const result = classifyUncached(short);
-  if (result.error || result.statements.length !== 1 || (result.kind !== 'read' && result.kind !== 'write')) return classifyUncached(sql);
+  if (result.error || result.literalBound || result.statements.length !== 1 || (result.kind !== 'read' && result.kind !== 'write')) return classifyUncached(sql);
   if (byShape.size >= CACHE_MAX) byShape.delete(byShape.keys().next().value as string);
   byShape.set(short, result);
   return asText(result, sql);
@@ -209,7 +215,8 @@ export function classifyUncached(sql: string): Classification {
   const relations = kind === 'read' ? relationsNamed(tree.stmts ?? []) : [];
   const unstable = kind === 'read' && (tree.stmts ?? []).some((s) => unstableAnswer(s.stmt));
   const single = statements.length === 1 ? statements[0]! : null;
-  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}) };
+  const literalBound = Boolean(single?.sortKeys?.some((k) => typeof k === 'number')) || (tree.stmts ?? []).some((s) => readsSettingByName(s.stmt));
+  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -402,6 +409,11 @@ function namesReadOnlySetting(call: unknown): boolean {
   const arg = ((call as { args?: Node[] }).args ?? [])[0]?.A_Const as { sval?: { sval?: string } } | undefined;
   const name = arg?.sval?.sval?.toLowerCase();
   return name === 'transaction_read_only' || name === 'default_transaction_read_only';
+}
+
+/** A current_setting() call given its setting's name as a literal: namesReadOnlySetting() decides by that name. */
+function readsSettingByName(node: unknown): boolean {
+  return anyNode(node, (k, v) => k === 'FuncCall' && funcName(v).at(-1) === 'current_setting' && ((v as { args?: Node[] }).args ?? [])[0]?.A_Const !== undefined);
 }
 
 /** Every relation a parse tree names (RangeVar), as `schema.name` or `name`. */

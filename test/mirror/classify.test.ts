@@ -95,6 +95,30 @@ describe('statement classification with the PostgreSQL parser', () => {
   });
 });
 
+describe('the shape cache and verdicts that follow a literal', () => {
+  // found by a client asking current_setting('transaction_isolation') and then current_setting('transaction_read_only')
+  // with reads routed: the second took the first's verdict (same shape), was answered by the READ ONLY target: 'on'
+  it("current_setting('transaction_read_only') stays on the source after another setting of the same shape was routed", () => {
+    const tag = Math.random().toString(36).slice(2);
+    expect(classify(`SELECT current_setting('transaction_isolation') AS s_${tag}`).system).toBeUndefined();
+    expect(classify(`SELECT current_setting('transaction_read_only') AS s_${tag}`).system).toBe(true);
+    expect(classify(`SELECT current_setting('default_transaction_read_only') AS s_${tag}`).system).toBe(true);
+    expect(classify(`SELECT current_setting('search_path') AS s_${tag}`).system).toBeUndefined();
+  });
+
+  it('ORDER BY 2 keeps its own sort key after ORDER BY 1 of the same shape', () => {
+    const tag = Math.random().toString(36).slice(2);
+    expect(classify(`SELECT a, b FROM t_${tag} WHERE c = 5 ORDER BY 1`).sortKeys).toEqual([1]);
+    expect(classify(`SELECT a, b FROM t_${tag} WHERE c = 6 ORDER BY 2`).sortKeys).toEqual([2]);
+  });
+
+  it('other literals still share one verdict by shape', () => {
+    const tag = Math.random().toString(36).slice(2);
+    const a = classify(`SELECT a FROM t_${tag} WHERE c = 5 AND d = 'x'`);
+    expect(classify(`SELECT a FROM t_${tag} WHERE c = 7 AND d = 'y'`).id).toBe(a.id);
+  });
+});
+
 describe('long texts (bulk INSERTs, long IN lists) are classified by their shape with repeated rows and values cut to one', () => {
   const rows = (n: number, row: (i: number) => string) => Array.from({ length: n }, (_, i) => row(i)).join(',\n  ');
   const insert = (n: number, seed = 0) => `INSERT INTO users (id, email, created, score) VALUES ${rows(n, (i) => `(${i + seed}, 'u${i + seed}@example.com', now(), lower('X${i}'))`)} RETURNING id`;

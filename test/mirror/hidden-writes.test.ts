@@ -109,4 +109,16 @@ describe('writes hidden behind a read', () => {
       await c.end();
     }
   });
+
+  it('also when another setting was read before in a text of the same shape', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      // the texts differ only in the literal: one shape, two verdicts
+      expect((await c.query(`SELECT current_setting('transaction_isolation')`)).rows[0]).toEqual({ current_setting: 'read committed' });
+      expect((await c.query(`SELECT current_setting('transaction_read_only')`)).rows[0]).toEqual({ current_setting: 'off' });
+    } finally {
+      await c.end();
+    }
+  });
 });
