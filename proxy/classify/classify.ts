@@ -382,7 +382,8 @@ const funcName = (call: unknown): (string | undefined)[] => (((call as Node).fun
 /**
  * A relation of pg_catalog or information_schema, named so or unqualified
  * with the pg_ prefix (pg_catalog comes first on any search_path), or a
- * function that describes the server running it (SERVER_FUNCTIONS).
+ * function that describes the server running it (SERVER_FUNCTIONS), or a cast
+ * to an object-number type (regclass, regtype …).
  */
 function readsSystemCatalogs(node: unknown): boolean {
   return anyNode(node, (k, v) => {
@@ -392,12 +393,27 @@ function readsSystemCatalogs(node: unknown): boolean {
       const r = v as { schemaname?: string; relname?: string };
       return r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && Boolean(r.relname?.startsWith('pg_')));
     }
+    if (k === 'TypeCast') return castsToObjectNumber(v);
     if (k !== 'FuncCall') return false;
     const names = funcName(v);
     const last = names[names.length - 1];
     if (!last || (names.length > 1 && names[0] !== 'pg_catalog')) return false;
     return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesReadOnlySetting(v));
   });
+}
+
+/** The object-identifier types: a cast to one looks the name up in the catalogs of the server that runs it. */
+const OBJECT_NUMBER_TYPES = new Set(['regclass', 'regtype', 'regproc', 'regprocedure', 'regoper', 'regoperator', 'regnamespace', 'regrole', 'regconfig', 'regdictionary', 'regcollation']);
+
+/**
+ * `'t'::regclass::oid`, `$1::regtype`, `16440::regtype::text`: the answer is
+ * the server's own object number or name for it, and the new database numbers
+ * objects otherwise (a client then looks the number up in the source's catalogs).
+ */
+function castsToObjectNumber(cast: unknown): boolean {
+  const names = (((cast as { typeName?: { names?: Node[] } }).typeName?.names) ?? []).map((n) => (n.String as Node | undefined)?.sval as string | undefined);
+  const last = names.at(-1);
+  return last !== undefined && OBJECT_NUMBER_TYPES.has(last) && (names.length === 1 || names[0] === 'pg_catalog');
 }
 
 /**

@@ -86,3 +86,22 @@ it('serves a table made after the proxy started from the target on its first rea
   expect(through.ids).toEqual([7]);
   expect(through.fields).toEqual((await described_(pair.legacyUrl, query)).fields);
 });
+
+it("answers a cast to an object-number type (regclass, regtype …) with the source's numbers and names", async () => {
+  // psycopg's register_hstore and hand-written type registration ask `SELECT 'x'::regtype::oid`, then the source's catalogs
+  const texts = [`SELECT 'mood'::regtype::oid AS x`, `SELECT 'enumtab'::regclass::oid::int AS x`, `SELECT CAST('mood[]' AS regtype)::int AS x`, `SELECT $1::regtype::oid AS x`];
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  await c.connect();
+  try {
+    for (const text of texts) {
+      const values = text.includes('$1') ? ['mood'] : [];
+      const direct = (await sql(pair.legacyUrl, text, values)).rows[0].x;
+      expect((await sql(pair.targetUrl, text, values)).rows[0].x, text).not.toEqual(direct);
+      expect((await c.query(text, values)).rows[0].x, text).toEqual(direct);
+    }
+    const oid = (await sql(pair.legacyUrl, `SELECT 'mood'::regtype::oid::int AS x`)).rows[0].x as number;
+    expect((await c.query(`SELECT ${oid}::regtype::text AS name`)).rows[0].name).toBe('mood');
+  } finally {
+    await c.end();
+  }
+});
