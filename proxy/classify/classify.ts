@@ -382,8 +382,8 @@ const funcName = (call: unknown): (string | undefined)[] => (((call as Node).fun
 /**
  * A relation of pg_catalog or information_schema, named so or unqualified
  * with the pg_ prefix (pg_catalog comes first on any search_path), or a
- * function that describes the server running it (SERVER_FUNCTIONS), or a cast
- * to an object-number type (regclass, regtype …).
+ * function that describes the server running it (SERVER_FUNCTIONS), a cast
+ * to an object-number type (regclass, regtype …), or a system column (xmin …).
  */
 function readsSystemCatalogs(node: unknown): boolean {
   return anyNode(node, (k, v) => {
@@ -394,12 +394,27 @@ function readsSystemCatalogs(node: unknown): boolean {
       return r.schemaname === 'pg_catalog' || r.schemaname === 'information_schema' || (!r.schemaname && Boolean(r.relname?.startsWith('pg_')));
     }
     if (k === 'TypeCast') return castsToObjectNumber(v);
+    if (k === 'ColumnRef') return namesSystemColumn(v);
     if (k !== 'FuncCall') return false;
     const names = funcName(v);
     const last = names[names.length - 1];
     if (!last || (names.length > 1 && names[0] !== 'pg_catalog')) return false;
     return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesReadOnlySetting(v));
   });
+}
+
+/**
+ * A row's system columns are its place on the server that holds it: xmin,
+ * which EF Core and others read as a row version and send back in
+ * `UPDATE … WHERE xmin = $n`, ctid for `WHERE ctid = …`, tableoid. The new
+ * database's differ, and such an UPDATE on the source then matched no row.
+ * No user column may take these names (PostgreSQL refuses them).
+ */
+const SYSTEM_COLUMNS = new Set(['xmin', 'xmax', 'cmin', 'cmax', 'ctid', 'tableoid']);
+
+function namesSystemColumn(ref: unknown): boolean {
+  const last = ((ref as { fields?: Node[] }).fields ?? []).at(-1)?.String as { sval?: string } | undefined;
+  return last?.sval !== undefined && SYSTEM_COLUMNS.has(last.sval);
 }
 
 /** The object-identifier types: a cast to one looks the name up in the catalogs of the server that runs it. */

@@ -105,3 +105,19 @@ it("answers a cast to an object-number type (regclass, regtype …) with the sou
     await c.end();
   }
 });
+
+it("reads a row's xmin from the source: an UPDATE checked against it (EF Core's row version) finds the row", async () => {
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  await c.connect();
+  try {
+    await c.query(`UPDATE enumtab SET note = 'v1' WHERE id = 1`);
+    for (let i = 0; i < 5; i++) {
+      const { xmin, ctid } = (await c.query('SELECT xmin, ctid, note FROM enumtab WHERE id = $1', [1])).rows[0];
+      expect((await sql(pair.legacyUrl, 'SELECT xmin, ctid FROM enumtab WHERE id = 1')).rows[0]).toEqual({ xmin, ctid });
+      const updated = await c.query('UPDATE enumtab SET note = $1 WHERE id = 1 AND xmin = $2', [`v${i + 2}`, xmin]);
+      expect(updated.rowCount).toBe(1);
+    }
+  } finally {
+    await c.end();
+  }
+});
