@@ -395,6 +395,7 @@ function readsSystemCatalogs(node: unknown): boolean {
     }
     if (k === 'TypeCast') return castsToObjectNumber(v);
     if (k === 'ColumnRef') return namesSystemColumn(v);
+    if (k === 'SQLValueFunction') return SERVER_VALUES.has(String((v as { op?: string }).op));
     if (k !== 'FuncCall') return false;
     const names = funcName(v);
     const last = names[names.length - 1];
@@ -416,6 +417,13 @@ function namesSystemColumn(ref: unknown): boolean {
   const last = ((ref as { fields?: Node[] }).fields ?? []).at(-1)?.String as { sval?: string } | undefined;
   return last?.sval !== undefined && SYSTEM_COLUMNS.has(last.sval);
 }
+
+/**
+ * `session_user` and `current_catalog`: the new database's session logs in as
+ * the target URL's role (acting as the client's, which current_user shows),
+ * into a database that may be named otherwise (the proxy's database map).
+ */
+const SERVER_VALUES = new Set(['SVFOP_SESSION_USER', 'SVFOP_CURRENT_CATALOG']);
 
 /** The object-identifier types: a cast to one looks the name up in the catalogs of the server that runs it. */
 const OBJECT_NUMBER_TYPES = new Set(['regclass', 'regtype', 'regproc', 'regprocedure', 'regoper', 'regoperator', 'regnamespace', 'regrole', 'regconfig', 'regdictionary', 'regcollation']);

@@ -41,11 +41,13 @@ export function isReadOnlyFunction(name: string): boolean {
 /**
  * Read-only functions whose answer is the server's own: the session's
  * backend process ID (which the client also has from BackendKeyData),
- * on-disk sizes (a value's too: compression may differ) and the version. And the sleeps: a sleeping statement is watched and stopped
+ * on-disk sizes (a value's too: compression may differ), the version, and who
+ * logged in to which database (the new database's session logs in as the
+ * target URL's role, maybe to a database named otherwise). And the sleeps: a sleeping statement is watched and stopped
  * as the session's backend, found in pg_stat_activity by its text or by the
  * process ID the client was given (pg_cancel_backend, pg_terminate_backend:
  * the test suites of node-postgres and other drivers do both), which only the
  * source's backend is; routed, it slept unseen on the target. Sleeping spares
  * the source no work.
  */
-export const SERVER_FUNCTIONS = new Set(['version', 'pg_column_size', 'pg_sleep', 'pg_sleep_for', 'pg_sleep_until', 'pg_backend_pid', 'pg_database_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_postmaster_start_time', 'pg_conf_load_time', 'inet_server_addr', 'inet_server_port']);
+export const SERVER_FUNCTIONS = new Set(['version', 'session_user', 'current_database', 'pg_column_size', 'pg_sleep', 'pg_sleep_for', 'pg_sleep_until', 'pg_backend_pid', 'pg_database_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_postmaster_start_time', 'pg_conf_load_time', 'inet_server_addr', 'inet_server_port']);

@@ -255,6 +255,9 @@ describe('session state while mirroring, reads at 100 %', () => {
       const routedBefore = tp.proxy.guard!.stats.reads;
       for (let i = 0; i < 10; i++) await expect(c.query('SELECT v FROM secret')).rejects.toMatchObject({ code: '42501' });
       expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(READER);
+      // the new database's session logged in as the target URL's role: who logged in is the source's to say
+      expect((await c.query('SELECT session_user AS u, current_user AS c')).rows[0]).toEqual({ u: READER, c: READER });
+      expect((await c.query('SELECT "session_user"() AS u WHERE $1::int > 0', [1])).rows[0].u).toBe(READER);
       expect((await c.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(5);
       // and they did go to the new database
       expect(tp.proxy.guard!.stats.reads).toBeGreaterThan(routedBefore);
