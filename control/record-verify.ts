@@ -34,13 +34,13 @@ export function verifyOutcome(r: VerifyReport, left: readonly string[]): VerifyO
   return { passed: true, summary: `all ${total} table(s) equal (${rows} rows${repaired ? `; ${repaired} row(s) repaired first` : ''})` };
 }
 
-/** `left`: as for verifyOutcome, named when nothing is recorded for want of them. */
 /** One line naming the replicated tables a verify left out (at most five by name). */
 export function notComparedLine(left: readonly string[]): string {
   const names = left.slice(0, 5).join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : '');
   return `${left.length} replicated table(s) not compared: ${names} (captured on the source, or in the configured tables)`;
 }
 
+/** `left`: as for verifyOutcome, named when nothing is recorded for want of them. */
 export async function recordVerifyResult(cfg: Config, outcome: VerifyOutcome | null, left: readonly string[] = []): Promise<Recorded> {
   if (!outcome) return { recorded: false, note: `result not recorded: ${notComparedLine(left)}; reads may start only after a verify of every replicated table`, warning: false };
   const reason = `cutover verify: ${outcome.passed ? 'passed' : 'differences found'}`;
