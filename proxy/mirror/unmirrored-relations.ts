@@ -3,13 +3,16 @@
 // changes no rows capture sees), sequences (moved past the source's only at
 // promote), partitions (cutover schema makes the partitioned table a plain
 // one: the mirror writes its rows through the table) and tables capture does
-// not cover (the mirror never writes them). A read naming one stays
+// not cover (the mirror never writes them; a PostgreSQL source's or an SQLite
+// file's). A read naming one stays
 // on the source of truth. Known from both databases' catalogues at start-up
 // and every minute after (new ones are DDL, refused while mirroring).
 import type { Logger } from '../../common/log.ts';
 import { catalogRows } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { isUserSchema, SCHEMA } from '../capture/pg-capture.ts';
+import { sqliteCaptureStatus } from '../capture/sqlite-capture.ts';
+import { openSqlite } from '../../backfill/copy/sqlite-source.ts';
 
 const REFRESH_MS = 60_000;
 
@@ -29,6 +32,17 @@ const UNCAPTURED_SQL = `
    WHERE to_regclass('${SCHEMA}.changes') IS NOT NULL AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${isUserSchema('n.nspname')}
      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal)`;
 
+/** An SQLite file's tables capture does not cover, while it holds capture (as UNCAPTURED_SQL); its tables are `public` ones to clients. */
+async function uncapturedInFile(file: string): Promise<{ schema: string; name: string }[]> {
+  const db = openSqlite(file, true);
+  try {
+    const status = await sqliteCaptureStatus(db);
+    return status.installed ? status.tables.filter((t) => !t.captured).map((t) => ({ schema: 'public', name: t.table })) : [];
+  } finally {
+    db.close();
+  }
+}
+
 export class UnmirroredRelations {
   /** `schema.name` and the bare `name` (an unqualified read may find it through any search_path). */
   private names = new Set<string>();
@@ -44,8 +58,9 @@ export class UnmirroredRelations {
   async refresh(): Promise<void> {
     const next = new Set<string>();
     for (const url of this.urls) {
-      if (parseDbUrl(url).kind !== 'postgres') continue;
-      for (const r of await catalogRows<{ schema: string; name: string }>(url, `${UNMIRRORED_SQL} UNION ALL ${UNCAPTURED_SQL}`)) {
+      const db = parseDbUrl(url);
+      const rows = db.kind === 'postgres' ? await catalogRows<{ schema: string; name: string }>(url, `${UNMIRRORED_SQL} UNION ALL ${UNCAPTURED_SQL}`) : await uncapturedInFile(db.path);
+      for (const r of rows) {
         next.add(`${r.schema}.${r.name}`);
         next.add(r.name);
       }

@@ -34,6 +34,8 @@ function withDb(url: string, db: string): string {
 export interface MirrorOptions {
   reads?: number;
   capture?: boolean;
+  /** Capture on these tables only (default: every table). */
+  captureOnly?: string[];
   history?: string;
 }
 
@@ -52,7 +54,7 @@ export async function startSqliteMirror(name: string, schema: string, opts: Mirr
   await applyPostCopy(targetUrl, plan);
   // history written before capture: only a backfill brings it to the target
   if (opts.history) db.exec(opts.history);
-  if (opts.capture !== false) await installSqliteCapture(db);
+  if (opts.capture !== false) await installSqliteCapture(db, opts.captureOnly);
   db.close();
   const tp = await startTestProxy({ source, target: targetUrl, reads: opts.reads ?? 0, users: [{ name: USER, password: PASSWORD }] });
   return {
