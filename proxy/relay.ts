@@ -1037,17 +1037,19 @@ export class Relay {
   }
 
   /**
-   * SQL PREPARE and DEALLOCATE share one namespace with the protocol's named
-   * statements, which the proxy defines lazily on either side: a PREPARE of a
-   * name the client Parsed is sent after that Parse reached the source, so
-   * the source refuses it (42P05) as PostgreSQL would have.
+   * SQL PREPARE, EXECUTE and DEALLOCATE share one namespace with the
+   * protocol's named statements, which the proxy defines lazily on either
+   * side: a PREPARE of a name the client Parsed is sent after that Parse
+   * reached the source, so the source refuses it (42P05) as PostgreSQL would
+   * have; an EXECUTE or DEALLOCATE of it (psycopg 3 evicts its prepared
+   * statements by SQL DEALLOCATE) finds it there, where a read's Parse may
+   * only have reached the target (26000 before).
    */
   private noteSqlPrepared(c: Classification): void {
     for (const st of c.statements) {
-      if (st.prepares) {
-        if (this.statements.has(st.prepares)) this.ensureOn(this.source, new Set([st.prepares]));
-        else this.sqlPrepared.add(st.prepares);
-      }
+      const named = st.prepares ?? st.executes ?? (st.deallocates !== '*' ? st.deallocates : undefined);
+      if (named !== undefined && this.statements.has(named)) this.ensureOn(this.source, new Set([named]));
+      else if (st.prepares) this.sqlPrepared.add(st.prepares);
       if (st.deallocates === '*') this.sqlPrepared.clear();
       else if (st.deallocates) this.sqlPrepared.delete(st.deallocates);
     }

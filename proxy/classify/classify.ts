@@ -42,6 +42,8 @@ export interface StatementInfo {
   prepares?: string;
   /** SQL DEALLOCATE's statement name, or '*' for ALL. */
   deallocates?: string;
+  /** SQL EXECUTE's statement name. */
+  executes?: string;
   /**
    * The session setting a SET or RESET leaves (lower-case name; SET SESSION
    * CHARACTERISTICS with the characteristics it names), '*' for RESET ALL and
@@ -270,6 +272,7 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     // SQL EXECUTE of a PREPAREd statement: what it runs is not in the text, so it is taken for a write
     // (mirrored before its acknowledgement; the statement exists on the source only)
     case 'ExecuteStmt':
+      return { kind: 'write', orderBy: false, executes: body.name as string };
     case 'LockStmt':
     case 'NotifyStmt':
     case 'RefreshMatViewStmt':

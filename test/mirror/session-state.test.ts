@@ -266,6 +266,23 @@ describe('session state while mirroring, reads at 100 %', () => {
     }
   });
 
+  it('SQL EXECUTE and DEALLOCATE of a statement the client prepared by protocol (psycopg 3 evicts so) work as directly', async () => {
+    const c = await client();
+    try {
+      // a read: prepared and answered on the new database
+      expect((await c.query({ name: 'by_id', text: 'SELECT id FROM items WHERE id = $1', values: [2] })).rows).toEqual([{ id: 2 }]);
+      expect((await c.query('EXECUTE by_id(3)')).rows).toEqual([{ id: 3 }]);
+      expect((await c.query('DEALLOCATE by_id')).command).toBe('DEALLOCATE');
+      await expect(c.query('EXECUTE by_id(3)')).rejects.toMatchObject({ code: '26000' });
+      // the name is free again everywhere: a new Parse of it, as the driver sends once it has evicted
+      expect((await c.query('PREPARE by_id AS SELECT id FROM items WHERE id = 4')).command).toBe('PREPARE');
+      expect((await c.query('EXECUTE by_id')).rows).toEqual([{ id: 4 }]);
+      expect((await c.query('DEALLOCATE by_id')).command).toBe('DEALLOCATE');
+    } finally {
+      await c.end();
+    }
+  });
+
   it("the application's own mistakes are no fault of the new database", async () => {
     const c = await client();
     try {
