@@ -443,14 +443,24 @@ function castsToObjectNumber(cast: unknown): boolean {
 }
 
 /**
- * current_setting('transaction_read_only') and its default: the new database's
- * read connections are READ ONLY by the proxy's doing (read-only-target.ts), so
- * only the source answers what the session's own transactions are.
+ * Settings only the source can answer for the session: transaction_read_only
+ * and its default (the new database's read connections are READ ONLY by the
+ * proxy's doing, read-only-target.ts), and those that describe the server
+ * itself. The new database is often a newer major version, with another
+ * encoding: a client that reads server_version_num to choose its SQL must get
+ * the version the start-up's ParameterStatus gave it. Not port: which server
+ * answered a routed read is what it is asked for.
  */
+const SOURCE_SETTINGS = new Set([
+  'transaction_read_only', 'default_transaction_read_only', 'server_version', 'server_version_num', 'server_encoding',
+  'lc_collate', 'lc_ctype', 'listen_addresses', 'data_directory', 'config_file', 'hba_file', 'ident_file',
+  'cluster_name', 'max_connections', 'shared_buffers', 'block_size', 'wal_level', 'in_hot_standby', 'is_superuser', 'session_authorization',
+]);
+
 function namesReadOnlySetting(call: unknown): boolean {
   const arg = ((call as { args?: Node[] }).args ?? [])[0]?.A_Const as { sval?: { sval?: string } } | undefined;
   const name = arg?.sval?.sval?.toLowerCase();
-  return name === 'transaction_read_only' || name === 'default_transaction_read_only';
+  return name !== undefined && SOURCE_SETTINGS.has(name);
 }
 
 /** A current_setting() call given its setting's name as a literal: namesReadOnlySetting() decides by that name. */

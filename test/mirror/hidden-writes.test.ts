@@ -110,6 +110,20 @@ describe('writes hidden behind a read', () => {
     }
   });
 
+  it("settings that describe the server (its version, encoding, data directory) are the source's", async () => {
+    const text = `SELECT current_setting('data_directory') AS dir, current_setting('server_version_num') AS v, current_setting('server_encoding') AS e`;
+    const direct = (await sql(pair.legacyUrl, text)).rows[0];
+    expect((await sql(pair.targetUrl, text)).rows[0]).not.toEqual(direct);
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      for (let i = 0; i < 5; i++) expect((await c.query(text)).rows[0]).toEqual(direct);
+      expect((await c.query(`SELECT current_setting('data_directory') AS dir WHERE $1::int > 0`, [1])).rows[0].dir).toBe(direct.dir);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('also when another setting was read before in a text of the same shape', async () => {
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
     await c.connect();
