@@ -27,7 +27,8 @@ class SqliteDeparser extends Deparser {
     // the proxy's own functions (checks.ts, catalog.ts) are plain calls, in most written statements:
     // printed without the general path's many special forms
     const name = node.funcname?.length === 1 ? node.funcname[0].String?.sval : undefined;
-    if (typeof name === 'string' && name.startsWith('cutover_')) {
+    // (an aggregate of theirs keeps its DISTINCT, FILTER and OVER: the general path prints them)
+    if (typeof name === 'string' && name.startsWith('cutover_') && !node.agg_distinct && !node.agg_filter && !node.over && !node.agg_order) {
       return `${name}(${(node.args ?? []).map((a: AnyNode) => this.visit(a as never, context)).join(', ')})`;
     }
     return super.FuncCall(node as never, context);

@@ -38,6 +38,7 @@ describe('SQLite source: float8 aggregates that overflow', () => {
     await same([
       ['SELECT sum(x) FILTER (WHERE id > 1), avg(x) FILTER (WHERE id > 1) FROM f'],
       ['SELECT sum(x), avg(x), sum(DISTINCT x) FROM f WHERE id IN (1, 3, 4)'],
+      ['SELECT sum(x) FILTER (WHERE id > 1), sum(DISTINCT x) FROM f'],
       ['SELECT sum(x) OVER (PARTITION BY id) FROM f ORDER BY id'],
       ["SELECT sum(v), avg(v) FROM (VALUES ('Infinity'::float8), (1e308::float8), (1e308::float8)) t(v)"],
       ['SELECT sum(r), avg(r), sum(id) FROM f'],
