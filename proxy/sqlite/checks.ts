@@ -216,6 +216,34 @@ function accumulate(avg: boolean) {
 }
 
 /**
+ * avg() of integers as PostgreSQL's numeric division gives it: the exact sum
+ * over the count, at select_div_scale's scale (16 significant digits at
+ * least, rounded half away from zero): avg of 1 and 2 is 1.5000000000000000.
+ * SQLite's double printed 1.5, and past 2^53 another number. null when a
+ * value is not an integer (SQLite's avg() answers then).
+ */
+interface IntAccum { sum: bigint; count: bigint; ints: boolean }
+
+function intAverage(st: IntAccum): string | null {
+  if (!st.ints || st.count === 0n) return null;
+  const lead = (v: bigint): [number, bigint] => {
+    let weight = 0;
+    for (let x = v < 0n ? -v : v; x >= 10000n; x /= 10000n) weight++;
+    const a = v < 0n ? -v : v;
+    return [weight, a / 10000n ** BigInt(weight)];
+  };
+  const [w1, f1] = lead(st.sum);
+  const [w2, f2] = lead(st.count);
+  const qweight = w1 - w2 - (f1 <= f2 ? 1 : 0);
+  const scale = Math.min(Math.max(16 - qweight * 4, 0), 1000);
+  const a = st.sum < 0n ? -st.sum : st.sum;
+  const q = (a * 10n ** BigInt(scale) * 2n + st.count) / (2n * st.count);
+  const digits = q.toString().padStart(scale + 1, '0');
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return st.sum < 0n && q !== 0n ? `-${text}` : text;
+}
+
+/**
  * sum() or avg() of doubles: infinite where no value summed was (`lo`, `hi`:
  * the least and greatest of them) is float8pl's overflow in PostgreSQL's
  * running sum. SQLite summed on to Infinity.
@@ -497,6 +525,19 @@ export function registerChecks(db: Database.Database, put: (v: SqlValue, column:
   db.function('cutover_exp', o, checkedExp);
   db.function('cutover_math_arg', o, mathArgument);
   db.function('cutover_total', o, checkedTotal);
+  db.aggregate('cutover_int_avg', {
+    ...o,
+    start: () => ({ sum: 0n, count: 0n, ints: true }),
+    step: ((st: IntAccum, v: SqlValue) => {
+      if (v === null) return st;
+      if (typeof v === 'bigint') {
+        st.sum += v;
+        st.count += 1n;
+      } else st.ints = false;
+      return st;
+    }) as (total: IntAccum, next: unknown) => IntAccum,
+    result: intAverage,
+  });
   for (const avg of [false, true]) {
     db.aggregate(avg ? 'cutover_float_avg' : 'cutover_float_sum', { ...o, start: () => ({ n: 0, sx: 0, sxx: 0 }), step: accumulate(avg) as (total: FloatAccum, next: unknown) => FloatAccum, result: () => null });
   }

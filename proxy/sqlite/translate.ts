@@ -1769,11 +1769,14 @@ class Ctx extends NodeRewriter {
         return self;
       case 'sum':
       case 'avg': {
-        if (args.length !== 1 || n.agg_star || !floatOrUnknown(args[0]!)) return self;
+        const integral = (INT_BITS[hintOf(args[0]) ?? 0] ?? 0) > 0;
+        if (args.length !== 1 || n.agg_star || !(floatOrUnknown(args[0]!) || (name === 'avg' && integral))) return self;
         n[NATIVE] = true;
         const twin = (m: string): AnyNode => ({ FuncCall: { ...structuredClone(n), funcname: [{ String: { sval: m } }] } });
         // PostgreSQL's running state, value by value (a window function would need it undone: there the result is checked)
-        if (!n.over) return fn('coalesce', twin(name === 'sum' ? 'cutover_float_sum' : 'cutover_float_avg'), self);
+        if (!n.over && name === 'sum') return fn('coalesce', twin('cutover_float_sum'), self);
+        // avg() of integers is PostgreSQL's exact numeric quotient (checks.ts, intAverage); of anything else SQLite's
+        if (!n.over) return fn('coalesce', twin('cutover_float_avg'), twin('cutover_int_avg'), self);
         return fn('cutover_total', self, twin('min'), twin('max'));
       }
       default:
