@@ -1149,14 +1149,17 @@ class Ctx extends NodeRewriter {
     }
     if (p === undefined || !colRef(col)) return null;
     const param = p;
+    return this.boundCompare(op, col, (bound) => this.hoistParamBound(param, bound));
+  }
+
+  /** `$param::numeric` as a parameter the session binds to the column's nearest value on `bound`'s side of the parameter's value (paramCompare). */
+  private hoistParamBound(param: number, bound: DecimalBound): AnyNode {
     this.maxParam = Math.max(this.maxParam, param);
     this.paramTypes.set(param, OID.numeric);
     this.boundParams.add(param);
-    return this.boundCompare(op, col, (bound) => {
-      const ref = { number: HOISTED + this.literals.length, location: -1 };
-      this.literals.push({ ref, text: '', compare: true, bound, param });
-      return { ParamRef: ref };
-    });
+    const ref = { number: HOISTED + this.literals.length, location: -1 };
+    this.literals.push({ ref, text: '', compare: true, bound, param });
+    return { ParamRef: ref };
   }
 
   /** `col op d` as comparisons with the column's nearest values on either side of d (decimalBound), each a parameter `at` makes. */
@@ -1625,7 +1628,7 @@ class Ctx extends NodeRewriter {
         {
           const list: AnyNode[] | undefined = Array.isArray(n.rexpr) ? n.rexpr : n.rexpr?.List?.items;
           // (a column only: the expansion names it once per value)
-          if (n.kind === 'AEXPR_IN' && colRef(n.lexpr) && list?.some((v) => inexactDecimal(v) !== undefined) && !this.ddl) {
+          if (n.kind === 'AEXPR_IN' && colRef(n.lexpr) && list?.some((v) => inexactDecimal(v) !== undefined || numericParam(v) !== undefined) && !this.ddl) {
             // PostgreSQL's IN is = to each value (NOT IN <> to each): so written, each comparison is made exact (exactCompare)
             const each = list.map((v): AnyNode => ({ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: op } }], lexpr: n.lexpr, rexpr: v } }));
             return { BoolExpr: { boolop: op === '=' ? 'OR_EXPR' : 'AND_EXPR', args: each } };
@@ -1635,7 +1638,10 @@ class Ctx extends NodeRewriter {
             list.forEach((v, i) => {
               // BETWEEN a AND b is >= a AND <= b (NOT BETWEEN < a OR > b): each bound as exactCompare makes it
               const text = between && !this.ddl ? inexactDecimal(v) : undefined;
-              list[i] = (text !== undefined && boundable(text) ? this.hoistBound(text, i === 0 ? 'above' : 'below') : null) ?? this.hoist(v, true) ?? v;
+              const param = between && !this.ddl ? numericParam(v) : undefined;
+              const side = i === 0 ? 'above' : 'below';
+              if (param !== undefined) list[i] = this.hoistParamBound(param, side);
+              else list[i] = (text !== undefined && boundable(text) ? this.hoistBound(text, side) : null) ?? this.hoist(v, true) ?? v;
               this.noteParamColumn(n.lexpr, list[i]!);
             });
           }

@@ -51,6 +51,14 @@ describe('SQLite source: comparisons with a decimal SQLite cannot hold', () => {
       }
     }
     cases.push(['SELECT id FROM n WHERE amount > $1::numeric AND qty < $2::numeric ORDER BY id', ['0.1000000000000000001', '2.99999999999999999999']]);
+    for (const [a, b] of [['0.0999999999999999999', '1.00000000000000000001'], ['0.1000000000000000001', '0.99999999999999999999'], ['-2.50000000000000000001', '2.99999999999999999999'], ['0.1', '1']]) {
+      for (const col of ['amount', 'qty', 'x']) {
+        cases.push([`SELECT id FROM n WHERE ${col} BETWEEN $1::numeric AND $2::numeric ORDER BY id`, [a, b]]);
+        cases.push([`SELECT id FROM n WHERE ${col} NOT BETWEEN $1::numeric AND $2::numeric ORDER BY id`, [a, b]]);
+        cases.push([`SELECT id FROM n WHERE ${col} IN ($1::numeric, $2::numeric, 2) ORDER BY id`, [a, b]]);
+        cases.push([`SELECT id FROM n WHERE ${col} NOT IN ($1::numeric, $2::numeric) ORDER BY id`, [a, b]]);
+      }
+    }
     cases.push(['SELECT id FROM n WHERE amount = $1::numeric', [null]]);
     cases.push(['SELECT id FROM n WHERE amount = $1::numeric', ['abc']]);
     cases.push(['UPDATE n SET qty = qty + 1 WHERE amount < $1::numeric RETURNING id, qty', ['0.1000000000000000001']]);
