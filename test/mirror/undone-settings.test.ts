@@ -11,19 +11,13 @@ import type { DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
 import { exchangeAfterLogin, execute, int16, msg, query, sync } from '../proxy/raw-wire.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
+import { TENANT_SCHEMA } from './tenant-schema.ts';
 
-const SCHEMA = `
-  CREATE TABLE items (id int PRIMARY KEY, v text);
-  INSERT INTO items VALUES (1, 'shared');
-  CREATE SCHEMA tenant_a;
-  CREATE TABLE tenant_a.items (id int PRIMARY KEY, v text);
-  INSERT INTO tenant_a.items VALUES (1, 'tenant A only');
-`;
 let pair: DbPair;
 let tp: TestProxy;
 
 beforeAll(async () => {
-  pair = await mirroredPair('undone_settings', SCHEMA);
+  pair = await mirroredPair('undone_settings', TENANT_SCHEMA);
   tp = await mirroringProxy(pair, { reads: 100 });
 });
 afterAll(async () => {

@@ -2,8 +2,8 @@
 // exact sum over the count at its display scale (1.5000000000000000, or
 // 33.3333333333333333 for 100/3). SQLite's double printed 1.5, the digits of
 // 33.333333333333336, and past 2^53 another number.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { comparedPair, statementOutcome, type ComparedPair } from './mirror-harness.ts';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { comparedPair, expectSameOutcomes, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE a (id INTEGER PRIMARY KEY, g INTEGER, b BIGINT, i INT4, s SMALLINT, n NUMERIC)`;
 const PG_SCHEMA = `CREATE TABLE a (id bigint PRIMARY KEY, g bigint, b bigint, i int4, s smallint, n numeric)`;
@@ -18,9 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => pair?.close());
 
-async function same(cases: [string, unknown[]?][]): Promise<void> {
-  for (const [text, params] of cases) expect.soft(await statementOutcome(pair.proxy, text, params), text).toEqual(await statementOutcome(pair.ref, text, params));
-}
+const same = (cases: [string, unknown[]?][]) => expectSameOutcomes(pair, cases);
 
 describe('SQLite source: avg() of integers', () => {
   it('is the exact quotient at PostgreSQL\'s scale', async () => {

@@ -3,8 +3,8 @@
 // crossing the era and the proleptic leap days, and past year 9999. They
 // were 22007 "invalid input syntax for type date" for a BC date, and 22008
 // for a result outside years 1..9999 that PostgreSQL holds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { comparedPair, statementOutcome, type ComparedPair } from './mirror-harness.ts';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { comparedPair, expectSameOutcomes, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE d (id INTEGER PRIMARY KEY, day DATE, other DATE)`;
 const PG_SCHEMA = `CREATE TABLE d (id bigint PRIMARY KEY, day date, other date)`;
@@ -18,9 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => pair?.close());
 
-async function same(cases: [string, unknown[]?][]): Promise<void> {
-  for (const [text, params] of cases) expect.soft(await statementOutcome(pair.proxy, text, params), text).toEqual(await statementOutcome(pair.ref, text, params));
-}
+const same = (cases: [string, unknown[]?][]) => expectSameOutcomes(pair, cases);
 
 describe('SQLite source: date arithmetic before the common era', () => {
   it('answers as PostgreSQL does', async () => {

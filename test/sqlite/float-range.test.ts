@@ -3,8 +3,8 @@
 // value real cannot hold is refused as real refuses it. SQLite answered
 // Infinity, 0 or NULL: sum() of two 1e308 was Infinity, power(10, 400) too,
 // 1e300::float8::float4 stayed 1e300, and a write stored them.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { comparedPair, statementOutcome, type ComparedPair } from './mirror-harness.ts';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { comparedPair, expectSameOutcomes, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE f (id INTEGER PRIMARY KEY, x REAL, r FLOAT4)`;
 const PG_SCHEMA = `CREATE TABLE f (id bigint PRIMARY KEY, x double precision, r real)`;
@@ -18,9 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => pair?.close());
 
-async function same(cases: [string, unknown[]?][]): Promise<void> {
-  for (const [text, params] of cases) expect.soft(await statementOutcome(pair.proxy, text, params), text).toEqual(await statementOutcome(pair.ref, text, params));
-}
+const same = (cases: [string, unknown[]?][]) => expectSameOutcomes(pair, cases);
 
 describe('SQLite source: float8 aggregates that overflow', () => {
   it('sum() and avg() are 22003 where the running sum leaves the range, in every form of the call', async () => {

@@ -3,8 +3,8 @@
 // it: 22003 "integer out of range" / "smallint out of range". The translation
 // knew only the operands' evident types, so a column's arithmetic was checked
 // against int8: b + 1 of 2147483647 answered 2147483648.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { comparedPair, statementOutcome, type ComparedPair } from './mirror-harness.ts';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { comparedPair, expectSameOutcomes, type ComparedPair } from './mirror-harness.ts';
 
 const SCHEMA = `CREATE TABLE i (id INTEGER PRIMARY KEY, a BIGINT, b INT4, s SMALLINT, x REAL)`;
 const PG_SCHEMA = `CREATE TABLE i (id bigint PRIMARY KEY, a bigint, b int4, s smallint, x double precision)`;
@@ -18,9 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => pair?.close());
 
-async function same(cases: [string, unknown[]?][]): Promise<void> {
-  for (const [text, params] of cases) expect.soft(await statementOutcome(pair.proxy, text, params), text).toEqual(await statementOutcome(pair.ref, text, params));
-}
+const same = (cases: [string, unknown[]?][]) => expectSameOutcomes(pair, cases);
 
 describe('SQLite source: int4 and int2 column arithmetic', () => {
   it('is 22003 past the column type\'s range, where SQLite went on in 64 bits', async () => {

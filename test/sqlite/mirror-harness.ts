@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { recreateDatabase } from '../../common/local-postgres.ts';
 import { applyPostCopy, applySchema } from '../../backfill/schema/apply.ts';
 import { sql } from '../harness/databases.ts';
@@ -141,4 +141,9 @@ export async function resultsOrError(c: pg.Client, text: string, params?: unknow
 export async function statementOutcome(c: pg.Client, text: string, params?: unknown[]): Promise<unknown> {
   const r = await resultsOrError(c, text, params);
   return Array.isArray(r) ? [r[0]!.command, r[0]!.rowCount, r[0]!.fields.map((f) => f.name), r[0]!.rows] : { code: r.code, message: r.message };
+}
+
+/** Each statement's outcome through the proxy is PostgreSQL's (soft: every case is reported, with its text). */
+export async function expectSameOutcomes(pair: ComparedPair, cases: [string, unknown[]?][]): Promise<void> {
+  for (const [text, params] of cases) expect.soft(await statementOutcome(pair.proxy, text, params), text).toEqual(await statementOutcome(pair.ref, text, params));
 }
