@@ -141,6 +141,9 @@ export class PgSide {
     await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     let ok = false;
     try {
+      // the first FETCH sorts the whole table, and the transaction waits idle while the other side reads:
+      // a role's statement or idle-in-transaction timeout must not end it (pg_dump sets both to 0 too)
+      await this.client.query('SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0');
       await this.client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR
         SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')},
                ${keyIdx.map((c, i) => `${digestSql(pgCanonical(p.columns[c]!, types[c]!, p.fromSqlite))} AS i${i}`).join(', ')},
