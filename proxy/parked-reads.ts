@@ -15,6 +15,8 @@ import type { ReadLease } from './target-sessions.ts';
 
 /** A parked connection not taken again within this long is closed (the target's process ends). */
 const PARKED_IDLE_MS = 60_000;
+/** How long DISCARD ALL may take before the connection is closed instead of kept. */
+const RESET_MS = 5_000;
 /**
  * Connections parked at most, all start-ups together: a burst of sessions
  * ending leaves no crowd of idle processes, and an application whose every
@@ -80,11 +82,17 @@ export class ParkedReads {
     link.onClose = () => this.remove(entry);
     // until DISCARD ALL has answered nobody may take it back: the session that had it is gone
     if (lease) lease.reclaim = () => false;
+    // a session that ended while its client was not reading had stopped reading its backends too
+    link.stream.resume();
     const reset = new Collect();
     link.request(queryMessage('DISCARD ALL'), reset);
+    // a server that does not answer in time is no connection to hand on
+    const late = setTimeout(() => end(link), RESET_MS);
+    late.unref();
     reset.done.then(
       (status) => {
-        if (reset.error || status !== 0x49 || link.lost || this.stopped) {
+        clearTimeout(late);
+        if (reset.error || status !== 0x49 || link.lost || this.stopped || link.stream.writableEnded || link.stream.destroyed) {
           end(link);
           return;
         }
@@ -104,7 +112,10 @@ export class ParkedReads {
         list.push(entry);
         this.byKey.set(key, list);
       },
-      () => link.destroy(),
+      () => {
+        clearTimeout(late);
+        link.destroy();
+      },
     );
   }
 

@@ -4,10 +4,12 @@
 // process: 13 ms against a read of 0.8 ms here) and closed it at its end.
 // Handed on, it must carry nothing of the session before: no SET, no prepared
 // statement; and never go to a session of another user.
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { query } from '../proxy/raw-wire.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 
 let pair: DbPair;
@@ -134,5 +136,25 @@ describe('read connections handed on between sessions', () => {
     const r = await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'parked-%'`);
     expect(r.rows[0].n).toBeLessThanOrEqual(32);
     expect(r.rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('a session that ends while its client was not reading hands its read connection on too', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name), types: RAW, application_name: 'parked-test' });
+    await c.connect();
+    await routedRead(c);
+    const [mine] = await readBackends();
+    // the client stops reading: a large answer fills the proxy's backlog for it, and the proxy stops
+    // reading its backends (the idle read connection among them); then the client hangs up
+    const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+    s.removeAllListeners('data');
+    s.pause();
+    s.write(query(`SELECT repeat('x', 1000) FROM generate_series(1, 50000) /* cutover:source */`));
+    await new Promise((r) => setTimeout(r, 1_000));
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    await session(async (c2) => {
+      await routedRead(c2);
+      expect((await readBackends()).map((b) => b.pid)).toEqual([mine!.pid]);
+    });
   });
 });
