@@ -45,8 +45,8 @@ export class ParkedReads {
     this.sweeper = setInterval(() => this.sweep(), PARKED_IDLE_MS / 4).unref();
   }
 
-  /** How many connections wait now (for status and tests). */
-  get size(): number {
+  /** How many connections wait now. */
+  private get size(): number {
     let n = 0;
     for (const list of this.byKey.values()) n += list.length;
     return n;
@@ -60,20 +60,21 @@ export class ParkedReads {
       if (!list.length) this.byKey.delete(key);
       if (e.link.lost) continue;
       e.link.onClose = () => undefined;
-      return { link: e.link, cancel: e.cancel, ...(e.lease ? { lease: e.lease } : {}) };
+      return e;
     }
     return null;
   }
 
   /**
-   * An ended session's idle read connection: parked once DISCARD ALL has
-   * answered, closed instead if it cannot be (an error, a transaction left
-   * open, the connection lost, too many parked already).
+   * An ended session's read connection: parked once DISCARD ALL has
+   * answered if it was idle outside a transaction; otherwise (a read in
+   * flight, a transaction left open, the connection lost) or if DISCARD ALL
+   * fails, closed.
    */
   park(key: string, p: Parked): void {
     const { link, lease } = p;
     if (this.stopped || link.lost || link.pending > 0 || link.status !== 0x49 || link.copyIn) {
-      end(link);
+      link.destroy();
       return;
     }
     link.unsolicited = () => undefined;
@@ -101,8 +102,7 @@ export class ParkedReads {
           lease.used = entry.since;
           // the limit on read connections wants it for a session with reads to route
           lease.reclaim = () => {
-            this.remove(entry);
-            end(link);
+            this.drop(entry);
             return true;
           };
         }
@@ -127,23 +127,21 @@ export class ParkedReads {
     if (!list!.length) this.byKey.delete(e.key);
   }
 
+  /** No longer kept: out of the list, and logged off. */
+  private drop(e: Entry): void {
+    this.remove(e);
+    end(e.link);
+  }
+
   private closeOldest(): void {
     let oldest: Entry | null = null;
     for (const list of this.byKey.values()) for (const e of list) if (!oldest || e.since < oldest.since) oldest = e;
-    if (!oldest) return;
-    this.remove(oldest);
-    end(oldest.link);
+    if (oldest) this.drop(oldest);
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const list of [...this.byKey.values()]) {
-      for (const e of [...list]) {
-        if (now - e.since < PARKED_IDLE_MS) continue;
-        this.remove(e);
-        end(e.link);
-      }
-    }
+    for (const list of [...this.byKey.values()]) for (const e of [...list]) if (now - e.since >= PARKED_IDLE_MS) this.drop(e);
   }
 
   stop(): void {

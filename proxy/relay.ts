@@ -1769,8 +1769,9 @@ export class Relay {
     this.order.flush();
     this.source.flush();
     const t = this.target;
-    if (t && this.ctx.park && this.parkAs?.link === t && !t.lost && t.pending === 0 && t.status === I && !t.copyIn) {
-      // idle, outside a transaction: the next session that starts up alike reads on it (it gives the lease back when it closes)
+    if (t && this.ctx.park && this.parkAs?.link === t) {
+      // kept for the next session that starts up alike if it is idle outside a transaction, else closed
+      // there (parked-reads.ts); the lease goes with it, given back when it closes
       const lease = this.targetLease;
       this.target = null;
       this.targetLease = null;

@@ -311,7 +311,7 @@ export class Session {
   /** What a parked read connection must have started up as to serve this session (parked-reads.ts). */
   private readKey(side: Side, settings: Record<string, string>): string {
     const { endpoint, startup } = this.sideStartup(side, settings);
-    return JSON.stringify([side, endpoint.host, endpoint.port, Object.entries(startup).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    return JSON.stringify([side, endpoint.host, endpoint.port, byName(startup)]);
   }
 
   /** A session connection to one database, logged in as described at the top of this file. */
@@ -379,7 +379,7 @@ export class Session {
       readSettings: async (source, side) => {
         if (this.ctx.source.kind !== 'sqlite') {
           if (!m.readDefaults) return sourceDefaults(source);
-          return m.readDefaults.get(JSON.stringify([side, this.database, Object.entries(this.startup).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]), () => sourceDefaults(source));
+          return m.readDefaults.get(JSON.stringify([side, this.database, byName(this.startup)]), () => sourceDefaults(source));
         }
         // an SQLite source is asked nothing: its defaults are the engine's, with the client's start-up parameters;
         // reads of the file itself (after promote) go to an engine session, which takes no start-up settings
@@ -667,6 +667,11 @@ function parseStartupParams(packet: Buffer): Record<string, string> {
   }
   if (i !== packet.length - 1) throw new FrameError('invalid startup packet layout: expected terminator as last byte');
   return params;
+}
+
+/** Start-up parameters in name order: the same start-up gives the same key, whatever order the client sent them in. */
+function byName(params: Record<string, string>): [string, string][] {
+  return Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** `settings` without the one a start-up error names (`invalid value for parameter "x"`), or none if it names none of them. */
