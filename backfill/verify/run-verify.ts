@@ -151,7 +151,7 @@ async function tablePair(target: pg.Client, def: TableDef, source: pg.Client | D
   if (missing.length) return `target lacks column(s) ${missing.join(', ')}`;
   // Chunks are key ranges, bounded on one side and applied on the other: both must sort the key alike,
   // or each side's range holds other rows (every chunk differs, rows are counted twice, and a key
-  // collation's ranges can hold most of the table). Otherwise both compare it in byte order.
+  // collation's ranges can hold most of the table). Otherwise both read it in byte order (scanStreamed).
   const collatable = def.key.filter((k) => byName.get(k)!.collation !== null);
   let why: string | null = null;
   if (fromSqlite) {

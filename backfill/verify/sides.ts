@@ -76,6 +76,10 @@ export class PgSide {
   private types(p: TablePair) {
     return this.role === 'source' ? p.sourceTypes : p.targetTypes;
   }
+  /** The key's columns as text, aliased: ORDER BY "key" must mean the column, not a text output of the same name. */
+  private keyTexts(p: TablePair): string {
+    return p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ');
+  }
   private keyCols(p: TablePair): string[] {
     return p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE "C"` : qi(k)));
   }
@@ -96,8 +100,7 @@ export class PgSide {
   /** Key of the n-th row after lo (the chunk's upper bound), or null when fewer remain. */
   async upperBound(p: TablePair, lo: string[] | null, n: number): Promise<string[] | null> {
     const r = await this.client.query({
-      // outputs aliased: ORDER BY "key" must mean the column, not a text output of the same name
-      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')} FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, null)} ORDER BY ${this.keyCols(p).join(', ')} OFFSET ${n - 1} LIMIT 1`,
+      text: `SELECT ${this.keyTexts(p)} FROM ${qualifiedName(p.def)} WHERE ${this.where(p, lo, null)} ORDER BY ${this.keyCols(p).join(', ')} OFFSET ${n - 1} LIMIT 1`,
       rowMode: 'array', types: asText,
     });
     return (r.rows[0] as string[] | undefined) ?? null;
@@ -115,7 +118,7 @@ export class PgSide {
     const types = this.types(p);
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
     const r = await this.client.query({
-      text: `SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')}, ${p.columns.map((c, i) => `${digestSql(pgCanonical(c, types[i]!, p.fromSqlite))} AS c${i}`).join(', ')}
+      text: `SELECT ${this.keyTexts(p)}, ${p.columns.map((c, i) => `${digestSql(pgCanonical(c, types[i]!, p.fromSqlite))} AS c${i}`).join(', ')}
                FROM ${qualifiedName(p.def)} WHERE ${where} ORDER BY ${this.keyCols(p).join(', ')}`,
       rowMode: 'array', types: asText,
     });
@@ -145,7 +148,7 @@ export class PgSide {
       // a role's statement or idle-in-transaction timeout must not end it (pg_dump sets both to 0 too)
       await this.client.query('SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0');
       await this.client.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR
-        SELECT ${p.def.key.map((k, i) => `${qi(k)}::text AS k${i}`).join(', ')},
+        SELECT ${this.keyTexts(p)},
                ${keyIdx.map((c, i) => `${digestSql(pgCanonical(p.columns[c]!, types[c]!, p.fromSqlite))} AS i${i}`).join(', ')},
                md5(${this.rowExpr(p)}) AS h
           FROM ${qualifiedName(p.def)} ORDER BY ${this.keyCols(p).join(', ')}`);
@@ -196,6 +199,11 @@ export class SqliteSide {
     return p.columns.map((c, i) => (classes[i] === 'text' || classes[i] === 'numeric' ? `CASE WHEN typeof(${qi(c)}) = 'real' THEN CAST(${qi(c)} AS TEXT) ELSE ${qi(c)} END` : qi(c))).join(', ');
   }
 
+  /** The key as both reads order it: byte order (BINARY) for the columns that need it. */
+  private keyOrder(p: TablePair): string {
+    return p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE BINARY` : qi(k))).join(', ');
+  }
+
   private toRow(p: TablePair, classes: TypeClass[], r: unknown[]): Row {
     const nk = p.def.key.length;
     const values = r.slice(nk);
@@ -211,7 +219,7 @@ export class SqliteSide {
    * all of them, cost one string per row.
    */
   chunk(p: TablePair, lo: Key | null, n: number): { rows: () => Row[]; chunk: Chunk; last: Key | null; lastText: string[] | null; full: boolean } {
-    const keys = p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE BINARY` : qi(k))).join(', ');
+    const keys = this.keyOrder(p);
     const id = `${p.def.name}:${lo !== null}`;
     let s = this.stmts.get(id);
     if (!s) {
@@ -242,7 +250,7 @@ export class SqliteSide {
 
   /** As PgSide.digests: every row's identity and digest in key order, `batch` rows at a time, in one pass. */
   *digests(p: TablePair, batch: number): Generator<RowDigest[]> {
-    const keys = p.def.key.map((k) => (p.byteOrder.includes(k) ? `${qi(k)} COLLATE BINARY` : qi(k))).join(', ');
+    const keys = this.keyOrder(p);
     const classes = this.classes(p);
     const nk = p.def.key.length;
     const keyIdx = p.def.key.map((k) => p.columns.indexOf(k));
