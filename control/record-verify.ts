@@ -25,8 +25,7 @@ export function verifyOutcome(r: VerifyReport, left: readonly string[]): VerifyO
   const differing = [...r.tables.filter((t) => !t.equal).map((t) => t.table), ...r.uncompared.map((u) => u.table)];
   const total = r.tables.length + r.uncompared.length;
   if (differing.length) {
-    const names = differing.slice(0, 5).join(', ') + (differing.length > 5 ? ` and ${differing.length - 5} more` : '');
-    return { passed: false, summary: `${differing.length} of ${total} table(s) differ: ${names}` };
+    return { passed: false, summary: `${differing.length} of ${total} table(s) differ: ${fewByName(differing)}` };
   }
   if (left.length) return null;
   const rows = r.tables.reduce((a, t) => a + t.sourceRows, 0);
@@ -34,10 +33,14 @@ export function verifyOutcome(r: VerifyReport, left: readonly string[]): VerifyO
   return { passed: true, summary: `all ${total} table(s) equal (${rows} rows${repaired ? `; ${repaired} row(s) repaired first` : ''})` };
 }
 
-/** One line naming the replicated tables a verify left out (at most five by name). */
+/** Tables in one line: at most five by name, the rest counted. */
+export function fewByName(tables: readonly string[]): string {
+  return tables.slice(0, 5).join(', ') + (tables.length > 5 ? ` and ${tables.length - 5} more` : '');
+}
+
+/** One line naming the replicated tables a verify left out. */
 export function notComparedLine(left: readonly string[]): string {
-  const names = left.slice(0, 5).join(', ') + (left.length > 5 ? ` and ${left.length - 5} more` : '');
-  return `${left.length} replicated table(s) not compared: ${names} (captured on the source, or in the configured tables)`;
+  return `${left.length} replicated table(s) not compared: ${fewByName(left)} (captured on the source, or in the configured tables)`;
 }
 
 /** `left`: as for verifyOutcome, named when nothing is recorded for want of them. */
@@ -71,6 +74,14 @@ export async function clearVerifyPass(cfg: Config, cause: string, reason: string
     if (e instanceof CliError) return { recorded: false, note: `a recorded verify pass could not be cleared: ${e.message}; the next cutover phase SHIFTING may let reads start without a new verify`, warning: true };
     throw e;
   }
+}
+
+/** What a command that cleared a pass adds to its output: a line after its own (none if nothing was said), and JSON fields. */
+export function clearedOutput(cleared: Recorded | null): { line: string; json: { verifyCleared: boolean; verifyNote?: string } } {
+  return {
+    line: cleared?.note ? `\n${cleared.warning ? 'warning: ' : ''}${cleared.note}` : '',
+    json: { verifyCleared: cleared?.recorded ?? false, ...(cleared?.note ? { verifyNote: cleared.note } : {}) },
+  };
 }
 
 /**

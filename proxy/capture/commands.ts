@@ -40,11 +40,10 @@ export function registerCaptureCommands(program: Command): void {
       // a table captured only now had writes that never reached the other database: a pass recorded before misses them
       const was = new Set(status.tables.filter((t) => t.captured).map((t) => t.table));
       const added = after.tables.filter((t) => t.captured && !was.has(t.table)).map((t) => t.table);
-      const { clearVerifyPass } = await import('../../control/record-verify.ts');
-      const named = added.slice(0, 5).join(', ') + (added.length > 5 ? ` and ${added.length - 5} more` : '');
-      const cleared = added.length ? await clearVerifyPass(cfg, `capture newly installed${where} on ${named}, whose writes before it never reached the other database`, 'cutover capture install: verify pass cleared') : null;
-      const stale = cleared?.note ? `\n${cleared.warning ? 'warning: ' : ''}${cleared.note}` : '';
-      print(`${note}capture installed${where} on ${tables.length} table(s): ${tables.join(', ')}${unguarded}${stale}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null, verifyCleared: cleared?.recorded ?? false, ...(cleared?.note ? { verifyNote: cleared.note } : {}) });
+      const { clearedOutput, clearVerifyPass, fewByName } = await import('../../control/record-verify.ts');
+      const cleared = added.length ? await clearVerifyPass(cfg, `capture newly installed${where} on ${fewByName(added)}, whose writes before it never reached the other database`, 'cutover capture install: verify pass cleared') : null;
+      const stale = clearedOutput(cleared);
+      print(`${note}capture installed${where} on ${tables.length} table(s): ${tables.join(', ')}${unguarded}${stale.line}`, { ok: true, backup, tables, ddlGuard: after.ddlGuard ?? null, ...stale.json });
       return cleared?.warning ? 2 : 0;
     }));
   capture
@@ -54,10 +53,10 @@ export function registerCaptureCommands(program: Command): void {
       const on = await captureOn(cfg);
       const { had, n } = await withSource(on.url, async (c) => ({ had: (await c.status()).installed, n: await c.remove() }));
       // writes stop reaching the other database: a pass recorded before says nothing about it from now on
-      const { clearVerifyPass } = await import('../../control/record-verify.ts');
+      const { clearedOutput, clearVerifyPass } = await import('../../control/record-verify.ts');
       const cleared = had || n ? await clearVerifyPass(cfg, `capture removed${on.note} by cutover capture remove, so writes no longer reach the other database`, 'cutover capture remove: verify pass cleared') : null;
-      const note = cleared?.note ? `\n${cleared.warning ? 'warning: ' : ''}${cleared.note}` : '';
-      print(`capture removed${on.note} from ${n} table(s)${note}`, { ok: true, tables: n, verifyCleared: cleared?.recorded ?? false, ...(cleared?.note ? { verifyNote: cleared.note } : {}) });
+      const stale = clearedOutput(cleared);
+      print(`capture removed${on.note} from ${n} table(s)${stale.line}`, { ok: true, tables: n, ...stale.json });
       return cleared?.warning ? 2 : 0;
     }));
   capture
