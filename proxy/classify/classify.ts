@@ -403,7 +403,7 @@ function readsSystemCatalogs(node: unknown): boolean {
     const names = funcName(v);
     const last = names[names.length - 1];
     if (!last || (names.length > 1 && names[0] !== 'pg_catalog')) return false;
-    return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesReadOnlySetting(v));
+    return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesSourceSetting(v));
   });
 }
 
@@ -457,13 +457,13 @@ const SOURCE_SETTINGS = new Set([
   'cluster_name', 'max_connections', 'shared_buffers', 'block_size', 'wal_level', 'in_hot_standby', 'is_superuser', 'session_authorization',
 ]);
 
-function namesReadOnlySetting(call: unknown): boolean {
+function namesSourceSetting(call: unknown): boolean {
   const arg = ((call as { args?: Node[] }).args ?? [])[0]?.A_Const as { sval?: { sval?: string } } | undefined;
   const name = arg?.sval?.sval?.toLowerCase();
   return name !== undefined && SOURCE_SETTINGS.has(name);
 }
 
-/** A current_setting() call given its setting's name as a literal: namesReadOnlySetting() decides by that name. */
+/** A current_setting() call given its setting's name as a literal: namesSourceSetting() decides by that name. */
 function readsSettingByName(node: unknown): boolean {
   return anyNode(node, (k, v) => k === 'FuncCall' && funcName(v).at(-1) === 'current_setting' && ((v as { args?: Node[] }).args ?? [])[0]?.A_Const !== undefined);
 }
