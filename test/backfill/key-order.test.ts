@@ -7,10 +7,10 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { cli } from '../harness/cli.ts';
 import { databasePair, sql } from '../harness/databases.ts';
+import { sqliteFile } from './sqlite-file.ts';
 
 // odd numbers lower-case, even upper-case: ICU and NOCASE interleave them, C puts every upper-case key first
 const key = (g: number) => `${g % 2 ? 'k' : 'K'}${String(g).padStart(4, '0')}`;
@@ -55,12 +55,7 @@ it('PostgreSQL source under an ICU collation, target under C: a resumed snapshot
 it('SQLite source with a NOCASE text key (WITHOUT ROWID): a resumed snapshot loses no row', async () => {
   const pair = await databasePair('key_order_sqlite');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-keyorder-'));
-  const file = path.join(dir, 'app.db');
-  const db = new Database(file);
-  db.exec(`CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER) WITHOUT ROWID`);
-  const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
-  db.transaction(() => { for (let g = 1; g <= 1000; g++) ins.run(key(g), g); })();
-  db.close();
+  const file = sqliteFile(dir, `CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER) WITHOUT ROWID`, 1000, (g) => [key(g), g]);
   await stopAndResume(`sqlite://${file}`, pair.targetUrl, dir, { verifyWarns: true, schemaCode: 2 }); // schema lists the NOCASE key
   expect((await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM t`)).rows[0].n).toBe(1000);
 });
@@ -68,14 +63,8 @@ it('SQLite source with a NOCASE text key (WITHOUT ROWID): a resumed snapshot los
 it('SQLite source with a key of no declared type holding numbers and text (WITHOUT ROWID): a resumed snapshot loses no row', async () => {
   const pair = await databasePair('key_order_sqlite_typeless');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-keyorder-'));
-  const file = path.join(dir, 'app.db');
-  const db = new Database(file);
-  db.defaultSafeIntegers(true);
   // SQLite sorts the 500 numbers first, in numeric order (9 before 10); the target's text has '10' < '9'
-  db.exec(`CREATE TABLE t (id PRIMARY KEY, v INTEGER) WITHOUT ROWID`);
-  const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
-  db.transaction(() => { for (let g = 1; g <= 1000; g++) ins.run(g % 2 ? BigInt(g) : `k${g}`, BigInt(g)); })();
-  db.close();
+  const file = sqliteFile(dir, `CREATE TABLE t (id PRIMARY KEY, v INTEGER) WITHOUT ROWID`, 1000, (g) => [g % 2 ? BigInt(g) : `k${g}`, BigInt(g)], { safeIntegers: true });
   // row 451 is the 226th number: the stop comes among the numbers (33 rows lost before)
   await stopAndResume(`sqlite://${file}`, pair.targetUrl, dir, { verifyWarns: false, refuse: 451, schemaCode: 2 }); // schema lists the type-less column
   expect((await sql(pair.targetUrl, `SELECT count(*)::int AS n FROM t`)).rows[0].n).toBe(1000);

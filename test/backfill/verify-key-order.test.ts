@@ -9,10 +9,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { cli } from '../harness/cli.ts';
 import { databasePair, sql } from '../harness/databases.ts';
+import { sqliteFile } from './sqlite-file.ts';
 
 const ROWS = 12_000; // three chunks of 5000
 
@@ -52,13 +52,6 @@ it('PostgreSQL source with an ICU key, C target: exact counts, nothing settled, 
 it('SQLite source with a NOCASE key: exact counts, nothing settled, real differences found', async () => {
   const pair = await databasePair('verify_key_order_sqlite');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-verify-order-'));
-  const file = path.join(dir, 'app.db');
-  const db = new Database(file);
-  db.exec(`CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER) WITHOUT ROWID`);
-  const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
-  db.transaction(() => {
-    for (let g = 1; g <= ROWS; g++) ins.run(`${g % 2 ? 'k' : 'K'}${String(g * 7919 % ROWS).padStart(5, '0')}-${g}`, g);
-  })();
-  db.close();
+  const file = sqliteFile(dir, `CREATE TABLE t (id TEXT COLLATE NOCASE PRIMARY KEY, v INTEGER) WITHOUT ROWID`, ROWS, (g) => [`${g % 2 ? 'k' : 'K'}${String(g * 7919 % ROWS).padStart(5, '0')}-${g}`, g]);
   await verifyTwice(`sqlite://${file}`, pair.targetUrl, dir, 'key column id has collation NOCASE in the SQLite file');
 });
