@@ -13,7 +13,7 @@ import type Database from 'better-sqlite3';
 import { mapSqliteType } from '../../backfill/schema/sqlite-types.ts';
 import { PgError, unsupported } from './errors.ts';
 import { UTC_ZONE, type Zone } from './time-zone.ts';
-import { date2j, j2date } from './date-input.ts';
+import { date2j, END_JULIAN_DAY, j2date, storedDate } from './date-input.ts';
 import { asBool, checkFloatInput, DECIMAL, decimalParts, FLOAT_WORDS, formatFloat, intTypeName, OID, oidOfDeclared, parseIntInput, textOf, type SqlValue } from './types.ts';
 
 type DecimalParts = NonNullable<ReturnType<typeof decimalParts>>;
@@ -575,14 +575,9 @@ function dayNumber(d: SqlValue): number {
   return date2j(m[4] ? 1 - Number(m[1]) : Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** Julian days of PostgreSQL's first date (4714-11-24 BC) and the day after its last (5874897-12-31). */
-const FIRST_DAY = 0;
-const END_DAY = 2147483494;
-
 /** A Julian day number as the stored date text, as PostgreSQL prints it (a year BC with its era); outside PostgreSQL's range 22008. */
 function dateText(day: number): string {
-  if (day < FIRST_DAY || day >= END_DAY) throw new PgError('22008', 'date out of range');
+  if (day < 0 || day >= END_JULIAN_DAY) throw new PgError('22008', 'date out of range');
   const { year, month, day: d } = j2date(day);
-  const md = `-${String(month).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
-  return year >= 1 ? `${String(year).padStart(4, '0')}${md}` : `${String(1 - year).padStart(4, '0')}${md} BC`;
+  return storedDate(year, month, d);
 }

@@ -249,6 +249,15 @@ export function date2j(y: number, m: number, d: number): number {
   return julian;
 }
 
+/** Julian day of the day after PostgreSQL's last date (5874897-12-31); its first, 4714-11-24 BC, is day 0. */
+export const END_JULIAN_DAY = 2147483494;
+
+/** A date as PostgreSQL prints it (ISO) and the engine stores it: a year before the common era with its era, year 0 being 1 BC ('0044-03-15 BC'). */
+export function storedDate(year: number, month: number, day: number): string {
+  const text = `${String(year > 0 ? year : 1 - year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  return year > 0 ? text : `${text} BC`;
+}
+
 /** The date of a Julian day number (j2date). */
 export function j2date(jd: number): { year: number; month: number; day: number } {
   let julian = jd + 32044;

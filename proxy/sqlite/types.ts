@@ -8,7 +8,7 @@
 // PostgreSQL prints, so clients parse them as they would from PostgreSQL.
 import { calendarDay, fraction, hasZone, ONE_SPELLING, timestampText } from '../../common/timestamp-text.ts';
 import { localToUtc, offsetText, UTC_ZONE, type Zone } from './time-zone.ts';
-import { date2j, outOfRange, readDateTime, validJulian, type InputContext } from './date-input.ts';
+import { date2j, END_JULIAN_DAY, outOfRange, readDateTime, storedDate, validJulian, type InputContext } from './date-input.ts';
 import { PgError, unsupported } from './errors.ts';
 import { textInput } from './text-input.ts';
 
@@ -515,10 +515,8 @@ function normaliseDate(s: string, zone: Zone): string {
   if (r.special) return r.special === 'epoch' ? '1970-01-01' : r.special;
   // PostgreSQL's span: Julian day 0 (4714-11-24 BC) to 5874897-12-31
   const jd = validJulian(r.year, r.month) ? date2j(r.year, r.month, r.day) : -1;
-  if (jd < 0 || jd >= 2147483494) throw outOfRange(s, 'date');
-  const year = r.year > 0 ? r.year : 1 - r.year;
-  const text = `${String(year).padStart(4, '0')}-${String(r.month).padStart(2, '0')}-${String(r.day).padStart(2, '0')}`;
-  return r.year > 0 ? text : `${text} BC`;
+  if (jd < 0 || jd >= END_JULIAN_DAY) throw outOfRange(s, 'date');
+  return storedDate(r.year, r.month, r.day);
 }
 
 /**
