@@ -1095,10 +1095,10 @@ class Ctx extends NodeRewriter {
   /** Decimal constants SQLite cannot hold whose comparison is SQLite's own and still right (beside a float). */
   private approved = new WeakSet<object>();
 
-  /** A decimal SQLite cannot hold, compared with a column, as a parameter the session binds to the column's value on `side` of it. */
-  private hoistBound(text: string, bound: DecimalBound): AnyNode {
+  /** A decimal SQLite cannot hold (or parameter `param`'s value), compared with a column, as a parameter the session binds to the column's value on `side` of it. */
+  private hoistBound(text: string, bound: DecimalBound, param?: number): AnyNode {
     const ref = { number: HOISTED + this.literals.length, location: -1 };
-    this.literals.push({ ref, text, compare: true, bound });
+    this.literals.push({ ref, text, compare: true, bound, ...(param !== undefined ? { param } : {}) });
     return { ParamRef: ref };
   }
 
@@ -1157,9 +1157,7 @@ class Ctx extends NodeRewriter {
     this.maxParam = Math.max(this.maxParam, param);
     this.paramTypes.set(param, OID.numeric);
     this.boundParams.add(param);
-    const ref = { number: HOISTED + this.literals.length, location: -1 };
-    this.literals.push({ ref, text: '', compare: true, bound, param });
-    return { ParamRef: ref };
+    return this.hoistBound('', bound, param);
   }
 
   /** `col op d` as comparisons with the column's nearest values on either side of d (decimalBound), each a parameter `at` makes. */
