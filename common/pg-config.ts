@@ -8,8 +8,14 @@ import { parseDbUrl } from './urls.ts';
  * datestyle: an array's text (captured as text, pg-capture.ts) spells its dates as the session's datestyle
  * says, and a date written 'SQL, DMY' was read back by the mirror in another order. 'ISO' sets the output
  * form only: the session keeps its day/month order for reading ambiguous input.
+ * TimeZone: a timestamptz is written with the session's offset, and a key's text is its identity for the
+ * drainer (the row it reads back by key is matched to the change row by text, and capture format 6 locks
+ * the key's bucket by its text's hash): a key written from Asia/Tokyo and read back in UTC did not match.
  */
-export const STABLE_TEXT_SETTINGS = { extra_float_digits: '3', intervalstyle: 'postgres', bytea_output: 'hex', datestyle: 'ISO' } as const;
+export const STABLE_TEXT_SETTINGS = { extra_float_digits: '3', intervalstyle: 'postgres', bytea_output: 'hex', datestyle: 'ISO', TimeZone: 'UTC' } as const;
+
+/** Zone names PostgreSQL knows as UTC itself (offset 0, no daylight time): a session in one already writes UTC text. */
+export const UTC_ZONES = ['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT', 'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu', 'GMT0', 'Etc/GMT0', 'Greenwich', 'Etc/Greenwich'];
 
 /** The same as startup `options` (the capture triggers set them on themselves: pg-capture.ts). */
 export const STABLE_TEXT_OPTIONS = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `-c ${k}=${v}`).join(' ');

@@ -4,7 +4,7 @@
 // the key and the full new row of every change, tagged with the transaction.
 // Cascades, trigger side effects and writes that bypass the proxy are seen too.
 import type pg from 'pg';
-import { STABLE_TEXT_SETTINGS } from '../../common/pg-config.ts';
+import { STABLE_TEXT_SETTINGS, UTC_ZONES } from '../../common/pg-config.ts';
 import { DRAIN_LIMIT, type CaptureDialect } from './dialect.ts';
 import { LEDGER_SCHEMA } from '../mirror/ledger.ts';
 import { inDdlTransaction } from './ddl-locks.ts';
@@ -70,6 +70,7 @@ function stableText(serverVersion: number): StableText {
     `${cur('bytea_output')} = ${lit(STABLE_TEXT_SETTINGS.bytea_output)}`,
     // the ISO output style whatever the field order (DMY/MDY rules input only)
     `${cur('datestyle')} LIKE ${lit(`${STABLE_TEXT_SETTINGS.datestyle}%`)}`,
+    `${cur('TimeZone')} IN (${UTC_ZONES.map(lit).join(', ')})`,
   ].join(' AND ');
   const names = Object.keys(STABLE_TEXT_SETTINGS);
   const saved = 'cutover_saved_text_settings';
@@ -98,12 +99,14 @@ export const TEXT_MARKER = 'cutover:text';
 /**
  * The capture format this version installs, kept in the change schema's
  * comment. Triggers installed by an older version keep working, but without
- * what came since (5: text settings fixed only where a session's differ, faster
+ * what came since (6: new keys share-lock their key bucket (KEY_BUCKETS), so the
+ * drainer's delete of a missing key cannot land after a session's insert of it, and keys are
+ * written in UTC; 5: text settings fixed only where a session's differ, faster
  * writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
  * partitions, fixed text settings): `capture status` and the proxy say so
  * until `capture install` is run again.
  */
-export const CAPTURE_VERSION = 5;
+export const CAPTURE_VERSION = 6;
 const VERSION_COMMENT = (v: number) => `cutover capture format ${v}`;
 
 /** The capture format installed on `db` (null: installed before formats were recorded, or not at all). */
@@ -155,6 +158,29 @@ async function partitionsOf(db: pg.ClientBase, t: TableInfo): Promise<{ schema: 
   return r.rows;
 }
 
+/**
+ * Key buckets per table for the lock that orders a new key against the
+ * drainer (drainer.ts, lockMissing). A statement that makes new keys holds
+ * its buckets shared to the end of its transaction; the drainer, before it
+ * writes a key it found missing to the mirror as a delete, takes that key's
+ * bucket exclusively without waiting (a held bucket puts the key back in the
+ * queue), then reads the key again. A session that inserts the key afterwards
+ * waits for the drainer's commit, which follows its mirror apply, so the
+ * session's own row reaches the mirror last; one that inserted it before holds
+ * the bucket until it ends. Without this, a read routed to the mirror could
+ * miss a row its session had just committed for about a second, until the
+ * drainer's re-check repaired it (invariant 3).
+ * Buckets, not one lock per key: a bulk insert takes at most this many
+ * advisory locks per table, not one per row (the lock table is sized by
+ * max_locks_per_transaction: a million row locks would fail the application's
+ * statement with "out of shared memory").
+ */
+export const KEY_BUCKETS = 16;
+/** SQL: the advisory lock's first int4, for table `tbl` (text, as change rows name it). */
+export const bucketTableSql = (tbl: string) => `hashtext('cutover:' || ${tbl})`;
+/** SQL: the second, the bucket of key `pk` (its jsonb text: canonical, the same wherever the key is built). */
+export const bucketOfSql = (pk: string) => `(hashtext(${pk}) & ${KEY_BUCKETS - 1})`;
+
 /** The capture triggers of a table, one function each: insert, update, delete, truncate. */
 const OPS = ['ins', 'upd', 'del', 'trunc'] as const;
 
@@ -177,14 +203,19 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
   // tables without json or array columns keep one static statement (the pgbench-style hot path); the
   // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
+  // the buckets of keys that did not exist before this statement (an UPDATE's unchanged keys did)
+  const lockNewKeys = (where: string) =>
+    `PERFORM pg_advisory_xact_lock_shared(${bucketTableSql(tag)}, cutover_b.b) FROM (SELECT DISTINCT ${bucketOfSql(`${keyOf('cutover_n')}::text`)} AS b FROM new_rows cutover_n ${where}) cutover_b;`;
   const [before, after] = upsertRows('\0').split('\0');
   const newRows = textColumns
     ? `EXECUTE ${lit(before!)} || (${rowJsonExprSql('TG_RELID', 'cutover_n')}) || ${lit(after!)};`
     : `${upsertRows('to_json(cutover_n.*)')};`;
   const body: Record<(typeof OPS)[number], string> = {
-    ins: newRows,
+    ins: `${lockNewKeys('')}
+          ${newRows}`,
     // a key that changed leaves its old key behind: delete that first
     upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
+          ${lockNewKeys(`WHERE NOT EXISTS (SELECT 1 FROM old_rows cutover_o WHERE ${sameKey})`)}
           ${newRows}`,
     del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
     trunc: on

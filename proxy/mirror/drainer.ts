@@ -9,17 +9,20 @@
 // A proxy has one drainer per direction; only the one whose side is the
 // source of truth works (promote swaps which).
 //
-// A key found missing cannot be locked: a session may insert it right after
+// A key found missing has no row to lock: a session may insert it right after
 // the drainer looked, mirror it before its commit, and the drainer's delete
-// would then land on the mirror after that row. So each delete of a missing
+// would then land on the mirror after that row. So the drainer locks the key's
+// bucket before it reads the key again (capture format 6: pg-capture.ts,
+// KEY_BUCKETS); a bucket some writer holds puts the key back in the queue.
+// Triggers of an older format take no bucket: there each delete of a missing
 // key is checked again once every transaction that was running when it was
-// applied has ended: a key that exists by then goes back to the change table
-// as a dirty key, and the next drain writes its row.
+// applied has ended, and a key that exists by then is re-synced (the mirror
+// lacks the row until then, about a second).
 import pg from 'pg';
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
 import { pgClientConfig } from '../../common/pg-config.ts';
-import { CAPTURE_VERSION, installedCaptureVersion, pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
+import { bucketOfSql, bucketTableSql, CAPTURE_VERSION, installedCaptureVersion, pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import type { DirtyKey } from '../capture/dialect.ts';
 import { LEDGER_SCHEMA } from './ledger.ts';
@@ -35,6 +38,8 @@ const LEDGER_MIN_AGE_MS = 2_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 /** How long a drain waits for a row lock: half of PostgreSQL's default deadlock_timeout. */
 const DRAIN_LOCK_TIMEOUT_MS = 500;
+/** The first capture format whose triggers lock new keys' buckets (pg-capture.ts, KEY_BUCKETS). */
+const BUCKET_FORMAT = 6;
 /** lock_not_available: the drain's lock_timeout passed. */
 const LOCK_BUSY = '55P03';
 const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
@@ -101,6 +106,8 @@ export class Drainer implements ChangeDrainer {
   private ledgerCheckedAt = 0;
   /** Whether the installed capture format was compared with this version's since capture was found. */
   private formatChecked = false;
+  /** Whether the installed triggers lock new keys' buckets: if not, deletes of missing keys are re-checked. */
+  private bucketsLocked = false;
   private ledgerOffSaid = false;
   private readonly watch = new ResyncWatch(async () => {
     if (this.unrecorded.size) return null;
@@ -174,6 +181,7 @@ export class Drainer implements ChangeDrainer {
       if (!this.formatChecked) {
         this.formatChecked = true;
         const format = await installedCaptureVersion(src);
+        this.bucketsLocked = format !== null && format >= BUCKET_FORMAT;
         if (format !== CAPTURE_VERSION) this.log.warn({ installed: format ?? 'older', current: CAPTURE_VERSION }, 'capture was installed by an older Cutover: run "cutover capture install" again (idempotent) for what this version captures');
       }
       await this.unrecorded.recordWith(async (keys) => void (await src.query(pgCaptureDialect.dirtySql(keys))));
@@ -197,7 +205,7 @@ export class Drainer implements ChangeDrainer {
       if (rows.length) {
         const changes = await this.currentRows(src, rows);
         await this.applier.apply(changes);
-        missing = changes.filter((c) => c.op === 'D');
+        if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
       }
       await src.query('COMMIT');
       if (missing.length) this.rechecks.push({ after: null, keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
@@ -337,23 +345,61 @@ export class Drainer implements ChangeDrainer {
       for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
     }
+    const later: { tbl: string; pk: string }[] = [];
     for (const [tbl, keys] of byTable) {
       const pks = [...keys.keys()];
       // the key's column names are the pk object's own keys (jsonb text is canonical: same key, same text)
       const keyCols = Object.keys(JSON.parse(pks[0]!) as object);
-      const found = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, ${await this.rowJsonOf(src, tbl)}::text AS row
-           FROM ${tbl} ${ROW} JOIN jsonb_populate_recordset(NULL::${tbl}, $1::jsonb) cutover_key ON ${keyCols.map((c) => `${ROW}.${qi(c)} = cutover_key.${qi(c)}`).join(' AND ')}
+      const rowJson = await this.rowJsonOf(src, tbl);
+      // matched to the keys asked for by value, by their place in the list: not by the text the row's key
+      // makes here, which a change row written in another time zone (an older capture format) did not share
+      const read = async (want: string[]) => (await src.query<{ n: string; row: string }>(
+        `SELECT cutover_key.n, ${rowJson}::text AS row
+           FROM ${tbl} ${ROW} JOIN (SELECT e.n, jsonb_populate_record(NULL::${tbl}, e.v) AS r FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) cutover_key
+             ON ${keyCols.map((c) => `${ROW}.${qi(c)} = (cutover_key.r).${qi(c)}`).join(' AND ')}
             ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
-        ['[' + pks.join(',') + ']'],
-      );
-      const current = new Map(found.rows.map((f) => [f.pk, f.row]));
+        ['[' + want.join(',') + ']'],
+      )).rows.map((f) => ({ pk: want[Number(f.n) - 1]!, row: f.row }));
+      const current = new Map((await read(pks)).map((f) => [f.pk, f.row]));
+      const gone = lock && this.bucketsLocked ? pks.filter((pk) => !current.has(pk)) : [];
+      const busy = new Set<string>();
+      if (gone.length) {
+        const { locked, held } = await this.lockMissing(src, tbl, gone);
+        // read again after the lock: a session that inserted one of them and committed meanwhile (its
+        // row mirrored before this delete could land) is seen now, and one still inserting holds the bucket
+        for (const f of locked.length ? await read(locked) : []) current.set(f.pk, f.row);
+        for (const pk of held) busy.add(pk);
+      }
       for (const pk of pks) {
+        if (busy.has(pk)) {
+          later.push({ tbl, pk });
+          continue;
+        }
         const row = current.get(pk);
         out.push({ seq: keys.get(pk)!, tbl, op: row ? 'U' : 'D', pk, row: row ?? null });
       }
     }
+    // back in the queue, in this transaction: taken again by a later drain, once their writers have ended
+    if (later.length) {
+      await src.query(pgCaptureDialect.dirtySql(later));
+      mirrorMetrics.drainKeysDeferred.inc(later.length);
+    }
     return out;
+  }
+
+  /**
+   * Missing keys of `tbl`, their buckets taken exclusively for this
+   * transaction without waiting: `locked` may be written as deletes (after
+   * they are read again), `held` are in buckets a writer of new keys holds.
+   * Not waiting: a waiting exclusive lock would hold up every writer of new
+   * keys in the bucket behind it, and the drainer holds row locks meanwhile.
+   */
+  private async lockMissing(src: pg.PoolClient, tbl: string, pks: string[]): Promise<{ locked: string[]; held: string[] }> {
+    const r = await src.query<{ pk: string; got: boolean }>(
+      `SELECT k.pk, pg_try_advisory_xact_lock(${bucketTableSql('$1::text')}, ${bucketOfSql('k.pk')}) AS got FROM unnest($2::text[]) WITH ORDINALITY AS k(pk, n) ORDER BY k.n`,
+      [tbl, pks],
+    );
+    return { locked: r.rows.filter((k) => k.got).map((k) => k.pk), held: r.rows.filter((k) => !k.got).map((k) => k.pk) };
   }
 
   /** The captured-row expression of `tbl`'s rows aliased ROW: the same JSON its capture trigger writes, so a re-sync carries the same values. */

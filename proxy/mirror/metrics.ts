@@ -24,6 +24,7 @@ export const mirrorMetrics = {
   backlog: once('cutover_drain_backlog', () => new client.Gauge({ name: 'cutover_drain_backlog', help: 'Change rows waiting for the drainer (out-of-band writes and dirty keys)', aggregator: 'max' })),
   drained: once('cutover_drained_changes_total', () => new client.Counter({ name: 'cutover_drained_changes_total', help: 'Change rows the drainer re-synced' })),
   drainLockWaits: once('cutover_drain_lock_waits_total', () => new client.Counter({ name: 'cutover_drain_lock_waits_total', help: 'Drains that gave way to a row lock an application held on the source (tried again at the next tick)' })),
+  drainKeysDeferred: once('cutover_drain_keys_deferred_total', () => new client.Counter({ name: 'cutover_drain_keys_deferred_total', help: 'Keys the drainer found missing while a writer of new keys held their bucket on the source: put back in the queue, not deleted on the mirror yet' })),
   /** Bumped on every request: inc(backend, kind). */
   queries: CountedCounter.register('cutover_queries_total', 'Client requests by backend and kind', ['backend', 'kind']),
   fallbacks: once('cutover_read_fallbacks_total', () => new client.Counter({ name: 'cutover_read_fallbacks_total', help: 'Routed reads that failed on the target and were retried on the source' })),
