@@ -203,3 +203,84 @@ export class BodyReader {
     return b;
   }
 }
+
+/**
+ * Whether PostgreSQL 15 raises an ERROR reading this message's body
+ * (postgres.c: a string without its NUL, a count or length past the end,
+ * bytes left over, a Describe or Close of no known kind). Only the message
+ * types the relay looks into. The server then carries on (skipping to the
+ * next Sync in the extended protocol), so the relay must not read such a
+ * message as what it claims to be, nor end the session for it: the server
+ * is sent it, and answers it.
+ */
+export function malformed(m: Message): boolean {
+  const b = m.bytes;
+  const n = b.length;
+  switch (m.type) {
+    case 0x53: // Sync
+    case 0x48: // Flush
+      return n !== 5;
+    case 0x51: // Query
+      return b.indexOf(0, 5) !== n - 1;
+  }
+  const str = (i: number) => pastString(b, i);
+  const skip = (i: number, len: number) => (i < 0 || len < 0 || i + len > n ? -1 : i + len);
+  const count = (i: number) => (i < 0 || i + 2 > n ? -1 : b.readUInt16BE(i));
+  let i = 5;
+  switch (m.type) {
+    case 0x50: { // Parse: name, text, parameter types
+      i = str(str(i));
+      const types = count(i);
+      i = types < 0 ? -1 : skip(i + 2, 4 * types);
+      break;
+    }
+    case 0x42: { // Bind: portal, statement, parameter formats, values, result formats
+      i = str(str(i));
+      const formats = count(i);
+      i = formats < 0 ? -1 : skip(i + 2, 2 * formats);
+      const values = count(i);
+      i = values < 0 ? -1 : i + 2;
+      for (let v = 0; v < values && i >= 0; v++) {
+        if (i + 4 > n) i = -1;
+        else {
+          const len = b.readInt32BE(i);
+          i = len === -1 ? i + 4 : skip(i + 4, len);
+        }
+      }
+      const results = count(i);
+      i = results < 0 ? -1 : skip(i + 2, 2 * results);
+      break;
+    }
+    case 0x45: // Execute: portal, row limit
+      i = skip(str(i), 4);
+      break;
+    case 0x44: // Describe
+    case 0x43: // Close
+      if (n < 6 || (b[5] !== 0x53 && b[5] !== 0x50)) return true;
+      i = str(6);
+      break;
+    default:
+      return false;
+  }
+  // what is read must end where the message does (pq_getmsgend)
+  return i !== n;
+}
+
+/** Where a NUL-terminated string at `i` ends (past its NUL), or -1; found, not decoded. -1 in, -1 out. */
+function pastString(b: Buffer, i: number): number {
+  if (i < 0) return -1;
+  const j = b.indexOf(0, i);
+  return j < 0 ? -1 : j + 1;
+}
+
+/**
+ * PostgreSQL's limit on the length of a Close, Describe, Execute, Flush, Sync,
+ * CopyDone, CopyFail or Terminate (PQ_SMALL_MESSAGE_LIMIT): past it the server
+ * ends the session, as it does for a message it cannot frame.
+ */
+export function overlong(m: Message): boolean {
+  return m.bytes.length > SMALL_MESSAGE_LIMIT + 1 && SMALL_TYPES.has(m.type);
+}
+const SMALL_MESSAGE_LIMIT = 10_000;
+/** C D E H S c f X */
+const SMALL_TYPES = new Set([0x43, 0x44, 0x45, 0x48, 0x53, 0x63, 0x66, 0x58]);

@@ -35,7 +35,7 @@ import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
-import { BodyReader, FrameError, MessageAssembler, type Message } from './framing.ts';
+import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
 import { closeMessage, copyFailMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
@@ -56,6 +56,8 @@ import type { Parked } from './parked-reads.ts';
 import { HIDDEN_WRITE, READ_ONLY_DEFAULT, READ_WRITE_DEFAULT, touchesReadOnly } from './read-only-target.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+/** Messages whose bodies the relay reads: P B D E C H S Q. */
+const BODIES_READ = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48, 0x53, 0x51]);
 const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
@@ -136,6 +138,10 @@ interface Unit {
   kind: 'query' | 'ext' | 'fn' | 'invalid' | 'copy';
   msgs: Message[];
   sync: boolean;
+  /** Its first message does not read as its type says (framing.ts malformed): the source answers it, unread here. */
+  broken?: true;
+  /** Why an `invalid` unit ends the session. */
+  reason?: string;
 }
 
 interface Prepared {
@@ -356,8 +362,43 @@ export class Relay {
    */
   terminated = false;
 
+  /**
+   * A malformed extended-protocol message, waiting for its Sync: the server raises an ERROR for it and skips
+   * everything up to the Sync (Query and COPY data too), so what comes between is dropped here.
+   */
+  private skipping: Message | null = null;
+
   private readonly onClientMessage = (m: Message): void => {
     if (this.terminated) return;
+    if (overlong(m)) {
+      // the server ends the session without running what came since the last Sync
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.skipping = null;
+      this.enqueue({ kind: 'invalid', msgs: [m], sync: true, reason: `invalid message length ${m.bytes.length - 1} for message type "${String.fromCharCode(m.type)}"` });
+      return;
+    }
+    if (this.skipping) {
+      if (m.type === 0x58) this.terminated = true;
+      else if (m.type === 0x53) {
+        this.countRequest();
+        this.enqueue({ kind: 'ext', msgs: [this.skipping, m], sync: true, broken: true });
+        this.skipping = null;
+      }
+      return;
+    }
+    // (a Sync or Flush during COPY FROM STDIN is the COPY's, which the server ignores whatever it holds)
+    const copying = this.source.copyIn && !this.pending.length;
+    if (BODIES_READ.has(m.type) && !(copying && (m.type === 0x53 || m.type === 0x48)) && malformed(m)) {
+      // what came before it runs first, as the server runs each message as it comes
+      if (this.pending.length) this.sendPending(false);
+      if (m.type === 0x53 || m.type === 0x51) {
+        // not extended-protocol: an error, a ReadyForQuery, and nothing skipped
+        this.countRequest();
+        this.enqueue({ kind: m.type === 0x51 ? 'query' : 'ext', msgs: [m], sync: true, broken: true });
+      } else this.skipping = m;
+      return;
+    }
     switch (m.type) {
       case 0x64: // CopyData
       case 0x63: // CopyDone
@@ -484,6 +525,7 @@ export class Relay {
         // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
         // the await costs more than the handling, on every request
         if (this.openSegment && (u.kind === 'query' || u.kind === 'fn')) await this.inSegment(u);
+        else if (u.broken) await this.sendBroken(u);
         else if (u.kind === 'query') {
           const p = this.onQuery(u);
           if (p) await p;
@@ -491,7 +533,7 @@ export class Relay {
         else if (u.kind === 'invalid') {
           // what came before it is answered first, as the server reads messages in order
           await this.source.whenIdle();
-          this.onFatal('08P01', `invalid frontend message type ${u.msgs[0]!.type}`);
+          this.onFatal('08P01', u.reason ?? `invalid frontend message type ${u.msgs[0]!.type}`);
           break;
         } else {
           if (this.predicted !== I) await this.aheadBefore('other', 0);
@@ -567,6 +609,19 @@ export class Relay {
     return true;
   }
 
+  /**
+   * A request whose first message is malformed, with its Sync (or a malformed Query or Sync alone): the server
+   * answers it with an ERROR, which fails the transaction it is in, and carries on. It goes where the
+   * segment's earlier part went, unread and unrouted; our transaction around that part (a write) is rolled
+   * back, as the server's implicit one is.
+   */
+  private async sendBroken(u: Unit): Promise<void> {
+    const segment = this.openSegment;
+    this.openSegment = null;
+    if (segment?.wrapped) return this.finishWrapped(u.msgs, false);
+    this.forward(segment?.link ?? this.source, u.msgs);
+  }
+
   // ---- simple protocol ----
 
   private readonly noteFlushedError = (): void => {
@@ -583,6 +638,7 @@ export class Relay {
     const { link, wrapped } = this.openSegment!;
     await link.whenIdle();
     if (this.flushedError || this.closed) return;
+    if (u.broken) return this.sendBroken(u);
     if (u.kind !== 'query') {
       this.forward(link, u.msgs);
       return;
