@@ -7,16 +7,26 @@ import { TurnWriter, type Backlog } from './turn-writer.ts';
 export class Slot {
   buffered: Buffer[] = [];
   complete = false;
+  /** Notifications that came while the request was answered: they go out ahead of its ReadyForQuery. */
+  notes: Buffer[] | null = null;
   constructor(private readonly order: ResponseOrder) {}
 
   write(b: Buffer): void {
+    if (this.notes && b[0] === 0x5a /* Z */) this.writeNotes();
     this.order.write(this, b);
   }
 
   /** The request's last byte has been written. */
   end(): void {
+    if (this.notes) this.writeNotes();
     this.complete = true;
     this.order.advance();
+  }
+
+  private writeNotes(): void {
+    const notes = this.notes!;
+    this.notes = null;
+    for (const b of notes) this.order.write(this, b);
   }
 }
 
@@ -43,11 +53,18 @@ export class ResponseOrder {
     return s;
   }
 
-  /** Bytes not tied to a request (notifications). */
+  /**
+   * Bytes not tied to a request (notifications). PostgreSQL sends them only
+   * between requests, or at a commit just ahead of its ReadyForQuery (after
+   * the NOTIFY's CommandComplete, which the proxy may hold until its own
+   * COMMIT): while a request is answered they wait for its ReadyForQuery.
+   */
   direct(b: Buffer): void {
-    // the streaming slot's buffer is never flushed (only a slot that becomes the head is): send now
-    if (this.slots.length <= 1) this.send(b);
-    else this.slots[this.slots.length - 1]!.buffered.push(b);
+    const last = this.slots.at(-1);
+    if (!last) this.send(b);
+    // answered already, behind one that is not: it goes out with the answer it follows
+    else if (last.complete) last.buffered.push(b);
+    else (last.notes ??= []).push(b);
   }
 
   write(slot: Slot, b: Buffer): void {

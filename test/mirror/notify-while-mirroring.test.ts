@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { type DbPair } from '../harness/databases.ts';
 import { mirroredPair } from './mirrored-pair.ts';
+import { bind, exchangeAfterLogin, execute, parse, query, sync } from '../proxy/raw-wire.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -57,5 +58,18 @@ describe('LISTEN/NOTIFY while mirroring', () => {
     } finally {
       await a.end();
     }
+  });
+
+  // PostgreSQL sends a session its own notification at the commit, after the NOTIFY's CommandComplete and
+  // before ReadyForQuery; the proxy sent it ahead of the CommandComplete it held until its own COMMIT
+  it.each([
+    ['a Query', [query("NOTIFY own, 'q'")]],
+    ['the extended protocol', [parse("NOTIFY own, 'x'"), bind(), execute(), sync()]],
+    ['pg_notify() in a write', [query("INSERT INTO t SELECT coalesce(max(id), 0) + 1 FROM t, pg_notify('own', 'w')")]],
+  ])('its own autocommit NOTIFY by %s: the notification after the CommandComplete, before ReadyForQuery, as directly', async (_, notify) => {
+    const messages = [query('LISTEN own'), ...notify];
+    const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 2);
+    expect(direct).toMatch(/C:LISTEN Z:I .*C:[A-Z 0-9]+ A Z:I$/);
+    expect(await exchangeAfterLogin(tp.url(pair.name), messages, 2)).toBe(direct);
   });
 });
