@@ -56,6 +56,13 @@ import type { Parked } from './parked-reads.ts';
 import { HIDDEN_WRITE, READ_ONLY_DEFAULT, READ_WRITE_DEFAULT, touchesReadOnly } from './read-only-target.ts';
 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+/**
+ * Relay.verifySession's question to the source session: temporary relations,
+ * a role set, its own settings (those a SET or set_config() made).
+ */
+const SESSION_PROBE = queryMessage(`SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()), pg_catalog.current_setting('role') <> 'none', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(name, setting)) FROM pg_catalog.pg_settings WHERE source = 'session')`);
+/** Settings the read connection keeps as the proxy set them (read-only-target.ts), whatever the source session has. */
+const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
 /** Messages whose bodies the relay reads: P B D E C H S Q. */
 const BODIES_READ = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48, 0x53, 0x51]);
 const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
@@ -128,6 +135,8 @@ export interface RelayContext {
   unmirrored?: (relations: string[] | undefined) => boolean;
   /** Renumbers the other database's answers to the source of truth's objects (oid-map.ts); absent for an SQLite side. */
   oids?: OidMap;
+  /** The legacy database is an SQLite file: it has no functions of the user's to look after (verifySession). */
+  sqliteLegacy?: boolean;
 }
 
 interface Unit {
@@ -219,6 +228,15 @@ export class Relay {
   private pendingSetsFrom: number | null = null;
   /** Why this session's reads stay on the source from now on (classify.ts sourceOnly), or null. */
   private sourceOnly: string | null = null;
+  /**
+   * A function the proxy does not know ran on the source (Classification.callsFunctions, a FunctionCall): the
+   * session may have a temporary table or settings the read connection lacks. Looked at before the next
+   * routed read (verifySession), not before: a session that never reads on the target never pays for it.
+   */
+  private unverified = false;
+  /** The source session's own settings (pg_settings.source 'session') as last given to `verifiedOn`. */
+  private verified = new Map<string, string>();
+  private verifiedOn: BackendLink | null = null;
   /** Statements made with SQL PREPARE (on the source only): a Parse of the same name must meet them there. */
   private readonly sqlPrepared = new Set<string>();
   /** Temporary relations the session created: dropping them is no schema change. */
@@ -418,6 +436,7 @@ export class Relay {
         return;
       case 0x46: // FunctionCall
         if (this.pending.length) this.sendPending(false);
+        this.noteFunctionCall();
         this.countRequest();
         this.enqueue({ kind: 'fn', msgs: [m], sync: true });
         return;
@@ -802,6 +821,7 @@ export class Relay {
           if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
           // a SET counts where it runs, not where it is parsed: a named one may run again later, or never
           if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
+          if (p?.cls.callsFunctions) this.noteFunctionCall();
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
@@ -860,7 +880,8 @@ export class Relay {
     const r = u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source';
     mirrorMetrics.queries.inc(r, segKind);
     if (r === 'target') {
-      const target = await this.ensureTarget();
+      // (readyTarget is the same but for the look at the session: the usual path takes one await fewer)
+      const target = this.unverified ? await this.readyTarget() : await this.ensureTarget();
       if (target) {
         const replays = this.replaysFor(target, referenced);
         this.markDefined(target, definedHere);
@@ -986,6 +1007,7 @@ export class Relay {
   /** What a simple Query that runs changes in the session: source-only state, SQL PREPAREs, settings. */
   private noteQueryState(c: Classification, inTxn: boolean, alone = false): void {
     this.noteSourceOnly(c);
+    if (c.callsFunctions) this.noteFunctionCall();
     this.noteSqlPrepared(c);
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
     this.noteSessionStatements(c, inTxn, alone);
@@ -1196,6 +1218,8 @@ export class Relay {
         for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());
         link.request(READ_ONLY_DEFAULT, new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
+        // settings a function made, given to the read connection before: this one has only the SETs
+        if (this.verifiedOn) this.unverified = true;
         this.target = link;
         this.wireLinks();
         if (opened.lease) {
@@ -1226,10 +1250,79 @@ export class Relay {
     return this.targetOpening;
   }
 
+  /** A function the proxy does not know ran (or will run) on the source: see `unverified`. */
+  private noteFunctionCall(): void {
+    // an SQLite source has no functions of the user's, and could not answer the question
+    if (!this.sourceOnly && !(this.sot === 'legacy' && this.ctx.sqliteLegacy)) this.unverified = true;
+  }
+
+  /** The read connection, once it shares what functions did to the session; null: the read runs on the source. */
+  private async readyTarget(): Promise<BackendLink | null> {
+    const target = await this.ensureTarget();
+    if (!target || !this.unverified) return target;
+    return (await this.verifySession(target)) ? target : null;
+  }
+
+  /**
+   * After a function the proxy does not know: the source session is asked, in
+   * one round trip behind what the session sent, whether it now has temporary
+   * relations (they may hide mirrored tables of the same name: its reads stay
+   * on the source from now on, as after DO or CALL) and which settings it has
+   * made (SET in a function body lasts for the session, as set_config(…, false)
+   * does). Settings that changed since the read connection was last given them
+   * are given again, before the read. The question runs outside any transaction
+   * of the client's (reads are routed only there), and its answer goes to no one.
+   */
+  private async verifySession(target: BackendLink): Promise<boolean> {
+    this.unverified = false;
+    const probe = new Collect();
+    this.source.request(SESSION_PROBE, probe);
+    try {
+      await probe.done;
+    } catch {
+      return false;
+    }
+    const row = probe.rows[0];
+    if (probe.error || !row) {
+      // the source could not say (a transaction it failed meanwhile): asked again before the next read
+      this.unverified = true;
+      return false;
+    }
+    if (row[0] === 't') return this.keepOnSource('temporary relations made by a function');
+    if (row[1] === 't') return this.keepOnSource('role changed by a function');
+    const now = new Map<string, string>();
+    for (const [name, value] of JSON.parse(row[2] ?? '[]') as [string, string][]) if (!READ_ONLY_SETTINGS.has(name.toLowerCase())) now.set(name, value);
+    const before = this.verifiedOn === target ? this.verified : new Map<string, string>();
+    const changed: [string, string | null][] = [];
+    for (const [name, value] of now) if (before.get(name) !== value) changed.push([name, value]);
+    for (const name of before.keys()) if (!now.has(name)) changed.push([name, null]);
+    if (changed.length) {
+      const json = JSON.stringify(changed.map(([n, v]) => ({ n, v })));
+      if (json.includes('$cutover$')) return this.keepOnSource('a setting the proxy cannot quote');
+      const given = new Collect();
+      target.request(queryMessage(`SELECT pg_catalog.set_config(s.n, coalesce(s.v, (SELECT r.reset_val FROM pg_catalog.pg_settings r WHERE r.name = s.n)), false) FROM pg_catalog.json_to_recordset($cutover$${json}$cutover$) AS s(n text, v text)`), given);
+      try {
+        await given.done;
+      } catch {
+        return false;
+      }
+      if (given.error) return this.keepOnSource('a setting made by a function that the new database does not take');
+    }
+    this.verified = now;
+    this.verifiedOn = target;
+    return true;
+  }
+
+  private keepOnSource(reason: string): false {
+    this.sourceOnly ??= reason;
+    this.ctx.log.debug({ reason }, 'session state the target cannot share: this session reads from the source from now on');
+    return false;
+  }
+
   /** A read on the target, held until complete; the source answers instead if the target failed. */
   private async routedRead(msgs: Message[], replays: Buffer[], referenced = new Set<string>(), definedHere = new Set<string>()): Promise<void> {
     const slot = this.order.open();
-    const target = this.target && !this.target.lost ? this.target : await this.ensureTarget();
+    const target = this.target && !this.target.lost && !this.unverified ? this.target : await this.readyTarget();
     if (target) {
       if (this.targetLease) this.targetLease.used = Date.now();
       // given up on (it failed, or it was too slow): the target's answer, if it still comes, is dropped
@@ -1321,7 +1414,7 @@ export class Relay {
   /** The client gets the source's answer; the target's is compared with it, and re-read once on a mismatch. */
   private async shadowRead(msgs: Message[], ordered: Order, referenced: Set<string>, definedHere: Set<string>, text: string): Promise<void> {
     const slot = this.order.open();
-    const target = await this.ensureTarget();
+    const target = await this.readyTarget();
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
     // an answer past HELD_READ_LIMIT is not compared: the source's streams on to the client, the target's is dropped

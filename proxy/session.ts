@@ -416,6 +416,7 @@ export class Session {
       recordDirty: m.recordDirty,
       unmirrored: m.unmirrored,
       oids: m.oids,
+      sqliteLegacy: this.ctx.source.kind === 'sqlite',
       stats: this.ctx.stats,
     }, (code, message, raw) => this.refuse(code, message, raw));
     this.relay = relay;

@@ -5,7 +5,7 @@
 // therefore also cached by its shape, the text with its literals blanked
 // (literal-shape.ts): parsing is a tenth of a mirrored transaction's proxy CPU.
 import pgQuery from 'libpg-query';
-import { isReadOnlyFunction, SERVER_FUNCTIONS } from './read-only-functions.ts';
+import { isReadOnlyFunction, isSessionNeutral, SERVER_FUNCTIONS } from './read-only-functions.ts';
 import { literalShape } from './literal-shape.ts';
 
 export type Kind = 'read' | 'write' | 'txn' | 'session' | 'ddl' | 'unknown';
@@ -91,6 +91,13 @@ export interface Classification {
    * by its shape, where another value would take this verdict.
    */
   literalBound?: true;
+  /**
+   * Calls a function not known to leave the session as it was (neither
+   * read-only nor in SESSION_NEUTRAL): its body may make a temporary table or
+   * SET something for the rest of the session, which the text does not show
+   * (Relay.verifySession asks the source afterwards).
+   */
+  callsFunctions?: true;
   error?: string;
 }
 
@@ -218,7 +225,9 @@ export function classifyUncached(sql: string): Classification {
   const unstable = kind === 'read' && (tree.stmts ?? []).some((s) => unstableAnswer(s.stmt));
   const single = statements.length === 1 ? statements[0]! : null;
   const literalBound = Boolean(single?.sortKeys?.some((k) => typeof k === 'number')) || (tree.stmts ?? []).some((s) => readsSettingByName(s.stmt));
-  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}) };
+  // only a write can call one (writesIn): reads are spared the walk
+  const callsFunctions = kind !== 'read' && (tree.stmts ?? []).some((s) => callsUnknownFunction(s.stmt));
+  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}), ...(callsFunctions ? { callsFunctions } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -503,6 +512,15 @@ function dropNames(body: Node): string[] | null {
     names.push(last);
   }
   return names;
+}
+
+/** A call of a function that may change the session for what follows (Classification.callsFunctions). */
+function callsUnknownFunction(node: unknown): boolean {
+  return anyNode(node, (k, v) => {
+    if (k !== 'FuncCall') return false;
+    const name = funcName(v).join('.');
+    return !isReadOnlyFunction(name) && !isSessionNeutral(name);
+  });
 }
 
 /** Any data-modifying node (writable CTE), row lock, or call of a function not known to be read-only. */

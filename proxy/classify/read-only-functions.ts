@@ -51,3 +51,26 @@ export function isReadOnlyFunction(name: string): boolean {
  * the source no work.
  */
 export const SERVER_FUNCTIONS = new Set(['version', 'session_user', 'current_database', 'pg_column_size', 'pg_sleep', 'pg_sleep_for', 'pg_sleep_until', 'pg_backend_pid', 'pg_database_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_postmaster_start_time', 'pg_conf_load_time', 'inet_server_addr', 'inet_server_port']);
+
+/**
+ * Built-in functions that write, or are not read-only, but leave nothing in
+ * the session that a later read could see differently on the new database:
+ * sequences (currval() and lastval() are themselves no reads, so stay on the
+ * source), notifications, advisory locks, transaction IDs. A statement calling
+ * only these (INSERT … VALUES (nextval('s'), …)) needs no look at the session
+ * afterwards. set_config() is not here: classify.ts keeps its session on the source.
+ */
+const SESSION_NEUTRAL = new Set(
+  `nextval setval currval lastval pg_notify txid_current txid_current_if_assigned pg_current_xact_id
+  pg_current_xact_id_if_assigned pg_advisory_lock pg_advisory_lock_shared pg_advisory_unlock pg_advisory_unlock_shared
+  pg_advisory_unlock_all pg_advisory_xact_lock pg_advisory_xact_lock_shared pg_try_advisory_lock
+  pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared pg_cancel_backend
+  pg_terminate_backend`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+export function isSessionNeutral(name: string): boolean {
+  const bare = name.startsWith('pg_catalog.') ? name.slice('pg_catalog.'.length) : name;
+  return SESSION_NEUTRAL.has(bare.toLowerCase());
+}
