@@ -1408,7 +1408,8 @@ export class Relay {
   // ---- shadow reads ----
 
   private shouldShadow(kind: Kind, inTxn: boolean): boolean {
-    return kind === 'read' && !inTxn && this.ctx.shadowSample > 0 && this.mirroring && Boolean(this.guard?.readsAllowed) && Math.random() < this.ctx.shadowSample;
+    // a session with state the target cannot share (sourceOnly) would only count false mismatches
+    return kind === 'read' && !inTxn && this.ctx.shadowSample > 0 && !this.sourceOnly && this.mirroring && Boolean(this.guard?.readsAllowed) && Math.random() < this.ctx.shadowSample;
   }
 
   /** The client gets the source's answer; the target's is compared with it, and re-read once on a mismatch. */
