@@ -135,6 +135,8 @@ export interface RelayContext {
   unmirrored?: (relations: string[] | undefined) => boolean;
   /** Renumbers the other database's answers to the source of truth's objects (oid-map.ts); absent for an SQLite side. */
   oids?: OidMap;
+  /** Whether a write naming these relations may run a trigger or rule of the user's (mirror/unmirrored-relations.ts). */
+  fires?: (relations: string[] | undefined) => boolean;
   /** The legacy database is an SQLite file: it has no functions of the user's to look after (verifySession). */
   sqliteLegacy?: boolean;
 }
@@ -821,7 +823,7 @@ export class Relay {
           if (p && (p.cls.system || this.namesUnmirrored(p.cls))) system = true;
           // a SET counts where it runs, not where it is parsed: a named one may run again later, or never
           if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
-          if (p?.cls.callsFunctions) this.noteFunctionCall();
+          if (p && this.runsUserCode(p.cls)) this.noteFunctionCall();
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
@@ -1007,7 +1009,7 @@ export class Relay {
   /** What a simple Query that runs changes in the session: source-only state, SQL PREPAREs, settings. */
   private noteQueryState(c: Classification, inTxn: boolean, alone = false): void {
     this.noteSourceOnly(c);
-    if (c.callsFunctions) this.noteFunctionCall();
+    if (this.runsUserCode(c)) this.noteFunctionCall();
     this.noteSqlPrepared(c);
     // a SET may share its string with a write (`SET search_path …; INSERT …`): it is session state all the same
     this.noteSessionStatements(c, inTxn, alone);
@@ -1248,6 +1250,11 @@ export class Relay {
       }
     })();
     return this.targetOpening;
+  }
+
+  /** A request that calls a function the proxy does not know, or writes a table with triggers or rules of the user's. */
+  private runsUserCode(c: Classification): boolean {
+    return Boolean(c.callsFunctions || (c.writes && this.ctx.fires?.(c.writes)));
   }
 
   /** A function the proxy does not know ran (or will run) on the source: see `unverified`. */

@@ -182,6 +182,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   await oids?.refresh();
   const runtime: MirrorRuntime = {
     unmirrored: (relations) => unmirrored.touches(relations),
+    fires: (relations) => unmirrored.fires(relations),
     ...(oids ? { oids } : {}),
     readSessions: new TargetSessions(cfg.targetSessions, { new: targetUrl, legacy: source.kind === 'postgres' ? sourceUrl : undefined }, cfg.processes, log),
     parked: new ParkedReads(),

@@ -72,6 +72,8 @@ export interface MirrorRuntime {
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
   /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** Whether a write naming these relations may run a trigger or rule of the user's. */
+  fires?: (relations: string[] | undefined) => boolean;
   /** Renumbers routed answers to the source of truth's objects (both sides PostgreSQL). */
   oids?: OidMap;
   /** The proxy's limit on session connections for reads to the database that is not the source of truth. */
@@ -415,6 +417,7 @@ export class Session {
       capture: m.capture,
       recordDirty: m.recordDirty,
       unmirrored: m.unmirrored,
+      ...(m.fires ? { fires: m.fires } : {}),
       oids: m.oids,
       sqliteLegacy: this.ctx.source.kind === 'sqlite',
       stats: this.ctx.stats,

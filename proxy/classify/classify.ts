@@ -98,6 +98,8 @@ export interface Classification {
    * (Relay.verifySession asks the source afterwards).
    */
   callsFunctions?: true;
+  /** Relations a request that may write names, as `relations` (whose writes may fire triggers: Relay.runsUserCode). */
+  writes?: string[];
   error?: string;
 }
 
@@ -227,7 +229,8 @@ export function classifyUncached(sql: string): Classification {
   const literalBound = Boolean(single?.sortKeys?.some((k) => typeof k === 'number')) || (tree.stmts ?? []).some((s) => readsSettingByName(s.stmt));
   // only a write can call one (writesIn): reads are spared the walk
   const callsFunctions = kind !== 'read' && (tree.stmts ?? []).some((s) => callsUnknownFunction(s.stmt));
-  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}), ...(callsFunctions ? { callsFunctions } : {}) };
+  const writes = kind === 'write' || kind === 'txn' ? relationsNamed(tree.stmts ?? []) : [];
+  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}), ...(callsFunctions ? { callsFunctions } : {}), ...(writes.length ? { writes } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {

@@ -32,6 +32,17 @@ const UNCAPTURED_SQL = `
    WHERE to_regclass('${SCHEMA}.changes') IS NOT NULL AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${isUserSchema('n.nspname')}
      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal)`;
 
+/**
+ * Relations whose writes run code of the user's: a trigger (not capture's
+ * own) or a rule. Its body may make a temporary table or SET something for
+ * the session, as a function called in the statement may (Relay.verifySession).
+ */
+const TRIGGERED_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE ${isUserSchema('n.nspname')}
+     AND (EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'cutover\\_capture\\_%')
+       OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'))`;
+
 /** An SQLite file's tables capture does not cover, while it holds capture (as UNCAPTURED_SQL); its tables are `public` ones to clients. */
 async function uncapturedInFile(file: string): Promise<{ schema: string; name: string }[]> {
   const db = openSqlite(file, true);
@@ -46,6 +57,8 @@ async function uncapturedInFile(file: string): Promise<{ schema: string; name: s
 export class UnmirroredRelations {
   /** `schema.name` and the bare `name` (an unqualified read may find it through any search_path). */
   private names = new Set<string>();
+  /** Relations with triggers or rules of the user's, named as `names` are. */
+  private triggered = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly urls: string[], private readonly log: Logger) {}
@@ -55,17 +68,26 @@ export class UnmirroredRelations {
     return Boolean(relations?.some((r) => this.names.has(r)));
   }
 
+  /** Whether a write naming these relations may run a trigger or rule of the user's. */
+  fires(relations: string[] | undefined): boolean {
+    return Boolean(relations?.some((r) => this.triggered.has(r)));
+  }
+
   async refresh(): Promise<void> {
     const next = new Set<string>();
+    const triggered = new Set<string>();
+    const add = (to: Set<string>, r: { schema: string; name: string }) => {
+      to.add(`${r.schema}.${r.name}`);
+      to.add(r.name);
+    };
     for (const url of this.urls) {
       const db = parseDbUrl(url);
       const rows = db.kind === 'postgres' ? await catalogRows<{ schema: string; name: string }>(url, `${UNMIRRORED_SQL} UNION ALL ${UNCAPTURED_SQL}`) : await uncapturedInFile(db.path);
-      for (const r of rows) {
-        next.add(`${r.schema}.${r.name}`);
-        next.add(r.name);
-      }
+      for (const r of rows) add(next, r);
+      if (db.kind === 'postgres') for (const r of await catalogRows<{ schema: string; name: string }>(url, TRIGGERED_SQL)) add(triggered, r);
     }
     this.names = next;
+    this.triggered = triggered;
   }
 
   /** The first refresh now (a database that cannot be reached leaves the set as it was), then every minute. */

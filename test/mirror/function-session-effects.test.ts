@@ -25,7 +25,11 @@ const SCHEMA = `
   CREATE FUNCTION to_tokyo() RETURNS int LANGUAGE plpgsql AS $$ BEGIN SET TimeZone = 'Asia/Tokyo'; RETURN 1; END $$;
   CREATE FUNCTION back_to_utc() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RESET TimeZone; RETURN 1; END $$;
   CREATE FUNCTION noop() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;
+  CREATE TABLE log (id int PRIMARY KEY);
+  CREATE FUNCTION log_to_other() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('search_path', 'other', false); RETURN NEW; END $$;
+  CREATE TRIGGER log_to_other AFTER INSERT ON log FOR EACH ROW EXECUTE FUNCTION log_to_other();
 `;
+
 let pair: DbPair;
 let tp: TestProxy;
 
@@ -47,6 +51,7 @@ it.each<[string, Buffer[], Buffer, RegExp]>([
   ['set_config(search_path) in a function', [call('to_other')], query('SELECT v FROM items'), /D:other C:SELECT 1 Z:I$/],
   ['SET TimeZone in a function', [call('to_tokyo')], NOON, /D:2020-01-01 21:00:00\+09 C:SELECT 1 Z:I$/],
   ['SET TimeZone in a function, then RESET in another, after a read between', [call('to_tokyo'), NOON, call('back_to_utc')], NOON, /D:2020-01-01 21:00:00\+09 C:SELECT 1 Z:I T D:1 C:SELECT 1 Z:I T D:2020-01-01 12:00:00\+00 C:SELECT 1 Z:I$/],
+  ['set_config(search_path) in a trigger of the table written', [query('INSERT INTO log SELECT coalesce(max(id), 0) + 1 FROM log')], query('SELECT v FROM items'), /D:other C:SELECT 1 Z:I$/],
   ['a client SET, then SET in a function', [query("SET TimeZone = 'America/New_York'"), NOON, call('to_tokyo')], NOON, /D:2020-01-01 07:00:00-05 .*D:2020-01-01 21:00:00\+09 C:SELECT 1 Z:I$/],
 ])('%s: the session reads what it made, as directly', async (_, before, read, expected) => {
   const messages = [...before, read];
