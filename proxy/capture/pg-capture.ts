@@ -276,6 +276,18 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
     throw new CaptureError(`tables without a primary key cannot be replicated: ${keyless.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
   }
   await inDdlTransaction(db, opts.probe ? 'trying capture' : 'installing capture', async () => {
+    // Every table first, then the change table: a writer holds its table from its statement's start
+    // and wants the change table when its capture trigger fires. A refresh that took the change table
+    // first (the ALTERs below) and then waited for a table made a cycle with any writer in between,
+    // on every attempt while writes flowed. Tables captured before but not named now write change
+    // rows too. LOCK TABLE takes a partitioned table's partitions with it.
+    const captured = await db.query<{ tbl: string }>(`
+      SELECT DISTINCT format('%I.%I', n.nspname, c.relname) AS tbl
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal ORDER BY 1`);
+    const named = tables.map(qualified);
+    const locked = [...named, ...captured.rows.map((r) => r.tbl).filter((t) => !named.includes(t))];
+    if (locked.length) await db.query(`LOCK TABLE ${locked.join(', ')} IN ACCESS EXCLUSIVE MODE`);
     // Logged (and made so on a table an older version created unlogged): rows waiting for the drainer,
     // writes beside the proxy and keys recorded dirty, must survive a crash of the source and a failover
     // to a standby. Unlogged, crash recovery emptied it. The cost is within the noise: 0.95 and 1.04 of

@@ -72,3 +72,45 @@ describe('capture installed beside a writer holding the tables in the other orde
     }, 30_000);
   }
 });
+
+// `cutover capture install` run again (idempotent; `cutover run` re-runs the capture stage) while
+// the tables are written. The refresh took the change table first, then each table's triggers; a
+// writer holds its table from its statement's start and wants the change table when its capture
+// trigger fires at the statement's end: a cycle on every attempt while writes flowed (pgbench
+// tpcb-like through the proxy: 47 of 47 attempts failed, exit 1 after 30 s). The tables are now
+// taken first, in the writers' order: table, then change table.
+describe('capture installed again while writers keep every table busy', () => {
+  it('the refresh gets its locks and succeeds; the writers all commit', async () => {
+    await installCapture(await client());
+    let stop = false;
+    let committed = 0;
+    const failures: string[] = [];
+    const writers = await Promise.all([1, 2, 3].map(() => client()));
+    const loops = writers.map(async (w) => {
+      while (!stop) {
+        try {
+          await w.query('BEGIN');
+          // the table is held from here; the change table only once the UPDATE's trigger fires
+          await w.query('LOCK TABLE a IN ROW EXCLUSIVE MODE');
+          await w.query('SELECT pg_sleep(0.05)');
+          await w.query('UPDATE a SET v = v + 1 WHERE id = 1');
+          await w.query('COMMIT');
+          committed++;
+        } catch (e) {
+          failures.push((e as Error).message);
+          await w.query('ROLLBACK').catch(() => undefined);
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const outcome = await installCapture(await client(), undefined, { deadline: Date.now() + 5_000 }).then(
+      (tables) => ({ ok: true as const, tables: tables.map((t) => t.name) }),
+      (e: Error) => ({ ok: false as const, message: e.message }),
+    );
+    stop = true;
+    await Promise.all(loops);
+    expect(outcome).toEqual({ ok: true, tables: ['a', 'b'] });
+    expect(failures).toEqual([]);
+    expect(committed).toBeGreaterThan(0);
+  }, 30_000);
+});
