@@ -9,8 +9,8 @@ export class DrainSchedule {
 
   constructor(
     private readonly drainOnce: () => Promise<number>,
-    /** A drain that took this many rows is followed at once by another. */
-    private readonly batch: number,
+    /** A drain that took this many rows is followed at once by another (the drainer's batch may vary). */
+    private readonly batch: number | (() => number),
     private readonly intervalMs: number,
     private readonly onOutage: (e: Error) => void,
   ) {}
@@ -21,7 +21,8 @@ export class DrainSchedule {
       if (this.stopped) return;
       let delay = this.intervalMs;
       try {
-        while (!this.stopped && (await this.drainOnce()) === this.batch);
+        const full = () => (typeof this.batch === 'number' ? this.batch : this.batch());
+        while (!this.stopped && (await this.drainOnce()) === full());
         this.failures = 0;
       } catch (e) {
         this.failures++;

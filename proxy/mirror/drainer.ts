@@ -57,9 +57,10 @@ const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => 
  * quadratic in the backlog (34,000 rows left by a bulk transaction drained
  * nothing in 120 s; one batch takes milliseconds now).
  */
-export const DRAIN_BATCH_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(
-    SELECT ctid FROM ${SCHEMA}.changes ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED))
+const drainBatchSql = (limit: number) => `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM ${SCHEMA}.changes ORDER BY seq LIMIT ${limit} FOR UPDATE SKIP LOCKED))
   RETURNING seq, tbl, op, pk::text`;
+export const DRAIN_BATCH_SQL = drainBatchSql(BATCH);
 
 /** What the proxy and the control plane see of a drainer, whatever the source kind. */
 export interface ChangeDrainer {
@@ -89,6 +90,17 @@ export class Drainer implements ChangeDrainer {
   /** Change rows waiting, as last counted. */
   backlog = 0;
   private fullBatches = 0;
+  /**
+   * Change rows the next drain takes. A batch share-locks its keys one table after another; writers
+   * holding one of them and wanting another the batch already holds (pgbench tpcb-like's few branch
+   * and teller rows, through the proxy, after the new database came back) made a cycle the drain's
+   * lock_timeout broke on every attempt: 8168 change rows stayed waiting while the load ran, and
+   * reads could not resume. After a lock wait the batch shrinks, down to one key (one lock: no
+   * cycle), and grows back with every drain that goes through.
+   */
+  private limit = BATCH;
+  /** The limit the last drain took: a drain that filled it is followed at once by another. */
+  private lastLimit = BATCH;
   /**
    * Deletes of missing keys to check again once every transaction that may have inserted one has
    * ended: each with a transaction ID taken after its deletes were applied (null until taken).
@@ -129,7 +141,7 @@ export class Drainer implements ChangeDrainer {
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
     this.unrecorded = new UnrecordedKeys(log);
-    this.schedule = new DrainSchedule(() => this.drainOnce(), BATCH, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
+    this.schedule = new DrainSchedule(() => this.drainOnce(), () => this.lastLimit, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
   }
 
   start(): void {
@@ -147,6 +159,7 @@ export class Drainer implements ChangeDrainer {
         // a row an application holds: nothing failed, the next tick takes the batch again
         if ((e as { code?: string }).code === LOCK_BUSY) {
           mirrorMetrics.drainLockWaits.inc();
+          this.limit = Math.max(1, Math.floor(this.limit / 8));
           return 0;
         }
         // a column dropped since a cached row expression was read (allowDdl): read again, drained at once
@@ -199,7 +212,8 @@ export class Drainer implements ChangeDrainer {
         ok = true;
         return 0;
       }
-      const taken = await src.query<{ seq: string; tbl: string; op: string; pk: string }>(DRAIN_BATCH_SQL);
+      const limit = (this.lastLimit = this.limit);
+      const taken = await src.query<{ seq: string; tbl: string; op: string; pk: string }>(limit === BATCH ? DRAIN_BATCH_SQL : drainBatchSql(limit));
       const rows = taken.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
       let missing: Change[] = [];
       if (rows.length) {
@@ -208,12 +222,13 @@ export class Drainer implements ChangeDrainer {
         if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
       }
       await src.query('COMMIT');
+      this.limit = Math.min(BATCH, limit * 2);
       if (missing.length) this.rechecks.push({ after: null, keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
       ok = true;
       // a full batch means more is waiting, and the next batch follows at once: the rest is counted (a scan
       // of the change table) when a batch comes back short and every tenth full one, not once per batch of
       // a long backlog (a 300,000-row transaction left to the drainer: caught up in 5.6 s instead of 9.8 s)
-      if (rows.length === BATCH && ++this.fullBatches % 10 !== 0) this.backlog = Math.max(1, this.backlog - rows.length);
+      if (rows.length === limit && ++this.fullBatches % 10 !== 0) this.backlog = Math.max(1, this.backlog - rows.length);
       else this.backlog = (await src.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.changes`)).rows[0].n;
       mirrorMetrics.backlog.set(this.backlog);
       if (rows.length) mirrorMetrics.drained.inc(rows.length);
@@ -416,7 +431,7 @@ export class Drainer implements ChangeDrainer {
   /** Drain until nothing is left (promote waits on this); returns the change rows still waiting. */
   async flush(): Promise<number> {
     while (this.running) await new Promise((r) => setTimeout(r, 5));
-    while ((await this.drainOnce()) === BATCH);
+    while ((await this.drainOnce()) === this.lastLimit);
     return this.backlog;
   }
 
