@@ -38,8 +38,17 @@ export function registerProxyCommands(program: Command): void {
         }
         // the state is restored before the listener accepts anyone; until the store answers, reads stay at 0 %
         live.update({ readPercent: 0 });
-        const [{ openStateStore }, { StateSync }, { webhookLabel }, { startProxy }] = await Promise.all([import('../control/state/store.ts'), import('../control/state/sync.ts'), import('../control/webhook.ts'), import('./server.ts')]);
-        const sync = new StateSync(await openStateStore(cfg.state, { initialReads: cfg.reads }), live, log, `proxy ${hostname()}:${process.pid}`);
+        const [{ openStateStore }, { SqliteStateStore }, { StateSync }, { webhookLabel }, { startProxy }] = await Promise.all([import('../control/state/store.ts'), import('../control/state/sqlite-store.ts'), import('../control/state/sync.ts'), import('../control/webhook.ts'), import('./server.ts')]);
+        const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
+        if (store instanceof SqliteStateStore) {
+          try {
+            store.claimForProxy();
+          } catch (e) {
+            await store.close();
+            throw e;
+          }
+        }
+        const sync = new StateSync(store, live, log, `proxy ${hostname()}:${process.pid}`);
         await sync.start();
         log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');
         const proxy = await startProxy(cfg, live, log).catch(async (e: unknown) => {

@@ -14,6 +14,8 @@ export class SqliteStateStore implements StateStore {
   readonly kind = 'sqlite';
   readonly where: string;
   private readonly db: Database.Database;
+  /** The proxy's hold on the file (claimForProxy), released with the process. */
+  private claim: Database.Database | null = null;
 
   constructor(file: string, private readonly initialReads = 0) {
     makeDir(path.dirname(path.resolve(file)), 'state');
@@ -62,7 +64,33 @@ export class SqliteStateStore implements StateStore {
 
   onHealth(): void {}
 
+  /**
+   * The file is this proxy's for as long as it runs. Nothing told a second proxy on the same file
+   * that it was not alone: it saw a promote's pause up to 2 s late (the re-read), went on writing to
+   * the legacy database after the flip had removed capture there (writes the new source of truth
+   * never got), and cleared the verify pass for capture "gone from the source". The claim is an
+   * exclusive lock on a file beside the state (`<state>.proxy`), held by an open SQLite transaction:
+   * the operating system lets go of it when the process ends, kill -9 included, so a restarted proxy
+   * takes the file over at once; the CLI, which reads and changes the state file itself, takes none.
+   */
+  claimForProxy(): void {
+    const file = `${this.where}.proxy`;
+    const lock = new Database(file, { timeout: 0 });
+    try {
+      lock.exec('BEGIN EXCLUSIVE');
+    } catch (e) {
+      lock.close();
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      throw new StateFileInUse(`the state store ${this.where} is in use by another proxy (it holds ${file}); an SQLite state file serves one proxy: run a fleet with --state redis://host:port/N`);
+    }
+    this.claim = lock;
+  }
+
   async close(): Promise<void> {
+    this.claim?.close();
+    this.claim = null;
     this.db.close();
   }
 }
+
+export class StateFileInUse extends Error {}
