@@ -100,9 +100,9 @@ export const TEXT_MARKER = 'cutover:text';
  * The capture format this version installs, kept in the change schema's
  * comment. Triggers installed by an older version keep working, but without
  * what came since (6: new keys share-lock their key bucket (KEY_BUCKETS), so the
- * drainer's delete of a missing key cannot land after a session's insert of it, and keys are
- * written in UTC; 5: text settings fixed only where a session's differ, faster
- * writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
+ * drainer's delete of a missing key cannot land after a session's insert of it, keys are
+ * written in UTC, and change rows are stored uncompressed (large values much faster);
+ * 5: text settings fixed only where a session's differ, faster writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
  * partitions, fixed text settings): `capture status` and the proxy say so
  * until `capture install` is run again.
  */
@@ -294,6 +294,9 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
     // the TPS of pgbench -N with capture and a drain per transaction, directly on the source, in two runs
     // of bench/capture-logged.ts. Rows are json, not jsonb: jsonb rewrote a json column's text (key
     // order, duplicate keys, spaces) and a float's -0.
+    // A row past the TOAST threshold is stored out of line but not compressed (EXTERNAL): it lives for
+    // one transaction, and pglz spent 10 s or more on the 100 MB hex text of a 50 MB bytea of random
+    // bytes in the capture trigger (direct writes paid it too), and more again to decompress it at the drain.
     await db.query(`
       CREATE SCHEMA IF NOT EXISTS ${SCHEMA};
       CREATE TABLE IF NOT EXISTS ${SCHEMA}.changes (
@@ -307,6 +310,7 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       CREATE INDEX IF NOT EXISTS changes_txid ON ${SCHEMA}.changes (txid);
       ALTER TABLE ${SCHEMA}.changes SET LOGGED;
       ALTER TABLE ${SCHEMA}.changes ALTER COLUMN row TYPE json USING row::json;
+      ALTER TABLE ${SCHEMA}.changes ALTER COLUMN row SET STORAGE EXTERNAL;
       GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;

@@ -43,4 +43,9 @@ describe('large values while mirroring', () => {
     expect((await digest(pair.legacyUrl)).map((r) => r.id)).toEqual([1]);
     expect((await digest(pair.targetUrl)).map((r) => r.id)).toEqual([1]);
   }, 120_000);
+
+  it('captured rows are kept uncompressed in the change table: they live one transaction, and pglz took seconds on a large one', async () => {
+    const r = await sql(pair.legacyUrl, `SELECT attstorage FROM pg_attribute WHERE attrelid = 'cutover.changes'::regclass AND attname = 'row'`);
+    expect(r.rows).toEqual([{ attstorage: 'e' }]);
+  });
 });
