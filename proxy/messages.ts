@@ -174,6 +174,45 @@ export function bindMessage(statement: string, params: (string | null)[]): Buffe
   return out;
 }
 
+/**
+ * Bind of the unnamed portal to `statement` with one text parameter, the JSON
+ * array of `items` (each a JSON text, or its UTF-8 bytes), in pieces: an item
+ * that is bytes goes to the socket as the buffer it is, never copied (a
+ * drained row of 100 MB was copied twice more, as a string and into the
+ * message). No piece but the first begins a message: each begins with '[',
+ * ',' or ']', or is an item (a JSON object).
+ */
+export function bindJsonArray(statement: string, items: readonly (string | Buffer)[]): Buffer[] {
+  if (items.every((it) => typeof it === 'string')) return [bindMessage(statement, ['[' + items.join(',') + ']'])];
+  let paramLen = 2 + Math.max(0, items.length - 1);
+  for (const it of items) paramLen += typeof it === 'string' ? Buffer.byteLength(it) : it.length;
+  const nameLen = Buffer.byteLength(statement);
+  const headLen = 1 + 4 + 1 + nameLen + 1 + 2 + 2 + 4;
+  const head = Buffer.allocUnsafe(headLen);
+  head[0] = 0x42;
+  head.writeInt32BE(headLen - 1 + paramLen + 2, 1);
+  let i = 5;
+  head[i++] = 0; // unnamed portal
+  i += head.write(statement, i);
+  head[i++] = 0;
+  head.writeInt16BE(0, i); // no parameter format codes: all text
+  head.writeInt16BE(1, i + 2);
+  head.writeInt32BE(paramLen, i + 4);
+  const out: Buffer[] = [head];
+  let text = '[';
+  items.forEach((it, k) => {
+    if (k) text += ',';
+    if (typeof it === 'string') text += it;
+    else {
+      out.push(Buffer.from(text, 'utf8'), it);
+      text = '';
+    }
+  });
+  const tail = Buffer.from(text + ']\0\0', 'utf8'); // the array's end, then no result format codes: text
+  out.push(tail);
+  return out.filter((b) => b.length > 0);
+}
+
 /** Close of a prepared statement ('S') or portal ('P'); closing one that does not exist is no error. */
 export function closeMessage(what: 'S' | 'P', name: string): Buffer {
   return message('C', Buffer.concat([Buffer.from(what), cstr(name)]));

@@ -38,7 +38,7 @@ import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
 import { closeMessage, copyFailMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
-import { DRAIN_STATEMENT, DrainStatements } from './mirror/drain-statement.ts';
+import { DRAIN_STATEMENT, DrainStatements, type DrainCollect } from './mirror/drain-statement.ts';
 import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
@@ -1541,7 +1541,7 @@ export class Relay {
    * the client gets instead of its acknowledgement (the applied keys marked
    * dirty); LOST when the source went away.
    */
-  private async commitOwn(drain: Collect): Promise<Buffer | null | typeof LOST> {
+  private async commitOwn(drain: DrainCollect): Promise<Buffer | null | typeof LOST> {
     const applied = await this.applyDrained(drain);
     const commit = new Collect();
     this.source.request(queryMessage('COMMIT'), commit);
@@ -1648,7 +1648,7 @@ export class Relay {
           if (parseErrorFields(drain.error.bytes.subarray(5)).C !== '25P02') a.brokenBy = drain.error;
           return;
         }
-        for (const c of changesOf(drain.rows)) a.changes.push(c);
+        for (const c of changesOf(drain.taken)) a.changes.push(c);
         const limit = dialect.drainLimit;
         if (limit !== undefined && a.changes.length > limit) a.off = true;
       },
@@ -1825,12 +1825,12 @@ export class Relay {
     await c.done.catch(() => undefined);
   }
 
-  private requestDrain(): Collect {
+  private requestDrain(): DrainCollect {
     return this.drains.request(this.source, this.ctx.capture(this.sot));
   }
 
   /** The drained changes, after any drained ahead, applied to the mirror; what was applied. */
-  private async applyDrained(drain: Collect, ahead: Change[] = []): Promise<Change[]> {
+  private async applyDrained(drain: DrainCollect, ahead: Change[] = []): Promise<Change[]> {
     try {
       await drain.done;
     } catch {
@@ -1842,7 +1842,7 @@ export class Relay {
       if (f.C !== '25P02') this.ctx.log.warn({ code: f.C, reason: f.M }, 'could not drain change rows; the drainer will pick them up');
       return [];
     }
-    return this.applyTaken(drain.rows.length ? [...ahead, ...changesOf(drain.rows)] : ahead);
+    return this.applyTaken(drain.taken.length ? [...ahead, ...changesOf(drain.taken)] : ahead);
   }
 
   private async applyTaken(changes: Change[]): Promise<Change[]> {

@@ -431,7 +431,7 @@ export const pgCaptureDialect: CaptureDialect = {
   dirtySqlAlone: (keys) => `BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; ${pgCaptureDialect.dirtySql(keys)}; COMMIT`,
   restoreSql: (changes) =>
     `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT x.tbl, x.op, x.pk, x.row
-       FROM json_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row ?? 'null'}}`)))}::json) WITH ORDINALITY AS e(v, n)
+       FROM json_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row?.toString() ?? 'null'}}`)))}::json) WITH ORDINALITY AS e(v, n)
        CROSS JOIN LATERAL json_to_record(e.v) AS x(tbl text, op "char", pk jsonb, row json)
       ORDER BY e.n`,
 };

@@ -13,7 +13,7 @@
 // the same moment share one such transaction (group-commit.ts).
 import { Collect } from '../backend-link.ts';
 import { BackendStartupError } from '../backend-pg.ts';
-import { bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
+import { bindJsonArray, bindMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { memberNames } from './json-scan.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -32,10 +32,20 @@ export interface Change {
   op: 'U' | 'D' | 'T' | 'R';
   /** jsonb text of the key columns. */
   pk: string;
-  /** JSON text of the full new row as capture wrote it (U only): to_json's, or with text forms (pg-capture.ts, TEXT_MARKER). */
-  row: string | null;
+  /**
+   * JSON text of the full new row as capture wrote it (U only): to_json's, or
+   * with text forms (pg-capture.ts, TEXT_MARKER). A large row drained by a
+   * session stays its UTF-8 bytes (drain-statement.ts): rowText makes it a
+   * string where one is needed.
+   */
+  row: string | Buffer | null;
   /** The source transaction that made it, when a session drained it before its COMMIT (the mirror's ledger: ledger.ts). */
   txid?: string;
+}
+
+/** A change's row as a string (one copy of a large row: only off the session's path). */
+export function rowText(row: string | Buffer): string {
+  return typeof row === 'string' ? row : row.toString('utf8');
 }
 
 /** What a mirror direction writes through: PostgreSQL (MirrorApplier) or an SQLite file (SqliteApplier). */
@@ -325,19 +335,23 @@ export class MirrorApplier implements ChangeApplier {
         const bufs: Buffer[] = [];
         const parsed: string[] = [];
         /** Bind/Execute of a named statement, its Parse first the first time this connection sees it. */
-        const execute = (name: string, sql: string, param: string) => {
+        const execute = (name: string, sql: string, bind: Buffer[]) => {
           if (!conn.prepared.has(name) && !parsed.includes(name)) {
             bufs.push(parseMessage(name, sql));
             parsed.push(name);
           }
-          bufs.push(bindMessage(name, [param]), EXECUTE);
+          bufs.push(...bind, EXECUTE);
+        };
+        /** The statement once per slice of `items` (the JSON array its $1 takes). */
+        const executeAll = (name: string, sql: string, items: RowText[]) => {
+          for (const slice of bySize(items)) execute(name, sql, bindJsonArray(name, slice));
         };
         // in the same mirror transaction as the rows: which source transactions these are (ledger.ts)
         const entries = ledgerEntries(lists);
         const ledger = await this.ledgerReady(conn);
-        if (ledger && this.epoch !== null) execute(ENTER_STATEMENT, EPOCH_ENTER, this.epoch);
+        if (ledger && this.epoch !== null) execute(ENTER_STATEMENT, EPOCH_ENTER, [bindMessage(ENTER_STATEMENT, [this.epoch])]);
         const preamble = bufs.length;
-        if (entries && ledger) execute(LEDGER_STATEMENT, LEDGER_INSERT, entries);
+        if (entries && ledger) execute(LEDGER_STATEMENT, LEDGER_INSERT, [bindMessage(LEDGER_STATEMENT, [entries])]);
         for (const run of mergedRuns(lists)) {
           if (run.op === 'T') {
             // TRUNCATE a CASCADE, or TRUNCATE a, b, on the source: a change row per table, each applied alone,
@@ -347,11 +361,11 @@ export class MirrorApplier implements ChangeApplier {
             continue;
           }
           if (run.op === 'U') {
-            for (const u of await this.upserts(conn, run.tbl, run.items)) execute(u.name, u.sql, '[' + u.rows.join(',') + ']');
+            for (const u of await this.upserts(conn, run.tbl, run.items)) executeAll(u.name, u.sql, u.rows);
             continue;
           }
           const meta = await this.tableMeta(conn, run.tbl);
-          execute(meta.delName, meta.del, '[' + run.items.join(',') + ']');
+          executeAll(meta.delName, meta.del, run.items);
         }
         if (bufs.length === preamble) return;
         bufs.push(SYNC);
@@ -401,7 +415,7 @@ export class MirrorApplier implements ChangeApplier {
    * existing one keeps its value, instead of NULL (which a NOT NULL column
    * refuses, failing every write to the table).
    */
-  private async upserts(conn: ApplyConn, tbl: string, rows: string[]): Promise<{ name: string; sql: string; rows: string[] }[]> {
+  private async upserts(conn: ApplyConn, tbl: string, rows: RowText[]): Promise<{ name: string; sql: string; rows: RowText[] }[]> {
     const named = rows.map(memberNames);
     const meta = await this.metaNaming(conn, tbl, named);
     const complete = (names: string[]) => {
@@ -410,7 +424,7 @@ export class MirrorApplier implements ChangeApplier {
       return n === meta.columns.length;
     };
     if (named.every(complete)) return [{ name: meta.upsertName, sql: meta.upsert, rows }];
-    const groups = new Map<string, { name: string; sql: string; rows: string[] }>();
+    const groups = new Map<string, { name: string; sql: string; rows: RowText[] }>();
     named.forEach((names, i) => {
       const cols = meta.columns.filter((c) => names.includes(c));
       const missingKey = meta.key.find((k) => !cols.includes(k));
@@ -676,7 +690,40 @@ function byteLength(bufs: Buffer[]): number {
 export interface Run {
   tbl: string;
   op: 'U' | 'D' | 'T';
-  items: string[];
+  items: RowText[];
+}
+
+/** JSON text, or its UTF-8 bytes (a large drained row: drain-statement.ts). */
+type RowText = string | Buffer;
+
+/** About how many bytes of rows one statement of an apply takes; more go to the next statement of the same transaction. */
+const STATEMENT_BYTES = 16 << 20;
+
+/**
+ * `items` in slices of about STATEMENT_BYTES each (at least one item each).
+ * Sessions committing together each with a large row made one parameter of
+ * them all, past PostgreSQL's 1 GB a message and V8's 512 MB a string (eight
+ * 50 MB bytea rows: 800 MB); they failed together, then applied one by one. The
+ * slices run in order, and a run holds each key once, so the result is the same.
+ */
+function bySize(items: RowText[]): RowText[][] {
+  let total = 0;
+  for (const it of items) total += it.length;
+  if (total <= STATEMENT_BYTES) return [items];
+  const out: RowText[][] = [];
+  let cur: RowText[] = [];
+  let size = 0;
+  for (const it of items) {
+    if (cur.length && size + it.length > STATEMENT_BYTES) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(it);
+    size += it.length;
+  }
+  out.push(cur);
+  return out;
 }
 
 /**

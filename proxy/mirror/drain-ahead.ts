@@ -25,11 +25,9 @@
 import type { Change } from './apply.ts';
 import type { Message } from '../framing.ts';
 
-/** The rows of a drain's answer (seq, tbl, op, pk, row), in capture order. */
-export function changesOf(rows: (string | null)[][]): Change[] {
-  return rows
-    .map((r) => ({ seq: Number(r[0]), tbl: r[1]!, op: r[2] as Change['op'], pk: r[3]!, row: r[4] ?? null, ...(r[5] ? { txid: r[5] } : {}) }))
-    .sort((a, b) => a.seq - b.seq);
+/** The changes of a drain's answer (drain-statement.ts), in capture order. */
+export function changesOf(taken: Change[]): Change[] {
+  return taken.sort((a, b) => a.seq - b.seq);
 }
 
 /** Per statement shape: is it usually its transaction's last write? Shared by all sessions. */

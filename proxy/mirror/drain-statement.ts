@@ -20,6 +20,7 @@
 import { Collect, type BackendLink } from '../backend-link.ts';
 import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
+import type { Change } from './apply.ts';
 import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
 
 /** Reserved: a name no client is expected to use (it needs quoting in SQL). */
@@ -28,14 +29,45 @@ export const DRAIN_STATEMENT = 'cutover:drain';
 const BIND = bindMessage(DRAIN_STATEMENT, []);
 const CLOSE = closeMessage('S', DRAIN_STATEMENT);
 
-/** A drain's answer; also whether its Parse went through (the statement exists from then on). */
+/**
+ * Past this many bytes a drained row is kept as the bytes it came in (a view
+ * of the DataRow), never made a string: the mirror's Bind carries the same
+ * bytes (apply.ts), and each conversion was a copy of the whole row (two
+ * bytes a character for text past Latin-1), three for one 50 MB bytea.
+ */
+export const ROW_AS_BYTES = 64 * 1024;
+
+/** A drain's answer, its rows as changes (in the order they came); also whether its Parse went through (the statement exists from then on). */
 export class DrainCollect extends Collect {
   parsed = false;
+  taken: Change[] = [];
 
   override onMessage(m: Message): void {
     if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
+    else if (m.type === 0x44 /* DataRow */) this.taken.push(drainedChange(m.bytes));
     else super.onMessage(m);
   }
+}
+
+/** A drain's DataRow (seq, tbl, op, pk, row[, txid]) as a change. */
+function drainedChange(b: Buffer): Change {
+  const n = b.readInt16BE(5);
+  let i = 7;
+  const col = (bytes: boolean): string | Buffer | null => {
+    const len = b.readInt32BE(i);
+    i += 4;
+    if (len < 0) return null;
+    const v = bytes && len >= ROW_AS_BYTES ? b.subarray(i, i + len) : b.toString('utf8', i, i + len);
+    i += len;
+    return v;
+  };
+  const seq = col(false) as string;
+  const tbl = col(false) as string;
+  const op = col(false) as Change['op'];
+  const pk = col(false) as string;
+  const row = col(true);
+  const txid = n > 5 ? (col(false) as string | null) : null;
+  return { seq: Number(seq), tbl, op, pk, row, ...(txid ? { txid } : {}) };
 }
 
 export class DrainStatements {

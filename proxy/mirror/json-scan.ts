@@ -3,6 +3,12 @@
 // a JS number would round them. Each member keeps its value's exact source
 // text and kind; the caller converts (sqlite-values.ts). Nested objects and
 // arrays (json/jsonb columns) stay as their text.
+//
+// The text may also be its UTF-8 bytes (a large captured row is never made a
+// string: drain-statement.ts). JSON's structural characters are ASCII, and in
+// UTF-8 no byte of a multi-byte character is below 0x80, so the same scan
+// finds the same members in either form; only positions differ (bytes, not
+// UTF-16 units), and they never leave this file.
 
 export type JsonKind = 'string' | 'number' | 'true' | 'false' | 'null' | 'object' | 'array';
 
@@ -14,59 +20,79 @@ export interface RawValue {
 
 export class JsonScanError extends Error {}
 
+/** JSON text, or its UTF-8 bytes. */
+type JsonText = string | Buffer;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+/** The character code (string) or byte (Buffer) at `i`; past the end, a value equal to none (NaN, undefined). */
+const at = (s: JsonText, i: number): number => (typeof s === 'string' ? s.charCodeAt(i) : s[i]!);
+
+const slice = (s: JsonText, start: number, end: number): string => (typeof s === 'string' ? s.slice(start, end) : s.toString('utf8', start, end));
+
 /** Members of the object in `text`, by name. */
-export function scanObject(text: string): Map<string, RawValue> {
+export function scanObject(text: JsonText): Map<string, RawValue> {
   const out = new Map<string, RawValue>();
-  eachMember(text, (key, start, end) => out.set(key, { kind: kindAt(text, start), raw: text.slice(start, end) }));
+  eachMember(text, (key, start, end) => out.set(key, { kind: kindAt(text, start), raw: slice(text, start, end) }));
   return out;
 }
 
 /** Names of the top-level members of the object in `text`, in order (values skipped, not copied). */
-export function memberNames(text: string): string[] {
+export function memberNames(text: JsonText): string[] {
   const out: string[] = [];
   eachMember(text, (key) => out.push(key));
   return out;
 }
 
 /** Each top-level member of the object in `text`: its name and where its value's text starts and ends. */
-function eachMember(text: string, visit: (key: string, start: number, end: number) => void): void {
+function eachMember(text: JsonText, visit: (key: string, start: number, end: number) => void): void {
   let i = skipWs(text, 0);
-  if (text[i] !== '{') throw new JsonScanError('expected a JSON object');
+  if (at(text, i) !== OPEN_OBJECT) throw new JsonScanError('expected a JSON object');
   i = skipWs(text, i + 1);
-  if (text[i] === '}') return;
+  if (at(text, i) === CLOSE_OBJECT) return;
   for (;;) {
-    if (text[i] !== '"') throw new JsonScanError(`expected a member name at ${i}`);
+    if (at(text, i) !== QUOTE) throw new JsonScanError(`expected a member name at ${i}`);
     const keyEnd = endOfString(text, i);
-    const bare = text.slice(i + 1, keyEnd - 1);
-    const key = bare.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : bare;
+    const bare = slice(text, i + 1, keyEnd - 1);
+    const key = bare.includes('\\') ? (JSON.parse(slice(text, i, keyEnd)) as string) : bare;
     i = skipWs(text, keyEnd);
-    if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
+    if (at(text, i) !== COLON) throw new JsonScanError(`expected ':' at ${i}`);
     i = skipWs(text, i + 1);
     const end = endOfValue(text, i);
     visit(key, i, end);
     i = skipWs(text, end);
-    if (text[i] === ',') {
+    const c = at(text, i);
+    if (c === COMMA) {
       i = skipWs(text, i + 1);
       continue;
     }
-    if (text[i] === '}') return;
+    if (c === CLOSE_OBJECT) return;
     throw new JsonScanError(`expected ',' or '}' at ${i}`);
   }
 }
 
-function skipWs(s: string, i: number): number {
-  while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\t' || s[i] === '\r')) i++;
+const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+
+function skipWs(s: JsonText, i: number): number {
+  while (i < s.length && isWs(at(s, i))) i++;
   return i;
 }
 
-function kindAt(s: string, i: number): JsonKind {
-  const c = s[i];
-  if (c === '"') return 'string';
-  if (c === '{') return 'object';
-  if (c === '[') return 'array';
-  if (c === 't') return 'true';
-  if (c === 'f') return 'false';
-  if (c === 'n') return 'null';
+function kindAt(s: JsonText, i: number): JsonKind {
+  const c = at(s, i);
+  if (c === QUOTE) return 'string';
+  if (c === OPEN_OBJECT) return 'object';
+  if (c === OPEN_ARRAY) return 'array';
+  if (c === 0x74) return 'true';
+  if (c === 0x66) return 'false';
+  if (c === 0x6e) return 'null';
   return 'number';
 }
 
@@ -75,32 +101,32 @@ function kindAt(s: string, i: number): JsonKind {
  * by indexOf, not character by character: a 40 MB bytea is an 80 MB string,
  * scanned in a second that way (and the mirror's apply waits on it).
  */
-function endOfString(s: string, i: number): number {
+function endOfString(s: JsonText, i: number): number {
   for (let from = i + 1; ; ) {
-    const q = s.indexOf('"', from);
+    const q = typeof s === 'string' ? s.indexOf('"', from) : s.indexOf(QUOTE, from);
     if (q < 0) throw new JsonScanError('unterminated string');
     // escaped when an odd number of backslashes comes before it
     let b = q - 1;
-    while (b > i && s.charCodeAt(b) === 0x5c) b--;
+    while (b > i && at(s, b) === BACKSLASH) b--;
     if ((q - 1 - b) % 2 === 0) return q + 1;
     from = q + 1;
   }
 }
 
-/** Characters that end a number, true, false or null. */
-const STOPS = new Set([',', '}', ']', ' ', '\n', '\t', '\r']);
+/** Whether `c` ends a number, true, false or null. */
+const isStop = (c: number) => c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isWs(c);
 
 /** Index just past the value starting at `i`. */
-function endOfValue(s: string, i: number): number {
-  const c = s[i];
-  if (c === '"') return endOfString(s, i);
-  if (c === '{' || c === '[') {
+function endOfValue(s: JsonText, i: number): number {
+  const c = at(s, i);
+  if (c === QUOTE) return endOfString(s, i);
+  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
     let depth = 0;
     for (let j = i; j < s.length; j++) {
-      const d = s[j];
-      if (d === '"') j = endOfString(s, j) - 1;
-      else if (d === '{' || d === '[') depth++;
-      else if (d === '}' || d === ']') {
+      const d = at(s, j);
+      if (d === QUOTE) j = endOfString(s, j) - 1;
+      else if (d === OPEN_OBJECT || d === OPEN_ARRAY) depth++;
+      else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
         depth--;
         if (depth === 0) return j + 1;
       }
@@ -108,7 +134,7 @@ function endOfValue(s: string, i: number): number {
     throw new JsonScanError('unterminated object or array');
   }
   let j = i;
-  while (j < s.length && !STOPS.has(s[j]!)) j++;
+  while (j < s.length && !isStop(at(s, j))) j++;
   if (j === i) throw new JsonScanError(`expected a value at ${i}`);
   return j;
 }

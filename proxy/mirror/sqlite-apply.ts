@@ -170,7 +170,7 @@ function keyValues(p: TablePlan, pk: string): SqliteValue[] {
   });
 }
 
-function rowValues(p: TablePlan, row: string): SqliteValue[] {
+function rowValues(p: TablePlan, row: string | Buffer): SqliteValue[] {
   const m = scanObject(row);
   // json and jsonb columns as their text (pg-capture.ts), in rows capture marked so
   const textForms = m.get(TEXT_MARKER)?.kind === 'true';
