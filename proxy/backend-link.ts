@@ -19,7 +19,16 @@ export interface ResponseHandler {
    * extended-protocol messages sent without their Sync (segment-watch.ts).
    */
   readonly settled?: boolean;
+  /**
+   * A message of `bytes` (LARGE_MESSAGE or more) of this answer has begun to
+   * arrive: false to have the connection read no further until `resume` is
+   * called (the memory it would take is not to be had yet).
+   */
+  large?(bytes: number, resume: () => void): boolean;
 }
+
+/** The size from which a message in an answer is announced to its handler (ResponseHandler.large). */
+export const LARGE_MESSAGE = 1 << 20;
 
 /**
  * What a server sends is bounded by PostgreSQL itself (1 GB a field), as the
@@ -70,12 +79,23 @@ export class BackendLink {
     stream.on('data', (chunk: Buffer) => {
       try {
         this.asm.push(chunk, this.dispatch);
+        if (this.asm.assemblingSize >= LARGE_MESSAGE && this.asm.assemblingSeq !== this.announced) this.announce(this.asm.assemblingSeq, this.asm.assemblingSize);
       } catch (e) {
         this.fail(e as Error);
       }
     });
     stream.on('error', (e) => this.fail(e));
     stream.on('close', () => this.fail(new Error(`connection to the ${name} database closed`)));
+  }
+
+  /** The large message in progress last announced to its handler (MessageAssembler's count). */
+  private announced = 0;
+
+  private announce(seq: number, bytes: number): void {
+    this.announced = seq;
+    const h = this.handlers[0];
+    if (!h?.large || h.large(bytes, () => this.stream.resume())) return;
+    this.stream.pause();
   }
 
   private readonly dispatch = (m: Message): void => {

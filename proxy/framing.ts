@@ -104,11 +104,22 @@ export class MessageAssembler {
    */
   private partial: Buffer | null = null;
   private filled = 0;
+  private begun = 0;
 
   constructor(private readonly maxMessageSize: number) {}
 
   get buffered(): number {
     return this.partial ? this.filled : this.headLen;
+  }
+
+  /** The size of the message being assembled (0: none). */
+  get assemblingSize(): number {
+    return this.partial?.length ?? 0;
+  }
+
+  /** Which message is being assembled: a count of those begun. */
+  get assemblingSeq(): number {
+    return this.begun;
   }
 
   /** Feeds a chunk; calls `each` for every complete message, in order. */
@@ -122,6 +133,7 @@ export class MessageAssembler {
       if (this.headLen < 5) return;
       this.headLen = 0;
       this.partial = Buffer.allocUnsafe(1 + this.check(this.head[0]!, this.head.readInt32BE(1)));
+      this.begun++;
       this.filled = this.head.copy(this.partial, 0);
     }
     if (this.partial) {
@@ -140,6 +152,7 @@ export class MessageAssembler {
       const total = 1 + this.check(type, chunk.readInt32BE(i + 1));
       if (i + total > chunk.length) {
         this.partial = Buffer.allocUnsafe(total);
+        this.begun++;
         this.filled = chunk.copy(this.partial, 0, i);
         return;
       }

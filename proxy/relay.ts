@@ -1488,6 +1488,7 @@ export class Relay {
     const slot = this.order.open();
     const hold = new WriteHold(slot, this, call !== undefined);
     this.source.request(msgs.map((m) => m.bytes), hold);
+    if (!call) letGoOfLarge(msgs);
     // pipelined behind the request: if the request fails, the drain fails harmlessly (25P02). Not behind
     // a COPY: copying in, the server would take the drain for a message of the COPY and end the session.
     let drain = copies ? null : this.requestDrain();
@@ -1496,6 +1497,7 @@ export class Relay {
     if (status !== T) {
       // the request failed (or ended the transaction itself): undo our BEGIN, pass its answer on
       await drain?.done.catch(() => undefined);
+      drain?.release();
       const rb = new Collect();
       this.source.request(queryMessage('ROLLBACK'), rb);
       await rb.done.catch(() => undefined);
@@ -1638,7 +1640,7 @@ export class Relay {
     const a = this.ahead;
     const dialect = this.ctx.capture(this.sot);
     if (a.off || a.broken || !dialect.restoreSql || !dialect.preparedDrain || !lastWrites.isLast(id)) return;
-    const drain = this.requestDrain();
+    const drain = this.requestDrain(true);
     const generation = a.generation;
     a.track(drain.done.then(
       () => {
@@ -1825,12 +1827,21 @@ export class Relay {
     await c.done.catch(() => undefined);
   }
 
-  private requestDrain(): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot));
+  /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
+  private requestDrain(ahead = false): DrainCollect {
+    return this.drains.request(this.source, this.ctx.capture(this.sot), !ahead);
   }
 
   /** The drained changes, after any drained ahead, applied to the mirror; what was applied. */
   private async applyDrained(drain: DrainCollect, ahead: Change[] = []): Promise<Change[]> {
+    try {
+      return await this.applyDrainedRows(drain, ahead);
+    } finally {
+      drain.release();
+    }
+  }
+
+  private async applyDrainedRows(drain: DrainCollect, ahead: Change[]): Promise<Change[]> {
     try {
       await drain.done;
     } catch {
@@ -1956,6 +1967,23 @@ function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<strin
 function combine(a: Kind, b: Kind): Kind {
   const rank: Record<Kind, number> = { read: 0, session: 1, unknown: 2, write: 3, ddl: 4, txn: 5 };
   return rank[b] > rank[a] ? b : a;
+}
+
+/** Past this size a client message of a wrapped write is let go of once sent (letGoOfLarge). */
+const LET_GO_BYTES = 1 << 20;
+
+/**
+ * Large messages of a request already handed to the server connection, put
+ * back in `msgs` as their header alone: the request's array stays referenced
+ * through the drain, the mirror's apply and the COMMIT, and eight sessions
+ * each inserting a 50 MB bytea held 400 MB of Binds for all that time. Only
+ * the messages' types are read after this (the request is never sent again
+ * unless it may run again: a CALL, which keeps its messages).
+ */
+function letGoOfLarge(msgs: Message[]): void {
+  msgs.forEach((m, i) => {
+    if (m.bytes.length >= LET_GO_BYTES) msgs[i] = { type: m.type, bytes: Buffer.from(m.bytes.subarray(0, 5)) };
+  });
 }
 
 /** The drain itself failed (not because the client's transaction had already failed, 25P02): the transaction is aborted. */

@@ -37,10 +37,90 @@ const CLOSE = closeMessage('S', DRAIN_STATEMENT);
  */
 export const ROW_AS_BYTES = 64 * 1024;
 
+/**
+ * Bytes of large drained rows the proxy's sessions hold at once, from their
+ * arrival to the end of their apply (release). Eight sessions each committing
+ * a 50 MB bytea held eight 100 MB answers together, about 1 GB; past the
+ * budget a session's source connection is read no further until another
+ * session's apply has ended. A session already holding some is never held
+ * back (its own next row would wait on itself), nor one when nothing is held,
+ * so a row larger than the budget still goes.
+ */
+export class DrainBudget {
+  private used = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor(public limit: number) {}
+
+  /** Bytes taken and not given back. */
+  get taken(): number {
+    return this.used;
+  }
+
+  /** Sessions waiting for bytes. */
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  /** Takes `bytes` now (true), or calls `granted` once they have been taken. */
+  take(bytes: number, holding: boolean, granted: () => void): boolean {
+    if (holding || this.used === 0 || this.used + bytes <= this.limit) {
+      this.used += bytes;
+      return true;
+    }
+    this.waiting.push(() => {
+      if (!this.take(bytes, false, granted)) return;
+      granted();
+    });
+    return false;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+    // each waiter tries again, in order; one that does not fit queues itself again
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w();
+  }
+}
+
+export const drainBudget = new DrainBudget(256 << 20);
+
 /** A drain's answer, its rows as changes (in the order they came); also whether its Parse went through (the statement exists from then on). */
 export class DrainCollect extends Collect {
   parsed = false;
   taken: Change[] = [];
+  /** Bytes of drainBudget this answer holds. */
+  private held = 0;
+  private released = false;
+
+  /** `budgeted`: its rows are applied as soon as they are in (not a drain-ahead, held until the client commits). */
+  constructor(private readonly budgeted = true) {
+    super();
+  }
+
+  large(bytes: number, resume: () => void): boolean {
+    if (!this.budgeted || this.released) return true;
+    const now = drainBudget.take(bytes, this.held > 0, () => {
+      if (this.released) drainBudget.give(bytes);
+      else this.held += bytes;
+      resume();
+    });
+    if (now) this.held += bytes;
+    return now;
+  }
+
+  /** Its rows are applied (or never will be): what it holds of drainBudget goes back. */
+  release(): void {
+    this.released = true;
+    if (this.held) drainBudget.give(this.held);
+    this.held = 0;
+  }
+
+  override onLost(reason: Error): void {
+    this.release();
+    super.onLost(reason);
+  }
 
   override onMessage(m: Message): void {
     if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
@@ -76,9 +156,9 @@ export class DrainStatements {
   /** Cleared when the client claims our name for a statement of its own: this session drains by simple Query. */
   private named = true;
 
-  /** Sends this transaction's drain on `link`; the answer arrives in the returned collector. */
-  request(link: BackendLink, dialect: CaptureDialect): DrainCollect {
-    const drain = new DrainCollect();
+  /** Sends this transaction's drain on `link`; the answer arrives in the returned collector (`budgeted`: DrainCollect). */
+  request(link: BackendLink, dialect: CaptureDialect, budgeted = true): DrainCollect {
+    const drain = new DrainCollect(budgeted);
     if (!this.named || !dialect.preparedDrain) {
       link.request(queryMessage(dialect.drainSql), drain);
       return drain;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair, proxyWithoutDrainer } from './mirrored-pair.ts';
+import { drainBudget } from '../../proxy/mirror/drain-statement.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -124,5 +125,30 @@ describe('large rows as bytes through a session\'s own apply', () => {
     expect(source.map((r) => r.id)).toEqual([2, 3, 4, 10, 11, 12, 20, 21, 22]);
     expect(await digest(rows.targetUrl)).toEqual(source);
     expect(own.live.get().tripped).toBeNull();
+  }, 120_000);
+
+  it('sessions past the budget for large drained rows wait their turn, and every one commits and is mirrored', async () => {
+    const limit = drainBudget.limit;
+    drainBudget.limit = 3 << 20;
+    onTestFinished(() => void (drainBudget.limit = limit));
+    const clients = await Promise.all([1, 2, 3, 4].map(async () => {
+      const c = new pg.Client({ connectionString: own.url(rows.name) });
+      await c.connect();
+      c.on('error', () => undefined);
+      onTestFinished(() => c.end().catch(() => undefined));
+      return c;
+    }));
+    // each row's JSON is 4 MB (hex): one session at a time holds one, and one with two rows holds both
+    await Promise.all(clients.map(async (c, k) => {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO big VALUES ($1, $2, NULL, NULL, NULL, NULL)', [30 + k, Buffer.alloc(2 << 20, k)]);
+      if (k === 0) await c.query('INSERT INTO big VALUES (40, $1, NULL, NULL, NULL, NULL)', [Buffer.alloc(2 << 20, 9)]);
+      await c.query('COMMIT');
+    }));
+    expect(drainBudget.taken).toBe(0);
+    expect(drainBudget.waiters).toBe(0);
+    const source = await digest(rows.legacyUrl);
+    expect(source.map((r) => r.id)).toEqual([2, 3, 4, 10, 11, 12, 20, 21, 22, 30, 31, 32, 33, 40]);
+    expect(await digest(rows.targetUrl)).toEqual(source);
   }, 120_000);
 });
