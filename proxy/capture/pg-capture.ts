@@ -201,11 +201,11 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   // one UPDATE changes (20 000 rows: 4.7 s, each row lock held that long)
   const sameKey = t.key.map((k) => `cutover_n.${q(k)} = cutover_o.${q(k)}`).join(' AND ');
   const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
-  // tables without json or array columns keep one static statement (the pgbench-style hot path); the
-  // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
   // the buckets of keys that did not exist before this statement (an UPDATE's unchanged keys did)
   const lockNewKeys = (where: string) =>
     `PERFORM pg_advisory_xact_lock_shared(${bucketTableSql(tag)}, cutover_b.b) FROM (SELECT DISTINCT ${bucketOfSql(`${keyOf('cutover_n')}::text`)} AS b FROM new_rows cutover_n ${where}) cutover_b;`;
+  // tables without json or array columns keep one static statement (the pgbench-style hot path); the
+  // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
   const [before, after] = upsertRows('\0').split('\0');
   const newRows = textColumns
     ? `EXECUTE ${lit(before!)} || (${rowJsonExprSql('TG_RELID', 'cutover_n')}) || ${lit(after!)};`
@@ -281,12 +281,7 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
     // first (the ALTERs below) and then waited for a table made a cycle with any writer in between,
     // on every attempt while writes flowed. Tables captured before but not named now write change
     // rows too. LOCK TABLE takes a partitioned table's partitions with it.
-    const captured = await db.query<{ tbl: string }>(`
-      SELECT DISTINCT format('%I.%I', n.nspname, c.relname) AS tbl
-        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal ORDER BY 1`);
-    const named = tables.map(qualified);
-    const locked = [...named, ...captured.rows.map((r) => r.tbl).filter((t) => !named.includes(t))];
+    const locked = [...new Set([...tables.map(qualified), ...capturedTables(await captureTriggers(db))])];
     if (locked.length) await db.query(`LOCK TABLE ${locked.join(', ')} IN ACCESS EXCLUSIVE MODE`);
     // Logged (and made so on a table an older version created unlogged): rows waiting for the drainer,
     // writes beside the proxy and keys recorded dirty, must survive a crash of the source and a failover
@@ -333,17 +328,30 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
   return tables;
 }
 
+/** Cutover's capture triggers on `db`, each with its table's schema and name. */
+async function captureTriggers(db: pg.ClientBase): Promise<{ schema: string; name: string; tgname: string }[]> {
+  return (await db.query<{ schema: string; name: string; tgname: string }>(`
+    SELECT n.nspname AS schema, c.relname AS name, t.tgname
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal ORDER BY 1, 2, 3`)).rows;
+}
+
+/** The tables those triggers are on, each once, qualified and quoted. */
+const capturedTables = (triggers: { schema: string; name: string }[]) => [...new Set(triggers.map(qualified))];
+
+/** Drop these capture triggers. */
+async function dropTriggers(db: pg.ClientBase, triggers: { schema: string; name: string; tgname: string }[]): Promise<void> {
+  for (const t of triggers) await db.query(`DROP TRIGGER IF EXISTS ${q(t.tgname)} ON ${qualified(t)}`);
+}
+
 /** Remove every capture object: triggers, functions, change table. */
 export async function removeCapture(db: pg.ClientBase): Promise<number> {
-  const r = await db.query<{ tbl: string; tgname: string }>(`
-    SELECT format('%I.%I', n.nspname, c.relname) AS tbl, t.tgname
-      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
+  const triggers = await captureTriggers(db);
   await inDdlTransaction(db, 'removing capture', async () => {
-    for (const row of r.rows) await db.query(`DROP TRIGGER IF EXISTS ${q(row.tgname)} ON ${row.tbl}`);
+    await dropTriggers(db, triggers);
     await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   });
-  return new Set(r.rows.map((x) => x.tbl)).size;
+  return capturedTables(triggers).length;
 }
 
 /**
@@ -355,26 +363,18 @@ export async function removeCapture(db: pg.ClientBase): Promise<number> {
 export async function retireCapture(db: pg.ClientBase, lockTimeoutMs: number): Promise<number> {
   const has = await db.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
   if (!has.rows[0].ok) return 0;
-  const tables = await db.query<{ tbl: string }>(`
-    SELECT DISTINCT format('%I.%I', n.nspname, c.relname) AS tbl
-      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
+  const tables = capturedTables(await captureTriggers(db));
   await db.query('BEGIN');
   try {
     await db.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-    const locked = [...tables.rows.map((r) => r.tbl), `${SCHEMA}.changes`];
+    const locked = [...tables, `${SCHEMA}.changes`];
     await db.query(`LOCK TABLE ${locked.join(', ')} IN ACCESS EXCLUSIVE MODE`);
     const left = Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.changes`)).rows[0].n);
     if (left > 0) {
       await db.query('ROLLBACK');
       return left;
     }
-    for (const row of (await db.query<{ tbl: string; tgname: string }>(`
-      SELECT format('%I.%I', n.nspname, c.relname) AS tbl, t.tgname
-        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`)).rows) {
-      await db.query(`DROP TRIGGER IF EXISTS ${q(row.tgname)} ON ${row.tbl}`);
-    }
+    await dropTriggers(db, await captureTriggers(db));
     await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
     await db.query('COMMIT');
     return 0;
@@ -396,11 +396,7 @@ export interface CaptureStatus {
 
 export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
   const tables = await listTables(db);
-  const trig = await db.query<{ tbl: string }>(`
-    SELECT DISTINCT format('%s.%s', n.nspname, c.relname) AS tbl
-      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE t.tgname LIKE 'cutover_capture_%' AND NOT t.tgisinternal`);
-  const captured = new Set(trig.rows.map((r) => r.tbl));
+  const captured = new Set((await captureTriggers(db)).map((t) => `${t.schema}.${t.name}`));
   const has = await db.query(`SELECT to_regclass('${SCHEMA}.changes') IS NOT NULL AS ok`);
   const installed = Boolean(has.rows[0].ok);
   const pending = installed ? Number((await db.query(`SELECT count(*) AS n FROM ${SCHEMA}.changes`)).rows[0].n) : 0;
