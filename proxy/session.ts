@@ -56,6 +56,7 @@ import type { TargetGuard } from './mirror/target-guard.ts';
 import type { TargetSessions } from './target-sessions.ts';
 import type { ParkedReads } from './parked-reads.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
+import { refuseReplication } from './replication-startup.ts';
 
 /** What a session needs to mirror writes and route reads; absent without a target. */
 export interface MirrorRuntime {
@@ -215,6 +216,7 @@ export class Session {
   }
 
   private async authenticateAndConnect(reader: ClientReader, params: Record<string, string>): Promise<void> {
+    refuseReplication(params.replication);
     const user = params.user;
     if (!user) throw new AuthFailed('no PostgreSQL user name specified in startup packet', '28000');
     this.user = user;

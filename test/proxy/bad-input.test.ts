@@ -113,6 +113,27 @@ describe('bad input gets a precise error and harms nobody else', () => {
     }
   });
 
+  it('a replication connection (physical or logical): FATAL 0A000 before any password, not an SQL session that fails later', async () => {
+    for (const replication of ['database', 'true', 'on', 'YES', '1']) {
+      const r = await exchange(tp.port, startupPacket({ user: 'postgres', database: pair.name, replication }));
+      expect(r.error?.C, replication).toBe('0A000');
+      expect(r.error?.M).toContain('replication connections are not supported through the Cutover proxy');
+      expect(r.closed).toBe(true);
+    }
+    const bogus = await exchange(tp.port, startupPacket({ user: 'postgres', database: pair.name, replication: 'sometimes' }));
+    expect(bogus.error?.C).toBe('22023');
+    expect(bogus.error?.M).toBe('invalid value for parameter "replication": "sometimes"');
+  });
+
+  it('replication=false is an ordinary session', async () => {
+    const c = new pg.Client({ connectionString: tp.url(pair.name), replication: false } as pg.ClientConfig);
+    await c.connect();
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+    const off = await exchange(tp.port, startupPacket({ user: 'postgres', database: pair.name, replication: 'off' }), 500);
+    expect(off.error).toBeNull();
+  });
+
   it('an unsupported protocol version: FATAL 0A000', async () => {
     const r = await exchange(tp.port, startupPacket({ user: 'postgres' }, 2 << 16));
     expect(r.error?.C).toBe('0A000');
