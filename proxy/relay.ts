@@ -714,6 +714,8 @@ export class Relay {
 
   /** A simple Query past routing and drain-ahead: mirrored, split, or sent to the source as it is. */
   private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
+    // after any drain ahead, which may prepare the drain statement again
+    if (c.listsPrepared) this.drains.hide(this.source, this.target);
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
     if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
@@ -775,6 +777,8 @@ export class Relay {
     let onlyLocks = true;
     /** The segment's one Execute runs a CALL or DO, which may COMMIT inside (callCommitting). */
     let callsProcedure = false;
+    /** The segment reads pg_prepared_statements (DrainStatements.hide). */
+    let listsPrepared = false;
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
@@ -824,6 +828,7 @@ export class Relay {
           // a SET counts where it runs, not where it is parsed: a named one may run again later, or never
           if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
           if (p && this.runsUserCode(p.cls)) this.noteFunctionCall();
+          if (p?.cls.listsPrepared) listsPrepared = true;
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
@@ -855,6 +860,8 @@ export class Relay {
       ? 'other'
       : aheadStep(this.mirroring, txnOps[0] ?? null, segKind, this.copies(referenced, definedHere));
     if (inTxn) await this.aheadBefore(step, executed);
+    // after any drain ahead, which may prepare the drain statement again
+    if (listsPrepared && !this.openSegment) this.drains.hide(this.source, this.target);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;

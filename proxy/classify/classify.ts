@@ -68,6 +68,12 @@ export interface Classification {
    * server's own, so such reads stay on the source unless pinned.
    */
   system?: boolean;
+  /**
+   * Reads pg_prepared_statements (the view or its function): the proxy's own
+   * drain statement, prepared in the client's server session, would show
+   * there (DrainStatements.hide).
+   */
+  listsPrepared?: true;
   /** Relations a read names, as written (`schema.name` or `name`): the router keeps reads of unmirrored ones on the source. */
   relations?: string[];
   /**
@@ -223,6 +229,7 @@ export function classifyUncached(sql: string): Classification {
   let kind: Kind = statements.length ? 'read' : 'session';
   for (const st of statements) if (RANK[st.kind] > RANK[kind]) kind = st.kind;
   const system = (tree.stmts ?? []).some((s) => readsSystemCatalogs(s.stmt));
+  const listsPrepared = (tree.stmts ?? []).some((s) => readsPreparedStatements(s.stmt));
   const relations = kind === 'read' ? relationsNamed(tree.stmts ?? []) : [];
   const unstable = kind === 'read' && (tree.stmts ?? []).some((s) => unstableAnswer(s.stmt));
   const single = statements.length === 1 ? statements[0]! : null;
@@ -230,7 +237,7 @@ export function classifyUncached(sql: string): Classification {
   // only a write can call one (writesIn): reads are spared the walk
   const callsFunctions = kind !== 'read' && (tree.stmts ?? []).some((s) => callsUnknownFunction(s.stmt));
   const writes = kind === 'write' || kind === 'txn' ? relationsNamed(tree.stmts ?? []) : [];
-  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}), ...(callsFunctions ? { callsFunctions } : {}), ...(writes.length ? { writes } : {}) };
+  return { kind, id, statements, pinned, orderBy: Boolean(single?.orderBy), ...(single?.sortKeys ? { sortKeys: single.sortKeys } : {}), ...(system ? { system } : {}), ...(listsPrepared ? { listsPrepared } : {}), ...(relations.length ? { relations } : {}), ...(unstable ? { unstable } : {}), ...(literalBound ? { literalBound } : {}), ...(callsFunctions ? { callsFunctions } : {}), ...(writes.length ? { writes } : {}) };
 }
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
@@ -416,6 +423,18 @@ function readsSystemCatalogs(node: unknown): boolean {
     const last = names[names.length - 1];
     if (!last || (names.length > 1 && names[0] !== 'pg_catalog')) return false;
     return SERVER_FUNCTIONS.has(last) || (last === 'current_setting' && namesSourceSetting(v));
+  });
+}
+
+function readsPreparedStatements(node: unknown): boolean {
+  return anyNode(node, (k, v) => {
+    if (k === 'RangeVar') {
+      const r = v as { schemaname?: string; relname?: string };
+      return r.relname === 'pg_prepared_statements' && (!r.schemaname || r.schemaname === 'pg_catalog');
+    }
+    if (k !== 'FuncCall') return false;
+    const names = funcName(v);
+    return names.at(-1) === 'pg_prepared_statement' && (names.length === 1 || names[0] === 'pg_catalog');
   });
 }
 

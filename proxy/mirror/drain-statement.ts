@@ -187,16 +187,27 @@ export class DrainStatements {
   }
 
   /**
+   * The client is about to list its prepared statements (pg_prepared_statements),
+   * where ours would show as one it never made (an ORM's count of its own, a
+   * test's): ours is closed first on every connection holding it, and prepared
+   * again by the next drain. Each Close goes with its own Sync, so only at a
+   * boundary of the client's requests (the caller's to know).
+   */
+  hide(...links: (BackendLink | null)[]): void {
+    for (const l of links) {
+      if (!l || !this.prepared.has(l)) continue;
+      this.prepared.delete(l);
+      if (!l.lost) l.request([CLOSE, SYNC], new Collect());
+    }
+  }
+
+  /**
    * The client defines a statement under our name: ours is closed first on
    * every connection holding it (the client's Parse would fail otherwise), and
    * the session drains by simple Query from then on.
    */
   yieldName(...links: (BackendLink | null)[]): void {
     this.named = false;
-    for (const l of links) {
-      if (!l || !this.prepared.has(l)) continue;
-      this.prepared.delete(l);
-      if (!l.lost) l.request([CLOSE, SYNC], new Collect());
-    }
+    this.hide(...links);
   }
 }

@@ -16,7 +16,9 @@ let tp: TestProxy;
 let c: pg.Client;
 
 beforeAll(async () => {
-  pair = await mirroredPair('drain_statement', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+  // the test watches the drain statement through a view of its own: a client's read of
+  // pg_prepared_statements itself is shown no statement of the proxy's (last case)
+  pair = await mirroredPair('drain_statement', 'CREATE TABLE t (id int PRIMARY KEY, v text); CREATE VIEW prepared_here AS SELECT * FROM pg_prepared_statements');
   tp = await startTestProxy({ source: pair.legacyUrl, target: pair.targetUrl });
   for (let i = 0; i < 50 && !tp.live.get().mirroring; i++) await new Promise((r) => setTimeout(r, 100));
   c = new pg.Client({ connectionString: tp.url(pair.name) });
@@ -29,7 +31,7 @@ afterAll(async () => {
 
 /** When the session's drain statement was prepared (null: it is not). */
 async function preparedAt(): Promise<string | null> {
-  const r = await c.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT]);
+  const r = await c.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM prepared_here WHERE name = $1`, [DRAIN_STATEMENT]);
   return r.rows[0]?.at ?? null;
 }
 
@@ -76,7 +78,7 @@ it('dropped where the proxy cannot see it, fails that one transaction; the sessi
     // the DO statement is a write, wrapped in the proxy's transaction; its drain finds the statement gone
     await expect(s.query(`DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; INSERT INTO t VALUES (7, 'lost'); END $$`)).rejects.toMatchObject({ code: '40000' });
     for (const id of [8, 13]) await s.query(`INSERT INTO t VALUES (${id}, 'h')`);
-    const left = await s.query(`/* cutover:source */ SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT]);
+    const left = await s.query(`/* cutover:source */ SELECT count(*)::int AS n FROM prepared_here WHERE name = $1`, [DRAIN_STATEMENT]);
     expect(left.rows[0].n).toBe(0);
   } finally {
     await s.end();
@@ -100,7 +102,7 @@ it('gives its name up to a client statement of the same name', async () => {
 it('survives capture being reinstalled under the open session', async () => {
   const s = new pg.Client({ connectionString: tp.url(pair.name) });
   await s.connect();
-  const drainPreparedAt = async () => (await s.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM pg_prepared_statements WHERE name = $1`, [DRAIN_STATEMENT])).rows[0]?.at;
+  const drainPreparedAt = async () => (await s.query(`/* cutover:source */ SELECT prepare_time::text AS at FROM prepared_here WHERE name = $1`, [DRAIN_STATEMENT])).rows[0]?.at;
   try {
     await s.query(`INSERT INTO t VALUES (11, 'k')`);
     const before = await drainPreparedAt();
@@ -126,4 +128,32 @@ it('survives capture being reinstalled under the open session', async () => {
     await s.end();
   }
   expect([await onTarget(11), await onTarget(12)]).toEqual(['k2', 'l']);
+});
+
+it('is not among the statements a client lists in pg_prepared_statements, and is prepared again by the next drain', async () => {
+  const s = new pg.Client({ connectionString: tp.url(pair.name) });
+  await s.connect();
+  const names = (rows: { name: string }[]) => rows.map((r) => r.name).sort();
+  try {
+    await s.query({ name: 'mine', text: 'SELECT $1::int AS n', values: [1] });
+    await s.query(`INSERT INTO t VALUES (20, 'm')`);
+    // simple Query, extended with the unnamed statement, a statement prepared before the write, one in a transaction
+    expect(names((await s.query('SELECT name FROM pg_prepared_statements')).rows)).toEqual(['mine']);
+    await s.query(`INSERT INTO t VALUES (21, 'n')`);
+    expect(names((await s.query('SELECT name FROM pg_catalog.pg_prepared_statements WHERE $1', [true])).rows)).toEqual(['mine']);
+    const listing = { name: 'listing', text: 'SELECT count(*)::int AS n FROM pg_prepared_statements' };
+    expect((await s.query(listing)).rows[0].n).toBe(2);
+    await s.query(`UPDATE t SET v = 'm2' WHERE id = 20`);
+    expect((await s.query(listing)).rows[0].n).toBe(2);
+    await s.query('BEGIN');
+    await s.query(`INSERT INTO t VALUES (22, 'o')`);
+    expect(names((await s.query('SELECT name FROM pg_prepared_statement()')).rows)).toEqual(['listing', 'mine']);
+    await s.query('COMMIT');
+    await s.query(`INSERT INTO t VALUES (23, 'p')`);
+    const held = await s.query(`/* cutover:source */ SELECT count(*)::int AS n FROM prepared_here WHERE name = $1`, [DRAIN_STATEMENT]);
+    expect(held.rows[0].n).toBe(1);
+  } finally {
+    await s.end();
+  }
+  expect([await onTarget(20), await onTarget(21), await onTarget(22), await onTarget(23)]).toEqual(['m2', 'n', 'o', 'p']);
 });
