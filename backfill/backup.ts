@@ -10,8 +10,8 @@ import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { pgClientConfig } from '../common/pg-config.ts';
+import { openSqliteFile } from '../common/sqlite-file.ts';
+import { pgClient, pgClientConfig } from '../common/pg-config.ts';
 import { parseDbUrl } from '../common/urls.ts';
 
 const run = promisify(execFile);
@@ -40,7 +40,7 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
   if (src.kind === 'sqlite') {
     file = path.join(dir, `${path.basename(src.path, path.extname(src.path))}-${stamp}.db`);
     closeSync(openSync(file, 'wx', 0o600));
-    const db = new Database(src.path, { readonly: true, fileMustExist: true });
+    const db = openSqliteFile(src.path, { readonly: true, fileMustExist: true });
     try {
       await db.backup(file);
     } finally {
@@ -81,7 +81,7 @@ function record(statePath: string, r: BackupResult): void {
 
 /** A pg_dump whose major version is at least the server's. */
 async function pgDumpFor(url: string): Promise<string> {
-  const c = new pg.Client(pgClientConfig(url));
+  const c = pgClient(url);
   await c.connect();
   let server: number;
   try {

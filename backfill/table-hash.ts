@@ -1,8 +1,7 @@
 // An independent comparison of two PostgreSQL databases: every table dumped in
 // key order (as text, by the server itself) and hashed on each side.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
-import { pgClientConfig } from '../common/pg-config.ts';
+import { pgClient } from '../common/pg-config.ts';
 
 export interface TableDiff {
   table: string;
@@ -11,7 +10,7 @@ export interface TableDiff {
 }
 
 async function tableHashes(url: string, tables: string[]): Promise<Map<string, { hash: string; rows: number }>> {
-  const c = new pg.Client(pgClientConfig(url));
+  const c = pgClient(url);
   await c.connect();
   try {
     const out = new Map<string, { hash: string; rows: number }>();

@@ -3,7 +3,7 @@
 // Unknown keys and bad values are errors that name the key.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDbUrl, UrlError } from './urls.ts';
+import { nameDatabases, parseDbUrl, UrlError } from './urls.ts';
 
 const dbUrl = z.string().superRefine((v, ctx) => {
   try {
@@ -149,6 +149,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     const key = issue.path.join('.') || '(config)';
     throw new ConfigError(`invalid ${key}: ${issue.message}`);
   }
+  nameDatabases(result.data);
   return result.data;
 }
 

@@ -1,7 +1,8 @@
 // node-postgres connection settings from an operator's URL, with libpq's
 // meaning of sslmode (node-postgres alone reads `require` as `verify-full`).
 import pg, { type ClientConfig } from 'pg';
-import { parseDbUrl } from './urls.ts';
+import { nameDatabaseError } from './errors.ts';
+import { databaseLabel, parseDbUrl } from './urls.ts';
 
 /**
  * The settings row text depends on, fixed for every session that writes or reads rows as text for the mirror.
@@ -42,6 +43,33 @@ export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientCon
   // the tool's own sessions read and write row text (copy, mirror, verify): in one form, whatever the
   // database's defaults (an interval in sql_standard style is read back with the wrong sign in another)
   return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, options: STABLE_TEXT_OPTIONS, ...extra };
+}
+
+/**
+ * A client whose connection errors say which database failed: the driver's own
+ * "connect ECONNREFUSED 127.0.0.1:5432" or "password authentication failed"
+ * names neither the role nor the database.
+ */
+class NamedClient extends pg.Client {
+  constructor(config: ClientConfig, private readonly label: string) {
+    super(config);
+  }
+
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    // the driver's own overloads: an error, or null and the client
+    const prefix = `cannot connect to the ${this.label}`;
+    if (callback) return super.connect((err: Error | null) => (callback as (err: Error | null, c?: pg.Client) => void)(err ? nameDatabaseError(err, prefix) : null, this));
+    return super.connect().catch((e: unknown) => {
+      throw nameDatabaseError(e, prefix);
+    });
+  }
+}
+
+/** A node-postgres client for an operator's URL (pgClientConfig) whose connect errors name the database. */
+export function pgClient(url: string, extra: ClientConfig = {}): pg.Client {
+  return new NamedClient(pgClientConfig(url, extra), databaseLabel(url));
 }
 
 /** The rows of one catalog query on a connection of its own, closed after (the proxy's catalog readers). */

@@ -123,6 +123,33 @@ function encodeUserinfo(raw: string): string {
   return m[1] + encoded + m[2]!.slice(at);
 }
 
+// The role each configured URL plays, so an error naming a database says which of the two it is:
+// "connect ECONNREFUSED 127.0.0.1:5432" does not tell an operator whose two databases share a host
+// which one is down. Keyed by where the URL points, not its text, so options or a password spelled
+// another way do not matter.
+const roles = new Map<string, string>();
+
+function place(u: DbUrl): string {
+  if (u.kind === 'sqlite') return u.path;
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return `${host}:${u.port}/${u.database}`;
+}
+
+/** Records the roles of the configured databases (loadConfig does, for every command). */
+export function nameDatabases(urls: { source?: string | undefined; target?: string | undefined }): void {
+  // never cleared: a command reading its config file again for one key (verify's tables) names no URL
+  // target first: should both name the same database, it is still the legacy one to the operator
+  if (urls.target) roles.set(place(parseDbUrl(urls.target)), 'target (new) database');
+  if (urls.source) roles.set(place(parseDbUrl(urls.source)), 'source (legacy) database');
+}
+
+/** "source (legacy) database db.internal:5432/app": role and place, never user or password. */
+export function databaseLabel(url: string | DbUrl): string {
+  const u = typeof url === 'string' ? parseDbUrl(url) : url;
+  const where = place(u);
+  return `${roles.get(where) ?? 'database'} ${where}`;
+}
+
 /** Same URL pointing at another database (the client's database name picks it). */
 export function withDatabase(db: DbUrl & { kind: 'postgres' }, database: string): DbUrl & { kind: 'postgres' } {
   const u = new URL(db.url);

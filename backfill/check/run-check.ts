@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { makeDir } from '../../common/make-dir.ts';
 import path from 'node:path';
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
-import { describeError } from '../../common/errors.ts';
+import { pgClient } from '../../common/pg-config.ts';
+import { describeError, namesItsDatabase } from '../../common/errors.ts';
 import { parseDbUrl, redactUrl } from '../../common/urls.ts';
 import { openSqlite } from '../copy/sqlite-source.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
@@ -56,23 +56,23 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
       openSqlite(src.path, true).close();
       sourceBytes = sqliteFileBytes(src.path);
     } else {
-      sourcePg = new pg.Client(pgClientConfig(o.source));
+      sourcePg = pgClient(o.source);
       await sourcePg.connect();
       sourceBytes = Number((await sourcePg.query(`SELECT pg_database_size(current_database())::text AS n`)).rows[0].n);
     }
     plan = await readSourceSchema(o.source, o.tables, false);
     findings.push({ severity: 'info', check: 'connect', message: `source reachable: ${plan.tables.length} table(s)` });
   } catch (e) {
-    findings.push({ severity: 'error', check: 'connect', message: `source: ${describeError(e)}` });
+    findings.push({ severity: 'error', check: 'connect', message: namesItsDatabase(e) ? describeError(e) : `source: ${describeError(e)}` });
   }
-  const target = new pg.Client(pgClientConfig(o.target));
+  const target = pgClient(o.target);
   let targetOk = false;
   try {
     await target.connect();
     targetOk = true;
     findings.push({ severity: 'info', check: 'connect', message: 'target reachable' });
   } catch (e) {
-    findings.push({ severity: 'error', check: 'connect', message: `target: ${describeError(e)}` });
+    findings.push({ severity: 'error', check: 'connect', message: namesItsDatabase(e) ? describeError(e) : `target: ${describeError(e)}` });
   }
 
   try {

@@ -3,8 +3,7 @@
 // source's values (proxy/read-side-settings.ts), but after finalize the
 // application talks to the new database alone, and then its collation orders
 // text, its TimeZone and DateStyle spell dates, its search_path finds tables.
-import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { ANSWER_SETTINGS_QUERY } from '../../proxy/read-side-settings.ts';
 import type { Finding } from './findings.ts';
 
@@ -12,7 +11,7 @@ const DATABASE = `SELECT datcollate AS "collation (LC_COLLATE)", datctype AS "ch
 
 /** Each side's defaults, read on a connection of its own with no start-up settings of the tool's. */
 async function defaultsOf(url: string): Promise<Map<string, string>> {
-  const c = new pg.Client(pgClientConfig(url, { options: '' }));
+  const c = pgClient(url, { options: '' });
   await c.connect();
   try {
     const out = new Map<string, string>();

@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, ql, qualifiedName } from '../schema/model.ts';
 
@@ -17,7 +17,7 @@ export class PgBatchReader {
   readonly client: pg.Client;
 
   constructor(url: string) {
-    this.client = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover backfill' });
+    this.client = pgClient(url, { application_name: 'cutover backfill' });
     this.client.on('error', () => undefined);
   }
 

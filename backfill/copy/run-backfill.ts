@@ -6,7 +6,7 @@
 // Memory is bounded by batch size × workers, whatever the table size.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { parseDbUrl, redactUrl } from '../../common/urls.ts';
 import { openCheckpoints, type Checkpoint, type CheckpointStore } from '../checkpoints.ts';
 import type { SchemaPlan, TableDef } from '../schema/model.ts';
@@ -99,7 +99,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     const post = new PostCopy(o.target, () => readSourceSchema(o.source, o.tables));
     const jobs: Job[] = [];
     try {
-      const target = new pg.Client(pgClientConfig(o.target));
+      const target = pgClient(o.target);
       await target.connect();
       try {
         // largest first: the small tables fill in beside it, and the last to finish is a short one
@@ -328,7 +328,7 @@ async function sourceKeyOrderDiffers(ref: SourceRef, target: pg.Client, t: Table
       db.close();
     }
   }
-  const c = new pg.Client(pgClientConfig(ref.url));
+  const c = pgClient(ref.url);
   await c.connect();
   try {
     return await keyOrderDiffers(target, t, { kind: 'postgres', client: c });
@@ -338,7 +338,7 @@ async function sourceKeyOrderDiffers(ref: SourceRef, target: pg.Client, t: Table
 }
 
 async function checkTargetTables(target: string, plan: SchemaPlan): Promise<void> {
-  const c = new pg.Client(pgClientConfig(target));
+  const c = pgClient(target);
   await c.connect();
   try {
     for (const t of plan.tables) {
@@ -365,7 +365,7 @@ function sqliteStats(path: string, plan: SchemaPlan): Map<string, SqliteTableSta
 }
 
 async function countRows(source: string, t: TableDef): Promise<number> {
-  const c = new pg.Client(pgClientConfig(source));
+  const c = pgClient(source);
   await c.connect();
   try {
     // the planner's estimate: counting a big table would cost a full scan
@@ -397,7 +397,7 @@ async function captureInstalled(url: string): Promise<boolean> {
       db.close();
     }
   }
-  const c = new pg.Client(pgClientConfig(url));
+  const c = pgClient(url);
   await c.connect();
   try {
     return (await c.query(`SELECT to_regclass($1) IS NOT NULL AS x`, [`${PG_CAPTURE_SCHEMA}.changes`])).rows[0].x as boolean;

@@ -3,7 +3,7 @@
 // or from SQLite's sqlite_sequence and the rowid high-water mark, and never
 // below what the target already handed out.
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { isUserSchema } from '../../proxy/capture/pg-capture.ts';
 import type { SchemaPlan } from '../schema/model.ts';
@@ -12,7 +12,7 @@ import { openSqlite } from './sqlite-source.ts';
 
 export async function alignSequences(sourceUrl: string, targetUrl: string, plan: SchemaPlan): Promise<number> {
   const src = parseDbUrl(sourceUrl, 'source');
-  const dst = new pg.Client(pgClientConfig(targetUrl));
+  const dst = pgClient(targetUrl);
   await dst.connect();
   let n = 0;
   try {
@@ -33,7 +33,7 @@ export async function alignSequences(sourceUrl: string, targetUrl: string, plan:
       }
       return n;
     }
-    const s = new pg.Client(pgClientConfig(sourceUrl));
+    const s = pgClient(sourceUrl);
     await s.connect();
     try {
       const seqs = await s.query<{ name: string; last: string | null }>(

@@ -5,8 +5,7 @@
 // are saved with the checkpoints before the first batch, and are reused as
 // they are by --resume, so a resumed range ends where it ended before.
 import type Database from 'better-sqlite3';
-import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import type { CheckpointStore } from '../checkpoints.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, qualifiedName } from '../schema/model.ts';
@@ -77,7 +76,7 @@ export async function splitKeys(source: { kind: 'sqlite'; path: string } | { kin
       db.close();
     }
   } else {
-    const c = new pg.Client(pgClientConfig(source.url));
+    const c = pgClient(source.url);
     await c.connect();
     try {
       for (const n of offsets) {

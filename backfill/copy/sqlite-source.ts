@@ -4,7 +4,8 @@
 // wait for the batch and then reach the target after it; none is lost and a
 // deleted row is never brought back. Waiting for the lock never blocks the
 // event loop: SQLITE_BUSY is retried on a timer.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../../common/sqlite-file.ts';
 import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi } from '../schema/model.ts';
 import type { Key } from './keys.ts';
@@ -25,7 +26,7 @@ export interface SqliteBatch {
 const LOCK_WAIT_MS = 30_000;
 
 export function openSqlite(path: string, readonly = false): Database.Database {
-  const db = new Database(path, { readonly, fileMustExist: true });
+  const db = openSqliteFile(path, { readonly, fileMustExist: true });
   db.defaultSafeIntegers(true);
   if (!readonly) db.pragma('busy_timeout = 0'); // we wait ourselves, off the event loop
   return db;

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
 import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
 import { SQLITE_COPY_OPTIONS } from './sqlite-copy-text.ts';
@@ -25,7 +25,7 @@ export class TargetWriter {
   private staged = new Set<string>();
 
   constructor(url: string) {
-    this.client = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover backfill' });
+    this.client = pgClient(url, { application_name: 'cutover backfill' });
     this.client.on('error', () => undefined); // surfaces as the failing query
   }
 

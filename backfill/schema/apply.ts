@@ -4,8 +4,7 @@
 // copy (post-copy.ts): foreign keys NOT VALID then VALIDATE, and secondary
 // indexes; objects that already exist are left alone, so both steps can be
 // run again.
-import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { checkSql, createTableSql } from './ddl.ts';
 import type { SchemaPlan, Unmapped } from './model.ts';
 import { qualifiedName, tableLabel } from './model.ts';
@@ -18,7 +17,7 @@ export interface ApplyResult {
 }
 
 export async function applySchema(targetUrl: string, plan: SchemaPlan): Promise<ApplyResult> {
-  const c = new pg.Client(pgClientConfig(targetUrl));
+  const c = pgClient(targetUrl);
   await c.connect();
   const res: ApplyResult = { created: [], existing: [], refused: [] };
   try {

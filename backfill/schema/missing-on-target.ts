@@ -5,7 +5,7 @@
 // to apply before its commit, recorded dirty, and trip reads (`cutover run`
 // has no schema stage; the operator runs `cutover schema --apply` first).
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { readSourceSchema } from './read-source.ts';
 import { qualifiedName, tableLabel, type TableDef } from './model.ts';
 
@@ -21,7 +21,7 @@ export async function targetColumns(target: pg.Client, t: TableDef): Promise<Tar
 
 export async function missingOnTarget(source: string, target: string, only?: string[]): Promise<string[]> {
   const plan = await readSourceSchema(source, only, false);
-  const c = new pg.Client(pgClientConfig(target));
+  const c = pgClient(target);
   await c.connect();
   try {
     const out: string[] = [];

@@ -15,7 +15,7 @@
 // after its table's own indexes rather than holding a connection while it
 // waits for them.
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { foreignKeySql, uniqueSql } from './ddl.ts';
 import { addKeySql, targetKeyState } from '../copy/keyless-load.ts';
 import type { SchemaPlan, TableDef } from './model.ts';
@@ -237,7 +237,7 @@ export class PostCopy {
   private async client(): Promise<pg.Client> {
     const free = this.idle.pop();
     if (free) return free;
-    const c = new pg.Client(pgClientConfig(this.targetUrl));
+    const c = pgClient(this.targetUrl);
     await c.connect();
     // two builds run at once, beside the copy of the other tables: parallel workers of their own would
     // only fight them for the same cores (measured: the whole backfill 5 % slower with them).

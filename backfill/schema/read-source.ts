@@ -1,6 +1,5 @@
 // The schema plan of whichever kind of source a URL names.
-import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { openSqlite } from '../copy/sqlite-source.ts';
 import { postgresSchema } from './from-postgres.ts';
@@ -31,7 +30,7 @@ async function readAll(url: string, only: string[] | undefined, ddl: boolean): P
       db.close();
     }
   }
-  const c = new pg.Client(pgClientConfig(url));
+  const c = pgClient(url);
   await c.connect();
   try {
     return await postgresSchema(c, only);

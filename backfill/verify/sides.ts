@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { namesItsDatabase } from '../../common/errors.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
 import { qi, ql, qualifiedName } from '../schema/model.ts';
 import { keyText, type Key } from '../copy/keys.ts';
@@ -58,7 +59,7 @@ const asText = { getTypeParser: () => (v: string) => v };
 export class PgSide {
   readonly client: pg.Client;
   constructor(url: string, readonly role: 'source' | 'target') {
-    this.client = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover verify' });
+    this.client = pgClient(url, { application_name: 'cutover verify' });
     this.client.on('error', () => undefined);
   }
   async connect(): Promise<void> {
@@ -66,6 +67,7 @@ export class PgSide {
       await this.client.connect();
       await this.client.query(`SET TimeZone = 'UTC'`);
     } catch (e) {
+      if (namesItsDatabase(e)) throw e;
       throw new Error(`${this.role}: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -2,12 +2,11 @@
 // phase's work and returns a one-line outcome (or throws the reason to stop):
 // check → backup → capture → backfill → verify → steps → promote.
 import { missingMessage, missingOnTarget } from '../../backfill/schema/missing-on-target.ts';
-import pg from 'pg';
 import type { Config } from '../../common/config.ts';
 import { requireKey } from '../../common/config.ts';
 import type { Phase } from '../../common/live-state.ts';
 import { CliError } from '../../common/errors.ts';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { installCapture } from '../../proxy/capture/pg-capture.ts';
 import { installSqliteCaptureIn } from '../../proxy/promote/sqlite-steps.ts';
@@ -49,7 +48,7 @@ export interface Stage {
 async function installSourceCapture(source: string, tables?: string[]): Promise<number> {
   const u = parseDbUrl(source, 'source');
   if (u.kind === 'sqlite') return installSqliteCaptureIn(u.path, tables);
-  const c = new pg.Client(pgClientConfig(source));
+  const c = pgClient(source);
   await c.connect();
   try {
     return (await installCapture(c, tables)).length;

@@ -19,8 +19,8 @@ export async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promis
   const [{ CaptureError, captureStatus, installCapture, removeCapture }, { TablesBusyError }] = await Promise.all([import('./pg-capture.ts'), import('./ddl-locks.ts')]);
   try {
     if (src.kind === 'sqlite') {
-      const [{ default: Database }, { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus }] = await Promise.all([import('better-sqlite3'), import('./sqlite-capture.ts')]);
-      const db = new Database(src.path, { fileMustExist: true });
+      const [{ openSqliteFile }, { installSqliteCapture, removeSqliteCapture, sqliteCaptureStatus }] = await Promise.all([import('../../common/sqlite-file.ts'), import('./sqlite-capture.ts')]);
+      const db = openSqliteFile(src.path, { fileMustExist: true });
       // a separate process: waiting for the proxy's writers by sleeping is fine here
       db.pragma('busy_timeout = 10000');
       try {
@@ -33,8 +33,8 @@ export async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promis
         db.close();
       }
     }
-    const [{ default: pg }, { pgClientConfig }] = await Promise.all([import('pg'), import('../../common/pg-config.ts')]);
-    const c = new pg.Client(pgClientConfig(url));
+    const { pgClient } = await import('../../common/pg-config.ts');
+    const c = pgClient(url);
     await c.connect();
     try {
       return await fn({
@@ -47,7 +47,6 @@ export async function withSource<T>(url: string, fn: (ops: CaptureOps) => Promis
     }
   } catch (e) {
     if (e instanceof CaptureError || e instanceof TablesBusyError) throw new CliError(e.message);
-    if ((e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new CliError(`source: cannot open SQLite file ${src.kind === 'sqlite' ? src.path : ''}`);
     throw e;
   }
 }

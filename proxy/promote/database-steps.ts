@@ -4,7 +4,7 @@
 // the pause around them are control/promote/swap.ts's. A legacy database that
 // is an SQLite file takes the steps of sqlite-steps.ts instead.
 import pg from 'pg';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgClient } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
 import { alignSequences } from '../../backfill/copy/sequences.ts';
 import { readSourceSchema } from '../../backfill/schema/read-source.ts';
@@ -22,7 +22,7 @@ export function sqliteFile(url: string): string | null {
 const INTERNAL = 'cutover-%';
 
 export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover-promote', connectionTimeoutMillis: 5_000 });
+  const c = pgClient(url, { application_name: 'cutover-promote', connectionTimeoutMillis: 5_000 });
   c.on('error', () => undefined);
   await c.connect();
   try {
