@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { Config } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { callApi, NoProxy } from './client.ts';
+import { pauseState } from './pause.ts';
 import { Refused } from './refused.ts';
 import type { Mutation } from './state/store.ts';
 
@@ -40,7 +41,9 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string, noPr
       throw new CliError(`state store ${store.where} unreachable: ${e.message}`);
     });
     const history = await store.history(20);
-    return { ...rec, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: cfg.steps.find((p) => p > (rec.tripped ? 0 : rec.readPercent)) ?? null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
+    // no proxy answers here, but one of a fleet may still be running the swap within its window
+    const pause = pauseState(rec.paused, rec.paused ? await store.history(200) : [], false, (cfg.promoteTimeout + 60) * 1000);
+    return { ...rec, pause, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: cfg.steps.find((p) => p > (rec.tripped ? 0 : rec.readPercent)) ?? null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
   } finally {
     await store.close();
   }

@@ -8,6 +8,7 @@ import { action } from './cli-support.ts';
 import { apiOrStore, cliActor, openExisting } from './api-or-store.ts';
 import { callApi, NoProxy } from './client.ts';
 import { formatStatus } from './format.ts';
+import type { PauseState } from './pause.ts';
 import { isPhase, PHASES } from './phases.ts';
 import { Refused } from './refused.ts';
 import { rollback, setReads } from './steer.ts';
@@ -44,12 +45,18 @@ const readsLine = (s: Record<string, unknown>) =>
 export function registerControlCommands(program: Command): void {
   program
     .command('status')
-    .description('phase, read percent, plan position, gates, breaker, dirty keys, history (exit 2 if tripped or degraded)')
+    .description('phase, read percent, plan position, gates, breaker, dirty keys, history (exit 2 if tripped, degraded or a promote is in progress; 1 if a pause is left that no proxy carries out)')
     .option('--detailed', 'every gate with its value and threshold, more counters and history')
     .action(action(async ({ cfg, opts, print }) => {
       const s = await apiOrStore(cfg, 'GET', '/status', undefined, { mutate: null, reason: '' });
       print(formatStatus(s, Boolean(opts.detailed)), s);
-      return s.tripped || s.degraded ? 2 : 0;
+      // a pause nobody carries out holds every new transaction of the application until an operator
+      // acts: a failure for scripts (1), where a swap in progress, a trip or a degraded store is a warning (2)
+      if ((s.pause as PauseState | null | undefined)?.stale) {
+        process.stderr.write(`cutover: PAUSED and no proxy is carrying out the promote, rollback or finalize that set it: new transactions wait; run cutover resume\n`);
+        return 1;
+      }
+      return s.tripped || s.degraded || s.paused ? 2 : 0;
     }));
   program
     .command('reads <percent>')

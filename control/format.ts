@@ -1,10 +1,18 @@
 // Human-readable status for a terminal (`cutover status`); --json prints the document as is.
 import type { GateResult } from './gates.ts';
+import type { PauseState } from './pause.ts';
 import type { AuditEntry } from './state/store.ts';
 
 type Doc = Record<string, unknown>;
 
-const PAUSED = 'PAUSED: new transactions wait (a promote, rollback or finalize is in progress)';
+/** What the pause means for the operator: in progress here, maybe elsewhere, or left behind. */
+function pausedLine(s: Doc): string {
+  const p = s.pause as PauseState | null | undefined;
+  const since = p?.since ? ` since ${p.since}` : '';
+  if (p?.stale) return `PAUSED${since}: no proxy is carrying out the promote, rollback or finalize that set it (its proxy stopped half-way); new transactions wait until cutover resume`;
+  if (p && !p.swappingHere) return `PAUSED${since}: new transactions wait; a promote, rollback or finalize may still be running on another proxy (if none is, cutover resume lifts it)`;
+  return `PAUSED${since}: new transactions wait (a promote, rollback or finalize is in progress)`;
+}
 
 type ReadSessions = Record<'legacy' | 'new', { open: number; limit: number | null }> & { keptOnSource: number };
 
@@ -37,8 +45,8 @@ export function formatStatus(s: Doc, detailed = false): string {
   if (plan) lines.push(`plan           ${plan.steps.map((p, i) => (i === s.planStep ? `[${p}]` : String(p))).join(' → ')}${plan.next !== null ? `; next step ${plan.next} %` : '; complete'}`);
   if (s.verifyResult !== undefined) lines.push(`verify         ${verifyLine(s)}`);
   if (store) lines.push(`state store    ${store.kind} ${store.where}${s.degraded ? `  DEGRADED: ${s.degraded}` : ''}`);
-  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${PAUSED}` : ''}`);
-  else if (s.paused) lines.push(`pause          ${PAUSED}; if no proxy is running it, cutover resume lifts it`);
+  if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${pausedLine(s)}` : ''}`);
+  else if (s.paused) lines.push(`pause          ${pausedLine(s)}`);
   if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}${readSessions(proxy, s.sourceOfTruth === 'new' ? 'legacy' : 'new')}`);
   if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.refusedKeys ?? 0} keys of refused COMMITs re-synced` : ''}`);
   if (gates.length) {

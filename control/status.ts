@@ -3,6 +3,7 @@
 // breaker, dirty keys, degraded flag, counters and the audit history.
 import type { ControlContext } from './context.ts';
 import { shadowStats } from '../proxy/shadow.ts';
+import { pauseState, swapRunning } from './pause.ts';
 import { nextStep } from './steer.ts';
 
 export async function statusOf(ctx: ControlContext) {
@@ -12,6 +13,8 @@ export async function statusOf(ctx: ControlContext) {
   const next = nextStep(cfg.steps, record);
   const guard = proxy.guard?.stats ?? null;
   const history = await sync.store.history(20).catch(() => null);
+  // the row that set the pause may lie further back than the 20 shown
+  const pauseHistory = s.paused ? await sync.store.history(200).catch(() => null) : null;
   return {
     phase: s.phase,
     readPercent: s.readPercent,
@@ -23,6 +26,8 @@ export async function statusOf(ctx: ControlContext) {
     sourceOfTruth: s.sourceOfTruth,
     /** Promote (or rollback after it, or finalize) is swapping the roles: new transactions wait. */
     paused: s.paused,
+    /** Since when, whether this proxy runs the swap, and whether nobody does (stale: cutover resume lifts it). */
+    pause: pauseState(s.paused, pauseHistory, swapRunning(), (cfg.promoteTimeout + 60) * 1000),
     /** When a verify of every table last passed (null: reads may not start without --force), and the last result. */
     verifiedAt: s.verifiedAt,
     verifyResult: s.verifyResult,

@@ -3,7 +3,8 @@
 // API's answer.
 import type { ControlHooks } from '../context.ts';
 import { resumeInterrupted } from './resume.ts';
-import { swapRoles, swapRunning } from './swap.ts';
+import { swapRunning } from '../pause.ts';
+import { swapRoles } from './swap.ts';
 
 export const promoteHooks: ControlHooks = {
   promote: async (ctx, actor, opts) => ({ promote: await swapRoles(ctx, actor, 'promote', { force: opts?.force, timeoutSeconds: opts?.timeoutSeconds }) }),

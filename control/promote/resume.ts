@@ -8,6 +8,7 @@
 // change row is lost by putting capture back.
 import type { Side } from '../../common/live-state.ts';
 import { installCaptureOn, removeCaptureOn } from '../../proxy/promote/database-steps.ts';
+import { pausedSince } from '../pause.ts';
 import { Refused } from '../refused.ts';
 import type { AuditEntry, ControlRecord, Mutation } from '../state/store.ts';
 import { abandonPause } from './mutations.ts';
@@ -33,12 +34,6 @@ export interface ResumeRequest {
   reason: string;
   /** Capture is back on the source of truth; traffic has not moved yet. */
   beforeLift?(): void;
-}
-
-/** When the pause now set was set (the newest audit row turning it on), or null if the log does not go back that far. */
-function pausedSince(history: AuditEntry[]): number | null {
-  const set = history.filter((h) => h.what === 'paused' && h.to === 'true').map((h) => Date.parse(h.at)).filter(Number.isFinite);
-  return set.length ? Math.max(...set) : null;
 }
 
 export async function resumeInterrupted(r: ResumeRequest): Promise<ResumeReport> {

@@ -9,6 +9,7 @@
 // is lifted with the roles unchanged and the caller gets the reason (409).
 import type { Side } from '../../common/live-state.ts';
 import type { ControlContext } from '../context.ts';
+import { runningSwap } from '../pause.ts';
 import { Refused } from '../refused.ts';
 import {
   alignSequencesFrom, describeOpen, installCaptureOn, openTransactions, removeCaptureOn, retireCaptureOn, sqliteFile, tryReverseMirror, withClient,
@@ -33,18 +34,8 @@ const FLEET_SETTLE_MS = 150;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const other = (s: Side): Side => (s === 'legacy' ? 'new' : 'legacy');
 
-let running = 0;
-
-/** Whether this process is between a swap's pause and its resume. */
-export const swapRunning = (): boolean => running > 0;
-
 export async function swapRoles(ctx: ControlContext, actor: string, kind: SwapKind, opts: { force?: boolean; timeoutSeconds?: number } = {}): Promise<SwapReport> {
-  running++;
-  try {
-    return await swapOnce(ctx, actor, kind, opts);
-  } finally {
-    running--;
-  }
+  return runningSwap(() => swapOnce(ctx, actor, kind, opts));
 }
 
 async function swapOnce(ctx: ControlContext, actor: string, kind: SwapKind, opts: { force?: boolean; timeoutSeconds?: number }): Promise<SwapReport> {
