@@ -48,7 +48,7 @@ export function formatStatus(s: Doc, detailed = false): string {
   if (s.mirroring !== undefined) lines.push(`mirroring      ${s.mirroring ? 'on' : 'off'}; source of truth: ${s.sourceOfTruth}${s.paused ? `; ${pausedLine(s)}` : ''}`);
   else if (s.paused) lines.push(`pause          ${pausedLine(s)}`);
   if (proxy) lines.push(`sessions       ${proxy.sessionsOpen} open, ${proxy.sessionsOpened} since start; source ${proxy.sourceAvailable ? 'reachable' : 'UNREACHABLE'}${readSessions(proxy, s.sourceOfTruth === 'new' ? 'legacy' : 'new')}`);
-  if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.refusedKeys ?? 0} keys of refused COMMITs re-synced` : ''}`);
+  if (target) lines.push(`target         breaker ${s.breaker}, ${s.dirtyKeys} dirty keys, drain backlog ${s.drainBacklog}${detailed ? `; ${target.reads} reads, ${target.readErrors} read errors, ${target.sessionErrors ?? 0} reads that could not open a session, ${target.applies} mirrored transactions, ${target.applyErrors} apply errors, ${target.refusedKeys ?? 0} keys of refused COMMITs re-synced` : ''}`);
   if (gates.length) {
     lines.push('gates');
     for (const g of gates) lines.push(`  ${g.ok ? 'holds' : 'FAILS'}  ${g.gate.padEnd(13)} ${detailed || !g.ok ? g.detail : String(g.value === null ? '–' : typeof g.value === 'number' ? +g.value.toFixed(4) : g.value)}`);

@@ -36,8 +36,9 @@ export class GateMonitor {
   counters(): GateCounters {
     const g = this.proxy.guard?.stats;
     return {
-      targetRequests: (g?.reads ?? 0) + (g?.applies ?? 0) + (g?.applyErrors ?? 0),
-      targetErrors: (g?.readErrors ?? 0) + (g?.applyErrors ?? 0),
+      targetRequests: (g?.reads ?? 0) + (g?.sessionErrors ?? 0) + (g?.applies ?? 0) + (g?.applyErrors ?? 0),
+      targetErrors: (g?.readErrors ?? 0) + (g?.sessionErrors ?? 0) + (g?.applyErrors ?? 0),
+      targetSessionErrors: g?.sessionErrors ?? 0,
       shadowCompared: shadowStats.matches + shadowStats.mismatches + shadowStats.recovered,
       shadowMismatches: shadowStats.mismatches,
       dirtyKeys: g?.dirtyKeys ?? 0,

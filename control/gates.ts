@@ -3,9 +3,11 @@
 // its value, its threshold and whether it holds. A step advances only while
 // every gate holds; a breach while SHIFTING rolls reads back.
 export interface GateCounters {
-  /** Requests run on the target on a client's behalf (routed reads, mirrored transactions). */
+  /** Requests run on the target on a client's behalf (routed reads, mirrored transactions), failed ones included. */
   targetRequests: number;
   targetErrors: number;
+  /** Of the errors (and requests): routed reads that could not open their session to the target. */
+  targetSessionErrors: number;
   shadowCompared: number;
   shadowMismatches: number;
   dirtyKeys: number;
@@ -59,6 +61,7 @@ export function evaluateGates(start: GateCounters, now: GateCounters, latency: L
   const requests = now.targetRequests - start.targetRequests;
   const errors = now.targetErrors - start.targetErrors;
   const errorRate = requests > 0 ? Math.min(1, errors / requests) : errors > 0 ? 1 : 0;
+  const unopened = now.targetSessionErrors - start.targetSessionErrors;
   const judgeErrors = requests >= MIN_REQUESTS || errors >= MIN_ERRORS;
 
   const compared = now.shadowCompared - start.shadowCompared;
@@ -77,7 +80,7 @@ export function evaluateGates(start: GateCounters, now: GateCounters, latency: L
       ok: !judgeErrors || errorRate <= t.maxErrorRate,
       value: errorRate,
       threshold: t.maxErrorRate,
-      detail: `target error rate ${pct(errorRate)} (${errors} of ${requests} requests)${judgeErrors ? '' : ', too few to judge'}; limit ${pct(t.maxErrorRate)}`,
+      detail: `target error rate ${pct(errorRate)} (${errors} of ${requests} requests${unopened ? `, ${unopened} of them reads that could not open a session` : ''})${judgeErrors ? '' : ', too few to judge'}; limit ${pct(t.maxErrorRate)}`,
     },
     {
       gate: 'mismatchRate',

@@ -1250,7 +1250,7 @@ export class Relay {
         if (e instanceof TargetRoleUnavailable) {
           this.sourceOnly = e.message;
           this.ctx.log.warn({ reason: e.message }, 'reads of this session stay on the source');
-        } else this.guard?.targetFailed(`cannot open a target session: ${(e as Error).message}`);
+        } else this.guard?.sessionFailed(`cannot open a target session: ${(e as Error).message}`);
         return null;
       } finally {
         this.targetOpening = null;
@@ -1349,6 +1349,8 @@ export class Relay {
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
       let missing: string | null = null;
+      // the guard counted this read's failure already: a loss found later is not a second error of one request
+      let failed = false;
       try {
         await this.guard!.read(async () => {
           await hold.decided;
@@ -1383,9 +1385,10 @@ export class Relay {
           return;
         }
       } catch (e) {
+        failed = true;
         this.ctx.log.debug({ reason: (e as Error).message }, 'routed read retried on the source');
       }
-      if (hold.spilled && !dropped) return this.streamedRead(hold, slot, started);
+      if (hold.spilled && !dropped) return this.streamedRead(hold, slot, started, failed);
       dropped = true;
       mirrorMetrics.fallbacks.inc();
       if (missing) {
@@ -1409,10 +1412,10 @@ export class Relay {
    * gives when it dies mid-result, and the session goes on (outside a
    * transaction: nothing of its state is lost).
    */
-  private async streamedRead(hold: HoldAll, slot: Slot, started: bigint): Promise<void> {
+  private async streamedRead(hold: HoldAll, slot: Slot, started: bigint, counted: boolean): Promise<void> {
     const outcome = await hold.done;
     if (outcome.lost) {
-      this.guard?.targetFailed(`the target was lost during a read: ${outcome.lost}`);
+      if (!counted) this.guard?.targetFailed(`the target was lost during a read: ${outcome.lost}`);
       slot.write(errorResponse({ severity: 'ERROR', code: '08006', message: 'lost connection to the new database during a read; run it again' }));
       slot.write(readyForQuery('I'));
     } else recordRead('target', started);

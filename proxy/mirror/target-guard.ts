@@ -14,6 +14,8 @@ import { mirrorMetrics } from './metrics.ts';
 export interface TargetStats {
   reads: number;
   readErrors: number;
+  /** Routed reads that could not open their session to the target: requests that failed before reaching it (not in reads). */
+  sessionErrors: number;
   applies: number;
   applyErrors: number;
   dirtyKeys: number;
@@ -39,7 +41,7 @@ interface InFlight {
 
 export class TargetGuard {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
-  readonly stats: TargetStats = { reads: 0, readErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, refusedKeys: 0, breakerOpen: false };
+  readonly stats: TargetStats = { reads: 0, readErrors: 0, sessionErrors: 0, applies: 0, applyErrors: 0, dirtyKeys: 0, refusedKeys: 0, breakerOpen: false };
   /** Refused commits whose keys are still being re-synced. */
   private holds = 0;
   /**
@@ -174,6 +176,18 @@ export class TargetGuard {
     }
   }
 
+  /**
+   * A routed read that could not open its session to the target, and ran on the source. No read() counted
+   * it, so it is a request of its own to the gate as well as an error: counted as an error alone it gave
+   * "880 of 878 requests".
+   */
+  sessionFailed(reason: string): void {
+    this.stats.sessionErrors++;
+    mirrorMetrics.targetErrors.inc();
+    this.log.warn({ reason }, 'target failure');
+  }
+
+  /** A failure of a read that read() already counted as a request (its answer, judged after). */
   targetFailed(reason: string): void {
     this.stats.readErrors++;
     mirrorMetrics.targetErrors.inc();

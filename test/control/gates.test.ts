@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateGates, firstBreach, type GateCounters } from '../../control/gates.ts';
 import { LatencyWindow } from '../../proxy/latency.ts';
 
-const zero: GateCounters = { targetRequests: 0, targetErrors: 0, shadowCompared: 0, shadowMismatches: 0, dirtyKeys: 0, breakerOpen: false, tripped: null, drainBacklog: 0 };
+const zero: GateCounters = { targetRequests: 0, targetErrors: 0, targetSessionErrors: 0, shadowCompared: 0, shadowMismatches: 0, dirtyKeys: 0, breakerOpen: false, tripped: null, drainBacklog: 0 };
 const T = { maxErrorRate: 0.01, maxMismatchRate: 0.001, maxLatencyRatio: 3 };
 const noLatency = { source: { p99: null, samples: 0 }, target: { p99: null, samples: 0 } };
 
