@@ -9,8 +9,7 @@ import { chmodSync, closeSync, createReadStream, existsSync, openSync, readdirSy
 import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
-import { openSqliteFile } from '../common/sqlite-file.ts';
+import { openSqliteFile, openStateFile } from '../common/sqlite-file.ts';
 import { pgClient, pgClientConfig } from '../common/pg-config.ts';
 import { parseDbUrl } from '../common/urls.ts';
 
@@ -69,10 +68,11 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
 
 function record(statePath: string, r: BackupResult): void {
   makeDir(path.dirname(path.resolve(statePath)), '--state');
-  const db = new Database(statePath);
+  const db = openStateFile(statePath, (d) => {
+    d.pragma('busy_timeout = 5000');
+    d.exec('CREATE TABLE IF NOT EXISTS backups (file TEXT PRIMARY KEY, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, taken_at TEXT NOT NULL)');
+  });
   try {
-    db.pragma('busy_timeout = 5000');
-    db.exec('CREATE TABLE IF NOT EXISTS backups (file TEXT PRIMARY KEY, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, taken_at TEXT NOT NULL)');
     db.prepare('INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)').run(r.file, r.bytes, r.sha256, new Date().toISOString());
   } finally {
     db.close();

@@ -4,6 +4,7 @@
 // crash between the target's commit and the checkpoint write is harmless,
 // because rows go in with ON CONFLICT DO NOTHING.
 import { makeDir } from '../common/make-dir.ts';
+import { openStateFile } from '../common/sqlite-file.ts';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -29,14 +30,15 @@ class SqliteCheckpoints implements CheckpointStore {
   private db: Database.Database;
   constructor(file: string) {
     makeDir(path.dirname(path.resolve(file)), '--state');
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    // a checkpoint lost to an OS crash only replays a batch (ON CONFLICT DO NOTHING): no fsync per batch
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS backfill_checkpoints (
-      run TEXT NOT NULL, tbl TEXT NOT NULL, last_key TEXT, rows INTEGER NOT NULL, done INTEGER NOT NULL, updated_at TEXT NOT NULL,
-      PRIMARY KEY (run, tbl))`);
+    this.db = openStateFile(file, (db) => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      // a checkpoint lost to an OS crash only replays a batch (ON CONFLICT DO NOTHING): no fsync per batch
+      db.pragma('synchronous = NORMAL');
+      db.exec(`CREATE TABLE IF NOT EXISTS backfill_checkpoints (
+        run TEXT NOT NULL, tbl TEXT NOT NULL, last_key TEXT, rows INTEGER NOT NULL, done INTEGER NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (run, tbl))`);
+    });
   }
   async load(run: string) {
     const rows = this.db.prepare('SELECT tbl, last_key, rows, done, updated_at FROM backfill_checkpoints WHERE run = ?').all(run) as { tbl: string; last_key: string | null; rows: number; done: number; updated_at: string }[];

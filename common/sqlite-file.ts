@@ -11,3 +11,19 @@ export function openSqliteFile(file: string, options: Database.Options = {}): Da
     throw nameDatabaseError(e, `cannot open the ${databaseLabel({ kind: 'sqlite', url: '', path: file })}`);
   }
 }
+
+/**
+ * The state file (--state) opened and set up by `setup` (its first statements are where a file that is
+ * no database fails): errors say which file, where better-sqlite3's "unable to open database file" did not.
+ */
+export function openStateFile(file: string, setup: (db: Database.Database) => void = () => undefined): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    setup(db);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw nameDatabaseError(e, `--state ${file}: cannot open the state file`);
+  }
+}

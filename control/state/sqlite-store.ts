@@ -6,6 +6,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDir } from '../../common/make-dir.ts';
+import { openStateFile } from '../../common/sqlite-file.ts';
 import { applyMutation, initialRecord, PERSISTED, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
 export type { AuditEntry };
@@ -20,14 +21,15 @@ export class SqliteStateStore implements StateStore {
   constructor(file: string, private readonly initialReads = 0) {
     makeDir(path.dirname(path.resolve(file)), 'state');
     this.where = path.resolve(file);
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS control_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS control_audit (
-        id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL,
-        from_value TEXT, to_value TEXT, reason TEXT NOT NULL);`);
+    this.db = openStateFile(file, (db) => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS control_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS control_audit (
+          id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL,
+          from_value TEXT, to_value TEXT, reason TEXT NOT NULL);`);
+    });
   }
 
   private read(): ControlRecord {
