@@ -5,10 +5,11 @@
 // beside it and recorded in the state file.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, createReadStream, existsSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, createReadStream, existsSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type Database from 'better-sqlite3';
 import { openSqliteFile, openStateFile } from '../common/sqlite-file.ts';
 import { pgClient, pgClientConfig } from '../common/pg-config.ts';
 import { parseDbUrl } from '../common/urls.ts';
@@ -34,49 +35,55 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
   const started = Date.now();
   const src = parseDbUrl(sourceUrl, 'source');
   makeDir(dir, '--backup-dir', 0o700);
+  // opened before the dump: a state file the backup cannot be recorded in is said before an hour of pg_dump, not after
+  const state = statePath && !statePath.startsWith('redis') ? openRecord(statePath) : null;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  let file: string;
-  if (src.kind === 'sqlite') {
-    file = path.join(dir, `${path.basename(src.path, path.extname(src.path))}-${stamp}.db`);
-    closeSync(openSync(file, 'wx', 0o600));
-    const db = openSqliteFile(src.path, { readonly: true, fileMustExist: true });
-    try {
-      await db.backup(file);
-    } finally {
-      db.close();
+  let file: string | null = null;
+  try {
+    if (src.kind === 'sqlite') {
+      // the source opened first: a missing one left an empty backup file behind
+      const db = openSqliteFile(src.path, { readonly: true, fileMustExist: true });
+      try {
+        file = path.join(dir, `${path.basename(src.path, path.extname(src.path))}-${stamp}.db`);
+        closeSync(openSync(file, 'wx', 0o600));
+        await db.backup(file);
+      } finally {
+        db.close();
+      }
+    } else {
+      const bin = await pgDumpFor(sourceUrl);
+      file = path.join(dir, `${src.database}-${stamp}.dump`);
+      closeSync(openSync(file, 'wx', 0o600));
+      const cfg = pgClientConfig(sourceUrl);
+      // credentials through the environment: never on a command line others can read
+      const env = { ...process.env, PGHOST: String(cfg.host), PGPORT: String(cfg.port), PGUSER: String(cfg.user), PGPASSWORD: String(cfg.password ?? ''), PGDATABASE: String(cfg.database), PGSSLMODE: src.sslmode ?? 'prefer' };
+      try {
+        await run(bin, ['--format=custom', '--no-password', '--file', file], { env, maxBuffer: 16 << 20 });
+      } catch (e) {
+        throw new BackupError(`pg_dump failed: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0]}`);
+      }
     }
-  } else {
-    file = path.join(dir, `${src.database}-${stamp}.dump`);
-    const bin = await pgDumpFor(sourceUrl);
-    closeSync(openSync(file, 'wx', 0o600));
-    const cfg = pgClientConfig(sourceUrl);
-    // credentials through the environment: never on a command line others can read
-    const env = { ...process.env, PGHOST: String(cfg.host), PGPORT: String(cfg.port), PGUSER: String(cfg.user), PGPASSWORD: String(cfg.password ?? ''), PGDATABASE: String(cfg.database), PGSSLMODE: src.sslmode ?? 'prefer' };
-    try {
-      await run(bin, ['--format=custom', '--no-password', '--file', file], { env, maxBuffer: 16 << 20 });
-    } catch (e) {
-      throw new BackupError(`pg_dump failed: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0]}`);
-    }
+    chmodSync(file, 0o600);
+    const sum = await sha256(file);
+    writeFileSync(file + '.sha256', `${sum}  ${path.basename(file)}\n`, { mode: 0o600 });
+    const result = { file, bytes: statSync(file).size, sha256: sum, seconds: (Date.now() - started) / 1000 };
+    state?.prepare('INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)').run(result.file, result.bytes, result.sha256, new Date().toISOString());
+    return result;
+  } catch (e) {
+    // a backup that failed half-way (a partial dump, or none recorded) would pass for one to restore from
+    if (file) for (const f of [file, file + '.sha256']) rmSync(f, { force: true });
+    throw e;
+  } finally {
+    state?.close();
   }
-  chmodSync(file, 0o600);
-  const sum = await sha256(file);
-  writeFileSync(file + '.sha256', `${sum}  ${path.basename(file)}\n`, { mode: 0o600 });
-  const result = { file, bytes: statSync(file).size, sha256: sum, seconds: (Date.now() - started) / 1000 };
-  if (statePath && !statePath.startsWith('redis')) record(statePath, result);
-  return result;
 }
 
-function record(statePath: string, r: BackupResult): void {
+function openRecord(statePath: string): Database.Database {
   makeDir(path.dirname(path.resolve(statePath)), '--state');
-  const db = openStateFile(statePath, (d) => {
+  return openStateFile(statePath, (d) => {
     d.pragma('busy_timeout = 5000');
     d.exec('CREATE TABLE IF NOT EXISTS backups (file TEXT PRIMARY KEY, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, taken_at TEXT NOT NULL)');
   });
-  try {
-    db.prepare('INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)').run(r.file, r.bytes, r.sha256, new Date().toISOString());
-  } finally {
-    db.close();
-  }
 }
 
 /** A pg_dump whose major version is at least the server's. */
