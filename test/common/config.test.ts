@@ -57,6 +57,10 @@ describe('configuration layers', () => {
   it('rejects a read percent outside 0..100 and a bad listen address', () => {
     expect(() => loadConfig({ reads: '101' }, {})).toThrow(/invalid reads/);
     expect(() => loadConfig({ listen: 'nonsense' }, {})).toThrow(/invalid listen: expected host:port/);
+    // a port past 65535 failed only once the proxy had started, with Node's message
+    expect(() => loadConfig({ listen: '127.0.0.1:99999' }, {})).toThrow('invalid listen: the port must be from 1 to 65535');
+    expect(() => loadConfig({ control: '127.0.0.1:0' }, {})).toThrow('invalid control: the port must be from 1 to 65535');
+    expect(loadConfig({ listen: '[::1]:65535' }, {}).listen).toBe('[::1]:65535');
   });
 
   it('reads booleans and numbers as written, in text or JSON, and nothing else', () => {
