@@ -65,6 +65,7 @@ const SESSION_PROBE = queryMessage(`SELECT EXISTS (SELECT FROM pg_catalog.pg_cla
 const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
 /** Messages whose bodies the relay reads: P B D E C H S Q. */
 const BODIES_READ = new Set([0x50, 0x42, 0x44, 0x45, 0x43, 0x48, 0x53, 0x51]);
+const UNNAMED_CLOSE = closeMessage('S', '');
 const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
@@ -239,6 +240,12 @@ export class Relay {
   /** The source session's own settings (pg_settings.source 'session') as last given to `verifiedOn`. */
   private verified = new Map<string, string>();
   private verifiedOn: BackendLink | null = null;
+  /**
+   * Names the segment being handled used (Bind, Describe) before a Parse of its own redefined them, with what
+   * they named before it (undefined: nothing): the server meets that, and a replay must parse it, not the new
+   * text (a Describe of a dropped unnamed statement ahead of a new Parse fails 26000 directly). Null mostly.
+   */
+  private usedBefore: Map<string, Prepared | undefined> | null = null;
   /** Statements made with SQL PREPARE (on the source only): a Parse of the same name must meet them there. */
   private readonly sqlPrepared = new Set<string>();
   /** Temporary relations the session created: dropping them is no schema change. */
@@ -542,6 +549,7 @@ export class Relay {
           if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
         const u = this.dequeue();
+        this.usedBefore = null;
         if (this.deferredBegin) this.sendDeferredBegin();
         // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
         // the await costs more than the handling, on every request
@@ -800,6 +808,7 @@ export class Relay {
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.forgetDeallocated(cls);
+          if (referenced.has(name) && !this.usedBefore?.has(name)) (this.usedBefore ??= new Map()).set(name, this.statements.get(name));
           this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
@@ -976,7 +985,9 @@ export class Relay {
   private replaysFor(link: BackendLink, names: Set<string>): Buffer[] {
     const out: Buffer[] = [];
     for (const name of names) {
-      const p = this.statements.get(name);
+      const p = this.usedBefore?.has(name) ? this.usedBefore.get(name) : this.statements.get(name);
+      // the client's Query dropped the unnamed statement where it ran, not on the other connection: gone there too
+      if (!p && name === '') out.push(UNNAMED_CLOSE);
       if (p && (!p.on.has(link.name) || (p.queries && p.queries.get(link) !== link.simpleQueries))) {
         out.push(p.parse);
         this.defined(p, link);
@@ -1061,8 +1072,10 @@ export class Relay {
    */
   private forgetDeallocated(c: Classification): void {
     for (const s of c.statements) {
-      if (s.deallocates === '*') this.statements.clear();
-      else if (s.deallocates) this.statements.delete(s.deallocates);
+      // (the unnamed statement is not one DEALLOCATE ALL or DISCARD ALL drops)
+      if (s.deallocates === '*') {
+        for (const name of this.statements.keys()) if (name !== '') this.statements.delete(name);
+      } else if (s.deallocates) this.statements.delete(s.deallocates);
     }
   }
 

@@ -43,3 +43,15 @@ it('binds the unnamed statement in later segments, as PostgreSQL does, until the
   expect(await keys(pair.legacyUrl)).toEqual(['proxy1', 'proxy2']);
   expect(await keys(pair.targetUrl)).toEqual(['proxy1', 'proxy2']);
 });
+
+it('a Describe of the unnamed statement ahead of a Parse of it in the same segment meets none after a Query dropped it, as directly', async () => {
+  // the client's Query dropped the unnamed statement: the Describe fails (26000) and the server skips the rest;
+  // the proxy replayed the segment's own later Parse ahead of it, and the Describe found that one
+  const dropped = [
+    msg('P', '', 'SELECT 1', int16(0)), sync(), query('SELECT 2'),
+    msg('D', Buffer.from('S'), ''), msg('P', '', 'SELECT 3', int16(0)), msg('B', '', '', int16(0), int16(0), int16(0)), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, dropped, 3);
+  expect(direct).toBe('1 Z:I T D:2 C:SELECT 1 Z:I E:26000:ERROR Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), dropped, 3)).toBe(direct);
+});
