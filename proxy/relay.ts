@@ -44,7 +44,7 @@ import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
 import { ResponseOrder, type Slot } from './response-order.ts';
 import { partsAnswered, SegmentWatch } from './segment-watch.ts';
-import { isMissingObject, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
+import { isMissingObject, isProtocolMisuse, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, orderOf, recordShadow, sameDigest, type Order } from './shadow.ts';
 import { recordRead } from './latency.ts';
 import type { CancelTarget } from './cancel.ts';
@@ -1373,9 +1373,10 @@ export class Relay {
           // described in objects the source of truth's numbering has no match for: its own answer instead, no fault of the target's
           if (hold.unusable && !outcome.lost) return;
           const cancelled = outcome.error === '57014' && this.cancels !== cancels;
-          if (outcome.error && !outcome.lost && (isMissingObject(outcome.error) || outcome.error === HIDDEN_WRITE)) {
-            // retried on the source, counted against the target only if the source has what it named
-            // (a write the text hid, refused by the read-only connection, is no fault: read-only-target.ts)
+          if (outcome.error && !outcome.lost && (isMissingObject(outcome.error) || isProtocolMisuse(outcome.error) || outcome.error === HIDDEN_WRITE)) {
+            // retried on the source, counted against the target only if the source has what it named, or
+            // refuses the client's messages alike (a write the text hid, refused by the read-only connection,
+            // is no fault: read-only-target.ts)
             missing = outcome.error;
             return;
           }

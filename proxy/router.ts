@@ -54,3 +54,12 @@ export function isTargetFault(sqlstate: string | undefined): boolean {
 export function isMissingObject(sqlstate: string): boolean {
   return sqlstate === '42P01' || sqlstate === '42883' || sqlstate === '42703' || sqlstate === '42704' || sqlstate === '3F000' || sqlstate === '26000';
 }
+
+/**
+ * The client's messages break the protocol where the statement meets them (08P01: a Bind with more parameter
+ * formats than values, or values the statement does not take): the source raises the same for the same bytes.
+ * Retried there like a missing object, and counted against the target only if the source answers otherwise.
+ */
+export function isProtocolMisuse(sqlstate: string): boolean {
+  return sqlstate === '08P01';
+}

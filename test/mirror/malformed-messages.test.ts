@@ -54,6 +54,10 @@ it.each<[string, Buffer[]]>([
   ['a Query without its NUL', [raw('Q', 'SELECT 1')]],
   ['a Query with bytes after its NUL', [raw('Q', 'SELECT 1\0zz')]],
   ['a bad Parse inside a transaction block', [query('BEGIN'), raw('P', '\0SELECT 1'), sync(), query('ROLLBACK')]],
+  // well-formed bodies the statement does not fit (the server's 08P01 too): a read routed to the new database
+  // failed there, counted against it, and was retried on the source
+  ['a Bind with two parameter formats for one value', [parse('SELECT $1::int'), msg('B', '', '', int16(2), int16(0), int16(0), int16(1), int32(1), Buffer.from('1'), int16(0)), execute(), sync()]],
+  ['a Bind without the value its statement takes', [parse('SELECT $1::int'), bind(), execute(), sync()]],
 ])('%s: an ERROR 08P01 and the session carries on, as directly', async (_, messages) => {
   const readies = messages.filter((m) => m[0] === 0x51 || m[0] === 0x53).length + 1;
   const direct = await exchangeAfterLogin(pair.legacyUrl, [...messages, AFTER], readies);
