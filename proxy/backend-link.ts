@@ -68,6 +68,16 @@ export class BackendLink {
    * so the client hears the server's reason exactly once.
    */
   farewell: Message | null = null;
+  /**
+   * Told, for each Parse sent, whether the server made the statement (ParseComplete) or not (an error, or
+   * skipped to the Sync after one): the relay's record of prepared statements follows the server's.
+   */
+  onParse: ((parse: Buffer, made: boolean) => void) | null = null;
+  /**
+   * Parse messages sent and not yet answered, in order, among marks of what else was sent (see track): the
+   * server answers them in order, and an error skips what follows it up to the Sync.
+   */
+  private fates: (Buffer | typeof EXTENDED | typeof SYNC_MARK | typeof QUERY_MARK)[] = [];
   private idleWaiters: (() => void)[] = [];
   // requests issued in one event-loop turn (BEGIN, the statement, the drain) leave in one system call
   private readonly out: TurnWriter;
@@ -108,6 +118,7 @@ export class BackendLink {
       this.onCopyIn?.();
     } else if (m.type === 0x5a) this.copyIn = false;
     else if (m.type === 0x45) this.errors++;
+    if (this.fates.length && (m.type === 0x31 || m.type === 0x45 || m.type === 0x5a)) this.settleParses(m.type);
     const h = this.handlers[0];
     // A NotificationResponse belongs to no request (the protocol lets it arrive at any
     // time): one that comes inside the answer to a request of the proxy's own, such as
@@ -159,11 +170,57 @@ export class BackendLink {
     if (Array.isArray(bytes)) {
       for (const b of bytes) {
         if (b[0] === 0x51) this.simpleQueries++;
+        this.track(b);
         this.out.write(b);
       }
     } else {
       if (bytes[0] === 0x51) this.simpleQueries++;
+      this.track(bytes);
       this.out.write(bytes);
+    }
+  }
+
+  /** Note a message sent whose place matters to the fate of a Parse (onParse). */
+  private track(b: Buffer): void {
+    const type = b[0];
+    // during COPY FROM the server swallows Sync and Flush; its data ends no segment
+    if (this.copyIn || type === 0x64 || type === 0x63 || type === 0x66) return;
+    if (type === 0x50) this.fates.push(b);
+    else if (type === 0x53) this.fates.push(SYNC_MARK);
+    else if (type === 0x51) {
+      // a Query behind extended-protocol messages goes once they are answered without an error (Relay.inSegment)
+      if (this.fates.at(-1) === EXTENDED) this.fates.pop();
+      this.fates.push(QUERY_MARK);
+    }
+    else if (this.fates.at(-1) !== EXTENDED) this.fates.push(EXTENDED);
+  }
+
+  /** A ParseComplete, ErrorResponse or ReadyForQuery: the fate of the Parse messages it answers. */
+  private settleParses(type: number): void {
+    const f = this.fates;
+    const told = (b: Buffer, made: boolean) => this.onParse?.(b, made);
+    if (type === 0x31) {
+      // the first Parse not yet answered: what came before it ran
+      while (f.length && f[0] === EXTENDED) f.shift();
+      const head = f.shift();
+      if (Buffer.isBuffer(head)) told(head, true);
+      else this.fates = [];
+      return;
+    }
+    if (type === 0x45) {
+      // a Query's own error skips nothing; any other skips up to the Sync, the Parse it met included
+      if (f[0] === QUERY_MARK) return;
+      while (f.length && f[0] !== SYNC_MARK) {
+        const b = f.shift()!;
+        if (Buffer.isBuffer(b)) told(b, false);
+      }
+      return;
+    }
+    // ReadyForQuery ends a Sync's or a Query's request
+    while (f.length) {
+      const b = f.shift()!;
+      if (b === SYNC_MARK || b === QUERY_MARK) return;
+      if (Buffer.isBuffer(b)) told(b, false);
     }
   }
 
@@ -185,6 +242,11 @@ export class BackendLink {
     this.stream.destroy();
   }
 }
+
+/** Marks among the Parses a link follows (fates): extended-protocol messages, a Sync, a Query. */
+const EXTENDED = 'x' as const;
+const SYNC_MARK = 's' as const;
+const QUERY_MARK = 'q' as const;
 
 function isFatal(m: Message): boolean {
   const f = parseErrorFields(m.bytes.subarray(5));

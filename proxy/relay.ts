@@ -160,6 +160,8 @@ interface Prepared {
   parse: Buffer;
   cls: Classification;
   on: Set<Route>;
+  /** The server made it (ParseComplete) somewhere: until then, a replay elsewhere waits to learn whether it failed. */
+  made?: true;
   /** Its parameter types name a type not built in, whose OID means another type on the other database: run on the source of truth. */
   userTypes?: boolean;
   /**
@@ -330,13 +332,41 @@ export class Relay {
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
+    src.onParse = (b, made) => this.parsed(src, b, made);
     const tgt = this.target;
     if (tgt) {
+      tgt.onParse = (b, made) => this.parsed(tgt, b, made);
       tgt.unsolicited = () => undefined;
       tgt.onClose = () => {
         if (this.target === tgt) this.target = null;
       };
     }
+  }
+
+  /**
+   * The server's answer to a Parse sent on `link`, the client's or a replay: a statement it did not make (a
+   * syntax error, an aborted transaction, skipped after an error) is not there, and where it is nowhere the
+   * client's later Bind must fail as directly (26000), not meet it parsed again on the other connection.
+   */
+  private parsed(link: BackendLink, parse: Buffer, made: boolean): void {
+    const name = new BodyReader(parse).cstring();
+    const p = this.statements.get(name);
+    if (p?.parse !== parse) return;
+    if (made) {
+      p.made = true;
+      return;
+    }
+    p.on.delete(link.name);
+    if (!p.on.size) this.statements.delete(name);
+  }
+
+  /** Whether any of `names` was parsed on the source and its answer has not come. */
+  private unanswered(names: Set<string>): boolean {
+    for (const n of names) {
+      const p = this.statements.get(n);
+      if (p && !p.made && p.on.has('source')) return true;
+    }
+    return false;
   }
 
   /** Bytes from the client. Throws FrameError on malformed framing. */
@@ -805,6 +835,12 @@ export class Relay {
           // a name SQL PREPARE took: the source answers (42P05), as PostgreSQL would
           if (name && this.sqlPrepared.has(name)) pinned = 'source';
           if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
+          if (name && this.statements.has(name) && !closes.includes(name)) {
+            // a name in use (the server answers 42P05, and skips to the Sync): the statement stays what it was,
+            // and must be where the segment runs for the server to say so
+            if (!definedHere.has(name)) referenced.add(name);
+            break;
+          }
           this.noteStatementDrops(cls);
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.forgetDeallocated(cls);
@@ -901,6 +937,9 @@ export class Relay {
       // (readyTarget is the same but for the look at the session: the usual path takes one await fewer)
       const target = this.unverified ? await this.readyTarget() : await this.ensureTarget();
       if (target) {
+        // the client may bind a statement before the source's answer to its Parse (pipelined): if that failed, the
+        // statement is nowhere, and must not be parsed here
+        if (this.unanswered(referenced)) await this.source.whenIdle();
         const replays = this.replaysFor(target, referenced);
         this.markDefined(target, definedHere);
         return this.routedRead(u.msgs, replays, referenced, definedHere);
@@ -1967,6 +2006,7 @@ export class Relay {
       const lease = this.targetLease;
       this.target = null;
       this.targetLease = null;
+      t.onParse = null;
       this.ctx.park(this.parkAs.key, { link: t, cancel: t.cancelKey, ...(lease ? { lease } : {}) });
     } else t?.destroy();
   }

@@ -1,0 +1,54 @@
+// What a prepared statement's name means is the server's to say: a Parse of a
+// name in use fails (42P05) and leaves the statement as it was, and a Parse
+// that failed (an aborted transaction, a syntax error) made nothing. The
+// mirroring proxy, which parses a session's statements again on whichever
+// connection lacks them, took every Parse for a success: a name made on the
+// new database only was parsed anew on the source without the 42P05, and a
+// statement the source refused in an aborted transaction was parsed again on
+// the new database and ran, where PostgreSQL answers 26000.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DbPair } from '../harness/databases.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { exchangeAfterLogin, execute, int16, msg, query, sync } from '../proxy/raw-wire.ts';
+import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('statement_names', 'CREATE TABLE items (id int PRIMARY KEY)');
+  tp = await mirroringProxy(pair, { reads: 100 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+const parseAs = (name: string, text: string) => msg('P', name, text, int16(0));
+const bindOf = (name: string) => msg('B', '', name, int16(0), int16(0), int16(0));
+
+it('a Parse of a name in use fails 42P05 wherever the segment runs, and the name keeps its statement, as directly', async () => {
+  const messages = [
+    // a read: parsed on the new database
+    parseAs('s1', 'SELECT 1'), bindOf('s1'), execute(), sync(),
+    // no Execute: the source's, where s1 was never parsed
+    parseAs('s1', 'SELECT 2'), sync(),
+    bindOf('s1'), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 3);
+  expect(direct).toBe('1 2 D:1 C:SELECT 1 Z:I E:42P05:ERROR Z:I 2 D:1 C:SELECT 1 Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 3)).toBe(direct);
+});
+
+it('a statement whose Parse failed in an aborted transaction is not there afterwards, on either database, as directly', async () => {
+  const errors = tp.proxy.guard!.stats.readErrors;
+  const messages = [
+    query('BEGIN'), query('SELECT 1/0'),
+    parseAs('s3', 'SELECT 3'), sync(),
+    query('ROLLBACK'),
+    bindOf('s3'), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 5);
+  expect(direct).toBe('C:BEGIN Z:T E:22012:ERROR Z:E E:25P02:ERROR Z:E C:ROLLBACK Z:I E:26000:ERROR Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 5)).toBe(direct);
+  expect(tp.proxy.guard!.stats.readErrors).toBe(errors);
+});
