@@ -126,6 +126,13 @@ export class Session {
   /** The database `backend` is connected to. */
   private side: Side = 'legacy';
   private route: SessionRoute = 'auto';
+  /**
+   * On the database the migration moves (the source URL's, or one the
+   * `databases` map renames to it). Another database on the same server has
+   * no capture, so mirroring its writes would fail every COMMIT: its sessions
+   * are relayed to the legacy server as they are, as if the proxy were not there.
+   */
+  private migrated = true;
   user = '';
   database = '';
 
@@ -243,6 +250,7 @@ export class Session {
     for (const [k, v] of Object.entries(params)) if (!CLIENT_PARAMS_NOT_FORWARDED.has(k)) startup[k] = v;
     startup.user = user;
     startup.database = this.ctx.databaseMap[this.database]?.source ?? this.database;
+    this.migrated = this.ctx.source.kind !== 'postgres' || startup.database === this.ctx.source.database;
     this.startup = startup;
     this.secret = secret;
     const requested = params['cutover.route'];
@@ -254,7 +262,7 @@ export class Session {
     const src = this.ctx.source;
     const out: Buffer[] = [];
     // after promote the session starts on the new database (an SQLite source included: PostgreSQL answers its start-up)
-    const startOn: Side = this.ctx.mirror ? this.ctx.live.get().sourceOfTruth : 'legacy';
+    const startOn: Side = this.ctx.mirror && this.migrated ? this.ctx.live.get().sourceOfTruth : 'legacy';
     if (src.kind === 'postgres' || startOn === 'new') {
       this.side = startOn;
       const { conn, cancel } = await this.connectSide(this.side);
@@ -285,7 +293,7 @@ export class Session {
       this.backend.destroy();
       return;
     }
-    this.ctx.log.debug({ user, database: this.database }, 'session started');
+    this.ctx.log.debug({ user, database: this.database, ...(this.migrated ? {} : { relayedAsIs: 'not the migration\'s database' }) }, 'session started');
     const pending = reader.release();
     if (this.wantsMessageRelay()) this.startMessageRelay(pending);
     else this.startRelay(pending);
@@ -358,7 +366,7 @@ export class Session {
   /** Mirroring, read routing or a moved source of truth needs the message-level relay; plain passthrough does not. */
   private wantsMessageRelay(): boolean {
     const m = this.ctx.mirror;
-    if (!m) return false;
+    if (!m || !this.migrated) return false;
     const live = this.ctx.live.get();
     return this.ctx.live.mirroringActive || live.readPercent > 0 || this.route !== 'auto' || live.sourceOfTruth !== this.side || live.paused;
   }
