@@ -3,11 +3,14 @@
 //   direct            INSERT on the source (capture on: its trigger included) and COMMIT
 //   mirror apply      the captured row's JSON applied on the target as the mirror applies it
 //   proxy             the same INSERT through the proxy (drain, mirror apply, COMMIT)
+//   drained           the same INSERT made on the source beside the proxy, left
+//                     to the proxy's background drainer: from its COMMIT until
+//                     the row is on the target
 // for a bytea of random bytes and a text of non-ASCII characters, alone and
 // N at once. Prints times, the proxy's time as a ratio to direct + mirror
 // apply, and the proxy's peak RSS above its idle RSS (VmHWM, reset before
 // each step) as a multiple of the value's size.
-//   npx tsx bench/large-values.ts [--mb 50] [--concurrency 8] [--rounds 3]
+//   npx tsx bench/large-values.ts [--mb 50] [--concurrency 8] [--rounds 3] [--only session|drained]
 import { freePort, startCluster } from '../common/local-postgres.ts';
 import { arg, median, run, startChild, table } from './lib.ts';
 import pg from 'pg';
@@ -21,6 +24,7 @@ const mb = arg('mb', 50);
 const concurrency = arg('concurrency', 8);
 const rounds = arg('rounds', 3);
 const DB = 'bench';
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 
 const [source, target] = await Promise.all([startCluster({ name: 'lv-src', durable: true }), startCluster({ name: 'lv-dst', durable: true })]);
 /** The proxy under test (freshProxy replaces it). */
@@ -82,7 +86,7 @@ try {
   const tgt = await client(target.url(DB));
   const rows: (string | number)[][] = [['value', 'step', 'ms', 'ratio', 'proxy peak MB', 'peak / value', 'proxy CPU ms']];
 
-  for (const [kind, k] of Object.entries(kinds)) {
+  for (const [kind, k] of only === 'drained' ? [] : Object.entries(kinds)) {
     const value = k.value() as never;
     const json = `[{"id":0,"${k.column}":${k.json(value)}}]`;
     const times = { direct: [] as number[], apply: [] as number[], proxy: [] as number[], peak: [] as number[], cpu: [] as number[] };
@@ -138,6 +142,43 @@ try {
     const peakN = status('VmHWM') - idle;
     rows.push([kind, `direct x${concurrency}`, dn.toFixed(0), '', '', '', '']);
     rows.push([kind, `proxy x${concurrency}${failed ? ` (${failed} failed)` : ''}`, pn.toFixed(0), `${(pn / dn).toFixed(2)} of direct`, peakN.toFixed(0), (peakN / mb).toFixed(1), (cpuMs() - cpu0).toFixed(0)]);
+  }
+  if (only !== 'session') {
+    /** Direct INSERTs on the source, N sessions at once, their change rows left to the proxy's drainer: ms from their COMMIT until every row is on the target. */
+    const drained = async (k: (typeof kinds)[keyof typeof kinds], value: unknown, n: number) => {
+      await freshProxy();
+      const idle = status('VmRSS');
+      resetPeak();
+      const cpu0 = cpuMs();
+      const ids = Array.from({ length: n }, () => nextId++);
+      const writers = await Promise.all(ids.map(() => client(source.url(DB))));
+      await Promise.all(writers.map((c) => c.query('BEGIN')));
+      await Promise.all(writers.map((c, i) => c.query(`INSERT INTO blobs (id, ${k.column}) VALUES ($1, $2)`, [ids[i], value])));
+      const t0 = performance.now();
+      await Promise.all(writers.map((c) => c.query('COMMIT')));
+      for (;;) {
+        const r = await tgt.query<{ n: number }>('SELECT count(*)::int AS n FROM blobs WHERE id = ANY ($1::int[])', [ids]);
+        if (r.rows[0]!.n === n) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const ms = performance.now() - t0;
+      const peak = status('VmHWM') - idle;
+      await Promise.all(writers.map((c) => c.end()));
+      return { ms, peak, cpu: cpuMs() - cpu0 };
+    };
+    for (const [kind, k] of Object.entries(kinds)) {
+      const value = k.value() as never;
+      const one = { ms: [] as number[], peak: [] as number[], cpu: [] as number[] };
+      for (let r = 0; r < rounds; r++) {
+        const d = await drained(k, value, 1);
+        one.ms.push(d.ms);
+        one.peak.push(d.peak);
+        one.cpu.push(d.cpu);
+      }
+      rows.push([kind, 'drained', median(one.ms).toFixed(0), '', median(one.peak).toFixed(0), (median(one.peak) / mb).toFixed(1), median(one.cpu).toFixed(0)]);
+      const d = await drained(k, value, concurrency);
+      rows.push([kind, `drained x${concurrency}`, d.ms.toFixed(0), '', d.peak.toFixed(0), (d.peak / mb).toFixed(1), d.cpu.toFixed(0)]);
+    }
   }
   // every row the proxy wrote is on the target, byte for byte
   const digest = `SELECT id, md5(b) AS b, md5(t) AS t FROM blobs ORDER BY id`;

@@ -18,6 +18,7 @@
 // switch. After a capture reinstall the server re-plans the statement itself
 // (its plan cache follows the new table).
 import { Collect, type BackendLink } from '../backend-link.ts';
+import { BudgetedCollect, rowValue } from './drain-budget.ts';
 import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
 import type { Change } from './apply.ts';
@@ -29,98 +30,10 @@ export const DRAIN_STATEMENT = 'cutover:drain';
 const BIND = bindMessage(DRAIN_STATEMENT, []);
 const CLOSE = closeMessage('S', DRAIN_STATEMENT);
 
-/**
- * Past this many bytes a drained row is kept as the bytes it came in (a view
- * of the DataRow), never made a string: the mirror's Bind carries the same
- * bytes (apply.ts), and each conversion was a copy of the whole row (two
- * bytes a character for text past Latin-1), three for one 50 MB bytea.
- */
-export const ROW_AS_BYTES = 64 * 1024;
-
-/**
- * Bytes of large drained rows the proxy's sessions hold at once, from their
- * arrival to the end of their apply (release). Eight sessions each committing
- * a 50 MB bytea held eight 100 MB answers together, about 1 GB; past the
- * budget a session's source connection is read no further until another
- * session's apply has ended. A session already holding some is never held
- * back (its own next row would wait on itself), nor one when nothing is held,
- * so a row larger than the budget still goes.
- */
-export class DrainBudget {
-  private used = 0;
-  private waiting: (() => void)[] = [];
-
-  constructor(public limit: number) {}
-
-  /** Bytes taken and not given back. */
-  get taken(): number {
-    return this.used;
-  }
-
-  /** Sessions waiting for bytes. */
-  get waiters(): number {
-    return this.waiting.length;
-  }
-
-  /** Takes `bytes` now (true), or calls `granted` once they have been taken. */
-  take(bytes: number, holding: boolean, granted: () => void): boolean {
-    if (holding || this.used === 0 || this.used + bytes <= this.limit) {
-      this.used += bytes;
-      return true;
-    }
-    this.waiting.push(() => {
-      if (!this.take(bytes, false, granted)) return;
-      granted();
-    });
-    return false;
-  }
-
-  give(bytes: number): void {
-    this.used -= bytes;
-    // each waiter tries again, in order; one that does not fit queues itself again
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) w();
-  }
-}
-
-export const drainBudget = new DrainBudget(256 << 20);
-
 /** A drain's answer, its rows as changes (in the order they came); also whether its Parse went through (the statement exists from then on). */
-export class DrainCollect extends Collect {
+export class DrainCollect extends BudgetedCollect {
   parsed = false;
   taken: Change[] = [];
-  /** Bytes of drainBudget this answer holds. */
-  private held = 0;
-  private released = false;
-
-  /** `budgeted`: its rows are applied as soon as they are in (not a drain-ahead, held until the client commits). */
-  constructor(private readonly budgeted = true) {
-    super();
-  }
-
-  large(bytes: number, resume: () => void): boolean {
-    if (!this.budgeted || this.released) return true;
-    const now = drainBudget.take(bytes, this.held > 0, () => {
-      if (this.released) drainBudget.give(bytes);
-      else this.held += bytes;
-      resume();
-    });
-    if (now) this.held += bytes;
-    return now;
-  }
-
-  /** Its rows are applied (or never will be): what it holds of drainBudget goes back. */
-  release(): void {
-    this.released = true;
-    if (this.held) drainBudget.give(this.held);
-    this.held = 0;
-  }
-
-  override onLost(reason: Error): void {
-    this.release();
-    super.onLost(reason);
-  }
 
   override onMessage(m: Message): void {
     if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
@@ -137,7 +50,7 @@ function drainedChange(b: Buffer): Change {
     const len = b.readInt32BE(i);
     i += 4;
     if (len < 0) return null;
-    const v = bytes && len >= ROW_AS_BYTES ? b.subarray(i, i + len) : b.toString('utf8', i, i + len);
+    const v = bytes ? rowValue(b, i, len) : b.toString('utf8', i, i + len);
     i += len;
     return v;
   };

@@ -30,6 +30,8 @@ import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
+import { ROW_AS_BYTES } from './drain-budget.ts';
+import { LargeRowReader } from './large-rows.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -47,6 +49,27 @@ const qi = (c: string) => '"' + c.replace(/"/g, '""') + '"';
 const ROW = 'cutover_row';
 /** The pk jsonb of the row by its key columns, as capture builds it (same key, same text). */
 const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', ${ROW}.${qi(c)}`).join(', ')})::text`;
+/**
+ * From this many bytes as stored (its columns' pg_column_size: what the
+ * table holds, toasted values at their compressed size, read without
+ * detoasting them) a row is large: its JSON is left out of the drainer's
+ * read, which gives its ctid instead, and LargeRowReader reads it as bytes.
+ * Its JSON is then made once, by that read: the JSON's own length would have
+ * had the source make it twice (6.7 s instead of 4.5 s to re-sync one 50 MB
+ * bytea). Half of ROW_AS_BYTES: a row's JSON is rarely shorter than it is
+ * stored (bytea doubles as hex), and one compressed below it is at most a
+ * few MB of JSON.
+ */
+const STORED_LARGE = ROW_AS_BYTES / 2;
+/** `row` and `at` of the drainer's reads: the row's JSON (`json`), or the ctid of a large row (`size`: its stored bytes). */
+const rowOrCtid = ({ json, size }: RowExprs) =>
+  `CASE WHEN (${size}) < ${STORED_LARGE} THEN ${json}::text END AS row, CASE WHEN (${size}) >= ${STORED_LARGE} THEN ${ROW}.ctid::text END AS at`;
+
+/** A table's captured-row expression (rowJsonExprSql) and its stored size, of its rows aliased ROW. */
+interface RowExprs {
+  json: string;
+  size: string;
+}
 
 /**
  * One batch of change rows, oldest first, taken and deleted. The batch is
@@ -85,6 +108,7 @@ export interface ChangeDrainer {
 
 export class Drainer implements ChangeDrainer {
   private pool: pg.Pool;
+  private readonly large: LargeRowReader;
   private running = false;
   private readonly schedule: DrainSchedule;
   /** Change rows waiting, as last counted. */
@@ -112,7 +136,7 @@ export class Drainer implements ChangeDrainer {
    * trigger builds it: rowJsonExprSql), read once and forgotten whenever a drain
    * fails: one that names a column dropped since (allowDdl) fails every read.
    */
-  private rowJson = new Map<string, string>();
+  private rowJson = new Map<string, RowExprs>();
   /** Whether the current batch used an expression read by an earlier one. */
   private rowJsonCached = false;
   private ledgerCheckedAt = 0;
@@ -140,6 +164,7 @@ export class Drainer implements ChangeDrainer {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
+    this.large = new LargeRowReader(sourceUrl);
     this.unrecorded = new UnrecordedKeys(log);
     this.schedule = new DrainSchedule(() => this.drainOnce(), () => this.lastLimit, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
   }
@@ -217,9 +242,14 @@ export class Drainer implements ChangeDrainer {
       const rows = taken.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
       let missing: Change[] = [];
       if (rows.length) {
-        const changes = await this.currentRows(src, rows);
-        await this.applier.apply(changes);
-        if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
+        const holds: (() => void)[] = [];
+        try {
+          const changes = await this.currentRows(src, rows, true, holds);
+          await this.applier.apply(changes);
+          if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
+        } finally {
+          for (const release of holds) release();
+        }
       }
       await src.query('COMMIT');
       this.limit = Math.min(BATCH, limit * 2);
@@ -329,7 +359,7 @@ export class Drainer implements ChangeDrainer {
    * table is locked against writers (SHARE) while it is read, so every such
    * session has either committed before or writes after.
    */
-  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true): Promise<Change[]> {
+  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true, holds?: (() => void)[]): Promise<Change[]> {
     const out: Change[] = [];
     const byTable = new Map<string, Map<string, number>>();
     const whole = new Map<string, number>();
@@ -354,10 +384,12 @@ export class Drainer implements ChangeDrainer {
         [tbl],
       )).rows.map((r) => r.attname);
       if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
-      const all = await src.query<{ pk: string; row: string }>(
-        `SELECT ${keyJson(keyCols)} AS pk, ${await this.rowJsonOf(src, tbl)}::text AS row FROM ${tbl} ${ROW}`,
+      const rowJson = await this.rowJsonOf(src, tbl);
+      const all = await src.query<{ pk: string; row: string | null; at: string | null }>(
+        `SELECT ${keyJson(keyCols)} AS pk, ${rowOrCtid(rowJson)} FROM ${tbl} ${ROW}`,
       );
-      for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row });
+      const large = await this.largeRows(tbl, rowJson, all.rows, holds);
+      for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row ?? large.get(f.at!) ?? null });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
     }
     const later: { tbl: string; pk: string }[] = [];
@@ -368,13 +400,18 @@ export class Drainer implements ChangeDrainer {
       const rowJson = await this.rowJsonOf(src, tbl);
       // matched to the keys asked for by value, by their place in the list: not by the text the row's key
       // makes here, which a change row written in another time zone (an older capture format) did not share
-      const read = async (want: string[]) => (await src.query<{ n: string; row: string }>(
-        `SELECT cutover_key.n, ${rowJson}::text AS row
-           FROM ${tbl} ${ROW} JOIN (SELECT e.n, jsonb_populate_record(NULL::${tbl}, e.v) AS r FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) cutover_key
-             ON ${keyCols.map((c) => `${ROW}.${qi(c)} = (cutover_key.r).${qi(c)}`).join(' AND ')}
-            ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
-        ['[' + want.join(',') + ']'],
-      )).rows.map((f) => ({ pk: want[Number(f.n) - 1]!, row: f.row }));
+      // (without `holds`, only whether each key has a row matters: a large row is not read)
+      const read = async (want: string[]) => {
+        const found = (await src.query<{ n: string; row: string | null; at: string | null }>(
+          `SELECT cutover_key.n, ${rowOrCtid(rowJson)}
+             FROM ${tbl} ${ROW} JOIN (SELECT e.n, jsonb_populate_record(NULL::${tbl}, e.v) AS r FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) cutover_key
+               ON ${keyCols.map((c) => `${ROW}.${qi(c)} = (cutover_key.r).${qi(c)}`).join(' AND ')}
+              ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
+          ['[' + want.join(',') + ']'],
+        )).rows;
+        const large = holds ? await this.largeRows(tbl, rowJson, found, holds) : new Map<string, Buffer | string>();
+        return found.map((f) => ({ pk: want[Number(f.n) - 1]!, row: f.row ?? large.get(f.at!) ?? null }));
+      };
       const current = new Map((await read(pks)).map((f) => [f.pk, f.row]));
       const gone = lock && this.bucketsLocked ? pks.filter((pk) => !current.has(pk)) : [];
       const busy = new Set<string>();
@@ -391,7 +428,7 @@ export class Drainer implements ChangeDrainer {
           continue;
         }
         const row = current.get(pk);
-        out.push({ seq: keys.get(pk)!, tbl, op: row ? 'U' : 'D', pk, row: row ?? null });
+        out.push({ seq: keys.get(pk)!, tbl, op: current.has(pk) ? 'U' : 'D', pk, row: row ?? null });
       }
     }
     // back in the queue, in this transaction: taken again by a later drain, once their writers have ended
@@ -417,15 +454,37 @@ export class Drainer implements ChangeDrainer {
     return { locked: r.rows.filter((k) => k.got).map((k) => k.pk), held: r.rows.filter((k) => !k.got).map((k) => k.pk) };
   }
 
-  /** The captured-row expression of `tbl`'s rows aliased ROW: the same JSON its capture trigger writes, so a re-sync carries the same values. */
-  private async rowJsonOf(src: pg.PoolClient, tbl: string): Promise<string> {
-    let expr = this.rowJson.get(tbl);
-    if (expr !== undefined) this.rowJsonCached = true;
+  /**
+   * The large rows among `read` (their JSON left out for their ctid), read as
+   * bytes; what they take of the drain budget is given back by the function
+   * added to `holds`, once they are applied.
+   */
+  private async largeRows(tbl: string, rowJson: RowExprs, read: { row: string | null; at: string | null }[], holds: (() => void)[] | undefined): Promise<Map<string, string | Buffer>> {
+    const ctids = read.filter((f) => f.row === null && f.at !== null).map((f) => f.at!);
+    if (!ctids.length || !holds) return new Map();
+    const { rows, release } = await this.large.read(tbl, ROW, rowJson.json, ctids);
+    holds.push(release);
+    return rows;
+  }
+
+  /**
+   * The captured-row expression of `tbl`'s rows aliased ROW: the same JSON its
+   * capture trigger writes, so a re-sync carries the same values; and their
+   * stored size (STORED_LARGE).
+   */
+  private async rowJsonOf(src: pg.PoolClient, tbl: string): Promise<RowExprs> {
+    let exprs = this.rowJson.get(tbl);
+    if (exprs !== undefined) this.rowJsonCached = true;
     else {
-      expr = (await src.query<{ expr: string }>(`SELECT (${rowJsonExprSql('$1::regclass', ROW)}) AS expr`, [tbl])).rows[0]!.expr;
-      this.rowJson.set(tbl, expr);
+      exprs = (await src.query<RowExprs>(
+        `SELECT (${rowJsonExprSql('$1::regclass', ROW)}) AS json,
+                (SELECT coalesce(string_agg(format('coalesce(pg_column_size(%s.%I), 0)::bigint', '${ROW}', attname), ' + ' ORDER BY attnum), '0')
+                   FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped) AS size`,
+        [tbl],
+      )).rows[0]!;
+      this.rowJson.set(tbl, exprs);
     }
-    return expr;
+    return exprs;
   }
 
   /** Drain until nothing is left (promote waits on this); returns the change rows still waiting. */
@@ -439,6 +498,7 @@ export class Drainer implements ChangeDrainer {
     this.schedule.stop();
     this.watch.stop();
     while (this.running) await new Promise((r) => setTimeout(r, 10));
+    this.large.close();
     await this.pool.end();
   }
 

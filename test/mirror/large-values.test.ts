@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair, proxyWithoutDrainer } from './mirrored-pair.ts';
-import { drainBudget } from '../../proxy/mirror/drain-statement.ts';
+import { drainBudget } from '../../proxy/mirror/drain-budget.ts';
 
 let pair: DbPair;
 let tp: TestProxy;

@@ -1,0 +1,101 @@
+// Large rows written beside the proxy, straight on the source, re-synced by the
+// background drainer. Its node-postgres connection made each one a JS string
+// and copied it four more times on the way to the mirror (404 MB of proxy RSS
+// above idle for one 50 MB bytea: bench/large-values.ts, "drained"). A large
+// row is now read by its ctid as bytes and reaches the mirror's Bind as a view
+// of its DataRow, held to the same budget as sessions' drains, and must still
+// arrive byte for byte.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { LiveState } from '../../common/live-state.ts';
+import { silentLogger } from '../../common/log.ts';
+import { MirrorApplier, type Change, type ChangeApplier } from '../../proxy/mirror/apply.ts';
+import { drainBudget, ROW_AS_BYTES } from '../../proxy/mirror/drain-budget.ts';
+import { Drainer } from '../../proxy/mirror/drainer.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
+import { mirroredPair } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let mirror: MirrorApplier;
+/** What each apply of the drainer carried: every large row's JSON as bytes, or not. */
+const applied: Change[][] = [];
+let drainer: Drainer;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_drainer_large_rows', 'CREATE TABLE big (id int PRIMARY KEY, b bytea, t text, tail text)');
+  mirror = new MirrorApplier(pair.targetUrl);
+  const watching: ChangeApplier = {
+    apply: async (changes) => {
+      applied.push(changes);
+      await mirror.apply(changes);
+    },
+    probe: (tables) => mirror.probe(tables),
+    fence: () => mirror.fence(),
+    close: async () => undefined,
+  };
+  drainer = new Drainer(pair.legacyUrl, watching, new LiveState({ mirroring: true }), silentLogger, 50);
+});
+afterAll(async () => {
+  await drainer?.stop();
+  await mirror?.close();
+});
+
+const digest = async (url: string) => (await sql(url, 'SELECT id, length(b) AS nb, md5(b) AS b, length(t) AS nt, md5(t) AS t, tail FROM big ORDER BY id')).rows;
+/** Characters of 1 to 4 bytes in UTF-8, and ones JSON escapes (quote, backslash, newline, a control character). */
+const text = (chars: number, seed: number) => {
+  const alphabet = ['a', 'é', '€', '😀', '"', '\\', '\n', '\u0001', 'Ω', ' '];
+  let out = '';
+  for (let i = 0; i < chars; i++) out += alphabet[(i * 7 + seed + (i >> 5)) % alphabet.length];
+  return out;
+};
+const largeRows = () => applied.flat().filter((c) => c.row !== null && c.row.length >= ROW_AS_BYTES);
+
+it('large rows written on the source reach the mirror byte for byte, as bytes, through updates, deletes and a truncate', async () => {
+  const bytes = randomBytes(3 << 20);
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (1, $1, NULL, $2)', [bytes, 'après']);
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (2, $1, $2, $3), (3, NULL, $4, NULL)', [bytes.subarray(1), text(1 << 20, 3), '"}\\', 'small']);
+  await drainer.flush();
+  expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
+
+  await sql(pair.legacyUrl, 'UPDATE big SET t = t || $1, tail = $2 WHERE id = 2', ['é😀', 'fin']);
+  await sql(pair.legacyUrl, 'DELETE FROM big WHERE id = 1');
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (4, $1, $2, NULL)', [randomBytes(1 << 20), text(300_000, 5)]);
+  await drainer.flush();
+  const source = await digest(pair.legacyUrl);
+  expect(source.map((r) => r.id)).toEqual([2, 3, 4]);
+  expect(source[0]).toMatchObject({ nb: (3 << 20) - 1, nt: (1 << 20) + 2, tail: 'fin' });
+  expect(await digest(pair.targetUrl)).toEqual(source);
+
+  // a truncate re-copies the whole table, large rows with it
+  await sql(pair.legacyUrl, 'TRUNCATE big');
+  await sql(pair.legacyUrl, `INSERT INTO big VALUES (5, $1, $2, 'x')`, [randomBytes(2 << 20), text(200_000, 7)]);
+  await drainer.flush();
+  expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
+
+  expect(largeRows().length).toBeGreaterThanOrEqual(5);
+  expect(largeRows().filter((c) => !Buffer.isBuffer(c.row)).map((c) => c.pk)).toEqual([]);
+  expect(drainBudget.taken).toBe(0);
+}, 120_000);
+
+it('the drainer waits for the budget of large drained rows while sessions hold it, then goes on', async () => {
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (10, $1, NULL, NULL)', [randomBytes(2 << 20)]);
+  // sessions' large drained rows fill the budget
+  const limit = drainBudget.limit;
+  drainBudget.limit = 3 << 20;
+  onTestFinished(() => void (drainBudget.limit = limit));
+  expect(drainBudget.take(3 << 20, false, () => undefined)).toBe(true);
+  let given = false;
+  const giveBack = () => {
+    if (!given) drainBudget.give(3 << 20);
+    given = true;
+  };
+  onTestFinished(giveBack);
+  const draining = drainer.drainOnce();
+  for (let i = 0; i < 200 && drainBudget.waiters === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(drainBudget.waiters).toBe(1);
+  expect((await sql(pair.targetUrl, 'SELECT id FROM big WHERE id = 10')).rows).toEqual([]);
+  giveBack();
+  expect(await draining).toBe(1);
+  expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
+  expect(drainBudget.taken).toBe(0);
+}, 120_000);
