@@ -27,6 +27,9 @@ export interface ResponseHandler {
   large?(bytes: number, resume: () => void): boolean;
 }
 
+/** Why a link's server is not read: the drain budget, or the client's unread answers. */
+export type ReadHold = 'budget' | 'client';
+
 /** The size from which a message in an answer is announced to its handler (ResponseHandler.large). */
 export const LARGE_MESSAGE = 1 << 20;
 
@@ -104,8 +107,29 @@ export class BackendLink {
   private announce(seq: number, bytes: number): void {
     this.announced = seq;
     const h = this.handlers[0];
-    if (!h?.large || h.large(bytes, () => this.stream.resume())) return;
+    if (!h?.large || h.large(bytes, () => this.readAgain('budget'))) return;
+    this.stopReading('budget');
+  }
+
+  /**
+   * Why the server is not read just now. The drain budget (announce) and a
+   * client leaving its answers unread (the relay) each stopped and resumed
+   * the one stream: either's resume lifted the other's pause, and a session
+   * waiting for the budget read its 100 MB row in anyway once its client
+   * caught up, or went on reading for a client that did not.
+   */
+  private readonly holds = new Set<ReadHold>();
+
+  /** Stop reading the server for `reason` (others may hold it too). */
+  stopReading(reason: ReadHold): void {
+    this.holds.add(reason);
     this.stream.pause();
+  }
+
+  /** `reason` is gone: the server is read again once no other reason holds it. */
+  readAgain(reason: ReadHold): void {
+    if (!this.holds.delete(reason) || this.holds.size) return;
+    this.stream.resume();
   }
 
   private readonly dispatch = (m: Message): void => {

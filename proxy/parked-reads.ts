@@ -84,7 +84,7 @@ export class ParkedReads {
     // until DISCARD ALL has answered nobody may take it back: the session that had it is gone
     if (lease) lease.reclaim = () => false;
     // a session that ended while its client was not reading had stopped reading its backends too
-    link.stream.resume();
+    link.readAgain('client');
     const reset = new Collect();
     link.request(queryMessage('DISCARD ALL'), reset);
     // a server that does not answer in time is no connection to hand on

@@ -281,7 +281,7 @@ export class Relay {
    * it, a client pipelining queries it never read the answers to filled the
    * proxy's memory (3.6 GB in 15 s), for every session.
    */
-  private backlogged: { streams: Duplex[]; over: Promise<void>; end: () => void } | null = null;
+  private backlogged: { links: BackendLink[]; over: Promise<void>; end: () => void } | null = null;
   /** The client hung up: nothing is held back for it any more. */
   private clientLeft = false;
   private queuedBytes = 0;
@@ -540,17 +540,17 @@ export class Relay {
   private clientBacklog(full: boolean): void {
     if (full) {
       if (this.backlogged || this.clientLeft) return;
-      const streams = [this.source, this.target].filter((l): l is BackendLink => l !== null && !l.lost).map((l) => l.stream);
-      for (const st of streams) st.pause();
+      const links = [this.source, this.target].filter((l): l is BackendLink => l !== null && !l.lost);
+      for (const l of links) l.stopReading('client');
       let end!: () => void;
       const over = new Promise<void>((r) => (end = r));
-      this.backlogged = { streams, over, end };
+      this.backlogged = { links, over, end };
       return;
     }
     const b = this.backlogged;
     if (!b) return;
     this.backlogged = null;
-    for (const st of b.streams) st.resume();
+    for (const l of b.links) l.readAgain('client');
     b.end();
   }
 
@@ -1294,8 +1294,8 @@ export class Relay {
         }
         if (this.backlogged) {
           // opened for a request already on its way while the client is not reading: it waits with the others
-          link.stream.pause();
-          this.backlogged.streams.push(link.stream);
+          link.stopReading('client');
+          this.backlogged.links.push(link);
         }
         return link;
       } catch (e) {
