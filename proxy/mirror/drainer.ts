@@ -30,7 +30,7 @@ import { mirrorMetrics } from './metrics.ts';
 import { DrainSchedule } from './drain-schedule.ts';
 import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
-import { ROW_AS_BYTES } from './drain-budget.ts';
+import { drainBudget, ROW_AS_BYTES } from './drain-budget.ts';
 import { LargeRowReader } from './large-rows.ts';
 
 const BATCH = 1000;
@@ -50,20 +50,44 @@ const ROW = 'cutover_row';
 /** The pk jsonb of the row by its key columns, as capture builds it (same key, same text). */
 const keyJson = (keyCols: string[]) => `jsonb_build_object(${keyCols.map((c) => `'${c.replace(/'/g, "''")}', ${ROW}.${qi(c)}`).join(', ')})::text`;
 /**
- * From this many bytes as stored (its columns' pg_column_size: what the
- * table holds, toasted values at their compressed size, read without
- * detoasting them) a row is large: its JSON is left out of the drainer's
+ * From this many bytes (its text and bytea columns' octet_length, other
+ * columns as stored: pg_column_size; both read from a toasted value's pointer,
+ * never detoasting it) a row is large: its JSON is left out of the drainer's
  * read, which gives its ctid instead, and LargeRowReader reads it as bytes.
  * Its JSON is then made once, by that read: the JSON's own length would have
  * had the source make it twice (6.7 s instead of 4.5 s to re-sync one 50 MB
- * bytea). Half of ROW_AS_BYTES: a row's JSON is rarely shorter than it is
- * stored (bytea doubles as hex), and one compressed below it is at most a
- * few MB of JSON.
+ * bytea). Half of ROW_AS_BYTES: a row's JSON is rarely shorter (bytea
+ * doubles as hex), and a json or array value compressed below it is at most
+ * a few MB of JSON.
  */
 const STORED_LARGE = ROW_AS_BYTES / 2;
-/** `row` and `at` of the drainer's reads: the row's JSON (`json`), or the ctid of a large row (`size`: its stored bytes). */
+/** `row`, `at` and `stored` of the drainer's reads: the row's JSON (`json`), or the ctid and stored bytes of a large row (`size`). */
 const rowOrCtid = ({ json, size }: RowExprs) =>
-  `CASE WHEN (${size}) < ${STORED_LARGE} THEN ${json}::text END AS row, CASE WHEN (${size}) >= ${STORED_LARGE} THEN ${ROW}.ctid::text END AS at`;
+  `CASE WHEN (${size}) < ${STORED_LARGE} THEN ${json}::text END AS row, CASE WHEN (${size}) >= ${STORED_LARGE} THEN ${ROW}.ctid::text END AS at,
+   CASE WHEN (${size}) >= ${STORED_LARGE} THEN (${size}) END AS stored`;
+/**
+ * Bytes (as STORED_LARGE measures them) of large rows one drain batch
+ * re-syncs at most, a quarter of the drain budget (64 MB), and at least one
+ * row whatever its size: the others go back to the queue for the next batch.
+ * A batch is one mirror transaction, and its rows are held until it commits:
+ * four 50 MB bytea rows written at once held 406 MB of the proxy.
+ */
+const largePerBatch = () => drainBudget.limit / 4;
+
+/** A drain batch's large rows: what they take of the drain budget (given back after the apply), and their stored bytes so far. */
+interface LargeBatch {
+  holds: (() => void)[];
+  stored: number;
+  /** Whether large rows past largePerBatch() wait for the next batch (not after a failed one: see deferLarge). */
+  defer: boolean;
+}
+
+/** What the drainer's reads give for a row. */
+interface ReadRow {
+  row: string | null;
+  at: string | null;
+  stored: string | null;
+}
 
 /** A table's captured-row expression (rowJsonExprSql) and its stored size, of its rows aliased ROW. */
 interface RowExprs {
@@ -123,6 +147,15 @@ export class Drainer implements ChangeDrainer {
    * cycle), and grows back with every drain that goes through.
    */
   private limit = BATCH;
+  /**
+   * Whether a batch may leave large rows for the next one (largePerBatch).
+   * Not right after a failed batch: rows applied in separate mirror
+   * transactions could fail where one would not (a unique value moved from a
+   * deferred row to another), and the same split would fail every time.
+   */
+  private deferLarge = true;
+  /** Whether the last batch left large rows for the next one: more is waiting, however short the batch was. */
+  private largeLeft = false;
   /** The limit the last drain took: a drain that filled it is followed at once by another. */
   private lastLimit = BATCH;
   /**
@@ -201,6 +234,7 @@ export class Drainer implements ChangeDrainer {
   /** One batch on a source connection of its own: see drainOnce. */
   private async drainBatch(): Promise<number> {
     this.rowJsonCached = false;
+    this.largeLeft = false;
     const src = await this.pool.connect();
     let ok = false;
     try {
@@ -242,16 +276,19 @@ export class Drainer implements ChangeDrainer {
       const rows = taken.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
       let missing: Change[] = [];
       if (rows.length) {
-        const holds: (() => void)[] = [];
+        const large: LargeBatch = { holds: [], stored: 0, defer: this.deferLarge };
+        // until this batch has gone through: one that fails again with large rows deferred keeps them together
+        this.deferLarge = false;
         try {
-          const changes = await this.currentRows(src, rows, true, holds);
+          const changes = await this.currentRows(src, rows, true, large);
           await this.applier.apply(changes);
           if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
         } finally {
-          for (const release of holds) release();
+          for (const release of large.holds) release();
         }
       }
       await src.query('COMMIT');
+      this.deferLarge = true;
       this.limit = Math.min(BATCH, limit * 2);
       if (missing.length) this.rechecks.push({ after: null, keys: missing.map((c) => ({ tbl: c.tbl, pk: c.pk })) });
       ok = true;
@@ -359,7 +396,7 @@ export class Drainer implements ChangeDrainer {
    * table is locked against writers (SHARE) while it is read, so every such
    * session has either committed before or writes after.
    */
-  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true, holds?: (() => void)[]): Promise<Change[]> {
+  private async currentRows(src: pg.PoolClient, rows: { seq: string; tbl: string; op: string; pk: string }[], lock = true, batch?: LargeBatch): Promise<Change[]> {
     const out: Change[] = [];
     const byTable = new Map<string, Map<string, number>>();
     const whole = new Map<string, number>();
@@ -385,10 +422,10 @@ export class Drainer implements ChangeDrainer {
       )).rows.map((r) => r.attname);
       if (!keyCols.length) throw new Error(`drainer: ${tbl} has no primary key to re-copy it by after a truncate`);
       const rowJson = await this.rowJsonOf(src, tbl);
-      const all = await src.query<{ pk: string; row: string | null; at: string | null }>(
+      const all = await src.query<{ pk: string } & ReadRow>(
         `SELECT ${keyJson(keyCols)} AS pk, ${rowOrCtid(rowJson)} FROM ${tbl} ${ROW}`,
       );
-      const large = await this.largeRows(tbl, rowJson, all.rows, holds);
+      const large = await this.largeRows(tbl, rowJson, all.rows, batch);
       for (const f of all.rows) out.push({ seq, tbl, op: 'U', pk: f.pk, row: f.row ?? large.get(f.at!) ?? null });
       if (all.rows.length) this.log.warn({ table: tbl, rows: all.rows.length }, 'drainer: a truncate re-synced: the table re-copied from the source');
     }
@@ -400,30 +437,43 @@ export class Drainer implements ChangeDrainer {
       const rowJson = await this.rowJsonOf(src, tbl);
       // matched to the keys asked for by value, by their place in the list: not by the text the row's key
       // makes here, which a change row written in another time zone (an older capture format) did not share
-      // (without `holds`, only whether each key has a row matters: a large row is not read)
-      const read = async (want: string[]) => {
-        const found = (await src.query<{ n: string; row: string | null; at: string | null }>(
+      // (without `batch`, only whether each key has a row matters: a large row is not read)
+      const deferred = new Set<string>();
+      const read = async (want: string[], first: boolean) => {
+        const found = (await src.query<{ n: string } & ReadRow>(
           `SELECT cutover_key.n, ${rowOrCtid(rowJson)}
              FROM ${tbl} ${ROW} JOIN (SELECT e.n, jsonb_populate_record(NULL::${tbl}, e.v) AS r FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)) cutover_key
                ON ${keyCols.map((c) => `${ROW}.${qi(c)} = (cutover_key.r).${qi(c)}`).join(' AND ')}
               ${lock ? `FOR SHARE OF ${ROW}` : ''}`,
           ['[' + want.join(',') + ']'],
         )).rows;
-        const large = holds ? await this.largeRows(tbl, rowJson, found, holds) : new Map<string, Buffer | string>();
-        return found.map((f) => ({ pk: want[Number(f.n) - 1]!, row: f.row ?? large.get(f.at!) ?? null }));
+        const pkOf = (f: { n: string }) => want[Number(f.n) - 1]!;
+        if (first && batch?.defer) {
+          for (const f of found) {
+            if (f.stored === null) continue;
+            // the first large row always goes, however large
+            if (batch.stored > 0 && batch.stored + Number(f.stored) > largePerBatch()) {
+              deferred.add(pkOf(f));
+              this.largeLeft = true;
+              f.at = null;
+            } else batch.stored += Number(f.stored);
+          }
+        }
+        const large = batch ? await this.largeRows(tbl, rowJson, found, batch) : new Map<string, Buffer | string>();
+        return found.map((f) => ({ pk: pkOf(f), row: f.row ?? large.get(f.at!) ?? null }));
       };
-      const current = new Map((await read(pks)).map((f) => [f.pk, f.row]));
+      const current = new Map((await read(pks, true)).map((f) => [f.pk, f.row]));
       const gone = lock && this.bucketsLocked ? pks.filter((pk) => !current.has(pk)) : [];
       const busy = new Set<string>();
       if (gone.length) {
         const { locked, held } = await this.lockMissing(src, tbl, gone);
         // read again after the lock: a session that inserted one of them and committed meanwhile (its
         // row mirrored before this delete could land) is seen now, and one still inserting holds the bucket
-        for (const f of locked.length ? await read(locked) : []) current.set(f.pk, f.row);
+        for (const f of locked.length ? await read(locked, false) : []) current.set(f.pk, f.row);
         for (const pk of held) busy.add(pk);
       }
       for (const pk of pks) {
-        if (busy.has(pk)) {
+        if (busy.has(pk) || deferred.has(pk)) {
           later.push({ tbl, pk });
           continue;
         }
@@ -457,13 +507,13 @@ export class Drainer implements ChangeDrainer {
   /**
    * The large rows among `read` (their JSON left out for their ctid), read as
    * bytes; what they take of the drain budget is given back by the function
-   * added to `holds`, once they are applied.
+   * added to the batch's holds, once they are applied.
    */
-  private async largeRows(tbl: string, rowJson: RowExprs, read: { row: string | null; at: string | null }[], holds: (() => void)[] | undefined): Promise<Map<string, string | Buffer>> {
+  private async largeRows(tbl: string, rowJson: RowExprs, read: ReadRow[], batch: LargeBatch | undefined): Promise<Map<string, string | Buffer>> {
     const ctids = read.filter((f) => f.row === null && f.at !== null).map((f) => f.at!);
-    if (!ctids.length || !holds) return new Map();
+    if (!ctids.length || !batch) return new Map();
     const { rows, release } = await this.large.read(tbl, ROW, rowJson.json, ctids);
-    holds.push(release);
+    batch.holds.push(release);
     return rows;
   }
 
@@ -478,7 +528,9 @@ export class Drainer implements ChangeDrainer {
     else {
       exprs = (await src.query<RowExprs>(
         `SELECT (${rowJsonExprSql('$1::regclass', ROW)}) AS json,
-                (SELECT coalesce(string_agg(format('coalesce(pg_column_size(%s.%I), 0)::bigint', '${ROW}', attname), ' + ' ORDER BY attnum), '0')
+                (SELECT coalesce(string_agg(format('coalesce(%s(%s.%I), 0)::bigint',
+                                                   CASE WHEN atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype) THEN 'octet_length' ELSE 'pg_column_size' END,
+                                                   '${ROW}', attname), ' + ' ORDER BY attnum), '0')
                    FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped) AS size`,
         [tbl],
       )).rows[0]!;
@@ -490,7 +542,7 @@ export class Drainer implements ChangeDrainer {
   /** Drain until nothing is left (promote waits on this); returns the change rows still waiting. */
   async flush(): Promise<number> {
     while (this.running) await new Promise((r) => setTimeout(r, 5));
-    while ((await this.drainOnce()) === this.lastLimit);
+    while ((await this.drainOnce()) === this.lastLimit || this.largeLeft);
     return this.backlog;
   }
 

@@ -99,3 +99,18 @@ it('the drainer waits for the budget of large drained rows while sessions hold i
   expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
   expect(drainBudget.taken).toBe(0);
 }, 120_000);
+
+it('large rows written together are re-synced a few at a time, each batch one mirror transaction, and all arrive', async () => {
+  // a quarter of the budget a batch: 3 MB of stored large rows, one 2 MB row each
+  const limit = drainBudget.limit;
+  drainBudget.limit = 12 << 20;
+  onTestFinished(() => void (drainBudget.limit = limit));
+  const values = [0, 1, 2].map(() => randomBytes(2 << 20));
+  await sql(pair.legacyUrl, `INSERT INTO big VALUES (20, $1, $4, NULL), (21, $2, NULL, 'é'), (22, $3, NULL, NULL), (23, NULL, 'small', NULL)`, [...values, text(1000, 2)]);
+  applied.length = 0;
+  await drainer.flush();
+  expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
+  const perApply = applied.map((changes) => changes.filter((c) => c.row !== null && c.row.length >= ROW_AS_BYTES).length).filter((n) => n > 0);
+  expect(perApply).toEqual([1, 1, 1]);
+  expect(drainBudget.taken).toBe(0);
+}, 120_000);
