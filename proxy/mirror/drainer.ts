@@ -197,7 +197,7 @@ export class Drainer implements ChangeDrainer {
     this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
-    this.large = new LargeRowReader(sourceUrl);
+    this.large = new LargeRowReader(sourceUrl, DRAIN_LOCK_TIMEOUT_MS);
     this.unrecorded = new UnrecordedKeys(log);
     this.schedule = new DrainSchedule(() => this.drainOnce(), () => this.lastLimit, intervalMs, (e) => log.warn({ reason: e.message }, 'drainer: a drain failed (source or mirror); changes kept on the source, retrying'));
   }

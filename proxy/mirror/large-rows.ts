@@ -40,7 +40,17 @@ export class LargeRowReader {
   private link: BackendLink | null = null;
   private opening: Promise<BackendLink> | null = null;
 
-  constructor(private readonly sourceUrl: string) {}
+  /**
+   * `lockTimeoutMs`: this connection holds no lock of the drain's, so a lock
+   * it waits for can be queued behind a writer waiting for the drain's own
+   * (TRUNCATE, ALTER TABLE): a wait through the proxy that PostgreSQL's
+   * deadlock check cannot see. Past the timeout the read fails (55P03) and
+   * the drain gives its locks up, as it does for a row lock it waits for.
+   */
+  constructor(
+    private readonly sourceUrl: string,
+    private readonly lockTimeoutMs: number,
+  ) {}
 
   /**
    * The JSON (`rowJson`, aliased `alias`) of the rows of `tbl` at `ctids`,
@@ -80,7 +90,7 @@ export class LargeRowReader {
         const conn = await connectBackend({
           endpoint: { host: u.host, port: u.port, sslmode: u.sslmode },
           // the same text settings as the drainer's own connection: the same JSON for the same row
-          startup: { user: u.user, database: u.database, application_name: 'cutover-drainer', options: STABLE_TEXT_OPTIONS, client_encoding: 'UTF8' },
+          startup: { user: u.user, database: u.database, application_name: 'cutover-drainer', options: `${STABLE_TEXT_OPTIONS} -c lock_timeout=${this.lockTimeoutMs}`, client_encoding: 'UTF8' },
           secret: { kind: 'password', password: u.password },
           timeoutMs: 5_000,
           maxMessageSize: SERVER_MAX_MESSAGE,

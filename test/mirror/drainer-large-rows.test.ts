@@ -12,6 +12,7 @@ import { silentLogger } from '../../common/log.ts';
 import { MirrorApplier, type Change, type ChangeApplier } from '../../proxy/mirror/apply.ts';
 import { drainBudget, ROW_AS_BYTES } from '../../proxy/mirror/drain-budget.ts';
 import { Drainer } from '../../proxy/mirror/drainer.ts';
+import type { LargeRowReader } from '../../proxy/mirror/large-rows.ts';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { mirroredPair } from './mirrored-pair.ts';
 
@@ -114,3 +115,29 @@ it('large rows written together are re-synced a few at a time, each batch one mi
   expect(perApply).toEqual([1, 1, 1]);
   expect(drainBudget.taken).toBe(0);
 }, 120_000);
+
+it('a TRUNCATE queued behind the drain while it reads large rows does not hold the drain, nor the drain it', async () => {
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (30, $1, NULL, NULL)', [randomBytes(1 << 20)]);
+  const reader = (drainer as unknown as { large: LargeRowReader }).large;
+  const read = reader.read.bind(reader);
+  onTestFinished(() => void (reader.read = read));
+  let truncating: Promise<unknown> | null = null;
+  // the drain holds the row FOR SHARE; a TRUNCATE waits for it, and the large row's read (another
+  // connection, holding nothing) queues behind the TRUNCATE: PostgreSQL sees no deadlock
+  reader.read = async (...args) => {
+    if (!truncating) {
+      truncating = sql(pair.legacyUrl, 'TRUNCATE big');
+      const waiting = `SELECT 1 FROM pg_locks WHERE relation = 'big'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`;
+      for (let i = 0; i < 200 && !(await sql(pair.legacyUrl, waiting)).rowCount; i++) await new Promise((r) => setTimeout(r, 25));
+    }
+    return read(...args);
+  };
+  // the read gives up (lock_timeout) like a drain meeting a row lock: its locks go, the TRUNCATE runs
+  expect(await drainer.drainOnce()).toBe(0);
+  await truncating;
+  reader.read = read;
+  await drainer.flush();
+  expect(await digest(pair.legacyUrl)).toEqual([]);
+  expect(await digest(pair.targetUrl)).toEqual([]);
+  expect(drainBudget.taken).toBe(0);
+}, 30_000);
