@@ -211,8 +211,9 @@ export class BackendLink {
     if (this.copyIn || type === 0x64 || type === 0x63 || type === 0x66) return;
     if (type === 0x50) this.fates.push(b);
     else if (type === 0x53) this.fates.push(SYNC_MARK);
-    else if (type === 0x51) {
-      // a Query behind extended-protocol messages goes once they are answered without an error (Relay.inSegment)
+    else if (type === 0x51 || type === 0x46) {
+      // a Query (or FunctionCall, answered the same way) behind extended-protocol messages goes once they are
+      // answered without an error (Relay.inSegment)
       if (this.fates.at(-1) === EXTENDED) this.fates.pop();
       this.fates.push(QUERY_MARK);
     }

@@ -1,0 +1,50 @@
+// A server connection follows what became of each Parse it sent (BackendLink.onParse):
+// made (ParseComplete), or not (an error skipping to the Sync, or the Sync's
+// ReadyForQuery with no answer to it). A FunctionCall, like a Query, is answered
+// on its own with a ReadyForQuery and skips nothing: taken for extended-protocol
+// messages, its ReadyForQuery settled the Parses pipelined behind it as not made.
+import { Duplex } from 'node:stream';
+import { expect, it } from 'vitest';
+import { BackendLink, Collect } from '../../proxy/backend-link.ts';
+import { int16, int32, msg, query, sync } from './raw-wire.ts';
+
+function fakeServer(): Duplex {
+  return new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+}
+const answer = (type: string, body = Buffer.alloc(0)) => msg(type, body);
+const READY = answer('Z', Buffer.from('I'));
+const PARSE_COMPLETE = answer('1');
+/** What the server sends, once the link has read it. */
+async function serverSends(server: Duplex, bytes: Buffer): Promise<void> {
+  server.push(bytes);
+  await new Promise((r) => setImmediate(r));
+}
+
+function linkWithFates() {
+  const server = fakeServer();
+  const link = new BackendLink('source', server);
+  const fates: string[] = [];
+  link.onParse = (parse, made) => fates.push(`${parse.toString('latin1', 5, parse.indexOf(0, 5))}:${made ? 'made' : 'not made'}`);
+  return { server, link, fates };
+}
+
+it('a Parse pipelined behind a FunctionCall is settled by its own answer, not by the FunctionCall\'s ReadyForQuery', async () => {
+  const { server, link, fates } = linkWithFates();
+  const call = msg('F', int32(1397), int16(0), int16(1), int32(2), Buffer.from('-5'), int16(0));
+  link.request(call, new Collect());
+  link.request([msg('P', 's5', 'SELECT 5', int16(0)), sync()], new Collect());
+  await serverSends(server, Buffer.concat([answer('V', Buffer.concat([int32(1), Buffer.from('5')])), READY]));
+  expect(fates).toEqual([]);
+  await serverSends(server, Buffer.concat([PARSE_COMPLETE, READY]));
+  expect(fates).toEqual(['s5:made']);
+});
+
+it('the same behind a Query; and a Parse the server skipped after an error is not made', async () => {
+  const { server, link, fates } = linkWithFates();
+  link.request(query('SELECT 1'), new Collect());
+  link.request([msg('P', 'bad', 'SELEC', int16(0)), msg('P', 'after', 'SELECT 2', int16(0)), sync()], new Collect());
+  await serverSends(server, READY);
+  expect(fates).toEqual([]);
+  await serverSends(server, Buffer.concat([answer('E', Buffer.from('SERROR\0C42601\0Msyntax error\0\0')), READY]));
+  expect(fates).toEqual(['bad:not made', 'after:not made']);
+});
