@@ -58,6 +58,8 @@ export class BackendLink {
    * the COPY's ReadyForQuery.
    */
   copyIn = false;
+  /** A CopyDone or CopyFail went out during copy-in: what follows is read by the server as after the COPY. */
+  private copyEnded = false;
   /** ErrorResponses received so far (FATAL ones aside): the relay learns from it whether a SET may have been undone. */
   errors = 0;
   /** Query messages sent so far: each drops the server's unnamed prepared statement. */
@@ -139,6 +141,10 @@ export class BackendLink {
     }
     if (m.type === 0x47 /* G */ || m.type === 0x57 /* W */) {
       this.copyIn = true;
+      this.copyEnded = false;
+      // a Sync or Flush sent behind the COPY's Execute (libpq sends one) reaches the server in copy-in mode,
+      // which ignores it: the Sync after CopyDone is the one that ends the request
+      if (this.fates.length) this.fates = this.fates.filter((f) => f !== SYNC_MARK && f !== EXTENDED);
       this.onCopyIn?.();
     } else if (m.type === 0x5a) this.copyIn = false;
     else if (m.type === 0x45) this.errors++;
@@ -207,8 +213,13 @@ export class BackendLink {
   /** Note a message sent whose place matters to the fate of a Parse (onParse). */
   private track(b: Buffer): void {
     const type = b[0];
-    // during COPY FROM the server swallows Sync and Flush; its data ends no segment
-    if (this.copyIn || type === 0x64 || type === 0x63 || type === 0x66) return;
+    // COPY FROM's data ends no segment, and the server ignores a Sync or Flush until the CopyDone (or CopyFail)
+    if (type === 0x64) return;
+    if (type === 0x63 || type === 0x66) {
+      if (this.copyIn) this.copyEnded = true;
+      return;
+    }
+    if (this.copyIn && !this.copyEnded && (type === 0x53 || type === 0x48)) return;
     if (type === 0x50) this.fates.push(b);
     else if (type === 0x53) this.fates.push(SYNC_MARK);
     else if (type === 0x51 || type === 0x46) {

@@ -48,3 +48,17 @@ it('the same behind a Query; and a Parse the server skipped after an error is no
   await serverSends(server, Buffer.concat([answer('E', Buffer.from('SERROR\0C42601\0Msyntax error\0\0')), READY]));
   expect(fates).toEqual(['bad:not made', 'after:not made']);
 });
+
+it('a COPY FROM STDIN in the extended protocol: the Sync libpq sends behind its Execute is ignored in copy-in, the one after CopyDone ends it', async () => {
+  const { server, link, fates } = linkWithFates();
+  link.request([msg('P', '', 'COPY t FROM STDIN', int16(0)), msg('B', '', '', int16(0), int16(0), int16(0)), msg('E', '', int32(0)), sync()], new Collect());
+  await serverSends(server, Buffer.concat([PARSE_COMPLETE, answer('2'), answer('G', Buffer.concat([Buffer.from([0]), int16(0)]))]));
+  expect(fates).toEqual([':made']);
+  link.write([msg('d', '1\n'), msg('c'), sync()]);
+  // pipelined behind the COPY, before its answer
+  link.request([msg('P', 'next', 'SELECT 1', int16(0)), sync()], new Collect());
+  await serverSends(server, Buffer.concat([answer('C', Buffer.from('COPY 1\0')), READY]));
+  expect(fates).toEqual([':made']);
+  await serverSends(server, Buffer.concat([PARSE_COMPLETE, READY]));
+  expect(fates).toEqual([':made', 'next:made']);
+});
