@@ -91,7 +91,8 @@ export class LargeRowReader {
           endpoint: { host: u.host, port: u.port, sslmode: u.sslmode },
           // the same text settings as the drainer's own connection: the same JSON for the same row
           startup: { user: u.user, database: u.database, application_name: 'cutover-drainer', options: `${STABLE_TEXT_OPTIONS} -c lock_timeout=${this.lockTimeoutMs}`, client_encoding: 'UTF8' },
-          secret: { kind: 'password', password: u.password },
+          // as node-postgres finds it for the drainer's own connection: a URL without one reaches the same role
+          secret: { kind: 'password', password: u.password || process.env.PGPASSWORD || '' },
           timeoutMs: 5_000,
           maxMessageSize: SERVER_MAX_MESSAGE,
         });

@@ -153,3 +153,20 @@ it('large rows of a table with json and array columns (their text in the row, ca
   expect(await docs(pair.targetUrl)).toEqual(source);
   expect(largeRows().map((c) => Buffer.isBuffer(c.row))).toEqual([true]);
 }, 120_000);
+
+it('a source URL without its password (PGPASSWORD, as the drainer\'s own connection takes it) reads large rows too', async () => {
+  const url = new URL(pair.legacyUrl);
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  const before = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = password;
+  onTestFinished(() => {
+    if (before === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = before;
+  });
+  const own = new Drainer(url.toString(), mirror, new LiveState({ mirroring: true }), silentLogger, 50);
+  onTestFinished(() => own.stop());
+  await sql(pair.legacyUrl, 'INSERT INTO big VALUES (40, $1, NULL, NULL)', [randomBytes(1 << 20)]);
+  await own.flush();
+  expect(await digest(pair.targetUrl)).toEqual(await digest(pair.legacyUrl));
+}, 60_000);
