@@ -30,10 +30,8 @@ const flag = () =>
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6432')
   // five digits passed up to 99999: the proxy then failed after starting with Node's "options.port should be >= 0 and < 65536"
-  .refine((v) => {
-    const port = Number(v.slice(v.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65535;
-  }, 'the port must be from 1 to 65535');
+  // (0 stays: any free port, as for Node)
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be at most 65535');
 const percent = num().pipe(z.number().int().min(0).max(100));
 
 export const configSchema = z

@@ -58,8 +58,8 @@ describe('configuration layers', () => {
     expect(() => loadConfig({ reads: '101' }, {})).toThrow(/invalid reads/);
     expect(() => loadConfig({ listen: 'nonsense' }, {})).toThrow(/invalid listen: expected host:port/);
     // a port past 65535 failed only once the proxy had started, with Node's message
-    expect(() => loadConfig({ listen: '127.0.0.1:99999' }, {})).toThrow('invalid listen: the port must be from 1 to 65535');
-    expect(() => loadConfig({ control: '127.0.0.1:0' }, {})).toThrow('invalid control: the port must be from 1 to 65535');
+    expect(() => loadConfig({ listen: '127.0.0.1:99999' }, {})).toThrow('invalid listen: the port must be at most 65535');
+    expect(() => loadConfig({ control: '127.0.0.1:65536' }, {})).toThrow('invalid control: the port must be at most 65535');
     expect(loadConfig({ listen: '[::1]:65535' }, {}).listen).toBe('[::1]:65535');
   });
 
