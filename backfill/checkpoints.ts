@@ -5,6 +5,7 @@
 // because rows go in with ON CONFLICT DO NOTHING.
 import { makeDir } from '../common/make-dir.ts';
 import { openStateFile } from '../common/sqlite-file.ts';
+import { redactUrl } from '../common/urls.ts';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -57,19 +58,34 @@ class SqliteCheckpoints implements CheckpointStore {
 
 class RedisCheckpoints implements CheckpointStore {
   private redis: Redis;
+  private readonly where: string;
+  /** The connection's own last error: a command refused meanwhile says only that it ran out of retries. */
+  private lastError: string | null = null;
   constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+    this.where = redactUrl(url);
+    this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, connectTimeout: 2_000 });
+    // without a listener ioredis printed every failed connection attempt with its stack
+    this.redis.on('error', (e: Error) => (this.lastError = e.message));
+    this.redis.on('ready', () => (this.lastError = null));
   }
   private key = (run: string) => `cutover:backfill:${run}`;
+  /** A command whose failure names the store and says why the connection failed ("WRONGPASS …", "ECONNREFUSED …"). */
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (e) {
+      throw new Error(`state store ${this.where}: ${(this.lastError ?? (e as Error).message).trim()}`, { cause: e });
+    }
+  }
   async load(run: string) {
-    const all = await this.redis.hgetall(this.key(run));
+    const all = await this.call(() => this.redis.hgetall(this.key(run)));
     return new Map(Object.entries(all).map(([t, v]) => [t, JSON.parse(v) as Checkpoint]));
   }
   async save(run: string, cp: Checkpoint) {
-    await this.redis.hset(this.key(run), cp.table, JSON.stringify(cp));
+    await this.call(() => this.redis.hset(this.key(run), cp.table, JSON.stringify(cp)));
   }
   async clear(run: string) {
-    await this.redis.del(this.key(run));
+    await this.call(() => this.redis.del(this.key(run)));
   }
   async close() {
     this.redis.disconnect();
