@@ -1,7 +1,7 @@
 // The proxy's TCP listener: accepts clients, gives each a Session, health-checks
 // the target, and shuts down gracefully (stop accepting, let sessions finish
 // their transactions up to the drain timeout).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -77,6 +77,11 @@ async function loadSqliteEngine(): Promise<SqliteEngineModule | undefined> {
 export async function startProxy(cfg: Config, live: LiveState, log: Logger, worker: WorkerIdentity | null = null): Promise<ProxyServer> {
   if (!cfg.source) throw new ConfigError('missing --source (or CUTOVER_SOURCE, or "source" in --config)');
   const source = sourceSpec(cfg.source);
+  // SQLite makes a file it is asked to open: a typo in --source served the application a new, empty
+  // database (and took its writes), where every other command refuses a missing file
+  if (source.kind === 'sqlite' && !statSync(source.path, { throwIfNoEntry: false })?.isFile()) {
+    throw new ConfigError(`--source: no SQLite database file at ${source.path}; check the path (to start from an empty database, create the file first: an empty file is one)`);
+  }
   const listen = splitHostPort(cfg.listen);
   if (cfg.auth === 'trust' && !isLoopback(listen.host)) {
     throw new ConfigError(`auth "trust" is allowed only on a loopback listener, not on ${cfg.listen}`);

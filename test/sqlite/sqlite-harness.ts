@@ -1,5 +1,5 @@
 // A proxy serving a fresh SQLite file, with a password user; no target database.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
@@ -17,6 +17,8 @@ export interface SqliteProxy {
 export async function startSqliteProxy(): Promise<SqliteProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-sqlite-'));
   const file = path.join(dir, 'app.db');
+  // an empty file is an empty SQLite database; the proxy refuses a missing one
+  writeFileSync(file, '');
   const tp = await startTestProxy({ source: `sqlite://${file}`, users: [{ name: USER, password: PASSWORD }] });
   return {
     tp,
