@@ -3,7 +3,7 @@
 // Unknown keys and bad values are errors that name the key.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { nameDatabases, parseDbUrl, UrlError } from './urls.ts';
+import { nameDatabases, parseDbUrl, placeOf, UrlError } from './urls.ts';
 
 const dbUrl = z.string().superRefine((v, ctx) => {
   try {
@@ -151,6 +151,12 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     if (issue.code === 'unrecognized_keys') throw new ConfigError(`unknown configuration key "${issue.keys.join('", "')}"`);
     const key = issue.path.join('.') || '(config)';
     throw new ConfigError(`invalid ${key}: ${issue.message}`);
+  }
+  const { source, target } = result.data;
+  // a target pasted from the source passed every check: verify compared the database with itself ("equal"),
+  // backfill copied nothing, and the proxy would mirror it onto itself
+  if (source && target && placeOf(source) === placeOf(target)) {
+    throw new ConfigError(`source and target are the same database (${placeOf(target)}): the target must be the new database`);
   }
   nameDatabases(result.data);
   return result.data;

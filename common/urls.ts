@@ -143,6 +143,11 @@ export function nameDatabases(urls: { source?: string | undefined; target?: stri
   if (urls.source) roles.set(place(parseDbUrl(urls.source)), 'source (legacy) database');
 }
 
+/** Where a URL points, host:port/dbname or the SQLite file: two URLs with one place name one database (as written: another name for the same host is not seen). */
+export function placeOf(url: string): string {
+  return place(parseDbUrl(url));
+}
+
 /** "source (legacy) database db.internal:5432/app": role and place, never user or password. */
 export function databaseLabel(url: string | DbUrl): string {
   const u = typeof url === 'string' ? parseDbUrl(url) : url;

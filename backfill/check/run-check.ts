@@ -44,6 +44,16 @@ export interface CheckReport {
   file?: string;
 }
 
+/**
+ * Whether two connections reach one database under two names (localhost and 127.0.0.1, a DNS alias),
+ * which the URLs' text cannot tell: the server's start time, port and the database's oid together.
+ */
+async function sameServerDatabase(a: pg.Client, b: pg.Client): Promise<boolean> {
+  const q = `SELECT pg_postmaster_start_time()::text || ' ' || current_setting('port') || ' ' || d.oid::text AS id FROM pg_database d WHERE d.datname = current_database()`;
+  const [x, y] = await Promise.all([a.query<{ id: string }>(q), b.query<{ id: string }>(q)]);
+  return x.rows[0]?.id === y.rows[0]?.id;
+}
+
 export async function runCheck(o: CheckOptions): Promise<CheckReport> {
   const findings: Finding[] = [];
   const src = parseDbUrl(o.source, 'source');
@@ -56,8 +66,16 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
       openSqlite(src.path, true).close();
       sourceBytes = sqliteFileBytes(src.path);
     } else {
-      sourcePg = pgClient(o.source);
-      await sourcePg.connect();
+      const c = pgClient(o.source);
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+      } catch (e) {
+        await c.end().catch(() => undefined);
+        throw e;
+      }
+      // only a connected client: a query on one that failed to connect waits for ever
+      sourcePg = c;
       sourceBytes = Number((await sourcePg.query(`SELECT pg_database_size(current_database())::text AS n`)).rows[0].n);
     }
     plan = await readSourceSchema(o.source, o.tables, false);
@@ -73,6 +91,9 @@ export async function runCheck(o: CheckOptions): Promise<CheckReport> {
     findings.push({ severity: 'info', check: 'connect', message: 'target reachable' });
   } catch (e) {
     findings.push({ severity: 'error', check: 'connect', message: namesItsDatabase(e) ? describeError(e) : `target: ${describeError(e)}` });
+  }
+  if (sourcePg && targetOk && (await sameServerDatabase(sourcePg, target))) {
+    findings.push({ severity: 'error', check: 'connect', message: 'the source and the target are one database, reached by two names: the target must be the new database' });
   }
 
   try {
