@@ -51,6 +51,8 @@ export function registerProxyCommands(program: Command): void {
         const sync = new StateSync(store, live, log, `proxy ${hostname()}:${process.pid}`);
         await sync.start();
         log.info({ store: sync.store.where, phase: live.get().phase, readPercent: live.get().readPercent, degraded: sync.degraded, webhook: cfg.webhook ? webhookLabel(cfg.webhook) : null }, 'state restored');
+        // a proxy restarted after dying mid-promote queues every new transaction behind the pause it left, saying nothing
+        if (live.get().paused) log.warn({ store: sync.store.where }, 'new transactions are paused by a promote, rollback or finalize: unless another proxy is running it, cutover status says PAUSED and cutover resume lifts the pause (roles unchanged)');
         const proxy = await startProxy(cfg, live, log).catch(async (e: unknown) => {
           // the listen address taken, say: the state sync's timers must not keep a process that serves nothing alive
           await sync.stop();

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../harness/cli.ts';
+import { cli, spawnCli } from '../harness/cli.ts';
 import { databasePair, type DbPair } from '../harness/databases.ts';
 import { freePort } from '../harness/postgres.ts';
 import { openStateStore } from '../../control/state/store.ts';
@@ -104,6 +104,24 @@ describe('promote whose proxy dies mid-request', () => {
       expect(rb.stderr).toMatch(/stopped answering during POST \/rollback/);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('a proxy restarted after its promote died', () => {
+  it('warns at start that new transactions are paused and cutover resume lifts it', async () => {
+    const pair = await databasePair('status_paused_restart');
+    const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-paused-')), 'state.db');
+    await (await openStateStore(state)).close();
+    await pauseAsDeadProxy(state);
+    const args = ['proxy', '--source', pair.legacyUrl, '--state', state, '--listen', `127.0.0.1:${await freePort()}`, '--control', `127.0.0.1:${await freePort()}`];
+    const { child, log, exited } = await spawnCli(args, 'control API listening');
+    try {
+      const warning = log().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 40 && /paused/.test(l.msg));
+      expect(warning?.msg).toBe('new transactions are paused by a promote, rollback or finalize: unless another proxy is running it, cutover status says PAUSED and cutover resume lifts the pause (roles unchanged)');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
     }
   });
 });
