@@ -69,6 +69,8 @@ const UNNAMED_CLOSE = closeMessage('S', '');
 const FLUSH_MESSAGE: Message = { type: 0x48, bytes: Buffer.from([0x48, 0, 0, 0, 4]) };
 /** A BEGIN the relay answers itself and sends with the transaction's first statement. */
 const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
+/** How long a plain BEGIN waits for the request it would go out with (a client's round trip on a local network). */
+const BEGIN_HOLD_MS = 2;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
 const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
@@ -265,6 +267,13 @@ export class Relay {
   private sot: Side;
   /** The client's plain BEGIN, answered already, to go out with its next request (one round trip fewer). */
   private deferredBegin = false;
+  /**
+   * Sends the held BEGIN on its own when no request follows at once: the
+   * server's transaction must start when the client's did, or its
+   * idle_in_transaction_session_timeout never fires, pg_stat_activity shows
+   * the session idle, and now() is the next statement's time.
+   */
+  private beginHold: NodeJS.Timeout | null = null;
   /** Waiting at a boundary for the promote pause to end. */
   private resume: { done: Promise<void>; cancel(): void } | null = null;
   /** CancelRequests the client sent: a routed read it cancelled answers 57014, no fault of the target. */
@@ -764,6 +773,10 @@ export class Relay {
       // nothing can fail in a plain BEGIN outside a transaction: answer it now, send it with the next request
       this.predicted = T;
       this.deferredBegin = true;
+      this.beginHold = setTimeout(() => {
+        this.beginHold = null;
+        if (this.deferredBegin && !this.closed) this.sendDeferredBegin();
+      }, BEGIN_HOLD_MS);
       const slot = this.order.open();
       slot.write(BEGIN_ANSWER);
       slot.end();
@@ -784,6 +797,8 @@ export class Relay {
   /** The deferred BEGIN, pipelined (same writev) ahead of the request about to be sent. */
   private sendDeferredBegin(): void {
     this.deferredBegin = false;
+    if (this.beginHold) clearTimeout(this.beginHold);
+    this.beginHold = null;
     const begin = new Collect();
     this.source.request(queryMessage('BEGIN'), begin);
     void begin.done.then(
@@ -1994,6 +2009,7 @@ export class Relay {
 
   close(): void {
     this.closed = true;
+    if (this.beginHold) clearTimeout(this.beginHold);
     this.resume?.cancel();
     this.backlogged?.end();
     // what this turn wrote keeps its place ahead of the session's own last words and Terminate
