@@ -36,7 +36,7 @@ import { classify, type Classification, type Kind, type StatementInfo, type TxnO
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
-import { closeMessage, copyFailMessage, errorResponse, parseErrorFields, queryMessage, readyForQuery } from './messages.ts';
+import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { DRAIN_STATEMENT, DrainStatements, type DrainCollect } from './mirror/drain-statement.ts';
 import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
@@ -74,6 +74,9 @@ const BEGIN_HOLD_MS = 2;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
 const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
 const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
+const PREPARE_REFUSED = 'PREPARE TRANSACTION is refused while a migration is mirroring writes';
+const PREPARE_HINT = 'commit the transaction instead';
+const REFUSE_PREPARE_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${PREPARE_REFUSED}', HINT = '${PREPARE_HINT}'; END $cutover$`;
 /** Unsent answer bytes past which the session stops reading its backends (the client is not taking them). */
 const CLIENT_BACKLOG = 1 << 20;
 /** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
@@ -922,6 +925,8 @@ export class Relay {
     if (inTxn) await this.aheadBefore(step, executed);
     // after any drain ahead, which may prepare the drain statement again
     if (listsPrepared && !this.openSegment) this.drains.hide(this.source, this.target);
+    const refusal = !u.sync && this.mirroring ? unsyncedRefusal(txnOps, segKind, this.ctx.allowDdl) : null;
+    if (refusal) return this.refuseBeforeSync(refusal, u);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
@@ -1000,6 +1005,29 @@ export class Relay {
       this.flushedError = false;
     }
     this.predictFrom(txnOps, chained);
+  }
+
+  /**
+   * A refused statement in a request a Flush sends ahead of its Sync (pg-cursor, drivers describing first):
+   * the refusal is raised by the server, in place of the request, so the client hears it at once and its Sync
+   * alone gets the ReadyForQuery, as for any error the server gives there. Answered here with a ReadyForQuery
+   * of its own, the Sync's made a second; sent on, PREPARE TRANSACTION took the transaction past mirroring.
+   */
+  private async refuseBeforeSync(sql: string, u: Unit): Promise<void> {
+    if (!this.openSegment) {
+      this.openSegment = { link: this.source, wrapped: false };
+      this.flushedError = false;
+    }
+    const link = this.openSegment.link;
+    await link.whenIdle();
+    const standIn = [parseMessage('', sql), bindMessage('', []), EXECUTE, FLUSH_MESSAGE.bytes];
+    // what came before already failed: the server skips this too, and answers nothing
+    if (this.flushedError) return link.write(standIn);
+    // the client hears ParseComplete and BindComplete only for a Parse and a Bind of its own
+    const withheld = new Set<number>();
+    if (!u.msgs.some((m) => m.type === 0x50)) withheld.add(0x31);
+    if (!u.msgs.some((m) => m.type === 0x42)) withheld.add(0x32);
+    link.request(standIn, new SegmentWatch(this.order.open(), 3, this.noteFlushedError, withheld));
   }
 
   /** A segment to run in pieces (txn-split.ts): transaction control among statements that may commit a write, or PREPARE TRANSACTION. */
@@ -1892,7 +1920,7 @@ export class Relay {
     if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT });
     if (p.ddl) this.ctx.live.schemaChanged();
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
-    if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: 'PREPARE TRANSACTION is refused while a migration is mirroring writes', hint: 'commit the transaction instead' });
+    if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: PREPARE_REFUSED, hint: PREPARE_HINT });
     // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here
     const what = p.txn === 'savepoint' ? 'SAVEPOINT' : p.txn === 'release' ? 'RELEASE SAVEPOINT' : p.txn === 'rollback_to' ? 'ROLLBACK TO SAVEPOINT' : null;
     if (standIn && what) return errorResponse({ severity: 'ERROR', code: '25P01', message: `${what} can only be used in transaction blocks` });
@@ -2083,6 +2111,12 @@ function drainFailure(error: Message | null, what: 'transaction' | 'write' = 'tr
 }
 
 const bulkReason = (limit: number) => `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`;
+
+/** The refusal a request sent without its Sync must raise on the server, or null. */
+function unsyncedRefusal(txnOps: string[], kind: Kind, allowDdl: boolean): string | null {
+  if (txnOps.includes('prepare')) return REFUSE_PREPARE_IN_BLOCK;
+  return kind === 'ddl' && !allowDdl ? REFUSE_DDL_IN_BLOCK : null;
+}
 
 /** commitOwn's answer when the source connection was lost. */
 const LOST = Symbol('source lost');

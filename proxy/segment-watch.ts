@@ -33,10 +33,11 @@ export function partsAnswered(msgs: Message[]): number {
 export class SegmentWatch implements ResponseHandler {
   settled = false;
 
-  constructor(private readonly slot: Slot, private remaining: number, private readonly onError: () => void) {}
+  /** `withheld`: answer types the client did not ask for (the parts of a stand-in the proxy sent), counted but not passed on. */
+  constructor(private readonly slot: Slot, private remaining: number, private readonly onError: () => void, private readonly withheld?: ReadonlySet<number>) {}
 
   onMessage(m: Message): void {
-    this.slot.write(m.bytes);
+    if (!this.withheld?.has(m.type)) this.slot.write(m.bytes);
     if (m.type === 0x45) {
       // the server skips what follows up to the client's Sync
       this.onError();
