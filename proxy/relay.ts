@@ -451,7 +451,7 @@ export class Relay {
       if (m.type === 0x58) this.terminated = true;
       else if (m.type === 0x53) {
         this.countRequest();
-        this.enqueue({ kind: 'ext', msgs: [this.skipping, m], sync: true, broken: true });
+        this.enqueue({ kind: 'ext', msgs: [m], sync: true });
         this.skipping = null;
       }
       return;
@@ -465,7 +465,11 @@ export class Relay {
         // not extended-protocol: an error, a ReadyForQuery, and nothing skipped
         this.countRequest();
         this.enqueue({ kind: m.type === 0x51 ? 'query' : 'ext', msgs: [m], sync: true, broken: true });
-      } else this.skipping = m;
+      } else {
+        // the server answers it at once, Sync or not (a client may wait for that before its Sync), then skips to the Sync
+        this.enqueue({ kind: 'ext', msgs: [m, FLUSH_MESSAGE], sync: false, broken: true });
+        this.skipping = m;
+      }
       return;
     }
     switch (m.type) {
@@ -681,12 +685,23 @@ export class Relay {
   }
 
   /**
-   * A request whose first message is malformed, with its Sync (or a malformed Query or Sync alone): the server
+   * A malformed message ahead of its Sync, with a Flush (the Sync follows alone), or a malformed Query or Sync: the server
    * answers it with an ERROR, which fails the transaction it is in, and carries on. It goes where the
    * segment's earlier part went, unread and unrouted; our transaction around that part (a write) is rolled
    * back, as the server's implicit one is.
    */
   private async sendBroken(u: Unit): Promise<void> {
+    if (!u.sync) {
+      if (!this.openSegment) {
+        this.openSegment = { link: this.source, wrapped: false };
+        this.flushedError = false;
+      }
+      const link = this.openSegment.link;
+      await link.whenIdle();
+      if (this.flushedError) return link.write(u.msgs.map((m) => m.bytes));
+      link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), 1, this.noteFlushedError));
+      return;
+    }
     const segment = this.openSegment;
     this.openSegment = null;
     if (segment?.wrapped) return this.finishWrapped(u.msgs, false);

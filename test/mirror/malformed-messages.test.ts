@@ -85,3 +85,14 @@ it('a Describe over 10,000 bytes ends the session, as the server ends it', async
   expect(await exchangeAfterLogin(pair.legacyUrl, [parse('SELECT 1'), huge, sync(), AFTER], 2)).toBe('[closed]');
   expect(await exchangeAfterLogin(tp.url(pair.name), [parse('SELECT 1'), huge, sync(), AFTER], 2)).toMatch(/^(E:08P01:FATAL )?\[closed\]$/);
 });
+
+it('the 08P01 comes before the Sync, as the server sends it (a client may wait for it before syncing)', async () => {
+  // no Sync: read until the exchange times out, what came back by then is all the client has
+  const write = [parse('INSERT INTO items VALUES (9)'), bind(), execute()];
+  const unsynced = [parse('SELECT 1'), bind(), raw('D', 'X\0'), execute(), msg('H')];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, unsynced, 1);
+  expect(direct).toBe('1 2 E:08P01:ERROR');
+  expect(await exchangeAfterLogin(tp.url(pair.name), unsynced, 1)).toBe(direct);
+  expect(await exchangeAfterLogin(tp.url(pair.name), [...write, raw('D', 'X\0'), msg('H')], 1)).toBe(await exchangeAfterLogin(pair.legacyUrl, [...write, raw('D', 'X\0'), msg('H')], 1));
+  expect((await sql(pair.legacyUrl, 'SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(0);
+});
