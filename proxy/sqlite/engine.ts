@@ -31,6 +31,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { lockTimeout } from './errors.ts';
+import { BackendUnavailable } from '../backend-pg.ts';
 
 export const DEFAULT_BUSY_TIMEOUT_MS = Number(process.env.CUTOVER_SQLITE_BUSY_TIMEOUT_MS ?? 5_000);
 
@@ -94,7 +95,14 @@ export class FileEngine {
 
   /** A new connection for one session. */
   open(): Database.Database {
-    const db = new Database(this.file, { fileMustExist: false });
+    let db: Database.Database;
+    try {
+      // the proxy refuses to start without the file (a typo must not serve an empty database): one
+      // moved or deleted while it runs is no source either, and would be made again empty here
+      db = new Database(this.file, { fileMustExist: true });
+    } catch (e) {
+      throw new BackendUnavailable(`cannot open the SQLite database file: ${(e as Error).message}`);
+    }
     try {
       if (!this.walChecked) {
         db.pragma('journal_mode = WAL');

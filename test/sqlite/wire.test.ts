@@ -1,7 +1,7 @@
 // The SQLite engine's own protocol handling, byte for byte: binary parameters and
 // results, portals with a row limit, error → skip until Sync, refused messages.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -74,6 +74,8 @@ async function open(): Promise<Duplex> {
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cutover-sqlite-wire-'));
   file = path.join(dir, 'wire.db');
+  // an empty file is an empty SQLite database; the engine opens none that is missing
+  writeFileSync(file, '');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
