@@ -74,10 +74,10 @@ export class BackendLink {
    */
   farewell: Message | null = null;
   /**
-   * Told, for each Parse sent, whether the server made the statement (ParseComplete) or not (an error, or
-   * skipped to the Sync after one): the relay's record of prepared statements follows the server's.
+   * Told, for each Parse sent, whether the server made the statement (ParseComplete), failed it (an error), or
+   * skipped it (to the Sync after an earlier error): the relay's record of prepared statements follows the server's.
    */
-  onParse: ((parse: Buffer, made: boolean) => void) | null = null;
+  onParse: ((parse: Buffer, fate: ParseFate) => void) | null = null;
   /**
    * Parse messages sent and not yet answered, in order, among marks of what else was sent (see track): the
    * server answers them in order, and an error skips what follows it up to the Sync.
@@ -234,21 +234,23 @@ export class BackendLink {
   /** A ParseComplete, ErrorResponse or ReadyForQuery: the fate of the Parse messages it answers. */
   private settleParses(type: number): void {
     const f = this.fates;
-    const told = (b: Buffer, made: boolean) => this.onParse?.(b, made);
+    const told = (b: Buffer, fate: ParseFate) => this.onParse?.(b, fate);
     if (type === 0x31) {
       // the first Parse not yet answered: what came before it ran
       while (f.length && f[0] === EXTENDED) f.shift();
       const head = f.shift();
-      if (Buffer.isBuffer(head)) told(head, true);
+      if (Buffer.isBuffer(head)) told(head, 'made');
       else this.fates = [];
       return;
     }
     if (type === 0x45) {
-      // a Query's own error skips nothing; any other skips up to the Sync, the Parse it met included
+      // a Query's own error skips nothing; any other skips up to the Sync, after the Parse it met (if it met one)
       if (f[0] === QUERY_MARK) return;
+      let fate: ParseFate = 'failed';
       while (f.length && f[0] !== SYNC_MARK) {
         const b = f.shift()!;
-        if (Buffer.isBuffer(b)) told(b, false);
+        if (Buffer.isBuffer(b)) told(b, fate);
+        fate = 'skipped';
       }
       return;
     }
@@ -256,7 +258,7 @@ export class BackendLink {
     while (f.length) {
       const b = f.shift()!;
       if (b === SYNC_MARK || b === QUERY_MARK) return;
-      if (Buffer.isBuffer(b)) told(b, false);
+      if (Buffer.isBuffer(b)) told(b, 'skipped');
     }
   }
 
@@ -278,6 +280,8 @@ export class BackendLink {
     this.stream.destroy();
   }
 }
+
+export type ParseFate = 'made' | 'failed' | 'skipped';
 
 /** Marks among the Parses a link follows (fates): extended-protocol messages, a Sync, a Query. */
 const EXTENDED = 'x' as const;

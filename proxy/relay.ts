@@ -29,7 +29,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { LiveState, Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
-import { BackendLink, Collect } from './backend-link.ts';
+import { BackendLink, Collect, type ParseFate } from './backend-link.ts';
 import { Forward, HoldAll, PieceRun, WriteHold } from './answers.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
@@ -167,6 +167,11 @@ interface Prepared {
   on: Set<Route>;
   /** The server made it (ParseComplete) somewhere: until then, a replay elsewhere waits to learn whether it failed. */
   made?: true;
+  /**
+   * What the name meant before this Parse (the unnamed statement, or a name closed earlier in the segment),
+   * until the server answers it: a Parse skipped after an error leaves that in place.
+   */
+  replaced?: Prepared;
   /** Its parameter types name a type not built in, whose OID means another type on the other database: run on the source of truth. */
   userTypes?: boolean;
   /**
@@ -344,10 +349,10 @@ export class Relay {
     src.onClose = () => {
       if (this.source === src) this.sourceLost();
     };
-    src.onParse = (b, made) => this.parsed(src, b, made);
+    src.onParse = (b, fate) => this.parsed(src, b, fate);
     const tgt = this.target;
     if (tgt) {
-      tgt.onParse = (b, made) => this.parsed(tgt, b, made);
+      tgt.onParse = (b, fate) => this.parsed(tgt, b, fate);
       tgt.unsolicited = () => undefined;
       tgt.onClose = () => {
         if (this.target === tgt) this.target = null;
@@ -358,18 +363,28 @@ export class Relay {
   /**
    * The server's answer to a Parse sent on `link`, the client's or a replay: a statement it did not make (a
    * syntax error, an aborted transaction, skipped after an error) is not there, and where it is nowhere the
-   * client's later Bind must fail as directly (26000), not meet it parsed again on the other connection.
+   * client's later Bind must fail as directly (26000), or meet what the name meant before, not the new text
+   * parsed again on the other connection. (A failed unnamed Parse has dropped the one before: the server drops
+   * it first.)
    */
-  private parsed(link: BackendLink, parse: Buffer, made: boolean): void {
+  private parsed(link: BackendLink, parse: Buffer, fate: ParseFate): void {
     const name = new BodyReader(parse).cstring();
     const p = this.statements.get(name);
-    if (p?.parse !== parse) return;
-    if (made) {
-      p.made = true;
+    let rec = p;
+    while (rec && rec.parse !== parse) rec = rec.replaced;
+    if (!rec) return;
+    if (fate === 'made') {
+      rec.made = true;
+      rec.replaced = undefined;
       return;
     }
-    p.on.delete(link.name);
-    if (!p.on.size) this.statements.delete(name);
+    rec.on.delete(link.name);
+    if (rec !== p || p.on.size) return;
+    // skipped: the name means what it meant before, the latest Parse of it the server did not refuse
+    let back = fate === 'skipped' ? p.replaced : undefined;
+    while (back && !back.on.size) back = back.replaced;
+    if (back) this.statements.set(name, back);
+    else this.statements.delete(name);
   }
 
   /** Whether any of `names` was parsed on the source and its answer has not come. */
@@ -878,7 +893,12 @@ export class Relay {
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.forgetDeallocated(cls);
           if (referenced.has(name) && !this.usedBefore?.has(name)) (this.usedBefore ??= new Map()).set(name, this.statements.get(name));
-          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
+          const replaced = this.statements.get(name);
+          // (a few back at most: Parses never answered must not hold every one before them)
+          let back = replaced;
+          for (let i = 0; back && i < 4; i++) back = back.replaced;
+          if (back) back.replaced = undefined;
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(replaced ? { replaced } : {}), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
           break;
@@ -945,6 +965,13 @@ export class Relay {
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const { link, wrapped } = this.openSegment;
+      // a stale unnamed statement there cannot be dropped now: the Close's own Sync would end the client's segment
+      if (!(this.usedBefore?.has('') ? this.usedBefore.get('') : this.statements.get(''))) referenced.delete('');
+      if (referenced.size) {
+        // nor parsed again after an error in what was sent: the Sync would end the server's skipping to the client's
+        await link.whenIdle();
+        if (this.flushedError) referenced.clear();
+      }
       if (u.sync) this.openSegment = null;
       if (u.sync && link === this.source && this.splits(txnOps, executes, inTxn || wrapped, true)) {
         // its COMMIT needs the mirror first too: the Sync ends what was sent, then the rest in pieces

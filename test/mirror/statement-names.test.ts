@@ -52,3 +52,16 @@ it('a statement whose Parse failed in an aborted transaction is not there afterw
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 5)).toBe(direct);
   expect(tp.proxy.guard!.stats.readErrors).toBe(errors);
 });
+
+it('a Parse skipped after an error in its segment leaves the name as it was, as directly', async () => {
+  const messages = [
+    parseAs('', 'SELECT 5'), parseAs('s5', 'SELECT 6'), sync(),
+    // 42P05, then the server skips to the Sync: the unnamed statement stays SELECT 5
+    parseAs('s5', 'SELECT 7'), parseAs('', 'SELECT 8'), msg('H'),
+    parseAs('', 'SELECT 9'), sync(),
+    bindOf(''), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 3);
+  expect(direct).toBe('1 1 Z:I E:42P05:ERROR Z:I 2 D:5 C:SELECT 1 Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 3)).toBe(direct);
+});

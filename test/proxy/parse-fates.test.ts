@@ -1,8 +1,8 @@
 // A server connection follows what became of each Parse it sent (BackendLink.onParse):
-// made (ParseComplete), or not (an error skipping to the Sync, or the Sync's
-// ReadyForQuery with no answer to it). A FunctionCall, like a Query, is answered
+// made (ParseComplete), failed (its error) or skipped (after an earlier error,
+// up to the Sync). A FunctionCall, like a Query, is answered
 // on its own with a ReadyForQuery and skips nothing: taken for extended-protocol
-// messages, its ReadyForQuery settled the Parses pipelined behind it as not made.
+// messages, its ReadyForQuery settled the Parses pipelined behind it as skipped.
 import { Duplex } from 'node:stream';
 import { expect, it } from 'vitest';
 import { BackendLink, Collect } from '../../proxy/backend-link.ts';
@@ -24,7 +24,7 @@ function linkWithFates() {
   const server = fakeServer();
   const link = new BackendLink('source', server);
   const fates: string[] = [];
-  link.onParse = (parse, made) => fates.push(`${parse.toString('latin1', 5, parse.indexOf(0, 5))}:${made ? 'made' : 'not made'}`);
+  link.onParse = (parse, fate) => fates.push(`${parse.toString('latin1', 5, parse.indexOf(0, 5))}:${fate}`);
   return { server, link, fates };
 }
 
@@ -39,14 +39,14 @@ it('a Parse pipelined behind a FunctionCall is settled by its own answer, not by
   expect(fates).toEqual(['s5:made']);
 });
 
-it('the same behind a Query; and a Parse the server skipped after an error is not made', async () => {
+it('the same behind a Query; and a Parse that failed, and one the server skipped after it', async () => {
   const { server, link, fates } = linkWithFates();
   link.request(query('SELECT 1'), new Collect());
   link.request([msg('P', 'bad', 'SELEC', int16(0)), msg('P', 'after', 'SELECT 2', int16(0)), sync()], new Collect());
   await serverSends(server, READY);
   expect(fates).toEqual([]);
   await serverSends(server, Buffer.concat([answer('E', Buffer.from('SERROR\0C42601\0Msyntax error\0\0')), READY]));
-  expect(fates).toEqual(['bad:not made', 'after:not made']);
+  expect(fates).toEqual(['bad:failed', 'after:skipped']);
 });
 
 it('a COPY FROM STDIN in the extended protocol: the Sync libpq sends behind its Execute is ignored in copy-in, the one after CopyDone ends it', async () => {
