@@ -270,6 +270,12 @@ export class Relay {
   private targetLease: ReadLease | null = null;
   /** The read connection as opened, and how it started up: parked when the session ends (parked-reads.ts). */
   private parkAs: { link: BackendLink; key: string } | null = null;
+  /**
+   * A setting of the application's own (a dotted name: SET app.tenant, set_config) was given to the read
+   * connection: DISCARD ALL resets its value but not the placeholder PostgreSQL made for it, so another session
+   * there would read '' where a fresh connection reads NULL (current_setting(…, true)). Such a one is not parked.
+   */
+  private customSettingOnTarget = false;
   private closed = false;
   /** The database `source` is connected to. */
   private sot: Side;
@@ -1255,6 +1261,7 @@ export class Relay {
       this.sessionLog.set(s.setting, before === undefined || before === s.text ? [s.text] : [before, s.text]);
     }
     if (this.target && !this.target.lost) {
+      if (s.setting?.includes('.')) this.customSettingOnTarget = true;
       this.target.request(queryMessage(s.text), new Collect());
       if (touchesReadOnly(s.setting)) this.target.request(READ_ONLY_DEFAULT, new Collect());
     }
@@ -1361,6 +1368,7 @@ export class Relay {
         const link = opened.link ?? new BackendLink('target', opened.stream);
         link.cancelKey = opened.cancel;
         this.parkAs = opened.key !== undefined ? { link, key: opened.key } : null;
+        this.customSettingOnTarget = [...this.sessionLog.keys()].some((k) => k.includes('.'));
         for (const sql of this.replayed()) link.request(queryMessage(sql), new Collect());
         link.request(READ_ONLY_DEFAULT, new Collect());
         for (const p of this.statements.values()) p.on.delete('target');
@@ -1450,6 +1458,7 @@ export class Relay {
     if (changed.length) {
       const json = JSON.stringify(changed.map(([n, v]) => ({ n, v })));
       if (json.includes('$cutover$')) return this.keepOnSource('a setting the proxy cannot quote');
+      if (changed.some(([n]) => n.includes('.'))) this.customSettingOnTarget = true;
       const given = new Collect();
       target.request(queryMessage(`SELECT pg_catalog.set_config(s.n, coalesce(s.v, (SELECT r.reset_val FROM pg_catalog.pg_settings r WHERE r.name = s.n)), false) FROM pg_catalog.json_to_recordset($cutover$${json}$cutover$) AS s(n text, v text)`), given);
       try {
@@ -2086,7 +2095,7 @@ export class Relay {
     this.order.flush();
     this.source.flush();
     const t = this.target;
-    if (t && this.ctx.park && this.parkAs?.link === t) {
+    if (t && this.ctx.park && this.parkAs?.link === t && !this.customSettingOnTarget) {
       // kept for the next session that starts up alike if it is idle outside a transaction, else closed
       // there (parked-reads.ts); the lease goes with it, given back when it closes
       const lease = this.targetLease;

@@ -93,6 +93,19 @@ describe('read connections handed on between sessions', () => {
     expect(second.tz).toEqual([{ at: '2020-01-02 03:04:05+00' }]);
   });
 
+  it("a setting of the application's own leaves nothing on a connection handed on: the next session reads NULL for it, as on a new one", async () => {
+    await session(async (c) => {
+      await c.query(`SET app.tenant = 'acme'`);
+      await routedRead(c);
+    });
+    const unset = await session(async (c) => {
+      await routedRead(c);
+      // DISCARD ALL resets the value, not the placeholder the server made for the name: '' there, NULL directly
+      return (await c.query(`SELECT current_setting('app.tenant', true) AS t FROM items WHERE id = 1`)).rows;
+    });
+    expect(unset).toEqual([{ t: null }]);
+  });
+
   it('a parked connection whose server process ended is not handed on: the next session reads on a new one, the target not blamed', async () => {
     await session(routedRead);
     const [parked] = await readBackends();
