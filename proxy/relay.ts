@@ -1869,13 +1869,21 @@ export class Relay {
     let held: Buffer[] | null = opts.standIn ? [] : null;
     // a simple Query drops the unnamed statement (PostgreSQL's exec_simple_query): ours come between the pieces
     const unnamedGone = (): void => void this.statements.get('')?.on.delete('source');
+    // PostgreSQL reports the settings a request changed once, by name, just before its ReadyForQuery (since 14),
+    // not after each piece: each piece's reports wait for the last, the latest of each name kept
+    const reports = new Map<string, Buffer>();
+    // those of the stand-in transaction count only if it commits (or the client's BEGIN takes it over)
+    const heldReports = new Map<string, Buffer>();
     const out = (b: Buffer): void => {
-      if (held) held.push(b);
+      if (b[0] === 0x53 /* S */) (held ? heldReports : reports).set(b.toString('latin1', 5, b.indexOf(0, 5)).toLowerCase(), b);
+      else if (held) held.push(b);
       else slot.write(b);
     };
-    const release = (dropTags: boolean): void => {
+    const release = (dropTags: boolean, kept = false): void => {
       for (const b of held ?? []) if (!dropTags || b[0] !== 0x43) slot.write(b);
       held = null;
+      if (kept) for (const [name, b] of heldReports) reports.set(name, b);
+      heldReports.clear();
     };
     let failed = false;
     for (const p of pieces) {
@@ -1937,7 +1945,7 @@ export class Relay {
         await this.commitRefused(applied, resync);
         unnamedGone();
       }
-      if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error);
+      if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error, p.txn === 'begin' || (p.txn === 'commit' && !r.error && r.tag !== 'ROLLBACK'));
       // the server skips the rest of a segment up to its Sync after an error, also one the Flush's part met
       if (r.error || (p.continues && (opts.flushedFailed || r.status === E))) {
         failed = true;
@@ -1956,12 +1964,14 @@ export class Relay {
           slot.end();
           return;
         }
-        release(failed !== null);
+        release(failed !== null, failed === null);
         if (failed) slot.write(failed);
       }
       status = I;
     }
     this.predicted = status;
+    // in the server's order: its settings' (case-insensitive) name order
+    for (const name of [...reports.keys()].sort()) slot.write(reports.get(name)!);
     slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
     slot.end();
   }

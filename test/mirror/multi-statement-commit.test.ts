@@ -185,7 +185,8 @@ async function rawSession(url: string) {
         else if (type === 'Z') {
           out.push(`Z ${String.fromCharCode(body[0]!)}`);
           return out;
-        } else if (type !== 'S') out.push(type);
+        } else if (type === 'S') out.push(`S ${body.toString('utf8', 0, body.length - 1).replace('\0', '=')}`);
+        else out.push(type);
       }
       await new Promise<void>((r) => (waiter = r));
     }
@@ -265,6 +266,9 @@ describe('answers as PostgreSQL gives them', () => {
       (b) => [`ROLLBACK; INSERT INTO t VALUES (${b}, 'x'); SELECT 1/0`, 'SELECT 1'],
       (b) => [`BEGIN; INSERT INTO t VALUES (${b}, 'x'); COMMIT; COMMIT`],
       (b) => ['BEGIN', `INSERT INTO t VALUES (${b}, 'x'); RELEASE nosuch; COMMIT`, 'ROLLBACK'],
+      // a setting's new value is reported once, after everything else, before ReadyForQuery (not after its piece)
+      (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN; SET application_name = 'split'; SET DateStyle = 'SQL, DMY'; BEGIN; COMMIT`, 'RESET ALL'],
+      (b) => [`INSERT INTO t VALUES (${b}, 'x'); SET application_name = 'one'; SAVEPOINT a; SET application_name = 'two'; COMMIT`, 'RESET ALL'],
     ];
     let base = 2200;
     for (const script of scripts) {
