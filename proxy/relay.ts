@@ -1945,7 +1945,10 @@ export class Relay {
         await this.commitRefused(applied, resync);
         unnamedGone();
       }
-      if (held && (p.txn === 'begin' || ends)) release(p.txn === 'commit' && r.error, p.txn === 'begin' || (p.txn === 'commit' && !r.error && r.tag !== 'ROLLBACK'));
+      // (a BEGIN that fails, as one with an isolation level after a statement, takes nothing over: the server
+      // ends its converted block at the error, so the stand-in is rolled back below, and the client is told 'I')
+      const takenOver = p.txn === 'begin' && !r.error;
+      if (held && (takenOver || ends)) release(p.txn === 'commit' && r.error, takenOver || (p.txn === 'commit' && !r.error && r.tag !== 'ROLLBACK'));
       // the server skips the rest of a segment up to its Sync after an error, also one the Flush's part met
       if (r.error || (p.continues && (opts.flushedFailed || r.status === E))) {
         failed = true;

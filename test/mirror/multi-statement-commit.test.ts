@@ -269,6 +269,8 @@ describe('answers as PostgreSQL gives them', () => {
       // a setting's new value is reported once, after everything else, before ReadyForQuery (not after its piece)
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN; SET application_name = 'split'; SET DateStyle = 'SQL, DMY'; BEGIN; COMMIT`, 'RESET ALL'],
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); SET application_name = 'one'; SAVEPOINT a; SET application_name = 'two'; COMMIT`, 'RESET ALL'],
+      // an isolation level comes too late after a statement: the server ends the block it converted (25001, then 'I')
+      (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1`, `SELECT count(*) FROM t WHERE id = ${b}`],
     ];
     let base = 2200;
     for (const script of scripts) {
