@@ -64,6 +64,8 @@ export class BackendLink {
   errors = 0;
   /** Query messages sent so far: each drops the server's unnamed prepared statement. */
   simpleQueries = 0;
+  /** Requests answered so far (with `pending`, where a request stands in the order: Relay.cancelTargets). */
+  answered = 0;
   /** Told when the server enters COPY FROM (its CopyInResponse). */
   onCopyIn: (() => void) | null = null;
   /**
@@ -159,6 +161,7 @@ export class BackendLink {
     }
     if (m.type === 0x5a) {
       this.handlers.shift();
+      this.answered++;
       this.status = m.bytes[5]!;
       h.onReady(this.status, m);
       if (!this.handlers.length) this.wakeIdle();
@@ -166,6 +169,7 @@ export class BackendLink {
       h.onMessage(m);
       if (h.settled) {
         this.handlers.shift();
+        this.answered++;
         if (!this.handlers.length) this.wakeIdle();
       }
     }

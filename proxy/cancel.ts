@@ -83,7 +83,8 @@ export function workerOfKey(secret: number): number {
   return (secret >>> WORKER_SHIFT) - 1;
 }
 
-function sendCancel(t: CancelTarget): void {
+/** A CancelRequest to one server, on a connection of its own; best effort. */
+export function sendCancel(t: CancelTarget): void {
   const s = net.connect({ host: t.host, port: t.port });
   s.on('error', () => undefined); // best effort, like libpq's PQcancel
   s.setTimeout(5_000, () => s.destroy());

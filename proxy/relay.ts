@@ -47,7 +47,7 @@ import { partsAnswered, SegmentWatch } from './segment-watch.ts';
 import { isMissingObject, isProtocolMisuse, isTargetFault, route, type Route, type SessionRoute } from './router.ts';
 import { digest, orderOf, recordShadow, sameDigest, type Order } from './shadow.ts';
 import { recordRead } from './latency.ts';
-import type { CancelTarget } from './cancel.ts';
+import { sendCancel, type CancelTarget } from './cancel.ts';
 import { waitWhilePaused } from './pause.ts';
 import { namesUserTypes, type OidMap } from './oid-map.ts';
 import { extendedPieces, needsSplit, simplePieces, SYNC_PIECE, WRITES, type ExecuteInfo, type Piece } from './txn-split.ts';
@@ -292,6 +292,14 @@ export class Relay {
   private resume: { done: Promise<void>; cancel(): void } | null = null;
   /** CancelRequests the client sent: a routed read it cancelled answers 57014, no fault of the target. */
   private cancels = 0;
+  /**
+   * A routed read chosen and not yet sent (its connection opening, the proxy asking the source about the
+   * session or its settings): the source's count of answered requests once those ahead of it are answered,
+   * or null (see cancelTargets).
+   */
+  private readPending: number | null = null;
+  /** The client cancelled that read before it reached a server: sent there once it has (payOwedCancel). */
+  private owedCancel = false;
   /** The drain as a prepared statement on each source connection. */
   private readonly drains = new DrainStatements();
   /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
@@ -335,6 +343,12 @@ export class Relay {
   /** Where a CancelRequest goes: the source of truth, and the target while a routed read runs there. */
   cancelTargets(): CancelTarget[] {
     this.cancels++;
+    // a routed read on its way, nothing of the client's ahead of it on the source any more (the proxy's own questions
+    // for the read at most, which a cancel there would stop instead): the cancel is the read's, owed to where it goes
+    if (this.readPending !== null && this.source.answered >= this.readPending) {
+      this.owedCancel = true;
+      return [];
+    }
     const t = this.target;
     return [this.source.cancelKey, t && t.pending > 0 ? t.cancelKey : null].filter((k): k is CancelTarget => k !== null);
   }
@@ -617,6 +631,7 @@ export class Relay {
         }
         const u = this.dequeue();
         this.usedBefore = null;
+        this.readPending = null;
         if (this.deferredBegin) this.sendDeferredBegin();
         // a request handled at once (a read, most statements in a transaction) is not waited on as a promise:
         // the await costs more than the handling, on every request
@@ -787,7 +802,10 @@ export class Relay {
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
     const r = streams ? 'source' : this.routeOf(c.kind, c.pinned, inTxn, c.system || this.namesUnmirrored(c));
     mirrorMetrics.queries.inc(r, c.kind);
-    if (r === 'target') return this.routedRead(u.msgs, []);
+    if (r === 'target') {
+      this.readPending = this.source.answered + this.source.pending;
+      return this.routedRead(u.msgs, []);
+    }
     // the server's own catalogs differ between servers by nature: never compared
     if (!streams && !c.system && !c.unstable && this.shouldShadow(c.kind, inTxn)) return this.shadowRead(u.msgs, orderOf(c), new Set(), new Set(), c.statements[0]?.text ?? '');
     const txns = c.statements.filter((s) => s.kind === 'txn');
@@ -1003,7 +1021,10 @@ export class Relay {
     mirrorMetrics.queries.inc(r, segKind);
     if (r === 'target') {
       // (readyTarget is the same but for the look at the session: the usual path takes one await fewer)
+      this.readPending = this.source.answered + this.source.pending;
       const target = this.unverified ? await this.readyTarget() : await this.ensureTarget();
+      // read on the source instead: a cancel meanwhile goes there, the segment leaving before it (this turn)
+      if (!target) this.payOwedCancel(this.source);
       if (target) {
         // the client may bind a statement before the source's answer to its Parse (pipelined): if that failed, the
         // statement is nowhere, and must not be parsed here
@@ -1494,6 +1515,7 @@ export class Relay {
       const cancels = this.cancels;
       if (replays.length) target.request([...replays, SYNC], new Collect());
       target.request(msgs.map((m) => m.bytes), hold);
+      this.payOwedCancel(target);
       let missing: string | null = null;
       // the guard counted this read's failure already: a loss found later is not a second error of one request
       let failed = false;
@@ -1551,6 +1573,18 @@ export class Relay {
     this.ensureOn(this.source, referenced);
     this.markDefined(this.source, definedHere);
     this.source.request(msgs.map((m) => m.bytes), new Forward(slot, this));
+    this.payOwedCancel(this.source);
+  }
+
+  /** The routed read has been sent on `link`: a cancel the client sent before that goes there now. */
+  private payOwedCancel(link: BackendLink): void {
+    this.readPending = null;
+    if (!this.owedCancel) return;
+    this.owedCancel = false;
+    if (!link.cancelKey) return;
+    // the read leaves first: a server that is idle when a cancel arrives ignores it
+    link.flush();
+    sendCancel(link.cancelKey);
   }
 
   /**
