@@ -988,13 +988,27 @@ export class Relay {
     if (refusal) return this.refuseBeforeSync(refusal, u);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
-      const { link, wrapped } = this.openSegment;
+      const open = this.openSegment;
+      const { link } = open;
+      let { wrapped } = open;
       // a stale unnamed statement there cannot be dropped now: the Close's own Sync would end the client's segment
       if (!(this.usedBefore?.has('') ? this.usedBefore.get('') : this.statements.get(''))) referenced.delete('');
       if (referenced.size) {
         // nor parsed again after an error in what was sent: the Sync would end the server's skipping to the client's
         await link.whenIdle();
         if (this.flushedError) referenced.clear();
+      }
+      // a write in the rest of a segment whose part sent so far only read: left in the server's implicit transaction
+      // it reached the mirror only by the drainer, later than a read routed there next. That transaction is still
+      // open: our BEGIN (a Query) makes it a block, drained and applied to the mirror at the Sync as a wrapped
+      // write's is. (Not when the rest runs the unnamed portal the sent part made: the Query replaces it.)
+      const writes = WRITES.has(segKind) || u.msgs.some((m) => m.type === 0x50 && WRITES.has(this.statementOf(m)?.cls.kind ?? 'read'));
+      if (!wrapped && link === this.source && this.mirroring && !inTxn && txnOps.length === 0 && writes && !runsUnboundUnnamedPortal(u.msgs)) {
+        await link.whenIdle();
+        if (!this.flushedError && !this.closed) {
+          link.request(queryMessage('BEGIN'), new Collect());
+          wrapped = open.wrapped = true;
+        }
       }
       if (u.sync) this.openSegment = null;
       if (u.sync && link === this.source && this.splits(txnOps, executes, inTxn || wrapped, true)) {
@@ -2166,6 +2180,18 @@ function streamInto(slot: Slot, held: Buffer[]): (b: Buffer) => void {
 }
 
 /** Statements a segment binds that were parsed before it (and not again in it). */
+/** Whether `msgs` execute or describe the unnamed portal before binding it themselves. */
+function runsUnboundUnnamedPortal(msgs: Message[]): boolean {
+  for (const m of msgs) {
+    if (m.type !== 0x42 && m.type !== 0x45 && !(m.type === 0x44 && m.bytes[5] === 0x50)) continue;
+    const r = new BodyReader(m.bytes);
+    if (m.type === 0x44) r.bytes(1);
+    if (r.cstring() !== '') continue;
+    return m.type !== 0x42;
+  }
+  return false;
+}
+
 function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<string> {
   return new Set([...referenced].filter((n) => !definedHere.has(n)));
 }

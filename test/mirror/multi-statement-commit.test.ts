@@ -219,6 +219,9 @@ const segments: [string, number[], (b: number) => Buffer[][]][] = [
   ['a write, Flush, COMMIT', [0], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), FLUSH], [...exec('COMMIT'), SYNC]]],
   ['no BEGIN: a write, Flush, COMMIT and a write', [0, 1], (b) => [[...exec(`INSERT INTO t VALUES (${b}, 'x')`), FLUSH], [...exec('COMMIT'), ...exec(`INSERT INTO t VALUES (${b + 1}, 'x')`), SYNC]]],
   ['an error before the Flush', [], (b) => [[queryMessage('BEGIN')], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), ...exec('SELECT 1/0'), FLUSH], [...exec('COMMIT'), SYNC], [queryMessage('ROLLBACK')]]],
+  // the part sent first only reads: the write after the Flush reached the target only by the drainer
+  ['no BEGIN: a read, Flush, then a write', [0], (b) => [[...exec('SELECT 1'), FLUSH], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), SYNC]]],
+  ['no BEGIN: a read, Flush, an error, then a write', [], (b) => [[...exec('SELECT 1/0'), FLUSH], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), SYNC], [queryMessage('SELECT 1')]]],
 ];
 
 describe('extended protocol: COMMIT in the same Sync segment (also after a Flush)', () => {
