@@ -33,7 +33,8 @@ export const SYNC_PIECE: Piece = { bytes: [SYNC], txn: null, ddl: false, parses:
  * CopyData to flow, so it is left whole.
  */
 export function needsSplit(c: Classification, inTransaction: boolean): boolean {
-  if (c.error || c.statements.some((s) => s.node === 'CopyStmt')) return false;
+  // (a COPY that only sends rows out answers in its piece like any read)
+  if (c.error || c.statements.some((s) => s.node === 'CopyStmt' && s.kind !== 'read')) return false;
   if (c.statements.some((s) => s.txn === 'prepare')) return true;
   if (c.statements.length < 2 || !c.statements.some((s) => s.txn)) return false;
   return inTransaction || c.statements.some((s) => WRITES.has(s.kind));

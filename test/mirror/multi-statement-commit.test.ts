@@ -274,6 +274,8 @@ describe('answers as PostgreSQL gives them', () => {
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); SET application_name = 'one'; SAVEPOINT a; SET application_name = 'two'; COMMIT`, 'RESET ALL'],
       // an isolation level comes too late after a statement: the server ends the block it converted (25001, then 'I')
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1`, `SELECT count(*) FROM t WHERE id = ${b}`],
+      // rows copied out after the COMMIT: the COMMIT still waits for the mirror (on the target at the answer, below)
+      (b) => [`INSERT INTO t VALUES (${b}, 'x'); COMMIT; COPY (SELECT id FROM t WHERE id = ${b}) TO STDOUT`],
     ];
     let base = 2200;
     for (const script of scripts) {
@@ -282,6 +284,9 @@ describe('answers as PostgreSQL gives them', () => {
       try {
         const got: string[][] = [];
         for (const q of script(base)) got.push(await viaProxy.request([queryMessage(q)]));
+        // a row committed through the proxy is on the target once the client has the answer (the drainer is off)
+        const committed = await onBoth(base, base + 9);
+        expect(committed.target).toEqual(committed.source);
         const expected: string[][] = [];
         for (const q of script(base + 1000)) expected.push(await direct.request([queryMessage(q)]));
         expect({ script: script(base), got }).toEqual({ script: script(base), got: expected });

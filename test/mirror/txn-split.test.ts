@@ -24,6 +24,8 @@ describe('simple Query', () => {
     expect(needsSplit(classify("PREPARE TRANSACTION 'x'"), true)).toBe(true);
     // COPY's data must flow to the server as it comes
     expect(needsSplit(classify('BEGIN; COPY t FROM STDIN; COMMIT'), false)).toBe(false);
+    // rows copied out need no data from the client: the COMMIT before them still waits for the mirror
+    expect(needsSplit(classify('UPDATE t SET v = 1; COMMIT; COPY (SELECT 1) TO STDOUT'), false)).toBe(true);
     expect(needsSplit(classify('BEGIN; UPDATE t SET; COMMIT'), false)).toBe(false);
   });
 
