@@ -1934,7 +1934,11 @@ export class Relay {
       heldReports.clear();
     };
     let failed = false;
+    // the block a COMMIT piece ends was begun READ ONLY: nothing to drain, and the drain's DELETE would fail it
+    // (25006). Known for a block begun before this request only if the request begins none of its own.
+    let readOnly = status === T && this.txnReadOnly && !pieces.some((p) => p.txn === 'begin');
     for (const p of pieces) {
+      if (p.txn === 'begin') readOnly = this.beginsReadOnly(p);
       const refusal = this.refusalOf(p, held !== null);
       if (refusal) {
         out(refusal);
@@ -1961,7 +1965,7 @@ export class Relay {
       let applied: Change[] = [];
       let broke: Message | null = null;
       let resync: (() => void) | undefined;
-      if (p.txn === 'commit' && status === T) {
+      if (p.txn === 'commit' && status === T && !readOnly) {
         const drain = this.requestDrain();
         unnamedGone();
         applied = await this.applyDrained(drain);
@@ -2025,6 +2029,13 @@ export class Relay {
     for (const name of [...reports.keys()].sort()) slot.write(reports.get(name)!);
     slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
     slot.end();
+  }
+
+  /** Whether a BEGIN piece begins a READ ONLY transaction (its text, or the statement it binds). */
+  private beginsReadOnly(p: Piece): boolean {
+    const q = p.bytes[0];
+    const cls = q?.[0] === 0x51 ? classify(new BodyReader(q).cstring()) : this.statements.get(p.parses[0] ?? p.binds[0] ?? '')?.cls;
+    return Boolean(cls?.statements[0]?.readOnly);
   }
 
   /** A piece the proxy answers with an error instead of running it. */

@@ -276,6 +276,9 @@ describe('answers as PostgreSQL gives them', () => {
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1`, `SELECT count(*) FROM t WHERE id = ${b}`],
       // rows copied out after the COMMIT: the COMMIT still waits for the mirror (on the target at the answer, below)
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); COMMIT; COPY (SELECT id FROM t WHERE id = ${b}) TO STDOUT`],
+      // a READ ONLY block's COMMIT among other statements: nothing to drain (the drain would fail it, 25006)
+      (b) => ['START TRANSACTION READ ONLY', 'SELECT 1; END'],
+      (b) => [`BEGIN READ ONLY; SELECT 1; COMMIT; INSERT INTO t VALUES (${b}, 'x')`],
     ];
     let base = 2200;
     for (const script of scripts) {
