@@ -620,6 +620,9 @@ export class Relay {
           await this.backlogged.over;
           if (this.closed) break;
         }
+        // the server's word over the prediction once everything sent is answered: an error skips the rest of a
+        // Query or segment, a COMMIT or ROLLBACK in it too, and the session is still in its (failed) block
+        if (!this.source.pending && !this.openSegment && !this.deferredBegin && !this.source.lost) this.predicted = this.source.status;
         if (this.predicted === I && !this.openSegment) {
           // a transaction boundary: the only place a session may wait for promote or change databases
           this.resume = waitWhilePaused(this.ctx.live);
@@ -893,9 +896,12 @@ export class Relay {
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
     const alone = u.sync && !this.openSegment && u.msgs.filter((m) => m.type === 0x45).length <= 1;
+    let doomed = false;
     /** Whether a block is open where the segment has got to. */
     let open = this.predicted !== I;
     for (const m of u.msgs) {
+      // after a Parse that fails the server runs nothing up to the Sync: what follows changes no state here either
+      if (doomed) break;
       const r = new BodyReader(m.bytes);
       switch (m.type) {
         case 0x50: { // Parse
@@ -911,6 +917,7 @@ export class Relay {
             // a name in use (the server answers 42P05, and skips to the Sync): the statement stays what it was,
             // and must be where the segment runs for the server to say so
             if (!definedHere.has(name)) referenced.add(name);
+            doomed = true;
             break;
           }
           this.noteStatementDrops(cls);

@@ -65,3 +65,17 @@ it('a Parse skipped after an error in its segment leaves the name as it was, as 
   expect(direct).toBe('1 1 Z:I E:42P05:ERROR Z:I 2 D:5 C:SELECT 1 Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 3)).toBe(direct);
 });
+
+it('what follows a Parse of a name in use in its segment changes nothing: the transaction stays failed, as directly', async () => {
+  const messages = [
+    parseAs('s7', 'END'), sync(),
+    query('BEGIN'),
+    // 42P05: the server skips the Bind and the Execute, which would have run END (s7) had the Parse not failed
+    parseAs('s7', 'SELECT 1'), bindOf('s7'), execute(), sync(),
+    query(`INSERT INTO items VALUES (7)`),
+    query('ROLLBACK'),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 5);
+  expect(direct).toBe('1 Z:I C:BEGIN Z:T E:42P05:ERROR Z:E E:25P02:ERROR Z:E C:ROLLBACK Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 5)).toBe(direct);
+});
