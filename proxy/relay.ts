@@ -999,7 +999,7 @@ export class Relay {
       const { link } = open;
       let { wrapped } = open;
       // a stale unnamed statement there cannot be dropped now: the Close's own Sync would end the client's segment
-      if (!(this.usedBefore?.has('') ? this.usedBefore.get('') : this.statements.get(''))) referenced.delete('');
+      if (!this.meant('')) referenced.delete('');
       if (referenced.size) {
         // nor parsed again after an error in what was sent: the Sync would end the server's skipping to the client's
         await link.whenIdle();
@@ -1009,8 +1009,7 @@ export class Relay {
       // it reached the mirror only by the drainer, later than a read routed there next. That transaction is still
       // open: our BEGIN (a Query) makes it a block, drained and applied to the mirror at the Sync as a wrapped
       // write's is. (Not when the rest runs the unnamed portal the sent part made: the Query replaces it.)
-      const writes = WRITES.has(segKind) || u.msgs.some((m) => m.type === 0x50 && WRITES.has(this.statementOf(m)?.cls.kind ?? 'read'));
-      if (!wrapped && link === this.source && this.mirroring && !inTxn && txnOps.length === 0 && writes && !runsUnboundUnnamedPortal(u.msgs)) {
+      if (!wrapped && link === this.source && this.mirroring && !inTxn && txnOps.length === 0 && (WRITES.has(segKind) || this.parsesWrite(u)) && !runsUnboundUnnamedPortal(u.msgs)) {
         await link.whenIdle();
         if (!this.flushedError && !this.closed) {
           link.request(queryMessage('BEGIN'), new Collect());
@@ -1084,8 +1083,7 @@ export class Relay {
     }
     // A Flush before Sync (drivers describing a new statement): if the statement writes, open our
     // transaction now, before the server starts the implicit one, and finish it at the Sync.
-    const parsesWrite = u.msgs.some((m) => m.type === 0x50 && WRITES.has(this.statementOf(m)?.cls.kind ?? 'read'));
-    const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (parsesWrite || WRITES.has(segKind));
+    const wrap = mirroring && !u.sync && !inTxn && txnOps.length === 0 && (this.parsesWrite(u) || WRITES.has(segKind));
     if (wrap) this.source.request(queryMessage('BEGIN'), new Collect());
     const f = this.sendSegment(this.source, u, referenced, definedHere, closes);
     if (f && segKind === 'read') this.timeRead(f);
@@ -1137,6 +1135,16 @@ export class Relay {
     return this.statements.get(new BodyReader(parse.bytes).cstring());
   }
 
+  /** Whether the request parses a statement that may write. */
+  private parsesWrite(u: Unit): boolean {
+    return u.msgs.some((m) => m.type === 0x50 && WRITES.has(this.statementOf(m)?.cls.kind ?? 'read'));
+  }
+
+  /** What `name` means for the segment being handled: as it was where the segment used it first (usedBefore). */
+  private meant(name: string): Prepared | undefined {
+    return this.usedBefore?.has(name) ? this.usedBefore.get(name) : this.statements.get(name);
+  }
+
   /** `skipped`: messages without their Sync that the server will skip (an error before them): nothing answers them. */
   private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[], skipped = false): Forward | null {
     this.ensureOn(link, referenced);
@@ -1157,7 +1165,7 @@ export class Relay {
   private replaysFor(link: BackendLink, names: Set<string>): Buffer[] {
     const out: Buffer[] = [];
     for (const name of names) {
-      const p = this.usedBefore?.has(name) ? this.usedBefore.get(name) : this.statements.get(name);
+      const p = this.meant(name);
       // the client's Query dropped the unnamed statement where it ran, not on the other connection: gone there too
       if (!p && name === '') out.push(UNNAMED_CLOSE);
       if (p && (!p.on.has(link.name) || (p.queries && p.queries.get(link) !== link.simpleQueries))) {
