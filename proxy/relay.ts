@@ -1949,6 +1949,7 @@ export class Relay {
       heldReports.clear();
     };
     let failed = false;
+    const sent = new Set<Piece>();
     // the block a COMMIT piece ends was begun READ ONLY: nothing to drain, and the drain's DELETE would fail it
     // (25006). Known for a block begun before this request only if the request begins none of its own.
     let readOnly = status === T && this.txnReadOnly && !pieces.some((p) => p.txn === 'begin');
@@ -1999,6 +2000,7 @@ export class Relay {
         onFailed: p.txn === 'commit' && applied.length ? () => (resync = this.refusalHold(applied)) : undefined,
       });
       this.source.request(p.bytes, run);
+      sent.add(p);
       const r = await run.done;
       if (r === null) {
         // the source went away: whether this COMMIT happened is unknown, the mirror has its changes
@@ -2020,6 +2022,14 @@ export class Relay {
       if (r.error || (p.continues && (opts.flushedFailed || r.status === E))) {
         failed = true;
         break;
+      }
+    }
+    // the statements of pieces never sent (skipped after an error, as the server skips them) were never made
+    for (const p of pieces) {
+      if (sent.has(p)) continue;
+      for (const name of p.parses) {
+        const rec = this.statements.get(name);
+        if (rec && !rec.on.size) this.parsed(this.source, rec.parse, 'skipped');
       }
     }
     if (held) {

@@ -79,3 +79,16 @@ it('what follows a Parse of a name in use in its segment changes nothing: the tr
   expect(direct).toBe('1 Z:I C:BEGIN Z:T E:42P05:ERROR Z:E E:25P02:ERROR Z:E C:ROLLBACK Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 5)).toBe(direct);
 });
+
+it('a Parse among what an error skipped in a segment the proxy runs in pieces made nothing, as directly', async () => {
+  const messages = [
+    query('BEGIN'),
+    // 26000 first: the server skips the rest, the Parse of s9 with it (the proxy runs this segment in pieces, at its ROLLBACK)
+    bindOf('nope'), execute(), parseAs('s9', 'ROLLBACK'), bindOf('s9'), execute(), sync(),
+    query('ROLLBACK'),
+    bindOf('s9'), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 4);
+  expect(direct).toBe('C:BEGIN Z:T E:26000:ERROR Z:E C:ROLLBACK Z:I E:26000:ERROR Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 4)).toBe(direct);
+});
