@@ -4,7 +4,7 @@
 // parameter changes) go to `unsolicited`.
 import type { Duplex } from 'node:stream';
 import type { CancelTarget } from './cancel.ts';
-import { MessageAssembler, type Message } from './framing.ts';
+import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { parseErrorFields } from './messages.ts';
 import { TurnWriter } from './turn-writer.ts';
 
@@ -66,6 +66,11 @@ export class BackendLink {
   simpleQueries = 0;
   /** Requests answered so far (with `pending`, where a request stands in the order: Relay.cancelTargets). */
   answered = 0;
+  /**
+   * The last value the server reported for each setting (ParameterStatus; lower-case names) since this link
+   * was made, and at the server's start-up when the session started on it (Session.startMessageRelay).
+   */
+  readonly reported = new Map<string, string>();
   /** Told when the server enters COPY FROM (its CopyInResponse). */
   onCopyIn: (() => void) | null = null;
   /**
@@ -137,6 +142,15 @@ export class BackendLink {
   }
 
   private readonly dispatch = (m: Message): void => {
+    this.deliver(m);
+    // after its handler: it may look at what was reported before
+    if (m.type === 0x53) {
+      const r = new BodyReader(m.bytes);
+      this.reported.set(r.cstring().toLowerCase(), r.cstring());
+    }
+  };
+
+  private deliver(m: Message): void {
     if (m.type === 0x45 /* E */ && isFatal(m)) {
       this.farewell = m;
       return;
@@ -173,7 +187,7 @@ export class BackendLink {
         if (!this.handlers.length) this.wakeIdle();
       }
     }
-  };
+  }
 
   get pending(): number {
     return this.handlers.length;

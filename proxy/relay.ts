@@ -1008,8 +1008,10 @@ export class Relay {
       // a write in the rest of a segment whose part sent so far only read: left in the server's implicit transaction
       // it reached the mirror only by the drainer, later than a read routed there next. That transaction is still
       // open: our BEGIN (a Query) makes it a block, drained and applied to the mirror at the Sync as a wrapped
-      // write's is. (Not when the rest runs the unnamed portal the sent part made: the Query replaces it.)
-      if (!wrapped && link === this.source && this.mirroring && !inTxn && txnOps.length === 0 && (WRITES.has(segKind) || this.parsesWrite(u)) && !runsUnboundUnnamedPortal(u.msgs)) {
+      // write's is. (Not when the rest runs the unnamed portal the sent part made: the Query replaces it; nor for
+      // an Execute of a statement not known, which the server refuses: the BEGIN's answer would take the
+      // report of a setting the sent part made, which the client then never gets.)
+      if (!wrapped && link === this.source && this.mirroring && !inTxn && txnOps.length === 0 && (segKind === 'write' || this.parsesWrite(u)) && !runsUnboundUnnamedPortal(u.msgs)) {
         await link.whenIdle();
         if (!this.flushedError && !this.closed) {
           link.request(queryMessage('BEGIN'), new Collect());
@@ -1935,10 +1937,17 @@ export class Relay {
     // PostgreSQL reports the settings a request changed once, by name, just before its ReadyForQuery (since 14),
     // not after each piece: each piece's reports wait for the last, the latest of each name kept
     const reports = new Map<string, Buffer>();
+    // what the client was last told of each setting reported: the source's last report before this one (all
+    // it answered before was forwarded)
+    const told = new Map<string, string | undefined>();
     // those of the stand-in transaction count only if it commits (or the client's BEGIN takes it over)
     const heldReports = new Map<string, Buffer>();
     const out = (b: Buffer): void => {
-      if (b[0] === 0x53 /* S */) (held ? heldReports : reports).set(b.toString('latin1', 5, b.indexOf(0, 5)).toLowerCase(), b);
+      if (b[0] === 0x53 /* S */) {
+        const name = b.toString('latin1', 5, b.indexOf(0, 5)).toLowerCase();
+        if (!told.has(name)) told.set(name, this.source.reported.get(name));
+        (held ? heldReports : reports).set(name, b);
+      }
       else if (held) held.push(b);
       else slot.write(b);
     };
@@ -2050,8 +2059,14 @@ export class Relay {
       status = I;
     }
     this.predicted = status;
-    // in the server's order: its settings' (case-insensitive) name order
-    for (const name of [...reports.keys()].sort()) slot.write(reports.get(name)!);
+    // in the server's order: its settings' (case-insensitive) name order; none for a setting back at the value
+    // the client was last told (set and undone by an error or a ROLLBACK in the request), as the server sends none
+    for (const name of [...reports.keys()].sort()) {
+      const b = reports.get(name)!;
+      const r = new BodyReader(b);
+      r.cstring();
+      if (told.get(name) !== r.cstring()) slot.write(b);
+    }
     slot.write(readyForQuery(String.fromCharCode(status) as 'I'));
     slot.end();
   }

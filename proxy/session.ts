@@ -133,6 +133,8 @@ export class Session {
    * are relayed to the legacy server as they are, as if the proxy were not there.
    */
   private migrated = true;
+  /** What the source reported at start-up (ParameterStatus), as the client was told. */
+  private startParameters: Map<string, string> | null = null;
   user = '';
   database = '';
 
@@ -268,6 +270,7 @@ export class Session {
       const { conn, cancel } = await this.connectSide(this.side);
       this.backend = conn.socket;
       this.backendKey = cancel;
+      this.startParameters = conn.parameters;
       out.push(...conn.startupMessages);
       this.ctx.stats.sourceUp();
       this.proxyKey = this.ctx.cancels.register(() => (this.relay ? this.relay.cancelTargets() : this.backendKey ? [this.backendKey] : []), cancel.pid);
@@ -295,7 +298,7 @@ export class Session {
     }
     this.ctx.log.debug({ user, database: this.database, ...(this.migrated ? {} : { relayedAsIs: 'not the migration\'s database' }) }, 'session started');
     const pending = reader.release();
-    if (this.wantsMessageRelay()) this.startMessageRelay(pending);
+    if (this.wantsMessageRelay()) this.startMessageRelay(pending, this.startParameters);
     else this.startRelay(pending);
   }
 
@@ -371,9 +374,11 @@ export class Session {
     return this.ctx.live.mirroringActive || live.readPercent > 0 || this.route !== 'auto' || live.sourceOfTruth !== this.side || live.paused;
   }
 
-  private startMessageRelay(pending: Buffer | null): void {
+  /** `reported`: the settings the client was told at start-up (not after the byte relay, which reads no reports). */
+  private startMessageRelay(pending: Buffer | null, reported: Map<string, string> | null = null): void {
     const m = this.ctx.mirror!;
     const link = new BackendLink('source', this.backend!);
+    for (const [name, value] of reported ?? []) link.reported.set(name.toLowerCase(), value);
     link.cancelKey = this.backendKey;
     const openSide = async (side: Side, settings: Record<string, string> = {}) => {
       // rollback after promote brings an SQLite source back: the session's own engine connection again

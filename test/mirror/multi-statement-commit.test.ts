@@ -222,6 +222,8 @@ const segments: [string, number[], (b: number) => Buffer[][]][] = [
   // the part sent first only reads: the write after the Flush reached the target only by the drainer
   ['no BEGIN: a read, Flush, then a write', [0], (b) => [[...exec('SELECT 1'), FLUSH], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), SYNC]]],
   ['no BEGIN: a read, Flush, an error, then a write', [], (b) => [[...exec('SELECT 1/0'), FLUSH], [...exec(`INSERT INTO t VALUES (${b}, 'x')`), SYNC], [queryMessage('SELECT 1')]]],
+  // a statement not known after the Flush is no write to wrap: the server refuses it, and the SET before it is undone, unreported
+  ['a SET, Flush, then a statement not known', [], (b) => [[parseMessage(`set${b}`, "SET datestyle = 'SQL, DMY'"), bindMessage(`set${b}`, []), EXECUTE, FLUSH], [bindMessage('nope', []), EXECUTE, SYNC], [queryMessage('RESET ALL')]]],
 ];
 
 describe('extended protocol: COMMIT in the same Sync segment (also after a Flush)', () => {
@@ -272,6 +274,8 @@ describe('answers as PostgreSQL gives them', () => {
       // a setting's new value is reported once, after everything else, before ReadyForQuery (not after its piece)
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN; SET application_name = 'split'; SET DateStyle = 'SQL, DMY'; BEGIN; COMMIT`, 'RESET ALL'],
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); SET application_name = 'one'; SAVEPOINT a; SET application_name = 'two'; COMMIT`, 'RESET ALL'],
+      // set, then undone by the error that fails the block: the server reports nothing (the client's value again)
+      (b) => ['BEGIN', `SET application_name = 'fz'; RELEASE SAVEPOINT nosuch; INSERT INTO t VALUES (${b}, 'x')`, 'ROLLBACK'],
       // an isolation level comes too late after a statement: the server ends the block it converted (25001, then 'I')
       (b) => [`INSERT INTO t VALUES (${b}, 'x'); BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1`, `SELECT count(*) FROM t WHERE id = ${b}`],
       // rows copied out after the COMMIT: the COMMIT still waits for the mirror (on the target at the answer, below)
