@@ -251,13 +251,13 @@ export class BackendLink {
 
   /** A ParseComplete, ErrorResponse or ReadyForQuery: the fate of the Parse messages it answers. */
   private settleParses(type: number): void {
+    // on every ParseComplete, ErrorResponse and ReadyForQuery: no closure made per call (tsx names each one)
     const f = this.fates;
-    const told = (b: Buffer, fate: ParseFate) => this.onParse?.(b, fate);
     if (type === 0x31) {
       // the first Parse not yet answered: what came before it ran
       while (f.length && f[0] === EXTENDED) f.shift();
       const head = f.shift();
-      if (Buffer.isBuffer(head)) told(head, 'made');
+      if (Buffer.isBuffer(head)) this.onParse?.(head, 'made');
       else this.fates = [];
       return;
     }
@@ -267,7 +267,7 @@ export class BackendLink {
       let fate: ParseFate = 'failed';
       while (f.length && f[0] !== SYNC_MARK) {
         const b = f.shift()!;
-        if (Buffer.isBuffer(b)) told(b, fate);
+        if (Buffer.isBuffer(b)) this.onParse?.(b, fate);
         fate = 'skipped';
       }
       return;
@@ -276,7 +276,7 @@ export class BackendLink {
     while (f.length) {
       const b = f.shift()!;
       if (b === SYNC_MARK || b === QUERY_MARK) return;
-      if (Buffer.isBuffer(b)) told(b, 'skipped');
+      if (Buffer.isBuffer(b)) this.onParse?.(b, 'skipped');
     }
   }
 
