@@ -78,11 +78,14 @@ const PLAIN_BEGIN = /^\s*(begin|start\s+transaction)\s*;?\s*$/i;
  */
 const BEGIN_HOLD_MS = 20;
 const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.from('BEGIN\0'), readyForQuery('T')]);
-const REFUSE_DDL_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${DDL_REFUSED}', HINT = '${DDL_HINT.replace(/'/g, "''")}'; END $cutover$`;
+/** A statement the source itself fails with 0A000 and `message`: the error fails the client's block there as it would directly. */
+const refusedInBlock = (message: string, hint: string) =>
+  `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${message.replace(/'/g, "''")}', HINT = '${hint.replace(/'/g, "''")}'; END $cutover$`;
+const REFUSE_DDL_IN_BLOCK = refusedInBlock(DDL_REFUSED, DDL_HINT);
 const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
 const PREPARE_REFUSED = 'PREPARE TRANSACTION is refused while a migration is mirroring writes';
 const PREPARE_HINT = 'commit the transaction instead';
-const REFUSE_PREPARE_IN_BLOCK = `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${PREPARE_REFUSED}', HINT = '${PREPARE_HINT}'; END $cutover$`;
+const REFUSE_PREPARE_IN_BLOCK = refusedInBlock(PREPARE_REFUSED, PREPARE_HINT);
 /** Unsent answer bytes past which the session stops reading its backends (the client is not taking them). */
 const CLIENT_BACKLOG = 1 << 20;
 /** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
