@@ -739,17 +739,7 @@ export class Relay {
    * back, as the server's implicit one is.
    */
   private async sendBroken(u: Unit): Promise<void> {
-    if (!u.sync) {
-      if (!this.openSegment) {
-        this.openSegment = { link: this.source, wrapped: false };
-        this.flushedError = false;
-      }
-      const link = this.openSegment.link;
-      await link.whenIdle();
-      if (this.flushedError) return link.write(u.msgs.map((m) => m.bytes));
-      link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), 1, this.noteFlushedError));
-      return;
-    }
+    if (!u.sync) return this.sendAheadOfSync(u.msgs.map((m) => m.bytes), 1);
     const segment = this.openSegment;
     this.openSegment = null;
     if (segment?.wrapped) return this.finishWrapped(u.msgs, false);
@@ -1112,21 +1102,28 @@ export class Relay {
    * alone gets the ReadyForQuery, as for any error the server gives there. Answered here with a ReadyForQuery
    * of its own, the Sync's made a second; sent on, PREPARE TRANSACTION took the transaction past mirroring.
    */
-  private async refuseBeforeSync(sql: string, u: Unit): Promise<void> {
+  private refuseBeforeSync(sql: string, u: Unit): Promise<void> {
+    // the client hears ParseComplete and BindComplete only for a Parse and a Bind of its own
+    const withheld = new Set<number>();
+    if (!u.msgs.some((m) => m.type === 0x50)) withheld.add(0x31);
+    if (!u.msgs.some((m) => m.type === 0x42)) withheld.add(0x32);
+    return this.sendAheadOfSync([parseMessage('', sql), bindMessage('', []), EXECUTE, FLUSH_MESSAGE.bytes], 3, withheld);
+  }
+
+  /**
+   * Messages of a segment whose Sync has not come, where its earlier part went (the source, if none went yet),
+   * their `parts` answers to the client at once (SegmentWatch); an error among them fails the rest of the segment.
+   */
+  private async sendAheadOfSync(bytes: Buffer[], parts: number, withheld?: ReadonlySet<number>): Promise<void> {
     if (!this.openSegment) {
       this.openSegment = { link: this.source, wrapped: false };
       this.flushedError = false;
     }
     const link = this.openSegment.link;
     await link.whenIdle();
-    const standIn = [parseMessage('', sql), bindMessage('', []), EXECUTE, FLUSH_MESSAGE.bytes];
     // what came before already failed: the server skips this too, and answers nothing
-    if (this.flushedError) return link.write(standIn);
-    // the client hears ParseComplete and BindComplete only for a Parse and a Bind of its own
-    const withheld = new Set<number>();
-    if (!u.msgs.some((m) => m.type === 0x50)) withheld.add(0x31);
-    if (!u.msgs.some((m) => m.type === 0x42)) withheld.add(0x32);
-    link.request(standIn, new SegmentWatch(this.order.open(), 3, this.noteFlushedError, withheld));
+    if (this.flushedError) return link.write(bytes);
+    link.request(bytes, new SegmentWatch(this.order.open(), parts, this.noteFlushedError, withheld));
   }
 
   /** A segment to run in pieces (txn-split.ts): transaction control among statements that may commit a write, or PREPARE TRANSACTION. */
