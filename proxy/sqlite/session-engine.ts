@@ -23,6 +23,7 @@ import { withConstraintFields } from './constraint-errors.ts';
 import { textInput } from './text-input.ts';
 import { fromSqlite, inFailedTransaction, PgError, TWO_PHASE, unsupported } from './errors.ts';
 import { translate, type CopyRun, type DecimalBound, type SleepStatement, type SqlStatement, type Statement, type WriteTargets } from './translate.ts';
+import { noSuchCursor, type DeclareStatement, type FetchStatement } from './cursor-statements.ts';
 import { CopyIn, copyOutMessages, STATEMENT_SAVEPOINT } from './copy-session.ts';
 import type { CopyRow } from './copy-format.ts';
 import { addKey } from './table-rebuild.ts';
@@ -61,6 +62,8 @@ interface Portal {
   formats: number[];
   result: Result | null;
   sent: number;
+  /** Made by DECLARE … CURSOR: closed by CLOSE or the transaction's end. */
+  cursor?: boolean;
 }
 
 const MAX_STATEMENT_CACHE = 500;
@@ -366,6 +369,8 @@ export class SessionEngine {
       case 'sleep':
         if (st.param) throw new PgError('42P02', `there is no parameter $${st.param}`);
         return this.sleep(st, []);
+      case 'declare':
+        return this.declareCursor(st, []);
       case 'seq':
       case 'maintenance':
       case 'add_key':
@@ -398,11 +403,13 @@ export class SessionEngine {
     if (st?.kind === 'error') throw st.error;
     let sqlite: Database.Statement | null = null;
     let paramOids = given;
-    if (st?.kind === 'sql') {
-      sqlite = this.prepareSqlite(st);
+    // a cursor's query takes the DECLARE's parameters
+    const query = st?.kind === 'sql' ? st : st?.kind === 'declare' ? st.query : null;
+    if (query) {
+      if (st?.kind === 'sql') sqlite = this.prepareSqlite(query);
       paramOids = [];
-      for (let i = 1; i <= Math.max(st.params, given.length); i++) {
-        paramOids.push(given[i - 1] || st.paramTypes.get(i) || this.columnParamOid(st, i) || 0);
+      for (let i = 1; i <= Math.max(query.params, given.length); i++) {
+        paramOids.push(given[i - 1] || query.paramTypes.get(i) || this.columnParamOid(query, i) || 0);
       }
     }
     // pg_sleep($1): seconds as float8, unless the client said otherwise
@@ -669,6 +676,10 @@ export class SessionEngine {
     if (!st) return null;
     if (st.kind === 'show') return [{ name: settingName(st.name), oid: OID.text, size: -1, format: 0 }];
     if (st.kind === 'sleep') return sleepFields(st, []);
+    if (st.kind === 'fetch') {
+      const cursor = this.portals.get(st.name);
+      return cursor?.cursor && !st.move ? cursor.result!.fields : null;
+    }
     if (st.kind !== 'sql' || !prep.sqlite!.reader) return null;
     return this.fields(st, prep.sqlite!, null, [], prep.paramOids);
   }
@@ -694,6 +705,7 @@ export class SessionEngine {
     if (st.kind === 'sleep') return this.sleep(st, portal.params, portal.formats);
     if (st.kind === 'seq' || st.kind === 'maintenance' || st.kind === 'add_key') return this.runChange(st);
     if (st.kind === 'copy') throw new PgError('XX000', 'COPY reached the wrong path');
+    if (st.kind === 'declare') return this.declareCursor(st, portal.params);
     if (st.kind !== 'sql') {
       const res = this.utility(st);
       if (res.fields) res.fields = res.fields.map((f, i) => ({ ...f, format: portal.formats.length === 1 ? portal.formats[0]! : portal.formats[i] ?? 0 }));
@@ -926,6 +938,8 @@ export class SessionEngine {
       if (this.txnSettings) this.settings.restore(this.txnSettings, committed ? this.localSettings : undefined);
       this.mode = 'implicit';
       this.failed = false;
+      // a cursor lives in its transaction (WITH HOLD is refused)
+      for (const [name, p] of this.portals) if (p.cursor) this.portals.delete(name);
       // what follows in the same request is a new implicit transaction
       this.txnStarts();
     }
@@ -1183,7 +1197,7 @@ export class SessionEngine {
     this.send(commandComplete(`COPY ${res.rows.length}`));
   }
 
-  private utility(st: Exclude<Statement, SqlStatement | SleepStatement | CopyRun | { kind: 'seq' | 'maintenance' | 'add_key' }>): Result {
+  private utility(st: Exclude<Statement, SqlStatement | SleepStatement | CopyRun | DeclareStatement | { kind: 'seq' | 'maintenance' | 'add_key' }>): Result {
     const done = (tag: string): Result => ({ fields: null, rows: [], tag });
     this.refuseIfFailed(st);
     if (st.kind === 'error') throw st.error;
@@ -1228,7 +1242,38 @@ export class SessionEngine {
         return done(st.tag);
       case 'noop':
         return done(st.tag);
+      case 'fetch':
+        return this.fetchCursor(st);
+      case 'close':
+        if (st.name === null) {
+          for (const [name, p] of this.portals) if (p.cursor) this.portals.delete(name);
+        } else if (this.portals.get(st.name)?.cursor) this.portals.delete(st.name);
+        else throw noSuchCursor(st.name);
+        return done(st.tag);
     }
+  }
+
+  /** DECLARE: the query runs whole now, in the block's transaction; FETCH hands its rows out. */
+  private async declareCursor(st: DeclareStatement, params: SqlValue[]): Promise<Result> {
+    this.refuseIfFailed(st);
+    if (this.mode !== 'explicit') throw new PgError('25P01', 'DECLARE CURSOR can only be used in transaction blocks');
+    if (this.portals.has(st.name)) throw new PgError('42P03', `cursor "${st.name}" already exists`);
+    if (st.query.params > params.length) throw new PgError('42P02', `there is no parameter $${params.length + 1}`);
+    const stmt = this.prepareSqlite(st.query);
+    const result = await this.runSql(st.query, stmt, params, null, []);
+    this.portals.set(st.name, { prep: { st: st.query, sqlite: stmt, paramOids: [] }, params, formats: [], result, sent: 0, cursor: true });
+    return { fields: null, rows: [], tag: st.tag };
+  }
+
+  private fetchCursor(st: FetchStatement): Result {
+    const cursor = this.portals.get(st.name);
+    if (!cursor?.cursor) throw noSuchCursor(st.name);
+    const res = cursor.result!;
+    const start = cursor.sent;
+    cursor.sent = Math.min(res.rows.length, start + st.count);
+    const n = cursor.sent - start;
+    if (st.move) return { fields: null, rows: [], tag: `MOVE ${n}` };
+    return { fields: res.fields, rows: res.rows.slice(start, cursor.sent), tag: `FETCH ${n}` };
   }
 
   private transaction(op: string, tag: string, name?: string, chain = false): string {
@@ -1358,7 +1403,7 @@ function sqliteError(e: unknown, st: SqlStatement): PgError {
 }
 
 /** Statements that answer with no rows: a portal's Describe is NoData. */
-const NO_RESULT = new Set<Statement['kind']>(['seq', 'maintenance', 'add_key', 'copy']);
+const NO_RESULT = new Set<Statement['kind']>(['seq', 'maintenance', 'add_key', 'copy', 'declare', 'close']);
 
 /** COMMIT and PREPARE TRANSACTION (they roll back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
 function endsFailure(st: Statement | null): boolean {

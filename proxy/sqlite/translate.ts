@@ -11,6 +11,7 @@ import { columnHintOf, hintOf, targetColumnHints, targetHints, targetNames, targ
 import { boundable, checkFloatInput, checkTimeInput, decimalBound, decimalParts, decodeTextParam, keepsWhole, keptWhole, OID, parseIntInput, readsSession, type SqlValue } from './types.ts';
 import { hasZone } from '../../common/timestamp-text.ts';
 import { copyStatement, type CopyStatement } from './copy-statement.ts';
+import { closeCursor, declareCursor, fetchCursor, type CursorStatement } from './cursor-statements.ts';
 import { catalogRelations, catalogStatement, onlyCatalog } from './catalog-translate.ts';
 import { NodeRewriter } from './node-rewriter.ts';
 
@@ -123,6 +124,8 @@ export type Statement =
   | { kind: 'maintenance'; vacuum: boolean; analyze: boolean; tables: string[]; tag: string }
   /** ALTER TABLE … ADD PRIMARY KEY / UNIQUE (table-rebuild.ts). */
   | AddKey
+  /** DECLARE … CURSOR FOR, FETCH / MOVE, CLOSE (cursor-statements.ts). */
+  | CursorStatement
   | { kind: 'error'; error: PgError };
 
 /** COPY, with the query of COPY … TO (a table's columns, or the query given) translated as a SELECT. */
@@ -275,6 +278,12 @@ function statement(stmt: AnyNode): Statement {
       return copyRun(n);
     case 'VacuumStmt':
       return maintenance(n);
+    case 'DeclareCursorStmt':
+      return declareCursor(n, (query) => statement(structuredClone(query)));
+    case 'FetchStmt':
+      return fetchCursor(n);
+    case 'ClosePortalStmt':
+      return closeCursor(n);
     default:
       throw unsupported(statementName(type));
   }
