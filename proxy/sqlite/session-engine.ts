@@ -111,7 +111,14 @@ export class SessionEngine {
   private txnStart = performance.now();
   private txnNowText: string | null = null;
   private localSettings = new Set<string>();
-  private savepointSettings: { name: string; saved: Map<string, string>; locals: Set<string> }[] = [];
+  /**
+   * The block's savepoints, oldest first. `opened`: made in SQLite. A savepoint made before the block's
+   * SQLite transaction is kept here only, and made when that transaction opens (openSavepoints): opening it
+   * for a SAVEPOINT would start its snapshot there (BEGIN DEFERRED, then the next read), and a write after
+   * another session's commit would fail with 40001, where PostgreSQL's SAVEPOINT takes no snapshot
+   * (pgjdbc's autosave, pgbench's SAVEPOINT before an UPDATE).
+   */
+  private savepointSettings: { name: string; saved: Map<string, string>; locals: Set<string>; opened: boolean }[] = [];
   private failed = false;
   private statements = new Map<string, Prepared>();
   private portals = new Map<string, Portal>();
@@ -872,7 +879,10 @@ export class SessionEngine {
     if (write && !this.engine.lock.held(this)) {
       await this.engine.lock.acquire(this, timeout);
       try {
-        if (!this.db.inTransaction) await retryBusy(() => this.db.exec('BEGIN IMMEDIATE'), deadline, timeout);
+        if (!this.db.inTransaction) {
+          await retryBusy(() => this.db.exec('BEGIN IMMEDIATE'), deadline, timeout);
+          this.openSavepoints();
+        }
         // change rows already there are not this transaction's (capture-drain.ts)
         this.capture.taken();
         // under the write lock no other connection changes the schema: the column checks hold until it is released
@@ -887,6 +897,16 @@ export class SessionEngine {
       }
     } else if (!this.db.inTransaction && this.mode === 'explicit') {
       this.db.exec('BEGIN DEFERRED');
+      this.openSavepoints();
+    }
+  }
+
+  /** The block's savepoints made before its SQLite transaction opened, made in it now, in order. */
+  private openSavepoints(): void {
+    for (const sp of this.savepointSettings) {
+      if (sp.opened) continue;
+      this.db.exec(`SAVEPOINT ${quoteIdent(sp.name)}`);
+      sp.opened = true;
     }
   }
 
@@ -1311,22 +1331,23 @@ export class SessionEngine {
           return tag;
         case 'savepoint':
           requireBlock('SAVEPOINT');
-          if (!this.db.inTransaction) this.db.exec('BEGIN DEFERRED');
-          this.db.exec(`SAVEPOINT ${quoteIdent(name!)}`);
-          this.savepointSettings.push({ name: name!, saved: this.settings.snapshot(), locals: new Set(this.localSettings) });
+          if (this.db.inTransaction) this.db.exec(`SAVEPOINT ${quoteIdent(name!)}`);
+          this.savepointSettings.push({ name: name!, saved: this.settings.snapshot(), locals: new Set(this.localSettings), opened: this.db.inTransaction });
           return tag;
         case 'release': {
           requireBlock('RELEASE SAVEPOINT');
-          this.db.exec(`RELEASE ${quoteIdent(name!)}`);
           const at = this.savepointAt(name!);
+          if (this.db.inTransaction) this.db.exec(`RELEASE ${quoteIdent(name!)}`);
+          else if (at < 0) throw noSuchSavepoint(name!);
           if (at >= 0) this.savepointSettings.length = at;
           return tag;
         }
         case 'rollback_to': {
           requireBlock('ROLLBACK TO SAVEPOINT');
-          this.db.exec(`ROLLBACK TO ${quoteIdent(name!)}`);
-          this.failed = false;
           const at = this.savepointAt(name!);
+          if (this.db.inTransaction) this.db.exec(`ROLLBACK TO ${quoteIdent(name!)}`);
+          else if (at < 0) throw noSuchSavepoint(name!);
+          this.failed = false;
           if (at >= 0) {
             // the savepoint stays; what was set after it is undone
             const sp = this.savepointSettings[at]!;
@@ -1351,7 +1372,7 @@ export class SessionEngine {
       }
     } catch (e) {
       const msg = (e as Error).message;
-      if (/no such savepoint/.test(msg)) throw new PgError('3B001', `savepoint "${name}" does not exist`);
+      if (/no such savepoint/.test(msg)) throw noSuchSavepoint(name!);
       throw e;
     }
   }
@@ -1403,6 +1424,8 @@ function sqliteError(e: unknown, st: SqlStatement): PgError {
 }
 
 /** Statements that answer with no rows: a portal's Describe is NoData. */
+const noSuchSavepoint = (name: string): PgError => new PgError('3B001', `savepoint "${name}" does not exist`);
+
 const NO_RESULT = new Set<Statement['kind']>(['seq', 'maintenance', 'add_key', 'copy', 'declare', 'close']);
 
 /** COMMIT and PREPARE TRANSACTION (they roll back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
