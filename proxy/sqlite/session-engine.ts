@@ -62,8 +62,10 @@ interface Portal {
   formats: number[];
   result: Result | null;
   sent: number;
-  /** Made by DECLARE … CURSOR: closed by CLOSE or the transaction's end. */
+  /** Made by DECLARE … CURSOR: closed by CLOSE, the transaction's end, or a ROLLBACK TO a savepoint made before it. */
   cursor?: boolean;
+  /** The block's savepoints when the cursor was declared. */
+  depth?: number;
 }
 
 const MAX_STATEMENT_CACHE = 500;
@@ -1281,7 +1283,7 @@ export class SessionEngine {
     if (st.query.params > params.length) throw new PgError('42P02', `there is no parameter $${params.length + 1}`);
     const stmt = this.prepareSqlite(st.query);
     const result = await this.runSql(st.query, stmt, params, null, []);
-    this.portals.set(st.name, { prep: { st: st.query, sqlite: stmt, paramOids: [] }, params, formats: [], result, sent: 0, cursor: true });
+    this.portals.set(st.name, { prep: { st: st.query, sqlite: stmt, paramOids: [] }, params, formats: [], result, sent: 0, cursor: true, depth: this.savepointSettings.length });
     return { fields: null, rows: [], tag: st.tag };
   }
 
@@ -1348,6 +1350,8 @@ export class SessionEngine {
           if (this.db.inTransaction) this.db.exec(`ROLLBACK TO ${quoteIdent(name!)}`);
           else if (at < 0) throw noSuchSavepoint(name!);
           this.failed = false;
+          // as PostgreSQL: the cursors declared since the savepoint are gone with what was done after it
+          for (const [cursor, p] of this.portals) if (p.cursor && p.depth! > at) this.portals.delete(cursor);
           if (at >= 0) {
             // the savepoint stays; what was set after it is undone
             const sp = this.savepointSettings[at]!;

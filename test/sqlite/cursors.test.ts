@@ -97,6 +97,19 @@ describe('cursors on the SQLite source', () => {
       // a cursor ends with its transaction
       ['FETCH kept'],
       ['CLOSE kept'],
+      // ROLLBACK TO closes the cursors declared since the savepoint (psql's ON_ERROR_ROLLBACK declares its own again)
+      ['BEGIN'],
+      ['DECLARE before CURSOR FOR SELECT id FROM t ORDER BY id'],
+      ['SAVEPOINT s'],
+      ['DECLARE after CURSOR FOR SELECT id FROM t ORDER BY id'],
+      ['FETCH 2 FROM before'],
+      ['ROLLBACK TO SAVEPOINT s'],
+      ['FETCH after'],
+      ['ROLLBACK TO SAVEPOINT s'],
+      ['FETCH before'],
+      ['DECLARE after CURSOR FOR SELECT id FROM t ORDER BY id'],
+      ['FETCH after'],
+      ['COMMIT'],
     ]);
   });
 });
