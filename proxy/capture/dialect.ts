@@ -16,6 +16,15 @@ export interface CaptureDialect {
   drainSql: string;
   /** The source takes the drain as a named prepared statement (extended protocol), planned once per connection. */
   preparedDrain?: boolean;
+  /**
+   * Statements sent around a drain so that the session's statement_timeout
+   * does not count it: the client's timeout is for its own statements, and
+   * PostgreSQL commits a transaction whose statements each finished in time.
+   * `commit`: ahead of a drain only the COMMIT follows (the setting may stay
+   * lifted); `ahead`: around a drain ahead, more of the client's statements
+   * to come (the setting is lifted, then put back). Unset: the drain runs under it.
+   */
+  untimed?: { commit: string; ahead: [string, string] };
   /** A statement on the source recording these keys for re-sync by the drainer. */
   dirtySql(keys: DirtyKey[]): string;
   /**

@@ -421,6 +421,16 @@ export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
   preparedDrain: true,
+  // A timeout that fired inside the drain aborted a transaction PostgreSQL would have committed (40000 on COMMIT).
+  // Before a COMMIT the setting stays lifted: the COMMIT runs its deferred triggers without the client's timeout.
+  // Mid-transaction it is put back from a transaction-local copy under the proxy's own prefix.
+  untimed: {
+    commit: 'SET LOCAL statement_timeout = 0',
+    ahead: [
+      `SELECT set_config('${SCHEMA}.statement_timeout', current_setting('statement_timeout'), true); SET LOCAL statement_timeout = 0`,
+      `SELECT set_config('statement_timeout', current_setting('${SCHEMA}.statement_timeout'), true)`,
+    ],
+  },
   drainLimit: DRAIN_LIMIT,
   dirtySql: (keys) =>
     `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, CASE WHEN x.pk = '{}' THEN 'T' ELSE 'R' END, x.pk FROM jsonb_to_recordset(${dollarQuoted(jsonArray(keys.map((k) => `{"tbl":${JSON.stringify(k.tbl)},"pk":${k.pk}}`)))}::jsonb) AS x(tbl text, pk jsonb)`,

@@ -69,12 +69,25 @@ export class DrainStatements {
   /** Cleared when the client claims our name for a statement of its own: this session drains by simple Query. */
   private named = true;
 
-  /** Sends this transaction's drain on `link`; the answer arrives in the returned collector (`budgeted`: DrainCollect). */
-  request(link: BackendLink, dialect: CaptureDialect, budgeted = true): DrainCollect {
+  /**
+   * Sends this transaction's drain on `link`; the answer arrives in the returned collector (`budgeted`: DrainCollect).
+   * `commitNext`: only the COMMIT follows it (not a drain ahead, with more of the client's statements to come).
+   */
+  request(link: BackendLink, dialect: CaptureDialect, budgeted = true, commitNext = budgeted): DrainCollect {
     const drain = new DrainCollect(budgeted);
+    // requests of their own, pipelined: they must not take the client's unnamed statement, and a timer armed
+    // for a pipeline's first message is disarmed at the next message once the setting is 0
+    const untimed = dialect.untimed;
+    if (untimed) link.request(queryMessage(commitNext ? untimed.commit : untimed.ahead[0]), new Collect());
+    this.send(link, dialect, drain);
+    if (untimed && !commitNext) link.request(queryMessage(untimed.ahead[1]), new Collect());
+    return drain;
+  }
+
+  private send(link: BackendLink, dialect: CaptureDialect, drain: DrainCollect): void {
     if (!this.named || !dialect.preparedDrain) {
       link.request(queryMessage(dialect.drainSql), drain);
-      return drain;
+      return;
     }
     const sql = dialect.drainSql;
     const known = this.prepared.get(link) === sql;
@@ -91,7 +104,6 @@ export class DrainStatements {
       },
       () => this.prepared.delete(link),
     );
-    return drain;
   }
 
   /** The client's DISCARD ALL, DEALLOCATE or Close may have dropped the statement wherever it ran. */
