@@ -1814,7 +1814,12 @@ export class Relay {
       // only reads since the drain-ahead: nothing left to drain, but a failed read fails the transaction
       await this.source.whenIdle();
       mirrorMetrics.drainAhead.inc();
-      if (this.source.status === T) applied = await this.applyTaken(a.changes);
+      if (this.source.status === T) {
+        // the source waits idle in the transaction while the mirror applies: the client's timeouts are not for that
+        const lift = this.ctx.capture(this.sot).untimed?.commit;
+        if (lift) this.source.request(queryMessage(lift), new Collect());
+        applied = await this.applyTaken(a.changes);
+      }
     } else if (!failed) {
       const drain = this.requestDrain();
       applied = await this.applyDrained(drain, a.changes);

@@ -17,12 +17,15 @@ export interface CaptureDialect {
   /** The source takes the drain as a named prepared statement (extended protocol), planned once per connection. */
   preparedDrain?: boolean;
   /**
-   * Statements sent around a drain so that the session's statement_timeout
-   * does not count it: the client's timeout is for its own statements, and
-   * PostgreSQL commits a transaction whose statements each finished in time.
-   * `commit`: ahead of a drain only the COMMIT follows (the setting may stay
-   * lifted); `ahead`: around a drain ahead, more of the client's statements
-   * to come (the setting is lifted, then put back). Unset: the drain runs under it.
+   * Statements sent around a drain so that the session's timeouts do not
+   * count the proxy's work: the client's statement_timeout is for its own
+   * statements, and PostgreSQL commits a transaction whose statements each
+   * finished in time. `commit`: ahead of a drain that only the COMMIT
+   * follows, or of the mirror apply of rows drained ahead (the settings may
+   * stay lifted, statement_timeout and idle_in_transaction_session_timeout:
+   * the source sits idle in the transaction while the mirror applies);
+   * `ahead`: around a drain ahead, more of the client's statements to come
+   * (statement_timeout is lifted, then put back). Unset: the drain runs under them.
    */
   untimed?: { commit: string; ahead: [string, string] };
   /** A statement on the source recording these keys for re-sync by the drainer. */

@@ -421,11 +421,13 @@ export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
   preparedDrain: true,
-  // A timeout that fired inside the drain aborted a transaction PostgreSQL would have committed (40000 on COMMIT).
-  // Before a COMMIT the setting stays lifted: the COMMIT runs its deferred triggers without the client's timeout.
-  // Mid-transaction it is put back from a transaction-local copy under the proxy's own prefix.
+  // A timeout that fired inside the drain aborted a transaction PostgreSQL would have committed (40000 on COMMIT),
+  // and an idle-in-transaction timeout shorter than the mirror apply ended the session (FATAL 25P03) while the
+  // source waited for it. Before a COMMIT the settings stay lifted: the COMMIT runs its deferred triggers without
+  // the client's timeout. Mid-transaction statement_timeout is put back from a transaction-local copy under the
+  // proxy's own prefix.
   untimed: {
-    commit: 'SET LOCAL statement_timeout = 0',
+    commit: 'SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0',
     ahead: [
       `SELECT set_config('${SCHEMA}.statement_timeout', current_setting('statement_timeout'), true); SET LOCAL statement_timeout = 0`,
       `SELECT set_config('statement_timeout', current_setting('${SCHEMA}.statement_timeout'), true)`,
