@@ -18,13 +18,26 @@ export const ANSWER_SETTINGS = [
   'xmlbinary', 'xmloption', 'timezone_abbreviations', 'transform_null_equals', 'row_security',
 ] as const;
 
-/** ANSWER_SETTINGS' values a session returns to on RESET, by name: `cutover check` compares the two databases' with it. */
-export const ANSWER_SETTINGS_QUERY = `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${ANSWER_SETTINGS.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
+/**
+ * Limits a statement runs under: a read routed to the new database must not
+ * be cancelled by the new database's own defaults (ALTER DATABASE/ROLE … SET
+ * statement_timeout there) where the source would have answered it; the client
+ * got 57014 or 55P03, errors of the new database alone.
+ */
+export const READ_LIMITS = ['statement_timeout', 'lock_timeout'] as const;
 
-/** The source session's defaults for ANSWER_SETTINGS; none if it cannot say (the read connection then starts with its own). */
+const resetValues = (names: readonly string[]) => `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${names.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
+
+/** ANSWER_SETTINGS' values a session returns to on RESET, by name: `cutover check` compares the two databases' with it. */
+export const ANSWER_SETTINGS_QUERY = resetValues(ANSWER_SETTINGS);
+
+/** What a read connection starts with, taken from the source session. */
+const READ_DEFAULTS_QUERY = resetValues([...ANSWER_SETTINGS, ...READ_LIMITS]);
+
+/** The source session's defaults for ANSWER_SETTINGS and READ_LIMITS; none if it cannot say (the read connection then starts with its own). */
 export async function sourceDefaults(source: BackendLink): Promise<Record<string, string>> {
   const c = new Collect();
-  source.request(queryMessage(ANSWER_SETTINGS_QUERY), c);
+  source.request(queryMessage(READ_DEFAULTS_QUERY), c);
   try {
     await c.done;
   } catch {
@@ -49,7 +62,7 @@ export function engineDefaults(user: string, database: string, startup: Record<s
     return {};
   }
   const out: Record<string, string> = {};
-  for (const name of ANSWER_SETTINGS) {
+  for (const name of [...ANSWER_SETTINGS, ...READ_LIMITS]) {
     const v = settings.get(name);
     if (v !== undefined) out[name] = v;
   }
