@@ -314,6 +314,11 @@ export class Relay {
   /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
   private readonly ahead = new DrainAhead();
   /**
+   * The error that refused the dirty keys' record inside the client's transaction: the transaction is
+   * aborted by it, and its COMMIT answers a bare ROLLBACK tag, which clients take for success.
+   */
+  private dirtyRefused: Message | null = null;
+  /**
    * Backpressure, as the byte relay has it: while the client leaves more than
    * CLIENT_BACKLOG of its answers unread, the backends are not read (they
    * stop at their socket, as a server stops for a slow client) and no request
@@ -1810,6 +1815,7 @@ export class Relay {
     let applied: Change[] = [];
     let failed = a.broken;
     let cause = a.brokenBy;
+    this.dirtyRefused = null;
     if (!failed && a.clean) {
       // only reads since the drain-ahead: nothing left to drain, but a failed read fails the transaction
       await this.source.whenIdle();
@@ -1825,6 +1831,10 @@ export class Relay {
       applied = await this.applyDrained(drain, a.changes);
       failed = drainFailed(drain);
       cause = drain.error;
+    }
+    if (!failed && this.dirtyRefused) {
+      failed = true;
+      cause = this.dirtyRefused;
     }
     a.end(!failed);
     if (failed) {
@@ -2194,6 +2204,7 @@ export class Relay {
       const c = new Collect();
       this.source.request(queryMessage((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes)), c);
       if (await c.done.then(() => !c.error, () => false)) return;
+      if (c.error && inTransaction) this.dirtyRefused = c.error;
       if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');
     }
     this.ctx.recordDirty?.(this.sot, changes.map((c) => ({ tbl: c.tbl, pk: c.pk })));
