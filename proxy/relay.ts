@@ -38,7 +38,7 @@ import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
 import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
-import { DRAIN_STATEMENT, DrainStatements, type DrainCollect } from './mirror/drain-statement.ts';
+import { DrainStatements, OWN_STATEMENTS, type DrainCollect } from './mirror/drain-statement.ts';
 import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
 import { mirrorMetrics } from './mirror/metrics.ts';
@@ -916,7 +916,7 @@ export class Relay {
           const cls = classify(sql);
           // a name SQL PREPARE took: the source answers (42P05), as PostgreSQL would
           if (name && this.sqlPrepared.has(name)) pinned = 'source';
-          if (name === DRAIN_STATEMENT) this.drains.yieldName(this.source, this.target);
+          if (OWN_STATEMENTS.includes(name)) this.drains.yieldName(this.source, this.target);
           if (name && this.statements.has(name) && !closes.includes(name)) {
             // a name in use (the server answers 42P05, and skips to the Sync): the statement stays what it was,
             // and must be where the segment runs for the server to say so
@@ -980,7 +980,7 @@ export class Relay {
           const what = r.bytes(1)[0];
           const name = r.cstring();
           if (what === 0x53) closes.push(name);
-          if (what === 0x53 && name === DRAIN_STATEMENT) this.drains.forget(this.source, this.target);
+          if (what === 0x53 && OWN_STATEMENTS.includes(name)) this.drains.forget(this.source, this.target);
           break;
         }
       }
@@ -1821,9 +1821,7 @@ export class Relay {
       await this.source.whenIdle();
       mirrorMetrics.drainAhead.inc();
       if (this.source.status === T) {
-        // the source waits idle in the transaction while the mirror applies: the client's timeouts are not for that
-        const lift = this.ctx.capture(this.sot).untimed?.commit;
-        if (lift) this.source.request(queryMessage(lift), new Collect());
+        this.drains.lift(this.source, this.ctx.capture(this.sot));
         applied = await this.applyTaken(a.changes);
       }
     } else if (!failed) {

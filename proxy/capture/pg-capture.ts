@@ -425,12 +425,13 @@ export const pgCaptureDialect: CaptureDialect = {
   // and an idle-in-transaction timeout shorter than the mirror apply ended the session (FATAL 25P03) while the
   // source waited for it. Before a COMMIT the settings stay lifted: the COMMIT runs its deferred triggers without
   // the client's timeout. Mid-transaction statement_timeout is put back from a transaction-local copy under the
-  // proxy's own prefix.
+  // proxy's own prefix. SELECTs of no row, each one statement: they are prepared beside the drain, and no row of
+  // theirs is taken for a change row.
   untimed: {
-    commit: 'SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0',
+    commit: `SELECT WHERE (set_config('statement_timeout', '0', true) || set_config('idle_in_transaction_session_timeout', '0', true)) IS NULL`,
     ahead: [
-      `SELECT set_config('${SCHEMA}.statement_timeout', current_setting('statement_timeout'), true); SET LOCAL statement_timeout = 0`,
-      `SELECT set_config('statement_timeout', current_setting('${SCHEMA}.statement_timeout'), true)`,
+      `SELECT WHERE (set_config('${SCHEMA}.statement_timeout', current_setting('statement_timeout'), true) || set_config('statement_timeout', '0', true)) IS NULL`,
+      `SELECT WHERE set_config('statement_timeout', current_setting('${SCHEMA}.statement_timeout'), true) IS NULL`,
     ],
   },
   drainLimit: DRAIN_LIMIT,

@@ -26,9 +26,16 @@ import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, que
 
 /** Reserved: a name no client is expected to use (it needs quoting in SQL). */
 export const DRAIN_STATEMENT = 'cutover:drain';
+/** The statements lifting the session's timeouts around a drain (CaptureDialect.untimed), prepared with it. */
+const LIFT = 'cutover:lift';
+const LIFT_AHEAD = 'cutover:lift-ahead';
+const RESTORE = 'cutover:restore';
+/** Every statement name the proxy prepares in a client's session. */
+export const OWN_STATEMENTS: readonly string[] = [DRAIN_STATEMENT, LIFT, LIFT_AHEAD, RESTORE];
 
 const BIND = bindMessage(DRAIN_STATEMENT, []);
-const CLOSE = closeMessage('S', DRAIN_STATEMENT);
+const run = (name: string) => [bindMessage(name, []), EXECUTE];
+const CLOSE_ALL = OWN_STATEMENTS.map((n) => closeMessage('S', n));
 
 /** A drain's answer, its rows as changes (in the order they came); also whether its Parse went through (the statement exists from then on). */
 export class DrainCollect extends BudgetedCollect {
@@ -75,29 +82,61 @@ export class DrainStatements {
    */
   request(link: BackendLink, dialect: CaptureDialect, budgeted = true, commitNext = budgeted): DrainCollect {
     const drain = new DrainCollect(budgeted);
-    // requests of their own, pipelined: they must not take the client's unnamed statement, and a timer armed
-    // for a pipeline's first message is disarmed at the next message once the setting is 0
-    const untimed = dialect.untimed;
-    if (untimed) link.request(queryMessage(commitNext ? untimed.commit : untimed.ahead[0]), new Collect());
-    this.send(link, dialect, drain);
-    if (untimed && !commitNext) link.request(queryMessage(untimed.ahead[1]), new Collect());
+    const u = dialect.untimed;
+    // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
+    const before = u ? [commitNext ? u.commit : u.ahead[0]] : [];
+    const after = u && !commitNext ? [u.ahead[1]] : [];
+    if (!this.named || !dialect.preparedDrain) {
+      link.request(queryMessage([...before, dialect.drainSql, ...after].join('; ')), drain);
+      return drain;
+    }
+    const parses = this.prepare(link, dialect);
+    const names = u ? { before: commitNext ? LIFT : LIFT_AHEAD, after: commitNext ? [] : [RESTORE] } : { before: null, after: [] };
+    link.request([
+      ...(parses ?? []),
+      ...(names.before ? run(names.before) : []),
+      BIND, EXECUTE,
+      ...names.after.flatMap(run),
+      SYNC,
+    ], drain);
+    this.watch(link, drain, parses === null);
     return drain;
   }
 
-  private send(link: BackendLink, dialect: CaptureDialect, drain: DrainCollect): void {
+  /**
+   * Ahead of the mirror apply of rows drained ahead: the source waits idle in the transaction meanwhile, and the
+   * client's timeouts are not for that wait (CaptureDialect.untimed.commit).
+   */
+  lift(link: BackendLink, dialect: CaptureDialect): void {
+    const u = dialect.untimed;
+    if (!u) return;
     if (!this.named || !dialect.preparedDrain) {
-      link.request(queryMessage(dialect.drainSql), drain);
+      link.request(queryMessage(u.commit), new Collect());
       return;
     }
-    const sql = dialect.drainSql;
-    const known = this.prepared.get(link) === sql;
+    const parses = this.prepare(link, dialect);
+    // a DrainCollect for its ParseComplete: no row comes
+    const c = new DrainCollect(false);
+    link.request([...(parses ?? []), ...run(LIFT), SYNC], c);
+    this.watch(link, c, parses === null);
+  }
+
+  /** The Close and Parse messages that make the proxy's statements on `link`, or null when they are there. */
+  private prepare(link: BackendLink, dialect: CaptureDialect): Buffer[] | null {
+    const u = dialect.untimed;
+    const texts: [string, string][] = [[DRAIN_STATEMENT, dialect.drainSql], ...(u ? [[LIFT, u.commit], [LIFT_AHEAD, u.ahead[0]], [RESTORE, u.ahead[1]]] as [string, string][] : [])];
+    const key = texts.map(([, t]) => t).join('\0');
+    if (this.prepared.get(link) === key) return null;
     // set now, not on the answer: a drain pipelined behind this one must not prepare again
-    this.prepared.set(link, sql);
-    link.request(known ? [BIND, EXECUTE, SYNC] : [CLOSE, parseMessage(DRAIN_STATEMENT, sql), BIND, EXECUTE, SYNC], drain);
-    void drain.done.then(
+    this.prepared.set(link, key);
+    return [...CLOSE_ALL, ...texts.map(([name, text]) => parseMessage(name, text))];
+  }
+
+  private watch(link: BackendLink, answer: DrainCollect, known: boolean): void {
+    void answer.done.then(
       () => {
-        if (!known && !drain.parsed) this.prepared.delete(link);
-        if (known && drain.error && parseErrorFields(drain.error.bytes.subarray(5)).C === '26000') {
+        if (!known && !answer.parsed) this.prepared.delete(link);
+        if (known && answer.error && parseErrorFields(answer.error.bytes.subarray(5)).C === '26000') {
           this.prepared.delete(link);
           this.named = false;
         }
@@ -122,7 +161,7 @@ export class DrainStatements {
     for (const l of links) {
       if (!l || !this.prepared.has(l)) continue;
       this.prepared.delete(l);
-      if (!l.lost) l.request([CLOSE, SYNC], new Collect());
+      if (!l.lost) l.request([...CLOSE_ALL, SYNC], new Collect());
     }
   }
 
