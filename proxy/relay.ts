@@ -1360,11 +1360,15 @@ export class Relay {
     }
   }
 
-  /** A request's kind, a DROP of the session's own temporary relations being no schema change. */
+  /**
+   * A request's kind, a DROP, ALTER or CREATE INDEX of the session's own temporary relations being no schema
+   * change (a name that is in fact a permanent table's is still refused on the source, by the event trigger).
+   */
   private kindOf(c: Classification): Kind {
     if (c.kind !== 'ddl') return c.kind;
     const ddl = c.statements.filter((st) => st.kind === 'ddl');
-    if (!ddl.every((st) => st.drops?.length && st.drops.every((n) => this.tempRelations.has(n)))) return c.kind;
+    const own = (names: string[] | undefined) => Boolean(names?.length && names.every((n) => this.tempRelations.has(n)));
+    if (!ddl.every((st) => own(st.drops ?? st.alters))) return c.kind;
     return c.statements.some((st) => st.kind === 'write') ? 'write' : 'session';
   }
 

@@ -38,6 +38,8 @@ export interface StatementInfo {
   tempCreates?: string[];
   /** DROP of relations, by name as written: DDL, unless they are the session's own temporary ones. */
   drops?: string[];
+  /** ALTER TABLE or CREATE INDEX of a relation, by name as written: DDL, unless it is the session's own temporary one. */
+  alters?: string[];
   /** SQL PREPARE's statement name: one namespace with the protocol's named statements. */
   prepares?: string;
   /** SQL DEALLOCATE's statement name, or '*' for ALL. */
@@ -270,6 +272,12 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     case 'DropStmt': {
       const drops = dropNames(body);
       return drops ? { kind: 'ddl', orderBy: false, drops } : { kind: 'ddl', orderBy: false };
+    }
+    // a temporary table's columns and indexes are the session's own (pg-cursor's tests ALTER one in a transaction)
+    case 'AlterTableStmt':
+    case 'IndexStmt': {
+      const name = unqualifiedOrTemp(body.relation);
+      return name ? { kind: 'ddl', orderBy: false, alters: [name] } : { kind: 'ddl', orderBy: false };
     }
     // cursors live on the backend that declared them (and may call writing functions): the source's
     case 'DeclareCursorStmt':
@@ -522,6 +530,13 @@ function callsSetConfig(node: unknown): boolean {
 }
 
 /** The relations a DROP TABLE / SEQUENCE / VIEW names (as written, `pg_temp.` dropped), or null for other objects. */
+/** A relation's name when it names no schema but pg_temp: only such a name can be the session's temporary relation. */
+function unqualifiedOrTemp(rel: unknown): string | null {
+  const r = rel as { relname?: string; schemaname?: string; catalogname?: string } | undefined;
+  if (!r?.relname || r.catalogname) return null;
+  return r.schemaname === undefined || r.schemaname === 'pg_temp' ? r.relname : null;
+}
+
 function dropNames(body: Node): string[] | null {
   if (!['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW'].includes(body.removeType as string)) return null;
   const names: string[] = [];

@@ -1,0 +1,61 @@
+// A session's temporary table is its own: no schema change, nothing to mirror.
+// CREATE TEMP TABLE and a DROP of it passed while mirroring, but an ALTER TABLE
+// or a CREATE INDEX of it was refused as a schema change (0A000): pg-cursor's
+// own tests (ALTER TABLE of a temporary table in a transaction) failed through
+// the proxy alone. The same statements of a permanent table are still refused.
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { sql, type DbPair } from '../harness/databases.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('temp_table_ddl', 'CREATE TABLE items (id int PRIMARY KEY, v text)');
+  tp = await mirroringProxy(pair, { reads: 100 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+async function client(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  await c.connect();
+  return c;
+}
+
+it('ALTER TABLE and CREATE INDEX of the session\'s temporary table pass, in a transaction and outside one', async () => {
+  const c = await client();
+  try {
+    await c.query('BEGIN');
+    await c.query('CREATE TEMP TABLE foobar (id serial PRIMARY KEY)');
+    await c.query('ALTER TABLE foobar ADD COLUMN name text');
+    await c.query({ text: 'CREATE INDEX foobar_name ON foobar (name)', queryMode: 'extended' } as pg.QueryConfig);
+    await c.query(`INSERT INTO foobar (name) VALUES ('in the block')`);
+    await c.query('COMMIT');
+    await c.query('ALTER TABLE pg_temp.foobar ADD COLUMN note text');
+    await c.query(`INSERT INTO foobar (name, note) VALUES ('after', 'n')`);
+    expect((await c.query('SELECT name, note FROM foobar ORDER BY id')).rows).toEqual([
+      { name: 'in the block', note: null },
+      { name: 'after', note: 'n' },
+    ]);
+  } finally {
+    await c.end();
+  }
+});
+
+it('ALTER TABLE and CREATE INDEX of a permanent table are still refused', async () => {
+  const c = await client();
+  try {
+    await c.query('CREATE TEMP TABLE scratch (i int)');
+    await expect(c.query('ALTER TABLE items ADD COLUMN sneaky int')).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query('ALTER TABLE public.scratch ADD COLUMN sneaky int')).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query({ text: 'CREATE INDEX items_v ON items (v)', queryMode: 'extended' } as pg.QueryConfig)).rejects.toMatchObject({ code: '0A000' });
+  } finally {
+    await c.end();
+  }
+  const columns = await sql(pair.legacyUrl, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'sneaky'`);
+  expect(columns.rows[0].n).toBe(0);
+});
