@@ -1353,6 +1353,9 @@ export class Relay {
   private noteSourceOnly(c: Classification): void {
     for (const st of c.statements) {
       for (const name of st.tempCreates ?? []) this.tempRelations.add(name);
+      // (a renamed relation's old name is kept: a Parse is noted before its kind is asked, and a permanent table
+      // that name may reach later is refused on the source by the event trigger)
+      if (st.newName && st.alters?.every((n) => this.tempRelations.has(n))) this.tempRelations.add(st.newName);
       if (st.sourceOnly && !this.sourceOnly) {
         this.sourceOnly = st.sourceOnly;
         this.ctx.log.debug({ reason: st.sourceOnly }, 'session state the target cannot share: this session reads from the source from now on');

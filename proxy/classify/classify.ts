@@ -38,8 +38,10 @@ export interface StatementInfo {
   tempCreates?: string[];
   /** DROP of relations, by name as written: DDL, unless they are the session's own temporary ones. */
   drops?: string[];
-  /** ALTER TABLE or CREATE INDEX of a relation, by name as written: DDL, unless it is the session's own temporary one. */
+  /** ALTER TABLE (RENAME too), ALTER SEQUENCE or CREATE INDEX of a relation, by name as written: DDL, unless it is the session's own temporary one. */
   alters?: string[];
+  /** The new name a RENAME gives the relation it names, or CREATE INDEX its index (temporary when that relation is). */
+  newName?: string;
   /** SQL PREPARE's statement name: one namespace with the protocol's named statements. */
   prepares?: string;
   /** SQL DEALLOCATE's statement name, or '*' for ALL. */
@@ -275,9 +277,19 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     }
     // a temporary table's columns and indexes are the session's own (pg-cursor's tests ALTER one in a transaction)
     case 'AlterTableStmt':
+    case 'AlterSeqStmt':
     case 'IndexStmt': {
+      const name = unqualifiedOrTemp(body.relation ?? body.sequence);
+      if (!name) return { kind: 'ddl', orderBy: false };
+      // an index of a temporary table is in the temporary schema too: a DROP INDEX of it is the session's own
+      const index = type === 'IndexStmt' ? (body.idxname as string | undefined) : undefined;
+      return { kind: 'ddl', orderBy: false, alters: [name], ...(index ? { newName: index } : {}) };
+    }
+    case 'RenameStmt': {
       const name = unqualifiedOrTemp(body.relation);
-      return name ? { kind: 'ddl', orderBy: false, alters: [name] } : { kind: 'ddl', orderBy: false };
+      if (!name) return { kind: 'ddl', orderBy: false };
+      const renamesRelation = ['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW'].includes(body.renameType as string);
+      return { kind: 'ddl', orderBy: false, alters: [name], ...(renamesRelation ? { newName: body.newname as string } : {}) };
     }
     // cursors live on the backend that declared them (and may call writing functions): the source's
     case 'DeclareCursorStmt':
@@ -538,7 +550,7 @@ function unqualifiedOrTemp(rel: unknown): string | null {
 }
 
 function dropNames(body: Node): string[] | null {
-  if (!['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW'].includes(body.removeType as string)) return null;
+  if (!['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW', 'OBJECT_INDEX'].includes(body.removeType as string)) return null;
   const names: string[] = [];
   for (const o of (body.objects as Node[] | undefined) ?? []) {
     const parts = (((o.List as Node | undefined)?.items as Node[] | undefined) ?? []).map((i) => (i.String as Node | undefined)?.sval as string | undefined);

@@ -2,7 +2,9 @@
 // CREATE TEMP TABLE and a DROP of it passed while mirroring, but an ALTER TABLE
 // or a CREATE INDEX of it was refused as a schema change (0A000): pg-cursor's
 // own tests (ALTER TABLE of a temporary table in a transaction) failed through
-// the proxy alone. The same statements of a permanent table are still refused.
+// the proxy alone. So was a RENAME of it (or of its columns) and an ALTER
+// SEQUENCE of a temporary sequence, and a DROP INDEX of an index on a temporary
+// table. The same statements of a permanent table are still refused.
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
@@ -46,12 +48,33 @@ it('ALTER TABLE and CREATE INDEX of the session\'s temporary table pass, in a tr
   }
 });
 
+it('RENAME of a temporary table or its column, ALTER SEQUENCE of a temporary sequence and DROP INDEX of a temporary index pass', async () => {
+  const c = await client();
+  try {
+    await c.query('CREATE TEMP TABLE t1 (i int)');
+    await c.query('CREATE TEMP SEQUENCE s1');
+    await c.query('ALTER TABLE t1 RENAME TO t2');
+    await c.query({ text: 'ALTER TABLE t2 RENAME COLUMN i TO j', queryMode: 'extended' } as pg.QueryConfig);
+    await c.query('ALTER TABLE t2 ADD COLUMN k int');
+    await c.query('ALTER SEQUENCE s1 RESTART WITH 7');
+    await c.query('CREATE INDEX t2_j ON t2 (j)');
+    await c.query('DROP INDEX t2_j');
+    await c.query('INSERT INTO t2 (j, k) VALUES (1, 2)');
+    expect((await c.query(`SELECT j, k, nextval('s1')::int AS n FROM t2`)).rows).toEqual([{ j: 1, k: 2, n: 7 }]);
+    await c.query('DROP TABLE t2');
+  } finally {
+    await c.end();
+  }
+});
+
 it('ALTER TABLE and CREATE INDEX of a permanent table are still refused', async () => {
   const c = await client();
   try {
     await c.query('CREATE TEMP TABLE scratch (i int)');
     await expect(c.query('ALTER TABLE items ADD COLUMN sneaky int')).rejects.toMatchObject({ code: '0A000' });
     await expect(c.query('ALTER TABLE public.scratch ADD COLUMN sneaky int')).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query('ALTER TABLE items RENAME TO renamed')).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query('DROP INDEX items_pkey')).rejects.toMatchObject({ code: '0A000' });
     await expect(c.query({ text: 'CREATE INDEX items_v ON items (v)', queryMode: 'extended' } as pg.QueryConfig)).rejects.toMatchObject({ code: '0A000' });
   } finally {
     await c.end();
