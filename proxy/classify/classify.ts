@@ -29,6 +29,12 @@ export interface StatementInfo {
   /** SET LOCAL: lasts until the transaction ends, so it is no session state to carry to another backend. */
   local?: boolean;
   /**
+   * SET (LOCAL or not) or RESET of statement_timeout or
+   * idle_in_transaction_session_timeout: the proxy's own statements in the
+   * session's transactions may then need them lifted (Relay.liftTimeouts).
+   */
+  timeouts?: true;
+  /**
    * State the session now has on the source alone, which the target cannot be
    * given: temporary objects, settings made by set_config(), a role changed or
    * reset. Its reads stay on the source from then on.
@@ -335,7 +341,8 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
         const d = a.DefElem as Node | undefined;
         return d?.defname === 'transaction_read_only' && ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival !== undefined && (((d.arg as Node).A_Const as Node).ival as Node).ival === 1;
       });
-      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
+      const timeouts = name !== undefined && TIMEOUT_SETTINGS.has(name.toLowerCase());
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(timeouts ? { timeouts } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
     }
     case 'PrepareStmt':
       return { kind: 'session', orderBy: false, prepares: body.name as string };
@@ -383,6 +390,9 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   const chain = body.chain === true && (txn === 'commit' || txn === 'rollback');
   return { kind: 'txn', txn, readOnly, orderBy: false, ...(chain ? { chain } : {}) };
 }
+
+/** Settings that can stop the proxy's own statements in a session's transaction (StatementInfo.timeouts). */
+const TIMEOUT_SETTINGS = new Set(['statement_timeout', 'idle_in_transaction_session_timeout']);
 
 /** StatementInfo.setting of a VariableSetStmt. */
 function settingKey(body: Node): { setting?: string } {

@@ -79,10 +79,11 @@ export class DrainStatements {
   /**
    * Sends this transaction's drain on `link`; the answer arrives in the returned collector (`budgeted`: DrainCollect).
    * `commitNext`: only the COMMIT follows it (not a drain ahead, with more of the client's statements to come).
+   * `lift`: the session may have timeouts (dialect.untimed); without, the drain goes alone.
    */
-  request(link: BackendLink, dialect: CaptureDialect, budgeted = true, commitNext = budgeted): DrainCollect {
+  request(link: BackendLink, dialect: CaptureDialect, budgeted = true, commitNext = budgeted, lift = true): DrainCollect {
     const drain = new DrainCollect(budgeted);
-    const u = dialect.untimed;
+    const u = lift ? dialect.untimed : undefined;
     // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
     const before = u ? [commitNext ? u.commit : u.ahead[0]] : [];
     const after = u && !commitNext ? [u.ahead[1]] : [];
