@@ -72,9 +72,21 @@ export function pgClient(url: string, extra: ClientConfig = {}): pg.Client {
   return new NamedClient(pgClientConfig(url, extra), databaseLabel(url));
 }
 
+/** A node-postgres pool for an operator's URL whose connections' connect errors name the database, as pgClient's. */
+export function pgPool(url: string, extra: pg.PoolConfig = {}): pg.Pool {
+  const label = databaseLabel(url);
+  // the pool builds its clients itself, with its options as their only argument
+  const Client = class extends NamedClient {
+    constructor(config: ClientConfig) {
+      super(config, label);
+    }
+  };
+  return new pg.Pool({ ...pgClientConfig(url), ...extra, Client: Client as unknown as new () => pg.ClientBase });
+}
+
 /** The rows of one catalog query on a connection of its own, closed after (the proxy's catalog readers). */
 export async function catalogRows<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
-  const c = new pg.Client({ ...pgClientConfig(url), application_name: 'cutover catalog' });
+  const c = pgClient(url, { application_name: 'cutover catalog' });
   c.on('error', () => undefined);
   try {
     await c.connect();

@@ -5,8 +5,6 @@ import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import pg from 'pg';
-import { pgClientConfig } from '../common/pg-config.ts';
 import { ConfigError, type Config } from '../common/config.ts';
 import type { LiveState } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
@@ -21,6 +19,7 @@ import { MirrorSides } from './mirror/sides.ts';
 import { pgCaptureDialect } from './capture/pg-capture.ts';
 import { sqliteCaptureDialect } from './capture/sqlite-capture.ts';
 import { ProxyStats } from './stats.ts';
+import { startTargetHealthCheck } from './target-health.ts';
 import { TargetSessions } from './target-sessions.ts';
 import { ParkedReads } from './parked-reads.ts';
 import { DefaultsCache } from './read-side-settings.ts';
@@ -213,32 +212,3 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   };
 }
 
-/** Connect and `SELECT 1` every few seconds; log transitions only. */
-function startTargetHealthCheck(url: string, stats: ProxyStats, log: Logger): { stop(): void } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const check = async () => {
-    const client = new pg.Client(pgClientConfig(url, { connectionTimeoutMillis: 3_000 }));
-    client.on('error', () => undefined);
-    let ok = false;
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      ok = true;
-    } catch (e) {
-      if (stats.targetAvailable !== false) log.warn({ reason: redactUrl((e as Error).message) }, 'target database unavailable');
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    if (ok && stats.targetAvailable !== true) log.info('target database reachable');
-    stats.targetAvailable = ok;
-    if (!stopped) timer = setTimeout(check, 5_000).unref();
-  };
-  void check();
-  return {
-    stop: () => {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
-}

@@ -8,8 +8,7 @@
 // it has no room (53300), a routed read runs on the source, which is always
 // correct; it is counted, not held against the target. PgBouncer's
 // max_db_connections plays the same part.
-import pg from 'pg';
-import { pgClientConfig } from '../common/pg-config.ts';
+import { pgClient } from '../common/pg-config.ts';
 import type { Side } from '../common/live-state.ts';
 import type { Logger } from '../common/log.ts';
 import { redactUrl } from '../common/urls.ts';
@@ -157,7 +156,7 @@ export class TargetSessions {
   /** Reads the server's room once; until then (or if it cannot be read) sessions are not limited. */
   private async probe(side: Side): Promise<void> {
     this.probing.add(side);
-    const client = new pg.Client(pgClientConfig(this.urls[side]!, { connectionTimeoutMillis: 3_000 }));
+    const client = pgClient(this.urls[side]!, { connectionTimeoutMillis: 3_000 });
     client.on('error', () => undefined);
     try {
       await client.connect();

@@ -21,7 +21,7 @@
 import pg from 'pg';
 import type { LiveState, Side } from '../../common/live-state.ts';
 import type { Logger } from '../../common/log.ts';
-import { pgClientConfig } from '../../common/pg-config.ts';
+import { pgPool } from '../../common/pg-config.ts';
 import { bucketOfSql, bucketTableSql, CAPTURE_VERSION, installedCaptureVersion, pgCaptureDialect, rowJsonExprSql, SCHEMA } from '../capture/pg-capture.ts';
 import type { ChangeApplier, Change } from './apply.ts';
 import type { DirtyKey } from '../capture/dialect.ts';
@@ -194,7 +194,7 @@ export class Drainer implements ChangeDrainer {
     /** The database this drainer reads: it works only while that side is the source of truth. */
     readonly side: Side = 'legacy',
   ) {
-    this.pool = new pg.Pool({ ...pgClientConfig(sourceUrl), application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
+    this.pool = pgPool(sourceUrl, { application_name: 'cutover-drainer', max: 2, connectionTimeoutMillis: 5_000 });
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (c) => c.on('error', () => undefined));
     this.large = new LargeRowReader(sourceUrl, DRAIN_LOCK_TIMEOUT_MS);

@@ -18,7 +18,8 @@ import { connectBackend } from '../backend-pg.ts';
 import type { Message } from '../framing.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, SYNC } from '../messages.ts';
 import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
-import { parseDbUrl } from '../../common/urls.ts';
+import { nameDatabaseError } from '../../common/errors.ts';
+import { databaseLabel, parseDbUrl } from '../../common/urls.ts';
 import { BudgetedCollect, rowValue } from './drain-budget.ts';
 
 /** Rows of one read by ctid: each row's ctid (text) and JSON (bytes past ROW_AS_BYTES). */
@@ -87,6 +88,7 @@ export class LargeRowReader {
       try {
         const u = parseDbUrl(this.sourceUrl);
         if (u.kind !== 'postgres') throw new Error(`expected a postgres:// URL, got ${u.kind}`);
+        // named as the drainer's own connection's errors are (pgPool): which database, never the role or password
         const conn = await connectBackend({
           endpoint: { host: u.host, port: u.port, sslmode: u.sslmode },
           // the same text settings as the drainer's own connection: the same JSON for the same row
@@ -95,6 +97,8 @@ export class LargeRowReader {
           secret: { kind: 'password', password: u.password || process.env.PGPASSWORD || '' },
           timeoutMs: 5_000,
           maxMessageSize: SERVER_MAX_MESSAGE,
+        }).catch((e: unknown) => {
+          throw nameDatabaseError(e, `cannot connect to the ${databaseLabel(u)}`);
         });
         conn.socket.setNoDelay(true);
         this.link = new BackendLink('source', conn.socket);
