@@ -53,25 +53,40 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
 /** libpq's sslmode values, weakest first. */
 export const SSLMODES: readonly string[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
-// Passwords seen by parseDbUrl, masked wherever they turn up in free text
-// (a driver's error quoting a connection string, a password with a space that
-// splits the URL token). Short ones would mask ordinary words, so the
-// structural pass below is what covers them.
+// Passwords seen by parseDbUrl, masked where a driver's error quotes them outside a URL the
+// structural passes below can read (a password with a space or '://' that splits the URL token).
+// Short ones would mask ordinary words, so the structural passes are what covers them.
 const knownSecrets = new Set<string>();
-function rememberSecret(secret: string): void {
+
+/** Remembers a secret (a password, the control token) for redactUrl, which masks it from then on. */
+export function rememberSecret(secret: string): void {
   if (secret.length < 4) return;
   knownSecrets.add(secret);
   knownSecrets.add(encodeURIComponent(secret));
 }
 
+/**
+ * A password that is an ordinary word ('postgres', 'secret'): masked in free text it turned every
+ * `postgres://` into `***://` and every `user "postgres"` into `user "***"`, hiding what the
+ * operator needs to read. Such a word is masked where it stands as a password: in a URL's userinfo
+ * (even one the URL pass cannot read), after `password=`, as a JSON password. Anything else (a
+ * digit, a symbol, a space, longer than a word) is masked wherever it appears.
+ */
+const ORDINARY_WORD = /^[a-z]{4,12}$/i;
+
 const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi;
+
+/** `password=...` (query string, libpq conninfo, quoted or not) and `"password": "..."` (JSON). */
+const PASSWORD_VALUE = /(\b(?:password|passwd|pgpassword)(?:\s*=\s*|["']\s*:\s*(?=["'])))('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&]*)/gi;
+
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Text with every URL's password replaced, safe for logs, status output,
  * errors and reports. Operators paste passwords unencoded, so the userinfo
  * runs to the LAST '@' before the next URL or line end (as WHATWG URL and
  * libpq read it), not the first: 'p@ss' and 'p ss' must not leak their tail.
- * A `password=` query parameter is masked too.
+ * A `password=` parameter (query string or conninfo) is masked too.
  */
 export function redactUrl(text: string): string {
   const urls = [...text.matchAll(SCHEME)].map((m) => ({ at: m.index!, start: m.index! + m[0].length }));
@@ -91,8 +106,13 @@ export function redactUrl(text: string): string {
     }
   });
   out += text.slice(from);
-  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1***');
-  for (const secret of knownSecrets) out = out.split(secret).join('***');
+  // known secrets before `password=`: masked by its first word, 'Qx7 secret' would leave ' secret'
+  // longest first: a secret containing a shorter one is masked whole
+  for (const secret of [...knownSecrets].sort((a, b) => b.length - a.length)) {
+    if (!ORDINARY_WORD.test(secret)) out = out.split(secret).join('***');
+    else out = out.replace(new RegExp(`:${escapeRegExp(secret)}@`, 'g'), ':***@');
+  }
+  out = out.replace(PASSWORD_VALUE, (_m, key: string, value: string) => key + (/^["']/.test(value) ? `${value[0]}***${value[0]}` : '***'));
   return out;
 }
 
