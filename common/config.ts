@@ -3,7 +3,7 @@
 // Unknown keys and bad values are errors that name the key.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { nameDatabases, parseDbUrl, placeOf, UrlError } from './urls.ts';
+import { nameDatabases, parseDbUrl, placeOf, rememberSecret, UrlError } from './urls.ts';
 
 const dbUrl = z.string().superRefine((v, ctx) => {
   try {
@@ -159,7 +159,20 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     throw new ConfigError(`source and target are the same database (${placeOf(target)}): the target must be the new database`);
   }
   nameDatabases(result.data);
+  // masked in every log line, answer and error from now on (redactUrl), as the database passwords are
+  if (result.data.token) rememberSecret(result.data.token);
+  rememberStatePassword(result.data.state);
   return result.data;
+}
+
+/** A Redis state URL's password (redis://:pw@host): a store's error may quote it outside the URL. */
+function rememberStatePassword(state: string | undefined): void {
+  if (!state || !/^rediss?:\/\//i.test(state)) return;
+  try {
+    rememberSecret(decodeURIComponent(new URL(state).password));
+  } catch {
+    // not a URL: the store refuses it, redacted (state/store.ts)
+  }
 }
 
 /** Flags arrive as strings: lists are comma-separated. */

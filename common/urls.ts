@@ -76,8 +76,8 @@ const ORDINARY_WORD = /^[a-z]{4,12}$/i;
 
 const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi;
 
-/** `password=...` (query string, libpq conninfo, quoted or not) and `"password": "..."` (JSON). */
-const PASSWORD_VALUE = /(\b(?:password|passwd|pgpassword)(?:\s*=\s*|["']\s*:\s*(?=["'])))('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&]*)/gi;
+/** `password=...` (query string, libpq conninfo, quoted or not) and `"password": "..."` (JSON); `token=` alike. */
+const PASSWORD_VALUE = /(\b(?:password|passwd|pgpassword|token)(?:\s*=\s*|["']\s*:\s*(?=["'])))('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&]*)/gi;
 
 const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -112,6 +112,7 @@ export function redactUrl(text: string): string {
     if (!ORDINARY_WORD.test(secret)) out = out.split(secret).join('***');
     else out = out.replace(new RegExp(`:${escapeRegExp(secret)}@`, 'g'), ':***@');
   }
+  out = out.replace(/\b(Bearer\s+)[^\s"',]+/g, '$1***');
   out = out.replace(PASSWORD_VALUE, (_m, key: string, value: string) => key + (/^["']/.test(value) ? `${value[0]}***${value[0]}` : '***'));
   return out;
 }

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import client from 'prom-client';
 import { z } from 'zod';
 import { ConfigError } from '../common/config.ts';
+import { describeError } from '../common/errors.ts';
+import { redactDeep } from '../common/redact.ts';
 import { isLoopback, splitHostPort } from '../proxy/server.ts';
 import { mirrorMetrics } from '../proxy/mirror/metrics.ts';
 import type { ControlContext, ControlHooks } from './context.ts';
@@ -64,8 +66,11 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     if (e instanceof StoreUnavailable) return reply.code(503).send({ error: e.message });
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message, field: null });
     log.error({ err: e }, 'control API error');
-    return reply.code(500).send({ error: e.message });
+    return reply.code(500).send({ error: describeError(e) });
   });
+  // every answer, errors and status alike: a driver's error quoting a connection string, a reason or
+  // store address carrying a password, is shown as the logs show it (common/redact.ts)
+  app.addHook('preSerialization', async (_req, _reply, payload) => redactDeep(payload));
 
   const parse = <T>(schema: z.ZodType<T>, req: FastifyRequest): T => {
     const parsed = schema.safeParse(req.body ?? {});

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { LiveState } from '../../common/live-state.ts';
 import { loadConfig, type ConfigInput } from '../../common/config.ts';
-import { silentLogger } from '../../common/log.ts';
+import { silentLogger, type Logger } from '../../common/log.ts';
+import type { ControlHooks } from '../../control/context.ts';
 import { startProxy, type ProxyServer } from '../../proxy/server.ts';
 import { startControlForProxy } from '../../proxy/control-hook.ts';
 import { openStateStore } from '../../control/state/store.ts';
@@ -25,7 +26,9 @@ export interface ControlledProxy {
   close(): Promise<void>;
 }
 
-export async function startControlledProxy(overrides: Partial<ConfigInput> & { source: string; target: string }): Promise<ControlledProxy> {
+/** `with.log`: the proxy's and control API's logger; `with.hooks`: promote/finalize as plugged in (default the real ones). */
+export async function startControlledProxy(overrides: Partial<ConfigInput> & { source: string; target: string }, plugged: { log?: Logger; hooks?: ControlHooks } = {}): Promise<ControlledProxy> {
+  const log = plugged.log ?? silentLogger;
   const port = await freePort();
   const control = `127.0.0.1:${await freePort()}`;
   const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'cutover-ctl-')), 'state.db');
@@ -33,8 +36,8 @@ export async function startControlledProxy(overrides: Partial<ConfigInput> & { s
   const live = new LiveState();
   const sync = new StateSync(await openStateStore(cfg.state), live, silentLogger, 'test proxy');
   await sync.start();
-  const proxy = await startProxy(cfg, live, silentLogger);
-  const ctl = await startControlForProxy(cfg, live, silentLogger, proxy, sync);
+  const proxy = await startProxy(cfg, live, log);
+  const ctl = await startControlForProxy(cfg, live, log, proxy, sync, plugged.hooks);
   return {
     proxy,
     live,
