@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { ConfigError } from '../../common/config.ts';
 import { redactUrl } from '../../common/urls.ts';
+import { speaksPlainRedis } from './plain-redis-probe.ts';
 import { applyMutation, initialRecord, type AuditEntry, type Changed, type ControlRecord, type Mutation, type StateStore } from './store.ts';
 
 const STATE = 'cutover:state';
@@ -26,6 +27,9 @@ return 1`;
 
 /** Redis refused the credentials in the URL (or wanted some): a configuration error, not an outage. */
 export class StoreAuthFailed extends ConfigError {}
+
+/** A rediss:// URL for a server without TLS: a configuration error, not an outage. */
+export class StoreTlsMismatch extends ConfigError {}
 
 // WRONGPASS: a wrong password (Redis 6+, ACL users too); NOAUTH: the server wants one and none was given;
 // "invalid password": Redis before 6
@@ -109,6 +113,14 @@ export class RedisStateStore implements StateStore {
     if (refused) {
       await store.close();
       throw new StoreAuthFailed(`state store ${store.where}: authentication failed (${refused.message.trim()}); check the password in --state`);
+    }
+    // not something retrying mends either: the proxy would run degraded for good, a command fail as "unreachable"
+    if (!store.connected && /^rediss:/i.test(url)) {
+      const u = new URL(url);
+      if (await speaksPlainRedis(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 6379))) {
+        await store.close();
+        throw new StoreTlsMismatch(`state store ${store.where}: the server speaks plain Redis, not TLS: use redis:// (rediss:// is Redis over TLS), or enable TLS on the server`);
+      }
     }
     return store;
   }
