@@ -5,7 +5,7 @@ import os from 'node:os';
 import type { Config } from '../common/config.ts';
 import { CliError } from '../common/errors.ts';
 import { callApi, NoProxy } from './client.ts';
-import { pauseState } from './pause.ts';
+import { pauseState, pauseWindowMs } from './pause.ts';
 import { Refused } from './refused.ts';
 import type { Mutation } from './state/store.ts';
 
@@ -42,7 +42,7 @@ async function direct(cfg: Config, mutate: Mutation | null, reason: string, noPr
     });
     const history = await store.history(20);
     // no proxy answers here, but one of a fleet may still be running the swap within its window
-    const pause = pauseState(rec.paused, rec.paused ? await store.history(200) : [], false, (cfg.promoteTimeout + 60) * 1000);
+    const pause = pauseState(rec.paused, rec.paused ? await store.history(200) : [], false, pauseWindowMs(cfg.promoteTimeout));
     return { ...rec, pause, effectiveReadPercent: rec.tripped ? 0 : rec.readPercent, plan: { steps: cfg.steps, next: cfg.steps.find((p) => p > (rec.tripped ? 0 : rec.readPercent)) ?? null }, store: { kind: store.kind, where: store.where }, degraded: null, proxy: null, direct: true, history };
   } finally {
     await store.close();

@@ -8,7 +8,7 @@ import { action } from './cli-support.ts';
 import { apiOrStore, cliActor, openExisting } from './api-or-store.ts';
 import { callApi, NoProxy } from './client.ts';
 import { formatStatus } from './format.ts';
-import type { PauseState } from './pause.ts';
+import { pauseWindowMs, type PauseState } from './pause.ts';
 import { isPhase, PHASES } from './phases.ts';
 import { Refused } from './refused.ts';
 import { rollback, setReads } from './steer.ts';
@@ -21,7 +21,7 @@ async function resumeDirect(cfg: Config, reason: string, force: boolean, noProxy
   try {
     const resume = await resumeInterrupted({
       record: await store.load(), history: await store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
-      staleAfterMs: (cfg.promoteTimeout + 60) * 1000, force, swapping: false,
+      staleAfterMs: pauseWindowMs(cfg.promoteTimeout), force, swapping: false,
       change: (m, why) => store.change(m, cliActor(), why), reason,
     }).catch((e: Error) => {
       throw e instanceof Refused ? new CliError(e.message) : e;

@@ -24,6 +24,20 @@ export function pausedSince(history: AuditEntry[]): number | null {
   return set.length ? Math.max(...set) : null;
 }
 
+/**
+ * How long a pause may belong to a swap still running somewhere in the fleet: the promote window
+ * plus the flip's allowance. Older, nobody is carrying it out.
+ */
+export const pauseWindowMs = (promoteTimeoutSeconds: number): number => (promoteTimeoutSeconds + 60) * 1000;
+
+/**
+ * The rule `cutover status` calls a pause stale by and `cutover resume` lifts one by without
+ * --force: set longer ago than the window, or before the audit log read goes back (since null).
+ */
+export function pastWindow(since: number | null, windowMs: number, now = Date.now()): boolean {
+  return since === null || now - since >= windowMs;
+}
+
 export interface PauseState {
   since: string | null;
   /** The process answering is itself running the swap that set it. */
@@ -37,13 +51,12 @@ export interface PauseState {
 }
 
 /**
- * The pause, when one is set; staleAfterMs: the promote window plus the flip's allowance. history
+ * The pause, when one is set; staleAfterMs: pauseWindowMs. history
  * null: the audit log could not be read, and a pause of unknown age is not called stale.
  */
 export function pauseState(paused: boolean, history: AuditEntry[] | null, swapping: boolean, staleAfterMs: number, now = Date.now()): PauseState | null {
   if (!paused) return null;
   const since = history ? pausedSince(history) : null;
-  // a pause older than the history read is stale too, as resume lifts it without --force
-  const stale = !swapping && history !== null && (since === null || now - since >= staleAfterMs);
+  const stale = !swapping && history !== null && pastWindow(since, staleAfterMs, now);
   return { since: since === null ? null : new Date(since).toISOString(), swappingHere: swapping, stale };
 }

@@ -3,7 +3,7 @@
 // breaker, dirty keys, degraded flag, counters and the audit history.
 import type { ControlContext } from './context.ts';
 import { shadowStats } from '../proxy/shadow.ts';
-import { pauseState, swapRunning } from './pause.ts';
+import { pauseState, pauseWindowMs, swapRunning } from './pause.ts';
 import { nextStep } from './steer.ts';
 
 export async function statusOf(ctx: ControlContext) {
@@ -27,7 +27,7 @@ export async function statusOf(ctx: ControlContext) {
     /** Promote (or rollback after it, or finalize) is swapping the roles: new transactions wait. */
     paused: s.paused,
     /** Since when, whether this proxy runs the swap, and whether nobody does (stale: cutover resume lifts it). */
-    pause: pauseState(s.paused, pauseHistory, swapRunning(), (cfg.promoteTimeout + 60) * 1000),
+    pause: pauseState(s.paused, pauseHistory, swapRunning(), pauseWindowMs(cfg.promoteTimeout)),
     /** When a verify of every table last passed (null: reads may not start without --force), and the last result. */
     verifiedAt: s.verifiedAt,
     verifyResult: s.verifyResult,

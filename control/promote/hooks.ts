@@ -3,7 +3,7 @@
 // API's answer.
 import type { ControlHooks } from '../context.ts';
 import { resumeInterrupted } from './resume.ts';
-import { swapRunning } from '../pause.ts';
+import { pauseWindowMs, swapRunning } from '../pause.ts';
 import { swapRoles } from './swap.ts';
 
 export const promoteHooks: ControlHooks = {
@@ -17,7 +17,7 @@ export const promoteHooks: ControlHooks = {
     const { sync, cfg, log } = ctx;
     const resume = await resumeInterrupted({
       record: sync.current, history: await sync.store.history(200), urls: { legacy: cfg.source, new: cfg.target }, tables: cfg.tables,
-      staleAfterMs: (cfg.promoteTimeout + 60) * 1000, force: opts.force, swapping: swapRunning(),
+      staleAfterMs: pauseWindowMs(cfg.promoteTimeout), force: opts.force, swapping: swapRunning(),
       change: (m, reason) => sync.change(m, actor, reason, { safe: true }), reason: opts.reason,
       // the first write after the pause is mirrored, not left to the drainer's next look at capture
       beforeLift: () => ctx.live.update({ mirroring: true }, 'resume: capture back on the source of truth'),

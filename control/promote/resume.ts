@@ -8,7 +8,7 @@
 // change row is lost by putting capture back.
 import type { Side } from '../../common/live-state.ts';
 import { installCaptureOn, removeCaptureOn } from '../../proxy/promote/database-steps.ts';
-import { pausedSince } from '../pause.ts';
+import { pastWindow, pausedSince } from '../pause.ts';
 import { Refused } from '../refused.ts';
 import type { AuditEntry, ControlRecord, Mutation } from '../state/store.ts';
 import { abandonPause } from './mutations.ts';
@@ -25,7 +25,7 @@ export interface ResumeRequest {
   history: AuditEntry[];
   urls: Record<Side, string | undefined>;
   tables?: string[];
-  /** A pause younger than this may belong to a promote still running on another proxy. */
+  /** A pause younger than this may belong to a promote still running on another proxy (pauseWindowMs). */
   staleAfterMs: number;
   force: boolean;
   /** This process is itself running a swap right now. */
@@ -39,9 +39,10 @@ export interface ResumeRequest {
 export async function resumeInterrupted(r: ResumeRequest): Promise<ResumeReport> {
   if (!r.record.paused) throw new Refused('resume: no pause is set; nothing to resume', 409, { phase: r.record.phase });
   if (r.swapping) throw new Refused('resume: this proxy is running a promote, rollback or finalize right now; it lifts the pause itself', 409);
+  const now = Date.now();
   const since = pausedSince(r.history);
-  const age = since === null ? null : Date.now() - since;
-  if (!r.force && age !== null && age < r.staleAfterMs) {
+  const age = since === null ? null : now - since;
+  if (!r.force && age !== null && !pastWindow(since, r.staleAfterMs, now)) {
     throw new Refused(`resume: the pause was set ${(age / 1000).toFixed(0)} s ago and a promote may still be running on another proxy (it lifts the pause itself within its window); wait, or resume --force`, 409, { pausedForMs: age });
   }
   const sot = r.record.sourceOfTruth;
