@@ -29,5 +29,7 @@ function commandPath(cmd: Command): string {
 }
 
 export function makeOutputDirs(cmd: Command, cfg: Config, opts: Record<string, unknown>): void {
+  // every command here needs --source and refuses to start without it: it must leave no directories behind either
+  if (!cfg.source) return;
   for (const d of WRITES[commandPath(cmd)]?.(cfg, opts) ?? []) makeDir(d.dir, d.flag, d.mode);
 }

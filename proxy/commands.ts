@@ -1,6 +1,7 @@
 // `cutover proxy`: the PostgreSQL wire-protocol proxy (and, in the same
 // process, the control API when the control plane is present).
 import type { Command } from 'commander';
+import { requireKey } from '../common/config.ts';
 import type { Logger } from '../common/log.ts';
 import { action } from '../control/cli-support.ts';
 import { registerCaptureCommands } from './capture/commands.ts';
@@ -23,6 +24,8 @@ export function registerProxyCommands(program: Command): void {
     .option('--promote-timeout <seconds>', 'promote: how long in-flight transactions may take before it gives up, roles unchanged (default 10)')
     .action(
       action(async ({ cfg }) => {
+        // before the state store is opened: a proxy without its source left a state file (and a proxy claim) behind
+        requireKey(cfg, 'source');
         const [{ LiveState }, { createLogger }, { isWorker, runPrimary, runWorker }] = await Promise.all([import('../common/live-state.ts'), import('../common/log.ts'), import('./workers.ts')]);
         const log = createLogger(cfg.logLevel, 'cutover-proxy');
         const live = new LiveState({ readPercent: cfg.reads });
