@@ -3,7 +3,8 @@
 // under a parent that exists (anywhere in /proc, under a dangling symlink): it
 // reads ENOENT as "parent missing", makes the parent (EEXIST) and tries again,
 // at 100 % CPU. Here each level is tried once, and a refusal names the directory.
-import { mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
 export class DirError extends Error {}
@@ -38,4 +39,20 @@ export function makeDir(dir: string, what: string, mode = 0o777): void {
       throw new DirError(`${what} ${dir}: cannot create ${level} (${errCode(e) === 'EEXIST' ? 'it exists but is no directory, or a symlink to nowhere' : errCode(e)})`);
     }
   }
+}
+
+/**
+ * Whether a file can be created in `dir`, by creating one and removing it: a directory that exists
+ * but is not writable (its mode, a read-only mount) failed only when the report or backup was written,
+ * after the work, as "EACCES: permission denied, open '…'". A permission check alone is not enough:
+ * root passes it on a read-only file system.
+ */
+export function checkWritable(dir: string, what: string): void {
+  const probe = path.join(dir, `.cutover-write-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+  } catch (e) {
+    throw new DirError(`${what} ${dir}: cannot write there (${errCode(e)})`);
+  }
+  unlinkSync(probe);
 }

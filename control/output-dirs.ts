@@ -1,10 +1,11 @@
 // The directories a command writes into, made before the command runs: a
 // verify or a check that cannot write its report, or a backup its file, says
 // so at once instead of after the work (an hour of comparing, a dump). A
-// directory that cannot be made is one line and exit 1 (common/make-dir.ts).
+// directory that cannot be made, or written into, is one line and exit 1
+// (common/make-dir.ts).
 import type { Command } from 'commander';
 import type { Config } from '../common/config.ts';
-import { makeDir } from '../common/make-dir.ts';
+import { checkWritable, makeDir } from '../common/make-dir.ts';
 
 type Dir = { flag: string; dir: string; mode?: number };
 
@@ -31,5 +32,8 @@ function commandPath(cmd: Command): string {
 export function makeOutputDirs(cmd: Command, cfg: Config, opts: Record<string, unknown>): void {
   // every command here needs --source and refuses to start without it: it must leave no directories behind either
   if (!cfg.source) return;
-  for (const d of WRITES[commandPath(cmd)]?.(cfg, opts) ?? []) makeDir(d.dir, d.flag, d.mode);
+  for (const d of WRITES[commandPath(cmd)]?.(cfg, opts) ?? []) {
+    makeDir(d.dir, d.flag, d.mode);
+    checkWritable(d.dir, d.flag);
+  }
 }

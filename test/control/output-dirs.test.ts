@@ -24,3 +24,16 @@ it('an uncreatable --backup-dir or --report-dir is one line and exit 1 at once',
   expect(ok.code, ok.stderr).toBe(0);
   expect(ok.stdout).toContain(`backup: ${path.join(dir, 'a', 'b')}/app-`);
 });
+
+it('a --report-dir or --backup-dir that exists but takes no files is one line and exit 1 before any work, not EACCES after it', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-dirs-'));
+  const file = path.join(dir, 'app.db');
+  new Database(file).exec('CREATE TABLE t (id INTEGER PRIMARY KEY)').close();
+  // sysfs takes no new files, for root too (a chmod 555 directory does not stop root)
+  const verify = await cli(['verify', '--source', `sqlite://${file}`, '--target', 'postgres://x@127.0.0.1:1/x', '--report-dir', '/sys'], {}, { timeoutMs: 15_000 });
+  expect(verify.code).toBe(1);
+  expect(verify.stderr).toMatch(/^cutover: --report-dir \/sys: cannot write there \((EACCES|EPERM|EROFS)\)\n$/);
+  const backup = await cli(['backup', '--source', `sqlite://${file}`, '--backup-dir', '/sys/kernel', '--state', path.join(dir, 'state.db')], {}, { timeoutMs: 15_000 });
+  expect(backup.code).toBe(1);
+  expect(backup.stderr).toMatch(/^cutover: --backup-dir \/sys\/kernel: cannot write there \((EACCES|EPERM|EROFS)\)\n$/);
+});
