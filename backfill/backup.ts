@@ -3,9 +3,10 @@
 // pg_dump in custom format from a pg_dump at least as new as the server. The
 // file is created 0600 (it holds password hashes), its SHA-256 is written
 // beside it and recorded in the state file.
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, createReadStream, existsSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { onInterrupt } from '../common/interrupt.ts';
 import { makeDir } from '../common/make-dir.ts';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +40,12 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
   const state = statePath && !statePath.startsWith('redis') ? openRecord(statePath) : null;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   let file: string | null = null;
+  let dump: ChildProcess | null = null;
+  // interrupted (Ctrl-C), a partial file would pass for a backup, and pg_dump (a process of its own) go on writing it
+  const stopWatching = onInterrupt(() => {
+    dump?.kill('SIGTERM');
+    if (file) for (const f of [file, file + '.sha256']) rmSync(f, { force: true });
+  });
   try {
     if (src.kind === 'sqlite') {
       // the source opened first: a missing one left an empty backup file behind
@@ -57,8 +64,10 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
       const cfg = pgClientConfig(sourceUrl);
       // credentials through the environment: never on a command line others can read
       const env = { ...process.env, PGHOST: String(cfg.host), PGPORT: String(cfg.port), PGUSER: String(cfg.user), PGPASSWORD: String(cfg.password ?? ''), PGDATABASE: String(cfg.database), PGSSLMODE: src.sslmode ?? 'prefer' };
+      const dumping = run(bin, ['--format=custom', '--no-password', '--file', file], { env, maxBuffer: 16 << 20 });
+      dump = dumping.child;
       try {
-        await run(bin, ['--format=custom', '--no-password', '--file', file], { env, maxBuffer: 16 << 20 });
+        await dumping;
       } catch (e) {
         throw new BackupError(`pg_dump failed: ${String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0]}`);
       }
@@ -74,6 +83,7 @@ export async function takeBackup(sourceUrl: string, dir: string, statePath?: str
     if (file) for (const f of [file, file + '.sha256']) rmSync(f, { force: true });
     throw e;
   } finally {
+    stopWatching();
     state?.close();
   }
 }

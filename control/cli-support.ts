@@ -3,8 +3,9 @@
 import type { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../common/config.ts';
 import { CliError, describeError } from '../common/errors.ts';
+import { endOnInterrupt } from '../common/interrupt.ts';
 import { redactUrl } from '../common/urls.ts';
-import { makeOutputDirs } from './output-dirs.ts';
+import { commandPath, makeOutputDirs } from './output-dirs.ts';
 
 export type ExitCode = 0 | 1 | 2;
 
@@ -36,15 +37,22 @@ export function action(run: (ctx: Ctx, ...args: string[]) => Promise<ExitCode | 
         process.stdout.write(cfg.json ? JSON.stringify(json) + '\n' : human.endsWith('\n') ? human : human + '\n');
       },
     };
+    const name = commandPath(cmd);
+    // the proxy drains its sessions on a signal, the demo removes its databases: each handles its own
+    const release = OWN_SIGNALS.has(name) ? () => undefined : endOnInterrupt(name, (e) => fail(e, cfg.json));
     try {
       const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
       const code = await run(ctx, ...positional);
       process.exitCode = code ?? 0;
     } catch (e) {
       fail(e, cfg.json);
+    } finally {
+      release();
     }
   };
 }
+
+const OWN_SIGNALS = new Set(['proxy', 'demo']);
 
 function fail(e: unknown, json: boolean): void {
   const msg = redactUrl(describeError(e)).split('\n')[0]!;

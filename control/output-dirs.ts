@@ -23,7 +23,8 @@ const WRITES: Record<string, (cfg: Config, opts: Record<string, unknown>) => Dir
   run: (cfg, opts) => (opts.dryRun ? [] : [...backups(cfg), ...reports(cfg)]),
 };
 
-function commandPath(cmd: Command): string {
+/** `capture install`, `verify`: the command's name under `cutover`. */
+export function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   return names.join(' ');
