@@ -2,6 +2,7 @@
 // rollback, phase, promote/finalize (pluggable), metrics, health, status page.
 // JSON in and out; bodies validated (400 names the field); a bearer token when
 // configured, and a token is required before it will bind anything but loopback.
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import { z } from 'zod';
@@ -45,9 +46,13 @@ export async function startControlApi(ctx: ControlContext, hooks: ControlHooks =
     throw new ConfigError(`refusing to serve the control API on ${cfg.control} without a token: set CUTOVER_TOKEN`);
   }
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const expected = cfg.token ? Buffer.from(`Bearer ${cfg.token}`) : null;
   app.addHook('onRequest', async (req, reply) => {
-    if (!cfg.token || PUBLIC.has(req.url)) return;
-    if (req.headers.authorization !== `Bearer ${cfg.token}`) {
+    // by path: a load balancer's `/healthz?probe=lb` was refused 401
+    if (!expected || PUBLIC.has(req.url.split('?')[0]!)) return;
+    const given = Buffer.from(req.headers.authorization ?? '');
+    // compared in constant time: how long a refusal takes must not tell how much of the token was right
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       await reply.code(401).send({ error: 'missing or wrong bearer token' });
     }
   });
