@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../common/config.ts';
 import { CliError, describeError } from '../common/errors.ts';
 import { endOnInterrupt } from '../common/interrupt.ts';
+import { redactDeep } from '../common/redact.ts';
 import { redactUrl } from '../common/urls.ts';
 import { commandPath, makeOutputDirs } from './output-dirs.ts';
 
@@ -33,8 +34,10 @@ export function action(run: (ctx: Ctx, ...args: string[]) => Promise<ExitCode | 
     const ctx: Ctx = {
       cfg,
       opts,
+      // what a store or report holds from before masking (an audit reason quoting a connection string) is shown masked
       print: (human, json) => {
-        process.stdout.write(cfg.json ? JSON.stringify(json) + '\n' : human.endsWith('\n') ? human : human + '\n');
+        const text = cfg.json ? JSON.stringify(redactDeep(json)) + '\n' : redactUrl(human.endsWith('\n') ? human : human + '\n');
+        process.stdout.write(text);
       },
     };
     const name = commandPath(cmd);

@@ -74,7 +74,9 @@ export function applyMutation(current: ControlRecord, mutate: Mutation, actor: s
   const after: ControlRecord = { ...current, ...patch, version: current.version + 1 };
   const at = new Date().toISOString();
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  const audit = PERSISTED.filter((k) => current[k] !== after[k]).map((k) => ({ at, actor, what: k, from: text(current[k]), to: text(after[k]), reason }));
+  // an operator's reason quoting a connection string is kept, and shown by every reader of the store, masked
+  const why = redactUrl(reason);
+  const audit = PERSISTED.filter((k) => current[k] !== after[k]).map((k) => ({ at, actor, what: k, from: text(current[k]), to: text(after[k]), reason: why }));
   if (!audit.length) return null;
   return { after, audit };
 }
