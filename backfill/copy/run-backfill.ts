@@ -83,8 +83,9 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   // (and the copy is only a snapshot: later writes never reach the target, which the operator is told).
   const captured = await captureInstalled(o.source);
   const warnings = captured ? [] : ['change capture is not installed on the source: this copy is a snapshot, and writes made during or after it will not reach the target (run `cutover capture install` first for a live migration)'];
-  for (const message of warnings) o.onEvent?.({ event: 'warning', message });
+  // told once the checkpoints open: a --state that cannot be opened is the one line a refused backfill prints
   const store = openCheckpoints(o.state);
+  for (const message of warnings) o.onEvent?.({ event: 'warning', message });
   const run = runId(o.source, o.target);
   try {
     if (!o.resume) await store.clear(run);
