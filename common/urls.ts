@@ -21,7 +21,9 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
   try {
     u = new URL(encoded);
   } catch {
-    throw new UrlError(`${what}: not a URL: ${redactUrl(raw)} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
+    // without a scheme the text may be anything, the password itself pasted in the wrong place: not echoed
+    const shown = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? `: ${redactUrl(raw)}` : ' (no scheme://)';
+    throw new UrlError(`${what}: not a URL${shown} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new UrlError(`${what}: unsupported scheme "${u.protocol.replace(/:$/, '')}" (expected postgres:// or sqlite:)`);

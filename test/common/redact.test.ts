@@ -35,3 +35,10 @@ describe('masking an ordinary-word password', () => {
     expect(redactUrl('password = "x y" host=h')).toBe('password = "***" host=h');
   });
 });
+
+describe('a --source that is not a URL', () => {
+  it('is not echoed when it has no scheme (it may be the password pasted in the wrong place); a URL-like one is, masked', () => {
+    expect(() => parseDbUrl('Zq-Pasted-Pw-99', 'source')).toThrow('source: not a URL (no scheme://) (expected postgres://user:pass@host:port/db or sqlite:///path.db)');
+    expect(() => parseDbUrl('postgres://app:Zq-Pasted-Pw-99@h:99999/db', 'source')).toThrow('source: not a URL: postgres://app:***@h:99999/db');
+  });
+});
