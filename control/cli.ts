@@ -42,7 +42,8 @@ class CutoverCommand extends Command {
   }
 }
 
-export function buildProgram(): Command {
+/** `json`: --json was given; a usage error then answers on stdout too, as every other error does (cli-support.ts). */
+export function buildProgram(json = false): Command {
   const program = new CutoverCommand('cutover')
     .description('Zero-downtime migration from a legacy database to a new PostgreSQL database through a wire-protocol proxy')
     .option('--source <url>', 'legacy database: postgres://user:pass@host:port/db or sqlite:///path.db')
@@ -58,7 +59,13 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--json', 'machine-readable output')
     // usage errors as every other CLI error: one line, exit 1 (scripts grep stderr); help on request only
-    .configureOutput({ outputError: (str, write) => write(`cutover: ${str.replace(/^error: /, '').trim()} (see --help)\n`) })
+    .configureOutput({
+      outputError: (str, write) => {
+        const msg = `${str.replace(/^error: /, '').trim()} (see --help)`;
+        if (json) process.stdout.write(JSON.stringify({ ok: false, error: msg }) + '\n');
+        write(`cutover: ${msg}\n`);
+      },
+    })
     .exitOverride()
     // `cutover reads 5 6` must not quietly drop the 6: inherited by every command
     .allowExcessArguments(false);
@@ -70,7 +77,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(argv.includes('--json'));
   try {
     await program.parseAsync(argv);
   } catch (e) {

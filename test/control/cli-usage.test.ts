@@ -27,4 +27,16 @@ describe('usage errors', () => {
     // an option that does not exist is still called one
     expect((await cli(['reads', '-x'])).stderr).toBe("cutover: unknown option '-x' (see --help)\n");
   });
+
+  it('with --json a usage error answers {ok:false,error} on stdout as every other error does, and its one line on stderr', async () => {
+    const missing = await cli(['reads', '--json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, error: "missing required argument 'percent' (see --help)" });
+    expect(missing.stderr).toBe("cutover: missing required argument 'percent' (see --help)\n");
+    const unknown = await cli(['status', '--json', '--bogus']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toEqual({ ok: false, error: "unknown option '--bogus' (see --help)" });
+    const plain = await cli(['reads']);
+    expect(plain.stdout).toBe('');
+  });
 });
