@@ -162,6 +162,9 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
   // masked in every log line, answer and error from now on (redactUrl), as the database passwords are
   if (result.data.token) rememberSecret(result.data.token);
   rememberStatePassword(result.data.state);
+  // written as the databases are (sqlite:///abs/path.db), it was taken for a relative path: a proxy kept its
+  // state in ./sqlite:/abs/path.db, a file nobody looked for
+  if (result.data.state.startsWith('sqlite:')) result.data.state = (parseDbUrl(result.data.state, 'state') as { path: string }).path;
   return result.data;
 }
 

@@ -88,6 +88,12 @@ describe('database URLs', () => {
     expect(parseDbUrl('sqlite:data/app.db')).toMatchObject({ kind: 'sqlite', path: path.resolve('data/app.db') });
   });
 
+  it('a --state written as an SQLite URL is that file, not a relative path named sqlite:', () => {
+    expect(loadConfig({ state: 'sqlite:///var/lib/cutover/state.db' }, {}).state).toBe('/var/lib/cutover/state.db');
+    expect(loadConfig({ state: 'sqlite:rel/state.db' }, {}).state).toBe(path.resolve('rel/state.db'));
+    expect(loadConfig({ state: 'plain/state.db' }, {}).state).toBe('plain/state.db');
+  });
+
   it('redacts passwords', () => {
     expect(redactUrl('postgres://app:s3cret@h:5432/db')).toBe('postgres://app:***@h:5432/db');
     expect(redactUrl('postgres://h/db')).toBe('postgres://h/db');
