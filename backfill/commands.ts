@@ -24,7 +24,7 @@ export function registerBackfillCommands(program: Command): void {
       const plan = await readSourceSchema(requireKey(cfg, 'source'), cfg.tables);
       const unmapped = plan.unmapped.map((u) => `${u.table}${u.column ? '.' + u.column : ''}: ${u.what}: ${u.reason}`);
       if (!opts.apply) {
-        print(planScript(plan), { tables: plan.tables, prelude: plan.prelude, unmapped: plan.unmapped });
+        print(planScript(plan), { tables: plan.tables, prelude: plan.prelude, unmapped: plan.unmapped }, { verbatim: true });
         return unmapped.length ? 2 : 0;
       }
       const res = await applySchema(postgresTarget(requireKey(cfg, 'target')), plan);

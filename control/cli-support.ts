@@ -14,8 +14,11 @@ export interface Ctx {
   cfg: Config;
   /** Options of this command and the global ones, as given. */
   opts: Record<string, unknown>;
-  /** Print a result: JSON with --json, else the human text. */
-  print(human: string, json: unknown): void;
+  /**
+   * Print a result: JSON with --json, else the human text, masked as errors are. `verbatim`: text that
+   * is the database's own and must stay as it is (schema's DDL: a default quoting a URL is part of it).
+   */
+  print(human: string, json: unknown, opts?: { verbatim?: boolean }): void;
 }
 
 /** Wraps a command body: config, output, errors to one line on stderr, exit code. */
@@ -35,8 +38,9 @@ export function action(run: (ctx: Ctx, ...args: string[]) => Promise<ExitCode | 
       cfg,
       opts,
       // what a store or report holds from before masking (an audit reason quoting a connection string) is shown masked
-      print: (human, json) => {
-        const text = cfg.json ? JSON.stringify(redactDeep(json)) + '\n' : redactUrl(human.endsWith('\n') ? human : human + '\n');
+      print: (human, json, { verbatim = false } = {}) => {
+        const mask = <T>(v: T, redact: (x: T) => unknown) => (verbatim ? v : redact(v));
+        const text = cfg.json ? JSON.stringify(mask(json, redactDeep)) + '\n' : String(mask(human.endsWith('\n') ? human : human + '\n', redactUrl));
         process.stdout.write(text);
       },
     };
