@@ -16,14 +16,15 @@ export function parseDbUrl(raw: string, what = 'database URL'): DbUrl {
     if (!rest) throw new UrlError(`${what}: sqlite URL has no file path (expected sqlite:///abs/path.db or sqlite:rel/path.db)`);
     return { kind: 'sqlite', url: raw, path: path.resolve(decodeURIComponent(rest)) };
   }
+  // without scheme:// the text may be anything, the password itself pasted in the wrong place ('pa:ss' read
+  // as scheme "pa"): none of it is echoed
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw new UrlError(`${what}: not a URL (no scheme://) (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
   const encoded = encodeUserinfo(raw);
   let u: URL;
   try {
     u = new URL(encoded);
   } catch {
-    // without a scheme the text may be anything, the password itself pasted in the wrong place: not echoed
-    const shown = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? `: ${redactUrl(raw)}` : ' (no scheme://)';
-    throw new UrlError(`${what}: not a URL${shown} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
+    throw new UrlError(`${what}: not a URL: ${redactUrl(raw)} (expected postgres://user:pass@host:port/db or sqlite:///path.db)`);
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new UrlError(`${what}: unsupported scheme "${u.protocol.replace(/:$/, '')}" (expected postgres:// or sqlite:)`);

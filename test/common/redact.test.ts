@@ -40,5 +40,8 @@ describe('a --source that is not a URL', () => {
   it('is not echoed when it has no scheme (it may be the password pasted in the wrong place); a URL-like one is, masked', () => {
     expect(() => parseDbUrl('Zq-Pasted-Pw-99', 'source')).toThrow('source: not a URL (no scheme://) (expected postgres://user:pass@host:port/db or sqlite:///path.db)');
     expect(() => parseDbUrl('postgres://app:Zq-Pasted-Pw-99@h:99999/db', 'source')).toThrow('source: not a URL: postgres://app:***@h:99999/db');
+    // a colon made the text before it a scheme, echoed as unsupported
+    expect(() => parseDbUrl('Zq-Pasted:Pw-99', 'source')).toThrow('source: not a URL (no scheme://)');
+    expect(() => parseDbUrl('mysql://h/db', 'source')).toThrow('source: unsupported scheme "mysql" (expected postgres:// or sqlite:)');
   });
 });
