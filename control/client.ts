@@ -44,7 +44,12 @@ export async function callApi(control: string, token: string | undefined, method
     if (method !== 'GET' && code !== undefined && !NOT_DELIVERED.has(String(code))) throw new ProxyLost(control, method, path, cause.message);
     throw new NoProxy(`no proxy answers at --control ${control} (${cause.message})`);
   }
-  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  const json = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+  // every answer of the control API, errors included, is a JSON object: anything else is another server
+  // (--control given a database's or a web server's port), whose "404 Not Found" alone sent operators looking for a missing endpoint
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ApiError(`control API ${method} ${path}: ${res.status} ${res.statusText}, not an answer of cutover's control API: is --control ${control} the address a proxy's --control serves?`, res.status, {});
+  }
   if (!res.ok) throw new ApiError(`control API ${method} ${path}: ${res.status} ${String(json.error ?? res.statusText)}`, res.status, json);
   return json;
 }
