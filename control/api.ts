@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { ConfigError } from '../common/config.ts';
 import { describeError } from '../common/errors.ts';
 import { redactDeep } from '../common/redact.ts';
-import { isLoopback, splitHostPort } from '../proxy/server.ts';
+import { splitHostPort } from '../proxy/server.ts';
+import { checkControlAddress } from './control-address.ts';
 import { mirrorMetrics } from '../proxy/mirror/metrics.ts';
 import type { ControlContext, ControlHooks } from './context.ts';
 import { firstBreach } from './gates.ts';
@@ -41,10 +42,8 @@ const PUBLIC = new Set(['/healthz', '/']);
 
 export async function startControlApi(ctx: ControlContext, hooks: ControlHooks = {}): Promise<ControlApi> {
   const { cfg, live, log, sync, gates } = ctx;
+  checkControlAddress(cfg);
   const { host, port } = splitHostPort(cfg.control);
-  if (!isLoopback(host) && !cfg.token) {
-    throw new ConfigError(`refusing to serve the control API on ${cfg.control} without a token: set CUTOVER_TOKEN`);
-  }
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   const expected = cfg.token ? Buffer.from(`Bearer ${cfg.token}`) : null;
   app.addHook('onRequest', async (req, reply) => {

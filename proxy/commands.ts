@@ -41,7 +41,10 @@ export function registerProxyCommands(program: Command): void {
         }
         // the state is restored before the listener accepts anyone; until the store answers, reads stay at 0 %
         live.update({ readPercent: 0 });
-        const [{ openStateStore }, { SqliteStateStore }, { StateSync }, { webhookLabel }, { startProxy }] = await Promise.all([import('../control/state/store.ts'), import('../control/state/sqlite-store.ts'), import('../control/state/sync.ts'), import('../control/webhook.ts'), import('./server.ts')]);
+        const [{ openStateStore }, { SqliteStateStore }, { StateSync }, { webhookLabel }, { startProxy }, { checkControlAddress }] = await Promise.all([import('../control/state/store.ts'), import('../control/state/sqlite-store.ts'), import('../control/state/sync.ts'), import('../control/webhook.ts'), import('./server.ts'), import('../control/control-address.ts')]);
+        // before the state store opens and the listener serves: found only when the control API started, the
+        // refusal came after both (a state file made, clients briefly accepted, two log lines before the reason)
+        checkControlAddress(cfg);
         const store = await openStateStore(cfg.state, { initialReads: cfg.reads });
         if (store instanceof SqliteStateStore) {
           try {
