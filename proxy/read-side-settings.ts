@@ -23,11 +23,11 @@ export const ANSWER_SETTINGS = [
  * be cancelled by the new database's own defaults (ALTER DATABASE/ROLE … SET
  * statement_timeout there) where the source would have answered it; the client
  * got 57014 or 55P03, errors of the new database alone. The idle timeout
- * goes along for a read-only transaction routed whole; the mirroring relay
- * also learns from these whether the session has timeouts at all
- * (Relay.liftTimeouts).
+ * and the default isolation go along for a read-only transaction routed
+ * whole; the mirroring relay also learns from these whether the session has
+ * timeouts, or SERIALIZABLE, at all (Relay.liftSettings).
  */
-export const READ_LIMITS = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'] as const;
+export const READ_LIMITS = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'default_transaction_isolation'] as const;
 
 const resetValues = (names: readonly string[]) => `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${names.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
 

@@ -229,11 +229,11 @@ export class Relay {
   private flushedError = false;
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, string>();
-  /** The session starts with statement_timeout or idle_in_transaction_session_timeout set; null until the source says (liftTimeouts). */
-  private timeoutsAtStart: boolean | null = null;
-  private timeoutsAsked = false;
-  /** The client has SET or RESET one of them since (kept for the session: its value is not followed). */
-  private timeoutsSet = false;
+  /** The session starts with a timeout set or SERIALIZABLE by default; null until the source says (liftSettings). */
+  private liftsAtStart: boolean | null = null;
+  private liftsAsked = false;
+  /** The client has set one of them or begun a SERIALIZABLE transaction since (kept for the session: the value is not followed). */
+  private liftsSet = false;
   /**
    * What a new backend connection is given to share the session's state: the
    * last SET of each setting, in the order they were made. Kept by setting
@@ -1357,7 +1357,7 @@ export class Relay {
   /** State a request leaves on the source alone: the session's reads stay there from now on. */
   private noteSourceOnly(c: Classification): void {
     for (const st of c.statements) {
-      if (st.timeouts) this.timeoutsSet = true;
+      if (st.lifts) this.liftsSet = true;
       for (const name of st.tempCreates ?? []) this.tempRelations.add(name);
       // (a renamed relation's old name is kept: a Parse is noted before its kind is asked, and a permanent table
       // that name may reach later is refused on the source by the event trigger)
@@ -1834,7 +1834,7 @@ export class Relay {
       await this.source.whenIdle();
       mirrorMetrics.drainAhead.inc();
       if (this.source.status === T) {
-        if (this.liftTimeouts()) this.drains.lift(this.source, this.ctx.capture(this.sot));
+        if (this.liftSettings()) this.drains.lift(this.source, this.ctx.capture(this.sot));
         applied = await this.applyTaken(a.changes);
       }
     } else if (!failed) {
@@ -2130,26 +2130,29 @@ export class Relay {
 
   /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
   private requestDrain(ahead = false): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot), !ahead, !ahead, this.liftTimeouts());
+    return this.drains.request(this.source, this.ctx.capture(this.sot), !ahead, !ahead, this.liftSettings());
   }
 
   /**
    * Whether the proxy's statements in this transaction (the drain, the wait
-   * while the mirror applies) need the session's timeouts lifted: unless the
-   * source said the session starts with none (pg_settings.reset_val, asked
-   * once per start-up and cached: ctx.readSettings) and the client has set
-   * none since. A session that cannot time out is spared the lifts' statements.
+   * while the mirror applies) need settings of their own: the session's
+   * timeouts lifted, and under SERIALIZABLE a drain that reads only its own
+   * rows (CaptureDialect.untimed). Not when the source said the session
+   * starts with neither (pg_settings.reset_val, asked once per start-up and
+   * cached: ctx.readSettings) and the client has set neither since: such a
+   * session is spared the statements.
    */
-  private liftTimeouts(): boolean {
-    if (this.timeoutsSet || this.sourceOnly || this.timeoutsAtStart === true) return true;
-    if (this.timeoutsAtStart === false) return false;
-    if (!this.timeoutsAsked && this.ctx.readSettings) {
-      this.timeoutsAsked = true;
+  private liftSettings(): boolean {
+    if (this.liftsSet || this.sourceOnly || this.liftsAtStart === true) return true;
+    if (this.liftsAtStart === false) return false;
+    if (!this.liftsAsked && this.ctx.readSettings) {
+      this.liftsAsked = true;
       // asked on the source now, inside this transaction (its answer does not depend on it); lifted until answered
       void this.ctx.readSettings(this.source, this.sot === 'legacy' ? 'new' : 'legacy').then((s) => {
         const st = s.statement_timeout;
         const idle = s.idle_in_transaction_session_timeout;
-        if (st !== undefined && idle !== undefined) this.timeoutsAtStart = st !== '0' || idle !== '0';
+        const isolation = s.default_transaction_isolation;
+        if (st !== undefined && idle !== undefined && isolation !== undefined) this.liftsAtStart = st !== '0' || idle !== '0' || isolation === 'serializable';
       }, () => undefined);
     }
     return true;

@@ -25,8 +25,10 @@ export interface CaptureDialect {
    * stay lifted, statement_timeout and idle_in_transaction_session_timeout:
    * the source sits idle in the transaction while the mirror applies);
    * `ahead`: around a drain ahead, more of the client's statements to come
-   * (statement_timeout is lifted, then put back). Each one statement that
-   * returns no row. Unset: the drain runs under them.
+   * (statement_timeout is lifted, then put back). Under SERIALIZABLE they
+   * also plan the drain to read only its own rows (pg-capture.ts,
+   * OWN_ROWS_ONLY). Each one statement that returns no row. Unset: the drain
+   * runs under the session's settings.
    */
   untimed?: { commit: string; ahead: [string, string] };
   /** A statement on the source recording these keys for re-sync by the drainer. */

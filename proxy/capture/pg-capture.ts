@@ -418,20 +418,40 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
 export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() LIMIT ${DRAIN_LIMIT + 1}))
   RETURNING seq, tbl, op, pk::text, row::text, txid::text`;
 
+/**
+ * Under SERIALIZABLE the drain must read no other transaction's change rows.
+ * On a small change table (it is emptied all the time) the planner deleted by
+ * a sequential scan, which read the rows another transaction had just drained
+ * and deleted: every two concurrent serializable writers, on rows that had
+ * nothing in common, were a read/write cycle, and one failed 40001 (10 of 10
+ * through the proxy, 0 directly). Without sequential scans, and with a plan
+ * made for this execution (a prepared drain's generic plan would keep its
+ * scan), it finds its rows by the txid index and their addresses only.
+ * Other isolation levels keep the settings as they were.
+ */
+const SERIALIZABLE = `current_setting('transaction_isolation') = 'serializable'`;
+const OWN_ROWS_ONLY = [['enable_seqscan', 'off'], ['plan_cache_mode', 'force_custom_plan']]
+  .map(([name, value]) => `set_config('${name}', CASE WHEN ${SERIALIZABLE} THEN '${value}' ELSE current_setting('${name}') END, true)`)
+  .join(' || ');
+/** What a drain ahead changes for its own time and puts back after (text concatenation evaluates left to right). */
+const DRAIN_SETTINGS = ['statement_timeout', 'enable_seqscan', 'plan_cache_mode'];
+const keepSetting = (name: string) => `set_config('${SCHEMA}.${name}', current_setting('${name}'), true)`;
+const restoreSetting = (name: string) => `set_config('${name}', current_setting('${SCHEMA}.${name}'), true)`;
+
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
   preparedDrain: true,
   // A timeout that fired inside the drain aborted a transaction PostgreSQL would have committed (40000 on COMMIT),
   // and an idle-in-transaction timeout shorter than the mirror apply ended the session (FATAL 25P03) while the
   // source waited for it. Before a COMMIT the settings stay lifted: the COMMIT runs its deferred triggers without
-  // the client's timeout. Mid-transaction statement_timeout is put back from a transaction-local copy under the
-  // proxy's own prefix. SELECTs of no row, each one statement: they are prepared beside the drain, and no row of
-  // theirs is taken for a change row.
+  // the client's timeout. Mid-transaction they are put back from transaction-local copies under the proxy's own
+  // prefix. SELECTs of no row, each one statement: they are prepared beside the drain, and no row of theirs is
+  // taken for a change row.
   untimed: {
-    commit: `SELECT WHERE (set_config('statement_timeout', '0', true) || set_config('idle_in_transaction_session_timeout', '0', true)) IS NULL`,
+    commit: `SELECT WHERE (set_config('statement_timeout', '0', true) || set_config('idle_in_transaction_session_timeout', '0', true) || ${OWN_ROWS_ONLY}) IS NULL`,
     ahead: [
-      `SELECT WHERE (set_config('${SCHEMA}.statement_timeout', current_setting('statement_timeout'), true) || set_config('statement_timeout', '0', true)) IS NULL`,
-      `SELECT WHERE set_config('statement_timeout', current_setting('${SCHEMA}.statement_timeout'), true) IS NULL`,
+      `SELECT WHERE (${DRAIN_SETTINGS.map(keepSetting).join(' || ')} || set_config('statement_timeout', '0', true) || ${OWN_ROWS_ONLY}) IS NULL`,
+      `SELECT WHERE (${DRAIN_SETTINGS.map(restoreSetting).join(' || ')}) IS NULL`,
     ],
   },
   drainLimit: DRAIN_LIMIT,

@@ -30,10 +30,11 @@ export interface StatementInfo {
   local?: boolean;
   /**
    * SET (LOCAL or not) or RESET of statement_timeout or
-   * idle_in_transaction_session_timeout: the proxy's own statements in the
-   * session's transactions may then need them lifted (Relay.liftTimeouts).
+   * idle_in_transaction_session_timeout, or a transaction or setting made
+   * SERIALIZABLE: the proxy's own statements in the session's transactions
+   * may then need settings of their own (Relay.liftSettings).
    */
-  timeouts?: true;
+  lifts?: true;
   /**
    * State the session now has on the source alone, which the target cannot be
    * given: temporary objects, settings made by set_config(), a role changed or
@@ -341,8 +342,8 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
         const d = a.DefElem as Node | undefined;
         return d?.defname === 'transaction_read_only' && ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival !== undefined && (((d.arg as Node).A_Const as Node).ival as Node).ival === 1;
       });
-      const timeouts = name !== undefined && TIMEOUT_SETTINGS.has(name.toLowerCase());
-      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(timeouts ? { timeouts } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
+      const lifts = (name !== undefined && TIMEOUT_SETTINGS.has(name.toLowerCase())) || serializable(body);
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(lifts ? { lifts } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
     }
     case 'PrepareStmt':
       return { kind: 'session', orderBy: false, prepares: body.name as string };
@@ -388,10 +389,15 @@ function txnInfo(body: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     }
   }
   const chain = body.chain === true && (txn === 'commit' || txn === 'rollback');
-  return { kind: 'txn', txn, readOnly, orderBy: false, ...(chain ? { chain } : {}) };
+  return { kind: 'txn', txn, readOnly, orderBy: false, ...(chain ? { chain } : {}), ...(serializable(body) ? { lifts: true as const } : {}) };
 }
 
-/** Settings that can stop the proxy's own statements in a session's transaction (StatementInfo.timeouts). */
+/** BEGIN, SET TRANSACTION, SET SESSION CHARACTERISTICS or SET default_transaction_isolation naming SERIALIZABLE (StatementInfo.lifts). */
+function serializable(body: Node): boolean {
+  return anyNode(body, (_k, v) => typeof v === 'string' && v.toLowerCase() === 'serializable');
+}
+
+/** Settings that can stop the proxy's own statements in a session's transaction (StatementInfo.lifts). */
 const TIMEOUT_SETTINGS = new Set(['statement_timeout', 'idle_in_transaction_session_timeout']);
 
 /** StatementInfo.setting of a VariableSetStmt. */
