@@ -7,6 +7,7 @@ import type { CancelTarget } from './cancel.ts';
 import { BodyReader, MessageAssembler, type Message } from './framing.ts';
 import { parseErrorFields } from './messages.ts';
 import { TurnWriter } from './turn-writer.ts';
+import { ENDS_PART } from './segment-watch.ts';
 
 export interface ResponseHandler {
   onMessage(m: Message): void;
@@ -165,6 +166,7 @@ export class BackendLink {
     } else if (m.type === 0x5a) this.copyIn = false;
     else if (m.type === 0x45) this.errors++;
     if (this.fates.length && (m.type === 0x31 || m.type === 0x45 || m.type === 0x5a)) this.settleParses(m.type);
+    else if (this.fates[0] === EXTENDED && ENDS_PART.has(m.type)) this.fates.shift();
     const h = this.handlers[0];
     // A NotificationResponse belongs to no request (the protocol lets it arrive at any
     // time): one that comes inside the answer to a request of the proxy's own, such as
@@ -243,10 +245,12 @@ export class BackendLink {
     else if (type === 0x51 || type === 0x46) {
       // a Query (or FunctionCall, answered the same way) behind extended-protocol messages goes once they are
       // answered without an error (Relay.inSegment)
-      if (this.fates.at(-1) === EXTENDED) this.fates.pop();
+      while (this.fates.at(-1) === EXTENDED) this.fates.pop();
       this.fates.push(QUERY_MARK);
     }
-    else if (this.fates.at(-1) !== EXTENDED) this.fates.push(EXTENDED);
+    // one mark per message that gets an answer of its own (a Flush gets none): an error then belongs to the first
+    // message not yet answered, which tells a Parse that failed from one skipped behind a failed Bind or Execute
+    else if (ANSWERED.has(type!)) this.fates.push(EXTENDED);
   }
 
   /** A ParseComplete, ErrorResponse or ReadyForQuery: the fate of the Parse messages it answers. */
@@ -301,7 +305,9 @@ export class BackendLink {
 
 export type ParseFate = 'made' | 'failed' | 'skipped';
 
-/** Marks among the Parses a link follows (fates): extended-protocol messages, a Sync, a Query. */
+/** Extended-protocol messages other than Parse that the server answers one by one: Bind, Describe, Execute, Close. */
+const ANSWERED = new Set([0x42, 0x44, 0x45, 0x43]);
+/** Marks among the Parses a link follows (fates): an extended-protocol message, a Sync, a Query. */
 const EXTENDED = 'x' as const;
 const SYNC_MARK = 's' as const;
 const QUERY_MARK = 'q' as const;

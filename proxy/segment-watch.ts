@@ -10,7 +10,8 @@ import type { ResponseHandler } from './backend-link.ts';
 import type { Message } from './framing.ts';
 import type { Slot } from './response-order.ts';
 
-const ENDS_PART = new Set([
+/** The answers that end one message's part of an extended-protocol answer. */
+export const ENDS_PART: ReadonlySet<number> = new Set([
   0x31, // ParseComplete
   0x32, // BindComplete
   0x54, // RowDescription

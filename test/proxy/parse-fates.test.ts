@@ -62,3 +62,18 @@ it('a COPY FROM STDIN in the extended protocol: the Sync libpq sends behind its 
   await serverSends(server, Buffer.concat([PARSE_COMPLETE, READY]));
   expect(fates).toEqual([':made', 'next:made']);
 });
+
+it('an error after answered messages of the segment is the Parse\'s own; one before the Parse answers skips it', async () => {
+  const { server, link, fates } = linkWithFates();
+  const bindS1 = msg('B', '', 's1', int16(0), int16(0), int16(0));
+  const error = answer('E', Buffer.from('SERROR\0C42P01\0Mno such relation\0\0'));
+  // the Bind and Execute flushed and answered, then the Parse that fails
+  link.request([bindS1, msg('E', '', int32(0)), msg('H')], new Collect());
+  link.request([msg('P', 'bad', 'SELECT * FROM nosuch', int16(0)), sync()], new Collect());
+  await serverSends(server, Buffer.concat([answer('2'), answer('C', Buffer.from('SELECT 1\0')), error, READY]));
+  expect(fates).toEqual(['bad:failed']);
+  // the Bind fails: the Parse behind it is skipped
+  link.request([bindS1, msg('P', 'later', 'SELECT 2', int16(0)), sync()], new Collect());
+  await serverSends(server, Buffer.concat([error, READY]));
+  expect(fates).toEqual(['bad:failed', 'later:skipped']);
+});

@@ -1,0 +1,39 @@
+// What became of a Parse decides what a later Bind of its name meets. With
+// reads routed to the new database, a statement may live on one connection and
+// not the other, so the proxy's record of each name must follow the source's
+// answers exactly: a stale statement it keeps is one a Bind runs where
+// PostgreSQL answers 26000. Each exchange is run directly on the source and
+// through the mirroring proxy (reads 100 %), and the answers compared.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { DbPair } from '../harness/databases.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { bind, exchangeAfterLogin, execute, int16, msg, parse, sync } from '../proxy/raw-wire.ts';
+import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
+
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('parse_fates_routed', 'CREATE TABLE t (id int PRIMARY KEY)');
+  tp = await mirroringProxy(pair, { reads: 100 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+const flush = () => msg('H');
+
+it('an unnamed Parse that fails behind answered messages of its segment drops the statement before it: a later Bind fails as directly', async () => {
+  const messages = [
+    // the unnamed statement, read on the new database
+    parse('SELECT 42'), bind(), execute(), sync(),
+    // a segment whose first part the client flushed and had answered, then an unnamed Parse that fails
+    msg('P', 's1', 'SELECT 1', int16(0)), msg('B', '', 's1', int16(0), int16(0), int16(0)), execute(), flush(),
+    parse('SELECT * FROM nosuch_table'), bind(), execute(), sync(),
+    // PostgreSQL dropped the unnamed statement at that Parse: nothing to bind
+    bind(), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 3);
+  expect(direct).toBe('1 2 D:42 C:SELECT 1 Z:I 1 2 D:1 C:SELECT 1 E:42P01:ERROR Z:I E:26000:ERROR Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 3)).toBe(direct);
+});
