@@ -14,6 +14,7 @@ export interface SourceWatch {
 
 /** Streams a request's answer to its slot. */
 export class Forward implements ResponseHandler {
+  readonly forClient = true;
   readonly failed: Promise<boolean>;
   private resolve!: (failed: boolean) => void;
 
@@ -51,6 +52,7 @@ export class Forward implements ResponseHandler {
  * and RETURNING rows flow), held from there until the source committed.
  */
 export class WriteHold implements ResponseHandler {
+  readonly forClient = true;
   private held: Buffer[] | null = null;
   readonly done: Promise<number | null>;
   private resolve!: (s: number | null) => void;
@@ -111,6 +113,7 @@ export class WriteHold implements ResponseHandler {
 
 /** One piece of a split request (Relay.runSplit): its answer without its ReadyForQuery. */
 export class PieceRun implements ResponseHandler {
+  readonly forClient = true;
   readonly done: Promise<{ status: number; error: boolean; tag: string } | null>;
   private resolve!: (r: { status: number; error: boolean; tag: string } | null) => void;
   private error = false;
@@ -177,6 +180,8 @@ export class PieceRun implements ResponseHandler {
  */
 export class HoldAll implements ResponseHandler {
   messages: Buffer[] = [];
+  /** The answer is the client's (a read the source answers, held): see ResponseHandler.forClient. */
+  forClient = false;
   readonly done: Promise<{ lost: string | null; error: string | null }>;
   /** Resolved when the answer is complete, or when it began to stream past the limit. */
   readonly decided: Promise<void>;

@@ -21,6 +21,13 @@ export interface ResponseHandler {
    */
   readonly settled?: boolean;
   /**
+   * The answer goes to the client: a setting's report (ParameterStatus) the server sent on a request of the
+   * proxy's own is passed on in it, ahead of its ReadyForQuery (BackendLink.keepsReports).
+   */
+  readonly forClient?: boolean;
+  /** The proxy's own request changes settings the client was told of already (its session state, given to a new source at promote): no report of it is owed. */
+  readonly dropsReports?: boolean;
+  /**
    * A message of `bytes` (LARGE_MESSAGE or more) of this answer has begun to
    * arrive: false to have the connection read no further until `resume` is
    * called (the memory it would take is not to be had yet).
@@ -72,6 +79,14 @@ export class BackendLink {
    * was made, and at the server's start-up when the session started on it (Session.startMessageRelay).
    */
   readonly reported = new Map<string, string>();
+  /**
+   * Reports of changed settings are the client's (the source of truth's link): the server sends each change once,
+   * before its next ReadyForQuery, and when that ends a request of the proxy's own (the BEGIN it sends mid-segment
+   * to wrap a write, a replayed Parse's Sync) the report is kept in `owedReports` for the next answer the client
+   * gets from this connection. A read connection's reports are the proxy's replays of what the client was told.
+   */
+  keepsReports = false;
+  private readonly owedReports = new Map<string, Message>();
   /** Told when the server enters COPY FROM (its CopyInResponse). */
   onCopyIn: (() => void) | null = null;
   /**
@@ -168,6 +183,9 @@ export class BackendLink {
     if (this.fates.length && (m.type === 0x31 || m.type === 0x45 || m.type === 0x5a)) this.settleParses(m.type);
     else if (this.fates[0] === EXTENDED && ENDS_PART.has(m.type)) this.fates.shift();
     const h = this.handlers[0];
+    if (this.keepsReports && h && (m.type === 0x53 || (m.type === 0x5a && this.owedReports.size))) {
+      if (!this.passReports(h, m)) return;
+    }
     // A NotificationResponse belongs to no request (the protocol lets it arrive at any
     // time): one that comes inside the answer to a request of the proxy's own, such as
     // the COMMIT that ends a wrapped NOTIFY, must still reach the client.
@@ -189,6 +207,23 @@ export class BackendLink {
         if (!this.handlers.length) this.wakeIdle();
       }
     }
+  }
+
+  /** A report kept from the proxy's request, or the ones kept passed on ahead of `m`, a ReadyForQuery for the client; false: `m` is kept. */
+  private passReports(h: ResponseHandler, m: Message): boolean {
+    if (m.type === 0x53) {
+      const name = new BodyReader(m.bytes).cstring().toLowerCase();
+      // the client's own answer reports it now: what was kept is older
+      this.owedReports.delete(name);
+      if (h.forClient) return true;
+      if (!h.dropsReports) this.owedReports.set(name, m);
+      return false;
+    }
+    if (h.forClient) {
+      for (const r of this.owedReports.values()) h.onMessage(r);
+      this.owedReports.clear();
+    }
+    return true;
   }
 
   get pending(): number {
@@ -324,6 +359,12 @@ export class Collect implements ResponseHandler {
   rows: (string | null)[][] = [];
   error: Message | null = null;
   tag = '';
+  dropsReports = false;
+  /** Where the reports in the answer go, when the request's caller passes them on itself (Relay.runSplit). */
+  private reportTo: ((b: Buffer) => void) | null = null;
+  get forClient(): boolean {
+    return this.reportTo !== null;
+  }
   readonly done: Promise<number>;
   private resolve!: (status: number) => void;
   private reject!: (e: Error) => void;
@@ -336,7 +377,22 @@ export class Collect implements ResponseHandler {
     this.done.catch(() => undefined);
   }
 
+  /** For a request that gives a connection the session state the client knows of already (ResponseHandler.dropsReports). */
+  static quiet(): Collect {
+    const c = new Collect();
+    c.dropsReports = true;
+    return c;
+  }
+
+  /** For a request whose settings' reports `to` takes. */
+  static reporting(to: (b: Buffer) => void): Collect {
+    const c = new Collect();
+    c.reportTo = to;
+    return c;
+  }
+
   onMessage(m: Message): void {
+    if (m.type === 0x53 /* S */) this.reportTo?.(m.bytes);
     if (m.type === 0x44 /* D */) this.rows.push(parseDataRow(m.bytes));
     else if (m.type === 0x45 /* E */) this.error ??= m;
     else if (m.type === 0x43 /* C */) this.tag = m.bytes.toString('utf8', 5, m.bytes.length - 1);

@@ -380,6 +380,7 @@ export class Relay {
   /** Each link's callbacks follow its role. */
   private wireLinks(): void {
     const src = this.source;
+    src.keepsReports = true;
     src.unsolicited = (m) => this.order.direct(m.bytes);
     // the rows the client sent right behind the COPY that has now begun (queued behind it: onClientMessage)
     src.onCopyIn = () => {
@@ -391,6 +392,7 @@ export class Relay {
     src.onParse = (b, fate) => this.parsed(src, b, fate);
     const tgt = this.target;
     if (tgt) {
+      tgt.keepsReports = false;
       tgt.onParse = (b, fate) => this.parsed(tgt, b, fate);
       tgt.unsolicited = () => undefined;
       tgt.onClose = () => {
@@ -715,13 +717,13 @@ export class Relay {
         return false;
       }
       // session state follows: SETs replayed, prepared statements parsed again when used
-      for (const sql of this.replayed()) next.request(queryMessage(sql), new Collect());
+      for (const sql of this.replayed()) next.request(queryMessage(sql), Collect.quiet());
       for (const p of this.statements.values()) p.on.delete('target');
       this.target?.destroy();
     } else {
       // the read connection becomes the source: writable again, as the session left it
-      next.request(READ_WRITE_DEFAULT, new Collect());
-      for (const [key, sqls] of this.sessionLog) if (touchesReadOnly(key)) for (const sql of sqls) next.request(queryMessage(sql), new Collect());
+      next.request(READ_WRITE_DEFAULT, Collect.quiet());
+      for (const [key, sqls] of this.sessionLog) if (touchesReadOnly(key)) for (const sql of sqls) next.request(queryMessage(sql), Collect.quiet());
     }
     const old = this.source;
     if (!old.lost) old.request(READ_ONLY_DEFAULT, new Collect());
@@ -1673,6 +1675,7 @@ export class Relay {
     this.markDefined(this.source, definedHere);
     // an answer past HELD_READ_LIMIT is not compared: the source's streams on to the client, the target's is dropped
     const fromSource = new HoldAll({ limit: HELD_READ_LIMIT, start: (held) => streamInto(slot, held) });
+    fromSource.forClient = true;
     const started = process.hrtime.bigint();
     this.source.request(msgs.map((m) => m.bytes), fromSource);
     void fromSource.done.then((o) => o.lost || o.error || recordRead('source', started));
@@ -1772,6 +1775,7 @@ export class Relay {
     if (named.length) this.source.request([...named.map((n) => closeMessage('S', n)), SYNC], new Collect());
     this.ensureOn(this.source, again.referenced);
     const all = new HoldAll();
+    all.forClient = true;
     this.source.request(msgs.map((m) => m.bytes), all);
     const outcome = await all.done;
     if (outcome.lost) {
@@ -2002,20 +2006,20 @@ export class Relay {
         failed = true;
         if (p.txn === 'prepare' && status !== I) {
           // a PREPARE TRANSACTION that fails is a ROLLBACK
-          await this.internalQuery('ROLLBACK');
+          await this.internalQuery('ROLLBACK', out);
           unnamedGone();
           release(false);
           status = I;
         } else if (p.ddl && held === null && status === T) {
           // refused inside the client's own transaction block: the block fails on the source too, as on any error
-          await this.internalQuery(REFUSE_DDL_IN_BLOCK);
+          await this.internalQuery(REFUSE_DDL_IN_BLOCK, out);
           unnamedGone();
           status = E;
         }
         break;
       }
       if (p.txn === null && status === I && !p.continues) {
-        this.source.request(queryMessage('BEGIN'), new Collect());
+        this.source.request(queryMessage('BEGIN'), Collect.reporting(out));
         unnamedGone();
         held = [];
       }
@@ -2077,7 +2081,7 @@ export class Relay {
       unnamedGone();
       if (failed || status !== T) {
         // an error ends the server's implicit transaction too
-        await this.internalQuery('ROLLBACK');
+        await this.internalQuery('ROLLBACK', out);
         release(false);
       } else {
         const failed = await this.commitOwn(this.requestDrain());
@@ -2122,8 +2126,9 @@ export class Relay {
     return null;
   }
 
-  private async internalQuery(sql: string): Promise<void> {
-    const c = new Collect();
+  /** `reports`: where the reports of settings it changes go (a split request's own, which it sends in order). */
+  private async internalQuery(sql: string, reports?: (b: Buffer) => void): Promise<void> {
+    const c = reports ? Collect.reporting(reports) : new Collect();
     this.source.request(queryMessage(sql), c);
     await c.done.catch(() => undefined);
   }

@@ -33,6 +33,7 @@ export function partsAnswered(msgs: Message[]): number {
 
 export class SegmentWatch implements ResponseHandler {
   settled = false;
+  readonly forClient = true;
 
   /** `withheld`: answer types the client did not ask for (the parts of a stand-in the proxy sent), counted but not passed on. */
   constructor(private readonly slot: Slot, private remaining: number, private readonly onError: () => void, private readonly withheld?: ReadonlySet<number>) {}
