@@ -791,6 +791,14 @@ export class Relay {
     const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
+    if (txns.length && link === this.source && this.mirroring && (wrapped || needsSplit(c, inTxn))) {
+      // transaction control where our transaction stands in for the server's implicit one (a BEGIN takes it over,
+      // COMMIT commits it, with a warning, as the server's), or among writes: in pieces, each COMMIT after the
+      // mirror has the changes. Whatever the pieces do, our transaction is over when they are: the rest of the
+      // segment starts where they leave the session
+      this.openSegment = { link, wrapped: false };
+      return this.runSplit(simplePieces(new BodyReader(u.msgs[0]!.bytes).cstring(), c), { standIn: wrapped, reparse: new Set(), flushedFailed: false });
+    }
     if (txns.length === 0 && !inTxn && link === this.source) {
       // the Query ends the server's implicit transaction, the segment's with it: committed as an autocommit write is
       const copies = c.statements.some((st) => st.node === 'CopyStmt');

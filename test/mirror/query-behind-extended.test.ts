@@ -75,6 +75,22 @@ describe('a Query behind extended-protocol messages without their Sync', () => {
   });
 });
 
+describe('transaction control in a Query behind a write without its Sync', () => {
+  it('BEGIN makes the write part of the block the client then rolls back, as the server converts its implicit transaction', async () => {
+    const r = await both((id) => [parse(`INSERT INTO t VALUES (${id + 5}, 'begun')`), bind(), execute(), query('BEGIN'), sync(), query('ROLLBACK')], 3);
+    expect(r.direct).toBe('1 2 C:INSERT 0 1 C:BEGIN Z:T Z:T C:ROLLBACK Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect((await sql(pair.legacyUrl, 'SELECT id FROM t WHERE id IN (105, 205)')).rows).toEqual([]);
+  });
+
+  it('COMMIT commits it, on the mirror before its answer', async () => {
+    const r = await both((id) => [parse(`INSERT INTO t VALUES (${id + 6}, 'committed')`), bind(), execute(), query('COMMIT'), sync()], 2);
+    expect(r.direct).toBe('1 2 C:INSERT 0 1 C:COMMIT Z:I Z:I');
+    expect(r.proxy).toBe(r.direct);
+    expect(await onTarget(206)).toBe('committed');
+  });
+});
+
 describe('DDL in a Query behind extended-protocol messages without their Sync', () => {
   it('is refused (0A000) as the server would fail it: the messages roll back with it, nothing is created', async () => {
     const proxy = await exchange(proxyUrl(), [parse(`INSERT INTO t VALUES (204, 'ddl')`), bind(), execute(), query('CREATE TABLE made_in_segment (a int)'), sync()], 2);
