@@ -168,6 +168,8 @@ interface Unit {
   broken?: true;
   /** Why an `invalid` unit ends the session. */
   reason?: string;
+  /** Its answers go to no one (see hangUp). */
+  unanswered?: true;
 }
 
 interface Prepared {
@@ -459,7 +461,11 @@ export class Relay {
     this.clientBacklog(false);
     // a COPY FROM STDIN the client left: the server would wait for its data for good, holding its locks
     if (this.source.copyIn && !this.source.lost) this.source.write(copyFailMessage('the client closed its connection during COPY'));
-    if (this.pending.length) this.sendPending(false);
+    if (!this.pending.length) return;
+    this.sendPending(false);
+    // after a Terminate the server runs them and closes without sending their answers (it sends only at a Sync or
+    // Flush): the client, still reading until the close, gets none either
+    if (this.terminated) this.queue.at(-1)!.unanswered = true;
   }
 
   /** The extended-protocol messages held since the last Sync or Flush go on as one request (`sync`: it ends in a Sync). */
@@ -654,6 +660,7 @@ export class Relay {
           if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
         const u = this.dequeue();
+        if (u.unanswered) this.order.mute();
         this.usedBefore = null;
         this.readPending = null;
         if (this.deferredBegin) this.sendDeferredBegin();

@@ -9,16 +9,19 @@ export class Slot {
   complete = false;
   /** Notifications that came while the request was answered: they go out ahead of its ReadyForQuery. */
   notes: Buffer[] | null = null;
+  /** Its answer goes to no one (ResponseOrder.mute). */
+  muted = false;
   constructor(private readonly order: ResponseOrder) {}
 
   write(b: Buffer): void {
+    if (this.muted) return;
     if (this.notes && b[0] === 0x5a /* Z */) this.writeNotes();
     this.order.write(this, b);
   }
 
   /** The request's last byte has been written. */
   end(): void {
-    if (this.notes) this.writeNotes();
+    if (this.notes && !this.muted) this.writeNotes();
     this.complete = true;
     this.order.advance();
   }
@@ -47,8 +50,15 @@ export class ResponseOrder {
     this.out.flush();
   }
 
+  /** Answers to requests from now on go to no one (the client left, and the server would not have sent them). */
+  mute(): void {
+    this.muted = true;
+  }
+  private muted = false;
+
   open(): Slot {
     const s = new Slot(this);
+    s.muted = this.muted;
     this.slots.push(s);
     return s;
   }

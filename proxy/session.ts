@@ -107,6 +107,8 @@ export interface SessionContext {
 
 const CLIENT_PARAMS_NOT_FORWARDED = new Set(['user', 'database', 'replication', 'cutover.route']);
 const STARTUP_TIMEOUT_MS = 30_000;
+/** How long the byte relay waits, after the client's Terminate, for the server to answer what came before it and close. */
+const TERMINATE_WAIT_MS = 5_000;
 
 export class Session {
   private client: Socket;
@@ -520,7 +522,8 @@ export class Session {
     };
 
     const onClientData = (chunk: Buffer) => {
-      if (this.closed) return;
+      // (what follows a Terminate is not read, as PostgreSQL stops reading there)
+      if (this.closed || terminated) return;
       // a session idle since before mirroring (or promote) must not send its next request straight through
       if (this.idle && !midRequest && fromClient.atBoundary && this.wantsMessageRelay()) {
         this.upgrade(onClientData, onServerData, chunk);
@@ -539,7 +542,9 @@ export class Session {
         client.pause();
         backend.once('drain', () => client.resume());
       }
-      if (terminated) this.close();
+      // PostgreSQL answers what came before the Terminate, then closes: the session ends when the server has
+      // (backend 'close'), the client reading those answers meanwhile. A server that does not close is not waited for long
+      if (terminated) setTimeout(() => this.close(), TERMINATE_WAIT_MS).unref();
     };
     const onServerData = (chunk: Buffer) => {
       try {
@@ -561,6 +566,10 @@ export class Session {
     backend.on('error', () => undefined);
     backend.on('close', () => {
       if (this.closed) return;
+      if (terminated) {
+        this.close();
+        return;
+      }
       // The server went away under the session: tell the client why, at a message boundary only.
       if (fromServer.atBoundary && !lastWasError) client.write(fatal('08006', 'lost connection to the source database'));
       // a server that said why (its FATAL: this session terminated, a timeout, a bad message) ended one
