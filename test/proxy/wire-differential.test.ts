@@ -1,7 +1,8 @@
 // Differential wire test: for each seed, the same frontend messages
 // (wire-scenario.ts) go to PostgreSQL directly, through the byte relay (a
 // proxy without a target), and through a mirroring proxy with reads at 0 %
-// and at 100 %; the backend messages each client sees must be the same.
+// and at 100 %; the backend messages each client sees must be the same, and so
+// must the rows each run leaves (on the new database too, once drained).
 // Every run starts from the same rows on both databases. WIRE_DIFF_SEEDS runs
 // other seeds (and WIRE_DIFF_LOG=file keeps what differs):
 // `WIRE_DIFF_SEEDS=1-2000 npx vitest run test/proxy/wire-differential.test.ts`.
@@ -46,15 +47,36 @@ function seeds(): number[] {
   });
 }
 
+/** The rows a scenario may have changed, as one line. */
+async function rows(url: string): Promise<string> {
+  const r = await sql(url, 'SELECT (SELECT json_agg(i ORDER BY id) FROM items i)::text AS items, (SELECT json_agg(n ORDER BY k) FROM notes n)::text AS notes');
+  return `${r.rows[0].items} ${r.rows[0].notes}`;
+}
+
+/**
+ * The answers a path gave, then what it left: the source's rows unlike those the direct run left (a write lost, or
+ * made where PostgreSQL made none), and for a mirroring path the new database's unlike the source's once drained.
+ */
+async function withRows(lines: string[], after: string, mirrored: boolean): Promise<string[]> {
+  const left = await rows(pair.legacyUrl);
+  if (left !== after) lines.push(`[rows on the source: ${left}; directly: ${after}]`);
+  if (!mirrored) return lines;
+  await mirror.proxy.drainer!.flush();
+  const copied = await rows(pair.targetUrl);
+  if (copied !== left) lines.push(`[rows on the new database: ${copied}; on the source: ${left}]`);
+  return lines;
+}
+
 /** The seed's answers on every path, each compared with the direct one: a line per path that differs. */
 async function differences(seed: number): Promise<string[]> {
   const steps = wireScenario(seed);
   const out: string[] = [];
   await reset();
   const direct = await capture(pair.legacyUrl, steps);
+  const after = await rows(pair.legacyUrl);
   const paths: [string, () => Promise<string[]>][] = [
-    ['byte relay', () => capture(passthrough.url(pair.name), steps)],
-    ['mirroring, reads 0 %', () => capture(mirror.url(pair.name), steps)],
+    ['byte relay', async () => withRows(await capture(passthrough.url(pair.name), steps), after, false)],
+    ['mirroring, reads 0 %', async () => withRows(await capture(mirror.url(pair.name), steps), after, true)],
     ['mirroring, reads 100 %', async () => {
       mirror.live.update({ readPercent: 100 });
       const { reads, readErrors } = mirror.proxy.guard!.stats;
@@ -63,7 +85,7 @@ async function differences(seed: number): Promise<string[]> {
       // the client's mistakes are no fault of the new database: nothing counted against it, reads not turned back
       if (mirror.proxy.guard!.stats.readErrors !== readErrors) lines.push(`[${mirror.proxy.guard!.stats.readErrors - readErrors} read errors counted against the target]`);
       if (mirror.live.get().tripped) lines.push(`[tripped: ${mirror.live.get().tripped}]`);
-      return lines;
+      return withRows(lines, after, true);
     }],
   ];
   for (const [name, run] of paths) {

@@ -2,6 +2,10 @@
 // requests (simple and extended protocol, transactions, COPY, settings, a few
 // malformed messages), cut into steps whose ReadyForQuery count is known, so
 // the same seed sends the same bytes, paced the same way, to every server.
+// Pipelines (several Queries in one write, Queries among extended-protocol
+// messages before their Sync or while a flushed batch waits for it, a
+// Terminate in the middle) come from a second stream of numbers, so the steps
+// the first one draws are those of the generator before them.
 import { int16, int32, msg } from './raw-wire.ts';
 import { random, type Random } from './hostile-wire.ts';
 
@@ -10,6 +14,11 @@ export interface WireStep {
   bytes: Buffer[];
   /** ReadyForQuery messages the step earns; 0: it ends in a Flush, read until the answer goes quiet. */
   readies: number;
+  /**
+   * `readies` is the least the step earns: a Query among extended-protocol messages is skipped if one of them
+   * failed, so whether it gets its ReadyForQuery depends on the answer. Read on until the answer goes quiet.
+   */
+  more?: true;
   /** What the step is, for a failure report. */
   label: string;
 }
@@ -177,13 +186,15 @@ function anyTemplate(r: Random): Template {
 /** The scenario for `seed`: 8–20 steps, then a ROLLBACK and a last SELECT so every run ends alike. */
 export function wireScenario(seed: number): WireStep[] {
   const r = random(seed * 7919 + 17);
+  const main = r;
+  const piped = random(seed * 104729 + 5);
   // named statements as the generator believes them parsed (a failed Parse leaves a later Bind to fail: the same everywhere)
   const named = new Map<string, Template>();
   const steps: WireStep[] = [];
   const n = 8 + r.int(13);
 
   /** One Parse/Bind/Describe/Execute segment (no Sync), for an existing or new statement. */
-  const segment = (out: Buffer[], words: string[]) => {
+  const segment = (out: Buffer[], words: string[], r: Random = main) => {
     const reuse = named.size > 0 && r.int(3) === 0;
     let name: string;
     let tpl: Template;
@@ -208,7 +219,63 @@ export function wireScenario(seed: number): WireStep[] {
     words.push(`${reuse ? 'reuse' : 'parse'} ${JSON.stringify(name)} ${JSON.stringify(tpl.sql.slice(0, 40))}${portal ? ' →' + portal : ''}${limited ? ' limited' : ''}`);
   };
 
+  /** A pipeline step drawn from `piped`; true: it ended the session (Terminate). */
+  const pipeline = (late: boolean): boolean => {
+    const g = piped;
+    const words: string[] = [];
+    const how = g.int(10);
+    if (how <= 2 || (how === 9 && !late)) {
+      // several Queries in one write (psql -c 'a' -c 'b', a driver pipelining simple queries): each answered to its ReadyForQuery
+      const qs = Array.from({ length: 2 + g.int(3) }, () => Array.from({ length: 1 + g.int(2) }, () => simpleStatement(g)).join('; '));
+      steps.push({ bytes: qs.map(query), readies: qs.length, label: `QQ ${qs.map((q) => q.slice(0, 50)).join(' ‖ ')}` });
+      return false;
+    }
+    if (how <= 5) {
+      // a Query among extended-protocol messages before their Sync (libpq pipeline mode mixing PQsendQuery): skipped if one of them failed
+      const out: Buffer[] = [];
+      segment(out, words, g);
+      if (g.int(3) === 0) out.push(FLUSH);
+      const sql = simpleStatement(g);
+      out.push(query(sql));
+      words.push(`Q ${sql.slice(0, 50)}`);
+      if (g.int(2)) segment(out, words, g);
+      out.push(SYNC);
+      // and behind the Sync, another Query, answered whatever happened before it
+      const after = g.int(2) ? simpleStatement(g) : null;
+      if (after) {
+        out.push(query(after));
+        words.push(`sync, Q ${after.slice(0, 50)}`);
+      }
+      steps.push({ bytes: out, readies: after ? 2 : 1, more: true, label: `XQ ${words.join(' | ')}` });
+      return false;
+    }
+    if (how <= 8) {
+      // a batch flushed, its Sync not sent; a Query while it waits (answered after the batch, or skipped if it failed); then the Sync
+      const out: Buffer[] = [];
+      segment(out, words, g);
+      out.push(FLUSH);
+      steps.push({ bytes: out, readies: 0, label: `flushed batch ${words.join(' | ')}` });
+      const sql = simpleStatement(g);
+      steps.push({ bytes: [query(sql)], readies: 0, label: `Q before the Sync: ${sql.slice(0, 80)}` });
+      const rest: Buffer[] = [];
+      const more: string[] = [];
+      if (g.int(2)) segment(rest, more, g);
+      rest.push(SYNC);
+      steps.push({ bytes: rest, readies: 1, label: `then ${more.join(' | ')} sync` });
+      return false;
+    }
+    // a Terminate in the middle of a pipeline: what came before it is answered (a segment without its Sync rolled
+    // back with the session), nothing after it
+    const out: Buffer[] = [query(simpleStatement(g))];
+    segment(out, words, g);
+    if (g.int(2)) out.push(SYNC);
+    out.push(msg('X'), query("SELECT 'after terminate'"));
+    steps.push({ bytes: out, readies: 1, more: true, label: `terminate amid ${words.join(' | ')}` });
+    return true;
+  };
+
   for (let i = 0; i < n; i++) {
+    if (piped.int(5) === 0 && pipeline(i >= n / 2)) return steps;
     const kind = r.int(12);
     if (kind <= 2) {
       const count = 1 + r.int(4);
