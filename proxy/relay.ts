@@ -178,6 +178,8 @@ interface Prepared {
   on: Set<Route>;
   /** The server made it (ParseComplete) somewhere: until then, a replay elsewhere waits to learn whether it failed. */
   made?: true;
+  /** Not sent anywhere yet: a Parse of the segment being handled (markDefined). */
+  unsent?: true;
   /**
    * What the name meant before this Parse (the unnamed statement, or a name closed earlier in the segment),
    * until the server answers it: a Parse skipped after an error leaves that in place.
@@ -955,7 +957,7 @@ export class Relay {
           let back = replaced;
           for (let i = 0; back && i < 4; i++) back = back.replaced;
           if (back) back.replaced = undefined;
-          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), ...(replaced ? { replaced } : {}), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
+          this.statements.set(name, { parse: m.bytes, cls, on: new Set(), unsent: true, ...(replaced ? { replaced } : {}), ...(namesUserTypes(types) ? { userTypes: true } : {}), ...(name === '' ? { queries: new WeakMap() } : {}) });
           definedHere.add(name);
           this.noteSourceOnly(cls);
           break;
@@ -1212,6 +1214,7 @@ export class Relay {
   }
 
   private defined(p: Prepared, link: BackendLink): void {
+    p.unsent = undefined;
     p.on.add(link.name);
     p.queries?.set(link, link.simpleQueries);
   }
@@ -1225,7 +1228,11 @@ export class Relay {
   private markDefined(link: BackendLink, names: Set<string>): void {
     for (const n of names) {
       const p = this.statements.get(n);
-      if (p) this.defined(p, link);
+      if (!p) continue;
+      this.defined(p, link);
+      // the segment's earlier Parses of the name go where it goes too: if a later one is skipped after an error, the
+      // name means the last of them the server made there (not nothing, as when only the last was marked)
+      for (let back = p.replaced; back?.unsent; back = back.replaced) this.defined(back, link);
     }
   }
 

@@ -37,3 +37,15 @@ it('an unnamed Parse that fails behind answered messages of its segment drops th
   expect(direct).toBe('1 2 D:42 C:SELECT 1 Z:I 1 2 D:1 C:SELECT 1 E:42P01:ERROR Z:I E:26000:ERROR Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 3)).toBe(direct);
 });
+
+it('unnamed Parses flushed ahead of an error, a later one skipped: the name means the last the server made, as directly', async () => {
+  const messages = [
+    // made, then a Bind that fails (a parameter too many): the server skips the rest up to the Sync
+    parse('SELECT 7'), msg('B', '', '', int16(0), int16(1), Buffer.from([0, 0, 0, 1]), Buffer.from('5'), int16(0)), parse('SELECT 8'), flush(),
+    parse('SELECT 9'), sync(),
+    bind(), execute(), sync(),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 2);
+  expect(direct).toBe('1 E:08P01:ERROR Z:I 2 D:7 C:SELECT 1 Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 2)).toBe(direct);
+});
