@@ -463,18 +463,16 @@ export class Relay {
     this.clientBacklog(false);
     // a COPY FROM STDIN the client left: the server would wait for its data for good, holding its locks
     if (this.source.copyIn && !this.source.lost) this.source.write(copyFailMessage('the client closed its connection during COPY'));
-    if (!this.pending.length) return;
-    this.sendPending(false);
     // after a Terminate the server runs them and closes without sending their answers (it sends only at a Sync or
-    // Flush): the client, still reading until the close, gets none either
-    if (this.terminated) this.queue.at(-1)!.unanswered = true;
+    // Flush, or an error): the client, still reading until the close, gets none either
+    if (this.pending.length) this.sendPending(false, this.terminated);
   }
 
   /** The extended-protocol messages held since the last Sync or Flush go on as one request (`sync`: it ends in a Sync). */
-  private sendPending(sync: boolean): void {
+  private sendPending(sync: boolean, unanswered = false): void {
     // the server keeps its answers until a Sync or Flush: one is added, so what was sent is answered and known done
     if (!sync && this.pending.at(-1)?.type !== 0x48) this.pending.push(FLUSH_MESSAGE);
-    this.enqueue({ kind: 'ext', msgs: this.pending, sync });
+    this.enqueue({ kind: 'ext', msgs: this.pending, sync, ...(unanswered ? { unanswered } : {}) });
     this.pending = [];
     this.pendingBytes = 0;
   }

@@ -9,12 +9,25 @@ export class Slot {
   complete = false;
   /** Notifications that came while the request was answered: they go out ahead of its ReadyForQuery. */
   notes: Buffer[] | null = null;
-  /** Its answer goes to no one (ResponseOrder.mute). */
+  /** Its answer goes to no one (ResponseOrder.mute), but for an error and what came before it. */
   muted = false;
+  private unsent: Buffer[] | null = [];
   constructor(private readonly order: ResponseOrder) {}
 
   write(b: Buffer): void {
-    if (this.muted) return;
+    if (this.muted) {
+      if (!this.unsent) return;
+      if (b[0] !== 0x45 /* E */) {
+        this.unsent.push(b);
+        return;
+      }
+      // the server sends an error at once, with everything it answered before it (a flush of its own), and skips the rest
+      const before = this.unsent;
+      this.unsent = null;
+      for (const h of before) this.order.write(this, h);
+      this.order.write(this, b);
+      return;
+    }
     if (this.notes && b[0] === 0x5a /* Z */) this.writeNotes();
     this.order.write(this, b);
   }

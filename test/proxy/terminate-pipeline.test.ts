@@ -35,4 +35,12 @@ describe.each(['byte relay', 'mirroring'] as const)('through the %s', (mode) => 
     expect(await exchangeAfterLogin(tp.url(pair.name), messages(20), 9)).toBe(direct);
     expect((await sql(pair.legacyUrl, 'SELECT id FROM t ORDER BY id')).rows.map((r) => r.id)).toEqual([10, 20]);
   });
+
+  it('an error among the messages without their Sync is sent, with what was answered before it, as the server sends an error at once', async () => {
+    const { pair, tp } = sides[mode];
+    const messages = [parse('SELECT 1'), bind(), execute(), parse('SELECT 1/0'), bind(), execute(), parse('SELECT 2'), msg('X')];
+    const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 9);
+    expect(direct).toBe('1 2 D:1 C:SELECT 1 1 E:22012:ERROR [closed]');
+    expect(await exchangeAfterLogin(tp.url(pair.name), messages, 9)).toBe(direct);
+  });
 });
