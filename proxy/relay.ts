@@ -1628,6 +1628,7 @@ export class Relay {
           recordRead('target', started);
           for (const b of hold.messages) slot.write(b);
           slot.end();
+          this.alsoOnSource(definedHere);
           return;
         }
       } catch (e) {
@@ -1651,6 +1652,25 @@ export class Relay {
     this.markDefined(this.source, definedHere);
     this.source.request(msgs.map((m) => m.bytes), new Forward(slot, this));
     this.payOwedCancel(this.source);
+  }
+
+  /**
+   * Named statements a routed read made on the target, parsed on the source too, behind it. Parsed there only when
+   * the client binds one on the source, a statement could not be made once the client's transaction block had
+   * failed (a Parse there is refused, 25P02): the client's Bind met no statement (26000) where PostgreSQL answers
+   * 25P02, or 08P01 for parameters that do not fit. A named statement is parsed once and bound many times, so
+   * this is one Parse more per name; the unnamed one, parsed for nearly every read, is left to be parsed again
+   * when needed.
+   */
+  private alsoOnSource(names: Set<string>): void {
+    const parses: Buffer[] = [];
+    for (const name of names) {
+      const p = this.statements.get(name);
+      if (name === '' || !p || !p.on.has('target') || p.on.has('source')) continue;
+      parses.push(p.parse);
+      this.defined(p, this.source);
+    }
+    if (parses.length) this.source.request([...parses, SYNC], new Collect());
   }
 
   /** The routed read has been sent on `link`: a cancel the client sent before that goes there now. */

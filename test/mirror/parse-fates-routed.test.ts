@@ -49,3 +49,18 @@ it('unnamed Parses flushed ahead of an error, a later one skipped: the name mean
   expect(direct).toBe('1 E:08P01:ERROR Z:I 2 D:7 C:SELECT 1 Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 2)).toBe(direct);
 });
+
+it('a named statement first parsed for a read on the new database, bound in a failed transaction block: 25P02 and 08P01 as directly, not 26000', async () => {
+  const bindS1 = (values: string[]) => msg('B', '', 's1', int16(0), int16(values.length), ...values.flatMap((v) => [Buffer.from([0, 0, 0, v.length]), Buffer.from(v)]), int16(0));
+  const messages = [
+    msg('P', 's1', 'SELECT $1::int + 1', int16(0)), bindS1(['1']), execute(), sync(),
+    msg('Q', 'BEGIN'), msg('Q', 'SELECT 1/0'),
+    // the server has s1: it refuses the Bind for the failed block, or first for a parameter too many
+    bindS1(['2']), execute(), sync(),
+    bindS1(['2', '3']), execute(), sync(),
+    msg('Q', 'ROLLBACK'),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages, 6);
+  expect(direct).toBe('1 2 D:2 C:SELECT 1 Z:I C:BEGIN Z:T E:22012:ERROR Z:E E:25P02:ERROR Z:E E:08P01:ERROR Z:E C:ROLLBACK Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages, 6)).toBe(direct);
+});
