@@ -102,6 +102,11 @@ const PENDING_LIMIT_BYTES = 64 << 20;
 const HELD_READ_LIMIT = 1 << 20;
 /** A shadow answer only compared, not sent: past the limit, dropped (and not compared). */
 const DROP_PAST_LIMIT = { limit: HELD_READ_LIMIT, start: () => null };
+/**
+ * An Execute the relay did not read: it follows a Parse of a name in use, which the server fails, skipping the
+ * rest up to the Sync. It runs nothing, and is known as nothing.
+ */
+const SKIPPED_EXECUTE: ExecuteInfo = { txn: null, kind: 'unknown' };
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
@@ -1049,7 +1054,7 @@ export class Relay {
         // its COMMIT needs the mirror first too: the Sync ends what was sent, then the rest in pieces
         await link.whenIdle(); // whether what was sent failed
         this.ensureOn(link, referenced);
-        await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
+        await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e) ?? SKIPPED_EXECUTE)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
         for (const name of closes) this.closeEverywhere(name, link);
         return;
       }
@@ -1091,7 +1096,7 @@ export class Relay {
     if (mirroring && u.sync && this.splits(txnOps, executes, inTxn)) {
       // transaction control among other statements in one segment: run it in pieces, each COMMIT after drain-and-apply
       this.ensureOn(this.source, referenced);
-      await this.runSplit(extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e)!), { standIn: false, reparse: onlyBound(referenced, definedHere), flushedFailed: false });
+      await this.runSplit(extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e) ?? SKIPPED_EXECUTE), { standIn: false, reparse: onlyBound(referenced, definedHere), flushedFailed: false });
       for (const name of closes) this.closeEverywhere(name, this.source);
       return;
     }
