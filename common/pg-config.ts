@@ -21,6 +21,16 @@ export const UTC_ZONES = ['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT', 
 /** The same as startup `options` (the capture triggers set them on themselves: pg-capture.ts). */
 export const STABLE_TEXT_OPTIONS = Object.entries(STABLE_TEXT_SETTINGS).map(([k, v]) => `-c ${k}=${v}`).join(' ');
 
+/**
+ * Startup options of every session of the tool's own: row text in one form (STABLE_TEXT_OPTIONS), and READ
+ * COMMITTED whatever the database's default. The drainer's, the copy's and the apply's transactions are written
+ * for it (FOR SHARE locks, re-reads after a lock): under a default of SERIALIZABLE (ALTER DATABASE … SET
+ * default_transaction_isolation) the drainer's reads of the change table and of the rows it re-reads failed the
+ * application's own serializable writers, on rows unrelated to each other, with 40001. Explicit isolation
+ * (verify's REPEATABLE READ snapshot) is unaffected.
+ */
+export const TOOL_SESSION_OPTIONS = `${STABLE_TEXT_OPTIONS} -c default_transaction_isolation=read\\ committed`;
+
 export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientConfig {
   const u = parseDbUrl(url);
   if (u.kind !== 'postgres') throw new Error(`expected a postgres:// URL, got ${u.kind}`);
@@ -42,7 +52,7 @@ export function pgClientConfig(url: string, extra: ClientConfig = {}): ClientCon
   }
   // the tool's own sessions read and write row text (copy, mirror, verify): in one form, whatever the
   // database's defaults (an interval in sql_standard style is read back with the wrong sign in another)
-  return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, options: STABLE_TEXT_OPTIONS, ...extra };
+  return { host: u.host, port: u.port, user: u.user, password: u.password, database: u.database, ssl, options: TOOL_SESSION_OPTIONS, ...extra };
 }
 
 /**

@@ -17,7 +17,7 @@ import { bindJsonArray, bindMessage, EXECUTE, parseErrorFields, parseMessage, qu
 import { ApplyPool, type ApplyConn } from './apply-pool.ts';
 import { memberNames } from './json-scan.ts';
 import { GroupCommit } from './group-commit.ts';
-import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
+import { TOOL_SESSION_OPTIONS } from '../../common/pg-config.ts';
 import { carriedAsText, TEXT_MARKER } from '../capture/pg-capture.ts';
 import { EPOCH_DDL, EPOCH_ENTER, EPOCH_LOCK, EPOCH_READ, LEDGER_DDL, LEDGER_DUE, LEDGER_FORGET, LEDGER_INSERT, LEDGER_SCHEMA, ledgerEntries, STALE_EPOCH } from './ledger.ts';
 
@@ -171,7 +171,7 @@ export class MirrorApplier implements ChangeApplier {
 
   private options(replica: boolean): string {
     // session settings travel in the start-up packet: no extra round trip, no query racing the first apply
-    const options = [`-c statement_timeout=${this.statementTimeoutMs}`, `-c synchronous_commit=${this.synchronousCommit}`, STABLE_TEXT_OPTIONS];
+    const options = [`-c statement_timeout=${this.statementTimeoutMs}`, `-c synchronous_commit=${this.synchronousCommit}`, TOOL_SESSION_OPTIONS];
     // the source already ran triggers and cascades: the mirror applies rows, not effects
     if (replica) options.push('-c session_replication_role=replica');
     return options.join(' ');

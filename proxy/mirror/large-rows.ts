@@ -17,7 +17,7 @@ import { BackendLink, SERVER_MAX_MESSAGE } from '../backend-link.ts';
 import { connectBackend } from '../backend-pg.ts';
 import type { Message } from '../framing.ts';
 import { bindMessage, EXECUTE, parseErrorFields, parseMessage, SYNC } from '../messages.ts';
-import { STABLE_TEXT_OPTIONS } from '../../common/pg-config.ts';
+import { TOOL_SESSION_OPTIONS } from '../../common/pg-config.ts';
 import { nameDatabaseError } from '../../common/errors.ts';
 import { databaseLabel, parseDbUrl } from '../../common/urls.ts';
 import { BudgetedCollect, rowValue } from './drain-budget.ts';
@@ -92,7 +92,7 @@ export class LargeRowReader {
         const conn = await connectBackend({
           endpoint: { host: u.host, port: u.port, sslmode: u.sslmode },
           // the same text settings as the drainer's own connection: the same JSON for the same row
-          startup: { user: u.user, database: u.database, application_name: 'cutover-drainer', options: `${STABLE_TEXT_OPTIONS} -c lock_timeout=${this.lockTimeoutMs}`, client_encoding: 'UTF8' },
+          startup: { user: u.user, database: u.database, application_name: 'cutover-drainer', options: `${TOOL_SESSION_OPTIONS} -c lock_timeout=${this.lockTimeoutMs}`, client_encoding: 'UTF8' },
           // as node-postgres finds it for the drainer's own connection: a URL without one reaches the same role
           secret: { kind: 'password', password: u.password || process.env.PGPASSWORD || '' },
           timeoutMs: 5_000,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { compareDatabases } from '../harness/compare.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
+import { pgClientConfig } from '../../common/pg-config.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -22,8 +23,11 @@ afterAll(async () => {
   await sql(pair.legacyUrl, `ALTER DATABASE ${pair.name} RESET default_transaction_isolation`);
 });
 
-/** Ten rounds of A and B, each updating its own row: the failures each saw, by SQLSTATE. */
-async function rounds(url: string, begin: string, write: (c: pg.Client, id: number) => Promise<unknown>): Promise<string[]> {
+/**
+ * Ten rounds of A and B, each updating its own row: the failures each saw, by SQLSTATE. `between`: run at
+ * each step (the drainer draining, beside them).
+ */
+async function rounds(url: string, begin: string, write: (c: pg.Client, id: number) => Promise<unknown>, between: () => Promise<unknown> = async () => undefined): Promise<string[]> {
   const a = new pg.Client({ connectionString: url });
   const b = new pg.Client({ connectionString: url });
   await a.connect();
@@ -35,9 +39,13 @@ async function rounds(url: string, begin: string, write: (c: pg.Client, id: numb
         await a.query(begin);
         await b.query(begin);
         await write(a, 1);
+        await between();
         await write(b, 2);
+        await between();
         await a.query('COMMIT');
+        await between();
         await b.query('COMMIT');
+        await between();
       } catch (e) {
         failed.push((e as { code?: string }).code ?? String(e));
         await a.query('ROLLBACK');
@@ -73,5 +81,23 @@ it('SERIALIZABLE by the database default, a plain BEGIN: disjoint writers commit
   expect(await rounds(pair.legacyUrl, 'BEGIN', extended)).toEqual([]);
   expect(await rounds(tp.url(pair.name), 'BEGIN', extended)).toEqual([]);
   await tp.proxy.drainer!.flush();
+  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv'])).filter((d) => !d.equal)).toEqual([]);
+});
+
+it('SERIALIZABLE by the database default: the tool\'s own sessions (the drainer\'s among them) run READ COMMITTED, writers straight on the source beside it commit', async () => {
+  await sql(pair.legacyUrl, `ALTER DATABASE ${pair.name} SET default_transaction_isolation = 'serializable'`);
+  const own = new pg.Client(pgClientConfig(pair.legacyUrl));
+  await own.connect();
+  try {
+    expect((await own.query('SHOW transaction_isolation')).rows).toEqual([{ transaction_isolation: 'read committed' }]);
+  } finally {
+    await own.end();
+  }
+  await tp?.close();
+  tp = await mirroringProxy(pair);
+  const drainer = tp.proxy.drainer!;
+  // the drainer drains what they wrote between their steps
+  expect(await rounds(pair.legacyUrl, 'BEGIN', extended, () => drainer.flush())).toEqual([]);
+  await drainer.flush();
   expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv'])).filter((d) => !d.equal)).toEqual([]);
 });
