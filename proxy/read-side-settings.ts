@@ -23,11 +23,26 @@ export const ANSWER_SETTINGS = [
  * be cancelled by the new database's own defaults (ALTER DATABASE/ROLE … SET
  * statement_timeout there) where the source would have answered it; the client
  * got 57014 or 55P03, errors of the new database alone. The idle timeout
- * and the default isolation go along for a read-only transaction routed
- * whole; the mirroring relay also learns from these whether the session has
- * timeouts, or SERIALIZABLE, at all (Relay.liftSettings).
+ * goes along for a read-only transaction routed whole; the mirroring relay
+ * also learns from these whether the session has timeouts at all
+ * (Relay.liftSettings).
  */
-export const READ_LIMITS = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'default_transaction_isolation'] as const;
+export const READ_LIMITS = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'] as const;
+
+/**
+ * Asked with the defaults, never given to a read connection: what the relay
+ * learns of the session (Relay.liftSettings). An SQLite engine's
+ * default_transaction_isolation (serializable, SQLite's own) given to the
+ * new database's connections made its writers fail 40001 after promote.
+ */
+export const SESSION_FACTS = ['default_transaction_isolation'] as const;
+
+/** The defaults a read connection starts with: those of `defaults` that are not SESSION_FACTS. */
+export function readConnectionSettings(defaults: Record<string, string>): Record<string, string> {
+  const out = { ...defaults };
+  for (const name of SESSION_FACTS) delete out[name];
+  return out;
+}
 
 const resetValues = (names: readonly string[]) => `SELECT name, reset_val FROM pg_catalog.pg_settings WHERE lower(name) IN (${names.map((n) => `'${n.toLowerCase()}'`).join(', ')})`;
 
@@ -35,7 +50,7 @@ const resetValues = (names: readonly string[]) => `SELECT name, reset_val FROM p
 export const ANSWER_SETTINGS_QUERY = resetValues(ANSWER_SETTINGS);
 
 /** What a read connection starts with, taken from the source session. */
-const READ_DEFAULTS_QUERY = resetValues([...ANSWER_SETTINGS, ...READ_LIMITS]);
+const READ_DEFAULTS_QUERY = resetValues([...ANSWER_SETTINGS, ...READ_LIMITS, ...SESSION_FACTS]);
 
 /** The source session's defaults for ANSWER_SETTINGS and READ_LIMITS; none if it cannot say (the read connection then starts with its own). */
 export async function sourceDefaults(source: BackendLink): Promise<Record<string, string>> {

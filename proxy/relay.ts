@@ -38,6 +38,7 @@ import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
 import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
+import { readConnectionSettings } from './read-side-settings.ts';
 import { DrainStatements, OWN_STATEMENTS, type DrainCollect } from './mirror/drain-statement.ts';
 import { changesOf, DrainAhead, lastWrites } from './mirror/drain-ahead.ts';
 import type { TargetGuard } from './mirror/target-guard.ts';
@@ -1464,7 +1465,7 @@ export class Relay {
     this.targetOpening ??= (async () => {
       try {
         const side = this.sot === 'legacy' ? 'new' : 'legacy';
-        const settings = (await this.ctx.readSettings?.(this.source, side)) ?? {};
+        const settings = readConnectionSettings((await this.ctx.readSettings?.(this.source, side)) ?? {});
         const opened = this.ctx.openReadSide ? await this.ctx.openReadSide(side, settings) : await this.ctx.openSide!(side);
         // the proxy has no connection to spare there now: the read runs on the source, and no fault is counted
         if (!opened) return null;
