@@ -27,6 +27,11 @@ export function endOnInterrupt(what: string, fail: (e: Error) => void): () => vo
     fail(new Error(`${what} interrupted (${signal})`));
     process.exit(1);
   };
+  return onceSignalled(handler);
+}
+
+/** `handler` on the first SIGINT or SIGTERM, until the returned function is called. */
+export function onceSignalled(handler: (signal: NodeJS.Signals) => void): () => void {
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
   return () => {

@@ -3,6 +3,7 @@
 // the process ended at once and left two PostgreSQL servers running, with their
 // data directories, for nobody to stop.
 import { rmSync } from 'node:fs';
+import { onceSignalled } from '../../common/interrupt.ts';
 import { startCluster, type Cluster, type ClusterOptions } from '../../common/local-postgres.ts';
 
 export class Throwaway {
@@ -47,11 +48,6 @@ export class Throwaway {
         process.exit(1);
       });
     };
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
-    return () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    };
+    return onceSignalled(handler);
   }
 }
