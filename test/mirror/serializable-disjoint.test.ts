@@ -1,5 +1,7 @@
 // Two SERIALIZABLE transactions writing rows that have nothing in common
-// commit directly; through the proxy one of them failed 40001 every time. The
+// (in tables of their own: two rows of one table may share an index page,
+// which PostgreSQL's own checks then count as a conflict when an update is not
+// HOT) commit directly; through the proxy one of them failed 40001 every time. The
 // proxy's drain deleted its change rows by a sequential scan of the (small)
 // change table, reading the rows the other transaction had drained: a
 // read/write cycle of the proxy's making. Each round here interleaves the two
@@ -16,7 +18,9 @@ let pair: DbPair;
 let tp: TestProxy | undefined;
 
 beforeAll(async () => {
-  pair = await mirroredPair('serializable_disjoint', 'CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL); INSERT INTO kv SELECT g, 0 FROM generate_series(1, 10) g;');
+  pair = await mirroredPair('serializable_disjoint', `
+    CREATE TABLE kv1 (id int PRIMARY KEY, v int NOT NULL); INSERT INTO kv1 VALUES (1, 0);
+    CREATE TABLE kv2 (id int PRIMARY KEY, v int NOT NULL); INSERT INTO kv2 VALUES (1, 0);`);
 });
 afterAll(async () => {
   await tp?.close();
@@ -24,7 +28,7 @@ afterAll(async () => {
 });
 
 /**
- * Ten rounds of A and B, each updating its own row: the failures each saw, by SQLSTATE. `between`: run at
+ * Ten rounds of A and B, each updating its own table's row: the failures each saw, by SQLSTATE. `between`: run at
  * each step (the drainer draining, beside them).
  */
 async function rounds(url: string, begin: string, write: (c: pg.Client, id: number) => Promise<unknown>, between: () => Promise<unknown> = async () => undefined): Promise<string[]> {
@@ -59,8 +63,8 @@ async function rounds(url: string, begin: string, write: (c: pg.Client, id: numb
   return failed;
 }
 
-const simple = (c: pg.Client, id: number) => c.query(`UPDATE kv SET v = v + 1 WHERE id = ${id}`);
-const extended = (c: pg.Client, id: number) => c.query('UPDATE kv SET v = v + $1 WHERE id = $2', [1, id]);
+const simple = (c: pg.Client, n: number) => c.query(`UPDATE kv${n} SET v = v + 1 WHERE id = 1`);
+const extended = (c: pg.Client, n: number) => c.query(`UPDATE kv${n} SET v = v + $1 WHERE id = $2`, [1, 1]);
 
 it.each([
   { how: 'BEGIN ISOLATION LEVEL SERIALIZABLE, simple protocol', begin: 'BEGIN ISOLATION LEVEL SERIALIZABLE', write: simple },
@@ -70,7 +74,7 @@ it.each([
   expect(await rounds(pair.legacyUrl, begin, write)).toEqual([]);
   expect(await rounds(tp.url(pair.name), begin, write)).toEqual([]);
   await tp.proxy.drainer!.flush();
-  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv'])).filter((d) => !d.equal)).toEqual([]);
+  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv1', 'public.kv2'])).filter((d) => !d.equal)).toEqual([]);
 });
 
 it('SERIALIZABLE by the database default, a plain BEGIN: disjoint writers commit through the proxy as directly', async () => {
@@ -81,7 +85,7 @@ it('SERIALIZABLE by the database default, a plain BEGIN: disjoint writers commit
   expect(await rounds(pair.legacyUrl, 'BEGIN', extended)).toEqual([]);
   expect(await rounds(tp.url(pair.name), 'BEGIN', extended)).toEqual([]);
   await tp.proxy.drainer!.flush();
-  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv'])).filter((d) => !d.equal)).toEqual([]);
+  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv1', 'public.kv2'])).filter((d) => !d.equal)).toEqual([]);
 });
 
 it('SERIALIZABLE by the database default: the tool\'s own sessions (the drainer\'s among them) run READ COMMITTED, writers straight on the source beside it commit', async () => {
@@ -99,5 +103,5 @@ it('SERIALIZABLE by the database default: the tool\'s own sessions (the drainer\
   // the drainer drains what they wrote between their steps
   expect(await rounds(pair.legacyUrl, 'BEGIN', extended, () => drainer.flush())).toEqual([]);
   await drainer.flush();
-  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv'])).filter((d) => !d.equal)).toEqual([]);
+  expect((await compareDatabases(pair.legacyUrl, pair.targetUrl, ['public.kv1', 'public.kv2'])).filter((d) => !d.equal)).toEqual([]);
 });
