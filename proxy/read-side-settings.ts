@@ -49,10 +49,10 @@ const resetValues = (names: readonly string[]) => `SELECT name, reset_val FROM p
 /** ANSWER_SETTINGS' values a session returns to on RESET, by name: `cutover check` compares the two databases' with it. */
 export const ANSWER_SETTINGS_QUERY = resetValues(ANSWER_SETTINGS);
 
-/** What a read connection starts with, taken from the source session. */
+/** What a read connection starts with, taken from the source session, and the SESSION_FACTS. */
 const READ_DEFAULTS_QUERY = resetValues([...ANSWER_SETTINGS, ...READ_LIMITS, ...SESSION_FACTS]);
 
-/** The source session's defaults for ANSWER_SETTINGS and READ_LIMITS; none if it cannot say (the read connection then starts with its own). */
+/** The source session's defaults for ANSWER_SETTINGS, READ_LIMITS and SESSION_FACTS; none if it cannot say (the read connection then starts with its own). */
 export async function sourceDefaults(source: BackendLink): Promise<Record<string, string>> {
   const c = new Collect();
   source.request(queryMessage(READ_DEFAULTS_QUERY), c);

@@ -2339,7 +2339,6 @@ function streamInto(slot: Slot, held: Buffer[]): (b: Buffer) => void {
   return (b) => slot.write(b);
 }
 
-/** Statements a segment binds that were parsed before it (and not again in it). */
 /** Whether `msgs` execute or describe the unnamed portal before binding it themselves. */
 function runsUnboundUnnamedPortal(msgs: Message[]): boolean {
   for (const m of msgs) {
@@ -2352,6 +2351,7 @@ function runsUnboundUnnamedPortal(msgs: Message[]): boolean {
   return false;
 }
 
+/** Statements a segment binds that were parsed before it (and not again in it). */
 function onlyBound(referenced: Set<string>, definedHere: Set<string>): Set<string> {
   return new Set([...referenced].filter((n) => !definedHere.has(n)));
 }

@@ -557,7 +557,6 @@ function callsSetConfig(node: unknown): boolean {
   });
 }
 
-/** The relations a DROP TABLE / SEQUENCE / VIEW names (as written, `pg_temp.` dropped), or null for other objects. */
 /** A relation's name when it names no schema but pg_temp: only such a name can be the session's temporary relation. */
 function unqualifiedOrTemp(rel: unknown): string | null {
   const r = rel as { relname?: string; schemaname?: string; catalogname?: string } | undefined;
@@ -565,6 +564,7 @@ function unqualifiedOrTemp(rel: unknown): string | null {
   return r.schemaname === undefined || r.schemaname === 'pg_temp' ? r.relname : null;
 }
 
+/** The relations a DROP TABLE / SEQUENCE / VIEW / INDEX names (as written, `pg_temp.` dropped), or null for other objects. */
 function dropNames(body: Node): string[] | null {
   if (!['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW', 'OBJECT_INDEX'].includes(body.removeType as string)) return null;
   const names: string[] = [];

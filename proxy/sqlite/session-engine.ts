@@ -1427,9 +1427,9 @@ function sqliteError(e: unknown, st: SqlStatement): PgError {
   return st.tag === 'DROP TABLE' && pe.code === '42P01' ? new PgError(pe.code, pe.message.replace(/^relation /, 'table ')) : pe;
 }
 
-/** Statements that answer with no rows: a portal's Describe is NoData. */
 const noSuchSavepoint = (name: string): PgError => new PgError('3B001', `savepoint "${name}" does not exist`);
 
+/** Statements that answer with no rows: a portal's Describe is NoData. */
 const NO_RESULT = new Set<Statement['kind']>(['seq', 'maintenance', 'add_key', 'copy', 'declare', 'close']);
 
 /** COMMIT and PREPARE TRANSACTION (they roll back), ROLLBACK and ROLLBACK TO: the statements a failed transaction accepts. */
