@@ -2181,7 +2181,7 @@ export class Relay {
 
   /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
   private requestDrain(ahead = false): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot), !ahead, !ahead, this.liftSettings());
+    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings());
   }
 
   /**

@@ -77,12 +77,14 @@ export class DrainStatements {
   private named = true;
 
   /**
-   * Sends this transaction's drain on `link`; the answer arrives in the returned collector (`budgeted`: DrainCollect).
-   * `commitNext`: only the COMMIT follows it (not a drain ahead, with more of the client's statements to come).
-   * `lift`: the session may have timeouts (dialect.untimed); without, the drain goes alone.
+   * Sends this transaction's drain on `link`; the answer arrives in the returned collector. `ahead`: a drain
+   * ahead, more of the client's statements to come, whose rows wait for its COMMIT (not held to the drain budget:
+   * DrainCollect); otherwise only the COMMIT follows. `lift`: the session may have timeouts or SERIALIZABLE
+   * (dialect.untimed); without, the drain goes alone.
    */
-  request(link: BackendLink, dialect: CaptureDialect, budgeted = true, commitNext = budgeted, lift = true): DrainCollect {
-    const drain = new DrainCollect(budgeted);
+  request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean): DrainCollect {
+    const commitNext = !ahead;
+    const drain = new DrainCollect(commitNext);
     const u = lift ? dialect.untimed : undefined;
     // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
     const before = u ? [commitNext ? u.commit : u.ahead[0]] : [];
