@@ -11,8 +11,14 @@ export class Slot {
   notes: Buffer[] | null = null;
   /** Its answer goes to no one (ResponseOrder.mute), but for an error and what came before it. */
   muted = false;
-  private unsent: Buffer[] | null = [];
+  /** A muted slot's answer so far, until an error sends it (null once sent); not made for every request. */
+  private unsent: Buffer[] | null = null;
   constructor(private readonly order: ResponseOrder) {}
+
+  mute(): void {
+    this.muted = true;
+    this.unsent = [];
+  }
 
   write(b: Buffer): void {
     if (this.muted) {
@@ -49,6 +55,7 @@ export class Slot {
 export class ResponseOrder {
   private readonly slots: Slot[] = [];
   private readonly out: TurnWriter;
+  private muted = false;
 
   constructor(
     client: Socket,
@@ -67,11 +74,10 @@ export class ResponseOrder {
   mute(): void {
     this.muted = true;
   }
-  private muted = false;
 
   open(): Slot {
     const s = new Slot(this);
-    s.muted = this.muted;
+    if (this.muted) s.mute();
     this.slots.push(s);
     return s;
   }
