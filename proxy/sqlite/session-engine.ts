@@ -961,7 +961,7 @@ export class SessionEngine {
       this.mode = 'implicit';
       this.failed = false;
       // a cursor lives in its transaction (WITH HOLD is refused)
-      for (const [name, p] of this.portals) if (p.cursor) this.portals.delete(name);
+      this.closeCursors();
       // what follows in the same request is a new implicit transaction
       this.txnStarts();
     }
@@ -1267,12 +1267,16 @@ export class SessionEngine {
       case 'fetch':
         return this.fetchCursor(st);
       case 'close':
-        if (st.name === null) {
-          for (const [name, p] of this.portals) if (p.cursor) this.portals.delete(name);
-        } else if (this.portals.get(st.name)?.cursor) this.portals.delete(st.name);
+        if (st.name === null) this.closeCursors();
+        else if (this.portals.get(st.name)?.cursor) this.portals.delete(st.name);
         else throw noSuchCursor(st.name);
         return done(st.tag);
     }
+  }
+
+  /** Closes the cursors declared after the block's first `savepoints` savepoints (all of them by default). */
+  private closeCursors(savepoints = -1): void {
+    for (const [name, p] of this.portals) if (p.cursor && p.depth! > savepoints) this.portals.delete(name);
   }
 
   /** DECLARE: the query runs whole now, in the block's transaction; FETCH hands its rows out. */
@@ -1351,7 +1355,7 @@ export class SessionEngine {
           else if (at < 0) throw noSuchSavepoint(name!);
           this.failed = false;
           // as PostgreSQL: the cursors declared since the savepoint are gone with what was done after it
-          for (const [cursor, p] of this.portals) if (p.cursor && p.depth! > at) this.portals.delete(cursor);
+          this.closeCursors(at);
           if (at >= 0) {
             // the savepoint stays; what was set after it is undone
             const sp = this.savepointSettings[at]!;
