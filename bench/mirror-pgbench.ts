@@ -2,12 +2,14 @@
 //   direct            pgbench on the source alone
 //   native sync LR    PostgreSQL's own logical replication, synchronous_commit = remote_apply
 //   cutover passthrough  through the proxy with no mirroring (--reads 0): the ceiling for mirroring
+//   PgBouncer passthrough  the same hop through PgBouncer (session mode), when it is installed
 //   cutover           through the proxy, mirroring every write before its commit
 // for pgbench -N (simple-update) and tpcb-like, plus select-only with reads at
 // 50 % against the proxy in passthrough. Prints TPS and ratios.
 //   npx tsx bench/mirror-pgbench.ts [--seconds 15] [--clients 16] [--scale 10]
 import { freePort, startCluster, type Cluster } from '../common/local-postgres.ts';
 import { arg, pgbench, run, startChild, table } from './lib.ts';
+import { startPgbouncer } from './pgbouncer.ts';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -19,14 +21,31 @@ const DB = 'bench';
 const [source, target] = await Promise.all([startCluster({ name: 'bench-src', durable: true }), startCluster({ name: 'bench-dst', durable: true })]);
 const psql = (c: Cluster, sqlText: string) =>
   run(path.join(c.binDir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(c.port), '-U', 'postgres', '-d', DB, '-c', sqlText], { env: { ...process.env, PGPASSWORD: 'postgres' } });
-const bench = (port: number, args: string[]) =>
-  pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
+const bench = (port: number, args: string[], n = clients) =>
+  pgbench(source.binDir, [...args, '-c', String(n), '-j', String(Math.min(2, n)), '-T', String(seconds), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DB]);
 const children: { kill(sig?: NodeJS.Signals): boolean }[] = [];
 
 async function proxy(extra: string[], env: Record<string, string> = {}): Promise<number> {
   const port = await freePort();
   children.push(await startChild('node', ['control/cutover.mjs', 'proxy', '--source', source.url(DB), '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--state', path.join(os.tmpdir(), `cutover-bench-${process.pid}-${Date.now()}.db`), ...extra], /proxy listening/, { CUTOVER_LOG_JSON: '1', ...env }));
   return port;
+}
+const rows: (string | number)[][] = [['workload', 'variant', 'TPS', 'avg latency ms', 'ratio', 'failed']];
+const results: Record<string, number> = {};
+const record = (workload: string, variant: string, r: { tps: number; latencyMs: number; failed: number }, base: string) => {
+  results[`${workload}/${variant}`] = r.tps;
+  rows.push([workload, variant, r.tps.toFixed(0), r.latencyMs.toFixed(2), (r.tps / results[`${workload}/${base}`]!).toFixed(3), r.failed]);
+};
+
+/** A row for PgBouncer (session mode) in front of the source, when it is installed. */
+async function bouncerRow(workload: string, args: readonly string[], base: string): Promise<void> {
+  const b = await startPgbouncer(source.port, DB, clients);
+  if (!b) return;
+  try {
+    record(workload, 'PgBouncer passthrough', await bench(b.port, [...args]), base);
+  } finally {
+    b.stop();
+  }
 }
 function stopProxies(): void {
   for (const c of children.splice(0)) c.kill('SIGTERM');
@@ -39,12 +58,6 @@ try {
     // every replicated table needs a key (pgbench_history has none): same change on both, for every variant
     await psql(c, 'ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY');
   }
-  const rows: (string | number)[][] = [['workload', 'variant', 'TPS', 'avg latency ms', 'ratio', 'failed']];
-  const results: Record<string, number> = {};
-  const record = (workload: string, variant: string, r: { tps: number; latencyMs: number; failed: number }, base: string) => {
-    results[`${workload}/${variant}`] = r.tps;
-    rows.push([workload, variant, r.tps.toFixed(0), r.latencyMs.toFixed(2), (r.tps / results[`${workload}/${base}`]!).toFixed(3), r.failed]);
-  };
 
   for (const [workload, args] of [['-N', ['-N']], ['tpcb', []]] as const) {
     record(workload, 'direct', await bench(source.port, [...args]), 'direct');
@@ -52,6 +65,8 @@ try {
     const plain = await proxy(['--reads', '0']);
     record(workload, 'cutover passthrough', await bench(plain, [...args]), 'direct');
     stopProxies();
+    // the same hop through a C proxy: what any proxy in the path costs on these cores
+    await bouncerRow(workload, args, 'direct');
 
     // PostgreSQL's own synchronous logical replication to the same target
     await psql(source, 'CREATE PUBLICATION cutover_bench FOR ALL TABLES');
@@ -91,6 +106,10 @@ try {
   stopProxies();
   const direct = await bench(source.port, ['-S']);
   record('-S', 'direct', direct, 'cutover passthrough');
+  await bouncerRow('-S', ['-S'], 'cutover passthrough');
+  // the capacity a second server adds on this machine, with no proxy at all: reads at 50 % can gain no more
+  const halves = await Promise.all([source.port, target.port].map((p) => bench(p, ['-S'], Math.ceil(clients / 2))));
+  record('-S', 'direct, half the clients on each server', { tps: halves[0]!.tps + halves[1]!.tps, latencyMs: (halves[0]!.latencyMs + halves[1]!.latencyMs) / 2, failed: halves[0]!.failed + halves[1]!.failed }, 'cutover passthrough');
 
   console.log(`pgbench -c ${clients} -j 2 -T ${seconds}, scale ${scale}, durable servers; ratios to the first row of each workload`);
   console.log(table(rows));
