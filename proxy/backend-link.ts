@@ -107,6 +107,8 @@ export class BackendLink {
    */
   private fates: (Buffer | typeof EXTENDED | typeof SYNC_MARK | typeof QUERY_MARK)[] = [];
   private idleWaiters: (() => void)[] = [];
+  /** Waiting for a ReadyForQuery with no transaction open past a request (onIdleStatus). */
+  private statusWaiters: { after: number; fn: () => void }[] = [];
   // requests issued in one event-loop turn (BEGIN, the statement, the drain) leave in one system call
   private readonly out: TurnWriter;
 
@@ -198,6 +200,7 @@ export class BackendLink {
       this.answered++;
       this.status = m.bytes[5]!;
       h.onReady(this.status, m);
+      if (this.status === 0x49 && this.statusWaiters.length) this.statusIdle();
       if (!this.handlers.length) this.wakeIdle();
     } else {
       h.onMessage(m);
@@ -228,6 +231,22 @@ export class BackendLink {
 
   get pending(): number {
     return this.handlers.length;
+  }
+
+  /**
+   * `fn` once the server reports no transaction open after the requests sent so far and the next are answered
+   * (a ReadyForQuery 'I' past them), or the connection is gone: when what they did is committed or undone.
+   */
+  onIdleStatus(fn: () => void): void {
+    if (this.lost) return fn();
+    this.statusWaiters.push({ after: this.answered + this.handlers.length, fn });
+  }
+
+  private statusIdle(): void {
+    const ready = this.statusWaiters.filter((w) => this.answered > w.after);
+    if (!ready.length) return;
+    this.statusWaiters = this.statusWaiters.filter((w) => this.answered <= w.after);
+    for (const w of ready) w.fn();
   }
 
   /** Resolves once every request sent so far is answered (or the connection is gone). */
@@ -330,6 +349,7 @@ export class BackendLink {
     const pending = this.handlers.splice(0);
     for (const h of pending) h.onLost(reason);
     this.wakeIdle();
+    for (const w of this.statusWaiters.splice(0)) w.fn();
     this.onClose(reason);
   }
 

@@ -154,6 +154,8 @@ export interface RelayContext {
   stats?: { requests: number; bytesOut: number };
   /** Whether a read naming these relations must stay on the source of truth (mirror/unmirrored-relations.ts). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** DDL let through (allowDdl); the function returned is called once its transaction has ended (mirror/unmirrored-relations.ts). */
+  schemaChanging?: () => () => void;
   /** Renumbers the other database's answers to the source of truth's objects (oid-map.ts); absent for an SQLite side. */
   oids?: OidMap;
   /** Whether a write naming these relations may run a trigger or rule of the user's (mirror/unmirrored-relations.ts). */
@@ -286,6 +288,8 @@ export class Relay {
   private readonly sqlPrepared = new Set<string>();
   /** Temporary relations the session created: dropping them is no schema change. */
   private readonly tempRelations = new Set<string>();
+  /** DDL of this session's awaits its transaction's end on the source (ddlLetThrough). */
+  private schemaSettling = false;
   /** The open transaction was begun READ ONLY: nothing to drain at its COMMIT (the drain's DELETE would fail 25006). */
   private txnReadOnly = false;
   private target: BackendLink | null = null;
@@ -800,7 +804,7 @@ export class Relay {
     // (DDL among transaction control too: onQuery's split refuses that piece by piece, this Query goes whole)
     const ddl = this.mirroring && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
     const refused = ddl && !this.ctx.allowDdl;
-    if (ddl && !refused) this.ctx.live.schemaChanged();
+    if (ddl && !refused) this.ddlLetThrough();
     const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
@@ -1424,10 +1428,26 @@ export class Relay {
     return route({ kind, pinned, session: this.sourceOnly || (kind === 'read' && this.settingsUnsettled()) ? 'source' : this.ctx.sessionRoute, inTransaction: inTxn, targetAvailable: Boolean(this.ctx.openSide && this.guard?.readsAllowed), system }, this.ctx.live);
   }
 
+  /**
+   * DDL let through while mirroring (allowDdl): a verify pass is taken back, and reads naming any relation stay
+   * on the source until the relations capture covers are read again, after the transaction holding the DDL
+   * ended on the source (a table it made has no capture; its copy on the new database is not kept current).
+   */
+  private ddlLetThrough(): void {
+    this.ctx.live.schemaChanged();
+    if (this.schemaSettling || !this.ctx.schemaChanging) return;
+    const settle = this.ctx.schemaChanging();
+    this.schemaSettling = true;
+    this.source.onIdleStatus(() => {
+      this.schemaSettling = false;
+      settle();
+    });
+  }
+
   private refuseDdl(kind: Kind): boolean {
     if (kind !== 'ddl' || !this.mirroring) return false;
     if (this.ctx.allowDdl) {
-      this.ctx.live.schemaChanged();
+      this.ddlLetThrough();
       return false;
     }
     const slot = this.order.open();
@@ -2163,7 +2183,7 @@ export class Relay {
   /** A piece the proxy answers with an error instead of running it. */
   private refusalOf(p: Piece, standIn: boolean): Buffer | null {
     if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT });
-    if (p.ddl) this.ctx.live.schemaChanged();
+    if (p.ddl) this.ddlLetThrough();
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
     if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: PREPARE_REFUSED, hint: PREPARE_HINT });
     // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here

@@ -186,6 +186,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
   await oids?.refresh();
   const runtime: MirrorRuntime = {
     unmirrored: (relations) => unmirrored.touches(relations),
+    schemaChanging: () => unmirrored.changed(),
     fires: (relations) => unmirrored.fires(relations),
     ...(oids ? { oids } : {}),
     readSessions: new TargetSessions(cfg.targetSessions, { new: targetUrl, legacy: source.kind === 'postgres' ? sourceUrl : undefined }, cfg.processes, log),

@@ -73,6 +73,8 @@ export interface MirrorRuntime {
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
   /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
   unmirrored?: (relations: string[] | undefined) => boolean;
+  /** DDL let through (allowDdl): the relations above are read again once the returned function is called, at its transaction's end. */
+  schemaChanging?: () => () => void;
   /** Whether a write naming these relations may run a trigger or rule of the user's. */
   fires?: (relations: string[] | undefined) => boolean;
   /** Renumbers routed answers to the source of truth's objects (both sides PostgreSQL). */
@@ -434,6 +436,7 @@ export class Session {
       capture: m.capture,
       recordDirty: m.recordDirty,
       unmirrored: m.unmirrored,
+      ...(m.schemaChanging ? { schemaChanging: m.schemaChanging } : {}),
       ...(m.fires ? { fires: m.fires } : {}),
       oids: m.oids,
       sqliteLegacy: this.ctx.source.kind === 'sqlite',

@@ -6,7 +6,11 @@
 // not cover (the mirror never writes them; a PostgreSQL source's or an SQLite
 // file's). A read naming one stays
 // on the source of truth. Known from both databases' catalogues at start-up
-// and every minute after (new ones are DDL, refused while mirroring).
+// and every REFRESH_MS after (new ones are DDL, refused while mirroring), and
+// again as soon as DDL the proxy let through (allowDdl) is committed: until
+// then every read naming a relation stays on the source, since a table made
+// there has no capture, and a copy of it the operator made on the new
+// database would answer with rows the mirror never wrote.
 import type { Logger } from '../../common/log.ts';
 import { catalogRows } from '../../common/pg-config.ts';
 import { parseDbUrl } from '../../common/urls.ts';
@@ -14,7 +18,8 @@ import { isUserSchema, SCHEMA } from '../capture/pg-capture.ts';
 import { sqliteCaptureStatus } from '../capture/sqlite-capture.ts';
 import { openSqlite } from '../../backfill/copy/sqlite-source.ts';
 
-const REFRESH_MS = 60_000;
+/** For DDL made past the proxy (allowDdl does not refuse it on the source either). */
+const REFRESH_MS = 15_000;
 
 const UNMIRRORED_SQL = `
   SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -60,12 +65,35 @@ export class UnmirroredRelations {
   /** Relations with triggers or rules of the user's, named as `names` are. */
   private triggered = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
+  /** Sessions whose DDL is not yet committed or undone, and whether the sets predate DDL that was. */
+  private changing = 0;
+  private stale = false;
+  /** Counts schema changes: a refresh that began before the latest one cannot clear `stale`. */
+  private changes = 0;
+  private running: Promise<void> | null = null;
+  private again = false;
 
   constructor(private readonly urls: string[], private readonly log: Logger) {}
 
   /** Whether a read naming these relations must stay on the source of truth. */
   touches(relations: string[] | undefined): boolean {
+    if (this.stale) return Boolean(relations?.length);
     return Boolean(relations?.some((r) => this.names.has(r)));
+  }
+
+  /** A session's DDL went through; the returned function, called once its transaction has ended, reads the catalogues again. */
+  changed(): () => void {
+    this.changing++;
+    this.changes++;
+    this.stale = true;
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      this.changing--;
+      this.changes++;
+      void this.refreshLogged();
+    };
   }
 
   /** Whether a write naming these relations may run a trigger or rule of the user's. */
@@ -74,6 +102,7 @@ export class UnmirroredRelations {
   }
 
   async refresh(): Promise<void> {
+    const began = this.changes;
     const next = new Set<string>();
     const triggered = new Set<string>();
     const add = (to: Set<string>, r: { schema: string; name: string }) => {
@@ -88,13 +117,31 @@ export class UnmirroredRelations {
     }
     this.names = next;
     this.triggered = triggered;
+    if (this.changing === 0 && began === this.changes) this.stale = false;
   }
 
-  /** The first refresh now (a database that cannot be reached leaves the set as it was), then every minute. */
+  /** One refresh at a time; asked for during one, another follows it (it may have read the catalogues too early). */
+  private refreshLogged(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.refresh()
+      .catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views, sequences, partitions and uncaptured tables'))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          void this.refreshLogged();
+        }
+      });
+    return this.running;
+  }
+
+  /** The first refresh now (a database that cannot be reached leaves the set as it was), then every REFRESH_MS. */
   async start(): Promise<void> {
-    const run = () => this.refresh().catch((e: Error) => this.log.debug({ reason: e.message }, 'could not list materialized views, sequences, partitions and uncaptured tables'));
-    await run();
-    this.timer = setInterval(() => void run(), REFRESH_MS);
+    await this.refreshLogged();
+    this.timer = setInterval(() => void this.refreshLogged(), REFRESH_MS);
     this.timer.unref();
   }
 
