@@ -1,7 +1,7 @@
 // `cutover proxy`: the PostgreSQL wire-protocol proxy (and, in the same
 // process, the control API when the control plane is present).
 import type { Command } from 'commander';
-import { requireKey } from '../common/config.ts';
+import { ConfigError, requireKey } from '../common/config.ts';
 import type { Logger } from '../common/log.ts';
 import { action } from '../control/cli-support.ts';
 import { registerCaptureCommands } from './capture/commands.ts';
@@ -26,6 +26,11 @@ export function registerProxyCommands(program: Command): void {
       action(async ({ cfg }) => {
         // before the state store is opened: a proxy without its source left a state file (and a proxy claim) behind
         requireKey(cfg, 'source');
+        // each worker would mirror and route on its own: a mirror failure trips reads in its worker alone (the
+        // others go on reading a target missing those rows), with no state store, control API or promote
+        if (cfg.processes > 1 && cfg.target) {
+          throw new ConfigError(`--processes ${cfg.processes} serves passthrough only (worker processes share no mirror state: trips, held reads, phase, control API); with --target run one process`);
+        }
         const [{ LiveState }, { createLogger }, { isWorker, runPrimary, runWorker }] = await Promise.all([import('../common/live-state.ts'), import('../common/log.ts'), import('./workers.ts')]);
         const log = createLogger(cfg.logLevel, 'cutover-proxy');
         const live = new LiveState({ readPercent: cfg.reads });

@@ -33,6 +33,15 @@ describe('cutover proxy on the command line', () => {
     expect(r.stderr).toContain('unknown configuration key "listne"');
   });
 
+  it('refuses --processes above 1 with a target, before listening: the workers would mirror and trip reads each on its own', async () => {
+    const port = await freePort();
+    const r = await cli(['proxy', '--source', pair.legacyUrl, '--target', pair.targetUrl, '--processes', '2', '--listen', `127.0.0.1:${port}`, '--control', `127.0.0.1:${await freePort()}`, '--log-level', 'silent']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^cutover: --processes 2 serves passthrough only .*with --target run one process/);
+    await expect(new Promise((resolve, reject) => net.connect(port, '127.0.0.1').on('connect', resolve).on('error', reject))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('refuses trust authentication on a non-loopback listener', async () => {
     const r = await cli(['proxy', '--source', pair.legacyUrl, '--auth', 'trust', '--listen', '0.0.0.0:0']);
     expect(r.code).toBe(1);
