@@ -73,4 +73,13 @@ describe('a table made while mirroring with allowDdl', () => {
     expect(await eventually(itemsReadOnTarget)).toBe(true);
     expect(await count('fresh2')).toBe(2);
   });
+
+  it('reads of a table made on the source alone are no error of the new database', async () => {
+    const errors = tp.proxy.guard!.stats.readErrors;
+    await writer.query('CREATE TABLE source_only (id int PRIMARY KEY)');
+    await writer.query('INSERT INTO source_only VALUES (1)');
+    for (let i = 0; i < 10; i++) expect(await count('source_only')).toBe(1);
+    expect(tp.proxy.guard!.stats.readErrors).toBe(errors);
+    expect(tp.live.get().tripped).toBeNull();
+  });
 });
