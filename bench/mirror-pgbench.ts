@@ -101,6 +101,10 @@ try {
   record('-S', 'cutover passthrough', await bench(passthrough, ['-S']), 'cutover passthrough');
   stopProxies();
   await run('node', ['control/cutover.mjs', 'capture', 'install', '--skip-backup', '--source', source.url(DB)]);
+  // what the parsing relay costs before any read leaves the source
+  const r0 = await proxy(['--target', target.url(DB), '--reads', '0']);
+  record('-S', 'cutover mirroring, reads 0 %', await bench(r0, ['-S']), 'cutover passthrough');
+  stopProxies();
   const split = await proxy(['--target', target.url(DB), '--reads', '50']);
   record('-S', 'cutover reads 50 %', await bench(split, ['-S']), 'cutover passthrough');
   stopProxies();
