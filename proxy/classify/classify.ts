@@ -295,8 +295,13 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
     case 'RenameStmt': {
       const name = unqualifiedOrTemp(body.relation);
       if (!name) return { kind: 'ddl', orderBy: false };
-      const renamesRelation = ['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW'].includes(body.renameType as string);
+      const renamesRelation = ['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW', 'OBJECT_INDEX'].includes(body.renameType as string);
       return { kind: 'ddl', orderBy: false, alters: [name], ...(renamesRelation ? { newName: body.newname as string } : {}) };
+    }
+    case 'CommentStmt': {
+      // a comment on a temporary relation or its column is the session's own, as an ALTER of it is
+      const name = commentedRelation(body);
+      return name ? { kind: 'ddl', orderBy: false, alters: [name] } : { kind: 'ddl', orderBy: false };
     }
     // cursors live on the backend that declared them (and may call writing functions): the source's
     case 'DeclareCursorStmt':
@@ -562,6 +567,17 @@ function unqualifiedOrTemp(rel: unknown): string | null {
   const r = rel as { relname?: string; schemaname?: string; catalogname?: string } | undefined;
   if (!r?.relname || r.catalogname) return null;
   return r.schemaname === undefined || r.schemaname === 'pg_temp' ? r.relname : null;
+}
+
+/** The relation a COMMENT ON TABLE / VIEW / SEQUENCE / INDEX / COLUMN names, unqualified or in pg_temp; else null. */
+function commentedRelation(body: Node): string | null {
+  const column = body.objtype === 'OBJECT_COLUMN';
+  if (!column && !['OBJECT_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_VIEW', 'OBJECT_INDEX'].includes(body.objtype as string)) return null;
+  const parts = (((body.object as Node | undefined)?.List as Node | undefined)?.items as Node[] | undefined ?? []).map((i) => (i.String as Node | undefined)?.sval as string | undefined);
+  const rel = column ? parts.slice(0, -1) : parts;
+  if (rel.some((p) => p === undefined)) return null;
+  if (rel.length === 1) return rel[0]!;
+  return rel.length === 2 && rel[0] === 'pg_temp' ? rel[1]! : null;
 }
 
 /** The relations a DROP TABLE / SEQUENCE / VIEW / INDEX names (as written, `pg_temp.` dropped), or null for other objects. */

@@ -4,7 +4,8 @@
 // own tests (ALTER TABLE of a temporary table in a transaction) failed through
 // the proxy alone. So was a RENAME of it (or of its columns) and an ALTER
 // SEQUENCE of a temporary sequence, and a DROP INDEX of an index on a temporary
-// table. The same statements of a permanent table are still refused.
+// table; later a COMMENT ON one, and an ALTER INDEX … RENAME of its index. The
+// same statements of a permanent table are still refused.
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
@@ -67,6 +68,22 @@ it('RENAME of a temporary table or its column, ALTER SEQUENCE of a temporary seq
   }
 });
 
+it('COMMENT ON a temporary table, its column or index, and ALTER INDEX … RENAME of its index pass', async () => {
+  const c = await client();
+  try {
+    await c.query('CREATE TEMP TABLE noted (i int)');
+    await c.query('CREATE INDEX noted_i ON noted (i)');
+    await c.query(`COMMENT ON TABLE noted IS 'scratch rows'`);
+    await c.query({ text: `COMMENT ON COLUMN pg_temp.noted.i IS 'a number'`, queryMode: 'extended' } as pg.QueryConfig);
+    await c.query('ALTER INDEX noted_i RENAME TO noted_by_i');
+    await c.query(`COMMENT ON INDEX noted_by_i IS 'by i'`);
+    expect((await c.query(`SELECT obj_description('noted'::regclass, 'pg_class') AS t, col_description('noted'::regclass, 1) AS c, obj_description('noted_by_i'::regclass, 'pg_class') AS i`)).rows).toEqual([{ t: 'scratch rows', c: 'a number', i: 'by i' }]);
+    await c.query('DROP INDEX noted_by_i');
+  } finally {
+    await c.end();
+  }
+});
+
 it('ALTER TABLE and CREATE INDEX of a permanent table are still refused', async () => {
   const c = await client();
   try {
@@ -75,6 +92,9 @@ it('ALTER TABLE and CREATE INDEX of a permanent table are still refused', async 
     await expect(c.query('ALTER TABLE public.scratch ADD COLUMN sneaky int')).rejects.toMatchObject({ code: '0A000' });
     await expect(c.query('ALTER TABLE items RENAME TO renamed')).rejects.toMatchObject({ code: '0A000' });
     await expect(c.query('DROP INDEX items_pkey')).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query(`COMMENT ON TABLE items IS 'sneaky'`)).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query(`COMMENT ON COLUMN public.scratch.i IS 'sneaky'`)).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query('ALTER INDEX items_pkey RENAME TO sneaky')).rejects.toMatchObject({ code: '0A000' });
     await expect(c.query({ text: 'CREATE INDEX items_v ON items (v)', queryMode: 'extended' } as pg.QueryConfig)).rejects.toMatchObject({ code: '0A000' });
   } finally {
     await c.end();
