@@ -9,7 +9,7 @@ import pg from 'pg';
 import pgCopy from 'pg-copy-streams';
 import { pgClient } from '../../common/pg-config.ts';
 import type { TableDef } from '../schema/model.ts';
-import { copiedColumns, qi, ql, qualifiedName } from '../schema/model.ts';
+import { copiedSelectList, qi, ql, qualifiedName } from '../schema/model.ts';
 
 const asText = { getTypeParser: () => (v: string) => v };
 
@@ -45,7 +45,7 @@ export class PgBatchReader {
 
   /** A fresh COPY of the rows in (after, upTo], locking them FOR SHARE when a mirror could race the copy. */
   rows(t: TableDef, after: string[] | null, upTo: string[] | null, lock = true): () => Readable {
-    const cols = copiedColumns(t).map((c) => qi(c.name)).join(', ');
+    const cols = copiedSelectList(t);
     const keys = t.key.map(qi).join(', ');
     const where = rangeOf(t, after, upTo);
     return () => this.client.query(pgCopy.to(`COPY (SELECT ${cols} FROM ${qualifiedName(t)} WHERE ${where} ORDER BY ${keys}${lock ? ' FOR SHARE' : ''}) TO STDOUT`));

@@ -75,8 +75,8 @@ async function readTable(db: pg.ClientBase, rel: { oid: number; schema: string; 
   const label = rel.schema === 'public' ? rel.name : `${rel.schema}.${rel.name}`;
   // a column's own collation (COLLATE "C", an ICU one): without it the target sorts, compares and
   // enforces uniqueness by its database default instead, and the application's ORDER BY changes at cutover
-  const cols = await db.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string; typtype: string; collation: string | null }>(`
-    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+  const cols = await db.query<{ name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string; typtype: string; collation: string | null; xml: boolean }>(`
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull, t.typoutput = 'pg_catalog.xml_out'::regproc AS xml,
            pg_get_expr(d.adbin, d.adrelid) AS def, a.attidentity AS identity, a.attgenerated AS generated, t.typtype,
            CASE WHEN a.attcollation <> t.typcollation THEN (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co
                 JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation
@@ -93,6 +93,7 @@ async function readTable(db: pg.ClientBase, rel: { oid: number; schema: string; 
       identity: c.identity === 'a' ? 'always' : c.identity === 'd' ? 'by default' : null,
       generated: c.generated === 's' ? c.def : null,
       collation: c.collation,
+      ...(c.xml ? { storedText: true } : {}),
     };
   });
   const cons = await db.query<{ name: string; type: string; def: string; cols: string[] | null; ref_schema: string | null; ref_table: string | null; ref_cols: string[] | null; del: string; upd: string }>(`

@@ -19,6 +19,11 @@ export interface ColumnDef {
   generated: string | null;
   /** A collation other than the type's default (PostgreSQL sources), qualified and quoted: "pg_catalog"."en-x-icu". */
   collation?: string | null;
+  /**
+   * xml (a domain over it too): its output function, which a COPY's text is, rewrites the XML declaration
+   * ('<?xml version="1.0"?><r/>' comes out as '<r/>'), so it is copied as the text it is stored as (::text).
+   */
+  storedText?: boolean;
 }
 
 export interface ForeignKeyDef {
@@ -68,3 +73,6 @@ export const tableLabel = (t: { schema: string; name: string }) => (t.schema ===
 
 /** Columns that carry data (generated ones are computed by the target). */
 export const copiedColumns = (t: TableDef) => t.columns.filter((c) => !c.generated);
+
+/** The select list a COPY of the copied columns reads (ColumnDef.storedText). */
+export const copiedSelectList = (t: TableDef) => copiedColumns(t).map((c) => (c.storedText ? `${qi(c.name)}::text` : qi(c.name))).join(', ');

@@ -7,7 +7,7 @@ import { parseDbUrl } from '../../common/urls.ts';
 import { openSqlite, SqliteBatchReader } from '../copy/sqlite-source.ts';
 import { sqliteCopyLine } from '../copy/sqlite-copy-text.ts';
 import { TargetWriter } from '../copy/target-writer.ts';
-import { copiedColumns, qi, qualifiedName } from '../schema/model.ts';
+import { copiedColumns, copiedSelectList, qi, qualifiedName } from '../schema/model.ts';
 import type { Difference } from './run-verify.ts';
 import { PgSide, sqliteKey, type TablePair } from './sides.ts';
 
@@ -46,7 +46,7 @@ export async function repairRows(sourceUrl: string, targetUrl: string, pair: Tab
     const source = new PgSide(sourceUrl, 'source');
     await source.connect();
     try {
-      const cols = copiedColumns(t).map((c) => qi(c.name)).join(', ');
+      const cols = copiedSelectList(t);
       for (let i = 0; i < diffs.length; i += PART) {
         const part = diffs.slice(i, i + PART);
         await source.client.query('BEGIN');

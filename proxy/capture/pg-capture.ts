@@ -99,14 +99,14 @@ export const TEXT_MARKER = 'cutover:text';
 /**
  * The capture format this version installs, kept in the change schema's
  * comment. Triggers installed by an older version keep working, but without
- * what came since (6: new keys share-lock their key bucket (KEY_BUCKETS), so the
+ * what came since (7: xml as its stored text, declaration kept; 6: new keys share-lock their key bucket (KEY_BUCKETS), so the
  * drainer's delete of a missing key cannot land after a session's insert of it, keys are
  * written in UTC, and change rows are stored uncompressed (large values much faster);
  * 5: text settings fixed only where a session's differ, faster writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
  * partitions, fixed text settings): `capture status` and the proxy say so
  * until `capture install` is run again.
  */
-export const CAPTURE_VERSION = 6;
+export const CAPTURE_VERSION = 7;
 const VERSION_COMMENT = (v: number) => `cutover capture format ${v}`;
 
 /** The capture format installed on `db` (null: installed before formats were recorded, or not at all). */
@@ -119,9 +119,12 @@ export async function installedCaptureVersion(db: pg.ClientBase): Promise<number
 /**
  * Whether a column of type `typ` (an oid expression) travels as text. A domain
  * has its base type's output function, at every level of domain over domain.
+ * xml too: to_json writes it by its output function, which rewrites the XML
+ * declaration ('<?xml version="1.0"?><r/>' reached the mirror as '<r/>');
+ * its text is what is stored.
  */
 export const carriedAsText = (typ: string) =>
-  `(SELECT t.typoutput IN ('pg_catalog.json_out'::regproc, 'pg_catalog.jsonb_out'::regproc, 'pg_catalog.array_out'::regproc) FROM pg_catalog.pg_type t WHERE t.oid = ${typ})`;
+  `(SELECT t.typoutput IN ('pg_catalog.json_out'::regproc, 'pg_catalog.jsonb_out'::regproc, 'pg_catalog.array_out'::regproc, 'pg_catalog.xml_out'::regproc) FROM pg_catalog.pg_type t WHERE t.oid = ${typ})`;
 
 /** SQL: whether relation `rel` (an oid expression) has a column carried as text. */
 export const hasTextColumnsSql = (rel: string) =>
