@@ -44,6 +44,11 @@ export class ClientReader {
     return this.size;
   }
 
+  /** The client has hung up (end or close), whatever it sent before still buffered here. */
+  get ended(): boolean {
+    return this.closed;
+  }
+
   /** After a TLS upgrade the plaintext arrives on another socket object. */
   switchSocket(socket: Socket): void {
     this.detach();

@@ -301,9 +301,15 @@ export class Session {
       return;
     }
     this.ctx.log.debug({ user, database: this.database, ...(this.migrated ? {} : { relayedAsIs: 'not the migration\'s database' }) }, 'session started');
+    // A client that hung up while the proxy logged in to the server for it (pgx and pgxpool cancelling a
+    // connect) gets no further 'end' or 'close': those went to the start-up reader, and the relay's own
+    // listeners come too late. Without this the session and its server connection stayed open for good.
+    const ended = reader.ended;
     const pending = reader.release();
     if (this.wantsMessageRelay()) this.startMessageRelay(pending, this.startParameters);
     else this.startRelay(pending);
+    // what it sent before hanging up is carried out first, as PostgreSQL runs what arrived before the end
+    if (ended) this.clientGone();
   }
 
   /** How a session connection to one database logs in: where, and with which start-up parameters (see the top of this file). */
