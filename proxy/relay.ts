@@ -328,6 +328,8 @@ export class Relay {
   private readPending: number | null = null;
   /** The client cancelled that read before it reached a server: sent there once it has (payOwedCancel). */
   private owedCancel = false;
+  /** The client cancelled the request a promote's pause holds at the boundary (cancelTargets): it fails 57014 unsent. */
+  private heldCancelled = false;
   /** The drain as a prepared statement on each source connection. */
   private readonly drains = new DrainStatements();
   /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
@@ -383,6 +385,13 @@ export class Relay {
       return [];
     }
     const t = this.target;
+    // the request a promote's pause holds, nothing running on any server: the client sent it, so to it the request
+    // runs. Sent to the idle server the cancel was ignored and the request ran in full once let go, where directly
+    // it fails 57014 (a driver's statement deadline: lib/pq's context cancel, pgx's)
+    if (this.resume && this.queue.length && this.source.pending === 0 && !(t && t.pending > 0)) {
+      this.heldCancelled = true;
+      return [];
+    }
     return [this.source.cancelKey, t && t.pending > 0 ? t.cancelKey : null].filter((k): k is CancelTarget => k !== null);
   }
 
@@ -670,6 +679,10 @@ export class Relay {
           if (!this.ahead.idle) await this.aheadLeftAtBoundary();
         }
         const u = this.dequeue();
+        if (this.heldCancelled) {
+          this.heldCancelled = false;
+          if (this.failCancelled(u)) continue;
+        }
         if (u.unanswered) this.order.mute();
         this.usedBefore = null;
         this.readPending = null;
@@ -708,6 +721,19 @@ export class Relay {
   }
 
   // ---- promote: follow the source of truth ----
+
+  /**
+   * A whole request cancelled before it was sent anywhere, outside a transaction block: answered as the server
+   * answers one cancelled at its start (nothing of it ran, a statement it parses is not made). False: sent on.
+   */
+  private failCancelled(u: Unit): boolean {
+    if (u.unanswered || u.broken || !(u.kind === 'query' || (u.kind === 'ext' && u.sync))) return false;
+    const slot = this.order.open();
+    slot.write(errorResponse({ severity: 'ERROR', code: '57014', message: 'canceling statement due to user request' }));
+    slot.write(readyForQuery('I'));
+    slot.end();
+    return true;
+  }
 
   /** Swap the links' roles when the source of truth moved; false if the session had to end. */
   private async followSourceOfTruth(): Promise<boolean> {
