@@ -356,8 +356,11 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
       return { kind: 'session', orderBy: false, deallocates: (body.name as string | undefined) ?? '*' };
     case 'DiscardStmt':
       return { kind: 'session', orderBy: false, ...(body.target === 'DISCARD_ALL' ? { deallocates: '*', setting: '*' } : {}) };
-    case 'VariableShowStmt':
+    // the source sends a notification committed before a query ahead of that query's answer (clients count on
+    // it): a routed read's answer from the new database could overtake it, so a listening session reads from the source
     case 'ListenStmt':
+      return { kind: 'session', orderBy: false, sourceOnly: 'LISTEN' };
+    case 'VariableShowStmt':
     case 'UnlistenStmt':
     case 'CheckPointStmt':
     // maintenance changes no rows and no schema: the source runs it, DDL refusal does not apply
