@@ -35,6 +35,7 @@ import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
+import { callsLargeObjectWriter, LARGE_OBJECTS_HINT, LARGE_OBJECTS_REFUSED } from './classify/large-objects.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
 import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
@@ -84,6 +85,7 @@ const refusedInBlock = (message: string, hint: string) =>
   `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${message.replace(/'/g, "''")}', HINT = '${hint.replace(/'/g, "''")}'; END $cutover$`;
 const REFUSE_DDL_IN_BLOCK = refusedInBlock(DDL_REFUSED, DDL_HINT);
 const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
+const REFUSE_LARGE_OBJECTS = queryMessage(refusedInBlock(LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT));
 const PREPARE_REFUSED = 'PREPARE TRANSACTION is refused while a migration is mirroring writes';
 const PREPARE_HINT = 'commit the transaction instead';
 const REFUSE_PREPARE_IN_BLOCK = refusedInBlock(PREPARE_REFUSED, PREPARE_HINT);
@@ -700,6 +702,9 @@ export class Relay {
           await this.source.whenIdle();
           this.onFatal('08P01', u.reason ?? `invalid frontend message type ${u.msgs[0]!.type}`);
           break;
+        } else if (this.mirroring && !this.ctx.allowDdl && callsLargeObjectWriter(u.msgs[0]!.bytes)) {
+          // a FunctionCall answers as a Query does (ErrorResponse, ReadyForQuery): the refusal stands in for it
+          this.refuse(REFUSE_LARGE_OBJECTS, LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
         } else {
           if (this.predicted !== I) await this.aheadBefore('other', 0);
           this.forward(this.source, u.msgs);
@@ -861,7 +866,7 @@ export class Relay {
     const c = classify(sql);
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
-    if (this.refuseDdl(this.kindOf(c))) return;
+    if (this.refuseDdl(this.kindOf(c), writesLargeObjects(c))) return;
     this.noteQueryState(c, inTxn, c.statements.length === 1);
     // COPY … TO STDOUT streams; a routed read is held until complete, so exports stay on the source
     const streams = c.statements.some((st) => st.node === 'CopyStmt');
@@ -954,6 +959,8 @@ export class Relay {
     let callsProcedure = false;
     /** The segment reads pg_prepared_statements (DrainStatements.hide). */
     let listsPrepared = false;
+    /** An Execute writes a large object (refused as DDL is, with its own message). */
+    let largeObjects = false;
     // outside a transaction every portal made before is gone (the server drops them at its end): so are they here,
     // or a client naming a new portal each time (JDBC's C_1, C_2 …) grew the map for as long as it stayed connected
     if (this.portals.size && this.predicted === I && !this.openSegment) this.portals.clear();
@@ -1020,6 +1027,7 @@ export class Relay {
           if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
           if (p && this.runsUserCode(p.cls)) this.noteFunctionCall();
           if (p?.cls.listsPrepared) listsPrepared = true;
+          if (p && writesLargeObjects(p.cls)) largeObjects = true;
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
@@ -1100,7 +1108,7 @@ export class Relay {
       this.predictFrom(txnOps, chained);
       return;
     }
-    if (this.refuseDdl(segKind)) return;
+    if (this.refuseDdl(segKind, largeObjects)) return;
     const r = u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source';
     mirrorMetrics.queries.inc(r, segKind);
     if (r === 'target') {
@@ -1470,25 +1478,31 @@ export class Relay {
     });
   }
 
-  private refuseDdl(kind: Kind): boolean {
+  /** `largeObjects`: what makes it DDL is a large-object write (classify.ts), told so. */
+  private refuseDdl(kind: Kind, largeObjects = false): boolean {
     if (kind !== 'ddl' || !this.mirroring) return false;
     if (this.ctx.allowDdl) {
       this.ddlLetThrough();
       return false;
     }
+    this.refuse(largeObjects ? REFUSE_LARGE_OBJECTS : REFUSE_DDL_MESSAGE.bytes, largeObjects ? LARGE_OBJECTS_REFUSED : DDL_REFUSED, largeObjects ? LARGE_OBJECTS_HINT : DDL_HINT);
+    return true;
+  }
+
+  /** A request refused with 0A000 `message`: `inBlock` is the Query that raises it on the source. */
+  private refuse(inBlock: Buffer, message: string, hint: string): void {
     const slot = this.order.open();
     if (this.predicted !== I) {
       // inside a transaction block an error aborts the transaction, as the client expects of PostgreSQL: the
       // refusal is raised on the source itself, so its transaction fails (E) and only ROLLBACK ends it; a block
       // that had already failed answers 25P02, as PostgreSQL would
       this.predicted = E;
-      this.source.request(REFUSE_DDL_MESSAGE.bytes, new Forward(slot, this));
-      return true;
+      this.source.request(inBlock, new Forward(slot, this));
+      return;
     }
-    slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT }));
+    slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message, hint }));
     slot.write(readyForQuery('I'));
     slot.end();
-    return true;
   }
 
   /**
@@ -2446,6 +2460,11 @@ const bulkReason = (limit: number) => `a transaction changed more than ${limit} 
 function unsyncedRefusal(txnOps: string[], kind: Kind, allowDdl: boolean): string | null {
   if (txnOps.includes('prepare')) return REFUSE_PREPARE_IN_BLOCK;
   return kind === 'ddl' && !allowDdl ? REFUSE_DDL_IN_BLOCK : null;
+}
+
+/** Whether a request writes a large object (large-objects.ts). */
+function writesLargeObjects(c: Classification): boolean {
+  return c.statements.some((st) => st.largeObjects);
 }
 
 /** commitOwn's answer when the source connection was lost. */

@@ -7,6 +7,7 @@
 import pgQuery from 'libpg-query';
 import { isReadOnlyFunction, isSessionNeutral, SERVER_FUNCTIONS } from './read-only-functions.ts';
 import { literalShape } from './literal-shape.ts';
+import { writesLargeObject } from './large-objects.ts';
 
 export type Kind = 'read' | 'write' | 'txn' | 'session' | 'ddl' | 'unknown';
 export type TxnOp = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'prepare' | 'commit_prepared' | 'rollback_prepared';
@@ -63,6 +64,8 @@ export interface StatementInfo {
    * connection (SET TRANSACTION, SET LOCAL, other DISCARDs).
    */
   setting?: string;
+  /** Calls a function that writes a large object, which the mirror cannot carry (large-objects.ts): kind 'ddl', refused alike. */
+  largeObjects?: true;
 }
 
 export interface Classification {
@@ -253,6 +256,7 @@ export function classifyUncached(sql: string): Classification {
 
 function classifyStatement(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
   const info = classifyBody(stmt);
+  if (anyNode(stmt, (k, v) => k === 'FuncCall' && writesLargeObject(funcName(v).join('.')))) return { ...info, kind: 'ddl', largeObjects: true };
   if (info.sourceOnly || !callsSetConfig(stmt)) return info;
   return { ...info, sourceOnly: 'set_config()' };
 }
