@@ -1297,9 +1297,13 @@ export class Relay {
     this.noteSessionStatements(c, inTxn, alone);
   }
 
-  /** DISCARD ALL and DEALLOCATE drop our drain statement too, wherever they run (also inside a longer request). */
+  /**
+   * DISCARD ALL, DEALLOCATE ALL and a DEALLOCATE of our name drop our drain statement too, wherever they run (also
+   * inside a longer request). A DEALLOCATE of the client's own leaves it: forgotten, it was not hidden from the
+   * client's next look at pg_prepared_statements (psycopg 3 evicts its statements so, one by one).
+   */
   private noteStatementDrops(c: Classification): void {
-    for (const s of c.statements) if (s.node === 'DeallocateStmt' || s.node === 'DiscardStmt') this.drains.forget(this.source, this.target);
+    for (const s of c.statements) if (s.deallocates === '*' || (s.deallocates !== undefined && OWN_STATEMENTS.includes(s.deallocates))) this.drains.forget(this.source, this.target);
   }
 
   /**

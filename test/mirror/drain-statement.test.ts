@@ -157,3 +157,20 @@ it('is not among the statements a client lists in pg_prepared_statements, and is
   }
   expect([await onTarget(20), await onTarget(21), await onTarget(22), await onTarget(23)]).toEqual(['m2', 'n', 'o', 'p']);
 });
+
+it('stays hidden after the client deallocates a statement of its own (psycopg 3 evicts its statements by DEALLOCATE)', async () => {
+  const s = new pg.Client({ connectionString: tp.url(pair.name) });
+  await s.connect();
+  try {
+    await s.query({ name: 'evicted', text: 'SELECT $1::int AS n', values: [1] });
+    await s.query(`INSERT INTO t VALUES (30, 'q')`);
+    await s.query('DEALLOCATE evicted');
+    expect((await s.query('SELECT name FROM pg_prepared_statements')).rows).toEqual([]);
+    await s.query(`INSERT INTO t VALUES (31, 'r')`);
+    await s.query('DISCARD TEMP');
+    expect((await s.query('SELECT name FROM pg_prepared_statements')).rows).toEqual([]);
+  } finally {
+    await s.end();
+  }
+  expect([await onTarget(30), await onTarget(31)]).toEqual(['q', 'r']);
+});
