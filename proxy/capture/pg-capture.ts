@@ -99,7 +99,7 @@ export const TEXT_MARKER = 'cutover:text';
 /**
  * The capture format this version installs, kept in the change schema's
  * comment. Triggers installed by an older version keep working, but without
- * what came since (7: xml as its stored text, declaration kept, and columns of a type with a cast to json, such as hstore, as text; 6: new keys share-lock their key bucket (KEY_BUCKETS), so the
+ * what came since (7: xml as its stored text, declaration kept, and columns of a type with a cast to json, such as hstore, and composites as text; 6: new keys share-lock their key bucket (KEY_BUCKETS), so the
  * drainer's delete of a missing key cannot land after a session's insert of it, keys are
  * written in UTC, and change rows are stored uncompressed (large values much faster);
  * 5: text settings fixed only where a session's differ, faster writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
@@ -124,10 +124,12 @@ export async function installedCaptureVersion(db: pg.ClientBase): Promise<number
  * its text is what is stored. A type with a cast function to json (hstore) is
  * written by to_json() through that cast, as a JSON object its own input
  * function refuses on the mirror: it travels as text too (a domain over one:
- * to_json() looks at the base type).
+ * to_json() looks at the base type). So does a composite: to_json() writes its
+ * fields by the same rules, an hstore or an array's own bounds among them, as
+ * a nested object.
  */
 export const carriedAsText = (typ: string) =>
-  `(SELECT t.typoutput IN ('pg_catalog.json_out'::regproc, 'pg_catalog.jsonb_out'::regproc, 'pg_catalog.array_out'::regproc, 'pg_catalog.xml_out'::regproc)
+  `(SELECT t.typoutput IN ('pg_catalog.json_out'::regproc, 'pg_catalog.jsonb_out'::regproc, 'pg_catalog.array_out'::regproc, 'pg_catalog.record_out'::regproc, 'pg_catalog.xml_out'::regproc)
         OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource IN (t.oid, t.typbasetype) AND c.castmethod = 'f'
                       AND c.casttarget IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype))
      FROM pg_catalog.pg_type t WHERE t.oid = ${typ})`;

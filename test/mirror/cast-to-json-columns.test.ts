@@ -17,7 +17,9 @@ beforeAll(async () => {
   pair = await mirroredPair('mirror_cast_to_json', `
     CREATE EXTENSION hstore;
     CREATE DOMAIN tags AS hstore;
-    CREATE TABLE prefs (id int PRIMARY KEY, h hstore, t tags, note text)`);
+    CREATE TABLE prefs (id int PRIMARY KEY, h hstore, t tags, note text);
+    CREATE TYPE labelled AS (h hstore, a int[]);
+    CREATE TABLE boxes (id int PRIMARY KEY, l labelled)`);
   tp = await proxyWithoutDrainer(pair);
 });
 afterAll(async () => {
@@ -39,4 +41,17 @@ it('hstore columns (and a domain over hstore) reach the mirror before the COMMIT
   expect(await rows(pair.targetUrl)).toEqual(await rows(pair.legacyUrl));
   expect((await rows(pair.targetUrl)).map((r) => r.h)).toEqual(['"k"=>"2", "n"=>NULL', '"quote\\"d"=>"=>"']);
   expect(tp.live.get().tripped).toBeNull();
+});
+
+it('a composite column holding an hstore or an array with its own bounds arrives as it is', async () => {
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  await c.connect();
+  try {
+    await c.query(`INSERT INTO boxes VALUES (1, ROW('k => 1', '[0:2]={7,8,9}'))`);
+  } finally {
+    await c.end();
+  }
+  const boxes = (url: string) => sql(url, 'SELECT id, l::text FROM boxes ORDER BY id').then((r) => r.rows);
+  expect(await boxes(pair.targetUrl)).toEqual([{ id: 1, l: '("""k""=>""1""","[0:2]={7,8,9}")' }]);
+  expect(await boxes(pair.targetUrl)).toEqual(await boxes(pair.legacyUrl));
 });
