@@ -17,6 +17,12 @@ import { catalogRows } from '../common/pg-config.ts';
 
 /** PostgreSQL's first OID for objects not built in (FirstNormalObjectId): the built-in ones agree. */
 const FIRST_USER_OID = 16384;
+/**
+ * `record` and `record[]`: built in, but a row value in binary form carries each field's type OID inside it,
+ * the answering server's own (ROW(enum_col, …)): decoded by the source's numbers, a user type's field became
+ * raw bytes (psycopg 3). Such an answer is treated as a user type in binary form.
+ */
+const RECORD_TYPES = new Set([2249, 2287]);
 /** A miss re-reads the catalogs at most this often (the read waits for it, or the source answers it). */
 const REFRESH_MIN_MS = 500;
 
@@ -154,6 +160,7 @@ export class OidMap {
           }
           writes.push([i, mapped, 4]);
         }
+        if (format !== 0 && RECORD_TYPES.has(typeOid)) return 'never';
         if (typeOid >= FIRST_USER_OID) {
           if (format !== 0) return 'never';
           const mapped = src && dst ? mapName(src.typName, dst.typOid, typeOid) : undefined;

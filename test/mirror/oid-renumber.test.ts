@@ -66,6 +66,15 @@ it('reads a user type asked for in binary form on the source (its value may carr
   expect(through.ids).toEqual([1]);
 });
 
+it('reads a row value or an array of them asked for in binary form on the source (each field carries its type number: psycopg 3 decoded the enum as bytes)', async () => {
+  for (const text of ['SELECT id, ROW(m, note) AS r FROM enumtab WHERE id > $1 ORDER BY id', 'SELECT id, ARRAY[ROW(moods)] AS r FROM enumtab WHERE id > $1 ORDER BY id']) {
+    const query = { text, values: [0], binary: true };
+    const through = await described_(tp.url(pair.name), query);
+    expect(through).toEqual(await described_(pair.legacyUrl, query));
+    expect(through.ids).toEqual([1]);
+  }
+});
+
 it('runs a statement whose parameter type is a user type on the source', async () => {
   const arrayOid = Number((await sql(pair.legacyUrl, `SELECT '_mood'::regtype::oid AS o`)).rows[0].o);
   const text = 'SELECT count(*)::int AS n FROM enumtab WHERE m = ANY ($1)';
