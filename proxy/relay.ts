@@ -85,7 +85,8 @@ const refusedInBlock = (message: string, hint: string) =>
   `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${message.replace(/'/g, "''")}', HINT = '${hint.replace(/'/g, "''")}'; END $cutover$`;
 const REFUSE_DDL_IN_BLOCK = refusedInBlock(DDL_REFUSED, DDL_HINT);
 const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
-const REFUSE_LARGE_OBJECTS = queryMessage(refusedInBlock(LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT));
+const REFUSE_LARGE_OBJECTS_IN_BLOCK = refusedInBlock(LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
+const REFUSE_LARGE_OBJECTS = queryMessage(REFUSE_LARGE_OBJECTS_IN_BLOCK);
 const PREPARE_REFUSED = 'PREPARE TRANSACTION is refused while a migration is mirroring writes';
 const PREPARE_HINT = 'commit the transaction instead';
 const REFUSE_PREPARE_IN_BLOCK = refusedInBlock(PREPARE_REFUSED, PREPARE_HINT);
@@ -836,7 +837,7 @@ export class Relay {
     const ddl = this.mirroring && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
     const refused = ddl && !this.ctx.allowDdl;
     if (ddl && !refused) this.ddlLetThrough();
-    const msgs = refused ? [REFUSE_DDL_MESSAGE] : u.msgs;
+    const msgs = refused ? [writesLargeObjects(c) ? { type: 0x51, bytes: REFUSE_LARGE_OBJECTS } : REFUSE_DDL_MESSAGE] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
     if (txns.length && link === this.source && this.mirroring && (wrapped || needsSplit(c, inTxn))) {
@@ -1035,7 +1036,7 @@ export class Relay {
             if (s.txn === 'begin') open = true;
             else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = chained;
           }
-          executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k });
+          executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k, ...(p && writesLargeObjects(p.cls) ? { largeObjects: true as const } : {}) });
           callsProcedure = executes.size === 1 && p !== undefined && endsTransactionsItself(p.cls);
           if (!p || !locksOnly(p.cls)) onlyLocks = false;
           executed = p?.cls.id ?? 0;
@@ -1061,7 +1062,7 @@ export class Relay {
     if (inTxn) await this.aheadBefore(step, executed);
     // after any drain ahead, which may prepare the drain statement again
     if (listsPrepared && !this.openSegment) this.drains.hide(this.source, this.target);
-    const refusal = !u.sync && this.mirroring ? unsyncedRefusal(txnOps, segKind, this.ctx.allowDdl) : null;
+    const refusal = !u.sync && this.mirroring ? unsyncedRefusal(txnOps, segKind, this.ctx.allowDdl, largeObjects) : null;
     if (refusal) return this.refuseBeforeSync(refusal, u);
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
@@ -2122,7 +2123,7 @@ export class Relay {
           status = I;
         } else if (p.ddl && held === null && status === T) {
           // refused inside the client's own transaction block: the block fails on the source too, as on any error
-          await this.internalQuery(REFUSE_DDL_IN_BLOCK, out);
+          await this.internalQuery(p.largeObjects ? REFUSE_LARGE_OBJECTS_IN_BLOCK : REFUSE_DDL_IN_BLOCK, out);
           unnamedGone();
           status = E;
         }
@@ -2226,7 +2227,9 @@ export class Relay {
 
   /** A piece the proxy answers with an error instead of running it. */
   private refusalOf(p: Piece, standIn: boolean): Buffer | null {
-    if (p.ddl && !this.ctx.allowDdl) return errorResponse({ severity: 'ERROR', code: '0A000', message: DDL_REFUSED, hint: DDL_HINT });
+    if (p.ddl && !this.ctx.allowDdl) {
+      return errorResponse({ severity: 'ERROR', code: '0A000', message: p.largeObjects ? LARGE_OBJECTS_REFUSED : DDL_REFUSED, hint: p.largeObjects ? LARGE_OBJECTS_HINT : DDL_HINT });
+    }
     if (p.ddl) this.ddlLetThrough();
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
     if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: PREPARE_REFUSED, hint: PREPARE_HINT });
@@ -2461,9 +2464,10 @@ function drainFailure(error: Message | null, what: 'transaction' | 'write' = 'tr
 const bulkReason = (limit: number) => `a transaction changed more than ${limit} rows: too many to apply before its commit; the drainer copies them after it`;
 
 /** The refusal a request sent without its Sync must raise on the server, or null. */
-function unsyncedRefusal(txnOps: string[], kind: Kind, allowDdl: boolean): string | null {
+function unsyncedRefusal(txnOps: string[], kind: Kind, allowDdl: boolean, largeObjects: boolean): string | null {
   if (txnOps.includes('prepare')) return REFUSE_PREPARE_IN_BLOCK;
-  return kind === 'ddl' && !allowDdl ? REFUSE_DDL_IN_BLOCK : null;
+  if (kind !== 'ddl' || allowDdl) return null;
+  return largeObjects ? REFUSE_LARGE_OBJECTS_IN_BLOCK : REFUSE_DDL_IN_BLOCK;
 }
 
 /** Whether a request writes a large object (large-objects.ts). */

@@ -15,6 +15,8 @@ export interface Piece {
   txn: TxnOp | null;
   /** It holds a schema change. */
   ddl: boolean;
+  /** What makes it one is a large-object write (classify.ts): refused with its own message. */
+  largeObjects?: true;
   /** Prepared statements it parses (extended protocol). */
   parses: string[];
   /** Prepared statements it binds without parsing them first. */
@@ -51,27 +53,29 @@ export const WRITES = new Set<Kind>(['write', 'unknown', 'ddl']);
  */
 export function simplePieces(sql: string, c: Classification): Piece[] {
   const out: Piece[] = [];
-  let run: { from: number; to: number; ddl: boolean } | null = null;
-  const piece = (from: number, to: number, txn: TxnOp | null, ddl: boolean): Piece => ({
+  let run: { from: number; to: number; ddl: boolean; largeObjects: boolean } | null = null;
+  const piece = (from: number, to: number, txn: TxnOp | null, ddl: boolean, largeObjects = false): Piece => ({
     // PostgreSQL counts an error's position in characters: one space per code point before the piece
     bytes: [queryMessage(' '.repeat(codePoints(sql.slice(0, from))) + sql.slice(from, to))],
     txn,
     ddl,
+    ...(largeObjects ? { largeObjects } : {}),
     parses: [],
     binds: [],
   });
   for (const s of c.statements) {
     const end = s.at + s.text.length;
     if (s.txn) {
-      if (run) out.push(piece(run.from, run.to, null, run.ddl));
+      if (run) out.push(piece(run.from, run.to, null, run.ddl, run.largeObjects));
       run = null;
       out.push(piece(s.at, end, s.txn, false));
     } else if (run) {
       run.to = end;
       run.ddl ||= s.kind === 'ddl';
-    } else run = { from: s.at, to: end, ddl: s.kind === 'ddl' };
+      run.largeObjects ||= Boolean(s.largeObjects);
+    } else run = { from: s.at, to: end, ddl: s.kind === 'ddl', largeObjects: Boolean(s.largeObjects) };
   }
-  if (run) out.push(piece(run.from, run.to, null, run.ddl));
+  if (run) out.push(piece(run.from, run.to, null, run.ddl, run.largeObjects));
   return out;
 }
 
@@ -89,6 +93,7 @@ function codePoints(s: string): number {
 export interface ExecuteInfo {
   txn: TxnOp | null;
   kind: Kind;
+  largeObjects?: true;
 }
 
 /**
@@ -112,6 +117,7 @@ export function extendedPieces(msgs: Message[], infoOf: (execute: Message) => Ex
     const info = infoOf(m);
     cur.txn = info.txn;
     cur.ddl = info.kind === 'ddl';
+    if (info.largeObjects) cur.largeObjects = true;
     out.push(cur);
     cur = { bytes: [], txn: null, ddl: false, parses: [], binds: [] };
   }

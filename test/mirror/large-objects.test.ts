@@ -3,11 +3,12 @@
 // messages) and SQL's lo_from_bytea() wrote them through the mirroring proxy
 // on the source alone, acknowledged, never reaching the new database (found
 // driving psycopg2 through the proxy). While mirroring they are refused now.
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
-import { exchangeAfterLogin, int16, int32, msg, query } from '../proxy/raw-wire.ts';
+import { bind, exchangeAfterLogin, execute, firstError, int16, int32, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
 
 let pair: DbPair;
@@ -25,6 +26,27 @@ const largeObjects = async () => Number((await sql(pair.legacyUrl, 'SELECT count
 
 /** libpq's lo_creat(INV_READ | INV_WRITE): a FunctionCall of pg_catalog.lo_creat (OID 957) with one int4 argument. */
 const loCreat = () => msg('F', int32(957), int16(1), int16(1), int16(1), int32(4), int32(0x60000), int16(1));
+
+/** The first error's message in the answers to `messages`, sent at once on a logged-in connection (read until `readies` ReadyForQuery). */
+async function firstErrorAfterLogin(messages: Buffer[], readies: number): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: tp.url(pair.name) });
+  c.on('error', () => undefined);
+  await c.connect();
+  const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+  s.removeAllListeners('data');
+  const bytes = await new Promise<Buffer>((resolve) => {
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      let seen = 0;
+      for (let o = 0; o + 5 <= buf.length; o += 1 + buf.readInt32BE(o + 1)) if (buf[o] === 0x5a) seen++;
+      if (seen >= readies) resolve(buf);
+    });
+    s.write(Buffer.concat(messages));
+  });
+  s.destroy();
+  return firstError(bytes)?.M;
+}
 
 describe('large-object writes while mirroring', () => {
   it('by SQL, autocommit and in a block: 0A000, nothing written', async () => {
@@ -47,6 +69,14 @@ describe('large-object writes while mirroring', () => {
   it('by FunctionCall (psycopg2 lobject, libpq lo_creat): refused, its block failed as for any error', async () => {
     const words = await exchangeAfterLogin(tp.url(pair.name), [query('BEGIN'), loCreat(), query('SELECT 1'), query('ROLLBACK')], 4);
     expect(words).toBe('C:BEGIN Z:T E:0A000:ERROR Z:E E:25P02:ERROR Z:E C:ROLLBACK Z:I');
+    expect(await largeObjects()).toBe(0);
+  });
+
+  it('told as such where the refusal is raised on the source: ahead of a Sync, and in a request split at its COMMIT', async () => {
+    const flushed = await firstErrorAfterLogin([parse("SELECT lo_from_bytea(0, 'x')"), bind(), execute(), msg('H'), sync()], 1);
+    expect(flushed).toContain('large objects are not mirrored');
+    const split = await firstErrorAfterLogin([query('BEGIN; SELECT lo_creat(-1); COMMIT')], 1);
+    expect(split).toContain('large objects are not mirrored');
     expect(await largeObjects()).toBe(0);
   });
 
