@@ -9,6 +9,8 @@
 //   buffer of its size. Used where the proxy must look inside messages
 //   (start-up, authentication, routing).
 
+import { isUtf8 } from 'node:buffer';
+
 export class FrameError extends Error {
   constructor(message: string, readonly code = '08P01') {
     super(message);
@@ -170,6 +172,21 @@ export class MessageAssembler {
     }
     return length;
   }
+}
+
+/**
+ * A Query's text as the client's bytes hold it: UTF-8 when they are valid UTF-8, else one character per byte
+ * (`latin1`). A client_encoding such as LATIN1 or WIN1252 (psycopg2's set_client_encoding) sends bytes UTF-8
+ * cannot decode, and a Query rebuilt from the replacement characters (a request split at its COMMIT,
+ * txn-split.ts) wrote other bytes into the database than the client sent; decoded so, it is written back
+ * byte for byte, and its statements end where they did (only quotes, semicolons and the like split a text, all
+ * ASCII).
+ */
+export function queryText(m: Buffer): { sql: string; latin1: boolean } {
+  const end = m.indexOf(0, 5);
+  if (end < 0) throw new FrameError('invalid string in message');
+  const bytes = m.subarray(5, end);
+  return isUtf8(bytes) ? { sql: bytes.toString('utf8'), latin1: false } : { sql: bytes.toString('latin1'), latin1: true };
 }
 
 /** Reads NUL-terminated strings and integers out of a message body; errors worded as PostgreSQL words them. */

@@ -36,8 +36,12 @@ function message(type: string, body: Buffer): Buffer {
 }
 
 function cstr(s: string): Buffer {
+  return encodedCstr(s, 'utf8');
+}
+
+function encodedCstr(s: string, encoding: 'utf8' | 'latin1'): Buffer {
   // a NUL inside (a client's text quoted in an error) would end the field early and break the message's framing
-  return Buffer.from((s.includes('\0') ? s.replace(/\0/g, '\\0') : s) + '\0', 'utf8');
+  return Buffer.from((s.includes('\0') ? s.replace(/\0/g, '\\0') : s) + '\0', encoding);
 }
 
 /** ErrorResponse ('E') or NoticeResponse ('N') with the fields PostgreSQL clients read. */
@@ -136,8 +140,9 @@ export function saslInitialResponse(mechanism: string, data: string): Buffer {
   return message('p', Buffer.concat([cstr(mechanism), len, d]));
 }
 
-export function queryMessage(sql: string): Buffer {
-  return message('Q', cstr(sql));
+/** `latin1`: `sql` holds the client's bytes one character each (framing.ts queryText), written back so. */
+export function queryMessage(sql: string, latin1 = false): Buffer {
+  return message('Q', encodedCstr(sql, latin1 ? 'latin1' : 'utf8'));
 }
 
 /** Parse: a statement (named, or '' for the unnamed one) with its parameter types left to the server. */

@@ -36,7 +36,7 @@ import { classify, type Classification, type Kind, type StatementInfo, type TxnO
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
 import { callsLargeObjectWriter, LARGE_OBJECTS_HINT, LARGE_OBJECTS_REFUSED } from './classify/large-objects.ts';
-import { BodyReader, FrameError, malformed, MessageAssembler, overlong, type Message } from './framing.ts';
+import { BodyReader, FrameError, malformed, MessageAssembler, overlong, queryText, type Message } from './framing.ts';
 import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
 import type { Change } from './mirror/apply.ts';
 import { readConnectionSettings } from './read-side-settings.ts';
@@ -829,7 +829,8 @@ export class Relay {
       return;
     }
     this.statements.delete('');
-    const c = classify(new BodyReader(u.msgs[0]!.bytes).cstring());
+    const text = queryText(u.msgs[0]!.bytes);
+    const c = classify(text.sql);
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
     // refused DDL is raised on the source instead, so the server's transaction fails as it would for the DDL's error
@@ -846,7 +847,7 @@ export class Relay {
       // mirror has the changes. Whatever the pieces do, our transaction is over when they are: the rest of the
       // segment starts where they leave the session
       this.openSegment = { link, wrapped: false };
-      return this.runSplit(simplePieces(new BodyReader(u.msgs[0]!.bytes).cstring(), c), { standIn: wrapped, reparse: new Set(), flushedFailed: false });
+      return this.runSplit(simplePieces(text.sql, c, text.latin1), { standIn: wrapped, reparse: new Set(), flushedFailed: false });
     }
     if (txns.length === 0 && !inTxn && link === this.source) {
       // the Query ends the server's implicit transaction, the segment's with it: committed as an autocommit write is
@@ -863,7 +864,7 @@ export class Relay {
   private onQuery(u: Unit): Promise<void> | void {
     // the client's Query drops the unnamed statement, wherever it runs: a later Bind of it fails, as directly
     this.statements.delete('');
-    const sql = new BodyReader(u.msgs[0]!.bytes).cstring();
+    const { sql } = queryText(u.msgs[0]!.bytes);
     const c = classify(sql);
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
@@ -891,7 +892,7 @@ export class Relay {
   private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
     // after any drain ahead, which may prepare the drain statement again
     if (c.listsPrepared) this.drains.hide(this.source, this.target);
-    if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c));
+    if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c, queryText(u.msgs[0]!.bytes).latin1));
     if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = txns[0].chain ? T : I;

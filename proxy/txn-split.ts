@@ -51,12 +51,12 @@ export const WRITES = new Set<Kind>(['write', 'unknown', 'ddl']);
  * statement's start, padded with spaces before it, so an error's position
  * still points into the string the client sent.
  */
-export function simplePieces(sql: string, c: Classification): Piece[] {
+export function simplePieces(sql: string, c: Classification, latin1 = false): Piece[] {
   const out: Piece[] = [];
   let run: { from: number; to: number; ddl: boolean; largeObjects: boolean } | null = null;
   const piece = (from: number, to: number, txn: TxnOp | null, ddl: boolean, largeObjects = false): Piece => ({
     // PostgreSQL counts an error's position in characters: one space per code point before the piece
-    bytes: [queryMessage(' '.repeat(codePoints(sql.slice(0, from))) + sql.slice(from, to))],
+    bytes: [queryMessage(' '.repeat(codePoints(sql.slice(0, from))) + sql.slice(from, to), latin1)],
     txn,
     ddl,
     ...(largeObjects ? { largeObjects } : {}),
