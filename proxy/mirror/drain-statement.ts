@@ -18,11 +18,12 @@
 // switch. After a capture reinstall the server re-plans the statement itself
 // (its plan cache follows the new table).
 import { Collect, type BackendLink } from '../backend-link.ts';
-import { BudgetedCollect, rowValue } from './drain-budget.ts';
+import { BudgetedCollect, ROW_AS_BYTES, rowValue } from './drain-budget.ts';
 import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
 import type { Change } from './apply.ts';
 import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
+import { decoderFor, type Decode } from './client-encoding.ts';
 
 /** Reserved: a name no client is expected to use (it needs quoting in SQL). */
 export const DRAIN_STATEMENT = 'cutover:drain';
@@ -42,22 +43,36 @@ export class DrainCollect extends BudgetedCollect {
   parsed = false;
   taken: Change[] = [];
 
+  /**
+   * `link`: the client's connection the drain runs on, whose rows come in its client_encoding (client-encoding.ts),
+   * as last reported when they arrive (a SET pipelined just ahead of the write is answered by then).
+   */
+  constructor(budgeted = true, private readonly link: BackendLink | null = null) {
+    super(budgeted);
+  }
+
   override onMessage(m: Message): void {
     if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
-    else if (m.type === 0x44 /* DataRow */) this.taken.push(drainedChange(m.bytes));
+    else if (m.type === 0x44 /* DataRow */) this.taken.push(drainedChange(m.bytes, decoderFor(this.link?.reported.get('client_encoding'))));
     else super.onMessage(m);
   }
 }
 
 /** A drain's DataRow (seq, tbl, op, pk, row[, txid]) as a change. */
-function drainedChange(b: Buffer): Change {
+function drainedChange(b: Buffer, decode: Decode | null): Change {
   const n = b.readInt16BE(5);
   let i = 7;
   const col = (bytes: boolean): string | Buffer | null => {
     const len = b.readInt32BE(i);
     i += 4;
     if (len < 0) return null;
-    const v = bytes ? rowValue(b, i, len) : b.toString('utf8', i, i + len);
+    let v: string | Buffer;
+    if (!decode) v = bytes ? rowValue(b, i, len) : b.toString('utf8', i, i + len);
+    else {
+      // the mirror takes UTF-8: a large row stays bytes, converted
+      const text = decode(b, i, len);
+      v = bytes && len >= ROW_AS_BYTES ? Buffer.from(text, 'utf8') : text;
+    }
     i += len;
     return v;
   };
@@ -84,7 +99,7 @@ export class DrainStatements {
    */
   request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean): DrainCollect {
     const commitNext = !ahead;
-    const drain = new DrainCollect(commitNext);
+    const drain = new DrainCollect(commitNext, link);
     const u = lift ? dialect.untimed : undefined;
     // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
     const before = u ? [commitNext ? u.commit : u.ahead[0]] : [];
@@ -119,7 +134,7 @@ export class DrainStatements {
     }
     const parses = this.prepare(link, dialect);
     // a DrainCollect for its ParseComplete: no row comes
-    const c = new DrainCollect(false);
+    const c = new DrainCollect(false, link);
     link.request([...(parses ?? []), ...run(LIFT), SYNC], c);
     this.watch(link, c, parses === null);
   }
