@@ -250,6 +250,11 @@ export class Relay {
   /** The client has set one of them or begun a SERIALIZABLE transaction since (kept for the session: the value is not followed). */
   private liftsSet = false;
   /**
+   * The client has SET or RESET client_encoding: its drains ask for UTF-8 from then on, since one pipelined behind
+   * the SET is sent before the server reports the new encoding (DrainStatements.request).
+   */
+  private encodingSet = false;
+  /**
    * What a new backend connection is given to share the session's state: the
    * last SET of each setting, in the order they were made. Kept by setting
    * (StatementInfo.setting), not as every statement run: a client setting
@@ -1430,6 +1435,7 @@ export class Relay {
   private noteSourceOnly(c: Classification): void {
     for (const st of c.statements) {
       if (st.lifts) this.liftsSet = true;
+      if (st.encodes) this.encodingSet = true;
       for (const name of st.tempCreates ?? []) this.tempRelations.add(name);
       // (a renamed relation's old name is kept: a Parse is noted before its kind is asked, and a permanent table
       // that name may reach later is refused on the source by the event trigger)
@@ -2249,7 +2255,7 @@ export class Relay {
 
   /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
   private requestDrain(ahead = false): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings());
+    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings(), this.encodingSet);
   }
 
   /**

@@ -14,6 +14,12 @@ export interface DirtyKey {
 export interface CaptureDialect {
   /** A query on the source, inside the transaction: its change rows as (seq, tbl, op, pk, row), removed. */
   drainSql: string;
+  /**
+   * drainSql with its text columns (tbl, pk, row) as the hex of their UTF-8 bytes, for a session whose
+   * client_encoding is not UTF-8: the server converts text to the client's encoding, which fails for a character
+   * it lacks.
+   */
+  drainSqlUtf8?: string;
   /** The source takes the drain as a named prepared statement (extended protocol), planned once per connection. */
   preparedDrain?: boolean;
   /**

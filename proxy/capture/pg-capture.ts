@@ -428,6 +428,8 @@ export async function captureStatus(db: pg.ClientBase): Promise<CaptureStatus> {
  */
 export const DRAIN_SQL = `DELETE FROM ${SCHEMA}.changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${SCHEMA}.changes WHERE txid = txid_current_if_assigned() LIMIT ${DRAIN_LIMIT + 1}))
   RETURNING seq, tbl, op, pk::text, row::text, txid::text`;
+const DRAIN_SQL_UTF8 = DRAIN_SQL.replace('RETURNING seq, tbl, op, pk::text, row::text, txid::text',
+  "RETURNING seq, encode(convert_to(tbl, 'UTF8'), 'hex'), op, encode(convert_to(pk::text, 'UTF8'), 'hex'), encode(convert_to(row::text, 'UTF8'), 'hex'), txid::text");
 
 /**
  * Under SERIALIZABLE the drain must read no other transaction's change rows.
@@ -451,6 +453,7 @@ const restoreSetting = (name: string) => `set_config('${name}', current_setting(
 
 export const pgCaptureDialect: CaptureDialect = {
   drainSql: DRAIN_SQL,
+  drainSqlUtf8: DRAIN_SQL_UTF8,
   preparedDrain: true,
   // A timeout that fired inside the drain aborted a transaction PostgreSQL would have committed (40000 on COMMIT),
   // and an idle-in-transaction timeout shorter than the mirror apply ended the session (FATAL 25P03) while the

@@ -36,6 +36,8 @@ export interface StatementInfo {
    * may then need settings of their own (Relay.liftSettings).
    */
   lifts?: true;
+  /** SET or RESET of client_encoding (SET NAMES, RESET ALL too): the drain may not read its rows as UTF-8 (Relay.requestDrain). */
+  encodes?: true;
   /**
    * State the session now has on the source alone, which the target cannot be
    * given: temporary objects, settings made by set_config(), a role changed or
@@ -352,7 +354,8 @@ function classifyBody(stmt: Node): Omit<StatementInfo, 'text' | 'at' | 'node'> {
         return d?.defname === 'transaction_read_only' && ((d.arg as Node | undefined)?.A_Const as Node | undefined)?.ival !== undefined && (((d.arg as Node).A_Const as Node).ival as Node).ival === 1;
       });
       const lifts = (name !== undefined && TIMEOUT_SETTINGS.has(name.toLowerCase())) || serializable(body);
-      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(lifts ? { lifts } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
+      const encodes = name?.toLowerCase() === 'client_encoding' || body.kind === 'VAR_RESET_ALL';
+      return { kind: 'session', orderBy: false, ...(body.is_local ? { local: true } : {}), ...(lifts ? { lifts } : {}), ...(encodes ? { encodes } : {}), ...(role ? { sourceOnly: 'role changed' } : {}), ...(readOnly ? { readOnly } : {}), ...settingKey(body) };
     }
     case 'PrepareStmt':
       return { kind: 'session', orderBy: false, prepares: body.name as string };

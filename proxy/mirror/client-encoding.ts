@@ -31,10 +31,18 @@ function win1252(b: Buffer, at: number, len: number): string {
   return /[\u0080-\u009f]/.test(s) ? s.replace(/[\u0080-\u009f]/g, (c) => WIN1252_HIGH[c.charCodeAt(0) - 0x80]!) : s;
 }
 
+const canonical = (encoding: string | undefined) => (encoding ?? 'UTF8').toUpperCase().replace(/-/g, '_');
+
+/** Whether text the server sends in client_encoding `encoding` (as reported) is read as UTF-8. */
+export function isUtf8(encoding: string | undefined): boolean {
+  const name = canonical(encoding);
+  return name === 'UTF8' || name === 'UNICODE' || name === 'SQL_ASCII';
+}
+
 /** How to read text the server sends in client_encoding `encoding` (as reported); null: as UTF-8. */
 export function decoderFor(encoding: string | undefined): Decode | null {
-  const name = (encoding ?? 'UTF8').toUpperCase().replace(/-/g, '_');
-  if (name === 'UTF8' || name === 'UNICODE' || name === 'SQL_ASCII') return null;
+  if (isUtf8(encoding)) return null;
+  const name = canonical(encoding);
   let d = cache.get(name);
   if (d !== undefined) return d;
   // LATIN1 is ISO-8859-1 byte for byte (WHATWG's 'latin1' label means windows-1252)

@@ -23,7 +23,7 @@ import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
 import type { Change } from './apply.ts';
 import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
-import { decoderFor, type Decode } from './client-encoding.ts';
+import { decoderFor, isUtf8, type Decode } from './client-encoding.ts';
 
 /** Reserved: a name no client is expected to use (it needs quoting in SQL). */
 export const DRAIN_STATEMENT = 'cutover:drain';
@@ -45,30 +45,37 @@ export class DrainCollect extends BudgetedCollect {
 
   /**
    * `link`: the client's connection the drain runs on, whose rows come in its client_encoding (client-encoding.ts),
-   * as last reported when they arrive (a SET pipelined just ahead of the write is answered by then).
+   * as last reported when they arrive (a SET pipelined just ahead of the write is answered by then). `utf8`: the
+   * drain asked for its text columns as the hex of their UTF-8 bytes instead (CaptureDialect.drainSqlUtf8).
    */
-  constructor(budgeted = true, private readonly link: BackendLink | null = null) {
+  constructor(budgeted = true, private readonly link: BackendLink | null = null, private readonly utf8 = false) {
     super(budgeted);
   }
 
   override onMessage(m: Message): void {
     if (m.type === 0x31 /* ParseComplete */) this.parsed = true;
-    else if (m.type === 0x44 /* DataRow */) this.taken.push(drainedChange(m.bytes, decoderFor(this.link?.reported.get('client_encoding'))));
+    else if (m.type === 0x44 /* DataRow */) this.taken.push(drainedChange(m.bytes, this.utf8 ? 'hex' : decoderFor(this.link?.reported.get('client_encoding'))));
     else super.onMessage(m);
   }
 }
 
-/** A drain's DataRow (seq, tbl, op, pk, row[, txid]) as a change. */
-function drainedChange(b: Buffer, decode: Decode | null): Change {
+/** A drain's DataRow (seq, tbl, op, pk, row[, txid]) as a change; `decode` 'hex': tbl, pk and row are the hex of their UTF-8 bytes. */
+function drainedChange(b: Buffer, decode: Decode | 'hex' | null): Change {
   const n = b.readInt16BE(5);
   let i = 7;
-  const col = (bytes: boolean): string | Buffer | null => {
+  const col = (bytes: boolean, hex = false): string | Buffer | null => {
     const len = b.readInt32BE(i);
     i += 4;
     if (len < 0) return null;
     let v: string | Buffer;
     if (!decode) v = bytes ? rowValue(b, i, len) : b.toString('utf8', i, i + len);
-    else {
+    else if (decode === 'hex') {
+      if (hex) {
+        // two hex digits a byte (encode(…, 'hex'): whatever the session's bytea_output)
+        const raw = Buffer.from(b.toString('latin1', i, i + len), 'hex');
+        v = bytes && raw.length >= ROW_AS_BYTES ? raw : raw.toString('utf8');
+      } else v = b.toString('utf8', i, i + len);
+    } else {
       // the mirror takes UTF-8: a large row stays bytes, converted
       const text = decode(b, i, len);
       v = bytes && len >= ROW_AS_BYTES ? Buffer.from(text, 'utf8') : text;
@@ -77,10 +84,10 @@ function drainedChange(b: Buffer, decode: Decode | null): Change {
     return v;
   };
   const seq = col(false) as string;
-  const tbl = col(false) as string;
+  const tbl = col(false, true) as string;
   const op = col(false) as Change['op'];
-  const pk = col(false) as string;
-  const row = col(true);
+  const pk = col(false, true) as string;
+  const row = col(true, true);
   const txid = n > 5 ? (col(false) as string | null) : null;
   return { seq: Number(seq), tbl, op, pk, row, ...(txid ? { txid } : {}) };
 }
@@ -95,17 +102,21 @@ export class DrainStatements {
    * Sends this transaction's drain on `link`; the answer arrives in the returned collector. `ahead`: a drain
    * ahead, more of the client's statements to come, whose rows wait for its COMMIT (not held to the drain budget:
    * DrainCollect); otherwise only the COMMIT follows. `lift`: the session may have timeouts or SERIALIZABLE
-   * (dialect.untimed); without, the drain goes alone.
+   * (dialect.untimed); without, the drain goes alone. `encodingSet`: the client has set its client_encoding.
    */
-  request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean): DrainCollect {
+  request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean, encodingSet = false): DrainCollect {
     const commitNext = !ahead;
-    const drain = new DrainCollect(commitNext, link);
+    // a session whose client_encoding is not UTF-8 (or may not be: `encodingSet`, the client SET it, perhaps in this
+    // very write, not yet reported) gets the rows as UTF-8 bytes: in its own encoding a character it lacks, in a
+    // column the client never read, failed the drain, and with it the COMMIT (40000)
+    const utf8 = Boolean(dialect.drainSqlUtf8) && (encodingSet || !isUtf8(link.reported.get('client_encoding')));
+    const drain = new DrainCollect(commitNext, link, utf8);
     const u = lift ? dialect.untimed : undefined;
     // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
     const before = u ? [commitNext ? u.commit : u.ahead[0]] : [];
     const after = u && !commitNext ? [u.ahead[1]] : [];
-    if (!this.named || !dialect.preparedDrain) {
-      link.request(queryMessage([...before, dialect.drainSql, ...after].join('; ')), drain);
+    if (!this.named || !dialect.preparedDrain || utf8) {
+      link.request(queryMessage([...before, utf8 ? dialect.drainSqlUtf8! : dialect.drainSql, ...after].join('; ')), drain);
       return drain;
     }
     const parses = this.prepare(link, dialect);

@@ -53,3 +53,19 @@ it("a LATIN1 or WIN1252 client's writes reach the mirror as the source has them,
   expect(source[2]!.s).toBe('€ 5');
   expect(await rows(pair.targetUrl, 10)).toEqual(source);
 });
+
+it("a LATIN1 client's write to a row holding a character LATIN1 lacks commits, as directly, and reaches the mirror", async () => {
+  // out of band: the client never reads the column, and PostgreSQL has no reason to convert it for the client
+  await sql(pair.legacyUrl, `INSERT INTO t VALUES (20, '中文 €')`);
+  await sql(pair.targetUrl, `INSERT INTO t VALUES (20, '中文 €')`);
+  const words = await exchangeAfterLogin(tp.url(pair.name), [
+    query("SET client_encoding = 'LATIN1'"),
+    latin1Query("UPDATE t SET id = 21 WHERE id = 20"),
+    query('BEGIN'),
+    latin1Query("UPDATE t SET s = s || ' é' WHERE id = 21"),
+    query('COMMIT'),
+  ], 5);
+  expect(words).not.toContain('E:');
+  expect(await rows(pair.legacyUrl, 20)).toEqual([{ id: 21, s: '中文 € é' }]);
+  expect(await rows(pair.targetUrl, 20)).toEqual([{ id: 21, s: '中文 € é' }]);
+});
