@@ -35,6 +35,7 @@ import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
 import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
+import { isUtf8, jsonAscii } from './mirror/client-encoding.ts';
 import { callsLargeObjectWriter, LARGE_OBJECTS_HINT, LARGE_OBJECTS_REFUSED } from './classify/large-objects.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, queryText, type Message } from './framing.ts';
 import { bindMessage, closeMessage, copyFailMessage, errorResponse, EXECUTE, parseErrorFields, parseMessage, queryMessage, readyForQuery } from './messages.ts';
@@ -2053,7 +2054,7 @@ export class Relay {
       return;
     }
     const put = new Collect();
-    this.source.request(queryMessage(dialect.restoreSql!(changes)), put);
+    this.source.request(queryMessage(this.inSessionEncoding(dialect.restoreSql!(changes))), put);
     void put.done.then(
       () => {
         if (put.error) this.ctx.log.error({ reason: parseErrorFields(put.error.bytes.subarray(5)).M }, 'could not put drained change rows back; the transaction fails');
@@ -2359,11 +2360,16 @@ export class Relay {
    * mirror already written), the drainer records them on a connection of its
    * own before it drains anything.
    */
+  /** A statement of the proxy's, with JSON literals of the session's rows and keys, readable in its client_encoding. */
+  private inSessionEncoding(sql: string): string {
+    return this.encodingSet || !isUtf8(this.source.reported.get('client_encoding')) ? jsonAscii(sql) : sql;
+  }
+
   private async recordDirty(changes: Change[], inTransaction: boolean): Promise<void> {
     if (!this.source.lost) {
       const dialect = this.ctx.capture(this.sot);
       const c = new Collect();
-      this.source.request(queryMessage((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes)), c);
+      this.source.request(queryMessage(this.inSessionEncoding((!inTransaction && dialect.dirtySqlAlone?.(changes)) || dialect.dirtySql(changes))), c);
       if (await c.done.then(() => !c.error, () => false)) return;
       if (c.error && inTransaction) this.dirtyRefused = c.error;
       if (c.error) this.ctx.log.error({ reason: parseErrorFields(c.error.bytes.subarray(5)).M, inTransaction }, 'could not record dirty keys on the session; the drainer records them');

@@ -61,3 +61,13 @@ export function decoderFor(encoding: string | undefined): Decode | null {
   cache.set(name, d);
   return d;
 }
+
+/**
+ * `sql` whose only characters past ASCII stand in JSON literals (the proxy's dirty-key and put-back statements),
+ * with those written as JSON \u escapes: the same values to the server's JSON parser, and bytes that mean the same
+ * in any client_encoding (sent as UTF-8 on a LATIN1 session, 'é' was read as 'Ã©': a key recorded under another
+ * name, never re-synced).
+ */
+export function jsonAscii(sql: string): string {
+  return /[^\x00-\x7f]/.test(sql) ? sql.replace(/[^\x00-\x7f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) : sql;
+}
