@@ -953,7 +953,8 @@ export class Relay {
   private async onExtended(u: Unit): Promise<void> {
     const referenced = new Set<string>();
     const definedHere = new Set<string>();
-    const closes: string[] = [];
+    /** Statements the segment closes, with what each name meant when its Close came (a Parse after it may reuse the name). */
+    const closes = new Map<string, Prepared | undefined>();
     let kind: Kind | null = null;
     let pinned: Route | null = null;
     let system = false;
@@ -990,7 +991,7 @@ export class Relay {
           // a name SQL PREPARE took: the source answers (42P05), as PostgreSQL would
           if (name && this.sqlPrepared.has(name)) pinned = 'source';
           if (OWN_STATEMENTS.includes(name)) this.drains.yieldName(this.source, this.target);
-          if (name && this.statements.has(name) && !closes.includes(name)) {
+          if (name && this.statements.has(name) && !closes.has(name)) {
             // a name in use (the server answers 42P05, and skips to the Sync): the statement stays what it was,
             // and must be where the segment runs for the server to say so
             if (!definedHere.has(name)) referenced.add(name);
@@ -1053,7 +1054,7 @@ export class Relay {
         case 0x43: { // Close
           const what = r.bytes(1)[0];
           const name = r.cstring();
-          if (what === 0x53) closes.push(name);
+          if (what === 0x53 && !closes.has(name)) closes.set(name, this.statements.get(name));
           if (what === 0x53 && OWN_STATEMENTS.includes(name)) this.drains.forget(this.source, this.target);
           break;
         }
@@ -1102,7 +1103,7 @@ export class Relay {
         await link.whenIdle(); // whether what was sent failed
         this.ensureOn(link, referenced);
         await this.runSplit([SYNC_PIECE, ...extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e) ?? SKIPPED_EXECUTE)], { standIn: wrapped, reparse: onlyBound(referenced, definedHere), flushedFailed: this.flushedError });
-        for (const name of closes) this.closeEverywhere(name, link);
+        this.closeAll(closes, link);
         return;
       }
       if (wrapped && u.sync) {
@@ -1131,6 +1132,9 @@ export class Relay {
         if (this.unanswered(referenced)) await this.source.whenIdle();
         const replays = this.replaysFor(target, referenced);
         this.markDefined(target, definedHere);
+        // its Closes reach the target only: the statements go from the source now, or pgjdbc's evicted S_n stayed
+        // there for the session, and a name parsed again later met the old statement (42P05)
+        this.closeAll(closes, target);
         return this.routedRead(u.msgs, replays, referenced, definedHere);
       }
     }
@@ -1144,7 +1148,7 @@ export class Relay {
       // transaction control among other statements in one segment: run it in pieces, each COMMIT after drain-and-apply
       this.ensureOn(this.source, referenced);
       await this.runSplit(extendedPieces(u.msgs.slice(0, -1), (e) => executes.get(e) ?? SKIPPED_EXECUTE), { standIn: false, reparse: onlyBound(referenced, definedHere), flushedFailed: false });
-      for (const name of closes) this.closeEverywhere(name, this.source);
+      this.closeAll(closes, this.source);
       return;
     }
     if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0 && !(executes.size && onlyLocks)) {
@@ -1233,7 +1237,7 @@ export class Relay {
   }
 
   /** `skipped`: messages without their Sync that the server will skip (an error before them): nothing answers them. */
-  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: string[], skipped = false): Forward | null {
+  private sendSegment(link: BackendLink, u: Unit, referenced: Set<string>, definedHere: Set<string>, closes: Map<string, Prepared | undefined>, skipped = false): Forward | null {
     this.ensureOn(link, referenced);
     this.markDefined(link, definedHere);
     let f: Forward | null = null;
@@ -1243,7 +1247,7 @@ export class Relay {
       if (parts && !skipped) link.request(u.msgs.map((m) => m.bytes), new SegmentWatch(this.order.open(), parts, this.noteFlushedError));
       else link.write(u.msgs.map((m) => m.bytes));
     }
-    for (const name of closes) this.closeEverywhere(name, link);
+    this.closeAll(closes, link);
     return f;
   }
 
@@ -1286,14 +1290,19 @@ export class Relay {
     }
   }
 
-  private closeEverywhere(name: string, already: BackendLink): void {
-    const p = this.statements.get(name);
-    if (!p) return;
-    for (const where of p.on) {
+  /** The segment's Closes ran on `already`: the statements they met go from the other connections too. */
+  private closeAll(closes: Map<string, Prepared | undefined>, already: BackendLink): void {
+    for (const [name, was] of closes) this.closeEverywhere(name, already, was);
+  }
+
+  /** `was`: what the name meant when the Close came; a statement the segment parsed under it after the Close stays. */
+  private closeEverywhere(name: string, already: BackendLink, was: Prepared | undefined): void {
+    if (!was) return;
+    for (const where of was.on) {
       const link = where === 'source' ? this.source : this.target;
       if (link && link !== already && !link.lost) link.request([closeMessage('S', name), SYNC], new Collect());
     }
-    this.statements.delete(name);
+    if (this.statements.get(name) === was) this.statements.delete(name);
   }
 
   /** What a simple Query that runs changes in the session: source-only state, SQL PREPAREs, settings. */

@@ -92,3 +92,18 @@ it('a Parse among what an error skipped in a segment the proxy runs in pieces ma
   expect(direct).toBe('C:BEGIN Z:T E:26000:ERROR Z:E C:ROLLBACK Z:I E:26000:ERROR Z:I');
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 4)).toBe(direct);
 });
+
+it('a Close sent with a read the new database answers closes the statement on the source too, as directly', async () => {
+  const messages = (id: number) => [
+    // a read: run on the new database, and parsed on the source as well
+    parseAs('c1', 'SELECT count(*) FROM items'), bindOf('c1'), execute(), sync(),
+    // pgjdbc closes a statement its cache let go of ahead of its next query, here another routed read
+    msg('C', Buffer.from('S'), 'c1'), parseAs('', 'SELECT count(*) FROM items WHERE id > 0'), bindOf(''), execute(), sync(),
+    // the name again, for a write (the source's): the proxy's source connection still held c1 (42P05)
+    parseAs('c1', `INSERT INTO items VALUES (${id})`), bindOf('c1'), execute(), sync(),
+    query(`SELECT string_agg(name, ',') FROM pg_prepared_statements`),
+  ];
+  const direct = await exchangeAfterLogin(pair.legacyUrl, messages(21), 4);
+  expect(direct).toBe('1 2 D:0 C:SELECT 1 Z:I 3 1 2 D:0 C:SELECT 1 Z:I 1 2 C:INSERT 0 1 Z:I T D:c1 C:SELECT 1 Z:I');
+  expect(await exchangeAfterLogin(tp.url(pair.name), messages(22), 4)).toBe(direct);
+});
