@@ -714,7 +714,10 @@ export class Relay {
           this.refuse(REFUSE_LARGE_OBJECTS, LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
         } else {
           if (this.predicted !== I) await this.aheadBefore('other', 0);
-          this.forward(this.source, u.msgs);
+          // outside a block the call commits on its own, and any function may write: an autocommit write, mirrored
+          // before its answer (sent as it was, a routed read right after missed its rows until the drainer came by)
+          if (this.predicted === I && this.mirroring) await this.wrapAutocommit(u.msgs, false);
+          else this.forward(this.source, u.msgs);
         }
       }
     } catch (e) {
