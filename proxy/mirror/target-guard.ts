@@ -26,6 +26,8 @@ export interface TargetStats {
 
 /** How long reads may wait on the drainer's re-sync of a refused commit before they trip as for a mirror failure. */
 export const RESYNC_HOLD_MS = 10_000;
+/** RESYNC_HOLD_MS, or CUTOVER_RESYNC_HOLD_MS from the environment, read when a hold starts. */
+const resyncHoldMs = () => Number(process.env.CUTOVER_RESYNC_HOLD_MS) || RESYNC_HOLD_MS;
 
 /** A routed read in flight, watched for its deadline. */
 interface InFlight {
@@ -236,7 +238,7 @@ export class TargetGuard {
   /** One hold ends once the drainer has caught up; if it does not in time, reads trip for `cause`. */
   private async releaseWhenDrained(cause: string): Promise<void> {
     try {
-      await this.drained!(RESYNC_HOLD_MS);
+      await this.drained!(resyncHoldMs());
     } catch (e) {
       this.log.warn({ reason: (e as Error).message, cause }, 'changes not re-synced by the drainer in time: reads back to the source');
       this.live.trip(`${cause}: ${(e as Error).message}`);
