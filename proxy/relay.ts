@@ -2268,7 +2268,7 @@ export class Relay {
 
   /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
   private requestDrain(ahead = false): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings(), this.encodingSet);
+    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings(), !this.readsUtf8());
   }
 
   /**
@@ -2374,7 +2374,15 @@ export class Relay {
    */
   /** A statement of the proxy's, with JSON literals of the session's rows and keys, readable in its client_encoding. */
   private inSessionEncoding(sql: string): string {
-    return this.encodingSet || !isUtf8(this.source.reported.get('client_encoding')) ? jsonAscii(sql) : sql;
+    return this.readsUtf8() ? sql : jsonAscii(sql);
+  }
+
+  /**
+   * Whether the session's source connection is known to exchange text as UTF-8: not once the client has SET its
+   * client_encoding (a statement pipelined behind the SET goes before the server reports the new one).
+   */
+  private readsUtf8(): boolean {
+    return !this.encodingSet && isUtf8(this.source.reported.get('client_encoding'));
   }
 
   private async recordDirty(changes: Change[], inTransaction: boolean): Promise<void> {

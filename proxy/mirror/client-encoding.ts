@@ -35,6 +35,8 @@ const canonical = (encoding: string | undefined) => (encoding ?? 'UTF8').toUpper
 
 /** Whether text the server sends in client_encoding `encoding` (as reported) is read as UTF-8. */
 export function isUtf8(encoding: string | undefined): boolean {
+  // the usual answer without a string made: this is asked for every drained row
+  if (encoding === undefined || encoding === 'UTF8') return true;
   const name = canonical(encoding);
   return name === 'UTF8' || name === 'UNICODE' || name === 'SQL_ASCII';
 }

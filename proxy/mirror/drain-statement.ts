@@ -23,7 +23,7 @@ import type { CaptureDialect } from '../capture/dialect.ts';
 import type { Message } from '../framing.ts';
 import type { Change } from './apply.ts';
 import { bindMessage, closeMessage, EXECUTE, parseErrorFields, parseMessage, queryMessage, SYNC } from '../messages.ts';
-import { decoderFor, isUtf8, type Decode } from './client-encoding.ts';
+import { decoderFor, type Decode } from './client-encoding.ts';
 
 /** Reserved: a name no client is expected to use (it needs quoting in SQL). */
 export const DRAIN_STATEMENT = 'cutover:drain';
@@ -102,14 +102,13 @@ export class DrainStatements {
    * Sends this transaction's drain on `link`; the answer arrives in the returned collector. `ahead`: a drain
    * ahead, more of the client's statements to come, whose rows wait for its COMMIT (not held to the drain budget:
    * DrainCollect); otherwise only the COMMIT follows. `lift`: the session may have timeouts or SERIALIZABLE
-   * (dialect.untimed); without, the drain goes alone. `encodingSet`: the client has set its client_encoding.
+   * (dialect.untimed); without, the drain goes alone. `notUtf8`: the session's text may not be UTF-8 (Relay.readsUtf8).
    */
-  request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean, encodingSet = false): DrainCollect {
+  request(link: BackendLink, dialect: CaptureDialect, ahead: boolean, lift: boolean, notUtf8 = false): DrainCollect {
     const commitNext = !ahead;
-    // a session whose client_encoding is not UTF-8 (or may not be: `encodingSet`, the client SET it, perhaps in this
-    // very write, not yet reported) gets the rows as UTF-8 bytes: in its own encoding a character it lacks, in a
-    // column the client never read, failed the drain, and with it the COMMIT (40000)
-    const utf8 = Boolean(dialect.drainSqlUtf8) && (encodingSet || !isUtf8(link.reported.get('client_encoding')));
+    // such a session gets the rows as UTF-8 bytes: in its own encoding a character it lacks, in a column the client
+    // never read, failed the drain, and with it the COMMIT (40000)
+    const utf8 = Boolean(dialect.drainSqlUtf8) && notUtf8;
     const drain = new DrainCollect(commitNext, link, utf8);
     const u = lift ? dialect.untimed : undefined;
     // in the drain's own segment: a timer armed for its first message is disarmed at the next once the setting is 0
