@@ -94,11 +94,13 @@ it('a Parse among what an error skipped in a segment the proxy runs in pieces ma
 });
 
 it('a Close sent with a read the new database answers closes the statement on the source too, as directly', async () => {
+  // The counts skip the rows the two runs insert: the direct run's row reaches the new database
+  // only through the drainer, so a count of it would depend on when the drainer got there.
   const messages = (id: number) => [
     // a read: run on the new database, and parsed on the source as well
-    parseAs('c1', 'SELECT count(*) FROM items'), bindOf('c1'), execute(), sync(),
+    parseAs('c1', 'SELECT count(*) FROM items WHERE id > 100'), bindOf('c1'), execute(), sync(),
     // pgjdbc closes a statement its cache let go of ahead of its next query, here another routed read
-    msg('C', Buffer.from('S'), 'c1'), parseAs('', 'SELECT count(*) FROM items WHERE id > 0'), bindOf(''), execute(), sync(),
+    msg('C', Buffer.from('S'), 'c1'), parseAs('', 'SELECT count(*) FROM items WHERE id > 101'), bindOf(''), execute(), sync(),
     // the name again, for a write (the source's): the proxy's source connection still held c1 (42P05)
     parseAs('c1', `INSERT INTO items VALUES (${id})`), bindOf('c1'), execute(), sync(),
     query(`SELECT string_agg(name, ',') FROM pg_prepared_statements`),
