@@ -154,6 +154,8 @@ export interface RelayContext {
   capture: (side: Side) => CaptureDialect;
   /** Dirty keys this session could not record on the source of truth `side`: its drainer records them. */
   recordDirty?: (side: Side, keys: DirtyKey[]) => void;
+  /** Source transactions whose COMMIT failed (or was lost) after the mirror applied them: their keys are re-synced already. */
+  commitsRefused?: (side: Side, txids: string[]) => void;
   /** The proxy's request and byte counters (the byte relay counts the same way). */
   stats?: { requests: number; bytesOut: number };
   /** Whether a read naming these relations must stay on the source of truth (mirror/unmirrored-relations.ts). */
@@ -2358,6 +2360,9 @@ export class Relay {
    */
   private async commitRefused(changes: Change[], resync = this.refusalHold(changes)): Promise<void> {
     await this.recordDirty(changes, false);
+    // the mirror's ledger (drainer.ts) finds the same transactions uncommitted: not a proxy that stopped
+    const txids = [...new Set(changes.flatMap((c) => (c.txid ? [c.txid] : [])))];
+    if (txids.length) this.ctx.commitsRefused?.(this.sot, txids);
     resync?.();
   }
 

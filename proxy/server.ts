@@ -198,6 +198,7 @@ async function startMirror(cfg: Config, source: SourceSpec, sourceUrl: string, t
     shadowSample: cfg.shadowSample,
     capture: (side) => (side === 'legacy' && source.kind === 'sqlite' ? sqliteCaptureDialect : pgCaptureDialect),
     recordDirty: (side, keys) => sides.of(side).drainer.recordDirty(keys),
+    commitsRefused: (side, txids) => sides.of(side).drainer.commitsRefused?.(txids),
     // sessions on the new database run as the target URL's role: the target holds its own credentials
     target: { endpoint: { host: t.host, port: t.port, sslmode: t.sslmode }, user: t.user, database: t.database, secret: { kind: 'password', password: t.password } },
   };

@@ -71,6 +71,8 @@ export interface MirrorRuntime {
   capture: (side: Side) => CaptureDialect;
   /** Dirty keys a session could not record on the source of truth `side` (its connection was lost): its drainer records them. */
   recordDirty: (side: Side, keys: DirtyKey[]) => void;
+  /** Source transactions a session saw fail at COMMIT after the mirror applied them (drainer.ts, the ledger). */
+  commitsRefused?: (side: Side, txids: string[]) => void;
   /** Whether a read naming these relations must stay on the source of truth (materialized views, sequences). */
   unmirrored?: (relations: string[] | undefined) => boolean;
   /** DDL let through (allowDdl): the relations above are read again once the returned function is called, at its transaction's end. */
@@ -441,6 +443,7 @@ export class Session {
       shadowSample: m.shadowSample,
       capture: m.capture,
       recordDirty: m.recordDirty,
+      ...(m.commitsRefused ? { commitsRefused: m.commitsRefused } : {}),
       unmirrored: m.unmirrored,
       ...(m.schemaChanging ? { schemaChanging: m.schemaChanging } : {}),
       ...(m.fires ? { fires: m.fires } : {}),

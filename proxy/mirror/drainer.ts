@@ -37,6 +37,7 @@ const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
 const LEDGER_EVERY_MS = 1_000;
 const LEDGER_MIN_AGE_MS = 2_000;
+const REFUSED_KEPT = 10_000;
 const LOCK_KEY = 0x43_55_54_4f; // "CUTO"
 /** How long a drain waits for a row lock: half of PostgreSQL's default deadlock_timeout. */
 const DRAIN_LOCK_TIMEOUT_MS = 500;
@@ -126,6 +127,8 @@ export interface ChangeDrainer {
    * drain, before it takes anything, and kept until then.
    */
   recordDirty(keys: DirtyKey[]): void;
+  /** Source transactions a session of this proxy saw fail at COMMIT after the mirror applied them (reconcileLedger). */
+  commitsRefused?(txids: string[]): void;
   /** Resolves once every change row now on the source has been drained (by any proxy); rejects after `withinMs`. */
   drained(withinMs: number): Promise<void>;
 }
@@ -178,6 +181,8 @@ export class Drainer implements ChangeDrainer {
   /** Whether the installed triggers lock new keys' buckets: if not, deletes of missing keys are re-checked. */
   private bucketsLocked = false;
   private ledgerOffSaid = false;
+  /** commitsRefused's transactions, until the ledger is reconciled past them (at most REFUSED_KEPT, the oldest dropped). */
+  private readonly refusedCommits = new Set<string>();
   private readonly watch = new ResyncWatch(async () => {
     if (this.unrecorded.size) return null;
     const b = await this.pool.query<{ lo: string | null; hi: string | null }>(`SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM ${SCHEMA}.changes`);
@@ -343,9 +348,22 @@ export class Drainer implements ChangeDrainer {
     const keys = due.filter((d) => lost.has(d.txid)).map((d) => ({ tbl: d.tbl, pk: d.pk }));
     if (keys.length) {
       await src.query(pgCaptureDialect.dirtySql(keys));
-      this.log.warn({ transactions: lost.size, keys: keys.length }, 'drainer: the mirror has transactions the source did not commit (a proxy stopped between apply and COMMIT); re-syncing their keys');
+      // a COMMIT the source refused (a deferred constraint, a serialization failure) was seen, and re-synced, by
+      // its session: only the rest point at a proxy that stopped
+      const unexplained = new Set([...lost].filter((t) => !this.refusedCommits.has(t)));
+      if (unexplained.size) this.log.warn({ transactions: unexplained.size, keys: due.filter((d) => unexplained.has(d.txid)).length }, 'drainer: the mirror has transactions the source did not commit (a proxy stopped between apply and COMMIT); re-syncing their keys');
+      if (unexplained.size < lost.size) this.log.info({ transactions: lost.size - unexplained.size }, 'drainer: transactions whose source COMMIT was refused after the mirror applied them; their keys are re-synced');
     }
     await this.applier.ledgerForget?.(finished);
+    for (const t of finished) this.refusedCommits.delete(t);
+  }
+
+  commitsRefused(txids: string[]): void {
+    for (const t of txids) this.refusedCommits.add(t);
+    for (const t of this.refusedCommits) {
+      if (this.refusedCommits.size <= REFUSED_KEPT) break;
+      this.refusedCommits.delete(t);
+    }
   }
 
   recordDirty(keys: DirtyKey[]): void {
