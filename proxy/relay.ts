@@ -213,8 +213,13 @@ interface Prepared {
  * LOCK alone: it writes nothing, and outside a transaction block the server refuses it (25P01). Wrapped in the
  * proxy's transaction it would succeed instead, so it goes as it is.
  */
-function locksOnly(c: Classification): boolean {
-  return c.statements.length > 0 && c.statements.every((st) => st.node === 'LockStmt');
+/**
+ * Statements that must run on the source but change no rows (LOCK, NOTIFY):
+ * outside a transaction there is nothing to mirror, so they are not wrapped in
+ * the proxy's transaction (a NOTIFY wrapped took 4 round trips where 1 does).
+ */
+function changesNoRows(c: Classification): boolean {
+  return c.statements.length > 0 && c.statements.every((st) => st.node === 'LockStmt' || st.node === 'NotifyStmt');
 }
 
 /**
@@ -904,7 +909,7 @@ export class Relay {
     // after any drain ahead, which may prepare the drain statement again
     if (c.listsPrepared) this.drains.hide(this.source, this.target);
     if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c, queryText(u.msgs[0]!.bytes).latin1));
-    if (mirroring && !inTxn && WRITES.has(c.kind) && !locksOnly(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
+    if (mirroring && !inTxn && WRITES.has(c.kind) && !changesNoRows(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = txns[0].chain ? T : I;
       return this.commitWithMirror(u.msgs, txns[0].chain);
@@ -968,7 +973,7 @@ export class Relay {
     let chained = false;
     const executes = new Map<Message, ExecuteInfo>();
     let executed = 0;
-    let onlyLocks = true;
+    let changesNone = true;
     /** The segment's one Execute runs a CALL or DO, which may COMMIT inside (callCommitting). */
     let callsProcedure = false;
     /** The segment reads pg_prepared_statements (DrainStatements.hide). */
@@ -1051,7 +1056,7 @@ export class Relay {
           }
           executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k, ...(p && writesLargeObjects(p.cls) ? { largeObjects: true as const } : {}) });
           callsProcedure = executes.size === 1 && p !== undefined && endsTransactionsItself(p.cls);
-          if (!p || !locksOnly(p.cls)) onlyLocks = false;
+          if (!p || !changesNoRows(p.cls)) changesNone = false;
           executed = p?.cls.id ?? 0;
           kind = kind === null ? k : combine(kind, k);
           break;
@@ -1156,7 +1161,7 @@ export class Relay {
       this.closeAll(closes, this.source);
       return;
     }
-    if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0 && !(executes.size && onlyLocks)) {
+    if (mirroring && u.sync && !inTxn && WRITES.has(segKind) && txnOps.length === 0 && !(executes.size && changesNone)) {
       // our BEGIN first: as a Query it drops the unnamed statement, which a replay must then follow
       this.source.request(queryMessage('BEGIN'), new Collect());
       this.ensureOn(this.source, referenced);
