@@ -1080,8 +1080,16 @@ export class Relay {
     if (inTxn) await this.aheadBefore(step, executed);
     // after any drain ahead, which may prepare the drain statement again
     if (listsPrepared && !this.openSegment) this.drains.hide(this.source, this.target);
-    const refusal = !u.sync && this.mirroring ? unsyncedRefusal(txnOps, segKind, this.ctx.allowDdl, largeObjects) : null;
-    if (refusal) return this.refuseBeforeSync(refusal, u);
+    // the rest of a segment a Flush sent ahead runs where that went, past refuseDdl below: refused here too, or a
+    // Parse and Bind of lo_from_bytea() flushed ahead of their Execute wrote a large object on the source alone
+    const rest = this.openSegment !== null && segKind === 'ddl';
+    const refusal = (!u.sync || rest) && this.mirroring ? unsyncedRefusal(txnOps, segKind, this.ctx.allowDdl, largeObjects) : null;
+    if (refusal) {
+      await this.refuseBeforeSync(refusal, u);
+      // the server skips to the Sync, which ends the segment as it would have
+      return u.sync ? this.onExtended({ ...u, msgs: u.msgs.slice(-1) }) : undefined;
+    }
+    if (rest && this.mirroring && this.ctx.allowDdl) this.ddlLetThrough();
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const open = this.openSegment;

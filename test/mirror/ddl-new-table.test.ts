@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair } from './mirrored-pair.ts';
+import type { Socket } from 'node:net';
+import { bind, execute, msg, parse, query, sync } from '../proxy/raw-wire.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -72,6 +74,35 @@ describe('a table made while mirroring with allowDdl', () => {
     expect(await count('fresh2')).toBe(2);
     expect(await eventually(itemsReadOnTarget)).toBe(true);
     expect(await count('fresh2')).toBe(2);
+  });
+
+  it('reads stay on the source when the DDL was parsed and bound ahead of a Flush, and executed after it', async () => {
+    expect(await eventually(itemsReadOnTarget)).toBe(true);
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    c.on('error', () => undefined);
+    await c.connect();
+    const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+    s.removeAllListeners('data');
+    let readies = 0;
+    const answered = new Promise<void>((resolve) => s.on('data', (d: Buffer) => {
+      // ReadyForQuery is the only message here of 6 bytes starting 'Z' (its body one byte)
+      for (let o = 0; o + 5 <= d.length; o += 1 + d.readInt32BE(o + 1)) if (d[o] === 0x5a && ++readies === 4) resolve();
+    }));
+    s.write(Buffer.concat([
+      query('BEGIN'),
+      parse('CREATE TABLE fresh3 (id int PRIMARY KEY)'), bind(), msg('H'), execute(), sync(),
+      query('SELECT pg_sleep(2)'), query('COMMIT'),
+    ]));
+    try {
+      const sleeping = async () => (await sql(pair.legacyUrl, `SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)' AND state = 'active'`)).rows.length === 1;
+      expect(await eventually(sleeping)).toBe(true);
+      // the transaction that made fresh3 is open: the catalogues cannot show it yet
+      expect(await itemsReadOnTarget()).toBe(false);
+      await answered;
+      expect((await sql(pair.legacyUrl, `SELECT to_regclass('fresh3') IS NOT NULL AS made`)).rows[0].made).toBe(true);
+    } finally {
+      s.destroy();
+    }
   });
 
   it('reads of a table made on the source alone are no error of the new database', async () => {

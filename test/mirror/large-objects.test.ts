@@ -80,6 +80,15 @@ describe('large-object writes while mirroring', () => {
     expect(await largeObjects()).toBe(0);
   });
 
+  it('refused when its Parse and Bind were flushed ahead of its Execute, and what its segment wrote before it is undone', async () => {
+    const loFlushed = [parse("SELECT lo_from_bytea(0, 'x')"), bind(), msg('H'), execute(), sync()];
+    expect(await firstErrorAfterLogin(loFlushed, 1)).toContain('large objects are not mirrored');
+    const afterWrite = [parse('INSERT INTO docs VALUES (31, NULL)'), bind(), execute(), msg('H'), ...loFlushed];
+    expect(await exchangeAfterLogin(tp.url(pair.name), afterWrite, 1)).toBe('1 2 C:INSERT 0 1 1 2 E:0A000:ERROR Z:I');
+    for (const url of [pair.legacyUrl, pair.targetUrl]) expect((await sql(url, 'SELECT count(*)::int AS n FROM docs WHERE id = 31')).rows[0].n).toBe(0);
+    expect(await largeObjects()).toBe(0);
+  });
+
   it('reading one made beside the proxy still works', async () => {
     const oid = (await sql(pair.legacyUrl, "SELECT lo_from_bytea(0, 'kept') AS oid")).rows[0].oid;
     const c = new pg.Client({ connectionString: tp.url(pair.name) });
