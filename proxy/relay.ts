@@ -1009,6 +1009,9 @@ export class Relay {
             break;
           }
           this.noteStatementDrops(cls);
+          // hidden already where it is parsed: asyncpg parses with a Flush (Parse, Describe, Flush) and binds in the
+          // rest of that segment, where no Close with a Sync of its own can go ahead of the Execute any more
+          if (cls.listsPrepared) listsPrepared = true;
           // before the statement is recorded: a DISCARD ALL or DEALLOCATE ALL forgets every statement but itself
           if (cls.kind === 'session') this.forgetDeallocated(cls);
           if (referenced.has(name) && !this.usedBefore?.has(name)) (this.usedBefore ??= new Map()).set(name, this.statements.get(name));

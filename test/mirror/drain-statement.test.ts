@@ -10,6 +10,7 @@ import { startTestProxy, type TestProxy } from '../proxy/proxy-harness.ts';
 import { mirroredPair } from './mirrored-pair.ts';
 import { installCapture, removeCapture } from '../../proxy/capture/pg-capture.ts';
 import { DRAIN_STATEMENT } from '../../proxy/mirror/drain-statement.ts';
+import { execute, int16, msg, query, stepsAfterLogin, sync } from '../proxy/raw-wire.ts';
 
 let pair: DbPair;
 let tp: TestProxy;
@@ -156,6 +157,19 @@ it('is not among the statements a client lists in pg_prepared_statements, and is
     await s.end();
   }
   expect([await onTarget(20), await onTarget(21), await onTarget(22), await onTarget(23)]).toEqual(['m2', 'n', 'o', 'p']);
+});
+
+it('is hidden from a listing parsed with a Flush and bound once its Describe is answered (asyncpg, named and unnamed)', async () => {
+  // asyncpg prepares with Parse, Describe, Flush and sends Bind, Execute, Sync once the RowDescription came: the
+  // segment is open on the server when the Execute shows the listing, too late for a Close with a Sync of its own
+  const listing = 'SELECT string_agg(name, \',\') FROM pg_prepared_statements';
+  const prepared = (name: string) => ({ messages: [msg('P', name, listing, int16(0)), msg('D', Buffer.from('S'), name), msg('H')], until: 'T' });
+  const run = (name: string) => ({ messages: [msg('B', '', name, int16(0), int16(0), int16(0)), execute(), sync()], until: 'Z' });
+  const write = (id: number) => ({ messages: [query(`INSERT INTO t VALUES (${id}, 'a')`)], until: 'Z' });
+  const answers = await stepsAfterLogin(tp.url(pair.name), [write(40), prepared('__asyncpg_stmt_1__'), run('__asyncpg_stmt_1__'), write(41), prepared(''), run('')]);
+  // as directly: the named statement only (the unnamed one is not listed)
+  expect(answers.filter((_, i) => i === 2 || i === 5)).toEqual(['2 D:__asyncpg_stmt_1__ C:SELECT 1 Z:I', '2 D:__asyncpg_stmt_1__ C:SELECT 1 Z:I']);
+  expect([await onTarget(40), await onTarget(41)]).toEqual(['a', 'a']);
 });
 
 it('stays hidden after the client deallocates a statement of its own (psycopg 3 evicts its statements by DEALLOCATE)', async () => {

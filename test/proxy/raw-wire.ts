@@ -111,15 +111,70 @@ export async function exchangeAfterLogin(url: string, messages: Buffer[], readie
         const type = String.fromCharCode(buf[o]!);
         const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
         o += 1 + body.length + 4;
-        if (type === 'E') words.push(`E:${/C([0-9A-Z]{5})\0/.exec(body.toString('latin1'))?.[1]}:${body.toString('latin1').includes('SFATAL') ? 'FATAL' : 'ERROR'}`);
-        else if (type === 'C') words.push(`C:${body.toString('utf8', 0, body.length - 1)}`);
-        else if (type === 'Z') words.push(`Z:${String.fromCharCode(body[0]!)}`);
-        else if (type === 'D') words.push(`D:${body.toString('utf8', 6)}`);
-        else if (type !== 'S' && type !== 'N') words.push(type);
+        const w = word(type, body);
+        if (w) words.push(w);
         if (type === 'Z' && ++seen === readies) done();
       }
       buf = buf.subarray(o);
     });
     s.write(Buffer.concat(messages));
   });
+}
+
+/** One backend message as a word of exchangeAfterLogin's answer (null: ParameterStatus and notices, left out). */
+function word(type: string, body: Buffer): string | null {
+  if (type === 'E') return `E:${/C([0-9A-Z]{5})\0/.exec(body.toString('latin1'))?.[1]}:${body.toString('latin1').includes('SFATAL') ? 'FATAL' : 'ERROR'}`;
+  if (type === 'C') return `C:${body.toString('utf8', 0, body.length - 1)}`;
+  if (type === 'Z') return `Z:${String.fromCharCode(body[0]!)}`;
+  if (type === 'D') return `D:${body.toString('utf8', 6)}`;
+  return type !== 'S' && type !== 'N' ? type : null;
+}
+
+/**
+ * A conversation in steps on a logged-in connection to `url`: each step's messages go once the answer to the step
+ * before has shown a message of the type it waits for (`until`: 'T' after a Parse, Describe and Flush, 'Z' after
+ * a Sync), as a driver that waits for a Describe's answer before it binds (asyncpg). The answer to each step, in
+ * exchangeAfterLogin's words; a step not answered so within 3 s ends the conversation there.
+ */
+export async function stepsAfterLogin(url: string, steps: { messages: Buffer[]; until: string }[]): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+  s.removeAllListeners('data');
+  const answers: string[][] = [];
+  let buf = Buffer.alloc(0);
+  let wake: (() => void) | null = null;
+  let waitingFor = '';
+  s.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    let o = 0;
+    while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
+      const type = String.fromCharCode(buf[o]!);
+      const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
+      o += 1 + body.length + 4;
+      const w = word(type, body);
+      if (w) answers.at(-1)?.push(w);
+      if (type === waitingFor) wake?.();
+    }
+    buf = buf.subarray(o);
+  });
+  try {
+    for (const step of steps) {
+      answers.push([]);
+      waitingFor = step.until;
+      const answered = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 3_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      s.write(Buffer.concat(step.messages));
+      if (!(await answered)) break;
+    }
+  } finally {
+    s.destroy();
+  }
+  return answers.map((a) => a.join(' '));
 }
