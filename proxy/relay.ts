@@ -246,8 +246,11 @@ export class Relay {
   private pendingBytes = 0;
   /** Transaction status as it will be once every request sent so far is answered. */
   private predicted = I;
-  /** A segment a Flush sent before its Sync: where it went, and whether we opened a transaction for it. */
-  private openSegment: { link: BackendLink; wrapped: boolean } | null = null;
+  /**
+   * A segment a Flush sent before its Sync: where it went, whether we opened a transaction for it, and whether
+   * what went was only Parses and Describes (described: nothing bound or run there, so its rest may be routed).
+   */
+  private openSegment: { link: BackendLink; wrapped: boolean; described?: true } | null = null;
   /** The part of that segment sent so far met an error: the server skips the rest up to the Sync. */
   private flushedError = false;
   private readonly statements = new Map<string, Prepared>();
@@ -1093,6 +1096,7 @@ export class Relay {
       return u.sync ? this.onExtended({ ...u, msgs: u.msgs.slice(-1) }) : undefined;
     }
     if (rest && this.mirroring && this.ctx.allowDdl) this.ddlLetThrough();
+    const routedRest = u.sync && !inTxn ? await this.routeDescribedRest(u, segKind, pinned, system) : null;
     if (this.openSegment) {
       // the rest of a segment a Flush already sent somewhere
       const open = this.openSegment;
@@ -1134,12 +1138,13 @@ export class Relay {
       }
       // more of it without a Sync: if what was sent failed, the server skips these and answers nothing to wait for
       if (!u.sync) await link.whenIdle();
+      if (!onlyDescribes(u.msgs)) delete open.described;
       this.sendSegment(link, u, referenced, definedHere, closes, !u.sync && this.flushedError);
       this.predictFrom(txnOps, chained);
       return;
     }
     if (this.refuseDdl(segKind, largeObjects)) return;
-    const r = u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source';
+    const r = routedRest ?? (u.sync ? this.routeOf(segKind, pinned, inTxn, system) : 'source');
     mirrorMetrics.queries.inc(r, segKind);
     if (r === 'target') {
       // (readyTarget is the same but for the look at the session: the usual path takes one await fewer)
@@ -1194,7 +1199,7 @@ export class Relay {
     if (f && segKind === 'read') this.timeRead(f);
     else if (f && step === 'write') this.maybeDrainAhead(executed);
     if (!u.sync) {
-      this.openSegment = { link: this.source, wrapped: wrap };
+      this.openSegment = { link: this.source, wrapped: wrap, ...(onlyDescribes(u.msgs) ? { described: true as const } : {}) };
       this.flushedError = false;
     }
     this.predictFrom(txnOps, chained);
@@ -1212,6 +1217,28 @@ export class Relay {
     if (!u.msgs.some((m) => m.type === 0x50)) withheld.add(0x31);
     if (!u.msgs.some((m) => m.type === 0x42)) withheld.add(0x32);
     return this.sendAheadOfSync([parseMessage('', sql), bindMessage('', []), EXECUTE, FLUSH_MESSAGE.bytes], 3, withheld);
+  }
+
+  /**
+   * The rest of a segment whose sent part only parsed and described (asyncpg prepares so: Parse, Describe, Flush,
+   * then Bind, Execute, Sync once described), when it is a read outside a transaction the draw routes to the new
+   * database: the source's part is ended with a Sync of our own (its answer withheld; nothing ran there), and the
+   * rest is routed as a segment of its own, its statements parsed there first. Else the rest followed its first
+   * part to the source, and asyncpg's reads without its statement cache (statement_cache_size=0, as behind a
+   * pooler), or any statement's first run, never reached the new database. Null: not so, route as usual.
+   */
+  private async routeDescribedRest(u: Unit, kind: Kind, pinned: Route | null, system: boolean): Promise<Route | null> {
+    const open = this.openSegment;
+    if (!open?.described || open.wrapped || open.link !== this.source || kind !== 'read') return null;
+    // the rest binds and runs what was described: a Parse or Close there would have to be answered in order with it
+    if (!u.msgs.every((m) => m.type === 0x42 || m.type === 0x44 || m.type === 0x45 || m.type === 0x48 || m.type === 0x53)) return null;
+    if (this.routeOf(kind, pinned, false, system) !== 'target') return null;
+    // whether the sent part failed: the server skips to the Sync, the rest must meet the same there
+    await open.link.whenIdle();
+    if (this.flushedError || this.closed || this.openSegment !== open) return null;
+    open.link.request([SYNC], new Collect());
+    this.openSegment = null;
+    return 'target';
   }
 
   /**
@@ -2547,4 +2574,9 @@ function aheadStep(mirroring: boolean, txn: TxnOp | 'many' | null, kind: Kind, c
   if (txn !== null || copies) return 'other';
   if (kind === 'read' || kind === 'session') return 'read';
   return kind === 'write' ? 'write' : 'other';
+}
+
+/** Messages that only parse and describe statements (and flush): they bind nothing and run nothing. */
+function onlyDescribes(msgs: Message[]): boolean {
+  return msgs.every((m) => m.type === 0x50 || m.type === 0x48 || (m.type === 0x44 && m.bytes[5] === 0x53));
 }
