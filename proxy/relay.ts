@@ -688,6 +688,10 @@ export class Relay {
         // the server's word over the prediction once everything sent is answered: an error skips the rest of a
         // Query or segment, a COMMIT or ROLLBACK in it too, and the session is still in its (failed) block
         if (!this.source.pending && !this.openSegment && !this.deferredBegin && !this.source.lost) this.predicted = this.source.status;
+        // SETs logged are settled once their requests are answered, not at the next routed read: an error in a
+        // request after them (asyncpg's pool resets with RESET ALL among other statements, then a write fails
+        // 23505) says nothing of them, and must not keep the session's reads on the source for good
+        if (this.loggedSetsFrom !== null && !this.source.pending && !this.openSegment) this.settingsUnsettled();
         if (this.predicted === I && !this.openSegment) {
           // a transaction boundary: the only place a session may wait for promote or change databases
           this.resume = waitWhilePaused(this.ctx.live);

@@ -7,9 +7,9 @@
 // the source no longer had: a multi-tenant search_path read another tenant's
 // rows. Now a session whose SETs may have been undone reads from the source.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { DbPair } from '../harness/databases.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
-import { exchangeAfterLogin, execute, int16, msg, query, sync } from '../proxy/raw-wire.ts';
+import { exchangeAfterLogin, execute, int16, msg, query, stepsAfterLogin, sync } from '../proxy/raw-wire.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 import { TENANT_SCHEMA } from './tenant-schema.ts';
 
@@ -42,4 +42,17 @@ it.each([
 it('a SET that stays is followed on the target', async () => {
   const messages = [query('BEGIN'), query('SAVEPOINT a'), query(TENANT), query('RELEASE a'), query('COMMIT'), READ];
   expect(await exchangeAfterLogin(tp.url(pair.name), messages, 6)).toMatch(/D:tenant A only C:SELECT 1 Z:I$/);
+});
+
+it('a SET among other statements is still followed on the target after a later request fails (asyncpg pool reset, then a failed write)', async () => {
+  // a row only the new database has: a read that shows it was answered there
+  await sql(pair.targetUrl, `INSERT INTO tenant_a.items VALUES (2, 'target only')`);
+  const step = (text: string) => ({ messages: [query(text)], until: 'Z' });
+  const answers = await stepsAfterLogin(tp.url(pair.name), [
+    step(`SELECT 1; ${TENANT}`),
+    step(`INSERT INTO items VALUES (1, 'taken')`),
+    step(`SELECT string_agg(v, ',' ORDER BY id) FROM items`),
+  ]);
+  expect(answers[1]).toBe('E:23505:ERROR Z:I');
+  expect(answers[2]).toBe('T D:tenant A only,target only C:SELECT 1 Z:I');
 });
