@@ -99,14 +99,14 @@ export const TEXT_MARKER = 'cutover:text';
 /**
  * The capture format this version installs, kept in the change schema's
  * comment. Triggers installed by an older version keep working, but without
- * what came since (7: xml as its stored text, declaration kept, and columns of a type with a cast to json, such as hstore, and composites as text; 6: new keys share-lock their key bucket (KEY_BUCKETS), so the
+ * what came since (8: change rows numbered without a sequence, so the session's lastval() stays the application's (SEQ_STRIDE); 7: xml as its stored text, declaration kept, and columns of a type with a cast to json, such as hstore, and composites as text; 6: new keys share-lock their key bucket (KEY_BUCKETS), so the
  * drainer's delete of a missing key cannot land after a session's insert of it, keys are
  * written in UTC, and change rows are stored uncompressed (large values much faster);
  * 5: text settings fixed only where a session's differ, faster writes; 4: json, jsonb and arrays as text, datestyle fixed; 3:
  * partitions, fixed text settings): `capture status` and the proxy say so
  * until `capture install` is run again.
  */
-export const CAPTURE_VERSION = 7;
+export const CAPTURE_VERSION = 8;
 const VERSION_COMMENT = (v: number) => `cutover capture format ${v}`;
 
 /** The capture format installed on `db` (null: installed before formats were recorded, or not at all). */
@@ -192,6 +192,38 @@ export const bucketTableSql = (tbl: string) => `hashtext('cutover:' || ${tbl})`;
 /** SQL: the second, the bucket of key `pk` (its jsonb text: canonical, the same wherever the key is built). */
 export const bucketOfSql = (pk: string) => `(hashtext(${pk}) & ${KEY_BUCKETS - 1})`;
 
+/**
+ * A change row's seq, made without a sequence: nextval() in the trigger made
+ * the change table's sequence the session's last, so the application's own
+ * `SELECT lastval()` right after an INSERT (PHP's PDO::lastInsertId() without
+ * a sequence name, Doctrine DBAL's lastInsertId()) answered a change-row
+ * number instead of the id it had just drawn (direct and through the proxy
+ * alike, as soon as capture was installed).
+ *
+ * seq = txid × SEQ_STRIDE + the row's ordinal in its transaction (counted in a
+ * transaction-local setting, which a rolled-back savepoint takes back with its
+ * rows). Rows keep their transaction's order, which the relay applies them in;
+ * only a transaction's first DRAIN_LIMIT + 1 rows are ever applied in that
+ * order (a bigger one is re-synced key by key by the drainer), so the ordinal
+ * stops at SEQ_STRIDE - 1 and seq is no longer unique (an index, not a
+ * primary key). Across transactions seq follows txid, not commit order, as
+ * nextval() did not either: the drainer re-reads each key's current row.
+ * Below 2^53 while txid is below 2^39, so JavaScript numbers order it exactly.
+ * Rows written by the proxy itself (dirty keys) take the default: their
+ * transaction's last ordinal.
+ */
+export const SEQ_STRIDE = 16_384;
+const ORDINAL = '\u0001';
+const ORDINAL_VAR = 'cutover_ordinal';
+const ORDINAL_ROWS = 'cutover_ordinal_rows';
+const ORDINAL_SETTING = 'cutover.capture_ordinal';
+const ORDINAL_DECLARE = `${ORDINAL_VAR} bigint; ${ORDINAL_ROWS} bigint;`;
+const ORDINAL_NOW = `coalesce(nullif(current_setting(${lit(ORDINAL_SETTING)}, true), ''), '0')::bigint`;
+const ORDINAL_ADD = `IF ${ORDINAL_ROWS} > 0 THEN PERFORM set_config(${lit(ORDINAL_SETTING)}, (${ORDINAL_VAR} + ${ORDINAL_ROWS})::text, true); END IF;`;
+/** SQL: the seq of a change row whose transaction counted `before` rows before this statement's. */
+const seqSql = (before: string) => `txid_current() * ${SEQ_STRIDE} + least(${before} + row_number() OVER (), ${SEQ_STRIDE - 1})`;
+const SEQ_DEFAULT = `txid_current() * ${SEQ_STRIDE} + ${SEQ_STRIDE - 1}`;
+
 /** The capture triggers of a table, one function each: insert, update, delete, truncate. */
 const OPS = ['ins', 'upd', 'del', 'trunc'] as const;
 
@@ -203,6 +235,12 @@ const OPS = ['ins', 'upd', 'del', 'trunc'] as const;
  */
 function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: { schema: string; name: string }): string {
   const at = on ?? t;
+  // each INSERT into the change table numbers its rows on from the transaction's count, then adds them
+  // to it; `sql` holds ${ORDINAL} where its first row's ordinal goes (a variable, or $1 under EXECUTE)
+  const counted = (sql: string, dynamic = false) => `${ORDINAL_VAR} := ${ORDINAL_NOW};
+          ${dynamic ? `EXECUTE ${sql.replaceAll(ORDINAL, '$1')} USING ${ORDINAL_VAR};` : `${sql.replaceAll(ORDINAL, ORDINAL_VAR)};`}
+          GET DIAGNOSTICS ${ORDINAL_ROWS} = ROW_COUNT;
+          ${ORDINAL_ADD}`;
   const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${at.schema}_${at.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
@@ -211,7 +249,8 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   // anti-join; the other made it a nested loop over two unindexed transition tables, quadratic in the rows
   // one UPDATE changes (20 000 rows: 4.7 s, each row lock held that long)
   const sameKey = t.key.map((k) => `cutover_n.${q(k)} = cutover_o.${q(k)}`).join(' AND ');
-  const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
+  const upsertRows = (row: string) => `INSERT INTO ${SCHEMA}.changes (seq, tbl, op, pk, row) SELECT ${seqSql(ORDINAL)}, ${tag}, 'U', ${keyOf('cutover_n')}, ${row} FROM new_rows cutover_n`;
+  const deleteRows = (from: string) => counted(`INSERT INTO ${SCHEMA}.changes (seq, tbl, op, pk) SELECT ${seqSql(ORDINAL)}, ${tag}, 'D', ${keyOf('cutover_o')} FROM ${from}`);
   // the buckets of keys that did not exist before this statement (an UPDATE's unchanged keys did)
   const lockNewKeys = (where: string) =>
     `PERFORM pg_advisory_xact_lock_shared(${bucketTableSql(tag)}, cutover_b.b) FROM (SELECT DISTINCT ${bucketOfSql(`${keyOf('cutover_n')}::text`)} AS b FROM new_rows cutover_n ${where}) cutover_b;`;
@@ -219,24 +258,24 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   // others build the row at run time (EXECUTE sees the transition tables), from the columns they have then
   const [before, after] = upsertRows('\0').split('\0');
   const newRows = textColumns
-    ? `EXECUTE ${lit(before!)} || (${rowJsonExprSql('TG_RELID', 'cutover_n')}) || ${lit(after!)};`
-    : `${upsertRows('to_json(cutover_n.*)')};`;
+    ? counted(`${lit(before!)} || (${rowJsonExprSql('TG_RELID', 'cutover_n')}) || ${lit(after!)}`, true)
+    : counted(upsertRows('to_json(cutover_n.*)'));
   const body: Record<(typeof OPS)[number], string> = {
     ins: `${lockNewKeys('')}
           ${newRows}`,
     // a key that changed leaves its old key behind: delete that first
-    upd: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey});
+    upd: `${deleteRows(`old_rows cutover_o WHERE NOT EXISTS (SELECT 1 FROM new_rows cutover_n WHERE ${sameKey})`)}
           ${lockNewKeys(`WHERE NOT EXISTS (SELECT 1 FROM old_rows cutover_o WHERE ${sameKey})`)}
           ${newRows}`,
-    del: `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM old_rows cutover_o;`,
+    del: deleteRows('old_rows cutover_o'),
     trunc: on
-      ? `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT ${tag}, 'D', ${keyOf('cutover_o')} FROM ${qualified(on)} cutover_o;`
-      : `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) VALUES (${tag}, 'T', '{}');`,
+      ? deleteRows(`${qualified(on)} cutover_o`)
+      : counted(`INSERT INTO ${SCHEMA}.changes (seq, tbl, op, pk) SELECT ${seqSql(ORDINAL)}, ${tag}, 'T', '{}'`),
   };
   const tbl = qualified(at);
   const trig = (op: string) => q(`cutover_capture_${op}`);
   return `
-    ${OPS.map((op) => `CREATE OR REPLACE FUNCTION ${fn(op)}() RETURNS trigger LANGUAGE plpgsql AS $f$ ${text.declare} BEGIN ${text.enter} ${body[op]} ${text.leave} RETURN NULL; END $f$;`).join('\n    ')}
+    ${OPS.map((op) => `CREATE OR REPLACE FUNCTION ${fn(op)}() RETURNS trigger LANGUAGE plpgsql AS $f$ ${text.declare} ${ORDINAL_DECLARE} BEGIN ${text.enter} ${body[op]} ${text.leave} RETURN NULL; END $f$;`).join('\n    ')}
     ${OPS.map((op) => `DROP TRIGGER IF EXISTS ${trig(op)} ON ${tbl};`).join('\n    ')}
     CREATE TRIGGER ${trig('ins')} AFTER INSERT ON ${tbl} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('ins')}();
     CREATE TRIGGER ${trig('upd')} AFTER UPDATE ON ${tbl} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('upd')}();
@@ -317,6 +356,9 @@ export async function installCapture(db: pg.ClientBase, only?: string[], opts: {
       ALTER TABLE ${SCHEMA}.changes SET LOGGED;
       ALTER TABLE ${SCHEMA}.changes ALTER COLUMN row TYPE json USING row::json;
       ALTER TABLE ${SCHEMA}.changes ALTER COLUMN row SET STORAGE EXTERNAL;
+      ALTER TABLE ${SCHEMA}.changes ALTER COLUMN seq SET DEFAULT ${SEQ_DEFAULT};
+      CREATE INDEX IF NOT EXISTS changes_seq ON ${SCHEMA}.changes (seq);
+      ALTER TABLE ${SCHEMA}.changes DROP CONSTRAINT IF EXISTS changes_pkey;
       GRANT USAGE ON SCHEMA ${SCHEMA} TO PUBLIC;
       GRANT INSERT, SELECT, DELETE ON ${SCHEMA}.changes TO PUBLIC;
       GRANT USAGE ON SEQUENCE ${SCHEMA}.changes_seq_seq TO PUBLIC;
@@ -472,10 +514,11 @@ export const pgCaptureDialect: CaptureDialect = {
   dirtySql: (keys) =>
     `INSERT INTO ${SCHEMA}.changes (tbl, op, pk) SELECT x.tbl, CASE WHEN x.pk = '{}' THEN 'T' ELSE 'R' END, x.pk FROM jsonb_to_recordset(${dollarQuoted(jsonArray(keys.map((k) => `{"tbl":${JSON.stringify(k.tbl)},"pk":${k.pk}}`)))}::jsonb) AS x(tbl text, pk jsonb)`,
   dirtySqlAlone: (keys) => `BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; ${pgCaptureDialect.dirtySql(keys)}; COMMIT`,
+  // with the seq they were taken with: the transaction's later rows are numbered after them (SEQ_STRIDE)
   restoreSql: (changes) =>
-    `INSERT INTO ${SCHEMA}.changes (tbl, op, pk, row) SELECT x.tbl, x.op, x.pk, x.row
-       FROM json_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row?.toString() ?? 'null'}}`)))}::json) WITH ORDINALITY AS e(v, n)
-       CROSS JOIN LATERAL json_to_record(e.v) AS x(tbl text, op "char", pk jsonb, row json)
+    `INSERT INTO ${SCHEMA}.changes (seq, tbl, op, pk, row) SELECT x.seq, x.tbl, x.op, x.pk, x.row
+       FROM json_array_elements(${dollarQuoted(jsonArray(changes.map((c) => `{"seq":${c.seq},"tbl":${JSON.stringify(c.tbl)},"op":${JSON.stringify(c.op)},"pk":${c.pk},"row":${c.row?.toString() ?? 'null'}}`)))}::json) WITH ORDINALITY AS e(v, n)
+       CROSS JOIN LATERAL json_to_record(e.v) AS x(seq bigint, tbl text, op "char", pk jsonb, row json)
       ORDER BY e.n`,
 };
 

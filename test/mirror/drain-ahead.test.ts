@@ -187,10 +187,10 @@ it('keys and rows written back to the change table keep their exact values (bigi
     await client.query(pgCaptureDialect.restoreSql!([{ seq: 1, tbl: '"public"."t"', op: 'U', pk, row }, { seq: 2, tbl: '"public"."t"', op: 'D', pk, row: null }]));
     const r = await client.query(`SELECT op, pk::text, row::text FROM cutover.changes WHERE txid = txid_current() ORDER BY seq`);
     expect(r.rows).toEqual([
-      { op: 'R', pk, row: null },
-      // rows are json: their text comes back as written
+      // rows are json: their text comes back as written; put back with the seq they were taken with
       { op: 'U', pk, row },
       { op: 'D', pk, row: null },
+      { op: 'R', pk, row: null },
     ]);
   } finally {
     await client.query('ROLLBACK');
