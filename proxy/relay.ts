@@ -34,7 +34,7 @@ import { Forward, HoldAll, PieceRun, WriteHold } from './answers.ts';
 import { TargetRoleUnavailable } from './backend-pg.ts';
 import { classify, type Classification, type Kind, type StatementInfo, type TxnOp } from './classify/classify.ts';
 import type { CaptureDialect, DirtyKey } from './capture/dialect.ts';
-import { DDL_HINT, DDL_REFUSED } from './capture/pg-capture.ts';
+import { DDL_HINT, DDL_REFUSED, ORDINAL_SETTING } from './capture/pg-capture.ts';
 import { isUtf8, jsonAscii } from './mirror/client-encoding.ts';
 import { callsLargeObjectWriter, LARGE_OBJECTS_HINT, LARGE_OBJECTS_REFUSED } from './classify/large-objects.ts';
 import { BodyReader, FrameError, malformed, MessageAssembler, overlong, queryText, type Message } from './framing.ts';
@@ -61,9 +61,10 @@ import { HIDDEN_WRITE, READ_ONLY_DEFAULT, READ_WRITE_DEFAULT, touchesReadOnly } 
 const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 /**
  * Relay.verifySession's question to the source session: temporary relations,
- * a role set, its own settings (those a SET or set_config() made).
+ * a role set, its own settings (those a SET or set_config() made; not the
+ * capture triggers' count of change rows, which is the source's alone).
  */
-const SESSION_PROBE = queryMessage(`SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()), pg_catalog.current_setting('role') <> 'none', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(name, setting)) FROM pg_catalog.pg_settings WHERE source = 'session')`);
+const SESSION_PROBE = queryMessage(`SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()), pg_catalog.current_setting('role') <> 'none', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(name, setting)) FROM pg_catalog.pg_settings WHERE source = 'session' AND name <> '${ORDINAL_SETTING}')`);
 /** Settings the read connection keeps as the proxy set them (read-only-target.ts), whatever the source session has. */
 const READ_ONLY_SETTINGS = new Set(['default_transaction_read_only', 'transaction_read_only']);
 /** Messages whose bodies the relay reads: P B D E C H S Q. */

@@ -200,9 +200,9 @@ export const bucketOfSql = (pk: string) => `(hashtext(${pk}) & ${KEY_BUCKETS - 1
  * number instead of the id it had just drawn (direct and through the proxy
  * alike, as soon as capture was installed).
  *
- * seq = txid × SEQ_STRIDE + the row's ordinal in its transaction (counted in a
- * transaction-local setting, which a rolled-back savepoint takes back with its
- * rows). Rows keep their transaction's order, which the relay applies them in;
+ * seq = txid × SEQ_STRIDE + the row's ordinal in its transaction (counted in
+ * the setting ORDINAL_SETTING, which a rolled-back savepoint takes back with
+ * its rows). Rows keep their transaction's order, which the relay applies them in;
  * only a transaction's first DRAIN_LIMIT + 1 rows are ever applied in that
  * order (a bigger one is re-synced key by key by the drainer), so the ordinal
  * stops at SEQ_STRIDE - 1 and seq is no longer unique (an index, not a
@@ -216,10 +216,31 @@ export const SEQ_STRIDE = 16_384;
 const ORDINAL = '\u0001';
 const ORDINAL_VAR = 'cutover_ordinal';
 const ORDINAL_ROWS = 'cutover_ordinal_rows';
-const ORDINAL_SETTING = 'cutover.capture_ordinal';
-const ORDINAL_DECLARE = `${ORDINAL_VAR} bigint; ${ORDINAL_ROWS} bigint;`;
-const ORDINAL_NOW = `coalesce(nullif(current_setting(${lit(ORDINAL_SETTING)}, true), ''), '0')::bigint`;
-const ORDINAL_ADD = `IF ${ORDINAL_ROWS} > 0 THEN PERFORM set_config(${lit(ORDINAL_SETTING)}, (${ORDINAL_VAR} + ${ORDINAL_ROWS})::text, true); END IF;`;
+/** Where a session's capture triggers count its transaction's change rows (the proxy's, not the client's). */
+export const ORDINAL_SETTING = 'cutover.capture_ordinal';
+// The count is kept as 'txid:count' at session level: a transaction-local one was emptied by a RESET ALL
+// between two writes, which then numbered its rows from 0 again, before the earlier ones, and the new
+// database took an UPDATE before the INSERT it followed (v 2 there, 3 on the source). Another
+// transaction's count, or none at all (NULL: the session's first write), means no row yet. An empty one
+// (a RESET ALL or DISCARD ALL since) is read from the transaction's own change rows, leaving out the
+// proxy's (SEQ_DEFAULT), by the txid index only, as the drain does: under SERIALIZABLE a sequential scan
+// would read other transactions' rows. A rolled-back (sub)transaction takes its count back with its
+// rows, as for any SET.
+const ORDINAL_FROM = 'cutover_ordinal_from';
+const ORDINAL_AT = 'cutover_ordinal_at';
+const ORDINAL_DECLARE = `${ORDINAL_VAR} bigint; ${ORDINAL_FROM} bigint; ${ORDINAL_ROWS} bigint; ${ORDINAL_AT} text;`;
+const ORDINAL_PROBE = `SELECT coalesce(max(seq) FILTER (WHERE seq < $1 * ${SEQ_STRIDE} + ${SEQ_STRIDE - 1}) - $1 * ${SEQ_STRIDE}, 0) FROM ${SCHEMA}.changes WHERE txid = $1`;
+const ORDINAL_START = `${ORDINAL_AT} := current_setting(${lit(ORDINAL_SETTING)}, true);
+      IF ${ORDINAL_AT} LIKE txid_current() || ':%' THEN ${ORDINAL_VAR} := split_part(${ORDINAL_AT}, ':', 2)::bigint;
+      ELSIF ${ORDINAL_AT} = '' THEN
+        ${ORDINAL_AT} := current_setting('enable_seqscan');
+        PERFORM set_config('enable_seqscan', 'off', true);
+        EXECUTE ${lit(ORDINAL_PROBE)} INTO ${ORDINAL_VAR} USING txid_current();
+        PERFORM set_config('enable_seqscan', ${ORDINAL_AT}, true);
+      ELSE ${ORDINAL_VAR} := 0;
+      END IF;
+      ${ORDINAL_FROM} := ${ORDINAL_VAR};`;
+const ORDINAL_SAVE = `IF ${ORDINAL_VAR} > ${ORDINAL_FROM} THEN PERFORM set_config(${lit(ORDINAL_SETTING)}, txid_current() || ':' || ${ORDINAL_VAR}, false); END IF;`;
 /** SQL: the seq of a change row whose transaction counted `before` rows before this statement's. */
 const seqSql = (before: string) => `txid_current() * ${SEQ_STRIDE} + least(${before} + row_number() OVER (), ${SEQ_STRIDE - 1})`;
 const SEQ_DEFAULT = `txid_current() * ${SEQ_STRIDE} + ${SEQ_STRIDE - 1}`;
@@ -235,12 +256,11 @@ const OPS = ['ins', 'upd', 'del', 'trunc'] as const;
  */
 function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: { schema: string; name: string }): string {
   const at = on ?? t;
-  // each INSERT into the change table numbers its rows on from the transaction's count, then adds them
-  // to it; `sql` holds ${ORDINAL} where its first row's ordinal goes (a variable, or $1 under EXECUTE)
-  const counted = (sql: string, dynamic = false) => `${ORDINAL_VAR} := ${ORDINAL_NOW};
-          ${dynamic ? `EXECUTE ${sql.replaceAll(ORDINAL, '$1')} USING ${ORDINAL_VAR};` : `${sql.replaceAll(ORDINAL, ORDINAL_VAR)};`}
+  // each INSERT into the change table numbers its rows on from the transaction's count (ORDINAL_START),
+  // then adds them to it; `sql` holds ${ORDINAL} where its first row's ordinal goes (a variable, or $1 under EXECUTE)
+  const counted = (sql: string, dynamic = false) => `${dynamic ? `EXECUTE ${sql.replaceAll(ORDINAL, '$1')} USING ${ORDINAL_VAR};` : `${sql.replaceAll(ORDINAL, ORDINAL_VAR)};`}
           GET DIAGNOSTICS ${ORDINAL_ROWS} = ROW_COUNT;
-          ${ORDINAL_ADD}`;
+          ${ORDINAL_VAR} := ${ORDINAL_VAR} + ${ORDINAL_ROWS};`;
   const fn = (op: string) => `${q(SCHEMA)}.${q(`cap_${at.schema}_${at.name}_${op}`.slice(0, 63))}`;
   const tag = lit(qualified(t));
   const keyOf = (alias: string) => `jsonb_build_object(${t.key.map((k) => `${lit(k)}, ${alias}.${q(k)}`).join(', ')})`;
@@ -275,7 +295,7 @@ function triggerSql(t: TableInfo, textColumns: boolean, text: StableText, on?: {
   const tbl = qualified(at);
   const trig = (op: string) => q(`cutover_capture_${op}`);
   return `
-    ${OPS.map((op) => `CREATE OR REPLACE FUNCTION ${fn(op)}() RETURNS trigger LANGUAGE plpgsql AS $f$ ${text.declare} ${ORDINAL_DECLARE} BEGIN ${text.enter} ${body[op]} ${text.leave} RETURN NULL; END $f$;`).join('\n    ')}
+    ${OPS.map((op) => `CREATE OR REPLACE FUNCTION ${fn(op)}() RETURNS trigger LANGUAGE plpgsql AS $f$ ${text.declare} ${ORDINAL_DECLARE} BEGIN ${ORDINAL_START} ${text.enter} ${body[op]} ${ORDINAL_SAVE} ${text.leave} RETURN NULL; END $f$;`).join('\n    ')}
     ${OPS.map((op) => `DROP TRIGGER IF EXISTS ${trig(op)} ON ${tbl};`).join('\n    ')}
     CREATE TRIGGER ${trig('ins')} AFTER INSERT ON ${tbl} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('ins')}();
     CREATE TRIGGER ${trig('upd')} AFTER UPDATE ON ${tbl} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn('upd')}();

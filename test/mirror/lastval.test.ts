@@ -81,3 +81,21 @@ describe('lastval() while mirroring', () => {
     expect((await sql(pair.targetUrl, `SELECT k, v FROM counters WHERE k IN ('x', 'y') ORDER BY k`)).rows).toEqual([{ k: 'x', v: 4 }, { k: 'y', v: 2 }]);
   });
 });
+
+describe('change-row order within a transaction', () => {
+  it('a RESET ALL between two writes of one key does not restart their numbering', async () => {
+    await withClient(tp.url(pair.name), async (c) => {
+      await c.query('BEGIN');
+      await c.query(`INSERT INTO counters VALUES ('r1', 1)`);
+      await c.query('RESET ALL');
+      await c.query(`DELETE FROM counters WHERE k = 'r1'`);
+      await c.query(`INSERT INTO counters VALUES ('r2', 2)`);
+      await c.query('RESET ALL');
+      await c.query(`UPDATE counters SET v = 3 WHERE k = 'r2'`);
+      await c.query('COMMIT');
+    });
+    expect(tp.live.get().tripped).toBeNull();
+    await expectConverged(tp.proxy.drainer!, pair, TABLES);
+    expect((await sql(pair.targetUrl, `SELECT k, v FROM counters WHERE k IN ('r1', 'r2') ORDER BY k`)).rows).toEqual([{ k: 'r2', v: 3 }]);
+  });
+});
