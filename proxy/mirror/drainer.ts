@@ -32,6 +32,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import { drainBudget, ROW_AS_BYTES } from './drain-budget.ts';
 import { LargeRowReader } from './large-rows.ts';
+import { applyIsolating, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -150,6 +151,8 @@ export class Drainer implements ChangeDrainer {
    * cycle), and grows back with every drain that goes through.
    */
   private limit = BATCH;
+  /** Changes the last batch could not apply (the mirror refused them) and queued again. */
+  private refusal: Refused | null = null;
   /**
    * Whether a batch may leave large rows for the next one (largePerBatch).
    * Not right after a failed batch: rows applied in separate mirror
@@ -216,8 +219,9 @@ export class Drainer implements ChangeDrainer {
     if (this.running || this.live.get().sourceOfTruth !== this.side) return 0;
     this.running = true;
     try {
+      let n: number;
       try {
-        return await this.drainBatch();
+        n = await this.drainBatch();
       } catch (e) {
         // a row an application holds: nothing failed, the next tick takes the batch again
         if ((e as { code?: string }).code === LOCK_BUSY) {
@@ -227,8 +231,11 @@ export class Drainer implements ChangeDrainer {
         }
         // a column dropped since a cached row expression was read (allowDdl): read again, drained at once
         if ((e as { code?: string }).code !== '42703' || !this.rowJsonCached) throw e;
-        return await this.drainBatch();
+        n = await this.drainBatch();
       }
+      // committed, with keys the mirror refused queued again: a failed drain for the schedule, which backs off and says why
+      if (this.refusal) throw refusalError(this.refusal);
+      return n;
     } finally {
       // whatever failed, connecting included (a source restarting): left set, this flag made every
       // later drain a no-op and the drainer never worked again
@@ -240,6 +247,7 @@ export class Drainer implements ChangeDrainer {
   private async drainBatch(): Promise<number> {
     this.rowJsonCached = false;
     this.largeLeft = false;
+    this.refusal = null;
     const src = await this.pool.connect();
     let ok = false;
     try {
@@ -286,7 +294,13 @@ export class Drainer implements ChangeDrainer {
         this.deferLarge = false;
         try {
           const changes = await this.currentRows(src, rows, true, large);
-          await this.applier.apply(changes);
+          // the rows the mirror refuses isolated from the rest, which is applied (refused-rows.ts)
+          const refused = await applyIsolating((list) => this.applier.apply(list), changes);
+          if (refused) {
+            // back in the queue, in this transaction, behind what was applied: tried again at a later pass
+            await src.query(pgCaptureDialect.dirtySql(refused.changes.map((c) => ({ tbl: c.tbl, pk: c.pk }))));
+            this.refusal = refused;
+          }
           if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');
         } finally {
           for (const release of large.holds) release();
@@ -576,4 +590,12 @@ export class Drainer implements ChangeDrainer {
   get clean(): boolean {
     return this.backlog === 0 && !this.unrecorded.size && !this.live.get().tripped;
   }
+}
+
+/** A drain that committed, but with keys the mirror refused queued again. */
+export class DrainRefusedError extends Error {}
+
+function refusalError(r: Refused): DrainRefusedError {
+  const tables = [...new Set(r.changes.map((c) => c.tbl))];
+  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again (the rest of the batch was applied): ${r.reason.message}`);
 }

@@ -1,0 +1,70 @@
+// A mirror apply the new database refuses for some of its rows (a unique value
+// only it holds, a CHECK or an ALWAYS trigger of its own, a value its type
+// refuses) fails whole. The drainer applies a batch as one transaction, so one
+// such key failed its batch on every pass and held back everything queued
+// behind it, for every table. Here the batch is split in halves, in order,
+// down to the keys the mirror refuses: the rest is applied (each half after
+// the one before it, so the source's order holds), the refused ones go back
+// to the queue.
+import { MirrorApplyError, MirrorUnreachableError, type Change } from './apply.ts';
+
+/**
+ * SQLSTATE classes of the mirror refusing particular rows, as it would
+ * refuse them again: data exceptions, integrity violations, a trigger's RAISE,
+ * undefined objects and the like, program limits (a row too large to index).
+ * Not a mirror that is failing (connections, resources, timeouts, a
+ * deadlock): those fail every row alike, and the batch is tried whole later.
+ */
+const ROW_REFUSALS = new Set(['0A', '22', '23', '2F', '38', '39', '42', '44', '54', 'P0']);
+
+/** Failed applies one batch may spend finding its refused keys: a batch the mirror refuses whole costs this, not two per row. */
+export const ISOLATION_BUDGET = 24;
+
+export function refusesRows(e: unknown): boolean {
+  if (!(e instanceof MirrorApplyError) || e instanceof MirrorUnreachableError) return false;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && ROW_REFUSALS.has(code.slice(0, 2));
+}
+
+export interface Refused {
+  /** Changes not applied: refused by the mirror, or left untried once the budget was spent. */
+  changes: Change[];
+  /** The mirror's first refusal. */
+  reason: MirrorApplyError;
+}
+
+/**
+ * `changes` applied in order by `apply`, isolating the rows the mirror
+ * refuses; null if all went through. An error that is no refusal of rows
+ * (refusesRows) is thrown, whatever was applied before it: the caller keeps
+ * every change row, and applying them again is harmless (upserts of whole
+ * rows, deletes by key).
+ */
+export async function applyIsolating(apply: (changes: Change[]) => Promise<void>, changes: Change[], budget = ISOLATION_BUDGET): Promise<Refused | null> {
+  const refused: Change[] = [];
+  let reason: MirrorApplyError | null = null;
+  let failures = 0;
+  const go = async (list: Change[]): Promise<void> => {
+    if (!list.length) return;
+    if (failures >= budget) {
+      refused.push(...list);
+      return;
+    }
+    try {
+      await apply(list);
+    } catch (e) {
+      if (!refusesRows(e)) throw e;
+      failures++;
+      reason ??= e as MirrorApplyError;
+      if (list.length === 1) {
+        refused.push(list[0]!);
+        return;
+      }
+      const half = Math.ceil(list.length / 2);
+      await go(list.slice(0, half));
+      await go(list.slice(half));
+    }
+  };
+  await go(changes);
+  return reason ? { changes: refused, reason } : null;
+}

@@ -1,0 +1,117 @@
+// A row the new database itself refuses (a value taken by a row only it has,
+// a CHECK or an ALWAYS trigger of its own): the drainer's re-sync of that key
+// fails for as long as the new database keeps refusing it. Before, the whole
+// batch failed with it, on every pass: a write beside the proxy to any other
+// table never reached the new database (t: 0 rows there, 2 on the source).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MirrorApplyError, type Change } from '../../proxy/mirror/apply.ts';
+import { Drainer } from '../../proxy/mirror/drainer.ts';
+import { applyIsolating, ISOLATION_BUDGET } from '../../proxy/mirror/refused-rows.ts';
+import { sql, type DbPair } from '../harness/databases.ts';
+import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { mirroredPair, proxyWithoutDrainer } from './mirrored-pair.ts';
+
+const SCHEMA = `
+  CREATE TABLE u (id int PRIMARY KEY, code text UNIQUE);
+  CREATE TABLE t (id int PRIMARY KEY, v text);
+  CREATE TABLE picky (id int PRIMARY KEY, v int);
+`;
+let pair: DbPair;
+let tp: TestProxy;
+
+beforeAll(async () => {
+  pair = await mirroredPair('mirror_drainer_refused', SCHEMA);
+  // only the new database has these: a row holding code 'X', and a trigger that fires on the mirror's writes too
+  await sql(pair.targetUrl, `
+    INSERT INTO u VALUES (1000, 'X');
+    CREATE FUNCTION no_negatives() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.v < 0 THEN RAISE EXCEPTION 'picky: % is negative', NEW.v; END IF; RETURN NEW; END $$;
+    CREATE TRIGGER no_negatives BEFORE INSERT OR UPDATE ON picky FOR EACH ROW EXECUTE FUNCTION no_negatives();
+    ALTER TABLE picky ENABLE ALWAYS TRIGGER no_negatives;`);
+  // the drainer runs only when the test says so
+  tp = await proxyWithoutDrainer(pair, { reads: 100 });
+});
+afterAll(async () => {
+  await tp?.close();
+});
+
+/** One pass of the proxy's own drainer (the background one is off); its error, if any. */
+async function drainOnce(): Promise<Error | null> {
+  try {
+    await Drainer.prototype.drainOnce.call(tp.proxy.drainer as Drainer);
+    return null;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+const onTarget = async (q: string) => (await sql(pair.targetUrl, q)).rows;
+const waiting = async () => (await sql(pair.legacyUrl, 'SELECT tbl, pk::text FROM cutover.changes ORDER BY seq')).rows;
+
+describe('rows the new database refuses, written beside the proxy', () => {
+  it('hold back nothing queued behind them, and stay queued', async () => {
+    // beside the proxy (a cron job, psql): change rows for the drainer, the refused ones first
+    await sql(pair.legacyUrl, `INSERT INTO u VALUES (1, 'X')`);
+    await sql(pair.legacyUrl, `INSERT INTO picky VALUES (1, -5), (2, 7)`);
+    await sql(pair.legacyUrl, `INSERT INTO t VALUES (1, 'behind'), (2, 'behind too')`);
+    await drainOnce();
+    expect(await onTarget('SELECT id, v FROM t ORDER BY id')).toEqual([{ id: 1, v: 'behind' }, { id: 2, v: 'behind too' }]);
+    expect(await onTarget('SELECT id, v FROM picky ORDER BY id')).toEqual([{ id: 2, v: 7 }]);
+    expect(await onTarget('SELECT id FROM u ORDER BY id')).toEqual([{ id: 1000 }]);
+    // the refused keys wait for the next pass, nothing else
+    expect(await waiting()).toEqual([
+      { tbl: '"public"."u"', pk: '{"id": 1}' },
+      { tbl: '"public"."picky"', pk: '{"id": 1}' },
+    ]);
+  });
+
+  it('arrive once the new database takes them', async () => {
+    expect(await drainOnce()).toBeTruthy();
+    expect(await waiting()).toHaveLength(2);
+    await sql(pair.targetUrl, `DELETE FROM u WHERE id = 1000; ALTER TABLE picky DISABLE TRIGGER no_negatives`);
+    expect(await drainOnce()).toBeNull();
+    expect(await waiting()).toEqual([]);
+    expect(await onTarget('SELECT id, code FROM u ORDER BY id')).toEqual([{ id: 1, code: 'X' }]);
+    expect(await onTarget('SELECT id, v FROM picky ORDER BY id')).toEqual([{ id: 1, v: -5 }, { id: 2, v: 7 }]);
+  });
+});
+
+describe('isolating the rows the mirror refuses', () => {
+  const change = (id: number): Change => ({ seq: id, tbl: '"public"."t"', op: 'U', pk: `{"id": ${id}}`, row: `{"id": ${id}}` });
+  const refusal = () => Object.assign(new MirrorApplyError('mirror apply failed: refused (test)'), { code: '23505' });
+
+  it('applies the rest in the source\'s order, and spends a bounded number of failed applies', async () => {
+    const applied: number[] = [];
+    let failed = 0;
+    const refuse = (bad: (id: number) => boolean) => async (list: Change[]) => {
+      if (list.some((c) => bad(c.seq))) {
+        failed++;
+        throw refusal();
+      }
+      applied.push(...list.map((c) => c.seq));
+    };
+    const batch = Array.from({ length: 1000 }, (_, i) => change(i + 1));
+    const one = await applyIsolating(refuse((id) => id === 500), batch);
+    expect(one?.changes.map((c) => c.seq)).toEqual([500]);
+    expect(applied).toEqual(batch.map((c) => c.seq).filter((id) => id !== 500));
+    expect(failed).toBeLessThanOrEqual(11);
+    // every row refused: the budget is spent, the rest goes back untried
+    applied.length = 0;
+    failed = 0;
+    const all = await applyIsolating(refuse(() => true), batch);
+    expect(all?.changes).toHaveLength(1000);
+    expect(failed).toBe(ISOLATION_BUDGET);
+    expect(applied).toEqual([]);
+  });
+
+  it('a mirror that fails every row alike (no refusal of rows) fails the batch at once', async () => {
+    let calls = 0;
+    const down = async () => {
+      calls++;
+      throw Object.assign(new MirrorApplyError('mirror apply failed: connection to the target database closed'), { code: undefined });
+    };
+    await expect(applyIsolating(down, [change(1), change(2)])).rejects.toThrow(/connection/);
+    expect(calls).toBe(1);
+    expect(await applyIsolating(async () => undefined, [change(1)])).toBeNull();
+  });
+});
