@@ -233,8 +233,14 @@ export class Drainer implements ChangeDrainer {
         if ((e as { code?: string }).code !== '42703' || !this.rowJsonCached) throw e;
         n = await this.drainBatch();
       }
-      // committed, with keys the mirror refused queued again: a failed drain for the schedule, which backs off and says why
-      if (this.refusal) throw refusalError(this.refusal);
+      if (this.refusal) {
+        const e = refusalError(this.refusal);
+        // the mirror lacks rows the source committed, for as long as it refuses them: a read routed there
+        // would answer without them, so reads go back to the source, as for a session's failed apply
+        this.live.trip(`mirror write failed: drainer: ${e.message}`);
+        // committed, with the refused keys queued again: a failed drain for the schedule, which backs off and says why
+        throw e;
+      }
       return n;
     } finally {
       // whatever failed, connecting included (a source restarting): left set, this flag made every

@@ -3,6 +3,10 @@
 // fails for as long as the new database keeps refusing it. Before, the whole
 // batch failed with it, on every pass: a write beside the proxy to any other
 // table never reached the new database (t: 0 rows there, 2 on the source).
+// And since no session's apply had failed, reads were not tripped: a read
+// routed there answered without the refused rows the source had committed
+// (count 0 where the source has 1).
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MirrorApplyError, type Change } from '../../proxy/mirror/apply.ts';
 import { Drainer } from '../../proxy/mirror/drainer.ts';
@@ -49,7 +53,7 @@ const onTarget = async (q: string) => (await sql(pair.targetUrl, q)).rows;
 const waiting = async () => (await sql(pair.legacyUrl, 'SELECT tbl, pk::text FROM cutover.changes ORDER BY seq')).rows;
 
 describe('rows the new database refuses, written beside the proxy', () => {
-  it('hold back nothing queued behind them, and stay queued', async () => {
+  it('hold back nothing queued behind them, stay queued, and trip reads', async () => {
     // beside the proxy (a cron job, psql): change rows for the drainer, the refused ones first
     await sql(pair.legacyUrl, `INSERT INTO u VALUES (1, 'X')`);
     await sql(pair.legacyUrl, `INSERT INTO picky VALUES (1, -5), (2, 7)`);
@@ -63,6 +67,16 @@ describe('rows the new database refuses, written beside the proxy', () => {
       { tbl: '"public"."u"', pk: '{"id": 1}' },
       { tbl: '"public"."picky"', pk: '{"id": 1}' },
     ]);
+    // the new database lacks rows the source committed: reads stay on the source
+    expect(tp.live.get().tripped).toMatch(/mirror write failed/);
+    const c = new pg.Client({ connectionString: tp.url(pair.name) });
+    await c.connect();
+    try {
+      expect((await c.query('SELECT count(*)::int AS n FROM u WHERE id = 1')).rows).toEqual([{ n: 1 }]);
+      expect((await c.query('SELECT count(*)::int AS n FROM picky')).rows).toEqual([{ n: 2 }]);
+    } finally {
+      await c.end();
+    }
   });
 
   it('arrive once the new database takes them', async () => {
