@@ -352,6 +352,8 @@ export class Relay {
   private heldCancelled = false;
   /** The drain as a prepared statement on each source connection. */
   private readonly drains = new DrainStatements();
+  /** The places (BackendLink.answered) of the drains sent to the source and not yet answered: see cancelTargets. */
+  private readonly drainsAt = new Set<number>();
   /** Change rows of the open transaction drained behind its expected last write (drain-ahead.ts). */
   private readonly ahead = new DrainAhead();
   /**
@@ -412,7 +414,11 @@ export class Relay {
       this.heldCancelled = true;
       return [];
     }
-    return [this.source.cancelKey, t && t.pending > 0 ? t.cancelKey : null].filter((k): k is CancelTarget => k !== null);
+    // The source running the proxy's drain: the client's statement is done, its transaction is committing, and
+    // PostgreSQL does not cancel a COMMIT. Sent there, the cancel stopped the drain and the transaction was rolled
+    // back (40000) where directly it commits; a drain ahead, behind a write already done, failed the COMMIT so.
+    const draining = this.drainsAt.has(this.source.answered);
+    return [draining ? null : this.source.cancelKey, t && t.pending > 0 ? t.cancelKey : null].filter((k): k is CancelTarget => k !== null);
   }
 
   /** Inside a transaction or with work in flight: promote waits until no session is. */
@@ -2318,7 +2324,15 @@ export class Relay {
 
   /** The drain of the open transaction; `ahead`: a drain-ahead, whose rows wait for the client's COMMIT (not held to drainBudget). */
   private requestDrain(ahead = false): DrainCollect {
-    return this.drains.request(this.source, this.ctx.capture(this.sot), ahead, this.liftSettings(), !this.readsUtf8());
+    // asked first: either may send a request of its own (the session's start-up settings) ahead of the drain
+    const lift = this.liftSettings();
+    const notUtf8 = !this.readsUtf8();
+    const at = this.source.answered + this.source.pending;
+    const drain = this.drains.request(this.source, this.ctx.capture(this.sot), ahead, lift, notUtf8);
+    this.drainsAt.add(at);
+    const answered = () => void this.drainsAt.delete(at);
+    drain.done.then(answered, answered);
+    return drain;
   }
 
   /**
