@@ -32,7 +32,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import { drainBudget, ROW_AS_BYTES } from './drain-budget.ts';
 import { LargeRowReader } from './large-rows.ts';
-import { applyIsolating, type Refused } from './refused-rows.ts';
+import { applyIsolating, refusalError, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -596,12 +596,4 @@ export class Drainer implements ChangeDrainer {
   get clean(): boolean {
     return this.backlog === 0 && !this.unrecorded.size && !this.live.get().tripped;
   }
-}
-
-/** A drain that committed, but with keys the mirror refused queued again. */
-export class DrainRefusedError extends Error {}
-
-function refusalError(r: Refused): DrainRefusedError {
-  const tables = [...new Set(r.changes.map((c) => c.tbl))];
-  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again (the rest of the batch was applied): ${r.reason.message}`);
 }

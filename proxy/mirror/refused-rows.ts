@@ -68,3 +68,11 @@ export async function applyIsolating(apply: (changes: Change[]) => Promise<void>
   await go(changes);
   return reason ? { changes: refused, reason } : null;
 }
+
+/** A drain that committed, with the keys the mirror refused queued again: a failed drain to its schedule, which backs off and says why. */
+export class DrainRefusedError extends Error {}
+
+export function refusalError(r: Refused): DrainRefusedError {
+  const tables = [...new Set(r.changes.map((c) => c.tbl))];
+  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again (the rest of the batch was applied): ${r.reason.message}`);
+}

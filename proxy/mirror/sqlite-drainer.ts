@@ -18,6 +18,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
+import { applyIsolating, refusalError, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 const qi = (id: string) => '"' + id.replace(/"/g, '""') + '"';
@@ -85,11 +86,15 @@ export class SqliteDrainer implements ChangeDrainer {
       }
       // an apply given up earlier must not land after this re-sync: fenced off before the lock is taken
       await this.applier.fence?.();
+      let refused: Refused | null = null;
       const rows = await this.underLock(db, async () => {
         const taken = db.prepare(`SELECT seq, tbl, op, pk FROM ${CHANGES} ORDER BY seq LIMIT ${BATCH}`).all() as ChangeRow[];
         if (!taken.length) return taken;
-        await this.applier.apply(await this.currentRows(db, taken));
+        // the rows PostgreSQL refuses isolated from the rest, which is applied (refused-rows.ts)
+        refused = await applyIsolating((list) => this.applier.apply(list), await this.currentRows(db, taken));
         db.prepare(`DELETE FROM ${CHANGES} WHERE seq <= ?`).run(taken[taken.length - 1]!.seq);
+        // back in the queue, in this transaction, behind what was applied: tried again at a later pass
+        if (refused) db.exec(sqliteCaptureDialect.dirtySql(refused.changes.map((c) => ({ tbl: c.tbl, pk: c.pk }))));
         return taken;
       }).catch((e: unknown) => {
         // what waits behind the failing batch, for status and the backlog gate: not the 0 of the last good drain
@@ -104,6 +109,12 @@ export class SqliteDrainer implements ChangeDrainer {
       if (rows.length - outOfBand) this.log.info({ keys: rows.length - outOfBand }, 'drainer: dirty keys re-synced from the source');
       this.setBacklog(Number(db.prepare(`SELECT count(*) FROM ${CHANGES}`).pluck().get()));
       if (rows.length) mirrorMetrics.drained.inc(rows.length);
+      if (refused) {
+        const e = refusalError(refused);
+        // PostgreSQL lacks rows the file has, for as long as it refuses them: reads go back to the source
+        this.live.trip(`mirror write failed: drainer: ${e.message}`);
+        throw e;
+      }
       return rows.length;
     } finally {
       this.running = false;
