@@ -32,7 +32,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import { drainBudget, ROW_AS_BYTES } from './drain-budget.ts';
 import { LargeRowReader } from './large-rows.ts';
-import { applyIsolating, refusalError, type Refused } from './refused-rows.ts';
+import { applyIsolating, refusalError, requeued, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -304,7 +304,7 @@ export class Drainer implements ChangeDrainer {
           const refused = await applyIsolating((list) => this.applier.apply(list), changes);
           if (refused) {
             // back in the queue, in this transaction, behind what was applied: tried again at a later pass
-            await src.query(pgCaptureDialect.dirtySql(refused.changes.map((c) => ({ tbl: c.tbl, pk: c.pk }))));
+            await src.query(pgCaptureDialect.dirtySql(requeued(refused)));
             this.refusal = refused;
           }
           if (!this.bucketsLocked) missing = changes.filter((c) => c.op === 'D');

@@ -27,10 +27,21 @@ export function refusesRows(e: unknown): boolean {
 }
 
 export interface Refused {
-  /** Changes not applied: refused by the mirror, or left untried once the budget was spent. */
+  /** Changes the mirror refused, alone or among others the budget left no tries to tell apart. */
   changes: Change[];
+  /** Changes left untried once the budget was spent (after the refused ones in the batch). */
+  untried: Change[];
   /** The mirror's first refusal. */
   reason: MirrorApplyError;
+}
+
+/**
+ * The keys to queue again, the untried first: queued behind the refused ones
+ * (their place in the batch), rows behind a run of refused keys longer than
+ * the budget were never tried again, pass after pass, and never arrived.
+ */
+export function requeued(r: Refused): { tbl: string; pk: string }[] {
+  return [...r.untried, ...r.changes].map((c) => ({ tbl: c.tbl, pk: c.pk }));
 }
 
 /**
@@ -42,12 +53,13 @@ export interface Refused {
  */
 export async function applyIsolating(apply: (changes: Change[]) => Promise<void>, changes: Change[], budget = ISOLATION_BUDGET): Promise<Refused | null> {
   const refused: Change[] = [];
+  const untried: Change[] = [];
   let reason: MirrorApplyError | null = null;
   let failures = 0;
   const go = async (list: Change[]): Promise<void> => {
     if (!list.length) return;
     if (failures >= budget) {
-      refused.push(...list);
+      untried.push(...list);
       return;
     }
     try {
@@ -56,8 +68,9 @@ export async function applyIsolating(apply: (changes: Change[]) => Promise<void>
       if (!refusesRows(e)) throw e;
       failures++;
       reason ??= e as MirrorApplyError;
-      if (list.length === 1) {
-        refused.push(list[0]!);
+      // one key, or no budget left to split further: refused as a whole
+      if (list.length === 1 || failures >= budget) {
+        refused.push(...list);
         return;
       }
       const half = Math.ceil(list.length / 2);
@@ -66,7 +79,7 @@ export async function applyIsolating(apply: (changes: Change[]) => Promise<void>
     }
   };
   await go(changes);
-  return reason ? { changes: refused, reason } : null;
+  return reason ? { changes: refused, untried, reason } : null;
 }
 
 /** A drain that committed, with the keys the mirror refused queued again: a failed drain to its schedule, which backs off and says why. */
@@ -74,5 +87,6 @@ export class DrainRefusedError extends Error {}
 
 export function refusalError(r: Refused): DrainRefusedError {
   const tables = [...new Set(r.changes.map((c) => c.tbl))];
-  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again (the rest of the batch was applied): ${r.reason.message}`);
+  const untried = r.untried.length ? `, ${r.untried.length} more left for the next pass` : '';
+  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again${untried} (the rest of the batch was applied): ${r.reason.message}`);
 }

@@ -18,7 +18,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
-import { applyIsolating, refusalError, type Refused } from './refused-rows.ts';
+import { applyIsolating, refusalError, requeued, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 const qi = (id: string) => '"' + id.replace(/"/g, '""') + '"';
@@ -94,7 +94,7 @@ export class SqliteDrainer implements ChangeDrainer {
         refused = await applyIsolating((list) => this.applier.apply(list), await this.currentRows(db, taken));
         db.prepare(`DELETE FROM ${CHANGES} WHERE seq <= ?`).run(taken[taken.length - 1]!.seq);
         // back in the queue, in this transaction, behind what was applied: tried again at a later pass
-        if (refused) db.exec(sqliteCaptureDialect.dirtySql(refused.changes.map((c) => ({ tbl: c.tbl, pk: c.pk }))));
+        if (refused) db.exec(sqliteCaptureDialect.dirtySql(requeued(refused)));
         return taken;
       }).catch((e: unknown) => {
         // what waits behind the failing batch, for status and the backlog gate: not the 0 of the last good drain
