@@ -29,16 +29,16 @@ export function refusesRows(e: unknown): boolean {
 export interface Refused {
   /** Changes the mirror refused, alone or among others the budget left no tries to tell apart. */
   changes: Change[];
-  /** Changes left untried once the budget was spent (after the refused ones in the batch). */
+  /** Changes not told apart once the budget was spent: their table's rows, tried whole, were refused. */
   untried: Change[];
   /** The mirror's first refusal. */
   reason: MirrorApplyError;
 }
 
 /**
- * The keys to queue again, the untried first: queued behind the refused ones
- * (their place in the batch), rows behind a run of refused keys longer than
- * the budget were never tried again, pass after pass, and never arrived.
+ * The keys to queue again, the ones not told apart first: queued behind the
+ * refused ones (their place in the batch), rows behind a run of refused keys
+ * longer than the budget were never split again, pass after pass.
  */
 export function requeued(r: Refused): { tbl: string; pk: string }[] {
   return [...r.untried, ...r.changes].map((c) => ({ tbl: c.tbl, pk: c.pk }));
@@ -79,6 +79,24 @@ export async function applyIsolating(apply: (changes: Change[]) => Promise<void>
     }
   };
   await go(changes);
+  // The budget spent, what is left is tried once more a table at a time: a batch comes grouped by table
+  // (Drainer.currentRows), so a table whose rows the mirror refuses by the dozen spent it all before the
+  // next table's rows were tried, pass after pass, and they never arrived.
+  const left = untried.splice(0);
+  const byTable = new Map<string, Change[]>();
+  for (const c of left) {
+    const run = byTable.get(c.tbl);
+    if (run) run.push(c);
+    else byTable.set(c.tbl, [c]);
+  }
+  for (const run of byTable.values()) {
+    try {
+      await apply(run);
+    } catch (e) {
+      if (!refusesRows(e)) throw e;
+      untried.push(...run);
+    }
+  }
   return reason ? { changes: refused, untried, reason } : null;
 }
 
