@@ -7,12 +7,11 @@
 // (capture missing on the source of truth?)' (8 of 8 large transactions
 // cancelled 20 ms into their COMMIT, none committed). The drain is held here
 // on a lock the test owns, so the cancel surely lands on it.
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cancelRequest } from '../../proxy/messages.ts';
 import { sql, type DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
+import { sendCancel } from '../proxy/send-cancel.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 
 const LOCK = 4_242_017;
@@ -35,14 +34,6 @@ afterAll(async () => {
   await tp?.close();
 });
 
-function sendCancel(c: pg.Client): Promise<void> {
-  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-  return new Promise<void>((resolve) => {
-    const s = net.connect(tp.port, '127.0.0.1', () => s.end(cancelRequest(processID, secretKey)));
-    s.on('close', () => resolve());
-    s.on('error', () => resolve());
-  });
-}
 
 /** Until `pid` on the source is in `states` (pg_stat_activity's state, with its wait), or `withinMs` passed; the last seen. */
 async function sourceBackend(pid: number, until: (s: { state: string; wait: string | null }) => boolean, withinMs: number): Promise<string> {
@@ -83,7 +74,7 @@ it.each([
     const committing = outcome(run(c, id));
     // the drain waits for the lock: the COMMIT is under way
     expect(await sourceBackend(pid, (s) => s.wait === 'advisory', 15_000)).toMatch(/advisory/);
-    await sendCancel(c);
+    await sendCancel(tp.port, c);
     // time for a cancel sent on to the source to stop the drain there (before: idle in transaction (aborted))
     await sourceBackend(pid, (s) => s.wait !== 'advisory', 3_000);
     await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);

@@ -5,12 +5,11 @@
 // ran on the new database uncancelled: the client waited for its result, and
 // the flaky "cancelled read routed to the target" (copy-and-cancel.test.ts)
 // was this under load. The cancel is now the read's, sent where it goes.
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql, type DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
-import { cancelRequest } from '../../proxy/messages.ts';
+import { sendCancel } from '../proxy/send-cancel.ts';
 import { freezableForwarder } from './freezable-forwarder.ts';
 import { lockedAt, mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 
@@ -42,12 +41,7 @@ it('a cancel sent while the read connection to the new database opens cancels th
     fwd.freeze({ hold: true });
     const read = c.query('SELECT count(*) AS n FROM items').then(() => 'answered', (e: { code?: string }) => e.code);
     await new Promise((r) => setTimeout(r, 300));
-    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-    await new Promise<void>((resolve) => {
-      const s = net.connect(tp.port, '127.0.0.1', () => s.end(cancelRequest(processID, secretKey)));
-      s.on('close', () => resolve());
-      s.on('error', () => resolve());
-    });
+    await sendCancel(tp.port, c);
     await new Promise((r) => setTimeout(r, 200));
     fwd.thaw();
     const outcome = await Promise.race([read, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);

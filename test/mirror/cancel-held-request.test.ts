@@ -4,12 +4,11 @@
 // the pause ended, where directly it fails 57014 (a driver's statement
 // deadline: lib/pq's context cancel, JDBC's setQueryTimeout). The held request
 // now fails 57014 without being sent, as one cancelled at its start.
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type DbPair } from '../harness/databases.ts';
 import type { TestProxy } from '../proxy/proxy-harness.ts';
-import { cancelRequest } from '../../proxy/messages.ts';
+import { sendCancel } from '../proxy/send-cancel.ts';
 import { mirroredPair, mirroringProxy } from './mirrored-pair.ts';
 
 let pair: DbPair;
@@ -24,14 +23,6 @@ afterAll(async () => {
   await tp?.close();
 });
 
-function sendCancel(c: pg.Client): Promise<void> {
-  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-  return new Promise<void>((resolve) => {
-    const s = net.connect(tp.port, '127.0.0.1', () => s.end(cancelRequest(processID, secretKey)));
-    s.on('close', () => resolve());
-    s.on('error', () => resolve());
-  });
-}
 
 const outcome = (p: Promise<unknown>) => p.then(() => 'answered', (e: { code?: string }) => e.code ?? String(e));
 
@@ -47,7 +38,7 @@ it.each([
     const held = outcome(run(c));
     // time for the request to reach the proxy, which holds it
     await new Promise((r) => setTimeout(r, 300));
-    await sendCancel(c);
+    await sendCancel(tp.port, c);
     tp.live.update({ paused: false });
     expect(await Promise.race([held, new Promise((r) => setTimeout(() => r('still running after 15 s'), 15_000))])).toBe('57014');
     // the cancel was spent on that request: the next one is not cancelled

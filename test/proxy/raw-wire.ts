@@ -92,7 +92,6 @@ export async function exchangeAfterLogin(url: string, messages: Buffer[], readie
   s.removeAllListeners('data');
   return new Promise((resolve) => {
     const words: string[] = [];
-    let buf = Buffer.alloc(0);
     let seen = 0;
     const done = () => {
       clearTimeout(timer);
@@ -104,21 +103,29 @@ export async function exchangeAfterLogin(url: string, messages: Buffer[], readie
       words.push('[closed]');
       done();
     });
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      let o = 0;
-      while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
-        const type = String.fromCharCode(buf[o]!);
-        const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
-        o += 1 + body.length + 4;
-        const w = word(type, body);
-        if (w) words.push(w);
-        if (type === 'Z' && ++seen === readies) done();
-      }
-      buf = buf.subarray(o);
-    });
+    s.on('data', messagesOf((type, body) => {
+      const w = word(type, body);
+      if (w) words.push(w);
+      if (type === 'Z' && ++seen === readies) done();
+    }));
     s.write(Buffer.concat(messages));
   });
+}
+
+/** A 'data' listener that calls `each` for every whole backend message, its type and body, as they complete. */
+function messagesOf(each: (type: string, body: Buffer) => void): (d: Buffer) => void {
+  let buf = Buffer.alloc(0);
+  return (d) => {
+    buf = Buffer.concat([buf, d]);
+    let o = 0;
+    while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
+      const type = String.fromCharCode(buf[o]!);
+      const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
+      o += 1 + body.length + 4;
+      each(type, body);
+    }
+    buf = buf.subarray(o);
+  };
 }
 
 /** One backend message as a word of exchangeAfterLogin's answer (null: ParameterStatus and notices, left out). */
@@ -143,22 +150,13 @@ export async function stepsAfterLogin(url: string, steps: { messages: Buffer[]; 
   const s = (c as unknown as { connection: { stream: Socket } }).connection.stream;
   s.removeAllListeners('data');
   const answers: string[][] = [];
-  let buf = Buffer.alloc(0);
   let wake: (() => void) | null = null;
   let waitingFor = '';
-  s.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    let o = 0;
-    while (buf.length - o >= 5 && buf.length - o >= 1 + buf.readInt32BE(o + 1)) {
-      const type = String.fromCharCode(buf[o]!);
-      const body = buf.subarray(o + 5, o + 1 + buf.readInt32BE(o + 1));
-      o += 1 + body.length + 4;
-      const w = word(type, body);
-      if (w) answers.at(-1)?.push(w);
-      if (type === waitingFor) wake?.();
-    }
-    buf = buf.subarray(o);
-  });
+  s.on('data', messagesOf((type, body) => {
+    const w = word(type, body);
+    if (w) answers.at(-1)?.push(w);
+    if (type === waitingFor) wake?.();
+  }));
   try {
     for (const step of steps) {
       answers.push([]);
