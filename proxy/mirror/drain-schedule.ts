@@ -1,11 +1,16 @@
 // When a drainer runs, whatever it drains: at once on start, then every
 // interval; straight again while batches come back full; backing off
 // (up to 10 s) while draining fails, saying so at its start and every 30
-// failures while it lasts.
+// failures while it lasts. A pass with nothing to drain touches no mirror, so
+// it succeeds while the mirror is down: an outage taken up again within
+// SAME_OUTAGE_MS of being reported is the same one, not said again.
+const SAME_OUTAGE_MS = 60_000;
+
 export class DrainSchedule {
   stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
+  private saidAt = -Infinity;
 
   constructor(
     private readonly drainOnce: () => Promise<number>,
@@ -13,6 +18,7 @@ export class DrainSchedule {
     private readonly batch: number | (() => number),
     private readonly intervalMs: number,
     private readonly onOutage: (e: Error) => void,
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(): void {
@@ -28,7 +34,10 @@ export class DrainSchedule {
         this.failures++;
         delay = Math.min(10_000, this.intervalMs * 2 ** this.failures);
         // again every 30 failures (about 5 min at the longest delay): a drain failing for good must not fall silent
-        if (this.failures % 30 === 1) this.onOutage(e as Error);
+        if (this.failures % 30 === 1 && (this.failures > 1 || this.now() - this.saidAt >= SAME_OUTAGE_MS)) {
+          this.saidAt = this.now();
+          this.onOutage(e as Error);
+        }
       }
       if (!this.stopped) this.timer = setTimeout(tick, delay);
     };
