@@ -83,10 +83,11 @@ try {
     await psql(c, 'ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY');
     await psql(c, 'CREATE EXTENSION pg_stat_statements');
   }
-  let installed = false;
-  const capture = async (what: 'install' | 'remove') => {
-    await run('node', ['control/cutover.mjs', 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
-    installed = what === 'install';
+  // which checkout's capture is installed: a --base run gets its own (the triggers may be what changed)
+  let installed: string | null = null;
+  const capture = async (what: 'install' | 'remove', dir = installed ?? '.') => {
+    await run('node', [path.join(dir, 'control/cutover.mjs'), 'capture', what, ...(what === 'install' ? ['--skip-backup'] : []), '--source', source.url(DB)]);
+    installed = what === 'install' ? dir : null;
   };
   const profDir = prof ? path.join(keptTmp, `cutover-prof-${Date.now()}`) : null;
   const args = [...(select ? ['-S'] : tpcb ? [] : ['-N']), ...(connect ? ['-C'] : [])];
@@ -109,7 +110,10 @@ try {
     // first, before capture (no triggers, and no change rows left for the mirroring runs)
     const order = round % 2 ? [...variants].reverse() : variants;
     for (const [name, dir] of [...order.filter(([n]) => n === 'passthrough'), ...order.filter(([n]) => n !== 'passthrough')]) {
-      if (name !== 'passthrough' && !installed) await capture('install');
+      if (name !== 'passthrough' && installed !== dir) {
+        if (installed) await capture('remove');
+        await capture('install', dir);
+      }
       const p = await startProxy(dir, profDir ? path.join(profDir, name.replace(/\W+/g, '-')) : null, name !== 'passthrough');
       child = p.child;
       if (warmup > 0) await pgbench(source.binDir, [...args, '-c', String(clients), '-j', '2', '-T', String(warmup), '-h', '127.0.0.1', '-p', String(p.port), '-U', 'postgres', DB]);
