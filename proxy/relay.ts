@@ -85,13 +85,22 @@ const BEGIN_ANSWER = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 10]), Buffer.fro
 /** A statement the source itself fails with 0A000 and `message`: the error fails the client's block there as it would directly. */
 const refusedInBlock = (message: string, hint: string) =>
   `DO $cutover$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = '${message.replace(/'/g, "''")}', HINT = '${hint.replace(/'/g, "''")}'; END $cutover$`;
-const REFUSE_DDL_IN_BLOCK = refusedInBlock(DDL_REFUSED, DDL_HINT);
-const REFUSE_DDL_MESSAGE: Message = { type: 0x51, bytes: queryMessage(REFUSE_DDL_IN_BLOCK) };
-const REFUSE_LARGE_OBJECTS_IN_BLOCK = refusedInBlock(LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
-const REFUSE_LARGE_OBJECTS = queryMessage(REFUSE_LARGE_OBJECTS_IN_BLOCK);
-const PREPARE_REFUSED = 'PREPARE TRANSACTION is refused while a migration is mirroring writes';
-const PREPARE_HINT = 'commit the transaction instead';
-const REFUSE_PREPARE_IN_BLOCK = refusedInBlock(PREPARE_REFUSED, PREPARE_HINT);
+/** A 0A000 refusal while mirroring: what the client is told, and the statement (and Query) that raises it on the source. */
+interface Refusal {
+  message: string;
+  hint: string;
+  inBlock: string;
+  query: Buffer;
+}
+const refusal = (message: string, hint: string): Refusal => {
+  const inBlock = refusedInBlock(message, hint);
+  return { message, hint, inBlock, query: queryMessage(inBlock) };
+};
+const DDL_REFUSAL = refusal(DDL_REFUSED, DDL_HINT);
+const LARGE_OBJECTS_REFUSAL = refusal(LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
+const PREPARE_REFUSAL = refusal('PREPARE TRANSACTION is refused while a migration is mirroring writes', 'commit the transaction instead');
+/** DDL's refusal, or its own when what makes a request DDL is a large-object write (classify.ts). */
+const ddlRefusal = (largeObjects: boolean | undefined): Refusal => (largeObjects ? LARGE_OBJECTS_REFUSAL : DDL_REFUSAL);
 /** Unsent answer bytes past which the session stops reading its backends (the client is not taking them). */
 const CLIENT_BACKLOG = 1 << 20;
 /** Requests waiting past which the client is not read either; read again once they are down to a quarter. */
@@ -211,13 +220,9 @@ interface Prepared {
 }
 
 /**
- * LOCK alone: it writes nothing, and outside a transaction block the server refuses it (25P01). Wrapped in the
- * proxy's transaction it would succeed instead, so it goes as it is.
- */
-/**
- * Statements that must run on the source but change no rows (LOCK, NOTIFY):
- * outside a transaction there is nothing to mirror, so they are not wrapped in
- * the proxy's transaction (a NOTIFY wrapped took 4 round trips where 1 does).
+ * Statements that must run on the source but change no rows (LOCK, NOTIFY): outside a transaction there is nothing
+ * to mirror, so they go as they are. LOCK there the server refuses (25P01), where wrapped in the proxy's transaction
+ * it would succeed; a NOTIFY wrapped took 4 round trips where 1 does.
  */
 function changesNoRows(c: Classification): boolean {
   return c.statements.length > 0 && c.statements.every((st) => st.node === 'LockStmt' || st.node === 'NotifyStmt');
@@ -732,7 +737,7 @@ export class Relay {
           break;
         } else if (this.mirroring && !this.ctx.allowDdl && callsLargeObjectWriter(u.msgs[0]!.bytes)) {
           // a FunctionCall answers as a Query does (ErrorResponse, ReadyForQuery): the refusal stands in for it
-          this.refuse(REFUSE_LARGE_OBJECTS, LARGE_OBJECTS_REFUSED, LARGE_OBJECTS_HINT);
+          this.refuse(LARGE_OBJECTS_REFUSAL);
         } else {
           if (this.predicted !== I) await this.aheadBefore('other', 0);
           // outside a block the call commits on its own, and any function may write: an autocommit write, mirrored
@@ -868,7 +873,7 @@ export class Relay {
     const ddl = this.mirroring && (this.kindOf(c) === 'ddl' || (c.kind === 'txn' && c.statements.some((st) => st.kind === 'ddl')));
     const refused = ddl && !this.ctx.allowDdl;
     if (ddl && !refused) this.ddlLetThrough();
-    const msgs = refused ? [writesLargeObjects(c) ? { type: 0x51, bytes: REFUSE_LARGE_OBJECTS } : REFUSE_DDL_MESSAGE] : u.msgs;
+    const msgs = refused ? [{ type: 0x51, bytes: ddlRefusal(writesLargeObjects(c)).query }] : u.msgs;
     if (!refused) this.noteQueryState(c, inTxn);
     const txns = refused ? [] : c.statements.filter((s) => s.kind === 'txn');
     if (txns.length && link === this.source && this.mirroring && (wrapped || needsSplit(c, inTxn))) {
@@ -894,8 +899,8 @@ export class Relay {
   private onQuery(u: Unit): Promise<void> | void {
     // the client's Query drops the unnamed statement, wherever it runs: a later Bind of it fails, as directly
     this.statements.delete('');
-    const { sql } = queryText(u.msgs[0]!.bytes);
-    const c = classify(sql);
+    const text = queryText(u.msgs[0]!.bytes);
+    const c = classify(text.sql);
     const inTxn = this.predicted !== I;
     this.noteStatementDrops(c);
     if (this.refuseDdl(this.kindOf(c), writesLargeObjects(c))) return;
@@ -914,15 +919,15 @@ export class Relay {
     const mirroring = this.mirroring;
     const step = inTxn ? aheadStep(mirroring, c.statements.length === 1 ? (txns[0]?.txn ?? null) : txns.length ? 'many' : null, c.kind, streams) : 'other';
     const ahead = inTxn ? this.aheadBefore(step, c.id) : undefined;
-    if (ahead) return ahead.then(() => this.sendQuery(u, sql, c, inTxn, step, streams, txns, mirroring));
-    return this.sendQuery(u, sql, c, inTxn, step, streams, txns, mirroring);
+    if (ahead) return ahead.then(() => this.sendQuery(u, text, c, inTxn, step, streams, txns, mirroring));
+    return this.sendQuery(u, text, c, inTxn, step, streams, txns, mirroring);
   }
 
   /** A simple Query past routing and drain-ahead: mirrored, split, or sent to the source as it is. */
-  private sendQuery(u: Unit, sql: string, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
+  private sendQuery(u: Unit, { sql, latin1 }: { sql: string; latin1: boolean }, c: Classification, inTxn: boolean, step: AheadStep, streams: boolean, txns: Classification['statements'], mirroring: boolean): Promise<void> | void {
     // after any drain ahead, which may prepare the drain statement again
     if (c.listsPrepared) this.drains.hide(this.source, this.target);
-    if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c, queryText(u.msgs[0]!.bytes).latin1));
+    if (mirroring && needsSplit(c, inTxn)) return this.runSplit(simplePieces(sql, c, latin1));
     if (mirroring && !inTxn && WRITES.has(c.kind) && !changesNoRows(c)) return this.wrapAutocommit(u.msgs, streams, endsTransactionsItself(c));
     if (mirroring && inTxn && c.statements.length === 1 && txns[0]?.txn === 'commit') {
       this.predicted = txns[0].chain ? T : I;
@@ -1063,7 +1068,8 @@ export class Relay {
           if (p?.cls.kind === 'session') this.noteSessionStatements(p.cls, open, alone, false);
           if (p && this.runsUserCode(p.cls)) this.noteFunctionCall();
           if (p?.cls.listsPrepared) listsPrepared = true;
-          if (p && writesLargeObjects(p.cls)) largeObjects = true;
+          const writesLo = p !== undefined && writesLargeObjects(p.cls);
+          if (writesLo) largeObjects = true;
           for (const s of p?.cls.statements ?? []) {
             if (!s.txn) continue;
             txnOps.push(s.txn);
@@ -1071,7 +1077,7 @@ export class Relay {
             if (s.txn === 'begin') open = true;
             else if (s.txn === 'commit' || s.txn === 'rollback' || s.txn === 'prepare') open = chained;
           }
-          executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k, ...(p && writesLargeObjects(p.cls) ? { largeObjects: true as const } : {}) });
+          executes.set(m, { txn: p?.cls.statements.length === 1 ? (p.cls.statements[0]!.txn ?? null) : null, kind: k, ...(writesLo ? { largeObjects: true as const } : {}) });
           callsProcedure = executes.size === 1 && p !== undefined && endsTransactionsItself(p.cls);
           if (!p || !changesNoRows(p.cls)) changesNone = false;
           executed = p?.cls.id ?? 0;
@@ -1566,19 +1572,19 @@ export class Relay {
       this.ddlLetThrough();
       return false;
     }
-    this.refuse(largeObjects ? REFUSE_LARGE_OBJECTS : REFUSE_DDL_MESSAGE.bytes, largeObjects ? LARGE_OBJECTS_REFUSED : DDL_REFUSED, largeObjects ? LARGE_OBJECTS_HINT : DDL_HINT);
+    this.refuse(ddlRefusal(largeObjects));
     return true;
   }
 
-  /** A request refused with 0A000 `message`: `inBlock` is the Query that raises it on the source. */
-  private refuse(inBlock: Buffer, message: string, hint: string): void {
+  /** A request refused with 0A000: inside a block, raised on the source by the refusal's Query. */
+  private refuse({ query, message, hint }: Refusal): void {
     const slot = this.order.open();
     if (this.predicted !== I) {
       // inside a transaction block an error aborts the transaction, as the client expects of PostgreSQL: the
       // refusal is raised on the source itself, so its transaction fails (E) and only ROLLBACK ends it; a block
       // that had already failed answers 25P02, as PostgreSQL would
       this.predicted = E;
-      this.source.request(inBlock, new Forward(slot, this));
+      this.source.request(query, new Forward(slot, this));
       return;
     }
     slot.write(errorResponse({ severity: 'ERROR', code: '0A000', message, hint }));
@@ -2199,7 +2205,7 @@ export class Relay {
           status = I;
         } else if (p.ddl && held === null && status === T) {
           // refused inside the client's own transaction block: the block fails on the source too, as on any error
-          await this.internalQuery(p.largeObjects ? REFUSE_LARGE_OBJECTS_IN_BLOCK : REFUSE_DDL_IN_BLOCK, out);
+          await this.internalQuery(ddlRefusal(p.largeObjects).inBlock, out);
           unnamedGone();
           status = E;
         }
@@ -2304,11 +2310,12 @@ export class Relay {
   /** A piece the proxy answers with an error instead of running it. */
   private refusalOf(p: Piece, standIn: boolean): Buffer | null {
     if (p.ddl && !this.ctx.allowDdl) {
-      return errorResponse({ severity: 'ERROR', code: '0A000', message: p.largeObjects ? LARGE_OBJECTS_REFUSED : DDL_REFUSED, hint: p.largeObjects ? LARGE_OBJECTS_HINT : DDL_HINT });
+      const { message, hint } = ddlRefusal(p.largeObjects);
+      return errorResponse({ severity: 'ERROR', code: '0A000', message, hint });
     }
     if (p.ddl) this.ddlLetThrough();
     // the prepared transaction would commit later, without the proxy, its changes not on the mirror at its acknowledgement
-    if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: PREPARE_REFUSED, hint: PREPARE_HINT });
+    if (p.txn === 'prepare') return errorResponse({ severity: 'ERROR', code: '0A000', message: PREPARE_REFUSAL.message, hint: PREPARE_REFUSAL.hint });
     // the server refuses these in its implicit transaction; the stand-in is a real one, so say it here
     const what = p.txn === 'savepoint' ? 'SAVEPOINT' : p.txn === 'release' ? 'RELEASE SAVEPOINT' : p.txn === 'rollback_to' ? 'ROLLBACK TO SAVEPOINT' : null;
     if (standIn && what) return errorResponse({ severity: 'ERROR', code: '25P01', message: `${what} can only be used in transaction blocks` });
@@ -2433,12 +2440,6 @@ export class Relay {
     return this.guard?.refused(changes.length, 'source COMMIT refused after the mirror committed');
   }
 
-  /**
-   * The keys as re-sync rows in the change table, on the session's source
-   * connection; when that is gone or fails (the COMMIT's outcome unknown, the
-   * mirror already written), the drainer records them on a connection of its
-   * own before it drains anything.
-   */
   /** A statement of the proxy's, with JSON literals of the session's rows and keys, readable in its client_encoding. */
   private inSessionEncoding(sql: string): string {
     return this.readsUtf8() ? sql : jsonAscii(sql);
@@ -2452,6 +2453,12 @@ export class Relay {
     return !this.encodingSet && isUtf8(this.source.reported.get('client_encoding'));
   }
 
+  /**
+   * The keys as re-sync rows in the change table, on the session's source
+   * connection; when that is gone or fails (the COMMIT's outcome unknown, the
+   * mirror already written), the drainer records them on a connection of its
+   * own before it drains anything.
+   */
   private async recordDirty(changes: Change[], inTransaction: boolean): Promise<void> {
     if (!this.source.lost) {
       const dialect = this.ctx.capture(this.sot);
@@ -2565,9 +2572,9 @@ const bulkReason = (limit: number) => `a transaction changed more than ${limit} 
 
 /** The refusal a request sent without its Sync must raise on the server, or null. */
 function unsyncedRefusal(txnOps: string[], kind: Kind, allowDdl: boolean, largeObjects: boolean): string | null {
-  if (txnOps.includes('prepare')) return REFUSE_PREPARE_IN_BLOCK;
+  if (txnOps.includes('prepare')) return PREPARE_REFUSAL.inBlock;
   if (kind !== 'ddl' || allowDdl) return null;
-  return largeObjects ? REFUSE_LARGE_OBJECTS_IN_BLOCK : REFUSE_DDL_IN_BLOCK;
+  return ddlRefusal(largeObjects).inBlock;
 }
 
 /** Whether a request writes a large object (large-objects.ts). */

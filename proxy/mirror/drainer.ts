@@ -32,7 +32,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import { drainBudget, ROW_AS_BYTES } from './drain-budget.ts';
 import { LargeRowReader } from './large-rows.ts';
-import { applyIsolating, refusalError, requeued, type Refused } from './refused-rows.ts';
+import { applyIsolating, requeued, tripForRefusal, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 /** How often the mirror's ledger is reconciled, and how old an entry must be: its source COMMIT follows its apply within milliseconds. */
@@ -233,14 +233,8 @@ export class Drainer implements ChangeDrainer {
         if ((e as { code?: string }).code !== '42703' || !this.rowJsonCached) throw e;
         n = await this.drainBatch();
       }
-      if (this.refusal) {
-        const e = refusalError(this.refusal);
-        // the mirror lacks rows the source committed, for as long as it refuses them: a read routed there
-        // would answer without them, so reads go back to the source, as for a session's failed apply
-        this.live.trip(`mirror write failed: drainer: ${e.message}`);
-        // committed, with the refused keys queued again: a failed drain for the schedule, which backs off and says why
-        throw e;
-      }
+      // committed, with the refused keys queued again: a failed drain for the schedule, which backs off and says why
+      if (this.refusal) throw tripForRefusal(this.live, this.refusal);
       return n;
     } finally {
       // whatever failed, connecting included (a source restarting): left set, this flag made every

@@ -6,6 +6,7 @@
 // down to the keys the mirror refuses: the rest is applied (each half after
 // the one before it, so the source's order holds), the refused ones go back
 // to the queue.
+import type { LiveState } from '../../common/live-state.ts';
 import { MirrorApplyError, MirrorUnreachableError, type Change } from './apply.ts';
 
 /**
@@ -103,8 +104,14 @@ export async function applyIsolating(apply: (changes: Change[]) => Promise<void>
 /** A drain that committed, with the keys the mirror refused queued again: a failed drain to its schedule, which backs off and says why. */
 export class DrainRefusedError extends Error {}
 
-export function refusalError(r: Refused): DrainRefusedError {
+/**
+ * The error a drain with refused keys ends in, reads tripped first: the mirror lacks rows the source committed
+ * for as long as it refuses them, and a read routed there would answer without them (as after a session's failed apply).
+ */
+export function tripForRefusal(live: LiveState, r: Refused): DrainRefusedError {
   const tables = [...new Set(r.changes.map((c) => c.tbl))];
   const untried = r.untried.length ? `, ${r.untried.length} more left for the next pass` : '';
-  return new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again${untried} (the rest of the batch was applied): ${r.reason.message}`);
+  const e = new DrainRefusedError(`the mirror refused ${r.changes.length} key(s) of ${tables.join(', ')}, queued again${untried} (the rest of the batch was applied): ${r.reason.message}`);
+  live.trip(`mirror write failed: drainer: ${e.message}`);
+  return e;
 }

@@ -18,7 +18,7 @@ import { UnrecordedKeys } from './unrecorded-keys.ts';
 import { ResyncWatch } from './resync-watch.ts';
 import type { ChangeDrainer } from './drainer.ts';
 import { mirrorMetrics } from './metrics.ts';
-import { applyIsolating, refusalError, requeued, type Refused } from './refused-rows.ts';
+import { applyIsolating, requeued, tripForRefusal, type Refused } from './refused-rows.ts';
 
 const BATCH = 1000;
 const qi = (id: string) => '"' + id.replace(/"/g, '""') + '"';
@@ -109,12 +109,7 @@ export class SqliteDrainer implements ChangeDrainer {
       if (rows.length - outOfBand) this.log.info({ keys: rows.length - outOfBand }, 'drainer: dirty keys re-synced from the source');
       this.setBacklog(Number(db.prepare(`SELECT count(*) FROM ${CHANGES}`).pluck().get()));
       if (rows.length) mirrorMetrics.drained.inc(rows.length);
-      if (refused) {
-        const e = refusalError(refused);
-        // PostgreSQL lacks rows the file has, for as long as it refuses them: reads go back to the source
-        this.live.trip(`mirror write failed: drainer: ${e.message}`);
-        throw e;
-      }
+      if (refused) throw tripForRefusal(this.live, refused);
       return rows.length;
     } finally {
       this.running = false;
